@@ -1,0 +1,170 @@
+"""`shiftsim` command line: parses arguments and hands over; no logic of its own.
+
+A user mistake (bad scenario, ARN, flag, port) prints one line `shiftsim: error: ...` and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from simulator.arn import ArnError
+from simulator.aws import TargetError
+from simulator.connect.invoke import BlockConfigError
+from simulator.scenario import ScenarioError, default_scenario, load_scenario
+
+USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError)
+
+
+def _scenario(path: str | None):
+    return load_scenario(path) if path else default_scenario()
+
+
+def _time_scale(value: str) -> float:
+    try:
+        scale = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {value!r}") from None
+    if not scale > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value!r}")
+    return scale
+
+
+def _emulator(args: argparse.Namespace):
+    from simulator.clock import ScaledClock
+    from simulator.emulator.functions import HandlerImportError
+    from simulator.emulator.server import Emulator
+
+    try:
+        return Emulator(_scenario(args.scenario), clock=ScaledClock(args.time_scale), seed=args.seed)
+    except HandlerImportError as exc:
+        raise ScenarioError(f"{args.scenario or '<default>'}: {exc}") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from simulator.emulator.server import serve_until_signalled
+
+    emulator = _emulator(args)
+
+    def announce(url: str) -> None:
+        print(f"shiftsim emulator listening on {url}", flush=True)
+
+    try:
+        asyncio.run(serve_until_signalled(emulator, args.host, args.port, announce))
+    except OSError as exc:
+        raise TargetError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from simulator.aws import Target
+    from simulator.connect.invoke import InvokeBlock
+    from simulator.probe import format_probe, probe_alias
+
+    scenario = _scenario(args.scenario)
+    alias_arn = args.alias_arn or scenario.alias_arn()
+    block = InvokeBlock(function_arn=alias_arn, timeout_s=args.block_timeout,
+                        response_validation=args.validation)
+
+    async def run() -> str:
+        if args.target == "aws" or args.endpoint:
+            target = Target(args.target, args.endpoint, args.region or scenario.region, args.profile)
+            outcomes = await probe_alias(target, alias_arn, args.count, block=block)
+            return format_probe(alias_arn, outcomes)
+        from simulator.emulator.server import EmulatorServer
+
+        server = EmulatorServer(_emulator(args))
+        url = await server.start()
+        try:
+            target = Target("local", url, scenario.region)
+            outcomes = await probe_alias(target, alias_arn, args.count, block=block)
+            return f"embedded emulator at {url}\n" + format_probe(alias_arn, outcomes)
+        finally:
+            await server.stop()
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)
+    functions = ", ".join(f"{f.name} ({len(f.versions)} versions, aliases "
+                          f"{', '.join(a.name for a in f.aliases) or 'none'})" for f in scenario.functions)
+    print(f"{args.scenario}: ok: scenario {scenario.name!r}: {functions}")
+    return 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    from simulator.admin_client import stage_code
+
+    body = {"handler": args.handler, "description": args.description}
+    if args.faults:
+        try:
+            body["faults"] = json.loads(args.faults)
+        except ValueError as exc:
+            raise ScenarioError(f"--faults: not JSON: {exc}") from None
+    body = {k: v for k, v in body.items() if v is not None}
+    print(json.dumps(asyncio.run(stage_code(args.endpoint, args.function, body, args.publish))))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shiftsim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def emulator_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--scenario", help="scenario file (TOML); default: the seed's stack")
+        p.add_argument("--seed", type=int, help="seed for routing draws and fault injection")
+        p.add_argument("--time-scale", type=_time_scale, default=1.0,
+                       help="emulated seconds per real second (default 1)")
+
+    serve = sub.add_parser("serve", help="run the local AWS emulator until interrupted")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=4566, help="0 picks a free port (default 4566)")
+    emulator_options(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    invoke = sub.add_parser("invoke", help="invoke an alias through the Connect Invoke block N times")
+    invoke.add_argument("--count", type=int, default=100)
+    invoke.add_argument("--alias-arn", help="qualified alias ARN (default: the scenario's first alias)")
+    invoke.add_argument("--endpoint", help="an emulator already running; default: start one here")
+    invoke.add_argument("--target", choices=("local", "aws"), default="local")
+    invoke.add_argument("--region")
+    invoke.add_argument("--profile")
+    invoke.add_argument("--block-timeout", type=int, default=8, help="seconds, 1..8 (default 8)")
+    invoke.add_argument("--validation", choices=("STRING_MAP", "JSON"), default="STRING_MAP")
+    emulator_options(invoke)
+    invoke.set_defaults(func=cmd_invoke)
+
+    validate = sub.add_parser("validate", help="check a scenario file")
+    validate.add_argument("scenario")
+    validate.set_defaults(func=cmd_validate)
+
+    stage = sub.add_parser("stage", help="replace $LATEST's code and faults on a running emulator")
+    stage.add_argument("--endpoint", required=True)
+    stage.add_argument("--function", default="ConnectLambdaFunction")
+    stage.add_argument("--handler", help="module:function (default: the seed's version echo)")
+    stage.add_argument("--description")
+    stage.add_argument("--faults", help='JSON, e.g. \'{"error": {"rate": 0.2, "after": 60}}\'')
+    stage.add_argument("--publish", action="store_true", help="also publish it as a new version")
+    stage.set_defaults(func=cmd_stage)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        print(f"shiftsim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The `ContactFlowEvent` Amazon Connect sends to a Lambda function (the shape of seed 001)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_INSTANCE_ARN = (
+    "arn:aws:connect:us-east-1:123456789012:instance/00000000-0000-4000-8000-000000000000"
+)
+
+
+@dataclass
+class Contact:
+    """One contact as Connect knows it while a flow runs."""
+
+    contact_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    channel: str = "VOICE"
+    customer_address: str = "+15555550100"
+    system_address: str = "+15555550199"
+    instance_arn: str = DEFAULT_INSTANCE_ARN
+    initiation_method: str = "INBOUND"
+    initial_contact_id: str | None = None
+    previous_contact_id: str | None = None
+    queue: dict[str, str] | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def contact_data(self) -> dict[str, Any]:
+        endpoint_type = "TELEPHONE_NUMBER" if self.channel == "VOICE" else "CHAT"
+        return {
+            "Attributes": dict(self.attributes),
+            "Channel": self.channel,
+            "ContactId": self.contact_id,
+            "CustomerEndpoint": {"Address": self.customer_address, "Type": endpoint_type},
+            "InitialContactId": self.initial_contact_id or self.contact_id,
+            "InitiationMethod": self.initiation_method,
+            "InstanceARN": self.instance_arn,
+            "PreviousContactId": self.previous_contact_id or self.contact_id,
+            "Queue": self.queue,
+            "SystemEndpoint": {"Address": self.system_address, "Type": endpoint_type},
+        }
+
+
+def contact_flow_event(contact: Contact, parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The event of one Invoke AWS Lambda function block: contact data plus the block's parameters."""
+    return {
+        "Details": {"ContactData": contact.contact_data(), "Parameters": dict(parameters or {})},
+        "Name": "ContactFlowEvent",
+    }

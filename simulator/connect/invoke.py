@@ -1,0 +1,231 @@
+"""The Invoke AWS Lambda function block, as Amazon Connect runs it.
+
+Timeout 1..8 s per block; throttles (429) and 5xx retried up to 3 times within that timeout
+(function errors not retried unless asked: unsettled on Connect); the 20 s budget of chained
+invocations without a prompt between them; STRING_MAP or JSON response validation; and one flow log
+record in the `InvokeExternalResource` shape. The I/O is the invoker's: this module only decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_BLOCK_TIMEOUT_S = 8
+CHAIN_LIMIT_S = 20.0
+STRING_MAP_LIMIT_BYTES = 32 * 1024
+REASONS = ("function_error", "timeout", "throttled", "invalid_response", "service_error",
+           "not_found", "chain_limit")
+
+
+@dataclass(frozen=True)
+class RawInvocation:
+    """What one Lambda Invoke call returned, as the invoker saw it on the wire."""
+
+    status: int
+    executed_version: str | None = None
+    function_error: str | None = None
+    payload: bytes = b""
+    error_code: str | None = None
+    error_message: str | None = None
+    injected: str | None = None
+
+
+Invoker = Callable[[str, bytes], Awaitable[RawInvocation]]
+
+
+class BlockConfigError(ValueError):
+    """An Invoke block configured in a way the flow designer would not accept."""
+
+
+@dataclass(frozen=True)
+class InvokeBlock:
+    """One Invoke AWS Lambda function block of a flow."""
+
+    function_arn: str
+    timeout_s: int = MAX_BLOCK_TIMEOUT_S
+    response_validation: str = "STRING_MAP"
+    parameters: dict[str, str] = field(default_factory=dict)
+    identifier: str = "InvokeLambdaFunction"
+    max_retries: int = 3
+    retry_function_errors: bool = False
+    retry_backoff_s: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.timeout_s, int) or not 1 <= self.timeout_s <= MAX_BLOCK_TIMEOUT_S:
+            raise BlockConfigError(
+                f"block {self.identifier}: InvocationTimeLimitSeconds must be a whole number of "
+                f"seconds from 1 to {MAX_BLOCK_TIMEOUT_S}, got {self.timeout_s!r}")
+        if self.response_validation not in ("STRING_MAP", "JSON"):
+            raise BlockConfigError(
+                f"block {self.identifier}: ResponseValidation must be STRING_MAP or JSON, "
+                f"got {self.response_validation!r}")
+
+
+class ChainBudget:
+    """Lambda time used since the contact last heard a prompt; Connect allows 20 s in a row."""
+
+    def __init__(self, limit_s: float = CHAIN_LIMIT_S) -> None:
+        self.limit_s, self.used_s = limit_s, 0.0
+
+    @property
+    def remaining_s(self) -> float:
+        return max(0.0, self.limit_s - self.used_s)
+
+    def spend(self, seconds: float) -> None:
+        self.used_s += seconds
+
+    def reset(self) -> None:
+        """A prompt played: the chain is broken."""
+        self.used_s = 0.0
+
+
+@dataclass(frozen=True)
+class InvokeOutcome:
+    """The block's result: which branch the contact takes, and everything needed to record it."""
+
+    branch: str  # "Success" | "Error"
+    reason: str | None
+    executed_version: str | None
+    attempts: int
+    latency_s: float
+    http_status: int | None
+    detail: str = ""
+    injected: str | None = None
+    external: Any = None
+    flow_log: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def retries(self) -> int:
+        return max(0, self.attempts - 1)
+
+    @property
+    def ok(self) -> bool:
+        return self.branch == "Success"
+
+
+def validate_response(payload: bytes, validation: str) -> tuple[Any, str | None]:
+    """Parse a function's response as Connect does; return (value, why it is not understood)."""
+    try:
+        value = json.loads(payload) if payload else {}
+    except ValueError:
+        return None, "response is not JSON"
+    if validation == "JSON":
+        return value, None
+    if len(payload) >= STRING_MAP_LIMIT_BYTES:
+        return None, f"STRING_MAP response of {len(payload)} bytes is not under 32 KB"
+    if not isinstance(value, dict):
+        return None, "STRING_MAP response is not a flat object"
+    for key, item in value.items():
+        if not isinstance(item, str):
+            kind = "nested object" if isinstance(item, (dict, list)) else type(item).__name__
+            return None, f"STRING_MAP value of {key!r} is a {kind}, not a string"
+    return value, None
+
+
+def _classify(raw: RawInvocation) -> tuple[str | None, bool]:
+    """(reason, retryable) for one attempt; reason None is a success on the wire."""
+    if raw.status == 200 and raw.function_error:
+        return "function_error", False
+    if raw.status in (200, 202, 204):
+        return None, False
+    if raw.status == 429:
+        return "throttled", True
+    if raw.status == 404:
+        return "not_found", False
+    if raw.status >= 500 or raw.status == 0:
+        return "service_error", True
+    return "service_error", False
+
+
+async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: Invoker,
+                           budget: ChainBudget | None = None, *, contact_id: str = "",
+                           flow_id: str = "", flow_name: str = "",
+                           monotonic: Callable[[], float] = time.monotonic) -> InvokeOutcome:
+    """Run the block once: attempts, retries and validation, within the timeout and chain budget."""
+    budget = budget or ChainBudget()
+    payload = json.dumps(event).encode()
+    started = monotonic()
+    window = min(float(block.timeout_s), budget.remaining_s)
+    chain_bound = window < block.timeout_s
+    deadline = started + window
+    attempts, last, reason, detail = 0, None, None, ""
+    retryable = True
+    while retryable and attempts <= block.max_retries:
+        remaining = deadline - monotonic()
+        if remaining <= 0:
+            reason, detail = ("chain_limit" if chain_bound else "timeout"), "time limit reached"
+            break
+        attempts += 1
+        try:
+            async with asyncio.timeout(remaining):
+                last = await invoker(block.function_arn, payload)
+        except TimeoutError:
+            reason = "chain_limit" if chain_bound else "timeout"
+            detail = (f"no answer within the chained-invocation limit of {budget.limit_s:g} s"
+                      if chain_bound else f"no answer within {block.timeout_s} s")
+            break
+        reason, retryable = _classify(last)
+        if reason == "function_error":
+            retryable = block.retry_function_errors
+        detail = last.error_message or last.error_code or ""
+        if reason is None:
+            break
+        if retryable and attempts <= block.max_retries:
+            await asyncio.sleep(min(block.retry_backoff_s * 2 ** (attempts - 1),
+                                    max(0.0, deadline - monotonic())))
+    external = None
+    if reason is None and last is not None:
+        external, invalid = validate_response(last.payload, block.response_validation)
+        if invalid:
+            reason, detail = "invalid_response", invalid
+    elif reason == "function_error" and last is not None:
+        detail = _function_error_detail(last.payload) or detail
+    latency = monotonic() - started
+    budget.spend(latency)
+    outcome = InvokeOutcome(
+        branch="Success" if reason is None else "Error", reason=reason,
+        executed_version=last.executed_version if last else None, attempts=attempts,
+        latency_s=latency, http_status=last.status if last else None, detail=detail,
+        injected=last.injected if last else None, external=external if reason is None else None,
+    )
+    log = flow_log_record(block, outcome, contact_id=contact_id, flow_id=flow_id,
+                          flow_name=flow_name)
+    return InvokeOutcome(**{**outcome.__dict__, "flow_log": log})
+
+
+def _function_error_detail(payload: bytes) -> str:
+    try:
+        error = json.loads(payload)
+        return f"{error.get('errorType')}: {error.get('errorMessage')}"
+    except (ValueError, AttributeError):
+        return ""
+
+
+def flow_log_record(block: InvokeBlock, outcome: InvokeOutcome, *, contact_id: str,
+                    flow_id: str, flow_name: str, now: float | None = None) -> dict[str, Any]:
+    """The block's flow log record, as Connect writes it to CloudWatch Logs."""
+    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    record: dict[str, Any] = {
+        "ContactId": contact_id,
+        "ContactFlowId": flow_id,
+        "ContactFlowName": flow_name,
+        "ContactFlowModuleType": "InvokeExternalResource",
+        "Identifier": block.identifier,
+        "Timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
+        "Parameters": {
+            "FunctionArn": block.function_arn,
+            "ResponseValidation": f"ResponseType={block.response_validation}",
+            "TimeLimit": str(block.timeout_s * 1000),
+        },
+    }
+    if outcome.ok:
+        record["ExternalResults"] = outcome.external
+    else:
+        record["Results"] = "The Lambda Function Returned An Error."
+    return record

@@ -1,0 +1,62 @@
+"""The emulator's own routes (`/_shiftsim/...`): health, and changing code and faults during a run.
+
+`PUT /_shiftsim/functions/{name}/code` replaces `$LATEST`'s handler and faults, as UpdateFunctionCode
+would on AWS, so the next PublishVersion (from CodeDeploy's driver or the user) publishes it.
+`POST /_shiftsim/functions/{name}/versions` does both at once and answers the new version.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from simulator.emulator.functions import HandlerImportError
+from simulator.emulator.lambda_.models import LambdaBackend
+from simulator.scenario import ScenarioError, parse_version_spec
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def admin_error_response(error: AdminError) -> web.Response:
+    return web.json_response({"error": error.message}, status=error.status)
+
+
+class AdminRoutes:
+    def __init__(self, backend: LambdaBackend) -> None:
+        self.backend = backend
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/_shiftsim/health", self.health),
+            web.put("/_shiftsim/functions/{name}/code", self.stage_code),
+            web.post("/_shiftsim/functions/{name}/versions", self.publish),
+        ]
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "functions": sorted(self.backend.functions)})
+
+    async def _spec(self, request: web.Request):
+        try:
+            data = json.loads(await request.read() or b"{}")
+            return parse_version_spec(data, f"{request.method} {request.path}")
+        except ValueError as exc:  # JSONDecodeError and ScenarioError alike
+            message = str(exc) if isinstance(exc, ScenarioError) else f"body is not JSON: {exc}"
+            raise AdminError(400, message) from None
+
+    async def stage_code(self, request: web.Request) -> web.Response:
+        spec = await self._spec(request)
+        try:
+            latest = self.backend.set_code(request.match_info["name"], spec)
+        except HandlerImportError as exc:
+            raise AdminError(400, str(exc)) from None
+        return web.json_response({"FunctionName": request.match_info["name"],
+                                  "CodeSha256": latest.code_sha256})
+
+    async def publish(self, request: web.Request) -> web.Response:
+        await self.stage_code(request)
+        return web.json_response(self.backend.publish_version(request.match_info["name"]), status=201)

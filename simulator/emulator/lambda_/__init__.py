@@ -1,0 +1,1 @@
+"""Lambda in the emulator: functions, versions, aliases with weighted routing, and Invoke."""

@@ -1,0 +1,579 @@
+"""Lambda's state and behaviour: functions, published versions, aliases with weighted routing,
+concurrency limits and Invoke. No HTTP here: `responses.py` speaks the wire protocol.
+
+Errors are `LambdaError`s carrying AWS's status, code and exact message. Routing and fault draws use
+their own seeded RNGs, so a seeded run routes the same whatever faults it injects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from simulator.arn import ALIAS_NAME, VERSION, ArnError, function_arn, parse_function_name
+from simulator.clock import Clock
+from simulator.emulator.functions import (
+    FaultDraw,
+    Handler,
+    HandlerResult,
+    LambdaContext,
+    draw_faults,
+    malformed_value,
+    resolve_handler,
+    run_handler,
+)
+from simulator.scenario import FunctionSpec, Scenario, VersionSpec
+
+LATEST = "$LATEST"
+SYNC_PAYLOAD_LIMIT = 6_291_456
+ASYNC_PAYLOAD_LIMIT = 262_144
+RESPONSE_PAYLOAD_LIMIT = 6_291_556
+LOG_TAIL_BYTES = 4096
+
+
+class LambdaError(Exception):
+    """An AWS Lambda error response: HTTP status, error code, message and any modelled fields."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 fields: dict[str, Any] | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.fields = fields or {}
+        self.headers = headers or {}
+
+
+def _invalid(message: str) -> LambdaError:
+    return LambdaError(400, "InvalidParameterValueException", message)
+
+
+def _validation(message: str) -> LambdaError:
+    return LambdaError(400, "ValidationException", message)
+
+
+def _throttled(reason: str, injected: bool = False) -> LambdaError:
+    headers = {"Retry-After": "1"}
+    if injected:
+        headers["X-Shiftsim-Injected"] = "throttle"
+    return LambdaError(429, "TooManyRequestsException", "Rate Exceeded.",
+                       {"Reason": reason, "retryAfterSeconds": "1"}, headers)
+
+
+def _timestamp(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+def _revision() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Version:
+    """`$LATEST` or a published version: its code (handler), faults and identity."""
+
+    number: str
+    spec: VersionSpec
+    handler: Handler
+    code_sha256: str
+    last_modified: float
+    revision_id: str = field(default_factory=_revision)
+    first_traffic_at: float | None = None
+
+
+@dataclass
+class Alias:
+    name: str
+    function_version: str
+    weights: dict[str, float]
+    description: str = ""
+    revision_id: str = field(default_factory=_revision)
+
+
+@dataclass
+class Function:
+    name: str
+    arn: str
+    timeout: int
+    memory: int
+    latest: Version
+    versions: dict[str, Version] = field(default_factory=dict)
+    aliases: dict[str, Alias] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    in_flight: int = 0
+    last_published: int = 0
+
+    def version(self, number: str) -> Version | None:
+        return self.latest if number == LATEST else self.versions.get(number)
+
+
+@dataclass(frozen=True)
+class InvocationObserved:
+    """One invocation as the metrics see it (emulated start time, real duration)."""
+
+    function: str
+    alias: str | None
+    executed_version: str | None
+    start: float
+    duration_ms: float
+    kind: str  # "ok" | "function_error" | "throttled"
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What Invoke answers: status, executed version, function error, payload, log tail."""
+
+    status: int
+    payload: bytes = b""
+    executed_version: str | None = None
+    function_error: str | None = None
+    log_result: str | None = None
+    injected: tuple[str, ...] = ()
+
+
+def _code_sha(spec: VersionSpec, upload: int) -> str:
+    """Each code upload is new code, even with the same handler (a new build on AWS)."""
+    digest = hashlib.sha256(f"{spec.handler}|{spec.faults!r}|{upload}".encode()).digest()
+    return base64.b64encode(digest).decode()
+
+
+class LambdaBackend:
+    """All functions of one emulated account and region."""
+
+    def __init__(self, clock: Clock, *, region: str, account: str, seed: int | None = None,
+                 account_concurrency: int = 1000, handler_threads: int = 64) -> None:
+        self.clock, self.region, self.account = clock, region, account
+        self.account_concurrency = account_concurrency
+        self.functions: dict[str, Function] = {}
+        self.routing_rng = random.Random(seed)
+        self.fault_rng = random.Random(None if seed is None else seed + 1)
+        self.in_flight = 0
+        self.observers: list[Callable[[InvocationObserved], None]] = []
+        self.background: set[asyncio.Task[Any]] = set()
+        self.uploads = 0
+        self.pool = ThreadPoolExecutor(max_workers=handler_threads, thread_name_prefix="lambda")
+
+    def close(self) -> None:
+        for task in self.background:
+            task.cancel()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- provisioning ---------------------------------------------------------------------------
+
+    def provision(self, scenario: Scenario) -> None:
+        """Create the functions, versions and aliases a scenario declares (like `sam deploy`)."""
+        for spec in scenario.functions:
+            fn = self.create_function(spec, spec.versions[0])
+            for version in spec.versions:
+                self.set_code(fn.name, version)
+                self.publish_version(fn.name)
+            self.set_code(fn.name, spec.staged or spec.versions[-1])
+            for alias in spec.aliases:
+                self.create_alias(fn.name, alias.name, alias.version, alias.description,
+                                  {"AdditionalVersionWeights": alias.additional_version_weights})
+
+    def create_function(self, spec: FunctionSpec, code: VersionSpec) -> Function:
+        fn = Function(
+            name=spec.name, arn=function_arn(self.region, self.account, spec.name),
+            timeout=spec.timeout, memory=spec.memory, latest=self._upload(code),
+            reserved_concurrency=spec.reserved_concurrency,
+        )
+        self.functions[spec.name] = fn
+        return fn
+
+    def _upload(self, code: VersionSpec) -> Version:
+        self.uploads += 1
+        return Version(LATEST, code, resolve_handler(code.handler), _code_sha(code, self.uploads),
+                       self.clock.now())
+
+    def set_code(self, name: str, code: VersionSpec) -> Version:
+        """Replace `$LATEST`'s code and faults (what UpdateFunctionCode does on AWS)."""
+        fn = self.function(name)
+        fn.latest = self._upload(code)
+        return fn.latest
+
+    # ---- lookups --------------------------------------------------------------------------------
+
+    def _ref(self, function_name: str):
+        try:
+            ref = parse_function_name(function_name)
+        except ArnError:
+            raise _validation(
+                f"1 validation error detected: Value '{function_name}' at 'functionName' failed to "
+                "satisfy constraint: Member must satisfy regular expression pattern: "
+                "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+                "(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+            ) from None
+        if ref.account not in (None, self.account) or ref.region not in (None, self.region):
+            raise LambdaError(404, "ResourceNotFoundException",
+                              f"Function not found: {function_arn(ref.region or self.region, ref.account or self.account, ref.name)}")
+        return ref
+
+    def function(self, function_name: str) -> Function:
+        ref = self._ref(function_name)
+        fn = self.functions.get(ref.name)
+        if fn is None:
+            raise LambdaError(404, "ResourceNotFoundException",
+                              f"Function not found: {function_arn(self.region, self.account, ref.name)}")
+        return fn
+
+    def _qualified(self, function_name: str, qualifier: str | None) -> tuple[Function, str | None]:
+        """The function and the one qualifier meant by the name and the Qualifier parameter."""
+        ref = self._ref(function_name)
+        if ref.qualifier and qualifier and ref.qualifier != qualifier:
+            raise _invalid("The derived qualifier from the function name does not match the "
+                           "specified qualifier.")
+        return self.function(function_name), ref.qualifier or qualifier
+
+    def _not_found(self, fn: Function, qualifier: str) -> LambdaError:
+        return LambdaError(404, "ResourceNotFoundException",
+                           f"Function not found: {fn.arn}:{qualifier}")
+
+    def alias(self, function_name: str, name: str) -> tuple[Function, Alias]:
+        fn = self.function(function_name)
+        alias = fn.aliases.get(name)
+        if alias is None:
+            raise LambdaError(404, "ResourceNotFoundException", f"Alias not found: {fn.arn}:{name}")
+        return fn, alias
+
+    # ---- configuration views (AWS shapes) -------------------------------------------------------
+
+    def configuration(self, fn: Function, version: Version) -> dict[str, Any]:
+        return {
+            "FunctionName": fn.name,
+            "FunctionArn": fn.arn if version.number == LATEST else f"{fn.arn}:{version.number}",
+            "Runtime": "python3.12",
+            "Role": f"arn:aws:iam::{self.account}:role/ConnectLambdaFunctionRole",
+            "Handler": version.spec.handler,
+            "CodeSize": 1024,
+            "Description": version.spec.description,
+            "Timeout": fn.timeout,
+            "MemorySize": fn.memory,
+            "LastModified": _timestamp(version.last_modified),
+            "CodeSha256": version.code_sha256,
+            "Version": version.number,
+            "RevisionId": version.revision_id,
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
+            "Architectures": ["x86_64"],
+        }
+
+    def alias_configuration(self, fn: Function, alias: Alias) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "AliasArn": f"{fn.arn}:{alias.name}",
+            "Name": alias.name,
+            "FunctionVersion": alias.function_version,
+            "Description": alias.description,
+            "RevisionId": alias.revision_id,
+        }
+        if alias.weights:
+            config["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.weights)}
+        return config
+
+    def get_function(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
+        fn, qualifier = self._qualified(function_name, qualifier)
+        version = self._version_for(fn, qualifier)
+        result: dict[str, Any] = {
+            "Configuration": self.configuration(fn, version),
+            "Code": {"RepositoryType": "S3", "Location": f"https://shiftsim.invalid/{fn.name}.zip"},
+        }
+        if fn.reserved_concurrency is not None:
+            result["Concurrency"] = {"ReservedConcurrentExecutions": fn.reserved_concurrency}
+        return result
+
+    def _version_for(self, fn: Function, qualifier: str | None) -> Version:
+        if qualifier is None:
+            return fn.latest
+        if qualifier in fn.aliases:
+            qualifier = fn.aliases[qualifier].function_version
+        version = fn.version(qualifier)
+        if version is None:
+            raise self._not_found(fn, qualifier)
+        return version
+
+    def list_functions(self) -> list[dict[str, Any]]:
+        return [self.configuration(fn, fn.latest) for fn in self.functions.values()]
+
+    def list_versions(self, function_name: str) -> list[dict[str, Any]]:
+        fn = self.function(function_name)
+        return [self.configuration(fn, v) for v in (fn.latest, *fn.versions.values())]
+
+    # ---- versions -------------------------------------------------------------------------------
+
+    def publish_version(self, function_name: str, description: str | None = None,
+                        code_sha256: str | None = None, revision_id: str | None = None) -> dict[str, Any]:
+        fn = self.function(function_name)
+        latest = fn.latest
+        if revision_id is not None and revision_id != latest.revision_id:
+            raise LambdaError(412, "PreconditionFailedException",
+                              "The Revision Id provided does not match the latest Revision Id. "
+                              "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+        if code_sha256 is not None and code_sha256 != latest.code_sha256:
+            raise _invalid(f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in "
+                           f"$LATEST ({latest.code_sha256}). Please try again with the CodeSHA256 in $LATEST.")
+        newest = fn.versions.get(str(fn.last_published))
+        if newest is not None and newest.code_sha256 == latest.code_sha256:
+            return self.configuration(fn, newest)  # AWS publishes nothing new for unchanged code
+        fn.last_published += 1
+        spec = latest.spec if description is None else VersionSpec(
+            latest.spec.handler, description, latest.spec.faults)
+        version = Version(str(fn.last_published), spec, latest.handler, latest.code_sha256,
+                          self.clock.now())
+        fn.versions[version.number] = version
+        return self.configuration(fn, version)
+
+    # ---- aliases --------------------------------------------------------------------------------
+
+    def _check_routing(self, fn: Function, primary: str, routing: dict[str, Any] | None) -> dict[str, float]:
+        weights = dict((routing or {}).get("AdditionalVersionWeights") or {})
+        for weight in weights.values():
+            if not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0 or math.isnan(weight):
+                shown = ", ".join(f"{k}={float(v) if isinstance(v, (int, float)) else v}"
+                                  for k, v in weights.items())
+                raise _validation(
+                    f"1 validation error detected: Value '{{{shown}}}' at "
+                    "'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value "
+                    "must satisfy constraint: [Member must have value less than or equal to 1.0, "
+                    "Member must have value greater than or equal to 0.0, Member must not be null]")
+        if len(weights) > 1:
+            raise _invalid("Number of items in AdditionalVersionWeights cannot be greater than 1")
+        if weights and primary == LATEST:
+            raise _invalid("$LATEST is not supported for an alias pointing to more than 1 version")
+        for version in weights:
+            if version == primary:
+                raise _invalid(f"Invalid function version {version}. Function version {version} is "
+                               "already included in routing configuration.")
+            if not VERSION.match(version) or version not in fn.versions:
+                raise self._not_found(fn, version)
+        return {k: float(v) for k, v in weights.items()}
+
+    def _check_version(self, fn: Function, version: str) -> None:
+        if version != LATEST and version not in fn.versions:
+            raise self._not_found(fn, version)
+
+    def create_alias(self, function_name: str, name: str, function_version: str,
+                     description: str | None = None,
+                     routing: dict[str, Any] | None = None) -> dict[str, Any]:
+        fn = self.function(function_name)
+        if not ALIAS_NAME.match(name or "") or len(name) > 128:
+            raise _validation(
+                f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)")
+        if name in fn.aliases:
+            raise LambdaError(409, "ResourceConflictException", f"Alias already exists: {fn.arn}:{name}")
+        self._check_version(fn, function_version)
+        weights = self._check_routing(fn, function_version, routing)
+        fn.aliases[name] = Alias(name, function_version, weights, description or "")
+        return self.alias_configuration(fn, fn.aliases[name])
+
+    def get_alias(self, function_name: str, name: str) -> dict[str, Any]:
+        return self.alias_configuration(*self.alias(function_name, name))
+
+    def update_alias(self, function_name: str, name: str, function_version: str | None = None,
+                     description: str | None = None, routing: dict[str, Any] | None = None,
+                     revision_id: str | None = None) -> dict[str, Any]:
+        fn, alias = self.alias(function_name, name)
+        if revision_id is not None and revision_id != alias.revision_id:
+            raise LambdaError(412, "PreconditionFailedException",
+                              "The Revision Id provided does not match the latest Revision Id. "
+                              "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+        primary = function_version or alias.function_version
+        self._check_version(fn, primary)
+        if routing is not None:
+            weights = self._check_routing(fn, primary, routing)
+        else:
+            weights = self._check_routing(fn, primary, {"AdditionalVersionWeights": alias.weights})
+        alias.function_version, alias.weights = primary, weights
+        if description is not None:
+            alias.description = description
+        alias.revision_id = _revision()
+        return self.alias_configuration(fn, alias)
+
+    def delete_alias(self, function_name: str, name: str) -> None:
+        fn = self.function(function_name)
+        fn.aliases.pop(name, None)  # AWS answers 204 for an alias that does not exist
+
+    def list_aliases(self, function_name: str, function_version: str | None = None) -> list[dict[str, Any]]:
+        fn = self.function(function_name)
+        return [self.alias_configuration(fn, a) for a in fn.aliases.values()
+                if function_version is None or a.function_version == function_version
+                or function_version in a.weights]
+
+    # ---- concurrency ----------------------------------------------------------------------------
+
+    def put_concurrency(self, function_name: str, reserved: int | None) -> dict[str, Any]:
+        fn = self.function(function_name)
+        if reserved is not None and (not isinstance(reserved, int) or reserved < 0):
+            raise _validation(f"1 validation error detected: Value '{reserved}' at "
+                              "'reservedConcurrentExecutions' failed to satisfy constraint: Member "
+                              "must have value greater than or equal to 0")
+        if reserved is not None and reserved > self.account_concurrency - 100:
+            raise _invalid("Specified ReservedConcurrentExecutions for function decreases account's "
+                           "UnreservedConcurrentExecution below its minimum value of [100].")
+        fn.reserved_concurrency = reserved
+        return {} if reserved is None else {"ReservedConcurrentExecutions": reserved}
+
+    # ---- invoke ---------------------------------------------------------------------------------
+
+    def route(self, fn: Function, qualifier: str | None) -> tuple[Version, str | None]:
+        """The version an invocation runs on, with one weighted draw per call through an alias."""
+        if qualifier is None or qualifier == LATEST:
+            return fn.latest, None
+        alias = fn.aliases.get(qualifier)
+        if alias is None:
+            version = fn.versions.get(qualifier)
+            if version is None:
+                raise self._not_found(fn, qualifier)
+            return version, None
+        number = alias.function_version
+        for additional, weight in alias.weights.items():
+            if self.routing_rng.random() < weight:
+                number = additional
+        return fn.version(number), alias.name  # type: ignore[return-value]
+
+    def _admit(self, fn: Function) -> None:
+        if fn.reserved_concurrency is not None and fn.in_flight >= fn.reserved_concurrency:
+            raise _throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
+        if self.in_flight >= self.account_concurrency:
+            raise _throttled("ConcurrentInvocationLimitExceeded")
+
+    def _observe(self, event: InvocationObserved) -> None:
+        for observer in self.observers:
+            observer(event)
+
+    async def invoke(self, function_name: str, qualifier: str | None, payload: bytes,
+                     invocation_type: str = "RequestResponse", log_type: str | None = None,
+                     client_context: str | None = None) -> InvokeResult:
+        fn, qualifier = self._qualified(function_name, qualifier)
+        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            raise _validation(
+                f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed "
+                "to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+        limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
+        if len(payload) > limit:
+            operation = "InvokeAsync" if invocation_type == "Event" else "InvokeFunction"
+            raise LambdaError(413, "RequestTooLargeException",
+                              f"Request must be smaller than {limit} bytes for the {operation} operation")
+        try:
+            event = json.loads(payload) if payload else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise LambdaError(400, "InvalidRequestContentException",
+                              f"Could not parse request body into json: {exc}") from None
+        version, alias = self.route(fn, qualifier)
+        if invocation_type == "DryRun":
+            return InvokeResult(status=204)
+        now = self.clock.now()
+        if version.first_traffic_at is None:
+            version.first_traffic_at = now
+        faults = draw_faults(version.spec.faults, now - version.first_traffic_at, self.fault_rng)
+        try:
+            self._admit(fn)
+            if faults.throttle:
+                raise _throttled("ReservedFunctionConcurrentInvocationLimitExceeded", injected=True)
+        except LambdaError:
+            self._observe(InvocationObserved(fn.name, alias, version.number, now, 0.0, "throttled"))
+            raise
+        invoked_arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
+        if invocation_type == "Event":
+            task = asyncio.create_task(self._run(fn, version, alias, invoked_arn, event, faults,
+                                                 client_context, None))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+            return InvokeResult(status=202)
+        return await self._run(fn, version, alias, invoked_arn, event, faults, client_context, log_type)
+
+    async def _run(self, fn: Function, version: Version, alias: str | None, invoked_arn: str,
+                   event: Any, faults: FaultDraw, client_context: str | None,
+                   log_type: str | None) -> InvokeResult:
+        request_id = str(uuid.uuid4())
+        start_emulated, started = self.clock.now(), time.perf_counter()
+        fn.in_flight += 1
+        self.in_flight += 1
+        try:
+            result = await self._execute(fn, version, invoked_arn, event, faults, request_id,
+                                         client_context)
+        finally:
+            fn.in_flight -= 1
+            self.in_flight -= 1
+        duration_ms = (time.perf_counter() - started) * 1000
+        body, function_error = self._response_body(result, fn, version, request_id)
+        self._observe(InvocationObserved(fn.name, alias, version.number, start_emulated,
+                                         duration_ms, "function_error" if function_error else "ok"))
+        log_result = None
+        if log_type == "Tail":
+            log_result = self._log_tail(fn, version, request_id, duration_ms, result, body)
+        return InvokeResult(status=200, payload=body, executed_version=version.number,
+                            function_error=function_error, log_result=log_result,
+                            injected=faults.names)
+
+    async def _execute(self, fn: Function, version: Version, invoked_arn: str, event: Any,
+                       faults: FaultDraw, request_id: str, client_context: str | None) -> HandlerResult:
+        if faults.extra_latency_s:
+            await asyncio.sleep(min(faults.extra_latency_s, fn.timeout))
+            if faults.extra_latency_s >= fn.timeout:
+                return HandlerResult(timed_out=True)
+        if faults.timeout:
+            await asyncio.sleep(max(0.0, fn.timeout - faults.extra_latency_s))
+            return HandlerResult(timed_out=True)
+        if faults.error:
+            return HandlerResult(error_type="InjectedFault",
+                                 error_message=f"shiftsim injected an error into version {version.number}",
+                                 stack_trace=("  File \"/var/task/shiftsim_fault.py\", line 1, in handler",))
+        context = LambdaContext(
+            function_name=fn.name, function_version=version.number, invoked_function_arn=invoked_arn,
+            aws_request_id=request_id, memory_limit_in_mb=fn.memory,
+            timeout_s=fn.timeout - faults.extra_latency_s, client_context=client_context)
+        result = await run_handler(version.handler, event, context,
+                                   fn.timeout - faults.extra_latency_s, self.pool)
+        if faults.malformed and result.error_type is None and not result.timed_out:
+            return HandlerResult(value=malformed_value(faults.malformed, version.number))
+        return result
+
+    def _response_body(self, result: HandlerResult, fn: Function, version: Version,
+                       request_id: str) -> tuple[bytes, str | None]:
+        if result.timed_out:
+            error = {"errorMessage": f"Task timed out after {fn.timeout:.2f} seconds",
+                     "errorType": "Sandbox.Timedout"}
+            return json.dumps(error).encode(), "Unhandled"
+        if result.error_type is not None:
+            error = {"errorMessage": result.error_message, "errorType": result.error_type,
+                     "requestId": request_id, "stackTrace": list(result.stack_trace)}
+            return json.dumps(error).encode(), "Unhandled"
+        try:
+            body = json.dumps(result.value).encode()
+        except (TypeError, ValueError) as exc:
+            error = {"errorMessage": f"Unable to marshal response: {exc}",
+                     "errorType": "Runtime.MarshalError", "requestId": request_id, "stackTrace": []}
+            return json.dumps(error).encode(), "Unhandled"
+        if len(body) > RESPONSE_PAYLOAD_LIMIT:
+            error = {"errorMessage": f"Response payload size ({len(body)} bytes) exceeded maximum "
+                                     f"allowed payload size ({RESPONSE_PAYLOAD_LIMIT} bytes).",
+                     "errorType": "Function.ResponseSizeTooLarge"}
+            return json.dumps(error).encode(), "Unhandled"
+        return body, None
+
+    def _log_tail(self, fn: Function, version: Version, request_id: str, duration_ms: float,
+                  result: HandlerResult, body: bytes) -> str:
+        lines = [f"START RequestId: {request_id} Version: {version.number}"]
+        if result.timed_out:
+            lines.append(f"{_timestamp(self.clock.now())} {request_id} Task timed out after "
+                         f"{fn.timeout:.2f} seconds")
+        elif result.error_type is not None:
+            lines.append(f"[ERROR] {result.error_type}: {result.error_message}")
+            lines.extend(result.stack_trace)
+        lines.append(f"END RequestId: {request_id}")
+        lines.append(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+                     f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {fn.memory} MB\t"
+                     "Max Memory Used: 40 MB\t")
+        tail = ("\n".join(lines) + "\n").encode()[-LOG_TAIL_BYTES:]
+        return base64.b64encode(tail).decode()

@@ -1,0 +1,158 @@
+"""Lambda's REST-JSON wire protocol: aiohttp routes that parse requests, call the model and write
+AWS's response shapes, headers and error bodies (so botocore raises the ClientError it would on AWS).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
+
+# Error shapes whose message member is spelled "Message" in the service model (others: "message").
+_CAPITALISED_MESSAGE = {"ResourceNotFoundException", "ResourceConflictException",
+                        "InvalidParameterValueException", "PreconditionFailedException",
+                        "ServiceException"}
+
+
+def error_response(error: LambdaError) -> web.Response:
+    key = "Message" if error.code in _CAPITALISED_MESSAGE else "message"
+    body = {"Type": "User" if error.status < 500 else "Service", key: error.message, **error.fields}
+    headers = {"x-amzn-ErrorType": error.code, "x-amzn-RequestId": "shiftsim", **error.headers}
+    return web.json_response(body, status=error.status, headers=headers)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise LambdaError(400, "InvalidRequestContentException",
+                          f"Could not parse request body into json: {exc}") from None
+    if not isinstance(body, dict):
+        raise LambdaError(400, "InvalidRequestContentException",
+                          "Could not parse request body into json: expected an object")
+    return body
+
+
+def _str_field(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise LambdaError(400, "InvalidParameterValueException", f"{key} must be a string")
+    return value
+
+
+class LambdaResponses:
+    """The Lambda routes of the emulator's application."""
+
+    def __init__(self, backend: LambdaBackend) -> None:
+        self.backend = backend
+
+    def routes(self) -> list[web.RouteDef]:
+        fn = "/2015-03-31/functions/{FunctionName}"
+        return [
+            web.get("/2015-03-31/functions", self.list_functions),
+            web.get("/2015-03-31/functions/", self.list_functions),
+            web.get(fn, self.get_function),
+            web.post(fn + "/invocations", self.invoke),
+            web.post(fn + "/versions", self.publish_version),
+            web.get(fn + "/versions", self.list_versions),
+            web.post(fn + "/aliases", self.create_alias),
+            web.get(fn + "/aliases", self.list_aliases),
+            web.get(fn + "/aliases/{Name}", self.get_alias),
+            web.put(fn + "/aliases/{Name}", self.update_alias),
+            web.delete(fn + "/aliases/{Name}", self.delete_alias),
+            web.put("/2017-10-31/functions/{FunctionName}/concurrency", self.put_concurrency),
+            web.delete("/2017-10-31/functions/{FunctionName}/concurrency", self.delete_concurrency),
+            web.get("/2019-09-30/functions/{FunctionName}/concurrency", self.get_concurrency),
+        ]
+
+    async def list_functions(self, request: web.Request) -> web.Response:
+        return web.json_response({"Functions": self.backend.list_functions()})
+
+    async def get_function(self, request: web.Request) -> web.Response:
+        name = request.match_info["FunctionName"]
+        return web.json_response(self.backend.get_function(name, request.query.get("Qualifier")))
+
+    async def publish_version(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        config = self.backend.publish_version(
+            request.match_info["FunctionName"], _str_field(body, "Description"),
+            _str_field(body, "CodeSha256"), _str_field(body, "RevisionId"))
+        return web.json_response(config, status=201)
+
+    async def list_versions(self, request: web.Request) -> web.Response:
+        versions = self.backend.list_versions(request.match_info["FunctionName"])
+        return web.json_response({"Versions": versions})
+
+    async def create_alias(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        name, version = _str_field(body, "Name"), _str_field(body, "FunctionVersion")
+        if not name or not version:
+            missing = "name" if not name else "functionVersion"
+            raise LambdaError(400, "ValidationException",
+                              f"1 validation error detected: Value null at '{missing}' failed to "
+                              "satisfy constraint: Member must not be null")
+        config = self.backend.create_alias(request.match_info["FunctionName"], name, version,
+                                           _str_field(body, "Description"), body.get("RoutingConfig"))
+        return web.json_response(config, status=201)
+
+    async def list_aliases(self, request: web.Request) -> web.Response:
+        aliases = self.backend.list_aliases(request.match_info["FunctionName"],
+                                            request.query.get("FunctionVersion"))
+        return web.json_response({"Aliases": aliases})
+
+    async def get_alias(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        return web.json_response(self.backend.get_alias(info["FunctionName"], info["Name"]))
+
+    async def update_alias(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        info = request.match_info
+        config = self.backend.update_alias(
+            info["FunctionName"], info["Name"], _str_field(body, "FunctionVersion"),
+            _str_field(body, "Description"), body.get("RoutingConfig"), _str_field(body, "RevisionId"))
+        return web.json_response(config)
+
+    async def delete_alias(self, request: web.Request) -> web.Response:
+        self.backend.delete_alias(request.match_info["FunctionName"], request.match_info["Name"])
+        return web.Response(status=204)
+
+    async def put_concurrency(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        reserved = body.get("ReservedConcurrentExecutions")
+        if reserved is None:
+            raise LambdaError(400, "ValidationException",
+                              "1 validation error detected: Value null at 'reservedConcurrentExecutions' "
+                              "failed to satisfy constraint: Member must not be null")
+        return web.json_response(self.backend.put_concurrency(request.match_info["FunctionName"], reserved))
+
+    async def delete_concurrency(self, request: web.Request) -> web.Response:
+        self.backend.put_concurrency(request.match_info["FunctionName"], None)
+        return web.Response(status=204)
+
+    async def get_concurrency(self, request: web.Request) -> web.Response:
+        fn = self.backend.function(request.match_info["FunctionName"])
+        body = {} if fn.reserved_concurrency is None else {
+            "ReservedConcurrentExecutions": fn.reserved_concurrency}
+        return web.json_response(body)
+
+    async def invoke(self, request: web.Request) -> web.Response:
+        result = await self.backend.invoke(
+            request.match_info["FunctionName"], request.query.get("Qualifier"), await request.read(),
+            request.headers.get("X-Amz-Invocation-Type", "RequestResponse"),
+            request.headers.get("X-Amz-Log-Type"), request.headers.get("X-Amz-Client-Context"))
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": "shiftsim"}
+        if result.executed_version is not None:
+            headers["X-Amz-Executed-Version"] = result.executed_version
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = result.function_error
+        if result.log_result:
+            headers["X-Amz-Log-Result"] = result.log_result
+        if result.injected:
+            headers["X-Shiftsim-Injected"] = ",".join(result.injected)
+        return web.Response(status=result.status, body=result.payload or None, headers=headers)

@@ -1,0 +1,356 @@
+"""Scenario files (TOML) -> typed, validated configuration.
+
+Every error names the file and the key path (`functions[0].versions[1].faults.error.rate`) and says
+what is expected; unknown keys are errors too, because a typo silently ignored is a rehearsal of the
+wrong thing. With no file, `default_scenario()` is the seed's stack.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.arn import ALIAS_NAME, VERSION
+
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_FUNCTION = "ConnectLambdaFunction"
+DEFAULT_ALIAS = "PROD"
+VERSION_ECHO_HANDLER = "simulator.emulator.functions:version_echo"
+LATENCY_DISTRIBUTIONS = ("fixed", "uniform", "normal", "lognormal")
+MALFORMED_KINDS = ("nested", "non_string", "too_large")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class RateFault:
+    """A fault that hits a share of invocations, from `after` emulated seconds past first traffic."""
+
+    rate: float
+    after: float = 0.0
+
+
+@dataclass(frozen=True)
+class LatencyFault:
+    """Extra handler latency drawn from a distribution (milliseconds)."""
+
+    distribution: str
+    params: dict[str, float]
+    after: float = 0.0
+
+
+@dataclass(frozen=True)
+class MalformedFault:
+    rate: float
+    kind: str = "nested"
+    after: float = 0.0
+
+
+@dataclass(frozen=True)
+class FaultProfile:
+    """The faults injected into one version. Every injected fault is marked on the wire."""
+
+    error: RateFault | None = None
+    timeout: RateFault | None = None
+    throttle: RateFault | None = None
+    malformed: MalformedFault | None = None
+    latency: LatencyFault | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not any((self.error, self.timeout, self.throttle, self.malformed, self.latency))
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """Code and faults of one published version (or of `$LATEST` when staged)."""
+
+    handler: str = VERSION_ECHO_HANDLER
+    description: str = ""
+    faults: FaultProfile = field(default_factory=FaultProfile)
+
+
+@dataclass(frozen=True)
+class AliasSpec:
+    name: str
+    version: str
+    additional_version_weights: dict[str, float] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    timeout: int = 3
+    memory: int = 128
+    reserved_concurrency: int | None = None
+    versions: tuple[VersionSpec, ...] = (VersionSpec(),)
+    staged: VersionSpec | None = None
+    aliases: tuple[AliasSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str = "default"
+    description: str = ""
+    seed: int | None = None
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+    account_concurrency: int = 1000
+    functions: tuple[FunctionSpec, ...] = ()
+    source: str = "<default>"
+
+    def alias_arn(self, function: str | None = None, alias: str | None = None) -> str:
+        """The qualified ARN of an alias; by default the first alias of the first function."""
+        fn = next((f for f in self.functions if function in (None, f.name)), None)
+        if fn is None or not fn.aliases:
+            raise ScenarioError(f"{self.source}: no alias declared for function {function!r}")
+        name = alias or fn.aliases[0].name
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{fn.name}:{name}"
+
+
+def default_scenario() -> Scenario:
+    """The seed's stack: ConnectLambdaFunction, version 1 echoing its version, alias PROD -> 1."""
+    return Scenario(
+        functions=(
+            FunctionSpec(
+                name=DEFAULT_FUNCTION,
+                versions=(VersionSpec(description="version 1"),),
+                staged=VersionSpec(description="new version"),
+                aliases=(AliasSpec(name=DEFAULT_ALIAS, version="1"),),
+            ),
+        )
+    )
+
+
+class _Section:
+    """A TOML table being read: typed getters that name the key path, unknown keys reported."""
+
+    def __init__(self, source: str, path: str, data: Any) -> None:
+        self.source, self.path = source, path
+        if not isinstance(data, dict):
+            self.fail(f"must be a table, got {type(data).__name__}")
+        self.data: dict[str, Any] = data
+        self.seen: set[str] = set()
+
+    def where(self, key: str | None = None) -> str:
+        parts = [p for p in (self.path, key) if p]
+        return ".".join(parts) or "(top level)"
+
+    def fail(self, message: str, key: str | None = None) -> None:
+        raise ScenarioError(f"{self.source}: {self.where(key)}: {message}")
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str) -> Any:
+        self.seen.add(key)
+        return self.data.get(key)
+
+    def string(self, key: str, default: str | None = None, choices: tuple[str, ...] = ()) -> Any:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            self.fail(f"must be a string, got {value!r}", key)
+        if choices and value not in choices:
+            self.fail(f"must be one of {', '.join(choices)}; got {value!r}", key)
+        return value
+
+    def number(
+        self, key: str, default: float | None = None, low: float | None = None,
+        high: float | None = None, integer: bool = False,
+    ) -> Any:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            integer and not isinstance(value, int)
+        ) or not math.isfinite(value):
+            kind = "a whole number" if integer else "a number"
+            self.fail(f"must be {kind}, got {value!r}", key)
+        if low is not None and value < low or high is not None and value > high:
+            bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+            self.fail(f"must be {bounds}, got {value!r}", key)
+        return value
+
+    def table(self, key: str) -> _Section | None:
+        value = self.raw(key)
+        return None if value is None else _Section(self.source, self.where(key), value)
+
+    def tables(self, key: str) -> list[_Section]:
+        value = self.raw(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail("must be an array of tables ([[...]])", key)
+        return [_Section(self.source, f"{self.where(key)}[{i}]", v) for i, v in enumerate(value)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            self.fail(f"unknown key(s): {', '.join(unknown)}")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError naming file and key on any problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read scenario: {exc.strerror or exc}") from None
+    return parse_scenario(text, source)
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    top = _Section(source, "", data)
+    meta = top.table("scenario") or _Section(source, "scenario", {})
+    aws = top.table("aws") or _Section(source, "aws", {})
+    scenario = Scenario(
+        name=meta.string("name", Path(source).stem),
+        description=meta.string("description", ""),
+        seed=meta.number("seed", None, low=0, integer=True),
+        region=aws.string("region", DEFAULT_REGION),
+        account=aws.string("account", DEFAULT_ACCOUNT),
+        account_concurrency=aws.number("account_concurrency", 1000, low=1, integer=True),
+        functions=tuple(_function(s) for s in top.tables("functions"))
+        or default_scenario().functions,
+        source=source,
+    )
+    if len(scenario.account) != 12 or not scenario.account.isdigit():
+        aws.fail(f"must be 12 digits, got {scenario.account!r}", "account")
+    for section in (meta, aws, top):
+        section.done()
+    names = [f.name for f in scenario.functions]
+    if len(set(names)) != len(names):
+        top.fail(f"function names must be unique, got {names}", "functions")
+    return scenario
+
+
+def _function(s: _Section) -> FunctionSpec:
+    name = s.string("name")
+    if name is None:
+        s.fail("missing key 'name'")
+    versions = tuple(_version(v) for v in s.tables("versions")) or (VersionSpec(),)
+    staged_section = s.table("staged")
+    spec = FunctionSpec(
+        name=name,
+        timeout=s.number("timeout", 3, low=1, high=900, integer=True),
+        memory=s.number("memory", 128, low=128, high=10240, integer=True),
+        reserved_concurrency=s.number("reserved_concurrency", None, low=0, integer=True),
+        versions=versions,
+        staged=_version(staged_section) if staged_section else VersionSpec(description="new version"),
+        aliases=tuple(_alias(a, len(versions)) for a in s.tables("aliases")),
+    )
+    s.done()
+    return spec
+
+
+def _version(s: _Section) -> VersionSpec:
+    handler = s.string("handler", VERSION_ECHO_HANDLER)
+    if ":" not in handler:
+        s.fail(f"must be 'module:function', got {handler!r}", "handler")
+    faults = s.table("faults")
+    spec = VersionSpec(
+        handler=handler,
+        description=s.string("description", ""),
+        faults=_faults(faults) if faults else FaultProfile(),
+    )
+    s.done()
+    return spec
+
+
+def _rate_fault(s: _Section | None) -> RateFault | None:
+    if s is None:
+        return None
+    fault = RateFault(rate=s.number("rate", 1.0, 0, 1), after=s.number("after", 0.0, low=0))
+    s.done()
+    return fault
+
+
+def _faults(s: _Section) -> FaultProfile:
+    malformed = s.table("malformed")
+    latency = s.table("latency")
+    profile = FaultProfile(
+        error=_rate_fault(s.table("error")),
+        timeout=_rate_fault(s.table("timeout")),
+        throttle=_rate_fault(s.table("throttle")),
+        malformed=_malformed(malformed) if malformed else None,
+        latency=_latency(latency) if latency else None,
+    )
+    s.done()
+    return profile
+
+
+def _malformed(s: _Section) -> MalformedFault:
+    fault = MalformedFault(
+        rate=s.number("rate", 1.0, 0, 1),
+        kind=s.string("kind", "nested", choices=MALFORMED_KINDS),
+        after=s.number("after", 0.0, low=0),
+    )
+    s.done()
+    return fault
+
+
+_LATENCY_PARAMS = {
+    "fixed": ("ms",),
+    "uniform": ("min_ms", "max_ms"),
+    "normal": ("mean_ms", "stddev_ms"),
+    "lognormal": ("median_ms", "p99_ms"),
+}
+
+
+def _latency(s: _Section) -> LatencyFault:
+    distribution = s.string("distribution", "lognormal", choices=LATENCY_DISTRIBUTIONS)
+    params = {}
+    for key in _LATENCY_PARAMS[distribution]:
+        value = s.number(key, None, low=0)
+        if value is None:
+            s.fail(f"a {distribution} latency needs {', '.join(_LATENCY_PARAMS[distribution])}", key)
+        params[key] = float(value)
+    if distribution == "uniform" and params["min_ms"] > params["max_ms"]:
+        s.fail("min_ms must not exceed max_ms", "min_ms")
+    if distribution == "lognormal" and not 0 < params["median_ms"] < params["p99_ms"]:
+        s.fail("needs 0 < median_ms < p99_ms", "p99_ms")
+    fault = LatencyFault(distribution, params, after=s.number("after", 0.0, low=0))
+    s.done()
+    return fault
+
+
+def _alias(s: _Section, version_count: int) -> AliasSpec:
+    name = s.string("name")
+    if name is None or not ALIAS_NAME.match(name) or len(name) > 128:
+        s.fail(f"must be an alias name (letters, digits, - and _, not all digits), got {name!r}", "name")
+    version = str(s.raw("version") if s.has("version") else "1")
+    weights_section = s.table("additional_version_weights")
+    weights: dict[str, float] = {}
+    if weights_section is not None:
+        for key in list(weights_section.data):
+            weights[key] = weights_section.number(key, low=0, high=1)
+        weights_section.done()
+    for v in (version, *weights):
+        if not VERSION.match(v) or not 1 <= int(v) <= version_count:
+            s.fail(f"version {v!r} is not one of the function's published versions 1..{version_count}")
+    if len(weights) > 1:
+        s.fail("at most one additional version can take weighted traffic", "additional_version_weights")
+    if version in weights:
+        s.fail(f"version {version} is already the alias's primary version", "additional_version_weights")
+    spec = AliasSpec(name=name, version=version, additional_version_weights=weights,
+                     description=s.string("description", ""))
+    s.done()
+    return spec
+
+
+def parse_version_spec(data: Any, source: str = "<request>") -> VersionSpec:
+    """A version's code and faults given as a JSON/TOML table (admin API, `shiftsim stage`)."""
+    return _version(_Section(source, "", data))
