@@ -1,0 +1,34 @@
+"""User handlers for the tests: what a user's own `module:function` looks like."""
+
+import asyncio
+import time
+
+
+def greet(event, context):
+    name = event.get("Details", {}).get("Parameters", {}).get("name", "caller")
+    return {"greeting": f"hello {name}", "version": context.function_version,
+            "function": context.function_name, "arn": context.invoked_function_arn,
+            "request": context.aws_request_id, "memory": str(context.memory_limit_in_mb),
+            "remaining_ok": str(0 < context.get_remaining_time_in_millis() <= 1000)}
+
+
+async def async_greet(event, context):
+    await asyncio.sleep(0)
+    return {"greeting": "hello from asyncio", "version": context.function_version}
+
+
+def sleepy(event, context):
+    time.sleep(1.5)
+    return {"done": "yes"}
+
+
+def huge(event, context):
+    return {"blob": "x" * 6_300_000}
+
+
+def not_json(event, context):
+    return {"when": object()}
+
+
+def nested(event, context):
+    return {"customer": {"name": "Ada"}, "score": 3}

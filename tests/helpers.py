@@ -1,0 +1,62 @@
+"""Test helpers: a real emulator on a free loopback port, in its own thread and event loop, so that
+synchronous clients (boto3, the AWS CLI) and asynchronous ones (aiobotocore) both reach it over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from simulator.clock import Clock
+from simulator.emulator.server import Emulator, EmulatorServer
+from simulator.scenario import Scenario, parse_scenario
+
+ALIAS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD"
+CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+class RunningEmulator:
+    """An emulator served from a background thread; `call` runs a coroutine on its loop."""
+
+    def __init__(self, scenario: Scenario | None = None, *, seed: int | None = 1,
+                 clock: Clock | None = None) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.emulator: Emulator = self.call(self._make(scenario, seed, clock))
+        self.server = EmulatorServer(self.emulator)
+        self.url: str = self.call(self.server.start())
+
+    @staticmethod
+    async def _make(scenario: Scenario | None, seed: int | None, clock: Clock | None) -> Emulator:
+        return Emulator(scenario, seed=seed, clock=clock)
+
+    def call(self, coroutine: Any, timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+    def boto3(self, service: str = "lambda", **config: Any) -> Any:
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
+                            config=Config(retries={"total_max_attempts": 1}, **config),
+                            **CREDENTIALS)
+
+
+@contextlib.contextmanager
+def running_emulator(toml: str | None = None, **kwargs: Any) -> Iterator[RunningEmulator]:
+    scenario = parse_scenario(toml, "<test>") if toml is not None else None
+    emulator = RunningEmulator(scenario, **kwargs)
+    try:
+        yield emulator
+    finally:
+        emulator.close()

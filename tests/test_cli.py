@@ -1,0 +1,104 @@
+"""The `shiftsim` command as a user runs it: real subprocesses, real signals, real ports."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def shiftsim(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=ENV, cwd=ROOT)
+
+
+def start_serve(*args):
+    process = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--port", "0", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    line = process.stdout.readline()
+    return process, line
+
+
+def test_serve_prints_one_line_serves_and_exits_zero_on_sigterm():
+    process, line = start_serve("--seed", "3")
+    try:
+        assert line.startswith("shiftsim emulator listening on http://127.0.0.1:")
+        url = line.split(" on ")[1].strip()
+        lam = boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
+                           aws_access_key_id="a", aws_secret_access_key="b")
+        assert lam.invoke(FunctionName="ConnectLambdaFunction:PROD")["ExecutedVersion"] == "1"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert out == "" and "Traceback" not in err
+
+
+def test_serve_exits_zero_on_sigint():
+    process, line = start_serve()
+    assert line.startswith("shiftsim emulator listening on")
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=20)
+    assert process.returncode == 0
+
+
+def test_stage_and_publish_a_faulty_version_during_a_run():
+    process, line = start_serve()
+    url = line.split(" on ")[1].strip()
+    try:
+        staged = shiftsim("stage", "--endpoint", url, "--faults", '{"error": {"rate": 1.0}}', "--publish")
+        assert staged.returncode == 0, staged.stderr
+        assert '"Version": "2"' in staged.stdout
+        bad = shiftsim("stage", "--endpoint", url, "--handler", "nowhere:fn")
+        assert bad.returncode == 2 and "cannot import 'nowhere'" in bad.stderr
+        lam = boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
+                           aws_access_key_id="a", aws_secret_access_key="b")
+        assert lam.invoke(FunctionName="ConnectLambdaFunction:2")["FunctionError"] == "Unhandled"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+
+
+def test_invoke_on_the_embedded_emulator():
+    result = shiftsim("invoke", "--count", "30", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    assert "30 contacts invoked arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD" in result.stdout
+    assert "version    1:     30 invocations (100.0 %)  success 30" in result.stdout
+
+
+def test_user_mistakes_are_one_line_and_exit_two(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[functions]]\nname = 'F'\ntimeout = 0\n")
+    cases = [
+        ("validate", str(bad)),
+        ("invoke", "--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:F"),
+        ("serve", "--scenario", str(tmp_path / "missing.toml")),
+        ("invoke", "--block-timeout", "12"),
+    ]
+    for args in cases:
+        result = shiftsim(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("shiftsim: error: ") and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert "bad.toml: functions[0].timeout: must be between 1 and 900, got 0" in shiftsim("validate", str(bad)).stderr
+
+
+def test_port_in_use_is_a_clear_error():
+    process, line = start_serve()
+    port = line.rsplit(":", 1)[1].strip()
+    try:
+        result = shiftsim("serve", "--port", port)
+        assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+
+
+def test_time_scale_must_be_positive():
+    result = shiftsim("serve", "--time-scale", "0")
+    assert result.returncode == 2 and "--time-scale: must be > 0" in result.stderr

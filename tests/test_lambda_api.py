@@ -1,0 +1,132 @@
+"""Lambda's control-plane operations through a real boto3 client over HTTP, with AWS's exact errors."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.helpers import running_emulator
+
+THREE_VERSIONS = """
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+description = "one"
+[[functions.versions]]
+description = "two"
+[[functions.versions]]
+description = "three"
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+"""
+FN = "ConnectLambdaFunction"
+FN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction"
+
+
+@pytest.fixture
+def lam():
+    with running_emulator(THREE_VERSIONS) as running:
+        yield running.boto3()
+
+
+def error_of(call, **kwargs):
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    response = info.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
+
+
+def test_get_and_list_functions(lam):
+    got = lam.get_function(FunctionName=FN)
+    assert got["Configuration"]["FunctionArn"] == FN_ARN
+    assert got["Configuration"]["Version"] == "$LATEST"
+    assert lam.get_function(FunctionName=FN, Qualifier="2")["Configuration"]["Description"] == "two"
+    assert lam.get_function(FunctionName=FN, Qualifier="PROD")["Configuration"]["Version"] == "1"
+    assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == [FN]
+    assert error_of(lam.get_function, FunctionName="Nope") == (
+        404, "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:Nope")
+
+
+def test_publish_and_list_versions(lam):
+    versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName=FN)["Versions"]]
+    assert versions == ["$LATEST", "1", "2", "3"]
+    published = lam.publish_version(FunctionName=FN, Description="four")
+    assert published["Version"] == "4"
+    assert published["FunctionArn"] == FN_ARN + ":4"
+    # Publishing unchanged code again answers the same version, as AWS does.
+    assert lam.publish_version(FunctionName=FN)["Version"] == "4"
+    stale = error_of(lam.publish_version, FunctionName=FN, RevisionId="not-the-revision")
+    assert stale[:2] == (412, "PreconditionFailedException")
+
+
+def test_alias_lifecycle(lam):
+    created = lam.create_alias(FunctionName=FN, Name="BETA", FunctionVersion="2",
+                               Description="beta", RoutingConfig={"AdditionalVersionWeights": {"3": 0.25}})
+    assert created["AliasArn"] == FN_ARN + ":BETA"
+    assert created["RoutingConfig"] == {"AdditionalVersionWeights": {"3": 0.25}}
+    got = lam.get_alias(FunctionName=FN, Name="BETA")
+    assert got["FunctionVersion"] == "2" and got["RevisionId"] == created["RevisionId"]
+    assert {a["Name"] for a in lam.list_aliases(FunctionName=FN)["Aliases"]} == {"PROD", "BETA"}
+    assert [a["Name"] for a in lam.list_aliases(FunctionName=FN, FunctionVersion="3")["Aliases"]] == ["BETA"]
+
+    updated = lam.update_alias(FunctionName=FN, Name="BETA", FunctionVersion="3",
+                               RoutingConfig={"AdditionalVersionWeights": {}}, RevisionId=got["RevisionId"])
+    assert updated["FunctionVersion"] == "3" and "RoutingConfig" not in updated  # empty map clears
+    assert updated["RevisionId"] != got["RevisionId"]
+    assert error_of(lam.update_alias, FunctionName=FN, Name="BETA", FunctionVersion="1",
+                    RevisionId=got["RevisionId"]) == (
+        412, "PreconditionFailedException",
+        "The Revision Id provided does not match the latest Revision Id. "
+        "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+
+    lam.delete_alias(FunctionName=FN, Name="BETA")
+    assert error_of(lam.get_alias, FunctionName=FN, Name="BETA")[:2] == (404, "ResourceNotFoundException")
+
+
+def test_routing_errors_are_the_real_ones(lam):
+    update = lam.update_alias
+    assert error_of(update, FunctionName=FN, Name="PROD",
+                    RoutingConfig={"AdditionalVersionWeights": {"2": 0.1, "3": 0.1}}) == (
+        400, "InvalidParameterValueException",
+        "Number of items in AdditionalVersionWeights cannot be greater than 1")
+    assert error_of(update, FunctionName=FN, Name="PROD",
+                    RoutingConfig={"AdditionalVersionWeights": {"2": 2.0}}) == (
+        400, "ValidationException",
+        "1 validation error detected: Value '{2=2.0}' at 'routingConfig.additionalVersionWeights' "
+        "failed to satisfy constraint: Map value must satisfy constraint: [Member must have value less "
+        "than or equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]")
+    assert error_of(update, FunctionName=FN, Name="PROD",
+                    RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}}) == (
+        400, "InvalidParameterValueException",
+        "Invalid function version 1. Function version 1 is already included in routing configuration.")
+    assert error_of(update, FunctionName=FN, Name="PROD",
+                    RoutingConfig={"AdditionalVersionWeights": {"10": 0.5}}) == (
+        404, "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:10")
+    assert error_of(lam.create_alias, FunctionName=FN, Name="LATEST", FunctionVersion="$LATEST",
+                    RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}}) == (
+        400, "InvalidParameterValueException",
+        "$LATEST is not supported for an alias pointing to more than 1 version")
+    assert error_of(lam.create_alias, FunctionName=FN, Name="PROD", FunctionVersion="2") == (
+        409, "ResourceConflictException",
+        "Alias already exists: arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD")
+    assert error_of(lam.create_alias, FunctionName=FN, Name="123", FunctionVersion="2")[:2] == (
+        400, "ValidationException")
+    # Nothing above changed the alias.
+    assert "RoutingConfig" not in lam.get_alias(FunctionName=FN, Name="PROD")
+
+
+def test_concurrency_operations(lam):
+    assert lam.put_function_concurrency(FunctionName=FN, ReservedConcurrentExecutions=5)[
+        "ReservedConcurrentExecutions"] == 5
+    assert lam.get_function_concurrency(FunctionName=FN)["ReservedConcurrentExecutions"] == 5
+    assert lam.get_function(FunctionName=FN)["Concurrency"] == {"ReservedConcurrentExecutions": 5}
+    lam.delete_function_concurrency(FunctionName=FN)
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=FN)
+
+
+def test_function_names_in_every_form(lam):
+    for name in (FN, "123456789012:function:" + FN, FN_ARN):
+        assert lam.get_alias(FunctionName=name, Name="PROD")["FunctionVersion"] == "1"
+    other_account = "arn:aws:lambda:us-east-1:999999999999:function:" + FN
+    assert error_of(lam.get_function, FunctionName=other_account)[:2] == (404, "ResourceNotFoundException")

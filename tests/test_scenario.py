@@ -1,0 +1,72 @@
+"""Scenario files: defaults, a full example, and errors that name the file and the key."""
+
+import pytest
+
+from simulator.scenario import ScenarioError, default_scenario, load_scenario, parse_scenario
+
+FULL = """
+[scenario]
+name = "faulty-candidate"
+seed = 7
+[aws]
+region = "eu-west-2"
+account = "111111111111"
+[[functions]]
+name = "Fn"
+timeout = 8
+reserved_concurrency = 50
+[[functions.versions]]
+description = "stable"
+[[functions.versions]]
+handler = "tests.handlers:greet"
+[functions.versions.faults.error]
+rate = 0.2
+after = 60
+[functions.versions.faults.latency]
+distribution = "lognormal"
+median_ms = 20
+p99_ms = 300
+[[functions.aliases]]
+name = "LIVE"
+version = "1"
+additional_version_weights = { "2" = 0.1 }
+"""
+
+
+def test_default_is_the_seed_stack():
+    scenario = default_scenario()
+    assert scenario.alias_arn() == "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD"
+
+
+def test_a_full_scenario():
+    scenario = parse_scenario(FULL, "full.toml")
+    fn = scenario.functions[0]
+    assert (scenario.name, scenario.seed, scenario.region) == ("faulty-candidate", 7, "eu-west-2")
+    assert fn.timeout == 8 and fn.reserved_concurrency == 50
+    assert fn.versions[1].faults.error.rate == 0.2 and fn.versions[1].faults.error.after == 60
+    assert fn.versions[1].faults.latency.params == {"median_ms": 20.0, "p99_ms": 300.0}
+    assert fn.aliases[0].additional_version_weights == {"2": 0.1}
+    assert scenario.alias_arn() == "arn:aws:lambda:eu-west-2:111111111111:function:Fn:LIVE"
+
+
+@pytest.mark.parametrize("change,message", [
+    (("rate = 0.2", "rate = 1.5"), "full.toml: functions[0].versions[1].faults.error.rate: must be between 0 and 1, got 1.5"),
+    (("timeout = 8", "timeout = 8\ntimout = 3"), "full.toml: functions[0]: unknown key(s): timout"),
+    (('"2" = 0.1', '"3" = 0.1'), "full.toml: functions[0].aliases[0]: version '3' is not one of the function's published versions 1..2"),
+    (('distribution = "lognormal"', 'distribution = "gamma"'), "functions[0].versions[1].faults.latency.distribution: must be one of fixed, uniform, normal, lognormal; got 'gamma'"),
+    (("p99_ms = 300", "p99_ms = 10"), "needs 0 < median_ms < p99_ms"),
+    (('name = "LIVE"', 'name = "123"'), "functions[0].aliases[0].name: must be an alias name"),
+    (('handler = "tests.handlers:greet"', 'handler = "nocolon"'), "functions[0].versions[1].handler: must be 'module:function'"),
+    (('account = "111111111111"', 'account = "42"'), "aws.account: must be 12 digits"),
+    (("seed = 7", "seed = 'x'"), "scenario.seed: must be a whole number, got 'x'"),
+    (("[scenario]", "[scenario\n"), "full.toml: not valid TOML"),
+])
+def test_errors_name_the_file_and_the_key(change, message):
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(FULL.replace(*change), "full.toml")
+    assert message in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ScenarioError, match="nope.toml: cannot read scenario"):
+        load_scenario(tmp_path / "nope.toml")
