@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from simulator.arn import ALIAS_NAME, VERSION
+from simulator.emulator_vocabulary import (
+    COMPARISON_OPERATORS,
+    STATISTICS,
+    TREATMENTS,
+    deployment_config_name,
+)
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -96,6 +102,58 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class AlarmSpec:
+    """A CloudWatch metric alarm (PutMetricAlarm's parameters)."""
+
+    name: str
+    metric: str = "Errors"
+    namespace: str = "AWS/Lambda"
+    dimensions: dict[str, str] = field(default_factory=dict)
+    statistic: str = "Sum"
+    period: int = 60
+    evaluation_periods: int = 2
+    datapoints_to_alarm: int | None = None
+    threshold: float = 0.0
+    comparison: str = "GreaterThanThreshold"
+    treat_missing_data: str = "missing"
+
+
+@dataclass(frozen=True)
+class TrafficRouting:
+    """A deployment configuration's traffic routing (CodeDeploy's trafficRoutingConfig)."""
+
+    type: str  # TimeBasedCanary | TimeBasedLinear | AllAtOnce
+    percentage: int = 0
+    interval_minutes: int = 0
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """The CodeDeploy application and deployment group of the stack, as SAM creates them."""
+
+    application: str = "ServerlessDeploymentApplication"
+    group: str = "ConnectLambdaFunctionDeploymentGroup"
+    function: str = DEFAULT_FUNCTION
+    alias: str = DEFAULT_ALIAS
+    config: str = "CodeDeployDefault.LambdaLinear10PercentEvery1Minute"
+    custom_config: TrafficRouting | None = None
+    alarms: tuple[str, ...] = ("AliasErrorMetricGreaterThanZeroAlarm",)
+    auto_rollback: bool = True
+    pre_traffic_hook: str | None = None
+    post_traffic_hook: str | None = None
+    start_after: float = 30.0
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    """Behaviours AWS leaves unsettled, as parameters (defaults documented in the README)."""
+
+    alarm_poll_interval: float = 60.0
+    final_flip_after_intervals: int = 1
+    hook_timeout: float = 3600.0
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str = "default"
     description: str = ""
@@ -104,6 +162,10 @@ class Scenario:
     account: str = DEFAULT_ACCOUNT
     account_concurrency: int = 1000
     functions: tuple[FunctionSpec, ...] = ()
+    alarms: tuple[AlarmSpec, ...] = ()
+    deployment: DeploymentSpec | None = None
+    emulator: EmulatorOptions = field(default_factory=EmulatorOptions)
+    time_scale: float = 1.0
     source: str = "<default>"
 
     def alias_arn(self, function: str | None = None, alias: str | None = None) -> str:
@@ -125,8 +187,16 @@ def default_scenario() -> Scenario:
                 staged=VersionSpec(description="new version"),
                 aliases=(AliasSpec(name=DEFAULT_ALIAS, version="1"),),
             ),
-        )
+        ),
+        alarms=(seed_alarm(),),
+        deployment=DeploymentSpec(),
     )
+
+
+def seed_alarm(function: str = DEFAULT_FUNCTION, alias: str = DEFAULT_ALIAS) -> AlarmSpec:
+    """The seed template's alarm: any error through the alias in two consecutive minutes."""
+    return AlarmSpec(name="AliasErrorMetricGreaterThanZeroAlarm",
+                     dimensions={"FunctionName": function, "Resource": f"{function}:{alias}"})
 
 
 class _Section:
@@ -216,6 +286,10 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     top = _Section(source, "", data)
     meta = top.table("scenario") or _Section(source, "scenario", {})
     aws = top.table("aws") or _Section(source, "aws", {})
+    functions = tuple(_function(s) for s in top.tables("functions")) or default_scenario().functions
+    alarm_sections = top.tables("alarms")
+    deployment_section = top.table("deployment")
+    emulator_section = top.table("emulator") or _Section(source, "emulator", {})
     scenario = Scenario(
         name=meta.string("name", Path(source).stem),
         description=meta.string("description", ""),
@@ -223,13 +297,22 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         region=aws.string("region", DEFAULT_REGION),
         account=aws.string("account", DEFAULT_ACCOUNT),
         account_concurrency=aws.number("account_concurrency", 1000, low=1, integer=True),
-        functions=tuple(_function(s) for s in top.tables("functions"))
-        or default_scenario().functions,
+        functions=functions,
+        alarms=tuple(_alarm(a) for a in alarm_sections) if alarm_sections else (
+            (seed_alarm(functions[0].name, functions[0].aliases[0].name),)
+            if functions[0].aliases else ()),
+        deployment=_deployment(deployment_section or _Section(source, "deployment", {}), functions,
+                               alarm_sections, top.has("alarms"))
+        if functions[0].aliases or deployment_section else None,
+        emulator=_emulator_options(emulator_section),
+        time_scale=meta.number("time_scale", 1.0, low=0.001),
         source=source,
     )
+    if scenario.deployment is not None:
+        _check_deployment(top, scenario)
     if len(scenario.account) != 12 or not scenario.account.isdigit():
         aws.fail(f"must be 12 digits, got {scenario.account!r}", "account")
-    for section in (meta, aws, top):
+    for section in (meta, aws, emulator_section, top):
         section.done()
     names = [f.name for f in scenario.functions]
     if len(set(names)) != len(names):
@@ -354,3 +437,113 @@ def _alias(s: _Section, version_count: int) -> AliasSpec:
 def parse_version_spec(data: Any, source: str = "<request>") -> VersionSpec:
     """A version's code and faults given as a JSON/TOML table (admin API, `shiftsim stage`)."""
     return _version(_Section(source, "", data))
+
+
+def _alarm(s: _Section) -> AlarmSpec:
+    name = s.string("name")
+    if not name:
+        s.fail("missing key 'name'")
+    dims = s.table("dimensions")
+    dimensions: dict[str, str] = {}
+    if dims is not None:
+        for key in list(dims.data):
+            dimensions[key] = dims.string(key)
+        dims.done()
+    evaluation = s.number("evaluation_periods", 2, low=1, integer=True)
+    spec = AlarmSpec(
+        name=name, metric=s.string("metric", "Errors"), namespace=s.string("namespace", "AWS/Lambda"),
+        dimensions=dimensions, statistic=s.string("statistic", "Sum", choices=STATISTICS),
+        period=s.number("period", 60, low=10, integer=True), evaluation_periods=evaluation,
+        datapoints_to_alarm=s.number("datapoints_to_alarm", None, low=1, high=evaluation, integer=True),
+        threshold=float(s.number("threshold", 0.0)),
+        comparison=s.string("comparison", "GreaterThanThreshold", choices=COMPARISON_OPERATORS),
+        treat_missing_data=s.string("treat_missing_data", "missing", choices=TREATMENTS),
+    )
+    if spec.period % 60 and spec.period not in (10, 20, 30):
+        s.fail(f"must be 10, 20, 30 or a multiple of 60, got {spec.period}", "period")
+    s.done()
+    return spec
+
+
+def _deployment(s: _Section, functions: tuple[FunctionSpec, ...], alarm_sections: list[_Section],
+                alarms_declared: bool) -> DeploymentSpec:
+    defaults = DeploymentSpec()
+    function = s.string("function", functions[0].name)
+    fn = next((f for f in functions if f.name == function), None)
+    if fn is None:
+        s.fail(f"no function named {function!r} in [[functions]]", "function")
+    alias = s.string("alias", fn.aliases[0].name if fn.aliases else DEFAULT_ALIAS)
+    if alias not in {a.name for a in fn.aliases}:
+        s.fail(f"function {function} has no alias {alias!r}", "alias")
+    custom = s.table("custom_config")
+    config = s.string("config", None)
+    if custom is not None and config is not None:
+        s.fail("give either config or [deployment.custom_config], not both", "config")
+    try:
+        config_name = deployment_config_name(config) if config else defaults.config
+    except ValueError as exc:
+        s.fail(str(exc), "config")
+    alarms = s.raw("alarms")
+    if alarms is not None and (not isinstance(alarms, list) or not all(isinstance(a, str) for a in alarms)):
+        s.fail("must be a list of alarm names", "alarms")
+    spec = DeploymentSpec(
+        application=s.string("application", defaults.application),
+        group=s.string("group", defaults.group),
+        function=function, alias=alias,
+        config="shiftsim-custom" if custom else config_name,
+        custom_config=_traffic_routing(custom) if custom else None,
+        alarms=tuple(alarms) if alarms is not None else (
+            tuple(str(a.data.get("name")) for a in alarm_sections) if alarms_declared else defaults.alarms),
+        auto_rollback=_boolean(s, "auto_rollback", True),
+        pre_traffic_hook=s.string("pre_traffic_hook", None),
+        post_traffic_hook=s.string("post_traffic_hook", None),
+        start_after=s.number("start_after", defaults.start_after, low=0),
+    )
+    s.done()
+    return spec
+
+
+def _boolean(s: _Section, key: str, default: bool) -> bool:
+    value = s.raw(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        s.fail(f"must be true or false, got {value!r}", key)
+    return value
+
+
+def _traffic_routing(s: _Section) -> TrafficRouting:
+    kind = s.string("type", None, choices=("TimeBasedCanary", "TimeBasedLinear", "AllAtOnce"))
+    if kind is None:
+        s.fail("missing key 'type' (TimeBasedCanary, TimeBasedLinear or AllAtOnce)")
+    if kind == "AllAtOnce":
+        routing = TrafficRouting(kind)
+    else:
+        routing = TrafficRouting(kind, s.number("percentage", None, low=1, high=99, integer=True),
+                                 s.number("interval", None, low=1, high=2880, integer=True))
+        if routing.percentage is None or routing.interval_minutes is None:
+            s.fail(f"a {kind} configuration needs percentage (1..99) and interval (minutes)")
+    s.done()
+    return routing
+
+
+def _emulator_options(s: _Section) -> EmulatorOptions:
+    return EmulatorOptions(
+        alarm_poll_interval=s.number("alarm_poll_interval", 60.0, low=1),
+        final_flip_after_intervals=s.number("final_flip_after_intervals", 1, low=1, high=2, integer=True),
+        hook_timeout=s.number("hook_timeout", 3600.0, low=1),
+    )
+
+
+def _check_deployment(top: _Section, scenario: Scenario) -> None:
+    deployment = scenario.deployment
+    assert deployment is not None
+    known = {a.name for a in scenario.alarms}
+    for name in deployment.alarms:
+        if name not in known:
+            top.fail(f"alarm {name!r} is not declared in [[alarms]]", "deployment.alarms")
+    functions = {f.name for f in scenario.functions}
+    for key in ("pre_traffic_hook", "post_traffic_hook"):
+        hook = getattr(deployment, key)
+        if hook is not None and hook not in functions:
+            top.fail(f"hook function {hook!r} is not declared in [[functions]]", f"deployment.{key}")

@@ -56,7 +56,7 @@ class LambdaContext:
 
     def __init__(self, *, function_name: str, function_version: str, invoked_function_arn: str,
                  aws_request_id: str, memory_limit_in_mb: int, timeout_s: float,
-                 client_context: str | None = None) -> None:
+                 client_context: str | None = None, endpoint_url: str | None = None) -> None:
         self.function_name = function_name
         self.function_version = function_version
         self.invoked_function_arn = invoked_function_arn
@@ -64,6 +64,8 @@ class LambdaContext:
         self.memory_limit_in_mb = memory_limit_in_mb
         self.client_context = client_context
         self.log_group_name = f"/aws/lambda/{function_name}"
+        # shiftsim's own: where this emulator serves, for handlers that call AWS APIs (hooks).
+        self.endpoint_url = endpoint_url
         self._deadline = time.monotonic() + timeout_s
 
     def get_remaining_time_in_millis(self) -> int:

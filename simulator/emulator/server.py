@@ -14,6 +14,13 @@ from aiohttp import web
 
 from simulator.clock import Clock, ScaledClock
 from simulator.emulator.admin import AdminError, AdminRoutes, admin_error_response
+from simulator.emulator.cloudwatch.models import CloudWatchBackend
+from simulator.emulator.cloudwatch.responses import TARGET_PREFIX as CLOUDWATCH_TARGET
+from simulator.emulator.cloudwatch.responses import CloudWatchResponses, parse_form
+from simulator.emulator.codedeploy.models import CodeDeployBackend, CodeDeployError
+from simulator.emulator.codedeploy.responses import TARGET_PREFIX as CODEDEPLOY_TARGET
+from simulator.emulator.codedeploy.responses import CodeDeployResponses
+from simulator.emulator.codedeploy.responses import error_response as codedeploy_error
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 from simulator.emulator.lambda_.responses import LambdaResponses, error_response
 from simulator.scenario import Scenario, default_scenario
@@ -32,9 +39,31 @@ class Emulator:
         self.lambda_ = LambdaBackend(self.clock, region=self.scenario.region,
                                      account=self.scenario.account, seed=seed,
                                      account_concurrency=self.scenario.account_concurrency)
+        self.cloudwatch = CloudWatchBackend(self.clock, region=self.scenario.region,
+                                            account=self.scenario.account)
+        self.lambda_.observers.append(self.cloudwatch.record_lambda)
+        self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
+                                            self.scenario.emulator, region=self.scenario.region,
+                                            account=self.scenario.account)
         self.lambda_.provision(self.scenario)
+        for alarm in self.scenario.alarms:
+            self.cloudwatch.put_metric_alarm({
+                "AlarmName": alarm.name, "Namespace": alarm.namespace, "MetricName": alarm.metric,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()],
+                "Statistic": alarm.statistic, "Period": alarm.period,
+                "EvaluationPeriods": alarm.evaluation_periods,
+                "DatapointsToAlarm": alarm.datapoints_to_alarm, "Threshold": alarm.threshold,
+                "ComparisonOperator": alarm.comparison, "TreatMissingData": alarm.treat_missing_data})
+        if self.scenario.deployment is not None:
+            self.codedeploy.provision(self.scenario.deployment)
+
+    def start(self) -> None:
+        """Start the clock-driven work (alarm evaluation); call from inside the running loop."""
+        self.cloudwatch.start()
 
     def close(self) -> None:
+        self.codedeploy.close()
+        self.cloudwatch.close()
         self.lambda_.close()
 
 
@@ -47,6 +76,8 @@ async def _aws_errors(request: web.Request,
         return error_response(error)
     except AdminError as error:
         return admin_error_response(error)
+    except CodeDeployError as error:
+        return codedeploy_error(error)
     except web.HTTPException:
         raise
     except Exception:
@@ -54,10 +85,34 @@ async def _aws_errors(request: web.Request,
         return error_response(LambdaError(500, "ServiceException", "internal emulator error"))
 
 
+class _RootDispatch:
+    """`POST /` carries the JSON protocols (by `X-Amz-Target`) and CloudWatch's query protocol."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.cloudwatch = CloudWatchResponses(emulator.cloudwatch)
+        self.codedeploy = CodeDeployResponses(emulator.codedeploy)
+
+    async def __call__(self, request: web.Request) -> web.Response:
+        service, _, operation = request.headers.get("X-Amz-Target", "").partition(".")
+        if service == CODEDEPLOY_TARGET:
+            return await self.codedeploy.handle(request, operation)
+        if service == CLOUDWATCH_TARGET:
+            return await self.cloudwatch.json(request, operation)
+        if request.content_type == "application/x-www-form-urlencoded":
+            form = parse_form(await request.read())
+            if "Action" in form:
+                return await self.cloudwatch.query(request, form)
+        return web.json_response(
+            {"__type": "UnknownOperationException",
+             "message": "unrecognised request: no X-Amz-Target header and no query Action"}, status=400)
+
+
 def build_app(emulator: Emulator) -> web.Application:
     app = web.Application(middlewares=[_aws_errors], client_max_size=16 * 1024 * 1024)
     app.add_routes(LambdaResponses(emulator.lambda_).routes())
+    app.add_routes(CloudWatchResponses(emulator.cloudwatch).routes())
     app.add_routes(AdminRoutes(emulator.lambda_).routes())
+    app.router.add_post("/", _RootDispatch(emulator))
     return app
 
 
@@ -73,12 +128,14 @@ class EmulatorServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> str:
+        self.emulator.start()
         self._runner = web.AppRunner(build_app(self.emulator), access_log=None,
                                      handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        self.emulator.lambda_.endpoint_url = self.url
         return self.url
 
     async def stop(self) -> None:

@@ -160,6 +160,7 @@ class LambdaBackend:
         self.observers: list[Callable[[InvocationObserved], None]] = []
         self.background: set[asyncio.Task[Any]] = set()
         self.uploads = 0
+        self.endpoint_url: str | None = None  # set once served; handed to handlers' context
         self.pool = ThreadPoolExecutor(max_workers=handler_threads, thread_name_prefix="lambda")
 
     def close(self) -> None:
@@ -532,7 +533,8 @@ class LambdaBackend:
         context = LambdaContext(
             function_name=fn.name, function_version=version.number, invoked_function_arn=invoked_arn,
             aws_request_id=request_id, memory_limit_in_mb=fn.memory,
-            timeout_s=fn.timeout - faults.extra_latency_s, client_context=client_context)
+            timeout_s=fn.timeout - faults.extra_latency_s, client_context=client_context,
+            endpoint_url=self.endpoint_url)
         result = await run_handler(version.handler, event, context,
                                    fn.timeout - faults.extra_latency_s, self.pool)
         if faults.malformed and result.error_type is None and not result.timed_out:

@@ -1,0 +1,200 @@
+"""Start and watch a Lambda deployment through the CodeDeploy, Lambda and CloudWatch APIs only, so
+the same code drives the emulator and real AWS (where it can watch a deployment `sam deploy` began).
+
+Watching polls the deployment, its target (lifecycle events, target weight), the alias routing and
+the group's alarms, and emits each change as a `TimelineEvent` with its emulated time: the API's own
+timestamp where it gives one (lifecycle events, alarm transitions, completion), else the clock's.
+Needed permissions beyond a CodeDeploy role's (GetAlias, DescribeAlarms): the CodeDeploy read calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from simulator.clock import Clock
+
+DONE = ("Succeeded", "Failed", "Stopped")
+ACTIVE = ("Created", "Queued", "InProgress", "Baking", "Ready")
+
+
+class DeployError(RuntimeError):
+    """A deployment that cannot be started or found; the message says why."""
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One change seen during a deployment, at an emulated epoch time."""
+
+    t: float
+    kind: str  # deployment | status | lifecycle | weight | alarm | rollback | error
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"t": self.t, "kind": self.kind, **self.detail}
+
+
+@dataclass
+class DeploymentOutcome:
+    deployment_id: str
+    status: str
+    error: dict[str, str] | None
+    rollback_deployment_id: str | None
+    events: list[TimelineEvent]
+
+    @property
+    def rolled_back(self) -> bool:
+        return self.rollback_deployment_id is not None
+
+
+def appspec_content(function: str, alias: str, current: str, target: str,
+                    before: str | None = None, after: str | None = None) -> str:
+    """The AppSpec JSON `sam deploy` sends for one function alias."""
+    spec: dict[str, Any] = {"version": 0.0, "Resources": [{function: {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {"Name": function, "Alias": alias, "CurrentVersion": current,
+                       "TargetVersion": target}}}]}
+    hooks = [{k: v} for k, v in (("BeforeAllowTraffic", before), ("AfterAllowTraffic", after)) if v]
+    if hooks:
+        spec["Hooks"] = hooks
+    return json.dumps(spec)
+
+
+def _epoch(value: Any) -> float | None:
+    if value is None:
+        return None
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _client_error(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code')}: {error.get('Message')}"
+
+
+class DeploymentDriver:
+    """Starts and watches deployments of one function alias through aiobotocore clients."""
+
+    def __init__(self, lambda_client: Any, codedeploy: Any, cloudwatch: Any, clock: Clock) -> None:
+        self.lambda_, self.codedeploy, self.cloudwatch = lambda_client, codedeploy, cloudwatch
+        self.clock = clock
+
+    async def start(self, application: str, group: str, function: str, alias: str, *,
+                    target_version: str | None = None, config_name: str | None = None,
+                    before_hook: str | None = None, after_hook: str | None = None,
+                    description: str = "shiftsim rehearsal") -> str:
+        """Publish the new version (unless given) and create the deployment, as `sam deploy` does."""
+        try:
+            current = (await self.lambda_.get_alias(FunctionName=function, Name=alias))["FunctionVersion"]
+            if target_version is None:
+                target_version = (await self.lambda_.publish_version(FunctionName=function))["Version"]
+            if target_version == current:
+                raise DeployError(f"nothing to deploy: alias {alias} already points at version {current} "
+                                  "(publish new code first, or name a target version)")
+            kwargs: dict[str, Any] = {}
+            if config_name:
+                kwargs["deploymentConfigName"] = config_name
+            created = await self.codedeploy.create_deployment(
+                applicationName=application, deploymentGroupName=group, description=description,
+                revision={"revisionType": "AppSpecContent", "appSpecContent": {
+                    "content": appspec_content(function, alias, current, target_version,
+                                               before_hook, after_hook)}}, **kwargs)
+        except ClientError as exc:
+            raise DeployError(f"cannot start the deployment: {_client_error(exc)}") from None
+        return created["deploymentId"]
+
+    async def find_active(self, application: str, group: str) -> str | None:
+        """The deployment of the group now in progress (for one `sam deploy` started)."""
+        try:
+            listed = await self.codedeploy.list_deployments(
+                applicationName=application, deploymentGroupName=group, includeOnlyStatuses=list(ACTIVE))
+        except ClientError as exc:
+            raise DeployError(f"cannot list deployments: {_client_error(exc)}") from None
+        ids = listed.get("deployments") or []
+        return ids[0] if ids else None
+
+    async def watch(self, deployment_id: str, *, poll_interval: float = 1.0,
+                    on_event: Callable[[TimelineEvent], None] | None = None,
+                    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> DeploymentOutcome:
+        """Poll until the deployment ends; every change becomes a TimelineEvent, in order."""
+        events: list[TimelineEvent] = []
+        seen: dict[str, Any] = {}
+
+        def emit(t: float | None, kind: str, **detail: Any) -> None:
+            event = TimelineEvent(self.clock.now() if t is None else t, kind, detail)
+            events.append(event)
+            if on_event:
+                on_event(event)
+
+        info = await self._deployment(deployment_id)
+        group = (await self.codedeploy.get_deployment_group(
+            applicationName=info["applicationName"],
+            deploymentGroupName=info["deploymentGroupName"]))["deploymentGroupInfo"]
+        alarm_names = [a["name"] for a in (group.get("alarmConfiguration") or {}).get("alarms") or []]
+        targets = await self.codedeploy.list_deployment_targets(deploymentId=deployment_id)
+        target_id = targets["targetIds"][0]
+        function, alias = target_id.split(":", 1)
+        emit(_epoch(info.get("createTime")), "deployment", deployment_id=deployment_id,
+             config=info.get("deploymentConfigName"), application=info["applicationName"],
+             group=info["deploymentGroupName"], function=function, alias=alias)
+        while True:
+            info = await self._deployment(deployment_id)
+            target = (await self.codedeploy.get_deployment_target(
+                deploymentId=deployment_id, targetId=target_id))["deploymentTarget"]["lambdaTarget"]
+            routing = await self.lambda_.get_alias(FunctionName=function, Name=alias)
+            alarms = []
+            if alarm_names:
+                alarms = (await self.cloudwatch.describe_alarms(AlarmNames=alarm_names))["MetricAlarms"]
+            _diff(info, target, routing, alarms, seen, emit)
+            if info["status"] in DONE:
+                break
+            await sleep(poll_interval)
+        rollback = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+        return DeploymentOutcome(deployment_id, info["status"], info.get("errorInformation"),
+                                 rollback, events)
+
+    async def _deployment(self, deployment_id: str) -> dict[str, Any]:
+        try:
+            return (await self.codedeploy.get_deployment(deploymentId=deployment_id))["deploymentInfo"]
+        except ClientError as exc:
+            raise DeployError(f"cannot read deployment {deployment_id}: {_client_error(exc)}") from None
+
+
+def _diff(info: dict[str, Any], target: dict[str, Any], routing: dict[str, Any],
+          alarms: list[dict[str, Any]], seen: dict[str, Any], emit: Callable[..., None]) -> None:
+    """Emit what changed since the last poll, alarms first (they explain what follows)."""
+    for alarm in alarms:
+        key = f"alarm:{alarm['AlarmName']}"
+        if seen.get(key) != alarm["StateValue"]:
+            emit(_epoch(alarm.get("StateUpdatedTimestamp")), "alarm", alarm=alarm["AlarmName"],
+                 old=seen.get(key), state=alarm["StateValue"], reason=alarm.get("StateReason", ""))
+            seen[key] = alarm["StateValue"]
+    for event in target.get("lifecycleEvents") or []:
+        key = f"lifecycle:{event['lifecycleEventName']}"
+        if event["status"] != "Pending" and seen.get(key) != event["status"]:
+            when = event.get("startTime") if event["status"] == "InProgress" else event.get("endTime")
+            emit(_epoch(when), "lifecycle", event=event["lifecycleEventName"], status=event["status"])
+            seen[key] = event["status"]
+    weights = (routing.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    state = (routing["FunctionVersion"], tuple(sorted(weights.items())))
+    if seen.get("weights") != state:
+        emit(None, "weight", primary=routing["FunctionVersion"], additional=dict(weights))
+        seen["weights"] = state
+    if seen.get("status") != info["status"]:
+        when = info.get("completeTime") if info["status"] in DONE else info.get("startTime")
+        emit(_epoch(when), "status", status=info["status"])
+        seen["status"] = info["status"]
+    if info["status"] in DONE:
+        if info.get("errorInformation") and "error" not in seen:
+            emit(_epoch(info.get("completeTime")), "error", **info["errorInformation"])
+            seen["error"] = True
+        rollback = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+        if rollback and "rollback" not in seen:
+            emit(_epoch(info.get("completeTime")), "rollback", rollback_deployment_id=rollback,
+                 message=(info.get("rollbackInfo") or {}).get("rollbackMessage", ""))
+            seen["rollback"] = True

@@ -1,0 +1,393 @@
+"""CloudWatch's state and behaviour: a metric store fed by Lambda invocations, and metric alarms
+evaluated at each period boundary of the emulated clock. No wire protocol here.
+
+Metrics are kept per (namespace, name, exact dimension set) in one-second buckets of emulated time
+(count, sum, min, max), which is all the statistics alarms and GetMetricStatistics need. Dimension
+matching is exact, as on AWS: an alarm whose dimensions match no published set never gets data.
+
+Missing data: with `missing` (the default) an alarm whose evaluation range holds no datapoint goes to
+INSUFFICIENT_DATA; otherwise the periods that have data are judged, `breaching`/`notBreaching` fill
+empty periods as bad/good, and `ignore` keeps the current state when there is no data at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.clock import Clock
+from simulator.emulator.lambda_.models import InvocationObserved
+from simulator.emulator_vocabulary import STATISTICS, TREATMENTS
+
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    "GreaterThanThreshold": lambda v, t: v > t,
+    "LessThanThreshold": lambda v, t: v < t,
+    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+}
+STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
+
+
+class CloudWatchError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _invalid(message: str) -> CloudWatchError:
+    return CloudWatchError(400, "InvalidParameterValue", message)
+
+
+MetricKey = tuple[str, str, frozenset[tuple[str, str]]]
+
+
+def metric_key(namespace: str, name: str, dimensions: list[dict[str, str]] | None) -> MetricKey:
+    return namespace, name, frozenset((d["Name"], d["Value"]) for d in dimensions or ())
+
+
+@dataclass
+class Bucket:
+    count: float = 0.0
+    total: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+
+    def add(self, value: float, count: float = 1.0) -> None:
+        self.count += count
+        self.total += value
+        self.low = min(self.low, value)
+        self.high = max(self.high, value)
+
+    def merge(self, other: Bucket) -> None:
+        self.count += other.count
+        self.total += other.total
+        self.low = min(self.low, other.low)
+        self.high = max(self.high, other.high)
+
+    def statistic(self, name: str) -> float:
+        return {"SampleCount": self.count, "Sum": self.total, "Minimum": self.low,
+                "Maximum": self.high, "Average": self.total / self.count if self.count else 0.0}[name]
+
+
+class MetricStore:
+    """Datapoints in one-second buckets of emulated time, per exact metric identity."""
+
+    def __init__(self) -> None:
+        self.series: dict[MetricKey, dict[int, Bucket]] = defaultdict(dict)
+
+    def put(self, key: MetricKey, timestamp: float, value: float) -> None:
+        buckets = self.series[key]
+        second = int(timestamp)
+        bucket = buckets.get(second)
+        if bucket is None:
+            bucket = buckets[second] = Bucket()
+        bucket.add(value)
+
+    def aggregate(self, key: MetricKey, start: float, end: float) -> Bucket | None:
+        """All datapoints in [start, end) merged, or None when there are none."""
+        buckets = self.series.get(key)
+        if not buckets:
+            return None
+        merged = Bucket()
+        for second in range(int(math.floor(start)), int(math.ceil(end))):
+            bucket = buckets.get(second)
+            if bucket is not None:
+                merged.merge(bucket)
+        return merged if merged.count else None
+
+    def has_metric(self, key: MetricKey) -> bool:
+        return key in self.series
+
+
+@dataclass
+class AlarmTransition:
+    """A state change of an alarm, at an emulated time."""
+
+    alarm: str
+    old: str
+    new: str
+    timestamp: float
+    reason: str
+
+
+@dataclass
+class Alarm:
+    name: str
+    namespace: str
+    metric_name: str
+    dimensions: list[dict[str, str]]
+    statistic: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    threshold: float
+    comparison: str
+    treat_missing_data: str
+    description: str
+    actions_enabled: bool
+    created: float
+    arn: str
+    state: str = "INSUFFICIENT_DATA"
+    state_reason: str = "Unchecked: Initial alarm creation"
+    state_reason_data: str | None = None
+    state_updated: float = 0.0
+    last_evaluated_boundary: float | None = None
+    task: asyncio.Task[Any] | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> MetricKey:
+        return metric_key(self.namespace, self.metric_name, self.dimensions)
+
+
+def lambda_dimension_sets(event: InvocationObserved) -> list[frozenset[tuple[str, str]]]:
+    """The dimension sets Lambda publishes one invocation under."""
+    function = ("FunctionName", event.function)
+    sets = [frozenset(), frozenset({function})]
+    if event.alias is not None:
+        resource = frozenset({function, ("Resource", f"{event.function}:{event.alias}")})
+        sets.append(resource)
+        if event.executed_version is not None:
+            sets.append(resource | {("ExecutedVersion", event.executed_version)})
+    elif event.executed_version not in (None, "$LATEST"):
+        sets.append(frozenset({function, ("Resource", f"{event.function}:{event.executed_version}")}))
+    return sets
+
+
+class CloudWatchBackend:
+    """Metrics and alarms of the emulated account, evaluated on the shared clock."""
+
+    def __init__(self, clock: Clock, *, region: str, account: str) -> None:
+        self.clock, self.region, self.account = clock, region, account
+        self.metrics = MetricStore()
+        self.alarms: dict[str, Alarm] = {}
+        self.transitions: list[AlarmTransition] = []
+        self.listeners: list[Callable[[AlarmTransition], None]] = []
+
+    def close(self) -> None:
+        for alarm in self.alarms.values():
+            if alarm.task is not None:
+                alarm.task.cancel()
+
+    # ---- metrics -------------------------------------------------------------------------------
+
+    def record_lambda(self, event: InvocationObserved) -> None:
+        """Count one invocation under every dimension set Lambda would publish it under."""
+        if event.kind == "throttled":
+            values = (("Throttles", 1.0),)
+        else:
+            values = (("Invocations", 1.0), ("Errors", 1.0 if event.kind == "function_error" else 0.0),
+                      ("Duration", event.duration_ms))
+        for dimensions in lambda_dimension_sets(event):
+            for name, value in values:
+                self.metrics.put(("AWS/Lambda", name, dimensions), event.start, value)
+
+    def put_metric_data(self, namespace: str, data: list[dict[str, Any]]) -> None:
+        now = self.clock.now()
+        for datum in data:
+            key = metric_key(namespace, datum["MetricName"], datum.get("Dimensions"))
+            timestamp = datum.get("Timestamp") or now
+            self.metrics.put(key, float(timestamp), float(datum.get("Value", 0.0)))
+
+    def get_metric_statistics(self, namespace: str, metric_name: str,
+                              dimensions: list[dict[str, str]] | None, start: float, end: float,
+                              period: int, statistics: list[str]) -> list[dict[str, Any]]:
+        if period <= 0:
+            raise _invalid("The parameter Period must be greater than 0.")
+        for statistic in statistics:
+            if statistic not in STATISTICS:
+                raise _invalid(f"The parameter Statistics must be one of {', '.join(STATISTICS)}.")
+        key = metric_key(namespace, metric_name, dimensions)
+        points = []
+        t = math.floor(start / period) * period
+        while t < end:
+            bucket = self.metrics.aggregate(key, t, t + period)
+            if bucket is not None:
+                point: dict[str, Any] = {"Timestamp": float(t), "Unit": _unit(metric_name)}
+                point.update({s: bucket.statistic(s) for s in statistics})
+                points.append(point)
+            t += period
+        return points
+
+    def get_metric_data(self, queries: list[dict[str, Any]], start: float, end: float) -> list[dict[str, Any]]:
+        results = []
+        for query in queries:
+            stat = query.get("MetricStat")
+            if stat is None:
+                raise _invalid("Only MetricStat queries are supported by the shiftsim emulator.")
+            metric = stat["Metric"]
+            points = self.get_metric_statistics(metric["Namespace"], metric["MetricName"],
+                                                metric.get("Dimensions"), start, end,
+                                                int(stat["Period"]), [stat["Stat"]])
+            points.sort(key=lambda p: p["Timestamp"], reverse=True)
+            results.append({"Id": query["Id"], "Label": query.get("Label", metric["MetricName"]),
+                            "Timestamps": [p["Timestamp"] for p in points],
+                            "Values": [p[stat["Stat"]] for p in points], "StatusCode": "Complete"})
+        return results
+
+    # ---- alarms --------------------------------------------------------------------------------
+
+    def put_metric_alarm(self, params: dict[str, Any]) -> Alarm:
+        name = params.get("AlarmName")
+        if not name:
+            raise _invalid("The parameter AlarmName is required.")
+        for required in ("EvaluationPeriods", "ComparisonOperator", "MetricName", "Namespace",
+                         "Period", "Threshold"):
+            if params.get(required) is None:
+                raise CloudWatchError(400, "MissingParameter",
+                                      f"The parameter {required} is required.")
+        statistic = params.get("Statistic")
+        if statistic not in STATISTICS:
+            raise _invalid("The parameter Statistic must be one of SampleCount, Average, Sum, "
+                           "Minimum, Maximum.")
+        comparison = params["ComparisonOperator"]
+        if comparison not in COMPARISONS:
+            raise _invalid(f"Invalid value for ComparisonOperator: {comparison}")
+        period, evaluation = int(params["Period"]), int(params["EvaluationPeriods"])
+        if period < 10 or (period % 60 and period not in (10, 20, 30)):
+            raise _invalid("Period must be 10, 20, 30 or a multiple of 60")
+        datapoints = int(params.get("DatapointsToAlarm") or evaluation)
+        if not 1 <= datapoints <= evaluation:
+            raise _invalid("DatapointsToAlarm must be between 1 and EvaluationPeriods")
+        treatment = params.get("TreatMissingData") or "missing"
+        if treatment not in TREATMENTS:
+            raise _invalid(f"TreatMissingData must be one of {', '.join(TREATMENTS)}")
+        now = self.clock.now()
+        old = self.alarms.get(name)
+        if old is not None and old.task is not None:
+            old.task.cancel()
+        alarm = Alarm(
+            name=name, namespace=params["Namespace"], metric_name=params["MetricName"],
+            dimensions=list(params.get("Dimensions") or []), statistic=statistic, period=period,
+            evaluation_periods=evaluation, datapoints_to_alarm=datapoints,
+            threshold=float(params["Threshold"]), comparison=comparison,
+            treat_missing_data=treatment, description=params.get("AlarmDescription") or "",
+            actions_enabled=bool(params.get("ActionsEnabled", True)), created=now,
+            arn=f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}",
+            state_updated=now,
+        )
+        if old is not None:  # AWS keeps the state of an alarm that is updated
+            alarm.state, alarm.state_reason, alarm.state_updated = old.state, old.state_reason, old.state_updated
+        self.alarms[name] = alarm
+        self._schedule(alarm)
+        return alarm
+
+    def _schedule(self, alarm: Alarm) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # provisioned before serving: `start()` schedules it
+        alarm.task = loop.create_task(self._evaluate_forever(alarm))
+
+    def start(self) -> None:
+        """Schedule evaluation of alarms created before the loop ran."""
+        for alarm in self.alarms.values():
+            if alarm.task is None:
+                self._schedule(alarm)
+
+    async def _evaluate_forever(self, alarm: Alarm) -> None:
+        while True:
+            boundary = (math.floor(self.clock.now() / alarm.period) + 1) * alarm.period
+            await self.clock.sleep_until(boundary)
+            if self.alarms.get(alarm.name) is not alarm:
+                return
+            self.evaluate(alarm, boundary)
+
+    def evaluate(self, alarm: Alarm, boundary: float) -> None:
+        """Judge the `EvaluationPeriods` periods that end at `boundary`; transition if need be."""
+        alarm.last_evaluated_boundary = boundary
+        values: list[float | None] = []
+        for k in range(alarm.evaluation_periods, 0, -1):
+            start = boundary - k * alarm.period
+            bucket = self.metrics.aggregate(alarm.key, start, start + alarm.period)
+            values.append(None if bucket is None else bucket.statistic(alarm.statistic))
+        compare = COMPARISONS[alarm.comparison]
+        present = [v for v in values if v is not None]
+        missing = len(values) - len(present)
+        breaching = sum(1 for v in present if compare(v, alarm.threshold))
+        if alarm.treat_missing_data == "breaching":
+            breaching += missing
+        shown = ", ".join("missing" if v is None else f"{v:g}" for v in values)
+        if breaching >= alarm.datapoints_to_alarm:
+            new = "ALARM"
+            reason = (f"Threshold Crossed: {breaching} out of the last {alarm.evaluation_periods} "
+                      f"datapoints [{shown}] were {_comparison_words(alarm.comparison)} the threshold "
+                      f"({alarm.threshold:g}) (minimum {alarm.datapoints_to_alarm} datapoint"
+                      f"{'s' if alarm.datapoints_to_alarm > 1 else ''} for OK -> ALARM transition).")
+        elif not present and alarm.treat_missing_data == "missing":
+            new = "INSUFFICIENT_DATA"
+            reason = (f"Insufficient Data: {alarm.evaluation_periods} datapoints were unknown.")
+        elif not present and alarm.treat_missing_data == "ignore":
+            return
+        else:
+            new = "OK"
+            reason = (f"Threshold Crossed: {len(values) - breaching} out of the last "
+                      f"{alarm.evaluation_periods} datapoints [{shown}] were not "
+                      f"{_comparison_words(alarm.comparison)} the threshold ({alarm.threshold:g}).")
+        self._transition(alarm, new, reason, boundary)
+
+    def _transition(self, alarm: Alarm, new: str, reason: str, timestamp: float) -> None:
+        if new == alarm.state:
+            return
+        transition = AlarmTransition(alarm.name, alarm.state, new, timestamp, reason)
+        alarm.state, alarm.state_reason, alarm.state_updated = new, reason, timestamp
+        self.transitions.append(transition)
+        for listener in self.listeners:
+            listener(transition)
+
+    def set_alarm_state(self, name: str, state: str, reason: str, reason_data: str | None) -> None:
+        alarm = self.alarms.get(name)
+        if alarm is None:
+            raise CloudWatchError(404, "ResourceNotFound", f"Alarm {name} not found")
+        if state not in STATES:
+            raise _invalid(f"StateValue must be one of {', '.join(STATES)}")
+        alarm.state_reason_data = reason_data
+        self._transition(alarm, state, reason, self.clock.now())
+
+    def delete_alarms(self, names: list[str]) -> None:
+        missing = [n for n in names if n not in self.alarms]
+        if missing:
+            raise CloudWatchError(404, "ResourceNotFound", f"Alarm(s) {', '.join(missing)} not found")
+        for name in names:
+            alarm = self.alarms.pop(name)
+            if alarm.task is not None:
+                alarm.task.cancel()
+
+    def describe_alarms(self, names: list[str] | None = None, prefix: str | None = None,
+                        state: str | None = None) -> list[Alarm]:
+        alarms = sorted(self.alarms.values(), key=lambda a: a.name)
+        return [a for a in alarms if (not names or a.name in names)
+                and (prefix is None or a.name.startswith(prefix))
+                and (state is None or a.state == state)]
+
+    def alarm_description(self, alarm: Alarm) -> dict[str, Any]:
+        """The `MetricAlarm` shape (timestamps as epoch seconds; the wire layer formats them)."""
+        described: dict[str, Any] = {
+            "AlarmName": alarm.name, "AlarmArn": alarm.arn, "AlarmDescription": alarm.description,
+            "AlarmConfigurationUpdatedTimestamp": alarm.created, "ActionsEnabled": alarm.actions_enabled,
+            "OKActions": [], "AlarmActions": [], "InsufficientDataActions": [],
+            "StateValue": alarm.state, "StateReason": alarm.state_reason,
+            "StateUpdatedTimestamp": alarm.state_updated,
+            "StateTransitionedTimestamp": alarm.state_updated,
+            "MetricName": alarm.metric_name, "Namespace": alarm.namespace,
+            "Statistic": alarm.statistic, "Dimensions": alarm.dimensions, "Period": alarm.period,
+            "EvaluationPeriods": alarm.evaluation_periods,
+            "DatapointsToAlarm": alarm.datapoints_to_alarm, "Threshold": alarm.threshold,
+            "ComparisonOperator": alarm.comparison, "TreatMissingData": alarm.treat_missing_data,
+        }
+        if alarm.state_reason_data:
+            described["StateReasonData"] = alarm.state_reason_data
+        return described
+
+
+def _comparison_words(comparison: str) -> str:
+    return {"GreaterThanOrEqualToThreshold": "greater than or equal to",
+            "GreaterThanThreshold": "greater than", "LessThanThreshold": "less than",
+            "LessThanOrEqualToThreshold": "less than or equal to"}[comparison]
+
+
+def _unit(metric_name: str) -> str:
+    return "Milliseconds" if metric_name == "Duration" else "Count"

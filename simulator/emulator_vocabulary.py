@@ -1,0 +1,35 @@
+"""Names AWS defines for CloudWatch alarms and CodeDeploy Lambda configurations, shared by the
+scenario validator and the emulator (so a scenario is checked against exactly what the emulator
+accepts).
+"""
+
+from __future__ import annotations
+
+STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+COMPARISON_OPERATORS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold",
+                        "LessThanThreshold", "LessThanOrEqualToThreshold")
+TREATMENTS = ("missing", "notBreaching", "breaching", "ignore")
+
+# SAM's DeploymentPreference types -> (routing type, percentage, interval in minutes)
+PREDEFINED_LAMBDA_CONFIGS: dict[str, tuple[str, int, int]] = {
+    "Canary10Percent5Minutes": ("TimeBasedCanary", 10, 5),
+    "Canary10Percent10Minutes": ("TimeBasedCanary", 10, 10),
+    "Canary10Percent15Minutes": ("TimeBasedCanary", 10, 15),
+    "Canary10Percent30Minutes": ("TimeBasedCanary", 10, 30),
+    "Linear10PercentEvery1Minute": ("TimeBasedLinear", 10, 1),
+    "Linear10PercentEvery2Minutes": ("TimeBasedLinear", 10, 2),
+    "Linear10PercentEvery3Minutes": ("TimeBasedLinear", 10, 3),
+    "Linear10PercentEvery10Minutes": ("TimeBasedLinear", 10, 10),
+    "AllAtOnce": ("AllAtOnce", 0, 0),
+}
+PREFIX = "CodeDeployDefault.Lambda"
+
+
+def deployment_config_name(name: str) -> str:
+    """A SAM short name (`Canary10Percent5Minutes`) or a full name -> the full CodeDeploy name."""
+    if name.startswith(PREFIX) and name[len(PREFIX):] in PREDEFINED_LAMBDA_CONFIGS:
+        return name
+    if name in PREDEFINED_LAMBDA_CONFIGS:
+        return PREFIX + name
+    raise ValueError(f"unknown deployment configuration {name!r}; expected one of "
+                     f"{', '.join(PREDEFINED_LAMBDA_CONFIGS)} (or a [deployment.custom_config])")
