@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp
 
 from simulator.aws import TargetError
+from simulator.clock import ScaledClock
 
 
 async def stage_code(endpoint: str, function: str, body: dict[str, Any],
@@ -24,3 +25,14 @@ async def stage_code(endpoint: str, function: str, body: dict[str, Any],
         message = answer.get("error") or answer.get("Message") or answer
         raise TargetError(f"{endpoint}: {message}")
     return answer
+
+
+async def emulator_clock(endpoint: str) -> ScaledClock:
+    """A clock in step with a running emulator's (same scale, same emulated now)."""
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{endpoint.rstrip('/')}/_shiftsim/health") as response:
+                health = await response.json(content_type=None)
+    except (aiohttp.ClientError, ValueError) as exc:
+        raise TargetError(f"cannot reach the emulator at {endpoint}: {exc}") from None
+    return ScaledClock(health["time_scale"], start=health["emulated_now"])

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from simulator.arn import ArnError
 from simulator.aws import TargetError
 from simulator.connect.invoke import BlockConfigError
+from simulator.deploy import DeployError
 from simulator.scenario import ScenarioError, default_scenario, load_scenario
 
-USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError)
+USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, DeployError)
 
 
 def _scenario(path: str | None):
@@ -38,8 +39,10 @@ def _emulator(args: argparse.Namespace):
     from simulator.emulator.functions import HandlerImportError
     from simulator.emulator.server import Emulator
 
+    scenario = _scenario(args.scenario)
+    scale = args.time_scale or scenario.time_scale
     try:
-        return Emulator(_scenario(args.scenario), clock=ScaledClock(args.time_scale), seed=args.seed)
+        return Emulator(scenario, clock=ScaledClock(scale), seed=args.seed)
     except HandlerImportError as exc:
         raise ScenarioError(f"{args.scenario or '<default>'}: {exc}") from None
 
@@ -111,6 +114,17 @@ def cmd_stage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from simulator.deploy import run_deployment
+
+    scenario = _scenario(args.scenario)
+    outcome = asyncio.run(run_deployment(
+        scenario, args.endpoint, target_kind=args.target, region=args.region, profile=args.profile,
+        deployment_id=args.deployment_id, watch_only=args.watch_only, config_name=args.config,
+        target_version=args.target_version, print_line=lambda line: print(line, flush=True)))
+    return 0 if outcome.status == "Succeeded" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shiftsim", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -118,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     def emulator_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--scenario", help="scenario file (TOML); default: the seed's stack")
         p.add_argument("--seed", type=int, help="seed for routing draws and fault injection")
-        p.add_argument("--time-scale", type=_time_scale, default=1.0,
-                       help="emulated seconds per real second (default 1)")
+        p.add_argument("--time-scale", type=_time_scale,
+                       help="emulated seconds per real second (default: the scenario's, else 1)")
 
     serve = sub.add_parser("serve", help="run the local AWS emulator until interrupted")
     serve.add_argument("--host", default="127.0.0.1")
@@ -138,6 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--validation", choices=("STRING_MAP", "JSON"), default="STRING_MAP")
     emulator_options(invoke)
     invoke.set_defaults(func=cmd_invoke)
+
+    deploy = sub.add_parser("deploy", help="start (or find) a CodeDeploy deployment and watch it to the end")
+    deploy.add_argument("--endpoint", help="a running emulator (`shiftsim serve`)")
+    deploy.add_argument("--target", choices=("local", "aws"), default="local")
+    deploy.add_argument("--region")
+    deploy.add_argument("--profile")
+    deploy.add_argument("--scenario", help="names the application, group, function and alias")
+    deploy.add_argument("--config", help="deployment configuration (SAM short name or full name)")
+    deploy.add_argument("--target-version", help="deploy this version instead of publishing one")
+    deploy.add_argument("--watch-only", action="store_true",
+                        help="watch the group's deployment in progress (one `sam deploy` started)")
+    deploy.add_argument("--deployment-id", help="watch this deployment")
+    deploy.set_defaults(func=cmd_deploy)
 
     validate = sub.add_parser("validate", help="check a scenario file")
     validate.add_argument("scenario")

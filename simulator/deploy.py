@@ -198,3 +198,72 @@ def _diff(info: dict[str, Any], target: dict[str, Any], routing: dict[str, Any],
             emit(_epoch(info.get("completeTime")), "rollback", rollback_deployment_id=rollback,
                  message=(info.get("rollbackInfo") or {}).get("rollbackMessage", ""))
             seen["rollback"] = True
+
+
+def describe_event(event: TimelineEvent, origin: float) -> str:
+    """One line for a person: deployment time (emulated mm:ss) and what changed."""
+    offset = event.t - origin
+    sign = "-" if offset < 0 else "+"
+    minutes, seconds = divmod(abs(int(round(offset))), 60)
+    d = event.detail
+    if event.kind == "weight":
+        extra = d.get("additional") or {}
+        share = 100.0 * (1 - sum(extra.values()))
+        parts = [f"version {d['primary']} {share:.0f} %"]
+        parts += [f"version {v} {100 * w:.0f} %" for v, w in extra.items()]
+        text = "traffic: " + ", ".join(parts)
+    elif event.kind == "alarm":
+        text = f"alarm {d['alarm']}: {d.get('old') or 'first seen'} -> {d['state']}"
+    elif event.kind == "lifecycle":
+        text = f"{d['event']}: {d['status']}"
+    elif event.kind == "status":
+        text = f"deployment {d['status']}"
+    elif event.kind == "deployment":
+        text = f"deployment {d['deployment_id']} of {d['function']}:{d['alias']} ({d.get('config')})"
+    elif event.kind == "rollback":
+        text = f"rolled back by {d['rollback_deployment_id']}"
+    else:
+        text = f"{d.get('code')}: {d.get('message')}"
+    return f"{sign}{minutes:02d}:{seconds:02d}  {text}"
+
+
+async def run_deployment(scenario: Any, endpoint: str | None, *, target_kind: str = "local",
+                         region: str | None = None, profile: str | None = None,
+                         deployment_id: str | None = None, watch_only: bool = False,
+                         config_name: str | None = None, target_version: str | None = None,
+                         print_line: Callable[[str], None] = print) -> DeploymentOutcome:
+    """Start (or find) the scenario's deployment and watch it, printing each change."""
+    from simulator.admin_client import emulator_clock
+    from simulator.aws import Target, client
+    from simulator.clock import ScaledClock
+    from simulator.emulator_vocabulary import deployment_config_name
+
+    spec = scenario.deployment
+    if spec is None:
+        raise DeployError(f"{scenario.source}: the scenario declares no deployment group")
+    target = Target(target_kind, endpoint, region or scenario.region, profile)
+    clock = await emulator_clock(endpoint) if target_kind == "local" and endpoint else ScaledClock()
+    try:
+        config = deployment_config_name(config_name) if config_name else None
+    except ValueError as exc:
+        raise DeployError(f"--config: {exc}") from None
+    async with client(target, "lambda") as lam, client(target, "codedeploy") as cd, \
+            client(target, "cloudwatch") as cw:
+        driver = DeploymentDriver(lam, cd, cw, clock)
+        if deployment_id is None and watch_only:
+            deployment_id = await driver.find_active(spec.application, spec.group)
+            if deployment_id is None:
+                raise DeployError(f"no deployment in progress for {spec.application}/{spec.group}")
+        if deployment_id is None:
+            deployment_id = await driver.start(
+                spec.application, spec.group, spec.function, spec.alias, target_version=target_version,
+                config_name=config, before_hook=spec.pre_traffic_hook, after_hook=spec.post_traffic_hook)
+        origin: list[float] = []
+
+        def show(event: TimelineEvent) -> None:
+            if not origin:
+                origin.append(event.t)
+            print_line(describe_event(event, origin[0]))
+
+        poll = 5.0 if target_kind == "aws" else max(0.02, min(1.0, 2.0 / clock.scale))
+        return await driver.watch(deployment_id, poll_interval=poll, on_event=show)

@@ -332,7 +332,7 @@ def _function(s: _Section) -> FunctionSpec:
         memory=s.number("memory", 128, low=128, high=10240, integer=True),
         reserved_concurrency=s.number("reserved_concurrency", None, low=0, integer=True),
         versions=versions,
-        staged=_version(staged_section) if staged_section else VersionSpec(description="new version"),
+        staged=_version(staged_section) if staged_section else versions[-1],
         aliases=tuple(_alias(a, len(versions)) for a in s.tables("aliases")),
     )
     s.done()

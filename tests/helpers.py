@@ -60,3 +60,28 @@ def running_emulator(toml: str | None = None, **kwargs: Any) -> Iterator[Running
         yield emulator
     finally:
         emulator.close()
+
+
+MINUTE_ALIGNED = 1_700_000_040.0  # a whole minute, so alarm periods start at round offsets
+APP, GROUP, FN = "ServerlessDeploymentApplication", "ConnectLambdaFunctionDeploymentGroup", "ConnectLambdaFunction"
+
+
+def appspec_revision(current: str = "1", target: str = "2", before: str | None = None,
+                     after: str | None = None) -> dict:
+    from simulator.deploy import appspec_content
+
+    return {"revisionType": "AppSpecContent",
+            "appSpecContent": {"content": appspec_content(FN, "PROD", current, target, before, after)}}
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.02):
+    """Poll `predicate` until it is truthy (bounded): for work that happens on another thread."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

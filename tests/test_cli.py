@@ -102,3 +102,21 @@ def test_port_in_use_is_a_clear_error():
 def test_time_scale_must_be_positive():
     result = shiftsim("serve", "--time-scale", "0")
     assert result.returncode == 2 and "--time-scale: must be > 0" in result.stderr
+
+
+def test_deploy_against_a_running_emulator():
+    process, line = start_serve("--time-scale", "600")
+    url = line.split(" on ")[1].strip()
+    try:
+        result = shiftsim("deploy", "--endpoint", url, "--config", "Linear10PercentEvery1Minute")
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert "(CodeDeployDefault.LambdaLinear10PercentEvery1Minute)" in lines[0]
+        assert lines[-1].endswith("deployment Succeeded")
+        again = shiftsim("deploy", "--endpoint", url, "--target-version", "2")
+        assert again.returncode == 2 and "already points at version 2" in again.stderr
+        bad = shiftsim("deploy", "--endpoint", url, "--config", "Canary50Percent")
+        assert bad.returncode == 2 and "unknown deployment configuration 'Canary50Percent'" in bad.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)

@@ -29,6 +29,7 @@ def admin_error_response(error: AdminError) -> web.Response:
 class AdminRoutes:
     def __init__(self, backend: LambdaBackend) -> None:
         self.backend = backend
+        self.clock = backend.clock
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -38,7 +39,8 @@ class AdminRoutes:
         ]
 
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "functions": sorted(self.backend.functions)})
+        return web.json_response({"ok": True, "functions": sorted(self.backend.functions),
+                                  "emulated_now": self.clock.now(), "time_scale": self.clock.scale})
 
     async def _spec(self, request: web.Request):
         try:

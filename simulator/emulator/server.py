@@ -92,7 +92,7 @@ class _RootDispatch:
         self.cloudwatch = CloudWatchResponses(emulator.cloudwatch)
         self.codedeploy = CodeDeployResponses(emulator.codedeploy)
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         service, _, operation = request.headers.get("X-Amz-Target", "").partition(".")
         if service == CODEDEPLOY_TARGET:
             return await self.codedeploy.handle(request, operation)
@@ -112,7 +112,7 @@ def build_app(emulator: Emulator) -> web.Application:
     app.add_routes(LambdaResponses(emulator.lambda_).routes())
     app.add_routes(CloudWatchResponses(emulator.cloudwatch).routes())
     app.add_routes(AdminRoutes(emulator.lambda_).routes())
-    app.router.add_post("/", _RootDispatch(emulator))
+    app.router.add_post("/", _RootDispatch(emulator).handle)
     return app
 
 

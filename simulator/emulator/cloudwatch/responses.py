@@ -26,7 +26,7 @@ XMLNS = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 TIMESTAMP_KEYS = {"AlarmConfigurationUpdatedTimestamp", "StateUpdatedTimestamp",
                   "StateTransitionedTimestamp", "Timestamp", "Timestamps"}
 INTEGER_KEYS = {"Period", "EvaluationPeriods", "DatapointsToAlarm", "MaxRecords"}
-FLOAT_KEYS = {"Threshold", "Value"}
+FLOAT_KEYS = {"Threshold"}
 BOOLEAN_KEYS = {"ActionsEnabled"}
 
 
@@ -169,7 +169,11 @@ class CloudWatchResponses:
         operation = form.pop("Action", "")
         form.pop("Version", None)
         try:
-            result = self.operations.call(operation, _unflatten(form))
+            try:
+                params = _unflatten(form)
+            except ValueError as exc:
+                raise CloudWatchError(400, "InvalidParameterValue", f"malformed query parameter: {exc}") from None
+            result = self.operations.call(operation, params)
         except CloudWatchError as error:
             body = (f'<ErrorResponse xmlns="{XMLNS}"><Error><Type>Sender</Type>'
                     f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
@@ -194,7 +198,7 @@ def _unflatten(form: dict[str, str]) -> dict[str, Any]:
         parts = flat.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = _scalar(parts[-1] if not parts[-1].isdigit() else parts[0], value)
+        node[parts[-1]] = _scalar(parts, value)
     return _lists(root)
 
 
@@ -207,7 +211,10 @@ def _lists(node: Any) -> Any:
     return {k: _lists(v) for k, v in node.items()}
 
 
-def _scalar(key: str, value: str) -> Any:
+def _scalar(parts: list[str], value: str) -> Any:
+    key = parts[-1] if not parts[-1].isdigit() else parts[0]
+    if key == "Value" and parts[0] == "MetricData":
+        return float(value)
     if key in INTEGER_KEYS:
         return int(value)
     if key in FLOAT_KEYS:

@@ -1,0 +1,191 @@
+"""CloudWatch in the emulator: Lambda metrics under their exact dimension sets, alarms evaluated at
+period boundaries of the emulated clock, and the three wire protocols through real botocore clients."""
+
+import json
+
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError
+
+from simulator.clock import ManualClock
+from tests.helpers import CREDENTIALS, MINUTE_ALIGNED, running_emulator
+
+FAULTY_PROD = """
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+[[functions.versions]]
+[functions.versions.faults.error]
+rate = 1.0
+[[functions.aliases]]
+name = "PROD"
+version = "{version}"
+"""
+SEED_DIMENSIONS = [{"Name": "FunctionName", "Value": "ConnectLambdaFunction"},
+                   {"Name": "Resource", "Value": "ConnectLambdaFunction:PROD"}]
+
+
+def alarm(cw, name="AliasErrorMetricGreaterThanZeroAlarm"):
+    return cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+
+
+def put_alarm(cw, name, dimensions=SEED_DIMENSIONS, **overrides):
+    params = dict(AlarmName=name, Namespace="AWS/Lambda", MetricName="Errors", Dimensions=dimensions,
+                  Statistic="Sum", Period=60, EvaluationPeriods=2, Threshold=0,
+                  ComparisonOperator="GreaterThanThreshold")
+    cw.put_metric_alarm(**{**params, **overrides})
+
+
+def invoke_prod(lam, times=3):
+    for _ in range(times):
+        lam.invoke(FunctionName="ConnectLambdaFunction:PROD", Payload=b"{}")
+
+
+@pytest.fixture
+def faulty():
+    """PROD on an always-failing version 2, a clock aligned on the minute, and clients."""
+    clock = ManualClock(MINUTE_ALIGNED)
+    with running_emulator(FAULTY_PROD.format(version=2), clock=clock) as running:
+        yield running, clock, running.boto3("lambda"), running.boto3("cloudwatch")
+
+
+def test_seed_alarm_starts_unchecked_then_alarms_after_two_breaching_periods(faulty):
+    running, clock, lam, cw = faulty
+    first = alarm(cw)
+    assert (first["StateValue"], first["StateReason"]) == ("INSUFFICIENT_DATA", "Unchecked: Initial alarm creation")
+    assert first["Dimensions"] == SEED_DIMENSIONS and first["Period"] == 60 and first["EvaluationPeriods"] == 2
+    invoke_prod(lam)
+    running.call(clock.advance(59))
+    assert alarm(cw)["StateValue"] == "INSUFFICIENT_DATA"  # no boundary yet
+    running.call(clock.advance(1))
+    assert alarm(cw)["StateValue"] == "OK"  # one breaching datapoint of the two it needs
+    invoke_prod(lam)
+    running.call(clock.advance(60))
+    state = alarm(cw)
+    assert state["StateValue"] == "ALARM"
+    assert state["StateUpdatedTimestamp"].timestamp() == MINUTE_ALIGNED + 120
+    assert state["StateReason"].startswith("Threshold Crossed: 2 out of the last 2 datapoints [3, 3]")
+
+
+def test_datapoints_to_alarm_one_of_two(faulty):
+    running, clock, lam, cw = faulty
+    put_alarm(cw, "fast", DatapointsToAlarm=1)
+    invoke_prod(lam, 1)
+    running.call(clock.advance(60))
+    assert alarm(cw, "fast")["StateValue"] == "ALARM"
+
+
+@pytest.mark.parametrize("treatment,state", [
+    ("missing", "INSUFFICIENT_DATA"), ("notBreaching", "OK"), ("breaching", "ALARM"),
+    ("ignore", "INSUFFICIENT_DATA")])
+def test_missing_data_treatments_with_no_traffic(faulty, treatment, state):
+    running, clock, lam, cw = faulty
+    put_alarm(cw, "quiet", TreatMissingData=treatment)
+    running.call(clock.advance(180))
+    assert alarm(cw, "quiet")["StateValue"] == state
+
+
+def test_ignore_keeps_the_last_state_when_data_stops(faulty):
+    running, clock, lam, cw = faulty
+    put_alarm(cw, "sticky", TreatMissingData="ignore", EvaluationPeriods=1)
+    invoke_prod(lam, 1)
+    running.call(clock.advance(60))
+    assert alarm(cw, "sticky")["StateValue"] == "ALARM"
+    running.call(clock.advance(300))
+    assert alarm(cw, "sticky")["StateValue"] == "ALARM"
+
+
+def test_an_alarm_with_the_wrong_dimensions_never_gets_data(faulty):
+    running, clock, lam, cw = faulty
+    put_alarm(cw, "forgot-the-alias", [{"Name": "FunctionName", "Value": "ConnectLambdaFunction"},
+                                       {"Name": "Resource", "Value": "ConnectLambdaFunction"}])
+    for _ in range(4):
+        invoke_prod(lam)
+        running.call(clock.advance(60))
+    assert alarm(cw)["StateValue"] == "ALARM"
+    assert alarm(cw, "forgot-the-alias")["StateValue"] == "INSUFFICIENT_DATA"
+
+
+def test_healthy_traffic_keeps_the_alarm_ok():
+    clock = ManualClock(MINUTE_ALIGNED)
+    with running_emulator(FAULTY_PROD.format(version=1), clock=clock) as running:
+        lam, cw = running.boto3(), running.boto3("cloudwatch")
+        for _ in range(3):
+            invoke_prod(lam)
+            running.call(clock.advance(60))
+        assert alarm(cw)["StateValue"] == "OK"
+
+
+def test_metrics_per_dimension_set_and_executed_version(faulty):
+    running, clock, lam, cw = faulty
+    invoke_prod(lam, 4)
+    lam.invoke(FunctionName="ConnectLambdaFunction:1", Payload=b"{}")
+    window = dict(StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 60, Period=60,
+                  Statistics=["Sum", "SampleCount"], Namespace="AWS/Lambda")
+
+    def total(metric, dims):
+        points = cw.get_metric_statistics(MetricName=metric, Dimensions=dims, **window)["Datapoints"]
+        return points[0]["Sum"] if points else None
+
+    fn = [{"Name": "FunctionName", "Value": "ConnectLambdaFunction"}]
+    assert total("Invocations", []) == 5
+    assert total("Invocations", fn) == 5
+    assert total("Invocations", SEED_DIMENSIONS) == 4
+    assert total("Errors", SEED_DIMENSIONS + [{"Name": "ExecutedVersion", "Value": "2"}]) == 4
+    assert total("Errors", fn + [{"Name": "Resource", "Value": "ConnectLambdaFunction:1"}]) == 0
+    assert total("Throttles", fn) is None
+    data = cw.get_metric_data(StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 120, MetricDataQueries=[{
+        "Id": "errors", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors",
+                                                  "Dimensions": SEED_DIMENSIONS}, "Period": 60, "Stat": "Sum"}}])
+    assert data["MetricDataResults"][0]["Values"] == [4.0]
+
+
+def test_set_alarm_state_and_delete(faulty):
+    running, clock, lam, cw = faulty
+    cw.set_alarm_state(AlarmName="AliasErrorMetricGreaterThanZeroAlarm", StateValue="ALARM", StateReason="drill")
+    assert alarm(cw)["StateValue"] == "ALARM" and alarm(cw)["StateReason"] == "drill"
+    cw.delete_alarms(AlarmNames=["AliasErrorMetricGreaterThanZeroAlarm"])
+    assert cw.describe_alarms()["MetricAlarms"] == []
+    with pytest.raises(ClientError) as info:
+        cw.set_alarm_state(AlarmName="gone", StateValue="OK", StateReason="x")
+    assert info.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def client_with_protocol(url, protocol, tmp_path):
+    """A botocore CloudWatch client speaking `protocol`, from botocore's own model (as older clients)."""
+    session = botocore.session.get_session()
+    loader = session.get_component("data_loader")
+    model = loader.load_service_model("cloudwatch", "service-2")
+    model["metadata"]["protocol"] = protocol
+    model["metadata"]["protocols"] = [protocol]
+    folder = tmp_path / protocol / "cloudwatch" / model["metadata"]["apiVersion"]
+    folder.mkdir(parents=True)
+    (folder / "service-2.json").write_text(json.dumps(model))
+    loader.search_paths.insert(0, str(tmp_path / protocol))
+    return session.create_client("cloudwatch", endpoint_url=url, region_name="us-east-1", **CREDENTIALS)
+
+
+@pytest.mark.parametrize("protocol", ["smithy-rpc-v2-cbor", "json", "query"])
+def test_every_protocol_round_trips(faulty, protocol, tmp_path):
+    running, clock, lam, _ = faulty
+    cw = client_with_protocol(running.url, protocol, tmp_path)
+    assert cw.meta.service_model.protocol == protocol
+    put_alarm(cw, "wire", EvaluationPeriods=1, TreatMissingData="notBreaching")
+    described = cw.describe_alarms(AlarmNames=["wire"])["MetricAlarms"][0]
+    assert described["Dimensions"] == SEED_DIMENSIONS and described["Threshold"] == 0.0
+    assert described["StateValue"] == "INSUFFICIENT_DATA"
+    invoke_prod(lam, 2)
+    running.call(clock.advance(60))
+    described = cw.describe_alarms(AlarmNames=["wire"])["MetricAlarms"][0]
+    assert described["StateValue"] == "ALARM"
+    assert described["StateUpdatedTimestamp"].timestamp() == MINUTE_ALIGNED + 60
+    points = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Errors", Dimensions=SEED_DIMENSIONS,
+                                      StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 60, Period=60,
+                                      Statistics=["Sum"])["Datapoints"]
+    assert points[0]["Sum"] == 2.0
+    with pytest.raises(ClientError) as info:
+        cw.delete_alarms(AlarmNames=["no-such-alarm"])
+    assert info.value.response["Error"]["Code"] == "ResourceNotFound"
+    with pytest.raises(ClientError) as info:
+        put_alarm(cw, "bad-period", Period=45)
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValue"

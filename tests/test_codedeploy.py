@@ -1,0 +1,220 @@
+"""CodeDeploy in the emulator through boto3 over HTTP, on a controlled clock: alarms stop and roll
+back, StopDeployment with and without rollback, lifecycle hooks, and the API's own errors."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from simulator.clock import ManualClock
+from tests.helpers import APP, FN, GROUP, MINUTE_ALIGNED, appspec_revision, running_emulator, wait_for
+
+STACK = """
+[scenario]
+seed = 3
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+[functions.staged.faults.error]
+rate = {error_rate}
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+[[functions]]
+name = "PreTrafficHook"
+[[functions.versions]]
+handler = "simulator.emulator.hooks:{pre}"
+[[functions]]
+name = "PostTrafficHook"
+[[functions.versions]]
+handler = "simulator.emulator.hooks:{post}"
+[deployment]
+function = "ConnectLambdaFunction"
+config = "{config}"
+"""
+
+
+class Stack:
+    def __init__(self, running, clock):
+        self.running, self.clock = running, clock
+        self.lam, self.cd, self.cw = running.boto3(), running.boto3("codedeploy"), running.boto3("cloudwatch")
+
+    def deploy(self, **kwargs):
+        target = self.lam.publish_version(FunctionName=FN)["Version"]
+        created = self.cd.create_deployment(applicationName=APP, deploymentGroupName=GROUP,
+                                            revision=appspec_revision("1", target, **kwargs))
+        self.advance(0)
+        return created["deploymentId"]
+
+    def advance(self, seconds):
+        self.running.call(self.clock.advance(seconds))
+
+    def info(self, deployment_id):
+        return self.cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+
+    def alias(self):
+        alias = self.lam.get_alias(FunctionName=FN, Name="PROD")
+        return alias["FunctionVersion"], (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {})
+
+    def lifecycle(self, deployment_id, name):
+        events = self.target(deployment_id)["lifecycleEvents"]
+        return next(e["status"] for e in events if e["lifecycleEventName"] == name)
+
+    def target(self, deployment_id):
+        return self.cd.get_deployment_target(deploymentId=deployment_id, targetId=f"{FN}:PROD")[
+            "deploymentTarget"]["lambdaTarget"]
+
+
+@pytest.fixture
+def stack(request):
+    params = {"error_rate": 0.0, "pre": "succeed", "post": "succeed", "config": "Linear10PercentEvery1Minute",
+              **getattr(request, "param", {})}
+    clock = ManualClock(MINUTE_ALIGNED)
+    with running_emulator(STACK.format(**params), clock=clock) as running:
+        yield Stack(running, clock)
+
+
+@pytest.mark.parametrize("stack", [{"error_rate": 1.0}], indirect=True)
+def test_errors_in_the_new_version_alarm_and_roll_back(stack):
+    deployment = stack.deploy()
+    weights_seen = []
+    for _ in range(60):  # bounded: 10 emulated minutes at most
+        for _ in range(20):
+            stack.lam.invoke(FunctionName=FN + ":PROD", Payload=b"{}")
+        stack.advance(10)
+        weights_seen.append(stack.alias())
+        if stack.info(deployment)["status"] != "InProgress":
+            break
+    info = stack.info(deployment)
+    assert info["status"] == "Stopped"
+    assert info["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert "AliasErrorMetricGreaterThanZeroAlarm" in info["errorInformation"]["message"]
+    assert stack.alias() == ("1", {})  # flipped straight back
+    assert any(w for _, w in weights_seen)  # it had shifted some traffic first
+    rollback_id = info["rollbackInfo"]["rollbackDeploymentId"]
+    rollback = stack.info(rollback_id)
+    assert rollback["creator"] == "codeDeployRollback" and rollback["status"] == "Succeeded"
+    assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == deployment
+    alarm = stack.cw.describe_alarms()["MetricAlarms"][0]
+    # CodeDeploy saw the alarm at a poll (every 60 s from the start), after it fired.
+    assert info["completeTime"] >= alarm["StateUpdatedTimestamp"]
+    assert (info["completeTime"].timestamp() - MINUTE_ALIGNED) % 60 == 0
+
+
+def test_an_alarm_already_firing_stops_the_deployment_before_any_shift(stack):
+    stack.cw.set_alarm_state(AlarmName="AliasErrorMetricGreaterThanZeroAlarm", StateValue="ALARM",
+                             StateReason="already broken")
+    deployment = stack.deploy()
+    info = stack.info(deployment)
+    assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert stack.alias() == ("1", {})
+    events = {e["lifecycleEventName"]: e["status"] for e in stack.target(deployment)["lifecycleEvents"]}
+    assert events["AllowTraffic"] == "Skipped"
+
+
+def test_stop_with_rollback_flips_back(stack):
+    deployment = stack.deploy()
+    stack.advance(60)
+    assert stack.alias() == ("1", {"2": 0.2})
+    assert stack.cd.stop_deployment(deploymentId=deployment, autoRollbackEnabled=True)["status"] == "Succeeded"
+    info = stack.info(deployment)
+    assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "MANUAL_STOP"
+    assert stack.alias() == ("1", {}) and "rollbackDeploymentId" in info["rollbackInfo"]
+    with pytest.raises(ClientError) as error:
+        stack.cd.stop_deployment(deploymentId=deployment)
+    assert error.value.response["Error"]["Code"] == "DeploymentAlreadyCompletedException"
+
+
+def test_stop_without_rollback_leaves_the_alias_split(stack):
+    deployment = stack.deploy()
+    stack.advance(120)
+    stack.cd.stop_deployment(deploymentId=deployment, autoRollbackEnabled=False)
+    assert stack.info(deployment)["status"] == "Stopped"
+    assert "rollbackInfo" not in stack.info(deployment)
+    stack.advance(600)
+    assert stack.alias() == ("1", {"2": 0.3})
+
+
+def test_hooks_that_succeed_run_before_and_after_traffic(stack):
+    deployment = stack.deploy(before="PreTrafficHook", after="PostTrafficHook")
+    wait_for(lambda: stack.lifecycle(deployment, "BeforeAllowTraffic") == "Succeeded")  # the hook's own call
+    for _ in range(10):
+        stack.advance(60)
+    wait_for(lambda: stack.info(deployment)["status"] == "Succeeded")
+    info = stack.info(deployment)
+    assert info["status"] == "Succeeded" and stack.alias() == ("2", {})
+    events = stack.target(deployment)["lifecycleEvents"]
+    assert [(e["lifecycleEventName"], e["status"]) for e in events] == [
+        ("BeforeAllowTraffic", "Succeeded"), ("AllowTraffic", "Succeeded"), ("AfterAllowTraffic", "Succeeded")]
+
+
+@pytest.mark.parametrize("stack", [{"pre": "fail"}], indirect=True)
+def test_a_failing_pre_traffic_hook_fails_the_deployment_before_any_shift(stack):
+    deployment = stack.deploy(before="PreTrafficHook")
+    wait_for(lambda: stack.info(deployment)["status"] != "InProgress")
+    info = stack.info(deployment)
+    assert info["status"] == "Failed" and info["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE"
+    assert stack.alias() == ("1", {})
+
+
+@pytest.mark.parametrize("stack", [{"post": "silent"}], indirect=True)
+def test_a_hook_that_never_answers_fails_after_the_hour_and_rolls_back(stack):
+    deployment = stack.deploy(after="PostTrafficHook")
+    for _ in range(12):
+        stack.advance(60)
+    assert stack.info(deployment)["status"] == "InProgress" and stack.alias() == ("2", {})
+    stack.advance(3600)
+    info = stack.info(deployment)
+    assert info["status"] == "Failed" and "did not report" in info["errorInformation"]["message"]
+    assert stack.alias() == ("1", {})  # DEPLOYMENT_FAILURE rolls back: SAM enables it
+
+
+def test_a_second_deployment_of_the_group_is_queued(stack):
+    first = stack.deploy()
+    second_target = stack.lam.publish_version(FunctionName=FN)["Version"]
+    assert second_target == "2"  # unchanged code publishes nothing new
+    second = stack.cd.create_deployment(applicationName=APP, deploymentGroupName=GROUP,
+                                        revision=appspec_revision("1", "2"))["deploymentId"]
+    stack.advance(1)
+    assert stack.info(second)["status"] == "Queued"
+    for _ in range(12):
+        stack.advance(60)
+    assert stack.info(first)["status"] == "Succeeded"
+    assert stack.info(second)["status"] == "Failed"  # PROD no longer points at its current version 1
+    assert stack.info(second)["errorInformation"]["code"] == "INVALID_LAMBDA_CONFIGURATION"
+
+
+def test_api_errors_and_reads(stack):
+    cd = stack.cd
+    assert cd.list_applications()["applications"] == [APP]
+    assert cd.get_application(applicationName=APP)["application"]["computePlatform"] == "Lambda"
+    group = cd.get_deployment_group(applicationName=APP, deploymentGroupName=GROUP)["deploymentGroupInfo"]
+    assert group["deploymentConfigName"] == "CodeDeployDefault.LambdaLinear10PercentEvery1Minute"
+    assert group["alarmConfiguration"]["alarms"] == [{"name": "AliasErrorMetricGreaterThanZeroAlarm"}]
+    assert group["autoRollbackConfiguration"]["enabled"] is True
+    assert cd.list_deployment_groups(applicationName=APP)["deploymentGroups"] == [GROUP]
+    cases = [
+        (cd.get_application, {"applicationName": "nope"}, "ApplicationDoesNotExistException"),
+        (cd.get_deployment_group, {"applicationName": APP, "deploymentGroupName": "nope"},
+         "DeploymentGroupDoesNotExistException"),
+        (cd.get_deployment, {"deploymentId": "d-NOPE12345"}, "DeploymentDoesNotExistException"),
+        (cd.create_application, {"applicationName": APP, "computePlatform": "Lambda"},
+         "ApplicationAlreadyExistsException"),
+        (cd.create_deployment, {"applicationName": APP, "deploymentGroupName": GROUP,
+                                "revision": appspec_revision("1", "9")}, "InvalidRevisionException"),
+        (cd.create_deployment, {"applicationName": APP, "deploymentGroupName": GROUP,
+                                "revision": {"revisionType": "AppSpecContent",
+                                             "appSpecContent": {"content": "{not: [valid"}}},
+         "InvalidRevisionException"),
+    ]
+    for call, kwargs, code in cases:
+        with pytest.raises(ClientError) as info:
+            call(**kwargs)
+        assert info.value.response["Error"]["Code"] == code, (call, kwargs)
+    deployment = stack.deploy()
+    assert cd.list_deployments(applicationName=APP, deploymentGroupName=GROUP)["deployments"] == [deployment]
+    assert cd.list_deployment_targets(deploymentId=deployment)["targetIds"] == [f"{FN}:PROD"]
+    batch = cd.batch_get_deployment_targets(deploymentId=deployment, targetIds=[f"{FN}:PROD"])
+    assert batch["deploymentTargets"][0]["lambdaTarget"]["lambdaFunctionInfo"]["targetVersionWeight"] == 0.1
+    with pytest.raises(ClientError) as info:
+        cd.put_lifecycle_event_hook_execution_status(deploymentId=deployment,
+                                                     lifecycleEventHookExecutionId="nope", status="Succeeded")
+    assert info.value.response["Error"]["Code"] == "InvalidLifecycleEventHookExecutionIdException"
