@@ -142,6 +142,7 @@ class DeploymentSpec:
     pre_traffic_hook: str | None = None
     post_traffic_hook: str | None = None
     start_after: float = 30.0
+    requested: bool = False  # the scenario file has a [deployment] table: a rehearsal deploys
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             (seed_alarm(functions[0].name, functions[0].aliases[0].name),)
             if functions[0].aliases else ()),
         deployment=_deployment(deployment_section or _Section(source, "deployment", {}), functions,
-                               alarm_sections, top.has("alarms"))
+                               alarm_sections, top.has("alarms"), deployment_section is not None)
         if functions[0].aliases or deployment_section else None,
         emulator=_emulator_options(emulator_section),
         time_scale=meta.number("time_scale", 1.0, low=0.001),
@@ -466,7 +467,7 @@ def _alarm(s: _Section) -> AlarmSpec:
 
 
 def _deployment(s: _Section, functions: tuple[FunctionSpec, ...], alarm_sections: list[_Section],
-                alarms_declared: bool) -> DeploymentSpec:
+                alarms_declared: bool, requested: bool) -> DeploymentSpec:
     defaults = DeploymentSpec()
     function = s.string("function", functions[0].name)
     fn = next((f for f in functions if f.name == function), None)
@@ -498,6 +499,7 @@ def _deployment(s: _Section, functions: tuple[FunctionSpec, ...], alarm_sections
         pre_traffic_hook=s.string("pre_traffic_hook", None),
         post_traffic_hook=s.string("post_traffic_hook", None),
         start_after=s.number("start_after", defaults.start_after, low=0),
+        requested=requested,
     )
     s.done()
     return spec

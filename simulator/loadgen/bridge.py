@@ -1,0 +1,171 @@
+"""One asyncio event loop per process, in a native OS thread, serving gevent greenlets.
+
+Locust monkey-patches the process with gevent; aiobotocore needs asyncio. The loop runs in a thread
+started with the *original* `_thread.start_new_thread`; greenlets submit coroutines with `run()` and
+wait on a gevent AsyncResult that is completed on the hub's thread through one `hub.loop.async_()`
+watcher (the only thread-safe way to wake the hub). The loop's `run_in_executor` (DNS lookups,
+`asyncio.to_thread`) uses native threads too: gevent's patched pool would never answer there.
+
+Create the bridge once per process in Locust's `init` event (after `--processes` forks), never at
+import and never lazily per user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextvars
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import gevent
+import gevent.event
+from gevent import monkey
+
+T = TypeVar("T")
+_start_new_thread = monkey.get_original("_thread", "start_new_thread")
+_allocate_lock = monkey.get_original("_thread", "allocate_lock")
+_SimpleQueue = monkey.get_original("queue", "SimpleQueue")
+_EpollSelector = monkey.get_original("selectors", "EpollSelector")  # gevent replaces the default
+
+
+class _NativeSelector(_EpollSelector):  # type: ignore[misc,valid-type]
+    _selector_cls = monkey.get_original("select", "epoll")
+
+
+class _NativePool:
+    """A few native threads running blocking calls for the loop (what run_in_executor needs)."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.jobs: Any = _SimpleQueue()
+        for _ in range(size):
+            _start_new_thread(self._work, ())
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            job()
+
+    def close(self, size: int = 4) -> None:
+        for _ in range(size):
+            self.jobs.put(None)
+
+
+class _NativeLoop(asyncio.SelectorEventLoop):
+    def __init__(self) -> None:
+        super().__init__(_NativeSelector())
+        self.pool = _NativePool()
+
+    def run_in_executor(self, executor: Any, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = self.create_future()
+        context = contextvars.copy_context()
+
+        def job() -> None:
+            try:
+                result = context.run(func, *args)
+            except BaseException as exc:  # handed back to the awaiting coroutine, not swallowed
+                self.call_soon_threadsafe(_settle, future, None, exc)
+            else:
+                self.call_soon_threadsafe(_settle, future, result, None)
+
+        self.pool.jobs.put(job)
+        return future
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class AsyncioBridge:
+    """Run coroutines on the process's native asyncio loop from greenlets."""
+
+    def __init__(self) -> None:
+        self.loop = _NativeLoop()
+        self._finished: collections.deque[tuple[gevent.event.AsyncResult, asyncio.Future[Any]]] = collections.deque()
+        self._hub = gevent.get_hub()
+        self._watcher = self._hub.loop.async_()
+        self._watcher.start(self._deliver)
+        ready = _allocate_lock()
+        ready.acquire()
+        _start_new_thread(self._run_loop, (ready,))
+        while not ready.acquire(False):  # spin cooperatively: the loop thread starts in microseconds
+            gevent.sleep(0.001)
+        self.closed = False
+
+    def _run_loop(self, ready: Any) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(ready.release)
+        self.loop.run_forever()
+
+    def _deliver(self) -> None:
+        """On the hub's thread: complete the AsyncResults of finished coroutines."""
+        while self._finished:
+            result, task = self._finished.popleft()
+            if task.cancelled():
+                result.set_exception(asyncio.CancelledError())
+            elif task.exception() is not None:
+                result.set_exception(task.exception())
+            else:
+                result.set(task.result())
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> tuple[gevent.event.AsyncResult, Callable[[], None]]:
+        """Schedule a coroutine; return its AsyncResult and a thread-safe cancel."""
+        result = gevent.event.AsyncResult()
+        holder: list[asyncio.Task[Any]] = []
+
+        def start() -> None:
+            task = self.loop.create_task(coroutine)
+            holder.append(task)
+            task.add_done_callback(self._on_done(result))
+
+        self.loop.call_soon_threadsafe(start)
+
+        def cancel() -> None:
+            self.loop.call_soon_threadsafe(lambda: holder and holder[0].cancel())
+
+        return result, cancel
+
+    def _on_done(self, result: gevent.event.AsyncResult) -> Callable[[asyncio.Future[Any]], None]:
+        def done(task: asyncio.Future[Any]) -> None:
+            self._finished.append((result, task))
+            self._watcher.send()
+        return done
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run a coroutine on the loop and wait for it in this greenlet. If the greenlet is killed
+        (Locust stopping a user) or times out, the coroutine is cancelled and the exit goes on."""
+        result, cancel = self.submit(coroutine)
+        try:
+            return result.get(timeout=timeout)
+        except gevent.Timeout:
+            cancel()
+            raise
+        finally:
+            if not result.ready():
+                cancel()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.run(shutdown(), timeout=5)
+        except gevent.Timeout:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.loop.pool.close()
+        self._watcher.stop()

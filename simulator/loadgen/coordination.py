@@ -1,0 +1,142 @@
+"""The coordinator's (local runner's or master's) side of a test: the deployment at its moment, the
+alias and alarms polled for the web UI, and the per-second history the live chart draws."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import gevent
+from botocore.exceptions import BotoCoreError, ClientError
+
+from simulator.arn import parse_alias_arn
+from simulator.deploy import DeployError, DeploymentDriver, TimelineEvent
+
+if TYPE_CHECKING:
+    from simulator.loadgen.session import LoadSession
+
+log = logging.getLogger("shiftsim.loadgen")
+POLL_SECONDS = 1.0
+
+
+class Coordination:
+    def __init__(self, session: LoadSession) -> None:
+        self.session = session
+        ref = parse_alias_arn(session.options.alias_arn)
+        self.function, self.alias = ref.name, ref.qualifier or ""
+        self.weights: dict[str, Any] = {}
+        self.alarms: dict[str, str] = {}
+        self.deployment: dict[str, Any] = {"status": "not started"}
+        self.history: list[dict[str, Any]] = []
+        self.events: collections.deque[TimelineEvent] = collections.deque()
+        self.timeline: list[dict[str, Any]] = []
+        self.greenlets: list[gevent.Greenlet] = []
+        self.cancels: list[Any] = []
+        self.started_at = 0.0
+
+    def start(self) -> None:
+        self.stop()
+        self.history.clear()
+        self.timeline.clear()
+        self.started_at = time.time()
+        self.deployment = {"status": "not started"}
+        bridge = self.session.bridge
+        self.cancels.append(bridge.submit(self._poll_state())[1])
+        self.greenlets.append(gevent.spawn(self._sample_forever))
+        after = self.session.options.deploy_after
+        if after is not None:
+            self.deployment = {"status": f"starts {after:g} s into the test"}
+            self.greenlets.append(gevent.spawn_later(after, self._start_deployment))
+
+    def stop(self) -> None:
+        for cancel in self.cancels:
+            cancel()
+        for greenlet in self.greenlets:
+            greenlet.kill(block=False)
+        self.cancels.clear()
+        self.greenlets.clear()
+        self._flush_events()
+
+    def _start_deployment(self) -> None:
+        self.cancels.append(self.session.bridge.submit(self._deploy())[1])
+
+    async def _deploy(self) -> None:
+        session, spec = self.session, self.session.options.scenario.deployment
+        if spec is None:
+            self.deployment = {"status": "no deployment group in the scenario"}
+            return
+        driver = DeploymentDriver(session.lambda_client, session.codedeploy, session.cloudwatch, session.clock)
+        try:
+            deployment_id = await driver.start(spec.application, spec.group, spec.function, spec.alias,
+                                               before_hook=spec.pre_traffic_hook, after_hook=spec.post_traffic_hook)
+            self.deployment = {"status": "Created", "id": deployment_id}
+            poll = max(0.02, min(1.0, 2.0 / session.clock.scale))
+            outcome = await driver.watch(deployment_id, poll_interval=poll, on_event=self._on_event)
+            self.deployment = {"status": outcome.status, "id": deployment_id,
+                               "rollback": outcome.rollback_deployment_id or "",
+                               "error": (outcome.error or {}).get("code", "")}
+        except DeployError as exc:
+            log.error("shiftsim: %s", exc)
+            self.deployment = {"status": "could not start", "error": str(exc)}
+
+    def _on_event(self, event: TimelineEvent) -> None:
+        self.events.append(event)  # from the loop thread; drained by a greenlet
+        if event.kind == "status":
+            self.deployment = {**self.deployment, "status": event.detail["status"]}
+
+    async def _poll_state(self) -> None:
+        session = self.session
+        while True:
+            try:
+                alias = await session.lambda_client.get_alias(FunctionName=self.function, Name=self.alias)
+                extra = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+                weights = {v: float(w) for v, w in extra.items()}
+                weights[alias["FunctionVersion"]] = 1.0 - sum(weights.values())
+                self.weights = weights
+                alarms = await session.cloudwatch.describe_alarms()
+                self.alarms = {a["AlarmName"]: a["StateValue"] for a in alarms["MetricAlarms"]}
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("shiftsim: cannot poll the alias or alarms: %s", exc)
+            await asyncio.sleep(POLL_SECONDS)
+
+    def _flush_events(self) -> None:
+        record = self.session.record
+        while self.events:
+            event = self.events.popleft().to_json()
+            self.timeline.append(event)
+            if record is not None:
+                record.event(event)
+
+    def _sample_forever(self) -> None:
+        while True:
+            gevent.sleep(POLL_SECONDS)
+            self._flush_events()
+            self.history.append({"t": round(time.time() - self.started_at, 1), **self.version_totals(),
+                                 "weights": dict(self.weights), "alarms": dict(self.alarms)})
+
+    def version_totals(self) -> dict[str, Any]:
+        """Invocations and failures per version, from Locust's (aggregated) statistics."""
+        stats = self.session.env.runner.stats if self.session.env.runner else None
+        counts: dict[str, int] = {}
+        failures: dict[str, int] = {}
+        if stats is not None:
+            for (name, method), entry in stats.entries.items():
+                if method == "Lambda" and name.startswith("invoke v"):
+                    version = name[len("invoke v"):]
+                    counts[version] = entry.num_requests
+                    failures[version] = entry.num_failures
+        return {"counts": counts, "failures": failures}
+
+    def errors_by_reason(self) -> dict[str, dict[str, int]]:
+        stats = self.session.env.runner.stats if self.session.env.runner else None
+        reasons: dict[str, dict[str, int]] = collections.defaultdict(dict)
+        if stats is not None:
+            for error in stats.errors.values():
+                if error.method == "Lambda" and error.name.startswith("invoke v"):
+                    version = error.name[len("invoke v"):]
+                    reason = str(error.error).split(":", 1)[0].replace("RuntimeError('", "").strip("'(")
+                    reasons[version][reason] = reasons[version].get(reason, 0) + error.occurrences
+        return reasons

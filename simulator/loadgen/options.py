@@ -1,0 +1,127 @@
+"""shiftsim's options in Locust's own parser (so they show in the web UI and pass from the master to
+its workers), and their validation into `LoadOptions` with one clear error per mistake."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulator.arn import parse_alias_arn
+from simulator.loadgen.pacing import DistributionError, parse_duration_distribution
+from simulator.scenario import Scenario, ScenarioError, default_scenario, load_scenario
+
+REPO = Path(__file__).resolve().parent.parent.parent
+DEFAULT_FLOW = REPO / "scenarios" / "flows" / "LambdaAlias-loop.json"
+
+
+class OptionsError(ValueError):
+    pass
+
+
+def add_options(parser: Any) -> None:
+    group = parser.add_argument_group("shiftsim", "Contact-flow load against a Lambda alias")
+    group.add_argument("--target", choices=["local", "aws"], default="local",
+                       help="local: the embedded emulator (started for you without --endpoint-url); aws: real AWS")
+    group.add_argument("--alias-arn", default="", help="qualified alias ARN to invoke (default: the scenario's)")
+    group.add_argument("--endpoint-url", default="", help="a running emulator (local target)")
+    group.add_argument("--region", default="", help="AWS region (aws target; default: the scenario's)")
+    group.add_argument("--flow", default=str(DEFAULT_FLOW), help="exported Connect flow (JSON)")
+    group.add_argument("--scenario", default="", help="scenario file (TOML); default: the seed's stack")
+    group.add_argument("--rate", type=float, default=0.0,
+                       help="target invocations per second for the whole test (0: as fast as users go)")
+    group.add_argument("--loops-per-contact", type=int, default=10,
+                       help="flow entries (the looping flow's loops) before a contact ends")
+    group.add_argument("--contact-duration", type=float, default=0.0,
+                       help="seconds before a contact ends (0: no limit)")
+    group.add_argument("--prompt-time", default="uniform:0.2:0.6",
+                       help="seconds a prompt plays: fixed:S, uniform:LO:HI, exp:MEAN, normal:MEAN:SD")
+    group.add_argument("--seed", type=int, default=-1, help="seed for the emulator and prompt times (-1: random)")
+    group.add_argument("--time-scale", type=float, default=0.0,
+                       help="emulated seconds per real second for the emulator started here (0: the scenario's)")
+    group.add_argument("--deploy-after", type=float, default=-1.0,
+                       help="start the deployment this many seconds into the test (-1: as the scenario's [deployment] says, or never)")
+    group.add_argument("--late-threshold-ms", type=float, default=20.0,
+                       help="an invocation starting later than this after its intended time is late")
+    group.add_argument("--results-dir", default="results", help="where results/<run-id>/ is written")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    target: str
+    alias_arn: str
+    endpoint_url: str
+    region: str
+    flow: Path
+    scenario: Scenario
+    scenario_path: str
+    rate: float
+    loops_per_contact: int
+    contact_duration: float
+    prompt_time: str
+    seed: int | None
+    time_scale: float
+    deploy_after: float | None
+    late_threshold_s: float
+    results_dir: Path
+
+    def prompt_sampler(self, salt: int = 0) -> Callable[[], float]:
+        rng = random.Random(None if self.seed is None else self.seed + salt)
+        return parse_duration_distribution(self.prompt_time, rng)
+
+    @property
+    def emulator_args(self) -> list[str]:
+        args = []
+        if self.scenario_path:
+            args += ["--scenario", self.scenario_path]
+        if self.seed is not None:
+            args += ["--seed", str(self.seed)]
+        if self.time_scale:
+            args += ["--time-scale", str(self.time_scale)]
+        return args
+
+
+def load_options(parsed: Any) -> LoadOptions:
+    """Validate Locust's parsed options; raise OptionsError naming the option."""
+    def fail(option: str, message: str) -> OptionsError:
+        return OptionsError(f"--{option}: {message}")
+
+    try:
+        scenario = load_scenario(parsed.scenario) if parsed.scenario else default_scenario()
+    except ScenarioError as exc:
+        raise OptionsError(str(exc)) from None
+    alias_arn = parsed.alias_arn or scenario.alias_arn()
+    try:
+        parse_alias_arn(alias_arn)
+    except ValueError as exc:
+        raise fail("alias-arn", str(exc)) from None
+    if parsed.target == "aws" and parsed.endpoint_url:
+        raise fail("endpoint-url", "only for the local target")
+    flow = Path(parsed.flow)
+    if not flow.exists():
+        raise fail("flow", f"no such file: {flow}")
+    if parsed.rate < 0:
+        raise fail("rate", f"must be >= 0, got {parsed.rate}")
+    if parsed.loops_per_contact < 1:
+        raise fail("loops-per-contact", f"must be >= 1, got {parsed.loops_per_contact}")
+    if parsed.contact_duration < 0:
+        raise fail("contact-duration", f"must be >= 0, got {parsed.contact_duration}")
+    if parsed.time_scale < 0:
+        raise fail("time-scale", f"must be > 0, got {parsed.time_scale}")
+    try:
+        parse_duration_distribution(parsed.prompt_time, random.Random(0))
+    except DistributionError as exc:
+        raise fail("prompt-time", str(exc)) from None
+    deploy_after: float | None = parsed.deploy_after if parsed.deploy_after >= 0 else None
+    if deploy_after is None and parsed.scenario and scenario.deployment and scenario.deployment.requested:
+        deploy_after = scenario.deployment.start_after
+    return LoadOptions(
+        target=parsed.target, alias_arn=alias_arn, endpoint_url=parsed.endpoint_url,
+        region=parsed.region or scenario.region, flow=flow, scenario=scenario,
+        scenario_path=parsed.scenario, rate=parsed.rate, loops_per_contact=parsed.loops_per_contact,
+        contact_duration=parsed.contact_duration, prompt_time=parsed.prompt_time,
+        seed=None if parsed.seed < 0 else parsed.seed, time_scale=parsed.time_scale,
+        deploy_after=deploy_after, late_threshold_s=parsed.late_threshold_ms / 1000.0,
+        results_dir=Path(parsed.results_dir))

@@ -1,0 +1,255 @@
+"""The per-process composition root on the Locust side: created in Locust's `init` event, it owns
+the asyncio bridge, the AWS clients, the flow, the pacer and the reporting.
+
+Contacts run as coroutines on the bridge's loop; each invocation's outcome is queued and a reporter
+greenlet turns it into an `events.request` (named by the version that served it) and a record row.
+Workers send their rows to the master inside the same `report_to_master` message as their stats, so
+the record and Locust's statistics always count the same invocations. The coordinator (local runner
+or master) starts the emulator when needed, writes the record, starts and watches the deployment,
+and polls the alias and alarms for the web UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from simulator.aws import LambdaInvoker, Target, client
+from simulator.clock import Clock, ScaledClock
+from simulator.connect.event import Contact
+from simulator.connect.flow import ContactState, Flow, FlowSet, load_flow, run_contact
+from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
+from simulator.loadgen.bridge import AsyncioBridge
+from simulator.loadgen.emulator_process import EmulatorProcess
+from simulator.loadgen.options import LoadOptions
+from simulator.loadgen.pacing import Pacer
+from simulator.record import RecordWriter, new_run_id
+
+log = logging.getLogger("shiftsim.loadgen")
+REPORT_INTERVAL = 0.05
+LATE_COLUMN = 14  # index of `late` in simulator.record.COLUMNS
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One finished invocation, as the reporter needs it."""
+
+    row: tuple[Any, ...]
+    outcome: InvokeOutcome
+    response_time_ms: float
+    start: float
+
+
+class LoadSession:
+    def __init__(self, environment: Environment, options: LoadOptions) -> None:
+        self.env, self.options = environment, options
+        self.coordinator = not isinstance(environment.runner, WorkerRunner)
+        self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
+        self.flows: FlowSet = load_flow(options.flow, alias_arn=options.alias_arn)
+        self.bridge = AsyncioBridge()  # the master uses it for the deployment and the UI's polling
+        self.emulator: EmulatorProcess | None = None
+        self.endpoint = options.endpoint_url
+        self.finished: collections.deque[Invocation] = collections.deque()
+        self.unsent_rows: list[tuple[Any, ...]] = []
+        self.recording = False
+        self.record: RecordWriter | None = None
+        self.run_id = ""
+        self.clock: Clock = ScaledClock()
+        self.pacer = Pacer(0)
+        self.invoker: LambdaInvoker | None = None
+        self._clients: contextlib.AsyncExitStack | None = None
+        self.reporter: gevent.Greenlet | None = None
+        self.coordination: Any = None
+        runner = environment.runner
+        self.node = runner.client_id if isinstance(runner, WorkerRunner) else ("master" if self.distributed else "local")
+        self.contact_counter = 0
+        self.recorded = 0
+        self.recorded_late = 0
+        if self.coordinator and options.target == "local" and not self.endpoint:
+            self.emulator = EmulatorProcess(options.emulator_args)
+            self.endpoint = self.emulator.start()
+            log.info("shiftsim: emulator started at %s", self.endpoint)
+        if self.coordinator:
+            environment.parsed_options.endpoint_url = self.endpoint
+        events = environment.events
+        events.test_start.add_listener(self.on_test_start)
+        events.test_stop.add_listener(self.on_test_stop)
+        events.quitting.add_listener(self.on_quitting)
+        if isinstance(environment.runner, WorkerRunner):
+            events.report_to_master.add_listener(self.on_report_to_master)
+        if isinstance(environment.runner, MasterRunner):
+            events.worker_report.add_listener(self.on_worker_report)
+            events.worker_connect.add_listener(lambda client_id, **kw: None)
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    @property
+    def target(self) -> Target:
+        if self.options.target == "aws":
+            return Target("aws", region=self.options.region)
+        return Target("local", self.endpoint, self.options.region)
+
+    def on_test_start(self, environment: Environment, **kwargs: Any) -> None:
+        parsed = environment.parsed_options
+        if self.coordinator:
+            self.run_id = new_run_id()
+            parsed.shiftsim_run_id = self.run_id
+            runner = environment.runner
+            parsed.shiftsim_processes = max(1, runner.worker_count) if isinstance(runner, MasterRunner) else 1
+            self.record = RecordWriter(self.options.results_dir / self.run_id)
+            log.info("shiftsim: recording to %s", self.record.path.parent)
+        else:
+            self.endpoint = parsed.endpoint_url or self.endpoint
+            self.run_id = getattr(parsed, "shiftsim_run_id", "")
+        processes = getattr(parsed, "shiftsim_processes", 1)
+        self.pacer = Pacer(self.options.rate / processes, self.options.late_threshold_s)
+        self.bridge.run(self._open_clients(), timeout=60)
+        self.recording = True
+        self.recorded = self.recorded_late = 0
+        if self.reporter is None or self.reporter.dead:
+            self.reporter = gevent.spawn(self._report_forever)
+        if self.coordinator:
+            from simulator.loadgen.coordination import Coordination
+
+            if self.coordination is None:
+                self.coordination = Coordination(self)
+            self.coordination.start()
+
+    async def _open_clients(self) -> None:
+        if self._clients is not None:
+            return
+        stack = contextlib.AsyncExitStack()
+        lambda_client = await stack.enter_async_context(
+            client(self.target, "lambda", concurrency=512, retries=False))
+        self.invoker = LambdaInvoker(lambda_client)
+        self.lambda_client = lambda_client
+        if self.coordinator:
+            self.codedeploy = await stack.enter_async_context(client(self.target, "codedeploy"))
+            self.cloudwatch = await stack.enter_async_context(client(self.target, "cloudwatch"))
+        self._clients = stack
+        if self.options.target == "local":
+            from simulator.admin_client import emulator_clock
+
+            self.clock = await emulator_clock(self.endpoint)
+
+    def on_test_stop(self, environment: Environment, **kwargs: Any) -> None:
+        self._drain()
+        self.recording = False
+        self.finished.clear()
+        if self.coordinator and self.record is not None:
+            self.coordination.stop()
+            self.record.flush()
+            log.info("shiftsim: %d invocations recorded in %s, %d of them late (started more than %g ms "
+                     "after their intended time)", self.recorded, self.record.path.parent,
+                     self.recorded_late, self.options.late_threshold_s * 1000)
+
+    def on_quitting(self, environment: Environment, **kwargs: Any) -> None:
+        if self.coordinator and self.record is not None:
+            self.record.close()
+        if self.coordination is not None:
+            self.coordination.stop()
+        if self._clients is not None:
+            with contextlib.suppress(Exception):
+                self.bridge.run(self._clients.aclose(), timeout=10)
+        self.bridge.close()
+        if self.emulator is not None:
+            self.emulator.stop()
+
+    # ---- reporting ---------------------------------------------------------------------------------
+
+    def _report_forever(self) -> None:
+        while True:
+            self._drain()
+            gevent.sleep(REPORT_INTERVAL)
+
+    def _drain(self) -> None:
+        fire = self.env.events.request.fire
+        rows = []
+        while self.finished:
+            done = self.finished.popleft()
+            if not self.recording:
+                continue
+            outcome = done.outcome
+            error = None if outcome.ok else RuntimeError(f"{outcome.reason}: {outcome.detail}"[:300])
+            fire(request_type="Lambda", name=f"invoke v{outcome.executed_version or '-'}",
+                 response_time=done.response_time_ms, response_length=len(outcome.flow_log.get("ExternalResults") or {}),
+                 response=None, exception=error, start_time=done.start, url=self.options.alias_arn,
+                 context={"reason": outcome.reason, "version": outcome.executed_version,
+                          "retries": outcome.retries, "injected": outcome.injected})
+            rows.append(done.row)
+        if not rows:
+            return
+        if self.coordinator and self.record is not None:
+            self._write(rows)
+        else:
+            self.unsent_rows.extend(rows)
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        assert self.record is not None
+        self.record.add(rows)
+        self.recorded += len(rows)
+        self.recorded_late += sum(1 for row in rows if row[LATE_COLUMN])
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
+        self._drain()
+        data["shiftsim_rows"] = self.unsent_rows
+        self.unsent_rows = []
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
+        rows = data.get("shiftsim_rows")
+        if rows and self.record is not None:
+            self._write([tuple(r) for r in rows])
+
+    # ---- contacts ----------------------------------------------------------------------------------
+
+    def run_contact(self) -> str:
+        self.contact_counter += 1
+        return self.bridge.run(self._contact(self.contact_counter))
+
+    async def _contact(self, number: int) -> str:
+        state = ContactState(Contact(channel="CHAT"))
+        hooks = _ContactHooks(self, state, self.options.prompt_sampler(number))
+        deadline = time.monotonic() + self.options.contact_duration if self.options.contact_duration else None
+
+        def keep_going(s: ContactState) -> bool:
+            return s.entries <= self.options.loops_per_contact and (deadline is None or time.monotonic() < deadline)
+
+        return await run_contact(self.flows, state, hooks, keep_going=keep_going)
+
+
+class _ContactHooks:
+    """The interpreter's I/O for one contact: paced invocations, prompts that take time."""
+
+    def __init__(self, session: LoadSession, state: ContactState, prompt_time: Any) -> None:
+        self.session, self.state, self.prompt_time = session, state, prompt_time
+        self.budget = ChainBudget()
+
+    async def invoke(self, block: InvokeBlock, event: dict[str, Any], flow: Flow) -> InvokeOutcome:
+        session = self.session
+        ticket = await session.pacer.ticket()
+        start, emulated = time.time(), session.clock.now()
+        assert session.invoker is not None
+        outcome = await run_invoke_block(block, event, session.invoker, self.budget,
+                                         contact_id=self.state.contact.contact_id, flow_id=flow.id,
+                                         flow_name=flow.name)
+        end = time.time()
+        row = (round(ticket.intended, 6), round(start, 6), round(end, 6), round(emulated, 3),
+               self.state.contact.contact_id, self.state.entries, block.identifier,
+               block.function_arn.rsplit(":", 1)[1], outcome.executed_version or "", outcome.branch,
+               outcome.reason or "", outcome.retries, outcome.http_status or 0, outcome.injected or "",
+               int(ticket.late), session.node)
+        session.finished.append(Invocation(row, outcome, (end - ticket.intended) * 1000.0, start))
+        return outcome
+
+    async def prompt(self, text: str) -> None:
+        self.budget.reset()
+        await asyncio.sleep(self.prompt_time())

@@ -1,0 +1,151 @@
+"""Real Locust runs of locustfiles/connect_loop.py: headless, --processes, master and workers, rate
+control, a deployment during the run. Every invocation in Locust's statistics is in the record."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCUSTFILE = str(ROOT / "locustfiles" / "connect_loop.py")
+LOCUST = [sys.executable, "-m", "locust", "-f", LOCUSTFILE]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+WEIGHTED = """
+[scenario]
+seed = 5
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+[[functions.versions]]
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+additional_version_weights = { "2" = 0.3 }
+"""
+
+
+@pytest.fixture
+def weighted(tmp_path):
+    path = tmp_path / "weighted.toml"
+    path.write_text(WEIGHTED)
+    return path
+
+
+def run_locust(tmp_path, *args, timeout=120):
+    results = tmp_path / "results"
+    command = [*LOCUST, "--headless", "--results-dir", str(results), "--csv", str(tmp_path / "stats"), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=ENV, cwd=ROOT)
+    return done, results
+
+
+def stats_counts(tmp_path):
+    with open(tmp_path / "stats_stats.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    return {row["Name"]: int(row["Request Count"]) for row in rows}
+
+
+def record(results):
+    (run,) = list(results.iterdir())
+    with open(run / "invocations.csv", newline="") as file:
+        return run, list(csv.DictReader(file))
+
+
+def check_record_matches_stats(tmp_path, results):
+    counts = stats_counts(tmp_path)
+    run, rows = record(results)
+    assert len(rows) == counts["Aggregated"] > 0
+    for version in ("1", "2"):
+        assert sum(1 for r in rows if r["version"] == version) == counts.get(f"invoke v{version}", 0)
+    return rows
+
+
+def test_headless_run_invokes_both_versions_and_records_every_invocation(tmp_path, weighted):
+    done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "20s", "--scenario", str(weighted),
+                               "--seed", "3")
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = check_record_matches_stats(tmp_path, results)
+    counts = stats_counts(tmp_path)
+    assert counts["invoke v1"] > 0 and counts["invoke v2"] > 0
+    assert {r["outcome"] for r in rows} == {"Success"}
+    assert len({r["contact"] for r in rows}) >= 20  # each user runs its own contacts
+    assert max(int(r["loop"]) for r in rows) > 1     # contacts loop through the flow
+    assert "invocations recorded in" in done.stderr
+
+
+def test_processes_two(tmp_path, weighted):
+    done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "10s", "--processes", "2",
+                               "--scenario", str(weighted))
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = check_record_matches_stats(tmp_path, results)
+    assert len({r["worker"] for r in rows}) == 2
+
+
+def test_master_and_two_workers_on_loopback(tmp_path, weighted):
+    port = "5687"
+    results = tmp_path / "results"
+    master = subprocess.Popen(
+        [*LOCUST, "--master", "--headless", "-u", "20", "-r", "20", "-t", "10s", "--expect-workers", "2",
+         "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--scenario", str(weighted),
+         "--results-dir", str(results), "--csv", str(tmp_path / "stats")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    workers = [subprocess.Popen([*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+               for _ in range(2)]
+    try:
+        _, master_err = master.communicate(timeout=90)
+        worker_codes = [w.wait(timeout=60) for w in workers]
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+    assert master.returncode == 0, master_err[-2000:]
+    assert worker_codes == [0, 0]  # the process tree exits by itself
+    rows = check_record_matches_stats(tmp_path, results)
+    assert len({r["worker"] for r in rows}) == 2
+
+
+def test_rate_is_held_when_the_machine_can_sustain_it(tmp_path):
+    rate = 100
+    done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "12s", "--rate", str(rate),
+                               "--prompt-time", "fixed:0.05")
+    assert done.returncode == 0, done.stderr[-2000:]
+    _, rows = record(results)
+    starts = sorted(float(r["start"]) for r in rows)
+    window_start, window_end = starts[0] + 2, starts[-1] - 1
+    achieved = sum(1 for s in starts if window_start <= s < window_end) / (window_end - window_start)
+    assert abs(achieved - rate) <= 0.02 * rate, achieved
+
+
+def test_late_invocations_are_reported_above_capacity(tmp_path):
+    done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", "5s", "--rate", "3000",
+                               "--prompt-time", "fixed:0.02")
+    assert done.returncode == 0, done.stderr[-2000:]
+    _, rows = record(results)
+    late = sum(int(r["late"]) for r in rows)
+    assert late > len(rows) / 2
+    assert f"{len(rows)} invocations recorded" in done.stderr and f"{late} of them late" in done.stderr
+
+
+def test_a_scenario_deployment_runs_during_the_test_and_rolls_back(tmp_path):
+    done, results = run_locust(tmp_path, "-u", "30", "-r", "30", "-t", "14s",
+                               "--scenario", str(ROOT / "scenarios" / "linear-rollback.toml"))
+    assert done.returncode == 1  # Locust's exit code when requests failed: the injected errors
+    run, rows = record(results)
+    events = [line for line in (run / "timeline.jsonl").read_text().splitlines()]
+    kinds = [__import__("json").loads(e)["kind"] for e in events]
+    assert "rollback" in kinds and kinds.index("deployment") < kinds.index("rollback")
+    assert {r["version"] for r in rows} == {"1", "2"}
+    assert any(r["reason"] == "function_error" and r["injected"] for r in rows)
+
+
+def test_bad_options_are_one_line_and_exit_two(tmp_path):
+    for args, message in ((["--rate", "-1"], "--rate: must be >= 0"),
+                          (["--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:F"], "--alias-arn: "),
+                          (["--flow", str(tmp_path / "none.json")], "--flow: no such file")):
+        done, _ = run_locust(tmp_path, "-u", "1", "-t", "2s", *args)
+        assert done.returncode == 2
+        assert f"shiftsim: error: {message}" in done.stderr and "Traceback" not in done.stderr
