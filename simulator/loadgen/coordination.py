@@ -13,7 +13,7 @@ import gevent
 from botocore.exceptions import BotoCoreError, ClientError
 
 from simulator.arn import parse_alias_arn
-from simulator.deploy import DeployError, DeploymentDriver, TimelineEvent
+from simulator.deploy import DeployError, DeploymentDriver, TimelineEvent, describe_event
 
 if TYPE_CHECKING:
     from simulator.loadgen.session import LoadSession
@@ -36,6 +36,7 @@ class Coordination:
         self.greenlets: list[gevent.Greenlet] = []
         self.cancels: list[Any] = []
         self.started_at = 0.0
+        self.origin = 0.0  # emulated time of the deployment's first event
 
     def start(self) -> None:
         self.stop()
@@ -105,10 +106,12 @@ class Coordination:
     def _flush_events(self) -> None:
         record = self.session.record
         while self.events:
-            event = self.events.popleft().to_json()
-            self.timeline.append(event)
+            event = self.events.popleft()
+            if not self.timeline:
+                self.origin = event.t
+            self.timeline.append({**event.to_json(), "text": describe_event(event, self.origin)})
             if record is not None:
-                record.event(event)
+                record.event(event.to_json())
 
     def _sample_forever(self) -> None:
         while True:

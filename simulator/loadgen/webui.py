@@ -38,7 +38,7 @@ def version_rows(session: LoadSession) -> list[dict[str, Any]]:
         weight = coordination.weights.get(version)
         rows.append({
             "version": version, "invocations": count, "share": f"{100 * count / total:.1f} %",
-            "weight": "" if weight is None else f"{100 * weight:.0f} %",
+            "weight": f"{100 * (weight or 0.0):.0f} %",
             "errors": totals["failures"].get(version, 0),
             "reasons": ", ".join(f"{r} {n}" for r, n in sorted(reasons.get(version, {}).items())) or "-"})
     return rows

@@ -1,0 +1,62 @@
+"""The web UI in headless Chromium during a real run: the shiftsim tab and the live chart render
+(screenshots are kept under the test's tmp dir)."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1400,900"]
+
+
+def chromium(tmp_path, *args):
+    profile = tmp_path / f"profile-{time.monotonic_ns()}"
+    done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=90)
+    return done.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is installed by .ci/run")
+def test_the_tab_and_the_live_chart_render_during_a_run(tmp_path):
+    port = "8476"
+    locust = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py"), "--autostart",
+         "-u", "10", "-r", "10", "-t", "60s", "--web-host", "127.0.0.1", "--web-port", port,
+         "--scenario", str(ROOT / "scenarios" / "linear-rollback.toml"), "--results-dir", str(tmp_path / "r")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60  # bounded wait for the deployment to show
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                state = urllib.request.urlopen(f"{base}/shiftsim/state", timeout=5).read().decode()
+            except OSError:
+                continue
+            if '"kind": "weight"' in state:
+                break
+        tab_dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", f"{base}/?tab=shiftsim-versions")
+        chromium(tmp_path, "--virtual-time-budget=5000", f"--screenshot={tmp_path / 'tab.png'}",
+                 f"{base}/?tab=shiftsim-versions")
+        chart_dom = chromium(tmp_path, "--virtual-time-budget=4000", "--dump-dom", f"{base}/shiftsim/timeline")
+        chromium(tmp_path, "--virtual-time-budget=4000", f"--screenshot={tmp_path / 'chart.png'}",
+                 f"{base}/shiftsim/timeline")
+    finally:
+        locust.terminate()
+        locust.communicate(timeout=30)
+    assert "Traffic shift" in tab_dom and "Observed share" in tab_dom and "Errors by reason" in tab_dom
+    assert len(re.findall(r">\d+ %<", tab_dom)) >= 2  # weight cells (they move fast at 60x)
+    assert "ConnectLambdaFunction:PROD | deployment:" in chart_dom
+    assert "traffic: version 1 90 %, version 2 10 %" in chart_dom  # the events list, in deployment time
+    for png in ("tab.png", "chart.png"):
+        assert (tmp_path / png).stat().st_size > 10_000
