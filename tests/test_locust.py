@@ -1,13 +1,14 @@
 """Real Locust runs of locustfiles/connect_loop.py: headless, --processes, master and workers, rate
 control, a deployment during the run. Every invocation in Locust's statistics is in the record."""
 
-import csv
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,21 +38,30 @@ def weighted(tmp_path):
 
 def run_locust(tmp_path, *args, timeout=120):
     results = tmp_path / "results"
-    command = [*LOCUST, "--headless", "--results-dir", str(results), "--csv", str(tmp_path / "stats"), *args]
+    command = [*LOCUST, "--headless", "--results-dir", str(results), "--json-file", str(tmp_path / "stats"), *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=ENV, cwd=ROOT)
     return done, results
 
 
 def stats_counts(tmp_path):
-    with open(tmp_path / "stats_stats.csv", newline="") as file:
-        rows = list(csv.DictReader(file))
-    return {row["Name"]: int(row["Request Count"]) for row in rows}
+    """Locust's final statistics (--json-file is written at shutdown; its CSV lags up to a second)."""
+    entries = json.loads((tmp_path / "stats.json").read_text())
+    counts = {e["name"]: e["num_requests"] for e in entries}
+    counts["Aggregated"] = sum(counts.values())
+    return counts
 
 
 def record(results):
+    """The run's rows as dicts of strings, through the record's own loader."""
+    from simulator.record import COLUMNS, load_record
+
     (run,) = list(results.iterdir())
-    with open(run / "invocations.csv", newline="") as file:
-        return run, list(csv.DictReader(file))
+    loaded = load_record(run)
+    decoded = {c: loaded.text(c) if c in ("contact", "action", "qualifier", "version", "reason", "injected",
+                                          "worker") else loaded.rows[c] for c in COLUMNS if c != "outcome"}
+    outcomes = np.array(["Success", "Error"])[loaded.rows["outcome"]]
+    rows = [{**{c: str(decoded[c][i]) for c in decoded}, "outcome": outcomes[i]} for i in range(len(loaded))]
+    return run, rows
 
 
 def check_record_matches_stats(tmp_path, results):
@@ -90,7 +100,7 @@ def test_master_and_two_workers_on_loopback(tmp_path, weighted):
     master = subprocess.Popen(
         [*LOCUST, "--master", "--headless", "-u", "20", "-r", "20", "-t", "10s", "--expect-workers", "2",
          "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--scenario", str(weighted),
-         "--results-dir", str(results), "--csv", str(tmp_path / "stats")],
+         "--results-dir", str(results), "--json-file", str(tmp_path / "stats")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
     workers = [subprocess.Popen([*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
@@ -136,7 +146,7 @@ def test_a_scenario_deployment_runs_during_the_test_and_rolls_back(tmp_path):
     assert done.returncode == 1  # Locust's exit code when requests failed: the injected errors
     run, rows = record(results)
     events = [line for line in (run / "timeline.jsonl").read_text().splitlines()]
-    kinds = [__import__("json").loads(e)["kind"] for e in events]
+    kinds = [json.loads(e)["kind"] for e in events]
     assert "rollback" in kinds and kinds.index("deployment") < kinds.index("rollback")
     assert {r["version"] for r in rows} == {"1", "2"}
     assert any(r["reason"] == "function_error" and r["injected"] for r in rows)
