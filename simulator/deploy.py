@@ -139,9 +139,16 @@ class DeploymentDriver:
         targets = await self.codedeploy.list_deployment_targets(deploymentId=deployment_id)
         target_id = targets["targetIds"][0]
         function, alias = target_id.split(":", 1)
+        first = (await self.codedeploy.get_deployment_target(
+            deploymentId=deployment_id, targetId=target_id))["deploymentTarget"]["lambdaTarget"]
+        versions = first.get("lambdaFunctionInfo") or {}
+        config = info.get("deploymentConfigName")
+        routing = (await self.codedeploy.get_deployment_config(deploymentConfigName=config))[
+            "deploymentConfigInfo"].get("trafficRoutingConfig", {})
         emit(_epoch(info.get("createTime")), "deployment", deployment_id=deployment_id,
-             config=info.get("deploymentConfigName"), application=info["applicationName"],
-             group=info["deploymentGroupName"], function=function, alias=alias)
+             config=config, routing=routing, application=info["applicationName"],
+             group=info["deploymentGroupName"], function=function, alias=alias,
+             current_version=versions.get("currentVersion"), target_version=versions.get("targetVersion"))
         while True:
             info = await self._deployment(deployment_id)
             target = (await self.codedeploy.get_deployment_target(

@@ -35,6 +35,7 @@ DTYPE = np.dtype([
 ])
 OUTCOMES = ("Success", "Error")
 ROW_FILE, STRINGS_FILE, TIMELINE_FILE, META_FILE = "invocations.bin", "strings.txt", "timeline.jsonl", "record.json"
+RUN_FILE = "run.json"
 
 
 def new_run_id() -> str:
@@ -81,6 +82,10 @@ class RecordWriter:
         if len(self.pending) >= self.batch:
             self.flush()
 
+    def describe_run(self, info: dict[str, Any]) -> None:
+        """What the run was (scenario, alias, time scale, options): read back by plots and summaries."""
+        (self.folder / RUN_FILE).write_text(json.dumps(info, indent=1, default=str))
+
     def event(self, event: dict[str, Any]) -> None:
         self.timeline.write(json.dumps(event) + "\n")
         self.timeline.flush()
@@ -112,6 +117,7 @@ class Record:
     strings: list[str]
     timeline: list[dict[str, Any]]
     folder: Path
+    info: dict[str, Any]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -158,4 +164,6 @@ def load_record(folder: str | Path) -> Record:
                 timeline.append(json.loads(line))
             except ValueError:
                 break  # a torn last line
-    return Record(rows, strings, timeline, folder)
+    run_path = folder / RUN_FILE
+    info = json.loads(run_path.read_text(encoding="utf-8")) if run_path.exists() else {}
+    return Record(rows, strings, timeline, folder, info)

@@ -113,6 +113,14 @@ class LoadSession:
         processes = getattr(parsed, "shiftsim_processes", 1)
         self.pacer = Pacer(self.options.rate / processes, self.options.late_threshold_s)
         self.bridge.run(self._open_clients(), timeout=60)
+        if self.record is not None:
+            o = self.options
+            self.record.describe_run({
+                "run_id": self.run_id, "scenario": o.scenario.name, "scenario_file": o.scenario_path,
+                "description": o.scenario.description, "alias_arn": o.alias_arn, "target": o.target,
+                "time_scale": self.clock.scale, "rate": o.rate, "flow": str(o.flow),
+                "users": getattr(parsed, "num_users", None), "processes": processes,
+                "started": time.time()})
         self.recording = True
         self.recorded = self.recorded_late = 0
         if self.reporter is None or self.reporter.dead:

@@ -1,0 +1,361 @@
+"""What callers met during a run, computed from its record alone: shares per time window against
+the alias's weight, errors per version and reason (injected apart from natural), latency per
+version, the deployment's timings (shifts, alarm, rollback), the blast radius, a statistical check
+of the routing, and the verdict against the scenario's expectations. No I/O but reading the record.
+
+Time is emulated, in seconds from the deployment's creation (or from the first invocation when there
+was no deployment). The alias weight at each invocation is CodeDeploy's plan for the configuration
+from the moment AllowTraffic began, cut at the rollback or stop (the routing the watcher observed is
+dated up to one poll late, so it is only the fallback, for a configuration it cannot read).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simulator.deployment_plan import traffic_plan
+from simulator.record import Record
+from simulator.scenario import TrafficRouting
+
+Z99 = 2.5758293035489004  # two-sided 99 % normal quantile, for the per-window bands
+ROUTING_ALPHA = 0.001      # the routing check fails below this p-value
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What a scenario expects of its rehearsal; None means not checked."""
+
+    outcome: str | None = None  # succeeded | rolled_back | stopped | failed
+    rollback_within_minutes: float | None = None
+    detect_within_minutes: float | None = None
+    max_failed_contacts: int | None = None
+    max_error_rate: float | None = None
+    alarm_fires: bool | None = None
+    routing_follows_weights: bool | None = None
+    min_invocations: int | None = None
+
+
+@dataclass
+class Timeline:
+    """The deployment's events, in emulated time relative to its creation."""
+
+    origin: float
+    deployment: dict[str, Any] = field(default_factory=dict)
+    weights: list[tuple[float, str, dict[str, float]]] = field(default_factory=list)  # (t, primary, extra)
+    alarms: list[tuple[float, str, str]] = field(default_factory=list)  # (t, alarm, state)
+    status: list[tuple[float, str]] = field(default_factory=list)
+    rollback: float | None = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def end(self) -> float | None:
+        done = [t for t, s in self.status if s in ("Succeeded", "Failed", "Stopped")]
+        return done[0] if done else None
+
+    @property
+    def outcome(self) -> str:
+        final = self.status[-1][1] if self.status else "none"
+        if final == "Succeeded":
+            return "succeeded"
+        if self.rollback is not None:
+            return "rolled_back"
+        return {"Stopped": "stopped", "Failed": "failed"}.get(final, "in_progress" if self.deployment else "none")
+
+
+def build_timeline(events: list[dict[str, Any]], fallback_origin: float) -> Timeline:
+    deployment = next((e for e in events if e["kind"] == "deployment"), None)
+    origin = deployment["t"] if deployment else fallback_origin
+    timeline = Timeline(origin, deployment or {})
+    for e in events:
+        t = e["t"] - origin
+        if e["kind"] == "weight":
+            timeline.weights.append((t, e["primary"], {k: float(v) for k, v in (e.get("additional") or {}).items()}))
+        elif e["kind"] == "alarm":
+            timeline.alarms.append((t, e["alarm"], e["state"]))
+        elif e["kind"] == "status":
+            timeline.status.append((t, e["status"]))
+        elif e["kind"] == "rollback":
+            timeline.rollback = t
+        elif e["kind"] == "error":
+            timeline.error = {"code": e.get("code"), "message": e.get("message"), "t": t}
+    timeline.weights.sort(key=lambda w: w[0])
+    planned = _planned_weights(events, timeline)
+    if planned is not None:
+        timeline.weights = planned
+    current = timeline.deployment.get("current_version")
+    if current:  # before the deployment, the current version had all the traffic
+        timeline.weights.insert(0, (-math.inf, current, {}))
+    return timeline
+
+
+def _planned_weights(events: list[dict[str, Any]], timeline: Timeline) -> list[tuple[float, str, dict[str, float]]] | None:
+    d = timeline.deployment
+    routing, current, target = d.get("routing") or {}, d.get("current_version"), d.get("target_version")
+    allow = next((e for e in events if e["kind"] == "lifecycle" and e.get("event") == "AllowTraffic"
+                  and e.get("status") == "InProgress"), None)
+    kind = routing.get("type")
+    if not (kind and current and target and allow):
+        return None
+    spec = routing.get("timeBasedCanary") or routing.get("timeBasedLinear") or {}
+    traffic = TrafficRouting(kind, int(spec.get("canaryPercentage") or spec.get("linearPercentage") or 0),
+                             int(spec.get("canaryInterval") or spec.get("linearInterval") or 0))
+    start = allow["t"] - timeline.origin
+    cut = timeline.rollback if timeline.rollback is not None else (
+        timeline.end if timeline.outcome in ("stopped", "failed") else None)
+    steps = []
+    for shift in traffic_plan(traffic):
+        at = start + shift.offset
+        if cut is not None and at > cut:
+            break
+        steps.append((at, current, {target: shift.weight}) if shift.weight is not None else (at, target, {}))
+    if timeline.rollback is not None:
+        steps.append((timeline.rollback, current, {}))
+    return steps
+
+
+def weight_of(version: str, timeline: Timeline, times: np.ndarray) -> np.ndarray:
+    """The alias's weight for `version` at each time (step function of the observed routing)."""
+    weights = np.zeros(len(times))
+    if not timeline.weights:
+        return weights
+    change_times = np.array([w[0] for w in timeline.weights])
+    values = np.array([(1.0 - sum(extra.values())) if primary == version else extra.get(version, 0.0)
+                       for _, primary, extra in timeline.weights])
+    index = np.searchsorted(change_times, times, side="right") - 1
+    known = index >= 0
+    weights[known] = values[index[known]]
+    weights[~known] = values[0]  # no deployment: before the first observation, the first routing seen
+    return weights
+
+
+def routing_check(served_target: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
+    """Does the count of invocations served by the target version follow the weights? A normal
+    approximation of the sum of independent Bernoulli draws (one per invocation)."""
+    mixed = (weight > 0) & (weight < 1)
+    n = int(mixed.sum())
+    if n == 0:
+        return {"invocations_while_split": 0, "p_value": None, "follows": True}
+    observed = int(served_target[mixed].sum())
+    expected = float(weight[mixed].sum())
+    variance = float((weight[mixed] * (1 - weight[mixed])).sum())
+    z = (observed - expected) / math.sqrt(variance) if variance > 0 else 0.0
+    p_value = math.erfc(abs(z) / math.sqrt(2))
+    pure = (weight == 0) | (weight == 1)
+    mismatched = int((served_target[pure] != (weight[pure] == 1)).sum())
+    return {"invocations_while_split": n, "observed": observed, "expected": round(expected, 2),
+            "z": round(z, 3), "p_value": p_value, "unsplit_mismatches": mismatched,
+            "follows": p_value >= ROUTING_ALPHA and mismatched == 0}
+
+
+def default_window(timeline: Timeline) -> float:
+    routing = (timeline.deployment or {}).get("routing") or {}
+    spec = routing.get("timeBasedLinear") or routing.get("timeBasedCanary") or {}
+    minutes = spec.get("linearInterval") or spec.get("canaryInterval")
+    return max(10.0, min(60.0, minutes * 30.0)) if minutes else 30.0
+
+
+def percentiles(values: np.ndarray) -> dict[str, float | None]:
+    if len(values) == 0:
+        return {"p50": None, "p95": None, "p99": None, "max": None}
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2), "p99": round(float(p99), 2),
+            "max": round(float(values.max()), 2)}
+
+
+def analyse(record: Record, window: float | None = None,
+            expectations: Expectations | None = None) -> dict[str, Any]:
+    rows = record.rows
+    if len(rows) == 0:
+        first = 0.0
+    else:
+        first = float(rows["emulated"].min())
+    timeline = build_timeline(record.timeline, first)
+    window = window or default_window(timeline)
+    t = rows["emulated"] - timeline.origin
+    versions = record.text("version")
+    reasons = record.text("reason")
+    injected = record.text("injected")
+    contacts = rows["contact"]
+    ok = record.ok
+    latency_ms = (rows["end"] - rows["start"]) * 1000.0
+    deployment = timeline.deployment
+    target = deployment.get("target_version")
+    current = deployment.get("current_version")
+    known_versions = sorted({v for v in versions if v} | {v for v in (target, current) if v},
+                            key=lambda v: (not v.isdigit(), int(v) if v.isdigit() else 0, v))
+
+    per_version = {}
+    for version in known_versions:
+        mine = versions == version
+        errors = mine & ~ok
+        by_reason: dict[str, dict[str, int]] = {}
+        for reason in sorted(set(reasons[errors])):
+            hit = errors & (reasons == reason)
+            by_reason[reason] = {"injected": int((hit & (injected != "")).sum()),
+                                 "natural": int((hit & (injected == "")).sum())}
+        per_version[version] = {
+            "invocations": int(mine.sum()), "errors": int(errors.sum()),
+            "error_rate": round(float(errors.sum() / mine.sum()), 4) if mine.any() else 0.0,
+            "errors_by_reason": by_reason, "latency_ms": percentiles(latency_ms[mine])}
+    unserved = versions == ""
+    if unserved.any():
+        by_reason = {r: int((unserved & (reasons == r)).sum()) for r in sorted(set(reasons[unserved]))}
+        per_version["none"] = {"invocations": int(unserved.sum()), "errors": int(unserved.sum()),
+                               "errors_by_reason": by_reason}
+
+    windows = []
+    if len(rows):
+        start = math.floor(t.min() / window) * window
+        stop = t.max()
+        weight_target = weight_of(target, timeline, t) if target else np.zeros(len(rows))
+        edge = start
+        while edge <= stop:
+            inside = (t >= edge) & (t < edge + window)
+            n = int(inside.sum())
+            entry: dict[str, Any] = {"start": round(edge, 3), "end": round(edge + window, 3), "invocations": n,
+                                     "errors": int((inside & ~ok).sum()), "versions": {}}
+            for version in known_versions:
+                mine = inside & (versions == version)
+                if mine.any():
+                    entry["versions"][version] = {
+                        "invocations": int(mine.sum()), "errors": int((mine & ~ok).sum()),
+                        "injected_errors": int((mine & ~ok & (injected != "")).sum()),
+                        "p50_ms": round(float(np.percentile(latency_ms[mine], 50)), 2),
+                        "p95_ms": round(float(np.percentile(latency_ms[mine], 95)), 2)}
+            if n and target:
+                served = inside & (versions == target)
+                planned = float(weight_target[inside].mean())
+                half = Z99 * math.sqrt(planned * (1 - planned) / n)
+                share = float(served.sum() / n)
+                entry.update({"target_share": round(share, 4), "planned_weight": round(planned, 4),
+                              "band": [round(max(0.0, planned - half), 4), round(min(1.0, planned + half), 4)],
+                              "within_band": bool(planned - half - 1e-9 <= share <= planned + half + 1e-9),
+                              "target_errors": int((served & ~ok).sum())})
+            windows.append(entry)
+            edge += window
+
+    routing = {"follows": True, "invocations_while_split": 0}
+    if target and len(rows):
+        served_ok = versions != ""
+        routing = routing_check((versions == target)[served_ok], weight_of(target, timeline, t)[served_ok])
+
+    end = timeline.end
+    during = (t >= 0) & (t <= end if end is not None else np.ones(len(rows), bool)) if deployment else np.zeros(len(rows), bool)
+    target_errors = (versions == target) & ~ok & (t >= 0) if target else np.zeros(len(rows), bool)
+    first_error = float(t[target_errors].min()) if target_errors.any() else None
+    alarm_fired = next((a for a in timeline.alarms if a[2] == "ALARM" and a[0] >= -1e-9), None)
+    per_contact_versions: dict[int, set[str]] = {}
+    for contact, version in zip(contacts.tolist(), versions.tolist(), strict=True):
+        if version:
+            per_contact_versions.setdefault(contact, set()).add(version)
+    deployment_summary = {
+        "deployment_id": deployment.get("deployment_id"), "config": deployment.get("config"),
+        "current_version": current, "target_version": target, "outcome": timeline.outcome,
+        "shifts": [{"t": round(w[0], 3), "primary": w[1], "additional": w[2]} for w in timeline.weights
+                   if math.isfinite(w[0])],
+        "alarm_transitions": [{"t": round(a[0], 3), "alarm": a[1], "state": a[2]} for a in timeline.alarms],
+        "alarm_fired_at": round(alarm_fired[0], 3) if alarm_fired else None,
+        "rollback_at": round(timeline.rollback, 3) if timeline.rollback is not None else None,
+        "ended_at": round(end, 3) if end is not None else None,
+        "error": timeline.error,
+        "first_target_error_at": round(first_error, 3) if first_error is not None else None,
+        "first_error_to_alarm_s": round(alarm_fired[0] - first_error, 3) if alarm_fired and first_error is not None else None,
+        "first_error_to_rollback_s": round(timeline.rollback - first_error, 3)
+        if timeline.rollback is not None and first_error is not None else None,
+        "invocations_during": int(during.sum()),
+        "failed_invocations_during": int((during & ~ok).sum()),
+        "failed_contacts_during": int(len(set(contacts[during & ~ok].tolist()))),
+    }
+    total = len(rows)
+    summary = {
+        "run": record.folder.name, "invocations": total, "errors": int((~ok).sum()),
+        "error_rate": round(float((~ok).sum() / total), 4) if total else 0.0,
+        "contacts": int(len(set(contacts.tolist()))),
+        "failed_contacts": int(len(set(contacts[~ok].tolist()))),
+        "contacts_meeting_both_versions": sum(1 for vs in per_contact_versions.values() if len(vs) > 1),
+        "late_invocations": int(rows["late"].sum()) if total else 0,
+        "retried_invocations": int((rows["retries"] > 0).sum()) if total else 0,
+        "window_s": window, "run_info": record.info, "versions": per_version, "windows": windows, "routing": routing,
+        "deployment": deployment_summary, "time_origin_emulated": timeline.origin,
+    }
+    if expectations is not None:
+        summary["verdict"] = verdict(summary, expectations)
+    return summary
+
+
+def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
+    """Each expectation with what was measured; `passed` only if all hold."""
+    d = summary["deployment"]
+    checks = []
+
+    def check(name: str, expected: Any, actual: Any, holds: bool) -> None:
+        checks.append({"check": name, "expected": expected, "actual": actual, "passed": bool(holds)})
+
+    if expect.outcome is not None:
+        check("outcome", expect.outcome, d["outcome"], d["outcome"] == expect.outcome)
+    if expect.rollback_within_minutes is not None:
+        at = d["rollback_at"]
+        check("rollback within (emulated minutes from the start)", expect.rollback_within_minutes,
+              None if at is None else round(at / 60, 2), at is not None and at <= expect.rollback_within_minutes * 60)
+    if expect.detect_within_minutes is not None:
+        gap = d["first_error_to_alarm_s"]
+        check("alarm within (emulated minutes from the new version's first error)", expect.detect_within_minutes,
+              None if gap is None else round(gap / 60, 2), gap is not None and gap <= expect.detect_within_minutes * 60)
+    if expect.max_failed_contacts is not None:
+        check("contacts that took an error branch during the deployment, at most", expect.max_failed_contacts,
+              d["failed_contacts_during"], d["failed_contacts_during"] <= expect.max_failed_contacts)
+    if expect.max_error_rate is not None:
+        check("error rate, at most", expect.max_error_rate, summary["error_rate"],
+              summary["error_rate"] <= expect.max_error_rate)
+    if expect.alarm_fires is not None:
+        fired = d["alarm_fired_at"] is not None
+        check("alarm fires", expect.alarm_fires, fired, fired == expect.alarm_fires)
+    if expect.routing_follows_weights is not None:
+        follows = summary["routing"]["follows"]
+        check("routing follows the alias weights", expect.routing_follows_weights, follows,
+              follows == expect.routing_follows_weights)
+    if expect.min_invocations is not None:
+        check("invocations, at least", expect.min_invocations, summary["invocations"],
+              summary["invocations"] >= expect.min_invocations)
+    return {"passed": all(c["passed"] for c in checks), "checks": checks}
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The short text printed at the end of every run."""
+    d = summary["deployment"]
+    lines = [f"{summary['invocations']} invocations in {summary['contacts']} contacts; "
+             f"{summary['errors']} errors ({100 * summary['error_rate']:.1f} %), "
+             f"{summary['failed_contacts']} contacts took an error branch; "
+             f"{summary['late_invocations']} late"]
+    for version, stats in summary["versions"].items():
+        reasons = ", ".join(f"{r} {v['injected'] + v['natural'] if isinstance(v, dict) else v}"
+                            for r, v in stats.get("errors_by_reason", {}).items()) or "no errors"
+        latency = stats.get("latency_ms", {})
+        p95 = f", p95 {latency['p95']:.0f} ms" if latency.get("p95") is not None else ""
+        lines.append(f"  version {version}: {stats['invocations']} invocations, {reasons}{p95}")
+    if d["deployment_id"]:
+        def minutes(value: float | None) -> str:
+            return "-" if value is None else f"{value / 60:+.1f} min"
+        lines.append(f"deployment {d['deployment_id']} ({d['config']}) {d['current_version']} -> "
+                     f"{d['target_version']}: {d['outcome']}")
+        lines.append(f"  first error of version {d['target_version']} {minutes(d['first_target_error_at'])}, "
+                     f"alarm {minutes(d['alarm_fired_at'])}, rollback {minutes(d['rollback_at'])}, "
+                     f"end {minutes(d['ended_at'])} (emulated, from the deployment's start)")
+        lines.append(f"  during the deployment: {d['failed_invocations_during']} failed invocations, "
+                     f"{d['failed_contacts_during']} contacts took an error branch; "
+                     f"{summary['contacts_meeting_both_versions']} contacts met both versions")
+    routing = summary["routing"]
+    if routing.get("p_value") is not None:
+        lines.append(f"  routing vs weights: {routing['observed']} observed on the new version, "
+                     f"{routing['expected']} expected (p = {routing['p_value']:.3g}): "
+                     f"{'consistent' if routing['follows'] else 'NOT consistent'}")
+    if "verdict" in summary:
+        v = summary["verdict"]
+        lines.append(f"verdict: {'PASS' if v['passed'] else 'FAIL'}")
+        for c in v["checks"]:
+            lines.append(f"  [{'ok' if c['passed'] else 'FAIL'}] {c['check']}: expected {c['expected']}, got {c['actual']}")
+    return "\n".join(lines)

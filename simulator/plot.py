@@ -1,0 +1,146 @@
+"""The timeline figure of a run, from its analysis alone: what share of traffic each version got
+(observed, stacked) against the alias's planned weight, the error rate per version with injected
+faults marked, the alarms' states as bands, latency per version, and the deployment's events as
+labelled markers on every panel. Time: emulated minutes from the deployment's start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+ALARM_COLORS = {"OK": "#7fc97f", "ALARM": "#e41a1c", "INSUFFICIENT_DATA": "#bdbdbd"}
+
+
+def _minutes(seconds: float) -> float:
+    return seconds / 60.0
+
+
+def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
+    windows = summary["windows"]
+    deployment = summary["deployment"]
+    versions = [v for v in summary["versions"] if v != "none"]
+    color = {v: COLORS[i % len(COLORS)] for i, v in enumerate(versions)}
+    mids = [_minutes((w["start"] + w["end"]) / 2) for w in windows]
+    lefts = [_minutes(w["start"]) for w in windows]
+    width = _minutes(summary["window_s"])
+    alarms = sorted({a["alarm"] for a in deployment["alarm_transitions"]})
+    fig, axes = plt.subplots(4, 1, figsize=(13, 10), sharex=True,
+                             gridspec_kw={"height_ratios": [3, 2, 0.5 + 0.35 * max(1, len(alarms)), 2]})
+    share_ax, error_ax, alarm_ax, latency_ax = axes
+
+    # 1. observed share per version (stacked), planned weight of the new version (step line)
+    bottoms = [0.0] * len(windows)
+    target = deployment.get("target_version")
+    stacked = sorted(versions, key=lambda v: v != target)  # the new version from 0, beside its weight line
+    for version in stacked:
+        shares = [(w["versions"].get(version, {}).get("invocations", 0) / w["invocations"]) if w["invocations"] else 0.0
+                  for w in windows]
+        share_ax.bar(lefts, shares, width=width, bottom=bottoms, align="edge", color=color[version],
+                     alpha=0.75, label=f"version {version} (observed)", linewidth=0)
+        bottoms = [b + s for b, s in zip(bottoms, shares, strict=True)]
+    steps = list(deployment["shifts"])
+    if target and steps:
+        xs, ys = [min(lefts) if lefts else 0.0], [0.0]
+        for step in steps:
+            weight = 1.0 if step["primary"] == target else float(step["additional"].get(target, 0.0))
+            xs.append(_minutes(step["t"]))
+            ys.append(weight)
+        xs.append(max(lefts) + width if lefts else xs[-1])
+        ys.append(ys[-1])
+        share_ax.step(xs, ys, where="post", color="black", linestyle="--", linewidth=1.6,
+                      label=f"version {target}: planned weight")
+    share_ax.set_ylim(0, 1.05)
+    share_ax.set_ylabel("share of\ninvocations")
+    share_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+
+    # 2. error rate per version; injected errors marked
+    for version in versions:
+        rates, injected_x, injected_y = [], [], []
+        for mid, w in zip(mids, windows, strict=True):
+            stats = w["versions"].get(version)
+            rate = stats["errors"] / stats["invocations"] if stats else float("nan")
+            rates.append(rate)
+            if stats and stats["injected_errors"]:
+                injected_x.append(mid)
+                injected_y.append(rate)
+        error_ax.plot(mids, rates, marker="o", markersize=3, color=color[version], label=f"version {version}")
+        if injected_x:
+            error_ax.scatter(injected_x, injected_y, marker="x", s=60, color="black", zorder=5,
+                             label="injected faults" if version == versions[-1] else None)
+    error_ax.set_ylabel("error rate")
+    error_ax.set_ylim(-0.03, 1.03)
+    error_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+
+    # 3. alarm state bands
+    end_x = max(lefts) + width if lefts else 1.0
+    for row, name in enumerate(alarms):
+        transitions = [a for a in deployment["alarm_transitions"] if a["alarm"] == name]
+        for i, transition in enumerate(transitions):
+            start = max(_minutes(transition["t"]), min(lefts) if lefts else 0.0)
+            stop = _minutes(transitions[i + 1]["t"]) if i + 1 < len(transitions) else end_x
+            alarm_ax.barh(row, stop - start, left=start, height=0.6,
+                          color=ALARM_COLORS.get(transition["state"], "#cccccc"))
+    alarm_ax.set_yticks(range(len(alarms)), [a[:40] for a in alarms], fontsize=8)
+    alarm_ax.set_ylim(-0.6, max(1, len(alarms)) - 0.4)
+    alarm_ax.legend(handles=[Patch(color=c, label=s) for s, c in ALARM_COLORS.items()], loc="upper left",
+                    bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+
+    # 4. latency per version
+    for version in versions:
+        p50 = [w["versions"].get(version, {}).get("p50_ms", float("nan")) for w in windows]
+        p95 = [w["versions"].get(version, {}).get("p95_ms", float("nan")) for w in windows]
+        latency_ax.plot(mids, p50, color=color[version], label=f"version {version} p50")
+        latency_ax.plot(mids, p95, color=color[version], linestyle=":", label=f"version {version} p95")
+    latency_ax.set_ylabel("latency (ms)")
+    latency_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+
+    # events on every panel
+    marks = []
+    if deployment.get("deployment_id"):
+        marks.append((0.0, "deployment starts", "black"))
+    if deployment.get("first_target_error_at") is not None:
+        marks.append((_minutes(deployment["first_target_error_at"]), f"first v{target} error", "#ff7f0e"))
+    if deployment.get("alarm_fired_at") is not None:
+        marks.append((_minutes(deployment["alarm_fired_at"]), "alarm", "#e41a1c"))
+    if deployment.get("rollback_at") is not None:
+        marks.append((_minutes(deployment["rollback_at"]), "rolled back", "#6a3d9a"))
+    elif deployment.get("ended_at") is not None:
+        marks.append((_minutes(deployment["ended_at"]), deployment["outcome"].replace("_", " "), "#6a3d9a"))
+    for ax in axes:
+        for x, _, c in marks:
+            ax.axvline(x, color=c, linewidth=1.2, alpha=0.8)
+        for step in deployment["shifts"]:
+            ax.axvline(_minutes(step["t"]), color="grey", linewidth=0.5, linestyle=":", alpha=0.6)
+        ax.grid(axis="y", alpha=0.3)
+    for i, (x, label, c) in enumerate(marks):
+        share_ax.annotate(label, xy=(x, 1.02), xytext=(3, 4 + 11 * (i % 2)), textcoords="offset points",
+                          fontsize=8, color=c, annotation_clip=False)
+
+    info = summary.get("run_info") or {}
+    scale = info.get("time_scale")
+    latency_ax.set_xlabel("emulated minutes from the deployment's start"
+                          + (f"  (time scale x{scale:g}: 1 real second = {scale:g} emulated seconds)" if scale else ""))
+    title = f"{info.get('scenario') or summary['run']}: "
+    if deployment.get("deployment_id"):
+        title += (f"{deployment['config']}, version {deployment['current_version']} -> {target}: "
+                  f"{deployment['outcome'].replace('_', ' ')}")
+    else:
+        title += "no deployment"
+    fig.suptitle(title, fontsize=12, x=0.01, ha="left")
+    fig.text(0.01, 0.955, f"{summary['invocations']} invocations, {summary['errors']} errors, "
+             f"{deployment['failed_contacts_during']} contacts hit an error branch during the deployment; "
+             f"run {summary['run']}", fontsize=9, color="#444444")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "timeline.png", out_dir / "timeline.svg"]
+    for path in paths:
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return paths
