@@ -5,19 +5,26 @@ A user mistake (bad scenario, ARN, flag, port) prints one line `shiftsim: error:
 
 from __future__ import annotations
 
+import sys
+
+if sys.argv[1:2] == ["rehearse"]:  # Locust's gevent must patch before anything imports ssl
+    from gevent import monkey
+
+    monkey.patch_all()
+
 import argparse
 import asyncio
 import json
-import sys
 from collections.abc import Sequence
 
 from simulator.arn import ArnError
 from simulator.aws import TargetError
 from simulator.connect.invoke import BlockConfigError
 from simulator.deploy import DeployError
+from simulator.record import RecordError
 from simulator.scenario import ScenarioError, default_scenario, load_scenario
 
-USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, DeployError)
+USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, DeployError, RecordError)
 
 
 def _scenario(path: str | None):
@@ -125,6 +132,29 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0 if outcome.status == "Succeeded" else 1
 
 
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)  # a bad scenario fails here, before Locust is imported
+    from pathlib import Path
+
+    from simulator.rehearse import main_rehearse
+
+    return main_rehearse(scenario, results=Path(args.results) if args.results else None, target=args.target,
+                         time_scale=args.time_scale, seed=args.seed, alias_arn=args.alias_arn,
+                         region=args.region, watch_existing=args.watch_existing)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulator.analysis import format_summary
+    from simulator.rehearse_results import redraw
+
+    summary = redraw(Path(args.run))
+    print(format_summary(summary))
+    print(f"redrawn: {Path(args.run) / 'timeline.png'}, {Path(args.run) / 'timeline.svg'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shiftsim", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -165,6 +195,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="watch the group's deployment in progress (one `sam deploy` started)")
     deploy.add_argument("--deployment-id", help="watch this deployment")
     deploy.set_defaults(func=cmd_deploy)
+
+    rehearse = sub.add_parser("rehearse", help="run a whole rehearsal: emulator, load, deployment, verdict")
+    rehearse.add_argument("scenario")
+    rehearse.add_argument("--results", help="the run folder (default: results/<run-id>)")
+    rehearse.add_argument("--target", choices=("local", "aws"), default="local")
+    rehearse.add_argument("--alias-arn", help="aws target: the alias (default: the scenario's)")
+    rehearse.add_argument("--region", help="aws target: the region (default: the scenario's)")
+    rehearse.add_argument("--watch-existing", action="store_true",
+                          help="watch the group's deployment in progress (one `sam deploy` started)")
+    rehearse.add_argument("--seed", type=int, help="seed for routing draws and fault injection")
+    rehearse.add_argument("--time-scale", type=_time_scale, help="default: the scenario's")
+    rehearse.set_defaults(func=cmd_rehearse)
+
+    plot = sub.add_parser("plot", help="redraw a run's figure and summary from its record alone")
+    plot.add_argument("run", help="a run folder, results/<run-id>")
+    plot.set_defaults(func=cmd_plot)
 
     validate = sub.add_parser("validate", help="check a scenario file")
     validate.add_argument("scenario")

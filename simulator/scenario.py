@@ -155,6 +155,27 @@ class EmulatorOptions:
 
 
 @dataclass(frozen=True)
+class LoadSpec:
+    """The load of a rehearsal (Locust's users and shiftsim's load options)."""
+
+    users: int = 20
+    spawn_rate: float = 20.0
+    rate: float = 0.0
+    loops_per_contact: int = 10
+    contact_duration: float = 0.0
+    prompt_time: str = "uniform:0.2:0.6"
+    flow: str | None = None  # default: the seed's looping flow
+    tail: float = 5.0  # seconds of load after the deployment ends
+    max_duration: float = 300.0  # seconds: a rehearsal never runs longer
+
+
+EXPECTATION_KEYS = {"outcome": str, "rollback_within_minutes": float, "detect_within_minutes": float,
+                    "max_failed_contacts": int, "max_error_rate": float, "alarm_fires": bool,
+                    "routing_follows_weights": bool, "min_invocations": int}
+OUTCOMES = ("succeeded", "rolled_back", "stopped", "failed")
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str = "default"
     description: str = ""
@@ -167,6 +188,8 @@ class Scenario:
     deployment: DeploymentSpec | None = None
     emulator: EmulatorOptions = field(default_factory=EmulatorOptions)
     time_scale: float = 1.0
+    load: LoadSpec = field(default_factory=LoadSpec)
+    expect: dict[str, Any] = field(default_factory=dict)
     source: str = "<default>"
 
     def alias_arn(self, function: str | None = None, alias: str | None = None) -> str:
@@ -291,6 +314,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     alarm_sections = top.tables("alarms")
     deployment_section = top.table("deployment")
     emulator_section = top.table("emulator") or _Section(source, "emulator", {})
+    load_section = top.table("load")
+    expect_section = top.table("expect")
     scenario = Scenario(
         name=meta.string("name", Path(source).stem),
         description=meta.string("description", ""),
@@ -307,6 +332,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         if functions[0].aliases or deployment_section else None,
         emulator=_emulator_options(emulator_section),
         time_scale=meta.number("time_scale", 1.0, low=0.001),
+        load=_load(load_section, Path(source).parent) if load_section else LoadSpec(),
+        expect=_expect(expect_section) if expect_section else {},
         source=source,
     )
     if scenario.deployment is not None:
@@ -549,3 +576,41 @@ def _check_deployment(top: _Section, scenario: Scenario) -> None:
         hook = getattr(deployment, key)
         if hook is not None and hook not in functions:
             top.fail(f"hook function {hook!r} is not declared in [[functions]]", f"deployment.{key}")
+
+
+def _load(s: _Section, folder: Path) -> LoadSpec:
+    flow = s.string("flow", None)
+    if flow is not None:
+        path = (folder / flow) if not Path(flow).is_absolute() else Path(flow)
+        if not path.exists():
+            s.fail(f"no such flow file: {path}", "flow")
+        flow = str(path)
+    spec = LoadSpec(
+        users=s.number("users", 20, low=1, integer=True),
+        spawn_rate=float(s.number("spawn_rate", 20.0, low=0.001)),
+        rate=float(s.number("rate", 0.0, low=0)),
+        loops_per_contact=s.number("loops_per_contact", 10, low=1, integer=True),
+        contact_duration=float(s.number("contact_duration", 0.0, low=0)),
+        prompt_time=s.string("prompt_time", "uniform:0.2:0.6"),
+        flow=flow,
+        tail=float(s.number("tail", 5.0, low=0)),
+        max_duration=float(s.number("max_duration", 300.0, low=1)),
+    )
+    s.done()
+    return spec
+
+
+def _expect(s: _Section) -> dict[str, Any]:
+    expected: dict[str, Any] = {}
+    for key in list(s.data):
+        kind = EXPECTATION_KEYS.get(key)
+        if kind is None:
+            s.fail(f"unknown expectation {key!r}; known: {', '.join(EXPECTATION_KEYS)}")
+        if kind is str:
+            expected[key] = s.string(key, choices=OUTCOMES)
+        elif kind is bool:
+            expected[key] = _boolean(s, key, False)
+        else:
+            expected[key] = s.number(key, low=0, integer=kind is int)
+    s.done()
+    return expected

@@ -71,8 +71,17 @@ class Coordination:
             return
         driver = DeploymentDriver(session.lambda_client, session.codedeploy, session.cloudwatch, session.clock)
         try:
-            deployment_id = await driver.start(spec.application, spec.group, spec.function, spec.alias,
-                                               before_hook=spec.pre_traffic_hook, after_hook=spec.post_traffic_hook)
+            if session.options.watch_existing:
+                self.deployment = {"status": f"waiting for a deployment of {spec.application}/{spec.group}"}
+                deployment_id = None
+                while deployment_id is None:
+                    deployment_id = await driver.find_active(spec.application, spec.group)
+                    if deployment_id is None:
+                        await asyncio.sleep(2.0)
+            else:
+                deployment_id = await driver.start(spec.application, spec.group, spec.function, spec.alias,
+                                                   before_hook=spec.pre_traffic_hook,
+                                                   after_hook=spec.post_traffic_hook)
             self.deployment = {"status": "Created", "id": deployment_id}
             poll = max(0.02, min(1.0, 2.0 / session.clock.scale))
             outcome = await driver.watch(deployment_id, poll_interval=poll, on_event=self._on_event)

@@ -46,6 +46,9 @@ def add_options(parser: Any) -> None:
     group.add_argument("--late-threshold-ms", type=float, default=20.0,
                        help="an invocation starting later than this after its intended time is late")
     group.add_argument("--results-dir", default="results", help="where results/<run-id>/ is written")
+    group.add_argument("--run-dir", default="", help="write this run's results exactly here (instead of results/<run-id>/)")
+    group.add_argument("--watch-existing", action="store_true", default=False,
+                       help="do not start a deployment: watch the group's one in progress (started by `sam deploy`)")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class LoadOptions:
     deploy_after: float | None
     late_threshold_s: float
     results_dir: Path
+    run_dir: Path | None = None
+    watch_existing: bool = False
 
     def prompt_sampler(self, salt: int = 0) -> Callable[[], float]:
         rng = random.Random(None if self.seed is None else self.seed + salt)
@@ -117,6 +122,8 @@ def load_options(parsed: Any) -> LoadOptions:
     deploy_after: float | None = parsed.deploy_after if parsed.deploy_after >= 0 else None
     if deploy_after is None and parsed.scenario and scenario.deployment and scenario.deployment.requested:
         deploy_after = scenario.deployment.start_after
+    if parsed.watch_existing and deploy_after is None:
+        deploy_after = 0.0
     return LoadOptions(
         target=parsed.target, alias_arn=alias_arn, endpoint_url=parsed.endpoint_url,
         region=parsed.region or scenario.region, flow=flow, scenario=scenario,
@@ -124,4 +131,5 @@ def load_options(parsed: Any) -> LoadOptions:
         contact_duration=parsed.contact_duration, prompt_time=parsed.prompt_time,
         seed=None if parsed.seed < 0 else parsed.seed, time_scale=parsed.time_scale,
         deploy_after=deploy_after, late_threshold_s=parsed.late_threshold_ms / 1000.0,
-        results_dir=Path(parsed.results_dir))
+        results_dir=Path(parsed.results_dir), run_dir=Path(parsed.run_dir) if parsed.run_dir else None,
+        watch_existing=bool(parsed.watch_existing))

@@ -101,11 +101,12 @@ class LoadSession:
     def on_test_start(self, environment: Environment, **kwargs: Any) -> None:
         parsed = environment.parsed_options
         if self.coordinator:
-            self.run_id = new_run_id()
+            folder = self.options.run_dir or self.options.results_dir / new_run_id()
+            self.run_id = folder.name
             parsed.shiftsim_run_id = self.run_id
             runner = environment.runner
             parsed.shiftsim_processes = max(1, runner.worker_count) if isinstance(runner, MasterRunner) else 1
-            self.record = RecordWriter(self.options.results_dir / self.run_id)
+            self.record = RecordWriter(folder)
             log.info("shiftsim: recording to %s", self.record.path.parent)
         else:
             self.endpoint = parsed.endpoint_url or self.endpoint

@@ -1,0 +1,158 @@
+"""`shiftsim rehearse SCENARIO`: one command that runs a whole rehearsal and says whether it passed.
+
+The emulator starts with the scenario's stack (a subprocess, local target), Locust runs headless in
+this process as a library with the scenario's load, the deployment starts at the scenario's moment,
+and the run stops when the deployment has ended plus a tail (or at the scenario's maximum duration).
+Then the run folder gets the analysis (`summary.json`), the figure (`timeline.png`/`.svg`) and
+Locust's CSV and HTML reports; the summary is printed; the exit code is the verdict (0 pass, 1 fail).
+Importing this module monkey-patches the process with gevent (Locust): only `cli rehearse` does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import events
+from locust import stats as locust_stats
+from locust.argument_parser import get_parser
+from locust.env import Environment
+from locust.html import get_html_report
+
+from simulator.analysis import Expectations, analyse, format_summary
+from simulator.deploy import DONE
+from simulator.loadgen.options import OptionsError, load_options
+from simulator.loadgen.setup import install
+from simulator.loadgen.user import ContactUser
+from simulator.plot import draw_timeline
+from simulator.record import load_record, new_run_id
+from simulator.scenario import Scenario
+
+PROGRESS_EVERY = 2.0
+
+
+class RehearsalUser(ContactUser):
+    """One caller of the rehearsal."""
+
+
+@dataclass
+class RehearsalResult:
+    folder: Path
+    summary: dict[str, Any]
+    passed: bool
+
+
+def locust_arguments(scenario: Scenario, folder: Path, *, target: str, time_scale: float | None,
+                     seed: int | None, alias_arn: str | None, region: str | None,
+                     watch_existing: bool) -> list[str]:
+    load = scenario.load
+    args = ["--headless", "-u", str(load.users), "-r", str(load.spawn_rate), "--scenario", scenario.source,
+            "--run-dir", str(folder), "--rate", str(load.rate), "--loops-per-contact", str(load.loops_per_contact),
+            "--contact-duration", str(load.contact_duration), "--prompt-time", load.prompt_time,
+            "--target", target]
+    if load.flow:
+        args += ["--flow", load.flow]
+    if time_scale:
+        args += ["--time-scale", str(time_scale)]
+    if seed is not None:
+        args += ["--seed", str(seed)]
+    if alias_arn:
+        args += ["--alias-arn", alias_arn]
+    if region:
+        args += ["--region", region]
+    if watch_existing:
+        args += ["--watch-existing"]
+    if scenario.deployment is None or not (scenario.deployment.requested or watch_existing):
+        args += ["--deploy-after", "-1"]
+    return args
+
+
+def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "local",
+             time_scale: float | None = None, seed: int | None = None, alias_arn: str | None = None,
+             region: str | None = None, watch_existing: bool = False,
+             say: Any = print) -> RehearsalResult:
+    folder = results or Path("results") / new_run_id()
+    folder.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("locust").setLevel(logging.WARNING)
+    install(events)
+    options = get_parser().parse_args(args=["-f", __file__, *locust_arguments(
+        scenario, folder, target=target, time_scale=time_scale, seed=seed, alias_arn=alias_arn,
+        region=region, watch_existing=watch_existing)])
+    load_options(options)  # the same validation as the locustfile: bad input stops here, exit 2
+    environment = Environment(user_classes=[RehearsalUser], events=events, parsed_options=options)
+    runner = environment.create_local_runner()
+    environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
+    session = environment.shiftsim  # type: ignore[attr-defined]
+    csv_writer = locust_stats.StatsCSVFileWriter(environment, locust_stats.PERCENTILES_TO_REPORT,
+                                                 str(folder / "locust"), full_history=False)
+    writer = gevent.spawn(csv_writer)
+    history = gevent.spawn(locust_stats.stats_history, runner)
+    say(f"shiftsim: rehearsing {scenario.name} ({scenario.source}) -> {folder}")
+    started = time.monotonic()
+    runner.start(scenario.load.users, scenario.load.spawn_rate)
+    ended_at = None
+    last_progress = 0.0
+    try:
+        while time.monotonic() - started < scenario.load.max_duration:
+            gevent.sleep(0.2)
+            coordination = session.coordination
+            status = coordination.deployment.get("status") if coordination else None
+            if ended_at is None and status in DONE:
+                ended_at = time.monotonic()
+            if time.monotonic() - last_progress >= PROGRESS_EVERY:
+                last_progress = time.monotonic()
+                say(progress_line(session, started))
+            if ended_at is not None and time.monotonic() - ended_at >= scenario.load.tail:
+                break
+            if scenario.deployment is None or not (scenario.deployment.requested or watch_existing):
+                continue
+        else:
+            say(f"shiftsim: stopping at the scenario's max_duration ({scenario.load.max_duration:g} s)")
+    finally:
+        runner.quit()
+        environment.events.quitting.fire(environment=environment, reverse=True)
+        writer.kill()
+        history.kill()
+        csv_writer.close_files()
+        (folder / "locust.html").write_text(get_html_report(environment), encoding="utf-8")
+    return finish(folder, scenario.expect)
+
+
+def finish(folder: Path, expect: dict[str, Any]) -> RehearsalResult:
+    """Analyse a run folder, write summary.json and the figure, return the verdict."""
+    summary = analyse(load_record(folder), expectations=Expectations(**expect) if expect else None)
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+    draw_timeline(summary, folder)
+    passed = summary.get("verdict", {}).get("passed", True)
+    return RehearsalResult(folder, summary, passed)
+
+
+def progress_line(session: Any, started: float) -> str:
+    coordination = session.coordination
+    elapsed = time.monotonic() - started
+    if coordination is None:
+        return f"[{elapsed:5.1f} s] starting"
+    weights = " ".join(f"v{v} {100 * w:.0f}%" for v, w in sorted(coordination.weights.items()))
+    alarms = " ".join(f"{name}={state}" for name, state in sorted(coordination.alarms.items()))
+    totals = coordination.version_totals()
+    invocations = sum(totals["counts"].values())
+    errors = sum(totals["failures"].values())
+    return (f"[{elapsed:5.1f} s] deployment {coordination.deployment.get('status', '-')} | {weights or '-'} | "
+            f"{alarms or 'no alarms'} | {invocations} invocations, {errors} errors")
+
+
+def main_rehearse(scenario: Scenario, **kwargs: Any) -> int:
+    try:
+        result = rehearse(scenario, **kwargs)
+    except OptionsError as exc:
+        print(f"shiftsim: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_summary(result.summary))
+    print(f"results: {result.folder} (summary.json, timeline.png, timeline.svg, locust.html, locust_*.csv)")
+    return 0 if result.passed else 1

@@ -1,0 +1,39 @@
+"""Redraw a finished run from its folder alone: the analysis, summary.json and the figure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from simulator.analysis import Expectations, analyse
+from simulator.plot import draw_timeline
+from simulator.record import load_record
+
+
+def redraw(folder: Path) -> dict[str, Any]:
+    previous = folder / "summary.json"
+    expect = None
+    if previous.exists():  # keep the verdict's expectations if the rehearsal had them
+        checks = json.loads(previous.read_text(encoding="utf-8")).get("verdict")
+        expect = _expectations_from(checks) if checks else None
+    summary = analyse(load_record(folder), expectations=expect)
+    previous.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+    draw_timeline(summary, folder)
+    return summary
+
+
+_BY_CHECK = {
+    "outcome": "outcome",
+    "rollback within (emulated minutes from the start)": "rollback_within_minutes",
+    "alarm within (emulated minutes from the new version's first error)": "detect_within_minutes",
+    "contacts that took an error branch during the deployment, at most": "max_failed_contacts",
+    "error rate, at most": "max_error_rate",
+    "alarm fires": "alarm_fires",
+    "routing follows the alias weights": "routing_follows_weights",
+    "invocations, at least": "min_invocations",
+}
+
+
+def _expectations_from(verdict: dict[str, Any]) -> Expectations:
+    return Expectations(**{_BY_CHECK[c["check"]]: c["expected"] for c in verdict["checks"] if c["check"] in _BY_CHECK})
