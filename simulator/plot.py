@@ -119,8 +119,12 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
         for step in deployment["shifts"]:
             ax.axvline(_minutes(step["t"]), color="grey", linewidth=0.5, linestyle=":", alpha=0.6)
         ax.grid(axis="y", alpha=0.3)
-    for i, (x, label, c) in enumerate(marks):
-        share_ax.annotate(label, xy=(x, 1.02), xytext=(3, 4 + 11 * (i % 2)), textcoords="offset points",
+    low, high = share_ax.get_xlim()
+    level, previous = 0, None
+    for x, label, c in sorted(marks, key=lambda m: m[0]):
+        level = level + 1 if previous is not None and x - previous < 0.08 * (high - low) else 0
+        previous = x
+        share_ax.annotate(label, xy=(x, 1.02), xytext=(3, 4 + 11 * level), textcoords="offset points",
                           fontsize=8, color=c, annotation_clip=False)
 
     info = summary.get("run_info") or {}
@@ -134,10 +138,11 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     else:
         title += "no deployment"
     fig.suptitle(title, fontsize=12, x=0.01, ha="left")
-    fig.text(0.01, 0.955, f"{summary['invocations']} invocations, {summary['errors']} errors, "
-             f"{deployment['failed_contacts_during']} contacts hit an error branch during the deployment; "
-             f"run {summary['run']}", fontsize=9, color="#444444")
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.text(0.01, 0.955, f"{summary['invocations']} invocations, {summary['errors']} errors; "
+             f"{summary['failed_contacts']} of {summary['contacts']} contacts took an error branch "
+             f"({deployment['failed_contacts_during']} during the deployment); run {summary['run']}",
+             fontsize=9, color="#444444")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "timeline.png", out_dir / "timeline.svg"]
     for path in paths:

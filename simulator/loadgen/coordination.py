@@ -37,6 +37,7 @@ class Coordination:
         self.cancels: list[Any] = []
         self.started_at = 0.0
         self.origin = 0.0  # emulated time of the deployment's first event
+        self.watching = False  # while the driver watches, it reports alarm transitions itself
 
     def start(self) -> None:
         self.stop()
@@ -84,7 +85,11 @@ class Coordination:
                                                    after_hook=spec.post_traffic_hook)
             self.deployment = {"status": "Created", "id": deployment_id}
             poll = max(0.02, min(1.0, 2.0 / session.clock.scale))
-            outcome = await driver.watch(deployment_id, poll_interval=poll, on_event=self._on_event)
+            self.watching = True
+            try:
+                outcome = await driver.watch(deployment_id, poll_interval=poll, on_event=self._on_event)
+            finally:
+                self.watching = False
             self.deployment = {"status": outcome.status, "id": deployment_id,
                                "rollback": outcome.rollback_deployment_id or "",
                                "error": (outcome.error or {}).get("code", "")}
@@ -94,6 +99,8 @@ class Coordination:
 
     def _on_event(self, event: TimelineEvent) -> None:
         self.events.append(event)  # from the loop thread; drained by a greenlet
+        if event.kind == "alarm":
+            self.alarms = {**self.alarms, event.detail["alarm"]: event.detail["state"]}
         if event.kind == "status":
             self.deployment = {**self.deployment, "status": event.detail["status"]}
 
@@ -106,11 +113,25 @@ class Coordination:
                 weights = {v: float(w) for v, w in extra.items()}
                 weights[alias["FunctionVersion"]] = 1.0 - sum(weights.values())
                 self.weights = weights
-                alarms = await session.cloudwatch.describe_alarms()
-                self.alarms = {a["AlarmName"]: a["StateValue"] for a in alarms["MetricAlarms"]}
+                alarms = (await session.cloudwatch.describe_alarms())["MetricAlarms"]
+                if not self.watching and self.timeline_started:
+                    # after the deployment, alarms still change: a late alarm is part of the story
+                    for alarm in alarms:
+                        old = self.alarms.get(alarm["AlarmName"])
+                        if old is not None and old != alarm["StateValue"]:
+                            stamp = alarm.get("StateUpdatedTimestamp")
+                            self.events.append(TimelineEvent(
+                                stamp.timestamp() if stamp else session.clock.now(), "alarm",
+                                {"alarm": alarm["AlarmName"], "old": old, "state": alarm["StateValue"],
+                                 "reason": alarm.get("StateReason", "")}))
+                self.alarms = {a["AlarmName"]: a["StateValue"] for a in alarms}
             except (ClientError, BotoCoreError) as exc:
                 log.warning("shiftsim: cannot poll the alias or alarms: %s", exc)
             await asyncio.sleep(POLL_SECONDS)
+
+    @property
+    def timeline_started(self) -> bool:
+        return bool(self.timeline) or bool(self.events)
 
     def _flush_events(self) -> None:
         record = self.session.record
