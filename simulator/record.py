@@ -1,11 +1,12 @@
 """The run's record: one row per invocation, append-only, flushed in batches, so a run killed at
 any moment leaves a readable record up to its last batch; plus the deployment's timeline events.
 
-Format (compact: 56 bytes a row, so a million invocations take 56 MB on disk and in memory):
+Format (compact: 55 bytes a row, so a million invocations take 55 MB on disk and in memory):
 - `invocations.bin`: fixed-width rows of `DTYPE`, loadable in one call:
   `numpy.fromfile("invocations.bin", dtype=simulator.record.DTYPE)`;
-- `strings.txt`: the strings the rows refer to by number (contact ids, versions, reasons, ...), one
-  per line, line N is string N; always written before the rows that use them;
+- `contacts.txt` and `strings.txt`: the strings the rows refer to by number (contact ids in the first;
+  versions, reasons, actions, ... in the second), one per line, line N is string N; always written
+  before the rows that use them;
 - `timeline.jsonl`: the deployment's events, one JSON object per line;
 - `record.json`: the format's description (columns, what the codes mean).
 `load_record()` decodes it all; `Record.to_pandas()` gives a DataFrame when pandas is installed.
@@ -29,13 +30,13 @@ COLUMNS = ("intended", "start", "end", "emulated", "contact", "loop", "action", 
 STRING_COLUMNS = ("contact", "action", "qualifier", "version", "reason", "injected", "worker")
 DTYPE = np.dtype([
     ("intended", "<f8"), ("start", "<f8"), ("end", "<f8"), ("emulated", "<f8"),
-    ("contact", "<u4"), ("loop", "<u4"), ("action", "<u2"), ("qualifier", "<u2"), ("version", "<u2"),
-    ("status", "<u2"), ("injected", "<u2"), ("worker", "<u2"), ("reason", "<u1"), ("outcome", "<u1"),
+    ("contact", "<u4"), ("loop", "<u2"), ("action", "<u2"), ("qualifier", "<u2"), ("version", "<u2"),
+    ("status", "<u2"), ("injected", "<u2"), ("worker", "<u2"), ("reason", "<u2"), ("outcome", "<u1"),
     ("retries", "<u1"), ("late", "<u1"),
 ])
 OUTCOMES = ("Success", "Error")
 ROW_FILE, STRINGS_FILE, TIMELINE_FILE, META_FILE = "invocations.bin", "strings.txt", "timeline.jsonl", "record.json"
-RUN_FILE = "run.json"
+RUN_FILE, CONTACTS_FILE = "run.json", "contacts.txt"
 
 
 def new_run_id() -> str:
@@ -54,27 +55,21 @@ class RecordWriter:
             "string_columns": list(STRING_COLUMNS), "outcome": list(OUTCOMES),
             "load": "numpy.fromfile('invocations.bin', dtype=simulator.record.DTYPE)"}, indent=1))
         self._rows = self.path.open("ab")
-        self._strings = (folder / STRINGS_FILE).open("a", encoding="utf-8")
         self.timeline = (folder / TIMELINE_FILE).open("a", encoding="utf-8")
-        self.ids: dict[str, int] = {}
+        self.strings = _StringTable(folder / STRINGS_FILE, limit=int(np.iinfo(np.uint16).max) + 1)
+        self.contacts = _StringTable(folder / CONTACTS_FILE, limit=int(np.iinfo(np.uint32).max) + 1)
         self.pending: list[tuple[Any, ...]] = []
-        self.new_strings: list[str] = []
         self.rows = 0
 
     def _id(self, value: Any) -> int:
-        text = str(value).replace("\n", " ")
-        found = self.ids.get(text)
-        if found is None:
-            found = self.ids[text] = len(self.ids)
-            self.new_strings.append(text)
-        return found
+        return self.strings.id(value)
 
     def add(self, rows: list[Any]) -> None:
         for row in rows:
             values = dict(zip(COLUMNS, row, strict=True))
             self.pending.append((
                 values["intended"], values["start"], values["end"], values["emulated"],
-                self._id(values["contact"]), values["loop"], self._id(values["action"]),
+                self.contacts.id(values["contact"]), min(65535, values["loop"]), self._id(values["action"]),
                 self._id(values["qualifier"]), self._id(values["version"]), values["status"],
                 self._id(values["injected"]), self._id(values["worker"]), self._id(values["reason"]),
                 OUTCOMES.index(values["outcome"]), min(255, values["retries"]), values["late"]))
@@ -91,11 +86,8 @@ class RecordWriter:
         self.timeline.flush()
 
     def flush(self) -> None:
-        if self.new_strings:  # strings first: a row never refers to a string not on disk
-            self._strings.write("".join(s + "\n" for s in self.new_strings))
-            self._strings.flush()
-            os.fsync(self._strings.fileno())
-            self.new_strings.clear()
+        self.strings.flush()  # strings first: a row never refers to a string not on disk
+        self.contacts.flush()
         if self.pending:
             self._rows.write(np.array(self.pending, dtype=DTYPE).tobytes())
             self.pending.clear()
@@ -105,8 +97,40 @@ class RecordWriter:
     def close(self) -> None:
         self.flush()
         self._rows.close()
-        self._strings.close()
+        self.strings.close()
+        self.contacts.close()
         self.timeline.close()
+
+
+class _StringTable:
+    """Strings numbered in order of first use, appended to a file, one per line."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.file = path.open("a", encoding="utf-8")
+        self.ids: dict[str, int] = {}
+        self.new: list[str] = []
+        self.limit = limit
+
+    def id(self, value: Any) -> int:
+        text = str(value).replace("\n", " ")
+        found = self.ids.get(text)
+        if found is None:
+            if len(self.ids) >= self.limit:
+                raise OverflowError(f"{self.file.name}: more than {self.limit} distinct strings")
+            found = self.ids[text] = len(self.ids)
+            self.new.append(text)
+        return found
+
+    def flush(self) -> None:
+        if self.new:
+            self.file.write("".join(s + "\n" for s in self.new))
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.new.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self.file.close()
 
 
 @dataclass
@@ -115,6 +139,7 @@ class Record:
 
     rows: np.ndarray
     strings: list[str]
+    contacts: list[str]
     timeline: list[dict[str, Any]]
     folder: Path
     info: dict[str, Any]
@@ -124,7 +149,7 @@ class Record:
 
     def text(self, column: str) -> np.ndarray:
         """A string column decoded (an array of str)."""
-        table = np.array(self.strings + [""], dtype=object)
+        table = np.array((self.contacts if column == "contact" else self.strings) + [""], dtype=object)
         return table[self.rows[column]]
 
     @property
@@ -154,8 +179,7 @@ def load_record(folder: str | Path) -> Record:
     raw = path.read_bytes()
     usable = len(raw) - len(raw) % DTYPE.itemsize
     rows = np.frombuffer(raw[:usable], dtype=DTYPE)
-    strings_path = folder / STRINGS_FILE
-    strings = strings_path.read_text(encoding="utf-8").split("\n")[:-1] if strings_path.exists() else []
+    strings, contacts = (_lines(folder / name) for name in (STRINGS_FILE, CONTACTS_FILE))
     timeline_path = folder / TIMELINE_FILE
     timeline = []
     if timeline_path.exists():
@@ -166,4 +190,8 @@ def load_record(folder: str | Path) -> Record:
                 break  # a torn last line
     run_path = folder / RUN_FILE
     info = json.loads(run_path.read_text(encoding="utf-8")) if run_path.exists() else {}
-    return Record(rows, strings, timeline, folder, info)
+    return Record(rows, strings, contacts, timeline, folder, info)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").split("\n")[:-1] if path.exists() else []

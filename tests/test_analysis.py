@@ -1,0 +1,73 @@
+"""The analysis on records built for it: shares against weights, the routing check (seeded draws),
+deployment timings, blast radius, and the verdict."""
+
+import random
+
+from simulator.analysis import Expectations, analyse, format_summary
+from simulator.record import RecordWriter, load_record
+
+T0 = 1_700_000_000.0
+
+
+def synthetic_run(tmp_path, weights_honoured=True, seed=1, n=6000):
+    """A linear deployment, 10 % more each minute from T0, rolled back at +4.5 min; version 2 fails
+    from +2 min on. Routing draws are seeded, so shares are reproducible."""
+    rng = random.Random(seed)
+    writer = RecordWriter(tmp_path)
+    timeline = [
+        {"t": T0, "kind": "deployment", "deployment_id": "d-TEST", "config": "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+         "routing": {"type": "TimeBasedLinear", "timeBasedLinear": {"linearPercentage": 10, "linearInterval": 1}},
+         "current_version": "1", "target_version": "2"},
+        {"t": T0, "kind": "lifecycle", "event": "AllowTraffic", "status": "InProgress"},
+        {"t": T0 + 240, "kind": "alarm", "alarm": "A", "old": "OK", "state": "ALARM"},
+        {"t": T0 + 270, "kind": "status", "status": "Stopped"},
+        {"t": T0 + 270, "kind": "rollback", "rollback_deployment_id": "d-BACK"},
+    ]
+    for event in timeline:
+        writer.event(event)
+    rows = []
+    for i in range(n):
+        t = T0 - 60 + i * (420 / n)
+        weight = 0.0 if t < T0 or t >= T0 + 270 else min(0.9, 0.1 * (1 + int((t - T0) // 60)))
+        version = "2" if rng.random() < (weight if weights_honoured else weight / 2) else "1"
+        failed = version == "2" and t >= T0 + 120
+        rows.append((t, t, t + 0.01, t, f"c{i // 5}", i % 5 + 1, "invoke-alias", "PROD", version,
+                     "Error" if failed else "Success", "function_error" if failed else "", 0, 200,
+                     "error" if failed else "", 0, "local"))
+    writer.add(rows)
+    writer.close()
+    return load_record(tmp_path)
+
+
+def test_shares_follow_the_plan_and_timings_are_measured(tmp_path):
+    summary = analyse(synthetic_run(tmp_path), window=30)
+    d = summary["deployment"]
+    assert d["outcome"] == "rolled_back" and d["rollback_at"] == 270 and d["alarm_fired_at"] == 240
+    assert [s["additional"] for s in d["shifts"]][:3] == [{"2": 0.1}, {"2": 0.2}, {"2": 0.3}]
+    assert 120 <= d["first_target_error_at"] < 125
+    assert d["first_error_to_alarm_s"] == 240 - d["first_target_error_at"]
+    assert summary["routing"]["follows"] is True
+    assert all(w["within_band"] for w in summary["windows"] if "within_band" in w) or \
+        sum(not w["within_band"] for w in summary["windows"] if "within_band" in w) <= 1  # 99 % bands
+    before = [w for w in summary["windows"] if w["end"] <= 0]
+    assert before and all(w["planned_weight"] == 0 and w["target_share"] == 0 for w in before)
+    errors = summary["versions"]["2"]["errors_by_reason"]["function_error"]
+    assert errors["injected"] == summary["versions"]["2"]["errors"] and errors["natural"] == 0
+    assert d["failed_contacts_during"] > 0 and summary["contacts_meeting_both_versions"] > 0
+
+
+def test_routing_that_ignores_the_weights_is_caught(tmp_path):
+    summary = analyse(synthetic_run(tmp_path, weights_honoured=False))
+    assert summary["routing"]["follows"] is False and summary["routing"]["p_value"] < 1e-6
+
+
+def test_verdict_and_text(tmp_path):
+    record = synthetic_run(tmp_path)
+    passing = analyse(record, expectations=Expectations(outcome="rolled_back", rollback_within_minutes=5,
+                                                        alarm_fires=True, routing_follows_weights=True))
+    assert passing["verdict"]["passed"]
+    failing = analyse(record, expectations=Expectations(outcome="succeeded", max_failed_contacts=0))
+    assert not failing["verdict"]["passed"]
+    assert [c["passed"] for c in failing["verdict"]["checks"]] == [False, False]
+    text = format_summary(failing)
+    assert "verdict: FAIL" in text and "[FAIL] outcome: expected succeeded, got rolled_back" in text

@@ -1,0 +1,89 @@
+"""`shiftsim rehearse` on every shipped scenario, end to end at the scenarios' time scales: outcome,
+order of events and the verdict's exit code; a failing expectation; bad input; redrawing a run."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def rehearse(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", *args], capture_output=True,
+                          text=True, timeout=timeout, env=ENV, cwd=ROOT)
+
+
+def kinds_in_order(folder):
+    return [json.loads(line)["kind"] for line in (folder / "timeline.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("name,outcome", [
+    ("linear-rollback", "rolled_back"),
+    ("canary-healthy", "succeeded"),
+    ("all-at-once-breaks", "succeeded"),
+    ("low-traffic-canary", "succeeded"),
+    ("wrong-alarm-dimensions", "succeeded"),
+])
+def test_shipped_scenarios(tmp_path, name, outcome):
+    folder = tmp_path / name
+    done = rehearse(f"scenarios/{name}.toml", "--results", str(folder))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "verdict: PASS" in done.stdout
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["deployment"]["outcome"] == outcome and summary["verdict"]["passed"]
+    for produced in ("timeline.png", "timeline.svg", "locust.html", "locust_stats.csv", "invocations.bin"):
+        assert (folder / produced).stat().st_size > 0
+    kinds = kinds_in_order(folder)
+    assert kinds[0] == "deployment" and "status" in kinds
+    if outcome == "rolled_back":
+        assert kinds.index("deployment") < kinds.index("weight") < kinds.index("rollback")
+        d = summary["deployment"]
+        assert d["first_target_error_at"] < d["alarm_fired_at"] <= d["rollback_at"]
+    if name == "wrong-alarm-dimensions":
+        states = {a["state"] for a in summary["deployment"]["alarm_transitions"]}
+        assert states == {"INSUFFICIENT_DATA"}  # the alarm never saw a datapoint
+        assert summary["versions"]["2"]["errors"] > 0
+    if name == "all-at-once-breaks":
+        assert summary["deployment"]["alarm_fired_at"] > summary["deployment"]["ended_at"]  # too late
+
+
+def test_an_expectation_that_does_not_hold_exits_one(tmp_path):
+    scenario = tmp_path / "strict.toml"
+    text = (ROOT / "scenarios" / "canary-healthy.toml").read_text()
+    scenario.write_text(text.replace('outcome = "succeeded"', 'outcome = "rolled_back"'))
+    done = rehearse(str(scenario), "--results", str(tmp_path / "run"))
+    assert done.returncode == 1
+    assert "[FAIL] outcome: expected rolled_back, got succeeded" in done.stdout
+
+
+def test_bad_input_exits_two_without_a_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[expect]\noutcome = 'maybe'\n")
+    done = rehearse(str(bad))
+    assert done.returncode == 2 and "expect.outcome: must be one of" in done.stderr
+    assert "Traceback" not in done.stderr
+    missing = rehearse(str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "cannot read scenario" in missing.stderr
+
+
+def test_the_figure_is_redrawn_from_the_record_alone(tmp_path):
+    folder = tmp_path / "run"
+    assert rehearse("scenarios/linear-rollback.toml", "--results", str(folder)).returncode == 0
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for name in ("invocations.bin", "strings.txt", "contacts.txt", "timeline.jsonl", "run.json", "record.json"):
+        shutil.copy(folder / name, kept / name)
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "plot", str(kept)], capture_output=True,
+                          text=True, timeout=120, env=ENV, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert (kept / "timeline.png").stat().st_size > 10_000 and (kept / "timeline.svg").exists()
+    redrawn = json.loads((kept / "summary.json").read_text())
+    original = json.loads((folder / "summary.json").read_text())
+    assert redrawn["invocations"] == original["invocations"]
+    assert redrawn["deployment"] == original["deployment"]
