@@ -353,6 +353,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  routing vs weights: {routing['observed']} observed on the new version, "
                      f"{routing['expected']} expected (p = {routing['p_value']:.3g}): "
                      f"{'consistent' if routing['follows'] else 'NOT consistent'}")
+    lost = (summary.get("run_info") or {}).get("workers_lost")
+    if lost:
+        lines.append("  workers that disappeared (their rows up to then are kept): "
+                     + ", ".join(f"{w} ({n} invocations)" for w, n in lost.items()))
     if "verdict" in summary:
         v = summary["verdict"]
         lines.append(f"verdict: {'PASS' if v['passed'] else 'FAIL'}")

@@ -46,7 +46,7 @@ def new_run_id() -> str:
 class RecordWriter:
     """Appends invocation rows (tuples in COLUMNS order) and timeline events to a run folder."""
 
-    def __init__(self, folder: Path, batch: int = 1024) -> None:
+    def __init__(self, folder: Path, batch: int = 1024, every_s: float = 1.0) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder, self.batch = folder, batch
         self.path = folder / ROW_FILE
@@ -60,6 +60,8 @@ class RecordWriter:
         self.contacts = _StringTable(folder / CONTACTS_FILE, limit=int(np.iinfo(np.uint32).max) + 1)
         self.pending: list[tuple[Any, ...]] = []
         self.rows = 0
+        self.every_s = every_s
+        self.flushed_at = time.monotonic()
 
     def _id(self, value: Any) -> int:
         return self.strings.id(value)
@@ -74,7 +76,7 @@ class RecordWriter:
                 self._id(values["injected"]), self._id(values["worker"]), self._id(values["reason"]),
                 OUTCOMES.index(values["outcome"]), min(255, values["retries"]), values["late"]))
         self.rows += len(rows)
-        if len(self.pending) >= self.batch:
+        if len(self.pending) >= self.batch or time.monotonic() - self.flushed_at >= self.every_s:
             self.flush()
 
     def describe_run(self, info: dict[str, Any]) -> None:
@@ -93,6 +95,7 @@ class RecordWriter:
             self.pending.clear()
         self._rows.flush()
         os.fsync(self._rows.fileno())
+        self.flushed_at = time.monotonic()
 
     def close(self) -> None:
         self.flush()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,36 @@ def test_bad_options_are_one_line_and_exit_two(tmp_path):
         done, _ = run_locust(tmp_path, "-u", "1", "-t", "2s", *args)
         assert done.returncode == 2
         assert f"shiftsim: error: {message}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_worker_that_disappears_is_reported_and_its_rows_kept(tmp_path, weighted):
+    port = "5688"
+    results = tmp_path / "results"
+    master = subprocess.Popen(
+        [*LOCUST, "--master", "--headless", "-u", "20", "-r", "20", "-t", "14s", "--expect-workers", "2",
+         "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--scenario", str(weighted),
+         "--results-dir", str(results), "--json-file", str(tmp_path / "stats")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    workers = [subprocess.Popen([*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=ROOT)
+               for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 30  # bounded: wait until the first worker's rows are recorded
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            runs = list(results.glob("*/invocations.bin"))
+            if runs and runs[0].stat().st_size > 200 * 55:
+                break
+        workers[0].send_signal(signal.SIGKILL)  # gone without a word
+        _, master_err = master.communicate(timeout=90)
+        workers[1].wait(timeout=60)
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+    assert "disappeared (no heartbeat)" in master_err and "are kept in the record" in master_err
+    run, rows = record(results)
+    info = json.loads((run / "run.json").read_text())
+    ((lost, kept),) = info["workers_lost"].items()
+    assert kept > 0 and sum(1 for r in rows if r["worker"] == lost) == kept
+    assert len({r["worker"] for r in rows}) == 2

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 from botocore.exceptions import BotoCoreError, ClientError
+from locust.runners import MasterRunner
 
 from simulator.arn import parse_alias_arn
 from simulator.deploy import DeployError, DeploymentDriver, TimelineEvent, describe_event
@@ -147,8 +148,18 @@ class Coordination:
         while True:
             gevent.sleep(POLL_SECONDS)
             self._flush_events()
+            self._check_workers()
             self.history.append({"t": round(time.time() - self.started_at, 1), **self.version_totals(),
                                  "weights": dict(self.weights), "alarms": dict(self.alarms)})
+
+    def _check_workers(self) -> None:
+        runner = self.session.env.runner
+        if not isinstance(runner, MasterRunner):
+            return
+        alive = {c.id for c in runner.clients.values() if c.state != "missing"}
+        for worker in list(self.session.rows_by_worker):
+            if worker not in alive:
+                self.session.worker_lost(worker)
 
     def version_totals(self) -> dict[str, Any]:
         """Invocations and failures per version, from Locust's (aggregated) statistics."""

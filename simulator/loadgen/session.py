@@ -36,7 +36,7 @@ from simulator.record import RecordWriter, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
 REPORT_INTERVAL = 0.05
-LATE_COLUMN = 14  # index of `late` in simulator.record.COLUMNS
+LATE_COLUMN, WORKER_COLUMN = 14, 15  # indexes of `late` and `worker` in simulator.record.COLUMNS
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ class LoadSession:
         self.contact_counter = 0
         self.recorded = 0
         self.recorded_late = 0
+        self.rows_by_worker: collections.Counter[str] = collections.Counter()
+        self.workers_lost: dict[str, int] = {}
+        self.run_info: dict[str, Any] = {}
         if self.coordinator and options.target == "local" and not self.endpoint:
             self.emulator = EmulatorProcess(options.emulator_args)
             self.endpoint = self.emulator.start()
@@ -116,14 +119,17 @@ class LoadSession:
         self.bridge.run(self._open_clients(), timeout=60)
         if self.record is not None:
             o = self.options
-            self.record.describe_run({
+            self.run_info = {
                 "run_id": self.run_id, "scenario": o.scenario.name, "scenario_file": o.scenario_path,
                 "description": o.scenario.description, "alias_arn": o.alias_arn, "target": o.target,
                 "time_scale": self.clock.scale, "rate": o.rate, "flow": str(o.flow),
                 "users": getattr(parsed, "num_users", None), "processes": processes,
-                "started": time.time()})
+                "started": time.time()}
+            self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
+        self.rows_by_worker.clear()
+        self.workers_lost.clear()
         if self.reporter is None or self.reporter.dead:
             self.reporter = gevent.spawn(self._report_forever)
         if self.coordinator:
@@ -207,6 +213,18 @@ class LoadSession:
         self.record.add(rows)
         self.recorded += len(rows)
         self.recorded_late += sum(1 for row in rows if row[LATE_COLUMN])
+        self.rows_by_worker.update(row[WORKER_COLUMN] for row in rows)
+
+    def worker_lost(self, worker: str) -> None:
+        """A worker stopped sending heartbeats: say so, keep its rows, note it in run.json."""
+        if worker in self.workers_lost:
+            return
+        self.workers_lost[worker] = self.rows_by_worker[worker]
+        log.warning("shiftsim: worker %s disappeared (no heartbeat); its %d invocations up to its last "
+                    "report are kept in the record", worker, self.rows_by_worker[worker])
+        if self.record is not None:
+            self.run_info["workers_lost"] = dict(self.workers_lost)
+            self.record.describe_run(self.run_info)
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
         self._drain()
