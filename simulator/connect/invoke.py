@@ -9,12 +9,26 @@ record in the `InvokeExternalResource` shape. The I/O is the invoker's: this mod
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
+
+try:  # the per-invocation path: orjson when installed (it is a dependency), else the stdlib
+    import orjson
+
+    _dumps, _loads = orjson.dumps, orjson.loads
+    _JSON_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
+except ImportError:  # pragma: no cover
+    import json
+
+    def _dumps(value: Any) -> bytes:
+        return json.dumps(value).encode()
+
+    _loads = json.loads
+    _JSON_ERRORS = (ValueError,)
 
 MAX_BLOCK_TIMEOUT_S = 8
 CHAIN_LIMIT_S = 20.0
@@ -98,7 +112,11 @@ class InvokeOutcome:
     detail: str = ""
     injected: str | None = None
     external: Any = None
-    flow_log: dict[str, Any] = field(default_factory=dict)
+    block: InvokeBlock | None = None
+    contact_id: str = ""
+    flow_id: str = ""
+    flow_name: str = ""
+    finished_at: float = field(default_factory=time.time)
 
     @property
     def retries(self) -> int:
@@ -108,12 +126,20 @@ class InvokeOutcome:
     def ok(self) -> bool:
         return self.branch == "Success"
 
+    @cached_property
+    def flow_log(self) -> dict[str, Any]:
+        """The block's flow log record (built when asked: most runs never read it)."""
+        if self.block is None:
+            return {}
+        return flow_log_record(self.block, self, contact_id=self.contact_id, flow_id=self.flow_id,
+                               flow_name=self.flow_name, now=self.finished_at)
+
 
 def validate_response(payload: bytes, validation: str) -> tuple[Any, str | None]:
     """Parse a function's response as Connect does; return (value, why it is not understood)."""
     try:
-        value = json.loads(payload) if payload else {}
-    except ValueError:
+        value = _loads(payload) if payload else {}
+    except _JSON_ERRORS:
         return None, "response is not JSON"
     if validation == "JSON":
         return value, None
@@ -149,7 +175,7 @@ async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: I
                            monotonic: Callable[[], float] = time.monotonic) -> InvokeOutcome:
     """Run the block once: attempts, retries and validation, within the timeout and chain budget."""
     budget = budget or ChainBudget()
-    payload = json.dumps(event).encode()
+    payload = _dumps(event)
     started = monotonic()
     window = min(float(block.timeout_s), budget.remaining_s)
     chain_bound = window < block.timeout_s
@@ -188,22 +214,20 @@ async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: I
         detail = _function_error_detail(last.payload) or detail
     latency = monotonic() - started
     budget.spend(latency)
-    outcome = InvokeOutcome(
+    return InvokeOutcome(
         branch="Success" if reason is None else "Error", reason=reason,
         executed_version=last.executed_version if last else None, attempts=attempts,
         latency_s=latency, http_status=last.status if last else None, detail=detail,
         injected=last.injected if last else None, external=external if reason is None else None,
+        block=block, contact_id=contact_id, flow_id=flow_id, flow_name=flow_name,
     )
-    log = flow_log_record(block, outcome, contact_id=contact_id, flow_id=flow_id,
-                          flow_name=flow_name)
-    return InvokeOutcome(**{**outcome.__dict__, "flow_log": log})
 
 
 def _function_error_detail(payload: bytes) -> str:
     try:
-        error = json.loads(payload)
+        error = _loads(payload)
         return f"{error.get('errorType')}: {error.get('errorMessage')}"
-    except (ValueError, AttributeError):
+    except (*_JSON_ERRORS, AttributeError):
         return ""
 
 

@@ -43,6 +43,9 @@ def add_options(parser: Any) -> None:
                        help="emulated seconds per real second for the emulator started here (0: the scenario's)")
     group.add_argument("--deploy-after", type=float, default=-1.0,
                        help="start the deployment this many seconds into the test (-1: as the scenario's [deployment] says, or never)")
+    group.add_argument("--invoker", choices=["fast", "aiobotocore"], default="fast",
+                       help="fast: aiobotocore's request, re-signed and sent directly (same wire, less CPU); "
+                            "aiobotocore: its invoke() on every call")
     group.add_argument("--late-threshold-ms", type=float, default=20.0,
                        help="an invocation starting later than this after its intended time is late")
     group.add_argument("--results-dir", default="results", help="where results/<run-id>/ is written")
@@ -71,6 +74,7 @@ class LoadOptions:
     results_dir: Path
     run_dir: Path | None = None
     watch_existing: bool = False
+    invoker: str = "fast"
 
     def prompt_sampler(self, salt: int = 0) -> Callable[[], float]:
         rng = random.Random(None if self.seed is None else self.seed + salt)
@@ -132,4 +136,4 @@ def load_options(parsed: Any) -> LoadOptions:
         seed=None if parsed.seed < 0 else parsed.seed, time_scale=parsed.time_scale,
         deploy_after=deploy_after, late_threshold_s=parsed.late_threshold_ms / 1000.0,
         results_dir=Path(parsed.results_dir), run_dir=Path(parsed.run_dir) if parsed.run_dir else None,
-        watch_existing=bool(parsed.watch_existing))
+        watch_existing=bool(parsed.watch_existing), invoker=parsed.invoker)

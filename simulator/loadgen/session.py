@@ -28,6 +28,7 @@ from simulator.clock import Clock, ScaledClock
 from simulator.connect.event import Contact
 from simulator.connect.flow import ContactState, Flow, FlowSet, load_flow, run_contact
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
+from simulator.fast_invoke import FastLambdaInvoker
 from simulator.loadgen.bridge import AsyncioBridge
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.options import LoadOptions
@@ -47,6 +48,7 @@ class Invocation:
     outcome: InvokeOutcome
     response_time_ms: float
     start: float
+    response_length: int
 
 
 class LoadSession:
@@ -65,7 +67,7 @@ class LoadSession:
         self.run_id = ""
         self.clock: Clock = ScaledClock()
         self.pacer = Pacer(0)
-        self.invoker: LambdaInvoker | None = None
+        self.invoker: LambdaInvoker | FastLambdaInvoker | None = None
         self._clients: contextlib.AsyncExitStack | None = None
         self.reporter: gevent.Greenlet | None = None
         self.coordination: Any = None
@@ -145,7 +147,12 @@ class LoadSession:
         stack = contextlib.AsyncExitStack()
         lambda_client = await stack.enter_async_context(
             client(self.target, "lambda", concurrency=512, retries=False))
-        self.invoker = LambdaInvoker(lambda_client)
+        if self.options.invoker == "fast":
+            fast = FastLambdaInvoker(lambda_client)
+            stack.push_async_callback(fast.close)
+            self.invoker = fast
+        else:
+            self.invoker = LambdaInvoker(lambda_client)
         self.lambda_client = lambda_client
         if self.coordinator:
             self.codedeploy = await stack.enter_async_context(client(self.target, "codedeploy"))
@@ -196,7 +203,7 @@ class LoadSession:
             outcome = done.outcome
             error = None if outcome.ok else RuntimeError(f"{outcome.reason}: {outcome.detail}"[:300])
             fire(request_type="Lambda", name=f"invoke v{outcome.executed_version or '-'}",
-                 response_time=done.response_time_ms, response_length=len(outcome.flow_log.get("ExternalResults") or {}),
+                 response_time=done.response_time_ms, response_length=done.response_length,
                  response=None, exception=error, start_time=done.start, url=self.options.alias_arn,
                  context={"reason": outcome.reason, "version": outcome.executed_version,
                           "retries": outcome.retries, "injected": outcome.injected})
@@ -274,7 +281,8 @@ class _ContactHooks:
                block.function_arn.rsplit(":", 1)[1], outcome.executed_version or "", outcome.branch,
                outcome.reason or "", outcome.retries, outcome.http_status or 0, outcome.injected or "",
                int(ticket.late), session.node)
-        session.finished.append(Invocation(row, outcome, (end - ticket.intended) * 1000.0, start))
+        length = len(outcome.external) if isinstance(outcome.external, dict) else 0
+        session.finished.append(Invocation(row, outcome, (end - ticket.intended) * 1000.0, start, length))
         return outcome
 
     async def prompt(self, text: str) -> None:

@@ -1,0 +1,153 @@
+"""The fast invoker sends the same request as aiobotocore's own `invoke` (bar the signature's time)
+and reads the same result: success, function error, throttle, timeout, not found."""
+
+import json
+
+import pytest
+from aiohttp import web
+
+from simulator.aws import LambdaInvoker, Target, client
+from simulator.emulator.server import Emulator, build_app
+from simulator.fast_invoke import FastLambdaInvoker
+from simulator.scenario import parse_scenario
+
+STACK = """
+[[functions]]
+name = "ConnectLambdaFunction"
+timeout = 1
+[[functions.versions]]
+[[functions.versions]]
+[functions.versions.faults.error]
+rate = 1.0
+[[functions.versions]]
+[functions.versions.faults.timeout]
+rate = 1.0
+[[functions.aliases]]
+name = "OK"
+version = "1"
+[[functions.aliases]]
+name = "ERR"
+version = "2"
+[[functions.aliases]]
+name = "SLOW"
+version = "3"
+[[functions]]
+name = "Throttled"
+reserved_concurrency = 0
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+"""
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
+CASES = {"success": ARN.format("ConnectLambdaFunction:OK"), "function error": ARN.format("ConnectLambdaFunction:ERR"),
+         "timeout": ARN.format("ConnectLambdaFunction:SLOW"), "throttle": ARN.format("Throttled:PROD"),
+         "not found": ARN.format("ConnectLambdaFunction:GONE")}
+VARYING = {"x-amz-date", "authorization", "amz-sdk-invocation-id"}
+
+
+@pytest.fixture
+async def served():
+    """The emulator on a free port, recording every request it receives."""
+    seen = []
+
+    @web.middleware
+    async def record(request, handler):
+        body = await request.read()
+        seen.append({"method": request.method, "path": request.raw_path, "body": body,
+                     "headers": {k.lower(): v for k, v in request.headers.items()}})
+        return await handler(request)
+
+    emulator = Emulator(parse_scenario(STACK, "<test>"), seed=1)
+    app = build_app(emulator)
+    app.middlewares.insert(0, record)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
+    await runner.cleanup()
+    emulator.close()
+
+
+def comparable(raw):
+    payload = json.loads(raw.payload) if raw.payload else None
+    if isinstance(payload, dict):
+        payload.pop("requestId", None)
+    return (raw.status, raw.executed_version, raw.function_error, raw.error_code, raw.error_message,
+            raw.injected, payload)
+
+
+async def test_same_requests_and_same_results(served):
+    url, seen = served
+    payload = json.dumps({"Details": {"Parameters": {"k": "v"}}, "Name": "ContactFlowEvent"}).encode()
+    async with client(Target("local", url), "lambda", retries=False) as lam:
+        slow, fast = LambdaInvoker(lam), FastLambdaInvoker(lam)
+        try:
+            for name, arn in CASES.items():
+                await fast(arn, payload)  # the first call of each function goes through aiobotocore
+                seen.clear()
+                reference = await slow(arn, payload)
+                quick = await fast(arn, payload)
+                assert fast.templates.get(arn) is not None or reference.status == 404, name
+                assert comparable(quick) == comparable(reference), name
+                assert len(seen) == 2, name
+                official, ours = seen
+                assert (ours["method"], ours["path"], ours["body"]) == (official["method"], official["path"],
+                                                                        official["body"]), name
+                assert {k: v for k, v in ours["headers"].items() if k not in VARYING} == \
+                    {k: v for k, v in official["headers"].items() if k not in VARYING}, name
+                scope = official["headers"]["authorization"].split("Signature=")[0]
+                assert ours["headers"]["authorization"].startswith(scope), name
+        finally:
+            await fast.close()
+
+
+async def test_the_fast_path_is_used_after_the_first_call(served):
+    url, seen = served
+    async with client(Target("local", url), "lambda", retries=False) as lam:
+        fast = FastLambdaInvoker(lam)
+        captured = []
+        lam.meta.events.register("before-send.lambda.Invoke", lambda request, **kw: captured.append(request))
+        try:
+            for _ in range(5):
+                result = await fast(CASES["success"], b"{}")
+                assert result.status == 200 and result.executed_version == "1"
+        finally:
+            await fast.close()
+    assert len(captured) == 1  # aiobotocore sent only the first
+    assert len(seen) == 5
+
+
+async def test_an_unreachable_endpoint_is_a_status_zero(served):
+    url, _ = served
+    async with client(Target("local", "http://127.0.0.1:9"), "lambda", retries=False) as lam:
+        fast = FastLambdaInvoker(lam)
+        try:
+            first = await fast(CASES["success"], b"{}")
+            assert first.status == 0
+        finally:
+            await fast.close()
+
+
+def test_the_template_signer_signs_exactly_as_botocore():
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from simulator.fast_invoke import TemplateSigner, _CachedKeySigV4
+
+    url = "http://127.0.0.1:4566/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3AF%3APROD/invocations"
+    for credentials in (Credentials("AKID", "SECRET"), Credentials("AKID2", "SECRET2", token="SESSION")):
+        signer = _CachedKeySigV4(credentials, "lambda", "us-east-1")
+        template = TemplateSigner(signer, url, {})
+        for timestamp, payload in (("20261123T101500Z", b'{"a": 1}'), ("20261124T000001Z", b"")):
+            ours = template.headers(timestamp, payload)
+            reference = AWSRequest(method="POST", url=url, headers={}, data=payload)
+            reference.context["timestamp"] = timestamp  # what add_auth does, at a fixed time
+            botocore_signer = __import__("botocore.auth").auth.SigV4Auth(credentials, "lambda", "us-east-1")
+            botocore_signer._modify_request_before_signing(reference)
+            canonical = botocore_signer.canonical_request(reference)
+            signature = botocore_signer.signature(botocore_signer.string_to_sign(reference, canonical), reference)
+            botocore_signer._inject_signature_to_request(reference, signature)
+            assert ours["Authorization"] == reference.headers["Authorization"]
+            assert ours["X-Amz-Date"] == reference.headers["X-Amz-Date"]
+            assert ours.get("X-Amz-Security-Token") == reference.headers.get("X-Amz-Security-Token")
