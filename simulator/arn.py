@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _NAME = r"[a-zA-Z0-9-_]{1,64}"
 _QUALIFIER = r"(\$LATEST|[a-zA-Z0-9-_]{1,128})"
@@ -38,6 +39,7 @@ class FunctionRef:
     partition: str = "aws"
 
 
+@lru_cache(maxsize=4096)  # the same few names come back on every invocation
 def parse_function_name(value: str) -> FunctionRef:
     """Parse `name`, `name:q`, `ACCOUNT:function:name[:q]` or a full ARN."""
     for pattern in (_FULL, _PARTIAL, _PLAIN):

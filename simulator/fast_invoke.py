@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import random
 import time
 import uuid
 from hashlib import sha256
@@ -155,7 +156,7 @@ class FastLambdaInvoker:
         if template.signer is None or template.signer.signer is not signer:
             template.signer = TemplateSigner(signer, template.url, template.signed)
         headers = {**template.unsigned, **template.signed, **template.signer.headers(_timestamp(), payload),
-                   "amz-sdk-invocation-id": str(uuid.uuid4())}
+                   "amz-sdk-invocation-id": _invocation_id()}
         try:
             async with self.session.post(template.yarl, data=payload, headers=headers) as response:
                 body = await response.read()
@@ -174,6 +175,15 @@ class FastLambdaInvoker:
                 sent = self._captured[-1]
                 self.templates[function_arn] = _Template(sent.url, dict(sent.headers))
             return result
+
+
+_ids = random.Random()
+
+
+def _invocation_id() -> str:
+    """A UUID4 for botocore's amz-sdk-invocation-id header (a retry correlation id, not a secret):
+    drawn from a PRNG instead of an os.urandom system call per request."""
+    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
 
 
 _clock_second = [0, ""]

@@ -17,6 +17,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from simulator.clock import Clock
@@ -143,18 +144,26 @@ class Alarm:
         return metric_key(self.namespace, self.metric_name, self.dimensions)
 
 
-def lambda_dimension_sets(event: InvocationObserved) -> list[frozenset[tuple[str, str]]]:
+@lru_cache(maxsize=1024)  # one invocation's sets depend only on these three names
+def lambda_dimension_sets(function_name: str, alias: str | None,
+                          executed_version: str | None) -> tuple[frozenset[tuple[str, str]], ...]:
     """The dimension sets Lambda publishes one invocation under."""
-    function = ("FunctionName", event.function)
+    function = ("FunctionName", function_name)
     sets = [frozenset(), frozenset({function})]
-    if event.alias is not None:
-        resource = frozenset({function, ("Resource", f"{event.function}:{event.alias}")})
+    if alias is not None:
+        resource = frozenset({function, ("Resource", f"{function_name}:{alias}")})
         sets.append(resource)
-        if event.executed_version is not None:
-            sets.append(resource | {("ExecutedVersion", event.executed_version)})
-    elif event.executed_version not in (None, "$LATEST"):
-        sets.append(frozenset({function, ("Resource", f"{event.function}:{event.executed_version}")}))
-    return sets
+        if executed_version is not None:
+            sets.append(resource | {("ExecutedVersion", executed_version)})
+    elif executed_version not in (None, "$LATEST"):
+        sets.append(frozenset({function, ("Resource", f"{function_name}:{executed_version}")}))
+    return tuple(sets)
+
+
+@lru_cache(maxsize=4096)
+def _lambda_keys(function_name: str, alias: str | None, executed_version: str | None,
+                 metric: str) -> tuple[MetricKey, ...]:
+    return tuple(("AWS/Lambda", metric, d) for d in lambda_dimension_sets(function_name, alias, executed_version))
 
 
 class CloudWatchBackend:
@@ -181,9 +190,10 @@ class CloudWatchBackend:
         else:
             values = (("Invocations", 1.0), ("Errors", 1.0 if event.kind == "function_error" else 0.0),
                       ("Duration", event.duration_ms))
-        for dimensions in lambda_dimension_sets(event):
-            for name, value in values:
-                self.metrics.put(("AWS/Lambda", name, dimensions), event.start, value)
+        put = self.metrics.put
+        for name, value in values:
+            for key in _lambda_keys(event.function, event.alias, event.executed_version, name):
+                put(key, event.start, value)
 
     def put_metric_data(self, namespace: str, data: list[dict[str, Any]]) -> None:
         now = self.clock.now()

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from simulator.arn import ALIAS_NAME, VERSION, ArnError, function_arn, parse_function_name
 from simulator.clock import Clock
 from simulator.emulator.functions import (
@@ -73,8 +75,16 @@ def _timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
 
+_ids = random.Random()
+
+
+def _new_id() -> str:
+    """A UUID4 for request and revision ids, from a PRNG (no system call per invocation)."""
+    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+
+
 def _revision() -> str:
-    return str(uuid.uuid4())
+    return _new_id()
 
 
 @dataclass
@@ -466,7 +476,7 @@ class LambdaBackend:
             raise LambdaError(413, "RequestTooLargeException",
                               f"Request must be smaller than {limit} bytes for the {operation} operation")
         try:
-            event = json.loads(payload) if payload else {}
+            event = orjson.loads(payload) if payload else {}
         except (ValueError, UnicodeDecodeError) as exc:
             raise LambdaError(400, "InvalidRequestContentException",
                               f"Could not parse request body into json: {exc}") from None
@@ -496,7 +506,7 @@ class LambdaBackend:
     async def _run(self, fn: Function, version: Version, alias: str | None, invoked_arn: str,
                    event: Any, faults: FaultDraw, client_context: str | None,
                    log_type: str | None) -> InvokeResult:
-        request_id = str(uuid.uuid4())
+        request_id = _new_id()
         start_emulated, started = self.clock.now(), time.perf_counter()
         fn.in_flight += 1
         self.in_flight += 1
@@ -552,7 +562,7 @@ class LambdaBackend:
                      "requestId": request_id, "stackTrace": list(result.stack_trace)}
             return json.dumps(error).encode(), "Unhandled"
         try:
-            body = json.dumps(result.value).encode()
+            body = orjson.dumps(result.value, option=orjson.OPT_NON_STR_KEYS)  # as json.dumps does
         except (TypeError, ValueError) as exc:
             error = {"errorMessage": f"Unable to marshal response: {exc}",
                      "errorType": "Runtime.MarshalError", "requestId": request_id, "stackTrace": []}

@@ -1,0 +1,110 @@
+"""Invocations per second of one Locust process, side by side in one run against the same emulator
+(on the other core): a plain boto3 `invoke` in a Locust task (what users write today), a raw aiohttp
+POST of the same request (the wire's ceiling for a Python client), and shiftsim's full path (flow,
+Connect invoke semantics, record, Locust statistics). Then shiftsim with --processes 2.
+
+    python bench/throughput.py            # 20 s each, rewrites its section of bench/RESULTS.md
+    python bench/throughput.py --smoke    # 3 s each, prints only (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._common import ENV, LOAD_CORE, ROOT, Emulator, pinned, run_locust, write_section  # noqa: E402
+
+PATH = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3AConnectLambdaFunction%3APROD/invocations"
+USERS = 64
+
+
+def raw_aiohttp(url: str, seconds: float, concurrency: int) -> float:
+    """The ceiling: the same POST with aiohttp and nothing else, in a process on the load core."""
+    code = f"""
+import asyncio, time, aiohttp
+async def main():
+    done = 0
+    stop = time.monotonic() + {seconds}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit={concurrency})) as s:
+        async def worker():
+            nonlocal done
+            while time.monotonic() < stop:
+                async with s.post({url + PATH!r}, data=b'{{"Name": "ContactFlowEvent"}}') as r:
+                    await r.read()
+                done += 1
+        await asyncio.gather(*(worker() for _ in range({concurrency})))
+    print(done / {seconds})
+asyncio.run(main())
+"""
+    out = subprocess.run([*pinned(LOAD_CORE), sys.executable, "-c", code], capture_output=True, text=True,
+                         env=ENV, timeout=seconds + 60)
+    return float(out.stdout.strip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a few seconds each; prints, writes nothing")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    seconds = 3.0 if args.smoke else args.seconds
+    work = Path(tempfile.mkdtemp(prefix="shiftsim-bench-"))
+    with Emulator() as emulator:
+        os.environ["SHIFTSIM_BENCH_ENDPOINT"] = emulator.url
+        ENV["SHIFTSIM_BENCH_ENDPOINT"] = emulator.url
+        boto = run_locust(str(ROOT / "bench" / "locust_boto3.py"), seconds, USERS, folder=work / "boto3")
+        ceiling = raw_aiohttp(emulator.url, seconds, USERS)
+        ours = run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds, USERS, "--endpoint-url",
+                          emulator.url, "--prompt-time", "fixed:0", "--results-dir", str(work / "r1"),
+                          folder=work / "shiftsim")
+        two = run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds + 3, USERS, "--processes", "2",
+                         "--endpoint-url", emulator.url, "--prompt-time", "fixed:0", "--results-dir",
+                         str(work / "r2"), core=None, folder=work / "shiftsim2")
+    boto_rate, ours_rate, two_rate = boto["rate"], ours["rate"], two["rate"]
+    per_process = per_worker_rates(work / "r2")
+    lines = [
+        f"| path (one Locust process, {USERS} users, emulator on the other core) | invocations/s |",
+        "| --- | --- |",
+        f"| plain boto3 `invoke` in a Locust task (baseline) | {boto_rate:,.0f} |",
+        f"| raw aiohttp POST of the same request (ceiling) | {ceiling:,.0f} |",
+        f"| shiftsim: flow + Connect invoke block + record + Locust stats | {ours_rate:,.0f} |",
+        f"| shiftsim, `--processes 2` (both cores, shared with the emulator) | {two_rate:,.0f} "
+        f"(per process: {', '.join(f'{r:,.0f}' for r in per_process)}) |",
+        "",
+        f"shiftsim / boto3 baseline: **{ours_rate / boto_rate:.2f}x** (target >= 3x); "
+        f"shiftsim / aiohttp ceiling: **{100 * ours_rate / ceiling:.0f} %** (target >= 60 %); "
+        f"`--processes 2` / one process: {two_rate / ours_rate:.2f}x.",
+        f"Failures: boto3 {boto['failures']}, shiftsim {ours['failures']}. Command: `python bench/throughput.py` "
+        f"({seconds:g} s per path).",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.smoke:
+        write_section("throughput", "## Throughput\n\n" + text)
+
+
+def per_worker_rates(results: Path) -> list[float]:
+    """Each worker process's rate, from the record (its rows' first to last start)."""
+    from simulator.record import load_record
+
+    runs = list(results.iterdir()) if results.exists() else []
+    if not runs:
+        return []
+    record = load_record(runs[0])
+    workers, starts = record.text("worker"), record.rows["start"]
+    rates = []
+    for worker in set(workers):
+        mine = starts[workers == worker]
+        if len(mine) > 1 and mine.max() > mine.min():
+            rates.append(float(len(mine) / (mine.max() - mine.min())))
+    return sorted(rates, reverse=True)
+
+
+if __name__ == "__main__":
+    main()

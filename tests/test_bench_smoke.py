@@ -1,0 +1,31 @@
+"""Each benchmark's smoke mode runs and prints its side-by-side table, so the scripts do not rot.
+No timing is asserted: benchmarks measure, tests assert behaviour."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("script,expected", [
+    ("throughput.py", ["plain boto3 `invoke` in a Locust task (baseline)", "raw aiohttp POST", "shiftsim / boto3 baseline"]),
+    ("emulator.py", ["hello-world aiohttp (baseline)", "emulator / hello world"]),
+    ("compression.py", ["weight steps seen | 10 of 10, in order: yes"]),
+    ("memory.py", ["naive: rows kept in memory", "resident bytes per invocation"]),
+    ("rate.py", ["50 % of capacity", "90 % of capacity", "150 % of capacity"]),
+])
+def test_benchmark_smoke(script, expected):
+    if script == "emulator.py" and shutil.which("wrk") is None:
+        pytest.skip("wrk (Debian package) is installed by .ci/run")
+    before = (ROOT / "bench" / "RESULTS.md").read_text() if (ROOT / "bench" / "RESULTS.md").exists() else None
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--smoke"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for text in expected:
+        assert text in done.stdout, done.stdout
+    after = (ROOT / "bench" / "RESULTS.md").read_text() if (ROOT / "bench" / "RESULTS.md").exists() else None
+    assert after == before  # smoke runs write nothing
