@@ -245,9 +245,15 @@ class LoadSession:
 
     # ---- contacts ----------------------------------------------------------------------------------
 
-    def run_contact(self) -> str:
-        self.contact_counter += 1
-        return self.bridge.run(self._contact(self.contact_counter))
+    def run_contacts(self) -> None:
+        """One caller: contact after contact on the loop until Locust stops the user (killing the
+        waiting greenlet cancels the coroutine). No round trip to the hub between contacts."""
+        self.bridge.run(self._contacts())
+
+    async def _contacts(self) -> None:
+        while True:
+            self.contact_counter += 1
+            await self._contact(self.contact_counter)
 
     async def _contact(self, number: int) -> str:
         state = ContactState(Contact(channel="CHAT"))

@@ -1,5 +1,5 @@
-"""The Locust user: each one is a caller; each task run is one contact through the flow, from its
-first entry until it disconnects or has looped enough, then a new contact starts."""
+"""The Locust user: each one is a caller, running contacts through the flow one after another (each
+from its first entry until it disconnects or has looped enough) until Locust stops it."""
 
 from __future__ import annotations
 
@@ -11,5 +11,5 @@ class ContactUser(User):
     wait_time = constant(0)
 
     @task
-    def contact(self) -> None:
-        self.environment.shiftsim.run_contact()  # type: ignore[attr-defined]
+    def contacts(self) -> None:
+        self.environment.shiftsim.run_contacts()  # type: ignore[attr-defined]
