@@ -87,9 +87,11 @@ def test_headless_run_invokes_both_versions_and_records_every_invocation(tmp_pat
     assert "invocations recorded in" in done.stderr
 
 
-def test_processes_two(tmp_path, weighted):
-    done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "10s", "--processes", "2",
+@pytest.mark.parametrize("spawn_rate", ["20", "640"])  # 640: users arrive before a worker's init has run
+def test_processes_two(tmp_path, weighted, spawn_rate):
+    done, results = run_locust(tmp_path, "-u", "20", "-r", spawn_rate, "-t", "10s", "--processes", "2",
                                "--scenario", str(weighted))
+    assert "Traceback" not in done.stderr
     assert done.returncode == 0, done.stderr[-2000:]
     rows = check_record_matches_stats(tmp_path, results)
     assert len({r["worker"] for r in rows}) == 2

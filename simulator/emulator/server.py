@@ -7,6 +7,7 @@ with `await EmulatorServer(...).start()`.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -153,6 +154,8 @@ async def serve_until_signalled(emulator: Emulator, host: str, port: int,
 
     server = EmulatorServer(emulator, host, port)
     await server.start()
+    gc.collect()
+    gc.freeze()  # the stack provisioned so far lives as long as the server: spare it full GC passes
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -161,4 +164,5 @@ async def serve_until_signalled(emulator: Emulator, host: str, port: int,
     try:
         await stop.wait()
     finally:
+        gc.unfreeze()
         await server.stop()

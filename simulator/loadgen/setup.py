@@ -28,3 +28,4 @@ def _on_init(environment: Any, **kwargs: Any) -> None:
         sys.exit(2)
     environment.shiftsim = session
     install_web_ui(environment, session)
+    session.catch_up()
