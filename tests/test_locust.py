@@ -97,17 +97,22 @@ def test_processes_two(tmp_path, weighted, spawn_rate):
     assert len({r["worker"] for r in rows}) == 2
 
 
-def test_master_and_two_workers_on_loopback(tmp_path, weighted):
-    port = "5687"
+def start_master_and_workers(tmp_path, scenario, port, seconds):
+    """A --master on loopback expecting two --worker processes; returns (master, workers, results)."""
     results = tmp_path / "results"
     master = subprocess.Popen(
-        [*LOCUST, "--master", "--headless", "-u", "20", "-r", "20", "-t", "10s", "--expect-workers", "2",
-         "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--scenario", str(weighted),
+        [*LOCUST, "--master", "--headless", "-u", "20", "-r", "20", "-t", f"{seconds}s", "--expect-workers", "2",
+         "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--scenario", str(scenario),
          "--results-dir", str(results), "--json-file", str(tmp_path / "stats")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
     workers = [subprocess.Popen([*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=ROOT)
                for _ in range(2)]
+    return master, workers, results
+
+
+def test_master_and_two_workers_on_loopback(tmp_path, weighted):
+    master, workers, results = start_master_and_workers(tmp_path, weighted, "5687", 10)
     try:
         _, master_err = master.communicate(timeout=90)
         worker_codes = [w.wait(timeout=60) for w in workers]
@@ -165,16 +170,7 @@ def test_bad_options_are_one_line_and_exit_two(tmp_path):
 
 
 def test_a_worker_that_disappears_is_reported_and_its_rows_kept(tmp_path, weighted):
-    port = "5688"
-    results = tmp_path / "results"
-    master = subprocess.Popen(
-        [*LOCUST, "--master", "--headless", "-u", "20", "-r", "20", "-t", "14s", "--expect-workers", "2",
-         "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--scenario", str(weighted),
-         "--results-dir", str(results), "--json-file", str(tmp_path / "stats")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
-    workers = [subprocess.Popen([*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=ROOT)
-               for _ in range(2)]
+    master, workers, results = start_master_and_workers(tmp_path, weighted, "5688", 14)
     try:
         deadline = time.monotonic() + 30  # bounded: wait until the first worker's rows are recorded
         while time.monotonic() < deadline:
