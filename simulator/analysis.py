@@ -244,7 +244,10 @@ def analyse(record: Record, window: float | None = None,
         routing = routing_check((versions == target)[served_ok], weight_of(target, timeline, t)[served_ok])
 
     end = timeline.end
-    during = (t >= 0) & (t <= end if end is not None else np.ones(len(rows), bool)) if deployment else np.zeros(len(rows), bool)
+    if not deployment:
+        during = np.zeros(len(rows), bool)
+    else:  # from its creation to its end (to the last invocation if it never ended)
+        during = (t >= 0) & (t <= end) if end is not None else t >= 0
     target_errors = (versions == target) & ~ok & (t >= 0) if target else np.zeros(len(rows), bool)
     first_error = float(t[target_errors].min()) if target_errors.any() else None
     alarm_fired = next((a for a in timeline.alarms if a[2] == "ALARM" and a[0] >= -1e-9), None)

@@ -38,30 +38,19 @@ _EMPTY_SHA256 = sha256(b"").hexdigest()
 
 
 class _CachedKeySigV4(SigV4Auth):
-    """botocore's SigV4 with the derived signing key computed once a day, not on every call."""
+    """botocore's SigV4 rules, with the day's derived signing key computed once, not on every call."""
 
     _keys: dict[tuple[str, str, str, str], bytes] = {}
 
-    def signature(self, string_to_sign: str, request: Any) -> str:
-        day = request.context["timestamp"][0:8]
+    def key_for(self, day: str) -> bytes:
         cache_key = (self.credentials.secret_key, day, self._region_name, self._service_name)
-        signing_key = self._keys.get(cache_key)
-        if signing_key is None:
+        key = self._keys.get(cache_key)
+        if key is None:
             k_date = self._sign(("AWS4" + self.credentials.secret_key).encode("utf-8"), day)
             k_region = self._sign(k_date, self._region_name)
             k_service = self._sign(k_region, self._service_name)
-            signing_key = self._keys[cache_key] = self._sign(k_service, "aws4_request")
-        return hmac.new(signing_key, string_to_sign.encode("utf-8"), sha256).hexdigest()
-
-    def key_for(self, day: str) -> bytes:
-        return self._keys.get((self.credentials.secret_key, day, self._region_name, self._service_name)) or \
-            self._derive(day)
-
-    def _derive(self, day: str) -> bytes:
-        class _Probe:
-            context = {"timestamp": day + "T000000Z"}
-        self.signature("", _Probe())
-        return self._keys[(self.credentials.secret_key, day, self._region_name, self._service_name)]
+            key = self._keys[cache_key] = self._sign(k_service, "aws4_request")
+        return key
 
 
 class TemplateSigner:

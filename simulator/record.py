@@ -59,7 +59,6 @@ class RecordWriter:
         self.strings = _StringTable(folder / STRINGS_FILE, limit=int(np.iinfo(np.uint16).max) + 1)
         self.contacts = _StringTable(folder / CONTACTS_FILE, limit=int(np.iinfo(np.uint32).max) + 1)
         self.pending: list[tuple[Any, ...]] = []
-        self.rows = 0
         self.every_s = every_s
         self.flushed_at = time.monotonic()
 
@@ -75,7 +74,6 @@ class RecordWriter:
                 self._id(values["qualifier"]), self._id(values["version"]), values["status"],
                 self._id(values["injected"]), self._id(values["worker"]), self._id(values["reason"]),
                 OUTCOMES.index(values["outcome"]), min(255, values["retries"]), values["late"]))
-        self.rows += len(rows)
         if len(self.pending) >= self.batch or time.monotonic() - self.flushed_at >= self.every_s:
             self.flush()
 

@@ -68,9 +68,14 @@ def locust_arguments(scenario: Scenario, folder: Path, *, target: str, time_scal
         args += ["--region", region]
     if watch_existing:
         args += ["--watch-existing"]
-    if scenario.deployment is None or not (scenario.deployment.requested or watch_existing):
+    if not deploys(scenario, watch_existing):
         args += ["--deploy-after", "-1"]
     return args
+
+
+def deploys(scenario: Scenario, watch_existing: bool) -> bool:
+    """Whether the rehearsal has a deployment: the scenario asks for one, or one is to be watched."""
+    return scenario.deployment is not None and (scenario.deployment.requested or watch_existing)
 
 
 def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "local",
@@ -110,8 +115,6 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
                 say(progress_line(session, started))
             if ended_at is not None and time.monotonic() - ended_at >= scenario.load.tail:
                 break
-            if scenario.deployment is None or not (scenario.deployment.requested or watch_existing):
-                continue
         else:
             say(f"shiftsim: stopping at the scenario's max_duration ({scenario.load.max_duration:g} s)")
     finally:

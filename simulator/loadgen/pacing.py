@@ -30,8 +30,6 @@ class Pacer:
         # and one loop iteration per invocation would cost more than the accuracy they buy.
         self.coalesce_s = coalesce_s
         self.next_at: float | None = None
-        self.issued = 0
-        self.late = 0
 
     def restart(self) -> None:
         self.next_at = None
@@ -44,14 +42,11 @@ class Pacer:
             self.next_at = now
         intended = self.next_at
         self.next_at += 1.0 / self.rate
-        self.issued += 1
         if intended - now > self.coalesce_s:
             await asyncio.sleep(intended - now)
             now = self.now()
         lag = max(0.0, now - intended)
-        late = lag > self.late_threshold_s
-        self.late += late
-        return Ticket(intended, lag, late)
+        return Ticket(intended, lag, lag > self.late_threshold_s)
 
 
 class DistributionError(ValueError):

@@ -96,7 +96,6 @@ class LoadSession:
             events.report_to_master.add_listener(self.on_report_to_master)
         if isinstance(environment.runner, MasterRunner):
             events.worker_report.add_listener(self.on_worker_report)
-            events.worker_connect.add_listener(lambda client_id, **kw: None)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
