@@ -122,7 +122,8 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     low, high = share_ax.get_xlim()
     level, previous = 0, None
     for x, label, c in sorted(marks, key=lambda m: m[0]):
-        level = level + 1 if previous is not None and x - previous < 0.08 * (high - low) else 0
+        near = previous is not None and x - previous < 0.15 * (high - low)  # a label is about that wide
+        level = level + 1 if near else 0
         previous = x
         share_ax.annotate(label, xy=(x, 1.02), xytext=(3, 4 + 11 * level), textcoords="offset points",
                           fontsize=8, color=c, annotation_clip=False)
