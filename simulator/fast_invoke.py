@@ -1,12 +1,13 @@
 """A faster Lambda Invoke that sends exactly the request aiobotocore would.
 
 The first call for a function goes through aiobotocore's own `invoke`; a `before-send` hook keeps
-the prepared request (URL, User-Agent, headers) as the template. Later calls copy the template, sign
-it with botocore's SigV4Auth and the client's own credentials (the derived signing key cached for
-the day), and POST it with one shared aiohttp session, skipping botocore's per-call parameter
-validation, serialisation, endpoint resolution and response parsing, which cost about 2 ms of CPU a
-call. The answer is read the way botocore's rest-json parser reads it. tests/test_fast_invoke.py
-shows both paths send the same request and read the same result.
+the prepared request (URL, User-Agent, headers) as the template, serialised once as the fixed part of
+an HTTP/1.1 request. Later calls sign it with botocore's SigV4 rules and the client's own credentials
+(the derived signing key cached for the day), add the per-call headers and the payload, and send it
+on a lean keep-alive connection (`simulator.http1`), skipping botocore's per-call parameter
+validation, serialisation, endpoint resolution and response parsing (about 2 ms of CPU a call) and a
+general HTTP client's per-request machinery. The answer is read the way botocore's rest-json parser
+reads it. tests/test_fast_invoke.py shows both paths send the same request and read the same result.
 """
 
 from __future__ import annotations
@@ -14,19 +15,23 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import os
 import random
+import socket
+import ssl
 import time
-import uuid
+from collections.abc import Callable
 from hashlib import sha256
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from yarl import URL
+from botocore.httpsession import get_cert_path
 
 from simulator.aws import LambdaInvoker
 from simulator.connect.invoke import RawInvocation
+from simulator.http1 import HttpError, Origin
 
 # Per call headers, set again for each request
 _PER_CALL = {"authorization", "x-amz-date", "amz-sdk-invocation-id", "content-length", "host",
@@ -74,22 +79,30 @@ class TemplateSigner:
         self.access_key = signer.credentials.access_key
 
     def headers(self, timestamp: str, payload: bytes) -> dict[str, str]:
+        return {**self.extra, "X-Amz-Date": timestamp, "Authorization": self.authorization(timestamp, payload)}
+
+    def authorization(self, timestamp: str, payload: bytes) -> str:
         canonical = f"{self.head}{timestamp}{self.middle}{sha256(payload).hexdigest()}"
         day = timestamp[:8]
         scope = day + self.suffix
         to_sign = f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.new(self.signer.key_for(day), to_sign.encode(), sha256).hexdigest()
-        return {**self.extra, "X-Amz-Date": timestamp,
-                "Authorization": f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
-                                 f"SignedHeaders={self.signed_names}, Signature={signature}"}
+        signature = hmac.digest(self.signer.key_for(day), to_sign.encode(), "sha256").hex()
+        return (f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
+                f"SignedHeaders={self.signed_names}, Signature={signature}")
 
 
 class _Template:
+    """One function's request as aiobotocore sent it, minus what changes per call."""
+
     signer: TemplateSigner | None = None
+    fixed: bytes = b""  # request line and the headers that never change, serialised
 
     def __init__(self, url: str, headers: dict[str, str]) -> None:
         self.url = url
-        self.yarl = URL(url, encoded=True)  # already percent-encoded by botocore: send as is
+        parts = urlsplit(url)
+        self.origin_url = f"{parts.scheme}://{parts.netloc}"
+        self.target = parts.path + (f"?{parts.query}" if parts.query else "")  # already percent-encoded
+        self.host = parts.netloc
         text = {k: v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}  # may be bytes
         authorization = next((v for k, v in text.items() if k.lower() == "authorization"), "")
         signed = authorization.split("SignedHeaders=")[-1].split(",")[0].split(";") if authorization else []
@@ -97,7 +110,22 @@ class _Template:
         # sign what aiobotocore signed; the rest it added after signing, and so do we
         self.signed = {k: v for k, v in kept.items() if k.lower() in signed}
         self.unsigned = {k: v for k, v in kept.items() if k.lower() not in signed}
-        self.unsigned.setdefault("Accept-Encoding", "identity")  # aiobotocore's HTTP session's
+        # what aiobotocore's HTTP session (aiohttp) adds to every request
+        self.unsigned.setdefault("Accept", "*/*")
+        self.unsigned.setdefault("Accept-Encoding", "identity")
+
+    def use(self, signer: TemplateSigner) -> None:
+        self.signer = signer
+        lines = [f"POST {self.target} HTTP/1.1", f"Host: {self.host}",
+                 *(f"{k}: {v}" for k, v in {**self.unsigned, **self.signed, **signer.extra}.items())]
+        self.fixed = ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+    def request(self, timestamp: str, payload: bytes) -> bytes:
+        assert self.signer is not None
+        return b"".join((self.fixed, (
+            f"X-Amz-Date: {timestamp}\r\nAuthorization: {self.signer.authorization(timestamp, payload)}\r\n"
+            f"amz-sdk-invocation-id: {_invocation_id()}\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode("latin-1"), payload))
 
 
 class FastLambdaInvoker:
@@ -105,7 +133,8 @@ class FastLambdaInvoker:
 
     CREDENTIALS_TTL_S = 1.0
 
-    def __init__(self, lambda_client: Any, connections: int = 512) -> None:
+    def __init__(self, lambda_client: Any, connections: int = 512,
+                 socket_factory: Callable[..., Any] = socket.socket) -> None:
         self.client = lambda_client
         self.slow = LambdaInvoker(lambda_client)
         self.templates: dict[str, _Template] = {}
@@ -113,10 +142,8 @@ class FastLambdaInvoker:
         self._preparing: dict[str, asyncio.Lock] = {}
         lambda_client.meta.events.register("before-send.lambda.Invoke", self._capture)
         self.region = lambda_client.meta.region_name
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=connections, ttl_dns_cache=300),
-            skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
-            auto_decompress=False)
+        self.connections, self.socket_factory = connections, socket_factory
+        self.origins: dict[str, Origin] = {}
         self._credentials: Any = None
         self._credentials_at = 0.0
         self._signer: _CachedKeySigV4 | None = None
@@ -125,7 +152,17 @@ class FastLambdaInvoker:
         self._captured.append(request)
 
     async def close(self) -> None:
-        await self.session.close()
+        for origin in self.origins.values():
+            origin.close()
+
+    def _origin(self, url: str) -> Origin:
+        origin = self.origins.get(url)
+        if origin is None:
+            context = None
+            if url.startswith("https:"):  # botocore's CA bundle, or the one AWS_CA_BUNDLE names
+                context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True))
+            origin = self.origins[url] = Origin(url, self.connections, context, self.socket_factory)
+        return origin
 
     async def _signer_now(self) -> _CachedKeySigV4:
         now = time.monotonic()
@@ -143,15 +180,12 @@ class FastLambdaInvoker:
             return await self._first_call(function_arn, payload)
         signer = await self._signer_now()
         if template.signer is None or template.signer.signer is not signer:
-            template.signer = TemplateSigner(signer, template.url, template.signed)
-        headers = {**template.unsigned, **template.signed, **template.signer.headers(_timestamp(), payload),
-                   "amz-sdk-invocation-id": _invocation_id()}
+            template.use(TemplateSigner(signer, template.url, template.signed))
         try:
-            async with self.session.post(template.yarl, data=payload, headers=headers) as response:
-                body = await response.read()
-                return _read(response.status, response.headers, body)
-        except (aiohttp.ClientError, OSError) as exc:
+            response = await self._origin(template.origin_url).request(template.request(_timestamp(), payload))
+        except (HttpError, OSError) as exc:
             return RawInvocation(status=0, error_code=type(exc).__name__, error_message=str(exc))
+        return _read(response.status, response.headers, response.body)
 
     async def _first_call(self, function_arn: str, payload: bytes) -> RawInvocation:
         lock = self._preparing.setdefault(function_arn, asyncio.Lock())
@@ -169,10 +203,15 @@ class FastLambdaInvoker:
 _ids = random.Random()
 
 
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
 def _invocation_id() -> str:
     """A UUID4 for botocore's amz-sdk-invocation-id header (a retry correlation id, not a secret):
     drawn from a PRNG instead of an os.urandom system call per request."""
-    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+    h = f"{_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _clock_second = [0, ""]
@@ -187,13 +226,14 @@ def _timestamp() -> str:
 
 
 def _read(status: int, headers: Any, body: bytes) -> RawInvocation:
-    """What botocore's rest-json parser makes of an Invoke answer, as a RawInvocation."""
-    injected = headers.get("X-Shiftsim-Injected")
+    """What botocore's rest-json parser makes of an Invoke answer (header names lower-cased), as a
+    RawInvocation."""
+    injected = headers.get("x-shiftsim-injected")
     if status < 300:
-        return RawInvocation(status=status, executed_version=headers.get("X-Amz-Executed-Version"),
-                             function_error=headers.get("X-Amz-Function-Error"), payload=body,
+        return RawInvocation(status=status, executed_version=headers.get("x-amz-executed-version"),
+                             function_error=headers.get("x-amz-function-error"), payload=body,
                              injected=injected)
-    code = (headers.get("x-amzn-ErrorType") or "").split(":")[0]
+    code = (headers.get("x-amzn-errortype") or "").split(":")[0]
     message = ""
     try:
         parsed = json.loads(body) if body else {}

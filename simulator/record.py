@@ -35,6 +35,7 @@ DTYPE = np.dtype([
     ("retries", "<u1"), ("late", "<u1"),
 ])
 OUTCOMES = ("Success", "Error")
+_OUTCOME_CODES = {name: code for code, name in enumerate(OUTCOMES)}
 ROW_FILE, STRINGS_FILE, TIMELINE_FILE, META_FILE = "invocations.bin", "strings.txt", "timeline.jsonl", "record.json"
 RUN_FILE, CONTACTS_FILE = "run.json", "contacts.txt"
 
@@ -62,19 +63,15 @@ class RecordWriter:
         self.every_s = every_s
         self.flushed_at = time.monotonic()
 
-    def _id(self, value: Any) -> int:
-        return self.strings.id(value)
-
     def add(self, rows: list[Any]) -> None:
-        for row in rows:
-            values = dict(zip(COLUMNS, row, strict=True))
-            self.pending.append((
-                values["intended"], values["start"], values["end"], values["emulated"],
-                self.contacts.id(values["contact"]), min(65535, values["loop"]), self._id(values["action"]),
-                self._id(values["qualifier"]), self._id(values["version"]), values["status"],
-                self._id(values["injected"]), self._id(values["worker"]), self._id(values["reason"]),
-                OUTCOMES.index(values["outcome"]), min(255, values["retries"]), values["late"]))
-        if len(self.pending) >= self.batch or time.monotonic() - self.flushed_at >= self.every_s:
+        string, contact_number, pending = self.strings.id, self.contacts.id, self.pending
+        for (intended, start, end, emulated, contact, loop, action, qualifier, version, outcome, reason,
+             retries, status, injected, late, worker) in rows:
+            pending.append((
+                intended, start, end, emulated, contact_number(contact), min(65535, loop), string(action),
+                string(qualifier), string(version), status, string(injected), string(worker), string(reason),
+                _OUTCOME_CODES[outcome], min(255, retries), late))
+        if len(pending) >= self.batch or time.monotonic() - self.flushed_at >= self.every_s:
             self.flush()
 
     def describe_run(self, info: dict[str, Any]) -> None:
@@ -113,6 +110,9 @@ class _StringTable:
         self.limit = limit
 
     def id(self, value: Any) -> int:
+        found = self.ids.get(value)  # the common case: a string seen before
+        if found is not None:
+            return found
         text = str(value).replace("\n", " ")
         found = self.ids.get(text)
         if found is None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
+import os
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -23,10 +25,14 @@ import gevent.event
 from gevent import monkey
 
 T = TypeVar("T")
+# The hub's thread (Locust's stats, the record) and the loop's thread share the GIL: at Python's
+# default 5 ms switch interval a burst of hub work holds up due invocations for 5 ms at a time.
+SWITCH_INTERVAL_S = float(os.environ.get("SHIFTSIM_SWITCH_INTERVAL_S", "0.0002"))
 _start_new_thread = monkey.get_original("_thread", "start_new_thread")
 _allocate_lock = monkey.get_original("_thread", "allocate_lock")
 _SimpleQueue = monkey.get_original("queue", "SimpleQueue")
 _EpollSelector = monkey.get_original("selectors", "EpollSelector")  # gevent replaces the default
+native_socket = monkey.get_original("socket", "socket")  # for connections the loop owns
 
 
 class _NativeSelector(_EpollSelector):  # type: ignore[misc,valid-type]
@@ -87,6 +93,7 @@ class AsyncioBridge:
     """Run coroutines on the process's native asyncio loop from greenlets."""
 
     def __init__(self) -> None:
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.loop = _NativeLoop()
         self._finished: collections.deque[tuple[gevent.event.AsyncResult, asyncio.Future[Any]]] = collections.deque()
         self._hub = gevent.get_hub()

@@ -31,7 +31,7 @@ from simulator.connect.event import Contact
 from simulator.connect.flow import ContactState, Flow, FlowSet, load_flow, run_contact
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
 from simulator.fast_invoke import FastLambdaInvoker
-from simulator.loadgen.bridge import AsyncioBridge
+from simulator.loadgen.bridge import AsyncioBridge, native_socket
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.options import LoadOptions
 from simulator.loadgen.pacing import Pacer
@@ -155,7 +155,7 @@ class LoadSession:
         lambda_client = await stack.enter_async_context(
             client(self.target, "lambda", concurrency=512, retries=False))
         if self.options.invoker == "fast":
-            fast = FastLambdaInvoker(lambda_client)
+            fast = FastLambdaInvoker(lambda_client, socket_factory=native_socket)
             stack.push_async_callback(fast.close)
             self.invoker = fast
         else:
