@@ -44,17 +44,60 @@ class Emulator:
         self.process.wait(10)
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants."""
+    clock = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / clock
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, p in parents.items() if p == parent and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(used.get(p, 0.0) for p in tree)
+
+
 def run_locust(locustfile: str, seconds: float, users: int, *args: str, core: int | None = LOAD_CORE,
-               folder: Path) -> dict:
-    """Run Locust headless; return its final statistics (from --json-file) and the wall time."""
+               folder: Path, server_pid: int | None = None) -> dict:
+    """Run Locust headless; return its final statistics (from --json-file), the wall time, and the
+    CPU the Locust process tree (and the server's, if given) used per second of steady state (past
+    start-up, before the stop)."""
     folder.mkdir(parents=True, exist_ok=True)
     stats = folder / "stats"
     command = [*(pinned(core) if core is not None else []), sys.executable, "-m", "locust", "-f", locustfile,
                "--headless", "-u", str(users), "-r", str(users * 10), "-t", f"{int(seconds)}s",
                "--json-file", str(stats), "--only-summary", *args]
     started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=seconds + 120)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                               cwd=ROOT)
+    window = (min(4.0, seconds / 3), max(seconds - 1.5, seconds * 2 / 3))  # seconds after the start
+    cpu_per_s = server_cpu_per_s = 0.0
+    try:
+        time.sleep(window[0] + 2.0)  # Python and Locust start in about 2 s
+        cpu_from, at_from = _tree_cpu_s(process.pid), time.monotonic()
+        server_from = _tree_cpu_s(server_pid) if server_pid else 0.0
+        time.sleep(window[1] - window[0])
+        if process.poll() is None:  # else unknown (0): it ended before the window did
+            cpu_per_s = (_tree_cpu_s(process.pid) - cpu_from) / (time.monotonic() - at_from)
+            if server_pid:
+                server_cpu_per_s = (_tree_cpu_s(server_pid) - server_from) / (time.monotonic() - at_from)
+        stdout, stderr = process.communicate(timeout=seconds + 120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     wall = time.monotonic() - started
+    done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if done.returncode not in (0, 1):
         raise RuntimeError(f"locust failed: {done.stderr[-2000:]}")
     entries = json.loads((folder / "stats.json").read_text())
@@ -63,7 +106,7 @@ def run_locust(locustfile: str, seconds: float, users: int, *args: str, core: in
     last = max((e["last_request_timestamp"] or 0 for e in entries), default=0.0)
     rate = requests / (last - first) if last > first else 0.0  # from the first to the last request
     return {"requests": requests, "failures": sum(e["num_failures"] for e in entries), "rate": rate,
-            "wall": wall, "stderr": done.stderr}
+            "wall": wall, "stderr": done.stderr, "cpu_per_s": cpu_per_s, "server_cpu_per_s": server_cpu_per_s}
 
 
 def machine() -> str:

@@ -44,8 +44,12 @@ def main() -> None:
     rows = []
     with Emulator() as emulator:
         common = ["--endpoint-url", emulator.url, "--prompt-time", "fixed:0"]
-        capacity = run_locust(locustfile, 10 if not args.smoke else 4, USERS, *common, "--results-dir",
-                              str(work / "capacity"), folder=work / "c")["rate"]
+        # Two processes near saturation (this one and the emulator) settle into faster or slower modes
+        # from run to run (seen: 2,900 to 4,100/s): the capacity is what every run sustained.
+        capacities = [run_locust(locustfile, 8 if not args.smoke else 4, USERS, *common, "--results-dir",
+                                 str(work / f"capacity{n}"), folder=work / f"c{n}")["rate"]
+                      for n in range(1 if args.smoke else 3)]
+        capacity = min(capacities)
         for share in (0.5, 0.9, 1.5):
             target = round(capacity * share)
             results = work / f"r{share}"
@@ -55,7 +59,8 @@ def main() -> None:
             error = 100 * (measured["achieved"] - target) / target
             rows.append(f"| {int(share * 100)} % of capacity | {target:,} | {measured['achieved']:,.1f} | "
                         f"{error:+.2f} % | {measured['p99_lag_ms']:.1f} | {measured['late']:,} of {measured['count']:,} |")
-    lines = [f"Capacity (closed loop, one process, {USERS} users): {capacity:,.0f} invocations/s.", "",
+    lines = [f"Capacity (closed loop, one process, {USERS} users, the lowest of "
+             f"{', '.join(f'{c:,.0f}' for c in capacities)}): {capacity:,.0f} invocations/s.", "",
              "| target | invocations/s asked | achieved (steady state) | error | p99 lag (ms) | late (> 20 ms) |",
              "| --- | --- | --- | --- | --- | --- |", *rows, "",
              f"Targets: within 1 % and p99 lag under 5 ms at 50 % and 90 %; late ones counted above capacity. "

@@ -23,11 +23,13 @@ PATH = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afu
 USERS = 64
 
 
-def raw_aiohttp(url: str, seconds: float, concurrency: int) -> float:
-    """The ceiling: the same POST with aiohttp and nothing else, in a process on the load core."""
+def raw_aiohttp(url: str, seconds: float, concurrency: int) -> tuple[float, float]:
+    """The ceiling: the same POST with aiohttp and nothing else, in a process on the load core.
+    Returns (requests/s, CPU seconds per second)."""
     code = f"""
 import asyncio, time, aiohttp
 async def main():
+    cpu, wall = time.process_time(), time.monotonic()
     done = 0
     stop = time.monotonic() + {seconds}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit={concurrency})) as s:
@@ -38,12 +40,13 @@ async def main():
                     await r.read()
                 done += 1
         await asyncio.gather(*(worker() for _ in range({concurrency})))
-    print(done / {seconds})
+    print(done / {seconds}, (time.process_time() - cpu) / (time.monotonic() - wall))
 asyncio.run(main())
 """
     out = subprocess.run([*pinned(LOAD_CORE), sys.executable, "-c", code], capture_output=True, text=True,
                          env=ENV, timeout=seconds + 60)
-    return float(out.stdout.strip())
+    rate, cpu = out.stdout.split()
+    return float(rate), float(cpu)
 
 
 def main() -> None:
@@ -60,26 +63,39 @@ def main() -> None:
         ceiling = raw_aiohttp(emulator.url, seconds, USERS)
         ours = run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds, USERS, "--endpoint-url",
                           emulator.url, "--prompt-time", "fixed:0", "--results-dir", str(work / "r1"),
-                          folder=work / "shiftsim")
-        run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds + 3, USERS, "--processes", "2",
+                          folder=work / "shiftsim", server_pid=emulator.process.pid)
+        two = run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds + 3, USERS, "--processes", "2",
                          "--endpoint-url", emulator.url, "--prompt-time", "fixed:0", "--results-dir",
                          str(work / "r2"), core=None, folder=work / "shiftsim2")
+    ceiling_rate, ceiling_cpu = ceiling
     boto_rate, ours_rate = boto["rate"], ours["rate"]
     # With --processes every forked worker writes --json-file too: the master's record is the truth.
     per_process = per_worker_rates(work / "r2")
     two_rate = record_rate(work / "r2")
+
+    def cost(rate: float, cpu: float) -> str:
+        return f"{cpu:.2f} | {1e6 * cpu / rate:,.0f}" if rate and cpu else "- | -"
+
     lines = [
-        f"| path (one Locust process, {USERS} users, emulator on the other core) | invocations/s |",
-        "| --- | --- |",
-        f"| plain boto3 `invoke` in a Locust task (baseline) | {boto_rate:,.0f} |",
-        f"| raw aiohttp POST of the same request (ceiling) | {ceiling:,.0f} |",
-        f"| shiftsim: flow + Connect invoke block + record + Locust stats | {ours_rate:,.0f} |",
+        f"| path ({USERS} users, emulator on the other core) | invocations/s | load process CPU (cores) "
+        "| CPU per invocation (µs) |",
+        "| --- | --- | --- | --- |",
+        f"| plain boto3 `invoke` in a Locust task (baseline) | {boto_rate:,.0f} | {cost(boto_rate, boto['cpu_per_s'])} |",
+        f"| raw aiohttp POST of the same request (ceiling) | {ceiling_rate:,.0f} | {cost(ceiling_rate, ceiling_cpu)} |",
+        f"| shiftsim: flow + Connect invoke block + record + Locust stats | {ours_rate:,.0f} | "
+        f"{cost(ours_rate, ours['cpu_per_s'])} |",
         f"| shiftsim, `--processes 2` (both cores, shared with the emulator) | {two_rate:,.0f} "
-        f"(per process: {', '.join(f'{r:,.0f}' for r in per_process)}) |",
+        f"(per process: {', '.join(f'{r:,.0f}' for r in per_process)}) | {cost(two_rate, two['cpu_per_s'])} |",
         "",
         f"shiftsim / boto3 baseline: **{ours_rate / boto_rate:.2f}x** (target >= 3x); "
-        f"shiftsim / aiohttp ceiling: **{100 * ours_rate / ceiling:.0f} %** (target >= 60 %); "
+        f"shiftsim / aiohttp ceiling: **{100 * ours_rate / ceiling_rate:.0f} %** (target >= 60 %); "
         f"`--processes 2` / one process: {two_rate / ours_rate:.2f}x.",
+        f"CPU per invocation, the load generator's own cost whatever the endpoint: shiftsim "
+        f"{_per_invocation(ours_rate, ours['cpu_per_s'])}, boto3 {_per_invocation(boto_rate, boto['cpu_per_s'])}, "
+        f"raw aiohttp {_per_invocation(ceiling_rate, ceiling_cpu)}; one core at 100 % would drive "
+        f"{_capacity(ours_rate, ours['cpu_per_s'])} invocations/s through shiftsim. During shiftsim's run the "
+        f"emulator's core was {100 * ours['server_cpu_per_s']:.0f} % busy: at that point the endpoint, not the "
+        "load generator, sets the figure.",
         f"Failures: boto3 {boto['failures']}, shiftsim {ours['failures']}. Command: `python bench/throughput.py` "
         f"({seconds:g} s per path).",
     ]
@@ -87,6 +103,14 @@ def main() -> None:
     print(text)
     if not args.smoke:
         write_section("throughput", "## Throughput\n\n" + text)
+
+
+def _per_invocation(rate: float, cpu: float) -> str:
+    return f"{1e6 * cpu / rate:,.0f} µs" if rate and cpu else "unknown"
+
+
+def _capacity(rate: float, cpu: float) -> str:
+    return f"about {rate / cpu:,.0f}" if rate and cpu else "an unknown number of"
 
 
 def record_rate(results: Path) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
-import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -27,7 +26,7 @@ from gevent import monkey
 T = TypeVar("T")
 # The hub's thread (Locust's stats, the record) and the loop's thread share the GIL: at Python's
 # default 5 ms switch interval a burst of hub work holds up due invocations for 5 ms at a time.
-SWITCH_INTERVAL_S = float(os.environ.get("SHIFTSIM_SWITCH_INTERVAL_S", "0.0002"))
+SWITCH_INTERVAL_S = 0.0002
 _start_new_thread = monkey.get_original("_thread", "start_new_thread")
 _allocate_lock = monkey.get_original("_thread", "allocate_lock")
 _SimpleQueue = monkey.get_original("queue", "SimpleQueue")
