@@ -31,6 +31,7 @@ from botocore.httpsession import get_cert_path
 
 from simulator.aws import LambdaInvoker
 from simulator.connect.invoke import RawInvocation
+from simulator.fast_ids import random_uuid4
 from simulator.http1 import HttpError, Origin
 
 # Per call headers, set again for each request
@@ -203,15 +204,9 @@ class FastLambdaInvoker:
 _ids = random.Random()
 
 
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
-
-
 def _invocation_id() -> str:
-    """A UUID4 for botocore's amz-sdk-invocation-id header (a retry correlation id, not a secret):
-    drawn from a PRNG instead of an os.urandom system call per request."""
-    h = f"{_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """botocore's amz-sdk-invocation-id header: a retry correlation id, not a secret."""
+    return random_uuid4(_ids)
 
 
 _clock_second = [0, ""]

@@ -143,3 +143,4 @@ async def test_the_limit_bounds_open_connections(aiohttp_server):
 def test_only_http_urls_are_accepted():
     with pytest.raises(ValueError, match="not an http"):
         Origin("ftp://example.com")
+

@@ -14,7 +14,6 @@ import json
 import math
 import random
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from simulator.emulator.functions import (
     resolve_handler,
     run_handler,
 )
+from simulator.fast_ids import random_uuid4
 from simulator.scenario import FunctionSpec, Scenario, VersionSpec
 
 LATEST = "$LATEST"
@@ -80,7 +80,7 @@ _ids = random.Random()
 
 def _new_id() -> str:
     """A UUID4 for request and revision ids, from a PRNG (no system call per invocation)."""
-    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+    return random_uuid4(_ids)
 
 
 def _revision() -> str:
