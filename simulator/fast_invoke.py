@@ -79,9 +79,6 @@ class TemplateSigner:
         self.suffix = f"/{signer._region_name}/{signer._service_name}/aws4_request"
         self.access_key = signer.credentials.access_key
 
-    def headers(self, timestamp: str, payload: bytes) -> dict[str, str]:
-        return {**self.extra, "X-Amz-Date": timestamp, "Authorization": self.authorization(timestamp, payload)}
-
     def authorization(self, timestamp: str, payload: bytes) -> str:
         canonical = f"{self.head}{timestamp}{self.middle}{sha256(payload).hexdigest()}"
         day = timestamp[:8]

@@ -144,3 +144,39 @@ def test_only_http_urls_are_accepted():
     with pytest.raises(ValueError, match="not an http"):
         Origin("ftp://example.com")
 
+
+
+async def test_https_with_certificate_verification(tmp_path):
+    """The TLS path real AWS takes: the name checked against the server's certificate."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+
+    async def echo(request):
+        return web.Response(body=(await request.read())[::-1])
+
+    app = web.Application()
+    app.router.add_post("/x", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        trusted = Origin(f"https://localhost:{port}", ssl_context=ssl.create_default_context(cafile=str(cert)))
+        assert (await trusted.request(REQUEST)).body == b"olleh"
+        trusted.close()
+        untrusted = Origin(f"https://localhost:{port}")  # the system's CAs do not know this certificate
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await untrusted.request(REQUEST)
+    finally:
+        await runner.cleanup()
