@@ -13,6 +13,7 @@ reads it. tests/test_fast_invoke.py shows both paths send the same request and r
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hmac
 import json
 import os
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import get_cert_path
 
 from simulator.aws import LambdaInvoker
@@ -126,6 +128,17 @@ class _Template:
         ).encode("latin-1"), payload))
 
 
+_preparing_only = contextvars.ContextVar("preparing_only", default=False)
+
+
+class _Prepared(Exception):
+    """Raised from the before-send hook when preparing: the request is built and signed, not sent."""
+
+    def __init__(self, request: Any) -> None:
+        super().__init__("prepared")
+        self.request = request
+
+
 class FastLambdaInvoker:
     """Drop-in for `simulator.aws.LambdaInvoker` (same RawInvocation results), several times faster."""
 
@@ -147,7 +160,26 @@ class FastLambdaInvoker:
         self._signer: _CachedKeySigV4 | None = None
 
     def _capture(self, request: Any, **kwargs: Any) -> None:
+        if _preparing_only.get():
+            raise _Prepared(request)
         self._captured.append(request)
+
+    async def prepare(self, function_arn: str) -> None:
+        """Have aiobotocore build and sign an Invoke of the function without sending it, and keep it
+        as the template: the first real invocation is then already a fast one, and the client's
+        warm-up is never timed as a function's latency. A request botocore refuses to build is left
+        for the first call to report."""
+        if function_arn in self.templates:
+            return
+        token = _preparing_only.set(True)
+        try:
+            await self.client.invoke(FunctionName=function_arn, Payload=b"{}")
+        except _Prepared as prepared:
+            self.templates[function_arn] = _Template(prepared.request.url, dict(prepared.request.headers))
+        except (BotoCoreError, ClientError):
+            pass
+        finally:
+            _preparing_only.reset(token)
 
     async def close(self) -> None:
         for origin in self.origins.values():

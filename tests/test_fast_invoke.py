@@ -151,3 +151,23 @@ def test_the_template_signer_signs_exactly_as_botocore():
             assert ours["Authorization"] == reference.headers["Authorization"]
             assert timestamp == reference.headers["X-Amz-Date"]
             assert ours.get("X-Amz-Security-Token") == reference.headers.get("X-Amz-Security-Token")
+
+
+async def test_prepare_builds_the_template_without_sending_anything(served):
+    url, seen = served
+    payload = json.dumps({"Name": "ContactFlowEvent"}).encode()
+    async with client(Target("local", url), "lambda", retries=False) as lam:
+        fast, slow = FastLambdaInvoker(lam), LambdaInvoker(lam)
+        try:
+            await fast.prepare(CASES["success"])
+            await fast.prepare("")  # botocore refuses to build it: left for the first call to report
+            assert seen == [] and list(fast.templates) == [CASES["success"]]
+            quick = await fast(CASES["success"], payload)  # already the fast path
+            reference = await slow(CASES["success"], payload)
+            assert comparable(quick) == comparable(reference)
+            official, ours = seen[1], seen[0]
+            assert {k: v for k, v in ours["headers"].items() if k not in VARYING} == \
+                {k: v for k, v in official["headers"].items() if k not in VARYING}
+            assert ours["body"] == official["body"]
+        finally:
+            await fast.close()

@@ -157,6 +157,9 @@ class LoadSession:
         if self.options.invoker == "fast":
             fast = FastLambdaInvoker(lambda_client, socket_factory=native_socket)
             stack.push_async_callback(fast.close)
+            for flow in self.flows.flows.values():
+                for block in flow.blocks.values():
+                    await fast.prepare(block.function_arn)
             self.invoker = fast
         else:
             self.invoker = LambdaInvoker(lambda_client)
