@@ -34,7 +34,7 @@ from botocore.httpsession import get_cert_path
 from simulator.aws import LambdaInvoker
 from simulator.connect.invoke import RawInvocation
 from simulator.fast_ids import random_uuid4
-from simulator.http1 import HttpError, Origin
+from simulator.http1 import Origin
 
 # Per call headers, set again for each request
 _PER_CALL = {"authorization", "x-amz-date", "amz-sdk-invocation-id", "content-length", "host",
@@ -150,7 +150,7 @@ class FastLambdaInvoker:
         self.slow = LambdaInvoker(lambda_client)
         self.templates: dict[str, _Template] = {}
         self._captured: list[Any] = []
-        self._preparing: dict[str, asyncio.Lock] = {}
+        self._first_call_locks: dict[str, asyncio.Lock] = {}
         lambda_client.meta.events.register("before-send.lambda.Invoke", self._capture)
         self.region = lambda_client.meta.region_name
         self.connections, self.socket_factory = connections, socket_factory
@@ -175,7 +175,7 @@ class FastLambdaInvoker:
         try:
             await self.client.invoke(FunctionName=function_arn, Payload=b"{}")
         except _Prepared as prepared:
-            self.templates[function_arn] = _Template(prepared.request.url, dict(prepared.request.headers))
+            self._keep(function_arn, prepared.request)
         except (BotoCoreError, ClientError):
             pass
         finally:
@@ -213,21 +213,24 @@ class FastLambdaInvoker:
             template.use(TemplateSigner(signer, template.url, template.signed))
         try:
             response = await self._origin(template.origin_url).request(template.request(_timestamp(), payload))
-        except (HttpError, OSError) as exc:
+        except OSError as exc:  # HttpError included: no well-formed answer
             return RawInvocation(status=0, error_code=type(exc).__name__, error_message=str(exc))
         return _read(response.status, response.headers, response.body)
 
     async def _first_call(self, function_arn: str, payload: bytes) -> RawInvocation:
-        lock = self._preparing.setdefault(function_arn, asyncio.Lock())
+        lock = self._first_call_locks.setdefault(function_arn, asyncio.Lock())
         async with lock:
             if function_arn in self.templates:
                 return await self(function_arn, payload)
             self._captured.clear()
             result = await self.slow(function_arn, payload)
             if self._captured and result.status != 0:
-                sent = self._captured[-1]
-                self.templates[function_arn] = _Template(sent.url, dict(sent.headers))
+                self._keep(function_arn, self._captured[-1])
             return result
+
+    def _keep(self, function_arn: str, request: Any) -> None:
+        """Keep an aiobotocore-prepared Invoke request as the function's template."""
+        self.templates[function_arn] = _Template(request.url, dict(request.headers))
 
 
 _ids = random.Random()
@@ -238,7 +241,7 @@ def _invocation_id() -> str:
     return random_uuid4(_ids)
 
 
-_clock_second = [0, ""]
+_clock_second: list[Any] = [0, ""]
 
 
 def _timestamp() -> str:
@@ -246,7 +249,7 @@ def _timestamp() -> str:
     now = int(time.time())
     if _clock_second[0] != now:
         _clock_second[0], _clock_second[1] = now, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    return str(_clock_second[1])
+    return _clock_second[1]
 
 
 def _read(status: int, headers: Any, body: bytes) -> RawInvocation:

@@ -4,7 +4,8 @@ or the connection's close. It does nothing else (no cookies, redirects, proxies,
 tracing), which is what makes it several times cheaper per request than a general client.
 
 Errors on the wire (refused, reset, closed before the answer, a malformed answer) raise
-`HttpError`; a cancelled request closes its connection, whose answer can no longer be read.
+`HttpError`; a cancelled request closes its connection, whose answer can no longer be read, and a
+connection that received bytes while idle is out of step and never reused.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Response:
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; at most one request in flight."""
+    """One keep-alive connection; at most one request in flight (`waiter` is set while it is)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -63,23 +64,25 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
-        waiter = self.waiter
-        if waiter is None or waiter.done():
+        if self.waiter is None:
             return
         if self._head is not None and self._length is None and not self._chunked:
-            self._finish(bytes(self.buffer), reusable=False)  # framed by the close
+            self._finish(bytes(self.buffer))  # framed by the close
         else:
-            waiter.set_exception(HttpError(f"connection closed before a complete answer ({exc or 'EOF'})"))
+            self._fail(HttpError(f"connection closed before a complete answer ({exc or 'EOF'})"))
 
     # ---- one exchange ----
+    @property
+    def usable(self) -> bool:
+        """Open, and nothing arrived unasked since the last answer (else it is out of step)."""
+        return self.open and not self.buffer
+
     def send(self, request: bytes) -> asyncio.Future[Response]:
-        assert self.transport is not None
-        self.waiter = asyncio.get_running_loop().create_future()
+        assert self.transport is not None and self.waiter is None
+        waiter = self.waiter = asyncio.get_running_loop().create_future()
         self._head, self._length, self._chunked, self.reusable = None, None, False, False
         self.transport.write(request)
-        if self.buffer:  # bytes the server sent unasked: the connection is out of step
-            self.close()
-        return self.waiter
+        return waiter
 
     def close(self) -> None:
         self.open = False
@@ -95,11 +98,10 @@ class _Connection(asyncio.Protocol):
             elif self._length is not None and len(self.buffer) >= self._length:
                 body = bytes(self.buffer[: self._length])
                 del self.buffer[: self._length]
-                self._finish(body, reusable=self.reusable and not self.buffer)
+                self._finish(body)
         except HttpError as exc:
             self.close()
-            if self.waiter is not None and not self.waiter.done():
-                self.waiter.set_exception(exc)
+            self._fail(exc)
 
     def _parse_head(self) -> bool:
         end = self.buffer.find(b"\r\n\r\n")
@@ -157,19 +159,24 @@ class _Connection(asyncio.Protocol):
                 if trailer_end < 0:
                     return
                 del buffer[: trailer_end + 4]
-                self._finish(bytes(body), reusable=self.reusable and not buffer)
+                self._finish(bytes(body))
                 return
             if len(buffer) < line_end + 2 + size + 2:
                 return
             body += buffer[line_end + 2: line_end + 2 + size]
             at = line_end + 2 + size + 2
 
-    def _finish(self, body: bytes, reusable: bool) -> None:
+    def _finish(self, body: bytes) -> None:
         assert self._head is not None and self.waiter is not None
-        status, headers = self._head
-        self.reusable = reusable
-        if not self.waiter.done():
-            self.waiter.set_result(Response(status, headers, body))
+        waiter, self.waiter = self.waiter, None
+        if not waiter.done():  # a cancelled request's waiter is done already
+            waiter.set_result(Response(*self._head, body))
+
+    def _fail(self, error: HttpError) -> None:
+        assert self.waiter is not None
+        waiter, self.waiter = self.waiter, None
+        if not waiter.done():
+            waiter.set_exception(error)
 
 
 class Origin:
@@ -203,15 +210,26 @@ class Origin:
             connection.close()  # a cancelled or failed exchange leaves the connection out of step
             self._release(None)
             raise
-        self._release(connection if connection.reusable and connection.open else None)
+        if connection.reusable and connection.usable:
+            self._release(connection)
+        else:
+            connection.close()
+            self._release(None)
         return response
 
-    async def _acquire(self) -> _Connection:
+    def _take_idle(self) -> _Connection | None:
         while self.idle:
             connection = self.idle.pop()
-            if connection.open:
-                self.busy += 1
+            if connection.usable:
                 return connection
+            connection.close()
+        return None
+
+    async def _acquire(self) -> _Connection:
+        idle = self._take_idle()
+        if idle is not None:
+            self.busy += 1
+            return idle
         if self.busy >= self.limit:
             waiter = asyncio.get_running_loop().create_future()
             self.queue.append(waiter)
@@ -221,8 +239,9 @@ class Origin:
                 if waiter.done() and not waiter.cancelled():
                     self._release(None)  # the slot was handed over just before the cancel: pass it on
                 raise
-            if self.idle and self.idle[-1].open:
-                return self.idle.pop()
+            idle = self._take_idle()
+            if idle is not None:
+                return idle
         else:
             self.busy += 1
         try:

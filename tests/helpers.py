@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import boto3
@@ -85,3 +86,17 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.02):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+@contextlib.asynccontextmanager
+async def served_app(app: Any, ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
+    """An aiohttp application served on a free loopback port (yields the port), stopped on exit."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()

@@ -10,6 +10,7 @@ from simulator.aws import LambdaInvoker, Target, client
 from simulator.emulator.server import Emulator, build_app
 from simulator.fast_invoke import FastLambdaInvoker
 from simulator.scenario import parse_scenario
+from tests.helpers import served_app
 
 STACK = """
 [[functions]]
@@ -60,12 +61,8 @@ async def served():
     emulator = Emulator(parse_scenario(STACK, "<test>"), seed=1)
     app = build_app(emulator)
     app.middlewares.insert(0, record)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
-    await runner.cleanup()
+    async with served_app(app) as port:
+        yield f"http://127.0.0.1:{port}", seen
     emulator.close()
 
 

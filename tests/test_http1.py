@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 
 from simulator.http1 import HttpError, Origin
+from tests.helpers import served_app
 
 REQUEST = b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
 
@@ -39,12 +40,8 @@ async def aiohttp_server():
     app.router.add_post("/x", echo)
     app.router.add_post("/chunked", chunked)
     app.router.add_post("/slow", slow)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}", connections
-    await runner.cleanup()
+    async with served_app(app) as port:
+        yield f"http://127.0.0.1:{port}", connections
 
 
 async def raw_server(answer: bytes):
@@ -108,6 +105,28 @@ async def test_malformed_or_cut_answers_raise_http_errors(answer, message):
         assert origin.busy == 0
 
 
+async def test_a_connection_that_received_bytes_unasked_is_not_reused():
+    connections = []
+
+    async def handle(reader, writer):  # every answer followed, later, by bytes nobody asked for
+        connections.append(writer)
+        while await reader.read(65536):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+            await asyncio.sleep(0.02)
+            writer.write(b"STRAY")
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        origin = Origin(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        for _ in range(3):
+            assert (await origin.request(REQUEST)).body == b"ok"
+            await asyncio.sleep(0.1)  # the stray bytes reach the idle connection
+        assert len(connections) == 3
+        for writer in connections:
+            writer.close()
+
+
 async def test_a_refused_connection_is_an_os_error():
     origin = Origin("http://127.0.0.1:9")
     with pytest.raises(OSError):
@@ -166,17 +185,10 @@ async def test_https_with_certificate_verification(tmp_path):
 
     app = web.Application()
     app.router.add_post("/x", echo)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
+    async with served_app(app, server_context) as port:
         trusted = Origin(f"https://localhost:{port}", ssl_context=ssl.create_default_context(cafile=str(cert)))
         assert (await trusted.request(REQUEST)).body == b"olleh"
         trusted.close()
         untrusted = Origin(f"https://localhost:{port}")  # the system's CAs do not know this certificate
         with pytest.raises(ssl.SSLCertVerificationError):
             await untrusted.request(REQUEST)
-    finally:
-        await runner.cleanup()
