@@ -129,3 +129,11 @@ def write_section(name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     RESULTS.write_text(text)
+
+
+def report(name: str, title: str, lines: list[str], write: bool) -> None:
+    """Print a benchmark's table and, unless `write` is false (smoke runs), rewrite its section."""
+    text = "\n".join(lines)
+    print(text)
+    if write:
+        write_section(name, f"## {title}\n\n{text}")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ENV, ROOT, write_section  # noqa: E402
+from bench._common import ENV, ROOT, report  # noqa: E402
 
 SCENARIO = """
 [scenario]
@@ -85,12 +85,10 @@ def main() -> None:
              f"mean {sum(lateness_ms) / len(lateness_ms):.0f} |", "",
              "Command: `python bench/compression.py`. Lateness is the watcher's poll (at most 2 emulated s), "
              "not the shift: the emulator shifts on the clock exactly."]
-    text = "\n".join(lines)
-    print(text)
-    if not in_order or len(steps) != len(planned):
+    complete = in_order and len(steps) == len(planned)
+    report("compression", "Time compression", lines, write=complete and not args.smoke)
+    if not complete:
         raise SystemExit("weight steps missing or out of order")
-    if not args.smoke:
-        write_section("compression", "## Time compression\n\n" + text)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ENV, LOAD_CORE, ROOT, SERVER_CORE, Emulator, pinned, write_section  # noqa: E402
+from bench._common import ENV, LOAD_CORE, ROOT, SERVER_CORE, Emulator, pinned, report  # noqa: E402
 
 HELLO = """
 import sys
@@ -70,10 +70,7 @@ def main() -> None:
              f"| emulator: Invoke of ConnectLambdaFunction:PROD (routing, metrics, handler) | {ours:,.0f} |", "",
              f"emulator / hello world: **{100 * ours / baseline:.0f} %** (target >= 50 %). "
              f"Command: `python bench/emulator.py` ({seconds} s each)."]
-    text = "\n".join(lines)
-    print(text)
-    if not args.smoke:
-        write_section("emulator", "## Emulator\n\n" + text)
+    report("emulator", "Emulator", lines, write=not args.smoke)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ENV, ROOT, write_section  # noqa: E402
+from bench._common import ENV, ROOT, report  # noqa: E402
 
 MEASURE = r"""
 import gc, os, sys, time, uuid
@@ -78,10 +78,7 @@ def main() -> None:
              f"| shiftsim: Locust statistics + streamed binary record | **{ours:,.0f}** (target <= 100) | "
              f"{ours_disk:,.0f} bytes |", "",
              "Command: `python bench/memory.py`. Contact ids are distinct every 10 invocations, as in a looping flow."]
-    text = "\n".join(lines)
-    print(text)
-    if not args.smoke:
-        write_section("memory", "## Memory\n\n" + text)
+    report("memory", "Memory", lines, write=not args.smoke)
 
 
 if __name__ == "__main__":

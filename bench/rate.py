@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ROOT, Emulator, run_locust, write_section  # noqa: E402
+from bench._common import ROOT, Emulator, report, run_locust  # noqa: E402
 
 USERS = 64
 
@@ -72,10 +72,7 @@ def main() -> None:
              "| --- | --- | --- | --- | --- | --- | --- |", *rows, "",
              f"Targets: within 1 % and p99 lag under 5 ms at 50 % and 90 %; late ones counted above capacity. "
              f"Command: `python bench/rate.py` ({seconds} s per rate)."]
-    text = "\n".join(lines)
-    print(text)
-    if not args.smoke:
-        write_section("rate", "## Rate accuracy\n\n" + text)
+    report("rate", "Rate accuracy", lines, write=not args.smoke)
 
 
 if __name__ == "__main__":

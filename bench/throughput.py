@@ -15,9 +15,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ENV, LOAD_CORE, ROOT, Emulator, pinned, run_locust, write_section  # noqa: E402
+from bench._common import ENV, LOAD_CORE, ROOT, Emulator, pinned, report, run_locust  # noqa: E402
 
 PATH = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3AConnectLambdaFunction%3APROD/invocations"
 USERS = 64
@@ -74,11 +75,11 @@ def main() -> None:
     two_rate = record_rate(work / "r2")
 
     def cost(rate: float, cpu: float) -> str:
-        return f"{cpu:.2f} | {1e6 * cpu / rate:,.0f}" if rate and cpu else "- | -"
+        return f"{cpu:.2f} | {_per_invocation(rate, cpu)}" if rate and cpu else "- | -"
 
     lines = [
         f"| path ({USERS} users, emulator on the other core) | invocations/s | load process CPU (cores) "
-        "| CPU per invocation (µs) |",
+        "| CPU per invocation |",
         "| --- | --- | --- | --- |",
         f"| plain boto3 `invoke` in a Locust task (baseline) | {boto_rate:,.0f} | {cost(boto_rate, boto['cpu_per_s'])} |",
         f"| raw aiohttp POST of the same request (ceiling) | {ceiling_rate:,.0f} | {cost(ceiling_rate, ceiling_cpu)} |",
@@ -101,10 +102,7 @@ def main() -> None:
         f"Failures: boto3 {boto['failures']}, shiftsim {ours['failures']}. Command: `python bench/throughput.py` "
         f"({seconds:g} s per path).",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.smoke:
-        write_section("throughput", "## Throughput\n\n" + text)
+    report("throughput", "Throughput", lines, write=not args.smoke)
 
 
 def _per_invocation(rate: float, cpu: float) -> str:
@@ -115,24 +113,27 @@ def _capacity(rate: float, cpu: float) -> str:
     return f"about {rate / cpu:,.0f}" if rate and cpu else "an unknown number of"
 
 
-def record_rate(results: Path) -> float:
+def _the_record(results: Path) -> Any:
+    """The one run's record in a results folder, or None if it wrote none."""
     from simulator.record import load_record
 
     runs = list(results.iterdir()) if results.exists() else []
-    if not runs:
+    return load_record(runs[0]) if runs else None
+
+
+def record_rate(results: Path) -> float:
+    record = _the_record(results)
+    if record is None:
         return 0.0
-    starts = load_record(runs[0]).rows["start"]
+    starts = record.rows["start"]
     return float(len(starts) / (starts.max() - starts.min())) if len(starts) > 1 else 0.0
 
 
 def per_worker_rates(results: Path) -> list[float]:
     """Each worker process's rate, from the record (its rows' first to last start)."""
-    from simulator.record import load_record
-
-    runs = list(results.iterdir()) if results.exists() else []
-    if not runs:
+    record = _the_record(results)
+    if record is None:
         return []
-    record = load_record(runs[0])
     workers, starts = record.text("worker"), record.rows["start"]
     rates = []
     for worker in set(workers):
