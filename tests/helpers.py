@@ -22,6 +22,22 @@ ALIAS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunctio
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
+def weighted_stack(seed: int, weight: float) -> str:
+    """A scenario: alias PROD on version 1 with `weight` of its traffic on version 2."""
+    return f"""
+[scenario]
+seed = {seed}
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+[[functions.versions]]
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+additional_version_weights = {{ "2" = {weight} }}
+"""
+
+
 class RunningEmulator:
     """An emulator served from a background thread; `call` runs a coroutine on its loop."""
 

@@ -12,28 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers import weighted_stack
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = str(ROOT / "locustfiles" / "connect_loop.py")
 LOCUST = [sys.executable, "-m", "locust", "-f", LOCUSTFILE]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-WEIGHTED = """
-[scenario]
-seed = 5
-[[functions]]
-name = "ConnectLambdaFunction"
-[[functions.versions]]
-[[functions.versions]]
-[[functions.aliases]]
-name = "PROD"
-version = "1"
-additional_version_weights = { "2" = 0.3 }
-"""
 
 
 @pytest.fixture
 def weighted(tmp_path):
     path = tmp_path / "weighted.toml"
-    path.write_text(WEIGHTED)
+    path.write_text(weighted_stack(5, 0.3))
     return path
 
 

@@ -6,20 +6,8 @@ from statistics import NormalDist
 
 import aiohttp
 
-from tests.helpers import running_emulator
+from tests.helpers import running_emulator, weighted_stack
 
-WEIGHTED = """
-[scenario]
-seed = {seed}
-[[functions]]
-name = "ConnectLambdaFunction"
-[[functions.versions]]
-[[functions.versions]]
-[[functions.aliases]]
-name = "PROD"
-version = "1"
-additional_version_weights = {{ "2" = {weight} }}
-"""
 PATH = "/2015-03-31/functions/ConnectLambdaFunction/invocations?Qualifier=PROD"
 
 
@@ -44,7 +32,7 @@ def binomial_bound(n: int, p: float, confidence: float) -> float:
 
 async def test_a_tenth_weight_routes_a_tenth_within_a_999_binomial_bound():
     n, weight = 20_000, 0.1
-    with running_emulator(WEIGHTED.format(seed=20251123, weight=weight), seed=None) as running:
+    with running_emulator(weighted_stack(20251123, weight), seed=None) as running:
         versions = await executed_versions(running.url, n)
     assert len(versions) == n and set(versions) == {"1", "2"}
     assert abs(versions.count("2") - n * weight) <= binomial_bound(n, weight, 0.999)
@@ -52,14 +40,14 @@ async def test_a_tenth_weight_routes_a_tenth_within_a_999_binomial_bound():
 
 async def test_weights_zero_and_one_never_and_always_route_to_the_additional_version():
     for weight, expected in ((0.0, {"1"}), (1.0, {"2"})):
-        with running_emulator(WEIGHTED.format(seed=5, weight=weight), seed=None) as running:
+        with running_emulator(weighted_stack(5, weight), seed=None) as running:
             assert set(await executed_versions(running.url, 500)) == expected
 
 
 async def test_the_same_seed_routes_the_same_sequence():
     sequences = []
     for _ in range(2):
-        with running_emulator(WEIGHTED.format(seed=99, weight=0.5), seed=None) as running:
+        with running_emulator(weighted_stack(99, 0.5), seed=None) as running:
             sequences.append(await executed_versions(running.url, 200, concurrency=1))
     assert sequences[0] == sequences[1]
     assert 0 < sequences[0].count("2") < 200
