@@ -64,6 +64,11 @@ async def test_success_takes_the_success_branch_with_external_results():
     assert (log["ContactId"], log["ContactFlowId"], log["ContactFlowName"]) == ("c-1", "f-1", "LambdaAlias-loop")
 
 
+async def test_the_response_size_is_the_last_answers_payload_in_bytes():
+    assert (await run(Scripted(OK))).response_bytes == len(b'{"version": "1"}')
+    assert (await run(Scripted(THROTTLED, FUNCTION_ERROR))).response_bytes == len(FUNCTION_ERROR.payload)
+
+
 async def test_throttles_are_retried_three_times_then_error():
     invoker = Scripted(THROTTLED)
     outcome = await run(invoker)

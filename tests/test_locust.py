@@ -72,6 +72,10 @@ def test_headless_run_invokes_both_versions_and_records_every_invocation(tmp_pat
     counts = stats_counts(tmp_path)
     assert counts["invoke v1"] > 0 and counts["invoke v2"] > 0
     assert {r["outcome"] for r in rows} == {"Success"}
+    sizes = {e["name"]: e["total_content_length"] / e["num_requests"]
+             for e in json.loads((tmp_path / "stats.json").read_text())}
+    for version in ("1", "2"):  # Locust's response size is the answer's bytes ({"version":"N"}, as served)
+        assert sizes[f"invoke v{version}"] == len(json.dumps({"version": version}, separators=(",", ":")))
     assert len({r["contact"] for r in rows}) >= 20  # each user runs its own contacts
     assert max(int(r["loop"]) for r in rows) > 1     # contacts loop through the flow
     assert "invocations recorded in" in done.stderr

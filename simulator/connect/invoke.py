@@ -112,6 +112,7 @@ class InvokeOutcome:
     detail: str = ""
     injected: str | None = None
     external: Any = None
+    response_bytes: int = 0  # the last attempt's payload, as it came
     block: InvokeBlock | None = None
     contact_id: str = ""
     flow_id: str = ""
@@ -219,7 +220,7 @@ async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: I
         executed_version=last.executed_version if last else None, attempts=attempts,
         latency_s=latency, http_status=last.status if last else None, detail=detail,
         injected=last.injected if last else None, external=external if reason is None else None,
-        block=block, contact_id=contact_id, flow_id=flow_id, flow_name=flow_name,
+        response_bytes=len(last.payload) if last else 0, block=block, contact_id=contact_id, flow_id=flow_id, flow_name=flow_name,
     )
 
 

@@ -306,8 +306,8 @@ class _ContactHooks:
                block.function_arn.rsplit(":", 1)[1], outcome.executed_version or "", outcome.branch,
                outcome.reason or "", outcome.retries, outcome.http_status or 0, outcome.injected or "",
                int(ticket.late), session.node)
-        length = len(outcome.external) if isinstance(outcome.external, dict) else 0
-        session.finished.append(Invocation(row, outcome, (end - ticket.intended) * 1000.0, start, length))
+        session.finished.append(Invocation(row, outcome, (end - ticket.intended) * 1000.0, start,
+                                           outcome.response_bytes))
         return outcome
 
     async def prompt(self, text: str) -> None:
