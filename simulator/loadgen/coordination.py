@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 from botocore.exceptions import BotoCoreError, ClientError
-from locust.runners import MasterRunner
+from locust.runners import STATE_MISSING, MasterRunner
 
 from simulator.arn import parse_alias_arn
 from simulator.deploy import DeployError, DeploymentDriver, TimelineEvent, describe_event
@@ -62,6 +62,7 @@ class Coordination:
         self.cancels.clear()
         self.greenlets.clear()
         self._flush_events()
+        self._check_workers()  # a worker found missing since the last sample is still reported
 
     def _start_deployment(self) -> None:
         self.cancels.append(self.session.bridge.submit(self._deploy())[1])
@@ -156,9 +157,10 @@ class Coordination:
         runner = self.session.env.runner
         if not isinstance(runner, MasterRunner):
             return
-        alive = {c.id for c in runner.clients.values() if c.state != "missing"}
+        # A worker that quit is no longer listed; one that went silent stays listed as missing.
+        missing = {c.id for c in runner.clients.values() if c.state == STATE_MISSING}
         for worker in list(self.session.rows_by_worker):
-            if worker not in alive:
+            if worker in missing:
                 self.session.worker_lost(worker)
 
     def version_totals(self) -> dict[str, Any]:

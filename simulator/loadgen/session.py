@@ -194,10 +194,10 @@ class LoadSession:
                      self.recorded_late, self.options.late_threshold_s * 1000)
 
     def on_quitting(self, environment: Environment, **kwargs: Any) -> None:
-        if self.coordinator and self.record is not None:
-            self.record.close()
         if self.coordination is not None:
             self.coordination.stop()
+        if self.coordinator and self.record is not None:
+            self.record.close()
         if self._clients is not None:
             with contextlib.suppress(Exception):
                 self.bridge.run(self._clients.aclose(), timeout=10)
