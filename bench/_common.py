@@ -24,24 +24,38 @@ def pinned(core: int) -> list[str]:
     return ["taskset", "-c", str(core)] if CORES > 1 else []
 
 
-class Emulator:
-    """`shiftsim serve` on its own core; stopped on exit."""
+class Server:
+    """A server process on its own core that prints "... listening on URL" when ready; stopped on exit."""
 
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [*pinned(SERVER_CORE), sys.executable, "-m", "simulator.cli", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    def __init__(self, what: str, command: list[str]) -> None:
+        self.process = subprocess.Popen([*pinned(SERVER_CORE), *command], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
         line = self.process.stdout.readline()
         if "listening on" not in line:
-            raise RuntimeError(f"emulator did not start: {self.process.stderr.read()}")
+            raise RuntimeError(f"{what} did not start: {self.process.stderr.read()}")
         self.url = line.rsplit(" ", 1)[1].strip()
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
         self.process.wait(10)
+
+
+class Emulator(Server):
+    """`shiftsim serve` on its own core."""
+
+    def __init__(self, *args: str) -> None:
+        super().__init__("emulator", [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", *args])
+
+
+class MinimalEndpoint(Server):
+    """bench/minimal_endpoint.py on its own core: canned Invoke answers, the rest passed to `upstream`."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__("minimal endpoint", [sys.executable, str(ROOT / "bench" / "minimal_endpoint.py"),
+                                              "--upstream", upstream])
 
 
 def _tree_cpu_s(pid: int) -> float:
@@ -80,7 +94,7 @@ def run_locust(locustfile: str, seconds: float, users: int, *args: str, core: in
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
                                cwd=ROOT)
-    window = (min(4.0, seconds / 3), max(seconds - 1.5, seconds * 2 / 3))  # seconds after the start
+    window = (min(4.0, seconds / 3), max(seconds - 3.0, seconds * 2 / 3))  # seconds after Locust starts
     cpu_per_s = server_cpu_per_s = 0.0
     try:
         time.sleep(window[0] + 2.0)  # Python and Locust start in about 2 s

@@ -1,7 +1,9 @@
 """Invocations per second of one Locust process, side by side in one run against the same emulator
 (on the other core): a plain boto3 `invoke` in a Locust task (what users write today), a raw aiohttp
 POST of the same request (the wire's ceiling for a Python client), and shiftsim's full path (flow,
-Connect invoke semantics, record, Locust statistics). Then shiftsim with --processes 2.
+Connect invoke semantics, record, Locust statistics). Then shiftsim with --processes 2 against the
+emulator, and shiftsim with one process and with --processes -1 against a minimal Invoke endpoint
+(bench/minimal_endpoint.py), which leaves the cores to the load generator: how it scales.
 
     python bench/throughput.py            # 20 s each, rewrites its section of bench/RESULTS.md
     python bench/throughput.py --smoke    # 3 s each, prints only (CI)
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ENV, LOAD_CORE, ROOT, Emulator, pinned, report, run_locust  # noqa: E402
+from bench._common import CORES, ENV, LOAD_CORE, ROOT, Emulator, MinimalEndpoint, pinned, report, run_locust  # noqa: E402
 
 PATH = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3AConnectLambdaFunction%3APROD/invocations"
 USERS = 64
@@ -68,6 +70,12 @@ def main() -> None:
         two = run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds + 3, USERS, "--processes", "2",
                          "--endpoint-url", emulator.url, "--prompt-time", "fixed:0", "--results-dir",
                          str(work / "r2"), core=None, folder=work / "shiftsim2")
+        with MinimalEndpoint(emulator.url) as minimal:
+            scaling = [run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds + 3, USERS, *processes,
+                                  "--endpoint-url", minimal.url, "--prompt-time", "fixed:0", "--results-dir",
+                                  str(work / f"m{n}"), core=None if processes else LOAD_CORE,
+                                  folder=work / f"minimal{n}", server_pid=minimal.process.pid)
+                       for n, processes in enumerate(([], ["--processes", "-1"]))]
     ceiling_rate, ceiling_cpu = ceiling
     boto_rate, ours_rate = boto["rate"], ours["rate"]
     # With --processes every forked worker writes --json-file too: the master's record is the truth.
@@ -102,7 +110,27 @@ def main() -> None:
         f"Failures: boto3 {boto['failures']}, shiftsim {ours['failures']}. Command: `python bench/throughput.py` "
         f"({seconds:g} s per path).",
     ]
+    lines += ["", *scaling_lines(work, scaling)]
     report("throughput", "Throughput", lines, write=not args.smoke)
+
+
+def scaling_lines(work: Path, runs: list[dict]) -> list[str]:
+    """The table of shiftsim against the minimal endpoint, one process then --processes -1."""
+    rates = [record_rate(work / f"m{n}") for n in range(len(runs))]
+    lines = [f"| shiftsim against the minimal Invoke endpoint ({USERS} users) | invocations/s, machine total "
+             "| per process | load processes' CPU (cores) | endpoint CPU (cores) |",
+             "| --- | --- | --- | --- | --- |"]
+    labels = ("one process (on one core)", f"`--processes -1` ({CORES} processes)")
+    for n, (label, run) in enumerate(zip(labels, runs, strict=True)):
+        per_process = ", ".join(f"{r:,.0f}" for r in per_worker_rates(work / f"m{n}"))
+        lines.append(f"| {label} | {rates[n]:,.0f} | {per_process} | {run['cpu_per_s']:.2f} | "
+                     f"{run['server_cpu_per_s']:.2f} |")
+    growth = rates[1] / rates[0] if rates[0] else 0.0
+    lines += ["", f"`--processes -1` / one process: **{growth:.2f}x** (target: grows with processes). The "
+              "minimal endpoint answers Invoke with a canned reply (and passes the few other requests to the "
+              "emulator), so the load generator has the cores; against the emulator, the endpoint's core is the "
+              f"limit (above). Failures: {', '.join(str(run['failures']) for run in runs)}."]
+    return lines
 
 
 def _per_invocation(rate: float, cpu: float) -> str:
