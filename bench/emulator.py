@@ -17,16 +17,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import ENV, LOAD_CORE, ROOT, SERVER_CORE, Emulator, pinned, report  # noqa: E402
+from simulator.event_loops import default_kind  # noqa: E402
 
 HELLO = """
 import sys
 from aiohttp import web
+from simulator.event_loops import default_kind, loop_class
 async def hello(request):
     await request.read()
     return web.json_response({"version": "1"})
 app = web.Application()
 app.router.add_post("/{tail:.*}", hello)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=lambda *a: print("ready", flush=True))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, loop=loop_class(default_kind())(),
+            print=lambda *a: print("ready", flush=True))
 """
 PATH = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3AConnectLambdaFunction%3APROD/invocations"
 
@@ -66,7 +69,7 @@ def main() -> None:
     with Emulator() as emulator:
         ours = wrk(emulator.url, seconds)
     lines = ["| server (one core, wrk on the other, 64 connections) | requests/s |", "| --- | --- |",
-             f"| hello-world aiohttp (baseline) | {baseline:,.0f} |",
+             f"| hello-world aiohttp (baseline), on the emulator's loop ({default_kind()}) | {baseline:,.0f} |",
              f"| emulator: Invoke of ConnectLambdaFunction:PROD (routing, metrics, handler) | {ours:,.0f} |", "",
              f"emulator / hello world: **{100 * ours / baseline:.0f} %** (target >= 50 %). "
              f"Command: `python bench/emulator.py` ({seconds} s each)."]

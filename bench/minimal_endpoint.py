@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from simulator.event_loops import default_kind, run  # noqa: E402
 from simulator.http1 import HttpError, Origin  # noqa: E402
 
 CANNED_BODY = b'{"version":"1"}'
@@ -85,7 +86,7 @@ def main() -> None:
     parser.add_argument("--upstream", required=True, help="the emulator's URL, for everything but Invoke")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    asyncio.run(serve(args.upstream, args.port))
+    run(serve(args.upstream, args.port), default_kind())
 
 
 if __name__ == "__main__":

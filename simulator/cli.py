@@ -21,10 +21,14 @@ from simulator.arn import ArnError
 from simulator.aws import TargetError
 from simulator.connect.invoke import BlockConfigError
 from simulator.deploy import DeployError
+from simulator.event_loops import KINDS as EVENT_LOOPS
+from simulator.event_loops import EventLoopError
+from simulator.event_loops import default_kind as default_event_loop
+from simulator.event_loops import run as run_on_loop
 from simulator.record import RecordError
 from simulator.scenario import ScenarioError, default_scenario, load_scenario
 
-USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, DeployError, RecordError)
+USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, DeployError, RecordError, EventLoopError)
 
 
 def _scenario(path: str | None):
@@ -63,7 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"shiftsim emulator listening on {url}", flush=True)
 
     try:
-        asyncio.run(serve_until_signalled(emulator, args.host, args.port, announce))
+        run_on_loop(serve_until_signalled(emulator, args.host, args.port, announce), args.event_loop)
     except OSError as exc:
         raise TargetError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
@@ -168,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the local AWS emulator until interrupted")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4566, help="0 picks a free port (default 4566)")
+    serve.add_argument("--event-loop", choices=EVENT_LOOPS, default=default_event_loop(),
+                       help="uvloop (the default where installed: less CPU per request) or asyncio")
     emulator_options(serve)
     serve.set_defaults(func=cmd_serve)
 

@@ -1,6 +1,20 @@
+import asyncio
+
 import pytest
 
 from tests.helpers import running_emulator
+
+# shiftsim's client and emulator run on uvloop where installed (`--event-loop`): the async tests of
+# these modules run on both loops.
+ON_BOTH_LOOPS = {"test_http1.py", "test_fast_invoke.py", "test_invoke.py", "test_lambda_api.py"}
+
+
+def pytest_asyncio_loop_factories(config, item):
+    if item.path.name in ON_BOTH_LOOPS:
+        import uvloop
+
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return None
 
 
 @pytest.fixture

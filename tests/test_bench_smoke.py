@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("script,expected", [
     ("throughput.py", ["plain boto3 `invoke` in a Locust task (baseline)", "raw aiohttp POST", "shiftsim / boto3 baseline",
                        "`--processes -1` / one process", "Failures: 0, 0."]),
-    ("emulator.py", ["hello-world aiohttp (baseline)", "emulator / hello world"]),
+    ("emulator.py", ["hello-world aiohttp (baseline), on the emulator's loop", "emulator / hello world"]),
     ("compression.py", ["weight steps seen | 10 of 10, in order: yes"]),
     ("memory.py", ["naive: rows kept in memory", "resident bytes per invocation"]),
     ("rate.py", ["50 % of capacity", "90 % of capacity", "150 % of capacity"]),

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import boto3
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -24,8 +25,9 @@ def start_serve(*args):
     return process, line
 
 
-def test_serve_prints_one_line_serves_and_exits_zero_on_sigterm():
-    process, line = start_serve("--seed", "3")
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
+def test_serve_prints_one_line_serves_and_exits_zero_on_sigterm(event_loop):
+    process, line = start_serve("--seed", "3", "--event-loop", event_loop)
     try:
         assert line.startswith("shiftsim emulator listening on http://127.0.0.1:")
         url = line.split(" on ")[1].strip()

@@ -64,9 +64,10 @@ def check_record_matches_stats(tmp_path, results):
     return rows
 
 
-def test_headless_run_invokes_both_versions_and_records_every_invocation(tmp_path, weighted):
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])  # the load's loop and the emulator's
+def test_headless_run_invokes_both_versions_and_records_every_invocation(tmp_path, weighted, event_loop):
     done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "20s", "--scenario", str(weighted),
-                               "--seed", "3")
+                               "--seed", "3", "--event-loop", event_loop)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = check_record_matches_stats(tmp_path, results)
     counts = stats_counts(tmp_path)

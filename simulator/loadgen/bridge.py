@@ -23,6 +23,8 @@ import gevent
 import gevent.event
 from gevent import monkey
 
+from simulator.event_loops import loop_class
+
 T = TypeVar("T")
 # The hub's thread (Locust's stats, the record) and the loop's thread share the GIL: at Python's
 # default 5 ms switch interval a burst of hub work holds up due invocations for 5 ms at a time.
@@ -58,25 +60,41 @@ class _NativePool:
             self.jobs.put(None)
 
 
-class _NativeLoop(asyncio.SelectorEventLoop):
-    def __init__(self) -> None:
-        super().__init__(_NativeSelector())
-        self.pool = _NativePool()
+class _NativeExecutor:
+    """`run_in_executor` on native threads, for either loop class."""
+
+    pool: _NativePool
 
     def run_in_executor(self, executor: Any, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        future: asyncio.Future[T] = self.create_future()
+        loop: Any = self
+        future: asyncio.Future[T] = loop.create_future()
         context = contextvars.copy_context()
 
         def job() -> None:
             try:
                 result = context.run(func, *args)
             except BaseException as exc:  # handed back to the awaiting coroutine, not swallowed
-                self.call_soon_threadsafe(_settle, future, None, exc)
+                loop.call_soon_threadsafe(_settle, future, None, exc)
             else:
-                self.call_soon_threadsafe(_settle, future, result, None)
+                loop.call_soon_threadsafe(_settle, future, result, None)
 
         self.pool.jobs.put(job)
         return future
+
+
+class _NativeSelectorLoop(_NativeExecutor, asyncio.SelectorEventLoop):
+    def __init__(self) -> None:
+        super().__init__(_NativeSelector())
+
+
+def _native_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """A loop that touches nothing gevent patched: the standard loop gets the original epoll;
+    uvloop does its I/O (DNS included) in libuv, never through the socket module."""
+    base = loop_class(kind)
+    loop: Any = (_NativeSelectorLoop() if base is asyncio.SelectorEventLoop
+                 else type("_NativeUvLoop", (_NativeExecutor, base), {})())
+    loop.pool = _NativePool()
+    return loop  # type: ignore[no-any-return]
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -91,9 +109,9 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 class AsyncioBridge:
     """Run coroutines on the process's native asyncio loop from greenlets."""
 
-    def __init__(self) -> None:
+    def __init__(self, event_loop: str = "asyncio") -> None:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        self.loop = _NativeLoop()
+        self.loop = _native_loop(event_loop)  # uvloop or the standard loop (`--event-loop`)
         self._finished: collections.deque[tuple[gevent.event.AsyncResult, asyncio.Future[Any]]] = collections.deque()
         self._hub = gevent.get_hub()
         self._watcher = self._hub.loop.async_()

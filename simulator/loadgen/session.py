@@ -59,7 +59,7 @@ class LoadSession:
         self.coordinator = not isinstance(environment.runner, WorkerRunner)
         self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
         self.flows: FlowSet = load_flow(options.flow, alias_arn=options.alias_arn)
-        self.bridge = AsyncioBridge()  # the master uses it for the deployment and the UI's polling
+        self.bridge = AsyncioBridge(options.event_loop)  # the master uses it for the deployment and the UI's polling
         self.emulator: EmulatorProcess | None = None
         self.endpoint = options.endpoint_url
         self.finished: collections.deque[Invocation] = collections.deque()
