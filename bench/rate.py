@@ -61,6 +61,7 @@ def main() -> None:
             run_locust(locustfile, seconds, USERS, *common, "--rate", str(target), "--results-dir", str(results),
                        folder=work / f"s{share}")
             measured = from_record(results)
+            sustained = measured["achieved"]  # the last (overload) run's: what the open model sustains
             error = 100 * (measured["achieved"] - target) / target
             rows.append(f"| {int(share * 100)} % of capacity | {target:,} | {measured['achieved']:,.1f} | "
                         f"{error:+.2f} % | {measured['p99_lag_ms']:.1f} | {measured['late']:,} of {measured['count']:,} "
@@ -70,6 +71,10 @@ def main() -> None:
              "| target | invocations/s asked | achieved (steady state) | error | p99 lag (ms) | late (> 20 ms) "
              "| starts over 5 ms behind that found every user waiting on the endpoint |",
              "| --- | --- | --- | --- | --- | --- | --- |", *rows, "",
+             f"Asked for more than it can do, the open model sustained {sustained:,.0f} invocations/s, "
+             f"{100 * sustained / capacity:.0f} % of the closed-loop capacity measured before it (closed-loop runs "
+             "a minute apart differ by up to 20 % on this machine, where the emulator shares the cores: 90 % of "
+             "one run's capacity can be all of another's).",
              f"Targets: within 1 % and p99 lag under 5 ms at 50 % and 90 %; late ones counted above capacity. "
              f"Command: `python bench/rate.py` ({seconds} s per rate)."]
     report("rate", "Rate accuracy", lines, write=not args.smoke)
