@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parent.parent.parent
 DEFAULT_FLOW = REPO / "scenarios" / "flows" / "LambdaAlias-loop.json"
 
 
+_UNSEEDED = random.Random()
+
+
 class OptionsError(ValueError):
     pass
 
@@ -84,7 +87,9 @@ class LoadOptions:
     event_loop: str = "asyncio"
 
     def prompt_sampler(self, salt: int = 0) -> Callable[[], float]:
-        rng = random.Random(None if self.seed is None else self.seed + salt)
+        """Prompt times for one contact: reproducible per contact when seeded; unseeded, one shared
+        generator (seeding one from the OS for every contact costs more than its prompts)."""
+        rng = _UNSEEDED if self.seed is None else random.Random(self.seed + salt)
         return parse_duration_distribution(self.prompt_time, rng)
 
     @property

@@ -1,0 +1,67 @@
+"""The open-model pacer's tickets and the prompt-time distributions, on their own (the Locust tests
+check the rate they give end to end)."""
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from simulator.loadgen.options import LoadOptions
+from simulator.loadgen.pacing import DistributionError, Pacer, parse_duration_distribution
+
+
+class FakeNow:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def test_tickets_are_spaced_at_the_rate_and_lateness_is_counted():
+    now = FakeNow(1000.0)
+    pacer = Pacer(rate=1000, late_threshold_s=0.02, now=now, coalesce_s=0.001)
+    first, second = await pacer.ticket(), await pacer.ticket()
+    assert (first.intended, second.intended) == (1000.0, 1000.001)  # within the coalescing window: no wait
+    assert not first.late and first.lag == 0.0
+    now.t = 1000.5  # the generator fell half a second behind: the next ticket is late by that much
+    third = await pacer.ticket()
+    assert third.intended == pytest.approx(1000.002)
+    assert third.late and third.lag == pytest.approx(0.498)
+
+
+async def test_a_ticket_in_the_future_waits_for_its_time():
+    pacer = Pacer(rate=100, coalesce_s=0.001)  # real clock: the second ticket is 10 ms after the first
+    first = await pacer.ticket()
+    second = await pacer.ticket()
+    assert second.intended - first.intended == pytest.approx(0.01)
+    assert not second.late
+
+
+async def test_without_a_rate_every_ticket_is_at_once():
+    pacer = Pacer(rate=0, now=FakeNow(5.0))
+    assert [(t.intended, t.late) for t in [await pacer.ticket(), await pacer.ticket()]] == [(5.0, False)] * 2
+
+
+@pytest.mark.parametrize("spec,bad", [("fixed", "expected fixed:S"), ("uniform:1:x", "numbers expected"),
+                                      ("exp:-1", "cannot be negative"), ("uniform:2:1", "expected fixed:S"),
+                                      ("poisson:1", "expected fixed:S")])
+def test_bad_prompt_times_say_what_is_wrong(spec, bad):
+    with pytest.raises(DistributionError, match=bad):
+        parse_duration_distribution(spec, random.Random(0))
+
+
+def options(seed):
+    return LoadOptions(target="local", alias_arn="", endpoint_url="", region="us-east-1", flow=None,
+                       scenario=None, scenario_path="", rate=0.0, loops_per_contact=1, contact_duration=0.0,
+                       prompt_time="uniform:0.2:0.6", seed=seed, time_scale=0.0, deploy_after=None,
+                       late_threshold_s=0.02, results_dir=None)
+
+
+def test_seeded_prompt_times_repeat_per_contact_and_unseeded_ones_vary():
+    seeded = options(7)
+    draws = [seeded.prompt_sampler(contact)() for contact in (1, 2, 1)]
+    assert draws[0] == draws[2] != draws[1]
+    assert all(0.2 <= d <= 0.6 for d in draws)
+    unseeded = replace(seeded, seed=None)
+    assert len({unseeded.prompt_sampler(contact)() for contact in range(20)}) == 20
