@@ -16,7 +16,7 @@ async def stage_code(endpoint: str, function: str, body: dict[str, Any],
     method, path = ("POST", "versions") if publish else ("PUT", "code")
     url = f"{endpoint.rstrip('/')}/_shiftsim/functions/{function}/{path}"
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(trust_env=True) as session:
             async with session.request(method, url, json=body) as response:
                 answer = await response.json(content_type=None)
     except aiohttp.ClientError as exc:
@@ -30,7 +30,7 @@ async def stage_code(endpoint: str, function: str, body: dict[str, Any],
 async def emulator_clock(endpoint: str) -> ScaledClock:
     """A clock in step with a running emulator's (same scale, same emulated now)."""
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(trust_env=True) as session:
             async with session.get(f"{endpoint.rstrip('/')}/_shiftsim/health") as response:
                 health = await response.json(content_type=None)
     except (aiohttp.ClientError, ValueError) as exc:

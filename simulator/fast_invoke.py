@@ -30,6 +30,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import get_cert_path
+from botocore.utils import get_environ_proxies
 
 from simulator.aws import LambdaInvoker
 from simulator.connect.invoke import RawInvocation
@@ -137,6 +138,20 @@ class _Prepared(Exception):
     def __init__(self, request: Any) -> None:
         super().__init__("prepared")
         self.request = request
+
+
+def proxy_for(lambda_client: Any) -> str | None:
+    """The proxy the client's requests go through (its config, else HTTP(S)_PROXY and NO_PROXY as
+    botocore reads them) as host:port, or None. The lean client speaks to the endpoint directly, so
+    a proxied endpoint needs aiobotocore's own path."""
+    url = lambda_client.meta.endpoint_url
+    scheme = urlsplit(url).scheme
+    configured = lambda_client.meta.config.proxies or {}
+    proxy = configured.get(scheme) or get_environ_proxies(url).get(scheme)
+    if not proxy:
+        return None
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    return f"{parts.hostname}:{parts.port or 80}"  # never its credentials: this goes to the log
 
 
 class FastLambdaInvoker:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from simulator.aws import LambdaInvoker, Target, client
 from simulator.emulator.server import Emulator, build_app
-from simulator.fast_invoke import FastLambdaInvoker
+from simulator.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.scenario import parse_scenario
 from tests.helpers import served_app
 
@@ -168,3 +168,18 @@ async def test_prepare_builds_the_template_without_sending_anything(served):
             assert ours["body"] == official["body"]
         finally:
             await fast.close()
+
+
+async def test_a_proxied_endpoint_is_named_without_credentials(monkeypatch):
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:secret@proxy.example:3128")
+    async with client(Target("aws", region="us-east-1"), "lambda") as lam:
+        assert proxy_for(lam) == "proxy.example:3128"
+        monkeypatch.setenv("NO_PROXY", ".amazonaws.com")
+        assert proxy_for(lam) is None
+    async with client(Target("local", "http://127.0.0.1:9"), "lambda") as lam:
+        assert proxy_for(lam) is None  # HTTPS_PROXY is not for an http endpoint
+        monkeypatch.delenv("NO_PROXY")
+        monkeypatch.setenv("HTTP_PROXY", "127.0.0.1:8888")
+        assert proxy_for(lam) == "127.0.0.1:8888"

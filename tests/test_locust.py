@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import weighted_stack
+from tests.helpers import running_emulator, weighted_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = str(ROOT / "locustfiles" / "connect_loop.py")
@@ -27,10 +27,10 @@ def weighted(tmp_path):
     return path
 
 
-def run_locust(tmp_path, *args, timeout=120):
+def run_locust(tmp_path, *args, timeout=120, env=None):
     results = tmp_path / "results"
     command = [*LOCUST, "--headless", "--results-dir", str(results), "--json-file", str(tmp_path / "stats"), *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=ENV, cwd=ROOT)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env or ENV, cwd=ROOT)
     return done, results
 
 
@@ -188,3 +188,17 @@ def test_a_worker_that_disappears_is_reported_and_its_rows_kept(tmp_path, weight
     ((lost, kept),) = info["workers_lost"].items()
     assert kept > 0 and sum(1 for r in rows if r["worker"] == lost) == kept
     assert len({r["worker"] for r in rows}) == 2
+
+
+def test_an_endpoint_behind_a_proxy_is_invoked_through_it(tmp_path):
+    # The emulator serves absolute-form requests too, so it can stand in for the proxy; the endpoint
+    # itself refuses connections: only requests that go through the proxy succeed.
+    with running_emulator() as proxy:
+        env = {k: v for k, v in ENV.items() if k.lower() not in ("no_proxy", "http_proxy")}
+        done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", "4s", "--endpoint-url", "http://127.0.0.1:9",
+                                   env={**env, "HTTP_PROXY": proxy.url})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"is reached through a proxy ({proxy.url.split('//')[1]}): invoking with aiobotocore" in done.stderr
+    rows = check_record_matches_stats(tmp_path, results)
+    assert {r["outcome"] for r in rows} == {"Success"}
+

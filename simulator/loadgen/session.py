@@ -30,7 +30,7 @@ from simulator.clock import Clock, ScaledClock
 from simulator.connect.event import Contact
 from simulator.connect.flow import ContactState, Flow, FlowSet, load_flow, run_contact
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
-from simulator.fast_invoke import FastLambdaInvoker
+from simulator.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.loadgen.bridge import AsyncioBridge, native_socket
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.options import LoadOptions
@@ -154,7 +154,11 @@ class LoadSession:
         stack = contextlib.AsyncExitStack()
         lambda_client = await stack.enter_async_context(
             client(self.target, "lambda", concurrency=512, retries=False))
-        if self.options.invoker == "fast":
+        proxy = proxy_for(lambda_client) if self.options.invoker == "fast" else None
+        if proxy:
+            log.warning("shiftsim: %s is reached through a proxy (%s): invoking with aiobotocore (the fast "
+                        "invoker connects directly)", lambda_client.meta.endpoint_url, proxy)
+        if self.options.invoker == "fast" and not proxy:
             fast = FastLambdaInvoker(lambda_client, socket_factory=native_socket)
             stack.push_async_callback(fast.close)
             for flow in self.flows.flows.values():
