@@ -17,14 +17,12 @@ import asyncio
 import json
 from collections.abc import Sequence
 
+from simulator import event_loops
 from simulator.arn import ArnError
 from simulator.aws import TargetError
 from simulator.connect.invoke import BlockConfigError
 from simulator.deploy import DeployError
-from simulator.event_loops import KINDS as EVENT_LOOPS
 from simulator.event_loops import EventLoopError
-from simulator.event_loops import default_kind as default_event_loop
-from simulator.event_loops import run as run_on_loop
 from simulator.record import RecordError
 from simulator.scenario import ScenarioError, default_scenario, load_scenario
 
@@ -67,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"shiftsim emulator listening on {url}", flush=True)
 
     try:
-        run_on_loop(serve_until_signalled(emulator, args.host, args.port, announce), args.event_loop)
+        event_loops.run(serve_until_signalled(emulator, args.host, args.port, announce), args.event_loop)
     except OSError as exc:
         raise TargetError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
@@ -172,8 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the local AWS emulator until interrupted")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4566, help="0 picks a free port (default 4566)")
-    serve.add_argument("--event-loop", choices=EVENT_LOOPS, default=default_event_loop(),
-                       help="uvloop (the default where installed: less CPU per request) or asyncio")
+    event_loops.add_option(serve, "the emulator")
     emulator_options(serve)
     serve.set_defaults(func=cmd_serve)
 

@@ -21,6 +21,13 @@ def default_kind() -> str:
     return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
 
 
+def add_option(parser: Any, what: str) -> None:
+    """`--event-loop` on an argparse parser or group; `what` says what runs on the loop."""
+    parser.add_argument("--event-loop", choices=KINDS, default=default_kind(),
+                        help=f"the asyncio loop running {what}: uvloop, the default where installed "
+                             "(less CPU per request), or asyncio")
+
+
 def loop_class(kind: str) -> type[asyncio.AbstractEventLoop]:
     """The loop class to build on: uvloop.Loop or asyncio.SelectorEventLoop."""
     if kind == "asyncio":

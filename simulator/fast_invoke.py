@@ -151,7 +151,8 @@ def proxy_for(lambda_client: Any) -> str | None:
     if not proxy:
         return None
     parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    return f"{parts.hostname}:{parts.port or 80}"  # never its credentials: this goes to the log
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"  # never its credentials: this goes to the log
 
 
 class FastLambdaInvoker:

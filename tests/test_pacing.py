@@ -31,11 +31,11 @@ async def test_tickets_are_spaced_at_the_rate_and_lateness_is_counted():
 
 
 async def test_a_ticket_in_the_future_waits_for_its_time():
-    pacer = Pacer(rate=100, coalesce_s=0.001)  # real clock: the second ticket is 10 ms after the first
-    first = await pacer.ticket()
-    second = await pacer.ticket()
+    now = FakeNow(1000.0)  # stands still while the pacer sleeps 10 ms for real: it measures no lag
+    pacer = Pacer(rate=100, now=now, coalesce_s=0.001)
+    first, second = await pacer.ticket(), await pacer.ticket()
     assert second.intended - first.intended == pytest.approx(0.01)
-    assert not second.late
+    assert (second.lag, second.late) == (0.0, False)
 
 
 async def test_without_a_rate_every_ticket_is_at_once():

@@ -23,7 +23,7 @@ import gevent
 import gevent.event
 from gevent import monkey
 
-from simulator.event_loops import loop_class
+from simulator.event_loops import default_kind, loop_class
 
 T = TypeVar("T")
 # The hub's thread (Locust's stats, the record) and the loop's thread share the GIL: at Python's
@@ -109,7 +109,7 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 class AsyncioBridge:
     """Run coroutines on the process's native asyncio loop from greenlets."""
 
-    def __init__(self, event_loop: str = "asyncio") -> None:
+    def __init__(self, event_loop: str = default_kind()) -> None:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.loop = _native_loop(event_loop)  # uvloop or the standard loop (`--event-loop`)
         self._finished: collections.deque[tuple[gevent.event.AsyncResult, asyncio.Future[Any]]] = collections.deque()

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulator import event_loops
 from simulator.arn import parse_alias_arn
-from simulator.event_loops import KINDS as EVENT_LOOPS
-from simulator.event_loops import EventLoopError, loop_class
-from simulator.event_loops import default_kind as default_event_loop
 from simulator.loadgen.pacing import DistributionError, parse_duration_distribution
 from simulator.scenario import Scenario, ScenarioError, default_scenario, load_scenario
 
@@ -52,9 +50,7 @@ def add_options(parser: Any) -> None:
     group.add_argument("--invoker", choices=["fast", "aiobotocore"], default="fast",
                        help="fast: aiobotocore's request, re-signed and sent directly (same wire, less CPU); "
                             "aiobotocore: its invoke() on every call")
-    group.add_argument("--event-loop", choices=EVENT_LOOPS, default=default_event_loop(),
-                       help="the asyncio loop running the invocations (and the emulator started here): "
-                            "uvloop, the default where installed (less CPU per invocation), or asyncio")
+    event_loops.add_option(group, "the invocations (and the emulator started here)")
     group.add_argument("--late-threshold-ms", type=float, default=20.0,
                        help="an invocation starting later than this after its intended time is late")
     group.add_argument("--results-dir", default="results", help="where results/<run-id>/ is written")
@@ -84,7 +80,7 @@ class LoadOptions:
     run_dir: Path | None = None
     watch_existing: bool = False
     invoker: str = "fast"
-    event_loop: str = "asyncio"
+    event_loop: str = event_loops.default_kind()
 
     def prompt_sampler(self, salt: int = 0) -> Callable[[], float]:
         """Prompt times for one contact: reproducible per contact when seeded; unseeded, one shared
@@ -136,8 +132,8 @@ def load_options(parsed: Any) -> LoadOptions:
     except DistributionError as exc:
         raise fail("prompt-time", str(exc)) from None
     try:
-        loop_class(parsed.event_loop)
-    except EventLoopError as exc:
+        event_loops.loop_class(parsed.event_loop)
+    except event_loops.EventLoopError as exc:
         raise OptionsError(str(exc)) from None
     deploy_after: float | None = parsed.deploy_after if parsed.deploy_after >= 0 else None
     if deploy_after is None and parsed.scenario and scenario.deployment and scenario.deployment.requested:
