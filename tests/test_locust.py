@@ -143,6 +143,20 @@ def test_late_invocations_are_reported_above_capacity(tmp_path):
     assert f"{len(rows)} invocations recorded" in done.stderr and f"{late} of them late" in done.stderr
 
 
+def test_the_schedule_starts_again_once_all_users_are_there(tmp_path):
+    # 20 callers spawning at 5/s, each with 0.2 s prompts between invocations, cannot take 90 starts a
+    # second until most are there: the ramp leaves starts untaken. They are dropped once the last
+    # user spawns, not fired late for the rest of the run (catching up with little to spare).
+    done, results = run_locust(tmp_path, "-u", "20", "-r", "5", "-t", "10s", "--rate", "90",
+                               "--prompt-time", "fixed:0.2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    _, rows = record(results)
+    first = min(float(r["intended"]) for r in rows)
+    assert sum(int(r["late"]) for r in rows if float(r["intended"]) < first + 1) > 10  # the ramp's are counted
+    after_ramp = [int(r["late"]) for r in rows if first + 5 <= float(r["intended"]) < first + 9]
+    assert len(after_ramp) > 200 and sum(after_ramp) < 0.1 * len(after_ramp), (sum(after_ramp), len(after_ramp))
+
+
 def test_a_scenario_deployment_runs_during_the_test_and_rolls_back(tmp_path):
     done, results = run_locust(tmp_path, "-u", "30", "-r", "30", "-t", "14s",
                                "--scenario", str(ROOT / "scenarios" / "linear-rollback.toml"))

@@ -38,6 +38,18 @@ async def test_a_ticket_in_the_future_waits_for_its_time():
     assert (second.lag, second.late) == (0.0, False)
 
 
+async def test_a_restart_drops_the_backlog_and_the_schedule_starts_from_now():
+    now = FakeNow(1000.0)
+    pacer = Pacer(rate=1000, late_threshold_s=0.02, now=now)
+    await pacer.ticket()
+    now.t = 1001.0  # a second with no taker (users still ramping up): a thousand starts behind
+    assert (await pacer.ticket()).late
+    pacer.restart()  # all users are there
+    on_time = await pacer.ticket()
+    assert (on_time.intended, on_time.lag, on_time.late) == (1001.0, 0.0, False)
+    assert (await pacer.ticket()).intended == pytest.approx(1001.001)
+
+
 async def test_without_a_rate_every_ticket_is_at_once():
     pacer = Pacer(rate=0, now=FakeNow(5.0))
     assert [(t.intended, t.late) for t in [await pacer.ticket(), await pacer.ticket()]] == [(5.0, False)] * 2

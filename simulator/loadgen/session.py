@@ -91,6 +91,7 @@ class LoadSession:
         events = environment.events
         events.test_start.add_listener(self.on_test_start)
         events.test_stop.add_listener(self.on_test_stop)
+        events.spawning_complete.add_listener(self.on_spawning_complete)
         events.quitting.add_listener(self.on_quitting)
         if isinstance(environment.runner, WorkerRunner):
             events.report_to_master.add_listener(self.on_report_to_master)
@@ -147,6 +148,14 @@ class LoadSession:
             if self.coordination is None:
                 self.coordination = Coordination(self)
             self.coordination.start()
+
+    def on_spawning_complete(self, user_count: int, **kwargs: Any) -> None:
+        """All users are there: the rate's schedule starts again from now. While users ramp up the pacer
+        hands out starts at the full rate and few users take them; those that start late are counted
+        late, and the backlog of starts nobody took is dropped, not fired in a burst once the users
+        are there (which would also take seconds to recover from near the machine's limit)."""
+        if self.options.rate > 0:
+            self.bridge.loop.call_soon_threadsafe(self.pacer.restart)  # the pacer lives on the loop's thread
 
     async def _open_clients(self) -> None:
         if self._clients is not None:
