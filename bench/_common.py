@@ -81,11 +81,27 @@ def _tree_cpu_s(pid: int) -> float:
     return sum(used.get(p, 0.0) for p in tree)
 
 
+def _steady_cpu(process: subprocess.Popen, server_pid: int | None, seconds: float) -> tuple[float, float]:
+    """CPU per second used by a Locust process tree (and the server, if given) in its steady state,
+    past start-up and before the stop; 0 if it ended before the window did."""
+    window = (min(4.0, seconds / 3), max(seconds - 3.0, seconds * 2 / 3))  # seconds after Locust starts
+    time.sleep(window[0] + 2.0)  # Python and Locust start in about 2 s
+    cpu_from, at_from = _tree_cpu_s(process.pid), time.monotonic()
+    server_from = _tree_cpu_s(server_pid) if server_pid else 0.0
+    time.sleep(window[1] - window[0])
+    if process.poll() is not None:
+        return 0.0, 0.0
+    elapsed = time.monotonic() - at_from
+    return ((_tree_cpu_s(process.pid) - cpu_from) / elapsed,
+            (_tree_cpu_s(server_pid) - server_from) / elapsed if server_pid else 0.0)
+
+
 def run_locust(locustfile: str, seconds: float, users: int, *args: str, core: int | None = LOAD_CORE,
-               folder: Path, server_pid: int | None = None) -> dict:
+               folder: Path, server_pid: int | None = None, measure_cpu: bool = True) -> dict:
     """Run Locust headless; return its final statistics (from --json-file), the wall time, and the
-    CPU the Locust process tree (and the server's, if given) used per second of steady state (past
-    start-up, before the stop)."""
+    CPU the Locust process tree (and the server's, if given) used per second of steady state.
+    Reading the CPU scans /proc, a burst of work on some core that would stall the load pinned
+    there: runs that measure timing accuracy pass `measure_cpu=False`, and this process sleeps."""
     folder.mkdir(parents=True, exist_ok=True)
     stats = folder / "stats"
     command = [*(pinned(core) if core is not None else []), sys.executable, "-m", "locust", "-f", locustfile,
@@ -94,17 +110,10 @@ def run_locust(locustfile: str, seconds: float, users: int, *args: str, core: in
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
                                cwd=ROOT)
-    window = (min(4.0, seconds / 3), max(seconds - 3.0, seconds * 2 / 3))  # seconds after Locust starts
     cpu_per_s = server_cpu_per_s = 0.0
     try:
-        time.sleep(window[0] + 2.0)  # Python and Locust start in about 2 s
-        cpu_from, at_from = _tree_cpu_s(process.pid), time.monotonic()
-        server_from = _tree_cpu_s(server_pid) if server_pid else 0.0
-        time.sleep(window[1] - window[0])
-        if process.poll() is None:  # else unknown (0): it ended before the window did
-            cpu_per_s = (_tree_cpu_s(process.pid) - cpu_from) / (time.monotonic() - at_from)
-            if server_pid:
-                server_cpu_per_s = (_tree_cpu_s(server_pid) - server_from) / (time.monotonic() - at_from)
+        if measure_cpu:
+            cpu_per_s, server_cpu_per_s = _steady_cpu(process, server_pid, seconds)
         stdout, stderr = process.communicate(timeout=seconds + 120)
     finally:
         if process.poll() is None:

@@ -1,6 +1,7 @@
-"""Rate accuracy of the open-model pacer in one Locust process: first the capacity (closed loop),
-then runs at 50 % and 90 % of it (achieved rate within 1 % of the target, p99 lag behind the
-intended start under 5 ms) and one at 150 % (late invocations counted, not hidden).
+"""Rate accuracy of the open-model pacer in one Locust process: first closed-loop runs, then
+one asking for 150 % of it (late invocations counted, not hidden; what the open model sustains), the
+capacity being the highest rate reached; then runs at 50 % and, three times, 90 % of it (achieved
+rate within 1 % of the target, p99 lag behind the intended start under 5 ms).
 
     python bench/rate.py            # 60 s per rate; rewrites its section of bench/RESULTS.md
     python bench/rate.py --smoke    # 5 s per rate (CI)
@@ -18,7 +19,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import ROOT, Emulator, report, run_locust  # noqa: E402
 
-USERS = 64
+# An open model needs callers to spare: at 16,000/s, 64 users are all waiting on the endpoint after a
+# 4 ms hiccup of its own, and the starts due meanwhile are late through no fault of the pacer's. More
+# than about 256 connections cost the emulator more per request than they buy here.
+USERS = 256
+REPEATS_AT_90 = 3  # near the limit one run is luck, good or bad: each is reported
 
 
 def from_record(results: Path) -> dict:
@@ -47,34 +52,42 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="shiftsim-rate-"))
     locustfile = str(ROOT / "locustfiles" / "connect_loop.py")
     rows = []
+
+    def paced(run: str, label: str, target: int) -> dict:
+        results = work / f"r{run}"
+        run_locust(locustfile, seconds, USERS, *common, "--rate", str(target), "--results-dir", str(results),
+                   folder=work / f"s{run}", measure_cpu=False)
+        measured = from_record(results)
+        error = 100 * (measured["achieved"] - target) / target
+        rows.append(f"| {label} | {target:,} | {measured['achieved']:,.1f} | {error:+.2f} % | "
+                    f"{measured['p99_lag_ms']:.1f} | {measured['late']:,} of {measured['count']:,} "
+                    f"| {100 * measured['all_busy']:.0f} % |")
+        return measured
+
     with Emulator() as emulator:
         common = ["--endpoint-url", emulator.url, "--prompt-time", "fixed:0"]
         # Two processes near saturation (this one and the emulator) settle into faster or slower modes
-        # from run to run (seen: 2,900 to 4,100/s): the capacity is what every run sustained.
-        capacities = [run_locust(locustfile, 8 if not args.smoke else 4, USERS, *common, "--results-dir",
-                                 str(work / f"capacity{n}"), folder=work / f"c{n}")["rate"]
-                      for n in range(1 if args.smoke else 3)]
-        capacity = min(capacities)
-        for share in (0.5, 0.9, 1.5):
-            target = round(capacity * share)
-            results = work / f"r{share}"
-            run_locust(locustfile, seconds, USERS, *common, "--rate", str(target), "--results-dir", str(results),
-                       folder=work / f"s{share}")
-            measured = from_record(results)
-            sustained = measured["achieved"]  # the last (overload) run's: what the open model sustains
-            error = 100 * (measured["achieved"] - target) / target
-            rows.append(f"| {int(share * 100)} % of capacity | {target:,} | {measured['achieved']:,.1f} | "
-                        f"{error:+.2f} % | {measured['p99_lag_ms']:.1f} | {measured['late']:,} of {measured['count']:,} "
-                        f"| {100 * measured['all_busy']:.0f} % |")
-    lines = [f"Capacity (closed loop, one process, {USERS} users, the lowest of "
-             f"{', '.join(f'{c:,.0f}' for c in capacities)}): {capacity:,.0f} invocations/s.", "",
+        # from run to run, and the open model may sustain more than a closed loop: the capacity is the
+        # highest rate any of these runs reached, so that 90 % of it is never an easy target.
+        closed = [run_locust(locustfile, 8 if not args.smoke else 4, USERS, *common, "--results-dir",
+                             str(work / f"capacity{n}"), folder=work / f"c{n}")["rate"]
+                  for n in range(1 if args.smoke else 3)]
+        overload = round(1.5 * max(closed))
+        sustained = paced("overload", "150 % of the best closed loop", overload)["achieved"]
+        capacity = max(*closed, sustained)
+        repeats = 1 if args.smoke else REPEATS_AT_90
+        paced("half", "50 % of capacity", round(capacity * 0.5))
+        for n in range(repeats):
+            paced(f"ninety{n}", f"90 % of capacity (run {n + 1} of {repeats})", round(capacity * 0.9))
+    lines = [f"Capacity: {capacity:,.0f} invocations/s, the highest rate one process reached with {USERS} users "
+             f"(closed loop: {', '.join(f'{c:,.0f}' for c in closed)}; open model asked for {overload:,}: "
+             f"{sustained:,.0f}).", "",
              "| target | invocations/s asked | achieved (steady state) | error | p99 lag (ms) | late (> 20 ms) "
              "| starts over 5 ms behind that found every user waiting on the endpoint |",
              "| --- | --- | --- | --- | --- | --- | --- |", *rows, "",
-             f"Asked for more than it can do, the open model sustained {sustained:,.0f} invocations/s, "
-             f"{100 * sustained / capacity:.0f} % of the closed-loop capacity measured before it (closed-loop runs "
-             "a minute apart differ by up to 20 % on this machine, where the emulator shares the cores: 90 % of "
-             "one run's capacity can be all of another's).",
+             "Closed-loop runs a minute apart differ by up to 20 % on this machine, where the emulator shares the "
+             "cores; near the limit one run is luck, good or bad, so the 90 % run is repeated and each is shown. "
+             "Steady state: from 2 s after the first start to 1 s before the last. "
              f"Targets: within 1 % and p99 lag under 5 ms at 50 % and 90 %; late ones counted above capacity. "
              f"Command: `python bench/rate.py` ({seconds} s per rate)."]
     report("rate", "Rate accuracy", lines, write=not args.smoke)
