@@ -10,9 +10,11 @@ pool sized to the load (aiobotocore's default of 10 connections silently caps th
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -41,6 +43,20 @@ class Target:
             raise TargetError(f"target must be 'local' or 'aws', got {self.kind!r}")
         if self.kind == "local" and not self.endpoint_url:
             raise TargetError("the local target needs the emulator's endpoint URL")
+
+
+def bypass_proxies(endpoint_url: str) -> None:
+    """Never reach this endpoint through a proxy: for the emulator shiftsim started itself on
+    loopback. botocore and aiohttp proxy loopback too when HTTP(S)_PROXY is set and NO_PROXY does not
+    name it, and a proxy cannot reach this machine's 127.0.0.1. Adds the host to NO_PROXY (and
+    no_proxy) in this process's environment, which its clients and the processes it starts read."""
+    host = urlsplit(endpoint_url).hostname
+    if not host:
+        return
+    for name in ("NO_PROXY", "no_proxy"):
+        entries = [e.strip() for e in os.environ.get(name, "").split(",") if e.strip()]
+        if host not in entries:
+            os.environ[name] = ",".join([*entries, host])
 
 
 def client_config(concurrency: int = 10, *, retries: bool = True,

@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from simulator.aws import Target
+    from simulator.aws import Target, bypass_proxies
     from simulator.connect.invoke import InvokeBlock
     from simulator.probe import format_probe, probe_alias
 
@@ -90,6 +90,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
         server = EmulatorServer(_emulator(args))
         url = await server.start()
+        bypass_proxies(url)
         try:
             target = Target("local", url, scenario.region)
             outcomes = await probe_alias(target, alias_arn, args.count, block=block)

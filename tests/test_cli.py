@@ -13,9 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def shiftsim(*args, timeout=60):
+def shiftsim(*args, timeout=60, env=None):
     return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env=ENV, cwd=ROOT)
+                          text=True, timeout=timeout, env=env or ENV, cwd=ROOT)
+
+
+# A proxy that refuses every connection, set the way a corporate machine sets it, with no NO_PROXY.
+UNREACHABLE_PROXY = {**{k: v for k, v in ENV.items() if not k.lower().endswith("_proxy")},
+                     "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
 
 
 def start_serve(*args):
@@ -66,8 +71,10 @@ def test_stage_and_publish_a_faulty_version_during_a_run():
         process.communicate(timeout=20)
 
 
-def test_invoke_on_the_embedded_emulator():
-    result = shiftsim("invoke", "--count", "30", "--seed", "1")
+@pytest.mark.parametrize("env", [ENV, UNREACHABLE_PROXY], ids=["no proxy", "a proxy set"])
+def test_invoke_on_the_embedded_emulator(env):
+    # The emulator shiftsim starts itself on loopback is never reached through a proxy.
+    result = shiftsim("invoke", "--count", "30", "--seed", "1", env=env)
     assert result.returncode == 0, result.stderr
     assert "30 contacts invoked arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD" in result.stdout
     assert "version    1:     30 invocations (100.0 %)  success 30" in result.stdout

@@ -216,3 +216,16 @@ def test_an_endpoint_behind_a_proxy_is_invoked_through_it(tmp_path):
     rows = check_record_matches_stats(tmp_path, results)
     assert {r["outcome"] for r in rows} == {"Success"}
 
+
+@pytest.mark.parametrize("processes", [[], ["--processes", "2"]], ids=["one process", "two processes"])
+def test_the_emulator_shiftsim_starts_is_never_reached_through_a_proxy(tmp_path, processes):
+    # A proxy that refuses connections, and no NO_PROXY: what a corporate machine often has. The
+    # embedded emulator on loopback is reached directly, from every process (workers fork before it
+    # starts, so they learn it from the master).
+    env = {k: v for k, v in ENV.items() if not k.lower().endswith("_proxy")}
+    done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", "4s", *processes,
+                               env={**env, "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "through a proxy" not in done.stderr
+    rows = check_record_matches_stats(tmp_path, results)
+    assert {r["outcome"] for r in rows} == {"Success"}

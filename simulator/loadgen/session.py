@@ -25,7 +25,7 @@ import gevent.event
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
-from simulator.aws import LambdaInvoker, Target, client
+from simulator.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.clock import Clock, ScaledClock
 from simulator.connect.event import Contact
 from simulator.connect.flow import ContactState, Flow, FlowSet, load_flow, run_contact
@@ -85,9 +85,11 @@ class LoadSession:
         if self.coordinator and options.target == "local" and not self.endpoint:
             self.emulator = EmulatorProcess(options.emulator_args)
             self.endpoint = self.emulator.start()
+            bypass_proxies(self.endpoint)
             log.info("shiftsim: emulator started at %s", self.endpoint)
         if self.coordinator:
             environment.parsed_options.endpoint_url = self.endpoint
+            environment.parsed_options.shiftsim_own_emulator = self.emulator is not None
         events = environment.events
         events.test_start.add_listener(self.on_test_start)
         events.test_stop.add_listener(self.on_test_stop)
@@ -119,6 +121,8 @@ class LoadSession:
         else:
             self.endpoint = parsed.endpoint_url or self.endpoint
             self.run_id = getattr(parsed, "shiftsim_run_id", "")
+            if getattr(parsed, "shiftsim_own_emulator", False):  # workers forked before it started
+                bypass_proxies(self.endpoint)
         processes = getattr(parsed, "shiftsim_processes", 1)
         self.pacer = Pacer(self.options.rate / processes, self.options.late_threshold_s)
         self.bridge.run(self._open_clients(), timeout=60)
