@@ -34,6 +34,7 @@ _allocate_lock = monkey.get_original("_thread", "allocate_lock")
 _SimpleQueue = monkey.get_original("queue", "SimpleQueue")
 _EpollSelector = monkey.get_original("selectors", "EpollSelector")  # gevent replaces the default
 native_socket = monkey.get_original("socket", "socket")  # for connections the loop owns
+native_sleep = monkey.get_original("time", "sleep")  # blocks the whole thread, and lets go of the GIL
 
 
 class _NativeSelector(_EpollSelector):  # type: ignore[misc,valid-type]
