@@ -131,6 +131,7 @@ def test_rate_is_held_when_the_machine_can_sustain_it(tmp_path):
     window_start, window_end = starts[0] + 2, starts[-1] - 1
     achieved = sum(1 for s in starts if window_start <= s < window_end) / (window_end - window_start)
     assert abs(achieved - rate) <= 0.02 * rate, achieved
+    assert "add users" not in done.stderr  # 20 users, 0.2 s each per start, 0.05 s prompts: enough
 
 
 def test_late_invocations_are_reported_above_capacity(tmp_path):
@@ -141,6 +142,9 @@ def test_late_invocations_are_reported_above_capacity(tmp_path):
     late = sum(int(r["late"]) for r in rows)
     assert late > len(rows) / 2
     assert f"{len(rows)} invocations recorded" in done.stderr and f"{late} of them late" in done.stderr
+    # 4 users with 20 ms prompts start at most 200/s: said at the start, with the users it would take
+    assert "--rate 3000 with 4 users gives each user 0.001 s per invocation" in done.stderr
+    assert "add users (at least 61) or lower the rate" in done.stderr
 
 
 def test_the_schedule_starts_again_once_all_users_are_there(tmp_path):

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from simulator.loadgen.options import LoadOptions
-from simulator.loadgen.pacing import DistributionError, Pacer, parse_duration_distribution
+from simulator.loadgen.pacing import DistributionError, Pacer, mean_duration, parse_duration_distribution
 
 
 class FakeNow:
@@ -61,6 +61,12 @@ async def test_without_a_rate_every_ticket_is_at_once():
 def test_bad_prompt_times_say_what_is_wrong(spec, bad):
     with pytest.raises(DistributionError, match=bad):
         parse_duration_distribution(spec, random.Random(0))
+
+
+@pytest.mark.parametrize("spec,mean", [("fixed:0.3", 0.3), ("uniform:0.2:0.6", 0.4), ("exp:2", 2.0),
+                                       ("normal:1:0.5", 1.0)])
+def test_the_mean_prompt_time(spec, mean):
+    assert mean_duration(spec) == pytest.approx(mean)
 
 
 def options(seed):

@@ -71,3 +71,10 @@ def parse_duration_distribution(spec: str, rng: random.Random) -> Callable[[], f
     if kind == "normal" and len(values) == 2:
         return lambda: max(0.0, rng.gauss(values[0], values[1]))
     raise DistributionError(f"prompt time {spec!r}: expected fixed:S, uniform:LO:HI, exp:MEAN or normal:MEAN:SD")
+
+
+def mean_duration(spec: str) -> float:
+    """The mean of a valid prompt-time spec, in seconds (a normal's clipping at 0 left aside)."""
+    kind, *raw = spec.split(":")
+    values = [float(v) for v in raw]
+    return (values[0] + values[1]) / 2 if kind == "uniform" else values[0]

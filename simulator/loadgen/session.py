@@ -16,6 +16,7 @@ import collections
 import contextlib
 import gc
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ from simulator.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.options import LoadOptions
-from simulator.loadgen.pacing import Pacer
+from simulator.loadgen.pacing import Pacer, mean_duration
 from simulator.record import RecordWriter, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
@@ -130,6 +131,9 @@ class LoadSession:
                 bypass_proxies(self.endpoint)
         processes = getattr(parsed, "shiftsim_processes", 1)
         self.pacer = Pacer(self.options.rate / processes, self.options.late_threshold_s)
+        if self.coordinator:
+            self._warn_if_too_few_users(getattr(environment.runner, "target_user_count", 0)
+                                        or getattr(parsed, "num_users", 0) or 0)
         self.bridge.run(self._open_clients(), timeout=60)
         if self.record is not None:
             o = self.options
@@ -157,6 +161,18 @@ class LoadSession:
             if self.coordination is None:
                 self.coordination = Coordination(self)
             self.coordination.start()
+
+    def _warn_if_too_few_users(self, users: int) -> None:
+        """Starts go to free users: with prompts longer than the time each user has per start, most
+        starts are late whatever the machine does. Said at the start, not discovered in the figures."""
+        rate, prompt = self.options.rate, mean_duration(self.options.prompt_time)
+        if rate <= 0 or users <= 0 or prompt < users / rate:
+            return
+        log.warning("shiftsim: --rate %g with %d users gives each user %.3f s per invocation, but its prompts "
+                    "take %.3f s on average (--prompt-time %s): with one prompt between invocations, at most "
+                    "about %d invocations/s can start on time and the rest will be late; add users (at least "
+                    "%d) or lower the rate", rate, users, users / rate, prompt, self.options.prompt_time,
+                    users / prompt, math.ceil(rate * prompt) + 1)
 
     def on_spawning_complete(self, user_count: int, **kwargs: Any) -> None:
         """All users are there: the rate's schedule starts again from now. While users ramp up the pacer
