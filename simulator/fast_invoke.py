@@ -197,6 +197,11 @@ class FastLambdaInvoker:
         finally:
             _preparing_only.reset(token)
 
+    async def warm(self, connections: int) -> None:
+        """Open up to `connections` keep-alive connections to each prepared function's endpoint now."""
+        for url in {template.origin_url for template in self.templates.values()}:
+            await self._origin(url).warm(connections)
+
     async def close(self) -> None:
         for origin in self.origins.values():
             origin.close()

@@ -217,6 +217,27 @@ class Origin:
             self._release(None)
         return response
 
+    async def warm(self, count: int, at_once: int = 32) -> int:
+        """Open connections now, up to `count` in all (idle ones included) and the limit, and leave them
+        idle, so that a load's first requests do not pay for connecting (nor, against AWS, for TLS
+        handshakes). `at_once` at a time: a server's accept backlog drops a burst of connects, which
+        then wait a second to retry. Returns how many were opened; a failure is left for the first
+        request to report."""
+        wanted = min(count, self.limit) - len(self.idle) - self.busy
+        opened = 0
+        while wanted > 0:
+            batch = min(wanted, at_once)
+            self.busy += batch  # their slots, while they connect
+            results = await asyncio.gather(*(self._connect() for _ in range(batch)), return_exceptions=True)
+            for result in results:
+                self._release(result if isinstance(result, _Connection) else None)
+            made = sum(isinstance(r, _Connection) for r in results)
+            opened += made
+            if made < batch:
+                break
+            wanted -= batch
+        return opened
+
     def _take_idle(self) -> _Connection | None:
         while self.idle:
             connection = self.idle.pop()

@@ -159,6 +159,24 @@ async def test_the_limit_bounds_open_connections(aiohttp_server):
     origin.close()
 
 
+async def test_warmed_connections_are_open_before_any_request_and_then_reused(aiohttp_server):
+    url, connections = aiohttp_server
+    origin = Origin(url, limit=8)
+    assert await origin.warm(12, at_once=3) == 8  # the limit bounds it, batch after batch
+    assert len(origin.idle) == 8 and origin.busy == 0 and not connections  # open, nothing asked yet
+    warmed = set(origin.idle)
+    results = await asyncio.gather(*(origin.request(REQUEST) for _ in range(8)))
+    assert all(r.body == b"olleh" for r in results)
+    assert set(origin.idle) == warmed and len(connections) == 8  # all eight served, on those connections
+    assert await origin.warm(8) == 0  # already there
+    origin.close()
+
+
+async def test_warming_an_endpoint_that_refuses_opens_nothing_and_frees_its_slots():
+    origin = Origin("http://127.0.0.1:9", limit=4)
+    assert await origin.warm(4) == 0 and origin.busy == 0 and not origin.idle
+
+
 def test_only_http_urls_are_accepted():
     with pytest.raises(ValueError, match="not an http"):
         Origin("ftp://example.com")

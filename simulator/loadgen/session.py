@@ -162,6 +162,17 @@ class LoadSession:
                 self.coordination = Coordination(self)
             self.coordination.start()
 
+    def _users_here(self) -> int:
+        """How many users this process is about to run (the local runner knows; a worker's share is
+        estimated from the master's options, its own count being set after the test starts)."""
+        runner, parsed = self.env.runner, self.env.parsed_options
+        if isinstance(runner, MasterRunner):
+            return 0
+        if not self.distributed:
+            return int(getattr(runner, "target_user_count", 0) or getattr(parsed, "num_users", 0) or 0)
+        processes = max(1, getattr(parsed, "shiftsim_processes", 1))
+        return math.ceil((getattr(parsed, "num_users", 0) or 0) / processes)
+
     def _warn_if_too_few_users(self, users: int) -> None:
         """Starts go to free users: with prompts longer than the time each user has per start, most
         starts are late whatever the machine does. Said at the start, not discovered in the figures."""
@@ -198,6 +209,7 @@ class LoadSession:
             for flow in self.flows.flows.values():
                 for block in flow.blocks.values():
                     await fast.prepare(block.function_arn)
+            await fast.warm(self._users_here())  # a connection per user before the load, not during it
             self.invoker = fast
         else:
             self.invoker = LambdaInvoker(lambda_client)
