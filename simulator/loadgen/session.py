@@ -132,8 +132,7 @@ class LoadSession:
         processes = getattr(parsed, "shiftsim_processes", 1)
         self.pacer = Pacer(self.options.rate / processes, self.options.late_threshold_s)
         if self.coordinator:
-            self._warn_if_too_few_users(getattr(environment.runner, "target_user_count", 0)
-                                        or getattr(parsed, "num_users", 0) or 0)
+            self._warn_if_too_few_users(self._planned_users())
         self.bridge.run(self._open_clients(), timeout=60)
         if self.record is not None:
             o = self.options
@@ -162,16 +161,21 @@ class LoadSession:
                 self.coordination = Coordination(self)
             self.coordination.start()
 
+    def _planned_users(self) -> int:
+        """The users the whole test is about to run: the runner's target, else the command line's."""
+        return int(getattr(self.env.runner, "target_user_count", 0)
+                   or getattr(self.env.parsed_options, "num_users", 0) or 0)
+
     def _users_here(self) -> int:
-        """How many users this process is about to run (the local runner knows; a worker's share is
-        estimated from the master's options, its own count being set after the test starts)."""
+        """The users this process is about to run: none on a master; a worker's share estimated from
+        the master's options (its own count is set after the test starts)."""
         runner, parsed = self.env.runner, self.env.parsed_options
         if isinstance(runner, MasterRunner):
             return 0
-        if not self.distributed:
-            return int(getattr(runner, "target_user_count", 0) or getattr(parsed, "num_users", 0) or 0)
-        processes = max(1, getattr(parsed, "shiftsim_processes", 1))
-        return math.ceil((getattr(parsed, "num_users", 0) or 0) / processes)
+        if isinstance(runner, WorkerRunner):
+            processes = max(1, getattr(parsed, "shiftsim_processes", 1))
+            return math.ceil((getattr(parsed, "num_users", 0) or 0) / processes)
+        return self._planned_users()
 
     def _warn_if_too_few_users(self, users: int) -> None:
         """Starts go to free users: with prompts longer than the time each user has per start, most
