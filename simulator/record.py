@@ -60,17 +60,25 @@ class RecordWriter:
         self.strings = _StringTable(folder / STRINGS_FILE, limit=int(np.iinfo(np.uint16).max) + 1)
         self.contacts = _StringTable(folder / CONTACTS_FILE, limit=int(np.iinfo(np.uint32).max) + 1)
         self.pending: list[tuple[Any, ...]] = []
+        self._coded: dict[tuple[Any, ...], tuple[int, ...]] = {}
         self.every_s = every_s
         self.flushed_at = time.monotonic()
 
     def add(self, rows: list[Any]) -> None:
-        string, contact_number, pending = self.strings.id, self.contacts.id, self.pending
+        string, contact_number, pending, coded = self.strings.id, self.contacts.id, self.pending, self._coded
         for (intended, start, end, emulated, contact, loop, action, qualifier, version, outcome, reason,
              retries, status, injected, late, worker) in rows:
+            # the same few strings on almost every row: numbered once per combination
+            key = (action, qualifier, version, injected, worker, reason, outcome)
+            codes = coded.get(key)
+            if codes is None:
+                if len(coded) >= 4096:  # bounded, whatever the strings
+                    coded.clear()
+                codes = coded[key] = (string(action), string(qualifier), string(version), string(injected),
+                                      string(worker), string(reason), _OUTCOME_CODES[outcome])
             pending.append((
-                intended, start, end, emulated, contact_number(contact), min(65535, loop), string(action),
-                string(qualifier), string(version), status, string(injected), string(worker), string(reason),
-                _OUTCOME_CODES[outcome], min(255, retries), late))
+                intended, start, end, emulated, contact_number(contact), min(65535, loop), codes[0], codes[1],
+                codes[2], status, codes[3], codes[4], codes[5], codes[6], min(255, retries), late))
         if len(pending) >= self.batch or time.monotonic() - self.flushed_at >= self.every_s:
             self.flush()
 

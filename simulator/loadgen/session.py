@@ -69,6 +69,7 @@ class LoadSession:
         self.emulator: EmulatorProcess | None = None
         self.endpoint = options.endpoint_url
         self.finished: collections.deque[Invocation] = collections.deque()
+        self._names: dict[str | None, str] = {}  # Locust's name for each version
         self.unsent_rows: list[tuple[Any, ...]] = []
         self.recording = False
         self.record: RecordWriter | None = None
@@ -272,7 +273,7 @@ class LoadSession:
 
     def _drain(self, limit: int | None = None) -> None:
         """Report finished invocations to Locust and the record: all of them, or the first `limit`."""
-        fire = self.env.events.request.fire
+        fire, names = self.env.events.request.fire, self._names
         rows = []
         left = len(self.finished) if limit is None else limit
         while self.finished and left > 0:
@@ -282,7 +283,10 @@ class LoadSession:
                 continue
             outcome = done.outcome
             error = None if outcome.ok else RuntimeError(f"{outcome.reason}: {outcome.detail}"[:300])
-            fire(request_type="Lambda", name=f"invoke v{outcome.executed_version or '-'}",
+            name = names.get(outcome.executed_version)
+            if name is None:
+                name = names[outcome.executed_version] = f"invoke v{outcome.executed_version or '-'}"
+            fire(request_type="Lambda", name=name,
                  response_time=done.response_time_ms, response_length=done.response_length,
                  response=None, exception=error, start_time=done.start, url=self.options.alias_arn,
                  context={"reason": outcome.reason, "version": outcome.executed_version,
