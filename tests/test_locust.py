@@ -55,6 +55,14 @@ def record(results):
     return run, rows
 
 
+def paced_run(tmp_path, users, spawn_rate, seconds, rate, prompt_time):
+    """A headless run at `rate` invocations/s that must succeed; its Locust result and record rows."""
+    done, results = run_locust(tmp_path, "-u", str(users), "-r", str(spawn_rate), "-t", f"{seconds}s",
+                               "--rate", str(rate), "--prompt-time", prompt_time)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done, record(results)[1]
+
+
 def check_record_matches_stats(tmp_path, results):
     counts = stats_counts(tmp_path)
     run, rows = record(results)
@@ -123,10 +131,7 @@ def test_master_and_two_workers_on_loopback(tmp_path, weighted):
 
 def test_rate_is_held_when_the_machine_can_sustain_it(tmp_path):
     rate = 100
-    done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "12s", "--rate", str(rate),
-                               "--prompt-time", "fixed:0.05")
-    assert done.returncode == 0, done.stderr[-2000:]
-    _, rows = record(results)
+    done, rows = paced_run(tmp_path, 20, 20, 12, rate, "fixed:0.05")
     starts = sorted(float(r["start"]) for r in rows)
     window_start, window_end = starts[0] + 2, starts[-1] - 1
     achieved = sum(1 for s in starts if window_start <= s < window_end) / (window_end - window_start)
@@ -135,10 +140,7 @@ def test_rate_is_held_when_the_machine_can_sustain_it(tmp_path):
 
 
 def test_late_invocations_are_reported_above_capacity(tmp_path):
-    done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", "5s", "--rate", "3000",
-                               "--prompt-time", "fixed:0.02")
-    assert done.returncode == 0, done.stderr[-2000:]
-    _, rows = record(results)
+    done, rows = paced_run(tmp_path, 4, 4, 5, 3000, "fixed:0.02")
     late = sum(int(r["late"]) for r in rows)
     assert late > len(rows) / 2
     assert f"{len(rows)} invocations recorded" in done.stderr and f"{late} of them late" in done.stderr
@@ -151,10 +153,7 @@ def test_the_schedule_starts_again_once_all_users_are_there(tmp_path):
     # 20 callers spawning at 5/s, each with 0.2 s prompts between invocations, cannot take 90 starts a
     # second until most are there: the ramp leaves starts untaken. They are dropped once the last
     # user spawns, not fired late for the rest of the run (catching up with little to spare).
-    done, results = run_locust(tmp_path, "-u", "20", "-r", "5", "-t", "10s", "--rate", "90",
-                               "--prompt-time", "fixed:0.2")
-    assert done.returncode == 0, done.stderr[-2000:]
-    _, rows = record(results)
+    done, rows = paced_run(tmp_path, 20, 5, 10, 90, "fixed:0.2")
     first = min(float(r["intended"]) for r in rows)
     assert sum(int(r["late"]) for r in rows if float(r["intended"]) < first + 1) > 10  # the ramp's are counted
     after_ramp = [int(r["late"]) for r in rows if first + 5 <= float(r["intended"]) < first + 9]

@@ -7,6 +7,7 @@ Also the prompt-time distributions (a caller listening to a MessageParticipant).
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import Callable
@@ -53,8 +54,11 @@ class DistributionError(ValueError):
     pass
 
 
-def parse_duration_distribution(spec: str, rng: random.Random) -> Callable[[], float]:
-    """`fixed:S`, `uniform:LO:HI`, `exp:MEAN` or `normal:MEAN:SD` (seconds) -> a sampler."""
+_SHAPES = {"fixed": 1, "uniform": 2, "exp": 1, "normal": 2}  # kind -> how many numbers follow it
+
+
+def _parse_spec(spec: str) -> tuple[str, list[float]]:
+    """`fixed:S`, `uniform:LO:HI`, `exp:MEAN` or `normal:MEAN:SD` (seconds) -> kind and numbers."""
     kind, *raw = spec.split(":")
     try:
         values = [float(v) for v in raw]
@@ -62,19 +66,33 @@ def parse_duration_distribution(spec: str, rng: random.Random) -> Callable[[], f
         raise DistributionError(f"prompt time {spec!r}: numbers expected after the kind") from None
     if any(v < 0 for v in values):
         raise DistributionError(f"prompt time {spec!r}: seconds cannot be negative")
-    if kind == "fixed" and len(values) == 1:
+    if _SHAPES.get(kind) != len(values) or (kind == "uniform" and values[0] > values[1]):
+        raise DistributionError(f"prompt time {spec!r}: expected fixed:S, uniform:LO:HI, exp:MEAN or normal:MEAN:SD")
+    return kind, values
+
+
+def parse_duration_distribution(spec: str, rng: random.Random) -> Callable[[], float]:
+    """A prompt-time spec (see `_parse_spec`) -> a sampler."""
+    kind, values = _parse_spec(spec)
+    if kind == "fixed":
         return lambda: values[0]
-    if kind == "uniform" and len(values) == 2 and values[0] <= values[1]:
+    if kind == "uniform":
         return lambda: rng.uniform(values[0], values[1])
-    if kind == "exp" and len(values) == 1:
+    if kind == "exp":
         return lambda: rng.expovariate(1.0 / values[0]) if values[0] > 0 else 0.0
-    if kind == "normal" and len(values) == 2:
-        return lambda: max(0.0, rng.gauss(values[0], values[1]))
-    raise DistributionError(f"prompt time {spec!r}: expected fixed:S, uniform:LO:HI, exp:MEAN or normal:MEAN:SD")
+    return lambda: max(0.0, rng.gauss(values[0], values[1]))
 
 
 def mean_duration(spec: str) -> float:
-    """The mean of a valid prompt-time spec, in seconds (a normal's clipping at 0 left aside)."""
-    kind, *raw = spec.split(":")
-    values = [float(v) for v in raw]
+    """The mean of a prompt-time spec, in seconds (a normal's clipping at 0 left aside)."""
+    kind, values = _parse_spec(spec)
     return (values[0] + values[1]) / 2 if kind == "uniform" else values[0]
+
+
+def users_needed(rate: float, users: int, prompt_spec: str) -> int | None:
+    """With one prompt between a user's invocations, each user starts at most 1/prompt a second: the
+    users the rate needs when `users` are too few for it on prompts alone, else None."""
+    prompt = mean_duration(prompt_spec)
+    if rate <= 0 or users <= 0 or prompt < users / rate:
+        return None
+    return math.ceil(rate * prompt) + 1

@@ -35,7 +35,7 @@ from simulator.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.options import LoadOptions
-from simulator.loadgen.pacing import Pacer, mean_duration
+from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.record import RecordWriter, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
@@ -179,16 +179,18 @@ class LoadSession:
         return self._planned_users()
 
     def _warn_if_too_few_users(self, users: int) -> None:
-        """Starts go to free users: with prompts longer than the time each user has per start, most
-        starts are late whatever the machine does. Said at the start, not discovered in the figures."""
-        rate, prompt = self.options.rate, mean_duration(self.options.prompt_time)
-        if rate <= 0 or users <= 0 or prompt < users / rate:
+        """Starts go to free users: too few for the rate on their prompts alone, and most starts are
+        late whatever the machine does. Said at the start, not discovered in the figures."""
+        o = self.options
+        needed = users_needed(o.rate, users, o.prompt_time)
+        if needed is None:
             return
+        prompt = mean_duration(o.prompt_time)
         log.warning("shiftsim: --rate %g with %d users gives each user %.3f s per invocation, but its prompts "
                     "take %.3f s on average (--prompt-time %s): with one prompt between invocations, at most "
                     "about %d invocations/s can start on time and the rest will be late; add users (at least "
-                    "%d) or lower the rate", rate, users, users / rate, prompt, self.options.prompt_time,
-                    users / prompt, math.ceil(rate * prompt) + 1)
+                    "%d) or lower the rate", o.rate, users, users / o.rate, prompt, o.prompt_time,
+                    users / prompt, needed)
 
     def on_spawning_complete(self, user_count: int, **kwargs: Any) -> None:
         """All users are there: the rate's schedule starts again from now. While users ramp up the pacer
