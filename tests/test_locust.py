@@ -90,6 +90,50 @@ def test_headless_run_invokes_both_versions_and_records_every_invocation(tmp_pat
     assert "invocations recorded in" in done.stderr
 
 
+LISTENING_LOCUSTFILE = """
+import collections, json, os
+from locust import events
+from simulator.loadgen.setup import install
+from simulator.loadgen.user import ContactUser
+
+install(events)
+heard = collections.Counter()
+
+
+@events.request.add_listener
+def hear(name, context, exception, **kwargs):
+    heard[name] += 1
+    heard["with a version in context"] += context["version"] is not None
+
+
+@events.quitting.add_listener
+def save(environment, **kwargs):
+    with open(os.environ["HEARD"], "w") as out:
+        json.dump(heard, out)
+
+
+class Caller(ContactUser):
+    pass
+"""
+
+
+def test_a_request_listener_of_the_users_own_hears_every_invocation(tmp_path, weighted):
+    # Without other listeners, invocations reach Locust's statistics in batches: a listener of the
+    # user's own must still be called for each one, with shiftsim's context.
+    locustfile = tmp_path / "listening.py"
+    locustfile.write_text(LISTENING_LOCUSTFILE)
+    done = subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "10", "-r", "10",
+                           "-t", "6s", "--scenario", str(weighted), "--results-dir", str(tmp_path / "results"),
+                           "--json-file", str(tmp_path / "stats")], capture_output=True, text=True, timeout=120,
+                          env={**ENV, "HEARD": str(tmp_path / "heard.json")}, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    heard, counts = json.loads((tmp_path / "heard.json").read_text()), stats_counts(tmp_path)
+    assert counts["Aggregated"] > 100
+    assert {name: heard.get(name, 0) for name in counts if name != "Aggregated"} == \
+        {name: n for name, n in counts.items() if name != "Aggregated"}
+    assert heard["with a version in context"] == counts["Aggregated"]
+
+
 @pytest.mark.parametrize("spawn_rate", ["20", "640"])  # 640: users arrive before a worker's init has run
 def test_processes_two(tmp_path, weighted, spawn_rate):
     done, results = run_locust(tmp_path, "-u", "20", "-r", spawn_rate, "-t", "10s", "--processes", "2",

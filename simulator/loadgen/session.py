@@ -36,6 +36,7 @@ from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.options import LoadOptions
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
+from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
 from simulator.record import RecordWriter, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
@@ -45,6 +46,7 @@ REPORT_INTERVAL = 0.05  # seconds between drains
 # limit; the next drain is bigger and takes more, and the rate can collapse for a whole minute.
 DRAIN_CHUNK = 50           # rows: about 0.2 ms of the hub's work
 DRAIN_PAUSE_S = 0.0003     # the loop's turn between two chunks
+REQUEST_TYPE = "Lambda"
 LATE_COLUMN, WORKER_COLUMN = 14, 15  # indexes of `late` and `worker` in simulator.record.COLUMNS
 
 
@@ -70,6 +72,7 @@ class LoadSession:
         self.endpoint = options.endpoint_url
         self.finished: collections.deque[Invocation] = collections.deque()
         self._names: dict[str | None, str] = {}  # Locust's name for each version
+        self._batch = RequestBatch(REQUEST_TYPE)  # used when only Locust's statistics listen
         self.unsent_rows: list[tuple[Any, ...]] = []
         self.recording = False
         self.record: RecordWriter | None = None
@@ -275,7 +278,9 @@ class LoadSession:
 
     def _drain(self, limit: int | None = None) -> None:
         """Report finished invocations to Locust and the record: all of them, or the first `limit`."""
-        fire, names = self.env.events.request.fire, self._names
+        events, names = self.env.events, self._names
+        batch = self._batch if only_locust_statistics_listen(events.request) else None
+        fire = events.request.fire
         rows = []
         left = len(self.finished) if limit is None else limit
         while self.finished and left > 0:
@@ -288,14 +293,19 @@ class LoadSession:
             name = names.get(outcome.executed_version)
             if name is None:
                 name = names[outcome.executed_version] = f"invoke v{outcome.executed_version or '-'}"
-            fire(request_type="Lambda", name=name,
-                 response_time=done.response_time_ms, response_length=done.response_length,
-                 response=None, exception=error, start_time=done.start, url=self.options.alias_arn,
-                 context={"reason": outcome.reason, "version": outcome.executed_version,
-                          "retries": outcome.retries, "injected": outcome.injected})
+            if batch is not None:
+                batch.add(name, done.response_time_ms, done.response_length, error)
+            else:
+                fire(request_type=REQUEST_TYPE, name=name,
+                     response_time=done.response_time_ms, response_length=done.response_length,
+                     response=None, exception=error, start_time=done.start, url=self.options.alias_arn,
+                     context={"reason": outcome.reason, "version": outcome.executed_version,
+                              "retries": outcome.retries, "injected": outcome.injected})
             rows.append(done.row)
         if not rows:
             return
+        if batch is not None:
+            batch.log_into(self.env.runner.stats)
         if self.coordinator and self.record is not None:
             self._write(rows)
         else:
