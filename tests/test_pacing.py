@@ -1,7 +1,10 @@
 """The open-model pacer's tickets and the prompt-time distributions, on their own (the Locust tests
 check the rate they give end to end)."""
 
+import asyncio
+import math
 import random
+import time
 from dataclasses import replace
 
 import pytest
@@ -83,3 +86,43 @@ def test_seeded_prompt_times_repeat_per_contact_and_unseeded_ones_vary():
     assert all(0.2 <= d <= 0.6 for d in draws)
     unseeded = replace(seeded, seed=None)
     assert len({unseeded.prompt_sampler(contact)() for contact in range(20)}) == 20
+
+
+async def test_tickets_due_in_the_same_slot_wait_on_one_timer_and_start_within_half_a_slot():
+    loop = asyncio.get_running_loop()
+    timers = []
+    real_call_later = loop.call_later
+
+    def counting_call_later(delay, callback, *args):
+        timers.append(delay)
+        return real_call_later(delay, callback, *args)
+
+    loop.call_later = counting_call_later
+    pacer = Pacer(rate=2000, coalesce_s=0.01)  # 20 tickets a slot, on the real clock
+
+    async def started():
+        ticket = await pacer.ticket()
+        return ticket, time.time()
+
+    try:
+        starts = await asyncio.gather(*(started() for _ in range(200)))  # 100 ms of starts
+    finally:
+        del loop.call_later
+    assert len({math.floor(t.intended / 0.01) for t, _ in starts}) in (10, 11)
+    assert 9 <= len(timers) <= 11  # one per slot (the first slot's tickets are due at once)
+    first = min(t.intended for t, _ in starts)
+    waited = [(t, woken) for t, woken in starts if t.intended - first > 0.01]  # the rest start at once
+    assert len(waited) > 150
+    for ticket, woken in waited:  # never more than half a slot early (lateness is the clock's, counted)
+        assert woken >= ticket.intended - 0.005 - 0.001
+
+
+async def test_a_cancelled_waiter_leaves_the_others_in_its_slot_waiting():
+    pacer = Pacer(rate=1000, coalesce_s=0.02)
+    await pacer.ticket()
+    waiters = [asyncio.create_task(pacer.ticket()) for _ in range(40)]  # 40 ms of starts, two slots
+    await asyncio.sleep(0)
+    waiters[25].cancel()
+    done = await asyncio.gather(*waiters, return_exceptions=True)
+    assert isinstance(done[25], asyncio.CancelledError)
+    assert all(not isinstance(t, BaseException) for i, t in enumerate(done) if i != 25)
