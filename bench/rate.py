@@ -10,6 +10,7 @@ rate within 1 % of the target, p99 lag behind the intended start under 5 ms).
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -17,13 +18,32 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ROOT, Emulator, report, run_locust  # noqa: E402
+from bench._common import CORES, LOAD_CORE, ROOT, SERVER_CORE, Emulator, pinned, report, run_locust  # noqa: E402
 
 # An open model needs callers to spare: at 16,000/s, 64 users are all waiting on the endpoint after a
 # 4 ms hiccup of its own, and the starts due meanwhile are late through no fault of the pacer's. More
 # than about 256 connections cost the emulator more per request than they buy here.
 USERS = 256
 REPEATS_AT_90 = 3  # near the limit one run is luck, good or bad: each is reported
+
+
+# A fixed amount of pure-Python work, repeated for argv[1] seconds: how many times it ran.
+SPIN = ("import sys, time\nend = time.perf_counter() + float(sys.argv[1])\nn = 0\n"
+        "while time.perf_counter() < end:\n    for _ in range(1000):\n        pass\n    n += 1\nprint(n)")
+
+
+def server_core_slowdown(seconds: float) -> tuple[int, int]:
+    """The work done on the server's core in `seconds`, alone and while the load's core is busy too:
+    whether the machine's two cores slow each other down (virtual CPUs sharing hardware on the host)."""
+    def spin(core: int, for_s: float) -> subprocess.Popen:
+        return subprocess.Popen([*pinned(core), sys.executable, "-c", SPIN, str(for_s)], stdout=subprocess.PIPE,
+                                text=True)
+
+    alone = int(spin(SERVER_CORE, seconds).communicate()[0])
+    other = spin(LOAD_CORE, seconds + 0.5)
+    together = int(spin(SERVER_CORE, seconds).communicate()[0])
+    other.communicate()
+    return alone, together
 
 
 def from_record(results: Path) -> dict:
@@ -64,6 +84,8 @@ def main() -> None:
                     f"| {100 * measured['all_busy']:.0f} % |")
         return measured
 
+    probe_s = 1 if args.smoke else 5
+    probes = [server_core_slowdown(probe_s)] if CORES > 1 else []
     with Emulator() as emulator:
         common = ["--endpoint-url", emulator.url, "--prompt-time", "fixed:0"]
         # Two processes near saturation (this one and the emulator) settle into faster or slower modes
@@ -79,16 +101,23 @@ def main() -> None:
         paced("half", "50 % of capacity", round(capacity * 0.5))
         for n in range(repeats):
             paced(f"ninety{n}", f"90 % of capacity (run {n + 1} of {repeats})", round(capacity * 0.9))
+    if CORES > 1:
+        probes.append(server_core_slowdown(probe_s))
+    cores = ("Whether the two cores slow each other down (on a virtual machine they may share hardware on the "
+             "host), a fixed loop on the emulator's core, before and after these runs: " + "; ".join(
+                 f"{alone:,} rounds alone, {together:,} with the load's core busy too "
+                 f"({abs(100 * (1 - together / alone)):.0f} % {'slower' if together < alone else 'faster'})"
+                 for alone, together in probes) + ". ") if probes else ""
     lines = [f"Capacity: {capacity:,.0f} invocations/s, the highest rate one process reached with {USERS} users "
              f"(closed loop: {', '.join(f'{c:,.0f}' for c in closed)}; open model asked for {overload:,}: "
              f"{sustained:,.0f}).", "",
              "| target | invocations/s asked | achieved (steady state) | error | p99 lag (ms) | late (> 20 ms) "
              "| starts over 5 ms behind that found every user waiting on the endpoint |",
              "| --- | --- | --- | --- | --- | --- | --- |", *rows, "",
-             "Closed-loop runs a minute apart differ by up to 20 % on this machine, where the emulator shares the "
-             "cores; near the limit one run is luck, good or bad, so the 90 % run is repeated and each is shown. "
+             "Closed-loop runs a minute apart differ by up to 20 % on this machine: near the limit one run is luck, "
+             "good or bad, so the 90 % run is repeated and each is shown. " + cores +
              "Steady state: from 2 s after the first start to 1 s before the last. "
-             f"Targets: within 1 % and p99 lag under 5 ms at 50 % and 90 %; late ones counted above capacity. "
+             "Targets: within 1 % and p99 lag under 5 ms at 50 % and 90 %; late ones counted above capacity. "
              f"Command: `python bench/rate.py` ({seconds} s per rate)."]
     report("rate", "Rate accuracy", lines, write=not args.smoke)
 
