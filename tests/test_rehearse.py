@@ -1,6 +1,7 @@
 """`shiftsim rehearse` on every shipped scenario, end to end at the scenarios' time scales: outcome,
 order of events and the verdict's exit code; a failing expectation; bad input; redrawing a run."""
 
+import csv
 import json
 import os
 import shutil
@@ -39,6 +40,9 @@ def test_shipped_scenarios(tmp_path, name, outcome):
     assert summary["deployment"]["outcome"] == outcome and summary["verdict"]["passed"]
     for produced in ("timeline.png", "timeline.svg", "locust.html", "locust_stats.csv", "invocations.bin"):
         assert (folder / produced).stat().st_size > 0
+    with open(folder / "locust_stats.csv", newline="") as stats:  # Locust's figures, to the last invocation
+        counted = {row["Name"]: int(row["Request Count"]) for row in csv.DictReader(stats)}
+    assert counted["Aggregated"] == summary["invocations"] == sum(v["invocations"] for v in summary["versions"].values())
     kinds = kinds_in_order(folder)
     assert kinds[0] == "deployment" and "status" in kinds
     if outcome == "rolled_back":
