@@ -181,6 +181,8 @@ def test_rate_is_held_when_the_machine_can_sustain_it(tmp_path):
     achieved = sum(1 for s in starts if window_start <= s < window_end) / (window_end - window_start)
     assert abs(achieved - rate) <= 0.02 * rate, achieved
     assert "add users" not in done.stderr  # 20 users, 0.2 s each per start, 0.05 s prompts: enough
+    entries = json.loads((tmp_path / "stats.json").read_text())  # starts woken a little early count from then
+    assert min(e["min_response_time"] for e in entries) >= 0
 
 
 def test_late_invocations_are_reported_above_capacity(tmp_path):

@@ -1,6 +1,7 @@
 """Rate control for an open workload: every invocation has an intended start time, handed out at a
-fixed rate whether or not a user is ready. Latency counts from that time, and an invocation that
-starts later than the threshold is late: a generator that cannot keep up is reported, never hidden.
+fixed rate whether or not a user is ready. Latency counts from that time (from the actual start if a
+slot woke it a little earlier), and an invocation that starts later than the threshold is late: a
+generator that cannot keep up is reported, never hidden.
 Also the prompt-time distributions (a caller listening to a MessageParticipant).
 """
 
