@@ -98,7 +98,10 @@ async def test_tickets_due_in_the_same_slot_wait_on_one_timer_and_start_within_h
         return real_call_later(delay, callback, *args)
 
     loop.call_later = counting_call_later
-    pacer = Pacer(rate=2000, coalesce_s=0.01)  # 20 tickets a slot, on the real clock
+    # The pacer's clock stands at the real time the test starts: which tickets wait, and in which slot,
+    # follows from the rate alone, while the waits themselves run on the real clock.
+    slot = 0.0101  # ~20 tickets a slot; no ticket within float rounding of the coalescing bound
+    pacer = Pacer(rate=2000, now=FakeNow(time.time()), coalesce_s=slot)
 
     async def started():
         ticket = await pacer.ticket()
@@ -108,13 +111,12 @@ async def test_tickets_due_in_the_same_slot_wait_on_one_timer_and_start_within_h
         starts = await asyncio.gather(*(started() for _ in range(200)))  # 100 ms of starts
     finally:
         del loop.call_later
-    assert len({math.floor(t.intended / 0.01) for t, _ in starts}) in (10, 11)
-    assert 9 <= len(timers) <= 11  # one per slot (the first slot's tickets are due at once)
     first = min(t.intended for t, _ in starts)
-    waited = [(t, woken) for t, woken in starts if t.intended - first > 0.01]  # the rest start at once
-    assert len(waited) > 150
+    waited = [(t, woken) for t, woken in starts if t.intended - first > slot]  # the rest start at once
+    assert len(waited) == 179
+    assert len(timers) == len({math.floor(t.intended / slot) for t, _ in waited})  # one per slot
     for ticket, woken in waited:  # never more than half a slot early (lateness is the clock's, counted)
-        assert woken >= ticket.intended - 0.005 - 0.001
+        assert woken >= ticket.intended - slot / 2 - 0.001
 
 
 async def test_a_cancelled_waiter_leaves_the_others_in_its_slot_waiting():
