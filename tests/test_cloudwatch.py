@@ -189,3 +189,41 @@ def test_every_protocol_round_trips(faulty, protocol, tmp_path):
     with pytest.raises(ClientError) as info:
         put_alarm(cw, "bad-period", Period=45)
     assert info.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_tallied_lambda_metrics_equal_one_datapoint_per_metric_and_dimension_set():
+    """Invocations are tallied and published when read: the buckets are those of putting every
+    invocation's datapoints one by one (the sums up to float rounding), reads in between included."""
+    import random
+
+    from simulator.emulator.cloudwatch.models import CloudWatchBackend, MetricStore, lambda_dimension_sets
+    from simulator.emulator.lambda_.models import InvocationObserved
+
+    rng = random.Random(5)
+    backend = CloudWatchBackend(ManualClock(MINUTE_ALIGNED), region="us-east-1", account="123456789012")
+    one_by_one = MetricStore()
+    for i in range(6000):
+        alias = rng.choice([None, "PROD", "live"])
+        version = rng.choice(["$LATEST", "1", "2"] if alias is None else ["1", "2"])
+        kind = rng.choice(["ok", "ok", "ok", "function_error", "throttled"])
+        event = InvocationObserved(rng.choice(["A", "B"]), alias, version, MINUTE_ALIGNED + i / 997,
+                                   rng.uniform(0.1, 900.0), kind)
+        backend.record_lambda(event)
+        values = ([("Throttles", 1.0)] if kind == "throttled" else
+                  [("Invocations", 1.0), ("Errors", float(kind == "function_error")), ("Duration", event.duration_ms)])
+        for name, value in values:
+            for dimensions in lambda_dimension_sets(event.function, alias, version):
+                one_by_one.put(("AWS/Lambda", name, dimensions), event.start, value)
+        if i % 1500 == 1499:  # a read publishes what is tallied so far, mid-second
+            backend.get_metric_statistics("AWS/Lambda", "Invocations", [], MINUTE_ALIGNED, MINUTE_ALIGNED + 60,
+                                          60, ["Sum"])
+    backend.get_metric_statistics("AWS/Lambda", "Invocations", [], MINUTE_ALIGNED, MINUTE_ALIGNED + 60, 60, ["Sum"])
+    assert backend.metrics.series.keys() == one_by_one.series.keys()
+    assert len(one_by_one.series) > 20
+    for key, expected in one_by_one.series.items():
+        got = backend.metrics.series[key]
+        assert got.keys() == expected.keys(), key
+        for second, bucket in expected.items():
+            tallied = got[second]
+            assert (tallied.count, tallied.low, tallied.high) == (bucket.count, bucket.low, bucket.high), key
+            assert tallied.total == pytest.approx(bucket.total, rel=1e-12), key

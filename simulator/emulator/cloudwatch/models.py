@@ -4,6 +4,9 @@ evaluated at each period boundary of the emulated clock. No wire protocol here.
 Metrics are kept per (namespace, name, exact dimension set) in one-second buckets of emulated time
 (count, sum, min, max), which is all the statistics alarms and GetMetricStatistics need. Dimension
 matching is exact, as on AWS: an alarm whose dimensions match no published set never gets data.
+Lambda's invocations are tallied per function, alias, version and second as they come, and published
+under their metrics and dimension sets (twelve buckets for an invocation through an alias) when
+metrics are next read: the same data, one update per invocation instead of twelve.
 
 Missing data: with `missing` (the default) an alarm whose evaluation range holds no datapoint goes to
 INSUFFICIENT_DATA; otherwise the periods that have data are judged, `breaching`/`notBreaching` fill
@@ -63,6 +66,9 @@ class Bucket:
         self.low = min(self.low, value)
         self.high = max(self.high, value)
 
+    def copy(self) -> Bucket:
+        return Bucket(self.count, self.total, self.low, self.high)
+
     def merge(self, other: Bucket) -> None:
         self.count += other.count
         self.total += other.total
@@ -88,6 +94,15 @@ class MetricStore:
             bucket = buckets[second] = Bucket()
         bucket.add(value)
 
+    def merge(self, key: MetricKey, second: int, bucket: Bucket) -> None:
+        """Add a whole bucket's datapoints to one second of a series."""
+        buckets = self.series[key]
+        held = buckets.get(second)
+        if held is None:
+            buckets[second] = bucket.copy()
+        else:
+            held.merge(bucket)
+
     def aggregate(self, key: MetricKey, start: float, end: float) -> Bucket | None:
         """All datapoints in [start, end) merged, or None when there are none."""
         buckets = self.series.get(key)
@@ -100,8 +115,28 @@ class MetricStore:
                 merged.merge(bucket)
         return merged if merged.count else None
 
-    def has_metric(self, key: MetricKey) -> bool:
-        return key in self.series
+
+@dataclass(slots=True)
+class LambdaTally:
+    """Invocations of one function, alias and executed version in one emulated second, as Lambda's
+    metrics count them, until they are published."""
+
+    invocations: int = 0
+    errors: int = 0
+    throttles: int = 0
+    duration: Bucket = field(default_factory=Bucket)
+
+    def buckets(self) -> list[tuple[str, Bucket]]:
+        """(metric name, the bucket its datapoints make), as adding them one by one would."""
+        made = []
+        if self.invocations:
+            n, errors = float(self.invocations), float(self.errors)
+            made.append(("Invocations", Bucket(n, n, 1.0, 1.0)))
+            made.append(("Errors", Bucket(n, errors, 0.0 if errors < n else 1.0, 1.0 if errors else 0.0)))
+            made.append(("Duration", self.duration))
+        if self.throttles:
+            made.append(("Throttles", Bucket(float(self.throttles), float(self.throttles), 1.0, 1.0)))
+        return made
 
 
 @dataclass
@@ -172,6 +207,7 @@ class CloudWatchBackend:
     def __init__(self, clock: Clock, *, region: str, account: str) -> None:
         self.clock, self.region, self.account = clock, region, account
         self.metrics = MetricStore()
+        self._lambda_tallies: dict[tuple[str, str | None, str | None, int], LambdaTally] = {}
         self.alarms: dict[str, Alarm] = {}
         self.transitions: list[AlarmTransition] = []
         self.listeners: list[Callable[[AlarmTransition], None]] = []
@@ -184,16 +220,27 @@ class CloudWatchBackend:
     # ---- metrics -------------------------------------------------------------------------------
 
     def record_lambda(self, event: InvocationObserved) -> None:
-        """Count one invocation under every dimension set Lambda would publish it under."""
+        """Count one invocation (published under every dimension set Lambda would publish it under
+        when metrics are next read)."""
+        key = (event.function, event.alias, event.executed_version, int(event.start))
+        tally = self._lambda_tallies.get(key)
+        if tally is None:
+            tally = self._lambda_tallies[key] = LambdaTally()
         if event.kind == "throttled":
-            values = (("Throttles", 1.0),)
+            tally.throttles += 1
         else:
-            values = (("Invocations", 1.0), ("Errors", 1.0 if event.kind == "function_error" else 0.0),
-                      ("Duration", event.duration_ms))
-        put = self.metrics.put
-        for name, value in values:
-            for key in _lambda_keys(event.function, event.alias, event.executed_version, name):
-                put(key, event.start, value)
+            tally.invocations += 1
+            if event.kind == "function_error":
+                tally.errors += 1
+            tally.duration.add(event.duration_ms)
+
+    def _publish_lambda(self) -> None:
+        tallies, self._lambda_tallies = self._lambda_tallies, {}
+        merge = self.metrics.merge
+        for (function, alias, version, second), tally in tallies.items():
+            for name, bucket in tally.buckets():
+                for key in _lambda_keys(function, alias, version, name):
+                    merge(key, second, bucket)
 
     def put_metric_data(self, namespace: str, data: list[dict[str, Any]]) -> None:
         now = self.clock.now()
@@ -211,6 +258,7 @@ class CloudWatchBackend:
             if statistic not in STATISTICS:
                 raise _invalid(f"The parameter Statistics must be one of {', '.join(STATISTICS)}.")
         key = metric_key(namespace, metric_name, dimensions)
+        self._publish_lambda()
         points = []
         t = math.floor(start / period) * period
         while t < end:
@@ -309,6 +357,7 @@ class CloudWatchBackend:
     def evaluate(self, alarm: Alarm, boundary: float) -> None:
         """Judge the `EvaluationPeriods` periods that end at `boundary`; transition if need be."""
         alarm.last_evaluated_boundary = boundary
+        self._publish_lambda()
         values: list[float | None] = []
         for k in range(alarm.evaluation_periods, 0, -1):
             start = boundary - k * alarm.period
