@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from simulator.scenario import FaultProfile, LatencyFault
@@ -81,7 +82,7 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per invocation: see InvocationObserved
 class HandlerResult:
     """What a handler produced: a JSON-able value, or an error (type, message, trace)."""
 
@@ -122,7 +123,7 @@ class FaultDraw:
     malformed: str | None = None
     extra_latency_s: float = 0.0
 
-    @property
+    @cached_property  # read for every invocation, mostly of NO_FAULT
     def names(self) -> tuple[str, ...]:
         flags = (("throttle", self.throttle), ("timeout", self.timeout), ("error", self.error),
                  ("malformed", self.malformed is not None), ("latency", self.extra_latency_s > 0))
