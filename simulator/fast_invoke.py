@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import hmac
 import json
 import os
 import random
@@ -47,19 +46,29 @@ _EMPTY_SHA256 = sha256(b"").hexdigest()
 
 
 class _CachedKeySigV4(SigV4Auth):
-    """botocore's SigV4 rules, with the day's derived signing key computed once, not on every call."""
+    """botocore's SigV4 rules, with the day's derived signing key computed once, not on every call,
+    and kept as HMAC-SHA256's two keyed hash states (RFC 2104), which each signature copies."""
 
-    _keys: dict[tuple[str, str, str, str], bytes] = {}
+    _macs: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
 
     def key_for(self, day: str) -> bytes:
+        k_date = self._sign(("AWS4" + self.credentials.secret_key).encode("utf-8"), day)
+        k_region = self._sign(k_date, self._region_name)
+        k_service = self._sign(k_region, self._service_name)
+        return self._sign(k_service, "aws4_request")  # type: ignore[no-any-return]
+
+    def hmac_for(self, day: str, message: bytes) -> bytes:
+        """HMAC-SHA256 of `message` under the day's signing key (as hmac.digest, without re-keying)."""
         cache_key = (self.credentials.secret_key, day, self._region_name, self._service_name)
-        key = self._keys.get(cache_key)
-        if key is None:
-            k_date = self._sign(("AWS4" + self.credentials.secret_key).encode("utf-8"), day)
-            k_region = self._sign(k_date, self._region_name)
-            k_service = self._sign(k_region, self._service_name)
-            key = self._keys[cache_key] = self._sign(k_service, "aws4_request")
-        return key
+        states = self._macs.get(cache_key)
+        if states is None:
+            key = self.key_for(day).ljust(64, b"\0")  # a SigV4 key is 32 bytes: under SHA-256's block
+            states = self._macs[cache_key] = (sha256(bytes(b ^ 0x36 for b in key)),
+                                              sha256(bytes(b ^ 0x5C for b in key)))
+        inner, outer = states[0].copy(), states[1].copy()
+        inner.update(message)
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 class TemplateSigner:
@@ -87,7 +96,7 @@ class TemplateSigner:
         day = timestamp[:8]
         scope = day + self.suffix
         to_sign = f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.digest(self.signer.key_for(day), to_sign.encode(), "sha256").hex()
+        signature = self.signer.hmac_for(day, to_sign.encode()).hex()
         return (f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
                 f"SignedHeaders={self.signed_names}, Signature={signature}")
 
