@@ -125,8 +125,9 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
         near = previous is not None and x - previous < 0.15 * (high - low)  # a label is about that wide
         level = level + 1 if near else 0
         previous = x
-        share_ax.annotate(label, xy=(x, 1.02), xytext=(3, 4 + 11 * level), textcoords="offset points",
-                          fontsize=8, color=c, annotation_clip=False)
+        # above the panel's top edge (axes fraction), not at a data height the edge may cross
+        share_ax.annotate(label, xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(3, 3 + 11 * level),
+                          textcoords="offset points", fontsize=8, color=c, annotation_clip=False)
 
     info = summary.get("run_info") or {}
     scale = info.get("time_scale")
