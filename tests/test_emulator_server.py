@@ -78,6 +78,7 @@ async def test_invoke_first_answers_as_the_router_does(both_servers):
     session, (fast, routed), servers = both_servers
     assert type(servers[0]._runner.server.request_handler).__name__ == "_InvokeFirst"
     assert type(servers[1]._runner.server.request_handler).__name__ != "_InvokeFirst"
+    calls = invoked_function.cache_info()
     statuses = set()
     for _ in range(3):  # routing draws: the same seed gives the same versions on both
         for method, path, body, headers in REQUESTS:
@@ -86,6 +87,9 @@ async def test_invoke_first_answers_as_the_router_does(both_servers):
             assert got == expected, (method, path, headers)
             statuses.add(expected[0])
     assert {200, 202, 204, 400, 404, 405, 429} <= statuses  # the cases above do reach every answer
+    after = invoked_function.cache_info()  # only the fast path asks it: aiohttp did hand requests to it
+    assert after.hits + after.misses - calls.hits - calls.misses == 3 * sum(
+        1 for method, _, _, headers in REQUESTS if method == "POST" and "Expect" not in headers)
 
 
 def test_invoked_function_is_the_router_match_or_none():
