@@ -10,6 +10,7 @@ import json
 import pytest
 
 from simulator.aws import LambdaInvoker, Target, client
+from simulator.coarse_timeouts import CoarseTimeouts
 from simulator.connect.event import Contact, contact_flow_event
 from simulator.connect.invoke import (
     BlockConfigError,
@@ -46,9 +47,18 @@ def block(**kwargs):
     return InvokeBlock(function_arn=ALIAS_ARN, retry_backoff_s=0.001, **kwargs)
 
 
-async def run(invoker, budget=None, **kwargs):
+async def run(invoker, budget=None, timeout=asyncio.timeout, **kwargs):
     return await run_invoke_block(block(**kwargs), contact_flow_event(Contact()), invoker, budget,
-                                  contact_id="c-1", flow_id="f-1", flow_name="LambdaAlias-loop")
+                                  contact_id="c-1", flow_id="f-1", flow_name="LambdaAlias-loop",
+                                  timeout=timeout)
+
+
+# the time limits as asyncio.timeout keeps them, and as the load generator does (one timer a tick)
+TIMEOUTS = pytest.mark.parametrize("timeout", [asyncio.timeout, "coarse"])
+
+
+def timeout_factory(kind):
+    return CoarseTimeouts().timeout if kind == "coarse" else kind
 
 
 async def test_success_takes_the_success_branch_with_external_results():
@@ -97,24 +107,27 @@ async def test_function_errors_are_not_retried_unless_asked():
     assert outcome.ok and invoker.calls == 2
 
 
-async def test_the_block_timeout_is_honoured():
+@TIMEOUTS
+async def test_the_block_timeout_is_honoured(timeout):
     invoker = Scripted(OK, delay=5)
-    outcome = await run(invoker, timeout_s=1)
+    outcome = await run(invoker, timeout=timeout_factory(timeout), timeout_s=1)
     assert outcome.reason == "timeout" and outcome.branch == "Error"
     assert (invoker.calls, invoker.cancelled) == (1, 1)  # the slow attempt was abandoned, not awaited
 
 
-async def test_retries_stop_at_the_block_timeout():
+@TIMEOUTS
+async def test_retries_stop_at_the_block_timeout(timeout):
     invoker = Scripted(THROTTLED, delay=0.4)
-    outcome = await run(invoker, timeout_s=1)
+    outcome = await run(invoker, timeout=timeout_factory(timeout), timeout_s=1)
     assert outcome.reason == "timeout" and invoker.calls <= 3
     assert invoker.cancelled == 1  # the retry still running at the deadline was abandoned
 
 
-async def test_chained_invocations_share_twenty_seconds_until_a_prompt():
+@TIMEOUTS
+async def test_chained_invocations_share_twenty_seconds_until_a_prompt(timeout):
     budget = ChainBudget(limit_s=1.0)
     budget.spend(0.8)
-    outcome = await run(Scripted(OK, delay=0.5), budget)
+    outcome = await run(Scripted(OK, delay=0.5), budget, timeout=timeout_factory(timeout))
     assert outcome.reason == "chain_limit"
     assert budget.remaining_s == 0
     budget.reset()

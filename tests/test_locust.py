@@ -278,3 +278,35 @@ def test_the_emulator_shiftsim_starts_is_never_reached_through_a_proxy(tmp_path,
     assert "through a proxy" not in done.stderr
     rows = check_record_matches_stats(tmp_path, results)
     assert {r["outcome"] for r in rows} == {"Success"}
+
+
+def test_an_invocation_past_the_blocks_time_limit_is_recorded_as_a_timeout(tmp_path):
+    """The load generator's coarse time limits (one timer a tick) end a slow attempt at the block's
+    limit: recorded as a timeout, Error branch, after about the limit; the others succeed."""
+    flow = json.loads((ROOT / "scenarios" / "flows" / "LambdaAlias-loop.json").read_text())
+    for action in flow["Actions"]:
+        if action["Type"] == "InvokeLambdaFunction":
+            action["Parameters"]["InvocationTimeLimitSeconds"] = "1"
+    (tmp_path / "LambdaAlias-loop.json").write_text(json.dumps(flow))
+    (tmp_path / "slow.toml").write_text("""
+[scenario]
+seed = 4
+[[functions]]
+name = "ConnectLambdaFunction"
+timeout = 3
+[[functions.versions]]
+[functions.versions.faults.timeout]
+rate = 0.3
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+""")
+    done, results = run_locust(tmp_path, "-u", "10", "-r", "10", "-t", "6s", "--scenario", str(tmp_path / "slow.toml"),
+                               "--flow", str(tmp_path / "LambdaAlias-loop.json"), "--prompt-time", "fixed:0")
+    assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: Locust counts the timeouts as failures
+    _, rows = record(results)
+    timed_out = [r for r in rows if r["reason"] == "timeout"]
+    assert timed_out and len(timed_out) < len(rows)
+    for r in timed_out:
+        assert r["outcome"] == "Error" and 0.99 <= float(r["end"]) - float(r["start"]) < 1.5
+    assert all(r["outcome"] == "Success" for r in rows if r["reason"] == "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -173,8 +174,11 @@ def _classify(raw: RawInvocation) -> tuple[str | None, bool]:
 async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: Invoker,
                            budget: ChainBudget | None = None, *, contact_id: str = "",
                            flow_id: str = "", flow_name: str = "",
-                           monotonic: Callable[[], float] = time.monotonic) -> InvokeOutcome:
-    """Run the block once: attempts, retries and validation, within the timeout and chain budget."""
+                           monotonic: Callable[[], float] = time.monotonic,
+                           timeout: Callable[[float], AbstractAsyncContextManager[Any]] = asyncio.timeout,
+                           ) -> InvokeOutcome:
+    """Run the block once: attempts, retries and validation, within the timeout and chain budget
+    (`timeout`: the async context that bounds an attempt, asyncio.timeout or one as exact)."""
     budget = budget or ChainBudget()
     payload = _dumps(event)
     started = monotonic()
@@ -190,7 +194,7 @@ async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: I
             break
         attempts += 1
         try:
-            async with asyncio.timeout(remaining):
+            async with timeout(remaining):
                 last = await invoker(block.function_arn, payload)
         except TimeoutError:
             reason = "chain_limit" if chain_bound else "timeout"

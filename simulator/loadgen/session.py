@@ -28,6 +28,7 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 
 from simulator.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.clock import Clock, ScaledClock
+from simulator.coarse_timeouts import CoarseTimeouts
 from simulator.connect.event import Contact
 from simulator.connect.flow import ContactState, Flow, FlowSet, load_flow, run_contact
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
@@ -79,6 +80,7 @@ class LoadSession:
         self.run_id = ""
         self.clock: Clock = ScaledClock()
         self.pacer = Pacer(0)
+        self.timeouts = CoarseTimeouts()  # the Invoke blocks' time limits, on the loop's thread
         self.invoker: LambdaInvoker | FastLambdaInvoker | None = None
         self._clients: contextlib.AsyncExitStack | None = None
         self.reporter: gevent.Greenlet | None = None
@@ -376,7 +378,7 @@ class _ContactHooks:
         assert session.invoker is not None
         outcome = await run_invoke_block(block, event, session.invoker, self.budget,
                                          contact_id=self.state.contact.contact_id, flow_id=flow.id,
-                                         flow_name=flow.name)
+                                         flow_name=flow.name, timeout=session.timeouts.timeout)
         end = time.time()
         row = (round(ticket.intended, 6), round(start, 6), round(end, 6), round(emulated, 3),
                self.state.contact.contact_id, self.state.entries, block.identifier,

@@ -1,0 +1,109 @@
+"""`asyncio.timeout` for thousands of concurrent waits whose limits are seconds long: one timer per
+tick of a few milliseconds instead of a timer per wait.
+
+Entering a `CoarseTimeouts.timeout(delay)` puts the current task in the bucket of the tick its
+deadline falls in (at or after it); when the tick comes, every task still in the bucket is cancelled
+and its `async with` raises `TimeoutError`, exactly as `asyncio.timeout` would, only up to one tick
+later. Leaving in time takes the task out of its bucket. The load generator wraps each Invoke in one
+(about 3 µs less per invocation than a timer each); the Connect block takes any timeout factory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+from types import TracebackType
+
+
+class CoarseTimeouts:
+    """Deadlines of one event loop, checked every `tick_s` seconds while any is pending."""
+
+    def __init__(self, tick_s: float = 0.005) -> None:
+        self.tick_s = tick_s
+        self._buckets: dict[int, set[_Timeout]] = {}
+        self._ticks: list[int] = []  # a heap of the buckets' ticks (some may be emptied since)
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_tick = 0
+
+    def timeout(self, delay: float) -> _Timeout:
+        return _Timeout(self, delay)
+
+    def _add(self, entry: _Timeout, when: float, loop: asyncio.AbstractEventLoop) -> int:
+        tick = math.ceil(when / self.tick_s)
+        bucket = self._buckets.get(tick)
+        if bucket is None:
+            bucket = self._buckets[tick] = set()
+            heapq.heappush(self._ticks, tick)
+        bucket.add(entry)
+        if self._timer is None or tick < self._timer_tick:
+            self._arm(tick, loop)
+        return tick
+
+    def _remove(self, entry: _Timeout, tick: int) -> None:
+        bucket = self._buckets.get(tick)
+        if bucket is not None:
+            bucket.discard(entry)
+            if not bucket:
+                del self._buckets[tick]
+
+    def _arm(self, tick: int, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_tick = tick
+        self._timer = loop.call_at(tick * self.tick_s, self._expire, loop)
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        # the armed tick is due even if the loop's clock (milliseconds, on uvloop) reads a hair earlier
+        now_tick = max(self._timer_tick, math.floor(loop.time() / self.tick_s))
+        ticks, buckets = self._ticks, self._buckets
+        while ticks and ticks[0] <= now_tick:
+            for entry in buckets.pop(heapq.heappop(ticks), ()):
+                entry.expire()
+        while ticks and ticks[0] not in buckets:  # buckets emptied by waits that ended in time
+            heapq.heappop(ticks)
+        if ticks:
+            self._arm(ticks[0], loop)
+
+
+class _Timeout:
+    """One `async with`: the semantics of asyncio.Timeout (3.11+) for a fixed delay."""
+
+    __slots__ = ("owner", "delay", "task", "tick", "cancelling", "expired", "exited")
+
+    def __init__(self, owner: CoarseTimeouts, delay: float) -> None:
+        self.owner, self.delay = owner, delay
+        self.task: asyncio.Task[object] | None = None
+        self.tick: int | None = None
+        self.cancelling = 0
+        self.expired = self.exited = False
+
+    async def __aenter__(self) -> _Timeout:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a timeout should be used inside a task")
+        self.task, self.cancelling = task, task.cancelling()
+        loop = asyncio.get_running_loop()
+        if self.delay <= 0:
+            loop.call_soon(self.expire)
+        else:
+            self.tick = self.owner._add(self, loop.time() + self.delay, loop)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.exited = True
+        if self.tick is not None:
+            self.owner._remove(self, self.tick)
+            self.tick = None
+        if self.expired and self.task is not None:
+            if self.task.uncancel() <= self.cancelling and exc_type is asyncio.CancelledError:
+                raise TimeoutError from exc
+
+    def expire(self) -> None:
+        if self.expired or self.exited or self.task is None or self.task.done():
+            return
+        self.expired = True
+        self.tick = None
+        self.task.cancel()
