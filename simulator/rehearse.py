@@ -10,7 +10,6 @@ Importing this module monkey-patches the process with gevent (Locust): only `cli
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import sys
@@ -28,6 +27,7 @@ from locust.html import get_html_report
 
 from simulator.analysis import Expectations, analyse, format_summary
 from simulator.deploy import DONE
+from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import OptionsError, load_options
 from simulator.loadgen.setup import install
 from simulator.loadgen.user import ContactUser
@@ -124,20 +124,9 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         writer.kill()
         history.kill()
         csv_writer.close_files()
-        _write_final_csv(environment, folder)
+        write_final_csv(environment, str(folder / "locust"))
         (folder / "locust.html").write_text(get_html_report(environment), encoding="utf-8")
     return finish(folder, scenario.expect)
-
-
-def _write_final_csv(environment: Environment, folder: Path) -> None:
-    """Locust's CSV writer rewrites its files once a second, so they miss the last invocations (the
-    final drain comes after its last pass): the totals, failures and exceptions are written once more,
-    complete, as they stand once the test is over (the history file keeps its one row a second)."""
-    final = locust_stats.StatsCSV(environment, locust_stats.PERCENTILES_TO_REPORT)
-    for name, write in (("stats", final.requests_csv), ("failures", final.failures_csv),
-                        ("exceptions", final.exceptions_csv)):
-        with open(folder / f"locust_{name}.csv", "w", newline="", encoding="utf-8") as out:
-            write(csv.writer(out))
 
 
 def finish(folder: Path, expect: dict[str, Any]) -> RehearsalResult:

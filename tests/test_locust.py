@@ -1,6 +1,7 @@
 """Real Locust runs of locustfiles/connect_loop.py: headless, --processes, master and workers, rate
 control, a deployment during the run. Every invocation in Locust's statistics is in the record."""
 
+import csv
 import json
 import os
 import signal
@@ -88,6 +89,19 @@ def test_headless_run_invokes_both_versions_and_records_every_invocation(tmp_pat
     assert len({r["contact"] for r in rows}) >= 20  # each user runs its own contacts
     assert max(int(r["loop"]) for r in rows) > 1     # contacts loop through the flow
     assert "invocations recorded in" in done.stderr
+
+
+def test_locusts_csv_files_count_every_recorded_invocation(tmp_path):
+    """`--csv`: Locust rewrites its totals once a second, the last time before the final invocations are
+    counted; shiftsim writes them once more as Locust exits, so they agree with the record."""
+    done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "4s", "--prompt-time", "fixed:0",
+                               "--csv", str(tmp_path / "locust"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    with (tmp_path / "locust_stats.csv").open(newline="") as file:
+        totals = {row["Name"]: int(row["Request Count"]) for row in csv.DictReader(file)}
+    assert totals["Aggregated"] == len(record(results)[1]) == stats_counts(tmp_path)["Aggregated"] > 1000
+    for name in ("failures", "exceptions", "stats_history"):
+        assert (tmp_path / f"locust_{name}.csv").read_text().count("\n") >= 1  # Locust's header at least
 
 
 LISTENING_LOCUSTFILE = """

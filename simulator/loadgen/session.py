@@ -35,6 +35,7 @@ from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, ru
 from simulator.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
 from simulator.loadgen.emulator_process import EmulatorProcess
+from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import LoadOptions
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
@@ -107,6 +108,7 @@ class LoadSession:
         events.test_stop.add_listener(self.on_test_stop)
         events.spawning_complete.add_listener(self.on_spawning_complete)
         events.quitting.add_listener(self.on_quitting)
+        events.quit.add_listener(self.on_quit)
         if isinstance(environment.runner, WorkerRunner):
             events.report_to_master.add_listener(self.on_report_to_master)
         if isinstance(environment.runner, MasterRunner):
@@ -254,6 +256,12 @@ class LoadSession:
             log.info("shiftsim: %d invocations recorded in %s, %d of them late (started more than %g ms "
                      "after their intended time)", self.recorded, self.record.path.parent,
                      self.recorded_late, self.options.late_threshold_s * 1000)
+
+    def on_quit(self, **kwargs: Any) -> None:
+        """Locust is exiting (its own last statistics printed): its `--csv` files, complete."""
+        prefix = getattr(self.env.parsed_options, "csv_prefix", None)
+        if prefix and self.coordinator:
+            write_final_csv(self.env, prefix)
 
     def on_quitting(self, environment: Environment, **kwargs: Any) -> None:
         if self.coordination is not None:
