@@ -50,6 +50,7 @@ def server_core_slowdown(seconds: float) -> tuple[int, int]:
 
 
 def from_record(results: Path) -> dict:
+    from simulator.lateness import why_behind
     from simulator.record import load_record
 
     record = load_record(next(results.iterdir()))
@@ -58,25 +59,19 @@ def from_record(results: Path) -> dict:
     steady = (intended >= lo) & (intended < hi)
     achieved = float(((start >= lo) & (start < hi)).sum() / (hi - lo))
     lag_ms = (start[steady] - intended[steady]) * 1000
-    # Was a lagging start the pacer's, or were all users still waiting on the endpoint at that moment?
-    starts, ends = np.sort(start), np.sort(record.rows["end"])
-    lagging = intended[steady][lag_ms > 5]
-    in_flight = np.searchsorted(starts, lagging, side="right") - np.searchsorted(ends, lagging, side="right")
+    starts = np.sort(start)
     # The pair's own speed over the run: starts per 5 s stretch (only a saturated run shows the ceiling)
     edges = np.arange(lo, hi + 1e-9, 5.0)
     per_stretch = np.diff(np.searchsorted(starts, edges)) / 5.0 if len(edges) > 1 else np.array([achieved])
-    # Seconds in which every start was over 5 ms behind: the generator was saturated throughout, so the
-    # rate it managed then is what the pair could do at that moment, whatever it had done before
-    order = np.argsort(start, kind="stable")
-    lag_by_start = (start - intended)[order]
-    bounds = np.searchsorted(starts, np.arange(lo, hi + 1e-9, 1.0))
-    behind = [int(b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-              if b > a and lag_by_start[a:b].min() > 0.005]
-    return {"behind_s": len(behind), "behind_rate": float(np.mean(behind)) if behind else 0.0,
+    # Lagging starts (over 5 ms): did they find every user waiting on the endpoint? And the seconds in
+    # which every start lagged: the generator was flat out, so the rate it reached then is what the
+    # pair could do at that moment, whatever it had done before
+    found = why_behind(intended, start, record.rows["end"], start - intended > 0.005, USERS, window=(lo, hi))
+    return {"behind_s": found["seconds_all_behind"], "behind_rate": found["rate_all_behind"],
             "achieved": achieved, "slowest_5s": float(per_stretch.min()), "fastest_5s": float(per_stretch.max()),
             "p99_lag_ms": float(np.percentile(lag_ms, 99)) if len(lag_ms) else 0.0,
             "late": int(record.rows["late"].sum()), "count": len(record),
-            "all_busy": float((in_flight >= USERS - 1).mean()) if len(lagging) else 0.0}
+            "all_busy": found["all_users_busy"]}
 
 
 def _behind(measured: dict, target: float) -> str:

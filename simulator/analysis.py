@@ -1,7 +1,8 @@
 """What callers met during a run, computed from its record alone: shares per time window against
 the alias's weight, errors per version and reason (injected apart from natural), latency per
 version, the deployment's timings (shifts, alarm, rollback), the blast radius, a statistical check
-of the routing, and the verdict against the scenario's expectations. No I/O but reading the record.
+of the routing, why paced starts were late (simulator.lateness), and the verdict against the
+scenario's expectations. No I/O but reading the record.
 
 Time is emulated, in seconds from the deployment's creation (or from the first invocation when there
 was no deployment). The alias weight at each invocation is CodeDeploy's plan for the configuration
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from simulator.deployment_plan import traffic_plan
+from simulator.lateness import describe_late, late_summary
 from simulator.record import Record
 from simulator.scenario import TrafficRouting
 
@@ -281,6 +283,7 @@ def analyse(record: Record, window: float | None = None,
         "failed_contacts": int(len(set(contacts[~ok].tolist()))),
         "contacts_meeting_both_versions": sum(1 for vs in per_contact_versions.values() if len(vs) > 1),
         "late_invocations": int(rows["late"].sum()) if total else 0,
+        "late": late_summary(rows, record.info),  # why they were late; None without any
         "retried_invocations": int((rows["retries"] > 0).sum()) if total else 0,
         "window_s": window, "run_info": record.info, "versions": per_version, "windows": windows, "routing": routing,
         "deployment": deployment_summary, "time_origin_emulated": timeline.origin,
@@ -334,6 +337,8 @@ def format_summary(summary: dict[str, Any]) -> str:
              f"{summary['errors']} errors ({100 * summary['error_rate']:.1f} %), "
              f"{summary['failed_contacts']} contacts took an error branch; "
              f"{summary['late_invocations']} late"]
+    if summary.get("late"):
+        lines.append(f"  {describe_late(summary['late'])}")
     for version, stats in summary["versions"].items():
         reasons = ", ".join(f"{r} {v['injected'] + v['natural'] if isinstance(v, dict) else v}"
                             for r, v in stats.get("errors_by_reason", {}).items()) or "no errors"

@@ -207,6 +207,13 @@ def test_late_invocations_are_reported_above_capacity(tmp_path):
     # 4 users with 20 ms prompts start at most 200/s: said at the start, with the users it would take
     assert "--rate 3000 with 4 users gives each user 0.001 s per invocation" in done.stderr
     assert "add users (at least 61) or lower the rate" in done.stderr
+    # and the run's summary says why they were late, with the invocations' own time counted too
+    from simulator.analysis import analyse, format_summary
+    from simulator.record import load_record
+
+    (run,) = list((tmp_path / "results").iterdir())
+    text = format_summary(analyse(load_record(run)))
+    assert "late starts: 4 users start at most about" in text and "fewer than the 3,000/s asked" in text, text
 
 
 def test_the_schedule_starts_again_once_all_users_are_there(tmp_path):

@@ -149,7 +149,7 @@ class LoadSession:
                 "description": o.scenario.description, "alias_arn": o.alias_arn, "target": o.target,
                 "time_scale": self.clock.scale, "rate": o.rate, "flow": str(o.flow),
                 "users": getattr(parsed, "num_users", None), "processes": processes,
-                "started": time.time()}
+                "prompt_time": o.prompt_time, "prompt_mean_s": mean_duration(o.prompt_time), "started": time.time()}
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
