@@ -212,6 +212,7 @@ def test_late_invocations_are_reported_above_capacity(tmp_path):
     from simulator.record import load_record
 
     (run,) = list((tmp_path / "results").iterdir())
+    assert f"of them late (started more than 20 ms after their intended time); why: shiftsim plot {run}" in done.stderr
     text = format_summary(analyse(load_record(run)))
     assert "late starts: 4 users start at most about" in text and "fewer than the 3,000/s asked" in text, text
 

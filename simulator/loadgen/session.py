@@ -254,8 +254,9 @@ class LoadSession:
             self.coordination.stop()
             self.record.flush()
             log.info("shiftsim: %d invocations recorded in %s, %d of them late (started more than %g ms "
-                     "after their intended time)", self.recorded, self.record.path.parent,
-                     self.recorded_late, self.options.late_threshold_s * 1000)
+                     "after their intended time)%s", self.recorded, self.record.path.parent,
+                     self.recorded_late, self.options.late_threshold_s * 1000,
+                     f"; why: shiftsim plot {self.record.path.parent}" if self.recorded_late else "")
 
     def on_quit(self, **kwargs: Any) -> None:
         """Locust is exiting (its own last statistics printed): its `--csv` files, complete."""
