@@ -205,9 +205,9 @@ def analyse(record: Record, window: float | None = None,
             "errors_by_reason": by_reason, "latency_ms": percentiles(latency_ms[mine])}
     unserved = versions == ""
     if unserved.any():
-        by_reason = {r: int((unserved & (reasons == r)).sum()) for r in sorted(set(reasons[unserved]))}
+        unserved_by_reason = {r: int((unserved & (reasons == r)).sum()) for r in sorted(set(reasons[unserved]))}
         per_version["none"] = {"invocations": int(unserved.sum()), "errors": int(unserved.sum()),
-                               "errors_by_reason": by_reason}
+                               "errors_by_reason": unserved_by_reason}
 
     windows = []
     if len(rows):

@@ -295,8 +295,8 @@ def _read(status: int, headers: Any, body: bytes) -> RawInvocation:
     try:
         parsed = json.loads(body) if body else {}
         if isinstance(parsed, dict):
-            code = code or parsed.get("__type", parsed.get("code", "")).rsplit("#", 1)[-1]
-            message = parsed.get("message", parsed.get("Message", ""))
+            code = code or str(parsed.get("__type") or parsed.get("code") or "").rsplit("#", 1)[-1]
+            message = str(parsed.get("message") or parsed.get("Message") or "")
     except ValueError:
         pass
     return RawInvocation(status=status, error_code=code or str(status), error_message=message, injected=injected)

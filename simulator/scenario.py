@@ -11,7 +11,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from simulator.arn import ALIAS_NAME, VERSION
 from simulator.emulator_vocabulary import (
@@ -237,7 +237,7 @@ class _Section:
         parts = [p for p in (self.path, key) if p]
         return ".".join(parts) or "(top level)"
 
-    def fail(self, message: str, key: str | None = None) -> None:
+    def fail(self, message: str, key: str | None = None) -> NoReturn:
         raise ScenarioError(f"{self.source}: {self.where(key)}: {message}")
 
     def has(self, key: str) -> bool:

@@ -319,18 +319,18 @@ async def _step(action: Action, flow: Flow, state: ContactState,
         key = (flow.id, action.identifier)
         count = state.loop_counters.get(key, 0)
         limit = int(str(p.get("LoopCount", "0")))
-        outcome = "ContinueLooping" if count < limit else "DoneLooping"
-        state.loop_counters[key] = count + 1 if outcome == "ContinueLooping" else 0
+        looping = "ContinueLooping" if count < limit else "DoneLooping"
+        state.loop_counters[key] = count + 1 if looping == "ContinueLooping" else 0
         for _, operands, target in action.conditions:
-            if operands and operands[0] == outcome:
+            if operands and operands[0] == looping:
                 return target, None
         return action.next_action, None
     if kind == "TransferToFlow":
         try:
-            target = _flow_id(str(resolve(p.get("ContactFlowId", ""), state)))
+            transfer_to = _flow_id(str(resolve(p.get("ContactFlowId", ""), state)))
         except KeyError:
             return error_next, None
-        return None, target or flow.id
+        return None, transfer_to or flow.id
     if kind == "UpdateFlowLoggingBehavior":
         state.flow_logging = p.get("FlowLoggingBehavior", "Enabled") == "Enabled"
         return action.next_action, None

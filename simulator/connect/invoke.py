@@ -17,19 +17,23 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+_dumps: Callable[[Any], bytes]
+_loads: Callable[[Any], Any]
+_JSON_ERRORS: tuple[type[Exception], ...]
 try:  # the per-invocation path: orjson when installed (it is a dependency), else the stdlib
     import orjson
 
     _dumps, _loads = orjson.dumps, orjson.loads
-    _JSON_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
+    _JSON_ERRORS = (orjson.JSONDecodeError, ValueError)
 except ImportError:  # pragma: no cover
     import json
 
-    def _dumps(value: Any) -> bytes:
+    def _stdlib_dumps(value: Any) -> bytes:
         return json.dumps(value).encode()
 
-    _loads = json.loads
+    _dumps, _loads = _stdlib_dumps, json.loads
     _JSON_ERRORS = (ValueError,)
+_DETAIL_ERRORS: tuple[type[Exception], ...] = (*_JSON_ERRORS, AttributeError)  # not JSON, or not an object
 
 MAX_BLOCK_TIMEOUT_S = 8
 CHAIN_LIMIT_S = 20.0
@@ -232,7 +236,7 @@ def _function_error_detail(payload: bytes) -> str:
     try:
         error = _loads(payload)
         return f"{error.get('errorType')}: {error.get('errorMessage')}"
-    except (*_JSON_ERRORS, AttributeError):
+    except _DETAIL_ERRORS:
         return ""
 
 

@@ -83,19 +83,20 @@ class _NativeExecutor:
         return future
 
 
-class _NativeSelectorLoop(_NativeExecutor, asyncio.SelectorEventLoop):
+# run_in_executor's signature is the loop's, less its generic typing: mypy sees two definitions
+class _NativeSelectorLoop(_NativeExecutor, asyncio.SelectorEventLoop):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(_NativeSelector())
 
 
-def _native_loop(kind: str) -> asyncio.AbstractEventLoop:
+def _native_loop(kind: str) -> tuple[asyncio.AbstractEventLoop, _NativePool]:
     """A loop that touches nothing gevent patched: the standard loop gets the original epoll;
     uvloop does its I/O (DNS included) in libuv, never through the socket module."""
     base = loop_class(kind)
     loop: Any = (_NativeSelectorLoop() if base is asyncio.SelectorEventLoop
                  else type("_NativeUvLoop", (_NativeExecutor, base), {})())
     loop.pool = _NativePool()
-    return loop  # type: ignore[no-any-return]
+    return loop, loop.pool
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -112,7 +113,7 @@ class AsyncioBridge:
 
     def __init__(self, event_loop: str = default_kind()) -> None:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        self.loop = _native_loop(event_loop)  # uvloop or the standard loop (`--event-loop`)
+        self.loop, self.pool = _native_loop(event_loop)  # uvloop or the standard loop (`--event-loop`)
         self._finished: collections.deque[tuple[gevent.event.AsyncResult, asyncio.Future[Any]]] = collections.deque()
         self._hub = gevent.get_hub()
         self._watcher = self._hub.loop.async_()
@@ -192,5 +193,5 @@ class AsyncioBridge:
         except gevent.Timeout:
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self.loop.pool.close()
+        self.pool.close()
         self._watcher.stop()

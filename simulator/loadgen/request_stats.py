@@ -78,10 +78,11 @@ def _log_many(entry: StatsEntry, times: list[float], histogram: collections.Coun
     entry.num_requests += len(times)
     entry.num_reqs_per_sec[second] += len(times)
     entry.last_request_timestamp = now
-    entry.total_response_time = _sum_from(entry.total_response_time, times)
+    # Locust keeps float milliseconds in these fields, whatever their annotations say
+    entry.total_response_time = _sum_from(entry.total_response_time, times)  # type: ignore[assignment]
     low = min(times)
-    entry.min_response_time = low if entry.min_response_time is None else min(entry.min_response_time, low)
-    entry.max_response_time = max(entry.max_response_time, max(times))
+    entry.min_response_time = low if entry.min_response_time is None else min(entry.min_response_time, low)  # type: ignore[assignment]
+    entry.max_response_time = max(entry.max_response_time, max(times))  # type: ignore[assignment]
     buckets = entry.response_times
     for bucket, count in histogram.items():
         buckets[bucket] += count

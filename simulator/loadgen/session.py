@@ -11,6 +11,7 @@ and polls the alias and alarms for the web UI.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import collections
 import contextlib
@@ -66,6 +67,9 @@ class Invocation:
 class LoadSession:
     def __init__(self, environment: Environment, options: LoadOptions) -> None:
         self.env, self.options = environment, options
+        if environment.parsed_options is None:  # Locust parses its options before `init`; a bare Environment may not
+            raise RuntimeError("shiftsim needs Locust's parsed options (Environment(parsed_options=...))")
+        self.parsed: argparse.Namespace = environment.parsed_options
         self.coordinator = not isinstance(environment.runner, WorkerRunner)
         self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
         self.flows: FlowSet = load_flow(options.flow, alias_arn=options.alias_arn)
@@ -101,8 +105,8 @@ class LoadSession:
             bypass_proxies(self.endpoint)
             log.info("shiftsim: emulator started at %s", self.endpoint)
         if self.coordinator:
-            environment.parsed_options.endpoint_url = self.endpoint
-            environment.parsed_options.shiftsim_own_emulator = self.emulator is not None
+            self.parsed.endpoint_url = self.endpoint
+            self.parsed.shiftsim_own_emulator = self.emulator is not None
         events = environment.events
         events.test_start.add_listener(self.on_test_start)
         events.test_stop.add_listener(self.on_test_stop)
@@ -123,7 +127,7 @@ class LoadSession:
         return Target("local", self.endpoint, self.options.region)
 
     def on_test_start(self, environment: Environment, **kwargs: Any) -> None:
-        parsed = environment.parsed_options
+        parsed = self.parsed
         if self.coordinator:
             folder = self.options.run_dir or self.options.results_dir / new_run_id()
             self.run_id = folder.name
@@ -260,7 +264,7 @@ class LoadSession:
 
     def on_quit(self, **kwargs: Any) -> None:
         """Locust is exiting (its own last statistics printed): its `--csv` files, complete."""
-        prefix = getattr(self.env.parsed_options, "csv_prefix", None)
+        prefix = getattr(self.parsed, "csv_prefix", None)
         if prefix and self.coordinator:
             write_final_csv(self.env, prefix)
 
@@ -316,7 +320,7 @@ class LoadSession:
         if not rows:
             return
         if batch is not None:
-            batch.log_into(self.env.runner.stats)
+            batch.log_into(self.env.stats)
         if self.coordinator and self.record is not None:
             self._write(rows)
         else:

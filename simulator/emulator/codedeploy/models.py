@@ -316,7 +316,8 @@ class CodeDeployBackend:
             return False
         timeout = asyncio.get_running_loop().create_task(self.clock.sleep(self.options.hook_timeout))
         try:
-            await asyncio.wait({event.hook_result, timeout}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {event.hook_result, timeout}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
             timeout.cancel()
         outcome = event.hook_result.result() if event.hook_result.done() else None
@@ -438,7 +439,7 @@ def parse_appspec(revision: dict[str, Any] | None) -> tuple[dict[str, str], dict
     first = spec["Resources"][0]
     body = next(iter(first.values())) if isinstance(first, dict) and first else None
     props = body.get("Properties") if isinstance(body, dict) else None
-    if not isinstance(props, dict) or body.get("Type") != "AWS::Lambda::Function":
+    if not isinstance(body, dict) or not isinstance(props, dict) or body.get("Type") != "AWS::Lambda::Function":
         raise CodeDeployError("InvalidRevisionException", "The AppSpec resource must be of Type AWS::Lambda::Function with Properties.")
     resource = {}
     for key in ("Name", "Alias", "CurrentVersion", "TargetVersion"):

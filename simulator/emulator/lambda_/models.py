@@ -554,6 +554,7 @@ class LambdaBackend:
 
     def _response_body(self, result: HandlerResult, fn: Function, version: Version,
                        request_id: str) -> tuple[bytes, str | None]:
+        error: dict[str, Any]
         if result.timed_out:
             error = {"errorMessage": f"Task timed out after {fn.timeout:.2f} seconds",
                      "errorType": "Sandbox.Timedout"}
