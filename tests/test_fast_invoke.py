@@ -183,3 +183,15 @@ async def test_a_proxied_endpoint_is_named_without_credentials(monkeypatch):
         monkeypatch.delenv("NO_PROXY")
         monkeypatch.setenv("HTTP_PROXY", "127.0.0.1:8888")
         assert proxy_for(lam) == "127.0.0.1:8888"
+
+
+def test_an_error_body_with_null_fields_reads_as_a_missing_one():
+    """An endpoint's error answer whose JSON has null where the code and message go: the status
+    stands for the code, as for an empty body, instead of an AttributeError escaping."""
+    from simulator.fast_invoke import _read
+
+    for body in (b'{"__type": null, "message": null}', b'{"code": null, "Message": null}', b""):
+        raw = _read(502, {}, body)
+        assert (raw.error_code, raw.error_message) == ("502", "")
+    raw = _read(429, {}, b'{"__type": "com.amazon#TooManyRequestsException", "message": "Rate exceeded"}')
+    assert (raw.error_code, raw.error_message) == ("TooManyRequestsException", "Rate exceeded")
