@@ -18,6 +18,7 @@ import contextlib
 import gc
 import logging
 import math
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,13 @@ class Invocation:
     response_length: int
 
 
+def _interrupt_main() -> None:
+    """Ctrl-C: KeyboardInterrupt raised in the main greenlet, where Locust (or the rehearsal) waits for it
+    to shut down, not in whichever greenlet was running: a drain stopped halfway loses the rows it held,
+    and the greenlet's death prints a traceback."""
+    gevent.get_hub().parent.throw(KeyboardInterrupt)
+
+
 class LoadSession:
     def __init__(self, environment: Environment, options: LoadOptions) -> None:
         self.env, self.options = environment, options
@@ -91,6 +99,8 @@ class LoadSession:
         self.reporter: gevent.Greenlet | None = None
         self.coordination: Any = None
         self.ready = gevent.event.Event()  # set once this process's test has started (clients open)
+        self.closed = False  # the record, the loop and the emulator, once Locust quits
+        self.said_recorded = 0  # the count the last "invocations recorded" line gave
         runner = environment.runner
         self.node = runner.client_id if isinstance(runner, WorkerRunner) else ("master" if self.distributed else "local")
         self.contact_counter = 0
@@ -107,6 +117,7 @@ class LoadSession:
         if self.coordinator:
             self.parsed.endpoint_url = self.endpoint
             self.parsed.shiftsim_own_emulator = self.emulator is not None
+        gevent.signal_handler(signal.SIGINT, _interrupt_main)
         events = environment.events
         events.test_start.add_listener(self.on_test_start)
         events.test_stop.add_listener(self.on_test_stop)
@@ -257,22 +268,47 @@ class LoadSession:
         if self.coordinator and self.record is not None:
             self.coordination.stop()
             self.record.flush()
-            log.info("shiftsim: %d invocations recorded in %s, %d of them late (started more than %g ms "
-                     "after their intended time)%s", self.recorded, self.record.path.parent,
-                     self.recorded_late, self.options.late_threshold_s * 1000,
-                     f"; why: shiftsim plot {self.record.path.parent}" if self.recorded_late else "")
+            self._say_recorded()
+
+    def _say_recorded(self) -> None:
+        assert self.record is not None
+        self.said_recorded = self.recorded
+        log.info("shiftsim: %d invocations recorded in %s, %d of them late (started more than %g ms after their "
+                 "intended time)%s", self.recorded, self.record.path.parent, self.recorded_late,
+                 self.options.late_threshold_s * 1000,
+                 f"; why: shiftsim plot {self.record.path.parent}" if self.recorded_late else "")
+
+    def on_quitting(self, environment: Environment, **kwargs: Any) -> None:
+        runner = environment.runner
+        if runner is not None and runner.state in (STATE_SPAWNING, STATE_RUNNING):
+            # On a signal (SIGTERM, Ctrl-C) Locust says `quitting` before it quits the runner
+            if isinstance(runner, MasterRunner):
+                # the workers' last rows come in the final reports they send when Locust's own quit tells
+                # them to: the record stays open until Locust says `quit`
+                return
+            # this process's users first: their last invocations are counted and recorded before the
+            # record closes, and no coroutine is cancelled under a user still waiting on it
+            runner.stop()
+        self._close()
 
     def on_quit(self, **kwargs: Any) -> None:
-        """Locust is exiting (its own last statistics printed): its `--csv` files, complete."""
+        """Locust is exiting (its own last statistics printed): close what `quitting` left open, and write
+        its `--csv` files once more, complete."""
+        self._close()
         prefix = getattr(self.parsed, "csv_prefix", None)
         if prefix and self.coordinator:
             write_final_csv(self.env, prefix)
 
-    def on_quitting(self, environment: Environment, **kwargs: Any) -> None:
+    def _close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         if self.coordination is not None:
             self.coordination.stop()
         if self.coordinator and self.record is not None:
             self.record.close()
+            if self.recorded != self.said_recorded:  # workers' final reports came after the test stopped
+                self._say_recorded()
         if self._clients is not None:
             with contextlib.suppress(Exception):
                 self.bridge.run(self._clients.aclose(), timeout=10)
@@ -352,6 +388,10 @@ class LoadSession:
     def on_worker_report(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
         rows = data.get("shiftsim_rows")
         if rows and self.record is not None:
+            if self.closed:  # a report after Locust quit: said, not written to a closed record
+                log.warning("shiftsim: %d invocations reported by %s after the record was closed are not in it",
+                            len(rows), client_id)
+                return
             self._write([tuple(r) for r in rows])
 
     # ---- contacts ----------------------------------------------------------------------------------
