@@ -104,6 +104,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     runner.start(scenario.load.users, scenario.load.spawn_rate)
     ended_at = None
     last_progress = 0.0
+    interrupted = False
     try:
         while time.monotonic() - started < scenario.load.max_duration:
             gevent.sleep(0.2)
@@ -118,6 +119,8 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
                 break
         else:
             say(f"shiftsim: stopping at the scenario's max_duration ({scenario.load.max_duration:g} s)")
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         runner.quit()
         environment.events.quitting.fire(environment=environment, reverse=True)
@@ -126,6 +129,9 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         csv_writer.close_files()
         write_final_csv(environment, str(folder / "locust"))
         (folder / "locust.html").write_text(get_html_report(environment), encoding="utf-8")
+    if interrupted:
+        say(f"shiftsim: interrupted: what was recorded is in {folder} (shiftsim plot {folder} analyses and draws it)")
+        raise KeyboardInterrupt
     return finish(folder, scenario.expect)
 
 

@@ -97,6 +97,29 @@ def test_user_mistakes_are_one_line_and_exit_two(tmp_path):
     assert "bad.toml: functions[0].timeout: must be between 1 and 900, got 0" in shiftsim("validate", str(bad)).stderr
 
 
+def test_a_rehearsal_interrupted_by_ctrl_c_keeps_its_record_and_says_where(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "simulator.cli", "rehearse", "scenarios/linear-rollback.toml",
+                                "--results", str(tmp_path / "run")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=ENV, cwd=ROOT)
+    try:
+        assert process.stdout is not None
+        while "deployment starts 3 s into the test | v1 100%" not in process.stdout.readline():
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130 and "Traceback" not in err, err[-3000:]
+    run = tmp_path / "run"
+    assert f"shiftsim: interrupted: what was recorded is in {run} (shiftsim plot {run} analyses and draws it)" in out
+    from simulator.record import load_record
+
+    with (run / "locust_stats.csv").open() as file:
+        counted = int([line for line in file if ",Aggregated," in line][0].split(",")[2])
+    assert len(load_record(run)) == counted > 0
+
+
 def test_port_in_use_is_a_clear_error():
     process, line = start_serve()
     port = line.rsplit(":", 1)[1].strip()

@@ -117,7 +117,7 @@ class LoadSession:
         if self.coordinator:
             self.parsed.endpoint_url = self.endpoint
             self.parsed.shiftsim_own_emulator = self.emulator is not None
-        gevent.signal_handler(signal.SIGINT, _interrupt_main)
+        self._sigint = gevent.signal_handler(signal.SIGINT, _interrupt_main)  # until the session closes
         events = environment.events
         events.test_start.add_listener(self.on_test_start)
         events.test_stop.add_listener(self.on_test_stop)
@@ -315,6 +315,9 @@ class LoadSession:
         self.bridge.close()
         if self.emulator is not None:
             self.emulator.stop()
+        # Ctrl-C as Python has it again: what runs after (a rehearsal's analysis) may not yield to gevent
+        self._sigint.cancel()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     # ---- reporting ---------------------------------------------------------------------------------
 
