@@ -24,13 +24,14 @@ def why_behind(intended: np.ndarray, start: np.ndarray, end: np.ndarray, behind:
     """
     behind = np.asarray(behind, dtype=bool)
     count = int(behind.sum())
-    starts, ends = np.sort(start), np.sort(end)
+    order = np.argsort(start, kind="stable")
+    starts, behind_by_start, ends = start[order], behind[order], np.sort(end)
     at = intended[behind]  # was a user free when the start was due?
     in_flight = np.searchsorted(starts, at, side="right") - np.searchsorted(ends, at, side="right")
     all_busy = float((in_flight >= users - 1).mean()) if count and users > 0 else 0.0
-    lo, hi = window if window is not None else ((float(starts[0]), float(starts[-1])) if len(starts) else (0, 0))
-    behind_by_start = behind[np.argsort(start, kind="stable")]
-    bounds = np.searchsorted(starts, np.arange(lo, hi + 1e-9, 1.0))
+    if window is None:
+        window = (float(starts[0]), float(starts[-1])) if len(starts) else (0.0, 0.0)
+    bounds = np.searchsorted(starts, np.arange(window[0], window[1] + 1e-9, 1.0))
     full = [int(b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a and behind_by_start[a:b].all()]
     return {"behind": count, "all_users_busy": all_busy, "seconds_all_behind": len(full),
             "rate_all_behind": float(np.mean(full)) if full else 0.0}
