@@ -111,12 +111,21 @@ def _planned_weights(events: list[dict[str, Any]], timeline: Timeline) -> list[t
     steps = []
     for shift in traffic_plan(traffic):
         at = start + shift.offset
-        if cut is not None and at > cut:
+        if cut is not None and at >= cut:
             break
         steps.append((at, current, {target: shift.weight}) if shift.weight is not None else (at, target, {}))
+    if cut is not None and steps and timeline.weights and _state(steps[-1]) not in map(_state, timeline.weights):
+        # due just before the stop, and never seen on the alias: CodeDeploy stopped first (it looks at
+        # its alarms before it shifts; the stop's time is when its timer woke, a little after the plan's)
+        steps.pop()
     if timeline.rollback is not None:
         steps.append((timeline.rollback, current, {}))
     return steps
+
+
+def _state(weights: tuple[float, str, dict[str, float]]) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """A routing without its time: the primary version and the extra weights (rounded)."""
+    return weights[1], tuple(sorted((v, round(w, 6)) for v, w in weights[2].items()))
 
 
 def weight_of(version: str, timeline: Timeline, times: np.ndarray) -> np.ndarray:

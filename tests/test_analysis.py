@@ -3,14 +3,16 @@ deployment timings, blast radius, and the verdict."""
 
 import random
 
+import pytest
+
 from simulator.analysis import Expectations, analyse, format_summary
 from simulator.record import RecordWriter, load_record
 
 T0 = 1_700_000_000.0
 
 
-def synthetic_run(tmp_path, weights_honoured=True, seed=1, n=6000):
-    """A linear deployment, 10 % more each minute from T0, rolled back at +4.5 min; version 2 fails
+def synthetic_run(tmp_path, weights_honoured=True, seed=1, n=6000, rollback_s=270, observed=()):
+    """A linear deployment, 10 % more each minute from T0, rolled back at +4.5 min (`rollback_s`); version 2 fails
     from +2 min on. Routing draws are seeded, so shares are reproducible."""
     rng = random.Random(seed)
     writer = RecordWriter(tmp_path)
@@ -20,15 +22,16 @@ def synthetic_run(tmp_path, weights_honoured=True, seed=1, n=6000):
          "current_version": "1", "target_version": "2"},
         {"t": T0, "kind": "lifecycle", "event": "AllowTraffic", "status": "InProgress"},
         {"t": T0 + 240, "kind": "alarm", "alarm": "A", "old": "OK", "state": "ALARM"},
-        {"t": T0 + 270, "kind": "status", "status": "Stopped"},
-        {"t": T0 + 270, "kind": "rollback", "rollback_deployment_id": "d-BACK"},
+        {"t": T0 + rollback_s, "kind": "status", "status": "Stopped"},
+        {"t": T0 + rollback_s, "kind": "rollback", "rollback_deployment_id": "d-BACK"},
     ]
-    for event in timeline:
+    timeline += [{"t": T0 + t, "kind": "weight", "primary": "1", "additional": {"2": w}} for t, w in observed]
+    for event in sorted(timeline, key=lambda e: e["t"]):
         writer.event(event)
     rows = []
     for i in range(n):
         t = T0 - 60 + i * (420 / n)
-        weight = 0.0 if t < T0 or t >= T0 + 270 else min(0.9, 0.1 * (1 + int((t - T0) // 60)))
+        weight = 0.0 if t < T0 or t >= T0 + rollback_s else min(0.9, 0.1 * (1 + int((t - T0) // 60)))
         version = "2" if rng.random() < (weight if weights_honoured else weight / 2) else "1"
         failed = version == "2" and t >= T0 + 120
         rows.append((t, t, t + 0.01, t, f"c{i // 5}", i % 5 + 1, "invoke-alias", "PROD", version,
@@ -54,6 +57,23 @@ def test_shares_follow_the_plan_and_timings_are_measured(tmp_path):
     errors = summary["versions"]["2"]["errors_by_reason"]["function_error"]
     assert errors["injected"] == summary["versions"]["2"]["errors"] and errors["natural"] == 0
     assert d["failed_contacts_during"] > 0 and summary["contacts_meeting_both_versions"] > 0
+
+
+def test_a_stop_at_the_instant_of_a_planned_shift_ends_the_plan_before_it(tmp_path):
+    # CodeDeploy polls its alarms before it shifts: the shift planned for +4 min never happened
+    shifts = analyse(synthetic_run(tmp_path, rollback_s=240), window=30)["deployment"]["shifts"]
+    assert [(s["t"], s["additional"]) for s in shifts] == [
+        (0, {"2": 0.1}), (60, {"2": 0.2}), (120, {"2": 0.3}), (180, {"2": 0.4}), (240, {})]
+
+
+@pytest.mark.parametrize("seen_at_half", [False, True])
+def test_a_shift_due_just_before_the_stop_is_planned_only_if_the_alias_showed_it(tmp_path, seen_at_half):
+    # the stop's timer woke 40 ms after the +4 min shift was due: whether it came first, the alias says
+    observed = [(0.5, 0.1), (60.5, 0.2), (120.5, 0.3), (180.5, 0.4)] + ([(240.02, 0.5)] if seen_at_half else [])
+    shifts = analyse(synthetic_run(tmp_path, rollback_s=240.04, observed=observed), window=30)["deployment"]["shifts"]
+    assert [s["additional"] for s in shifts] == [{"2": 0.1}, {"2": 0.2}, {"2": 0.3}, {"2": 0.4}] + (
+        [{"2": 0.5}] if seen_at_half else []) + [{}]
+    assert shifts[-1]["t"] == 240.04
 
 
 def test_routing_that_ignores_the_weights_is_caught(tmp_path):

@@ -1,6 +1,8 @@
 """CodeDeploy in the emulator through boto3 over HTTP, on a controlled clock: alarms stop and roll
 back, StopDeployment with and without rollback, lifecycle hooks, and the API's own errors."""
 
+import itertools
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -218,3 +220,43 @@ def test_api_errors_and_reads(stack):
         cd.put_lifecycle_event_hook_execution_status(deploymentId=deployment,
                                                      lifecycleEventHookExecutionId="nope", status="Succeeded")
     assert info.value.response["Error"]["Code"] == "InvalidLifecycleEventHookExecutionIdException"
+
+
+class LateTimersClock(ManualClock):
+    """A ManualClock whose relative sleeps end 5 ms late, as timers on a busy loop do, and whose
+    sleepers due at the same instant wake last set, first (nothing may depend on that order)."""
+
+    def __init__(self, start):
+        super().__init__(start)
+        self._order = itertools.count(0, -1)
+
+    async def sleep(self, seconds):
+        await self.sleep_until(self.now() + max(0.0, seconds) + 0.005)
+
+
+def test_alarm_polls_keep_their_instants_and_come_before_a_shift_due_at_the_same_time():
+    clock = LateTimersClock(MINUTE_ALIGNED)
+    params = {"error_rate": 0.0, "pre": "succeed", "post": "succeed", "config": "Linear10PercentEvery1Minute"}
+    with running_emulator(STACK.format(**params), clock=clock) as running:
+        stack = Stack(running, clock)
+        aliases = []  # every UpdateAlias the model applies: (emulated seconds from the start, version, weights)
+        update_alias = running.emulator.lambda_.update_alias
+
+        def observed_update(function, alias, version=None, **kwargs):
+            weights = (kwargs.get("routing") or {}).get("AdditionalVersionWeights", {})
+            aliases.append((round(clock.now() - started, 3), version, dict(weights)))
+            return update_alias(function, alias, version, **kwargs)
+
+        running.emulator.lambda_.update_alias = observed_update
+        stack.advance(30)  # the shifts and polls (start + 60 k) fall between the alarm's evaluations (each minute)
+        started = clock.now()
+        deployment = stack.deploy()
+        stack.advance(160)  # shifts at +0, +60, +120; the alarm evaluated at +150
+        stack.cw.set_alarm_state(AlarmName="AliasErrorMetricGreaterThanZeroAlarm", StateValue="ALARM",
+                                 StateReason="broken between two polls")
+        stack.advance(40)  # the poll and the next shift are both due at +180
+        info = stack.info(deployment)
+    assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert info["completeTime"].timestamp() == started + 180  # the poll kept its instant
+    assert aliases == [(0.0, "1", {"2": 0.1}), (60.0, "1", {"2": 0.2}), (120.0, "1", {"2": 0.3}),
+                       (180.0, "1", {})]  # no shift to 0.4 before the rollback

@@ -3,9 +3,10 @@
 A deployment runs as a task on the emulated clock: BeforeAllowTraffic hook, AllowTraffic (the shifts
 of its configuration, applied through the Lambda model's UpdateAlias, as CodeDeploy does), then
 AfterAllowTraffic. A second task polls the group's alarms every `alarm_poll_interval` emulated
-seconds from the start to the end; an alarm in ALARM (also one already in ALARM at the start) stops
-the deployment with ALARM_ACTIVE and, with auto-rollback, flips the alias straight back to the
-current version and records a rollback deployment with its own id.
+seconds from the start to the end, at fixed instants (a poll due when a shift is comes first); an
+alarm in ALARM (also one already in ALARM at the start) stops the deployment with ALARM_ACTIVE and,
+with auto-rollback, flips the alias straight back to the current version and records a rollback
+deployment with its own id.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class Deployment:
     error: dict[str, str] | None = None
     rollback_info: dict[str, str] | None = None
     target_weight: float = 0.0
+    next_poll_at: float | None = None  # emulated time of the next alarm poll, while alarms are watched
     rollback_enabled: bool = True
     rollback_events: list[str] = field(default_factory=list)
     events: list[LifecycleEventState] = field(default_factory=list)
@@ -275,6 +277,8 @@ class CodeDeployBackend:
         routing = self.configs[d.config_name].routing
         for shift in traffic_plan(routing, self.options.final_flip_after_intervals):
             await self.clock.sleep_until(allow.start + shift.offset)
+            if self._poll_due_alarms(d, group):
+                return
             try:
                 if shift.weight is None:
                     self.lambda_.update_alias(d.function, d.alias, d.target_version,
@@ -333,15 +337,29 @@ class CodeDeployBackend:
         return False
 
     async def _watch_alarms(self, d: Deployment, group: DeploymentGroup) -> None:
+        """Poll at fixed instants from the start (start + k * interval): a sleep per poll would let the
+        polls drift later and later against the shifts."""
+        assert d.started is not None
+        d.next_poll_at = d.started
         while d.status not in DONE:
-            firing = [a.name for a in self.cloudwatch.describe_alarms(group.alarms) if a.state == "ALARM"]
-            if firing:
-                self._finish(d, "Stopped", "ALARM_ACTIVE",
-                             f"One or more alarms have been activated according to the Amazon CloudWatch "
-                             f"metrics you selected, and the affected deployments have been stopped. "
-                             f"Activated alarms: <{', '.join(firing)}>", "DEPLOYMENT_STOP_ON_ALARM")
-                return
-            await self.clock.sleep(self.options.alarm_poll_interval)
+            if not self._poll_due_alarms(d, group):
+                await self.clock.sleep_until(d.next_poll_at)
+
+    def _poll_due_alarms(self, d: Deployment, group: DeploymentGroup) -> bool:
+        """Run the poll if one is due (also one a shift at the same instant reaches first: CodeDeploy
+        looks at the alarms before it moves more traffic); True if the deployment is over."""
+        if d.next_poll_at is None or d.status in DONE or self.clock.now() < d.next_poll_at:
+            return d.status in DONE
+        interval = self.options.alarm_poll_interval
+        while d.next_poll_at <= self.clock.now():  # one poll, however many instants it covers
+            d.next_poll_at += interval
+        firing = [a.name for a in self.cloudwatch.describe_alarms(group.alarms) if a.state == "ALARM"]
+        if firing:
+            self._finish(d, "Stopped", "ALARM_ACTIVE",
+                         f"One or more alarms have been activated according to the Amazon CloudWatch "
+                         f"metrics you selected, and the affected deployments have been stopped. "
+                         f"Activated alarms: <{', '.join(firing)}>", "DEPLOYMENT_STOP_ON_ALARM")
+        return d.status in DONE
 
     def stop_deployment(self, deployment_id: str, auto_rollback: bool | None) -> dict[str, str]:
         d = self.deployment(deployment_id)
