@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import re
 import socket
 import ssl
 import time
@@ -22,7 +21,6 @@ from urllib.parse import urlsplit
 
 MAX_HEAD_BYTES = 64 * 1024
 DNS_TTL_S = 300.0
-_HEADER_LINE = re.compile(r"([^:\r\n]+):[ \t]*([^\r\n]*?)[ \t]*\r\n")
 
 
 class HttpError(OSError):
@@ -104,14 +102,14 @@ class _Connection(asyncio.Protocol):
             self._fail(exc)
 
     def _parse_head(self) -> bool:
-        end = self.buffer.find(b"\r\n\r\n")
+        buffer = self.buffer
+        end = buffer.find(b"\r\n\r\n")
         if end < 0:
-            if len(self.buffer) > MAX_HEAD_BYTES:
+            if len(buffer) > MAX_HEAD_BYTES:
                 raise HttpError("answer headers over 64 KiB")
             return False
-        head = self.buffer[: end + 2].decode("latin-1")
-        del self.buffer[: end + 4]
-        status_line, _, fields = head.partition("\r\n")
+        status_line, *lines = buffer[:end].decode("latin-1").split("\r\n")
+        del buffer[: end + 4]
         version, _, rest = status_line.partition(" ")
         try:
             status = int(rest[:3])
@@ -119,12 +117,13 @@ class _Connection(asyncio.Protocol):
             raise HttpError(f"not an HTTP status line: {status_line[:80]!r}") from None
         if not version.startswith("HTTP/1."):
             raise HttpError(f"not an HTTP/1.x answer: {status_line[:80]!r}")
-        pairs = _HEADER_LINE.findall(fields)
-        if len(pairs) != fields.count("\r\n"):
-            raise HttpError(f"malformed header lines (one has no colon): {fields[:80]!r}")
         headers: dict[str, str] = {}
-        for name, value in pairs:
+        for line in lines:
+            name, colon, value = line.partition(":")
             key = name.strip().lower()
+            if not colon or not key:
+                raise HttpError(f"malformed header line (one has no colon, or no name): {line[:80]!r}")
+            value = value.strip(" \t")
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         self._head = (status, headers)
         connection = headers.get("connection", "").lower()

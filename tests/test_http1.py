@@ -91,6 +91,7 @@ async def test_an_answer_framed_by_the_close_is_read_whole():
     (b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP"),
     (b"HTTP/1.1 2xx OK\r\n\r\n", "not an HTTP status line"),
     (b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 0\r\n\r\n", "one has no colon"),
+    (b"HTTP/1.1 200 OK\r\n: nameless\r\nContent-Length: 0\r\n\r\n", "or no name"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "bad Content-Length"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", "closed before a complete answer"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "malformed chunk size"),
@@ -103,6 +104,15 @@ async def test_malformed_or_cut_answers_raise_http_errors(answer, message):
         with pytest.raises(HttpError, match=message):
             await origin.request(REQUEST)
         assert origin.busy == 0
+
+
+async def test_header_names_are_lower_cased_values_trimmed_and_repeats_joined():
+    server, url = await raw_server(b"HTTP/1.1 200 OK\r\nX-Amz-Executed-Version:\t 7 \r\nVary: a\r\nvary:b\r\n"
+                                   b"Content-Length: 2\r\n\r\nok")
+    async with server:
+        response = await Origin(url).request(REQUEST)
+    assert response.status == 200 and response.body == b"ok"
+    assert response.headers == {"x-amz-executed-version": "7", "vary": "a, b", "content-length": "2"}
 
 
 async def test_a_connection_that_received_bytes_unasked_is_not_reused():

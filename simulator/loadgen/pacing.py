@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one per invocation (see connect.invoke.RawInvocation)
 class Ticket:
     intended: float  # wall epoch seconds
     lag: float       # how late the invocation starts, seconds (0 when on time)

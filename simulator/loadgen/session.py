@@ -54,7 +54,7 @@ REQUEST_TYPE = "Lambda"
 LATE_COLUMN, WORKER_COLUMN = 14, 15  # indexes of `late` and `worker` in simulator.record.COLUMNS
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: see RawInvocation
 class Invocation:
     """One finished invocation, as the reporter needs it."""
 
