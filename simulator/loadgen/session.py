@@ -18,6 +18,7 @@ import contextlib
 import gc
 import logging
 import math
+import random
 import signal
 import time
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from simulator.coarse_timeouts import CoarseTimeouts
 from simulator.connect.event import Contact
 from simulator.connect.flow import ContactState, Flow, FlowSet, load_flow, run_contact
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
+from simulator.fast_ids import random_uuid4
 from simulator.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
 from simulator.loadgen.emulator_process import EmulatorProcess
@@ -104,6 +106,10 @@ class LoadSession:
         runner = environment.runner
         self.node = runner.client_id if isinstance(runner, WorkerRunner) else ("master" if self.distributed else "local")
         self.contact_counter = 0
+        # Contact ids as Connect's (UUID4), from this process's own generator (made after Locust's
+        # --processes forks, so processes never share a sequence): no system call per contact
+        self.contact_ids = random.Random()
+        self.qualifiers: dict[str, str] = {}  # function ARN -> the qualifier recorded for it
         self.recorded = 0
         self.recorded_late = 0
         self.rows_by_worker: collections.Counter[str] = collections.Counter()
@@ -410,7 +416,7 @@ class LoadSession:
             await self._contact(self.contact_counter)
 
     async def _contact(self, number: int) -> str:
-        state = ContactState(Contact(channel="CHAT"))
+        state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT"))
         hooks = _ContactHooks(self, state, self.options.prompt_sampler(number))
         deadline = time.monotonic() + self.options.contact_duration if self.options.contact_duration else None
 
@@ -436,9 +442,11 @@ class _ContactHooks:
                                          contact_id=self.state.contact.contact_id, flow_id=flow.id,
                                          flow_name=flow.name, timeout=session.timeouts.timeout)
         end = time.time()
-        row = (round(ticket.intended, 6), round(start, 6), round(end, 6), round(emulated, 3),
-               self.state.contact.contact_id, self.state.entries, block.identifier,
-               block.function_arn.rsplit(":", 1)[1], outcome.executed_version or "", outcome.branch,
+        qualifier = session.qualifiers.get(block.function_arn)
+        if qualifier is None:
+            qualifier = session.qualifiers[block.function_arn] = block.function_arn.rsplit(":", 1)[1]
+        row = (ticket.intended, start, end, emulated, self.state.contact.contact_id, self.state.entries,
+               block.identifier, qualifier, outcome.executed_version or "", outcome.branch,
                outcome.reason or "", outcome.retries, outcome.http_status or 0, outcome.injected or "",
                int(ticket.late), session.node)
         # Locust's response time counts from the intended start when late (the wait is the caller's too),
