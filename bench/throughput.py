@@ -56,7 +56,9 @@ run(main(), {default_kind()!r})
 
 def _bottleneck(load_cpu: float, server_cpu: float) -> str:
     """Which core set shiftsim's figure, said after the emulator's share."""
-    if load_cpu >= 0.95:
+    if load_cpu >= 0.95 and server_cpu >= 0.95:
+        said = ": both cores were full, the load generator and the emulator are matched"
+    elif load_cpu >= 0.95:
         said = ": the load process's core was full, so the load generator set the figure"
     elif server_cpu >= 0.95:
         said = ": the endpoint, not the load generator, set the figure"

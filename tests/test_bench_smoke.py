@@ -31,3 +31,11 @@ def test_benchmark_smoke(script, expected):
         assert text in done.stdout, done.stdout
     after = (ROOT / "bench" / "RESULTS.md").read_text() if (ROOT / "bench" / "RESULTS.md").exists() else None
     assert after == before  # smoke runs write nothing
+
+
+def test_the_throughput_benchmark_says_which_core_set_the_figure():
+    from bench.throughput import _bottleneck
+    assert "load generator set the figure" in _bottleneck(0.99, 0.80)
+    assert "endpoint, not the load generator" in _bottleneck(0.80, 0.99)
+    assert "both cores were full" in _bottleneck(0.97, 0.97)
+    assert _bottleneck(0.5, 0.5) == "."
