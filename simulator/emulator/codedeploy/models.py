@@ -3,7 +3,7 @@
 A deployment runs as a task on the emulated clock: BeforeAllowTraffic hook, AllowTraffic (the shifts
 of its configuration, applied through the Lambda model's UpdateAlias, as CodeDeploy does), then
 AfterAllowTraffic. A second task polls the group's alarms every `alarm_poll_interval` emulated
-seconds from the start to the end, at fixed instants (a poll due when a shift is comes first); an
+seconds from the start to the end, at fixed instants (a poll due at a shift's instant comes first); an
 alarm in ALARM (also one already in ALARM at the start) stops the deployment with ALARM_ACTIVE and,
 with auto-rollback, flips the alias straight back to the current version and records a rollback
 deployment with its own id.
