@@ -114,7 +114,7 @@ def _planned_weights(events: list[dict[str, Any]], timeline: Timeline) -> list[t
         if cut is not None and at >= cut:
             break
         steps.append((at, current, {target: shift.weight}) if shift.weight is not None else (at, target, {}))
-    if cut is not None and steps and timeline.weights and _state(steps[-1]) not in map(_state, timeline.weights):
+    if cut is not None and steps and timeline.weights and _routing_key(steps[-1]) not in map(_routing_key, timeline.weights):
         # due just before the stop, and never seen on the alias: CodeDeploy stopped first (it looks at
         # its alarms before it shifts; the stop's time is when its timer woke, a little after the plan's)
         steps.pop()
@@ -123,7 +123,7 @@ def _planned_weights(events: list[dict[str, Any]], timeline: Timeline) -> list[t
     return steps
 
 
-def _state(weights: tuple[float, str, dict[str, float]]) -> tuple[str, tuple[tuple[str, float], ...]]:
+def _routing_key(weights: tuple[float, str, dict[str, float]]) -> tuple[str, tuple[tuple[str, float], ...]]:
     """A routing without its time: the primary version and the extra weights (rounded)."""
     return weights[1], tuple(sorted((v, round(w, 6)) for v, w in weights[2].items()))
 

@@ -239,6 +239,8 @@ def test_alarm_polls_keep_their_instants_and_come_before_a_shift_due_at_the_same
     params = {"error_rate": 0.0, "pre": "succeed", "post": "succeed", "config": "Linear10PercentEvery1Minute"}
     with running_emulator(STACK.format(**params), clock=clock) as running:
         stack = Stack(running, clock)
+        stack.advance(30)  # the shifts and polls (start + 60 k) fall between the alarm's evaluations (each minute)
+        started = clock.now()
         aliases = []  # every UpdateAlias the model applies: (emulated seconds from the start, version, weights)
         update_alias = running.emulator.lambda_.update_alias
 
@@ -248,8 +250,6 @@ def test_alarm_polls_keep_their_instants_and_come_before_a_shift_due_at_the_same
             return update_alias(function, alias, version, **kwargs)
 
         running.emulator.lambda_.update_alias = observed_update
-        stack.advance(30)  # the shifts and polls (start + 60 k) fall between the alarm's evaluations (each minute)
-        started = clock.now()
         deployment = stack.deploy()
         stack.advance(160)  # shifts at +0, +60, +120; the alarm evaluated at +150
         stack.cw.set_alarm_state(AlarmName="AliasErrorMetricGreaterThanZeroAlarm", StateValue="ALARM",
