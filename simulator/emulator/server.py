@@ -7,13 +7,14 @@ with `await EmulatorServer(...).start()`.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
-from aiohttp import hdrs, web
+from aiohttp import web
 
 from simulator.clock import Clock, ScaledClock
 from simulator.emulator.admin import AdminError, AdminRoutes, admin_error_response
@@ -24,8 +25,9 @@ from simulator.emulator.codedeploy.models import CodeDeployBackend, CodeDeployEr
 from simulator.emulator.codedeploy.responses import TARGET_PREFIX as CODEDEPLOY_TARGET
 from simulator.emulator.codedeploy.responses import CodeDeployResponses
 from simulator.emulator.codedeploy.responses import error_response as codedeploy_error
+from simulator.emulator.front_door import Answer, FrontDoor
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
-from simulator.emulator.lambda_.responses import LambdaResponses, error_response
+from simulator.emulator.lambda_.responses import LambdaResponses, error_answer, web_response
 from simulator.scenario import Scenario, default_scenario
 
 log = logging.getLogger("shiftsim.emulator")
@@ -70,16 +72,21 @@ class Emulator:
         self.lambda_.close()
 
 
+def _lambda_error_answer(method: str, path: str, exc: Exception) -> Answer:
+    """Lambda's error body for a LambdaError; any other exception is logged, a 500."""
+    if not isinstance(exc, LambdaError):
+        log.error("emulator failure on %s %s", method, path, exc_info=exc)
+        exc = LambdaError(500, "ServiceException", "internal emulator error")
+    return error_answer(exc)
+
+
 def _aws_error_response(request: web.BaseRequest, exc: Exception) -> web.Response:
-    """The AWS error body a model's exception stands for (an unexpected one is logged, a 500)."""
-    if isinstance(exc, LambdaError):
-        return error_response(exc)
+    """The AWS error body a model's exception stands for."""
     if isinstance(exc, AdminError):
         return admin_error_response(exc)
     if isinstance(exc, CodeDeployError):
         return codedeploy_error(exc)
-    log.error("emulator failure on %s %s", request.method, request.path, exc_info=exc)
-    return error_response(LambdaError(500, "ServiceException", "internal emulator error"))
+    return web_response(_lambda_error_answer(request.method, request.path, exc))
 
 
 @web.middleware
@@ -107,27 +114,34 @@ def invoked_function(raw_path: str) -> str | None:
     return unquote(name) if name and "/" not in name else None
 
 
-class _InvokeFirst:
-    """Takes Invoke, the one request a load sends thousands of times a second, straight to Lambda's
-    responses, before aiohttp's router and middleware (about a tenth of the emulator's CPU per
-    invocation). Every other request, and an Invoke that asks to `Expect` a continue, goes the
-    application's way; both ways answer alike (tests/test_emulator_server.py compares them)."""
+@lru_cache(maxsize=1024)
+def _qualifier(target: str) -> str | None:
+    """The first `Qualifier` of a request target's query, decoded as aiohttp's `request.query` does."""
+    query = target.partition("?")[2]
+    if not query:
+        return None
+    return next((value for name, value in parse_qsl(query, keep_blank_values=True)
+                 if name == "Qualifier"), None)
 
-    def __init__(self, lambda_responses: LambdaResponses,
-                 application: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]) -> None:
-        self.lambda_responses, self.application = lambda_responses, application
 
-    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        if request.method == "POST" and hdrs.EXPECT not in request.headers:
-            name = invoked_function(request.raw_path)
-            if name is not None:
-                try:
-                    return await self.lambda_responses.invoke_function(request, name)
-                except web.HTTPException:
-                    raise
-                except Exception as exc:
-                    return _aws_error_response(request, exc)
-        return await self.application(request)
+class _FastInvoke:
+    """The front door's fast route: Invoke, straight to Lambda's responses."""
+
+    def __init__(self, lambda_responses: LambdaResponses) -> None:
+        self.lambda_responses = lambda_responses
+
+    def takes(self, target: str) -> str | None:
+        return invoked_function(target)
+
+    async def answer(self, function_name: str, target: str, headers: dict[str, str],
+                     body: bytes) -> Answer:
+        try:
+            return await self.lambda_responses.invoke_answer(
+                function_name, _qualifier(target), body,
+                headers.get("x-amz-invocation-type", "RequestResponse"), headers.get("x-amz-log-type"),
+                headers.get("x-amz-client-context"))
+        except Exception as exc:
+            return _lambda_error_answer("POST", target.partition("?")[0], exc)
 
 
 class _RootDispatch:
@@ -162,14 +176,17 @@ def build_app(emulator: Emulator) -> web.Application:
 
 
 class EmulatorServer:
-    """Serves an `Emulator` over HTTP; `start()` returns the endpoint URL. Invoke is taken before the
-    application's router (`_InvokeFirst`) unless `invoke_first=False`."""
+    """Serves an `Emulator` over HTTP; `start()` returns the endpoint URL. The front door takes
+    Invoke itself and hands every other connection to the aiohttp application, unless
+    `front_door=False`: then aiohttp serves everything (to compare)."""
 
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *,
-                 invoke_first: bool = True) -> None:
+                 front_door: bool = True) -> None:
         self.emulator, self.host, self.port = emulator, host, port
-        self.invoke_first = invoke_first  # False: Invoke through the router too (to compare)
+        self.front_door = front_door
         self._runner: web.AppRunner | None = None
+        self._door: FrontDoor | None = None
+        self._listener: asyncio.AbstractServer | None = None
 
     @property
     def url(self) -> str:
@@ -180,20 +197,26 @@ class EmulatorServer:
         self._runner = web.AppRunner(build_app(self.emulator), access_log=None,
                                      handle_signals=False)
         await self._runner.setup()
-        if self.invoke_first:
-            server = self._runner.server
-            assert server is not None
-            server.request_handler = _InvokeFirst(LambdaResponses(self.emulator.lambda_),
-                                                  server.request_handler)
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        if self.front_door:
+            assert self._runner.server is not None
+            self._door = FrontDoor(_FastInvoke(LambdaResponses(self.emulator.lambda_)), self._runner.server)
+            self._listener = await asyncio.get_running_loop().create_server(
+                self._door, self.host, self.port, backlog=1024)
+            self.port = self._listener.sockets[0].getsockname()[1]
+        else:
+            site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+            await site.start()
+            self.port = self._runner.addresses[0][1]
         self.emulator.lambda_.endpoint_url = self.url
         return self.url
 
     async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._door.close()  # type: ignore[union-attr]
+            self._listener = None
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # also the connections handed to aiohttp
             self._runner = None
         self.emulator.close()
 
@@ -201,7 +224,6 @@ class EmulatorServer:
 async def serve_until_signalled(emulator: Emulator, host: str, port: int,
                                 announce: Callable[[str], None]) -> None:
     """Serve until SIGINT or SIGTERM; `announce` gets the endpoint URL once listening."""
-    import asyncio
     import signal
 
     server = EmulatorServer(emulator, host, port)

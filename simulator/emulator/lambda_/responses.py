@@ -1,5 +1,8 @@
 """Lambda's REST-JSON wire protocol: aiohttp routes that parse requests, call the model and write
 AWS's response shapes, headers and error bodies (so botocore raises the ClientError it would on AWS).
+
+Invoke and the error bodies are also given as an `Answer` (status, headers, body), which the
+emulator's front door writes itself, with no aiohttp response in between.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from simulator.emulator.front_door import Answer
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 
 # Error shapes whose message member is spelled "Message" in the service model (others: "message").
@@ -17,11 +21,21 @@ _CAPITALISED_MESSAGE = {"ResourceNotFoundException", "ResourceConflictException"
                         "ServiceException"}
 
 
-def error_response(error: LambdaError) -> web.Response:
+def error_answer(error: LambdaError) -> Answer:
     key = "Message" if error.code in _CAPITALISED_MESSAGE else "message"
     body = {"Type": "User" if error.status < 500 else "Service", key: error.message, **error.fields}
-    headers = {"x-amzn-ErrorType": error.code, "x-amzn-RequestId": "shiftsim", **error.headers}
-    return web.json_response(body, status=error.status, headers=headers)
+    headers = {"Content-Type": "application/json; charset=utf-8", "x-amzn-ErrorType": error.code,
+               "x-amzn-RequestId": "shiftsim", **error.headers}
+    return error.status, headers, json.dumps(body).encode()
+
+
+def web_response(answer: Answer) -> web.Response:
+    status, headers, body = answer
+    return web.Response(status=status, body=body or None, headers=headers)
+
+
+def error_response(error: LambdaError) -> web.Response:
+    return web_response(error_answer(error))
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -145,12 +159,19 @@ class LambdaResponses:
         return await self.invoke_function(request, request.match_info["FunctionName"])
 
     async def invoke_function(self, request: web.BaseRequest, function_name: str) -> web.Response:
-        """Invoke, with the function name already taken from the path (also the server's fast path)."""
-        headers_in = request.headers
-        result = await self.backend.invoke(
+        """Invoke, with the function name already taken from the path."""
+        headers = request.headers
+        return web_response(await self.invoke_answer(
             function_name, request.query.get("Qualifier"), await request.read(),
-            headers_in.get("X-Amz-Invocation-Type", "RequestResponse"),
-            headers_in.get("X-Amz-Log-Type"), headers_in.get("X-Amz-Client-Context"))
+            headers.get("X-Amz-Invocation-Type", "RequestResponse"), headers.get("X-Amz-Log-Type"),
+            headers.get("X-Amz-Client-Context")))
+
+    async def invoke_answer(self, function_name: str, qualifier: str | None, payload: bytes,
+                            invocation_type: str, log_type: str | None,
+                            client_context: str | None) -> Answer:
+        """Invoke's answer, from the request's parts (the route's and the front door's)."""
+        result = await self.backend.invoke(function_name, qualifier, payload, invocation_type,
+                                           log_type, client_context)
         headers = {"Content-Type": "application/json", "x-amzn-RequestId": "shiftsim"}
         if result.executed_version is not None:
             headers["X-Amz-Executed-Version"] = result.executed_version
@@ -160,4 +181,4 @@ class LambdaResponses:
             headers["X-Amz-Log-Result"] = result.log_result
         if result.injected:
             headers["X-Shiftsim-Injected"] = ",".join(result.injected)
-        return web.Response(status=result.status, body=result.payload or None, headers=headers)
+        return result.status, headers, result.payload
