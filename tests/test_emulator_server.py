@@ -156,6 +156,10 @@ RAW_CASES = {
     "HTTP/1.0": [raw("POST", OK_PATH).replace(b"HTTP/1.1", b"HTTP/1.0")],
     "a head too long": [raw("POST", OK_PATH, extra=b"X-Long: " + b"a" * 20_000 + b"\r\n")],
     "lower-case method": [raw("post", OK_PATH)],
+    "repeated invocation type": [raw("POST", OK_PATH, extra=b"X-Amz-Invocation-Type: DryRun\r\n"
+                                                           b"x-amz-invocation-type: Event\r\n")],
+    "names in any case, values padded": [raw("POST", OK_PATH, extra=b"x-AMZ-log-TYPE: \t Tail \t\r\n")],
+    "a bare LF": [raw("POST", OK_PATH, extra=b"X-A: a\nX-B: b\r\n")],
 }
 
 

@@ -4,8 +4,8 @@ sends thousands of times a second (Invoke) itself, and hands every other connect
 Per request, aiohttp's server (its parser's objects, `web.Request`, `web.Response`, the writer) costs
 several times what the emulated Lambda does. Here a request is framed by two regular expressions and
 its answer written as one buffer. Only a plain request is taken: `POST` of a fast route's path, in
-HTTP/1.1 kept alive, every header well formed and none of `Expect`, `Transfer-Encoding`,
-`Connection` or `Upgrade`, a body under `FAST_BODY_LIMIT`. At the first request that is anything
+HTTP/1.1 kept alive, every header well formed, none of `Expect`, `Transfer-Encoding`,
+`Connection` or `Upgrade`, none of `FAST_HEADERS` repeated, a body under `FAST_BODY_LIMIT`. At the first request that is anything
 else, the connection, with every byte not yet answered, is handed to aiohttp's own protocol for
 good: aiohttp answers the rest as it would have answered all of it (its routes, its 400s and 413s).
 Requests on a connection are answered one at a time, in order.
@@ -30,12 +30,41 @@ Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
 FAST_BODY_LIMIT = 1024 * 1024  # larger bodies go aiohttp's way (its size limit and 413)
 MAX_HEAD = 16 * 1024  # a head not ended by then goes aiohttp's way (its limits and 400s)
 
-_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_VALUE = rb"[^\x00-\x08\x0a-\x1f\x7f]*"
-_HEAD = re.compile(rb"POST (/[!-~]*) HTTP/1\.1\r\n((?:" + _TOKEN + rb":" + _VALUE + rb"\r\n)*)\r\n")
-_FIELD = re.compile(rb"(" + _TOKEN + rb"):[ \t]*(" + _VALUE + rb"?)[ \t]*\r\n")
-_NOT_FAST = ("expect", "transfer-encoding", "connection", "upgrade")
+_REQUEST_LINE = re.compile(rb"POST (/[!-~]*) HTTP/1\.1\r\n")
+# Every header a name (a token), a colon and a value up to CR LF; the head ended by an empty line.
+_FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r]*\r\n)*\r\n")
+_VALUE_BYTES = bytes([9, 13, *range(0x20, 0x7F), *range(0x80, 0x100)])  # no other control byte
 _BODYLESS = {204, 304}
+# The headers a fast route is given (lower-cased, the first of a repeated name, as aiohttp's `get`).
+FAST_HEADERS = ("content-length", "x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context")
+_NOT_FAST = (b"expect", b"transfer-encoding", b"connection", b"upgrade")
+_NAMED = re.compile(b"\r\n(" + b"|".join(name.encode() for name in FAST_HEADERS) + b"|"
+                    + b"|".join(_NOT_FAST) + b"):")
+
+
+def plain_head(buffer: bytearray, end: int) -> tuple[str, dict[str, str]] | None:
+    """The target and the `FAST_HEADERS` present of a plain request whose head ends at `end` (its
+    empty line included), or None for anything else. Scans the head a few times in C, never a
+    header at a time in Python: a signed Invoke's head is about a kilobyte."""
+    line = _REQUEST_LINE.match(buffer, 0, end)
+    if line is None or _FIELDS.fullmatch(buffer, line.end(), end) is None:
+        return None
+    block = bytes(buffer[line.end() - 2:end])  # from the request line's CR LF, so each name follows one
+    rest = block.translate(None, _VALUE_BYTES)  # every byte a value may not hold, and the LFs
+    if len(rest) != block.count(b"\r") or rest.count(b"\n") != len(rest):
+        return None  # a control byte, or an LF without its CR
+    headers: dict[str, str] = {}
+    for named in _NAMED.finditer(block.lower()):
+        name = named[1].decode()
+        if name in headers:
+            if name == "content-length":
+                return None  # repeated: aiohttp's rules for that
+            continue
+        if named[1] in _NOT_FAST:
+            return None
+        at = named.end()
+        headers[name] = block[at:block.index(b"\r\n", at)].strip(b" \t").decode("utf-8", "surrogateescape")
+    return line[1].decode(), headers
 
 
 class FastRoute(Protocol):
@@ -43,7 +72,7 @@ class FastRoute(Protocol):
         """A key for a request target (path and query, as sent) this route answers, else None."""
 
     async def answer(self, key: str, target: str, headers: dict[str, str], body: bytes) -> Answer:
-        """The answer (headers: names lower-cased, the first of a repeated name)."""
+        """The answer; `headers` holds those of `FAST_HEADERS` the request has."""
 
 
 class _Date:
@@ -143,18 +172,14 @@ class _Connection(asyncio.Protocol):
             if len(buffer) >= MAX_HEAD or self.eof:
                 self._hand_over()
             return
-        head = _HEAD.fullmatch(buffer, 0, end + 4)
-        target = head and head[1].decode()
-        key = target and self.door.route.takes(target)
+        plain = plain_head(buffer, end + 4)
+        key = plain and self.door.route.takes(plain[0])
         if not key:
             return self._hand_over()
-        fields = _FIELD.findall(head[2])  # type: ignore[index]
-        headers = {name.lower().decode(): value.decode("utf-8", "surrogateescape")
-                   for name, value in reversed(fields)}
+        target, headers = plain  # type: ignore[misc]
         length = headers.get("content-length", "0")
-        if (len(headers) != len(fields) or not (length.isascii() and length.isdigit())
-                or int(length) > FAST_BODY_LIMIT or any(name in headers for name in _NOT_FAST)):
-            return self._hand_over()  # a repeated name (its first value is not enough) or not plain
+        if not (length.isascii() and length.isdigit()) or int(length) > FAST_BODY_LIMIT:
+            return self._hand_over()
         start = end + 4
         stop = start + int(length)
         if len(buffer) < stop:
