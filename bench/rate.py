@@ -35,6 +35,30 @@ SPIN = ("import sys, time\nend = time.perf_counter() + float(sys.argv[1])\nn = 0
         "while time.perf_counter() < end:\n    for _ in range(1000):\n        pass\n    n += 1\nprint(n)")
 
 
+# The same work counted per 100 ms window for argv[1] seconds: one count a line.
+WINDOWED = ("import sys, time\nstart = time.perf_counter()\nend, edge, n = start + float(sys.argv[1]), start + 0.1, 0\n"
+            "while True:\n    for _ in range(1000):\n        pass\n    n += 1\n    now = time.perf_counter()\n"
+            "    if now >= edge:\n        print(n)\n        n, edge = 0, edge + 0.1\n        if now >= end:\n            break")
+
+
+def core_steadiness(core: int, seconds: float) -> dict:
+    """How steady one core is on its own: a fixed loop's work per 100 ms window, against its fastest
+    window. A load whose capacity is taken at the machine's best moments lags whenever the core
+    itself runs slower than the load's share of that best."""
+    done = subprocess.run([*pinned(core), sys.executable, "-c", WINDOWED, str(seconds)], capture_output=True,
+                          text=True, timeout=seconds + 30, check=True)
+    windows = np.array([int(line) for line in done.stdout.split()][1:-1], dtype=float)  # past the start, whole ones
+    share = windows / windows.max()
+    return {"windows": len(windows), "below_90": float((share < 0.9).mean()), "below_95": float((share < 0.95).mean()),
+            "slowest": float(share.min()), "median": float(np.median(share))}
+
+
+def steadiness_line(found: dict, when: str) -> str:
+    return (f"{when}, {found['windows']} windows of 100 ms: {100 * found['below_90']:.1f} % of them below 90 % of its "
+            f"fastest, {100 * found['below_95']:.1f} % below 95 %; the median at {100 * found['median']:.0f} %, "
+            f"the slowest at {100 * found['slowest']:.0f} %")
+
+
 def server_core_slowdown(seconds: float) -> tuple[int, int]:
     """The work done on the server's core in `seconds`, alone and while the load's core is busy too:
     whether the machine's two cores slow each other down (virtual CPUs sharing hardware on the host)."""
@@ -103,6 +127,7 @@ def main() -> None:
 
     probe_s = 1 if args.smoke else 5
     probes = [server_core_slowdown(probe_s)] if CORES > 1 else []
+    steadiness = [core_steadiness(LOAD_CORE, 2 if args.smoke else 20)]
     with Emulator() as emulator:
         common = ["--endpoint-url", emulator.url, "--prompt-time", "fixed:0"]
         # Two processes near saturation (this one and the emulator) settle into faster or slower modes
@@ -122,6 +147,11 @@ def main() -> None:
             paced(f"ninety{n}", f"90 % of capacity (run {n + 1} of {repeats})", round(capacity * 0.9))
     if CORES > 1:
         probes.append(server_core_slowdown(probe_s))
+    steadiness.append(core_steadiness(LOAD_CORE, 2 if args.smoke else 20))
+    steady = ("The load's core on its own (a fixed loop, nothing else running): " + "; ".join(
+        steadiness_line(found, when) for found, when in zip(steadiness, ("before these runs", "after them"), strict=True))
+        + ". A rate at 90 % of the best closed loop has no headroom in any window where the core runs below 90 % of "
+        "its fastest: starts fall behind there and the backlog takes longer than the window to work off. ")
     cores = ("Whether the two cores slow each other down (on a virtual machine they may share hardware on the "
              "host), a fixed loop on the emulator's core, before and after these runs: " + "; ".join(
                  f"{alone:,} rounds alone, {together:,} with the load's core busy too "
@@ -139,7 +169,7 @@ def main() -> None:
              "pair could do at that moment. Where that is at or below the target, no generator could have "
              "caught up then.", "",
              "Closed-loop runs a minute apart differ by up to 20 % on this machine: near the limit one run is luck, "
-             "good or bad, so the 90 % run is repeated and each is shown. " + cores +
+             "good or bad, so the 90 % run is repeated and each is shown. " + steady + cores +
              "Steady state: from 2 s after the first start to 1 s before the last. "
              "Targets: within 1 % and p99 lag under 5 ms at 50 % and 90 %; late ones counted above capacity. "
              f"Command: `python bench/rate.py` ({seconds} s per rate)."]
