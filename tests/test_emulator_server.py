@@ -202,3 +202,27 @@ def test_invoked_function_is_the_router_match_or_none():
     for other in (f"{FN}/invocations", f"{FN}a/b/invocations", f"{FN}F/invocations/", f"{FN}F/aliases",
                   "/2015-03-31/functions", "/"):
         assert invoked_function(other) is None, other
+
+
+async def test_idle_connections_are_closed_after_the_keepalive_timeout():
+    stack = STACK + """
+[[functions]]
+name = "Slow"
+[[functions.versions]]
+faults.latency = { distribution = "fixed", ms = 600 }
+"""
+    server = EmulatorServer(Emulator(parse_scenario(stack, "<test>"), seed=1))
+    url = await server.start()
+    server._door.keepalive_timeout = 0.2
+    try:
+        idle = await asyncio.open_connection(URL(url).host, URL(url).port)
+        busy = await asyncio.open_connection(URL(url).host, URL(url).port)
+        busy[1].write(raw("POST", f"{FN}Slow/invocations?Qualifier=1"))
+        assert await asyncio.wait_for(idle[0].read(), 5) == b""  # closed by the server, idle since 0.2 s
+        head = await asyncio.wait_for(busy[0].readuntil(b"\r\n\r\n"), 5)  # 0.6 s busy: not idle, answered
+        assert head.startswith(b"HTTP/1.1 200") and b"X-Amz-Executed-Version: 1" in head
+        assert await asyncio.wait_for(busy[0].read(), 5) == b'{"version":"1"}'  # then idle: closed too
+        for _, writer in (idle, busy):
+            writer.close()
+    finally:
+        await server.stop()

@@ -30,6 +30,7 @@ log = logging.getLogger("shiftsim.emulator")
 Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
 FAST_BODY_LIMIT = 1024 * 1024  # larger bodies go aiohttp's way (its size limit and 413)
 MAX_HEAD = 16 * 1024  # a head not ended by then goes aiohttp's way (its limits and 400s)
+KEEPALIVE_TIMEOUT_S = 75.0  # an idle connection is closed after this long, as aiohttp's server does
 
 _REQUEST_LINE = re.compile(rb"POST (/[!-~]*) HTTP/1\.1\r\n")
 # Every header a name (a token), a colon and a value up to CR LF; the head ended by an empty line.
@@ -108,16 +109,31 @@ def render(answer: Answer, date: str) -> bytes:
 class FrontDoor:
     """Makes the protocol of each accepted connection; `close()` ends those it still holds."""
 
-    def __init__(self, route: FastRoute, fallback: web.Server) -> None:
+    def __init__(self, route: FastRoute, fallback: web.Server, *,
+                 keepalive_timeout: float = KEEPALIVE_TIMEOUT_S) -> None:
         self.route, self.fallback = route, fallback
         self.connections: set[_Connection] = set()
         self.date = _Date()
         self.answered = self.handed_over = 0  # requests answered here; connections given to aiohttp
+        self.keepalive_timeout = keepalive_timeout
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def _sweep_idle(self) -> None:
+        """Close the connections idle for longer than the keep-alive timeout (one timer for all)."""
+        loop = asyncio.get_running_loop()
+        cutoff = loop.time() - self.keepalive_timeout
+        for connection in list(self.connections):
+            if connection.idle_since is not None and connection.idle_since < cutoff:
+                connection.close()
+        self._sweep = loop.call_later(self.keepalive_timeout / 4, self._sweep_idle)
 
     def __call__(self) -> asyncio.Protocol:
         return _Connection(self)
 
     def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         for connection in list(self.connections):
             connection.close()
 
@@ -132,10 +148,15 @@ class _Connection(asyncio.Protocol):
         self.busy: asyncio.Task[None] | None = None  # the request being answered
         self.eof = False
         self.paused = False
+        self.idle_since: float | None = None  # loop time since when nothing is asked or answered
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.door.connections.add(self)
+        loop = asyncio.get_running_loop()
+        self.idle_since = loop.time()
+        if self.door._sweep is None:
+            self.door._sweep = loop.call_later(self.door.keepalive_timeout / 4, self.door._sweep_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.door.connections.discard(self)
@@ -143,6 +164,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self.idle_since = None
         if self.busy is None:
             self._next()
         elif len(self.buffer) > MAX_HEAD + FAST_BODY_LIMIT and not self.paused:
@@ -167,6 +189,7 @@ class _Connection(asyncio.Protocol):
         if not buffer:
             if self.eof and self.transport is not None:
                 self.transport.close()
+            self.idle_since = asyncio.get_running_loop().time()
             return
         end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
         if end < 0:
