@@ -175,15 +175,20 @@ async def test_front_door_answers_raw_bytes_as_aiohttp_does(both_servers, case):
     assert got == expected
 
 
-async def test_stop_ends_open_and_busy_connections():
-    stack = STACK + """
+async def with_slow_function(ms):
+    """A started server whose function `Slow` (version 1) takes `ms` to answer."""
+    stack = STACK + f"""
 [[functions]]
 name = "Slow"
 [[functions.versions]]
-faults.latency = { distribution = "fixed", ms = 2000 }
+faults.latency = {{ distribution = "fixed", ms = {ms} }}
 """
     server = EmulatorServer(Emulator(parse_scenario(stack, "<test>"), seed=1))
-    url = await server.start()
+    return server, await server.start()
+
+
+async def test_stop_ends_open_and_busy_connections():
+    server, url = await with_slow_function(2000)
     idle = await asyncio.open_connection(URL(url).host, URL(url).port)
     busy = await asyncio.open_connection(URL(url).host, URL(url).port)
     busy[1].write(raw("POST", f"{FN}Slow/invocations?Qualifier=1"))
@@ -205,14 +210,7 @@ def test_invoked_function_is_the_router_match_or_none():
 
 
 async def test_idle_connections_are_closed_after_the_keepalive_timeout():
-    stack = STACK + """
-[[functions]]
-name = "Slow"
-[[functions.versions]]
-faults.latency = { distribution = "fixed", ms = 600 }
-"""
-    server = EmulatorServer(Emulator(parse_scenario(stack, "<test>"), seed=1))
-    url = await server.start()
+    server, url = await with_slow_function(600)
     server._door.keepalive_timeout = 0.2
     try:
         idle = await asyncio.open_connection(URL(url).host, URL(url).port)
