@@ -118,8 +118,12 @@ class FrontDoor:
         self.keepalive_timeout = keepalive_timeout
         self._sweep: asyncio.TimerHandle | None = None
 
+    def watch_idle(self) -> None:
+        """Start the sweep that closes idle connections, if it is not running (one timer for all)."""
+        if self._sweep is None:
+            self._sweep = asyncio.get_running_loop().call_later(self.keepalive_timeout / 4, self._sweep_idle)
+
     def _sweep_idle(self) -> None:
-        """Close the connections idle for longer than the keep-alive timeout (one timer for all)."""
         loop = asyncio.get_running_loop()
         cutoff = loop.time() - self.keepalive_timeout
         for connection in list(self.connections):
@@ -153,10 +157,8 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.door.connections.add(self)
-        loop = asyncio.get_running_loop()
-        self.idle_since = loop.time()
-        if self.door._sweep is None:
-            self.door._sweep = loop.call_later(self.door.keepalive_timeout / 4, self.door._sweep_idle)
+        self.idle_since = asyncio.get_running_loop().time()
+        self.door.watch_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.door.connections.discard(self)

@@ -34,10 +34,6 @@ def web_response(answer: Answer) -> web.Response:
     return web.Response(status=status, body=body or None, headers=headers)
 
 
-def error_response(error: LambdaError) -> web.Response:
-    return web_response(error_answer(error))
-
-
 async def _json_body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     if not raw:
