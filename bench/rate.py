@@ -30,12 +30,8 @@ USERS = 64
 REPEATS_AT_90 = 3  # near the limit one run is luck, good or bad: each is reported
 
 
-# A fixed amount of pure-Python work, repeated for argv[1] seconds: how many times it ran.
-SPIN = ("import sys, time\nend = time.perf_counter() + float(sys.argv[1])\nn = 0\n"
-        "while time.perf_counter() < end:\n    for _ in range(1000):\n        pass\n    n += 1\nprint(n)")
-
-
-# The same work counted per 100 ms window for argv[1] seconds: one count a line.
+# A fixed amount of pure-Python work, repeated for argv[1] seconds: how many times it ran in each
+# 100 ms window, one count a line.
 WINDOWED = ("import sys, time\nstart = time.perf_counter()\nend, edge, n = start + float(sys.argv[1]), start + 0.1, 0\n"
             "while True:\n    for _ in range(1000):\n        pass\n    n += 1\n    now = time.perf_counter()\n"
             "    if now >= edge:\n        print(n)\n        n, edge = 0, edge + 0.1\n        if now >= end:\n            break")
@@ -63,12 +59,15 @@ def server_core_slowdown(seconds: float) -> tuple[int, int]:
     """The work done on the server's core in `seconds`, alone and while the load's core is busy too:
     whether the machine's two cores slow each other down (virtual CPUs sharing hardware on the host)."""
     def spin(core: int, for_s: float) -> subprocess.Popen:
-        return subprocess.Popen([*pinned(core), sys.executable, "-c", SPIN, str(for_s)], stdout=subprocess.PIPE,
+        return subprocess.Popen([*pinned(core), sys.executable, "-c", WINDOWED, str(for_s)], stdout=subprocess.PIPE,
                                 text=True)
 
-    alone = int(spin(SERVER_CORE, seconds).communicate()[0])
+    def rounds(process: subprocess.Popen) -> int:
+        return sum(int(line) for line in process.communicate()[0].split())
+
+    alone = rounds(spin(SERVER_CORE, seconds))
     other = spin(LOAD_CORE, seconds + 0.5)
-    together = int(spin(SERVER_CORE, seconds).communicate()[0])
+    together = rounds(spin(SERVER_CORE, seconds))
     other.communicate()
     return alone, together
 
