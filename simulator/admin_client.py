@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
+from simulator.admin_token import ADMIN_TOKEN_HEADER, TOKEN_ENV, token_path
 from simulator.aws import TargetError
 from simulator.clock import ScaledClock
 
 
-async def stage_code(endpoint: str, function: str, body: dict[str, Any],
-                     publish: bool = False) -> dict[str, Any]:
+def admin_token(endpoint: str, token_file: str | None = None) -> str:
+    """The admin token of the emulator at `endpoint`: `$SHIFTSIM_ADMIN_TOKEN`, else the token file
+    (`token_file`, or the one `shiftsim serve` writes for the endpoint's port)."""
+    if os.environ.get(TOKEN_ENV) and token_file is None:
+        return os.environ[TOKEN_ENV]
+    try:
+        port = urlsplit(endpoint).port
+    except ValueError:
+        port = None
+    if token_file is None and port is None:
+        raise TargetError(f"--endpoint {endpoint!r}: give a URL with its port, e.g. http://127.0.0.1:4566")
+    path = Path(token_file) if token_file else token_path(port)  # type: ignore[arg-type]
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise TargetError(f"no admin token for {endpoint}: cannot read {path} ({exc.strerror}); "
+                          f"give --admin-token-file or ${TOKEN_ENV}") from None
+
+
+async def stage_code(endpoint: str, function: str, body: dict[str, Any], publish: bool = False,
+                     token_file: str | None = None) -> dict[str, Any]:
     """Replace `$LATEST`'s code and faults; with `publish`, also publish it as a version."""
     method, path = ("POST", "versions") if publish else ("PUT", "code")
     url = f"{endpoint.rstrip('/')}/_shiftsim/functions/{function}/{path}"
+    headers = {ADMIN_TOKEN_HEADER: admin_token(endpoint, token_file)}
     try:
         async with aiohttp.ClientSession(trust_env=True) as session:
-            async with session.request(method, url, json=body) as response:
+            async with session.request(method, url, json=body, headers=headers) as response:
                 answer = await response.json(content_type=None)
     except aiohttp.ClientError as exc:
         raise TargetError(f"cannot reach the emulator at {endpoint}: {exc}") from None

@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 
 from simulator import event_loops
+from simulator.admin_token import TokenFileError
 from simulator.arn import ArnError
 from simulator.aws import TargetError
 from simulator.connect.invoke import BlockConfigError
@@ -26,7 +27,8 @@ from simulator.event_loops import EventLoopError
 from simulator.record import RecordError
 from simulator.scenario import ScenarioError, default_scenario, load_scenario
 
-USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, DeployError, RecordError, EventLoopError)
+USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, DeployError, RecordError, EventLoopError,
+               TokenFileError)
 
 
 def _scenario(path: str | None):
@@ -57,15 +59,28 @@ def _emulator(args: argparse.Namespace):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulator.emulator.functions import HandlerImportError
+    from simulator.emulator.guard import exposure_warning, serving_guard
     from simulator.emulator.server import serve_until_signalled
 
     emulator = _emulator(args)
+    try:
+        guard = serving_guard(emulator.scenario.handlers(), args.allow_handler, (args.host, *args.allow_host))
+    except HandlerImportError as exc:
+        raise ScenarioError(f"--allow-handler: {exc}") from None
+    warning = exposure_warning(args.host)
+    if warning:
+        print(f"shiftsim: {warning}", file=sys.stderr, flush=True)
 
     def announce(url: str) -> None:
         print(f"shiftsim emulator listening on {url}", flush=True)
 
+    token_file = Path(args.admin_token_file) if args.admin_token_file else None
     try:
-        event_loops.run(serve_until_signalled(emulator, args.host, args.port, announce), args.event_loop)
+        event_loops.run(serve_until_signalled(emulator, args.host, args.port, announce, guard=guard,
+                                              token_file=token_file), args.event_loop)
     except OSError as exc:
         raise TargetError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
@@ -103,7 +118,12 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from simulator.emulator.functions import unimportable_handlers
+
     scenario = load_scenario(args.scenario)
+    problems = unimportable_handlers(sorted(scenario.handlers()))
+    if problems:
+        raise ScenarioError(f"{args.scenario}: {'; '.join(problems)}")
     functions = ", ".join(f"{f.name} ({len(f.versions)} versions, aliases "
                           f"{', '.join(a.name for a in f.aliases) or 'none'})" for f in scenario.functions)
     print(f"{args.scenario}: ok: scenario {scenario.name!r}: {functions}")
@@ -120,7 +140,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ScenarioError(f"--faults: not JSON: {exc}") from None
     body = {k: v for k, v in body.items() if v is not None}
-    print(json.dumps(asyncio.run(stage_code(args.endpoint, args.function, body, args.publish))))
+    print(json.dumps(asyncio.run(stage_code(args.endpoint, args.function, body, args.publish,
+                                            token_file=args.admin_token_file))))
     return 0
 
 
@@ -171,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the local AWS emulator until interrupted")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4566, help="0 picks a free port (default 4566)")
+    serve.add_argument("--allow-handler", action="append", default=[], metavar="MODULE:FUNCTION",
+                       help="a handler `shiftsim stage` may set, beyond the scenario's and the built-ins")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="a host name clients may call the emulator by (IP addresses and localhost always)")
+    serve.add_argument("--admin-token-file", help="where to write the admin routes' token "
+                       "(default: shiftsim-UID/emulator-PORT.token in $XDG_RUNTIME_DIR or the temp folder)")
     event_loops.add_option(serve, "the emulator")
     emulator_options(serve)
     serve.set_defaults(func=cmd_serve)
@@ -227,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--description")
     stage.add_argument("--faults", help='JSON, e.g. \'{"error": {"rate": 0.2, "after": 60}}\'')
     stage.add_argument("--publish", action="store_true", help="also publish it as a new version")
+    stage.add_argument("--admin-token-file", help="the token file `shiftsim serve` wrote "
+                       "(default: its default for the endpoint's port; or $SHIFTSIM_ADMIN_TOKEN)")
     stage.set_defaults(func=cmd_stage)
     return parser
 

@@ -192,6 +192,11 @@ class Scenario:
     expect: dict[str, Any] = field(default_factory=dict)
     source: str = "<default>"
 
+    def handlers(self) -> frozenset[str]:
+        """Every `module:function` the scenario names: the code it lets the emulator run."""
+        return frozenset(code.handler for fn in self.functions
+                         for code in (*fn.versions, *((fn.staged,) if fn.staged else ())))
+
     def alias_arn(self, function: str | None = None, alias: str | None = None) -> str:
         """The qualified ARN of an alias; by default the first alias of the first function."""
         fn = next((f for f in self.functions if function in (None, f.name)), None)

@@ -62,7 +62,7 @@ def test_stage_and_publish_a_faulty_version_during_a_run():
         assert staged.returncode == 0, staged.stderr
         assert '"Version": "2"' in staged.stdout
         bad = shiftsim("stage", "--endpoint", url, "--handler", "nowhere:fn")
-        assert bad.returncode == 2 and "cannot import 'nowhere'" in bad.stderr
+        assert bad.returncode == 2 and "handler 'nowhere:fn' was not named" in bad.stderr
         lam = boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
                            aws_access_key_id="a", aws_secret_access_key="b")
         assert lam.invoke(FunctionName="ConnectLambdaFunction:2")["FunctionError"] == "Unhandled"
@@ -152,3 +152,35 @@ def test_deploy_against_a_running_emulator():
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=20)
+
+
+HANDLER_SCENARIO = """
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+handler = "my_team_handlers:answer"
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+"""
+
+
+def test_a_scenarios_handler_is_imported_from_the_current_folder_by_every_command(tmp_path):
+    # The console script, as a user runs it: its sys.path does not hold the current folder.
+    script = Path(sys.executable).parent / "shiftsim"
+    if not script.exists():
+        pytest.skip("the shiftsim console script is installed by the README's install command")
+    (tmp_path / "my_team_handlers.py").write_text(
+        "def answer(event, context):\n    return {'team': 'yes', 'version': context.function_version}\n")
+    (tmp_path / "s.toml").write_text(HANDLER_SCENARIO)
+    env = {**ENV, "PYTHONPATH": str(ROOT)}
+    run = {"capture_output": True, "text": True, "timeout": 60, "env": env, "cwd": tmp_path}
+    assert subprocess.run([script, "validate", "s.toml"], **run).returncode == 0
+    invoked = subprocess.run([script, "invoke", "--scenario", "s.toml", "--count", "3"], **run)
+    assert invoked.returncode == 0, invoked.stderr
+    assert "success 3" in invoked.stdout
+    (tmp_path / "broken.toml").write_text(HANDLER_SCENARIO.replace("my_team_handlers:answer",
+                                                                   "my_team_handlers:missing"))
+    broken = subprocess.run([script, "validate", "broken.toml"], **run)
+    assert broken.returncode == 2 and broken.stderr.count("\n") == 1
+    assert "handler 'my_team_handlers:missing': my_team_handlers has no callable 'missing'" in broken.stderr

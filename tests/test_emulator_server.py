@@ -137,7 +137,7 @@ async def exchange(url, chunks, answers, *, pause=0.0):
 
 
 def raw(method, path, body=b"{}", extra=b""):
-    return (b"%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s"
+    return (b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s"
             % (method.encode(), path.encode(), extra, len(body), body))
 
 
@@ -152,7 +152,7 @@ RAW_CASES = {
     "control character in a value": [raw("POST", OK_PATH, extra=b"X-A: a\x01b\r\n")],
     "repeated content length": [raw("POST", OK_PATH, extra=b"Content-Length: 2\r\n")],
     "content length not a number": [raw("POST", OK_PATH).replace(b"Content-Length: 2", b"Content-Length: +2")],
-    "chunked body": [b"POST " + OK_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "chunked body": [b"POST " + OK_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                      b"2\r\n{}\r\n0\r\n\r\n"],
     "HTTP/1.0": [raw("POST", OK_PATH).replace(b"HTTP/1.1", b"HTTP/1.0")],
     "a head too long": [raw("POST", OK_PATH, extra=b"X-Long: " + b"a" * 20_000 + b"\r\n")],

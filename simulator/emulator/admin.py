@@ -2,7 +2,9 @@
 
 `PUT /_shiftsim/functions/{name}/code` replaces `$LATEST`'s handler and faults, as UpdateFunctionCode
 would on AWS, so the next PublishVersion (from CodeDeploy's driver or the user) publishes it.
-`POST /_shiftsim/functions/{name}/versions` does both at once and answers the new version.
+`POST /_shiftsim/functions/{name}/versions` does both at once and answers the new version. Both
+need the process's admin token, and take only handlers the user named when the emulator started
+(`Guard`): a request never chooses the code the emulator runs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import json
 
 from aiohttp import web
 
+from simulator.admin_token import ADMIN_TOKEN_HEADER
 from simulator.emulator.functions import HandlerImportError
+from simulator.emulator.guard import Guard, Refused
 from simulator.emulator.lambda_.models import LambdaBackend
 from simulator.scenario import ScenarioError, parse_version_spec
 
@@ -27,8 +31,8 @@ def admin_error_response(error: AdminError) -> web.Response:
 
 
 class AdminRoutes:
-    def __init__(self, backend: LambdaBackend) -> None:
-        self.backend = backend
+    def __init__(self, backend: LambdaBackend, guard: Guard) -> None:
+        self.backend, self.guard = backend, guard
         self.clock = backend.clock
 
     def routes(self) -> list[web.RouteDef]:
@@ -44,11 +48,16 @@ class AdminRoutes:
 
     async def _spec(self, request: web.Request):
         try:
+            self.guard.admin(request.headers.get(ADMIN_TOKEN_HEADER))
             data = json.loads(await request.read() or b"{}")
-            return parse_version_spec(data, f"{request.method} {request.path}")
+            spec = parse_version_spec(data, f"{request.method} {request.path}")
+            self.guard.handler(spec.handler)
+        except Refused as exc:
+            raise AdminError(exc.status, exc.message) from None
         except ValueError as exc:  # JSONDecodeError and ScenarioError alike
             message = str(exc) if isinstance(exc, ScenarioError) else f"body is not JSON: {exc}"
             raise AdminError(400, message) from None
+        return spec
 
     async def stage_code(self, request: web.Request) -> web.Response:
         spec = await self._spec(request)

@@ -12,10 +12,12 @@ import asyncio
 import importlib
 import inspect
 import math
+import os
 import random
+import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -50,7 +52,11 @@ def failing(event: Any, context: LambdaContext) -> dict[str, str]:
 
 
 def resolve_handler(spec: str) -> Handler:
+    """The callable `module:function` names, its module imported (running its code, as a
+    locustfile's is) from the installed packages or the current folder, whichever command runs it."""
     module_name, _, attribute = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure of user code is the user's to see
@@ -59,6 +65,17 @@ def resolve_handler(spec: str) -> Handler:
     if not callable(handler):
         raise HandlerImportError(f"handler {spec!r}: {module_name} has no callable {attribute!r}")
     return handler
+
+
+def unimportable_handlers(handlers: Iterable[str]) -> list[str]:
+    """Why each handler that cannot be resolved fails, in the order given."""
+    problems = []
+    for spec in handlers:
+        try:
+            resolve_handler(spec)
+        except HandlerImportError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 class LambdaContext:

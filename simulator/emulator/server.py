@@ -12,10 +12,12 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
+from simulator.admin_token import token_path, write_token
 from simulator.clock import Clock, ScaledClock
 from simulator.emulator.admin import AdminError, AdminRoutes, admin_error_response
 from simulator.emulator.cloudwatch.models import CloudWatchBackend
@@ -26,6 +28,7 @@ from simulator.emulator.codedeploy.responses import TARGET_PREFIX as CODEDEPLOY_
 from simulator.emulator.codedeploy.responses import CodeDeployResponses
 from simulator.emulator.codedeploy.responses import error_response as codedeploy_error
 from simulator.emulator.front_door import Answer, FrontDoor
+from simulator.emulator.guard import Guard, refused_answer
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 from simulator.emulator.lambda_.responses import LambdaResponses, error_answer, web_response
 from simulator.scenario import Scenario, default_scenario
@@ -124,17 +127,34 @@ def _qualifier(target: str) -> str | None:
                  if name == "Qualifier"), None)
 
 
+def _guarded(guard: Guard):
+    """The middleware that refuses requests from web pages and foreign hosts (`Guard.refusal`)."""
+
+    @web.middleware
+    async def check(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        refusal = guard.refusal(request.headers.get("Host"), request.headers.get("Origin"))
+        if refusal is not None:
+            return web_response(refused_answer(refusal))
+        return await handler(request)
+
+    return check
+
+
 class _FastInvoke:
     """The front door's fast route: Invoke, straight to Lambda's responses."""
 
-    def __init__(self, lambda_responses: LambdaResponses) -> None:
-        self.lambda_responses = lambda_responses
+    def __init__(self, lambda_responses: LambdaResponses, guard: Guard) -> None:
+        self.lambda_responses, self.guard = lambda_responses, guard
 
     def takes(self, target: str) -> str | None:
         return invoked_function(target)
 
     async def answer(self, function_name: str, target: str, headers: dict[str, str],
                      body: bytes) -> Answer:
+        refusal = self.guard.refusal(headers.get("host"), headers.get("origin"))
+        if refusal is not None:
+            return refused_answer(refusal)
         try:
             return await self.lambda_responses.invoke_answer(
                 function_name, _qualifier(target), body,
@@ -166,11 +186,11 @@ class _RootDispatch:
              "message": "unrecognised request: no X-Amz-Target header and no query Action"}, status=400)
 
 
-def build_app(emulator: Emulator) -> web.Application:
-    app = web.Application(middlewares=[_aws_errors], client_max_size=16 * 1024 * 1024)
+def build_app(emulator: Emulator, guard: Guard) -> web.Application:
+    app = web.Application(middlewares=[_guarded(guard), _aws_errors], client_max_size=16 * 1024 * 1024)
     app.add_routes(LambdaResponses(emulator.lambda_).routes())
     app.add_routes(CloudWatchResponses(emulator.cloudwatch).routes())
-    app.add_routes(AdminRoutes(emulator.lambda_).routes())
+    app.add_routes(AdminRoutes(emulator.lambda_, guard).routes())
     app.router.add_post("/", _RootDispatch(emulator).handle)
     return app
 
@@ -178,12 +198,14 @@ def build_app(emulator: Emulator) -> web.Application:
 class EmulatorServer:
     """Serves an `Emulator` over HTTP; `start()` returns the endpoint URL. The front door takes
     Invoke itself and hands every other connection to the aiohttp application, unless
-    `front_door=False`: then aiohttp serves everything (to compare)."""
+    `front_door=False`: then aiohttp serves everything (to compare). `guard` decides who may call
+    (default: the scenario's handlers allowed, a fresh admin token)."""
 
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *,
-                 front_door: bool = True) -> None:
+                 front_door: bool = True, guard: Guard | None = None) -> None:
         self.emulator, self.host, self.port = emulator, host, port
         self.front_door = front_door
+        self.guard = guard or Guard(allowed_handlers=emulator.scenario.handlers(), hosts=(host,))
         self._runner: web.AppRunner | None = None
         self._door: FrontDoor | None = None
         self._listener: asyncio.AbstractServer | None = None
@@ -194,12 +216,12 @@ class EmulatorServer:
 
     async def start(self) -> str:
         self.emulator.start()
-        self._runner = web.AppRunner(build_app(self.emulator), access_log=None,
+        self._runner = web.AppRunner(build_app(self.emulator, self.guard), access_log=None,
                                      handle_signals=False)
         await self._runner.setup()
         if self.front_door:
             assert self._runner.server is not None
-            self._door = FrontDoor(_FastInvoke(LambdaResponses(self.emulator.lambda_)), self._runner.server)
+            self._door = FrontDoor(_FastInvoke(LambdaResponses(self.emulator.lambda_), self.guard), self._runner.server)
             self._listener = await asyncio.get_running_loop().create_server(
                 self._door, self.host, self.port, backlog=1024)
             self.port = self._listener.sockets[0].getsockname()[1]
@@ -207,6 +229,7 @@ class EmulatorServer:
             site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
             await site.start()
             self.port = self._runner.addresses[0][1]
+        self.guard.port = self.port
         self.emulator.lambda_.endpoint_url = self.url
         return self.url
 
@@ -222,12 +245,17 @@ class EmulatorServer:
 
 
 async def serve_until_signalled(emulator: Emulator, host: str, port: int,
-                                announce: Callable[[str], None]) -> None:
-    """Serve until SIGINT or SIGTERM; `announce` gets the endpoint URL once listening."""
+                                announce: Callable[[str], None], *, guard: Guard | None = None,
+                                token_file: Path | None = None) -> None:
+    """Serve until SIGINT or SIGTERM; `announce` gets the endpoint URL once listening. The admin
+    token is written to `token_file` (default: `token_path(port)`) for this user's tools, and
+    removed at the end."""
     import signal
 
-    server = EmulatorServer(emulator, host, port)
+    server = EmulatorServer(emulator, host, port, guard=guard)
     await server.start()
+    token_file = token_file or token_path(server.port)
+    write_token(token_file, server.guard.admin_token)
     gc.collect()
     gc.freeze()  # the stack provisioned so far lives as long as the server: spare it full GC passes
     stop = asyncio.Event()
@@ -239,4 +267,5 @@ async def serve_until_signalled(emulator: Emulator, host: str, port: int,
         await stop.wait()
     finally:
         gc.unfreeze()
+        token_file.unlink(missing_ok=True)
         await server.stop()

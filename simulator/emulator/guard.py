@@ -1,0 +1,124 @@
+"""Who may talk to the emulator, and what a request may never do: choose code to run.
+
+An AWS client on this machine sends `Host: 127.0.0.1:PORT` (or `localhost`, or the address it was
+given) and no `Origin`; a web page in the user's browser sends its own `Origin`, and a DNS-rebinding
+page a `Host` that is a name. So a request is refused when its `Host` is a name other than
+`localhost` or a name the emulator was told (an IP address is never a rebinding), or when it carries
+an `Origin` other than the emulator's own. The admin routes also need the token the process wrote for
+its own tools, and a handler they name must be one the user named when the emulator started.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from functools import lru_cache
+
+from simulator.admin_token import ADMIN_TOKEN_HEADER, TOKEN_ENV
+
+BUILTIN_HANDLERS = frozenset({
+    "simulator.emulator.functions:version_echo", "simulator.emulator.functions:failing",
+    "simulator.emulator.hooks:succeed", "simulator.emulator.hooks:fail", "simulator.emulator.hooks:silent",
+})
+
+
+class Refused(Exception):
+    """A request the emulator does not serve: `status` 401 (no or wrong token) or 403."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _hostname(authority: str) -> str:
+    """`host[:port]` or `[v6][:port]` -> the host, lower-cased."""
+    if authority.startswith("["):
+        return authority[1:].partition("]")[0].lower()
+    return authority.rpartition(":")[0].lower() if authority.count(":") == 1 else authority.lower()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses: nothing outside this machine reaches them."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str) -> str | None:
+    """What binding `host` exposes, when it is not loopback."""
+    if is_loopback(host):
+        return None
+    return (f"warning: listening on {host}: every machine that can reach it can invoke, deploy and "
+            "change alarms on this emulator without credentials (the admin routes still need the token)")
+
+
+class Guard:
+    """The checks of every request (`refusal`) and of the admin routes (`admin`, `handler`)."""
+
+    def __init__(self, admin_token: str | None = None, allowed_handlers: Iterable[str] = (),
+                 hosts: Iterable[str] = ()) -> None:
+        self.admin_token = admin_token or secrets.token_urlsafe(32)
+        self.allowed_handlers = BUILTIN_HANDLERS | frozenset(allowed_handlers)
+        self.hosts = frozenset(h.lower() for h in hosts) | {"localhost"}
+        self.port: int | None = None  # set once listening: the emulator's own origin has it
+        self.refusal = lru_cache(maxsize=256)(self._refusal)
+
+    def _host_ok(self, host: str) -> bool:
+        return host in self.hosts or _is_ip(host)
+
+    def _refusal(self, host: str | None, origin: str | None) -> str | None:
+        """Why a request with these `Host` and `Origin` values is refused, or None."""
+        if host is not None and not self._host_ok(_hostname(host.strip())):
+            return f"Host {host!r} is not this emulator's (an IP address, localhost or --allow-host)"
+        if origin is not None:
+            scheme, _, authority = origin.strip().partition("://")
+            own = (scheme == "http" and self._host_ok(_hostname(authority))
+                   and authority.rpartition(":")[2] == str(self.port))
+            if not own:
+                return f"Origin {origin!r} is not this emulator's: web pages may not call it"
+        return None
+
+    def admin(self, token: str | None) -> None:
+        if token is None:
+            raise Refused(401, f"the admin routes need the {ADMIN_TOKEN_HEADER} header (the token "
+                          "`shiftsim serve` wrote to its token file)")
+        if not secrets.compare_digest(token.encode(), self.admin_token.encode()):
+            raise Refused(401, f"wrong {ADMIN_TOKEN_HEADER}")
+
+    def handler(self, spec: str) -> None:
+        if spec not in self.allowed_handlers:
+            raise Refused(403, f"handler {spec!r} was not named when this emulator started (in its "
+                          "scenario or with `shiftsim serve --allow-handler`): a request never "
+                          "chooses the code the emulator runs")
+
+
+def serving_guard(scenario_handlers: Iterable[str], extra_handlers: Iterable[str],
+                  hosts: Iterable[str]) -> Guard:
+    """The guard of `shiftsim serve`: the token from `$SHIFTSIM_ADMIN_TOKEN` or a fresh one; every
+    extra handler importable now (HandlerImportError otherwise), as the scenario's are."""
+    from simulator.emulator.functions import resolve_handler
+
+    extra = tuple(extra_handlers)
+    for spec in extra:
+        resolve_handler(spec)
+    return Guard(os.environ.get(TOKEN_ENV), (*scenario_handlers, *extra), hosts)
+
+
+def refused_answer(message: str, status: int = 403) -> tuple[int, dict[str, str], bytes]:
+    """A refusal in the JSON shape AWS's JSON protocols share, so any AWS client raises on it."""
+    body = json.dumps({"__type": "AccessDeniedException", "message": f"shiftsim emulator: {message}"})
+    return status, {"Content-Type": "application/json", "x-amzn-ErrorType": "AccessDeniedException"}, body.encode()
