@@ -226,3 +226,68 @@ async def test_idle_connections_are_closed_after_the_keepalive_timeout():
             writer.close()
     finally:
         await server.stop()
+
+
+async def wait_until(condition, limit=20.0):
+    """Wait (polling the loop, bounded) until `condition()` holds; False if it never did."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def test_a_client_that_closes_mid_request_leaves_nothing_behind():
+    server, url = await with_slow_function(10)
+    try:
+        clients = [await asyncio.open_connection(URL(url).host, URL(url).port) for _ in range(100)]
+        partial = raw("POST", f"{FN}Slow/invocations?Qualifier=1", b"x" * 5000)
+        for n, (_, writer) in enumerate(clients):  # a part of a head, or a head and part of its body
+            writer.write(partial[:40] if n % 2 else partial[:-100])
+        assert await wait_until(lambda: len(server._door.connections) == 100)
+        for _, writer in clients:
+            writer.close()
+        assert await wait_until(lambda: not server._door.connections), len(server._door.connections)
+    finally:
+        await server.stop()
+
+
+async def test_a_request_not_whole_in_time_is_dropped_and_its_buffer_freed():
+    server, url = await with_slow_function(10)
+    server._door.request_timeout = 0.3
+    try:
+        stalled = await asyncio.open_connection(URL(url).host, URL(url).port)
+        slow_head = await asyncio.open_connection(URL(url).host, URL(url).port)
+        working = await asyncio.open_connection(URL(url).host, URL(url).port)
+        stalled[1].write(raw("POST", f"{FN}Slow/invocations?Qualifier=1", b"x" * 900_000)[:300_000])
+        slow_head[1].write(b"POST /2015-03-31/functions/Slow/invoc")
+        assert await asyncio.wait_for(stalled[0].read(), 10) == b""  # closed, unanswered
+        assert await asyncio.wait_for(slow_head[0].read(), 10) == b""
+        assert server._door.dropped == 2
+        working[1].write(raw("POST", f"{FN}Slow/invocations?Qualifier=1"))  # a whole one is answered
+        head = await asyncio.wait_for(working[0].readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 200")
+        for _, writer in (stalled, slow_head, working):
+            writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_connections_past_the_limit_are_closed_at_once():
+    server, url = await with_slow_function(10)
+    server._door.max_connections = 5
+    try:
+        kept = [await asyncio.open_connection(URL(url).host, URL(url).port) for _ in range(5)]
+        assert await wait_until(lambda: len(server._door.connections) == 5)
+        extra = [await asyncio.open_connection(URL(url).host, URL(url).port) for _ in range(2)]
+        for reader, _ in extra:
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+        assert server._door.refused == 2
+        reader, writer = kept[0]
+        writer.write(raw("POST", f"{FN}Slow/invocations?Qualifier=1"))
+        assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).startswith(b"HTTP/1.1 200")
+        for _, writer in kept + extra:
+            writer.close()
+    finally:
+        await server.stop()

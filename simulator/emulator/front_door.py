@@ -31,6 +31,7 @@ Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
 FAST_BODY_LIMIT = 1024 * 1024  # larger bodies go aiohttp's way (its size limit and 413)
 MAX_HEAD = 16 * 1024  # a head not ended by then goes aiohttp's way (its limits and 400s)
 KEEPALIVE_TIMEOUT_S = 75.0  # an idle connection is closed after this long, as aiohttp's server does
+REQUEST_TIMEOUT_S = 60.0  # a request not whole by then is dropped (nginx's client header/body timeouts)
 
 _REQUEST_LINE = re.compile(rb"POST (/[!-~]*) HTTP/1\.1\r\n")
 # Every header a name (a token), a colon and a value up to CR LF; the head ended by an empty line.
@@ -111,26 +112,37 @@ class FrontDoor:
     """Makes the protocol of each accepted connection; `close()` ends those it still holds."""
 
     def __init__(self, route: FastRoute, fallback: web.Server, *,
-                 keepalive_timeout: float = KEEPALIVE_TIMEOUT_S) -> None:
+                 keepalive_timeout: float = KEEPALIVE_TIMEOUT_S, request_timeout: float = REQUEST_TIMEOUT_S,
+                 max_connections: int | None = None) -> None:
         self.route, self.fallback = route, fallback
         self.connections: set[_Connection] = set()
         self.date = _Date()
         self.answered = self.handed_over = 0  # requests answered here; connections given to aiohttp
-        self.keepalive_timeout = keepalive_timeout
+        self.refused = self.dropped = 0  # connections over the limit; requests not whole in time
+        self.keepalive_timeout, self.request_timeout = keepalive_timeout, request_timeout
+        self.max_connections = max_connections or _connection_limit()
         self._sweep: asyncio.TimerHandle | None = None
 
     def watch_idle(self) -> None:
-        """Start the sweep that closes idle connections, if it is not running (one timer for all)."""
+        """Start the sweep that closes idle and stalled connections, if it is not running (one
+        timer for all)."""
         if self._sweep is None:
-            self._sweep = asyncio.get_running_loop().call_later(self.keepalive_timeout / 4, self._sweep_idle)
+            self._sweep = asyncio.get_running_loop().call_later(self._sweep_every(), self._sweep_idle)
+
+    def _sweep_every(self) -> float:
+        return min(self.keepalive_timeout, self.request_timeout) / 4
 
     def _sweep_idle(self) -> None:
         loop = asyncio.get_running_loop()
-        cutoff = loop.time() - self.keepalive_timeout
+        idle_cutoff = loop.time() - self.keepalive_timeout
+        stalled_cutoff = loop.time() - self.request_timeout
         for connection in list(self.connections):
-            if connection.idle_since is not None and connection.idle_since < cutoff:
+            if connection.idle_since is not None and connection.idle_since < idle_cutoff:
                 connection.close()
-        self._sweep = loop.call_later(self.keepalive_timeout / 4, self._sweep_idle)
+            elif connection.waiting_since is not None and connection.waiting_since < stalled_cutoff:
+                self.dropped += 1
+                connection.close()
+        self._sweep = loop.call_later(self._sweep_every(), self._sweep_idle)
 
     def __call__(self) -> asyncio.Protocol:
         return _Connection(self)
@@ -141,6 +153,14 @@ class FrontDoor:
             self._sweep = None
         for connection in list(self.connections):
             connection.close()
+
+
+def _connection_limit() -> int:
+    """As many connections as the process's descriptors allow, less a reserve for everything else."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(64, (soft if soft != resource.RLIM_INFINITY else 65536) - 256)
 
 
 class _Connection(asyncio.Protocol):
@@ -154,9 +174,14 @@ class _Connection(asyncio.Protocol):
         self.eof = False
         self.paused = False
         self.idle_since: float | None = None  # loop time since when nothing is asked or answered
+        self.waiting_since: float | None = None  # loop time since when a request is not yet whole
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if len(self.door.connections) >= self.door.max_connections:
+            self.door.refused += 1
+            transport.close()
+            return
         self.door.connections.add(self)
         self.idle_since = asyncio.get_running_loop().time()
         self.door.watch_idle()
@@ -176,8 +201,8 @@ class _Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.eof = True
-        if self.busy is None and not self.buffer:
-            return False  # nothing left to answer: the transport closes
+        if self.busy is None:
+            return False  # nothing being answered, and a part of a request never will be: close
         return True  # half-closed: the answers in hand are still written
 
     def close(self) -> None:
@@ -192,8 +217,10 @@ class _Connection(asyncio.Protocol):
         if not buffer:
             if self.eof and self.transport is not None:
                 self.transport.close()
-            self.idle_since = asyncio.get_running_loop().time()
+            self.idle_since, self.waiting_since = asyncio.get_running_loop().time(), None
             return
+        if self.waiting_since is None:
+            self.waiting_since = asyncio.get_running_loop().time()
         end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
         if end < 0:
             if len(buffer) >= MAX_HEAD or self.eof:
@@ -215,6 +242,7 @@ class _Connection(asyncio.Protocol):
             return
         body = bytes(buffer[start:stop])
         del buffer[:stop]
+        self.waiting_since = None
         self.busy = asyncio.ensure_future(self._answer(key, target, headers, body))  # type: ignore[arg-type]
 
     async def _answer(self, key: str, target: str, headers: dict[str, str], body: bytes) -> None:
