@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import json
 import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -67,6 +69,26 @@ class RunningEmulator:
         return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
                             config=Config(retries={"total_max_attempts": 1}, **config),
                             **CREDENTIALS)
+
+    def request(self, method: str, path: str, body: bytes = b"",
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """A raw HTTP request to the emulator: (status, body)."""
+        host, port = self.url.removeprefix("http://").rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def get(self, url: str) -> Any:
+        status, body = self.request("GET", url.removeprefix(self.url))
+        return json.loads(body)
+
+    def post_json(self, path: str, params: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        status, body = self.request("POST", path, json.dumps(params).encode(), headers)
+        return status, json.loads(body)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 period boundaries of the emulated clock, and the three wire protocols through real botocore clients."""
 
 import json
+from datetime import UTC, datetime
 
 import botocore.session
 import pytest
@@ -227,3 +228,64 @@ def test_tallied_lambda_metrics_equal_one_datapoint_per_metric_and_dimension_set
             tallied = got[second]
             assert (tallied.count, tallied.low, tallied.high) == (bucket.count, bucket.low, bucket.high), key
             assert tallied.total == pytest.approx(bucket.total, rel=1e-12), key
+
+
+# AWS's limits keep one request from holding the emulator's loop: the cost follows the data, not the
+# range. The strings: public reports of real CloudWatch answers (cloud-custodian issue 7683 quotes
+# the datapoint limit; the evaluation range is CloudWatch's documented one day).
+
+EPOCH, YEAR_9999 = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def test_a_huge_range_is_refused_as_aws_refuses_it(faulty):
+    running, clock, lam, cw = faulty
+    with pytest.raises(ClientError) as caught:
+        cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Errors", StartTime=EPOCH,
+                                 EndTime=YEAR_9999, Period=60, Statistics=["Sum"])
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert caught.value.response["Error"]["Message"] == (
+        "You have requested up to 4222846080 datapoints, which exceeds the limit of 1440. You may "
+        "reduce the datapoints requested by increasing Period, or decreasing the time range.")
+    with pytest.raises(ClientError, match="StartTime must be less than the parameter EndTime"):
+        cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Errors", StartTime=MINUTE_ALIGNED,
+                                 EndTime=MINUTE_ALIGNED, Period=60, Statistics=["Sum"])
+
+
+def test_a_huge_period_costs_what_the_data_does(faulty):
+    running, clock, lam, cw = faulty
+    invoke_prod(lam, 3)
+    # One period over 8,000 years: it answered after a loop over each of its seconds before.
+    points = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Errors", StartTime=EPOCH,
+                                      EndTime=YEAR_9999, Period=10**12, Statistics=["Sum"])["Datapoints"]
+    assert [p["Sum"] for p in points] == [3.0]
+    assert running.get(f"{running.url}/_shiftsim/health")["ok"] is True
+
+
+@pytest.mark.parametrize("period,evaluations", [(60, 3_000_000), (60, 1441), (3600, 169)])
+def test_an_alarm_over_more_than_aws_evaluates_is_refused(faulty, period, evaluations):
+    running, clock, lam, cw = faulty
+    with pytest.raises(ClientError) as caught:
+        put_alarm(cw, "TooLong", Period=period, EvaluationPeriods=evaluations)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "Metrics cannot be checked across more than a" in caught.value.response["Error"]["Message"]
+    put_alarm(cw, "OneDay", Period=60, EvaluationPeriods=1440)  # the longest AWS takes at 60 s
+    assert alarm(cw, "OneDay")["EvaluationPeriods"] == 1440
+
+
+@pytest.mark.parametrize("operation,params", [
+    ("GetMetricData", {"MetricDataQueries": ["not an object", 3], "StartTime": 0, "EndTime": 60}),
+    ("GetMetricData", {"MetricDataQueries": [{"Id": "m", "MetricStat": "x"}], "StartTime": 0, "EndTime": 60}),
+    ("GetMetricStatistics", {"Namespace": "AWS/Lambda", "MetricName": "Errors", "StartTime": "inf",
+                             "EndTime": "inf", "Period": 60, "Statistics": ["Sum"]}),
+    ("GetMetricStatistics", {"Namespace": "AWS/Lambda", "MetricName": "Errors", "StartTime": "nan",
+                             "EndTime": 1e400, "Period": 60, "Statistics": ["Sum"]}),
+    ("GetMetricStatistics", {"Namespace": "AWS/Lambda", "MetricName": "Errors", "StartTime": "soon",
+                             "EndTime": 60, "Period": 60, "Statistics": ["Sum"]}),
+])
+def test_malformed_requests_are_400s_not_500s(faulty, operation, params):
+    running = faulty[0]
+    status, body = running.post_json(
+        "/", params, {"X-Amz-Target": f"GraniteServiceVersion20100801.{operation}",
+                      "Content-Type": "application/x-amz-json-1.0"})
+    assert status == 400, body
+    assert body["__type"] == "InvalidParameterValue"

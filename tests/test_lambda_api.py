@@ -1,5 +1,8 @@
 """Lambda's control-plane operations through a real boto3 client over HTTP, with AWS's exact errors."""
 
+import base64
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -130,3 +133,45 @@ def test_function_names_in_every_form(lam):
         assert lam.get_alias(FunctionName=name, Name="PROD")["FunctionVersion"] == "1"
     other_account = "arn:aws:lambda:us-east-1:999999999999:function:" + FN
     assert error_of(lam.get_function, FunctionName=other_account)[:2] == (404, "ResourceNotFoundException")
+
+
+# Requests AWS rejects are 400s with Lambda's error shape, never an emulator 500. Strings: botocore's
+# Lambda model (the LogType enum) and public Lambda answers for the client context.
+ALIASES = "/2015-03-31/functions/ConnectLambdaFunction/aliases"
+
+
+@pytest.mark.parametrize("method,path,body,code", [
+    ("POST", ALIASES, {"Name": "X", "FunctionVersion": "1", "RoutingConfig": "50/50"},
+     "InvalidRequestContentException"),
+    ("POST", ALIASES, {"Name": "X", "FunctionVersion": "1", "RoutingConfig": [1, 2]},
+     "InvalidRequestContentException"),
+    ("PUT", f"{ALIASES}/PROD", {"RoutingConfig": {"AdditionalVersionWeights": ["2", 0.5]}},
+     "InvalidRequestContentException"),
+    ("PUT", f"{ALIASES}/PROD", {"RoutingConfig": 7}, "InvalidRequestContentException"),
+])
+def test_malformed_alias_requests_are_validation_errors(method, path, body, code):
+    with running_emulator() as running:
+        status, answer = running.request(method, path, json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+        assert status == 400, answer
+        assert json.loads(answer)["message"].startswith("Could not parse request body into json")
+
+
+def test_invoke_headers_lambda_rejects():
+    with running_emulator() as running:
+        lam = running.boto3()
+        with pytest.raises(ClientError) as caught:
+            lam.invoke(FunctionName="ConnectLambdaFunction:PROD", LogType="Bogus")
+        assert caught.value.response["Error"]["Code"] == "ValidationException"
+        assert caught.value.response["Error"]["Message"] == (
+            "1 validation error detected: Value 'Bogus' at 'logType' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [None, Tail]")
+        for context in ("not base64!", base64.b64encode(b"not json").decode()):
+            with pytest.raises(ClientError) as caught:
+                lam.invoke(FunctionName="ConnectLambdaFunction:PROD", ClientContext=context)
+            assert caught.value.response["Error"]["Code"] == "InvalidRequestContentException"
+            assert caught.value.response["Error"]["Message"] == \
+                "Client context must be a valid Base64-encoded JSON object."
+        good = base64.b64encode(b'{"custom": {"a": "b"}}').decode()
+        assert lam.invoke(FunctionName="ConnectLambdaFunction:PROD", ClientContext=good,
+                          LogType="None")["StatusCode"] == 200

@@ -42,6 +42,10 @@ class CloudWatchError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
+MAX_DATA_DATAPOINTS = 100_800  # GetMetricData, per call
+
+
 def _invalid(message: str) -> CloudWatchError:
     return CloudWatchError(400, "InvalidParameterValue", message)
 
@@ -104,15 +108,22 @@ class MetricStore:
             held.merge(bucket)
 
     def aggregate(self, key: MetricKey, start: float, end: float) -> Bucket | None:
-        """All datapoints in [start, end) merged, or None when there are none."""
+        """All datapoints in [start, end) merged, or None when there are none. Costs the fewer of
+        the range's seconds and the series' buckets, so a huge range costs what the data does."""
         buckets = self.series.get(key)
         if not buckets:
             return None
         merged = Bucket()
-        for second in range(int(math.floor(start)), int(math.ceil(end))):
-            bucket = buckets.get(second)
-            if bucket is not None:
-                merged.merge(bucket)
+        first, stop = math.floor(start), math.ceil(end)
+        if stop - first <= len(buckets):
+            for second in range(first, stop):
+                bucket = buckets.get(second)
+                if bucket is not None:
+                    merged.merge(bucket)
+        else:
+            for second, bucket in buckets.items():
+                if first <= second < stop:
+                    merged.merge(bucket)
         return merged if merged.count else None
 
 
@@ -251,16 +262,28 @@ class CloudWatchBackend:
 
     def get_metric_statistics(self, namespace: str, metric_name: str,
                               dimensions: list[dict[str, str]] | None, start: float, end: float,
-                              period: int, statistics: list[str]) -> list[dict[str, Any]]:
+                              period: int, statistics: list[str],
+                              max_datapoints: int = MAX_DATAPOINTS) -> list[dict[str, Any]]:
         if period <= 0:
             raise _invalid("The parameter Period must be greater than 0.")
+        if start >= end:
+            raise CloudWatchError(400, "InvalidParameterCombination",
+                                  "The parameter StartTime must be less than the parameter EndTime.")
+        first = math.floor(start / period) * period
+        requested = math.ceil((end - first) / period)
+        if requested > max_datapoints:
+            raise CloudWatchError(
+                400, "InvalidParameterCombination",
+                f"You have requested up to {requested} datapoints, which exceeds the limit of "
+                f"{max_datapoints}. You may reduce the datapoints requested by increasing Period, or "
+                "decreasing the time range.")
         for statistic in statistics:
             if statistic not in STATISTICS:
                 raise _invalid(f"The parameter Statistics must be one of {', '.join(STATISTICS)}.")
         key = metric_key(namespace, metric_name, dimensions)
         self._publish_lambda()
         points = []
-        t = math.floor(start / period) * period
+        t = first
         while t < end:
             bucket = self.metrics.aggregate(key, t, t + period)
             if bucket is not None:
@@ -271,15 +294,20 @@ class CloudWatchBackend:
         return points
 
     def get_metric_data(self, queries: list[dict[str, Any]], start: float, end: float) -> list[dict[str, Any]]:
+        if len(queries) > 500:
+            raise _invalid("The collection MetricDataQueries must not have a size greater than 500.")
         results = []
+        budget = MAX_DATA_DATAPOINTS
         for query in queries:
             stat = query.get("MetricStat")
             if stat is None:
                 raise _invalid("Only MetricStat queries are supported by the shiftsim emulator.")
             metric = stat["Metric"]
+            period = int(stat["Period"])
             points = self.get_metric_statistics(metric["Namespace"], metric["MetricName"],
-                                                metric.get("Dimensions"), start, end,
-                                                int(stat["Period"]), [stat["Stat"]])
+                                                metric.get("Dimensions"), start, end, period,
+                                                [stat["Stat"]], max_datapoints=budget)
+            budget -= math.ceil((end - math.floor(start / period) * period) / period)
             points.sort(key=lambda p: p["Timestamp"], reverse=True)
             results.append({"Id": query["Id"], "Label": query.get("Label", metric["MetricName"]),
                             "Timestamps": [p["Timestamp"] for p in points],
@@ -307,6 +335,14 @@ class CloudWatchBackend:
         period, evaluation = int(params["Period"]), int(params["EvaluationPeriods"])
         if period < 10 or (period % 60 and period not in (10, 20, 30)):
             raise _invalid("Period must be 10, 20, 30 or a multiple of 60")
+        if evaluation < 1:
+            raise _invalid("EvaluationPeriods must be at least 1")
+        if period < 3600 and period * evaluation > 86_400:
+            raise _invalid("Metrics cannot be checked across more than a day (EvaluationPeriods * "
+                           "Period must be <= 86400).")
+        if period * evaluation > 604_800:
+            raise _invalid("Metrics cannot be checked across more than a week (EvaluationPeriods * "
+                           "Period must be <= 604800).")
         datapoints = int(params.get("DatapointsToAlarm") or evaluation)
         if not 1 <= datapoints <= evaluation:
             raise _invalid("DatapointsToAlarm must be between 1 and EvaluationPeriods")

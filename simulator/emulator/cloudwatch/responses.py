@@ -32,16 +32,25 @@ BOOLEAN_KEYS = {"ActionsEnabled"}
 
 def epoch(value: Any) -> float:
     """A request timestamp in any protocol's form, as epoch seconds."""
+    seconds: float | None = None
     if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+        seconds = value.timestamp()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value)
+            seconds = float(value)
         except ValueError:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    raise CloudWatchError(400, "InvalidParameterValue", f"not a timestamp: {value!r}")
+            try:
+                seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                seconds = None
+    if seconds is None or not _EPOCH_RANGE[0] <= seconds <= _EPOCH_RANGE[1]:
+        raise CloudWatchError(400, "InvalidParameterValue", f"not a timestamp: {value!r}")
+    return seconds
+
+
+_EPOCH_RANGE = (0.0, 253_402_300_799.0)  # 1970 to the end of year 9999, as AWS's timestamps go
 
 
 class CloudWatchOperations:
@@ -63,7 +72,7 @@ class CloudWatchOperations:
                                   f"The action {operation} is not supported by the shiftsim emulator.")
         try:
             return handler(params)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise CloudWatchError(400, "InvalidParameterValue", f"malformed {operation} request: {exc!r}") from None
 
     def put_metric_alarm(self, p: dict[str, Any]) -> dict[str, Any]:

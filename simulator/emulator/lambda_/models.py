@@ -157,6 +157,18 @@ def _code_sha(spec: VersionSpec, upload: int) -> str:
     return base64.b64encode(digest).decode()
 
 
+def _unparsable(why: str) -> LambdaError:
+    return LambdaError(400, "InvalidRequestContentException", f"Could not parse request body into json: {why}")
+
+
+def _is_base64_json(text: str) -> bool:
+    try:
+        orjson.loads(base64.b64decode(text, validate=True))
+    except (ValueError, orjson.JSONDecodeError):
+        return False
+    return True
+
+
 class LambdaBackend:
     """All functions of one emulated account and region."""
 
@@ -347,7 +359,12 @@ class LambdaBackend:
     # ---- aliases --------------------------------------------------------------------------------
 
     def _check_routing(self, fn: Function, primary: str, routing: dict[str, Any] | None) -> dict[str, float]:
-        weights = dict((routing or {}).get("AdditionalVersionWeights") or {})
+        if routing is not None and not isinstance(routing, dict):
+            raise _unparsable("RoutingConfig must be an object")
+        weights = (routing or {}).get("AdditionalVersionWeights") or {}
+        if not isinstance(weights, dict):
+            raise _unparsable("AdditionalVersionWeights must be an object")
+        weights = dict(weights)
         for weight in weights.values():
             if not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0 or math.isnan(weight):
                 shown = ", ".join(f"{k}={float(v) if isinstance(v, (int, float)) else v}"
@@ -471,6 +488,13 @@ class LambdaBackend:
             raise _validation(
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed "
                 "to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+        if log_type not in (None, "None", "Tail"):
+            raise _validation(
+                f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [None, Tail]")
+        if client_context is not None and not _is_base64_json(client_context):
+            raise LambdaError(400, "InvalidRequestContentException",
+                              "Client context must be a valid Base64-encoded JSON object.")
         limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
         if len(payload) > limit:
             operation = "InvokeAsync" if invocation_type == "Event" else "InvokeFunction"
