@@ -80,7 +80,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     token_file = Path(args.admin_token_file) if args.admin_token_file else None
     try:
         event_loops.run(serve_until_signalled(emulator, args.host, args.port, announce, guard=guard,
-                                              token_file=token_file), args.event_loop)
+                                              token_file=token_file, exit_with_parent=args.exit_with_parent),
+                        args.event_loop)
     except OSError as exc:
         raise TargetError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a handler `shiftsim stage` may set, beyond the scenario's and the built-ins")
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="a host name clients may call the emulator by (IP addresses and localhost always)")
+    serve.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--admin-token-file", help="where to write the admin routes' token "
                        "(default: shiftsim-UID/emulator-PORT.token in $XDG_RUNTIME_DIR or the temp folder)")
     event_loops.add_option(serve, "the emulator")
@@ -261,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress lines reach a CI log as said
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -4,7 +4,8 @@ The emulator starts with the scenario's stack (a subprocess, local target), Locu
 this process as a library with the scenario's load, the deployment starts at the scenario's moment,
 and the run stops when the deployment has ended plus a tail (or at the scenario's maximum duration).
 Then the run folder gets the analysis (`summary.json`), the figure (`timeline.png`/`.svg`) and
-Locust's CSV and HTML reports; the summary is printed; the exit code is the verdict (0 pass, 1 fail).
+Locust's CSV and HTML reports; the summary is printed; the exit code is the verdict (0 pass, 1 fail;
+`EXIT_CODES` has them all).
 Importing this module monkey-patches the process with gevent (Locust): only `cli rehearse` does.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -36,6 +38,19 @@ from simulator.record import load_record, new_run_id
 from simulator.scenario import Scenario
 
 PROGRESS_EVERY = 2.0
+EXIT_CODES = {"passed": 0, "failed": 1, "bad input": 2, "broken": 3, "interrupted": 130, "terminated": 143}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI timeout, `docker stop`): the run ends as on Ctrl-C."""
+
+
+class RehearsalBroken(Exception):
+    """shiftsim itself could not go on (its emulator died): not a verdict on the deployment."""
+
+
+def _terminate_main() -> None:
+    gevent.get_hub().parent.throw(Terminated)
 
 
 class RehearsalUser(ContactUser):
@@ -104,10 +119,15 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     runner.start(scenario.load.users, scenario.load.spawn_rate)
     ended_at = None
     last_progress = 0.0
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
+    death: str | None = None
+    sigterm = gevent.signal_handler(signal.SIGTERM, _terminate_main)
     try:
         while time.monotonic() - started < scenario.load.max_duration:
             gevent.sleep(0.2)
+            death = session.emulator_death()
+            if death is not None:
+                break
             coordination = session.coordination
             status = coordination.deployment.get("status") if coordination else None
             if ended_at is None and status in DONE:
@@ -119,9 +139,10 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
                 break
         else:
             say(f"shiftsim: stopping at the scenario's max_duration ({scenario.load.max_duration:g} s)")
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:
+        interrupted = exc
     finally:
+        sigterm.cancel()
         runner.quit()
         environment.events.quitting.fire(environment=environment, reverse=True)
         writer.kill()
@@ -129,9 +150,13 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         csv_writer.close_files()
         write_final_csv(environment, str(folder / "locust"))
         (folder / "locust.html").write_text(get_html_report(environment), encoding="utf-8")
-    if interrupted:
-        say(f"shiftsim: interrupted: what was recorded is in {folder} (shiftsim plot {folder} analyses and draws it)")
-        raise KeyboardInterrupt
+    kept = f"what was recorded is in {folder} (shiftsim plot {folder} analyses and draws it)"
+    if interrupted is not None:
+        how = "terminated (SIGTERM)" if isinstance(interrupted, Terminated) else "interrupted"
+        say(f"shiftsim: {how}: {kept}")
+        raise interrupted
+    if death is not None:
+        raise RehearsalBroken(f"{death} {time.monotonic() - started:.1f} s into the run; {kept}")
     return finish(folder, scenario.expect)
 
 
@@ -163,7 +188,12 @@ def main_rehearse(scenario: Scenario, **kwargs: Any) -> int:
         result = rehearse(scenario, **kwargs)
     except OptionsError as exc:
         print(f"shiftsim: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CODES["bad input"]
+    except RehearsalBroken as exc:
+        print(f"shiftsim: error: {exc}", file=sys.stderr)
+        return EXIT_CODES["broken"]
+    except Terminated:
+        return EXIT_CODES["terminated"]
     print(format_summary(result.summary))
     print(f"results: {result.folder} (summary.json, timeline.png, timeline.svg, locust.html, locust_*.csv)")
     return 0 if result.passed else 1

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import sys
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
@@ -246,9 +248,10 @@ class EmulatorServer:
 
 async def serve_until_signalled(emulator: Emulator, host: str, port: int,
                                 announce: Callable[[str], None], *, guard: Guard | None = None,
-                                token_file: Path | None = None) -> None:
-    """Serve until SIGINT or SIGTERM; `announce` gets the endpoint URL once listening. The admin
-    token is written to `token_file` (default: `token_path(port)`) for this user's tools, and
+                                token_file: Path | None = None, exit_with_parent: bool = False) -> None:
+    """Serve until SIGINT or SIGTERM (or, with `exit_with_parent`, the end of standard input: the
+    parent that holds its other end is gone); `announce` gets the endpoint URL once listening. The
+    admin token is written to `token_file` (default: `token_path(port)`) for this user's tools, and
     removed at the end."""
     import signal
 
@@ -262,6 +265,20 @@ async def serve_until_signalled(emulator: Emulator, host: str, port: int,
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if exit_with_parent:
+        stdin = sys.stdin.fileno()
+        os.set_blocking(stdin, False)
+
+        def on_input() -> None:
+            try:
+                ended = not os.read(stdin, 4096)
+            except BlockingIOError:
+                return
+            if ended:
+                loop.remove_reader(stdin)
+                stop.set()
+
+        loop.add_reader(stdin, on_input)
     announce(server.url)
     try:
         await stop.wait()

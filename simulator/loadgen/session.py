@@ -305,6 +305,10 @@ class LoadSession:
         if prefix and self.coordinator:
             write_final_csv(self.env, prefix)
 
+    def emulator_death(self) -> str | None:
+        """How the emulator this session started ended, if it has (the run cannot go on)."""
+        return self.emulator.death() if self.emulator is not None else None
+
     def _close(self) -> None:
         if self.closed:
             return

@@ -1,0 +1,101 @@
+"""A rehearsal as CI and users end it: its emulator dying is said at once with an exit code of its
+own, SIGTERM ends it as Ctrl-C does, no process it started outlives it, and its progress lines reach
+a pipe as they are said. Real `shiftsim rehearse` processes and signals."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from simulator.record import DTYPE
+from tests.test_rehearse import ENV, ROOT
+
+SCENARIO = "scenarios/linear-rollback.toml"
+
+
+def start(folder: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "simulator.cli", "rehearse", SCENARIO, "--results",
+                             str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ENV, cwd=ROOT)
+
+
+def read_until(process: subprocess.Popen, needle: str, limit: float = 120.0) -> list[str]:
+    """Lines of stdout up to the first holding `needle`, read as they come (bounded in time)."""
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if needle in line:
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(limit), f"no line with {needle!r} in {limit} s: {lines}"
+    return lines
+
+
+def emulator_of(pid: int) -> int:
+    """The pid of the `shiftsim serve` child a rehearsal started."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for child in children:
+        if b"serve" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return int(child)
+    raise AssertionError(f"no emulator among {children}")
+
+
+def gone(pid: int, limit: float = 30.0) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":  # ended; only its parent's wait is missing
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_dead_emulator_stops_the_run_at_once_with_its_own_exit_code(tmp_path):
+    folder = tmp_path / "run"
+    process = start(folder)
+    read_until(process, "deployment InProgress")  # a line printed while running: stdout is line-buffered
+    os.kill(emulator_of(process.pid), signal.SIGKILL)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 3, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("shiftsim: error: the emulator (pid ")
+    assert "was killed by SIGKILL" in err and f"what was recorded is in {folder}" in err
+    assert "verdict" not in out  # no verdict on a deployment the product could not follow
+    rows = np.fromfile(folder / "invocations.bin", dtype=DTYPE)
+    assert len(rows) > 0 and (folder / "locust.html").exists()
+
+
+def test_sigterm_ends_a_rehearsal_as_ctrl_c_does_and_leaves_no_process(tmp_path):
+    folder = tmp_path / "run"
+    process = start(folder)
+    read_until(process, "deployment InProgress")
+    emulator = emulator_of(process.pid)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 143
+    assert f"shiftsim: terminated (SIGTERM): what was recorded is in {folder}" in out
+    assert "Traceback" not in err
+    assert (folder / "locust.html").exists() and len(np.fromfile(folder / "invocations.bin", dtype=DTYPE)) > 0
+    assert gone(emulator)
+
+
+def test_the_emulator_dies_with_a_killed_rehearsal(tmp_path):
+    process = start(tmp_path / "run")
+    read_until(process, "deployment")
+    emulator = emulator_of(process.pid)
+    process.kill()
+    process.communicate(timeout=60)
+    assert gone(emulator), "the emulator outlived the rehearsal that started it"
