@@ -166,3 +166,40 @@ def test_load_time_errors_name_the_file_and_action(tmp_path):
         load_flow(tmp_path / "junk.json")
     with pytest.raises(FlowError, match="cannot read flow"):
         load_flow(tmp_path / "missing.json")
+
+
+# A flow whose blocks call several functions is never sent to one alias in silence.
+START = "arn:aws:lambda:eu-west-2:999999999999:function:StartWork:live"
+POLL = "arn:aws:lambda:eu-west-2:999999999999:function:PollWork:live"
+
+
+def polling_flow(tmp_path, poll_arn=POLL):
+    return write_flow(tmp_path, "polling", [
+        act("start", "InvokeLambdaFunction", {"LambdaFunctionARN": START}, "poll", {"NoMatchingError": "bye"}),
+        act("poll", "InvokeLambdaFunction", {"LambdaFunctionARN": poll_arn}, "bye", {"NoMatchingError": "bye"}),
+        act("bye", "DisconnectParticipant"),
+    ], start="start")
+
+
+def test_a_block_naming_another_function_is_refused_not_redirected(tmp_path):
+    deployed = "arn:aws:lambda:us-east-1:123456789012:function:StartWork:PROD"
+    with pytest.raises(FlowError) as caught:
+        load_flow(polling_flow(tmp_path), alias_arn=deployed)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'polling.json'}: action poll: LambdaFunctionARN '{POLL}' names "
+                              "function 'PollWork', not the deployment's 'StartWork'")
+    assert f"will not send this block to {deployed} in its place" in message
+
+
+@pytest.mark.parametrize("named", ["{{lambdaFunctions.PollWork.arn}}", "$.Attributes.pollFunction"])
+def test_a_block_whose_function_is_unknown_before_run_time_is_refused(tmp_path, named):
+    with pytest.raises(FlowError, match="is not a function ARN .* it will not guess"):
+        load_flow(polling_flow(tmp_path, named), alias_arn="arn:aws:lambda:us-east-1:123456789012:function:StartWork:PROD")
+
+
+def test_blocks_of_the_deployed_function_go_to_its_alias_and_say_so(tmp_path):
+    deployed = "arn:aws:lambda:us-east-1:123456789012:function:StartWork:PROD"
+    flows = load_flow(polling_flow(tmp_path, START.replace("live", "beta")), alias_arn=deployed)
+    assert flows.block_targets() == [
+        {"flow": "polling", "block": "start", "named": START, "invokes": deployed},
+        {"flow": "polling", "block": "poll", "named": START.replace("live", "beta"), "invokes": deployed}]

@@ -91,3 +91,19 @@ def test_the_figure_is_redrawn_from_the_record_alone(tmp_path):
     original = json.loads((folder / "summary.json").read_text())
     assert redrawn["invocations"] == original["invocations"]
     assert redrawn["deployment"] == original["deployment"]
+
+
+def test_a_flow_calling_another_function_is_refused_at_start(tmp_path):
+    # It was sent whole to the deployment's alias: a polling flow polled the wrong function, exit 0.
+    flow = json.loads((ROOT / "scenarios" / "flows" / "LambdaAlias-loop.json").read_text())
+    for action in flow["Actions"]:
+        if action["Type"] == "InvokeLambdaFunction":
+            action["Parameters"]["LambdaFunctionARN"] = "arn:aws:lambda:us-east-1:123456789012:function:Poller:live"
+    (tmp_path / "two.json").write_text(json.dumps(flow))
+    scenario = tmp_path / "s.toml"
+    scenario.write_text((ROOT / "scenarios" / "linear-rollback.toml").read_text().replace(
+        "[load]", f"[load]\nflow = \"{tmp_path / 'two.json'}\"", 1))
+    done = rehearse(str(scenario), "--results", str(tmp_path / "run"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "names function 'Poller', not the deployment's 'ConnectLambdaFunction'" in done.stderr

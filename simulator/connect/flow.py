@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from simulator.arn import ArnError, parse_alias_arn
+from simulator.arn import ArnError, parse_alias_arn, parse_function_name
 from simulator.connect.event import Contact, contact_flow_event
 from simulator.connect.invoke import BlockConfigError, InvokeBlock, InvokeOutcome
 
@@ -62,6 +62,12 @@ class FlowSet:
     @property
     def start(self) -> Flow:
         return self.flows[self.entry]
+
+    def block_targets(self) -> list[dict[str, str]]:
+        """Each Invoke block: its flow, its identifier, the ARN it names and the alias it invokes."""
+        return [{"flow": flow.name, "block": block_id, "named": flow.actions[block_id].parameters.get(
+                    "LambdaFunctionARN", ""), "invokes": block.function_arn}
+                for flow in self.flows.values() for block_id, block in flow.blocks.items()]
 
 
 def load_flow(path: str | Path, *, alias_arn: str | None = None,
@@ -149,14 +155,39 @@ def _parse_action(file: Path, index: int, raw: Any) -> Action:
                   errors, tuple(conditions))
 
 
+def _block_arn(file: Path, action: Action, alias_arn: str | None) -> str:
+    """The alias a block invokes. With `alias_arn` (the alias the deployment shifts), a block that
+    names the same function, under any qualifier, account or region, is sent to it; a block that
+    names another function, or one only known at run time, is refused: sending it to the
+    deployment's alias instead would rehearse a different flow than the user's."""
+    named = action.parameters.get("LambdaFunctionARN", "")
+    where = f"{file}: action {action.identifier}: LambdaFunctionARN {named!r}"
+    if alias_arn is None:
+        try:
+            parse_alias_arn(named)
+        except ArnError as exc:
+            raise FlowError(f"{file}: action {action.identifier}: LambdaFunctionARN: {exc}") from None
+        return named
+    target = parse_alias_arn(alias_arn)
+    try:
+        ref = parse_function_name(named) if isinstance(named, str) and named.startswith("arn:") else None
+    except ArnError:
+        ref = None
+    if ref is None:
+        raise FlowError(f"{where} is not a function ARN (a placeholder or a JSONPath?): shiftsim "
+                        f"rehearses flows whose every Invoke block names the deployment's function "
+                        f"{target.name!r}; it will not guess which function this block calls")
+    if ref.name != target.name:
+        raise FlowError(f"{where} names function {ref.name!r}, not the deployment's {target.name!r}: "
+                        "shiftsim cannot yet rehearse a flow that calls several functions, and will not "
+                        f"send this block to {alias_arn} in its place")
+    return alias_arn
+
+
 def _invoke_block(file: Path, action: Action, alias_arn: str | None,
                   retry_function_errors: bool) -> InvokeBlock:
     p = action.parameters
-    arn = alias_arn or p.get("LambdaFunctionARN", "")
-    try:
-        parse_alias_arn(arn)
-    except ArnError as exc:
-        raise FlowError(f"{file}: action {action.identifier}: LambdaFunctionARN: {exc}") from None
+    arn = _block_arn(file, action, alias_arn)
     try:
         timeout = int(str(p.get("InvocationTimeLimitSeconds", "8")))
     except ValueError:

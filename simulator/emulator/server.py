@@ -188,7 +188,8 @@ class _RootDispatch:
              "message": "unrecognised request: no X-Amz-Target header and no query Action"}, status=400)
 
 
-def build_app(emulator: Emulator, guard: Guard) -> web.Application:
+def build_app(emulator: Emulator, guard: Guard | None = None) -> web.Application:
+    guard = guard or Guard(allowed_handlers=emulator.scenario.handlers())
     app = web.Application(middlewares=[_guarded(guard), _aws_errors], client_max_size=16 * 1024 * 1024)
     app.add_routes(LambdaResponses(emulator.lambda_).routes())
     app.add_routes(CloudWatchResponses(emulator.cloudwatch).routes())

@@ -83,6 +83,11 @@ class LoadSession:
         self.coordinator = not isinstance(environment.runner, WorkerRunner)
         self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
         self.flows: FlowSet = load_flow(options.flow, alias_arn=options.alias_arn)
+        if self.coordinator:
+            for target in self.flows.block_targets():
+                if target["named"] != target["invokes"]:
+                    log.warning("shiftsim: flow %s, block %s names %s: it invokes %s, the alias the deployment "
+                                "shifts", target["flow"], target["block"], target["named"], target["invokes"])
         self.bridge = AsyncioBridge(options.event_loop)  # the master uses it for the deployment and the UI's polling
         self.emulator: EmulatorProcess | None = None
         self.endpoint = options.endpoint_url
@@ -170,7 +175,8 @@ class LoadSession:
                 "description": o.scenario.description, "alias_arn": o.alias_arn, "target": o.target,
                 "time_scale": self.clock.scale, "rate": o.rate, "flow": str(o.flow),
                 "users": getattr(parsed, "num_users", None), "processes": processes,
-                "prompt_time": o.prompt_time, "prompt_mean_s": mean_duration(o.prompt_time), "started": time.time()}
+                "prompt_time": o.prompt_time, "prompt_mean_s": mean_duration(o.prompt_time), "started": time.time(),
+                "blocks": self.flows.block_targets()}
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
