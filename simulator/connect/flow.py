@@ -120,14 +120,15 @@ def _parse_file(file: Path, alias_arn: str | None, retry_function_errors: bool) 
             raise FlowError(f"{file}: action identifier {action.identifier!r} appears twice")
         actions[action.identifier] = action
     start = data.get("StartAction")
-    if start not in actions:
+    if not isinstance(start, str) or start not in actions:
         raise FlowError(f"{file}: StartAction {start!r} is not one of the flow's actions")
     for action in actions.values():
         targets = [action.next_action, *action.errors.values(), *(c[2] for c in action.conditions)]
         for target in targets:
             if target is not None and target not in actions:
                 raise FlowError(f"{file}: action {action.identifier}: transition to unknown action {target!r}")
-    name = (data.get("Metadata") or {}).get("name") or file.stem
+    metadata = _shaped(data.get("Metadata"), dict, f"{file}: Metadata")
+    name = metadata.get("name") if isinstance(metadata.get("name"), str) and metadata.get("name") else file.stem
     flow = Flow(file.stem, name, start, actions, str(file))
     for action in actions.values():
         if action.type == "InvokeLambdaFunction":
@@ -144,15 +145,41 @@ def _parse_action(file: Path, index: int, raw: Any) -> Action:
     if kind not in SUPPORTED:
         raise FlowError(f"{file}: action {identifier}: type {kind!r} is not supported "
                         f"(supported: {', '.join(SUPPORTED)})")
-    transitions = raw.get("Transitions") or {}
-    errors = {e.get("ErrorType", ""): e.get("NextAction") for e in transitions.get("Errors") or []}
+    where = f"{file}: action {identifier}"
+    transitions = _shaped(raw.get("Transitions"), dict, f"{where}: Transitions")
+    errors = {}
+    for error in _shaped(transitions.get("Errors"), list, f"{where}: Transitions.Errors"):
+        error = _shaped(error, dict, f"{where}: Transitions.Errors[]")
+        errors[_text(error.get("ErrorType", ""), f"{where}: ErrorType")] = _target(error, where)
     conditions = []
-    for condition in transitions.get("Conditions") or []:
-        spec = condition.get("Condition") or {}
-        operands = tuple(str(o) for o in spec.get("Operands") or [])
-        conditions.append((spec.get("Operator", "Equals"), operands, condition.get("NextAction")))
-    return Action(identifier, kind, dict(raw.get("Parameters") or {}), transitions.get("NextAction"),
-                  errors, tuple(conditions))
+    for condition in _shaped(transitions.get("Conditions"), list, f"{where}: Transitions.Conditions"):
+        condition = _shaped(condition, dict, f"{where}: Transitions.Conditions[]")
+        spec = _shaped(condition.get("Condition"), dict, f"{where}: Condition")
+        operands = tuple(str(o) for o in _shaped(spec.get("Operands"), list, f"{where}: Condition.Operands"))
+        operator = _text(spec.get("Operator", "Equals"), f"{where}: Condition.Operator")
+        conditions.append((operator, operands, _target(condition, where)))
+    parameters = _shaped(raw.get("Parameters"), dict, f"{where}: Parameters")
+    return Action(identifier, kind, dict(parameters), _target(transitions, where), errors, tuple(conditions))
+
+
+def _shaped(value: Any, kind: type, where: str) -> Any:
+    """`value` when it is a `kind`; an empty one when absent or empty; else a FlowError naming it."""
+    if value is None or (not value and not isinstance(value, (int, float))):
+        return kind()
+    if not isinstance(value, kind):
+        raise FlowError(f"{where}: expected {'an object' if kind is dict else 'a list'}, got {value!r:.60}")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise FlowError(f"{where}: expected a string, got {value!r:.60}")
+    return value
+
+
+def _target(transition: dict[str, Any], where: str) -> str | None:
+    target = transition.get("NextAction")
+    return None if target is None else _text(target, f"{where}: NextAction")
 
 
 def _block_arn(file: Path, action: Action, alias_arn: str | None) -> str:
@@ -160,7 +187,7 @@ def _block_arn(file: Path, action: Action, alias_arn: str | None) -> str:
     names the same function, under any qualifier, account or region, is sent to it; a block that
     names another function, or one only known at run time, is refused: sending it to the
     deployment's alias instead would rehearse a different flow than the user's."""
-    named = action.parameters.get("LambdaFunctionARN", "")
+    named = _text(action.parameters.get("LambdaFunctionARN", ""), f"{file}: action {action.identifier}: LambdaFunctionARN")
     where = f"{file}: action {action.identifier}: LambdaFunctionARN {named!r}"
     if alias_arn is None:
         try:
@@ -170,7 +197,7 @@ def _block_arn(file: Path, action: Action, alias_arn: str | None) -> str:
         return named
     target = parse_alias_arn(alias_arn)
     try:
-        ref = parse_function_name(named) if isinstance(named, str) and named.startswith("arn:") else None
+        ref = parse_function_name(named) if named.startswith("arn:") else None
     except ArnError:
         ref = None
     if ref is None:
@@ -193,8 +220,10 @@ def _invoke_block(file: Path, action: Action, alias_arn: str | None,
     except ValueError:
         raise FlowError(f"{file}: action {action.identifier}: InvocationTimeLimitSeconds "
                         f"{p.get('InvocationTimeLimitSeconds')!r} is not a whole number") from None
-    validation = (p.get("ResponseValidation") or {}).get("ResponseType", "STRING_MAP")
-    attributes = p.get("LambdaInvocationAttributes") or {}
+    where = f"{file}: action {action.identifier}"
+    validation = _shaped(p.get("ResponseValidation"), dict, f"{where}: ResponseValidation").get(
+        "ResponseType", "STRING_MAP")
+    attributes = _shaped(p.get("LambdaInvocationAttributes"), dict, f"{where}: LambdaInvocationAttributes")
     try:
         return InvokeBlock(function_arn=arn, timeout_s=timeout, response_validation=validation,
                            parameters={str(k): str(v) for k, v in attributes.items()},
