@@ -51,7 +51,7 @@ def test_a_well_formed_head_is_read_as_aiohttp_reads_it(path, headers):
     assert result is not None
     target, seen = result
     assert target == f"/{path}"
-    for name, value in headers:  # the first of a repeated name, stripped, as aiohttp's get
+    for name, _ in headers:  # the first of a repeated name, stripped, as aiohttp's get
         if name.lower() in seen:
             first = next(v for n, v in headers if n.lower() == name.lower())
             assert seen[name.lower()] == first.strip(" \t")

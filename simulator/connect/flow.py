@@ -38,8 +38,8 @@ class Action:
     type: str
     parameters: dict[str, Any]
     next_action: str | None
-    errors: dict[str, str]
-    conditions: tuple[tuple[str, tuple[str, ...], str], ...]  # (operator, operands, next)
+    errors: dict[str, str | None]
+    conditions: tuple[tuple[str, tuple[str, ...], str | None], ...]  # (operator, operands, next)
 
 
 @dataclass
