@@ -159,10 +159,8 @@ class Coordination:
         if not isinstance(runner, MasterRunner):
             return
         # A worker that quit is no longer listed; one that went silent stays listed as missing.
-        missing = {c.id for c in runner.clients.values() if c.state == STATE_MISSING}
-        for worker in list(self.session.rows_by_worker):
-            if worker in missing:
-                self.session.worker_lost(worker)
+        for worker in [c.id for c in runner.clients.values() if c.state == STATE_MISSING]:
+            self.session.worker_lost(worker)  # also one lost before its first report
 
     def version_totals(self) -> dict[str, Any]:
         """Invocations and failures per version, from Locust's (aggregated) statistics."""
