@@ -169,19 +169,26 @@ def test_a_hook_that_never_answers_fails_after_the_hour_and_rolls_back(stack):
     assert stack.alias() == ("1", {})  # DEPLOYMENT_FAILURE rolls back: SAM enables it
 
 
-def test_a_second_deployment_of_the_group_is_queued(stack):
+def test_a_second_deployment_of_the_group_is_rejected_while_one_is_active(stack):
+    # AWS's message, as public CI logs quote it (CircleCI-Public/aws-ecs-orb issue 181); the
+    # contract said Queued until 2026-12-01.
     first = stack.deploy()
-    second_target = stack.lam.publish_version(FunctionName=FN)["Version"]
-    assert second_target == "2"  # unchanged code publishes nothing new
-    second = stack.cd.create_deployment(applicationName=APP, deploymentGroupName=GROUP,
-                                        revision=appspec_revision("1", "2"))["deploymentId"]
-    stack.advance(1)
-    assert stack.info(second)["status"] == "Queued"
+    assert stack.lam.publish_version(FunctionName=FN)["Version"] == "2"  # unchanged code: nothing new
+    with pytest.raises(ClientError) as caught:
+        stack.cd.create_deployment(applicationName=APP, deploymentGroupName=GROUP,
+                                   revision=appspec_revision("1", "2"))
+    assert caught.value.response["Error"]["Code"] == "DeploymentLimitExceededException"
+    assert caught.value.response["Error"]["Message"] == \
+        f"The Deployment Group '{GROUP}' already has an active Deployment '{first}'"
+    assert [d for d in stack.cd.list_deployments(applicationName=APP, deploymentGroupName=GROUP)["deployments"]] \
+        == [first]
     for _ in range(12):
         stack.advance(60)
     assert stack.info(first)["status"] == "Succeeded"
-    assert stack.info(second)["status"] == "Failed"  # PROD no longer points at its current version 1
-    assert stack.info(second)["errorInformation"]["code"] == "INVALID_LAMBDA_CONFIGURATION"
+    second = stack.cd.create_deployment(applicationName=APP, deploymentGroupName=GROUP,
+                                        revision=appspec_revision("2", "1"))["deploymentId"]
+    stack.advance(1)
+    assert stack.info(second)["status"] == "InProgress"  # once the first ended, accepted
 
 
 def test_api_errors_and_reads(stack):

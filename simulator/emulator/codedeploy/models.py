@@ -216,6 +216,10 @@ class CodeDeployBackend:
                           config_name: str | None = None, description: str = "",
                           auto_rollback: dict[str, Any] | None = None) -> Deployment:
         group = self.group(application, group_name)
+        active = self._active_in_group(application, group_name)
+        if active:
+            raise CodeDeployError("DeploymentLimitExceededException",
+                                  f"The Deployment Group '{group_name}' already has an active Deployment '{active[0].id}'")
         config_name = config_name or group.config_name
         self.config(config_name)
         resource, hooks = parse_appspec(revision)
@@ -247,15 +251,11 @@ class CodeDeployBackend:
         for listener in self.listeners:
             listener(d)
 
-    def _active_in_group(self, d: Deployment) -> list[Deployment]:
-        return [o for o in self.deployments.values() if o is not d and o.group == d.group
-                and o.application == d.application and o.status in ("InProgress", "Created")
-                and o.created <= d.created and o.creator == "user"]
+    def _active_in_group(self, application: str, group: str) -> list[Deployment]:
+        return [d for d in self.deployments.values() if d.group == group and d.application == application
+                and d.status in ("InProgress", "Created") and d.creator == "user"]
 
     async def _run(self, d: Deployment) -> None:
-        while self._active_in_group(d):
-            self._set_status(d, "Queued")
-            await self.clock.sleep(1.0)
         d.started = self.clock.now()
         self._set_status(d, "InProgress")
         group = self.groups[(d.application, d.group)]

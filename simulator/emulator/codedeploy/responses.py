@@ -104,7 +104,7 @@ class CodeDeployResponses:
         return info
 
     def _target(self, d: Deployment) -> dict[str, Any]:
-        status = {"Created": "Pending", "Queued": "Pending", "InProgress": "InProgress"}.get(d.status, d.status)
+        status = {"Created": "Pending", "InProgress": "InProgress"}.get(d.status, d.status)
         events = []
         for e in d.events:
             event: dict[str, Any] = {"lifecycleEventName": e.name, "status": e.status}
@@ -228,7 +228,7 @@ class CodeDeployResponses:
 
 def _overview(d: Deployment) -> dict[str, int]:
     overview = {k: 0 for k in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready")}
-    key = {"Created": "Pending", "Queued": "Pending"}.get(d.status, d.status)
+    key = {"Created": "Pending"}.get(d.status, d.status)
     if key == "Stopped":
         key = "Skipped"
     overview[key] = 1
