@@ -62,12 +62,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from simulator.emulator.functions import HandlerImportError
-    from simulator.emulator.guard import exposure_warning, serving_guard
+    from simulator.emulator.guard import exposure_warning, serving_guard, signature_verifier
     from simulator.emulator.server import serve_until_signalled
 
     emulator = _emulator(args)
     try:
-        guard = serving_guard(emulator.scenario.handlers(), args.allow_handler, (args.host, *args.allow_host))
+        verifier = signature_verifier(emulator.scenario.region) if args.verify_signatures else None
+    except ValueError as exc:  # no credentials to verify against
+        raise TargetError(str(exc)) from None
+    try:
+        guard = serving_guard(emulator.scenario.handlers(), args.allow_handler, (args.host, *args.allow_host),
+                              verifier)
     except HandlerImportError as exc:
         raise ScenarioError(f"--allow-handler: {exc}") from None
     warning = exposure_warning(args.host)
@@ -197,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a handler `shiftsim stage` may set, beyond the scenario's and the built-ins")
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="a host name clients may call the emulator by (IP addresses and localhost always)")
+    serve.add_argument("--verify-signatures", action="store_true",
+                       help="accept only requests SigV4-signed with the credentials of this process's AWS "
+                       "credential chain (environment, profile), as AWS does")
     serve.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--admin-token-file", help="where to write the admin routes' token "
                        "(default: shiftsim-UID/emulator-PORT.token in $XDG_RUNTIME_DIR or the temp folder)")

@@ -45,6 +45,10 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a CI timeout, `docker stop`): the run ends as on Ctrl-C."""
 
 
+class RehearsalRefused(Exception):
+    """The target refused what the rehearsal needs (the deployment could not start): the user's to fix."""
+
+
 class RehearsalBroken(Exception):
     """shiftsim itself could not go on (its emulator died): not a verdict on the deployment."""
 
@@ -121,6 +125,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     last_progress = 0.0
     interrupted: KeyboardInterrupt | None = None
     death: str | None = None
+    refused: str | None = None
     sigterm = gevent.signal_handler(signal.SIGTERM, _terminate_main)
     try:
         while time.monotonic() - started < scenario.load.max_duration:
@@ -130,6 +135,9 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
                 break
             coordination = session.coordination
             status = coordination.deployment.get("status") if coordination else None
+            if status == "could not start":
+                refused = f"the deployment could not start: {coordination.deployment.get('error', '')}"
+                break
             if ended_at is None and status in DONE:
                 ended_at = time.monotonic()
             if time.monotonic() - last_progress >= PROGRESS_EVERY:
@@ -157,6 +165,8 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         raise interrupted
     if death is not None:
         raise RehearsalBroken(f"{death} {time.monotonic() - started:.1f} s into the run; {kept}")
+    if refused is not None:
+        raise RehearsalRefused(f"{refused}; {kept}")
     return finish(folder, scenario.expect)
 
 
@@ -186,7 +196,7 @@ def progress_line(session: Any, started: float) -> str:
 def main_rehearse(scenario: Scenario, **kwargs: Any) -> int:
     try:
         result = rehearse(scenario, **kwargs)
-    except OptionsError as exc:
+    except (OptionsError, RehearsalRefused) as exc:
         print(f"shiftsim: error: {exc}", file=sys.stderr)
         return EXIT_CODES["bad input"]
     except RehearsalBroken as exc:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from simulator.admin_token import ADMIN_TOKEN_HEADER, TOKEN_ENV
+from simulator.emulator.signatures import SignatureVerifier
 
 BUILTIN_HANDLERS = frozenset({
     "simulator.emulator.functions:version_echo", "simulator.emulator.functions:failing",
@@ -70,7 +71,8 @@ class Guard:
     """The checks of every request (`refusal`) and of the admin routes (`admin`, `handler`)."""
 
     def __init__(self, admin_token: str | None = None, allowed_handlers: Iterable[str] = (),
-                 hosts: Iterable[str] = ()) -> None:
+                 hosts: Iterable[str] = (), verifier: SignatureVerifier | None = None) -> None:
+        self.verifier = verifier  # SigV4 checked on every AWS request when set
         self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.allowed_handlers = BUILTIN_HANDLERS | frozenset(allowed_handlers)
         self.hosts = frozenset(h.lower() for h in hosts) | {"localhost"}
@@ -106,8 +108,20 @@ class Guard:
                           "chooses the code the emulator runs")
 
 
+def signature_verifier(region: str) -> SignatureVerifier:
+    """A verifier for the credentials of this process's AWS credential chain (environment, profile)."""
+    import botocore.session
+
+    credentials = botocore.session.Session().get_credentials()
+    if credentials is None:
+        raise ValueError("--verify-signatures: no AWS credentials in this process's environment or profile "
+                         "to verify against (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)")
+    frozen = credentials.get_frozen_credentials()
+    return SignatureVerifier(frozen.access_key, frozen.secret_key, region)
+
+
 def serving_guard(scenario_handlers: Iterable[str], extra_handlers: Iterable[str],
-                  hosts: Iterable[str]) -> Guard:
+                  hosts: Iterable[str], verifier: SignatureVerifier | None = None) -> Guard:
     """The guard of `shiftsim serve`: the token from `$SHIFTSIM_ADMIN_TOKEN` or a fresh one; every
     extra handler importable now (HandlerImportError otherwise), as the scenario's are."""
     from simulator.emulator.functions import resolve_handler
@@ -115,10 +129,11 @@ def serving_guard(scenario_handlers: Iterable[str], extra_handlers: Iterable[str
     extra = tuple(extra_handlers)
     for spec in extra:
         resolve_handler(spec)
-    return Guard(os.environ.get(TOKEN_ENV), (*scenario_handlers, *extra), hosts)
+    return Guard(os.environ.get(TOKEN_ENV), (*scenario_handlers, *extra), hosts, verifier)
 
 
-def refused_answer(message: str, status: int = 403) -> tuple[int, dict[str, str], bytes]:
+def refused_answer(message: str, status: int = 403, code: str = "AccessDeniedException") -> tuple[int, dict[str, str], bytes]:
     """A refusal in the JSON shape AWS's JSON protocols share, so any AWS client raises on it."""
-    body = json.dumps({"__type": "AccessDeniedException", "message": f"shiftsim emulator: {message}"})
-    return status, {"Content-Type": "application/json", "x-amzn-ErrorType": "AccessDeniedException"}, body.encode()
+    body = json.dumps({"__type": code, "message": message if code != "AccessDeniedException"
+                       else f"shiftsim emulator: {message}"})
+    return status, {"Content-Type": "application/json", "x-amzn-ErrorType": code}, body.encode()

@@ -138,6 +138,10 @@ def _guarded(guard: Guard):
         refusal = guard.refusal(request.headers.get("Host"), request.headers.get("Origin"))
         if refusal is not None:
             return web_response(refused_answer(refusal))
+        if guard.verifier is not None and not request.path.startswith("/_shiftsim/"):
+            unsigned = guard.verifier.refusal(request.method, request.raw_path, request.headers, await request.read())
+            if unsigned is not None:
+                return web_response(refused_answer(unsigned.message, code=unsigned.code))
         return await handler(request)
 
     return check
@@ -150,6 +154,8 @@ class _FastInvoke:
         self.lambda_responses, self.guard = lambda_responses, guard
 
     def takes(self, target: str) -> str | None:
+        if self.guard.verifier is not None:
+            return None  # signatures are checked on aiohttp's side, which has every header
         return invoked_function(target)
 
     async def answer(self, function_name: str, target: str, headers: dict[str, str],

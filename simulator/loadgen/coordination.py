@@ -39,6 +39,7 @@ class Coordination:
         self.started_at = 0.0
         self.origin = 0.0  # emulated time of the deployment's first event
         self.watching = False  # while the driver watches, it reports alarm transitions itself
+        self.poll_error: str | None = None  # the last poll's failure, said once while it lasts
 
     def start(self) -> None:
         self.stop()
@@ -128,8 +129,12 @@ class Coordination:
                                  "reason": alarm.get("StateReason", "")}))
                 self.alarms = {a["AlarmName"]: a["StateValue"] for a in alarms}
             except (ClientError, BotoCoreError) as exc:
-                if session.emulator_death() is None:  # a dead emulator is said once, by whoever runs the test
+                # said once while it lasts; a dead emulator is said by whoever runs the test
+                if str(exc) != self.poll_error and session.emulator_death() is None:
                     log.warning("shiftsim: cannot poll the alias or alarms: %s", exc)
+                self.poll_error = str(exc)
+            else:
+                self.poll_error = None
             await asyncio.sleep(POLL_SECONDS)
 
     @property

@@ -1,0 +1,196 @@
+"""The real-AWS path, exercised: `--target aws` (rehearse, deploy, Locust, --watch-existing) reaching
+an emulator only through the standard AWS configuration (a profile's endpoint_url, its credentials,
+the credential chain), exactly as it would reach AWS; and the emulator checking SigV4 signatures as
+AWS does (`serve --verify-signatures`), so a client set up with other credentials is caught."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+from botocore.exceptions import ClientError
+
+from simulator.record import DTYPE
+from tests.test_cli import ROOT
+
+KEY, SECRET = "AKIDSHIFTSIMTEST", "local-secret"
+SCENARIO = """
+[scenario]
+name = "aws-path"
+seed = 3
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+[functions.staged]
+description = "new"
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+[deployment]
+{config}
+start_after = 1
+[load]
+users = 5
+spawn_rate = 5
+prompt_time = "fixed:0.05"
+tail = 1
+max_duration = {max_duration}
+[expect]
+outcome = "succeeded"
+min_invocations = 20
+"""
+ALL_AT_ONCE = 'config = "AllAtOnce"'
+
+
+def no_aws_settings() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {"PYTHONPATH": str(ROOT)}
+
+
+@pytest.fixture
+def verifying_emulator(tmp_path):
+    """`shiftsim serve --verify-signatures` on the scenario, its credentials from its environment;
+    yields (url, the scenario file, an environment with a profile pointing at it)."""
+    scenario = tmp_path / "aws.toml"
+    scenario.write_text(SCENARIO.format(config=ALL_AT_ONCE, max_duration=150))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--verify-signatures", "--scenario",
+         str(scenario), "--admin-token-file", str(tmp_path / "token")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env=no_aws_settings() | {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET})
+    line = process.stdout.readline()
+    assert line.startswith("shiftsim emulator listening on "), process.stderr.read()
+    url = line.rsplit(" ", 1)[1].strip()
+    (tmp_path / "config").write_text(
+        f"[profile rehearsal]\nregion = us-east-1\nendpoint_url = {url}\n"
+        f"[profile stale]\nregion = us-east-1\nendpoint_url = {url}\n")
+    (tmp_path / "credentials").write_text(
+        f"[rehearsal]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n"
+        f"[stale]\naws_access_key_id = {KEY}\naws_secret_access_key = rotated-last-month\n")
+    env = no_aws_settings() | {"AWS_CONFIG_FILE": str(tmp_path / "config"),
+                               "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+                               "AWS_PROFILE": "rehearsal"}
+    try:
+        yield url, scenario, env
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+
+
+def client(url, service, key=KEY, secret=SECRET, region="us-east-1"):
+    return boto3.client(service, endpoint_url=url, region_name=region, aws_access_key_id=key,
+                        aws_secret_access_key=secret)
+
+
+def test_signatures_are_checked_as_aws_checks_them(verifying_emulator):
+    url, _, _ = verifying_emulator
+    assert client(url, "lambda").invoke(FunctionName="ConnectLambdaFunction:PROD")["ExecutedVersion"] == "1"
+    assert len(client(url, "cloudwatch").describe_alarms()["MetricAlarms"]) == 1  # smithy-rpc-v2-cbor
+    assert client(url, "codedeploy").list_applications()["applications"] == ["ServerlessDeploymentApplication"]
+    calls = {"lambda": lambda c: c.invoke(FunctionName="ConnectLambdaFunction:PROD"),
+             "cloudwatch": lambda c: c.describe_alarms(), "codedeploy": lambda c: c.list_applications()}
+    wrong = [({"secret": "other"}, "InvalidSignatureException", "The request signature we calculated does not match"),
+             ({"key": "AKIDSOMEONEELSE"}, "UnrecognizedClientException", "The security token included in the request is invalid."),
+             ({"region": "eu-west-1"}, "InvalidSignatureException", "Credential should be scoped to a valid region")]
+    for service, call in calls.items():
+        for overrides, code, message in wrong:
+            with pytest.raises(ClientError) as caught:
+                call(client(url, service, **overrides))
+            assert caught.value.response["Error"]["Code"] == code, (service, overrides)
+            assert caught.value.response["Error"]["Message"].startswith(message)
+
+
+def test_the_aws_cli_signs_as_the_emulator_expects(verifying_emulator, tmp_path):
+    url, _, env = verifying_emulator
+    aws = Path(sys.executable).parent / "aws"
+    if not aws.exists():
+        pytest.skip("the AWS CLI comes with the dev extra")
+    done = subprocess.run([aws, "lambda", "get-alias", "--function-name", "ConnectLambdaFunction", "--name", "PROD"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["FunctionVersion"] == "1"
+    stale = subprocess.run([aws, "cloudwatch", "describe-alarms"], capture_output=True, text=True,
+                           env=env | {"AWS_PROFILE": "stale"}, timeout=60)
+    assert stale.returncode != 0 and "InvalidSignatureException" in stale.stderr
+
+
+def test_a_rehearsal_on_the_aws_target_through_a_profile(verifying_emulator, tmp_path):
+    _, scenario, env = verifying_emulator
+    folder = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(scenario), "--target", "aws",
+                           "--results", str(folder)], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "verdict: PASS" in done.stdout
+    rows = np.fromfile(folder / "invocations.bin", dtype=DTYPE)
+    assert len(rows) >= 20
+    assert json.loads((folder / "run.json").read_text())["target"] == "aws"
+    # Stale credentials: the deployment cannot start; said in one line, exit 2, the record kept.
+    stale = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(scenario), "--target", "aws",
+                            "--results", str(tmp_path / "stale")], capture_output=True, text=True,
+                           env=env | {"AWS_PROFILE": "stale"}, cwd=ROOT, timeout=240)
+    assert stale.returncode == 2, stale.stdout[-2000:] + stale.stderr[-2000:]
+    last = stale.stderr.strip().splitlines()[-1]
+    assert last.startswith("shiftsim: error: the deployment could not start: ") and "InvalidSignatureException" in last
+    assert "Traceback" not in stale.stderr and (tmp_path / "stale" / "invocations.bin").exists()
+
+
+def test_deploy_and_locust_on_the_aws_target(verifying_emulator, tmp_path):
+    _, scenario, env = verifying_emulator
+    deployed = subprocess.run([sys.executable, "-m", "simulator.cli", "deploy", "--target", "aws", "--scenario",
+                               str(scenario)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert "Succeeded" in deployed.stdout
+    results = tmp_path / "results"
+    locust = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py"),
+                             "--headless", "-u", "3", "-r", "3", "-t", "4s", "--target", "aws", "--scenario",
+                             str(scenario), "--results-dir", str(results), "--deploy-after", "-1"],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert locust.returncode == 0, locust.stderr[-3000:]
+    (run,) = list(results.iterdir())
+    assert len(np.fromfile(run / "invocations.bin", dtype=DTYPE)) > 0
+
+
+def test_watch_existing_follows_the_deployment_sam_deploy_started(tmp_path, verifying_emulator):
+    url, scenario, env = verifying_emulator
+    deploy = client(url, "codedeploy")
+    deploy.create_deployment_config(  # a one-minute canary: long enough to be found in progress
+        deploymentConfigName="OneMinuteCanary", computePlatform="Lambda",
+        trafficRoutingConfig={"type": "TimeBasedCanary",
+                              "timeBasedCanary": {"canaryPercentage": 50, "canaryInterval": 1}})
+    folder = tmp_path / "watched"
+    rehearsal = subprocess.Popen([sys.executable, "-m", "simulator.cli", "rehearse", str(scenario), "--target", "aws",
+                                  "--watch-existing", "--results", str(folder)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    waiting = threading.Event()
+
+    def read() -> None:
+        for line in rehearsal.stdout:
+            lines.append(line)
+            if "waiting for a deployment" in line:
+                waiting.set()
+
+    lines: list[str] = []
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert waiting.wait(90), lines
+        publish = client(url, "lambda").publish_version(FunctionName="ConnectLambdaFunction")["Version"]
+        started = deploy.create_deployment(  # what `sam deploy` does
+            applicationName="ServerlessDeploymentApplication", deploymentGroupName="ConnectLambdaFunctionDeploymentGroup",
+            deploymentConfigName="OneMinuteCanary",
+            revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": json.dumps(
+                {"version": 0.0, "Resources": [{"fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                    "Name": "ConnectLambdaFunction", "Alias": "PROD", "CurrentVersion": "1",
+                    "TargetVersion": publish}}}]})}})["deploymentId"]
+        rehearsal.wait(timeout=200)
+    finally:
+        if rehearsal.poll() is None:
+            rehearsal.kill()
+    assert rehearsal.returncode == 0, "".join(lines)[-3000:] + rehearsal.stderr.read()[-3000:]
+    assert started in (folder / "timeline.jsonl").read_text()
+    assert "verdict: PASS" in "".join(lines)
