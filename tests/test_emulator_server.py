@@ -291,3 +291,28 @@ async def test_connections_past_the_limit_are_closed_at_once():
             writer.close()
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize("front_door", [True, False], ids=["handed over by the front door", "aiohttp alone"])
+async def test_a_slow_body_on_aiohttps_side_is_dropped_in_time(front_door):
+    stack = STACK + "\n[[functions]]\nname = \"Slow\"\n[[functions.versions]]\n"
+    server = EmulatorServer(Emulator(parse_scenario(stack, "<test>"), seed=1), front_door=front_door,
+                            request_timeout=0.3)
+    url = await server.start()
+    try:
+        reader, writer = await asyncio.open_connection(URL(url).host, URL(url).port)
+        big = raw("POST", f"{FN}Slow/invocations", b"x" * (3 * FAST_BODY_LIMIT))  # past the fast path's limit
+        writer.write(big[:FAST_BODY_LIMIT])
+        answer = await asyncio.wait_for(reader.read(), 10)  # answered and closed, not held
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        writer.close()
+        status, body = await invoke_over_aiohttp(url)  # the server goes on serving
+        assert status == 200 and body == {"version": "$LATEST"}
+    finally:
+        await server.stop()
+
+
+async def invoke_over_aiohttp(url):
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}{FN}Slow/invocations", data=b"{}") as response:
+            return response.status, await response.json(content_type=None)

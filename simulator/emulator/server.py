@@ -29,7 +29,7 @@ from simulator.emulator.codedeploy.models import CodeDeployBackend, CodeDeployEr
 from simulator.emulator.codedeploy.responses import TARGET_PREFIX as CODEDEPLOY_TARGET
 from simulator.emulator.codedeploy.responses import CodeDeployResponses
 from simulator.emulator.codedeploy.responses import error_response as codedeploy_error
-from simulator.emulator.front_door import Answer, FrontDoor
+from simulator.emulator.front_door import REQUEST_TIMEOUT_S, Answer, FrontDoor
 from simulator.emulator.guard import Guard, refused_answer
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 from simulator.emulator.lambda_.responses import LambdaResponses, error_answer, web_response
@@ -194,9 +194,29 @@ class _RootDispatch:
              "message": "unrecognised request: no X-Amz-Target header and no query Action"}, status=400)
 
 
-def build_app(emulator: Emulator, guard: Guard | None = None) -> web.Application:
+def _whole_within(timeout: float):
+    """The middleware that reads a request's body within `timeout` or answers 408 and closes: a
+    client that sends slowly holds nothing for long (aiohttp's server waits for a body forever)."""
+
+    @web.middleware
+    async def whole(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        try:
+            await asyncio.wait_for(request.read(), timeout)  # kept: the handlers' read() returns it
+        except TimeoutError:
+            response = web.Response(status=408)
+            response.force_close()
+            return response
+        return await handler(request)
+
+    return whole
+
+
+def build_app(emulator: Emulator, guard: Guard | None = None,
+              request_timeout: float = REQUEST_TIMEOUT_S) -> web.Application:
     guard = guard or Guard(allowed_handlers=emulator.scenario.handlers())
-    app = web.Application(middlewares=[_guarded(guard), _aws_errors], client_max_size=16 * 1024 * 1024)
+    app = web.Application(middlewares=[_whole_within(request_timeout), _guarded(guard), _aws_errors],
+                          client_max_size=16 * 1024 * 1024)
     app.add_routes(LambdaResponses(emulator.lambda_).routes())
     app.add_routes(CloudWatchResponses(emulator.cloudwatch).routes())
     app.add_routes(AdminRoutes(emulator.lambda_, guard).routes())
@@ -211,8 +231,10 @@ class EmulatorServer:
     (default: the scenario's handlers allowed, a fresh admin token)."""
 
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *,
-                 front_door: bool = True, guard: Guard | None = None) -> None:
+                 front_door: bool = True, guard: Guard | None = None,
+                 request_timeout: float = REQUEST_TIMEOUT_S) -> None:
         self.emulator, self.host, self.port = emulator, host, port
+        self.request_timeout = request_timeout
         self.front_door = front_door
         self.guard = guard or Guard(allowed_handlers=emulator.scenario.handlers(), hosts=(host,))
         self._runner: web.AppRunner | None = None
@@ -225,12 +247,14 @@ class EmulatorServer:
 
     async def start(self) -> str:
         self.emulator.start()
-        self._runner = web.AppRunner(build_app(self.emulator, self.guard), access_log=None,
-                                     handle_signals=False)
+        # after a refusal aiohttp reads what a client still sends for up to lingering_time: bounded too
+        self._runner = web.AppRunner(build_app(self.emulator, self.guard, self.request_timeout), access_log=None,
+                                     handle_signals=False, lingering_time=min(10.0, self.request_timeout))
         await self._runner.setup()
         if self.front_door:
             assert self._runner.server is not None
-            self._door = FrontDoor(_FastInvoke(LambdaResponses(self.emulator.lambda_), self.guard), self._runner.server)
+            self._door = FrontDoor(_FastInvoke(LambdaResponses(self.emulator.lambda_), self.guard), self._runner.server,
+                                   request_timeout=self.request_timeout)
             self._listener = await asyncio.get_running_loop().create_server(
                 self._door, self.host, self.port, backlog=1024)
             self.port = self._listener.sockets[0].getsockname()[1]
