@@ -114,6 +114,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     runner = environment.create_local_runner()
     environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
     session = environment.shiftsim  # type: ignore[attr-defined]
+    session.watch_emulator = False  # the loop below watches it, and says it in a rehearsal's words
     csv_writer = locust_stats.StatsCSVFileWriter(environment, locust_stats.PERCENTILES_TO_REPORT,
                                                  str(folder / "locust"), full_history=False)
     writer = gevent.spawn(csv_writer)

@@ -2,6 +2,7 @@
 own, SIGTERM ends it as Ctrl-C does, no process it started outlives it, and its progress lines reach
 a pipe as they are said. Real `shiftsim rehearse` processes and signals."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -99,3 +100,50 @@ def test_the_emulator_dies_with_a_killed_rehearsal(tmp_path):
     process.kill()
     process.communicate(timeout=60)
     assert gone(emulator), "the emulator outlived the rehearsal that started it"
+
+
+LOCUST = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py")]
+
+
+def start_locust(tmp_path: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([*LOCUST, "--headless", "-u", "6", "-r", "6", "-t", "60s", "--prompt-time", "fixed:0.05",
+                             "--results-dir", str(tmp_path / "results"), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+
+
+def emulator_when_recording(process: subprocess.Popen, tmp_path: Path) -> int:
+    deadline = time.monotonic() + 90
+    while not sum(p.stat().st_size for p in (tmp_path / "results").glob("*/invocations.bin")):
+        assert time.monotonic() < deadline and process.poll() is None, "no invocation recorded"
+        time.sleep(0.2)
+    return emulator_of(process.pid)
+
+
+def test_a_locust_run_whose_emulator_dies_stops_with_exit_code_3(tmp_path):
+    process = start_locust(tmp_path)
+    try:
+        os.kill(emulator_when_recording(process, tmp_path), signal.SIGKILL)
+        _, err = process.communicate(timeout=60)  # long before the run's 60 s
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 3, err[-2000:]
+    assert "was killed by SIGKILL: stopping the test; what was recorded is in" in err
+    assert "Traceback" not in err
+
+
+def test_the_emulator_dies_with_a_killed_locust_master(tmp_path):
+    process = start_locust(tmp_path, "--processes", "2")
+    children: list[str] = []
+    try:
+        emulator = emulator_when_recording(process, tmp_path)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        process.kill()
+        process.wait(timeout=60)  # its forked workers hold its pipes: not communicate()
+        assert gone(emulator), "the emulator outlived the Locust master that started it"
+    finally:
+        for child in children:  # Locust's own workers notice a lost master later: not this test's subject
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(child), signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()

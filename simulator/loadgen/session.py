@@ -120,6 +120,7 @@ class LoadSession:
         self.rows_by_worker: collections.Counter[str] = collections.Counter()
         self.workers_lost: dict[str, int] = {}
         self.run_info: dict[str, Any] = {}
+        self.watch_emulator = True  # stop the run if the emulator started here dies (a rehearsal watches itself)
         if self.coordinator and options.target == "local" and not self.endpoint:
             self.emulator = EmulatorProcess(options.emulator_args)
             self.endpoint = self.emulator.start()
@@ -311,6 +312,18 @@ class LoadSession:
         if prefix and self.coordinator:
             write_final_csv(self.env, prefix)
 
+    def _stop_if_emulator_died(self) -> None:
+        """A Locust run whose emulator died stops at once, said in one line, exit code 3 (a rehearsal
+        watches for itself and says it in its own words)."""
+        death = self.emulator_death()
+        if death is None:
+            return
+        self.watch_emulator = False
+        where = f"; what was recorded is in {self.record.path.parent}" if self.record is not None else ""
+        log.error("shiftsim: %s: stopping the test%s", death, where)
+        self.env.process_exit_code = 3
+        gevent.spawn(self.env.runner.quit)  # type: ignore[union-attr]
+
     def emulator_death(self) -> str | None:
         """How the emulator this session started ended, if it has (the run cannot go on)."""
         return self.emulator.death() if self.emulator is not None else None
@@ -339,6 +352,8 @@ class LoadSession:
 
     def _report_forever(self) -> None:
         while True:
+            if self.watch_emulator:
+                self._stop_if_emulator_died()
             while len(self.finished) > DRAIN_CHUNK:
                 self._drain(DRAIN_CHUNK)
                 native_sleep(DRAIN_PAUSE_S)
