@@ -186,14 +186,22 @@ def analyse(record: Record, window: float | None = None,
         first = float(rows["emulated"].min())
     timeline = build_timeline(record.timeline, first)
     window = window or default_window(timeline)
-    t = rows["emulated"] - timeline.origin
-    versions = record.text("version")
-    reasons = record.text("reason")
-    injected = record.text("injected")
-    contacts = rows["contact"]
-    ok = record.ok
-    latency_ms = (rows["end"] - rows["start"]) * 1000.0
     deployment = timeline.deployment
+    qualifiers = record.text("qualifier")
+    deployed = deployed_qualifier(deployment, record.info)
+    functions = function_breakdown(record, qualifiers, deployed)
+    # The deployment's statistics (versions, windows, routing, its first error) are the deployed
+    # function's rows; what callers met (errors, contacts hurt) is every function's.
+    own = np.isin(rows["qualifier"], [code for code, q in enumerate([*record.strings, ""])
+                                      if q == deployed or ":" not in q])
+    all_t = rows["emulated"] - timeline.origin
+    all_ok, contacts = record.ok, rows["contact"]
+    t = all_t[own]
+    versions = record.text("version")[own]
+    reasons = record.text("reason")[own]
+    injected = record.text("injected")[own]
+    ok = all_ok[own]
+    latency_ms = ((rows["end"] - rows["start"]) * 1000.0)[own]
     target = deployment.get("target_version")
     current = deployment.get("current_version")
     known_versions = sorted({v for v in versions if v} | {v for v in (target, current) if v},
@@ -219,10 +227,10 @@ def analyse(record: Record, window: float | None = None,
                                "errors_by_reason": unserved_by_reason}
 
     windows = []
-    if len(rows):
+    if len(t):
         start = math.floor(t.min() / window) * window
         stop = t.max()
-        weight_target = weight_of(target, timeline, t) if target else np.zeros(len(rows))
+        weight_target = weight_of(target, timeline, t) if target else np.zeros(len(t))
         edge = start
         while edge <= stop:
             inside = (t >= edge) & (t < edge + window)
@@ -250,20 +258,20 @@ def analyse(record: Record, window: float | None = None,
             edge += window
 
     routing = {"follows": True, "invocations_while_split": 0}
-    if target and len(rows):
+    if target and len(t):
         served_ok = versions != ""
         routing = routing_check((versions == target)[served_ok], weight_of(target, timeline, t)[served_ok])
 
     end = timeline.end
     if not deployment:
         during = np.zeros(len(rows), bool)
-    else:  # from its creation to its end (to the last invocation if it never ended)
-        during = (t >= 0) & (t <= end) if end is not None else t >= 0
-    target_errors = (versions == target) & ~ok & (t >= 0) if target else np.zeros(len(rows), bool)
+    else:  # from its creation to its end (to the last invocation if it never ended); every function's
+        during = (all_t >= 0) & (all_t <= end) if end is not None else all_t >= 0
+    target_errors = (versions == target) & ~ok & (t >= 0) if target else np.zeros(len(t), bool)
     first_error = float(t[target_errors].min()) if target_errors.any() else None
     alarm_fired = next((a for a in timeline.alarms if a[2] == "ALARM" and a[0] >= -1e-9), None)
     per_contact_versions: dict[int, set[str]] = {}
-    for contact, version in zip(contacts.tolist(), versions.tolist(), strict=True):
+    for contact, version in zip(contacts[own].tolist(), versions.tolist(), strict=True):
         if version:
             per_contact_versions.setdefault(contact, set()).add(version)
     deployment_summary = {
@@ -281,15 +289,16 @@ def analyse(record: Record, window: float | None = None,
         "first_error_to_rollback_s": round(timeline.rollback - first_error, 3)
         if timeline.rollback is not None and first_error is not None else None,
         "invocations_during": int(during.sum()),
-        "failed_invocations_during": int((during & ~ok).sum()),
-        "failed_contacts_during": int(len(set(contacts[during & ~ok].tolist()))),
+        "failed_invocations_during": int((during & ~all_ok).sum()),
+        "failed_contacts_during": int(len(set(contacts[during & ~all_ok].tolist()))),
     }
     total = len(rows)
     summary = {
-        "run": record.folder.name, "invocations": total, "errors": int((~ok).sum()),
-        "error_rate": round(float((~ok).sum() / total), 4) if total else 0.0,
+        "run": record.folder.name, "invocations": total, "errors": int((~all_ok).sum()),
+        "error_rate": round(float((~all_ok).sum() / total), 4) if total else 0.0,
         "contacts": int(len(set(contacts.tolist()))),
-        "failed_contacts": int(len(set(contacts[~ok].tolist()))),
+        "failed_contacts": int(len(set(contacts[~all_ok].tolist()))),
+        "deployed_function": deployed, "functions": functions,
         "contacts_meeting_both_versions": sum(1 for vs in per_contact_versions.values() if len(vs) > 1),
         "late_invocations": int(rows["late"].sum()) if total else 0,
         "late": late_summary(rows, record.info),  # why they were late; None without any
@@ -300,6 +309,34 @@ def analyse(record: Record, window: float | None = None,
     if expectations is not None:
         summary["verdict"] = verdict(summary, expectations)
     return summary
+
+
+def deployed_qualifier(deployment: dict[str, Any], info: dict[str, Any]) -> str:
+    """`Function:alias` of the alias the deployment shifts (the run's alias without a deployment)."""
+    if deployment.get("function") and deployment.get("alias"):
+        return f"{deployment['function']}:{deployment['alias']}"
+    arn = str(info.get("alias_arn") or "")
+    parts = arn.split(":")
+    return f"{parts[-2]}:{parts[-1]}" if len(parts) >= 8 else ""
+
+
+def function_breakdown(record: Record, qualifiers: np.ndarray, deployed: str) -> dict[str, Any]:
+    """Per function (the record's `Function:qualifier`): invocations, errors by reason, versions that
+    served, and the blocks that called it."""
+    rows, ok = record.rows, record.ok
+    versions, reasons, actions = record.text("version"), record.text("reason"), record.text("action")
+    made: dict[str, Any] = {}
+    for qualifier in sorted(set(qualifiers.tolist()), key=lambda q: (q != deployed, q)):
+        mine = qualifiers == qualifier
+        failed = mine & ~ok
+        made[qualifier or "-"] = {
+            "deployed": qualifier == deployed or ":" not in qualifier,
+            "invocations": int(mine.sum()), "errors": int(failed.sum()),
+            "errors_by_reason": {r: int((failed & (reasons == r)).sum()) for r in sorted(set(reasons[failed]))},
+            "versions": {v or "none": int((mine & (versions == v)).sum()) for v in sorted(set(versions[mine]))},
+            "blocks": sorted(set(actions[mine].tolist())),
+            "latency_ms": percentiles(((rows["end"] - rows["start"]) * 1000.0)[mine])}
+    return made
 
 
 def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
@@ -354,6 +391,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         latency = stats.get("latency_ms", {})
         p95 = f", p95 {latency['p95']:.0f} ms" if latency.get("p95") is not None else ""
         lines.append(f"  version {version}: {stats['invocations']} invocations, {reasons}{p95}")
+    for qualifier, stats in summary.get("functions", {}).items():
+        if not stats["deployed"]:
+            reasons = ", ".join(f"{r} {n}" for r, n in stats["errors_by_reason"].items()) or "no errors"
+            lines.append(f"  {qualifier} (blocks {', '.join(stats['blocks'])}): {stats['invocations']} "
+                         f"invocations, {reasons}")
     if d["deployment_id"]:
         def minutes(value: float | None) -> str:
             return "-" if value is None else f"{value / 60:+.1f} min"

@@ -21,13 +21,14 @@ from simulator import event_loops
 from simulator.admin_token import TokenFileError
 from simulator.arn import ArnError
 from simulator.aws import TargetError
+from simulator.connect.flow import FlowError
 from simulator.connect.invoke import BlockConfigError
 from simulator.deploy import DeployError
 from simulator.event_loops import EventLoopError
 from simulator.record import RecordError
 from simulator.scenario import ScenarioError, default_scenario, load_scenario
 
-USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, DeployError, RecordError, EventLoopError,
+USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, FlowError, DeployError, RecordError, EventLoopError,
                TokenFileError)
 
 
@@ -98,7 +99,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from simulator.probe import format_probe, probe_alias
 
     scenario = _scenario(args.scenario)
-    alias_arn = args.alias_arn or scenario.alias_arn()
+    alias_arn = args.alias_arn or scenario.deployed_alias_arn()
     block = InvokeBlock(function_arn=alias_arn, timeout_s=args.block_timeout,
                         response_validation=args.validation)
 
@@ -124,15 +125,21 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from simulator.connect.flow import load_flow
     from simulator.emulator.functions import unimportable_handlers
+    from simulator.loadgen.options import DEFAULT_FLOW, flow_functions
 
     scenario = load_scenario(args.scenario)
     problems = unimportable_handlers(sorted(scenario.handlers()))
     if problems:
         raise ScenarioError(f"{args.scenario}: {'; '.join(problems)}")
+    flows = load_flow(scenario.load.flow or DEFAULT_FLOW,
+                      functions=flow_functions(scenario, scenario.deployed_alias_arn(), "local"))
     functions = ", ".join(f"{f.name} ({len(f.versions)} versions, aliases "
                           f"{', '.join(a.name for a in f.aliases) or 'none'})" for f in scenario.functions)
-    print(f"{args.scenario}: ok: scenario {scenario.name!r}: {functions}")
+    blocks = ", ".join(f"{b['flow']}/{b['block']} -> {b['invokes'].split(':function:')[1]}" for b in flows.block_targets())
+    print(f"{args.scenario}: ok: scenario {scenario.name!r}: {functions}; flows: {len(flows.flows)}, "
+          f"Invoke blocks: {blocks or 'none'}")
     return 0
 
 
@@ -214,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     invoke = sub.add_parser("invoke", help="invoke an alias through the Connect Invoke block N times")
     invoke.add_argument("--count", type=int, default=100)
-    invoke.add_argument("--alias-arn", help="qualified alias ARN (default: the scenario's first alias)")
+    invoke.add_argument("--alias-arn", help="qualified alias ARN (default: the alias the scenario's deployment shifts)")
     invoke.add_argument("--endpoint", help="an emulator already running; default: start one here")
     invoke.add_argument("--target", choices=("local", "aws"), default="local")
     invoke.add_argument("--region")

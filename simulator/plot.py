@@ -134,6 +134,10 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     latency_ax.set_xlabel("emulated minutes from the deployment's start"
                           + (f"  (time scale x{scale:g}: 1 real second = {scale:g} emulated seconds)" if scale else ""))
     title = f"{info.get('scenario') or summary['run']}: "
+    functions = summary.get("functions") or {}
+    others = [q for q, f in functions.items() if not f["deployed"]]
+    if others:  # the panels are the deployed function's; say which, and that the flow called more
+        title += f"{summary.get('deployed_function')}, "
     if deployment.get("deployment_id"):
         title += (f"{deployment['config']}, version {deployment['current_version']} -> {target}: "
                   f"{deployment['outcome'].replace('_', ' ')}")
@@ -142,7 +146,9 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     fig.suptitle(title, fontsize=12, x=0.01, ha="left")
     fig.text(0.01, 0.955, f"{summary['invocations']} invocations, {summary['errors']} errors; "
              f"{summary['failed_contacts']} of {summary['contacts']} contacts took an error branch "
-             f"({deployment['failed_contacts_during']} during the deployment); run {summary['run']}",
+             f"({deployment['failed_contacts_during']} during the deployment); run {summary['run']}"
+             + (f"; panels: {summary.get('deployed_function')} only (the flow also called {', '.join(others)})"
+                if others else ""),
              fontsize=9, color="#444444")
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -190,12 +190,23 @@ class Scenario:
     time_scale: float = 1.0
     load: LoadSpec = field(default_factory=LoadSpec)
     expect: dict[str, Any] = field(default_factory=dict)
+    function_map: dict[str, str] = field(default_factory=dict)  # a flow's ARN, placeholder or name -> "Name[:qualifier]"
     source: str = "<default>"
+
+    def qualifiers(self) -> dict[str, frozenset[str]]:
+        """Each function's qualifiers: its aliases, its published versions and $LATEST."""
+        return qualifiers_of(self.functions)
 
     def handlers(self) -> frozenset[str]:
         """Every `module:function` the scenario names: the code it lets the emulator run."""
         return frozenset(code.handler for fn in self.functions
                          for code in (*fn.versions, *((fn.staged,) if fn.staged else ())))
+
+    def deployed_alias_arn(self) -> str:
+        """The alias the deployment shifts; with no deployment, the first function's first alias."""
+        if self.deployment is not None:
+            return self.alias_arn(self.deployment.function, self.deployment.alias)
+        return self.alias_arn()
 
     def alias_arn(self, function: str | None = None, alias: str | None = None) -> str:
         """The qualified ARN of an alias; by default the first alias of the first function."""
@@ -339,6 +350,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         time_scale=meta.number("time_scale", 1.0, low=0.001),
         load=_load(load_section, Path(source).parent) if load_section else LoadSpec(),
         expect=_expect(expect_section) if expect_section else {},
+        function_map=_function_map(top.table("function_map"), functions),
         source=source,
     )
     if scenario.deployment is not None:
@@ -351,6 +363,30 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     if len(set(names)) != len(names):
         top.fail(f"function names must be unique, got {names}", "functions")
     return scenario
+
+
+def qualifiers_of(functions: tuple[FunctionSpec, ...]) -> dict[str, frozenset[str]]:
+    return {fn.name: frozenset({*(a.name for a in fn.aliases), *(str(n) for n in range(1, len(fn.versions) + 1)),
+                                "$LATEST"}) for fn in functions}
+
+
+def _function_map(s: _Section | None, functions: tuple[FunctionSpec, ...]) -> dict[str, str]:
+    """`[function_map]`: each key (an ARN, a placeholder or a function name a flow names) to
+    "Name[:qualifier]" of a declared function, with a qualifier it has."""
+    if s is None:
+        return {}
+    qualifiers = qualifiers_of(functions)
+    table = {}
+    for key in list(s.data):
+        value = s.string(key)
+        name, _, qualifier = value.partition(":")
+        if name not in qualifiers:
+            s.fail(f"names function {name!r}, which [[functions]] does not declare "
+                   f"(declared: {', '.join(qualifiers)})", key)
+        if qualifier and qualifier not in qualifiers[name]:
+            s.fail(f"{name} has no qualifier {qualifier!r} (it has {', '.join(sorted(qualifiers[name]))})", key)
+        table[key] = value
+    return table
 
 
 def _function(s: _Section) -> FunctionSpec:

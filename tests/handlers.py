@@ -32,3 +32,19 @@ def not_json(event, context):
 
 def nested(event, context):
     return {"customer": {"name": "Ada"}, "score": 3}
+
+
+def start_work(event, context):
+    """Starts a job (the first function of a polling flow)."""
+    return {"job": context.aws_request_id[:8]}
+
+
+def poll_work(event, context):
+    """Says whether the job is done: about half the polls."""
+    import random
+
+    return {"status": "DONE" if random.random() < 0.5 else "PENDING", "version": context.function_version}
+
+
+def notify(event, context):
+    return {"sent": "yes"}

@@ -8,6 +8,7 @@ import pytest
 
 from simulator.connect.event import Contact
 from simulator.connect.flow import ContactState, FlowError, load_flow, run_contact
+from simulator.connect.function_map import FunctionMap
 from simulator.connect.invoke import InvokeOutcome
 
 FLOWS = Path(__file__).resolve().parent.parent / "scenarios" / "flows"
@@ -72,7 +73,8 @@ async def test_the_seed_test_flow_invokes_once_plays_the_version_and_disconnects
 async def test_the_seed_loop_flow_transfers_to_itself_until_told_to_stop():
     hooks = Hooks((True, {"version": "1"}), (False, None), (True, {"version": "2"}))
     state = ContactState(Contact())
-    flows = load_flow(FLOWS / "LambdaAlias-loop.json", alias_arn=ARN.replace("PROD", "LIVE"))
+    flows = load_flow(FLOWS / "LambdaAlias-loop.json",
+                      functions=FunctionMap("us-east-1", "123456789012", deployed=ARN.replace("PROD", "LIVE")))
     ended = await run_contact(flows, state, hooks, keep_going=lambda s: s.entries <= 5)
     assert ended == "stopped" and state.invocations == 5 and state.entries == 6
     assert hooks.prompts[:3] == ["You reached version 1 of the function.", "The function returned an error.",
@@ -181,25 +183,49 @@ def polling_flow(tmp_path, poll_arn=POLL):
     ], start="start")
 
 
-def test_a_block_naming_another_function_is_refused_not_redirected(tmp_path):
-    deployed = "arn:aws:lambda:us-east-1:123456789012:function:StartWork:PROD"
+STACK = {"StartWork": frozenset({"PROD", "1", "$LATEST"}), "PollWork": frozenset({"live", "1", "$LATEST"})}
+DEPLOYED = "arn:aws:lambda:us-east-1:123456789012:function:StartWork:PROD"
+
+
+def local_map(**kwargs):
+    return FunctionMap("us-east-1", "123456789012", **{"deployed": DEPLOYED, "stack": STACK, **kwargs})
+
+
+def test_each_block_calls_its_own_function_in_the_stacks_account_and_region(tmp_path):
+    flows = load_flow(polling_flow(tmp_path), functions=local_map())
+    assert flows.block_targets() == [
+        {"flow": "polling", "block": "start", "named": START, "invokes": DEPLOYED},
+        {"flow": "polling", "block": "poll", "named": POLL,
+         "invokes": "arn:aws:lambda:us-east-1:123456789012:function:PollWork:live"}]
+    # on AWS, a function the deployment does not shift is invoked as the flow names it
+    aws = load_flow(polling_flow(tmp_path), functions=FunctionMap("eu-west-2", "999999999999", deployed=DEPLOYED))
+    assert aws.start.blocks["poll"].function_arn == POLL
+
+
+def test_a_block_naming_a_function_the_stack_lacks_is_refused_not_redirected(tmp_path):
     with pytest.raises(FlowError) as caught:
-        load_flow(polling_flow(tmp_path), alias_arn=deployed)
-    message = str(caught.value)
-    assert message.startswith(f"{tmp_path / 'polling.json'}: action poll: LambdaFunctionARN '{POLL}' names "
-                              "function 'PollWork', not the deployment's 'StartWork'")
-    assert f"will not send this block to {deployed} in its place" in message
+        load_flow(polling_flow(tmp_path), functions=local_map(stack={"StartWork": STACK["StartWork"]}))
+    assert str(caught.value) == (
+        f"{tmp_path / 'polling.json'}: action poll: LambdaFunctionARN '{POLL}' names function 'PollWork', "
+        "which the scenario does not declare: add it to [[functions]] or map the ARN in [function_map]")
+    with pytest.raises(FlowError, match="needs a qualifier of 'PollWork' that the stack has"):
+        load_flow(polling_flow(tmp_path, POLL.replace("live", "beta")), functions=local_map())
 
 
 @pytest.mark.parametrize("named", ["{{lambdaFunctions.PollWork.arn}}", "$.Attributes.pollFunction"])
-def test_a_block_whose_function_is_unknown_before_run_time_is_refused(tmp_path, named):
-    with pytest.raises(FlowError, match="is not a function ARN .* it will not guess"):
-        load_flow(polling_flow(tmp_path, named), alias_arn="arn:aws:lambda:us-east-1:123456789012:function:StartWork:PROD")
+def test_a_block_whose_function_is_unknown_before_run_time_needs_the_map(tmp_path, named):
+    with pytest.raises(FlowError, match="is not a function ARN .* not in the scenario's \\[function_map\\]"):
+        load_flow(polling_flow(tmp_path, named), functions=local_map())
+    mapped = load_flow(polling_flow(tmp_path, named), functions=local_map(table={named: "PollWork:live"}))
+    assert mapped.start.blocks["poll"].function_arn.endswith("function:PollWork:live")
 
 
-def test_blocks_of_the_deployed_function_go_to_its_alias_and_say_so(tmp_path):
-    deployed = "arn:aws:lambda:us-east-1:123456789012:function:StartWork:PROD"
-    flows = load_flow(polling_flow(tmp_path, START.replace("live", "beta")), alias_arn=deployed)
-    assert flows.block_targets() == [
-        {"flow": "polling", "block": "start", "named": START, "invokes": deployed},
-        {"flow": "polling", "block": "poll", "named": START.replace("live", "beta"), "invokes": deployed}]
+def test_the_map_by_function_name_keeps_the_blocks_qualifier_unless_it_names_one(tmp_path):
+    renamed = POLL.replace("PollWork", "poll-work-prod")
+    flows = load_flow(polling_flow(tmp_path, renamed), functions=local_map(table={"poll-work-prod": "PollWork"}))
+    assert flows.start.blocks["poll"].function_arn.endswith("function:PollWork:live")
+
+
+def test_blocks_of_the_deployed_function_go_to_its_alias(tmp_path):
+    flows = load_flow(polling_flow(tmp_path, START.replace("live", "beta")), functions=local_map())
+    assert [b["invokes"] for b in flows.block_targets()] == [DEPLOYED, DEPLOYED]

@@ -106,4 +106,4 @@ def test_a_flow_calling_another_function_is_refused_at_start(tmp_path):
     done = rehearse(str(scenario), "--results", str(tmp_path / "run"))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
-    assert "names function 'Poller', not the deployment's 'ConnectLambdaFunction'" in done.stderr
+    assert "names function 'Poller', which the scenario does not declare" in done.stderr

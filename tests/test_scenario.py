@@ -1,5 +1,7 @@
 """Scenario files: defaults, a full example, and errors that name the file and the key."""
 
+import re
+
 import pytest
 
 from simulator.scenario import ScenarioError, default_scenario, load_scenario, parse_scenario
@@ -70,3 +72,16 @@ def test_errors_name_the_file_and_the_key(change, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ScenarioError, match="nope.toml: cannot read scenario"):
         load_scenario(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("table,message", [
+    ('"{{lambdaFunctions.X.arn}}" = "Nowhere:live"', "names function 'Nowhere', which [[functions]] does not declare"),
+    ('"X" = "ConnectLambdaFunction:BETA"', "ConnectLambdaFunction has no qualifier 'BETA'"),
+    ('"X" = 3', "must be a string"),
+])
+def test_a_function_map_names_what_the_stack_has(table, message):
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        parse_scenario(f"[function_map]\n{table}\n", "s.toml")
+    ok = parse_scenario('[function_map]\n"{{lambdaFunctions.X.arn}}" = "ConnectLambdaFunction:PROD"\n', "s.toml")
+    assert ok.function_map == {"{{lambdaFunctions.X.arn}}": "ConnectLambdaFunction:PROD"}
+

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from simulator.arn import ArnError, parse_alias_arn, parse_function_name
+from simulator.arn import ArnError, parse_alias_arn
 from simulator.connect.event import Contact, contact_flow_event
+from simulator.connect.function_map import FunctionMap, UnmappedFunction
 from simulator.connect.invoke import BlockConfigError, InvokeBlock, InvokeOutcome
 
 MAX_ACTIONS = 250
@@ -70,15 +71,16 @@ class FlowSet:
                 for flow in self.flows.values() for block_id, block in flow.blocks.items()]
 
 
-def load_flow(path: str | Path, *, alias_arn: str | None = None,
+def load_flow(path: str | Path, *, functions: FunctionMap | None = None,
               retry_function_errors: bool = False) -> FlowSet:
-    """Load a flow file and, transitively, the flows its TransferToFlow actions name."""
+    """Load a flow file and, transitively, the flows its TransferToFlow actions name; each Invoke
+    block's function through `functions` (without it, each must name a qualified alias ARN)."""
     entry = Path(path)
     flows: dict[str, Flow] = {}
     pending = [entry]
     while pending:
         file = pending.pop()
-        flow = _parse_file(file, alias_arn, retry_function_errors)
+        flow = _parse_file(file, functions, retry_function_errors)
         flows[flow.id] = flow
         for action in flow.actions.values():
             if action.type == "TransferToFlow":
@@ -101,7 +103,7 @@ def _flow_id(value: str) -> str | None:
     return value.rsplit("/", 1)[-1]
 
 
-def _parse_file(file: Path, alias_arn: str | None, retry_function_errors: bool) -> Flow:
+def _parse_file(file: Path, functions: FunctionMap | None, retry_function_errors: bool) -> Flow:
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -132,7 +134,7 @@ def _parse_file(file: Path, alias_arn: str | None, retry_function_errors: bool) 
     flow = Flow(file.stem, name, start, actions, str(file))
     for action in actions.values():
         if action.type == "InvokeLambdaFunction":
-            flow.blocks[action.identifier] = _invoke_block(file, action, alias_arn, retry_function_errors)
+            flow.blocks[action.identifier] = _invoke_block(file, action, functions, retry_function_errors)
     return flow
 
 
@@ -182,39 +184,26 @@ def _target(transition: dict[str, Any], where: str) -> str | None:
     return None if target is None else _text(target, f"{where}: NextAction")
 
 
-def _block_arn(file: Path, action: Action, alias_arn: str | None) -> str:
-    """The alias a block invokes. With `alias_arn` (the alias the deployment shifts), a block that
-    names the same function, under any qualifier, account or region, is sent to it; a block that
-    names another function, or one only known at run time, is refused: sending it to the
-    deployment's alias instead would rehearse a different flow than the user's."""
+def _block_arn(file: Path, action: Action, functions: FunctionMap | None) -> str:
+    """The alias a block invokes: as named (a qualified alias ARN) with no map, else the map's
+    answer; a block the map cannot serve is refused, never sent to another function."""
     named = _text(action.parameters.get("LambdaFunctionARN", ""), f"{file}: action {action.identifier}: LambdaFunctionARN")
-    where = f"{file}: action {action.identifier}: LambdaFunctionARN {named!r}"
-    if alias_arn is None:
+    if functions is None:
         try:
             parse_alias_arn(named)
         except ArnError as exc:
             raise FlowError(f"{file}: action {action.identifier}: LambdaFunctionARN: {exc}") from None
         return named
-    target = parse_alias_arn(alias_arn)
     try:
-        ref = parse_function_name(named) if named.startswith("arn:") else None
-    except ArnError:
-        ref = None
-    if ref is None:
-        raise FlowError(f"{where} is not a function ARN (a placeholder or a JSONPath?): shiftsim "
-                        f"rehearses flows whose every Invoke block names the deployment's function "
-                        f"{target.name!r}; it will not guess which function this block calls")
-    if ref.name != target.name:
-        raise FlowError(f"{where} names function {ref.name!r}, not the deployment's {target.name!r}: "
-                        "shiftsim cannot yet rehearse a flow that calls several functions, and will not "
-                        f"send this block to {alias_arn} in its place")
-    return alias_arn
+        return functions.resolve(named)
+    except UnmappedFunction as exc:
+        raise FlowError(f"{file}: action {action.identifier}: LambdaFunctionARN {named!r} {exc}") from None
 
 
-def _invoke_block(file: Path, action: Action, alias_arn: str | None,
+def _invoke_block(file: Path, action: Action, functions: FunctionMap | None,
                   retry_function_errors: bool) -> InvokeBlock:
     p = action.parameters
-    arn = _block_arn(file, action, alias_arn)
+    arn = _block_arn(file, action, functions)
     try:
         timeout = int(str(p.get("InvocationTimeLimitSeconds", "8")))
     except ValueError:

@@ -11,6 +11,7 @@ from typing import Any
 
 from simulator import event_loops
 from simulator.arn import parse_alias_arn
+from simulator.connect.function_map import FunctionMap
 from simulator.loadgen.pacing import DistributionError, parse_duration_distribution
 from simulator.scenario import Scenario, ScenarioError, default_scenario, load_scenario
 
@@ -62,10 +63,11 @@ def add_options(parser: Any) -> None:
 @dataclass(frozen=True)
 class LoadOptions:
     target: str
-    alias_arn: str
+    alias_arn: str  # the alias the deployment shifts
     endpoint_url: str
     region: str
     flow: Path
+    functions: FunctionMap  # which function each of the flow's Invoke blocks calls
     scenario: Scenario
     scenario_path: str
     rate: float
@@ -100,6 +102,13 @@ class LoadOptions:
         return [*args, "--event-loop", self.event_loop]
 
 
+def flow_functions(scenario: Scenario, alias_arn: str, target: str) -> FunctionMap:
+    """Which function each Invoke block calls: the scenario's map, the deployment's alias, and on
+    the local target the functions its stack declares."""
+    return FunctionMap(scenario.region, scenario.account, deployed=alias_arn, table=scenario.function_map,
+                       stack=scenario.qualifiers() if target == "local" else None)
+
+
 def load_options(parsed: Any) -> LoadOptions:
     """Validate Locust's parsed options; raise OptionsError naming the option."""
     def fail(option: str, message: str) -> OptionsError:
@@ -109,7 +118,7 @@ def load_options(parsed: Any) -> LoadOptions:
         scenario = load_scenario(parsed.scenario) if parsed.scenario else default_scenario()
     except ScenarioError as exc:
         raise OptionsError(str(exc)) from None
-    alias_arn = parsed.alias_arn or scenario.alias_arn()
+    alias_arn = parsed.alias_arn or scenario.deployed_alias_arn()
     try:
         parse_alias_arn(alias_arn)
     except ValueError as exc:
@@ -119,6 +128,7 @@ def load_options(parsed: Any) -> LoadOptions:
     flow = Path(parsed.flow)
     if not flow.exists():
         raise fail("flow", f"no such file: {flow}")
+    functions = flow_functions(scenario, alias_arn, parsed.target)
     if parsed.rate < 0:
         raise fail("rate", f"must be >= 0, got {parsed.rate}")
     if parsed.loops_per_contact < 1:
@@ -142,7 +152,7 @@ def load_options(parsed: Any) -> LoadOptions:
         deploy_after = 0.0
     return LoadOptions(
         target=parsed.target, alias_arn=alias_arn, endpoint_url=parsed.endpoint_url,
-        region=parsed.region or scenario.region, flow=flow, scenario=scenario,
+        region=parsed.region or scenario.region, flow=flow, functions=functions, scenario=scenario,
         scenario_path=parsed.scenario, rate=parsed.rate, loops_per_contact=parsed.loops_per_contact,
         contact_duration=parsed.contact_duration, prompt_time=parsed.prompt_time,
         seed=None if parsed.seed < 0 else parsed.seed, time_scale=parsed.time_scale,

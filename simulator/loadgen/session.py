@@ -29,6 +29,7 @@ import gevent.event
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
+from simulator.arn import parse_function_name
 from simulator.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.clock import Clock, ScaledClock
 from simulator.coarse_timeouts import CoarseTimeouts
@@ -43,7 +44,7 @@ from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import LoadOptions
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
-from simulator.record import RecordWriter, new_run_id
+from simulator.record import COLUMNS, RecordWriter, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
 REPORT_INTERVAL = 0.05  # seconds between drains
@@ -53,7 +54,7 @@ REPORT_INTERVAL = 0.05  # seconds between drains
 DRAIN_CHUNK = 50           # rows: about 0.2 ms of the hub's work
 DRAIN_PAUSE_S = 0.0003     # the loop's turn between two chunks
 REQUEST_TYPE = "Lambda"
-LATE_COLUMN, WORKER_COLUMN = 14, 15  # indexes of `late` and `worker` in simulator.record.COLUMNS
+QUALIFIER_COLUMN, LATE_COLUMN, WORKER_COLUMN = (COLUMNS.index(c) for c in ("qualifier", "late", "worker"))
 
 
 @dataclass(slots=True)  # not frozen: see RawInvocation
@@ -82,17 +83,19 @@ class LoadSession:
         self.parsed: argparse.Namespace = environment.parsed_options
         self.coordinator = not isinstance(environment.runner, WorkerRunner)
         self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
-        self.flows: FlowSet = load_flow(options.flow, alias_arn=options.alias_arn)
+        self.flows: FlowSet = load_flow(options.flow, functions=options.functions)
         if self.coordinator:
             for target in self.flows.block_targets():
                 if target["named"] != target["invokes"]:
-                    log.warning("shiftsim: flow %s, block %s names %s: it invokes %s, the alias the deployment "
-                                "shifts", target["flow"], target["block"], target["named"], target["invokes"])
+                    log.warning("shiftsim: flow %s, block %s names %s: it invokes %s", target["flow"],
+                                target["block"], target["named"], target["invokes"])
         self.bridge = AsyncioBridge(options.event_loop)  # the master uses it for the deployment and the UI's polling
         self.emulator: EmulatorProcess | None = None
         self.endpoint = options.endpoint_url
         self.finished: collections.deque[Invocation] = collections.deque()
-        self._names: dict[str | None, str] = {}  # Locust's name for each version
+        self._names: dict[tuple[str, str | None], str] = {}  # Locust's name for each function and version
+        deployed = parse_function_name(options.alias_arn)
+        self.deployed = f"{deployed.name}:{deployed.qualifier}"  # as the record's qualifier column has it
         self._batch = RequestBatch(REQUEST_TYPE)  # used when only Locust's statistics listen
         self.unsent_rows: list[tuple[Any, ...]] = []
         self.recording = False
@@ -316,7 +319,7 @@ class LoadSession:
         """A Locust run whose emulator died stops at once, said in one line, exit code 3 (a rehearsal
         watches for itself and says it in its own words)."""
         death = self.emulator_death()
-        if death is None:
+        if death is None or self.closed:  # stopped by the session itself at the end
             return
         self.watch_emulator = False
         where = f"; what was recorded is in {self.record.path.parent}" if self.record is not None else ""
@@ -332,6 +335,7 @@ class LoadSession:
         if self.closed:
             return
         self.closed = True
+        self.watch_emulator = False
         if self.coordination is not None:
             self.coordination.stop()
         if self.coordinator and self.record is not None:
@@ -375,9 +379,11 @@ class LoadSession:
                 continue
             outcome = done.outcome
             error = None if outcome.ok else RuntimeError(f"{outcome.reason}: {outcome.detail}"[:300])
-            name = names.get(outcome.executed_version)
-            if name is None:
-                name = names[outcome.executed_version] = f"invoke v{outcome.executed_version or '-'}"
+            key = (done.row[QUALIFIER_COLUMN], outcome.executed_version)
+            name = names.get(key)
+            if name is None:  # the deployed function's versions by number; another's with its name
+                function = "" if key[0] == self.deployed else f"{key[0]} "
+                name = names[key] = f"invoke {function}v{outcome.executed_version or '-'}"
             if batch is not None:
                 batch.add(name, done.response_time_ms, done.response_length, error)
             else:
@@ -471,7 +477,8 @@ class _ContactHooks:
         end = time.time()
         qualifier = session.qualifiers.get(block.function_arn)
         if qualifier is None:
-            qualifier = session.qualifiers[block.function_arn] = block.function_arn.rsplit(":", 1)[1]
+            ref = parse_function_name(block.function_arn)
+            qualifier = session.qualifiers[block.function_arn] = f"{ref.name}:{ref.qualifier}"
         row = (ticket.intended, start, end, emulated, self.state.contact.contact_id, self.state.entries,
                block.identifier, qualifier, outcome.executed_version or "", outcome.branch,
                outcome.reason or "", outcome.retries, outcome.http_status or 0, outcome.injected or "",

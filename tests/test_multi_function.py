@@ -1,0 +1,138 @@
+"""A flow that calls several functions rehearses with each Invoke block calling its own function:
+the deployment shifts one of them, its faults show in its rows alone, and the summary and figure
+keep the functions apart. A real `shiftsim rehearse` of a start, poll-until-done, notify flow."""
+
+import json
+import subprocess
+import sys
+
+from simulator.analysis import analyse
+from simulator.record import load_record
+from tests.test_rehearse import ENV, ROOT
+
+ACCOUNT_ARN = "arn:aws:lambda:eu-west-2:999999999999:function:{}:live"  # the user's account, as exported
+
+
+def action(identifier, kind, parameters=None, next_=None, errors=None, conditions=None):
+    transitions = {"NextAction": next_} if next_ else {}
+    if errors:
+        transitions["Errors"] = [{"NextAction": errors, "ErrorType": "NoMatchingError"}]
+    if conditions:
+        transitions["Conditions"] = [{"NextAction": n, "Condition": {"Operator": "Equals", "Operands": [v]}}
+                                     for v, n in conditions]
+    return {"Identifier": identifier, "Type": kind, "Parameters": parameters or {}, "Transitions": transitions}
+
+
+def invoke(identifier, function, next_):
+    return action(identifier, "InvokeLambdaFunction", {"LambdaFunctionARN": ACCOUNT_ARN.format(function),
+                                                       "InvocationTimeLimitSeconds": "8"}, next_, "sorry")
+
+
+FLOW = {"Version": "2019-10-30", "StartAction": "start", "Metadata": {"name": "poll-until-done"}, "Actions": [
+    invoke("start", "StartWork", "poll"),
+    invoke("poll", "PollWork", "done?"),
+    action("done?", "Compare", {"ComparisonValue": "$.External.status"}, None, "sorry",
+           [("DONE", "notify"), ("PENDING", "hold")]),
+    action("hold", "MessageParticipant", {"Text": "Still working on it"}, "poll"),
+    invoke("notify", "Notify", "bye"),
+    action("sorry", "MessageParticipant", {"Text": "Something went wrong"}, "bye"),
+    action("bye", "DisconnectParticipant"),
+]}
+
+SCENARIO = """
+[scenario]
+name = "poll-until-done"
+seed = 11
+time_scale = 60
+[[functions]]
+name = "StartWork"
+[[functions.versions]]
+handler = "tests.handlers:start_work"
+[[functions.aliases]]
+name = "live"
+version = "1"
+[[functions]]
+name = "PollWork"
+[[functions.versions]]
+handler = "tests.handlers:poll_work"
+[functions.staged]
+handler = "tests.handlers:poll_work"
+[functions.staged.faults.error]
+rate = 0.5
+[[functions.aliases]]
+name = "live"
+version = "1"
+[[functions]]
+name = "Notify"
+[[functions.versions]]
+handler = "tests.handlers:notify"
+[[functions.aliases]]
+name = "live"
+version = "1"
+[[alarms]]
+name = "PollWorkErrors"
+dimensions = { FunctionName = "PollWork", Resource = "PollWork:live" }
+[deployment]
+function = "PollWork"
+alias = "live"
+config = "Canary10Percent5Minutes"
+start_after = 2
+[load]
+users = 10
+spawn_rate = 10
+prompt_time = "fixed:0.05"
+flow = "poll-until-done.json"
+tail = 2
+max_duration = 120
+[expect]
+outcome = "rolled_back"
+"""
+
+
+def test_each_block_calls_its_own_function_and_the_faults_stay_in_the_deployed_ones_rows(tmp_path):
+    (tmp_path / "poll-until-done.json").write_text(json.dumps(FLOW))
+    (tmp_path / "s.toml").write_text(SCENARIO)
+    folder = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(tmp_path / "s.toml"),
+                           "--results", str(folder)], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = analyse(load_record(folder))
+    functions = summary["functions"]
+    assert set(functions) == {"PollWork:live", "StartWork:live", "Notify:live"}
+    assert summary["deployed_function"] == "PollWork:live" and functions["PollWork:live"]["deployed"]
+    assert functions["StartWork:live"]["blocks"] == ["start"] and functions["Notify:live"]["blocks"] == ["notify"]
+    assert functions["PollWork:live"]["blocks"] == ["poll"]
+    for other in ("StartWork:live", "Notify:live"):  # their own version 1 only, no errors
+        assert functions[other]["errors"] == 0 and set(functions[other]["versions"]) == {"1"}
+        assert functions[other]["invocations"] > 0
+    poll = functions["PollWork:live"]
+    assert poll["errors"] > 0 and poll["errors_by_reason"] == {"function_error": poll["errors"]}
+    assert summary["versions"]["1"]["errors"] == 0 and summary["versions"]["2"]["errors"] == poll["errors"]
+    # the deployment's statistics count the deployed function alone
+    assert sum(v["invocations"] for v in summary["versions"].values()) == poll["invocations"]
+    assert summary["invocations"] == sum(f["invocations"] for f in functions.values())
+    assert "StartWork:live (blocks start):" in done.stdout and "Notify:live (blocks notify):" in done.stdout
+    with (folder / "locust_stats.csv").open() as stats:  # the deployed function's versions by number
+        names = {line.split(",")[1] for line in stats}
+    assert {"invoke v1", "invoke v2", "invoke StartWork:live v1", "invoke Notify:live v1"} <= names
+    blocks = json.loads((folder / "run.json").read_text())["blocks"]
+    assert {b["block"]: b["invokes"].rsplit(":", 2)[1] for b in blocks} == {
+        "start": "StartWork", "poll": "PollWork", "notify": "Notify"}
+
+
+def test_validate_checks_each_blocks_function_against_the_stack(tmp_path):
+    (tmp_path / "poll-until-done.json").write_text(json.dumps(FLOW))
+    (tmp_path / "s.toml").write_text(SCENARIO)
+    run = {"capture_output": True, "text": True, "env": ENV, "cwd": ROOT, "timeout": 60}
+    ok = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", str(tmp_path / "s.toml")], **run)
+    assert ok.returncode == 0, ok.stderr
+    assert "poll-until-done/poll -> PollWork:live" in ok.stdout and "poll-until-done/notify -> Notify:live" in ok.stdout
+    (tmp_path / "bad.toml").write_text(SCENARIO.replace('name = "Notify"', 'name = "Notifier"'))
+    bad = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", str(tmp_path / "bad.toml")], **run)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert ("poll-until-done.json: action notify: LambdaFunctionARN 'arn:aws:lambda:eu-west-2:999999999999:"
+            "function:Notify:live' names function 'Notify', which the scenario does not declare") in bad.stderr
+    mapped = SCENARIO.replace('name = "Notify"', 'name = "Notifier"') + '[function_map]\n"Notify" = "Notifier"\n'
+    (tmp_path / "mapped.toml").write_text(mapped)
+    fixed = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", str(tmp_path / "mapped.toml")], **run)
+    assert fixed.returncode == 0 and "poll-until-done/notify -> Notifier:live" in fixed.stdout
