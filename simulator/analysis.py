@@ -39,6 +39,7 @@ class Expectations:
     alarm_fires: bool | None = None
     routing_follows_weights: bool | None = None
     min_invocations: int | None = None
+    max_flow_errors: int | None = None
 
 
 @dataclass
@@ -299,6 +300,7 @@ def analyse(record: Record, window: float | None = None,
         "contacts": int(len(set(contacts.tolist()))),
         "failed_contacts": int(len(set(contacts[~all_ok].tolist()))),
         "deployed_function": deployed, "functions": functions,
+        **contact_endings(record.contact_ends, deployed),
         "contacts_meeting_both_versions": sum(1 for vs in per_contact_versions.values() if len(vs) > 1),
         "late_invocations": int(rows["late"].sum()) if total else 0,
         "late": late_summary(rows, record.info),  # why they were late; None without any
@@ -318,6 +320,37 @@ def deployed_qualifier(deployment: dict[str, Any], info: dict[str, Any]) -> str:
     arn = str(info.get("alias_arn") or "")
     parts = arn.split(":")
     return f"{parts[-2]}:{parts[-1]}" if len(parts) >= 8 else ""
+
+
+def contact_endings(ends: list[dict[str, Any]], deployed: str) -> dict[str, Any]:
+    """How the contacts that ended ended, overall and by the deployed function's versions they met;
+    what went wrong in which block (each took the block's error branch); the runaways."""
+    by_outcome: dict[str, int] = {}
+    by_versions: dict[str, dict[str, int]] = {}
+    flow_errors: dict[tuple[str, str, str], int] = {}
+    runaways: dict[tuple[str, str], int] = {}
+    for end in ends:
+        outcome = end["outcome"]
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
+        met = "+".join(sorted(end.get("met", {}).get(deployed, []), key=_version_order)) or "none"
+        versions = by_versions.setdefault(met, {})
+        versions[outcome] = versions.get(outcome, 0) + 1
+        for flow, block, what in end.get("flow_errors", []):
+            flow_errors[(flow, block, what)] = flow_errors.get((flow, block, what), 0) + 1
+        if outcome == "runaway":
+            where = (end["last"][0], end["last"][1])
+            runaways[where] = runaways.get(where, 0) + 1
+    return {
+        "contact_outcomes": {"ended": len(ends), "by_outcome": dict(sorted(by_outcome.items())),
+                             "by_versions_met": dict(sorted(by_versions.items()))},
+        "flow_errors": [{"flow": f, "block": b, "what": w, "count": n} for (f, b, w), n in sorted(flow_errors.items())],
+        "flow_errors_total": sum(flow_errors.values()),
+        "runaway_contacts": [{"flow": f, "block": b, "count": n} for (f, b), n in sorted(runaways.items())],
+    }
+
+
+def _version_order(version: str) -> tuple[bool, int, str]:
+    return (not version.isdigit(), int(version) if version.isdigit() else 0, version)
 
 
 def function_breakdown(record: Record, qualifiers: np.ndarray, deployed: str) -> dict[str, Any]:
@@ -373,6 +406,13 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
     if expect.min_invocations is not None:
         check("invocations, at least", expect.min_invocations, summary["invocations"],
               summary["invocations"] >= expect.min_invocations)
+    if expect.max_flow_errors is not None:
+        check("flow errors (error branches taken for what went wrong in a block), at most",
+              expect.max_flow_errors, summary.get("flow_errors_total", 0),
+              summary.get("flow_errors_total", 0) <= expect.max_flow_errors)
+    runaway = sum(r["count"] for r in summary.get("runaway_contacts", []))
+    if runaway:  # never a silent pass: a flow that did not end is not what production would see
+        check("contacts stopped as runaways (past the invocation or time limit per contact)", 0, runaway, False)
     return {"passed": all(c["passed"] for c in checks), "checks": checks}
 
 
@@ -396,6 +436,20 @@ def format_summary(summary: dict[str, Any]) -> str:
             reasons = ", ".join(f"{r} {n}" for r, n in stats["errors_by_reason"].items()) or "no errors"
             lines.append(f"  {qualifier} (blocks {', '.join(stats['blocks'])}): {stats['invocations']} "
                          f"invocations, {reasons}")
+    ended = summary.get("contact_outcomes", {})
+    if ended.get("ended"):
+        lines.append(f"  contacts ended: {ended['ended']} ("
+                     + ", ".join(f"{o} {n}" for o, n in ended["by_outcome"].items()) + ")")
+        if len(ended["by_versions_met"]) > 1:
+            lines.append("  by the versions they met: " + "; ".join(
+                f"{'v' + met if met != 'none' else 'none'}: " + ", ".join(f"{o} {n}" for o, n in outcomes.items())
+                for met, outcomes in ended["by_versions_met"].items()))
+    if summary.get("flow_errors"):
+        lines.append(f"  flow errors (each took its block's error branch): {summary['flow_errors_total']}: "
+                     + "; ".join(f"{e['flow']}/{e['block']} {e['what']} x{e['count']}" for e in summary["flow_errors"]))
+    for runaway in summary.get("runaway_contacts", []):
+        lines.append(f"  RUNAWAY: {runaway['count']} contacts stopped past the per-contact limits, last in "
+                     f"{runaway['flow']}/{runaway['block']}")
     if d["deployment_id"]:
         def minutes(value: float | None) -> str:
             return "-" if value is None else f"{value / 60:+.1f} min"

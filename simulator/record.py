@@ -8,6 +8,8 @@ Format (compact: 55 bytes a row, so a million invocations take 55 MB on disk and
   versions, reasons, actions, ... in the second), one per line, line N is string N; always written
   before the rows that use them;
 - `timeline.jsonl`: the deployment's events, one JSON object per line;
+- `contact_ends.jsonl`: one JSON object per contact that ended: how (disconnected, flow ended,
+  stopped, error, runaway), where (flow and block), what went wrong in its blocks, the versions it met;
 - `record.json`: the format's description (columns, what the codes mean).
 `load_record()` decodes it all; `Record.to_pandas()` gives a DataFrame when pandas is installed.
 Rows from distributed workers are merged by the master, the only writer.
@@ -37,7 +39,7 @@ DTYPE = np.dtype([
 OUTCOMES = ("Success", "Error")
 _OUTCOME_CODES = {name: code for code, name in enumerate(OUTCOMES)}
 ROW_FILE, STRINGS_FILE, TIMELINE_FILE, META_FILE = "invocations.bin", "strings.txt", "timeline.jsonl", "record.json"
-RUN_FILE, CONTACTS_FILE = "run.json", "contacts.txt"
+RUN_FILE, CONTACTS_FILE, CONTACT_ENDS_FILE = "run.json", "contacts.txt", "contact_ends.jsonl"
 
 
 def new_run_id() -> str:
@@ -57,6 +59,7 @@ class RecordWriter:
             "load": "numpy.fromfile('invocations.bin', dtype=simulator.record.DTYPE)"}, indent=1))
         self._rows = self.path.open("ab")
         self.timeline = (folder / TIMELINE_FILE).open("a", encoding="utf-8")
+        self.contact_ends = (folder / CONTACT_ENDS_FILE).open("a", encoding="utf-8")
         self.strings = _StringTable(folder / STRINGS_FILE, limit=int(np.iinfo(np.uint16).max) + 1)
         self.contacts = _StringTable(folder / CONTACTS_FILE, limit=int(np.iinfo(np.uint32).max) + 1)
         self.pending: list[tuple[Any, ...]] = []
@@ -86,6 +89,10 @@ class RecordWriter:
         """What the run was (scenario, alias, time scale, options): read back by plots and summaries."""
         (self.folder / RUN_FILE).write_text(json.dumps(info, indent=1, default=str))
 
+    def contacts_ended(self, ends: list[dict[str, Any]]) -> None:
+        """Contacts that ended (written with the next flush of rows)."""
+        self.contact_ends.write("".join(json.dumps(end) + "\n" for end in ends))
+
     def event(self, event: dict[str, Any]) -> None:
         self.timeline.write(json.dumps(event) + "\n")
         self.timeline.flush()
@@ -97,6 +104,7 @@ class RecordWriter:
             self._rows.write(np.array(self.pending, dtype=DTYPE).tobytes())
             self.pending.clear()
         self._rows.flush()
+        self.contact_ends.flush()
         os.fsync(self._rows.fileno())
         self.flushed_at = time.monotonic()
 
@@ -106,6 +114,7 @@ class RecordWriter:
         self.strings.close()
         self.contacts.close()
         self.timeline.close()
+        self.contact_ends.close()
 
 
 class _StringTable:
@@ -152,6 +161,7 @@ class Record:
     timeline: list[dict[str, Any]]
     folder: Path
     info: dict[str, Any]
+    contact_ends: list[dict[str, Any]]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -189,17 +199,22 @@ def load_record(folder: str | Path) -> Record:
     usable = len(raw) - len(raw) % DTYPE.itemsize
     rows = np.frombuffer(raw[:usable], dtype=DTYPE)
     strings, contacts = (_lines(folder / name) for name in (STRINGS_FILE, CONTACTS_FILE))
-    timeline_path = folder / TIMELINE_FILE
-    timeline = []
-    if timeline_path.exists():
-        for line in timeline_path.read_text(encoding="utf-8").splitlines():
-            try:
-                timeline.append(json.loads(line))
-            except ValueError:
-                break  # a torn last line
+    timeline, contact_ends = (_json_lines(folder / name) for name in (TIMELINE_FILE, CONTACT_ENDS_FILE))
     run_path = folder / RUN_FILE
     info = json.loads(run_path.read_text(encoding="utf-8")) if run_path.exists() else {}
-    return Record(rows, strings, contacts, timeline, folder, info)
+    return Record(rows, strings, contacts, timeline, folder, info, contact_ends)
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    """The objects of a JSON-lines file, up to a torn last line (a crash mid-write)."""
+    objects = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                objects.append(json.loads(line))
+            except ValueError:
+                break
+    return objects
 
 
 def _lines(path: Path) -> list[str]:

@@ -75,6 +75,8 @@ def locust_arguments(scenario: Scenario, folder: Path, *, target: str, time_scal
     args = ["--headless", "-u", str(load.users), "-r", str(load.spawn_rate), "--scenario", scenario.source,
             "--run-dir", str(folder), "--rate", str(load.rate), "--loops-per-contact", str(load.loops_per_contact),
             "--contact-duration", str(load.contact_duration), "--prompt-time", load.prompt_time,
+            "--max-invocations-per-contact", str(load.max_invocations_per_contact),
+            "--max-contact-seconds", str(load.max_contact_seconds),
             "--target", target]
     if load.flow:
         args += ["--flow", load.flow]
@@ -173,7 +175,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
 
 def finish(folder: Path, expect: dict[str, Any]) -> RehearsalResult:
     """Analyse a run folder, write summary.json and the figure, return the verdict."""
-    summary = analyse(load_record(folder), expectations=Expectations(**expect) if expect else None)
+    summary = analyse(load_record(folder), expectations=Expectations(**expect))  # a runaway fails any run
     (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     draw_timeline(summary, folder)
     passed = summary.get("verdict", {}).get("passed", True)

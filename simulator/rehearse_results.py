@@ -32,6 +32,7 @@ _BY_CHECK = {
     "alarm fires": "alarm_fires",
     "routing follows the alias weights": "routing_follows_weights",
     "invocations, at least": "min_invocations",
+    "flow errors (error branches taken for what went wrong in a block), at most": "max_flow_errors",
 }
 
 

@@ -163,13 +163,15 @@ class LoadSpec:
     rate: float = 0.0
     loops_per_contact: int = 10
     contact_duration: float = 0.0
+    max_invocations_per_contact: int = 1000  # past it a contact is a runaway: stopped and said
+    max_contact_seconds: float = 3600.0
     prompt_time: str = "uniform:0.2:0.6"
     flow: str | None = None  # default: the seed's looping flow
     tail: float = 5.0  # seconds of load after the deployment ends
     max_duration: float = 300.0  # seconds: a rehearsal never runs longer
 
 
-EXPECTATION_KEYS = {"outcome": str, "rollback_within_minutes": float, "detect_within_minutes": float,
+EXPECTATION_KEYS = {"max_flow_errors": int, "outcome": str, "rollback_within_minutes": float, "detect_within_minutes": float,
                     "max_failed_contacts": int, "max_error_rate": float, "alarm_fires": bool,
                     "routing_follows_weights": bool, "min_invocations": int}
 OUTCOMES = ("succeeded", "rolled_back", "stopped", "failed")
@@ -632,6 +634,8 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
         rate=float(s.number("rate", 0.0, low=0)),
         loops_per_contact=s.number("loops_per_contact", 10, low=1, integer=True),
         contact_duration=float(s.number("contact_duration", 0.0, low=0)),
+        max_invocations_per_contact=s.number("max_invocations_per_contact", 1000, low=1, integer=True),
+        max_contact_seconds=float(s.number("max_contact_seconds", 3600.0, low=0.001)),
         prompt_time=s.string("prompt_time", "uniform:0.2:0.6"),
         flow=flow,
         tail=float(s.number("tail", 5.0, low=0)),

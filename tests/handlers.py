@@ -48,3 +48,7 @@ def poll_work(event, context):
 
 def notify(event, context):
     return {"sent": "yes"}
+
+
+def never_done(event, context):
+    return {"status": "PENDING"}

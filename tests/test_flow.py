@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from simulator.connect.event import Contact
-from simulator.connect.flow import ContactState, FlowError, load_flow, run_contact
+from simulator.connect.flow import ContactLimits, ContactState, FlowError, load_flow, run_contact
 from simulator.connect.function_map import FunctionMap
 from simulator.connect.invoke import InvokeOutcome
 
@@ -229,3 +229,50 @@ def test_the_map_by_function_name_keeps_the_blocks_qualifier_unless_it_names_one
 def test_blocks_of_the_deployed_function_go_to_its_alias(tmp_path):
     flows = load_flow(polling_flow(tmp_path, START.replace("live", "beta")), functions=local_map())
     assert [b["invokes"] for b in flows.block_targets()] == [DEPLOYED, DEPLOYED]
+
+
+# What goes wrong in a block at run time takes its error branch, as in Connect; never an exception.
+
+async def test_a_transfer_to_a_flow_not_loaded_takes_the_error_branch(tmp_path):
+    flow = write_flow(tmp_path, "main", [
+        act("set", "UpdateContactAttributes", {"Attributes": {"next": "elsewhere"}}, "go"),
+        act("go", "TransferToFlow", {"ContactFlowId": "$.Attributes.next"}, None, {"NoMatchingError": "sorry"}),
+        act("sorry", "MessageParticipant", {"Text": "Sorry"}, "bye"),
+        act("bye", "DisconnectParticipant")])
+    state, hooks = ContactState(Contact()), Hooks()
+    assert await run_contact(load_flow(flow), state, hooks) == "disconnected"
+    assert hooks.prompts == ["Sorry"]
+    assert state.flow_errors == [("main", "go", "transfer to a flow that is not loaded: 'elsewhere'")]
+
+
+async def test_an_error_with_no_branch_ends_the_contact_as_an_error(tmp_path):
+    flow = write_flow(tmp_path, "main", [
+        act("go", "TransferToFlow", {"ContactFlowId": "$.Attributes.missing"}),
+        act("bye", "DisconnectParticipant")])
+    state = ContactState(Contact())
+    assert await run_contact(load_flow(flow), state, Hooks()) == "error"
+    assert state.flow_errors == [("main", "go", "unresolved reference $.Attributes.missing")]
+    assert state.last == ("main", "go")
+
+
+async def test_an_invalid_value_takes_the_error_branch(tmp_path):
+    flow = write_flow(tmp_path, "main", [
+        act("loop", "Loop", {"LoopCount": "many"}, "bye", {"NoMatchingError": "bye"}),
+        act("bye", "DisconnectParticipant")])
+    state = ContactState(Contact())
+    assert await run_contact(load_flow(flow), state, Hooks()) == "disconnected"
+    assert state.flow_errors == [("main", "loop", "LoopCount 'many' is not a whole number")]
+
+
+async def test_a_contact_that_polls_for_ever_is_stopped_as_a_runaway(tmp_path):
+    flow = write_flow(tmp_path, "main", [
+        invoke_action(next_="inv", error="inv"),  # an answer that never comes: invoke again, and again
+        act("bye", "DisconnectParticipant")])
+    state = ContactState(Contact())
+    ended = await run_contact(load_flow(flow), state, Hooks(), limits=ContactLimits(max_invocations=25))
+    assert ended == "runaway" and state.invocations == 25
+    clock = iter(range(100))
+    timed = ContactState(Contact())
+    ended = await run_contact(load_flow(flow), timed, Hooks(),
+                              limits=ContactLimits(too_long=lambda: next(clock) >= 7))
+    assert ended == "runaway" and timed.invocations == 7

@@ -136,3 +136,42 @@ def test_validate_checks_each_blocks_function_against_the_stack(tmp_path):
     (tmp_path / "mapped.toml").write_text(mapped)
     fixed = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", str(tmp_path / "mapped.toml")], **run)
     assert fixed.returncode == 0 and "poll-until-done/notify -> Notifier:live" in fixed.stdout
+
+
+RUNAWAY_FLOW = {"Version": "2019-10-30", "StartAction": "which", "Metadata": {"name": "never-done"}, "Actions": [
+    # about half the contacts (by their id) transfer to a flow named by an attribute never set; the others poll a
+    # function whose answer never says DONE, for ever
+    {"Identifier": "which", "Type": "Compare", "Parameters": {"ComparisonValue": "$.ContactId"},
+     "Transitions": {"Conditions": [{"NextAction": "go", "Condition": {"Operator": "TextStartsWith", "Operands": [c]}}
+                                    for c in "01234567"],
+                     "Errors": [{"NextAction": "poll", "ErrorType": "NoMatchingCondition"}]}},
+    action("go", "TransferToFlow", {"ContactFlowId": "$.Attributes.nextFlow"}, None, "bye"),  # never set
+    invoke("poll", "PollWork", "done?"),
+    action("done?", "Compare", {"ComparisonValue": "$.External.status"}, None, "poll", [("DONE", "bye")]),
+    action("sorry", "MessageParticipant", {"Text": "Something went wrong"}, "bye"),
+    action("bye", "DisconnectParticipant"),
+]}
+RUNAWAY_FLOW["Actions"][3]["Transitions"]["Errors"][0]["ErrorType"] = "NoMatchingCondition"
+
+
+def test_a_runaway_contact_fails_the_rehearsal_and_flow_errors_are_counted_per_block(tmp_path):
+    (tmp_path / "never-done.json").write_text(json.dumps(RUNAWAY_FLOW))
+    scenario = SCENARIO.replace('flow = "poll-until-done.json"', 'flow = "never-done.json"\nmax_invocations_per_contact = 40')
+    scenario = scenario.replace('outcome = "rolled_back"', 'max_flow_errors = 0').replace(
+        "tests.handlers:poll_work", "tests.handlers:never_done")
+    (tmp_path / "s.toml").write_text(scenario)
+    folder = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(tmp_path / "s.toml"),
+                           "--results", str(folder)], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=300)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((folder / "summary.json").read_text())
+    (error,) = summary["flow_errors"]  # the transfer's error branch, counted for that block
+    assert (error["flow"], error["block"]) == ("never-done", "go") and error["count"] > 0
+    assert error["what"] == "unresolved reference $.Attributes.nextFlow"
+    assert summary["contact_outcomes"]["by_outcome"]["runaway"] > 0
+    assert summary["runaway_contacts"][0]["flow"] == "never-done"
+    assert summary["runaway_contacts"][0]["block"] in ("poll", "done?")
+    failed = {c["check"] for c in summary["verdict"]["checks"] if not c["passed"]}
+    assert failed == {"contacts stopped as runaways (past the invocation or time limit per contact)",
+                      "flow errors (error branches taken for what went wrong in a block), at most"}
+    assert "RUNAWAY:" in done.stdout and "never-done/go unresolved reference $.Attributes.nextFlow" in done.stdout

@@ -153,3 +153,36 @@ def test_any_json_is_a_flow_or_one_line(tmp_path_factory, document):
         load_flow(file)
     except FlowError as exc:
         assert str(exc).startswith(str(file.parent))
+
+
+OUTCOMES = {"disconnected", "flow ended", "stopped", "error", "runaway"}
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.lists(st.integers(0, 50), min_size=1, max_size=5), JSON), max_size=4),
+       st.lists(st.tuples(st.booleans(), st.one_of(st.none(), st.dictionaries(st.text(max_size=8), JSON, max_size=3))),
+                min_size=1, max_size=4))
+def test_a_contact_through_any_loadable_flow_ends_with_a_named_outcome_never_an_exception(
+        tmp_path_factory, mutations, answers):
+    import asyncio
+
+    from simulator.connect.event import Contact
+    from simulator.connect.flow import ContactLimits, ContactState, run_contact
+    from tests.test_flow import Hooks
+
+    flow = SEED
+    for path, value in mutations:
+        flow = _mutate(flow, path, value)
+    file = tmp_path_factory.mktemp("run") / "LambdaAlias-loop.json"
+    file.write_text(json.dumps(flow))
+    try:
+        flows = load_flow(file)
+    except FlowError:
+        return
+    state = ContactState(Contact())
+    ended = asyncio.run(run_contact(flows, state, Hooks(*answers), keep_going=lambda s: s.entries <= 5,
+                                    limits=ContactLimits(max_invocations=50, max_steps=500)))
+    assert ended in OUTCOMES
+    assert state.invocations <= 50
+    for flow_name, block, what in state.flow_errors:  # each names where it happened, and what
+        assert what and any(f.name == flow_name and block in f.actions for f in flows.flows.values())

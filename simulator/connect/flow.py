@@ -241,7 +241,24 @@ class ContactState:
     invocations: int = 0
     errors: int = 0
     versions: set[str] = field(default_factory=set)
+    met: set[tuple[str, str]] = field(default_factory=set)  # (function ARN, version) of each invocation
     spoken: list[str] = field(default_factory=list)
+    flow_errors: list[tuple[str, str, str]] = field(default_factory=list)  # (flow, block, what went wrong)
+    last: tuple[str, str] = ("", "")  # the flow and block the contact was last in
+
+
+@dataclass(frozen=True)
+class ContactLimits:
+    """When a contact is a runaway: stopped, and said so (a flow that loops on an answer that never
+    comes would otherwise invoke for ever)."""
+
+    max_invocations: int = 1000
+    max_steps: int = 100_000
+    too_long: Callable[[], bool] = lambda: False  # the caller's clock: past its time limit
+
+
+class _FlowFault(Exception):
+    """Something a block cannot do at run time: it takes the block's error branch, as in Connect."""
 
 
 def resolve(value: Any, state: ContactState) -> Any:
@@ -299,30 +316,40 @@ def _compare(operator: str, left: str, operand: str) -> bool:
 
 async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
                       keep_going: Callable[[ContactState], bool] = lambda s: True,
-                      max_steps: int = 100_000) -> str:
-    """Run a contact until it disconnects, runs out of transitions, or `keep_going` says stop
-    (checked at each flow entry). Returns why it ended."""
+                      limits: ContactLimits = ContactLimits()) -> str:
+    """Run a contact until it disconnects, runs out of transitions, `keep_going` says stop (checked
+    at each flow entry) or it runs past `limits`. Returns how it ended: "disconnected", "flow ended",
+    "stopped" (by the caller), "error" (an error with no branch to take) or "runaway". Whatever goes
+    wrong in a block takes its error branch and is noted in `state.flow_errors`, never raised."""
     flow = flows.start
     state.entries = 1
     current: str | None = flow.start
-    for _ in range(max_steps):
+    for _ in range(limits.max_steps):
         if current is None:
             return "flow ended"
+        if state.invocations >= limits.max_invocations or limits.too_long():
+            return "runaway"
         action = flow.actions[current]
-        current, transfer = await _step(action, flow, state, hooks)
+        state.last = (flow.name, action.identifier)
+        try:
+            current, transfer = await _step(action, flow, state, hooks)
+            if transfer is not None and transfer not in flows.flows:
+                raise _FlowFault(f"transfer to a flow that is not loaded: {transfer!r}")
+        except _FlowFault as fault:
+            state.flow_errors.append((flow.name, action.identifier, str(fault)))
+            current = action.errors.get("NoMatchingError") or next(iter(action.errors.values()), None)
+            if current is None:
+                return "error"
+            continue
         if transfer is not None:
-            flow = flows.flows.get(transfer) or _unknown_flow(flow, action, transfer)
+            flow = flows.flows[transfer]
             state.entries += 1
             if not keep_going(state):
                 return "stopped"
             current = flow.start
         elif current == "__disconnect__":
             return "disconnected"
-    return "step limit"
-
-
-def _unknown_flow(flow: Flow, action: Action, target: str) -> Flow:
-    raise FlowError(f"{flow.source}: action {action.identifier}: TransferToFlow to unknown flow {target!r}")
+    return "runaway"
 
 
 async def _step(action: Action, flow: Flow, state: ContactState,
@@ -337,6 +364,7 @@ async def _step(action: Action, flow: Flow, state: ContactState,
         state.invocations += 1
         if outcome.executed_version:
             state.versions.add(outcome.executed_version)
+            state.met.add((block.function_arn, outcome.executed_version))
         if outcome.ok:
             state.external = outcome.external
             return action.next_action, None
@@ -344,13 +372,16 @@ async def _step(action: Action, flow: Flow, state: ContactState,
         return error_next, None
     if kind == "UpdateContactAttributes":
         try:
-            values = {k: str(resolve(v, state)) for k, v in (p.get("Attributes") or {}).items()}
-        except KeyError:
-            return error_next, None  # all or none
+            attributes = p.get("Attributes") or {}
+            if not isinstance(attributes, dict):
+                raise _FlowFault(f"Attributes is not an object: {attributes!r:.60}")
+            values = {k: str(resolve(v, state)) for k, v in attributes.items()}
+        except KeyError as missing:  # all or none
+            raise _FlowFault(f"unresolved reference {missing.args[0]}") from None
         state.contact.attributes.update(values)
         return action.next_action, None
     if kind == "MessageParticipant":
-        text = p.get("Text") or p.get("SSML") or f"prompt {p.get('PromptId', '')}"
+        text = str(p.get("Text") or p.get("SSML") or f"prompt {p.get('PromptId', '')}")
         spoken = interpolate(text, state)
         state.spoken.append(spoken)
         await hooks.prompt(spoken)
@@ -367,7 +398,10 @@ async def _step(action: Action, flow: Flow, state: ContactState,
     if kind == "Loop":
         key = (flow.id, action.identifier)
         count = state.loop_counters.get(key, 0)
-        limit = int(str(p.get("LoopCount", "0")))
+        try:
+            limit = int(str(resolve(p.get("LoopCount", "0"), state)))
+        except (KeyError, ValueError):
+            raise _FlowFault(f"LoopCount {p.get('LoopCount')!r} is not a whole number") from None
         looping = "ContinueLooping" if count < limit else "DoneLooping"
         state.loop_counters[key] = count + 1 if looping == "ContinueLooping" else 0
         for _, operands, target in action.conditions:
@@ -377,8 +411,8 @@ async def _step(action: Action, flow: Flow, state: ContactState,
     if kind == "TransferToFlow":
         try:
             transfer_to = _flow_id(str(resolve(p.get("ContactFlowId", ""), state)))
-        except KeyError:
-            return error_next, None
+        except KeyError as missing:
+            raise _FlowFault(f"unresolved reference {missing.args[0]}") from None
         return None, transfer_to or flow.id
     if kind == "UpdateFlowLoggingBehavior":
         state.flow_logging = p.get("FlowLoggingBehavior", "Enabled") == "Enabled"

@@ -41,6 +41,10 @@ def add_options(parser: Any) -> None:
                        help="flow entries (the looping flow's loops) before a contact ends")
     group.add_argument("--contact-duration", type=float, default=0.0,
                        help="seconds before a contact ends (0: no limit)")
+    group.add_argument("--max-invocations-per-contact", type=int, default=1000,
+                       help="a contact that invokes more is stopped as a runaway, and the run says so")
+    group.add_argument("--max-contact-seconds", type=float, default=3600.0,
+                       help="a contact that runs longer is stopped as a runaway, and the run says so")
     group.add_argument("--prompt-time", default="uniform:0.2:0.6",
                        help="seconds a prompt plays: fixed:S, uniform:LO:HI, exp:MEAN, normal:MEAN:SD")
     group.add_argument("--seed", type=int, default=-1, help="seed for the emulator and prompt times (-1: random)")
@@ -73,6 +77,8 @@ class LoadOptions:
     rate: float
     loops_per_contact: int
     contact_duration: float
+    max_invocations_per_contact: int
+    max_contact_seconds: float
     prompt_time: str
     seed: int | None
     time_scale: float
@@ -135,6 +141,10 @@ def load_options(parsed: Any) -> LoadOptions:
         raise fail("loops-per-contact", f"must be >= 1, got {parsed.loops_per_contact}")
     if parsed.contact_duration < 0:
         raise fail("contact-duration", f"must be >= 0, got {parsed.contact_duration}")
+    if parsed.max_invocations_per_contact < 1:
+        raise fail("max-invocations-per-contact", f"must be >= 1, got {parsed.max_invocations_per_contact}")
+    if not parsed.max_contact_seconds > 0:
+        raise fail("max-contact-seconds", f"must be > 0, got {parsed.max_contact_seconds}")
     if parsed.time_scale < 0:
         raise fail("time-scale", f"must be > 0, got {parsed.time_scale}")
     try:
@@ -155,6 +165,8 @@ def load_options(parsed: Any) -> LoadOptions:
         region=parsed.region or scenario.region, flow=flow, functions=functions, scenario=scenario,
         scenario_path=parsed.scenario, rate=parsed.rate, loops_per_contact=parsed.loops_per_contact,
         contact_duration=parsed.contact_duration, prompt_time=parsed.prompt_time,
+        max_invocations_per_contact=parsed.max_invocations_per_contact,
+        max_contact_seconds=parsed.max_contact_seconds,
         seed=None if parsed.seed < 0 else parsed.seed, time_scale=parsed.time_scale,
         deploy_after=deploy_after, late_threshold_s=parsed.late_threshold_ms / 1000.0,
         results_dir=Path(parsed.results_dir), run_dir=Path(parsed.run_dir) if parsed.run_dir else None,

@@ -34,7 +34,7 @@ from simulator.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.clock import Clock, ScaledClock
 from simulator.coarse_timeouts import CoarseTimeouts
 from simulator.connect.event import Contact
-from simulator.connect.flow import ContactState, Flow, FlowSet, load_flow, run_contact
+from simulator.connect.flow import ContactLimits, ContactState, Flow, FlowSet, load_flow, run_contact
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
 from simulator.fast_ids import random_uuid4
 from simulator.fast_invoke import FastLambdaInvoker, proxy_for
@@ -93,6 +93,8 @@ class LoadSession:
         self.emulator: EmulatorProcess | None = None
         self.endpoint = options.endpoint_url
         self.finished: collections.deque[Invocation] = collections.deque()
+        self.ended: collections.deque[dict[str, Any]] = collections.deque()  # contacts that ended
+        self.unsent_ends: list[dict[str, Any]] = []
         self._names: dict[tuple[str, str | None], str] = {}  # Locust's name for each function and version
         deployed = parse_function_name(options.alias_arn)
         self.deployed = f"{deployed.name}:{deployed.qualifier}"  # as the record's qualifier column has it
@@ -281,6 +283,7 @@ class LoadSession:
         self._drain()
         self.recording = False
         self.finished.clear()
+        self.ended.clear()
         if self.coordinator and self.record is not None:
             self.coordination.stop()
             self.record.flush()
@@ -393,6 +396,15 @@ class LoadSession:
                      context={"reason": outcome.reason, "version": outcome.executed_version,
                               "retries": outcome.retries, "injected": outcome.injected})
             rows.append(done.row)
+        if self.ended:
+            ends = list(self.ended)
+            self.ended.clear()
+            if not self.recording:
+                pass
+            elif self.coordinator and self.record is not None:
+                self.record.contacts_ended(ends)
+            else:
+                self.unsent_ends.extend(ends)
         if not rows:
             return
         if batch is not None:
@@ -425,9 +437,13 @@ class LoadSession:
         # made (it runs first). Draining here would send rows whose statistics wait for the next
         # report, which a worker killed meanwhile never sends (the record one ahead of Locust's count).
         data["shiftsim_rows"] = self.unsent_rows
-        self.unsent_rows = []
+        data["shiftsim_contact_ends"] = self.unsent_ends
+        self.unsent_rows, self.unsent_ends = [], []
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
+        ends = data.get("shiftsim_contact_ends")
+        if ends and self.record is not None and not self.closed:
+            self.record.contacts_ended(ends)
         rows = data.get("shiftsim_rows")
         if rows and self.record is not None:
             if self.closed:  # a report after Locust quit: said, not written to a closed record
@@ -456,7 +472,26 @@ class LoadSession:
         def keep_going(s: ContactState) -> bool:
             return s.entries <= self.options.loops_per_contact and (deadline is None or time.monotonic() < deadline)
 
-        return await run_contact(self.flows, state, hooks, keep_going=keep_going)
+        started = time.monotonic()
+        limits = ContactLimits(max_invocations=self.options.max_invocations_per_contact,
+                               too_long=lambda: time.monotonic() - started > self.options.max_contact_seconds)
+        ended = await run_contact(self.flows, state, hooks, keep_going=keep_going, limits=limits)
+        met: dict[str, list[str]] = {}
+        for arn, version in sorted(state.met):
+            met.setdefault(self._qualifier(arn), []).append(version)
+        self.ended.append({"contact": state.contact.contact_id, "t": self.clock.now(), "outcome": ended,
+                           "last": list(state.last), "invocations": state.invocations, "errors": state.errors,
+                           "flow_errors": [list(e) for e in state.flow_errors], "met": met,
+                           "worker": self.node})
+        return ended
+
+    def _qualifier(self, arn: str) -> str:
+        """The record's `Function:qualifier` for a block's function ARN (computed once per ARN)."""
+        qualifier = self.qualifiers.get(arn)
+        if qualifier is None:
+            ref = parse_function_name(arn)
+            qualifier = self.qualifiers[arn] = f"{ref.name}:{ref.qualifier}"
+        return qualifier
 
 
 class _ContactHooks:
@@ -475,10 +510,7 @@ class _ContactHooks:
                                          contact_id=self.state.contact.contact_id, flow_id=flow.id,
                                          flow_name=flow.name, timeout=session.timeouts.timeout)
         end = time.time()
-        qualifier = session.qualifiers.get(block.function_arn)
-        if qualifier is None:
-            ref = parse_function_name(block.function_arn)
-            qualifier = session.qualifiers[block.function_arn] = f"{ref.name}:{ref.qualifier}"
+        qualifier = session._qualifier(block.function_arn)
         row = (ticket.intended, start, end, emulated, self.state.contact.contact_id, self.state.entries,
                block.identifier, qualifier, outcome.executed_version or "", outcome.branch,
                outcome.reason or "", outcome.retries, outcome.http_status or 0, outcome.injected or "",
