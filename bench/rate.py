@@ -141,7 +141,7 @@ def main() -> None:
         capacity = max(*closed, sustained)
         repeats = 1 if args.smoke else REPEATS_AT_90
         paced("half", "50 % of capacity", round(capacity * 0.5))
-        paced("eighty", "80 % of capacity", round(capacity * 0.8))  # what the README advises
+        paced("eighty", "80 % of capacity", round(capacity * 0.8))  # what docs/speed.md advises
         for n in range(repeats):
             paced(f"ninety{n}", f"90 % of capacity (run {n + 1} of {repeats})", round(capacity * 0.9))
     if CORES > 1:

@@ -147,7 +147,7 @@ class DeploymentSpec:
 
 @dataclass(frozen=True)
 class EmulatorOptions:
-    """Behaviours AWS leaves unsettled, as parameters (defaults documented in the README)."""
+    """Behaviours AWS leaves unsettled, as parameters (defaults in docs/emulator.md)."""
 
     alarm_poll_interval: float = 60.0
     final_flip_after_intervals: int = 1
