@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from simulator.connect.event import Contact
-from simulator.connect.flow import ContactLimits, ContactState, FlowError, load_flow, run_contact
+from simulator.connect.flow import FlowError, load_flow
 from simulator.connect.function_map import FunctionMap
+from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
 from simulator.connect.invoke import InvokeOutcome
 
 FLOWS = Path(__file__).resolve().parent.parent / "scenarios" / "flows"

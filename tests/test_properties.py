@@ -167,7 +167,7 @@ def test_a_contact_through_any_loadable_flow_ends_with_a_named_outcome_never_an_
     import asyncio
 
     from simulator.connect.event import Contact
-    from simulator.connect.flow import ContactLimits, ContactState, run_contact
+    from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
     from tests.test_flow import Hooks
 
     flow = SEED

@@ -34,7 +34,8 @@ from simulator.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.clock import Clock, ScaledClock
 from simulator.coarse_timeouts import CoarseTimeouts
 from simulator.connect.event import Contact
-from simulator.connect.flow import ContactLimits, ContactState, Flow, FlowSet, load_flow, run_contact
+from simulator.connect.flow import Flow, FlowSet, load_flow
+from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
 from simulator.fast_ids import random_uuid4
 from simulator.fast_invoke import FastLambdaInvoker, proxy_for
