@@ -133,7 +133,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     problems = unimportable_handlers(sorted(scenario.handlers()))
     if problems:
         raise ScenarioError(f"{args.scenario}: {'; '.join(problems)}")
-    flows = load_flow(scenario.load.flow or DEFAULT_FLOW,
+    flows = load_flow(scenario.load.flow or DEFAULT_FLOW, flow_map=scenario.flow_map,
                       functions=flow_functions(scenario, scenario.deployed_alias_arn(), "local"))
     functions = ", ".join(f"{f.name} ({len(f.versions)} versions, aliases "
                           f"{', '.join(a.name for a in f.aliases) or 'none'})" for f in scenario.functions)

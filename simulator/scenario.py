@@ -193,6 +193,8 @@ class Scenario:
     load: LoadSpec = field(default_factory=LoadSpec)
     expect: dict[str, Any] = field(default_factory=dict)
     function_map: dict[str, str] = field(default_factory=dict)  # a flow's ARN, placeholder or name -> "Name[:qualifier]"
+    flow_map: dict[str, str] = field(default_factory=dict)  # a flow reference -> a flow's file name or Metadata.name
+    callers: dict[str, Any] = field(default_factory=dict)  # simulator.connect.caller.CallerSpec's fields
     source: str = "<default>"
 
     def qualifiers(self) -> dict[str, frozenset[str]]:
@@ -353,6 +355,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         load=_load(load_section, Path(source).parent) if load_section else LoadSpec(),
         expect=_expect(expect_section) if expect_section else {},
         function_map=_function_map(top.table("function_map"), functions),
+        flow_map=_string_table(top.table("flow_map")),
+        callers=_callers(top.table("callers")),
         source=source,
     )
     if scenario.deployment is not None:
@@ -365,6 +369,31 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     if len(set(names)) != len(names):
         top.fail(f"function names must be unique, got {names}", "functions")
     return scenario
+
+
+def _string_table(s: _Section | None) -> dict[str, str]:
+    return {key: s.string(key) for key in list(s.data)} if s is not None else {}
+
+
+def _callers(s: _Section | None) -> dict[str, Any]:
+    """`[callers]`: per block identifier, weighted answers (`"timeout"`: silence); the chance the
+    center is open, the queue metrics, the chance a queue is full."""
+    if s is None:
+        return {}
+    made: dict[str, Any] = {"in_hours": s.number("in_hours", 1.0, low=0, high=1),
+                            "queue_at_capacity": s.number("queue_at_capacity", 0.0, low=0, high=1)}
+    metrics = s.table("metrics")
+    made["metrics"] = {k: float(metrics.number(k)) for k in list(metrics.data)} if metrics else {}
+    choices = s.table("choices")
+    made["choices"] = {}
+    for block in list(choices.data) if choices else []:
+        table = choices.table(block)  # type: ignore[union-attr]
+        weights = {answer: float(table.number(answer, low=0)) for answer in list(table.data)}  # type: ignore[union-attr]
+        if not weights or sum(weights.values()) <= 0:
+            table.fail("needs at least one answer with a weight above 0")  # type: ignore[union-attr]
+        made["choices"][block] = weights
+    s.done()
+    return made
 
 
 def qualifiers_of(functions: tuple[FunctionSpec, ...]) -> dict[str, frozenset[str]]:

@@ -21,7 +21,7 @@ class Hooks:
 
     def __init__(self, *answers):
         self.answers = list(answers) or [(True, {"version": "1"})]
-        self.events, self.prompts = [], []
+        self.events, self.prompts, self.waits = [], [], []
 
     async def invoke(self, block, event, flow):
         ok, external = self.answers[min(len(self.events), len(self.answers) - 1)]
@@ -32,6 +32,9 @@ class Hooks:
 
     async def prompt(self, text):
         self.prompts.append(text)
+
+    async def wait(self, seconds):
+        self.waits.append(seconds)
 
 
 def write_flow(tmp_path, name, actions, start=None):

@@ -2,13 +2,10 @@
 what can be refused is refused at load time with its file and action (`simulator.connect.interpreter`
 runs them).
 
-Supported action types: InvokeLambdaFunction, UpdateContactAttributes, MessageParticipant, Compare,
-Loop, TransferToFlow (to itself or to another flow file beside it), UpdateFlowLoggingBehavior and
-DisconnectParticipant; Transitions with NextAction, Errors and Conditions; `$.External`,
-`$.Attributes` and the contact's system data as JSONPath operands. Everything is checked at load
-time: an unknown action type or a dangling transition names the action and the file.
-
-The interpreter does no I/O: invoking a function and playing a prompt are the caller's (`FlowHooks`).
+The action types of `SUPPORTED` (docs/flows.md says what each does); Transitions with NextAction,
+Errors and Conditions. A flow transfers to the flows beside it, found by file name, `Metadata.name`,
+ARN id, placeholder or the scenario's `[flow_map]`. An unknown action type, a dangling transition or
+transfer, a malformed field is refused here, naming the file and the action.
 """
 
 from __future__ import annotations
@@ -24,9 +21,14 @@ from simulator.connect.function_map import FunctionMap, UnmappedFunction
 from simulator.connect.invoke import BlockConfigError, InvokeBlock
 
 MAX_ACTIONS = 250
-SUPPORTED = ("InvokeLambdaFunction", "UpdateContactAttributes", "MessageParticipant", "Compare",
+SUPPORTED = ("GetParticipantInput", "ConnectParticipantWithLexBot", "MessageParticipantIteratively", "Wait",
+             "CheckHoursOfOperation", "CheckMetricData", "GetMetricData", "UpdateContactTargetQueue",
+             "UpdateContactCallbackNumber", "CreateCallbackContact", "TransferContactToQueue",
+             "TransferParticipantToThirdParty", "EndFlowExecution", "UpdateContactRoutingBehavior",
+             "UpdateContactEventHooks", "UpdateContactTextToSpeechVoice", "UpdateContactData",
+             "UpdateContactRecordingBehavior",
+             "InvokeLambdaFunction", "UpdateContactAttributes", "MessageParticipant", "Compare",
              "Loop", "TransferToFlow", "UpdateFlowLoggingBehavior", "DisconnectParticipant")
-_JSONPATH = re.compile(r"\$\.[A-Za-z0-9_.\-]+")
 
 
 class FlowError(ValueError):
@@ -55,14 +57,22 @@ class Flow:
 
 @dataclass
 class FlowSet:
-    """A flow and every flow it can transfer to, by id (the file's stem)."""
+    """A flow and every flow it can transfer to, by id (the file's stem), with every name a
+    transfer may use for each (its ARN's id, its `Metadata.name`, a placeholder, the scenario's
+    `[flow_map]`)."""
 
     entry: str
     flows: dict[str, Flow]
+    names: dict[str, str] = field(default_factory=dict)  # a reference -> the flow id
 
     @property
     def start(self) -> Flow:
         return self.flows[self.entry]
+
+    def find(self, value: str) -> Flow | None:
+        """The loaded flow a TransferToFlow value (static or resolved at run time) names."""
+        flow_id = self.names.get(value) or self.names.get(reference(value))
+        return self.flows.get(flow_id) if flow_id else None
 
     def block_targets(self) -> list[dict[str, str]]:
         """Each Invoke block: its flow, its identifier, the ARN it names and the alias it invokes."""
@@ -71,36 +81,79 @@ class FlowSet:
                 for flow in self.flows.values() for block_id, block in flow.blocks.items()]
 
 
-def load_flow(path: str | Path, *, functions: FunctionMap | None = None,
+_PLACEHOLDER = re.compile(r"\{\{\s*contactFlows\.([^.}]+?)\.(?:arn|id)\s*\}\}")
+
+
+def reference(value: str) -> str:
+    """What a flow reference names: `arn:...:instance/X/contact-flow/ID` -> ID,
+    `{{contactFlows.NAME.arn}}` -> NAME, anything else as it is."""
+    placeholder = _PLACEHOLDER.fullmatch(value.strip())
+    if placeholder:
+        return placeholder[1]
+    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+
+
+def _index(folder: Path, flow_map: dict[str, str]) -> dict[str, Path]:
+    """Every name a flow of the folder answers to -> its file: the file's stem, its Metadata.name,
+    and the scenario's map (whose values are stems or names)."""
+    index: dict[str, Path] = {}
+    for file in sorted(folder.glob("*.json")):
+        index[file.stem] = file
+        try:
+            name = (json.loads(file.read_text(encoding="utf-8")).get("Metadata") or {}).get("name")
+        except (OSError, ValueError, AttributeError):
+            continue  # refused, with its reason, if a transfer ever names it
+        if isinstance(name, str) and name:
+            index.setdefault(name, file)
+    for key, target in flow_map.items():
+        if target not in index:
+            raise FlowError(f"[flow_map] {key!r} -> {target!r}: no flow in {folder} has that file name "
+                            "(without .json) or Metadata.name")
+        index[key] = index[target]
+    return index
+
+
+def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_map: dict[str, str] | None = None,
               retry_function_errors: bool = False) -> FlowSet:
-    """Load a flow file and, transitively, the flows its TransferToFlow actions name; each Invoke
-    block's function through `functions` (without it, each must name a qualified alias ARN)."""
+    """Load a flow file and, transitively, the flows its TransferToFlow actions name among the
+    files of its folder (by ARN id, Metadata.name, placeholder or `flow_map`); each Invoke block's
+    function through `functions` (without it, each must name a qualified alias ARN)."""
     entry = Path(path)
+    index = _index(entry.parent, flow_map or {})
     flows: dict[str, Flow] = {}
+    names: dict[str, str] = {}
     pending = [entry]
     while pending:
         file = pending.pop()
         flow = _parse_file(file, functions, retry_function_errors)
         flows[flow.id] = flow
-        for action in flow.actions.values():
-            if action.type == "TransferToFlow":
-                target = flow_id(action.parameters.get("ContactFlowId", ""))
-                if target is None:
-                    continue  # a JSONPath: resolved at run time among loaded flows
-                if target not in flows and all(p.stem != target for p in pending):
-                    sibling = file.parent / f"{target}.json"
-                    if not sibling.exists():
-                        raise FlowError(f"{file}: action {action.identifier}: TransferToFlow names flow "
-                                        f"{target!r}, but there is no {sibling}")
-                    pending.append(sibling)
-    return FlowSet(entry.stem, flows)
+        for action, what, value in _flow_references(flow):
+            if not isinstance(value, str) or value.startswith("$."):
+                continue  # a JSONPath: resolved at run time among loaded flows
+            target = index.get(value) or index.get(reference(value))
+            if target is None:
+                raise FlowError(f"{file}: action {action.identifier}: {what} names flow {value!r}: no file in "
+                                f"{entry.parent} has that name or Metadata.name, and [flow_map] does not map it")
+            if target.stem not in flows and target not in pending:
+                pending.append(target)
+    for name, file in index.items():
+        if file.stem in flows:
+            names[name] = file.stem
+    return FlowSet(entry.stem, flows, names)
 
 
-def flow_id(value: str) -> str | None:
-    """`arn:...:instance/X/contact-flow/ID` or `ID` -> ID; None for a JSONPath."""
-    if not isinstance(value, str) or value.startswith("$."):
-        return None
-    return value.rsplit("/", 1)[-1]
+def _flow_references(flow: Flow) -> list[tuple[Action, str, Any]]:
+    """The flows a flow names: its transfers, and the flows its event hooks set (hold, whisper,
+    queue), which must exist though the IVR's path does not run them."""
+    found = []
+    for action in flow.actions.values():
+        if action.type == "TransferToFlow":
+            found.append((action, "TransferToFlow", action.parameters.get("ContactFlowId", "")))
+        elif action.type == "UpdateContactEventHooks":
+            hooks = action.parameters.get("EventHooks")
+            for hook, value in (hooks.items() if isinstance(hooks, dict) else ()):
+                found.append((action, f"EventHooks.{hook}", value))
+    return found
 
 
 def _parse_file(file: Path, functions: FunctionMap | None, retry_function_errors: bool) -> Flow:
@@ -203,6 +256,9 @@ def _block_arn(file: Path, action: Action, functions: FunctionMap | None) -> str
 def _invoke_block(file: Path, action: Action, functions: FunctionMap | None,
                   retry_function_errors: bool) -> InvokeBlock:
     p = action.parameters
+    if str(p.get("InvocationType", "SYNCHRONOUS")).upper() != "SYNCHRONOUS":
+        raise FlowError(f"{file}: action {action.identifier}: InvocationType {p.get('InvocationType')!r}: "
+                        "shiftsim rehearses synchronous invocations only (ASYNCHRONOUS is not rehearsed yet)")
     arn = _block_arn(file, action, functions)
     try:
         timeout = int(str(p.get("InvocationTimeLimitSeconds", "8")))

@@ -6,24 +6,28 @@ a block takes its error branch; never an exception out of a contact.
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from simulator.connect.caller import TIMEOUT, CallerModel, CallerSpec
 from simulator.connect.event import Contact, contact_flow_event
-from simulator.connect.flow import Action, Flow, FlowSet, flow_id
+from simulator.connect.flow import Action, Flow, FlowSet
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome
 
 _JSONPATH = re.compile(r"\$\.[A-Za-z0-9_.\-]+")
 
 
 class FlowHooks(Protocol):
-    """What the interpreter asks of its caller: run an invoke block, play a prompt."""
+    """What the interpreter asks of its caller: run an invoke block, play a prompt, wait."""
 
     async def invoke(self, block: InvokeBlock, event: dict[str, Any], flow: Flow) -> InvokeOutcome: ...
 
     async def prompt(self, text: str) -> None: ...
+
+    async def wait(self, seconds: float) -> None: ...
 
 
 @dataclass
@@ -42,6 +46,12 @@ class ContactState:
     spoken: list[str] = field(default_factory=list)
     flow_errors: list[tuple[str, str, str]] = field(default_factory=list)  # (flow, block, what went wrong)
     last: tuple[str, str] = ("", "")  # the flow and block the contact was last in
+    stored_input: str | None = None  # $.StoredCustomerInput
+    lex: dict[str, str] = field(default_factory=dict)  # $.Lex
+    metrics: dict[str, float] = field(default_factory=dict)  # $.Metrics
+    queue: str | None = None
+    callback_number: str | None = None
+    callback: bool = False  # a callback was created: the contact ends as one
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,12 @@ class ContactLimits:
 
 
 class _FlowFault(Exception):
-    """Something a block cannot do at run time: it takes the block's error branch, as in Connect."""
+    """Something a block cannot do at run time: it takes the block's error branch (`branch`, else
+    NoMatchingError), as in Connect."""
+
+    def __init__(self, message: str, branch: str = "NoMatchingError") -> None:
+        super().__init__(message)
+        self.branch = branch
 
 
 def resolve(value: Any, state: ContactState) -> Any:
@@ -64,10 +79,14 @@ def resolve(value: Any, state: ContactState) -> Any:
     if not isinstance(value, str) or not value.startswith("$."):
         return value
     parts = value[2:].split(".")
-    if parts[0] == "External":
-        node: Any = state.external
-    elif parts[0] == "Attributes":
-        node = state.contact.attributes
+    if parts[0] == "StoredCustomerInput" and len(parts) == 1:
+        if state.stored_input is None:
+            raise KeyError(value)
+        return state.stored_input
+    flow_data: dict[str, Any] = {"External": state.external, "Attributes": state.contact.attributes,
+                                 "Lex": state.lex, "Metrics": state.metrics}
+    if parts[0] in flow_data:
+        node: Any = flow_data[parts[0]]
     else:  # the contact's system data: $.ContactId, $.Channel, $.CustomerEndpoint.Address ...
         return _walk(state.contact.contact_data(), parts, value)
     return _walk(node, parts[1:], value)
@@ -113,11 +132,13 @@ def _compare(operator: str, left: str, operand: str) -> bool:
 
 async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
                       keep_going: Callable[[ContactState], bool] = lambda s: True,
-                      limits: ContactLimits = ContactLimits()) -> str:
-    """Run a contact until it disconnects, runs out of transitions, `keep_going` says stop (checked
-    at each flow entry) or it runs past `limits`. Returns how it ended: "disconnected", "flow ended",
-    "stopped" (by the caller), "error" (an error with no branch to take) or "runaway". Whatever goes
-    wrong in a block takes its error branch and is noted in `state.flow_errors`, never raised."""
+                      limits: ContactLimits = ContactLimits(), caller: CallerModel | None = None) -> str:
+    """Run a contact until its IVR part ends, `keep_going` says stop (checked at each flow entry)
+    or it runs past `limits`. Returns how it ended: "disconnected", "queued", "transferred to a third
+    party", "callback", "flow ended", "stopped" (by the caller of this function), "error" (an error
+    with no branch to take) or "runaway". Whatever goes wrong in a block takes its error branch and
+    is noted in `state.flow_errors`, never raised."""
+    caller = caller or CallerModel(CallerSpec(), random.Random(0))
     flow = flows.start
     state.entries = 1
     current: str | None = flow.start
@@ -129,31 +150,70 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
         action = flow.actions[current]
         state.last = (flow.name, action.identifier)
         try:
-            current, transfer = await _step(action, flow, state, hooks)
-            if transfer is not None and transfer not in flows.flows:
+            current, transfer = await _step(action, flow, state, hooks, caller)
+            target = flows.find(transfer) if transfer is not None else None
+            if transfer is not None and target is None:
                 raise _FlowFault(f"transfer to a flow that is not loaded: {transfer!r}")
         except _FlowFault as fault:
             state.flow_errors.append((flow.name, action.identifier, str(fault)))
-            current = action.errors.get("NoMatchingError") or next(iter(action.errors.values()), None)
+            current = _error_branch(action, fault.branch)
             if current is None:
                 return "error"
             continue
-        if transfer is not None:
-            flow = flows.flows[transfer]
+        if target is not None:
+            flow = target
             state.entries += 1
             if not keep_going(state):
                 return "stopped"
             current = flow.start
-        elif current == "__disconnect__":
-            return "disconnected"
+        elif current is not None and current.startswith(_END):
+            ended = current[len(_END):]
+            return "callback" if ended == "disconnected" and state.callback else ended
     return "runaway"
 
 
-async def _step(action: Action, flow: Flow, state: ContactState,
-                hooks: FlowHooks) -> tuple[str | None, str | None]:
+_END = "__end__:"  # a step's next action that ends the IVR part, with how
+
+
+def _error_branch(action: Action, *kinds: str) -> str | None:
+    """The first error branch of `kinds` the action has, else its NoMatchingError, else any."""
+    for kind in (*kinds, "NoMatchingError"):
+        if kind in action.errors:
+            return action.errors[kind]
+    return next(iter(action.errors.values()), None)
+
+
+def _matching(action: Action, value: str) -> str | None:
+    """The target of the first condition `value` satisfies, else the NoMatchingCondition branch."""
+    for operator, operands, target in action.conditions:
+        if operands and _compare(operator, value, operands[0]):
+            return target
+    return _error_branch(action, "NoMatchingCondition")
+
+
+def _offered(action: Action) -> list[str]:
+    return [operands[0] for _, operands, _ in action.conditions if operands]
+
+
+async def _say(p: dict[str, Any], state: ContactState, hooks: FlowHooks) -> None:
+    text = p.get("Text") or p.get("SSML") or (f"prompt {p['PromptId']}" if p.get("PromptId") else "")
+    if text:
+        spoken = interpolate(str(text), state)
+        state.spoken.append(spoken)
+        await hooks.prompt(spoken)
+
+
+def _resolved(p: dict[str, Any], key: str, state: ContactState, branch: str = "NoMatchingError") -> Any:
+    try:
+        return resolve(p.get(key), state)
+    except KeyError as missing:
+        raise _FlowFault(f"unresolved reference {missing.args[0]}", branch) from None
+
+
+async def _step(action: Action, flow: Flow, state: ContactState, hooks: FlowHooks,
+                caller: CallerModel) -> tuple[str | None, str | None]:
     """Run one action; return (next action, flow to transfer to)."""
     kind, p = action.type, action.parameters
-    error_next = action.errors.get("NoMatchingError") or next(iter(action.errors.values()), None)
     if kind == "InvokeLambdaFunction":
         block = flow.blocks[action.identifier]
         event = contact_flow_event(state.contact, _resolved_parameters(block.parameters, state))
@@ -166,32 +226,25 @@ async def _step(action: Action, flow: Flow, state: ContactState,
             state.external = outcome.external
             return action.next_action, None
         state.errors += 1
-        return error_next, None
+        return _error_branch(action), None
     if kind == "UpdateContactAttributes":
-        try:
-            attributes = p.get("Attributes") or {}
-            if not isinstance(attributes, dict):
-                raise _FlowFault(f"Attributes is not an object: {attributes!r:.60}")
-            values = {k: str(resolve(v, state)) for k, v in attributes.items()}
-        except KeyError as missing:  # all or none
-            raise _FlowFault(f"unresolved reference {missing.args[0]}") from None
+        attributes = p.get("Attributes") or {}
+        if not isinstance(attributes, dict):
+            raise _FlowFault(f"Attributes is not an object: {attributes!r:.60}")
+        values = {k: str(_resolved(attributes, k, state)) for k in attributes}  # all or none
         state.contact.attributes.update(values)
         return action.next_action, None
-    if kind == "MessageParticipant":
-        text = str(p.get("Text") or p.get("SSML") or f"prompt {p.get('PromptId', '')}")
-        spoken = interpolate(text, state)
-        state.spoken.append(spoken)
-        await hooks.prompt(spoken)
+    if kind in ("MessageParticipant", "MessageParticipantIteratively"):
+        messages = p.get("Messages") if kind == "MessageParticipantIteratively" else None
+        await _say(messages[0] if isinstance(messages, list) and messages and isinstance(messages[0], dict) else p,
+                   state, hooks)
         return action.next_action, None
     if kind == "Compare":
         try:
             left = str(resolve(p.get("ComparisonValue"), state))
         except KeyError:
             left = ""
-        for operator, operands, target in action.conditions:
-            if operands and _compare(operator, left, operands[0]):
-                return target, None
-        return action.errors.get("NoMatchingCondition") or error_next, None
+        return _matching(action, left), None
     if kind == "Loop":
         key = (flow.id, action.identifier)
         count = state.loop_counters.get(key, 0)
@@ -206,15 +259,59 @@ async def _step(action: Action, flow: Flow, state: ContactState,
                 return target, None
         return action.next_action, None
     if kind == "TransferToFlow":
-        try:
-            transfer_to = flow_id(str(resolve(p.get("ContactFlowId", ""), state)))
-        except KeyError as missing:
-            raise _FlowFault(f"unresolved reference {missing.args[0]}") from None
-        return None, transfer_to or flow.id
+        return None, str(_resolved(p, "ContactFlowId", state)) or flow.id
     if kind == "UpdateFlowLoggingBehavior":
         state.flow_logging = p.get("FlowLoggingBehavior", "Enabled") == "Enabled"
         return action.next_action, None
-    return "__disconnect__", None  # DisconnectParticipant
+    if kind in ("GetParticipantInput", "ConnectParticipantWithLexBot"):
+        await _say(p, state, hooks)
+        stored = kind == "GetParticipantInput" and str(p.get("StoreInput", "False")).lower() == "true"
+        answer = caller.answer(action.identifier, ["1"] if stored else _offered(action))
+        if answer == TIMEOUT:
+            return _error_branch(action, "InputTimeLimitExceeded"), None
+        if stored:
+            state.stored_input = answer
+            return action.next_action, None
+        if kind == "ConnectParticipantWithLexBot":
+            state.lex = {"IntentName": answer}
+        return _matching(action, answer), None
+    if kind == "Wait":
+        seconds = _resolved(p, "TimeoutSeconds", state)
+        try:
+            await hooks.wait(float(seconds or 0))
+        except (TypeError, ValueError):
+            raise _FlowFault(f"TimeoutSeconds {seconds!r} is not a number") from None
+        return action.errors.get("WaitCompleted") or action.errors.get("Timeout") or action.next_action, None
+    if kind == "CheckHoursOfOperation":
+        return _matching(action, "True" if caller.in_hours() else "False"), None
+    if kind == "CheckMetricData":
+        return _matching(action, f"{caller.metric(str(p.get('MetricType', ''))):g}"), None
+    if kind == "GetMetricData":
+        state.metrics = dict(caller.spec.metrics)
+        return action.next_action, None
+    if kind == "UpdateContactTargetQueue":
+        state.queue = str(_resolved(p, "QueueId", state))
+        return action.next_action, None
+    if kind == "UpdateContactCallbackNumber":
+        state.callback_number = str(_resolved(p, "CallbackNumber", state, "InvalidCallbackNumber"))
+        return action.next_action, None
+    if kind == "CreateCallbackContact":
+        state.callback = True
+        return action.next_action, None
+    if kind == "TransferContactToQueue":
+        if caller.queue_full():
+            return _error_branch(action, "QueueAtCapacity"), None
+        return _END + "queued", None
+    if kind == "TransferParticipantToThirdParty":
+        return _END + "transferred to a third party", None
+    if kind == "EndFlowExecution":
+        return _END + "flow ended", None
+    if kind == "DisconnectParticipant":
+        return _END + "disconnected", None
+    # UpdateContactRoutingBehavior, UpdateContactEventHooks, UpdateContactTextToSpeechVoice,
+    # UpdateContactData, UpdateContactRecordingBehavior: settings for later parts of the contact
+    # (the queue, the agent, the recording) that the IVR's path does not depend on
+    return action.next_action, None
 
 
 def _resolved_parameters(parameters: dict[str, str], state: ContactState) -> dict[str, str]:

@@ -33,6 +33,7 @@ from simulator.arn import parse_function_name
 from simulator.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.clock import Clock, ScaledClock
 from simulator.coarse_timeouts import CoarseTimeouts
+from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.event import Contact
 from simulator.connect.flow import Flow, FlowSet, load_flow
 from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
@@ -84,7 +85,9 @@ class LoadSession:
         self.parsed: argparse.Namespace = environment.parsed_options
         self.coordinator = not isinstance(environment.runner, WorkerRunner)
         self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
-        self.flows: FlowSet = load_flow(options.flow, functions=options.functions)
+        self.flows: FlowSet = load_flow(options.flow, functions=options.functions,
+                                        flow_map=options.scenario.flow_map)
+        self.callers = CallerSpec(**options.scenario.callers)
         if self.coordinator:
             for target in self.flows.block_targets():
                 if target["named"] != target["invokes"]:
@@ -476,7 +479,9 @@ class LoadSession:
         started = time.monotonic()
         limits = ContactLimits(max_invocations=self.options.max_invocations_per_contact,
                                too_long=lambda: time.monotonic() - started > self.options.max_contact_seconds)
-        ended = await run_contact(self.flows, state, hooks, keep_going=keep_going, limits=limits)
+        caller = CallerModel(self.callers, random.Random(f"{self.options.seed}/{self.node}/{number}")
+                             if self.options.seed is not None else self.contact_ids)
+        ended = await run_contact(self.flows, state, hooks, keep_going=keep_going, limits=limits, caller=caller)
         met: dict[str, list[str]] = {}
         for arn, version in sorted(state.met):
             met.setdefault(self._qualifier(arn), []).append(version)
@@ -525,3 +530,8 @@ class _ContactHooks:
     async def prompt(self, text: str) -> None:
         self.budget.reset()
         await asyncio.sleep(self.prompt_time())
+
+    async def wait(self, seconds: float) -> None:
+        """A Wait block: emulated seconds, as the deployment's clock counts them."""
+        self.budget.reset()
+        await asyncio.sleep(max(0.0, seconds) / self.session.clock.scale)

@@ -1,0 +1,51 @@
+"""What the person on the line does where a flow waits for them: the digits they press, the intent
+a Lex bot hears, silence; and what the contact center's state says (hours of operation, queue
+metrics, room in the queue). Seeded, so a seeded rehearsal takes the same paths.
+
+Per block (by its identifier) a scenario gives weighted choices; a choice `"timeout"` is silence.
+With none given, a caller picks uniformly among the answers the block's conditions test, and never
+times out: every path the flow offers is walked.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class CallerSpec:
+    """A scenario's `[callers]`: weighted choices per block, the hours and the queue's state."""
+
+    choices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # block -> answer -> weight
+    in_hours: float = 1.0  # the chance a CheckHoursOfOperation finds the center open
+    metrics: Mapping[str, float] = field(default_factory=dict)  # queue metric -> value
+    queue_at_capacity: float = 0.0  # the chance a TransferContactToQueue finds the queue full
+
+
+class CallerModel:
+    """One contact's caller, drawing from its own seeded generator."""
+
+    def __init__(self, spec: CallerSpec, rng: random.Random) -> None:
+        self.spec, self.rng = spec, rng
+
+    def answer(self, block: str, offered: Sequence[str]) -> str:
+        """What the caller says or presses at `block`; `TIMEOUT` for silence. `offered`: the
+        answers the block's conditions test (the default's choices)."""
+        weights = self.spec.choices.get(block)
+        if weights:
+            answers = list(weights)
+            return self.rng.choices(answers, weights=[weights[a] for a in answers])[0]
+        return self.rng.choice(list(offered)) if offered else TIMEOUT
+
+    def in_hours(self) -> bool:
+        return self.rng.random() < self.spec.in_hours
+
+    def queue_full(self) -> bool:
+        return self.rng.random() < self.spec.queue_at_capacity
+
+    def metric(self, name: str) -> float:
+        return float(self.spec.metrics.get(name, 0.0))
