@@ -100,8 +100,9 @@ def test_each_block_calls_its_own_function_and_the_faults_stay_in_the_deployed_o
     functions = summary["functions"]
     assert set(functions) == {"PollWork:live", "StartWork:live", "Notify:live"}
     assert summary["deployed_function"] == "PollWork:live" and functions["PollWork:live"]["deployed"]
-    assert functions["StartWork:live"]["blocks"] == ["start"] and functions["Notify:live"]["blocks"] == ["notify"]
-    assert functions["PollWork:live"]["blocks"] == ["poll"]
+    assert functions["StartWork:live"]["blocks"] == ["poll-until-done/start"]  # the record: flow and block
+    assert functions["Notify:live"]["blocks"] == ["poll-until-done/notify"]
+    assert functions["PollWork:live"]["blocks"] == ["poll-until-done/poll"]
     for other in ("StartWork:live", "Notify:live"):  # their own version 1 only, no errors
         assert functions[other]["errors"] == 0 and set(functions[other]["versions"]) == {"1"}
         assert functions[other]["invocations"] > 0
@@ -111,7 +112,8 @@ def test_each_block_calls_its_own_function_and_the_faults_stay_in_the_deployed_o
     # the deployment's statistics count the deployed function alone
     assert sum(v["invocations"] for v in summary["versions"].values()) == poll["invocations"]
     assert summary["invocations"] == sum(f["invocations"] for f in functions.values())
-    assert "StartWork:live (blocks start):" in done.stdout and "Notify:live (blocks notify):" in done.stdout
+    assert "StartWork:live (blocks poll-until-done/start):" in done.stdout
+    assert "Notify:live (blocks poll-until-done/notify):" in done.stdout
     with (folder / "locust_stats.csv").open() as stats:  # the deployed function's versions by number
         names = {line.split(",")[1] for line in stats}
     assert {"invoke v1", "invoke v2", "invoke StartWork:live v1", "invoke Notify:live v1"} <= names
@@ -175,3 +177,47 @@ def test_a_runaway_contact_fails_the_rehearsal_and_flow_errors_are_counted_per_b
     assert failed == {"contacts stopped as runaways (past the invocation or time limit per contact)",
                       "flow errors (error branches taken for what went wrong in a block), at most"}
     assert "RUNAWAY:" in done.stdout and "never-done/go unresolved reference $.Attributes.nextFlow" in done.stdout
+
+
+def test_a_contact_center_flow_set_rehearses_with_its_callers(tmp_path):
+    from tests.test_flow_language import contact_center
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    contact_center(flows)
+    (tmp_path / "cc.toml").write_text("""
+[scenario]
+seed = 5
+time_scale = 60
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+handler = "tests.handlers:poll_work"
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+[callers]
+in_hours = 0.9
+[callers.choices.menu]
+"8" = 1
+[load]
+users = 8
+spawn_rate = 8
+prompt_time = "fixed:0.02"
+flow = "flows/main.json"
+max_duration = 6
+""")
+    folder = tmp_path / "run"
+    run = {"capture_output": True, "text": True, "env": ENV, "cwd": ROOT, "timeout": 120}
+    valid = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", str(tmp_path / "cc.toml")], **run)
+    assert valid.returncode == 0 and "flows: 29" in valid.stdout, valid.stderr
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(tmp_path / "cc.toml"),
+                           "--results", str(folder)], **run)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((folder / "summary.json").read_text())
+    outcomes = summary["contact_outcomes"]["by_outcome"]
+    # menu answer 8 (complaints): its menu, then an agent's queue or the integration loop; closed: a callback
+    assert set(outcomes) <= {"queued", "callback", "disconnected", "stopped"} and outcomes.get("queued", 0) > 0
+    assert summary["flow_errors"] == [] and summary["invocations"] > 0
+    blocks = {b for f in summary["functions"].values() for b in f["blocks"]}
+    assert blocks == {"Integration/start", "Integration/poll"}

@@ -85,3 +85,28 @@ def test_a_function_map_names_what_the_stack_has(table, message):
     ok = parse_scenario('[function_map]\n"{{lambdaFunctions.X.arn}}" = "ConnectLambdaFunction:PROD"\n', "s.toml")
     assert ok.function_map == {"{{lambdaFunctions.X.arn}}": "ConnectLambdaFunction:PROD"}
 
+
+
+def test_callers_and_flow_map_tables():
+    scenario = parse_scenario("""
+[callers]
+in_hours = 0.8
+[callers.metrics]
+NumberOfAgentsAvailable = 3
+[callers.choices.main-menu]
+"1" = 2
+timeout = 1
+[flow_map]
+"arn:aws:connect:eu-west-2:999999999999:instance/a/contact-flow/f1" = "Main menu"
+""", "s.toml")
+    assert scenario.callers == {"in_hours": 0.8, "queue_at_capacity": 0.0,
+                                "metrics": {"NumberOfAgentsAvailable": 3.0},
+                                "choices": {"main-menu": {"1": 2.0, "timeout": 1.0}}}
+    assert scenario.flow_map == {"arn:aws:connect:eu-west-2:999999999999:instance/a/contact-flow/f1": "Main menu"}
+    for bad, message in [("[callers]\nin_hours = 2\n", "callers.in_hours: must be between 0 and 1"),
+                         ("[callers]\nmood = 1\n", "callers: unknown key(s): mood"),
+                         ("[callers.choices.menu]\n\"1\" = -1\n", "callers.choices.menu.1: must be >= 0"),
+                         ("[callers.choices.menu]\n\"1\" = 0\n", "needs at least one answer with a weight above 0"),
+                         ("[flow_map]\nx = 1\n", "flow_map.x: must be a string")]:
+        with pytest.raises(ScenarioError, match=re.escape(message)):
+            parse_scenario(bad, "s.toml")

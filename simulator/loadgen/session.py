@@ -518,7 +518,7 @@ class _ContactHooks:
         end = time.time()
         qualifier = session._qualifier(block.function_arn)
         row = (ticket.intended, start, end, emulated, self.state.contact.contact_id, self.state.entries,
-               block.identifier, qualifier, outcome.executed_version or "", outcome.branch,
+               f"{flow.name}/{block.identifier}", qualifier, outcome.executed_version or "", outcome.branch,
                outcome.reason or "", outcome.retries, outcome.http_status or 0, outcome.injected or "",
                int(ticket.late), session.node)
         # Locust's response time counts from the intended start when late (the wait is the caller's too),
