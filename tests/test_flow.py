@@ -216,12 +216,36 @@ def test_a_block_naming_a_function_the_stack_lacks_is_refused_not_redirected(tmp
         load_flow(polling_flow(tmp_path, POLL.replace("live", "beta")), functions=local_map())
 
 
-@pytest.mark.parametrize("named", ["{{lambdaFunctions.PollWork.arn}}", "$.Attributes.pollFunction"])
-def test_a_block_whose_function_is_unknown_before_run_time_needs_the_map(tmp_path, named):
+def test_a_placeholder_needs_the_map(tmp_path):
+    named = "{{lambdaFunctions.PollWork.arn}}"
     with pytest.raises(FlowError, match="is not a function ARN .* not in the scenario's \\[function_map\\]"):
         load_flow(polling_flow(tmp_path, named), functions=local_map())
     mapped = load_flow(polling_flow(tmp_path, named), functions=local_map(table={named: "PollWork:live"}))
     assert mapped.start.blocks["poll"].function_arn.endswith("function:PollWork:live")
+
+
+@pytest.mark.parametrize("attribute,invoked,flow_errors", [
+    ("PollWork:live", ["StartWork:PROD", "PollWork:live"], []),
+    (POLL, ["StartWork:PROD", "PollWork:live"], []),  # the user's own ARN, mapped into the stack
+    (None, ["StartWork:PROD"], [("polling", "poll", "unresolved reference $.Attributes.pollFunction")]),
+    ("Elsewhere:live", ["StartWork:PROD"],
+     [("polling", "poll", "LambdaFunctionARN 'Elsewhere:live' names function 'Elsewhere', which the scenario "
+                          "does not declare: add it to [[functions]] or map the ARN in [function_map]")]),
+])
+async def test_a_function_named_at_run_time_is_resolved_then_mapped(tmp_path, attribute, invoked, flow_errors):
+    flows = load_flow(polling_flow(tmp_path, "$.Attributes.pollFunction"), functions=local_map())
+    hooks = Hooks()
+    invoked_arns = []
+    original = hooks.invoke
+
+    async def invoke(block, event, flow):
+        invoked_arns.append(block.function_arn.split(":function:")[1])
+        return await original(block, event, flow)
+
+    hooks.invoke = invoke
+    state = ContactState(Contact(attributes={"pollFunction": attribute} if attribute else {}))
+    assert await run_contact(flows, state, hooks) == "disconnected"
+    assert invoked_arns == invoked and state.flow_errors == flow_errors
 
 
 def test_the_map_by_function_name_keeps_the_blocks_qualifier_unless_it_names_one(tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,25 @@ class FlowSet:
     entry: str
     flows: dict[str, Flow]
     names: dict[str, str] = field(default_factory=dict)  # a reference -> the flow id
+    functions: FunctionMap | None = None  # for blocks whose function is a JSONPath, resolved at run time
+    resolved_blocks: dict[tuple[str, str, str], InvokeBlock] = field(default_factory=dict)
+
+    def block_for(self, flow: Flow, identifier: str, value: str) -> InvokeBlock:
+        """The block `identifier` of `flow` invoking the function its JSONPath resolved to (`value`);
+        UnmappedFunction if the map cannot serve it."""
+        key = (flow.id, identifier, value)
+        block = self.resolved_blocks.get(key)
+        if block is None:
+            if self.functions is not None:
+                arn = self.functions.resolve(value)
+            else:
+                try:
+                    parse_alias_arn(value)
+                except ArnError as exc:
+                    raise UnmappedFunction(str(exc)) from None
+                arn = value
+            block = self.resolved_blocks[key] = replace(flow.blocks[identifier], function_arn=arn)
+        return block
 
     @property
     def start(self) -> Flow:
@@ -139,7 +158,7 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
     for name, file in index.items():
         if file.stem in flows:
             names[name] = file.stem
-    return FlowSet(entry.stem, flows, names)
+    return FlowSet(entry.stem, flows, names, functions)
 
 
 def _flow_references(flow: Flow) -> list[tuple[Action, str, Any]]:
@@ -241,6 +260,8 @@ def _block_arn(file: Path, action: Action, functions: FunctionMap | None) -> str
     """The alias a block invokes: as named (a qualified alias ARN) with no map, else the map's
     answer; a block the map cannot serve is refused, never sent to another function."""
     named = _text(action.parameters.get("LambdaFunctionARN", ""), f"{file}: action {action.identifier}: LambdaFunctionARN")
+    if named.startswith("$.") and (functions is None or named not in functions.table):
+        return named  # resolved at run time, then mapped as a static ARN is
     if functions is None:
         try:
             parse_alias_arn(named)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from simulator.connect.caller import TIMEOUT, CallerModel, CallerSpec
 from simulator.connect.event import Contact, contact_flow_event
 from simulator.connect.flow import Action, Flow, FlowSet
+from simulator.connect.function_map import UnmappedFunction
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome
 
 _JSONPATH = re.compile(r"\$\.[A-Za-z0-9_.\-]+")
@@ -150,7 +151,7 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
         action = flow.actions[current]
         state.last = (flow.name, action.identifier)
         try:
-            current, transfer = await _step(action, flow, state, hooks, caller)
+            current, transfer = await _step(action, flow, flows, state, hooks, caller)
             target = flows.find(transfer) if transfer is not None else None
             if transfer is not None and target is None:
                 raise _FlowFault(f"transfer to a flow that is not loaded: {transfer!r}")
@@ -210,12 +211,18 @@ def _resolved(p: dict[str, Any], key: str, state: ContactState, branch: str = "N
         raise _FlowFault(f"unresolved reference {missing.args[0]}", branch) from None
 
 
-async def _step(action: Action, flow: Flow, state: ContactState, hooks: FlowHooks,
+async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState, hooks: FlowHooks,
                 caller: CallerModel) -> tuple[str | None, str | None]:
     """Run one action; return (next action, flow to transfer to)."""
     kind, p = action.type, action.parameters
     if kind == "InvokeLambdaFunction":
         block = flow.blocks[action.identifier]
+        if block.function_arn.startswith("$."):  # a function named at run time
+            value = str(_resolved(p, "LambdaFunctionARN", state))
+            try:
+                block = flows.block_for(flow, action.identifier, value)
+            except UnmappedFunction as exc:
+                raise _FlowFault(f"LambdaFunctionARN {value!r} {exc}") from None
         event = contact_flow_event(state.contact, _resolved_parameters(block.parameters, state))
         outcome = await hooks.invoke(block, event, flow)
         state.invocations += 1

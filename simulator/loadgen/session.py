@@ -259,7 +259,8 @@ class LoadSession:
             stack.push_async_callback(fast.close)
             for flow in self.flows.flows.values():
                 for block in flow.blocks.values():
-                    await fast.prepare(block.function_arn)
+                    if not block.function_arn.startswith("$."):  # named at run time: prepared on first use
+                        await fast.prepare(block.function_arn)
             await fast.warm(self._users_here())  # a connection per user before the load, not during it
             self.invoker = fast
         else:
