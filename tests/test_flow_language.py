@@ -262,3 +262,34 @@ def test_a_contact_centers_29_flows_load_with_no_refusal_and_run(tmp_path):
         assert state.flow_errors == []
     assert set(outcomes) == {"queued", "callback", "disconnected"}
     assert {"Integration", "Callback"} <= reached
+
+
+def test_every_problem_of_the_flows_the_entry_reaches_is_said_at_once(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(exported("A", [
+        act("x", "Teleport", {}, "y"), act("y", "DisconnectParticipant")])))
+    (tmp_path / "main.json").write_text(json.dumps(exported("Main", [
+        act("go", "TransferToFlow", {"ContactFlowId": "{{contactFlows.A.arn}}"}, None, {"NoMatchingError": "b"}),
+        act("b", "TransferToFlow", {"ContactFlowId": "{{contactFlows.Nowhere.arn}}"}, None, {"NoMatchingError": "c"}),
+        act("c", "DisconnectParticipant")])))
+    with pytest.raises(FlowError) as caught:
+        load_flow(tmp_path / "main.json")
+    message = str(caught.value)
+    assert message.startswith("2 problems: ") and "\n" not in message
+    assert "main.json: action b: TransferToFlow names flow '{{contactFlows.Nowhere.arn}}'" in message
+    assert "a.json: action x: type 'Teleport' is not supported" in message
+
+
+def test_a_run_time_transfer_reaches_any_flow_beside_it_or_says_why_not(tmp_path):
+    (tmp_path / "extra.json").write_text(json.dumps(exported("Extra", [
+        act("say", "MessageParticipant", {"Text": "Extra"}, "bye"), act("bye", "DisconnectParticipant")])))
+    (tmp_path / "broken.json").write_text(json.dumps(exported("Broken", [act("x", "Teleport")])))
+    (tmp_path / "main.json").write_text(json.dumps(exported("Main", [
+        act("go", "TransferToFlow", {"ContactFlowId": "$.Attributes.next"}, None, {"NoMatchingError": "bye"}),
+        act("bye", "DisconnectParticipant")])))
+    flows = load_flow(tmp_path / "main.json")
+    ended, state, hooks = run(flows, attributes={"next": "Extra"})
+    assert hooks.prompts == ["Extra"] and state.flow_errors == []
+    ended, state, hooks = run(flows, attributes={"next": "Broken"})
+    ((_, block, what),) = state.flow_errors
+    assert block == "go" and what.startswith("transfer to a flow that could not be loaded: ")
+    assert "broken.json: action x: type 'Teleport' is not supported" in what

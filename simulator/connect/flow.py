@@ -65,6 +65,7 @@ class FlowSet:
     flows: dict[str, Flow]
     names: dict[str, str] = field(default_factory=dict)  # a reference -> the flow id
     functions: FunctionMap | None = None  # for blocks whose function is a JSONPath, resolved at run time
+    unavailable: dict[str, str] = field(default_factory=dict)  # flows beside it no static path reaches that failed to load
     resolved_blocks: dict[tuple[str, str, str], InvokeBlock] = field(default_factory=dict)
 
     def block_for(self, flow: Flow, identifier: str, value: str) -> InvokeBlock:
@@ -92,6 +93,13 @@ class FlowSet:
         """The loaded flow a TransferToFlow value (static or resolved at run time) names."""
         flow_id = self.names.get(value) or self.names.get(reference(value))
         return self.flows.get(flow_id) if flow_id else None
+
+    def why_not(self, value: str) -> str:
+        """Why a transfer to `value` finds no flow."""
+        flow_id = self.names.get(value) or self.names.get(reference(value))
+        if flow_id in self.unavailable:
+            return f"transfer to a flow that could not be loaded: {self.unavailable[flow_id]}"
+        return f"transfer to a flow that is not loaded: {value!r}"
 
     def block_targets(self) -> list[dict[str, str]]:
         """Each Invoke block: its flow, its identifier, the ARN it names and the alias it invokes."""
@@ -140,25 +148,37 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
     entry = Path(path)
     index = _index(entry.parent, flow_map or {})
     flows: dict[str, Flow] = {}
-    names: dict[str, str] = {}
+    problems: list[str] = []  # every flow the entry reaches is checked; all their problems said at once
     pending = [entry]
     while pending:
         file = pending.pop()
-        flow = _parse_file(file, functions, retry_function_errors)
+        try:
+            flow = _parse_file(file, functions, retry_function_errors)
+        except FlowError as exc:
+            problems.append(str(exc))
+            continue
         flows[flow.id] = flow
         for action, what, value in _flow_references(flow):
             if not isinstance(value, str) or value.startswith("$."):
-                continue  # a JSONPath: resolved at run time among loaded flows
+                continue  # a JSONPath: resolved at run time
             target = index.get(value) or index.get(reference(value))
             if target is None:
-                raise FlowError(f"{file}: action {action.identifier}: {what} names flow {value!r}: no file in "
+                problems.append(f"{file}: action {action.identifier}: {what} names flow {value!r}: no file in "
                                 f"{entry.parent} has that name or Metadata.name, and [flow_map] does not map it")
-            if target.stem not in flows and target not in pending:
+            elif target.stem not in flows and target not in pending and target != file:
                 pending.append(target)
-    for name, file in index.items():
-        if file.stem in flows:
-            names[name] = file.stem
-    return FlowSet(entry.stem, flows, names, functions)
+    if problems:
+        raise FlowError(f"{len(problems)} problem{'s' if len(problems) > 1 else ''}: " + "; ".join(problems)
+                        if len(problems) > 1 else problems[0])
+    unavailable: dict[str, str] = {}
+    for file in {f for f in index.values() if f.stem not in flows}:  # for transfers named at run time
+        try:
+            flow = _parse_file(file, functions, retry_function_errors)
+            flows[flow.id] = flow
+        except FlowError as exc:
+            unavailable[file.stem] = str(exc)
+    names = {name: file.stem for name, file in index.items()}
+    return FlowSet(entry.stem, flows, names, functions, unavailable=unavailable)
 
 
 def _flow_references(flow: Flow) -> list[tuple[Action, str, Any]]:

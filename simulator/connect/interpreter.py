@@ -154,7 +154,7 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
             current, transfer = await _step(action, flow, flows, state, hooks, caller)
             target = flows.find(transfer) if transfer is not None else None
             if transfer is not None and target is None:
-                raise _FlowFault(f"transfer to a flow that is not loaded: {transfer!r}")
+                raise _FlowFault(flows.why_not(transfer))
         except _FlowFault as fault:
             state.flow_errors.append((flow.name, action.identifier, str(fault)))
             current = _error_branch(action, fault.branch)
