@@ -131,14 +131,6 @@ def test_checked_metrics_stored_input_and_waits(tmp_path):
     assert ended == "runaway" and hooks.waits[:3] == [30.0, 30.0, 30.0]
 
 
-def test_an_asynchronous_invocation_is_refused_not_run_synchronously(tmp_path):
-    flow = write_flow(tmp_path, "a", [
-        act("inv", "InvokeLambdaFunction", {"LambdaFunctionARN": ARN, "InvocationType": "ASYNCHRONOUS"}, "bye"),
-        act("bye", "DisconnectParticipant")])
-    with pytest.raises(FlowError, match="InvocationType 'ASYNCHRONOUS': shiftsim rehearses synchronous"):
-        load_flow(flow)
-
-
 def exported(name, actions, start=None):
     return {"Version": "2019-10-30", "StartAction": start or actions[0]["Identifier"],
             "Metadata": {"name": name, "type": "contactFlow"}, "Actions": actions}
@@ -293,3 +285,46 @@ def test_a_run_time_transfer_reaches_any_flow_beside_it_or_says_why_not(tmp_path
     ((_, block, what),) = state.flow_errors
     assert block == "go" and what.startswith("transfer to a flow that could not be loaded: ")
     assert "broken.json: action x: type 'Teleport' is not supported" in what
+
+
+def test_an_asynchronous_invocation_lets_the_contact_go_on_and_its_result_is_loaded_later(tmp_path):
+    flow = write_flow(tmp_path, "a", [
+        act("start", "InvokeLambdaFunction", {"LambdaFunctionARN": ARN, "InvocationType": "ASYNCHRONOUS",
+                                              "InvocationTimeLimitSeconds": "60"}, "music", {"NoMatchingError": "bye"}),
+        act("music", "MessageParticipant", {"Text": "Please hold while we look"}, "load"),
+        act("load", "InvokeLambdaFunction", {"LambdaInvocationRequestId": "$.LambdaInvocation.InvocationId"},
+            "say", {"NoMatchingError": "sorry"}),
+        act("say", "MessageParticipant", {"Text": "Found $.External.version"}, "bye"),
+        act("sorry", "MessageParticipant", {"Text": "Sorry"}, "bye"),
+        act("bye", "DisconnectParticipant")])
+    flows = load_flow(flow)
+    assert flows.start.blocks["start"].asynchronous and "load" not in flows.start.blocks
+    order = []
+
+    class Slow(Hooks):
+        async def invoke(self, block, event, flow):
+            order.append("invoked")
+            await asyncio.sleep(0.05)
+            order.append("answered")
+            return await super().invoke(block, event, flow)
+
+        async def prompt(self, text):
+            order.append(text)
+            await super().prompt(text)
+
+    ended, state, hooks = run(flows, hooks=Slow((True, {"version": "2"})))
+    assert ended == "disconnected" and hooks.prompts == ["Please hold while we look", "Found 2"]
+    assert order[:3] == ["invoked", "Please hold while we look", "answered"]  # the contact did not wait
+    ended, state, hooks = run(flows, hooks=Slow((False, None)))
+    assert hooks.prompts[-1] == "Sorry" and state.errors == 1
+    with pytest.raises(FlowError, match="InvocationTimeLimitSeconds must be a whole number of seconds from 1 to 8"):
+        load_flow(write_flow(tmp_path, "b", [act("x", "InvokeLambdaFunction", {
+            "LambdaFunctionARN": ARN, "InvocationTimeLimitSeconds": "60"}, "y"), act("y", "DisconnectParticipant")]))
+
+
+def test_loading_a_result_nothing_started_is_a_flow_error(tmp_path):
+    flow = write_flow(tmp_path, "a", [
+        act("load", "InvokeLambdaFunction", {"Id": "$.LambdaInvocation.InvocationId"}, "bye", {"NoMatchingError": "bye"}),
+        act("bye", "DisconnectParticipant")])
+    ended, state, _ = run(load_flow(flow))
+    assert ended == "disconnected" and state.flow_errors == [("a", "load", "unresolved reference $.LambdaInvocation.InvocationId")]

@@ -221,3 +221,35 @@ max_duration = 6
     assert summary["flow_errors"] == [] and summary["invocations"] > 0
     blocks = {b for f in summary["functions"].values() for b in f["blocks"]}
     assert blocks == {"Integration/start", "Integration/poll"}
+
+
+ASYNC_FLOW = {"Version": "2019-10-30", "StartAction": "start", "Metadata": {"name": "async-lookup"}, "Actions": [
+    action("start", "InvokeLambdaFunction", {"LambdaFunctionARN": ACCOUNT_ARN.format("StartWork"),
+                                             "InvocationType": "ASYNCHRONOUS", "InvocationTimeLimitSeconds": "30"},
+           "hold", "sorry"),
+    action("hold", "MessageParticipant", {"Text": "One moment"}, "load"),
+    action("load", "InvokeLambdaFunction", {"LambdaInvocationRequestId": "$.LambdaInvocation.InvocationId"},
+           "bye", "sorry"),
+    action("sorry", "MessageParticipant", {"Text": "Something went wrong"}, "bye"),
+    action("bye", "DisconnectParticipant"),
+]}
+
+
+def test_an_asynchronous_invocation_rehearses_and_is_recorded(tmp_path):
+    (tmp_path / "async.json").write_text(json.dumps(ASYNC_FLOW))
+    scenario = SCENARIO.replace('flow = "poll-until-done.json"', 'flow = "async.json"').replace(
+        "tests.handlers:start_work", "tests.handlers:sleepy")
+    scenario = scenario.replace('name = "StartWork"', 'name = "StartWork"\ntimeout = 5')
+    scenario = scenario[:scenario.index("[[alarms]]")] + scenario[scenario.index("[load]"):]  # no deployment
+    scenario = scenario.replace("max_duration = 120", "max_duration = 8").replace('outcome = "rolled_back"', "")
+    (tmp_path / "s.toml").write_text(scenario)
+    folder = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(tmp_path / "s.toml"),
+                           "--results", str(folder)], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((folder / "summary.json").read_text())
+    start = summary["functions"]["StartWork:live"]
+    # each a success: the handler's 1.5 s was waited for by nobody, and cut by no chained-invocation budget
+    assert start["invocations"] > 0 and start["errors"] == 0 and start["blocks"] == ["async-lookup/start"]
+    assert summary["flow_errors"] == []
+    assert summary["contact_outcomes"]["by_outcome"].get("disconnected", 0) > 0

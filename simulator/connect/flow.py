@@ -181,6 +181,15 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
     return FlowSet(entry.stem, flows, names, functions, unavailable=unavailable)
 
 
+def loads_result(action: Action) -> bool:
+    """The block's Load Lambda Result mode: it names no function, and one of its parameters refers
+    to an asynchronous invocation (`$.LambdaInvocation.InvocationId`). The export's key for it is not
+    published, so the reference is what is recognised."""
+    p = action.parameters
+    return "LambdaFunctionARN" not in p and any(
+        isinstance(v, str) and v.startswith("$.LambdaInvocation.") for v in p.values())
+
+
 def _flow_references(flow: Flow) -> list[tuple[Action, str, Any]]:
     """The flows a flow names: its transfers, and the flows its event hooks set (hold, whisper,
     queue), which must exist though the IVR's path does not run them."""
@@ -225,7 +234,7 @@ def _parse_file(file: Path, functions: FunctionMap | None, retry_function_errors
     name = metadata.get("name") if isinstance(metadata.get("name"), str) and metadata.get("name") else file.stem
     flow = Flow(file.stem, name, start, actions, str(file))
     for action in actions.values():
-        if action.type == "InvokeLambdaFunction":
+        if action.type == "InvokeLambdaFunction" and not loads_result(action):
             flow.blocks[action.identifier] = _invoke_block(file, action, functions, retry_function_errors)
     return flow
 
@@ -297,9 +306,10 @@ def _block_arn(file: Path, action: Action, functions: FunctionMap | None) -> str
 def _invoke_block(file: Path, action: Action, functions: FunctionMap | None,
                   retry_function_errors: bool) -> InvokeBlock:
     p = action.parameters
-    if str(p.get("InvocationType", "SYNCHRONOUS")).upper() != "SYNCHRONOUS":
-        raise FlowError(f"{file}: action {action.identifier}: InvocationType {p.get('InvocationType')!r}: "
-                        "shiftsim rehearses synchronous invocations only (ASYNCHRONOUS is not rehearsed yet)")
+    kind = str(p.get("InvocationType", "SYNCHRONOUS")).upper()
+    if kind not in ("SYNCHRONOUS", "ASYNCHRONOUS"):
+        raise FlowError(f"{file}: action {action.identifier}: InvocationType {p.get('InvocationType')!r} is "
+                        "not SYNCHRONOUS or ASYNCHRONOUS")
     arn = _block_arn(file, action, functions)
     try:
         timeout = int(str(p.get("InvocationTimeLimitSeconds", "8")))
@@ -313,6 +323,7 @@ def _invoke_block(file: Path, action: Action, functions: FunctionMap | None,
     try:
         return InvokeBlock(function_arn=arn, timeout_s=timeout, response_validation=validation,
                            parameters={str(k): str(v) for k, v in attributes.items()},
-                           identifier=action.identifier, retry_function_errors=retry_function_errors)
+                           identifier=action.identifier, retry_function_errors=retry_function_errors,
+                           asynchronous=kind == "ASYNCHRONOUS")
     except BlockConfigError as exc:
         raise FlowError(f"{file}: {exc}") from None

@@ -6,15 +6,16 @@ a block takes its error branch; never an exception out of a contact.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from simulator.connect.caller import TIMEOUT, CallerModel, CallerSpec
 from simulator.connect.event import Contact, contact_flow_event
-from simulator.connect.flow import Action, Flow, FlowSet
+from simulator.connect.flow import Action, Flow, FlowSet, loads_result
 from simulator.connect.function_map import UnmappedFunction
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome
 
@@ -53,6 +54,8 @@ class ContactState:
     queue: str | None = None
     callback_number: str | None = None
     callback: bool = False  # a callback was created: the contact ends as one
+    lambda_invocation: dict[str, str] = field(default_factory=dict)  # $.LambdaInvocation.InvocationId
+    pending: dict[str, asyncio.Future[InvokeOutcome]] = field(default_factory=dict)  # asynchronous ones, by id
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def resolve(value: Any, state: ContactState) -> Any:
             raise KeyError(value)
         return state.stored_input
     flow_data: dict[str, Any] = {"External": state.external, "Attributes": state.contact.attributes,
-                                 "Lex": state.lex, "Metrics": state.metrics}
+                                 "Lex": state.lex, "Metrics": state.metrics, "LambdaInvocation": state.lambda_invocation}
     if parts[0] in flow_data:
         node: Any = flow_data[parts[0]]
     else:  # the contact's system data: $.ContactId, $.Channel, $.CustomerEndpoint.Address ...
@@ -176,6 +179,23 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
 _END = "__end__:"  # a step's next action that ends the IVR part, with how
 
 
+async def _counted(invoking: Awaitable[InvokeOutcome], block: InvokeBlock, state: ContactState) -> InvokeOutcome:
+    outcome = await invoking
+    if outcome.executed_version:
+        state.versions.add(outcome.executed_version)
+        state.met.add((block.function_arn, outcome.executed_version))
+    return outcome
+
+
+def _took(action: Action, state: ContactState, outcome: InvokeOutcome) -> str | None:
+    """The branch an invocation's outcome takes: next with its result as $.External, or the error."""
+    if outcome.ok:
+        state.external = outcome.external
+        return action.next_action
+    state.errors += 1
+    return _error_branch(action)
+
+
 def _error_branch(action: Action, *kinds: str) -> str | None:
     """The first error branch of `kinds` the action has, else its NoMatchingError, else any."""
     for kind in (*kinds, "NoMatchingError"):
@@ -215,6 +235,13 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
                 caller: CallerModel) -> tuple[str | None, str | None]:
     """Run one action; return (next action, flow to transfer to)."""
     kind, p = action.type, action.parameters
+    if kind == "InvokeLambdaFunction" and loads_result(action):
+        invocation = next(str(_resolved(p, k, state)) for k, v in p.items()
+                          if isinstance(v, str) and v.startswith("$.LambdaInvocation."))
+        pending = state.pending.pop(invocation, None)
+        if pending is None:
+            raise _FlowFault(f"no asynchronous invocation {invocation!r} to load the result of")
+        return _took(action, state, await pending), None
     if kind == "InvokeLambdaFunction":
         block = flow.blocks[action.identifier]
         if block.function_arn.startswith("$."):  # a function named at run time
@@ -224,16 +251,14 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
             except UnmappedFunction as exc:
                 raise _FlowFault(f"LambdaFunctionARN {value!r} {exc}") from None
         event = contact_flow_event(state.contact, _resolved_parameters(block.parameters, state))
-        outcome = await hooks.invoke(block, event, flow)
         state.invocations += 1
-        if outcome.executed_version:
-            state.versions.add(outcome.executed_version)
-            state.met.add((block.function_arn, outcome.executed_version))
-        if outcome.ok:
-            state.external = outcome.external
+        if block.asynchronous:  # the contact goes on; the result waits for a Load Lambda Result block
+            invocation = f"{state.contact.contact_id}-{state.invocations}"
+            state.lambda_invocation = {"InvocationId": invocation}
+            state.pending[invocation] = asyncio.ensure_future(_counted(hooks.invoke(block, event, flow), block, state))
+            await asyncio.sleep(0)  # sent now, as Connect sends it, before the next block runs
             return action.next_action, None
-        state.errors += 1
-        return _error_branch(action), None
+        return _took(action, state, await _counted(hooks.invoke(block, event, flow), block, state)), None
     if kind == "UpdateContactAttributes":
         attributes = p.get("Attributes") or {}
         if not isinstance(attributes, dict):

@@ -36,6 +36,7 @@ except ImportError:  # pragma: no cover
 _DETAIL_ERRORS: tuple[type[Exception], ...] = (*_JSON_ERRORS, AttributeError)  # not JSON, or not an object
 
 MAX_BLOCK_TIMEOUT_S = 8
+MAX_ASYNC_TIMEOUT_S = 60  # an asynchronous invocation may take this long; the contact does not wait
 CHAIN_LIMIT_S = 20.0
 STRING_MAP_LIMIT_BYTES = 32 * 1024
 REASONS = ("function_error", "timeout", "throttled", "invalid_response", "service_error",
@@ -76,12 +77,14 @@ class InvokeBlock:
     max_retries: int = 3
     retry_function_errors: bool = False
     retry_backoff_s: float = 0.1
+    asynchronous: bool = False  # InvocationType ASYNCHRONOUS: the contact goes on, the result is loaded later
 
     def __post_init__(self) -> None:
-        if not isinstance(self.timeout_s, int) or not 1 <= self.timeout_s <= MAX_BLOCK_TIMEOUT_S:
+        limit = MAX_ASYNC_TIMEOUT_S if self.asynchronous else MAX_BLOCK_TIMEOUT_S
+        if not isinstance(self.timeout_s, int) or not 1 <= self.timeout_s <= limit:
             raise BlockConfigError(
                 f"block {self.identifier}: InvocationTimeLimitSeconds must be a whole number of "
-                f"seconds from 1 to {MAX_BLOCK_TIMEOUT_S}, got {self.timeout_s!r}")
+                f"seconds from 1 to {limit}{' (asynchronous)' if self.asynchronous else ''}, got {self.timeout_s!r}")
         if self.response_validation not in ("STRING_MAP", "JSON"):
             raise BlockConfigError(
                 f"block {self.identifier}: ResponseValidation must be STRING_MAP or JSON, "

@@ -513,7 +513,8 @@ class _ContactHooks:
         ticket = await session.pacer.ticket()
         start, emulated = time.time(), session.clock.now()
         assert session.invoker is not None
-        outcome = await run_invoke_block(block, event, session.invoker, self.budget,
+        budget = ChainBudget(float(block.timeout_s)) if block.asynchronous else self.budget  # nobody waits on it
+        outcome = await run_invoke_block(block, event, session.invoker, budget,
                                          contact_id=self.state.contact.contact_id, flow_id=flow.id,
                                          flow_name=flow.name, timeout=session.timeouts.timeout)
         end = time.time()
