@@ -328,3 +328,11 @@ def test_loading_a_result_nothing_started_is_a_flow_error(tmp_path):
         act("bye", "DisconnectParticipant")])
     ended, state, _ = run(load_flow(flow))
     assert ended == "disconnected" and state.flow_errors == [("a", "load", "unresolved reference $.LambdaInvocation.InvocationId")]
+
+
+def test_an_unresolved_reference_in_a_prompt_plays_as_nothing(tmp_path):
+    flow = write_flow(tmp_path, "p", [
+        act("say", "MessageParticipant", {"Text": "Your balance is $.External.balance dollars"}, "bye"),
+        act("bye", "DisconnectParticipant")])
+    _, _, hooks = run(load_flow(flow))
+    assert hooks.prompts == ["Your balance is  dollars"]

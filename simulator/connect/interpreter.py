@@ -105,12 +105,13 @@ def _walk(node: Any, parts: list[str], original: str) -> Any:
 
 
 def interpolate(text: str, state: ContactState) -> str:
-    """Prompt text with `$.External.version`-style references filled in (unresolved: left as is)."""
+    """Prompt text with `$.External.version`-style references filled in; one that does not resolve
+    is played as nothing, as Connect plays it (never its JSONPath read aloud)."""
     def one(match: re.Match[str]) -> str:
         try:
             return str(resolve(match.group(0), state))
         except KeyError:
-            return match.group(0)
+            return ""
     return _JSONPATH.sub(one, text)
 
 
