@@ -43,6 +43,21 @@ class Target:
             raise TargetError(f"target must be 'local' or 'aws', got {self.kind!r}")
         if self.kind == "local" and not self.endpoint_url:
             raise TargetError("the local target needs the emulator's endpoint URL")
+        if self.endpoint_url:
+            check_endpoint(self.endpoint_url)
+
+
+def check_endpoint(url: str) -> str:
+    """An endpoint URL as AWS clients take it (http or https, a host, a port in range), else one line."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise TargetError(f"endpoint {url!r} is not an http(s) URL with a host (and a port from 1 to 65535), "
+                          "e.g. http://127.0.0.1:4566")
+    return url
 
 
 def bypass_proxies(endpoint_url: str) -> None:

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 from collections.abc import Sequence
+from typing import NoReturn
 
 from simulator import event_loops
 from simulator.admin_token import TokenFileError
@@ -34,6 +35,26 @@ USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, FlowError
 
 def _scenario(path: str | None):
     return load_scenario(path) if path else default_scenario()
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 65535 (0 picks a free port), got {value}")
+    return port
+
+
+def _count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return count
 
 
 def _time_scale(value: str) -> float:
@@ -96,7 +117,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_invoke(args: argparse.Namespace) -> int:
     from simulator.aws import Target, bypass_proxies
     from simulator.connect.invoke import InvokeBlock
-    from simulator.probe import format_probe, probe_alias
+    from simulator.probe import format_probe, none_served, probe_alias
 
     scenario = _scenario(args.scenario)
     alias_arn = args.alias_arn or scenario.deployed_alias_arn()
@@ -107,6 +128,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         if args.target == "aws" or args.endpoint:
             target = Target(args.target, args.endpoint, args.region or scenario.region, args.profile)
             outcomes = await probe_alias(target, alias_arn, args.count, block=block)
+            _served(alias_arn, outcomes)
             return format_probe(alias_arn, outcomes)
         from simulator.emulator.server import EmulatorServer
 
@@ -116,9 +138,15 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         try:
             target = Target("local", url, scenario.region)
             outcomes = await probe_alias(target, alias_arn, args.count, block=block)
+            _served(alias_arn, outcomes)
             return f"embedded emulator at {url}\n" + format_probe(alias_arn, outcomes)
         finally:
             await server.stop()
+
+    def _served(alias_arn: str, outcomes) -> None:  # noqa: ANN001
+        failure = none_served(alias_arn, outcomes)
+        if failure:
+            raise TargetError(failure)
 
     print(asyncio.run(run()))
     return 0
@@ -192,8 +220,16 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake said in one line (not the usage block), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("shiftsim").strip()
+        self.exit(2, f"shiftsim: error: {command + ': ' if command else ''}{message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shiftsim", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="shiftsim", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def emulator_options(p: argparse.ArgumentParser) -> None:
@@ -204,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the local AWS emulator until interrupted")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=4566, help="0 picks a free port (default 4566)")
+    serve.add_argument("--port", type=_port, default=4566, help="0 picks a free port (default 4566)")
     serve.add_argument("--allow-handler", action="append", default=[], metavar="MODULE:FUNCTION",
                        help="a handler `shiftsim stage` may set, beyond the scenario's and the built-ins")
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
@@ -220,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     invoke = sub.add_parser("invoke", help="invoke an alias through the Connect Invoke block N times")
-    invoke.add_argument("--count", type=int, default=100)
+    invoke.add_argument("--count", type=_count, default=100)
     invoke.add_argument("--alias-arn", help="qualified alias ARN (default: the alias the scenario's deployment shifts)")
     invoke.add_argument("--endpoint", help="an emulator already running; default: start one here")
     invoke.add_argument("--target", choices=("local", "aws"), default="local")

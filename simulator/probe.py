@@ -50,3 +50,11 @@ def format_probe(alias_arn: str, outcomes: Sequence[InvokeOutcome]) -> str:
     if errors:
         lines.append(f"  first error: {errors[0].reason}: {errors[0].detail}")
     return "\n".join(lines)
+
+
+def none_served(alias_arn: str, outcomes: Sequence[InvokeOutcome]) -> str | None:
+    """Why no invocation reached a version (a dead endpoint, an alias that does not exist), or None."""
+    if not outcomes or any(o.executed_version for o in outcomes):
+        return None
+    first = outcomes[0]
+    return f"no invocation of {alias_arn} reached a version: {first.reason}: {first.detail}"

@@ -105,6 +105,8 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
              region: str | None = None, watch_existing: bool = False,
              say: Any = print) -> RehearsalResult:
     folder = results or Path("results") / new_run_id()
+    if folder.exists() and not folder.is_dir():
+        raise OptionsError(f"--results: {folder} is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     logging.getLogger("locust").setLevel(logging.WARNING)
     install(events)
@@ -122,6 +124,10 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     writer = gevent.spawn(csv_writer)
     history = gevent.spawn(locust_stats.stats_history, runner)
     say(f"shiftsim: rehearsing {scenario.name} ({scenario.source}) -> {folder}")
+    if not deploys(scenario, watch_existing):
+        say(f"shiftsim: the scenario has no [deployment] table: a load-only rehearsal of "
+            f"{scenario.load.max_duration:g} s (max_duration); `shiftsim deploy --scenario {scenario.source}` "
+            "deploys on a running emulator")
     started = time.monotonic()
     runner.start(scenario.load.users, scenario.load.spawn_rate)
     ended_at = None

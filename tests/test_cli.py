@@ -184,3 +184,35 @@ def test_a_scenarios_handler_is_imported_from_the_current_folder_by_every_comman
     broken = subprocess.run([script, "validate", "broken.toml"], **run)
     assert broken.returncode == 2 and broken.stderr.count("\n") == 1
     assert "handler 'my_team_handlers:missing': my_team_handlers has no callable 'missing'" in broken.stderr
+
+
+@pytest.mark.parametrize("args,line", [
+    (["invoke", "--endpoint", "127.0.0.1:4566"], "endpoint '127.0.0.1:4566' is not an http(s) URL with a host"),
+    (["invoke", "--count", "-1"], "argument --count: must be at least 1, got -1"),
+    (["serve", "--port", "99999"], "argument --port: must be from 0 to 65535 (0 picks a free port), got 99999"),
+    (["serve", "--port", "-1"], "argument --port: must be from 0 to 65535 (0 picks a free port), got -1"),
+    (["invoke", "--endpoint", "http://127.0.0.1:9", "--count", "2"], "no invocation of "),
+    (["invoke", "--count", "2", "--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:Nope:PROD"],
+     "no invocation of arn:aws:lambda:us-east-1:123456789012:function:Nope:PROD reached a version: not_found"),
+])
+def test_common_mistakes_are_one_line_and_exit_two(args, line):
+    done = shiftsim(*args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert line in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_results_folder_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    done = shiftsim("rehearse", "scenarios/linear-rollback.toml", "--results", str(tmp_path / "taken"))
+    assert done.returncode == 2 and done.stderr == f"shiftsim: error: --results: {tmp_path / 'taken'} is a file, not a folder\n"
+
+
+def test_a_rehearsal_without_a_deployment_says_it_is_load_only(tmp_path):
+    scenario = tmp_path / "split.toml"
+    scenario.write_text((ROOT / "scenarios" / "canary-split.toml").read_text() + "\n[load]\nmax_duration = 3\n")
+    done = shiftsim("rehearse", str(scenario), "--results", str(tmp_path / "run"), timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the scenario has no [deployment] table: a load-only rehearsal of 3 s" in done.stdout
+    assert "not started" not in done.stdout and "none: load only" in done.stdout
+    assert "verdict: PASS" in done.stdout

@@ -277,7 +277,11 @@ def test_a_scenario_deployment_runs_during_the_test_and_rolls_back(tmp_path):
 def test_bad_options_are_one_line_and_exit_two(tmp_path):
     for args, message in ((["--rate", "-1"], "--rate: must be >= 0"),
                           (["--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:F"], "--alias-arn: "),
-                          (["--flow", str(tmp_path / "none.json")], "--flow: no such file")):
+                          (["--flow", str(tmp_path / "none.json")], "--flow: no such file"),
+                          (["--endpoint-url", "127.0.0.1:4566"], "--endpoint-url: endpoint '127.0.0.1:4566' is not an http(s) URL"),
+                          (["--time-scale", "0"], "--time-scale: must be > 0, got 0.0"),
+                          (["--run-dir", str(tmp_path / "a-file")], "--run-dir: ")):
+        (tmp_path / "a-file").write_text("not a folder")
         done, _ = run_locust(tmp_path, "-u", "1", "-t", "2s", *args)
         assert done.returncode == 2
         assert f"shiftsim: error: {message}" in done.stderr and "Traceback" not in done.stderr

@@ -46,7 +46,7 @@ class Coordination:
         self.history.clear()
         self.timeline.clear()
         self.started_at = time.time()
-        self.deployment = {"status": "not started"}
+        self.deployment = {"status": "none: load only"}
         bridge = self.session.bridge
         self.cancels.append(bridge.submit(self._poll_state())[1])
         self.greenlets.append(gevent.spawn(self._sample_forever))

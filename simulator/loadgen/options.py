@@ -11,6 +11,7 @@ from typing import Any
 
 from simulator import event_loops
 from simulator.arn import parse_alias_arn
+from simulator.aws import TargetError, check_endpoint
 from simulator.connect.function_map import FunctionMap
 from simulator.loadgen.pacing import DistributionError, parse_duration_distribution
 from simulator.scenario import Scenario, ScenarioError, default_scenario, load_scenario
@@ -48,8 +49,8 @@ def add_options(parser: Any) -> None:
     group.add_argument("--prompt-time", default="uniform:0.2:0.6",
                        help="seconds a prompt plays: fixed:S, uniform:LO:HI, exp:MEAN, normal:MEAN:SD")
     group.add_argument("--seed", type=int, default=-1, help="seed for the emulator and prompt times (-1: random)")
-    group.add_argument("--time-scale", type=float, default=0.0,
-                       help="emulated seconds per real second for the emulator started here (0: the scenario's)")
+    group.add_argument("--time-scale", type=float, default=None,
+                       help="emulated seconds per real second for the emulator started here (default: the scenario's)")
     group.add_argument("--deploy-after", type=float, default=-1.0,
                        help="start the deployment this many seconds into the test (-1: as the scenario's [deployment] says, or never)")
     group.add_argument("--invoker", choices=["fast", "aiobotocore"], default="fast",
@@ -81,7 +82,7 @@ class LoadOptions:
     max_contact_seconds: float
     prompt_time: str
     seed: int | None
-    time_scale: float
+    time_scale: float | None
     deploy_after: float | None
     late_threshold_s: float
     results_dir: Path
@@ -131,6 +132,14 @@ def load_options(parsed: Any) -> LoadOptions:
         raise fail("alias-arn", str(exc)) from None
     if parsed.target == "aws" and parsed.endpoint_url:
         raise fail("endpoint-url", "only for the local target")
+    if parsed.endpoint_url:
+        try:
+            check_endpoint(parsed.endpoint_url)
+        except TargetError as exc:
+            raise fail("endpoint-url", str(exc)) from None
+    for option, folder in (("results-dir", parsed.results_dir), ("run-dir", parsed.run_dir)):
+        if folder and Path(folder).exists() and not Path(folder).is_dir():
+            raise fail(option, f"{folder} is a file, not a folder")
     flow = Path(parsed.flow)
     if not flow.exists():
         raise fail("flow", f"no such file: {flow}")
@@ -145,7 +154,7 @@ def load_options(parsed: Any) -> LoadOptions:
         raise fail("max-invocations-per-contact", f"must be >= 1, got {parsed.max_invocations_per_contact}")
     if not parsed.max_contact_seconds > 0:
         raise fail("max-contact-seconds", f"must be > 0, got {parsed.max_contact_seconds}")
-    if parsed.time_scale < 0:
+    if parsed.time_scale is not None and not parsed.time_scale > 0:
         raise fail("time-scale", f"must be > 0, got {parsed.time_scale}")
     try:
         parse_duration_distribution(parsed.prompt_time, random.Random(0))
