@@ -289,3 +289,22 @@ def test_malformed_requests_are_400s_not_500s(faulty, operation, params):
                       "Content-Type": "application/x-amz-json-1.0"})
     assert status == 400, body
     assert body["__type"] == "InvalidParameterValue"
+
+
+def test_a_sampled_invocation_counts_as_the_production_invocations_it_stands_for(faulty):
+    running, clock, lam, cw = faulty
+
+    def weigh(request, **kwargs):
+        request.headers["X-Shiftsim-Weight"] = "2.5"
+
+    lam.meta.events.register("before-sign.lambda.Invoke", weigh)
+    invoke_prod(lam, 4)  # version 2 fails every call
+    points = {m: cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName=m, Dimensions=SEED_DIMENSIONS,
+                                          StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 60, Period=60,
+                                          Statistics=["Sum", "SampleCount", "Average"])["Datapoints"][0]
+              for m in ("Invocations", "Errors")}
+    assert points["Invocations"]["Sum"] == 10.0 and points["Errors"]["SampleCount"] == 10.0
+    assert points["Errors"]["Average"] == 1.0
+    status, body = running.request("POST", "/2015-03-31/functions/ConnectLambdaFunction/invocations",
+                                   b"{}", {"X-Shiftsim-Weight": "0.5"})
+    assert status == 400 and b"X-Shiftsim-Weight must be a number from 1 to 1e9" in body

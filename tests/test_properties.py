@@ -3,14 +3,16 @@ parser and the flow loader either accept an input or refuse it with their own on
 another exception; and what the front door takes is exactly a well-formed plain request."""
 
 import json
+import random
 import re
 import string
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.connect.flow import FlowError, FlowSet, load_flow
-from simulator.emulator.front_door import plain_head
+from simulator.emulator.front_door import FAST_HEADERS, plain_head
 from simulator.scenario import Scenario, ScenarioError, parse_scenario
 from tests.test_flow import FLOWS
 
@@ -32,8 +34,7 @@ def test_any_bytes_are_taken_or_left_never_a_crash(data):
     if result is not None:
         target, headers = result
         assert data.startswith(b"POST /") and b" HTTP/1.1\r\n" in data
-        assert target.startswith("/") and set(headers) <= {
-            "content-length", "x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context", "host", "origin"}
+        assert target.startswith("/") and set(headers) <= set(FAST_HEADERS)
 
 
 @SETTINGS
@@ -186,3 +187,42 @@ def test_a_contact_through_any_loadable_flow_ends_with_a_named_outcome_never_an_
     assert state.invocations <= 50
     for flow_name, block, what in state.flow_errors:  # each names where it happened, and what
         assert what and any(f.name == flow_name and block in f.actions for f in flows.flows.values())
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.floats(0.1, 5000), st.booleans()), min_size=1, max_size=60),
+       st.floats(1.0, 500.0))
+def test_a_weighted_tally_scales_counts_and_sums_and_keeps_averages_exactly(invocations, weight):
+    from simulator.clock import ManualClock
+    from simulator.emulator.cloudwatch.models import CloudWatchBackend
+    from simulator.emulator.lambda_.models import InvocationObserved
+
+    def published(w):
+        backend = CloudWatchBackend(ManualClock(1_700_000_040.0), region="us-east-1", account="123456789012")
+        for duration, failed in invocations:
+            backend.record_lambda(InvocationObserved("F", "A", "1", 1_700_000_041.0, duration,
+                                                     "function_error" if failed else "ok", w))
+        dims = [{"Name": "FunctionName", "Value": "F"}, {"Name": "Resource", "Value": "F:A"}]
+        return {m: backend.get_metric_statistics("AWS/Lambda", m, dims, 1_700_000_040.0, 1_700_000_100.0, 60,
+                                                 ["Sum", "SampleCount", "Average", "Minimum", "Maximum"])[0]
+                for m in ("Invocations", "Errors", "Duration")}
+
+    plain, weighted = published(1.0), published(weight)
+    for metric in ("Invocations", "Errors", "Duration"):
+        assert weighted[metric]["Sum"] == pytest.approx(weight * plain[metric]["Sum"], rel=1e-9)
+        assert weighted[metric]["SampleCount"] == pytest.approx(weight * plain[metric]["SampleCount"], rel=1e-9)
+        assert weighted[metric]["Average"] == pytest.approx(plain[metric]["Average"], rel=1e-9, abs=1e-12)
+        assert (weighted[metric]["Minimum"], weighted[metric]["Maximum"]) == (plain[metric]["Minimum"],
+                                                                              plain[metric]["Maximum"])
+
+
+def test_weighted_sums_of_a_bernoulli_sample_are_unbiased():
+    # 1,000 production invocations, 7 % failing; each kept with chance 1/w and counted w times: over
+    # seeded repetitions the weighted Sum of Errors averages to the production Sum, within 4 standard errors.
+    rng = random.Random(20261201)
+    population = [rng.random() < 0.07 for _ in range(1000)]
+    truth, w, runs = sum(population), 8.0, 2000
+    sums = [w * sum(failed for failed in population if rng.random() < 1 / w) for _ in range(runs)]
+    mean = sum(sums) / runs
+    sd = (sum((x - mean) ** 2 for x in sums) / (runs - 1)) ** 0.5
+    assert abs(mean - truth) <= 4 * sd / runs ** 0.5

@@ -167,7 +167,7 @@ class _FastInvoke:
             return await self.lambda_responses.invoke_answer(
                 function_name, _qualifier(target), body,
                 headers.get("x-amz-invocation-type", "RequestResponse"), headers.get("x-amz-log-type"),
-                headers.get("x-amz-client-context"))
+                headers.get("x-amz-client-context"), headers.get("x-shiftsim-weight"))
         except Exception as exc:
             return _lambda_error_answer("POST", target.partition("?")[0], exc)
 

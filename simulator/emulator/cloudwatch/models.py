@@ -65,8 +65,9 @@ class Bucket:
     high: float = -math.inf
 
     def add(self, value: float, count: float = 1.0) -> None:
+        """One datapoint `value`, standing for `count` datapoints of it (a sampled invocation's weight)."""
         self.count += count
-        self.total += value
+        self.total += value * count
         self.low = min(self.low, value)
         self.high = max(self.high, value)
 
@@ -132,9 +133,9 @@ class LambdaTally:
     """Invocations of one function, alias and executed version in one emulated second, as Lambda's
     metrics count them, until they are published."""
 
-    invocations: int = 0
-    errors: int = 0
-    throttles: int = 0
+    invocations: float = 0.0  # weighted: a sampled invocation counts as the production ones it stands for
+    errors: float = 0.0
+    throttles: float = 0.0
     duration: Bucket = field(default_factory=Bucket)
 
     def buckets(self) -> list[tuple[str, Bucket]]:
@@ -237,13 +238,14 @@ class CloudWatchBackend:
         tally = self._lambda_tallies.get(key)
         if tally is None:
             tally = self._lambda_tallies[key] = LambdaTally()
+        weight = event.weight
         if event.kind == "throttled":
-            tally.throttles += 1
+            tally.throttles += weight
         else:
-            tally.invocations += 1
+            tally.invocations += weight
             if event.kind == "function_error":
-                tally.errors += 1
-            tally.duration.add(event.duration_ms)
+                tally.errors += weight
+            tally.duration.add(event.duration_ms, weight)
 
     def _publish_lambda(self) -> None:
         tallies, self._lambda_tallies = self._lambda_tallies, {}

@@ -137,6 +137,7 @@ class InvocationObserved:
     start: float
     duration_ms: float
     kind: str  # "ok" | "function_error" | "throttled"
+    weight: float = 1.0  # the production invocations a sampled one stands for (metrics count it so)
 
 
 @dataclass(slots=True)
@@ -482,7 +483,7 @@ class LambdaBackend:
 
     async def invoke(self, function_name: str, qualifier: str | None, payload: bytes,
                      invocation_type: str = "RequestResponse", log_type: str | None = None,
-                     client_context: str | None = None) -> InvokeResult:
+                     client_context: str | None = None, weight: float = 1.0) -> InvokeResult:
         fn, qualifier = self._qualified(function_name, qualifier)
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise _validation(
@@ -517,20 +518,20 @@ class LambdaBackend:
             if faults.throttle:
                 raise _throttled("ReservedFunctionConcurrentInvocationLimitExceeded", injected=True)
         except LambdaError:
-            self._observe(InvocationObserved(fn.name, alias, version.number, now, 0.0, "throttled"))
+            self._observe(InvocationObserved(fn.name, alias, version.number, now, 0.0, "throttled", weight))
             raise
         invoked_arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
         if invocation_type == "Event":
             task = asyncio.create_task(self._run(fn, version, alias, invoked_arn, event, faults,
-                                                 client_context, None))
+                                                 client_context, None, weight))
             self.background.add(task)
             task.add_done_callback(self.background.discard)
             return InvokeResult(status=202)
-        return await self._run(fn, version, alias, invoked_arn, event, faults, client_context, log_type)
+        return await self._run(fn, version, alias, invoked_arn, event, faults, client_context, log_type, weight)
 
     async def _run(self, fn: Function, version: Version, alias: str | None, invoked_arn: str,
                    event: Any, faults: FaultDraw, client_context: str | None,
-                   log_type: str | None) -> InvokeResult:
+                   log_type: str | None, weight: float = 1.0) -> InvokeResult:
         request_id = _new_id()
         start_emulated, started = self.clock.now(), time.perf_counter()
         fn.in_flight += 1
@@ -544,7 +545,7 @@ class LambdaBackend:
         duration_ms = (time.perf_counter() - started) * 1000
         body, function_error = self._response_body(result, fn, version, request_id)
         self._observe(InvocationObserved(fn.name, alias, version.number, start_emulated,
-                                         duration_ms, "function_error" if function_error else "ok"))
+                                         duration_ms, "function_error" if function_error else "ok", weight))
         log_result = None
         if log_type == "Tail":
             log_result = self._log_tail(fn, version, request_id, duration_ms, result, body)

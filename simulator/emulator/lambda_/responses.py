@@ -8,6 +8,7 @@ emulator's front door writes itself, with no aiohttp response in between.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +20,22 @@ from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 _CAPITALISED_MESSAGE = {"ResourceNotFoundException", "ResourceConflictException",
                         "InvalidParameterValueException", "PreconditionFailedException",
                         "ServiceException"}
+
+
+WEIGHT_HEADER = "X-Shiftsim-Weight"  # a sampled rehearsal's invocation stands for this many (shiftsim's own)
+
+
+def _weight(value: str | None) -> float:
+    if value is None:
+        return 1.0
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = math.nan
+    if not 1.0 <= weight <= 1e9:  # NaN fails too
+        raise LambdaError(400, "InvalidParameterValueException",
+                          f"{WEIGHT_HEADER} must be a number from 1 to 1e9, got {value!r}")
+    return weight
 
 
 def error_answer(error: LambdaError) -> Answer:
@@ -160,14 +177,14 @@ class LambdaResponses:
         return web_response(await self.invoke_answer(
             function_name, request.query.get("Qualifier"), await request.read(),
             headers.get("X-Amz-Invocation-Type", "RequestResponse"), headers.get("X-Amz-Log-Type"),
-            headers.get("X-Amz-Client-Context")))
+            headers.get("X-Amz-Client-Context"), headers.get(WEIGHT_HEADER)))
 
     async def invoke_answer(self, function_name: str, qualifier: str | None, payload: bytes,
                             invocation_type: str, log_type: str | None,
-                            client_context: str | None) -> Answer:
+                            client_context: str | None, weight: str | None = None) -> Answer:
         """Invoke's answer, from the request's parts (the route's and the front door's)."""
         result = await self.backend.invoke(function_name, qualifier, payload, invocation_type,
-                                           log_type, client_context)
+                                           log_type, client_context, _weight(weight))
         headers = {"Content-Type": "application/json", "x-amzn-RequestId": "shiftsim"}
         if result.executed_version is not None:
             headers["X-Amz-Executed-Version"] = result.executed_version
