@@ -33,3 +33,5 @@ def deployment_config_name(name: str) -> str:
         return PREFIX + name
     raise ValueError(f"unknown deployment configuration {name!r}; expected one of "
                      f"{', '.join(PREDEFINED_LAMBDA_CONFIGS)} (or a [deployment.custom_config])")
+
+WEIGHT_HEADER = "X-Shiftsim-Weight"  # on an Invoke: a sampled rehearsal's invocation stands for this many

@@ -98,7 +98,7 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
         p95 = [w["versions"].get(version, {}).get("p95_ms", float("nan")) for w in windows]
         latency_ax.plot(mids, p50, color=color[version], label=f"version {version} p50")
         latency_ax.plot(mids, p95, color=color[version], linestyle=":", label=f"version {version} p95")
-    latency_ax.set_ylabel("latency (ms)")
+    latency_ax.set_ylabel("Lambda latency (real ms)")
     latency_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
     # events on every panel
@@ -144,9 +144,14 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     else:
         title += "no deployment"
     fig.suptitle(title, fontsize=12, x=0.01, ha="left")
+    production = summary.get("production") or {}
+    hurt = production.get("failed_contacts_during") if production.get("stated") else None
     fig.text(0.01, 0.955, f"{summary['invocations']} invocations, {summary['errors']} errors; "
              f"{summary['failed_contacts']} of {summary['contacts']} contacts took an error branch "
-             f"({deployment['failed_contacts_during']} during the deployment); run {summary['run']}"
+             f"({deployment['failed_contacts_during']} during the deployment"
+             + (f"; in production's terms {hurt['estimate']:,.0f}"
+                + (f", 95 % {hurt['low']:,.0f} to {hurt['high']:,.0f}" if production.get("sampled") else "")
+                if hurt else "") + f"); run {summary['run']}"
              + (f"; panels: {summary.get('deployed_function')} only (the flow also called {', '.join(others)})"
                 if others else ""),
              fontsize=9, color="#444444")

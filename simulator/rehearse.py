@@ -31,7 +31,9 @@ from simulator.analysis import Expectations, analyse, format_summary
 from simulator.deploy import DONE
 from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import OptionsError, load_options
+from simulator.loadgen.pacing import mean_duration
 from simulator.loadgen.setup import install
+from simulator.loadgen.traffic import expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
 from simulator.plot import draw_timeline
 from simulator.record import load_record, new_run_id
@@ -72,8 +74,11 @@ def locust_arguments(scenario: Scenario, folder: Path, *, target: str, time_scal
                      seed: int | None, alias_arn: str | None, region: str | None,
                      watch_existing: bool) -> list[str]:
     load = scenario.load
-    args = ["--headless", "-u", str(load.users), "-r", str(load.spawn_rate), "--scenario", scenario.source,
+    users, spawn_rate = callers(scenario, target, time_scale)
+    args = ["--headless", "-u", str(users), "-r", str(spawn_rate), "--scenario", scenario.source,
             "--run-dir", str(folder), "--rate", str(load.rate), "--loops-per-contact", str(load.loops_per_contact),
+            "--contacts-per-minute", str(load.contacts_per_minute),
+            "--max-contacts-per-second", str(load.max_contacts_per_second),
             "--contact-duration", str(load.contact_duration), "--prompt-time", load.prompt_time,
             "--max-invocations-per-contact", str(load.max_invocations_per_contact),
             "--max-contact-seconds", str(load.max_contact_seconds),
@@ -93,6 +98,19 @@ def locust_arguments(scenario: Scenario, folder: Path, *, target: str, time_scal
     if not deploys(scenario, watch_existing):
         args += ["--deploy-after", "-1"]
     return args
+
+
+def callers(scenario: Scenario, target: str, time_scale: float | None) -> tuple[int, float]:
+    """Users and spawn rate: the scenario's; with production's arrivals, as many as they need."""
+    load = scenario.load
+    users, spawn_rate = load.users, load.spawn_rate
+    if load.contacts_per_minute:
+        scale = 1.0 if target == "aws" else (time_scale or scenario.time_scale)
+        plan = plan_traffic(load.contacts_per_minute, scale, load.max_contacts_per_second,
+                            expected_contact_seconds(load.loops_per_contact, mean_duration(load.prompt_time), scale))
+        users = max(users, plan.users)
+        spawn_rate = max(spawn_rate, float(users))
+    return users, spawn_rate
 
 
 def deploys(scenario: Scenario, watch_existing: bool) -> bool:
@@ -129,7 +147,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
             f"{scenario.load.max_duration:g} s (max_duration); `shiftsim deploy --scenario {scenario.source}` "
             "deploys on a running emulator")
     started = time.monotonic()
-    runner.start(scenario.load.users, scenario.load.spawn_rate)
+    runner.start(*callers(scenario, target, time_scale))
     ended_at = None
     last_progress = 0.0
     interrupted: KeyboardInterrupt | None = None

@@ -161,6 +161,8 @@ class LoadSpec:
     users: int = 20
     spawn_rate: float = 20.0
     rate: float = 0.0
+    contacts_per_minute: float = 0.0  # production's arrivals per emulated minute (0: users and rate, in real time)
+    max_contacts_per_second: float = 0.0  # the generator's ceiling in real contact starts a second (0: none)
     loops_per_contact: int = 10
     contact_duration: float = 0.0
     max_invocations_per_contact: int = 1000  # past it a contact is a runaway: stopped and said
@@ -661,6 +663,8 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
         users=s.number("users", 20, low=1, integer=True),
         spawn_rate=float(s.number("spawn_rate", 20.0, low=0.001)),
         rate=float(s.number("rate", 0.0, low=0)),
+        contacts_per_minute=float(s.number("contacts_per_minute", 0.0, low=0)),
+        max_contacts_per_second=float(s.number("max_contacts_per_second", 0.0, low=0)),
         loops_per_contact=s.number("loops_per_contact", 10, low=1, integer=True),
         contact_duration=float(s.number("contact_duration", 0.0, low=0)),
         max_invocations_per_contact=s.number("max_invocations_per_contact", 1000, low=1, integer=True),
@@ -670,6 +674,8 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
         tail=float(s.number("tail", 5.0, low=0)),
         max_duration=float(s.number("max_duration", 300.0, low=1)),
     )
+    if spec.contacts_per_minute and spec.rate:
+        s.fail("give contacts_per_minute (production's arrivals) or rate (real invocations a second), not both")
     s.done()
     return spec
 

@@ -38,6 +38,12 @@ def add_options(parser: Any) -> None:
     group.add_argument("--scenario", default="", help="scenario file (TOML); default: the seed's stack")
     group.add_argument("--rate", type=float, default=0.0,
                        help="target invocations per second for the whole test (0: as fast as users go)")
+    group.add_argument("--contacts-per-minute", type=float, default=0.0,
+                       help="production's contact arrivals per emulated minute; prompts then play in emulated "
+                            "seconds too (0: the users' own pace, or --rate, in real time)")
+    group.add_argument("--max-contacts-per-second", type=float, default=0.0,
+                       help="the most real contact starts a second; above it each contact stands for several "
+                            "production ones (0: no ceiling)")
     group.add_argument("--loops-per-contact", type=int, default=10,
                        help="flow entries (the looping flow's loops) before a contact ends")
     group.add_argument("--contact-duration", type=float, default=0.0,
@@ -76,6 +82,8 @@ class LoadOptions:
     scenario: Scenario
     scenario_path: str
     rate: float
+    contacts_per_minute: float  # production's arrivals per emulated minute (0: real-time load)
+    max_contacts_per_second: float
     loops_per_contact: int
     contact_duration: float
     max_invocations_per_contact: int
@@ -146,6 +154,15 @@ def load_options(parsed: Any) -> LoadOptions:
     functions = flow_functions(scenario, alias_arn, parsed.target)
     if parsed.rate < 0:
         raise fail("rate", f"must be >= 0, got {parsed.rate}")
+    for option in ("contacts_per_minute", "max_contacts_per_second"):
+        if getattr(parsed, option) < 0:
+            raise fail(option.replace("_", "-"), f"must be >= 0, got {getattr(parsed, option)}")
+    if parsed.contacts_per_minute and parsed.rate:
+        raise fail("rate", "give --contacts-per-minute (production's arrivals) or --rate, not both")
+    if (parsed.target == "aws" and parsed.max_contacts_per_second
+            and parsed.contacts_per_minute / 60 > parsed.max_contacts_per_second):
+        raise fail("max-contacts-per-second", "sampling needs the emulator (AWS's CloudWatch counts each real "
+                   "invocation once): on AWS, drive production's rate for real")
     if parsed.loops_per_contact < 1:
         raise fail("loops-per-contact", f"must be >= 1, got {parsed.loops_per_contact}")
     if parsed.contact_duration < 0:
@@ -173,6 +190,7 @@ def load_options(parsed: Any) -> LoadOptions:
         target=parsed.target, alias_arn=alias_arn, endpoint_url=parsed.endpoint_url,
         region=parsed.region or scenario.region, flow=flow, functions=functions, scenario=scenario,
         scenario_path=parsed.scenario, rate=parsed.rate, loops_per_contact=parsed.loops_per_contact,
+        contacts_per_minute=parsed.contacts_per_minute, max_contacts_per_second=parsed.max_contacts_per_second,
         contact_duration=parsed.contact_duration, prompt_time=parsed.prompt_time,
         max_invocations_per_contact=parsed.max_invocations_per_contact,
         max_contact_seconds=parsed.max_contact_seconds,

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import gc
 import logging
 import math
@@ -38,6 +39,7 @@ from simulator.connect.event import Contact
 from simulator.connect.flow import Flow, FlowSet, load_flow
 from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
+from simulator.emulator_vocabulary import WEIGHT_HEADER
 from simulator.fast_ids import random_uuid4
 from simulator.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
@@ -46,6 +48,7 @@ from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import LoadOptions
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
+from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, plan_traffic
 from simulator.record import COLUMNS, RecordWriter, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
@@ -109,6 +112,8 @@ class LoadSession:
         self.run_id = ""
         self.clock: Clock = ScaledClock()
         self.pacer = Pacer(0)
+        self.traffic: TrafficPlan | None = None
+        self.arrivals: Pacer | None = None  # contact starts at production's rate (with --contacts-per-minute)
         self.timeouts = CoarseTimeouts()  # the Invoke blocks' time limits, on the loop's thread
         self.invoker: LambdaInvoker | FastLambdaInvoker | None = None
         self._clients: contextlib.AsyncExitStack | None = None
@@ -178,6 +183,15 @@ class LoadSession:
         if self.coordinator:
             self._warn_if_too_few_users(self._planned_users())
         self.bridge.run(self._open_clients(), timeout=60)
+        if self.traffic is not None:  # contacts arrive at production's rate; invocations follow the flow
+            self.arrivals = Pacer(self.traffic.driven_per_second / processes, self.options.late_threshold_s)
+            if self.coordinator:
+                log.info("shiftsim: %s", self.traffic.describe())
+                if self._planned_users() and self._planned_users() < self.traffic.users:
+                    log.warning("shiftsim: %d users cannot start %.1f contacts/s of about %.2f s each: add users "
+                                "(at least %d), or contacts will start late and production's rate will not be met",
+                                self._planned_users(), self.traffic.driven_per_second,
+                                self.traffic.contact_seconds, self.traffic.users)
         if self.record is not None:
             o = self.options
             self.run_info = {
@@ -186,7 +200,8 @@ class LoadSession:
                 "time_scale": self.clock.scale, "rate": o.rate, "flow": str(o.flow),
                 "users": getattr(parsed, "num_users", None), "processes": processes,
                 "prompt_time": o.prompt_time, "prompt_mean_s": mean_duration(o.prompt_time), "started": time.time(),
-                "blocks": self.flows.block_targets()}
+                "blocks": self.flows.block_targets(),
+                "traffic": dataclasses.asdict(self.traffic) if self.traffic is not None else None}
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
@@ -205,6 +220,15 @@ class LoadSession:
             if self.coordination is None:
                 self.coordination = Coordination(self)
             self.coordination.start()
+
+    def _traffic_plan(self) -> TrafficPlan | None:
+        """Production's arrivals on this run's clock (None: the load is the users' own, in real time)."""
+        o = self.options
+        if not o.contacts_per_minute:
+            return None
+        scale = self.clock.scale
+        return plan_traffic(o.contacts_per_minute, scale, o.max_contacts_per_second,
+                            expected_contact_seconds(o.loops_per_contact, mean_duration(o.prompt_time), scale))
 
     def _planned_users(self) -> int:
         """The users the whole test is about to run: the runner's target, else the command line's."""
@@ -243,6 +267,8 @@ class LoadSession:
         are there (which would also take seconds to recover from near the machine's limit)."""
         if self.options.rate > 0:
             self.bridge.loop.call_soon_threadsafe(self.pacer.restart)  # the pacer lives on the loop's thread
+        if self.arrivals is not None:
+            self.bridge.loop.call_soon_threadsafe(self.arrivals.restart)
 
     async def _open_clients(self) -> None:
         if self._clients is not None:
@@ -250,6 +276,18 @@ class LoadSession:
         stack = contextlib.AsyncExitStack()
         lambda_client = await stack.enter_async_context(
             client(self.target, "lambda", concurrency=512, retries=False))
+        if self.options.target == "local":
+            from simulator.admin_client import emulator_clock
+
+            self.clock = await emulator_clock(self.endpoint)
+        self.traffic = self._traffic_plan()
+        if self.traffic is not None and self.traffic.sampled:  # before any Invoke is built, templates too
+            weight = f"{self.traffic.weight:.6g}"
+
+            def weigh(request: Any, **kwargs: Any) -> None:  # each invocation stands for `weight` in CloudWatch
+                request.headers[WEIGHT_HEADER] = weight
+
+            lambda_client.meta.events.register("before-sign.lambda.Invoke", weigh)
         proxy = proxy_for(lambda_client) if self.options.invoker == "fast" else None
         if proxy:
             log.warning("shiftsim: %s is reached through a proxy (%s): invoking with aiobotocore (the fast "
@@ -270,10 +308,6 @@ class LoadSession:
             self.codedeploy = await stack.enter_async_context(client(self.target, "codedeploy"))
             self.cloudwatch = await stack.enter_async_context(client(self.target, "cloudwatch"))
         self._clients = stack
-        if self.options.target == "local":
-            from simulator.admin_client import emulator_clock
-
-            self.clock = await emulator_clock(self.endpoint)
 
     def catch_up(self) -> None:
         """A worker announces itself to the master before its `init` event runs, so a fast spawn can
@@ -467,9 +501,12 @@ class LoadSession:
     async def _contacts(self) -> None:
         while True:
             self.contact_counter += 1
-            await self._contact(self.contact_counter)
+            late = False
+            if self.arrivals is not None:  # production's arrival rate: the contact starts at its time
+                late = (await self.arrivals.ticket()).late
+            await self._contact(self.contact_counter, late)
 
-    async def _contact(self, number: int) -> str:
+    async def _contact(self, number: int, late: bool = False) -> str:
         state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT"))
         hooks = _ContactHooks(self, state, self.options.prompt_sampler(number))
         deadline = time.monotonic() + self.options.contact_duration if self.options.contact_duration else None
@@ -489,7 +526,7 @@ class LoadSession:
         self.ended.append({"contact": state.contact.contact_id, "t": self.clock.now(), "outcome": ended,
                            "last": list(state.last), "invocations": state.invocations, "errors": state.errors,
                            "flow_errors": [list(e) for e in state.flow_errors], "met": met,
-                           "worker": self.node})
+                           "worker": self.node, "late": late})
         return ended
 
     def _qualifier(self, arn: str) -> str:
@@ -531,7 +568,10 @@ class _ContactHooks:
 
     async def prompt(self, text: str) -> None:
         self.budget.reset()
-        await asyncio.sleep(self.prompt_time())
+        seconds = self.prompt_time()
+        if self.session.traffic is not None:  # production's terms: prompts play in emulated seconds
+            seconds /= self.session.clock.scale
+        await asyncio.sleep(seconds)
 
     async def wait(self, seconds: float) -> None:
         """A Wait block: emulated seconds, as the deployment's clock counts them."""

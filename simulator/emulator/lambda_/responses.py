@@ -15,6 +15,7 @@ from aiohttp import web
 
 from simulator.emulator.front_door import Answer
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
+from simulator.emulator_vocabulary import WEIGHT_HEADER
 
 # Error shapes whose message member is spelled "Message" in the service model (others: "message").
 _CAPITALISED_MESSAGE = {"ResourceNotFoundException", "ResourceConflictException",
@@ -22,7 +23,6 @@ _CAPITALISED_MESSAGE = {"ResourceNotFoundException", "ResourceConflictException"
                         "ServiceException"}
 
 
-WEIGHT_HEADER = "X-Shiftsim-Weight"  # a sampled rehearsal's invocation stands for this many (shiftsim's own)
 
 
 def _weight(value: str | None) -> float:

@@ -1,0 +1,56 @@
+"""Production's traffic, driven on a compressed clock: contacts arrive at production's rate per
+emulated minute, so at time scale X the generator starts X times as many a real second. Where that
+is more than the machine (or the user's ceiling) allows, it starts fewer and each stands for `weight`
+production contacts: CloudWatch counts each of their invocations `weight` times, and every count the
+analysis reports is scaled back with its sampling interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrafficPlan:
+    contacts_per_minute: float  # production's arrivals, per emulated minute
+    scale: float  # emulated seconds per real second
+    needed_per_second: float  # real contact starts a second for production's rate
+    driven_per_second: float  # real contact starts a second the generator makes
+    weight: float  # production contacts each real one stands for (1: driven for real)
+    contact_seconds: float  # a contact's expected length in real seconds
+    users: int  # callers needed to start `driven_per_second` (arrival rate x contact length, with headroom)
+
+    @property
+    def sampled(self) -> bool:
+        return self.weight > 1.0
+
+    def describe(self) -> str:
+        what = (f"production {self.contacts_per_minute:g} contacts/min at x{self.scale:g} is "
+                f"{self.needed_per_second:,.1f} real contacts/s")
+        if self.sampled:
+            what += (f"; above the ceiling: starting {self.driven_per_second:,.1f}/s, each standing for "
+                     f"{self.weight:.3g} production contacts (CloudWatch counts them so; counts are scaled back "
+                     "with their sampling interval)")
+        else:
+            what += "; driven for real"
+        return what + f"; {self.users} users (arrivals x {self.contact_seconds:.2f} s a contact, with headroom)"
+
+
+def plan_traffic(contacts_per_minute: float, scale: float, max_per_second: float,
+                 contact_seconds: float) -> TrafficPlan:
+    """The plan for `contacts_per_minute` of production at time scale `scale`, starting at most
+    `max_per_second` real contacts a second (0: no ceiling); a contact lasts `contact_seconds` real
+    seconds on average."""
+    needed = contacts_per_minute / 60.0 * scale
+    driven = min(needed, max_per_second) if max_per_second > 0 else needed
+    weight = needed / driven if driven > 0 else 1.0
+    users = max(1, math.ceil(driven * contact_seconds * 1.5) + 1)
+    return TrafficPlan(contacts_per_minute, scale, needed, driven, weight, contact_seconds, users)
+
+
+
+def expected_contact_seconds(loops: int, prompt_seconds: float, scale: float) -> float:
+    """A looping contact's real length: its prompts in emulated seconds, compressed, and a few
+    milliseconds an invocation (an estimate to size the users; a shortfall shows as late starts)."""
+    return loops * (prompt_seconds / scale + 0.005)

@@ -1,0 +1,96 @@
+"""Production's traffic on a compressed clock: contacts arrive at production's rate per emulated
+minute (X times as many a real second at time scale X); above the generator's ceiling each stands for
+several, CloudWatch counts them so, and the summary's counts are production's, with an interval. A run
+at the full rate and a sampled run of the same scenario tell the same story."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from simulator.analysis import count_interval, production_terms
+from simulator.loadgen.traffic import plan_traffic
+from tests.test_rehearse import ENV, ROOT
+
+SCENARIO = """
+[scenario]
+name = "production-traffic"
+seed = 4
+time_scale = 60
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+[functions.staged]
+[functions.staged.faults.error]
+rate = 0.5
+after = 60
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+[deployment]
+config = "Linear10PercentEvery1Minute"
+start_after = 2
+[load]
+contacts_per_minute = 60
+loops_per_contact = 3
+prompt_time = "fixed:6"
+max_contacts_per_second = {ceiling}
+tail = 2
+max_duration = 60
+[expect]
+outcome = "rolled_back"
+"""
+
+
+def test_the_plan_derives_the_real_rate_the_users_and_the_weight():
+    full = plan_traffic(60, 60, 0, 0.3)
+    assert (full.needed_per_second, full.driven_per_second, full.weight, full.sampled) == (60.0, 60.0, 1.0, False)
+    assert full.users == 28  # 60 a second for 0.3 s each, with half again as headroom, plus one
+    sampled = plan_traffic(60, 60, 15, 0.3)
+    assert (sampled.driven_per_second, sampled.weight, sampled.sampled) == (15.0, 4.0, True)
+    assert "each standing for 4 production contacts" in sampled.describe()
+    assert plan_traffic(600, 1, 0, 1.0).needed_per_second == 10.0  # at scale 1: production's own rate
+
+
+def test_count_intervals_are_poissons_scaled_and_exact_without_sampling():
+    assert count_interval(10, 1.0) == (10.0, 10.0)
+    low, high = count_interval(10, 1.0001)
+    assert low == pytest.approx(4.795, abs=0.02) and high == pytest.approx(18.39, abs=0.05)  # Garwood's
+    assert count_interval(0, 5.0)[0] == 0 and count_interval(0, 5.0)[1] == pytest.approx(5 * 3.689, rel=0.01)
+    assert count_interval(100, 3.0) == pytest.approx((3 * 81.37, 3 * 121.63), rel=0.003)
+
+
+def test_without_stated_traffic_the_summary_says_its_counts_are_not_productions():
+    terms = production_terms({}, {"time_scale": 60})
+    assert not terms["stated"] and "1/60 of what production would" in terms["note"]
+    assert production_terms({}, {"time_scale": 1})["note"] is None
+
+
+def rehearse(tmp_path, name, ceiling):
+    (tmp_path / f"{name}.toml").write_text(SCENARIO.replace("{ceiling}", str(ceiling)))
+    folder = tmp_path / name
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(tmp_path / f"{name}.toml"),
+                           "--results", str(folder)], capture_output=True, text=True, env=ENV, cwd=ROOT,
+                          timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads((folder / "summary.json").read_text()), done.stdout
+
+
+def test_a_full_rate_run_and_a_sampled_run_agree_in_productions_terms(tmp_path):
+    full, _ = rehearse(tmp_path, "full", 0)
+    sampled, out = rehearse(tmp_path, "sampled", 15)
+    assert not full["production"]["sampled"] and full["production"]["weight"] == 1.0
+    assert sampled["production"]["sampled"] and sampled["production"]["weight"] == pytest.approx(4.0)
+    assert "each contact here stood for 4" in out and "(95 % " in out
+    for summary in (full, sampled):
+        assert summary["contact_outcomes"]["late"] <= 0.05 * summary["contact_outcomes"]["ended"]
+    # the blast radius: the full run's count within the sampled run's interval, taken at 99.9 % (3.29
+    # standard errors) so that the two runs' own randomness does not fail the test one time in twenty
+    hurt = full["deployment"]["failed_contacts_during"]
+    sampled_count = sampled["deployment"]["failed_contacts_during"]
+    low, high = count_interval(sampled_count, 4.0, z=3.2905)
+    assert low <= hurt <= high, (hurt, sampled_count, low, high)
+    # the alarm saw production's counts in both: it fired within one alarm period of each other
+    fired = [s["deployment"]["alarm_fired_at"] for s in (full, sampled)]
+    assert None not in fired and abs(fired[0] - fired[1]) <= 60.0, fired
