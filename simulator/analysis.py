@@ -483,6 +483,9 @@ def format_summary(summary: dict[str, Any]) -> str:
                         "; driven for real") + f"): {terms(production['invocations'])} invocations, "
                      f"{terms(production['errors'])} errors; contacts that took an error branch during the "
                      f"deployment: {terms(production['failed_contacts_during'])}")
+        if production["sampled"]:
+            lines.append("  a sample does not reproduce what depends on full density: concurrency limits and "
+                         "throttling, and how many other contacts each one meets")
         if production["late_contacts"]:
             lines.append(f"  {production['late_contacts']} contacts started late: the generator fell behind "
                          "production's arrival rate (add users, or set max_contacts_per_second to sample)")

@@ -33,7 +33,7 @@ from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import OptionsError, load_options
 from simulator.loadgen.pacing import mean_duration
 from simulator.loadgen.setup import install
-from simulator.loadgen.traffic import expected_contact_seconds, plan_traffic
+from simulator.loadgen.traffic import Profile, expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
 from simulator.plot import draw_timeline
 from simulator.record import load_record, new_run_id
@@ -77,7 +77,8 @@ def locust_arguments(scenario: Scenario, folder: Path, *, target: str, time_scal
     users, spawn_rate = callers(scenario, target, time_scale)
     args = ["--headless", "-u", str(users), "-r", str(spawn_rate), "--scenario", scenario.source,
             "--run-dir", str(folder), "--rate", str(load.rate), "--loops-per-contact", str(load.loops_per_contact),
-            "--contacts-per-minute", str(load.contacts_per_minute),
+            "--contacts-per-minute", str(load.contacts_per_minute), "--start-time", load.start_time,
+            "--traffic-profile", load.traffic_profile,
             "--max-contacts-per-second", str(load.max_contacts_per_second),
             "--contact-duration", str(load.contact_duration), "--prompt-time", load.prompt_time,
             "--max-invocations-per-contact", str(load.max_invocations_per_contact),
@@ -104,9 +105,11 @@ def callers(scenario: Scenario, target: str, time_scale: float | None) -> tuple[
     """Users and spawn rate: the scenario's; with production's arrivals, as many as they need."""
     load = scenario.load
     users, spawn_rate = load.users, load.spawn_rate
-    if load.contacts_per_minute:
+    peak = Profile.parse(load.traffic_profile, load.contacts_per_minute).peak if load.traffic_profile \
+        else load.contacts_per_minute
+    if peak:
         scale = 1.0 if target == "aws" else (time_scale or scenario.time_scale)
-        plan = plan_traffic(load.contacts_per_minute, scale, load.max_contacts_per_second,
+        plan = plan_traffic(peak, scale, load.max_contacts_per_second,
                             expected_contact_seconds(load.loops_per_contact, mean_duration(load.prompt_time), scale))
         users = max(users, plan.users)
         spawn_rate = max(spawn_rate, float(users))

@@ -163,6 +163,8 @@ class LoadSpec:
     rate: float = 0.0
     contacts_per_minute: float = 0.0  # production's arrivals per emulated minute (0: users and rate, in real time)
     max_contacts_per_second: float = 0.0  # the generator's ceiling in real contact starts a second (0: none)
+    traffic_profile: str = ""  # "09:00-17:00=600,17:00-09:00=30": production's arrivals over the day
+    start_time: str = "12:00"  # the emulated time of day when the run starts (for the profile)
     loops_per_contact: int = 10
     contact_duration: float = 0.0
     max_invocations_per_contact: int = 1000  # past it a contact is a runaway: stopped and said
@@ -665,6 +667,8 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
         rate=float(s.number("rate", 0.0, low=0)),
         contacts_per_minute=float(s.number("contacts_per_minute", 0.0, low=0)),
         max_contacts_per_second=float(s.number("max_contacts_per_second", 0.0, low=0)),
+        traffic_profile=",".join(_profile_span(p) for p in s.tables("profile")),
+        start_time=_time_of_day(s, "start_time", "12:00"),
         loops_per_contact=s.number("loops_per_contact", 10, low=1, integer=True),
         contact_duration=float(s.number("contact_duration", 0.0, low=0)),
         max_invocations_per_contact=s.number("max_invocations_per_contact", 1000, low=1, integer=True),
@@ -674,10 +678,28 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
         tail=float(s.number("tail", 5.0, low=0)),
         max_duration=float(s.number("max_duration", 300.0, low=1)),
     )
-    if spec.contacts_per_minute and spec.rate:
-        s.fail("give contacts_per_minute (production's arrivals) or rate (real invocations a second), not both")
+    if (spec.contacts_per_minute or spec.traffic_profile) and spec.rate:
+        s.fail("give contacts_per_minute or a profile (production's arrivals), or rate (real invocations a second), not both")
     s.done()
     return spec
+
+
+def _time_of_day(s: _Section, key: str, default: str | None = None) -> str:
+    value = s.string(key, default)
+    if value is None:
+        s.fail("missing key", key)
+    hours, _, minutes = value.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
+        s.fail(f"must be a time of day HH:MM, got {value!r}", key)
+    return value
+
+
+def _profile_span(s: _Section) -> str:
+    """A [[load.profile]] table: from, to (HH:MM of the emulated day) and contacts_per_minute."""
+    span = (f"{_time_of_day(s, 'from')}-{_time_of_day(s, 'to')}="
+            f"{float(s.number('contacts_per_minute', low=0.001)) if s.has('contacts_per_minute') else s.fail('missing key', 'contacts_per_minute')}")
+    s.done()
+    return span
 
 
 def _expect(s: _Section) -> dict[str, Any]:

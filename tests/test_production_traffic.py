@@ -94,3 +94,57 @@ def test_a_full_rate_run_and_a_sampled_run_agree_in_productions_terms(tmp_path):
     # the alarm saw production's counts in both: it fired within one alarm period of each other
     fired = [s["deployment"]["alarm_fired_at"] for s in (full, sampled)]
     assert None not in fired and abs(fired[0] - fired[1]) <= 60.0, fired
+
+
+def test_a_profile_over_the_day_parses_and_wraps_midnight():
+    from simulator.loadgen.traffic import Profile, ProfileError, minute_of_day
+
+    profile = Profile.parse("09:00-17:00=600,17:00-09:00=30", default=5)
+    assert (profile.at(9 * 60), profile.at(16 * 60 + 59), profile.at(17 * 60), profile.at(3 * 60)) == (600, 600, 30, 30)
+    assert profile.peak == 600 and Profile.parse("09:00-10:00=60", default=5).at(11 * 60) == 5
+    assert minute_of_day("23:59", 120) == 1
+    for bad in ("9-17=600", "09:00-17:00=lots", "09:00-17:00=0", "25:00-26:00=1"):
+        with pytest.raises(ProfileError):
+            Profile.parse(bad)
+
+
+PROFILED = """
+[scenario]
+name = "evening"
+seed = 4
+time_scale = 60
+[load]
+start_time = "16:58"
+max_contacts_per_second = 20
+loops_per_contact = 3
+prompt_time = "fixed:6"
+max_duration = 8
+[[load.profile]]
+from = "09:00"
+to = "17:00"
+contacts_per_minute = 300
+[[load.profile]]
+from = "17:00"
+to = "09:00"
+contacts_per_minute = 30
+"""
+
+
+def test_arrivals_follow_the_profile_across_its_boundary(tmp_path):
+    # 16:58 at x60: two emulated minutes (two real seconds) of the day's peak, then the evening's tenth
+    (tmp_path / "p.toml").write_text(PROFILED)
+    folder = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(tmp_path / "p.toml"),
+                           "--results", str(folder)], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    from simulator.record import load_record
+
+    record = load_record(folder)
+    assert record.info["traffic"]["weight"] == pytest.approx(15.0)  # sized for the peak: 300/min at x60, 20/s
+    first_seen: dict[int, float] = {}
+    for contact, emulated in zip(record.rows["contact"].tolist(), record.rows["emulated"].tolist(), strict=True):
+        first_seen[contact] = min(emulated, first_seen.get(contact, emulated))
+    start = min(first_seen.values())
+    before = sum(1 for t in first_seen.values() if t - start < 110) / 110  # a margin for the boundary's second
+    after = sum(1 for t in first_seen.values() if t - start >= 130) / (max(first_seen.values()) - start - 130)
+    assert 0.03 <= after / before <= 0.3, (before, after)  # 30 against 300 a minute: a tenth

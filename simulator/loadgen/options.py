@@ -14,6 +14,7 @@ from simulator.arn import parse_alias_arn
 from simulator.aws import TargetError, check_endpoint
 from simulator.connect.function_map import FunctionMap
 from simulator.loadgen.pacing import DistributionError, parse_duration_distribution
+from simulator.loadgen.traffic import Profile, ProfileError, minute_of_day
 from simulator.scenario import Scenario, ScenarioError, default_scenario, load_scenario
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -41,6 +42,10 @@ def add_options(parser: Any) -> None:
     group.add_argument("--contacts-per-minute", type=float, default=0.0,
                        help="production's contact arrivals per emulated minute; prompts then play in emulated "
                             "seconds too (0: the users' own pace, or --rate, in real time)")
+    group.add_argument("--traffic-profile", default="",
+                       help="production's arrivals over the emulated day, FROM-TO=PER_MINUTE,...: "
+                            "09:00-17:00=600,17:00-09:00=30 (outside every span: --contacts-per-minute)")
+    group.add_argument("--start-time", default="12:00", help="the emulated time of day the test starts at (HH:MM)")
     group.add_argument("--max-contacts-per-second", type=float, default=0.0,
                        help="the most real contact starts a second; above it each contact stands for several "
                             "production ones (0: no ceiling)")
@@ -84,6 +89,8 @@ class LoadOptions:
     rate: float
     contacts_per_minute: float  # production's arrivals per emulated minute (0: real-time load)
     max_contacts_per_second: float
+    traffic_profile: Profile | None  # production's arrivals over the emulated day
+    start_time: str
     loops_per_contact: int
     contact_duration: float
     max_invocations_per_contact: int
@@ -157,7 +164,15 @@ def load_options(parsed: Any) -> LoadOptions:
     for option in ("contacts_per_minute", "max_contacts_per_second"):
         if getattr(parsed, option) < 0:
             raise fail(option.replace("_", "-"), f"must be >= 0, got {getattr(parsed, option)}")
-    if parsed.contacts_per_minute and parsed.rate:
+    try:
+        minute_of_day(parsed.start_time, 0)
+    except ProfileError as exc:
+        raise fail("start-time", str(exc)) from None
+    try:
+        profile = Profile.parse(parsed.traffic_profile, parsed.contacts_per_minute) if parsed.traffic_profile else None
+    except ProfileError as exc:
+        raise fail("traffic-profile", str(exc)) from None
+    if (parsed.contacts_per_minute or profile) and parsed.rate:
         raise fail("rate", "give --contacts-per-minute (production's arrivals) or --rate, not both")
     if (parsed.target == "aws" and parsed.max_contacts_per_second
             and parsed.contacts_per_minute / 60 > parsed.max_contacts_per_second):
@@ -191,6 +206,7 @@ def load_options(parsed: Any) -> LoadOptions:
         region=parsed.region or scenario.region, flow=flow, functions=functions, scenario=scenario,
         scenario_path=parsed.scenario, rate=parsed.rate, loops_per_contact=parsed.loops_per_contact,
         contacts_per_minute=parsed.contacts_per_minute, max_contacts_per_second=parsed.max_contacts_per_second,
+        traffic_profile=profile, start_time=parsed.start_time,
         contact_duration=parsed.contact_duration, prompt_time=parsed.prompt_time,
         max_invocations_per_contact=parsed.max_invocations_per_contact,
         max_contact_seconds=parsed.max_contact_seconds,

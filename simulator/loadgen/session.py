@@ -48,7 +48,7 @@ from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import LoadOptions
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
-from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, plan_traffic
+from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, minute_of_day, plan_traffic
 from simulator.record import COLUMNS, RecordWriter, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
@@ -114,6 +114,7 @@ class LoadSession:
         self.pacer = Pacer(0)
         self.traffic: TrafficPlan | None = None
         self.arrivals: Pacer | None = None  # contact starts at production's rate (with --contacts-per-minute)
+        self.cancels_on_stop: list[Any] = []  # loop tasks that last as long as the test
         self.timeouts = CoarseTimeouts()  # the Invoke blocks' time limits, on the loop's thread
         self.invoker: LambdaInvoker | FastLambdaInvoker | None = None
         self._clients: contextlib.AsyncExitStack | None = None
@@ -185,6 +186,8 @@ class LoadSession:
         self.bridge.run(self._open_clients(), timeout=60)
         if self.traffic is not None:  # contacts arrive at production's rate; invocations follow the flow
             self.arrivals = Pacer(self.traffic.driven_per_second / processes, self.options.late_threshold_s)
+            if self.options.traffic_profile is not None:
+                self.cancels_on_stop.append(self.bridge.submit(self._follow_profile(processes))[1])
             if self.coordinator:
                 log.info("shiftsim: %s", self.traffic.describe())
                 if self._planned_users() and self._planned_users() < self.traffic.users:
@@ -201,7 +204,9 @@ class LoadSession:
                 "users": getattr(parsed, "num_users", None), "processes": processes,
                 "prompt_time": o.prompt_time, "prompt_mean_s": mean_duration(o.prompt_time), "started": time.time(),
                 "blocks": self.flows.block_targets(),
-                "traffic": dataclasses.asdict(self.traffic) if self.traffic is not None else None}
+                "traffic": dataclasses.asdict(self.traffic) if self.traffic is not None else None,
+                "traffic_profile": dataclasses.asdict(o.traffic_profile) if o.traffic_profile else None,
+                "start_time": o.start_time}
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
@@ -224,11 +229,22 @@ class LoadSession:
     def _traffic_plan(self) -> TrafficPlan | None:
         """Production's arrivals on this run's clock (None: the load is the users' own, in real time)."""
         o = self.options
-        if not o.contacts_per_minute:
+        peak = o.traffic_profile.peak if o.traffic_profile is not None else o.contacts_per_minute
+        if not peak:
             return None
-        scale = self.clock.scale
-        return plan_traffic(o.contacts_per_minute, scale, o.max_contacts_per_second,
+        scale = self.clock.scale  # sized for the peak: one weight for the run, fewer starts off-peak
+        return plan_traffic(peak, scale, o.max_contacts_per_second,
                             expected_contact_seconds(o.loops_per_contact, mean_duration(o.prompt_time), scale))
+
+    async def _follow_profile(self, processes: int) -> None:
+        """Production's arrivals over the emulated day: the arrivals' rate follows the profile."""
+        o, plan, arrivals = self.options, self.traffic, self.arrivals
+        assert o.traffic_profile is not None and plan is not None and arrivals is not None
+        started = self.clock.now()
+        while True:
+            per_minute = o.traffic_profile.at(minute_of_day(o.start_time, self.clock.now() - started))
+            arrivals.rate = per_minute / 60.0 * plan.scale / plan.weight / processes
+            await asyncio.sleep(0.25)
 
     def _planned_users(self) -> int:
         """The users the whole test is about to run: the runner's target, else the command line's."""
@@ -318,6 +334,9 @@ class LoadSession:
 
     def on_test_stop(self, environment: Environment, **kwargs: Any) -> None:
         self.ready.clear()
+        for cancel in self.cancels_on_stop:
+            cancel()
+        self.cancels_on_stop.clear()
         gc.unfreeze()  # frozen only while the load runs: extensions may rely on collection at exit
         self._drain()
         self.recording = False

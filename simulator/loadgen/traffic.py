@@ -54,3 +54,55 @@ def expected_contact_seconds(loops: int, prompt_seconds: float, scale: float) ->
     """A looping contact's real length: its prompts in emulated seconds, compressed, and a few
     milliseconds an invocation (an estimate to size the users; a shortfall shows as late starts)."""
     return loops * (prompt_seconds / scale + 0.005)
+
+
+class ProfileError(ValueError):
+    pass
+
+
+def _minutes(clock: str) -> int:
+    hours, _, minutes = clock.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
+        raise ProfileError(f"{clock!r} is not a time of day HH:MM")
+    return int(hours) * 60 + int(minutes)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Production's arrivals over the day: (from, to, contacts per minute), minutes of the day; a
+    span may wrap past midnight. Outside every span, `default`."""
+
+    spans: tuple[tuple[int, int, float], ...]
+    default: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str, default: float = 0.0) -> Profile:
+        """`09:00-17:00=600,17:00-09:00=30` (Locust's option; a scenario's [[load.profile]] is the same)."""
+        spans = []
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            window, _, rate = part.partition("=")
+            start, _, end = window.partition("-")
+            try:
+                per_minute = float(rate)
+            except ValueError:
+                raise ProfileError(f"{part!r}: expected FROM-TO=CONTACTS_PER_MINUTE") from None
+            if not per_minute > 0:
+                raise ProfileError(f"{part!r}: contacts per minute must be > 0")
+            spans.append((_minutes(start), _minutes(end), per_minute))
+        return cls(tuple(spans), default)
+
+    def at(self, minute_of_day: float) -> float:
+        for start, end, per_minute in self.spans:
+            inside = start <= minute_of_day < end if start < end else (minute_of_day >= start or minute_of_day < end)
+            if inside:
+                return per_minute
+        return self.default
+
+    @property
+    def peak(self) -> float:
+        return max([self.default, *(span[2] for span in self.spans)])
+
+
+def minute_of_day(start_time: str, emulated_seconds_since_start: float) -> float:
+    """The emulated time of day, in minutes, `emulated_seconds_since_start` after `start_time`."""
+    return (_minutes(start_time) + emulated_seconds_since_start / 60.0) % 1440
