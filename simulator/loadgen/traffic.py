@@ -34,7 +34,9 @@ class TrafficPlan:
                      "with their sampling interval)")
         else:
             what += "; driven for real"
-        return what + f"; {self.users} users (arrivals x {self.contact_seconds:.2f} s a contact, with headroom)"
+        return what + (f"; {self.users} users (arrivals x {self.contact_seconds:.2f} s a contact, with headroom); "
+                       f"each Invoke a contact makes is {self.driven_per_second:,.0f} a second more of real load "
+                       "(docs/speed.md: what one process sustains; Locust's --processes adds cores)")
 
 
 def plan_traffic(contacts_per_minute: float, scale: float, max_per_second: float,
