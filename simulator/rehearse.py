@@ -11,7 +11,6 @@ Importing this module monkey-patches the process with gevent (Locust): only `cli
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -27,7 +26,7 @@ from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.html import get_html_report
 
-from simulator.analysis import Expectations, analyse, format_summary
+from simulator.analysis import format_summary
 from simulator.deploy import DONE
 from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import OptionsError, load_options
@@ -35,8 +34,8 @@ from simulator.loadgen.pacing import mean_duration
 from simulator.loadgen.setup import install
 from simulator.loadgen.traffic import Profile, expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
-from simulator.plot import draw_timeline
-from simulator.record import load_record, new_run_id
+from simulator.record import new_run_id
+from simulator.rehearse_results import write_results
 from simulator.scenario import Scenario
 
 PROGRESS_EVERY = 2.0
@@ -140,6 +139,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
     session = environment.shiftsim  # type: ignore[attr-defined]
     session.watch_emulator = False  # the loop below watches it, and says it in a rehearsal's words
+    session.writes_results = False  # `finish` below writes them, and prints the summary
     csv_writer = locust_stats.StatsCSVFileWriter(environment, locust_stats.PERCENTILES_TO_REPORT,
                                                  str(folder / "locust"), full_history=False)
     writer = gevent.spawn(csv_writer)
@@ -202,11 +202,8 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
 
 def finish(folder: Path, expect: dict[str, Any]) -> RehearsalResult:
     """Analyse a run folder, write summary.json and the figure, return the verdict."""
-    summary = analyse(load_record(folder), expectations=Expectations(**expect))  # a runaway fails any run
-    (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
-    draw_timeline(summary, folder)
-    passed = summary.get("verdict", {}).get("passed", True)
-    return RehearsalResult(folder, summary, passed)
+    summary = write_results(folder, expect)
+    return RehearsalResult(folder, summary, summary.get("verdict", {}).get("passed", True))
 
 
 def progress_line(session: Any, started: float) -> str:

@@ -1,4 +1,5 @@
-"""Redraw a finished run from its folder alone: the analysis, summary.json and the figure."""
+"""A finished run's results from its folder alone: the analysis, summary.json and the figure, as a
+rehearsal or a Locust run writes them when it ends, or `shiftsim plot` redraws them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ from typing import Any
 from simulator.analysis import Expectations, analyse
 from simulator.plot import draw_timeline
 from simulator.record import load_record
+
+
+def write_results(folder: Path, expect: dict[str, Any]) -> dict[str, Any]:
+    """Analyse a run folder against the scenario's expectations; write summary.json and the figure."""
+    summary = analyse(load_record(folder), expectations=Expectations(**expect))  # a runaway fails any run
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+    draw_timeline(summary, folder)
+    return summary
 
 
 def redraw(folder: Path) -> dict[str, Any]:

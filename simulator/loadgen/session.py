@@ -23,6 +23,7 @@ import random
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -136,6 +137,7 @@ class LoadSession:
         self.workers_lost: dict[str, int] = {}
         self.run_info: dict[str, Any] = {}
         self.watch_emulator = True  # stop the run if the emulator started here dies (a rehearsal watches itself)
+        self.writes_results = True  # summary and figure when the test ends (a rehearsal writes its own)
         if self.coordinator and options.target == "local" and not self.endpoint:
             self.emulator = EmulatorProcess(options.emulator_args)
             self.endpoint = self.emulator.start()
@@ -375,6 +377,22 @@ class LoadSession:
         prefix = getattr(self.parsed, "csv_prefix", None)
         if prefix and self.coordinator:
             write_final_csv(self.env, prefix)
+        if self.writes_results and self.coordinator and self.record is not None and self.recorded:
+            self._write_results(self.record.path.parent)
+
+    def _write_results(self, folder: Path) -> None:
+        """The analysis and the figure as the test ends, without asking: a web-UI or headless run's
+        folder holds what a rehearsal's does."""
+        from simulator.analysis import format_summary
+        from simulator.rehearse_results import write_results
+
+        try:
+            summary = write_results(folder, self.options.scenario.expect)
+        except Exception:  # the record is kept whatever the analysis meets; `shiftsim plot` retries
+            log.exception("shiftsim: the analysis of %s failed; its record is kept", folder)
+            return
+        log.info("shiftsim: %s", format_summary(summary).replace("\n", "\n  "))
+        log.info("shiftsim: results in %s (summary.json, timeline.png, timeline.svg)", folder)
 
     def _stop_if_emulator_died(self) -> None:
         """A Locust run whose emulator died stops at once, said in one line, exit code 3 (a rehearsal
