@@ -293,6 +293,8 @@ def analyse(record: Record, window: float | None = None,
         "invocations_during": int(during.sum()),
         "failed_invocations_during": int((during & ~all_ok).sum()),
         "failed_contacts_during": int(len(set(contacts[during & ~all_ok].tolist()))),
+        "failed_invocations_after": int(((all_t > end) & ~all_ok).sum()) if end is not None else 0,
+        "failed_contacts_after": int(len(set(contacts[(all_t > end) & ~all_ok].tolist()))) if end is not None else 0,
     }
     total = len(rows)
     summary = {
@@ -524,9 +526,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  first error of version {d['target_version']} {minutes(d['first_target_error_at'])}, "
                      f"alarm {minutes(d['alarm_fired_at'])}, rollback {minutes(d['rollback_at'])}, "
                      f"end {minutes(d['ended_at'])} (emulated, from the deployment's start)")
-        lines.append(f"  during the deployment: {d['failed_invocations_during']} failed invocations, "
+        length = f" ({d['ended_at'] / 60:.1f} min)" if d.get("ended_at") is not None else ""
+        lines.append(f"  during the deployment{length}: {d['failed_invocations_during']} failed invocations, "
                      f"{d['failed_contacts_during']} contacts took an error branch; "
                      f"{summary['contacts_meeting_both_versions']} contacts met both versions")
+        if d.get("failed_invocations_after"):
+            lines.append(f"  after it ended: {d['failed_invocations_after']} failed invocations, "
+                         f"{d['failed_contacts_after']} contacts took an error branch (no deployment left to stop)")
     routing = summary["routing"]
     if routing.get("p_value") is not None:
         lines.append(f"  routing vs weights: {routing['observed']} observed on the new version, "

@@ -22,6 +22,18 @@ def _minutes(seconds: float) -> float:
     return seconds / 60.0
 
 
+def _deployment_span(deployment: dict[str, Any], lefts: list[float], width: float) -> tuple[float, float] | None:
+    """The x range that zooms on the deployment when the run is more than three times as long."""
+    if not deployment.get("deployment_id") or not lefts:
+        return None
+    end = _minutes(deployment.get("ended_at") or deployment.get("rollback_at") or 0.0)
+    span = max(end, 1.0)
+    run = max(lefts) + width - min(lefts)
+    if run <= 3 * (span + 2):
+        return None
+    return max(min(lefts), -span / 2 - 1), min(max(lefts) + width, end + span / 2 + 1)
+
+
 def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     windows = summary["windows"]
     deployment = summary["deployment"]
@@ -82,6 +94,9 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     end_x = max(lefts) + width if lefts else 1.0
     for row, name in enumerate(alarms):
         transitions = [a for a in deployment["alarm_transitions"] if a["alarm"] == name]
+        if lefts and transitions and _minutes(transitions[0]["t"]) > min(lefts):  # a new alarm: no data yet
+            alarm_ax.barh(row, _minutes(transitions[0]["t"]) - min(lefts), left=min(lefts), height=0.6,
+                          color=ALARM_COLORS["INSUFFICIENT_DATA"])
         for i, transition in enumerate(transitions):
             start = max(_minutes(transition["t"]), min(lefts) if lefts else 0.0)
             stop = _minutes(transitions[i + 1]["t"]) if i + 1 < len(transitions) else end_x
@@ -92,12 +107,14 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     alarm_ax.legend(handles=[Patch(color=c, label=s) for s, c in ALARM_COLORS.items()], loc="upper left",
                     bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
-    # 4. latency per version
+    # 4. latency per version, the load's ramp up and wind down left out (connections opening, users
+    # starting and stopping: not the versions' latency)
+    steady = slice(1, -1) if len(windows) > 3 else slice(None)
     for version in versions:
-        p50 = [w["versions"].get(version, {}).get("p50_ms", float("nan")) for w in windows]
-        p95 = [w["versions"].get(version, {}).get("p95_ms", float("nan")) for w in windows]
-        latency_ax.plot(mids, p50, color=color[version], label=f"version {version} p50")
-        latency_ax.plot(mids, p95, color=color[version], linestyle=":", label=f"version {version} p95")
+        p50 = [w["versions"].get(version, {}).get("p50_ms", float("nan")) for w in windows][steady]
+        p95 = [w["versions"].get(version, {}).get("p95_ms", float("nan")) for w in windows][steady]
+        latency_ax.plot(mids[steady], p50, color=color[version], label=f"version {version} p50")
+        latency_ax.plot(mids[steady], p95, color=color[version], linestyle=":", label=f"version {version} p95")
     latency_ax.set_ylabel("Lambda latency (real ms)")
     latency_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
@@ -119,6 +136,9 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
         for step in deployment["shifts"]:
             ax.axvline(_minutes(step["t"]), color="grey", linewidth=0.5, linestyle=":", alpha=0.6)
         ax.grid(axis="y", alpha=0.3)
+    zoom = _deployment_span(deployment, lefts, width)
+    if zoom is not None:  # a long run: the deployment fills the width, the rest is context beside it
+        share_ax.set_xlim(*zoom)
     low, high = share_ax.get_xlim()
     level, previous = 0, None
     for x, label, c in sorted(marks, key=lambda m: m[0]):
@@ -132,7 +152,9 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     info = summary.get("run_info") or {}
     scale = info.get("time_scale")
     latency_ax.set_xlabel("emulated minutes from the deployment's start"
-                          + (f"  (time scale x{scale:g}: 1 real second = {scale:g} emulated seconds)" if scale else ""))
+                          + (f"  (time scale x{scale:g}: 1 real second = {scale:g} emulated seconds)" if scale else "")
+                          + (f"; zoomed on the deployment: the run spans {min(lefts):.0f} to {max(lefts) + width:.0f}"
+                             if zoom is not None else ""))
     title = f"{info.get('scenario') or summary['run']}: "
     functions = summary.get("functions") or {}
     others = [q for q, f in functions.items() if not f["deployed"]]
@@ -155,7 +177,7 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
              + (f"; panels: {summary.get('deployed_function')} only (the flow also called {', '.join(others)})"
                 if others else ""),
              fontsize=9, color="#444444")
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "timeline.png", out_dir / "timeline.svg"]
     for path in paths:

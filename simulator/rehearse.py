@@ -177,6 +177,8 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
                 break
         else:
             say(f"shiftsim: stopping at the scenario's max_duration ({scenario.load.max_duration:g} s)")
+        if death is None and refused is None:
+            say(progress_line(session, started))  # the state at the end: what the summary will show
     except KeyboardInterrupt as exc:
         interrupted = exc
     finally:
