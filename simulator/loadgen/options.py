@@ -74,6 +74,15 @@ def add_options(parser: Any) -> None:
     group.add_argument("--run-dir", default="", help="write this run's results exactly here (instead of results/<run-id>/)")
     group.add_argument("--watch-existing", action="store_true", default=False,
                        help="do not start a deployment: watch the group's one in progress (started by `sam deploy`)")
+    for action in group._group_actions:  # Locust's start form shows these; each test start reads them again
+        action.include_in_web_ui = action.dest in ON_THE_START_FORM  # type: ignore[attr-defined]
+        action.is_secret = action.is_required = action.is_multiple = False  # type: ignore[attr-defined]
+
+
+# The options a test start applies (read again from Locust's start form each time); the others shape
+# what started with Locust (the scenario's emulator, the flow, the target) and stay on the command line.
+ON_THE_START_FORM = ("contacts_per_minute", "max_contacts_per_second", "traffic_profile", "start_time", "rate",
+                     "loops_per_contact", "contact_duration", "prompt_time", "deploy_after")
 
 
 @dataclass(frozen=True)

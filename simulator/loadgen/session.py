@@ -46,7 +46,7 @@ from simulator.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.final_csv import write_final_csv
-from simulator.loadgen.options import LoadOptions
+from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
 from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, minute_of_day, plan_traffic
@@ -167,7 +167,13 @@ class LoadSession:
         return Target("local", self.endpoint, self.options.region)
 
     def on_test_start(self, environment: Environment, **kwargs: Any) -> None:
-        parsed = self.parsed
+        parsed = self.parsed = environment.parsed_options or self.parsed  # the start form's values
+        try:
+            self.options = load_options(parsed)
+        except OptionsError as exc:
+            log.error("shiftsim: error: %s: the test does not start", exc)
+            gevent.spawn(environment.runner.stop)  # type: ignore[union-attr]
+            return
         if self.coordinator:
             folder = self.options.run_dir or self.options.results_dir / new_run_id()
             self.run_id = folder.name

@@ -1,6 +1,7 @@
 """The shiftsim tab of Locust's web UI (`extended_tabs`/`extended_tables` fed by `extended_stats`):
-per version invocations, share and errors by reason; the alias's weights; the deployment; the alarms.
-And `/shiftsim/timeline`, a page that draws the live traffic-shift chart from `/shiftsim/state`."""
+per version invocations, share and errors by reason, over the run and over the last seconds; the
+alias's weights; the deployment; the alarms. And `/shiftsim/timeline`, the run's figure as it will be
+at the end (the same panels, in deployment time), drawn from the live record every few seconds."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ if TYPE_CHECKING:
     from simulator.loadgen.session import LoadSession
 
 PAGE = Path(__file__).with_name("static") / "timeline.html"
+RECENT_S = 10  # the recent window of the Traffic shift tab, real seconds
 TABS = [{"title": "Traffic shift", "key": "shiftsim-versions"},
         {"title": "Deployment", "key": "shiftsim-state"}]
 TABLES = [
     {"key": "shiftsim-versions", "structure": [
         {"key": "version", "title": "Version"}, {"key": "invocations", "title": "Invocations"},
-        {"key": "share", "title": "Observed share"}, {"key": "weight", "title": "Alias weight now"},
-        {"key": "errors", "title": "Errors"}, {"key": "reasons", "title": "Errors by reason"}]},
+        {"key": "share", "title": "Observed share"}, {"key": "recent_share", "title": f"Share, last {RECENT_S} s"},
+        {"key": "weight", "title": "Alias weight now"}, {"key": "errors", "title": "Errors"},
+        {"key": "recent_errors", "title": f"Errors, last {RECENT_S} s"}, {"key": "reasons", "title": "Errors by reason"}]},
     {"key": "shiftsim-state", "structure": [
         {"key": "what", "title": "What"}, {"key": "value", "title": "Now"}]},
 ]
@@ -31,6 +34,8 @@ def version_rows(session: LoadSession) -> list[dict[str, Any]]:
     totals = coordination.version_totals()
     reasons = coordination.errors_by_reason()
     total = sum(totals["counts"].values()) or 1
+    recent = _recent(coordination.history, totals)
+    recent_total = sum(recent["counts"].values()) or 1
     versions = sorted(set(totals["counts"]) | set(coordination.weights), key=lambda v: (not v.isdigit(), v))
     rows = []
     for version in versions:
@@ -38,10 +43,21 @@ def version_rows(session: LoadSession) -> list[dict[str, Any]]:
         weight = coordination.weights.get(version)
         rows.append({
             "version": version, "invocations": count, "share": f"{100 * count / total:.1f} %",
+            "recent_share": f"{100 * recent['counts'].get(version, 0) / recent_total:.1f} %",
+            "recent_errors": recent["failures"].get(version, 0),
             "weight": f"{100 * (weight or 0.0):.0f} %",
             "errors": totals["failures"].get(version, 0),
             "reasons": ", ".join(f"{r} {n}" for r, n in sorted(reasons.get(version, {}).items())) or "-"})
     return rows
+
+
+def _recent(history: list[dict[str, Any]], totals: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Invocations and failures per version since the sample RECENT_S seconds ago."""
+    now = history[-1]["t"] if history else 0.0
+    then = next((h for h in reversed(history) if h["t"] <= now - RECENT_S), history[0] if history else None)
+    if then is None:
+        return totals
+    return {key: {v: n - then[key].get(v, 0) for v, n in totals[key].items()} for key in ("counts", "failures")}
 
 
 def state_rows(session: LoadSession) -> list[dict[str, Any]]:
@@ -94,3 +110,42 @@ def install_web_ui(environment: Any, session: LoadSession) -> None:
     @web_ui.app.route("/shiftsim/timeline")
     def shiftsim_timeline() -> Any:
         return Response(PAGE.read_text(encoding="utf-8"), mimetype="text/html")
+
+    @web_ui.app.route("/shiftsim/timeline.png")
+    def shiftsim_timeline_png() -> Any:
+        figure = live_figure(session)
+        if figure is None:
+            return Response("no invocation recorded yet", status=404, mimetype="text/plain")
+        return Response(figure, mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+_drawn: dict[str, Any] = {"at": 0.0, "png": None}
+
+
+def live_figure(session: LoadSession, every_s: float = 3.0) -> bytes | None:
+    """The run's figure from its record as it stands, redrawn at most every `every_s` (in a native
+    thread: analysing and drawing would hold up Locust's greenlets)."""
+    import time
+
+    record = session.record
+    if record is None or not session.recorded:
+        return None
+    if time.monotonic() - _drawn["at"] >= every_s or _drawn["png"] is None:
+        import gevent
+
+        _drawn["png"] = gevent.get_hub().threadpool.apply(_draw, (record.path.parent,))
+        _drawn["at"] = time.monotonic()
+    return _drawn["png"]
+
+
+def _draw(folder: Path) -> bytes | None:
+    import tempfile
+
+    from simulator.analysis import analyse
+    from simulator.plot import draw_timeline
+    from simulator.record import load_record
+
+    summary = analyse(load_record(folder))
+    with tempfile.TemporaryDirectory() as scratch:
+        draw_timeline(summary, Path(scratch))
+        return (Path(scratch) / "timeline.png").read_bytes()
