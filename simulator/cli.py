@@ -37,24 +37,22 @@ def _scenario(path: str | None):
     return load_scenario(path) if path else default_scenario()
 
 
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 65535 (0 picks a free port), got {value}")
-    return port
+def _whole(low: int, high: int | None = None, note: str = ""):
+    """An argparse type: a whole number from `low` (to `high`), else one line saying so."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+        if number < low or (high is not None and number > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}{note}, got {value}")
+        return number
+    return parse
 
 
-def _count(value: str) -> int:
-    try:
-        count = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return count
+_port = _whole(0, 65535, " (0 picks a free port)")
+_count = _whole(1)
 
 
 def _time_scale(value: str) -> float:

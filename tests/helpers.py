@@ -40,6 +40,18 @@ additional_version_weights = {{ "2" = {weight} }}
 """
 
 
+def http_request(host: str, port: int, method: str, path: str, body: bytes = b"",
+                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """One raw HTTP request on its own connection: (status, body)."""
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 class RunningEmulator:
     """An emulator served from a background thread; `call` runs a coroutine on its loop."""
 
@@ -74,13 +86,7 @@ class RunningEmulator:
                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         """A raw HTTP request to the emulator: (status, body)."""
         host, port = self.url.removeprefix("http://").rsplit(":", 1)
-        connection = http.client.HTTPConnection(host, int(port), timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
+        return http_request(host, int(port), method, path, body, headers)
 
     def get(self, url: str) -> Any:
         status, body = self.request("GET", url.removeprefix(self.url))

@@ -2,7 +2,6 @@
 reproducers of the remote-code hole (a handler set by a request, then invoked), through a real
 `shiftsim serve` process and raw HTTP on 127.0.0.1."""
 
-import http.client
 import json
 import signal
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 
 from simulator.admin_token import ADMIN_TOKEN_HEADER
 from simulator.emulator.guard import Guard
+from tests.helpers import http_request
 from tests.test_cli import ENV, ROOT, shiftsim
 
 INVOKE = "/2015-03-31/functions/ConnectLambdaFunction/invocations?Qualifier=PROD"
@@ -42,13 +42,7 @@ def served(tmp_path):
 
 
 def request(port: int, method: str, path: str, body: bytes = b"", headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+    return http_request("127.0.0.1", port, method, path, body, headers)
 
 
 def invoke_payload(port: int, payload: bytes) -> tuple[int, dict]:
