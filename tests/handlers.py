@@ -52,3 +52,7 @@ def notify(event, context):
 
 def never_done(event, context):
     return {"status": "PENDING"}
+
+
+def raises(event, context):
+    raise ValueError("the user's own bug")

@@ -175,3 +175,45 @@ def test_invoke_headers_lambda_rejects():
         good = base64.b64encode(b'{"custom": {"a": "b"}}').decode()
         assert lam.invoke(FunctionName="ConnectLambdaFunction:PROD", ClientContext=good,
                           LogType="None")["StatusCode"] == 200
+
+
+def test_function_configuration_pages_unknown_operations_and_user_frames_only():
+    stack = """
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+[[functions.versions]]
+[[functions.versions]]
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+[[functions.aliases]]
+name = "BETA"
+version = "2"
+[[functions.aliases]]
+name = "GAMMA"
+version = "3"
+[[functions]]
+name = "Broken"
+[[functions.versions]]
+handler = "tests.handlers:raises"
+"""
+    with running_emulator(stack) as running:
+        lam = running.boto3()
+        config = lam.get_function_configuration(FunctionName="ConnectLambdaFunction", Qualifier="2")
+        assert config["Version"] == "2" and config["FunctionArn"].endswith(":ConnectLambdaFunction:2")
+        first = lam.list_aliases(FunctionName="ConnectLambdaFunction", MaxItems=2)
+        assert len(first["Aliases"]) == 2 and first["NextMarker"]
+        rest = lam.list_aliases(FunctionName="ConnectLambdaFunction", Marker=first["NextMarker"], MaxItems=2)
+        assert len(rest["Aliases"]) == 1 and "NextMarker" not in rest
+        pages = lam.get_paginator("list_versions_by_function").paginate(
+            FunctionName="ConnectLambdaFunction", PaginationConfig={"PageSize": 1})
+        assert [v["Version"] for page in pages for v in page["Versions"]] == ["$LATEST", "1", "2", "3"]
+        with pytest.raises(ClientError) as caught:
+            lam.get_policy(FunctionName="ConnectLambdaFunction")  # not served here: AWS's error shape
+        assert caught.value.response["Error"]["Code"] == "UnknownOperationException"
+        assert "is not an operation the shiftsim emulator serves" in caught.value.response["Error"]["Message"]
+        error = json.loads(lam.invoke(FunctionName="Broken:1")["Payload"].read())
+        assert error["errorType"] == "ValueError" and error["stackTrace"]
+        assert all("simulator" not in line for line in error["stackTrace"]), error["stackTrace"]
+        assert any("tests/handlers.py" in line and "in raises" in line for line in error["stackTrace"])

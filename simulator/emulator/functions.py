@@ -125,9 +125,18 @@ async def run_handler(handler: Handler, event: Any, context: LambdaContext, time
     except TimeoutError:
         return HandlerResult(timed_out=True)
     except Exception as exc:
-        frames = traceback.format_tb(exc.__traceback__)[-10:]
         return HandlerResult(error_type=type(exc).__name__, error_message=str(exc),
-                             stack_trace=tuple(f.strip() for f in frames))
+                             stack_trace=handler_frames(exc))
+
+
+_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the simulator package's own frames
+
+
+def handler_frames(exc: BaseException) -> tuple[str, ...]:
+    """The handler's stack trace as Lambda reports it: the user's frames only, none of the runtime's
+    (here shiftsim's), innermost last, at most 10."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not os.path.abspath(f.filename).startswith(_OWN)]
+    return tuple(line.rstrip("\n") for line in traceback.format_list(frames[-10:]))
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,10 @@ async def _aws_errors(request: web.Request,
                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     try:
         return await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:  # an operation the emulator does not serve
+        return web_response(error_answer(LambdaError(
+            exc.status, "UnknownOperationException",
+            f"{request.method} {request.path} is not an operation the shiftsim emulator serves")))
     except web.HTTPException:
         raise
     except Exception as exc:

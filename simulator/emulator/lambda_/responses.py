@@ -66,6 +66,24 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def _page(request: web.Request, key: str, items: list[Any]) -> dict[str, Any]:
+    """One page of a list, as Lambda's List operations page: `MaxItems` (1 to 10000) from `Marker`
+    (an opaque token: here the index of the page's first item), and `NextMarker` while more remain."""
+    query = request.query
+    try:
+        start = int(query.get("Marker") or 0)
+        size = int(query.get("MaxItems") or 10000)
+    except ValueError:
+        raise LambdaError(400, "InvalidParameterValueException", "Marker or MaxItems is not valid") from None
+    if not 1 <= size <= 10000:
+        raise LambdaError(400, "ValidationException", f"1 validation error detected: Value '{size}' at "
+                          "'maxItems' failed to satisfy constraint: Member must have value less than or equal to 10000")
+    page: dict[str, Any] = {key: items[start:start + size]}
+    if start + size < len(items):
+        page["NextMarker"] = str(start + size)
+    return page
+
+
 def _str_field(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
@@ -85,6 +103,7 @@ class LambdaResponses:
             web.get("/2015-03-31/functions", self.list_functions),
             web.get("/2015-03-31/functions/", self.list_functions),
             web.get(fn, self.get_function),
+            web.get(fn + "/configuration", self.get_function_configuration),
             web.post(fn + "/invocations", self.invoke),
             web.post(fn + "/versions", self.publish_version),
             web.get(fn + "/versions", self.list_versions),
@@ -99,11 +118,15 @@ class LambdaResponses:
         ]
 
     async def list_functions(self, request: web.Request) -> web.Response:
-        return web.json_response({"Functions": self.backend.list_functions()})
+        return web.json_response(_page(request, "Functions", self.backend.list_functions()))
 
     async def get_function(self, request: web.Request) -> web.Response:
         name = request.match_info["FunctionName"]
         return web.json_response(self.backend.get_function(name, request.query.get("Qualifier")))
+
+    async def get_function_configuration(self, request: web.Request) -> web.Response:
+        name = request.match_info["FunctionName"]
+        return web.json_response(self.backend.get_function(name, request.query.get("Qualifier"))["Configuration"])
 
     async def publish_version(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -114,7 +137,7 @@ class LambdaResponses:
 
     async def list_versions(self, request: web.Request) -> web.Response:
         versions = self.backend.list_versions(request.match_info["FunctionName"])
-        return web.json_response({"Versions": versions})
+        return web.json_response(_page(request, "Versions", versions))
 
     async def create_alias(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -131,7 +154,7 @@ class LambdaResponses:
     async def list_aliases(self, request: web.Request) -> web.Response:
         aliases = self.backend.list_aliases(request.match_info["FunctionName"],
                                             request.query.get("FunctionVersion"))
-        return web.json_response({"Aliases": aliases})
+        return web.json_response(_page(request, "Aliases", aliases))
 
     async def get_alias(self, request: web.Request) -> web.Response:
         info = request.match_info
