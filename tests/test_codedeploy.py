@@ -267,3 +267,18 @@ def test_alarm_polls_keep_their_instants_and_come_before_a_shift_due_at_the_same
     assert info["completeTime"].timestamp() == started + 180  # the poll kept its instant
     assert aliases == [(0.0, "1", {"2": 0.1}), (60.0, "1", {"2": 0.2}), (120.0, "1", {"2": 0.3}),
                        (180.0, "1", {})]  # no shift to 0.4 before the rollback
+
+
+def test_required_names_and_an_unknown_application(stack):
+    # botocore refuses empty names itself; other clients send them: CodeDeploy's answer, on the wire
+    for operation, params, code in [
+            ("GetDeploymentGroup", {"deploymentGroupName": GROUP}, "ApplicationNameRequiredException"),
+            ("GetDeploymentGroup", {"applicationName": APP}, "DeploymentGroupNameRequiredException"),
+            ("ListDeploymentGroups", {"applicationName": ""}, "ApplicationNameRequiredException")]:
+        status, body = stack.running.post_json("/", params, {"X-Amz-Target": f"CodeDeploy_20141006.{operation}",
+                                                             "Content-Type": "application/x-amz-json-1.1"})
+        assert status == 400 and body["__type"] == code, body
+    with pytest.raises(ClientError) as caught:
+        stack.cd.list_deployment_groups(applicationName="Nope")
+    assert caught.value.response["Error"]["Code"] == "ApplicationDoesNotExistException"
+    assert stack.cd.list_deployment_groups(applicationName=APP)["deploymentGroups"] == [GROUP]

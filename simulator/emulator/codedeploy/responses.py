@@ -48,6 +48,9 @@ class CodeDeployResponses:
             handler = self.table.get(operation)
             if handler is None:
                 raise CodeDeployError("UnknownOperationException", f"{operation} is not supported by the shiftsim emulator.")
+            if not isinstance(params, dict):
+                raise CodeDeployError("SerializationException", "the request body is not a JSON object")
+            _require(operation, params)
             try:
                 result = handler(params)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -224,6 +227,21 @@ class CodeDeployResponses:
         execution = self.backend.put_hook_status(p.get("deploymentId", ""),
                                                  p.get("lifecycleEventHookExecutionId", ""), p.get("status", ""))
         return {"lifecycleEventHookExecutionId": execution}
+
+
+# The operations that need an application's and a deployment group's name (botocore's model marks
+# them required; CodeDeploy answers their absence with these exceptions). Messages: as AWS words them
+# in its SDK documentation ("... is required"); unsettled word for word.
+_NEEDS_APPLICATION = {"CreateDeploymentGroup", "GetDeploymentGroup", "ListDeploymentGroups", "CreateDeployment",
+                      "GetApplication", "DeleteApplication", "DeleteDeploymentGroup", "UpdateDeploymentGroup"}
+_NEEDS_GROUP = {"CreateDeploymentGroup", "GetDeploymentGroup", "DeleteDeploymentGroup"}
+
+
+def _require(operation: str, params: dict[str, Any]) -> None:
+    if operation in _NEEDS_APPLICATION and not params.get("applicationName"):
+        raise CodeDeployError("ApplicationNameRequiredException", "Application name is required")
+    if operation in _NEEDS_GROUP and not params.get("deploymentGroupName"):
+        raise CodeDeployError("DeploymentGroupNameRequiredException", "Deployment group name is required")
 
 
 def _overview(d: Deployment) -> dict[str, int]:
