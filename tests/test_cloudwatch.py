@@ -308,3 +308,61 @@ def test_a_sampled_invocation_counts_as_the_production_invocations_it_stands_for
     status, body = running.request("POST", "/2015-03-31/functions/ConnectLambdaFunction/invocations",
                                    b"{}", {"X-Shiftsim-Weight": "0.5"})
     assert status == 400 and b"X-Shiftsim-Weight must be a number from 1 to 1e9" in body
+
+
+# CloudWatch's API as teams use it around deployments (botocore's model names every member below)
+
+def test_put_metric_data_takes_values_with_counts_and_statistic_sets_and_keeps_the_unit(faulty):
+    running, clock, lam, cw = faulty
+    at = datetime.fromtimestamp(MINUTE_ALIGNED + 1, UTC)
+    cw.put_metric_data(Namespace="Team", MetricData=[
+        {"MetricName": "Latency", "Timestamp": at, "Values": [10.0, 20.0], "Counts": [2.0, 4.0], "Unit": "Milliseconds"},
+        {"MetricName": "Latency", "Timestamp": at, "StatisticValues": {"SampleCount": 6, "Sum": 42, "Minimum": 1,
+                                                                       "Maximum": 12}, "Unit": "Milliseconds"}])
+    (point,) = cw.get_metric_statistics(Namespace="Team", MetricName="Latency", StartTime=MINUTE_ALIGNED,
+                                        EndTime=MINUTE_ALIGNED + 60, Period=60,
+                                        Statistics=["SampleCount", "Sum", "Minimum", "Maximum"])["Datapoints"]
+    assert (point["SampleCount"], point["Sum"], point["Minimum"], point["Maximum"]) == (12.0, 142.0, 1.0, 20.0)
+    assert point["Unit"] == "Milliseconds"
+    assert cw.get_metric_statistics(Namespace="Team", MetricName="Latency", StartTime=MINUTE_ALIGNED,
+                                    EndTime=MINUTE_ALIGNED + 60, Period=60, Statistics=["Sum"],
+                                    Unit="Seconds")["Datapoints"] == []
+    for bad in ({"MetricName": "X", "Value": 1.0, "Values": [1.0]},
+                {"MetricName": "X", "Values": [1.0, 2.0], "Counts": [1.0]}):
+        with pytest.raises(ClientError) as caught:
+            cw.put_metric_data(Namespace="Team", MetricData=[bad])
+        assert caught.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert {"Namespace": "Team", "MetricName": "Latency", "Dimensions": []} in cw.list_metrics(Namespace="Team")["Metrics"]
+
+
+def test_alarm_actions_history_metric_lookups_and_pages(faulty):
+    running, clock, lam, cw = faulty
+    topic = "arn:aws:sns:us-east-1:123456789012:pager"
+    put_alarm(cw, "Paged", AlarmActions=[topic], OKActions=[topic], Unit="Count")
+    described = alarm(cw, "Paged")
+    assert described["AlarmActions"] == [topic] and described["OKActions"] == [topic] and described["Unit"] == "Count"
+    cw.disable_alarm_actions(AlarmNames=["Paged"])
+    assert alarm(cw, "Paged")["ActionsEnabled"] is False
+    cw.enable_alarm_actions(AlarmNames=["Paged"])
+    assert alarm(cw, "Paged")["ActionsEnabled"] is True
+    by_metric = cw.describe_alarms_for_metric(Namespace="AWS/Lambda", MetricName="Errors", Dimensions=SEED_DIMENSIONS)
+    assert {a["AlarmName"] for a in by_metric["MetricAlarms"]} == {"AliasErrorMetricGreaterThanZeroAlarm", "Paged"}
+    first = cw.describe_alarms(MaxRecords=1)
+    assert len(first["MetricAlarms"]) == 1 and first["NextToken"]
+    assert len(cw.describe_alarms(MaxRecords=1, NextToken=first["NextToken"])["MetricAlarms"]) == 1
+    for _ in range(2):  # two breaching minutes: the seed alarm's evaluation
+        invoke_prod(lam, 3)
+        running.call(clock.advance(60))
+    running.call(clock.advance(61))
+    history = cw.describe_alarm_history(AlarmName="AliasErrorMetricGreaterThanZeroAlarm")["AlarmHistoryItems"]
+    fired = [h for h in history if h["HistorySummary"].endswith("to ALARM")]  # newest first
+    assert len(fired) == 1
+    assert json.loads(fired[0]["HistoryData"])["newState"]["stateReason"].startswith("Threshold Crossed")
+    assert [h["Timestamp"] for h in history] == sorted((h["Timestamp"] for h in history), reverse=True)
+    results = cw.get_metric_data(StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 180, MetricDataQueries=[
+        {"Id": "e", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors",
+                                              "Dimensions": SEED_DIMENSIONS}, "Period": 60, "Stat": "Sum"},
+         "ReturnData": False},
+        {"Id": "i", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations",
+                                              "Dimensions": SEED_DIMENSIONS}, "Period": 60, "Stat": "Sum"}}])
+    assert [r["Id"] for r in results["MetricDataResults"]] == ["i"]

@@ -16,6 +16,7 @@ empty periods as bad/good, and `ignore` keeps the current state when there is no
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections import defaultdict
 from collections.abc import Callable
@@ -42,8 +43,37 @@ class CloudWatchError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+ACTION_KEYS = ("OKActions", "AlarmActions", "InsufficientDataActions")
 MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
 MAX_DATA_DATAPOINTS = 100_800  # GetMetricData, per call
+
+
+def _datum_bucket(datum: dict[str, Any]) -> Bucket:
+    """The datapoints one MetricDatum stands for."""
+    given = [k for k in ("Value", "Values", "StatisticValues") if datum.get(k) is not None]
+    if len(given) > 1:
+        raise CloudWatchError(400, "InvalidParameterCombination",
+                              "The parameters MetricData.member.Value and MetricData.member.Values are mutually "
+                              "exclusive and you have specified both." if "StatisticValues" not in given else
+                              "The parameters MetricData.member.Value, Values and StatisticValues are mutually exclusive.")
+    bucket = Bucket()
+    if datum.get("StatisticValues") is not None:
+        stats = datum["StatisticValues"]
+        count, total = float(stats["SampleCount"]), float(stats["Sum"])
+        low, high = float(stats["Minimum"]), float(stats["Maximum"])
+        if not all(math.isfinite(v) for v in (count, total, low, high)) or count <= 0 or low > high:
+            raise _invalid("The parameter MetricData.member.StatisticValues is not valid.")
+        return Bucket(count, total, low, high)
+    values = [float(v) for v in datum.get("Values") or [datum.get("Value", 0.0)]]
+    counts = [float(c) for c in datum.get("Counts") or [1.0] * len(values)]
+    if len(counts) != len(values):
+        raise CloudWatchError(400, "InvalidParameterCombination",
+                              "The parameters MetricData.member.Values and MetricData.member.Counts must be of the same size.")
+    for value, count in zip(values, counts, strict=True):
+        if not math.isfinite(value) or not math.isfinite(count) or count < 0:
+            raise _invalid(f"The value {value} for parameter MetricData.member.Value is invalid.")
+        bucket.add(value, count)
+    return bucket
 
 
 def _invalid(message: str) -> CloudWatchError:
@@ -92,12 +122,10 @@ class MetricStore:
         self.series: dict[MetricKey, dict[int, Bucket]] = defaultdict(dict)
 
     def put(self, key: MetricKey, timestamp: float, value: float) -> None:
-        buckets = self.series[key]
-        second = int(timestamp)
-        bucket = buckets.get(second)
-        if bucket is None:
-            bucket = buckets[second] = Bucket()
+        """One datapoint (the reference the batched Lambda tallies are checked against)."""
+        bucket = Bucket()
         bucket.add(value)
+        self.merge(key, int(timestamp), bucket)
 
     def merge(self, key: MetricKey, second: int, bucket: Bucket) -> None:
         """Add a whole bucket's datapoints to one second of a series."""
@@ -179,6 +207,8 @@ class Alarm:
     actions_enabled: bool
     created: float
     arn: str
+    actions: dict[str, list[str]] = field(default_factory=dict)  # OKActions, AlarmActions, InsufficientDataActions
+    unit: str | None = None
     state: str = "INSUFFICIENT_DATA"
     state_reason: str = "Unchecked: Initial alarm creation"
     state_reason_data: str | None = None
@@ -221,6 +251,7 @@ class CloudWatchBackend:
         self.metrics = MetricStore()
         self._lambda_tallies: dict[tuple[str, str | None, str | None, int], LambdaTally] = {}
         self.alarms: dict[str, Alarm] = {}
+        self.units: dict[MetricKey, str] = {}  # the Unit PutMetricData gave a metric
         self.transitions: list[AlarmTransition] = []
         self.listeners: list[Callable[[AlarmTransition], None]] = []
 
@@ -256,16 +287,22 @@ class CloudWatchBackend:
                     merge(key, second, bucket)
 
     def put_metric_data(self, namespace: str, data: list[dict[str, Any]]) -> None:
+        """PutMetricData: a Value, Values with their Counts, or StatisticValues (a set of datapoints
+        already summarised), each checked as CloudWatch checks them; the Unit is kept per metric."""
         now = self.clock.now()
+        made = []
         for datum in data:
             key = metric_key(namespace, datum["MetricName"], datum.get("Dimensions"))
-            timestamp = datum.get("Timestamp") or now
-            self.metrics.put(key, float(timestamp), float(datum.get("Value", 0.0)))
+            made.append((key, float(datum.get("Timestamp") or now), _datum_bucket(datum), datum.get("Unit")))
+        for key, timestamp, bucket, unit in made:  # all or none: nothing stored from a refused call
+            self.metrics.merge(key, int(timestamp), bucket)
+            if unit:
+                self.units[key] = unit
 
     def get_metric_statistics(self, namespace: str, metric_name: str,
                               dimensions: list[dict[str, str]] | None, start: float, end: float,
                               period: int, statistics: list[str],
-                              max_datapoints: int = MAX_DATAPOINTS) -> list[dict[str, Any]]:
+                              max_datapoints: int = MAX_DATAPOINTS, unit: str | None = None) -> list[dict[str, Any]]:
         if period <= 0:
             raise _invalid("The parameter Period must be greater than 0.")
         if start >= end:
@@ -284,12 +321,15 @@ class CloudWatchBackend:
                 raise _invalid(f"The parameter Statistics must be one of {', '.join(STATISTICS)}.")
         key = metric_key(namespace, metric_name, dimensions)
         self._publish_lambda()
+        held_unit = self.units.get(key) or _unit(metric_name)
+        if unit is not None and unit != held_unit:
+            return []  # the unit asked for is not the metric's: CloudWatch has no datapoints in it
         points = []
         t = first
         while t < end:
             bucket = self.metrics.aggregate(key, t, t + period)
             if bucket is not None:
-                point: dict[str, Any] = {"Timestamp": float(t), "Unit": _unit(metric_name)}
+                point: dict[str, Any] = {"Timestamp": float(t), "Unit": held_unit}
                 point.update({s: bucket.statistic(s) for s in statistics})
                 points.append(point)
             t += period
@@ -304,6 +344,9 @@ class CloudWatchBackend:
             stat = query.get("MetricStat")
             if stat is None:
                 raise _invalid("Only MetricStat queries are supported by the shiftsim emulator.")
+            if not stat.get("Stat"):
+                raise CloudWatchError(400, "MissingParameter", "The parameter MetricDataQueries.member.MetricStat.Stat "
+                                      "is required.")
             metric = stat["Metric"]
             period = int(stat["Period"])
             points = self.get_metric_statistics(metric["Namespace"], metric["MetricName"],
@@ -311,6 +354,8 @@ class CloudWatchBackend:
                                                 [stat["Stat"]], max_datapoints=budget)
             budget -= math.ceil((end - math.floor(start / period) * period) / period)
             points.sort(key=lambda p: p["Timestamp"], reverse=True)
+            if query.get("ReturnData") is False:  # an input to other queries, not a result
+                continue
             results.append({"Id": query["Id"], "Label": query.get("Label", metric["MetricName"]),
                             "Timestamps": [p["Timestamp"] for p in points],
                             "Values": [p[stat["Stat"]] for p in points], "StatusCode": "Complete"})
@@ -363,7 +408,8 @@ class CloudWatchBackend:
             treat_missing_data=treatment, description=params.get("AlarmDescription") or "",
             actions_enabled=bool(params.get("ActionsEnabled", True)), created=now,
             arn=f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}",
-            state_updated=now,
+            actions={key: [str(a) for a in params.get(key) or []] for key in ACTION_KEYS},
+            unit=params.get("Unit"), state_updated=now,
         )
         if old is not None:  # AWS keeps the state of an alarm that is updated
             alarm.state, alarm.state_reason, alarm.state_updated = old.state, old.state_reason, old.state_updated
@@ -465,7 +511,7 @@ class CloudWatchBackend:
         described: dict[str, Any] = {
             "AlarmName": alarm.name, "AlarmArn": alarm.arn, "AlarmDescription": alarm.description,
             "AlarmConfigurationUpdatedTimestamp": alarm.created, "ActionsEnabled": alarm.actions_enabled,
-            "OKActions": [], "AlarmActions": [], "InsufficientDataActions": [],
+            **{key: list(alarm.actions.get(key, [])) for key in ACTION_KEYS},
             "StateValue": alarm.state, "StateReason": alarm.state_reason,
             "StateUpdatedTimestamp": alarm.state_updated,
             "StateTransitionedTimestamp": alarm.state_updated,
@@ -477,7 +523,53 @@ class CloudWatchBackend:
         }
         if alarm.state_reason_data:
             described["StateReasonData"] = alarm.state_reason_data
+        if alarm.unit:
+            described["Unit"] = alarm.unit
         return described
+
+    def set_actions_enabled(self, names: list[str], enabled: bool) -> None:
+        """EnableAlarmActions / DisableAlarmActions: unknown names are ignored, as CloudWatch does."""
+        for name in names:
+            if name in self.alarms:
+                self.alarms[name].actions_enabled = enabled
+
+    def alarms_for_metric(self, namespace: str, metric_name: str,
+                          dimensions: list[dict[str, str]] | None, statistic: str | None = None,
+                          period: int | None = None) -> list[Alarm]:
+        """DescribeAlarmsForMetric: the alarms on exactly this metric (and statistic, period if given)."""
+        key = metric_key(namespace, metric_name, dimensions)
+        return [a for a in sorted(self.alarms.values(), key=lambda a: a.name) if a.key == key
+                and (statistic is None or a.statistic == statistic) and (period is None or a.period == period)]
+
+    def alarm_history(self, name: str | None, start: float | None, end: float | None) -> list[dict[str, Any]]:
+        """DescribeAlarmHistory: each state transition (newest first), with its reason."""
+        items = []
+        for t in reversed(self.transitions):
+            if (name and t.alarm != name) or (start is not None and t.timestamp < start) or (
+                    end is not None and t.timestamp > end):
+                continue
+            items.append({"AlarmName": t.alarm, "AlarmType": "MetricAlarm", "Timestamp": t.timestamp,
+                          "HistoryItemType": "StateUpdate",
+                          "HistorySummary": f"Alarm updated from {t.old} to {t.new}",
+                          "HistoryData": json.dumps({"version": "1.0", "oldState": {"stateValue": t.old},
+                                                     "newState": {"stateValue": t.new, "stateReason": t.reason}})})
+        return items
+
+    def list_metrics(self, namespace: str | None, metric_name: str | None,
+                     dimensions: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        """ListMetrics: every metric with data (Lambda's published first), filtered as asked."""
+        self._publish_lambda()
+        wanted = {(d["Name"], d.get("Value")) for d in dimensions or []}
+        found = []
+        for ns, name, dims in sorted(self.metrics.series, key=lambda k: (k[0], k[1], sorted(k[2]))):
+            if (namespace and ns != namespace) or (metric_name and name != metric_name):
+                continue
+            held = dict(dims)
+            if any(n not in held or (v is not None and held[n] != v) for n, v in wanted):
+                continue
+            found.append({"Namespace": ns, "MetricName": name,
+                          "Dimensions": [{"Name": n, "Value": v} for n, v in sorted(dims)]})
+        return found
 
 
 def _comparison_words(comparison: str) -> str:

@@ -27,7 +27,7 @@ TIMESTAMP_KEYS = {"AlarmConfigurationUpdatedTimestamp", "StateUpdatedTimestamp",
                   "StateTransitionedTimestamp", "Timestamp", "Timestamps"}
 INTEGER_KEYS = {"Period", "EvaluationPeriods", "DatapointsToAlarm", "MaxRecords"}
 FLOAT_KEYS = {"Threshold"}
-BOOLEAN_KEYS = {"ActionsEnabled"}
+BOOLEAN_KEYS = {"ActionsEnabled", "ReturnData"}
 
 
 def epoch(value: Any) -> float:
@@ -53,6 +53,21 @@ def epoch(value: Any) -> float:
 _EPOCH_RANGE = (0.0, 253_402_300_799.0)  # 1970 to the end of year 9999, as AWS's timestamps go
 
 
+def _page(items: list[Any], token: Any, size: Any, largest: int) -> tuple[list[Any], str | None]:
+    """One page of a list as CloudWatch's describe calls page: up to `size` (1 to `largest`) from
+    `token` (opaque: here the index of the page's first item), and the next token while more remain."""
+    try:
+        start = int(token or 0)
+        count = int(size or largest)
+    except (TypeError, ValueError):
+        raise CloudWatchError(400, "InvalidNextToken", "The service couldn't process the NextToken.") from None
+    if not 1 <= count <= largest or start < 0:
+        raise CloudWatchError(400, "InvalidParameterValue",
+                              f"The value {size} for parameter MaxRecords is not in range 1-{largest}.")
+    end = start + count
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
 class CloudWatchOperations:
     """Operation name -> model call, on plain dicts."""
 
@@ -62,7 +77,9 @@ class CloudWatchOperations:
             "PutMetricAlarm": self.put_metric_alarm, "DescribeAlarms": self.describe_alarms,
             "DeleteAlarms": self.delete_alarms, "SetAlarmState": self.set_alarm_state,
             "GetMetricStatistics": self.get_metric_statistics, "GetMetricData": self.get_metric_data,
-            "PutMetricData": self.put_metric_data,
+            "PutMetricData": self.put_metric_data, "EnableAlarmActions": self.enable_alarm_actions,
+            "DisableAlarmActions": self.disable_alarm_actions, "DescribeAlarmsForMetric": self.describe_alarms_for_metric,
+            "DescribeAlarmHistory": self.describe_alarm_history, "ListMetrics": self.list_metrics,
         }
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -82,8 +99,35 @@ class CloudWatchOperations:
     def describe_alarms(self, p: dict[str, Any]) -> dict[str, Any]:
         alarms = self.backend.describe_alarms(p.get("AlarmNames"), p.get("AlarmNamePrefix"),
                                               p.get("StateValue"))
-        return {"MetricAlarms": [self.backend.alarm_description(a) for a in alarms],
-                "CompositeAlarms": []}
+        page, token = _page(alarms, p.get("NextToken"), p.get("MaxRecords"), 100)
+        return {"MetricAlarms": [self.backend.alarm_description(a) for a in page], "CompositeAlarms": [],
+                **({"NextToken": token} if token else {})}
+
+    def enable_alarm_actions(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.backend.set_actions_enabled(list(p.get("AlarmNames") or []), True)
+        return {}
+
+    def disable_alarm_actions(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.backend.set_actions_enabled(list(p.get("AlarmNames") or []), False)
+        return {}
+
+    def describe_alarms_for_metric(self, p: dict[str, Any]) -> dict[str, Any]:
+        alarms = self.backend.alarms_for_metric(p["Namespace"], p["MetricName"], p.get("Dimensions"),
+                                                p.get("Statistic"), p.get("Period"))
+        return {"MetricAlarms": [self.backend.alarm_description(a) for a in alarms]}
+
+    def describe_alarm_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = self.backend.alarm_history(p.get("AlarmName"), epoch(p["StartDate"]) if p.get("StartDate") else None,
+                                           epoch(p["EndDate"]) if p.get("EndDate") else None)
+        if p.get("HistoryItemType") not in (None, "StateUpdate"):
+            items = []
+        page, token = _page(items, p.get("NextToken"), p.get("MaxRecords"), 100)
+        return {"AlarmHistoryItems": page, **({"NextToken": token} if token else {})}
+
+    def list_metrics(self, p: dict[str, Any]) -> dict[str, Any]:
+        metrics = self.backend.list_metrics(p.get("Namespace"), p.get("MetricName"), p.get("Dimensions"))
+        page, token = _page(metrics, p.get("NextToken"), None, 500)
+        return {"Metrics": page, **({"NextToken": token} if token else {})}
 
     def delete_alarms(self, p: dict[str, Any]) -> dict[str, Any]:
         self.backend.delete_alarms(list(p.get("AlarmNames") or []))
@@ -97,7 +141,7 @@ class CloudWatchOperations:
     def get_metric_statistics(self, p: dict[str, Any]) -> dict[str, Any]:
         points = self.backend.get_metric_statistics(
             p["Namespace"], p["MetricName"], p.get("Dimensions"), epoch(p["StartTime"]),
-            epoch(p["EndTime"]), int(p["Period"]), list(p.get("Statistics") or []))
+            epoch(p["EndTime"]), int(p["Period"]), list(p.get("Statistics") or []), unit=p.get("Unit"))
         return {"Label": p["MetricName"], "Datapoints": points}
 
     def get_metric_data(self, p: dict[str, Any]) -> dict[str, Any]:
