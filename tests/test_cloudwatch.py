@@ -34,7 +34,7 @@ def put_alarm(cw, name, dimensions=SEED_DIMENSIONS, **overrides):
     params = dict(AlarmName=name, Namespace="AWS/Lambda", MetricName="Errors", Dimensions=dimensions,
                   Statistic="Sum", Period=60, EvaluationPeriods=2, Threshold=0,
                   ComparisonOperator="GreaterThanThreshold")
-    cw.put_metric_alarm(**{**params, **overrides})
+    cw.put_metric_alarm(**{k: v for k, v in {**params, **overrides}.items() if v is not None})
 
 
 def invoke_prod(lam, times=3):
@@ -366,3 +366,39 @@ def test_alarm_actions_history_metric_lookups_and_pages(faulty):
         {"Id": "i", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations",
                                               "Dimensions": SEED_DIMENSIONS}, "Period": 60, "Stat": "Sum"}}])
     assert [r["Id"] for r in results["MetricDataResults"]] == ["i"]
+
+
+def test_percentile_and_error_rate_alarms(faulty):
+    # p99 of Duration (ExtendedStatistic), and metric math: 100 * Errors / Invocations > 50
+    running, clock, lam, cw = faulty
+    put_alarm(cw, "SlowP99", MetricName="Duration", Statistic=None, ExtendedStatistic="p99", Threshold=10_000,
+              EvaluationPeriods=1)
+    rate = [{"Id": "errors", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors",
+                                                       "Dimensions": SEED_DIMENSIONS}, "Period": 60, "Stat": "Sum"},
+             "ReturnData": False},
+            {"Id": "calls", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations",
+                                                      "Dimensions": SEED_DIMENSIONS}, "Period": 60, "Stat": "Sum"},
+             "ReturnData": False},
+            {"Id": "rate", "Expression": "100 * errors / calls", "Label": "error rate", "ReturnData": True}]
+    cw.put_metric_alarm(AlarmName="ErrorRate", Metrics=rate, EvaluationPeriods=1, Threshold=50,
+                        ComparisonOperator="GreaterThanThreshold")
+    described = alarm(cw, "ErrorRate")
+    assert [m["Id"] for m in described["Metrics"]] == ["errors", "calls", "rate"] and "MetricName" not in described
+    assert alarm(cw, "SlowP99")["ExtendedStatistic"] == "p99" and "Statistic" not in alarm(cw, "SlowP99")
+    invoke_prod(lam, 4)  # every call fails: the rate is 100
+    running.call(clock.advance(61))
+    assert alarm(cw, "ErrorRate")["StateValue"] == "ALARM"
+    assert alarm(cw, "SlowP99")["StateValue"] == "OK"  # fast calls: p99 well under 10 s
+    point = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Duration", Dimensions=SEED_DIMENSIONS,
+                                     StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 60, Period=60,
+                                     ExtendedStatistics=["p50", "p99"])["Datapoints"][0]
+    low, high = point["ExtendedStatistics"]["p50"], point["ExtendedStatistics"]["p99"]
+    assert 0 < low <= high
+    for bad, code in [({"Metrics": [dict(rate[0], ReturnData=True), rate[2]]}, "ValidationError"),
+                      ({"Metrics": [rate[0], rate[1], dict(rate[2], Expression="errors ** calls")]},
+                       "ValidationError"),
+                      ({"Metrics": rate, "MetricName": "Errors"}, "InvalidParameterCombination")]:
+        with pytest.raises(ClientError) as caught:
+            cw.put_metric_alarm(AlarmName="Bad", EvaluationPeriods=1, Threshold=1,
+                                ComparisonOperator="GreaterThanThreshold", **bad)
+        assert caught.value.response["Error"]["Code"] in (code, "InvalidParameterValue"), caught.value.response

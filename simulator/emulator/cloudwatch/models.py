@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from simulator.clock import Clock
+from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
 from simulator.emulator.lambda_.models import InvocationObserved
 from simulator.emulator_vocabulary import STATISTICS, TREATMENTS
 
@@ -46,6 +48,43 @@ class CloudWatchError(Exception):
 ACTION_KEYS = ("OKActions", "AlarmActions", "InsufficientDataActions")
 MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
 MAX_DATA_DATAPOINTS = 100_800  # GetMetricData, per call
+
+
+def _alarm_queries(metrics: Any) -> tuple[list[dict[str, Any]] | None, Expression | None]:
+    """A metric math alarm's `Metrics`, checked: ids, each a MetricStat or an Expression over the
+    others, exactly one returning data."""
+    if metrics is None:
+        return None, None
+    if not isinstance(metrics, list) or not metrics or not all(isinstance(q, dict) for q in metrics):
+        raise _invalid("The parameter Metrics must be a non-empty list of MetricDataQuery.")
+    ids = {str(q.get("Id")) for q in metrics}
+    for query in metrics:
+        if not re.fullmatch(r"[a-z][a-zA-Z0-9_]*", str(query.get("Id", ""))):
+            raise _invalid(f"The value {query.get('Id')} for parameter Metrics.member.Id is not valid: it must "
+                           "start with a lowercase letter and hold only letters, numbers and underscores.")
+        stat = query.get("MetricStat")
+        if (stat is None) == (query.get("Expression") is None):
+            raise _invalid(f"Metrics.member {query['Id']} needs exactly one of MetricStat and Expression.")
+        if stat is not None and not (isinstance(stat, dict) and stat.get("Stat") and stat.get("Period")
+                                     and isinstance(stat.get("Metric"), dict)):
+            raise CloudWatchError(400, "MissingParameter", f"Metrics.member {query['Id']}: MetricStat needs "
+                                  "Metric, Period and Stat.")
+    returning = [q for q in metrics if q.get("ReturnData", True)]
+    if len(returning) != 1:
+        raise _invalid("Exactly one element of the metrics list should return data.")
+    text = returning[0].get("Expression")
+    try:
+        expression = Expression(str(text), ids - {returning[0]["Id"]}) if text is not None else None
+    except ExpressionError as exc:
+        raise _invalid(str(exc)) from None
+    return [dict(q) for q in metrics], expression
+
+
+def _queries_period(queries: list[dict[str, Any]]) -> int:
+    periods = {int(q["MetricStat"]["Period"]) for q in queries if q.get("MetricStat")}
+    if len(periods) != 1:
+        raise _invalid("The metrics of an alarm must share one Period.")
+    return periods.pop()
 
 
 def _datum_bucket(datum: dict[str, Any]) -> Bucket:
@@ -87,12 +126,25 @@ def metric_key(namespace: str, name: str, dimensions: list[dict[str, str]] | Non
     return namespace, name, frozenset((d["Name"], d["Value"]) for d in dimensions or ())
 
 
+_BIN = math.log(1.02)  # percentiles from bins 2 % wide: CloudWatch's own are estimates too
+PERCENTILE = re.compile(r"p(100|\d{1,2}(\.\d{1,2})?)")  # an ExtendedStatistic: p0 to p100
+
+
+def _bin(value: float) -> int:
+    return math.floor(math.log(value) / _BIN) if value > 0 else -10**9
+
+
+def _bin_value(index: int) -> float:
+    return 0.0 if index == -10**9 else math.exp((index + 0.5) * _BIN)
+
+
 @dataclass
 class Bucket:
     count: float = 0.0
     total: float = 0.0
     low: float = math.inf
     high: float = -math.inf
+    bins: dict[int, float] | None = None  # value bins -> datapoints, for percentiles (None: not kept)
 
     def add(self, value: float, count: float = 1.0) -> None:
         """One datapoint `value`, standing for `count` datapoints of it (a sampled invocation's weight)."""
@@ -100,17 +152,38 @@ class Bucket:
         self.total += value * count
         self.low = min(self.low, value)
         self.high = max(self.high, value)
+        bins = self.bins
+        if bins is None:
+            bins = self.bins = {}
+        index = _bin(value)
+        bins[index] = bins.get(index, 0.0) + count
 
     def copy(self) -> Bucket:
-        return Bucket(self.count, self.total, self.low, self.high)
+        return Bucket(self.count, self.total, self.low, self.high, dict(self.bins) if self.bins is not None else None)
 
     def merge(self, other: Bucket) -> None:
         self.count += other.count
         self.total += other.total
         self.low = min(self.low, other.low)
         self.high = max(self.high, other.high)
+        if other.bins is not None:
+            bins = self.bins if self.bins is not None else {}
+            for index, count in other.bins.items():
+                bins[index] = bins.get(index, 0.0) + count
+            self.bins = bins
 
-    def statistic(self, name: str) -> float:
+    def statistic(self, name: str) -> float | None:
+        """A statistic of the datapoints; a percentile (`p99`) from their bins, clamped to the
+        observed range (None where the datapoints came without values, as a StatisticSet's)."""
+        if PERCENTILE.fullmatch(name):
+            if not self.bins or not self.count:
+                return None
+            wanted, seen = float(name[1:]) / 100 * self.count, 0.0
+            for index in sorted(self.bins):
+                seen += self.bins[index]
+                if seen >= wanted:
+                    return min(self.high, max(self.low, _bin_value(index)))
+            return self.high
         return {"SampleCount": self.count, "Sum": self.total, "Minimum": self.low,
                 "Maximum": self.high, "Average": self.total / self.count if self.count else 0.0}[name]
 
@@ -209,6 +282,8 @@ class Alarm:
     arn: str
     actions: dict[str, list[str]] = field(default_factory=dict)  # OKActions, AlarmActions, InsufficientDataActions
     unit: str | None = None
+    queries: list[dict[str, Any]] | None = None  # a metric math alarm's Metrics
+    expression: Expression | None = None  # the query that returns data, when it is an expression
     state: str = "INSUFFICIENT_DATA"
     state_reason: str = "Unchecked: Initial alarm creation"
     state_reason_data: str | None = None
@@ -219,6 +294,10 @@ class Alarm:
     @property
     def key(self) -> MetricKey:
         return metric_key(self.namespace, self.metric_name, self.dimensions)
+
+    @property
+    def extended(self) -> bool:
+        return bool(PERCENTILE.fullmatch(self.statistic))
 
 
 @lru_cache(maxsize=1024)  # one invocation's sets depend only on these three names
@@ -317,8 +396,9 @@ class CloudWatchBackend:
                 f"{max_datapoints}. You may reduce the datapoints requested by increasing Period, or "
                 "decreasing the time range.")
         for statistic in statistics:
-            if statistic not in STATISTICS:
-                raise _invalid(f"The parameter Statistics must be one of {', '.join(STATISTICS)}.")
+            if statistic not in STATISTICS and not PERCENTILE.fullmatch(statistic):
+                raise _invalid(f"The parameter Statistics must be one of {', '.join(STATISTICS)} "
+                               "(or ExtendedStatistics a percentile p0 to p100).")
         key = metric_key(namespace, metric_name, dimensions)
         self._publish_lambda()
         held_unit = self.units.get(key) or _unit(metric_name)
@@ -330,7 +410,10 @@ class CloudWatchBackend:
             bucket = self.metrics.aggregate(key, t, t + period)
             if bucket is not None:
                 point: dict[str, Any] = {"Timestamp": float(t), "Unit": held_unit}
-                point.update({s: bucket.statistic(s) for s in statistics})
+                point.update({s: bucket.statistic(s) for s in statistics if not PERCENTILE.fullmatch(s)})
+                extended = {s: bucket.statistic(s) for s in statistics if PERCENTILE.fullmatch(s)}
+                if extended:
+                    point["ExtendedStatistics"] = extended
                 points.append(point)
             t += period
         return points
@@ -356,9 +439,12 @@ class CloudWatchBackend:
             points.sort(key=lambda p: p["Timestamp"], reverse=True)
             if query.get("ReturnData") is False:  # an input to other queries, not a result
                 continue
+            name = stat["Stat"]
+            valued = [(p["Timestamp"], p.get(name, p.get("ExtendedStatistics", {}).get(name))) for p in points]
+            valued = [(t, v) for t, v in valued if v is not None]
             results.append({"Id": query["Id"], "Label": query.get("Label", metric["MetricName"]),
-                            "Timestamps": [p["Timestamp"] for p in points],
-                            "Values": [p[stat["Stat"]] for p in points], "StatusCode": "Complete"})
+                            "Timestamps": [t for t, _ in valued], "Values": [v for _, v in valued],
+                            "StatusCode": "Complete"})
         return results
 
     # ---- alarms --------------------------------------------------------------------------------
@@ -367,13 +453,27 @@ class CloudWatchBackend:
         name = params.get("AlarmName")
         if not name:
             raise _invalid("The parameter AlarmName is required.")
-        for required in ("EvaluationPeriods", "ComparisonOperator", "MetricName", "Namespace",
-                         "Period", "Threshold"):
+        queries, expression = _alarm_queries(params.get("Metrics"))
+        needed = ("EvaluationPeriods", "ComparisonOperator", "Threshold") + (
+            () if queries else ("MetricName", "Namespace", "Period"))
+        for required in needed:
             if params.get(required) is None:
                 raise CloudWatchError(400, "MissingParameter",
                                       f"The parameter {required} is required.")
-        statistic = params.get("Statistic")
-        if statistic not in STATISTICS:
+        statistic = params.get("Statistic") or params.get("ExtendedStatistic")
+        if queries:
+            if any(params.get(k) is not None for k in ("MetricName", "Namespace", "Statistic", "ExtendedStatistic")):
+                raise CloudWatchError(400, "InvalidParameterCombination", "MetricName, Namespace, Statistic and "
+                                      "ExtendedStatistic cannot be given with Metrics.")
+            statistic = ""
+            params = {**params, "Period": _queries_period(queries), "Namespace": "", "MetricName": ""}
+        elif params.get("Statistic") and params.get("ExtendedStatistic"):
+            raise CloudWatchError(400, "InvalidParameterCombination",
+                                  "Statistic and ExtendedStatistic are mutually exclusive.")
+        elif params.get("ExtendedStatistic") is not None:
+            if not PERCENTILE.fullmatch(str(statistic)):
+                raise _invalid(f"The value {statistic} for parameter ExtendedStatistic is not supported.")
+        elif statistic not in STATISTICS:
             raise _invalid("The parameter Statistic must be one of SampleCount, Average, Sum, "
                            "Minimum, Maximum.")
         comparison = params["ComparisonOperator"]
@@ -402,14 +502,14 @@ class CloudWatchBackend:
             old.task.cancel()
         alarm = Alarm(
             name=name, namespace=params["Namespace"], metric_name=params["MetricName"],
-            dimensions=list(params.get("Dimensions") or []), statistic=statistic, period=period,
+            dimensions=list(params.get("Dimensions") or []), statistic=str(statistic), period=period,
             evaluation_periods=evaluation, datapoints_to_alarm=datapoints,
             threshold=float(params["Threshold"]), comparison=comparison,
             treat_missing_data=treatment, description=params.get("AlarmDescription") or "",
             actions_enabled=bool(params.get("ActionsEnabled", True)), created=now,
             arn=f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}",
             actions={key: [str(a) for a in params.get(key) or []] for key in ACTION_KEYS},
-            unit=params.get("Unit"), state_updated=now,
+            unit=params.get("Unit"), state_updated=now, queries=queries, expression=expression,
         )
         if old is not None:  # AWS keeps the state of an alarm that is updated
             alarm.state, alarm.state_reason, alarm.state_updated = old.state, old.state_reason, old.state_updated
@@ -445,8 +545,7 @@ class CloudWatchBackend:
         values: list[float | None] = []
         for k in range(alarm.evaluation_periods, 0, -1):
             start = boundary - k * alarm.period
-            bucket = self.metrics.aggregate(alarm.key, start, start + alarm.period)
-            values.append(None if bucket is None else bucket.statistic(alarm.statistic))
+            values.append(self._alarm_value(alarm, start, start + alarm.period))
         compare = COMPARISONS[alarm.comparison]
         present = [v for v in values if v is not None]
         missing = len(values) - len(present)
@@ -471,6 +570,24 @@ class CloudWatchBackend:
                       f"{alarm.evaluation_periods} datapoints [{shown}] were not "
                       f"{_comparison_words(alarm.comparison)} the threshold ({alarm.threshold:g}).")
         self._transition(alarm, new, reason, boundary)
+
+    def _alarm_value(self, alarm: Alarm, start: float, end: float) -> float | None:
+        """The value an alarm judges for one period: its metric's statistic, or its metric math."""
+        if alarm.queries is None:
+            bucket = self.metrics.aggregate(alarm.key, start, end)
+            return None if bucket is None else bucket.statistic(alarm.statistic)
+        values: dict[str, float | None] = {}
+        for query in alarm.queries:
+            stat = query.get("MetricStat")
+            if stat is not None:
+                metric = stat["Metric"]
+                bucket = self.metrics.aggregate(metric_key(metric["Namespace"], metric["MetricName"],
+                                                           metric.get("Dimensions")), start, end)
+                values[query["Id"]] = None if bucket is None else bucket.statistic(stat["Stat"])
+        if alarm.expression is not None:
+            return alarm.expression.value(values)
+        returned = next(q for q in alarm.queries if q.get("ReturnData", True))
+        return values.get(returned["Id"])
 
     def _transition(self, alarm: Alarm, new: str, reason: str, timestamp: float) -> None:
         if new == alarm.state:
@@ -515,12 +632,16 @@ class CloudWatchBackend:
             "StateValue": alarm.state, "StateReason": alarm.state_reason,
             "StateUpdatedTimestamp": alarm.state_updated,
             "StateTransitionedTimestamp": alarm.state_updated,
-            "MetricName": alarm.metric_name, "Namespace": alarm.namespace,
-            "Statistic": alarm.statistic, "Dimensions": alarm.dimensions, "Period": alarm.period,
             "EvaluationPeriods": alarm.evaluation_periods,
             "DatapointsToAlarm": alarm.datapoints_to_alarm, "Threshold": alarm.threshold,
             "ComparisonOperator": alarm.comparison, "TreatMissingData": alarm.treat_missing_data,
         }
+        if alarm.queries is not None:
+            described["Metrics"] = alarm.queries
+        else:
+            described.update({"MetricName": alarm.metric_name, "Namespace": alarm.namespace,
+                              "ExtendedStatistic" if alarm.extended else "Statistic": alarm.statistic,
+                              "Dimensions": alarm.dimensions, "Period": alarm.period})
         if alarm.state_reason_data:
             described["StateReasonData"] = alarm.state_reason_data
         if alarm.unit:
@@ -538,7 +659,7 @@ class CloudWatchBackend:
                           period: int | None = None) -> list[Alarm]:
         """DescribeAlarmsForMetric: the alarms on exactly this metric (and statistic, period if given)."""
         key = metric_key(namespace, metric_name, dimensions)
-        return [a for a in sorted(self.alarms.values(), key=lambda a: a.name) if a.key == key
+        return [a for a in sorted(self.alarms.values(), key=lambda a: a.name) if a.queries is None and a.key == key
                 and (statistic is None or a.statistic == statistic) and (period is None or a.period == period)]
 
     def alarm_history(self, name: str | None, start: float | None, end: float | None) -> list[dict[str, Any]]:

@@ -141,7 +141,8 @@ class CloudWatchOperations:
     def get_metric_statistics(self, p: dict[str, Any]) -> dict[str, Any]:
         points = self.backend.get_metric_statistics(
             p["Namespace"], p["MetricName"], p.get("Dimensions"), epoch(p["StartTime"]),
-            epoch(p["EndTime"]), int(p["Period"]), list(p.get("Statistics") or []), unit=p.get("Unit"))
+            epoch(p["EndTime"]), int(p["Period"]),
+            list(p.get("Statistics") or []) + list(p.get("ExtendedStatistics") or []), unit=p.get("Unit"))
         return {"Label": p["MetricName"], "Datapoints": points}
 
     def get_metric_data(self, p: dict[str, Any]) -> dict[str, Any]:
