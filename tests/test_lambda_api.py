@@ -217,3 +217,31 @@ handler = "tests.handlers:raises"
         assert error["errorType"] == "ValueError" and error["stackTrace"]
         assert all("simulator" not in line for line in error["stackTrace"]), error["stackTrace"]
         assert any("tests/handlers.py" in line and "in raises" in line for line in error["stackTrace"])
+
+
+def test_state_is_per_region_as_on_aws():
+    with running_emulator() as running:
+        east, west = running.boto3("lambda"), boto3_in(running, "lambda", "us-west-1")
+        assert east.get_alias(FunctionName="ConnectLambdaFunction", Name="PROD")["AliasArn"].startswith(
+            "arn:aws:lambda:us-east-1:")
+        with pytest.raises(ClientError) as caught:  # the scenario's stack lives in its own region
+            west.get_alias(FunctionName="ConnectLambdaFunction", Name="PROD")
+        assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        with pytest.raises(ClientError):
+            west.invoke(FunctionName="ConnectLambdaFunction:PROD")  # the fast path too
+        cw_west, cw_east = boto3_in(running, "cloudwatch", "us-west-1"), running.boto3("cloudwatch")
+        cw_west.put_metric_alarm(AlarmName="WestOnly", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum",
+                                 Period=60, EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold")
+        west_alarm = cw_west.describe_alarms(AlarmNames=["WestOnly"])["MetricAlarms"][0]
+        assert west_alarm["AlarmArn"].startswith("arn:aws:cloudwatch:us-west-1:")
+        assert cw_east.describe_alarms(AlarmNames=["WestOnly"])["MetricAlarms"] == []
+        assert boto3_in(running, "codedeploy", "us-west-1").list_applications()["applications"] == []
+        assert running.boto3("codedeploy").list_applications()["applications"] == ["ServerlessDeploymentApplication"]
+
+
+def boto3_in(running, service, region):
+    import boto3
+
+    from tests.helpers import CREDENTIALS
+
+    return boto3.client(service, endpoint_url=running.url, region_name=region, **CREDENTIALS)

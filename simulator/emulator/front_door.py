@@ -40,7 +40,7 @@ _VALUE_BYTES = bytes([9, 13, *range(0x20, 0x7F), *range(0x80, 0x100)])  # no oth
 _BODYLESS = {204, 304}
 # The headers a fast route is given (lower-cased, the first of a repeated name, as aiohttp's `get`).
 FAST_HEADERS = ("content-length", "x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context",
-                "host", "origin", "x-shiftsim-weight")
+                "host", "origin", "x-shiftsim-weight", "authorization")
 _NOT_FAST = (b"expect", b"transfer-encoding", b"connection", b"upgrade")
 _NAMED = re.compile(b"\r\n(" + b"|".join(name.encode() for name in FAST_HEADERS) + b"|"
                     + b"|".join(_NOT_FAST) + b"):")

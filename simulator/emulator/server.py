@@ -33,6 +33,7 @@ from simulator.emulator.front_door import REQUEST_TIMEOUT_S, Answer, FrontDoor
 from simulator.emulator.guard import Guard, refused_answer
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 from simulator.emulator.lambda_.responses import LambdaResponses, error_answer, web_response
+from simulator.emulator.regions import Regions, current_region, region_of
 from simulator.scenario import Scenario, default_scenario
 
 log = logging.getLogger("shiftsim.emulator")
@@ -167,6 +168,7 @@ class _FastInvoke:
         refusal = self.guard.refusal(headers.get("host"), headers.get("origin"))
         if refusal is not None:
             return refused_answer(refusal)
+        current_region.set(region_of(headers.get("authorization")))
         try:
             return await self.lambda_responses.invoke_answer(
                 function_name, _qualifier(target), body,
@@ -179,9 +181,9 @@ class _FastInvoke:
 class _RootDispatch:
     """`POST /` carries the JSON protocols (by `X-Amz-Target`) and CloudWatch's query protocol."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.cloudwatch = CloudWatchResponses(emulator.cloudwatch)
-        self.codedeploy = CodeDeployResponses(emulator.codedeploy)
+    def __init__(self, regions: Regions) -> None:
+        self.cloudwatch = CloudWatchResponses(lambda: regions.get().cloudwatch)
+        self.codedeploy = CodeDeployResponses(lambda: regions.get().codedeploy)
 
     async def handle(self, request: web.Request) -> web.Response:
         service, _, operation = request.headers.get("X-Amz-Target", "").partition(".")
@@ -216,16 +218,29 @@ def _whole_within(timeout: float):
     return whole
 
 
+@web.middleware
+async def _in_its_region(request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """The request is served by the region its signature names (the scenario's when unsigned)."""
+    current_region.set(region_of(request.headers.get("Authorization")))
+    return await handler(request)
+
+
 def build_app(emulator: Emulator, guard: Guard | None = None,
-              request_timeout: float = REQUEST_TIMEOUT_S) -> web.Application:
+              request_timeout: float = REQUEST_TIMEOUT_S, regions: Regions | None = None) -> web.Application:
     guard = guard or Guard(allowed_handlers=emulator.scenario.handlers())
-    app = web.Application(middlewares=[_whole_within(request_timeout), _guarded(guard), _aws_errors],
-                          client_max_size=16 * 1024 * 1024)
-    app.add_routes(LambdaResponses(emulator.lambda_).routes())
-    app.add_routes(CloudWatchResponses(emulator.cloudwatch).routes())
-    app.add_routes(AdminRoutes(emulator.lambda_, guard).routes())
-    app.router.add_post("/", _RootDispatch(emulator).handle)
+    regions = regions or Regions(emulator, _empty_region(emulator))
+    app = web.Application(middlewares=[_whole_within(request_timeout), _guarded(guard), _in_its_region,
+                                       _aws_errors], client_max_size=16 * 1024 * 1024)
+    app.add_routes(LambdaResponses(lambda: regions.get().lambda_).routes())
+    app.add_routes(CloudWatchResponses(lambda: regions.get().cloudwatch).routes())
+    app.add_routes(AdminRoutes(emulator.lambda_, guard).routes())  # the scenario's own region
+    app.router.add_post("/", _RootDispatch(regions).handle)
     return app
+
+
+def _empty_region(home: Emulator) -> Callable[[Scenario], Emulator]:
+    return lambda scenario: Emulator(scenario, clock=home.clock, seed=home.scenario.seed)
 
 
 class EmulatorServer:
@@ -244,6 +259,7 @@ class EmulatorServer:
         self._runner: web.AppRunner | None = None
         self._door: FrontDoor | None = None
         self._listener: asyncio.AbstractServer | None = None
+        self.regions = Regions(emulator, _empty_region(emulator))
 
     @property
     def url(self) -> str:
@@ -252,12 +268,15 @@ class EmulatorServer:
     async def start(self) -> str:
         self.emulator.start()
         # after a refusal aiohttp reads what a client still sends for up to lingering_time: bounded too
-        self._runner = web.AppRunner(build_app(self.emulator, self.guard, self.request_timeout), access_log=None,
+        self._runner = web.AppRunner(build_app(self.emulator, self.guard, self.request_timeout, self.regions),
+                                     access_log=None,
                                      handle_signals=False, lingering_time=min(10.0, self.request_timeout))
         await self._runner.setup()
         if self.front_door:
             assert self._runner.server is not None
-            self._door = FrontDoor(_FastInvoke(LambdaResponses(self.emulator.lambda_), self.guard), self._runner.server,
+            regions = self.regions
+            self._door = FrontDoor(_FastInvoke(LambdaResponses(lambda: regions.get().lambda_), self.guard),
+                                   self._runner.server,
                                    request_timeout=self.request_timeout)
             self._listener = await asyncio.get_running_loop().create_server(
                 self._door, self.host, self.port, backlog=1024)
@@ -278,6 +297,7 @@ class EmulatorServer:
         if self._runner is not None:
             await self._runner.cleanup()  # also the connections handed to aiohttp
             self._runner = None
+        self.regions.close()
         self.emulator.close()
 
 

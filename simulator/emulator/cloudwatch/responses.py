@@ -71,8 +71,8 @@ def _page(items: list[Any], token: Any, size: Any, largest: int) -> tuple[list[A
 class CloudWatchOperations:
     """Operation name -> model call, on plain dicts."""
 
-    def __init__(self, backend: CloudWatchBackend) -> None:
-        self.backend = backend
+    def __init__(self, backend: CloudWatchBackend | Callable[[], CloudWatchBackend]) -> None:
+        self._backend = backend  # or, with state per region, what gives the request's region's
         self.table: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "PutMetricAlarm": self.put_metric_alarm, "DescribeAlarms": self.describe_alarms,
             "DeleteAlarms": self.delete_alarms, "SetAlarmState": self.set_alarm_state,
@@ -81,6 +81,10 @@ class CloudWatchOperations:
             "DisableAlarmActions": self.disable_alarm_actions, "DescribeAlarmsForMetric": self.describe_alarms_for_metric,
             "DescribeAlarmHistory": self.describe_alarm_history, "ListMetrics": self.list_metrics,
         }
+
+    @property
+    def backend(self) -> CloudWatchBackend:
+        return self._backend() if callable(self._backend) else self._backend
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.table.get(operation)
@@ -172,7 +176,7 @@ def _iso(value: float) -> str:
 
 
 class CloudWatchResponses:
-    def __init__(self, backend: CloudWatchBackend) -> None:
+    def __init__(self, backend: CloudWatchBackend | Callable[[], CloudWatchBackend]) -> None:
         self.operations = CloudWatchOperations(backend)
 
     def routes(self) -> list[web.RouteDef]:

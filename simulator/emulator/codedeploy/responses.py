@@ -28,8 +28,8 @@ def error_response(error: CodeDeployError) -> web.Response:
 
 
 class CodeDeployResponses:
-    def __init__(self, backend: CodeDeployBackend) -> None:
-        self.backend = backend
+    def __init__(self, backend: CodeDeployBackend | Callable[[], CodeDeployBackend]) -> None:
+        self._backend = backend  # or, with state per region, what gives the request's region's
         self.table: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             name: getattr(self, _snake(name)) for name in (
                 "CreateApplication", "GetApplication", "ListApplications", "BatchGetApplications",
@@ -38,6 +38,10 @@ class CodeDeployResponses:
                 "CreateDeployment", "GetDeployment", "BatchGetDeployments", "ListDeployments",
                 "StopDeployment", "GetDeploymentTarget", "BatchGetDeploymentTargets",
                 "ListDeploymentTargets", "PutLifecycleEventHookExecutionStatus")}
+
+    @property
+    def backend(self) -> CodeDeployBackend:
+        return self._backend() if callable(self._backend) else self._backend
 
     async def handle(self, request: web.Request, operation: str) -> web.Response:
         try:

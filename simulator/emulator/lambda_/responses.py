@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -94,8 +95,12 @@ def _str_field(body: dict[str, Any], key: str) -> str | None:
 class LambdaResponses:
     """The Lambda routes of the emulator's application."""
 
-    def __init__(self, backend: LambdaBackend) -> None:
-        self.backend = backend
+    def __init__(self, backend: LambdaBackend | Callable[[], LambdaBackend]) -> None:
+        self._backend = backend  # or, with state per region, what gives the request's region's
+
+    @property
+    def backend(self) -> LambdaBackend:
+        return self._backend() if callable(self._backend) else self._backend
 
     def routes(self) -> list[web.RouteDef]:
         fn = "/2015-03-31/functions/{FunctionName}"

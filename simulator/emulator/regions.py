@@ -1,0 +1,51 @@
+"""State per region, as AWS keeps it: a request is served by the region its SigV4 credential scope
+names (the scenario's region when unsigned). The scenario's stack lives in its own region; any
+other starts empty, on the same clock, the first time a request names it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+from simulator.scenario import Scenario
+
+if TYPE_CHECKING:
+    from simulator.emulator.server import Emulator
+
+current_region: ContextVar[str | None] = ContextVar("current_region", default=None)
+_SCOPE = re.compile(r"Credential=[^/\s]+/\d{8}/([a-z0-9-]+)/")
+
+
+def region_of(authorization: str | None) -> str | None:
+    """The region of a SigV4 Authorization header's credential scope, or None."""
+    if not authorization:
+        return None
+    scope = _SCOPE.search(authorization)
+    return scope[1] if scope else None
+
+
+class Regions:
+    def __init__(self, home: Emulator, make: Callable[[Scenario], Emulator]) -> None:
+        self.home, self.make = home, make
+        self.emulators: dict[str, Emulator] = {home.scenario.region: home}
+
+    def get(self, region: str | None = None) -> Emulator:
+        """The emulator of `region` (default: the request's), made empty and started on first use."""
+        region = region or current_region.get() or self.home.scenario.region
+        emulator = self.emulators.get(region)
+        if emulator is None:
+            home = self.home.scenario
+            emulator = self.make(Scenario(name=f"{home.name} ({region})", region=region, account=home.account,
+                                          account_concurrency=home.account_concurrency, emulator=home.emulator,
+                                          source=home.source))
+            emulator.lambda_.endpoint_url = self.home.lambda_.endpoint_url
+            emulator.start()
+            self.emulators[region] = emulator
+        return emulator
+
+    def close(self) -> None:
+        for emulator in self.emulators.values():
+            if emulator is not self.home:
+                emulator.close()
