@@ -394,6 +394,8 @@ def test_percentile_and_error_rate_alarms(faulty):
                                      ExtendedStatistics=["p50", "p99"])["Datapoints"][0]
     low, high = point["ExtendedStatistics"]["p50"], point["ExtendedStatistics"]["p99"]
     assert 0 < low <= high
+    data = cw.get_metric_data(StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 60, MetricDataQueries=rate)
+    assert [(r["Id"], r["Values"]) for r in data["MetricDataResults"]] == [("rate", [100.0])]
     for bad, code in [({"Metrics": [dict(rate[0], ReturnData=True), rate[2]]}, "ValidationError"),
                       ({"Metrics": [rate[0], rate[1], dict(rate[2], Expression="errors ** calls")]},
                        "ValidationError"),

@@ -419,32 +419,45 @@ class CloudWatchBackend:
         return points
 
     def get_metric_data(self, queries: list[dict[str, Any]], start: float, end: float) -> list[dict[str, Any]]:
+        """GetMetricData: MetricStat queries, then Expressions over their ids (per timestamp), in the
+        order asked; queries with ReturnData false are inputs, not results."""
         if len(queries) > 500:
             raise _invalid("The collection MetricDataQueries must not have a size greater than 500.")
-        results = []
+        series: dict[str, dict[float, float]] = {}  # id -> timestamp -> value
         budget = MAX_DATA_DATAPOINTS
         for query in queries:
             stat = query.get("MetricStat")
             if stat is None:
-                raise _invalid("Only MetricStat queries are supported by the shiftsim emulator.")
+                if query.get("Expression") is None:
+                    raise _invalid(f"MetricDataQueries member {query.get('Id')} needs a MetricStat or an Expression.")
+                continue
             if not stat.get("Stat"):
                 raise CloudWatchError(400, "MissingParameter", "The parameter MetricDataQueries.member.MetricStat.Stat "
                                       "is required.")
-            metric = stat["Metric"]
-            period = int(stat["Period"])
+            metric, period, name = stat["Metric"], int(stat["Period"]), stat["Stat"]
             points = self.get_metric_statistics(metric["Namespace"], metric["MetricName"],
                                                 metric.get("Dimensions"), start, end, period,
-                                                [stat["Stat"]], max_datapoints=budget)
+                                                [name], max_datapoints=budget)
             budget -= math.ceil((end - math.floor(start / period) * period) / period)
-            points.sort(key=lambda p: p["Timestamp"], reverse=True)
-            if query.get("ReturnData") is False:  # an input to other queries, not a result
+            values = ((p["Timestamp"], p.get(name, p.get("ExtendedStatistics", {}).get(name))) for p in points)
+            series[query["Id"]] = {t: v for t, v in values if v is not None}
+        for query in queries:
+            if query.get("Expression") is not None:
+                try:
+                    expression = Expression(str(query["Expression"]), set(series))
+                except ExpressionError as exc:
+                    raise _invalid(str(exc)) from None
+                stamps = sorted({t for name in expression.ids for t in series.get(name, {})})
+                computed = ((t, expression.value({n: series[n].get(t) for n in expression.ids})) for t in stamps)
+                series[query["Id"]] = {t: v for t, v in computed if v is not None}
+        results = []
+        for query in queries:
+            if query.get("ReturnData") is False:
                 continue
-            name = stat["Stat"]
-            valued = [(p["Timestamp"], p.get(name, p.get("ExtendedStatistics", {}).get(name))) for p in points]
-            valued = [(t, v) for t, v in valued if v is not None]
-            results.append({"Id": query["Id"], "Label": query.get("Label", metric["MetricName"]),
-                            "Timestamps": [t for t, _ in valued], "Values": [v for _, v in valued],
-                            "StatusCode": "Complete"})
+            newest_first = sorted(series[query["Id"]].items(), reverse=True)
+            label = query.get("Label") or (query.get("MetricStat") or {}).get("Metric", {}).get("MetricName", query["Id"])
+            results.append({"Id": query["Id"], "Label": label, "Timestamps": [t for t, _ in newest_first],
+                            "Values": [v for _, v in newest_first], "StatusCode": "Complete"})
         return results
 
     # ---- alarms --------------------------------------------------------------------------------
