@@ -75,7 +75,7 @@ def test_the_mean_prompt_time(spec, mean):
 def options(seed):
     return LoadOptions(target="local", alias_arn="", endpoint_url="", region="us-east-1", flow=None,
                        functions=None, scenario=None, scenario_path="", rate=0.0, contacts_per_minute=0.0,
-                       max_contacts_per_second=0.0, loops_per_contact=1,
+                       max_contacts_per_second=0.0, traffic_profile=None, start_time="12:00", loops_per_contact=1,
                        contact_duration=0.0, max_invocations_per_contact=1000, max_contact_seconds=3600.0,
                        prompt_time="uniform:0.2:0.6", seed=seed, time_scale=None, deploy_after=None,
                        late_threshold_s=0.02, results_dir=None)
