@@ -54,13 +54,17 @@ def no_aws_settings() -> dict[str, str]:
 
 @pytest.fixture
 def verifying_emulator(tmp_path):
+    yield from serving(tmp_path)
+
+
+def serving(tmp_path, time_scale=1):
     """`shiftsim serve --verify-signatures` on the scenario, its credentials from its environment;
     yields (url, the scenario file, an environment with a profile pointing at it)."""
     scenario = tmp_path / "aws.toml"
     scenario.write_text(SCENARIO.format(config=ALL_AT_ONCE, max_duration=150))
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--verify-signatures", "--scenario",
-         str(scenario), "--admin-token-file", str(tmp_path / "token")],
+         str(scenario), "--admin-token-file", str(tmp_path / "token"), "--time-scale", str(time_scale)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         env=no_aws_settings() | {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET})
     line = process.stdout.readline()
@@ -156,13 +160,18 @@ def test_deploy_and_locust_on_the_aws_target(verifying_emulator, tmp_path):
     assert len(np.fromfile(run / "invocations.bin", dtype=DTYPE)) > 0
 
 
-def test_watch_existing_follows_the_deployment_sam_deploy_started(tmp_path, verifying_emulator):
-    url, scenario, env = verifying_emulator
+@pytest.fixture
+def fast_verifying_emulator(tmp_path):
+    yield from serving(tmp_path, time_scale=60)
+
+
+def test_watch_existing_follows_the_deployment_sam_deploy_started(tmp_path, fast_verifying_emulator):
+    url, scenario, env = fast_verifying_emulator
     deploy = client(url, "codedeploy")
-    deploy.create_deployment_config(  # a one-minute canary: long enough to be found in progress
-        deploymentConfigName="OneMinuteCanary", computePlatform="Lambda",
+    deploy.create_deployment_config(  # ten emulated minutes at x60: long enough to be found in progress
+        deploymentConfigName="TenMinuteCanary", computePlatform="Lambda",
         trafficRoutingConfig={"type": "TimeBasedCanary",
-                              "timeBasedCanary": {"canaryPercentage": 50, "canaryInterval": 1}})
+                              "timeBasedCanary": {"canaryPercentage": 50, "canaryInterval": 10}})
     folder = tmp_path / "watched"
     rehearsal = subprocess.Popen([sys.executable, "-m", "simulator.cli", "rehearse", str(scenario), "--target", "aws",
                                   "--watch-existing", "--results", str(folder)], stdout=subprocess.PIPE,
@@ -182,7 +191,7 @@ def test_watch_existing_follows_the_deployment_sam_deploy_started(tmp_path, veri
         publish = client(url, "lambda").publish_version(FunctionName="ConnectLambdaFunction")["Version"]
         started = deploy.create_deployment(  # what `sam deploy` does
             applicationName="ServerlessDeploymentApplication", deploymentGroupName="ConnectLambdaFunctionDeploymentGroup",
-            deploymentConfigName="OneMinuteCanary",
+            deploymentConfigName="TenMinuteCanary",
             revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": json.dumps(
                 {"version": 0.0, "Resources": [{"fn": {"Type": "AWS::Lambda::Function", "Properties": {
                     "Name": "ConnectLambdaFunction", "Alias": "PROD", "CurrentVersion": "1",

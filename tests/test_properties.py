@@ -16,7 +16,7 @@ from simulator.emulator.front_door import FAST_HEADERS, plain_head
 from simulator.scenario import Scenario, ScenarioError, parse_scenario
 from tests.test_flow import FLOWS
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=20)
 HEADER_VALUE = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
