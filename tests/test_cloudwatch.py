@@ -263,6 +263,8 @@ def test_a_huge_period_costs_what_the_data_does(faulty):
 
 @pytest.mark.parametrize("period,evaluations", [(60, 3_000_000), (60, 1441), (3600, 169)])
 def test_an_alarm_over_more_than_aws_evaluates_is_refused(faulty, period, evaluations):
+    # CloudWatch's limit (a day; a week from one-hour periods) as its documentation states it; the message
+    # as public CloudWatch-compatible services word it (Eucalyptus's), unsettled word for word
     running, clock, lam, cw = faulty
     with pytest.raises(ClientError) as caught:
         put_alarm(cw, "TooLong", Period=period, EvaluationPeriods=evaluations)
@@ -369,6 +371,8 @@ def test_alarm_actions_history_metric_lookups_and_pages(faulty):
 
 
 def test_percentile_and_error_rate_alarms(faulty):
+    # Members as botocore's model names them (ExtendedStatistic, Metrics, Expression, ReturnData); the
+    # refusals' codes are AWS's, their words unsettled
     # p99 of Duration (ExtendedStatistic), and metric math: 100 * Errors / Invocations > 50
     running, clock, lam, cw = faulty
     put_alarm(cw, "SlowP99", MetricName="Duration", Statistic=None, ExtendedStatistic="p99", Threshold=10_000,

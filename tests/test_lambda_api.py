@@ -158,6 +158,8 @@ def test_malformed_alias_requests_are_validation_errors(method, path, body, code
 
 
 def test_invoke_headers_lambda_rejects():
+    # The client context's message is Lambda's as public SDK tests quote it (aws-sdk-rust's naughty-strings
+    # test: "InvalidRequestContentException: Client context must be a valid Base64-encoded JSON object.").
     with running_emulator() as running:
         lam = running.boto3()
         with pytest.raises(ClientError) as caught:
