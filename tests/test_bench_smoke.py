@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.xdist_group("locust-processes")  # see pyproject.toml
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

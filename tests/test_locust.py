@@ -15,6 +15,9 @@ import pytest
 
 from tests.helpers import running_emulator, weighted_stack
 
+pytestmark = pytest.mark.xdist_group("locust-processes")  # see pyproject.toml
+
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = str(ROOT / "locustfiles" / "connect_loop.py")
 LOCUST = [sys.executable, "-m", "locust", "-f", LOCUSTFILE]

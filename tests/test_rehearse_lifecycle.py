@@ -12,9 +12,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from simulator.record import DTYPE
 from tests.test_rehearse import ENV, ROOT
+
+pytestmark = pytest.mark.xdist_group("locust-processes")  # see pyproject.toml
+
 
 SCENARIO = "scenarios/linear-rollback.toml"
 
