@@ -115,7 +115,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_invoke(args: argparse.Namespace) -> int:
     from simulator.aws import Target, bypass_proxies
     from simulator.connect.invoke import InvokeBlock
-    from simulator.probe import format_probe, none_served, probe_alias
+    from simulator.probe import format_probe, probe_alias, require_served
 
     scenario = _scenario(args.scenario)
     alias_arn = args.alias_arn or scenario.deployed_alias_arn()
@@ -126,7 +126,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         if args.target == "aws" or args.endpoint:
             target = Target(args.target, args.endpoint, args.region or scenario.region, args.profile)
             outcomes = await probe_alias(target, alias_arn, args.count, block=block)
-            _served(alias_arn, outcomes)
+            require_served(alias_arn, outcomes)
             return format_probe(alias_arn, outcomes)
         from simulator.emulator.server import EmulatorServer
 
@@ -136,15 +136,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         try:
             target = Target("local", url, scenario.region)
             outcomes = await probe_alias(target, alias_arn, args.count, block=block)
-            _served(alias_arn, outcomes)
+            require_served(alias_arn, outcomes)
             return f"embedded emulator at {url}\n" + format_probe(alias_arn, outcomes)
         finally:
             await server.stop()
-
-    def _served(alias_arn: str, outcomes) -> None:  # noqa: ANN001
-        failure = none_served(alias_arn, outcomes)
-        if failure:
-            raise TargetError(failure)
 
     print(asyncio.run(run()))
     return 0

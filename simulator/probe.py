@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from simulator.arn import parse_alias_arn
-from simulator.aws import LambdaInvoker, Target, client
+from simulator.aws import LambdaInvoker, Target, TargetError, client
 from simulator.connect.event import Contact, contact_flow_event
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome, run_invoke_block
 
@@ -52,9 +52,8 @@ def format_probe(alias_arn: str, outcomes: Sequence[InvokeOutcome]) -> str:
     return "\n".join(lines)
 
 
-def none_served(alias_arn: str, outcomes: Sequence[InvokeOutcome]) -> str | None:
-    """Why no invocation reached a version (a dead endpoint, an alias that does not exist), or None."""
-    if not outcomes or any(o.executed_version for o in outcomes):
-        return None
-    first = outcomes[0]
-    return f"no invocation of {alias_arn} reached a version: {first.reason}: {first.detail}"
+def require_served(alias_arn: str, outcomes: Sequence[InvokeOutcome]) -> None:
+    """TargetError when no invocation reached a version (a dead endpoint, an alias that does not exist)."""
+    if outcomes and not any(o.executed_version for o in outcomes):
+        first = outcomes[0]
+        raise TargetError(f"no invocation of {alias_arn} reached a version: {first.reason}: {first.detail}")

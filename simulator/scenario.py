@@ -684,12 +684,19 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
     return spec
 
 
+def minute_of_day(clock: str) -> int | None:
+    """`HH:MM` -> minutes since midnight; None for anything else."""
+    hours, _, minutes = clock.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
+        return None
+    return int(hours) * 60 + int(minutes)
+
+
 def _time_of_day(s: _Section, key: str, default: str | None = None) -> str:
     value = s.string(key, default)
     if value is None:
         s.fail("missing key", key)
-    hours, _, minutes = value.partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
+    if minute_of_day(value) is None:
         s.fail(f"must be a time of day HH:MM, got {value!r}", key)
     return value
 

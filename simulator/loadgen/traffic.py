@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from simulator.scenario import minute_of_day as scenario_minute_of_day
+
 
 @dataclass(frozen=True)
 class TrafficPlan:
@@ -63,10 +65,10 @@ class ProfileError(ValueError):
 
 
 def _minutes(clock: str) -> int:
-    hours, _, minutes = clock.partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
+    minutes = scenario_minute_of_day(clock)
+    if minutes is None:
         raise ProfileError(f"{clock!r} is not a time of day HH:MM")
-    return int(hours) * 60 + int(minutes)
+    return minutes
 
 
 @dataclass(frozen=True)
