@@ -74,12 +74,30 @@ class FaultProfile:
 
 
 @dataclass(frozen=True)
+class CodeSpec:
+    """The user's own code of a version: a folder (CodeUri), its `module.function` handler, the
+    runtime and the environment variables. It runs in worker processes, never in the emulator's."""
+
+    path: str
+    handler: str
+    runtime: str = "python3.12"
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def runs_here(self) -> bool:
+        """Python code runs as it is; other runtimes get a stand-in handler."""
+        return self.runtime.startswith("python3")
+
+
+@dataclass(frozen=True)
 class VersionSpec:
-    """Code and faults of one published version (or of `$LATEST` when staged)."""
+    """Code and faults of one published version (or of `$LATEST` when staged): a `module:function`
+    of this process (`handler`), or the user's folder (`code`, whose handler then names it)."""
 
     handler: str = VERSION_ECHO_HANDLER
     description: str = ""
     faults: FaultProfile = field(default_factory=FaultProfile)
+    code: CodeSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +226,8 @@ class Scenario:
     def handlers(self) -> frozenset[str]:
         """Every `module:function` the scenario names: the code it lets the emulator run."""
         return frozenset(code.handler for fn in self.functions
-                         for code in (*fn.versions, *((fn.staged,) if fn.staged else ())))
+                         for code in (*fn.versions, *((fn.staged,) if fn.staged else ()))
+                         if code.code is None)
 
     def deployed_alias_arn(self) -> str:
         """The alias the deployment shifts; with no deployment, the first function's first alias."""
@@ -444,17 +463,33 @@ def _function(s: _Section) -> FunctionSpec:
 
 
 def _version(s: _Section) -> VersionSpec:
-    handler = s.string("handler", VERSION_ECHO_HANDLER)
-    if ":" not in handler:
+    code = _code(s) if s.has("code") else None
+    handler = code.handler if code else s.string("handler", VERSION_ECHO_HANDLER)
+    if code is None and ":" not in handler:
         s.fail(f"must be 'module:function', got {handler!r}", "handler")
     faults = s.table("faults")
     spec = VersionSpec(
         handler=handler,
         description=s.string("description", ""),
         faults=_faults(faults) if faults else FaultProfile(),
+        code=code,
     )
     s.done()
     return spec
+
+
+def _code(s: _Section) -> CodeSpec:
+    """`code = "folder"` (from the scenario's folder), `handler = "module.function"` as Lambda
+    names it, `runtime`, `[environment]`: the user's code, run in worker processes."""
+    folder = Path(s.source).parent / s.string("code")
+    if not folder.is_dir():
+        s.fail(f"is not a folder: {folder}", "code")
+    handler = s.string("handler", None)
+    if handler is None or "." not in handler or ":" in handler:
+        s.fail(f"with code, must be Lambda's 'module.function' (e.g. app.lambda_handler), got {handler!r}",
+               "handler")
+    return CodeSpec(path=str(folder), handler=handler, runtime=s.string("runtime", "python3.12"),
+                    environment=_string_table(s.table("environment")))
 
 
 def _rate_fault(s: _Section | None) -> RateFault | None:

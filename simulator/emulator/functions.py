@@ -108,6 +108,9 @@ class HandlerResult:
     error_message: str | None = None
     stack_trace: tuple[str, ...] = ()
     timed_out: bool = False
+    logs: str = ""  # what the handler printed or logged (user code in worker processes)
+    init_ms: float | None = None  # the init phase, on a cold start
+    memory_used_mb: int | None = None
 
 
 async def run_handler(handler: Handler, event: Any, context: LambdaContext, timeout_s: float,

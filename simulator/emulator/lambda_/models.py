@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +33,9 @@ from simulator.emulator.functions import (
     malformed_value,
     resolve_handler,
     run_handler,
+    version_echo,
 )
+from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment
 from simulator.fast_ids import random_uuid4
 from simulator.scenario import FunctionSpec, Scenario, VersionSpec
 
@@ -93,7 +95,7 @@ class Version:
 
     number: str
     spec: VersionSpec
-    handler: Handler
+    handler: Handler | ProcessHandler
     code_sha256: str
     last_modified: float
     revision_id: str = field(default_factory=_revision)
@@ -119,6 +121,7 @@ class Function:
     versions: dict[str, Version] = field(default_factory=dict)
     aliases: dict[str, Alias] = field(default_factory=dict)
     reserved_concurrency: int | None = None
+    role: str | None = None
     in_flight: int = 0
     last_published: int = 0
 
@@ -154,7 +157,7 @@ class InvokeResult:
 
 def _code_sha(spec: VersionSpec, upload: int) -> str:
     """Each code upload is new code, even with the same handler (a new build on AWS)."""
-    digest = hashlib.sha256(f"{spec.handler}|{spec.faults!r}|{upload}".encode()).digest()
+    digest = hashlib.sha256(f"{spec.handler}|{spec.code!r}|{spec.faults!r}|{upload}".encode()).digest()
     return base64.b64encode(digest).decode()
 
 
@@ -184,12 +187,16 @@ class LambdaBackend:
         self.observers: list[Callable[[InvocationObserved], None]] = []
         self.background: set[asyncio.Task[Any]] = set()
         self.uploads = 0
+        self.sandboxes: list[ProcessHandler] = []  # the user's code, in worker processes
+        self.warnings: list[str] = []  # what this backend runs differently from Lambda, said once each
         self.endpoint_url: str | None = None  # set once served; handed to handlers' context
         self.pool = ThreadPoolExecutor(max_workers=handler_threads, thread_name_prefix="lambda")
 
     def close(self) -> None:
         for task in self.background:
             task.cancel()
+        for sandbox in self.sandboxes:
+            sandbox.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- provisioning ---------------------------------------------------------------------------
@@ -217,8 +224,20 @@ class LambdaBackend:
 
     def _upload(self, code: VersionSpec) -> Version:
         self.uploads += 1
-        return Version(LATEST, code, resolve_handler(code.handler), _code_sha(code, self.uploads),
-                       self.clock.now())
+        return Version(LATEST, code, self._handler(code), _code_sha(code, self.uploads), self.clock.now())
+
+    def _handler(self, spec: VersionSpec) -> Handler | ProcessHandler:
+        if spec.code is None:
+            return resolve_handler(spec.handler)
+        if not spec.code.runs_here:
+            warning = (f"runtime {spec.code.runtime} ({spec.code.path}) does not run here: a stand-in "
+                       "handler answers {\"version\": N} in its place")
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+            return version_echo
+        sandbox = ProcessHandler(spec.code)
+        self.sandboxes.append(sandbox)
+        return sandbox
 
     def set_code(self, name: str, code: VersionSpec) -> Version:
         """Replace `$LATEST`'s code and faults (what UpdateFunctionCode does on AWS)."""
@@ -273,12 +292,13 @@ class LambdaBackend:
     # ---- configuration views (AWS shapes) -------------------------------------------------------
 
     def configuration(self, fn: Function, version: Version) -> dict[str, Any]:
-        return {
+        code = version.spec.code
+        config = {
             "FunctionName": fn.name,
             "FunctionArn": fn.arn if version.number == LATEST else f"{fn.arn}:{version.number}",
-            "Runtime": "python3.12",
-            "Role": f"arn:aws:iam::{self.account}:role/ConnectLambdaFunctionRole",
-            "Handler": version.spec.handler,
+            "Runtime": code.runtime if code else "python3.12",
+            "Role": fn.role or f"arn:aws:iam::{self.account}:role/ConnectLambdaFunctionRole",
+            "Handler": code.handler if code else version.spec.handler,
             "CodeSize": 1024,
             "Description": version.spec.description,
             "Timeout": fn.timeout,
@@ -292,6 +312,9 @@ class LambdaBackend:
             "PackageType": "Zip",
             "Architectures": ["x86_64"],
         }
+        if code is not None and code.environment:
+            config["Environment"] = {"Variables": dict(code.environment)}
+        return config
 
     def alias_configuration(self, fn: Function, alias: Alias) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -350,8 +373,7 @@ class LambdaBackend:
         if newest is not None and newest.code_sha256 == latest.code_sha256:
             return self.configuration(fn, newest)  # AWS publishes nothing new for unchanged code
         fn.last_published += 1
-        spec = latest.spec if description is None else VersionSpec(
-            latest.spec.handler, description, latest.spec.faults)
+        spec = latest.spec if description is None else replace(latest.spec, description=description)
         version = Version(str(fn.last_published), spec, latest.handler, latest.code_sha256,
                           self.clock.now())
         fn.versions[version.number] = version
@@ -571,8 +593,15 @@ class LambdaBackend:
             aws_request_id=request_id, memory_limit_in_mb=fn.memory,
             timeout_s=fn.timeout - faults.extra_latency_s, client_context=client_context,
             endpoint_url=self.endpoint_url)
-        result = await run_handler(version.handler, event, context,
-                                   fn.timeout - faults.extra_latency_s, self.pool)
+        timeout_s = fn.timeout - faults.extra_latency_s
+        if isinstance(version.handler, ProcessHandler):
+            code = version.spec.code
+            assert code is not None
+            result = await version.handler.run(event, context, timeout_s, lambda: lambda_environment(
+                code, function=fn.name, version=version.number, memory_mb=fn.memory, region=self.region,
+                endpoint_url=self.endpoint_url))
+        else:
+            result = await run_handler(version.handler, event, context, timeout_s, self.pool)
         if faults.malformed and result.error_type is None and not result.timed_out:
             return HandlerResult(value=malformed_value(faults.malformed, version.number))
         return result
@@ -585,8 +614,9 @@ class LambdaBackend:
                      "errorType": "Sandbox.Timedout"}
             return json.dumps(error).encode(), "Unhandled"
         if result.error_type is not None:
-            error = {"errorMessage": result.error_message, "errorType": result.error_type,
-                     "requestId": request_id, "stackTrace": list(result.stack_trace)}
+            error = {"errorMessage": result.error_message, "errorType": result.error_type}
+            if not result.error_type.startswith("Runtime.") or result.stack_trace:  # the runtime's own end has no trace
+                error.update(requestId=request_id, stackTrace=list(result.stack_trace))
             return json.dumps(error).encode(), "Unhandled"
         try:
             body = orjson.dumps(result.value, option=orjson.OPT_NON_STR_KEYS)  # as json.dumps does
@@ -604,6 +634,8 @@ class LambdaBackend:
     def _log_tail(self, fn: Function, version: Version, request_id: str, duration_ms: float,
                   result: HandlerResult, body: bytes) -> str:
         lines = [f"START RequestId: {request_id} Version: {version.number}"]
+        if result.logs:
+            lines.extend(result.logs.rstrip("\n").split("\n"))
         if result.timed_out:
             lines.append(f"{_timestamp(self.clock.now())} {request_id} Task timed out after "
                          f"{fn.timeout:.2f} seconds")
@@ -611,8 +643,10 @@ class LambdaBackend:
             lines.append(f"[ERROR] {result.error_type}: {result.error_message}")
             lines.extend(result.stack_trace)
         lines.append(f"END RequestId: {request_id}")
-        lines.append(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-                     f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {fn.memory} MB\t"
-                     "Max Memory Used: 40 MB\t")
+        init = f"Init Duration: {result.init_ms:.2f} ms\t" if result.init_ms is not None else ""
+        run_ms = duration_ms - (result.init_ms or 0.0)  # Lambda reports the init phase apart
+        lines.append(f"REPORT RequestId: {request_id}\tDuration: {run_ms:.2f} ms\t"
+                     f"Billed Duration: {math.ceil(run_ms)} ms\tMemory Size: {fn.memory} MB\t"
+                     f"Max Memory Used: {result.memory_used_mb or 40} MB\t{init}")
         tail = ("\n".join(lines) + "\n").encode()[-LOG_TAIL_BYTES:]
         return base64.b64encode(tail).decode()

@@ -1,0 +1,172 @@
+"""The Python runtime of one execution environment: run as its own process (by path, importing
+nothing of shiftsim), it imports the user's handler from the task root (the init phase), then runs
+one invocation at a time, as Lambda's runtime does.
+
+Frames on its pipes (4-byte length, then JSON). Parent to child: `{"event", "context"}`. Child to
+parent: first `{"ready": true}` or `{"init_error": {...}}`, then per invocation `{"value"}` or
+`{"error"}`, with `"logs"` (what the handler printed or logged) and `"max_rss_kb"`. The protocol
+writes on a copy of fd 1; fd 1 itself then goes to stderr, so nothing the user's code writes can
+corrupt a frame.
+"""
+
+import ctypes
+import importlib
+import io
+import json
+import logging
+import os
+import resource
+import signal
+import struct
+import sys
+import time
+import traceback
+
+_HEADER = struct.Struct(">I")
+_THIS = os.path.abspath(__file__)
+
+
+def _die_with_parent():
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _read_frame(stream):
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    return json.loads(stream.read(_HEADER.unpack(head)[0]))
+
+
+def _write_frame(stream, message):
+    body = json.dumps(message).encode()
+    stream.write(_HEADER.pack(len(body)) + body)
+    stream.flush()
+
+
+def _user_frames(exc):
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) != _THIS]
+    return [line.rstrip("\n") for line in traceback.format_list(frames[-10:])]
+
+
+def _error(error_type, message, trace=()):
+    return {"errorType": error_type, "errorMessage": message, "stackTrace": list(trace)}
+
+
+class Context:
+    """The Python runtime's context object."""
+
+    def __init__(self, fields, deadline):
+        self.function_name = fields["function_name"]
+        self.function_version = fields["function_version"]
+        self.invoked_function_arn = fields["invoked_function_arn"]
+        self.memory_limit_in_mb = fields["memory_limit_in_mb"]
+        self.aws_request_id = fields["aws_request_id"]
+        self.log_group_name = fields["log_group_name"]
+        self.log_stream_name = fields["log_stream_name"]
+        self.client_context = fields.get("client_context")
+        self.identity = None
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _RequestFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record):
+        record.aws_request_id = self.request_id
+        return True
+
+
+def _lambda_logging(stream_of):
+    """The root logger's handler as Lambda's Python runtime installs it: `[LEVEL]\\ttime\\trequest id\\tmessage`."""
+    handler = logging.StreamHandler(stream_of)
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"))
+    handler.formatter.converter = time.gmtime
+    request = _RequestFilter()
+    handler.addFilter(request)
+    logging.getLogger().addHandler(handler)
+    return handler, request
+
+
+class _Capture(io.TextIOBase):
+    """sys.stdout/sys.stderr and the log handler of one invocation, in one buffer."""
+
+    def __init__(self):
+        self.parts = []
+
+    def write(self, text):
+        self.parts.append(text)
+        return len(text)
+
+    def take(self):
+        text, self.parts = "".join(self.parts), []
+        return text
+
+
+def _init(handler_spec):
+    module_name, _, function_name = handler_spec.rpartition(".")
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except Exception as exc:  # the user's import failing is the user's error, reported as Lambda does
+        return None, _error("Runtime.ImportModuleError",
+                            f"Unable to import module '{module_name}': {exc}", _user_frames(exc))
+    handler = getattr(module, function_name, None)
+    if not callable(handler):
+        return None, _error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
+    return handler, None
+
+
+def _invoke(handler, event, context, capture):
+    try:
+        value = handler(event, context)
+    except Exception as exc:
+        reply = {"error": _error(type(exc).__name__, str(exc), _user_frames(exc))}
+    else:
+        try:
+            reply = {"value": json.loads(json.dumps(value))}
+        except (TypeError, ValueError) as exc:
+            reply = {"error": _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")}
+    finally:
+        sys.stdout = sys.stderr = capture  # a handler that replaced them writes to ours again
+    reply["logs"] = capture.take()
+    reply["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return reply
+
+
+def main():
+    _die_with_parent()
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+    task_root, handler_spec = os.environ["LAMBDA_TASK_ROOT"], os.environ["_HANDLER"]
+    sys.path.insert(0, task_root)  # started with -I: the task root is the only folder of its own
+    os.chdir(task_root)
+    capture = _Capture()
+    log_handler, request_filter = _lambda_logging(capture)
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = capture
+    handler, init_error = _init(handler_spec)
+    if init_error is not None:
+        _write_frame(channel, {"init_error": init_error, "logs": capture.take()})
+        return
+    _write_frame(channel, {"ready": True, "logs": capture.take()})
+    while True:
+        message = _read_frame(requests)
+        if message is None:
+            break
+        fields = message["context"]
+        request_filter.request_id = fields["aws_request_id"]
+        context = Context(fields, time.monotonic() + fields["remaining_ms"] / 1000.0)
+        _write_frame(channel, _invoke(handler, message["event"], context, capture))
+    log_handler.close()
+    sys.stdout, sys.stderr = real_out, real_err
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""The user's Python code, run as Lambda runs it: execution environments as worker processes apart
+from the emulator's event loop (`bootstrap.py` in each), one invocation at a time per environment,
+a cold start (the init phase, timed) when none is idle, warm reuse after.
+
+What Lambda does to an environment, this does to a process: a timeout, a crash, a failed init or
+memory past the function's setting ends it, and the caller gets Lambda's error for it. Nothing a
+handler does blocks the emulator or another invocation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import struct
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from simulator.emulator.functions import HandlerResult, LambdaContext
+from simulator.scenario import CodeSpec
+
+BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
+INIT_LIMIT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
+_HEADER = struct.Struct(">I")
+_STDERR_LINES = 50
+# How Lambda's runtime API words a process's end (Go's os.ProcessState strings).
+_SIGNAL_WORDS = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted",
+                 signal.SIGTERM: "terminated", signal.SIGBUS: "bus error", signal.SIGFPE: "floating point exception"}
+
+
+def exit_words(returncode: int | None) -> str:
+    if returncode is None:
+        return "signal: killed"
+    if returncode < 0:
+        sig = -returncode
+        return f"signal: {_SIGNAL_WORDS.get(sig, signal.Signals(sig).name.lower())}"  # type: ignore[call-overload]
+    return f"exit status {returncode}"
+
+
+class _Environment:
+    """One execution environment: a bootstrap process and the tail of what it wrote to stderr."""
+
+    def __init__(self, process: asyncio.subprocess.Process, variables: dict[str, str]) -> None:
+        self.process, self.variables = process, variables
+        self.stderr: deque[str] = deque(maxlen=_STDERR_LINES)
+        self.drain = asyncio.ensure_future(self._drain())
+
+    @classmethod
+    async def start(cls, environment: dict[str, str]) -> _Environment:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-I", BOOTSTRAP, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=environment,
+            start_new_session=True)
+        return cls(process, environment)
+
+    async def _drain(self) -> None:
+        assert self.process.stderr is not None
+        async for line in self.process.stderr:
+            self.stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
+
+    async def read(self) -> dict[str, Any] | None:
+        """The next frame, or None when the process is gone."""
+        assert self.process.stdout is not None
+        try:
+            head = await self.process.stdout.readexactly(_HEADER.size)
+            return orjson.loads(await self.process.stdout.readexactly(_HEADER.unpack(head)[0]))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+
+    def send(self, message: dict[str, Any]) -> bool:
+        assert self.process.stdin is not None
+        body = orjson.dumps(message)
+        try:
+            self.process.stdin.write(_HEADER.pack(len(body)) + body)
+        except (ConnectionError, RuntimeError):
+            return False
+        return True
+
+    async def exit_code(self) -> int | None:
+        try:
+            return await asyncio.wait_for(self.process.wait(), 5.0)
+        except TimeoutError:
+            self.kill()
+            return None
+
+    def kill(self) -> None:
+        """End the process and close its pipes now (closing the transport kills a live process),
+        so nothing is left for the garbage collector to close after the loop has gone."""
+        self.drain.cancel()
+        transport = getattr(self.process, "_transport", None)
+        if transport is not None:
+            transport.close()
+        elif self.process.returncode is None:
+            try:
+                self.process.kill()
+            except ProcessLookupError:
+                pass
+
+
+class ProcessHandler:
+    """The execution environments of one version's code (idle ones kept for warm starts)."""
+
+    def __init__(self, code: CodeSpec, max_idle: int = 64) -> None:
+        self.code = code
+        self.max_idle = max_idle
+        self.idle: list[_Environment] = []
+        self.busy: set[_Environment] = set()
+        self.cold_starts = 0
+
+    async def run(self, event: Any, context: LambdaContext, timeout_s: float,
+                  environment: Callable[[], dict[str, str]]) -> HandlerResult:
+        started = time.monotonic()
+        init_ms: float | None = None
+        env: _Environment | None = self.idle.pop() if self.idle else None
+        if env is None:
+            self.cold_starts += 1
+            env = await _Environment.start(environment())
+            self.busy.add(env)
+            try:
+                ready = await asyncio.wait_for(env.read(), INIT_LIMIT_S)
+            except TimeoutError:
+                return self._end(env, HandlerResult(
+                    error_type="Runtime.Unknown", error_message=f"RequestId: {context.aws_request_id} "
+                    f"Error: Init phase did not complete within {INIT_LIMIT_S:.0f} seconds"))
+            init_ms = (time.monotonic() - started) * 1000
+            if ready is None:
+                return self._end(env, await self._exited(env, context, init_ms))
+            if "init_error" in ready:
+                error = ready["init_error"]
+                return self._end(env, HandlerResult(
+                    error_type=error["errorType"], error_message=error["errorMessage"],
+                    stack_trace=tuple(error["stackTrace"]), logs=ready.get("logs", ""), init_ms=init_ms))
+        else:
+            self.busy.add(env)
+        remaining = timeout_s  # an on-demand init has its own limit, not the function's timeout
+        fields = {"function_name": context.function_name, "function_version": context.function_version,
+                  "invoked_function_arn": context.invoked_function_arn, "aws_request_id": context.aws_request_id,
+                  "memory_limit_in_mb": context.memory_limit_in_mb, "log_group_name": context.log_group_name,
+                  "log_stream_name": env.variables["AWS_LAMBDA_LOG_STREAM_NAME"],
+                  "client_context": context.client_context, "remaining_ms": int(remaining * 1000)}
+        if not env.send({"event": event, "context": fields}):
+            return self._end(env, await self._exited(env, context, init_ms))
+        try:
+            reply = await asyncio.wait_for(env.read(), remaining)
+        except TimeoutError:
+            return self._end(env, HandlerResult(timed_out=True, init_ms=init_ms))
+        if reply is None:
+            return self._end(env, await self._exited(env, context, init_ms))
+        memory_mb = round(reply.get("max_rss_kb", 0) / 1024)
+        logs = reply.get("logs", "")
+        if memory_mb > context.memory_limit_in_mb:
+            return self._end(env, HandlerResult(
+                error_type="Runtime.OutOfMemory", logs=logs, init_ms=init_ms, memory_used_mb=memory_mb,
+                error_message=f"RequestId: {context.aws_request_id} Error: Runtime exited with error: signal: killed"))
+        error = reply.get("error")
+        result = HandlerResult(value=reply.get("value"), logs=logs, init_ms=init_ms, memory_used_mb=memory_mb)
+        if error is not None:
+            result = HandlerResult(error_type=error["errorType"], error_message=error["errorMessage"],
+                                   stack_trace=tuple(error["stackTrace"]), logs=logs, init_ms=init_ms,
+                                   memory_used_mb=memory_mb)
+        self.busy.discard(env)
+        if len(self.idle) < self.max_idle:
+            self.idle.append(env)
+        else:
+            env.kill()
+        return result
+
+    def _end(self, env: _Environment, result: HandlerResult) -> HandlerResult:
+        """An environment Lambda would not reuse: ended, and its result passed on."""
+        env.kill()
+        self.busy.discard(env)
+        return result
+
+    async def _exited(self, env: _Environment, context: LambdaContext, init_ms: float | None) -> HandlerResult:
+        code = await env.exit_code()
+        await asyncio.sleep(0)  # let the drain take the last of stderr
+        return HandlerResult(error_type="Runtime.ExitError", init_ms=init_ms, logs="\n".join(env.stderr),
+                             error_message=f"RequestId: {context.aws_request_id} Error: Runtime exited "
+                                           f"with error: {exit_words(code)}")
+
+    def close(self) -> None:
+        for env in (*self.idle, *self.busy):
+            env.kill()
+        self.idle.clear()
+        self.busy.clear()
+
+
+def lambda_environment(code: CodeSpec, *, function: str, version: str, memory_mb: int, region: str,
+                       endpoint_url: str | None) -> dict[str, str]:
+    """An execution environment's variables: the function's own, then Lambda's reserved ones (which
+    a function's variables cannot override), with the AWS endpoint pointing back at the emulator."""
+    stream = f"{datetime.now(UTC):%Y/%m/%d}/[{version}]{secrets.token_hex(16)}"
+    reserved = {
+        "LAMBDA_TASK_ROOT": os.path.abspath(code.path), "LAMBDA_RUNTIME_DIR": os.path.dirname(BOOTSTRAP),
+        "_HANDLER": code.handler, "AWS_EXECUTION_ENV": f"AWS_Lambda_{code.runtime}",
+        "AWS_LAMBDA_FUNCTION_NAME": function, "AWS_LAMBDA_FUNCTION_VERSION": version,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb), "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region, "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": stream, "AWS_ACCESS_KEY_ID": "shiftsim",
+        "AWS_SECRET_ACCESS_KEY": "shiftsim", "AWS_SESSION_TOKEN": "shiftsim",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "en_US.UTF-8", "TZ": ":UTC",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if endpoint_url:
+        reserved["AWS_ENDPOINT_URL"] = endpoint_url
+    return {**code.environment, **reserved}

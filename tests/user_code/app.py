@@ -1,0 +1,62 @@
+"""User code as a Lambda function holds it: handlers the sandbox tests invoke through the emulator."""
+
+import ctypes
+import logging
+import os
+import time
+
+import boto3
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+IMPORTED_AT = time.time()  # module scope runs once per execution environment (the cold start)
+
+
+def answer(event, context):
+    print("answering", event.get("n"))
+    logger.info("version %s", context.function_version)
+    return {"version": context.function_version, "pid": str(os.getpid()),
+            "region": os.environ["AWS_REGION"], "greeting": os.environ.get("GREETING", ""),
+            "name": os.environ["AWS_LAMBDA_FUNCTION_NAME"], "remaining": str(context.get_remaining_time_in_millis()),
+            "imported_at": str(IMPORTED_AT)}
+
+
+def sleep_past_timeout(event, context):
+    time.sleep(60)
+
+
+def exit_interpreter(event, context):
+    os._exit(3)
+
+
+def segfault(event, context):
+    ctypes.string_at(0)
+
+
+def raise_error(event, context):
+    return helper(event)
+
+
+def helper(event):
+    raise ValueError(f"bad input {event.get('n')}")
+
+
+def block_cpu(event, context):
+    while True:
+        pass
+
+
+def not_json(event, context):
+    return {"when": object()}
+
+
+def grow(event, context):
+    hoard = bytearray(300 * 1024 * 1024)
+    hoard[::4096] = b"x" * len(hoard[::4096])
+    return {"size": str(len(hoard))}
+
+
+def list_functions(event, context):
+    """The function's own boto3 call, which AWS_ENDPOINT_URL sends to the emulator."""
+    client = boto3.client("lambda")
+    return {"functions": ",".join(f["FunctionName"] for f in client.list_functions()["Functions"])}
