@@ -538,6 +538,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  routing vs weights: {routing['observed']} observed on the new version, "
                      f"{routing['expected']} expected (p = {routing['p_value']:.3g}): "
                      f"{'consistent' if routing['follows'] else 'NOT consistent'}")
+    for note in (summary.get("run_info") or {}).get("notes") or ():
+        lines.append(f"  NOTE: {note}")
     lost = (summary.get("run_info") or {}).get("workers_lost")
     if lost:
         lines.append("  workers that disappeared (their rows up to then are kept): "

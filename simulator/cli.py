@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from simulator import event_loops
@@ -27,14 +28,35 @@ from simulator.connect.invoke import BlockConfigError
 from simulator.deploy import DeployError
 from simulator.event_loops import EventLoopError
 from simulator.record import RecordError
-from simulator.scenario import ScenarioError, default_scenario, load_scenario
+from simulator.scenario import ScenarioError, StackSource, default_scenario, load_scenario
 
 USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, FlowError, DeployError, RecordError, EventLoopError,
                TokenFileError)
 
 
-def _scenario(path: str | None):
-    return load_scenario(path) if path else default_scenario()
+def _scenario(args: argparse.Namespace):
+    """The scenario a command names, with the stack its --template, --new-code and --new-ref give."""
+    stack = StackSource.given(getattr(args, "template", None), getattr(args, "new_code", None),
+                              getattr(args, "new_ref", None), getattr(args, "parameter", None) or ())
+    path = getattr(args, "scenario", None)
+    if stack is not None and stack.template is None and (path is None or not _has_stack(path)):
+        raise ScenarioError("--new-code, --new-ref and --parameter change a template's stack: give --template "
+                            "(or a scenario with [stack])")
+    return load_scenario(path, stack) if path or stack else default_scenario()
+
+
+def _has_stack(path: str) -> bool:
+    try:
+        return "[stack]" in Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+def stack_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--template", help="a SAM or CloudFormation template: the stack (instead of the scenario's)")
+    p.add_argument("--new-code", metavar="FOLDER", help="the deployed function's new code: what the deployment publishes")
+    p.add_argument("--new-ref", metavar="GIT_REF", help="the new code as this git ref of the template's repository has it")
+    p.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE", help="a template parameter")
 
 
 def _whole(low: int, high: int | None = None, note: str = ""):
@@ -70,7 +92,7 @@ def _emulator(args: argparse.Namespace):
     from simulator.emulator.functions import HandlerImportError
     from simulator.emulator.server import Emulator
 
-    scenario = _scenario(args.scenario)
+    scenario = _scenario(args)
     scale = args.time_scale or scenario.time_scale
     try:
         return Emulator(scenario, clock=ScaledClock(scale), seed=args.seed)
@@ -79,8 +101,6 @@ def _emulator(args: argparse.Namespace):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from simulator.emulator.functions import HandlerImportError
     from simulator.emulator.guard import exposure_warning, serving_guard, signature_verifier
     from simulator.emulator.server import serve_until_signalled
@@ -117,7 +137,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from simulator.connect.invoke import InvokeBlock
     from simulator.probe import format_probe, probe_alias, require_served
 
-    scenario = _scenario(args.scenario)
+    scenario = _scenario(args)
     alias_arn = args.alias_arn or scenario.deployed_alias_arn()
     block = InvokeBlock(function_arn=alias_arn, timeout_s=args.block_timeout,
                         response_validation=args.validation)
@@ -150,16 +170,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from simulator.emulator.functions import unimportable_handlers
     from simulator.loadgen.options import DEFAULT_FLOW, flow_functions
 
-    scenario = load_scenario(args.scenario)
+    scenario = _scenario(args)
     problems = unimportable_handlers(sorted(scenario.handlers()))
     if problems:
-        raise ScenarioError(f"{args.scenario}: {'; '.join(problems)}")
+        raise ScenarioError(f"{args.scenario or args.template}: {'; '.join(problems)}")
     flows = load_flow(scenario.load.flow or DEFAULT_FLOW, flow_map=scenario.flow_map,
                       functions=flow_functions(scenario, scenario.deployed_alias_arn(), "local"))
     functions = ", ".join(f"{f.name} ({len(f.versions)} versions, aliases "
                           f"{', '.join(a.name for a in f.aliases) or 'none'})" for f in scenario.functions)
     blocks = ", ".join(f"{b['flow']}/{b['block']} -> {b['invokes'].split(':function:')[1]}" for b in flows.block_targets())
-    print(f"{args.scenario}: ok: scenario {scenario.name!r}: {functions}; flows: {len(flows.flows)}, "
+    for note in scenario.notes:
+        print(f"note: {note}")
+    print(f"{args.scenario or args.template}: ok: scenario {scenario.name!r}: {functions}; flows: {len(flows.flows)}, "
           f"Invoke blocks: {blocks or 'none'}")
     return 0
 
@@ -182,7 +204,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from simulator.deploy import run_deployment
 
-    scenario = _scenario(args.scenario)
+    scenario = _scenario(args)
     outcome = asyncio.run(run_deployment(
         scenario, args.endpoint, target_kind=args.target, region=args.region, profile=args.profile,
         deployment_id=args.deployment_id, watch_only=args.watch_only, config_name=args.config,
@@ -191,9 +213,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)  # a bad scenario fails here, before Locust is imported
-    from pathlib import Path
-
+    if args.scenario is None and args.template is None:
+        raise ScenarioError("rehearse: give a scenario file, or --template")
+    scenario = _scenario(args)  # a bad scenario fails here, before Locust is imported
     from simulator.rehearse import main_rehearse
 
     return main_rehearse(scenario, results=Path(args.results) if args.results else None, target=args.target,
@@ -202,8 +224,6 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from simulator.analysis import format_summary
     from simulator.rehearse_results import redraw
 
@@ -230,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, help="seed for routing draws and fault injection")
         p.add_argument("--time-scale", type=_time_scale,
                        help="emulated seconds per real second (default: the scenario's, else 1)")
+        stack_options(p)
 
     serve = sub.add_parser("serve", help="run the local AWS emulator until interrupted")
     serve.add_argument("--host", default="127.0.0.1")
@@ -266,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--region")
     deploy.add_argument("--profile")
     deploy.add_argument("--scenario", help="names the application, group, function and alias")
+    deploy.add_argument("--template", help="a SAM or CloudFormation template (instead of the scenario's stack)")
     deploy.add_argument("--config", help="deployment configuration (SAM short name or full name)")
     deploy.add_argument("--target-version", help="deploy this version instead of publishing one")
     deploy.add_argument("--watch-only", action="store_true",
@@ -274,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.set_defaults(func=cmd_deploy)
 
     rehearse = sub.add_parser("rehearse", help="run a whole rehearsal: emulator, load, deployment, verdict")
-    rehearse.add_argument("scenario")
+    rehearse.add_argument("scenario", nargs="?", help="scenario file (TOML); or give --template")
+    stack_options(rehearse)
     rehearse.add_argument("--results", help="the run folder (default: results/<run-id>)")
     rehearse.add_argument("--target", choices=("local", "aws"), default="local")
     rehearse.add_argument("--alias-arn", help="aws target: the alias (default: the scenario's)")
@@ -290,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.set_defaults(func=cmd_plot)
 
     validate = sub.add_parser("validate", help="check a scenario file")
-    validate.add_argument("scenario")
+    validate.add_argument("scenario", nargs="?", help="scenario file (TOML); or give --template")
+    stack_options(validate)
     validate.set_defaults(func=cmd_validate)
 
     stage = sub.add_parser("stage", help="replace $LATEST's code and faults on a running emulator")

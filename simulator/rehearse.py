@@ -74,8 +74,8 @@ def locust_arguments(scenario: Scenario, folder: Path, *, target: str, time_scal
                      watch_existing: bool) -> list[str]:
     load = scenario.load
     users, spawn_rate = callers(scenario, target, time_scale)
-    args = ["--headless", "-u", str(users), "-r", str(spawn_rate), "--scenario", scenario.source,
-            "--run-dir", str(folder), "--rate", str(load.rate), "--loops-per-contact", str(load.loops_per_contact),
+    args = ["--headless", "-u", str(users), "-r", str(spawn_rate), *scenario.stack_arguments(),
+            *(["--scenario", scenario.file] if scenario.file else []), "--run-dir", str(folder), "--rate", str(load.rate), "--loops-per-contact", str(load.loops_per_contact),
             "--contacts-per-minute", str(load.contacts_per_minute), "--start-time", load.start_time,
             "--traffic-profile", load.traffic_profile,
             "--max-contacts-per-second", str(load.max_contacts_per_second),
@@ -135,6 +135,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         region=region, watch_existing=watch_existing)])
     load_options(options)  # the same validation as the locustfile: bad input stops here, exit 2
     environment = Environment(user_classes=[RehearsalUser], events=events, parsed_options=options)
+    environment.shiftsim_said_notes = True  # type: ignore[attr-defined]  # said below, in the rehearsal's words
     runner = environment.create_local_runner()
     environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
     session = environment.shiftsim  # type: ignore[attr-defined]
@@ -145,6 +146,8 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     writer = gevent.spawn(csv_writer)
     history = gevent.spawn(locust_stats.stats_history, runner)
     say(f"shiftsim: rehearsing {scenario.name} ({scenario.source}) -> {folder}")
+    for note in scenario.notes:
+        say(f"shiftsim: note: {note}")
     if not deploys(scenario, watch_existing):
         say(f"shiftsim: the scenario has no [deployment] table: a load-only rehearsal of "
             f"{scenario.load.max_duration:g} s (max_duration); `shiftsim deploy --scenario {scenario.source}` "

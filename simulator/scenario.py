@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -85,8 +85,9 @@ class CodeSpec:
 
     @property
     def runs_here(self) -> bool:
-        """Python code runs as it is; other runtimes get a stand-in handler."""
-        return self.runtime.startswith("python3")
+        """Python code in a folder runs as it is; other runtimes, or code that is not here (S3, an
+        image), get a stand-in handler."""
+        return bool(self.path) and self.runtime.startswith("python3")
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class AlarmSpec:
     threshold: float = 0.0
     comparison: str = "GreaterThanThreshold"
     treat_missing_data: str = "missing"
+    parameters: dict[str, Any] | None = None  # a template's alarm: PutMetricAlarm's parameters as they are
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,43 @@ class DeploymentSpec:
     post_traffic_hook: str | None = None
     start_after: float = 30.0
     requested: bool = False  # the scenario file has a [deployment] table: a rehearsal deploys
+
+
+@dataclass(frozen=True)
+class StackSource:
+    """A template the stack comes from (`[stack]`, or the command line's `--template`), and the
+    user's change the deployment publishes: a code folder or a git ref."""
+
+    template: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    new_code: str | None = None
+    new_ref: str | None = None
+    flow: str | None = None
+
+    @classmethod
+    def given(cls, template: str | None = None, new_code: str | None = None, new_ref: str | None = None,
+              parameters: list[str] | tuple[str, ...] = ()) -> StackSource | None:
+        """What a command line gives (`--template`, `--new-code`, `--new-ref`, `--parameter K=V`),
+        or None when it gives none of them."""
+        pairs = {}
+        for item in parameters:
+            key, equals, value = item.partition("=")
+            if not equals or not key:
+                raise ScenarioError(f"--parameter: must be NAME=VALUE, got {item!r}")
+            pairs[key] = value
+        if new_code and new_ref:
+            raise ScenarioError("--new-code and --new-ref: give one, not both")
+        if new_code and not Path(new_code).is_dir():
+            raise ScenarioError(f"--new-code: is not a folder: {new_code}")
+        if not any((template, new_code, new_ref, pairs)):
+            return None
+        return cls(template, pairs, str(Path(new_code).resolve()) if new_code else None, new_ref)
+
+    def over(self, other: StackSource) -> StackSource:
+        """These values where given, the other's elsewhere."""
+        return StackSource(self.template or other.template, {**other.parameters, **self.parameters},
+                           self.new_code or other.new_code, self.new_ref or other.new_ref,
+                           self.flow or other.flow)
 
 
 @dataclass(frozen=True)
@@ -217,7 +256,29 @@ class Scenario:
     function_map: dict[str, str] = field(default_factory=dict)  # a flow's ARN, placeholder or name -> "Name[:qualifier]"
     flow_map: dict[str, str] = field(default_factory=dict)  # a flow reference -> a flow's file name or Metadata.name
     callers: dict[str, Any] = field(default_factory=dict)  # simulator.connect.caller.CallerSpec's fields
+    notes: tuple[str, ...] = ()  # what the rehearsal cannot rehearse faithfully: said at start and in the summary
+    stack: StackSource | None = None  # the template the stack came from, when it did
     source: str = "<default>"
+
+    @property
+    def file(self) -> str | None:
+        """The scenario file read, if one was (not for the default, nor a template alone)."""
+        if self.source == "<default>" or (self.stack is not None and self.source == self.stack.template):
+            return None
+        return self.source
+
+    def stack_arguments(self) -> list[str]:
+        """The command-line options that give this scenario's template stack to another process."""
+        if self.stack is None or self.stack.template is None:
+            return []
+        args = ["--template", self.stack.template]
+        if self.stack.new_code:
+            args += ["--new-code", self.stack.new_code]
+        if self.stack.new_ref:
+            args += ["--new-ref", self.stack.new_ref]
+        for key, value in self.stack.parameters.items():
+            args += ["--parameter", f"{key}={value}"]
+        return args
 
     def qualifiers(self) -> dict[str, frozenset[str]]:
         """Each function's qualifiers: its aliases, its published versions and $LATEST."""
@@ -335,17 +396,23 @@ class _Section:
             self.fail(f"unknown key(s): {', '.join(unknown)}")
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raise ScenarioError naming file and key on any problem."""
+def load_scenario(path: str | Path | None, stack: StackSource | None = None) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError naming file and key on any problem.
+    `stack` (the command line's) overrides the file's `[stack]`; with a template and no file, the
+    scenario is the template's stack, deployed with the defaults."""
+    if path is None:
+        if stack is None or stack.template is None:
+            return default_scenario()
+        return parse_scenario("[deployment]\n", stack.template, stack)
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"{source}: cannot read scenario: {exc.strerror or exc}") from None
-    return parse_scenario(text, source)
+    return parse_scenario(text, source, stack)
 
 
-def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | None = None) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -353,6 +420,12 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     top = _Section(source, "", data)
     meta = top.table("scenario") or _Section(source, "scenario", {})
     aws = top.table("aws") or _Section(source, "aws", {})
+    region, account = aws.string("region", DEFAULT_REGION), aws.string("account", DEFAULT_ACCOUNT)
+    source_of_stack = _stack_source(top.table("stack"), Path(source).parent)
+    if stack is not None:
+        source_of_stack = stack.over(source_of_stack)
+    if source_of_stack.template is not None:
+        return _template_scenario(top, meta, aws, source_of_stack, region, account)
     functions = tuple(_function(s) for s in top.tables("functions")) or default_scenario().functions
     alarm_sections = top.tables("alarms")
     deployment_section = top.table("deployment")
@@ -363,8 +436,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         name=meta.string("name", Path(source).stem),
         description=meta.string("description", ""),
         seed=meta.number("seed", None, low=0, integer=True),
-        region=aws.string("region", DEFAULT_REGION),
-        account=aws.string("account", DEFAULT_ACCOUNT),
+        region=region,
+        account=account,
         account_concurrency=aws.number("account_concurrency", 1000, low=1, integer=True),
         functions=functions,
         alarms=tuple(_alarm(a) for a in alarm_sections) if alarm_sections else (
@@ -384,14 +457,97 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     )
     if scenario.deployment is not None:
         _check_deployment(top, scenario)
+    return _finished(scenario, top, meta, aws, emulator_section)
+
+
+def _finished(scenario: Scenario, top: _Section, meta: _Section, aws: _Section, emulator: _Section) -> Scenario:
     if len(scenario.account) != 12 or not scenario.account.isdigit():
         aws.fail(f"must be 12 digits, got {scenario.account!r}", "account")
-    for section in (meta, aws, emulator_section, top):
+    for section in (meta, aws, emulator, top):
         section.done()
     names = [f.name for f in scenario.functions]
     if len(set(names)) != len(names):
         top.fail(f"function names must be unique, got {names}", "functions")
     return scenario
+
+
+def _stack_source(s: _Section | None, folder: Path) -> StackSource:
+    """`[stack]`: template, parameters, new_code or new_ref, flow (paths from the scenario's folder)."""
+    if s is None:
+        return StackSource()
+    template = s.string("template", None)
+    if template is None:
+        s.fail("missing key 'template' (the SAM or CloudFormation template of the stack)")
+    new_code, new_ref = s.string("new_code", None), s.string("new_ref", None)
+    if new_code is not None and new_ref is not None:
+        s.fail("give new_code or new_ref, not both", "new_code")
+    parameters = s.table("parameters")
+    made = StackSource(template=str(folder / template),
+                       parameters={k: str(parameters.raw(k)) for k in list(parameters.data)} if parameters else {},
+                       new_code=str(folder / new_code) if new_code else None, new_ref=new_ref,
+                       flow=s.string("flow", None))
+    s.done()
+    return made
+
+
+def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: StackSource, region: str,
+                       account: str) -> Scenario:
+    """A scenario whose stack is a template's: the template declares functions, alarms and the
+    deployment group; the scenario says when to deploy, the load and what to expect."""
+    from simulator.stack.intrinsics import TemplateError
+    from simulator.stack.sam import load_template
+
+    for key in ("functions", "alarms", "function_map"):
+        if top.has(key):
+            top.fail(f"[stack] template declares the stack: [{key}] has no place beside it", key)
+    deployment_section = top.table("deployment")
+    deployment_function = None
+    start_after = DeploymentSpec().start_after
+    if deployment_section is not None:
+        deployment_function = deployment_section.string("function", None)
+        start_after = deployment_section.number("start_after", start_after, low=0)
+        for key in list(deployment_section.data):
+            if key not in ("function", "start_after", "faults"):
+                deployment_section.fail("the template's DeploymentPreference says this; here only function, "
+                                        "start_after and [deployment.faults] (faults on the new version)", key)
+    faults_section = deployment_section.table("faults") if deployment_section else None
+    new_code = Path(stack.new_code) if stack.new_code else None
+    if new_code is not None and not new_code.is_dir():
+        top.fail(f"is not a folder: {new_code}", "stack.new_code")
+    try:
+        built = load_template(stack.template or "", region=region, account=account, parameters=stack.parameters,
+                              new_code=new_code, new_ref=stack.new_ref, deploy_function=deployment_function,
+                              flow=stack.flow)
+    except TemplateError as exc:
+        raise ScenarioError(str(exc)) from None
+    if not built.functions:
+        top.fail(f"{stack.template} declares no Lambda function", "stack.template")
+    deployment = built.deployment
+    if deployment is not None:
+        deployment = replace(deployment, start_after=start_after, requested=deployment_section is not None)
+        if faults_section is not None:
+            built.functions = tuple(
+                replace(fn, staged=replace(fn.staged, faults=_faults(faults_section)))  # type: ignore[type-var]
+                if fn.name == deployment.function else fn for fn in built.functions)
+    elif deployment_section is not None:
+        deployment_section.fail(f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference "
+                                "to deploy")
+    emulator_section = top.table("emulator") or _Section(top.source, "emulator", {})
+    load_section = top.table("load")
+    load = _load(load_section, Path(top.source).parent) if load_section else LoadSpec()
+    if load.flow is None and built.flow is not None:
+        load = replace(load, flow=built.flow)
+    expect_section = top.table("expect")
+    scenario = Scenario(
+        name=meta.string("name", Path(top.source).stem), description=meta.string("description", ""),
+        seed=meta.number("seed", None, low=0, integer=True), region=region, account=account,
+        account_concurrency=aws.number("account_concurrency", 1000, low=1, integer=True),
+        functions=built.functions, alarms=built.alarms, deployment=deployment,
+        emulator=_emulator_options(emulator_section), time_scale=meta.number("time_scale", 1.0, low=0.001),
+        load=load, expect=_expect(expect_section) if expect_section else {},
+        flow_map=_string_table(top.table("flow_map")), callers=_callers(top.table("callers")),
+        notes=tuple(built.notes), stack=stack, source=top.source)
+    return _finished(scenario, top, meta, aws, emulator_section)
 
 
 def _string_table(s: _Section | None) -> dict[str, str]:

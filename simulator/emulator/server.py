@@ -22,7 +22,7 @@ from aiohttp import web
 from simulator.admin_token import token_path, write_token
 from simulator.clock import Clock, ScaledClock
 from simulator.emulator.admin import AdminError, AdminRoutes, admin_error_response
-from simulator.emulator.cloudwatch.models import CloudWatchBackend
+from simulator.emulator.cloudwatch.models import CloudWatchBackend, CloudWatchError
 from simulator.emulator.cloudwatch.responses import TARGET_PREFIX as CLOUDWATCH_TARGET
 from simulator.emulator.cloudwatch.responses import CloudWatchResponses, parse_form
 from simulator.emulator.codedeploy.models import CodeDeployBackend, CodeDeployError
@@ -34,7 +34,7 @@ from simulator.emulator.guard import Guard, refused_answer
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 from simulator.emulator.lambda_.responses import LambdaResponses, error_answer, web_response
 from simulator.emulator.regions import Regions, current_region, region_of
-from simulator.scenario import Scenario, default_scenario
+from simulator.scenario import AlarmSpec, Scenario, ScenarioError, default_scenario
 
 log = logging.getLogger("shiftsim.emulator")
 
@@ -58,15 +58,21 @@ class Emulator:
                                             account=self.scenario.account)
         self.lambda_.provision(self.scenario)
         for alarm in self.scenario.alarms:
-            self.cloudwatch.put_metric_alarm({
+            self._put_alarm(alarm)
+        if self.scenario.deployment is not None:
+            self.codedeploy.provision(self.scenario.deployment)
+
+    def _put_alarm(self, alarm: AlarmSpec) -> None:
+        try:
+            self.cloudwatch.put_metric_alarm(alarm.parameters or {
                 "AlarmName": alarm.name, "Namespace": alarm.namespace, "MetricName": alarm.metric,
                 "Dimensions": [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()],
                 "Statistic": alarm.statistic, "Period": alarm.period,
                 "EvaluationPeriods": alarm.evaluation_periods,
                 "DatapointsToAlarm": alarm.datapoints_to_alarm, "Threshold": alarm.threshold,
                 "ComparisonOperator": alarm.comparison, "TreatMissingData": alarm.treat_missing_data})
-        if self.scenario.deployment is not None:
-            self.codedeploy.provision(self.scenario.deployment)
+        except CloudWatchError as exc:  # a template's alarm that CloudWatch would refuse
+            raise ScenarioError(f"{self.scenario.source}: alarm {alarm.name}: {exc.message}") from None
 
     def start(self) -> None:
         """Start the clock-driven work (alarm evaluation); call from inside the running loop."""

@@ -15,7 +15,7 @@ from simulator.aws import TargetError, check_endpoint
 from simulator.connect.function_map import FunctionMap
 from simulator.loadgen.pacing import DistributionError, parse_duration_distribution
 from simulator.loadgen.traffic import Profile, ProfileError, minute_of_day
-from simulator.scenario import Scenario, ScenarioError, default_scenario, load_scenario
+from simulator.scenario import Scenario, ScenarioError, StackSource, load_scenario
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DEFAULT_FLOW = REPO / "scenarios" / "flows" / "LambdaAlias-loop.json"
@@ -37,6 +37,10 @@ def add_options(parser: Any) -> None:
     group.add_argument("--region", default="", help="AWS region (aws target; default: the scenario's)")
     group.add_argument("--flow", default=str(DEFAULT_FLOW), help="exported Connect flow (JSON)")
     group.add_argument("--scenario", default="", help="scenario file (TOML); default: the seed's stack")
+    group.add_argument("--template", default="", help="a SAM or CloudFormation template: the stack")
+    group.add_argument("--new-code", default="", help="the deployed function's new code (a folder)")
+    group.add_argument("--new-ref", default="", help="the new code as this git ref of the template's repository has it")
+    group.add_argument("--parameter", action="append", default=[], help="a template parameter, NAME=VALUE")
     group.add_argument("--rate", type=float, default=0.0,
                        help="target invocations per second for the whole test (0: as fast as users go)")
     group.add_argument("--contacts-per-minute", type=float, default=0.0,
@@ -124,8 +128,9 @@ class LoadOptions:
     @property
     def emulator_args(self) -> list[str]:
         args = []
-        if self.scenario_path:
-            args += ["--scenario", self.scenario_path]
+        if self.scenario.file:
+            args += ["--scenario", self.scenario.file]
+        args += self.scenario.stack_arguments()
         if self.seed is not None:
             args += ["--seed", str(self.seed)]
         if self.time_scale:
@@ -146,7 +151,9 @@ def load_options(parsed: Any) -> LoadOptions:
         return OptionsError(f"--{option}: {message}")
 
     try:
-        scenario = load_scenario(parsed.scenario) if parsed.scenario else default_scenario()
+        stack = StackSource.given(parsed.template or None, parsed.new_code or None, parsed.new_ref or None,
+                                  parsed.parameter or ())
+        scenario = load_scenario(parsed.scenario or None, stack)
     except ScenarioError as exc:
         raise OptionsError(str(exc)) from None
     alias_arn = parsed.alias_arn or scenario.deployed_alias_arn()
@@ -164,7 +171,7 @@ def load_options(parsed: Any) -> LoadOptions:
     for option, folder in (("results-dir", parsed.results_dir), ("run-dir", parsed.run_dir)):
         if folder and Path(folder).exists() and not Path(folder).is_dir():
             raise fail(option, f"{folder} is a file, not a folder")
-    flow = Path(parsed.flow)
+    flow = Path(scenario.load.flow if parsed.flow == str(DEFAULT_FLOW) and scenario.load.flow else parsed.flow)
     if not flow.exists():
         raise fail("flow", f"no such file: {flow}")
     functions = flow_functions(scenario, alias_arn, parsed.target)
@@ -206,7 +213,7 @@ def load_options(parsed: Any) -> LoadOptions:
     except event_loops.EventLoopError as exc:
         raise OptionsError(str(exc)) from None
     deploy_after: float | None = parsed.deploy_after if parsed.deploy_after >= 0 else None
-    if deploy_after is None and parsed.scenario and scenario.deployment and scenario.deployment.requested:
+    if deploy_after is None and (parsed.scenario or parsed.template) and scenario.deployment and scenario.deployment.requested:
         deploy_after = scenario.deployment.start_after
     if parsed.watch_existing and deploy_after is None:
         deploy_after = 0.0

@@ -93,6 +93,9 @@ class LoadSession:
                                         flow_map=options.scenario.flow_map)
         self.callers = CallerSpec(**options.scenario.callers)
         if self.coordinator:
+            if not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal has said them
+                for note in options.scenario.notes:
+                    log.warning("shiftsim: note: %s", note)
             for target in self.flows.block_targets():
                 if target["named"] != target["invokes"]:
                     log.warning("shiftsim: flow %s, block %s names %s: it invokes %s", target["flow"],
@@ -207,6 +210,7 @@ class LoadSession:
             o = self.options
             self.run_info = {
                 "run_id": self.run_id, "scenario": o.scenario.name, "scenario_file": o.scenario_path,
+                "template": o.scenario.stack.template if o.scenario.stack else None, "notes": list(o.scenario.notes),
                 "description": o.scenario.description, "alias_arn": o.alias_arn, "target": o.target,
                 "time_scale": self.clock.scale, "rate": o.rate, "flow": str(o.flow),
                 "users": getattr(parsed, "num_users", None), "processes": processes,

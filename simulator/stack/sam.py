@@ -1,0 +1,401 @@
+"""A SAM (or plain CloudFormation) template -> the stack a rehearsal provisions: functions with the
+user's code, the alias and version `AutoPublishAlias` makes, the CodeDeploy group
+`DeploymentPreference` makes, the CloudWatch alarms and the Connect flows, with `Ref`, `Sub` and
+`GetAtt` resolved to the names and ARNs the stack has once deployed.
+
+SAM's own transform (aws-sam-translator) turns the template into CloudFormation, as `sam deploy`
+does; local `CodeUri` folders stand in for the S3 objects `sam package` would upload. What the
+template holds that shiftsim does not emulate is listed in `notes`, said at the start of a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.emulator_vocabulary import PREFIX as CONFIG_PREFIX
+from simulator.scenario import (
+    AlarmSpec,
+    AliasSpec,
+    CodeSpec,
+    DeploymentSpec,
+    FunctionSpec,
+    TrafficRouting,
+    VersionSpec,
+)
+from simulator.stack.intrinsics import Resolver, TemplateError
+from simulator.stack.new_code import code_at_ref
+
+LOCAL_BUCKET = "shiftsim-local"
+# Resource types the rehearsal builds from, or that change nothing it measures.
+_USED = {"AWS::Lambda::Function", "AWS::Lambda::Version", "AWS::Lambda::Alias", "AWS::CloudWatch::Alarm",
+         "AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup", "AWS::CodeDeploy::DeploymentConfig",
+         "AWS::Connect::ContactFlow"}
+_UNCHECKED = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Permission",
+              "AWS::Logs::LogGroup", "AWS::Connect::Instance", "AWS::Connect::IntegrationAssociation"}
+_ALARM_KEYS = ("AlarmName", "AlarmDescription", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
+               "Period", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator",
+               "TreatMissingData", "Unit", "Metrics", "ActionsEnabled", "ThresholdMetricId")
+
+
+@dataclass
+class TemplateStack:
+    functions: tuple[FunctionSpec, ...]
+    alarms: tuple[AlarmSpec, ...]
+    deployment: DeploymentSpec | None
+    flow: str | None = None  # the entry flow, written from the template's ContactFlow resources
+    notes: list[str] = field(default_factory=list)
+
+
+def read_template(path: Path) -> dict[str, Any]:
+    from samtranslator.yaml_helper import yaml_parse  # CloudFormation's short forms (!Ref, !Sub ...)
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TemplateError(f"{path}: cannot read the template: {exc.strerror or exc}") from None
+    try:
+        template = yaml_parse(text)
+    except Exception as exc:  # yaml's and json's errors both
+        first = " ".join(str(exc).split())
+        raise TemplateError(f"{path}: not a YAML or JSON template: {first}") from None
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise TemplateError(f"{path}: a template needs a Resources mapping")
+    return template
+
+
+def _local_code(template: dict[str, Any], folder: Path, where: Path) -> dict[str, Path]:
+    """Replace each function's local CodeUri with an S3 location (as `sam package` would), and say
+    which folder each logical id's code is in."""
+    globals_uri = ((template.get("Globals") or {}).get("Function") or {}).get("CodeUri")
+    local: dict[str, Path] = {}
+    for name, resource in template["Resources"].items():
+        if not isinstance(resource, dict):
+            raise TemplateError(f"{where}: Resources.{name}: must be a mapping")
+        properties = resource.setdefault("Properties", {}) or {}
+        if resource.get("Type") == "AWS::Serverless::Function" and "InlineCode" not in properties:
+            uri = properties.get("CodeUri", globals_uri)
+            if isinstance(uri, str) and not uri.startswith("s3://"):
+                code = (folder / uri).resolve()
+                if not code.is_dir():
+                    raise TemplateError(f"{where}: Resources.{name}.Properties.CodeUri: {uri!r} is not a "
+                                        f"folder (looked in {code})")
+                local[name] = code
+                properties["CodeUri"] = f"s3://{LOCAL_BUCKET}/{name}"
+        elif resource.get("Type") == "AWS::Lambda::Function" and isinstance(properties.get("Code"), str):
+            code = (folder / properties["Code"]).resolve()
+            if not code.is_dir():
+                raise TemplateError(f"{where}: Resources.{name}.Properties.Code: {properties['Code']!r} is not a folder")
+            local[name] = code
+            properties["Code"] = {"S3Bucket": LOCAL_BUCKET, "S3Key": name}
+    return local
+
+
+def transform(template: dict[str, Any], region: str, account: str, parameters: dict[str, Any],
+              where: Path) -> dict[str, Any]:
+    """CloudFormation from a SAM template, by SAM's own translator (a template without the SAM
+    transform is CloudFormation already)."""
+    transforms = template.get("Transform")
+    if transforms is None or "AWS::Serverless-2016-10-31" not in (transforms if isinstance(transforms, list) else [transforms]):
+        return template
+    import boto3
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
+    values = {"AWS::AccountId": account, **parameters}
+    try:
+        return translator.translate(template, parameter_values=values, get_managed_policy_map=lambda: {})
+    except InvalidDocumentException as exc:
+        causes = "; ".join(str(cause) for cause in exc.causes)
+        raise TemplateError(f"{where}: SAM's transform refused the template: {causes}") from None
+
+
+class _Stack:
+    """The transformed template's resources and what Ref and GetAtt give for each."""
+
+    def __init__(self, cfn: dict[str, Any], region: str, account: str, stack_name: str,
+                 parameters: dict[str, Any], where: Path) -> None:
+        self.resources: dict[str, dict[str, Any]] = cfn["Resources"]
+        self.region, self.account, self.where = region, account, where
+        values = {name: spec.get("Default") for name, spec in (cfn.get("Parameters") or {}).items()
+                  if isinstance(spec, dict)}
+        values.update(parameters)
+        missing = [name for name, value in values.items() if value is None]
+        if missing:
+            raise TemplateError(f"{where}: parameters without a Default need a value "
+                                f"([stack.parameters] or --parameter): {', '.join(missing)}")
+        values.update({"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws",
+                       "AWS::StackName": stack_name, "AWS::URLSuffix": "amazonaws.com",
+                       "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/shiftsim"})
+        self.resolver = Resolver(cfn, values, self.ref, self.attribute, str(where))
+
+    def kind(self, name: str) -> str:
+        return str(self.resources[name].get("Type", ""))
+
+    def properties(self, name: str) -> dict[str, Any]:
+        properties = self.resources[name].get("Properties") or {}
+        try:
+            return self.resolver.value(properties)
+        except TemplateError as exc:
+            raise TemplateError(f"{exc} (in Resources.{name})") from None
+
+    def function_name(self, name: str) -> str:
+        given = (self.resources[name].get("Properties") or {}).get("FunctionName")
+        return str(self.resolver.value(given)) if given is not None else name
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.function_name(name)}"
+
+    def ref(self, name: str) -> Any:
+        kind, props = self.kind(name), self.resources[name].get("Properties") or {}
+        if kind == "AWS::Lambda::Function":
+            return self.function_name(name)
+        if kind == "AWS::Lambda::Version":
+            return f"{self.function_arn(self._function_of(props))}:1"
+        if kind == "AWS::Lambda::Alias":
+            return f"{self.function_arn(self._function_of(props))}:{self.resolver.value(props['Name'])}"
+        named = {"AWS::CloudWatch::Alarm": "AlarmName", "AWS::CodeDeploy::Application": "ApplicationName",
+                 "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
+                 "AWS::CodeDeploy::DeploymentConfig": "DeploymentConfigName", "AWS::IAM::Role": "RoleName"}
+        if kind in named and named[kind] in props:
+            return self.resolver.value(props[named[kind]])
+        if kind == "AWS::Connect::ContactFlow":
+            return self.attribute(name, "ContactFlowArn")
+        return name
+
+    def attribute(self, name: str, attr: str) -> Any:
+        kind = self.kind(name)
+        if kind == "AWS::Lambda::Function" and attr == "Arn":
+            return self.function_arn(name)
+        if kind == "AWS::Lambda::Version" and attr == "Version":
+            return "1"
+        if kind == "AWS::Lambda::Version" and attr == "FunctionArn":
+            return self.function_arn(self._function_of(self.resources[name].get("Properties") or {}))
+        if kind == "AWS::IAM::Role" and attr == "Arn":
+            return f"arn:aws:iam::{self.account}:role/{self.ref(name)}"
+        if kind == "AWS::CloudWatch::Alarm" and attr == "Arn":
+            return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{self.ref(name)}"
+        if kind == "AWS::Connect::ContactFlow" and attr == "ContactFlowArn":
+            instance = self.resolver.value((self.resources[name].get("Properties") or {}).get("InstanceArn", ""))
+            return f"{instance}/contact-flow/{hashlib.sha1(name.encode()).hexdigest()[:8]}-{name}"
+        if kind == "AWS::Connect::Instance" and attr in ("Arn", "Id"):
+            arn = f"arn:aws:connect:{self.region}:{self.account}:instance/{hashlib.sha1(name.encode()).hexdigest()[:32]}"
+            return arn if attr == "Arn" else arn.rsplit("/", 1)[1]
+        if attr == "Arn":
+            return f"arn:aws:{kind.split('::')[1].lower() if '::' in kind else 'unknown'}:{self.region}:{self.account}:{name}"
+        raise TemplateError(f"{self.where}: Fn::GetAtt {name}.{attr}: shiftsim does not model that "
+                            f"attribute of {kind}")
+
+    def _function_of(self, props: dict[str, Any]) -> str:
+        """The logical id of the function a Version or Alias names."""
+        target = props.get("FunctionName")
+        if isinstance(target, dict) and "Ref" in target:
+            return str(target["Ref"])
+        value = str(self.resolver.value(target))
+        for name in self.resources:
+            if self.kind(name) == "AWS::Lambda::Function" and self.function_name(name) == value.rsplit(":", 1)[-1]:
+                return name
+        raise TemplateError(f"{self.where}: FunctionName {value!r} is not a function of this template")
+
+
+def load_template(path: str | Path, *, region: str, account: str, parameters: dict[str, Any] | None = None,
+                  new_code: Path | None = None, new_ref: str | None = None, deploy_function: str | None = None,
+                  flow: str | None = None) -> TemplateStack:
+    """The stack a template describes. `new_code` (a folder) or `new_ref` (a git ref of the
+    repository holding the deployed function's code): what the deployment publishes as the new
+    version (the user's change); without either, the template's own code again."""
+    where = Path(path)
+    template = read_template(where)
+    local = _local_code(template, where.parent, where)
+    cfn = transform(template, region, account, dict(parameters or {}), where)
+    stack = _Stack(cfn, region, account, where.stem, dict(parameters or {}), where)
+    notes: list[str] = []
+    functions = {name: _function(stack, name, local, notes) for name in stack.resources
+                 if stack.kind(name) == "AWS::Lambda::Function"}
+    aliases: dict[str, list[AliasSpec]] = {}
+    groups: list[tuple[str, str, str, dict[str, Any]]] = []  # (group, function, alias, update policy)
+    for name, resource in stack.resources.items():
+        if stack.kind(name) != "AWS::Lambda::Alias":
+            continue
+        props = stack.properties(name)
+        function = stack._function_of(resource.get("Properties") or {})
+        aliases.setdefault(function, []).append(AliasSpec(str(props["Name"]), "1", description=str(props.get("Description", ""))))
+        update = (resource.get("UpdatePolicy") or {}).get("CodeDeployLambdaAliasUpdate")
+        if update:
+            policy = stack.resolver.value(update)
+            groups.append((str(policy["DeploymentGroupName"]), function, str(props["Name"]), policy))
+    specs = {name: FunctionSpec(**{**spec.__dict__, "aliases": tuple(aliases.get(name, ()))})
+             for name, spec in functions.items()}
+    alarms = tuple(_alarm(stack, name) for name in stack.resources if stack.kind(name) == "AWS::CloudWatch::Alarm")
+    deployment = _deployment(stack, groups, deploy_function, specs, notes)
+    if deployment is not None:
+        logical = next(n for n, s in specs.items() if s.name == deployment.function)
+        current = specs[logical].versions[0].code
+        if new_ref is not None and current is not None and current.path:
+            new_code = code_at_ref(Path(current.path), new_ref)
+        if new_code is not None:
+            specs[logical] = _with_new_code(specs[logical], new_code)
+        else:
+            notes.append(f"the deployment publishes {deployment.function}'s code unchanged (give the "
+                         "change with new_code or new_ref)")
+    for name in stack.resources:
+        kind = stack.kind(name)
+        if kind not in _USED and kind not in _UNCHECKED:
+            notes.append(f"{name} ({kind}) is not emulated: calls to it fail")
+    unchecked = sorted({stack.kind(n) for n in stack.resources if stack.kind(n) in _UNCHECKED})
+    if unchecked:
+        notes.append(f"not checked: {', '.join(unchecked)} (permissions are not enforced)")
+    return TemplateStack(tuple(specs.values()), alarms, deployment, _flows(stack, where, flow, notes), notes)
+
+
+def _function(stack: _Stack, name: str, local: dict[str, Path], notes: list[str]) -> FunctionSpec:
+    props = stack.properties(name)
+    runtime = str(props.get("Runtime", "python3.12"))
+    handler = str(props.get("Handler", "index.handler"))
+    environment = {k: str(v) for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()}
+    folder = local.get(name)
+    code_props = props.get("Code") or {}
+    if folder is None and "ZipFile" in code_props:
+        folder = _inline_code(str(code_props["ZipFile"]), runtime)
+    if folder is None:
+        notes.append(f"{name}: its code is in S3 or an image, which shiftsim cannot fetch; a stand-in "
+                     "handler answers {\"version\": N}")
+        code = CodeSpec(path="", handler=handler, runtime=runtime)
+    else:
+        code = CodeSpec(path=str(folder), handler=handler, runtime=runtime, environment=environment)
+        if not code.runs_here:
+            notes.append(f"{name}: runtime {runtime} does not run here; a stand-in handler answers "
+                         "{\"version\": N}")
+        elif runtime != f"python{sys.version_info.major}.{sys.version_info.minor}":
+            notes.append(f"{name}: {runtime} code runs on this machine's Python "
+                         f"{sys.version_info.major}.{sys.version_info.minor}")
+    if "FunctionName" not in (stack.resources[name].get("Properties") or {}):
+        notes.append(f"{name}: no FunctionName; named {name} here (CloudFormation adds the stack name "
+                     "and a suffix)")
+    reserved = props.get("ReservedConcurrentExecutions")
+    version = VersionSpec(handler=handler, description="the template's code", code=code)
+    return FunctionSpec(name=stack.function_name(name), timeout=int(props.get("Timeout", 3)),
+                        memory=int(props.get("MemorySize", 128)),
+                        reserved_concurrency=int(reserved) if reserved is not None else None,
+                        versions=(version,), staged=version)
+
+
+def _inline_code(source: str, runtime: str) -> Path:
+    """InlineCode is Lambda's `index` module (index.py): written once to a folder named by its hash."""
+    folder = Path(tempfile.gettempdir()) / f"shiftsim-inline-{hashlib.sha256(source.encode()).hexdigest()[:16]}"
+    folder.mkdir(exist_ok=True)
+    suffix = ".py" if runtime.startswith("python") else ".js"
+    (folder / f"index{suffix}").write_text(source, encoding="utf-8")
+    return folder
+
+
+def _with_new_code(spec: FunctionSpec, folder: Path) -> FunctionSpec:
+    current = spec.versions[0].code
+    assert current is not None
+    code = CodeSpec(path=str(folder), handler=current.handler, runtime=current.runtime,
+                    environment=current.environment)
+    staged = VersionSpec(handler=current.handler, description=f"new code from {folder}", code=code)
+    return FunctionSpec(**{**spec.__dict__, "staged": staged})
+
+
+def _alarm(stack: _Stack, name: str) -> AlarmSpec:
+    props = stack.properties(name)
+    parameters = {key: props[key] for key in _ALARM_KEYS if key in props}
+    parameters["AlarmName"] = str(stack.ref(name))
+    if "Dimensions" in props:
+        parameters["Dimensions"] = [{"Name": str(d["Name"]), "Value": str(d["Value"])} for d in props["Dimensions"]]
+    for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+        if key in props:
+            parameters[key] = [str(a) for a in props[key]]
+    dimensions = {d["Name"]: d["Value"] for d in parameters.get("Dimensions", [])}
+    return AlarmSpec(name=parameters["AlarmName"], metric=str(props.get("MetricName", "")),
+                     namespace=str(props.get("Namespace", "")), dimensions=dimensions,
+                     statistic=str(props.get("Statistic", props.get("ExtendedStatistic", ""))),
+                     period=int(props.get("Period", 60)), evaluation_periods=int(props.get("EvaluationPeriods", 1)),
+                     threshold=float(props.get("Threshold", 0.0)),
+                     comparison=str(props.get("ComparisonOperator", "")), parameters=parameters)
+
+
+def _deployment(stack: _Stack, groups: list[tuple[str, str, str, dict[str, Any]]], deploy_function: str | None,
+                specs: dict[str, FunctionSpec], notes: list[str]) -> DeploymentSpec | None:
+    if not groups:
+        return None
+    by_name = {stack.function_name(function): (group, function, alias, policy) for group, function, alias, policy in groups}
+    if deploy_function is not None and deploy_function not in by_name:
+        raise TemplateError(f"{stack.where}: no DeploymentPreference for function {deploy_function!r} "
+                            f"(functions with one: {', '.join(by_name)})")
+    chosen = by_name[deploy_function] if deploy_function else next(iter(by_name.values()))
+    for name, (_, function, _, _) in by_name.items():
+        if function != chosen[1]:
+            notes.append(f"{name} has a DeploymentPreference too; this rehearsal deploys {specs[chosen[1]].name} "
+                         "(choose with [deployment] function)")
+    group_name, function, alias, policy = chosen
+    group_id = next(n for n in stack.resources if stack.kind(n) == "AWS::CodeDeploy::DeploymentGroup"
+                    and str(stack.ref(n)) == group_name)
+    group = stack.properties(group_id)
+    config = str(group.get("DeploymentConfigName", CONFIG_PREFIX + "AllAtOnce"))
+    custom = None
+    config_id = next((n for n in stack.resources if stack.kind(n) == "AWS::CodeDeploy::DeploymentConfig"
+                      and str(stack.ref(n)) == config), None)
+    if config_id is not None:
+        custom = _traffic_routing(stack, config_id)
+    alarms_config = group.get("AlarmConfiguration") or {}
+    alarms = tuple(str(a["Name"]) for a in alarms_config.get("Alarms", [])) if alarms_config.get("Enabled", True) else ()
+    rollback = group.get("AutoRollbackConfiguration") or {}
+    hooks = {key: _hook_function(stack, policy.get(key)) for key in ("BeforeAllowTrafficHook", "AfterAllowTrafficHook")}
+    return DeploymentSpec(
+        application=str(group["ApplicationName"]), group=group_name, function=specs[function].name, alias=alias,
+        config=config, custom_config=custom, alarms=alarms, auto_rollback=bool(rollback.get("Enabled", False)),
+        pre_traffic_hook=hooks["BeforeAllowTrafficHook"], post_traffic_hook=hooks["AfterAllowTrafficHook"])
+
+
+def _hook_function(stack: _Stack, value: Any) -> str | None:
+    return None if value is None else str(value).rsplit(":", 1)[-1] if str(value).startswith("arn:") else str(value)
+
+
+def _traffic_routing(stack: _Stack, name: str) -> TrafficRouting:
+    routing = stack.properties(name).get("TrafficRoutingConfig") or {}
+    kind = routing.get("Type", "AllAtOnce")
+    if kind == "TimeBasedCanary":
+        canary = routing.get("TimeBasedCanary") or {}
+        return TrafficRouting(kind, int(canary.get("CanaryPercentage", 0)), int(canary.get("CanaryInterval", 0)))
+    if kind == "TimeBasedLinear":
+        linear = routing.get("TimeBasedLinear") or {}
+        return TrafficRouting(kind, int(linear.get("LinearPercentage", 0)), int(linear.get("LinearInterval", 0)))
+    return TrafficRouting("AllAtOnce")
+
+
+def _flows(stack: _Stack, where: Path, entry: str | None, notes: list[str]) -> str | None:
+    """The template's ContactFlow resources written as exported flows, in a folder named by their
+    content; the entry flow's path (the one named, or the first of type CONTACT_FLOW)."""
+    flows = []
+    for name in stack.resources:
+        if stack.kind(name) == "AWS::Connect::ContactFlow":
+            props = stack.properties(name)
+            content = props.get("Content")
+            if not isinstance(content, str):
+                raise TemplateError(f"{where}: Resources.{name}.Properties.Content: must be the flow's JSON as a string")
+            flows.append((str(props.get("Name", name)), str(props.get("Type", "CONTACT_FLOW")), content))
+    if not flows:
+        if entry is not None:
+            raise TemplateError(f"{where}: [stack] flow = {entry!r}, but the template has no AWS::Connect::ContactFlow")
+        return None
+    digest = hashlib.sha256(json.dumps(flows).encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"shiftsim-flows-{digest}"
+    folder.mkdir(exist_ok=True)
+    for flow_name, _, content in flows:
+        (folder / f"{flow_name}.json").write_text(content, encoding="utf-8")
+    names = [n for n, _, _ in flows]
+    if entry is not None and entry not in names:
+        raise TemplateError(f"{where}: [stack] flow = {entry!r} is not a flow of the template ({', '.join(names)})")
+    chosen = entry or next((n for n, kind, _ in flows if kind == "CONTACT_FLOW"), names[0])
+    return str(folder / f"{chosen}.json")
