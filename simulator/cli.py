@@ -174,8 +174,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     problems = unimportable_handlers(sorted(scenario.handlers()))
     if problems:
         raise ScenarioError(f"{args.scenario or args.template}: {'; '.join(problems)}")
-    flows = load_flow(scenario.load.flow or DEFAULT_FLOW, flow_map=scenario.flow_map,
-                      functions=flow_functions(scenario, scenario.deployed_alias_arn(), "local"))
+    flow = scenario.load.flow or DEFAULT_FLOW
+    flows = load_flow(flow, flow_map=scenario.flow_map,
+                      functions=flow_functions(scenario, scenario.deployed_alias_arn(), "local", flow))
     functions = ", ".join(f"{f.name} ({len(f.versions)} versions, aliases "
                           f"{', '.join(a.name for a in f.aliases) or 'none'})" for f in scenario.functions)
     blocks = ", ".join(f"{b['flow']}/{b['block']} -> {b['invokes'].split(':function:')[1]}" for b in flows.block_targets())

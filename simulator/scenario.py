@@ -497,7 +497,7 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
     from simulator.stack.intrinsics import TemplateError
     from simulator.stack.sam import load_template
 
-    for key in ("functions", "alarms", "function_map"):
+    for key in ("functions", "alarms"):
         if top.has(key):
             top.fail(f"[stack] template declares the stack: [{key}] has no place beside it", key)
     deployment_section = top.table("deployment")
@@ -545,6 +545,7 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
         functions=built.functions, alarms=built.alarms, deployment=deployment,
         emulator=_emulator_options(emulator_section), time_scale=meta.number("time_scale", 1.0, low=0.001),
         load=load, expect=_expect(expect_section) if expect_section else {},
+        function_map=_function_map(top.table("function_map"), built.functions),
         flow_map=_string_table(top.table("flow_map")), callers=_callers(top.table("callers")),
         notes=tuple(built.notes), stack=stack, source=top.source)
     return _finished(scenario, top, meta, aws, emulator_section)

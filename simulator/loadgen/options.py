@@ -15,7 +15,7 @@ from simulator.aws import TargetError, check_endpoint
 from simulator.connect.function_map import FunctionMap
 from simulator.loadgen.pacing import DistributionError, parse_duration_distribution
 from simulator.loadgen.traffic import Profile, ProfileError, minute_of_day
-from simulator.scenario import Scenario, ScenarioError, StackSource, load_scenario
+from simulator.scenario import DEFAULT_FUNCTION, Scenario, ScenarioError, StackSource, load_scenario
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DEFAULT_FLOW = REPO / "scenarios" / "flows" / "LambdaAlias-loop.json"
@@ -138,10 +138,15 @@ class LoadOptions:
         return [*args, "--event-loop", self.event_loop]
 
 
-def flow_functions(scenario: Scenario, alias_arn: str, target: str) -> FunctionMap:
+def flow_functions(scenario: Scenario, alias_arn: str, target: str, flow: Path | str | None = None) -> FunctionMap:
     """Which function each Invoke block calls: the scenario's map, the deployment's alias, and on
-    the local target the functions its stack declares."""
-    return FunctionMap(scenario.region, scenario.account, deployed=alias_arn, table=scenario.function_map,
+    the local target the scenario's stack. shiftsim's own looping flow (the default) stands in for
+    the user's: its block calls the alias the deployment shifts, whatever the stack's names."""
+    table = dict(scenario.function_map)
+    if (flow is None or Path(flow) == DEFAULT_FLOW) and DEFAULT_FUNCTION not in scenario.qualifiers():
+        deployed = parse_alias_arn(alias_arn)
+        table.setdefault(DEFAULT_FUNCTION, f"{deployed.name}:{deployed.qualifier}")
+    return FunctionMap(scenario.region, scenario.account, deployed=alias_arn, table=table,
                        stack=scenario.qualifiers() if target == "local" else None)
 
 
@@ -174,7 +179,7 @@ def load_options(parsed: Any) -> LoadOptions:
     flow = Path(scenario.load.flow if parsed.flow == str(DEFAULT_FLOW) and scenario.load.flow else parsed.flow)
     if not flow.exists():
         raise fail("flow", f"no such file: {flow}")
-    functions = flow_functions(scenario, alias_arn, parsed.target)
+    functions = flow_functions(scenario, alias_arn, parsed.target, flow)
     if parsed.rate < 0:
         raise fail("rate", f"must be >= 0, got {parsed.rate}")
     for option in ("contacts_per_minute", "max_contacts_per_second"):

@@ -26,7 +26,10 @@ def _git(folder: Path, *args: str) -> bytes:
 def code_at_ref(folder: Path, ref: str) -> Path:
     """`folder` (inside a git work tree) as commit `ref` has it, as a folder of its own."""
     top = Path(_git(folder, "rev-parse", "--show-toplevel").decode().strip())
-    commit = _git(folder, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    try:
+        commit = _git(folder, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    except TemplateError:
+        raise TemplateError(f"--new-ref: no commit {ref!r} in the repository at {top}") from None
     relative = folder.resolve().relative_to(top.resolve())
     target = Path(tempfile.gettempdir()) / f"shiftsim-ref-{commit[:16]}"
     extracted = target / relative

@@ -119,6 +119,14 @@ def transform(template: dict[str, Any], region: str, account: str, parameters: d
         raise TemplateError(f"{where}: SAM's transform refused the template: {causes}") from None
 
 
+def cloudformation(path: Path, region: str, account: str,
+                   parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The template as CloudFormation (SAM's transform applied), and each function's code folder."""
+    template = read_template(path)
+    local = _local_code(template, path.parent, path)
+    return transform(template, region, account, dict(parameters), path), local
+
+
 class _Stack:
     """The transformed template's resources and what Ref and GetAtt give for each."""
 
@@ -214,9 +222,7 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
     repository holding the deployed function's code): what the deployment publishes as the new
     version (the user's change); without either, the template's own code again."""
     where = Path(path)
-    template = read_template(where)
-    local = _local_code(template, where.parent, where)
-    cfn = transform(template, region, account, dict(parameters or {}), where)
+    cfn, local = cloudformation(where, region, account, parameters or {})
     stack = _Stack(cfn, region, account, where.stem, dict(parameters or {}), where)
     notes: list[str] = []
     functions = {name: _function(stack, name, local, notes) for name in stack.resources
