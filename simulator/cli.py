@@ -112,7 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise TargetError(str(exc)) from None
     try:
         guard = serving_guard(emulator.scenario.handlers(), args.allow_handler, (args.host, *args.allow_host),
-                              verifier)
+                              verifier, args.allow_code_upload)
     except HandlerImportError as exc:
         raise ScenarioError(f"--allow-handler: {exc}") from None
     warning = exposure_warning(args.host)
@@ -258,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=4566, help="0 picks a free port (default 4566)")
     serve.add_argument("--allow-handler", action="append", default=[], metavar="MODULE:FUNCTION",
                        help="a handler `shiftsim stage` may set, beyond the scenario's and the built-ins")
+    serve.add_argument("--allow-code-upload", action="store_true",
+                       help="let CreateFunction and UpdateFunctionCode bring code for this emulator to run "
+                       "(off: a request never chooses the code that runs)")
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="a host name clients may call the emulator by (IP addresses and localhost always)")
     serve.add_argument("--verify-signatures", action="store_true",

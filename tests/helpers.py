@@ -56,12 +56,15 @@ class RunningEmulator:
     """An emulator served from a background thread; `call` runs a coroutine on its loop."""
 
     def __init__(self, scenario: Scenario | None = None, *, seed: int | None = 1,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, code_uploads: bool = False) -> None:
+        from simulator.emulator.guard import Guard
+
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.emulator: Emulator = self.call(self._make(scenario, seed, clock))
-        self.server = EmulatorServer(self.emulator)
+        guard = Guard(allowed_handlers=self.emulator.scenario.handlers(), code_uploads=code_uploads)
+        self.server = EmulatorServer(self.emulator, guard=guard)
         self.url: str = self.call(self.server.start())
 
     @staticmethod

@@ -71,8 +71,10 @@ class Guard:
     """The checks of every request (`refusal`) and of the admin routes (`admin`, `handler`)."""
 
     def __init__(self, admin_token: str | None = None, allowed_handlers: Iterable[str] = (),
-                 hosts: Iterable[str] = (), verifier: SignatureVerifier | None = None) -> None:
+                 hosts: Iterable[str] = (), verifier: SignatureVerifier | None = None,
+                 code_uploads: bool = False) -> None:
         self.verifier = verifier  # SigV4 checked on every AWS request when set
+        self.code_uploads = code_uploads  # CreateFunction and UpdateFunctionCode may bring code to run
         self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.allowed_handlers = BUILTIN_HANDLERS | frozenset(allowed_handlers)
         self.hosts = frozenset(h.lower() for h in hosts) | {"localhost"}
@@ -121,7 +123,8 @@ def signature_verifier(region: str) -> SignatureVerifier:
 
 
 def serving_guard(scenario_handlers: Iterable[str], extra_handlers: Iterable[str],
-                  hosts: Iterable[str], verifier: SignatureVerifier | None = None) -> Guard:
+                  hosts: Iterable[str], verifier: SignatureVerifier | None = None,
+                  code_uploads: bool = False) -> Guard:
     """The guard of `shiftsim serve`: the token from `$SHIFTSIM_ADMIN_TOKEN` or a fresh one; every
     extra handler importable now (HandlerImportError otherwise), as the scenario's are."""
     from simulator.emulator.functions import resolve_handler
@@ -129,7 +132,7 @@ def serving_guard(scenario_handlers: Iterable[str], extra_handlers: Iterable[str
     extra = tuple(extra_handlers)
     for spec in extra:
         resolve_handler(spec)
-    return Guard(os.environ.get(TOKEN_ENV), (*scenario_handlers, *extra), hosts, verifier)
+    return Guard(os.environ.get(TOKEN_ENV), (*scenario_handlers, *extra), hosts, verifier, code_uploads)
 
 
 def refused_answer(message: str, status: int = 403, code: str = "AccessDeniedException") -> tuple[int, dict[str, str], bytes]:

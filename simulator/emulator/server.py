@@ -32,7 +32,12 @@ from simulator.emulator.codedeploy.responses import error_response as codedeploy
 from simulator.emulator.front_door import REQUEST_TIMEOUT_S, Answer, FrontDoor
 from simulator.emulator.guard import Guard, refused_answer
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
-from simulator.emulator.lambda_.responses import LambdaResponses, error_answer, web_response
+from simulator.emulator.lambda_.responses import (
+    ZIP_REQUEST_LIMIT,
+    LambdaResponses,
+    error_answer,
+    web_response,
+)
 from simulator.emulator.regions import Regions, current_region, region_of
 from simulator.scenario import AlarmSpec, Scenario, ScenarioError, default_scenario
 
@@ -237,8 +242,8 @@ def build_app(emulator: Emulator, guard: Guard | None = None,
     guard = guard or Guard(allowed_handlers=emulator.scenario.handlers())
     regions = regions or Regions(emulator, _empty_region(emulator))
     app = web.Application(middlewares=[_whole_within(request_timeout), _guarded(guard), _in_its_region,
-                                       _aws_errors], client_max_size=16 * 1024 * 1024)
-    app.add_routes(LambdaResponses(lambda: regions.get().lambda_).routes())
+                                       _aws_errors], client_max_size=ZIP_REQUEST_LIMIT + 64 * 1024)
+    app.add_routes(LambdaResponses(lambda: regions.get().lambda_, guard.code_uploads).routes())
     app.add_routes(CloudWatchResponses(lambda: regions.get().cloudwatch).routes())
     app.add_routes(AdminRoutes(emulator.lambda_, guard).routes())  # the scenario's own region
     app.router.add_post("/", _RootDispatch(regions).handle)

@@ -35,9 +35,10 @@ from simulator.emulator.functions import (
     run_handler,
     version_echo,
 )
+from simulator.emulator.lambda_.packages import PackageError, Packages
 from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment
 from simulator.fast_ids import random_uuid4
-from simulator.scenario import FunctionSpec, Scenario, VersionSpec
+from simulator.scenario import CodeSpec, FunctionSpec, Scenario, VersionSpec
 
 LATEST = "$LATEST"
 SYNC_PAYLOAD_LIMIT = 6_291_456
@@ -188,6 +189,7 @@ class LambdaBackend:
         self.background: set[asyncio.Task[Any]] = set()
         self.uploads = 0
         self.sandboxes: list[ProcessHandler] = []  # the user's code, in worker processes
+        self.packages = Packages()  # code that requests uploaded, unpacked
         self.warnings: list[str] = []  # what this backend runs differently from Lambda, said once each
         self.endpoint_url: str | None = None  # set once served; handed to handlers' context
         self.pool = ThreadPoolExecutor(max_workers=handler_threads, thread_name_prefix="lambda")
@@ -197,6 +199,7 @@ class LambdaBackend:
             task.cancel()
         for sandbox in self.sandboxes:
             sandbox.close()
+        self.packages.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- provisioning ---------------------------------------------------------------------------
@@ -213,18 +216,18 @@ class LambdaBackend:
                 self.create_alias(fn.name, alias.name, alias.version, alias.description,
                                   {"AdditionalVersionWeights": alias.additional_version_weights})
 
-    def create_function(self, spec: FunctionSpec, code: VersionSpec) -> Function:
+    def create_function(self, spec: FunctionSpec, code: VersionSpec, sha: str | None = None) -> Function:
         fn = Function(
             name=spec.name, arn=function_arn(self.region, self.account, spec.name),
-            timeout=spec.timeout, memory=spec.memory, latest=self._upload(code),
+            timeout=spec.timeout, memory=spec.memory, latest=self._upload(code, sha),
             reserved_concurrency=spec.reserved_concurrency,
         )
         self.functions[spec.name] = fn
         return fn
 
-    def _upload(self, code: VersionSpec) -> Version:
+    def _upload(self, code: VersionSpec, sha: str | None = None) -> Version:
         self.uploads += 1
-        return Version(LATEST, code, self._handler(code), _code_sha(code, self.uploads), self.clock.now())
+        return Version(LATEST, code, self._handler(code), sha or _code_sha(code, self.uploads), self.clock.now())
 
     def _handler(self, spec: VersionSpec) -> Handler | ProcessHandler:
         if spec.code is None:
@@ -244,6 +247,88 @@ class LambdaBackend:
         fn = self.function(name)
         fn.latest = self._upload(code)
         return fn.latest
+
+    # ---- the function API (CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction)
+
+    def create_function_from_package(self, name: str, package: bytes, *, runtime: str, handler: str, role: str,
+                                     timeout: int = 3, memory: int = 128, description: str = "",
+                                     environment: dict[str, str] | None = None, publish: bool = False) -> dict[str, Any]:
+        """A function from a zip (the request already validated): `$LATEST`, and version 1 if `publish`."""
+        self._ref(name)
+        if name in self.functions:
+            raise LambdaError(409, "ResourceConflictException", f"Function already exist: {name}")
+        folder, sha = self._unpack(package)
+        code = CodeSpec(path=folder, handler=handler, runtime=runtime, environment=dict(environment or {}))
+        fn = self.create_function(FunctionSpec(name=name, timeout=timeout, memory=memory),
+                                  VersionSpec(handler=handler, description=description, code=code), sha)
+        fn.role = role
+        config = self.publish_version(name) if publish else self.configuration(fn, fn.latest)
+        return {**config, "State": "Pending", "StateReason": "The function is being created.",
+                "StateReasonCode": "Creating"}
+
+    def _unpack(self, package: bytes) -> tuple[str, str]:
+        try:
+            return self.packages.unpack(package)
+        except PackageError as exc:
+            raise _invalid(str(exc)) from None
+
+    def update_function_code(self, name: str, package: bytes, *, publish: bool = False,
+                             revision_id: str | None = None) -> dict[str, Any]:
+        fn = self.function(name)
+        self._check_revision(fn.latest, revision_id)
+        folder, sha = self._unpack(package)
+        spec = fn.latest.spec
+        current = spec.code or CodeSpec(path="", handler=spec.handler)
+        fn.latest = self._upload(replace(spec, code=replace(current, path=folder)), sha)
+        return self.publish_version(name) if publish else self.configuration(fn, fn.latest)
+
+    def update_function_configuration(self, name: str, *, timeout: int | None = None, memory: int | None = None,
+                                      handler: str | None = None, runtime: str | None = None,
+                                      description: str | None = None, environment: dict[str, str] | None = None,
+                                      role: str | None = None, revision_id: str | None = None) -> dict[str, Any]:
+        fn = self.function(name)
+        latest = fn.latest
+        self._check_revision(latest, revision_id)
+        fn.timeout, fn.memory = timeout or fn.timeout, memory or fn.memory
+        fn.role = role or fn.role
+        spec = latest.spec
+        if description is not None:
+            spec = replace(spec, description=description)
+        if spec.code is not None and (handler, runtime, environment) != (None, None, None):
+            code = replace(spec.code, handler=handler or spec.code.handler, runtime=runtime or spec.code.runtime,
+                           environment=spec.code.environment if environment is None else dict(environment))
+            spec = replace(spec, handler=code.handler, code=code)
+        if spec != latest.spec:  # new settings are new execution environments; the code is the same
+            fn.latest = self._upload(spec, latest.code_sha256)
+        return self.configuration(fn, fn.latest)
+
+    def _check_revision(self, version: Version, revision_id: str | None) -> None:
+        if revision_id is not None and revision_id != version.revision_id:
+            raise LambdaError(412, "PreconditionFailedException",
+                              "The Revision Id provided does not match the latest Revision Id. "
+                              "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+
+    def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
+        fn, qualifier = self._qualified(function_name, qualifier)
+        if qualifier is None:
+            del self.functions[fn.name]
+            for version in (fn.latest, *fn.versions.values()):
+                if isinstance(version.handler, ProcessHandler):
+                    version.handler.close()
+            return
+        if qualifier == LATEST:
+            raise _invalid("$LATEST version cannot be deleted without deleting the function.")
+        if qualifier in fn.aliases:
+            raise _invalid("Deletion of aliases is not supported.")
+        if qualifier not in fn.versions:
+            raise self._not_found(fn, qualifier)
+        users = sorted(a.name for a in fn.aliases.values() if qualifier == a.function_version or qualifier in a.weights)
+        if users:
+            raise LambdaError(409, "ResourceConflictException", "Unable to delete version because the following "
+                              f"aliases reference it: [{', '.join(users)}]")
+        version = fn.versions.pop(qualifier)
+        if isinstance(version.handler, ProcessHandler) and version.handler is not fn.latest.handler:
+            version.handler.close()
 
     # ---- lookups --------------------------------------------------------------------------------
 
@@ -362,15 +447,12 @@ class LambdaBackend:
                         code_sha256: str | None = None, revision_id: str | None = None) -> dict[str, Any]:
         fn = self.function(function_name)
         latest = fn.latest
-        if revision_id is not None and revision_id != latest.revision_id:
-            raise LambdaError(412, "PreconditionFailedException",
-                              "The Revision Id provided does not match the latest Revision Id. "
-                              "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+        self._check_revision(latest, revision_id)
         if code_sha256 is not None and code_sha256 != latest.code_sha256:
             raise _invalid(f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in "
                            f"$LATEST ({latest.code_sha256}). Please try again with the CodeSHA256 in $LATEST.")
         newest = fn.versions.get(str(fn.last_published))
-        if newest is not None and newest.code_sha256 == latest.code_sha256:
+        if newest is not None and newest.code_sha256 == latest.code_sha256 and newest.spec.code == latest.spec.code:
             return self.configuration(fn, newest)  # AWS publishes nothing new for unchanged code
         fn.last_published += 1
         spec = latest.spec if description is None else replace(latest.spec, description=description)

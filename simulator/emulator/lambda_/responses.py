@@ -7,6 +7,7 @@ emulator's front door writes itself, with no aiohttp response in between.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Callable
@@ -22,7 +23,74 @@ from simulator.emulator_vocabulary import WEIGHT_HEADER
 _CAPITALISED_MESSAGE = {"ResourceNotFoundException", "ResourceConflictException",
                         "InvalidParameterValueException", "PreconditionFailedException",
                         "ServiceException"}
+RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "python3.9", "python3.10", "python3.11", "python3.12",
+            "python3.13", "java11", "java17", "java21", "java8.al2", "dotnet8", "ruby3.2", "ruby3.3", "ruby3.4",
+            "provided.al2", "provided.al2023")
+ZIP_REQUEST_LIMIT = 69_905_067  # a 50 MB zip, base64-encoded in the JSON body
+CODE_UPLOADS_REFUSED = ("shiftsim emulator: code a request uploads runs only when the emulator was started with "
+                        "`shiftsim serve --allow-code-upload`")
 
+
+def _null(member: str) -> LambdaError:
+    return LambdaError(400, "ValidationException", f"1 validation error detected: Value null at '{member}' "
+                       "failed to satisfy constraint: Member must not be null")
+
+
+def _bounded(body: dict[str, Any], key: str, member: str, low: int, high: int) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LambdaError(400, "InvalidParameterValueException", f"{key} must be a whole number")
+    if not low <= value <= high:
+        limit = f"greater than or equal to {low}" if value < low else f"less than or equal to {high}"
+        raise LambdaError(400, "ValidationException", f"1 validation error detected: Value '{value}' at "
+                          f"'{member}' failed to satisfy constraint: Member must have value {limit}")
+    return value
+
+
+def _runtime(body: dict[str, Any]) -> str | None:
+    runtime = _str_field(body, "Runtime")
+    if runtime is not None and runtime not in RUNTIMES:
+        raise LambdaError(400, "ValidationException", f"1 validation error detected: Value '{runtime}' at "
+                          "'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
+                          f"[{', '.join(RUNTIMES)}] or be a valid ARN")
+    return runtime
+
+
+def _environment(body: dict[str, Any]) -> dict[str, str] | None:
+    environment = body.get("Environment")
+    if environment is None:
+        return None
+    variables = environment.get("Variables") if isinstance(environment, dict) else None
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        raise LambdaError(400, "InvalidParameterValueException", "Environment.Variables must map names to strings")
+    return dict(variables)
+
+
+def _zip(code: Any) -> bytes:
+    """The zip a Code (or UpdateFunctionCode) body carries; S3 and image forms are refused as AWS
+    refuses them when the object is not there (this emulator has no S3 or ECR)."""
+    if not isinstance(code, dict):
+        raise _null("code")
+    if code.get("ImageUri"):
+        raise LambdaError(400, "InvalidParameterValueException",
+                          f"Source image {code['ImageUri']} does not exist. Provide a valid source image.")
+    if code.get("S3Bucket"):
+        raise LambdaError(400, "InvalidParameterValueException",
+                          "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
+                          "The specified bucket does not exist")
+    data = code.get("ZipFile")
+    if not isinstance(data, str) or not data:
+        raise LambdaError(400, "InvalidParameterValueException",
+                          "Please provide a source for function code (ZipFile, S3Bucket and S3Key, or ImageUri).")
+    try:
+        return base64.b64decode(data, validate=True)
+    except ValueError:
+        raise LambdaError(400, "InvalidParameterValueException",
+                          "Could not unzip uploaded file. Please check your file, then try to upload again.") from None
 
 
 
@@ -95,8 +163,9 @@ def _str_field(body: dict[str, Any], key: str) -> str | None:
 class LambdaResponses:
     """The Lambda routes of the emulator's application."""
 
-    def __init__(self, backend: LambdaBackend | Callable[[], LambdaBackend]) -> None:
+    def __init__(self, backend: LambdaBackend | Callable[[], LambdaBackend], code_uploads: bool = False) -> None:
         self._backend = backend  # or, with state per region, what gives the request's region's
+        self.code_uploads = code_uploads  # whether a request may upload code for the emulator to run
 
     @property
     def backend(self) -> LambdaBackend:
@@ -107,8 +176,12 @@ class LambdaResponses:
         return [
             web.get("/2015-03-31/functions", self.list_functions),
             web.get("/2015-03-31/functions/", self.list_functions),
+            web.post("/2015-03-31/functions", self.create_function),
             web.get(fn, self.get_function),
+            web.delete(fn, self.delete_function),
             web.get(fn + "/configuration", self.get_function_configuration),
+            web.put(fn + "/configuration", self.update_function_configuration),
+            web.put(fn + "/code", self.update_function_code),
             web.post(fn + "/invocations", self.invoke),
             web.post(fn + "/versions", self.publish_version),
             web.get(fn + "/versions", self.list_versions),
@@ -132,6 +205,56 @@ class LambdaResponses:
     async def get_function_configuration(self, request: web.Request) -> web.Response:
         name = request.match_info["FunctionName"]
         return web.json_response(self.backend.get_function(name, request.query.get("Qualifier"))["Configuration"])
+
+    async def _upload_body(self, request: web.Request) -> dict[str, Any]:
+        if request.content_length is not None and request.content_length > ZIP_REQUEST_LIMIT:
+            raise LambdaError(413, "RequestEntityTooLargeException",
+                              f"Request must be smaller than {ZIP_REQUEST_LIMIT} bytes for the operation")
+        if not self.code_uploads:
+            raise LambdaError(403, "AccessDeniedException", CODE_UPLOADS_REFUSED)
+        return await _json_body(request)
+
+    async def create_function(self, request: web.Request) -> web.Response:
+        body = await self._upload_body(request)
+        name, role = _str_field(body, "FunctionName"), _str_field(body, "Role")
+        for value, member in ((name, "functionName"), (role, "role"), (body.get("Code"), "code")):
+            if not value:
+                raise _null(member)
+        if body.get("PackageType", "Zip") == "Image":
+            _zip({"ImageUri": (body.get("Code") or {}).get("ImageUri") or "(none)"})
+        runtime, handler = _runtime(body), _str_field(body, "Handler")
+        package = _zip(body.get("Code"))
+        if not runtime or not handler:
+            raise LambdaError(400, "InvalidParameterValueException",
+                              "Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+        config = self.backend.create_function_from_package(
+            str(name), package, runtime=runtime, handler=handler, role=str(role),
+            timeout=_bounded(body, "Timeout", "timeout", 1, 900) or 3,
+            memory=_bounded(body, "MemorySize", "memorySize", 128, 10240) or 128,
+            description=_str_field(body, "Description") or "", environment=_environment(body),
+            publish=bool(body.get("Publish")))
+        return web.json_response(config, status=201)
+
+    async def update_function_code(self, request: web.Request) -> web.Response:
+        body = await self._upload_body(request)
+        code = {k: body[k] for k in ("ZipFile", "S3Bucket", "S3Key", "ImageUri") if k in body}
+        config = self.backend.update_function_code(
+            request.match_info["FunctionName"], _zip(code), publish=bool(body.get("Publish")),
+            revision_id=_str_field(body, "RevisionId"))
+        return web.json_response(config)
+
+    async def update_function_configuration(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        config = self.backend.update_function_configuration(
+            request.match_info["FunctionName"], timeout=_bounded(body, "Timeout", "timeout", 1, 900),
+            memory=_bounded(body, "MemorySize", "memorySize", 128, 10240), handler=_str_field(body, "Handler"),
+            runtime=_runtime(body), description=_str_field(body, "Description"),
+            environment=_environment(body), role=_str_field(body, "Role"), revision_id=_str_field(body, "RevisionId"))
+        return web.json_response(config)
+
+    async def delete_function(self, request: web.Request) -> web.Response:
+        self.backend.delete_function(request.match_info["FunctionName"], request.query.get("Qualifier"))
+        return web.Response(status=204)
 
     async def publish_version(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
