@@ -222,3 +222,29 @@ def test_validate_says_the_notes_of_a_template():
     assert done.returncode == 0, done.stderr
     assert "note: CustomerTable (AWS::DynamoDB::Table) is not emulated" in done.stdout
     assert "ok: scenario 'custom'" in done.stdout
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "sam-connect"
+
+
+@pytest.mark.parametrize("extra, outcome", [([], "rolled_back"),
+                                            (["--new-code", str(EXAMPLE / "src")], "succeeded")])
+def test_the_example_sam_project_rehearses_end_to_end(tmp_path, extra, outcome):
+    """The README's command: the change (src-v2) fails every call it serves and is rolled back; the
+    production code deployed again goes to 100 %."""
+    args = [str(EXAMPLE / "rehearsal.toml"), "--results", str(tmp_path / "run"), *extra]
+    if extra:  # a healthy deployment runs its whole course: nine minutes of emulated time
+        args[0:1] = ["--template", str(EXAMPLE / "template.yaml")]
+        args += ["--time-scale", "120"]
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", *args],
+                          capture_output=True, text=True, timeout=400)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["deployment"]["outcome"] == outcome, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "run" / "timeline.png").stat().st_size > 0
+    versions = summary["versions"]
+    if outcome == "rolled_back":
+        assert versions["2"]["errors"] == versions["2"]["invocations"] > 0  # every call v2 served failed
+        assert versions["1"]["errors"] == 0
+    else:
+        assert summary["errors"] == 0 and versions["2"]["invocations"] > 0
