@@ -281,6 +281,21 @@ def test_a_scenario_deployment_runs_during_the_test_and_rolls_back(tmp_path):
     assert any(r["reason"] == "function_error" and r["injected"] for r in rows)
 
 
+def test_a_template_stack_runs_in_locust_with_the_users_change(tmp_path):
+    """`--template` and `--new-code` reach the emulator shiftsim starts: the template's flow, its
+    alias, the user's code in both versions, the deployment of the change."""
+    example = ROOT / "examples" / "sam-connect"
+    done, results = run_locust(tmp_path, "-u", "10", "-r", "10", "-t", "12s", "--template", str(example / "template.yaml"),
+                               "--new-code", str(example / "src-v2"), "--time-scale", "60", "--deploy-after", "2")
+    assert done.returncode == 1, done.stderr  # Locust's exit code when requests failed: the change's errors
+    assert "note: not checked: AWS::IAM::Role" in done.stderr
+    run, rows = record(results)
+    assert json.loads((run / "run.json").read_text())["flow"].endswith("LambdaAlias-loop.json")
+    assert {r["qualifier"] for r in rows} == {"ConnectLambdaFunction:live"}
+    assert {r["version"] for r in rows} == {"1", "2"}
+    assert all(r["reason"] == "function_error" and not r["injected"] for r in rows if r["version"] == "2")
+
+
 def test_bad_options_are_one_line_and_exit_two(tmp_path):
     for args, message in ((["--rate", "-1"], "--rate: must be >= 0"),
                           (["--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:F"], "--alias-arn: "),

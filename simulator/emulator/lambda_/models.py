@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 import math
 import random
 import time
@@ -40,6 +41,7 @@ from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environmen
 from simulator.fast_ids import random_uuid4
 from simulator.scenario import CodeSpec, FunctionSpec, Scenario, VersionSpec
 
+log = logging.getLogger("shiftsim.emulator")
 LATEST = "$LATEST"
 SYNC_PAYLOAD_LIMIT = 6_291_456
 ASYNC_PAYLOAD_LIMIT = 262_144
@@ -237,6 +239,7 @@ class LambdaBackend:
                        "handler answers {\"version\": N} in its place")
             if warning not in self.warnings:
                 self.warnings.append(warning)
+                log.warning("shiftsim emulator: %s", warning)
             return version_echo
         sandbox = ProcessHandler(spec.code)
         self.sandboxes.append(sandbox)
