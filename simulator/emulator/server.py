@@ -38,6 +38,7 @@ from simulator.emulator.lambda_.responses import (
     error_answer,
     web_response,
 )
+from simulator.emulator.other_services import OtherServices, belongs_elsewhere
 from simulator.emulator.regions import Regions, current_region, region_of
 from simulator.scenario import AlarmSpec, Scenario, ScenarioError, default_scenario
 
@@ -61,6 +62,7 @@ class Emulator:
         self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
                                             self.scenario.emulator, region=self.scenario.region,
                                             account=self.scenario.account)
+        self.others = OtherServices()  # every other service, by moto's backends
         self.lambda_.provision(self.scenario)
         for alarm in self.scenario.alarms:
             self._put_alarm(alarm)
@@ -87,6 +89,7 @@ class Emulator:
         self.codedeploy.close()
         self.cloudwatch.close()
         self.lambda_.close()
+        self.others.close()
 
 
 def _lambda_error_answer(method: str, path: str, exc: Exception) -> Answer:
@@ -211,6 +214,19 @@ class _RootDispatch:
              "message": "unrecognised request: no X-Amz-Target header and no query Action"}, status=400)
 
 
+def _elsewhere(others: OtherServices):
+    """The middleware that hands a request for a service the emulator does not own to moto's."""
+
+    @web.middleware
+    async def route(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        if belongs_elsewhere(request.headers):
+            return await others.handle(request)
+        return await handler(request)
+
+    return route
+
+
 def _whole_within(timeout: float):
     """The middleware that reads a request's body within `timeout` or answers 408 and closes: a
     client that sends slowly holds nothing for long (aiohttp's server waits for a body forever)."""
@@ -241,8 +257,9 @@ def build_app(emulator: Emulator, guard: Guard | None = None,
               request_timeout: float = REQUEST_TIMEOUT_S, regions: Regions | None = None) -> web.Application:
     guard = guard or Guard(allowed_handlers=emulator.scenario.handlers())
     regions = regions or Regions(emulator, _empty_region(emulator))
-    app = web.Application(middlewares=[_whole_within(request_timeout), _guarded(guard), _in_its_region,
-                                       _aws_errors], client_max_size=ZIP_REQUEST_LIMIT + 64 * 1024)
+    app = web.Application(middlewares=[_whole_within(request_timeout), _guarded(guard),
+                                       _elsewhere(emulator.others), _in_its_region, _aws_errors],
+                          client_max_size=ZIP_REQUEST_LIMIT + 64 * 1024)
     app.add_routes(LambdaResponses(lambda: regions.get().lambda_, guard.code_uploads).routes())
     app.add_routes(CloudWatchResponses(lambda: regions.get().cloudwatch).routes())
     app.add_routes(AdminRoutes(emulator.lambda_, guard).routes())  # the scenario's own region

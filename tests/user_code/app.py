@@ -60,3 +60,13 @@ def list_functions(event, context):
     """The function's own boto3 call, which AWS_ENDPOINT_URL sends to the emulator."""
     client = boto3.client("lambda")
     return {"functions": ",".join(f["FunctionName"] for f in client.list_functions()["Functions"])}
+
+
+def remember_caller(event, context):
+    """Writes the caller to DynamoDB and reads the count back: the function's own calls, on the
+    emulator's endpoint (moto's DynamoDB)."""
+    table = boto3.resource("dynamodb").Table(os.environ.get("TABLE", "callers"))
+    phone = event.get("phone", "+15555550100")
+    count = table.update_item(Key={"phone": phone}, UpdateExpression="ADD calls :one",
+                              ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW")["Attributes"]["calls"]
+    return {"phone": phone, "calls": str(count)}

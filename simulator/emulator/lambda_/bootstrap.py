@@ -135,8 +135,21 @@ def _invoke(handler, event, context, capture):
     finally:
         sys.stdout = sys.stderr = capture  # a handler that replaced them writes to ours again
     reply["logs"] = capture.take()
-    reply["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    reply["max_rss_kb"] = _peak_rss_kb()
     return reply
+
+
+def _peak_rss_kb():
+    """This process's peak resident memory since its exec (VmHWM; getrusage's ru_maxrss would count
+    the parent's memory before the exec too)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def main():

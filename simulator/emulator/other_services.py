@@ -1,0 +1,98 @@
+"""The AWS services shiftsim does not own (DynamoDB and its streams, S3, SQS, SNS, SSM, Secrets
+Manager, ...), answered on the same endpoint by moto's backends, in this process: a request is
+theirs when its SigV4 credential scope (or its `X-Amz-Target`) names a service other than the
+emulator's own. moto's WSGI application runs on one thread of its own, so its backends see one
+request at a time and the emulator's loop never waits on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+
+# The services the emulator answers itself (SigV4 signing names), and their X-Amz-Target prefixes.
+OWN_SERVICES = frozenset({"lambda", "monitoring", "codedeploy"})
+OWN_TARGETS = ("CodeDeploy_20141006", "GraniteServiceVersion20100801")
+
+
+def signing_service(authorization: str | None) -> str | None:
+    """The service of a SigV4 Authorization header's credential scope, or None."""
+    if not authorization:
+        return None
+    at = authorization.find("Credential=")
+    parts = authorization[at + 11:].split("/", 4) if at >= 0 else []
+    return parts[3] if len(parts) >= 4 and parts[3] else None
+
+
+def belongs_elsewhere(headers: Any) -> bool:
+    """Whether a request is for a service moto answers, not the emulator."""
+    service = signing_service(headers.get("Authorization"))
+    if service is not None:
+        return service not in OWN_SERVICES
+    target = headers.get("X-Amz-Target")
+    return bool(target) and not target.startswith(OWN_TARGETS)
+
+
+class OtherServices:
+    """moto's server application, called in-process with each request's WSGI environ."""
+
+    def __init__(self) -> None:
+        self.app: Any = None  # made on moto's thread at the first request (importing moto takes a second)
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto")
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        environ = _environ(request, body)
+        status, headers, payload = await asyncio.get_running_loop().run_in_executor(self.thread, self._call, environ)
+        response = web.Response(status=status, body=payload)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                response.headers.add(name, value)
+        return response
+
+    def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        if self.app is None:
+            from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+            self.app = DomainDispatcherApplication(create_backend_app)
+        started: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started["status"], started["headers"] = int(status.split(" ", 1)[0]), headers
+            return lambda data: None
+
+        chunks = self.app(environ, start_response)
+        try:
+            payload = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return started["status"], started["headers"], payload
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=False, cancel_futures=True)
+
+
+def _environ(request: web.Request, body: bytes) -> dict[str, Any]:
+    host = request.headers.get("Host", "127.0.0.1")
+    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "80")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method, "SCRIPT_NAME": "",
+        "PATH_INFO": request.path.encode("utf-8").decode("latin-1"), "RAW_URI": request.raw_path,
+        "REQUEST_URI": request.raw_path, "QUERY_STRING": request.query_string,
+        "SERVER_NAME": name or "127.0.0.1", "SERVER_PORT": port or "80", "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_TYPE": request.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+    }
+    for key, value in request.headers.items():
+        upper = key.upper().replace("-", "_")
+        if upper not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ["HTTP_" + upper] = value
+    return environ
