@@ -1,5 +1,5 @@
 """The AWS services shiftsim does not own (DynamoDB and its streams, S3, SQS, SNS, SSM, Secrets
-Manager, ...), answered on the same endpoint by moto's backends, in this process: a request is
+Manager, ...; CloudWatch Logs is the emulator's own, for its filter patterns and metric filters), answered on the same endpoint by moto's backends, in this process: a request is
 theirs when its SigV4 credential scope (or its `X-Amz-Target`) names a service other than the
 emulator's own. moto's WSGI application runs on one thread of its own, so its backends see one
 request at a time and the emulator's loop never waits on them.
@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 
 # The services the emulator answers itself (SigV4 signing names), and their X-Amz-Target prefixes.
-OWN_SERVICES = frozenset({"lambda", "monitoring", "codedeploy"})
-OWN_TARGETS = ("CodeDeploy_20141006", "GraniteServiceVersion20100801")
+OWN_SERVICES = frozenset({"lambda", "monitoring", "codedeploy", "logs"})
+OWN_TARGETS = ("CodeDeploy_20141006", "GraniteServiceVersion20100801", "Logs_20140328")
 
 
 def signing_service(authorization: str | None) -> str | None:

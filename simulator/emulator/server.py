@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +39,9 @@ from simulator.emulator.lambda_.responses import (
     error_answer,
     web_response,
 )
+from simulator.emulator.logs.models import LogsBackend
+from simulator.emulator.logs.responses import TARGET_PREFIX as LOGS_TARGET
+from simulator.emulator.logs.responses import LogsResponses
 from simulator.emulator.other_services import OtherServices, belongs_elsewhere
 from simulator.emulator.regions import Regions, current_region, region_of
 from simulator.scenario import AlarmSpec, Scenario, ScenarioError, default_scenario
@@ -59,6 +63,9 @@ class Emulator:
         self.cloudwatch = CloudWatchBackend(self.clock, region=self.scenario.region,
                                             account=self.scenario.account)
         self.lambda_.observers.append(self.cloudwatch.record_lambda)
+        self.logs = LogsBackend(self.clock, region=self.scenario.region, account=self.scenario.account,
+                                put_metric=self.cloudwatch.put_metric_data)
+        self.lambda_.log_sink = self._lambda_log
         self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
                                             self.scenario.emulator, region=self.scenario.region,
                                             account=self.scenario.account)
@@ -80,6 +87,15 @@ class Emulator:
                 "ComparisonOperator": alarm.comparison, "TreatMissingData": alarm.treat_missing_data})
         except CloudWatchError as exc:  # a template's alarm that CloudWatch would refuse
             raise ScenarioError(f"{self.scenario.source}: alarm {alarm.name}: {exc.message}") from None
+
+    def _lambda_log(self, function: str, version: str, started: float, lines: list[str]) -> None:
+        """An invocation's lines in /aws/lambda/<function>, a stream per version and day, as Lambda
+        writes them (START at the start, the rest at the end)."""
+        group, stream = f"/aws/lambda/{function}", f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
+        self.logs.ensure_stream(group, stream)
+        now = int(self.clock.now() * 1000)
+        events = [{"timestamp": int(started * 1000) if i == 0 else now, "message": line} for i, line in enumerate(lines)]
+        self.logs.put_log_events(group, stream, events)
 
     def start(self) -> None:
         """Start the clock-driven work (alarm evaluation); call from inside the running loop."""
@@ -198,6 +214,7 @@ class _RootDispatch:
     def __init__(self, regions: Regions) -> None:
         self.cloudwatch = CloudWatchResponses(lambda: regions.get().cloudwatch)
         self.codedeploy = CodeDeployResponses(lambda: regions.get().codedeploy)
+        self.logs = LogsResponses(lambda: regions.get().logs)
 
     async def handle(self, request: web.Request) -> web.Response:
         service, _, operation = request.headers.get("X-Amz-Target", "").partition(".")
@@ -205,6 +222,8 @@ class _RootDispatch:
             return await self.codedeploy.handle(request, operation)
         if service == CLOUDWATCH_TARGET:
             return await self.cloudwatch.json(request, operation)
+        if service == LOGS_TARGET:
+            return await self.logs.handle(request, operation)
         if request.content_type == "application/x-www-form-urlencoded":
             form = parse_form(await request.read())
             if "Action" in form:

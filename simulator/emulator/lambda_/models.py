@@ -193,6 +193,8 @@ class LambdaBackend:
         self.sandboxes: list[ProcessHandler] = []  # the user's code, in worker processes
         self.packages = Packages()  # code that requests uploaded, unpacked
         self.warnings: list[str] = []  # what this backend runs differently from Lambda, said once each
+        # Where each invocation's log lines go (CloudWatch Logs' /aws/lambda/<function>), if anywhere:
+        self.log_sink: Callable[[str, str, float, list[str]], None] | None = None
         self.endpoint_url: str | None = None  # set once served; handed to handlers' context
         self.pool = ThreadPoolExecutor(max_workers=handler_threads, thread_name_prefix="lambda")
 
@@ -654,8 +656,12 @@ class LambdaBackend:
         self._observe(InvocationObserved(fn.name, alias, version.number, start_emulated,
                                          duration_ms, "function_error" if function_error else "ok", weight))
         log_result = None
-        if log_type == "Tail":
-            log_result = self._log_tail(fn, version, request_id, duration_ms, result, body)
+        if log_type == "Tail" or self.log_sink is not None:
+            lines = self._log_lines(fn, version, request_id, duration_ms, result)
+            if self.log_sink is not None:
+                self.log_sink(fn.name, version.number, start_emulated, lines)
+            if log_type == "Tail":
+                log_result = self._log_tail(lines)
         return InvokeResult(status=200, payload=body, executed_version=version.number,
                             function_error=function_error, log_result=log_result,
                             injected=faults.names)
@@ -716,8 +722,9 @@ class LambdaBackend:
             return json.dumps(error).encode(), "Unhandled"
         return body, None
 
-    def _log_tail(self, fn: Function, version: Version, request_id: str, duration_ms: float,
-                  result: HandlerResult, body: bytes) -> str:
+    def _log_lines(self, fn: Function, version: Version, request_id: str, duration_ms: float,
+                   result: HandlerResult) -> list[str]:
+        """What Lambda writes to the function's log stream for one invocation, an event a line."""
         lines = [f"START RequestId: {request_id} Version: {version.number}"]
         if result.logs:
             lines.extend(result.logs.rstrip("\n").split("\n"))
@@ -725,13 +732,15 @@ class LambdaBackend:
             lines.append(f"{_timestamp(self.clock.now())} {request_id} Task timed out after "
                          f"{fn.timeout:.2f} seconds")
         elif result.error_type is not None:
-            lines.append(f"[ERROR] {result.error_type}: {result.error_message}")
-            lines.extend(result.stack_trace)
+            lines.append("\n".join((f"[ERROR] {result.error_type}: {result.error_message}", *result.stack_trace)))
         lines.append(f"END RequestId: {request_id}")
         init = f"Init Duration: {result.init_ms:.2f} ms\t" if result.init_ms is not None else ""
         run_ms = duration_ms - (result.init_ms or 0.0)  # Lambda reports the init phase apart
         lines.append(f"REPORT RequestId: {request_id}\tDuration: {run_ms:.2f} ms\t"
                      f"Billed Duration: {math.ceil(run_ms)} ms\tMemory Size: {fn.memory} MB\t"
                      f"Max Memory Used: {result.memory_used_mb or 40} MB\t{init}")
+        return lines
+
+    def _log_tail(self, lines: list[str]) -> str:
         tail = ("\n".join(lines) + "\n").encode()[-LOG_TAIL_BYTES:]
         return base64.b64encode(tail).decode()

@@ -1,0 +1,238 @@
+"""CloudWatch Logs' state and behaviour: log groups, streams and their events (emulated time), filter
+patterns on them, and metric filters that turn matching events into CloudWatch metrics. No HTTP here.
+
+Each group keeps its newest `EVENTS_KEPT` events (a rehearsal's Lambda and flow logs can be
+millions; `dropped` counts the older ones let go). A sampled rehearsal's events carry a weight (the
+production events each stands for), which metric filters count.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.clock import Clock
+from simulator.emulator.logs.filter_pattern import FilterPattern, PatternError, compile_pattern
+
+EVENTS_KEPT = 200_000
+PAGE = 10_000
+MAX_BATCH_EVENTS = 10_000
+
+
+class LogsError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def _not_found(what: str) -> LogsError:
+    return LogsError("ResourceNotFoundException", f"The specified {what} does not exist.")
+
+
+@dataclass(slots=True)
+class LogEvent:
+    timestamp: int  # ms, emulated
+    message: str
+    ingestion: int
+    stream: str
+    number: int
+    weight: float = 1.0
+
+
+@dataclass
+class MetricFilter:
+    name: str
+    pattern: FilterPattern
+    transformations: list[dict[str, Any]]
+    created: int
+
+
+@dataclass
+class LogGroup:
+    name: str
+    created: int
+    arn: str
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> first/last event, created
+    events: deque[LogEvent] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
+    filters: dict[str, MetricFilter] = field(default_factory=dict)
+    dropped: int = 0
+
+
+class LogsBackend:
+    """The log groups of one account and region."""
+
+    def __init__(self, clock: Clock, *, region: str, account: str,
+                 put_metric: Callable[[str, list[dict[str, Any]]], None] | None = None) -> None:
+        self.clock, self.region, self.account = clock, region, account
+        self.groups: dict[str, LogGroup] = {}
+        self.put_metric = put_metric  # CloudWatch's PutMetricData, for metric filters
+        self.numbers = itertools.count()
+
+    def _now_ms(self) -> int:
+        return int(self.clock.now() * 1000)
+
+    def group(self, name: str) -> LogGroup:
+        group = self.groups.get(name)
+        if group is None:
+            raise _not_found("log group")
+        return group
+
+    def create_log_group(self, name: str) -> LogGroup:
+        if name in self.groups:
+            raise LogsError("ResourceAlreadyExistsException", "The specified log group already exists")
+        group = self.groups[name] = LogGroup(
+            name, self._now_ms(), f"arn:aws:logs:{self.region}:{self.account}:log-group:{name}:*")
+        return group
+
+    def delete_log_group(self, name: str) -> None:
+        self.group(name)
+        del self.groups[name]
+
+    def create_log_stream(self, group_name: str, stream: str) -> None:
+        group = self.group(group_name)
+        if stream in group.streams:
+            raise LogsError("ResourceAlreadyExistsException", "The specified log stream already exists")
+        group.streams[stream] = {"created": self._now_ms(), "first": None, "last": None, "ingested": None}
+
+    def ensure_stream(self, group_name: str, stream: str) -> None:
+        """The group and stream, made if missing (what a service writing its own logs does)."""
+        if group_name not in self.groups:
+            self.create_log_group(group_name)
+        if stream not in self.groups[group_name].streams:
+            self.create_log_stream(group_name, stream)
+
+    def put_log_events(self, group_name: str, stream: str, events: Iterable[dict[str, Any]],
+                       weight: float = 1.0) -> dict[str, Any]:
+        group = self.group(group_name)
+        info = group.streams.get(stream)
+        if info is None:
+            raise _not_found("log stream")
+        batch = sorted(events, key=lambda e: e["timestamp"])
+        if len(batch) > MAX_BATCH_EVENTS:
+            raise LogsError("InvalidParameterException", f"1 validation error detected: Value at 'logEvents' failed "
+                            f"to satisfy constraint: Member must have length less than or equal to {MAX_BATCH_EVENTS}")
+        now = self._now_ms()
+        made = []
+        for event in batch:
+            if len(group.events) == EVENTS_KEPT:
+                group.dropped += 1
+            made.append(LogEvent(int(event["timestamp"]), str(event["message"]), now, stream, next(self.numbers), weight))
+        group.events.extend(made)
+        if made:
+            info["first"] = made[0].timestamp if info["first"] is None else min(info["first"], made[0].timestamp)
+            info["last"] = made[-1].timestamp if info["last"] is None else max(info["last"], made[-1].timestamp)
+            info["ingested"] = now
+        self._apply_filters(group, made)
+        return {"nextSequenceToken": f"{next(self.numbers):056d}"}
+
+    def _apply_filters(self, group: LogGroup, events: list[LogEvent]) -> None:
+        if not group.filters or self.put_metric is None:
+            return
+        for metric_filter in group.filters.values():
+            for transformation in metric_filter.transformations:
+                data = []
+                default = transformation.get("defaultValue")
+                for event in events:
+                    if metric_filter.pattern.matches(event.message):
+                        value = _metric_value(metric_filter.pattern, transformation, event.message)
+                    else:  # defaultValue: what an event that does not match reports
+                        value = None if default is None else float(default)
+                    if value is None:
+                        continue
+                    datum: dict[str, Any] = {"MetricName": transformation["metricName"], "Timestamp": event.timestamp / 1000,
+                                             "Values": [value], "Counts": [event.weight]}
+                    if transformation.get("unit"):
+                        datum["Unit"] = transformation["unit"]
+                    dimensions = transformation.get("dimensions") or {}
+                    if dimensions:
+                        datum["Dimensions"] = [{"Name": k, "Value": str(metric_filter.pattern.value(event.message, v))
+                                                if str(v).startswith("$.") else str(v)} for k, v in dimensions.items()]
+                    data.append(datum)
+                if data:
+                    self.put_metric(transformation["metricNamespace"], data)
+
+    def get_log_events(self, group_name: str, stream: str, start: int | None, end: int | None,
+                       limit: int, from_head: bool) -> list[LogEvent]:
+        group = self.group(group_name)
+        if stream not in group.streams:
+            raise _not_found("log stream")
+        events = [e for e in group.events if e.stream == stream and _within(e, start, end)]
+        return events[:limit] if from_head else events[-limit:]
+
+    def filter_log_events(self, group_name: str, streams: list[str] | None, prefix: str | None,
+                          start: int | None, end: int | None, pattern: str) -> list[LogEvent]:
+        group = self.group(group_name)
+        compiled = self.compile(pattern)
+        return [e for e in group.events
+                if (streams is None or e.stream in streams) and (prefix is None or e.stream.startswith(prefix))
+                and _within(e, start, end) and compiled.matches(e.message)]
+
+    def compile(self, pattern: str) -> FilterPattern:
+        try:
+            return compile_pattern(pattern or "")
+        except PatternError as exc:
+            raise LogsError("InvalidParameterException", f"Invalid filter pattern: {exc}") from None
+        except Exception as exc:  # a %regex% that is not one
+            raise LogsError("InvalidParameterException", f"Invalid filter pattern: {exc}") from None
+
+    def put_metric_filter(self, group_name: str, name: str, pattern: str,
+                          transformations: list[dict[str, Any]]) -> None:
+        group = self.group(group_name)
+        compiled = self.compile(pattern)
+        if not transformations or len(transformations) != 1:
+            raise LogsError("InvalidParameterException", "1 validation error detected: Value at "
+                            "'metricTransformations' failed to satisfy constraint: Member must have length "
+                            "less than or equal to 1")
+        for transformation in transformations:
+            for key in ("metricName", "metricNamespace", "metricValue"):
+                if not transformation.get(key):
+                    raise LogsError("InvalidParameterException", f"1 validation error detected: Value null at "
+                                    f"'metricTransformations.1.member.{key}' failed to satisfy constraint: Member must not be null")
+            value = str(transformation["metricValue"])
+            if value.startswith("$.") and not compiled.json:
+                raise LogsError("InvalidParameterException", "Invalid metric value: a $.selector needs a JSON filter pattern")
+        group.filters[name] = MetricFilter(name, compiled, list(transformations), self._now_ms())
+
+    def delete_metric_filter(self, group_name: str, name: str) -> None:
+        group = self.group(group_name)
+        if name not in group.filters:
+            raise _not_found("metric filter")
+        del group.filters[name]
+
+    def metric_filters(self, group_name: str | None, prefix: str | None, metric_name: str | None,
+                       namespace: str | None) -> list[dict[str, Any]]:
+        groups = [self.group(group_name)] if group_name else list(self.groups.values())
+        found = []
+        for group in groups:
+            for f in group.filters.values():
+                if prefix and not f.name.startswith(prefix):
+                    continue
+                if metric_name and not any(t["metricName"] == metric_name for t in f.transformations):
+                    continue
+                if namespace and not any(t["metricNamespace"] == namespace for t in f.transformations):
+                    continue
+                found.append({"filterName": f.name, "filterPattern": f.pattern.text, "logGroupName": group.name,
+                              "metricTransformations": f.transformations, "creationTime": f.created})
+        return found
+
+
+def _within(event: LogEvent, start: int | None, end: int | None) -> bool:
+    return (start is None or event.timestamp >= start) and (end is None or event.timestamp < end)
+
+
+def _metric_value(pattern: FilterPattern, transformation: dict[str, Any], message: str) -> float | None:
+    """A matching event's value: the transformation's number, or the JSON field it names."""
+    value = str(transformation["metricValue"])
+    if value.startswith("$."):
+        found = pattern.value(message, value)
+        try:
+            return float(found)
+        except (TypeError, ValueError):
+            return None  # a field that is not a number reports nothing
+    try:
+        return float(value)
+    except ValueError:
+        return None

@@ -1,0 +1,171 @@
+"""CloudWatch Logs' wire protocol (JSON 1.1, `X-Amz-Target: Logs_20140328.<Operation>`): decode the
+request, call the model, encode AWS's response shapes. A request may carry `X-Shiftsim-Weight` (a
+sampled rehearsal's events stand for that many each, which metric filters count)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from simulator.emulator.logs.models import PAGE, LogEvent, LogsBackend, LogsError
+from simulator.emulator_vocabulary import WEIGHT_HEADER
+
+TARGET_PREFIX = "Logs_20140328"
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+def error_response(error: LogsError) -> web.Response:
+    return web.json_response({"__type": error.code, "message": error.message}, status=error.status,
+                             content_type=CONTENT_TYPE)
+
+
+def _required(params: dict[str, Any], *keys: str) -> None:
+    for key in keys:
+        if params.get(key) in (None, ""):
+            raise LogsError("InvalidParameterException", f"1 validation error detected: Value null at '{key}' "
+                            "failed to satisfy constraint: Member must not be null")
+
+
+def _page(items: list[Any], params: dict[str, Any], key: str, default_limit: int) -> dict[str, Any]:
+    start = int(params.get("nextToken") or 0)
+    limit = int(params.get("limit") or default_limit)
+    page: dict[str, Any] = {key: items[start:start + limit]}
+    if start + limit < len(items):
+        page["nextToken"] = str(start + limit)
+    return page
+
+
+class LogsResponses:
+    def __init__(self, backend: LogsBackend | Callable[[], LogsBackend]) -> None:
+        self._backend = backend
+        self.table: dict[str, Callable[[dict[str, Any], float], dict[str, Any]]] = {
+            name: getattr(self, "_" + "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_"))
+            for name in ("CreateLogGroup", "DeleteLogGroup", "DescribeLogGroups", "CreateLogStream",
+                         "DescribeLogStreams", "PutLogEvents", "GetLogEvents", "FilterLogEvents",
+                         "PutMetricFilter", "DescribeMetricFilters", "DeleteMetricFilter", "TestMetricFilter")}
+
+    @property
+    def backend(self) -> LogsBackend:
+        return self._backend() if callable(self._backend) else self._backend
+
+    async def handle(self, request: web.Request, operation: str) -> web.Response:
+        try:
+            try:
+                params = json.loads(await request.read() or b"{}")
+            except ValueError as exc:
+                raise LogsError("SerializationException", f"body is not JSON: {exc}") from None
+            handler = self.table.get(operation)
+            if handler is None:
+                raise LogsError("UnknownOperationException", f"{operation} is not supported by the shiftsim emulator.")
+            if not isinstance(params, dict):
+                raise LogsError("SerializationException", "the request body is not a JSON object")
+            try:
+                weight = float(request.headers.get(WEIGHT_HEADER) or 1.0)
+            except ValueError:
+                raise LogsError("InvalidParameterException", f"{WEIGHT_HEADER} must be a number") from None
+            try:
+                result = handler(params, weight)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise LogsError("InvalidParameterException", f"malformed {operation} request: {exc!r}") from None
+        except LogsError as error:
+            return error_response(error)
+        return web.json_response(result, content_type=CONTENT_TYPE)
+
+    # ---- groups and streams ----------------------------------------------------------------------
+
+    def _create_log_group(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        _required(p, "logGroupName")
+        self.backend.create_log_group(p["logGroupName"])
+        return {}
+
+    def _delete_log_group(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        _required(p, "logGroupName")
+        self.backend.delete_log_group(p["logGroupName"])
+        return {}
+
+    def _describe_log_groups(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        prefix = p.get("logGroupNamePrefix") or ""
+        groups = [{"logGroupName": g.name, "creationTime": g.created, "metricFilterCount": len(g.filters),
+                   "arn": g.arn, "logGroupArn": g.arn.removesuffix(":*"), "storedBytes": 0, "logGroupClass": "STANDARD"}
+                  for name, g in sorted(self.backend.groups.items()) if name.startswith(prefix)]
+        return _page(groups, p, "logGroups", 50)
+
+    def _create_log_stream(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        _required(p, "logGroupName", "logStreamName")
+        self.backend.create_log_stream(p["logGroupName"], p["logStreamName"])
+        return {}
+
+    def _describe_log_streams(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        _required(p, "logGroupName")
+        group = self.backend.group(p["logGroupName"])
+        prefix = p.get("logStreamNamePrefix") or ""
+        streams = []
+        for name, info in group.streams.items():
+            if not name.startswith(prefix):
+                continue
+            stream = {"logStreamName": name, "creationTime": info["created"], "storedBytes": 0,
+                      "arn": f"{group.arn.removesuffix(':*')}:log-stream:{name}"}
+            if info["first"] is not None:
+                stream.update(firstEventTimestamp=info["first"], lastEventTimestamp=info["last"],
+                              lastIngestionTime=info["ingested"])
+            streams.append(stream)
+        if p.get("orderBy") == "LastEventTime":
+            streams.sort(key=lambda s: s.get("lastEventTimestamp", 0), reverse=bool(p.get("descending")))
+        else:
+            streams.sort(key=lambda s: s["logStreamName"], reverse=bool(p.get("descending")))
+        return _page(streams, p, "logStreams", 50)
+
+    # ---- events ----------------------------------------------------------------------------------
+
+    def _put_log_events(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        _required(p, "logGroupName", "logStreamName", "logEvents")
+        return self.backend.put_log_events(p["logGroupName"], p["logStreamName"], p["logEvents"], weight)
+
+    def _get_log_events(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        _required(p, "logGroupName", "logStreamName")
+        events = self.backend.get_log_events(p["logGroupName"], p["logStreamName"], p.get("startTime"),
+                                             p.get("endTime"), int(p.get("limit") or PAGE),
+                                             bool(p.get("startFromHead")))
+        last = events[-1].number if events else 0
+        return {"events": [{"timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion}
+                           for e in events],
+                "nextForwardToken": f"f/{last:056d}", "nextBackwardToken": f"b/{last:056d}"}
+
+    def _filter_log_events(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        _required(p, "logGroupName")
+        events = self.backend.filter_log_events(p["logGroupName"], p.get("logStreamNames"),
+                                                p.get("logStreamNamePrefix"), p.get("startTime"), p.get("endTime"),
+                                                p.get("filterPattern") or "")
+        return _page([_filtered(e) for e in events], p, "events", PAGE)
+
+    # ---- metric filters --------------------------------------------------------------------------
+
+    def _put_metric_filter(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        _required(p, "logGroupName", "filterName", "metricTransformations")
+        self.backend.put_metric_filter(p["logGroupName"], p["filterName"], p.get("filterPattern") or "",
+                                       p["metricTransformations"])
+        return {}
+
+    def _describe_metric_filters(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        filters = self.backend.metric_filters(p.get("logGroupName"), p.get("filterNamePrefix"),
+                                              p.get("metricName"), p.get("metricNamespace"))
+        return _page(filters, p, "metricFilters", 50)
+
+    def _delete_metric_filter(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        _required(p, "logGroupName", "filterName")
+        self.backend.delete_metric_filter(p["logGroupName"], p["filterName"])
+        return {}
+
+    def _test_metric_filter(self, p: dict[str, Any], weight: float) -> dict[str, Any]:
+        _required(p, "logEventMessages")
+        pattern = self.backend.compile(p.get("filterPattern") or "")
+        return {"matches": [{"eventNumber": i + 1, "eventMessage": m, "extractedValues": {}}
+                            for i, m in enumerate(p["logEventMessages"]) if pattern.matches(m)]}
+
+
+def _filtered(event: LogEvent) -> dict[str, Any]:
+    return {"logStreamName": event.stream, "timestamp": event.timestamp, "message": event.message,
+            "ingestionTime": event.ingestion, "eventId": f"{event.number:056d}"}

@@ -1,0 +1,127 @@
+"""CloudWatch Logs on the emulator through boto3 and the AWS CLI: groups, streams, events, filter
+patterns, Lambda's own logs of each invocation, and metric filters that feed CloudWatch metrics (an
+alarm can watch them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from botocore.exceptions import ClientError
+
+from simulator.clock import ManualClock
+from tests.helpers import MINUTE_ALIGNED, RunningEmulator
+
+AWS = shutil.which("aws")
+GROUP = "/aws/connect/shiftsim"
+OK = {"ContactId": "c-1", "ContactFlowModuleType": "InvokeExternalResource", "ExternalResults": {"version": "1"}}
+FAILED = {"ContactId": "c-2", "ContactFlowModuleType": "InvokeExternalResource",
+          "Results": "The Lambda Function Returned An Error."}
+PROMPT = {"ContactId": "c-2", "ContactFlowModuleType": "PlayPrompt"}
+
+
+@pytest.fixture
+def emulator():
+    running = RunningEmulator(clock=ManualClock(MINUTE_ALIGNED))
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def put(logs, *records, stream="flows", at=MINUTE_ALIGNED):
+    logs.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=[
+        {"timestamp": int(at * 1000) + i, "message": json.dumps(r)} for i, r in enumerate(records)])
+
+
+def test_groups_streams_events_and_json_filters(emulator):
+    logs = emulator.boto3("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    with pytest.raises(ClientError) as info:
+        logs.create_log_group(logGroupName=GROUP)
+    assert info.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="flows")
+    with pytest.raises(ClientError) as info:
+        put(logs, OK, stream="absent")
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    put(logs, OK, FAILED, PROMPT)
+    assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/connect")["logGroups"]] == [GROUP]
+    (stream,) = logs.describe_log_streams(logGroupName=GROUP)["logStreams"]
+    assert stream["logStreamName"] == "flows" and stream["firstEventTimestamp"] == int(MINUTE_ALIGNED * 1000)
+    got = logs.get_log_events(logGroupName=GROUP, logStreamName="flows", startFromHead=True)["events"]
+    assert [json.loads(e["message"]) for e in got] == [OK, FAILED, PROMPT]
+    invoked = logs.filter_log_events(logGroupName=GROUP,
+                                     filterPattern='{ $.ContactFlowModuleType = "InvokeExternalResource" }')["events"]
+    assert [json.loads(e["message"])["ContactId"] for e in invoked] == ["c-1", "c-2"]
+    failed = logs.filter_log_events(logGroupName=GROUP, filterPattern='{ $.Results = "*Error*" && $.ContactId = c-2 }')
+    assert [json.loads(e["message"]) for e in failed["events"]] == [FAILED]
+    with pytest.raises(ClientError) as info:
+        logs.filter_log_events(logGroupName=GROUP, filterPattern="{ $.Results = ")
+    assert info.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_lambda_writes_each_invocations_lines_to_its_log_group(emulator):
+    emulator.boto3().invoke(FunctionName="ConnectLambdaFunction:PROD", Payload=b"{}")
+    logs = emulator.boto3("logs")
+    (stream,) = logs.describe_log_streams(logGroupName="/aws/lambda/ConnectLambdaFunction")["logStreams"]
+    assert stream["logStreamName"].endswith("[1]shiftsim")
+    events = logs.get_log_events(logGroupName="/aws/lambda/ConnectLambdaFunction",
+                                 logStreamName=stream["logStreamName"], startFromHead=True)["events"]
+    messages = [e["message"] for e in events]
+    assert messages[0].startswith("START RequestId: ") and messages[0].endswith("Version: 1")
+    assert messages[1].startswith("END RequestId: ") and messages[2].startswith("REPORT RequestId: ")
+    assert "Duration: " in messages[2] and "Memory Size: 128 MB" in messages[2]
+    assert events[0]["timestamp"] == int(MINUTE_ALIGNED * 1000)  # emulated time
+
+
+def test_a_metric_filter_turns_matching_events_into_a_metric(emulator):
+    logs, cloudwatch = emulator.boto3("logs"), emulator.boto3("cloudwatch")
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="flows")
+    logs.put_metric_filter(logGroupName=GROUP, filterName="lambda-failures",
+                           filterPattern='{ $.ContactFlowModuleType = "InvokeExternalResource" && $.Results = * }',
+                           metricTransformations=[{"metricName": "FailedLambdaResults", "metricNamespace": "Connect/Flows",
+                                                   "metricValue": "1", "defaultValue": 0}])
+    (described,) = logs.describe_metric_filters(logGroupName=GROUP)["metricFilters"]
+    assert described["filterName"] == "lambda-failures"
+    put(logs, OK, FAILED, FAILED, PROMPT)
+    points = cloudwatch.get_metric_statistics(Namespace="Connect/Flows", MetricName="FailedLambdaResults",
+                                              StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 60, Period=60,
+                                              Statistics=["Sum", "SampleCount"])["Datapoints"]
+    assert [(p["Sum"], p["SampleCount"]) for p in points] == [(2.0, 4.0)]  # two matches; the others report 0
+    tested = logs.test_metric_filter(filterPattern="{ $.Results = * }", logEventMessages=[json.dumps(OK), json.dumps(FAILED)])
+    assert [m["eventNumber"] for m in tested["matches"]] == [2]
+
+
+def test_a_sampled_events_weight_is_counted_by_metric_filters(emulator):
+    logs = emulator.boto3("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="flows")
+    logs.put_metric_filter(logGroupName=GROUP, filterName="f", filterPattern="{ $.Results = * }",
+                           metricTransformations=[{"metricName": "Failed", "metricNamespace": "N", "metricValue": "1"}])
+    logs.meta.events.register("before-sign.logs.PutLogEvents",
+                              lambda request, **kwargs: request.headers.__setitem__("X-Shiftsim-Weight", "24"))
+    put(logs, FAILED)
+    points = emulator.boto3("cloudwatch").get_metric_statistics(
+        Namespace="N", MetricName="Failed", StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 60, Period=60,
+        Statistics=["Sum"])["Datapoints"]
+    assert [p["Sum"] for p in points] == [24.0]
+
+
+@pytest.mark.skipif(AWS is None, reason="the AWS CLI is installed by the dev extra (awscli)")
+def test_the_aws_cli_filters_flow_logs_as_in_production(emulator, tmp_path):
+    logs = emulator.boto3("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="flows")
+    put(logs, OK, FAILED, PROMPT)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    done = subprocess.run([AWS, "--endpoint-url", emulator.url, "--output", "json", "logs", "filter-log-events",
+                           "--log-group-name", GROUP, "--filter-pattern",
+                           '{ $.ContactFlowModuleType = "InvokeExternalResource" }'],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(e["message"])["ContactId"] for e in json.loads(done.stdout)["events"]] == ["c-1", "c-2"]
