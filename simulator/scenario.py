@@ -166,6 +166,22 @@ class DeploymentSpec:
 
 
 @dataclass(frozen=True)
+class ConnectInstance:
+    """The Amazon Connect instance the contacts run in: where its flow logs go
+    (`/aws/connect/<alias>`, when the instance's flow logs setting is on) and the InstanceId of its
+    AWS/Connect metrics."""
+
+    alias: str = "shiftsim"
+    instance_id: str = "00000000-0000-4000-8000-000000000000"
+    flow_logs: bool = True
+    metrics: bool = True
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/connect/{self.alias}"
+
+
+@dataclass(frozen=True)
 class StackSource:
     """A template the stack comes from (`[stack]`, or the command line's `--template`), and the
     user's change the deployment publishes: a code folder or a git ref."""
@@ -257,6 +273,7 @@ class Scenario:
     flow_map: dict[str, str] = field(default_factory=dict)  # a flow reference -> a flow's file name or Metadata.name
     callers: dict[str, Any] = field(default_factory=dict)  # simulator.connect.caller.CallerSpec's fields
     notes: tuple[str, ...] = ()  # what the rehearsal cannot rehearse faithfully: said at start and in the summary
+    connect: ConnectInstance = field(default_factory=ConnectInstance)
     stack: StackSource | None = None  # the template the stack came from, when it did
     source: str = "<default>"
 
@@ -453,6 +470,7 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
         function_map=_function_map(top.table("function_map"), functions),
         flow_map=_string_table(top.table("flow_map")),
         callers=_callers(top.table("callers")),
+        connect=_connect(top.table("connect")),
         source=source,
     )
     if scenario.deployment is not None:
@@ -547,12 +565,23 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
         load=load, expect=_expect(expect_section) if expect_section else {},
         function_map=_function_map(top.table("function_map"), built.functions),
         flow_map=_string_table(top.table("flow_map")), callers=_callers(top.table("callers")),
-        notes=tuple(built.notes), stack=stack, source=top.source)
+        connect=_connect(top.table("connect")), notes=tuple(built.notes), stack=stack, source=top.source)
     return _finished(scenario, top, meta, aws, emulator_section)
 
 
 def _string_table(s: _Section | None) -> dict[str, str]:
     return {key: s.string(key) for key in list(s.data)} if s is not None else {}
+
+
+def _connect(s: _Section | None) -> ConnectInstance:
+    """`[connect]`: the instance's alias and id, and its flow logs and metrics settings."""
+    if s is None:
+        return ConnectInstance()
+    made = ConnectInstance(alias=s.string("instance_alias", ConnectInstance.alias),
+                           instance_id=s.string("instance_id", ConnectInstance.instance_id),
+                           flow_logs=_boolean(s, "flow_logs", True), metrics=_boolean(s, "metrics", True))
+    s.done()
+    return made
 
 
 def _callers(s: _Section | None) -> dict[str, Any]:

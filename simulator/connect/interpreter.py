@@ -31,6 +31,11 @@ class FlowHooks(Protocol):
 
     async def wait(self, seconds: float) -> None: ...
 
+    # Optional: told of each block the contact ran (for flow logs and Connect's metrics), with the
+    # invocation's outcome for an Invoke block, and what went wrong when the block took its error branch.
+    # def block_ran(self, flow: Flow, action: Action, state: ContactState,
+    #               outcome: InvokeOutcome | None, fault: str | None) -> None: ...
+
 
 @dataclass
 class ContactState:
@@ -39,7 +44,8 @@ class ContactState:
     contact: Contact
     external: Any = None
     loop_counters: dict[tuple[str, str], int] = field(default_factory=dict)
-    flow_logging: bool = True
+    flow_logging: bool = False  # on from a Set logging behavior block that enables it (Connect's rule)
+    last_outcome: InvokeOutcome | None = None  # the last synchronous invocation's, for the block's log
     entries: int = 0  # flow entries: the first plus every transfer (the looping flow's loops)
     invocations: int = 0
     errors: int = 0
@@ -144,6 +150,7 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
     with no branch to take) or "runaway". Whatever goes wrong in a block takes its error branch and
     is noted in `state.flow_errors`, never raised."""
     caller = caller or CallerModel(CallerSpec(), random.Random(0))
+    told = getattr(hooks, "block_ran", None)
     flow = flows.start
     state.entries = 1
     current: str | None = flow.start
@@ -154,6 +161,7 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
             return "runaway"
         action = flow.actions[current]
         state.last = (flow.name, action.identifier)
+        state.last_outcome = None
         try:
             current, transfer = await _step(action, flow, flows, state, hooks, caller)
             target = flows.find(transfer) if transfer is not None else None
@@ -161,10 +169,14 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
                 raise _FlowFault(flows.why_not(transfer))
         except _FlowFault as fault:
             state.flow_errors.append((flow.name, action.identifier, str(fault)))
+            if told is not None:
+                told(flow, action, state, None, str(fault))
             current = _error_branch(action, fault.branch)
             if current is None:
                 return "error"
             continue
+        if told is not None:
+            told(flow, action, state, state.last_outcome, None)
         if target is not None:
             flow = target
             state.entries += 1
@@ -190,6 +202,7 @@ async def _counted(invoking: Awaitable[InvokeOutcome], block: InvokeBlock, state
 
 def _took(action: Action, state: ContactState, outcome: InvokeOutcome) -> str | None:
     """The branch an invocation's outcome takes: next with its result as $.External, or the error."""
+    state.last_outcome = outcome
     if outcome.ok:
         state.external = outcome.external
         return action.next_action

@@ -37,13 +37,14 @@ from simulator.clock import Clock, ScaledClock
 from simulator.coarse_timeouts import CoarseTimeouts
 from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.event import Contact
-from simulator.connect.flow import Flow, FlowSet, load_flow
+from simulator.connect.flow import Action, Flow, FlowSet, load_flow
 from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
 from simulator.emulator_vocabulary import WEIGHT_HEADER
 from simulator.fast_ids import random_uuid4
 from simulator.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
+from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import LoadOptions, OptionsError, load_options
@@ -119,6 +120,9 @@ class LoadSession:
         self.traffic: TrafficPlan | None = None
         self.arrivals: Pacer | None = None  # contact starts at production's rate (with --contacts-per-minute)
         self.cancels_on_stop: list[Any] = []  # loop tasks that last as long as the test
+        self.telemetry: ConnectTelemetry | None = None  # the Connect instance's flow logs and metrics
+        self.logs_client: Any = None
+        self.cloudwatch: Any = None
         self.timeouts = CoarseTimeouts()  # the Invoke blocks' time limits, on the loop's thread
         self.invoker: LambdaInvoker | FastLambdaInvoker | None = None
         self._clients: contextlib.AsyncExitStack | None = None
@@ -195,6 +199,7 @@ class LoadSession:
         if self.coordinator:
             self._warn_if_too_few_users(self._planned_users())
         self.bridge.run(self._open_clients(), timeout=60)
+        self._start_telemetry()
         if self.traffic is not None:  # contacts arrive at production's rate; invocations follow the flow
             self.arrivals = Pacer(self.traffic.driven_per_second / processes, self.options.late_threshold_s)
             if self.options.traffic_profile is not None:
@@ -334,8 +339,24 @@ class LoadSession:
         self.lambda_client = lambda_client
         if self.coordinator:
             self.codedeploy = await stack.enter_async_context(client(self.target, "codedeploy"))
+        if self.coordinator or self.options.target == "local":
             self.cloudwatch = await stack.enter_async_context(client(self.target, "cloudwatch"))
+        if self.options.target == "local":  # the Connect instance's flow logs and metrics go to the emulator
+            self.logs_client = await stack.enter_async_context(client(self.target, "logs"))
         self._clients = stack
+
+    def _start_telemetry(self) -> None:
+        """The Connect instance's reports for this test: to the run folder, and on the local target
+        to the emulator's CloudWatch Logs and CloudWatch."""
+        o = self.options
+        sampled = self.traffic is not None and self.traffic.sampled
+        self.telemetry = ConnectTelemetry(
+            o.scenario.connect, region=o.region, account=o.scenario.account, now=self.clock.now,
+            weight=self.traffic.weight if sampled and self.traffic is not None else 1.0,
+            folder=self.record.path.parent if self.record is not None else None, publish=o.target == "local",
+            time_scale=self.clock.scale)
+        if o.target == "local":
+            self.cancels_on_stop.append(self.bridge.submit(self.telemetry.run(self.logs_client, self.cloudwatch))[1])
 
     def catch_up(self) -> None:
         """A worker announces itself to the master before its `init` event runs, so a fast spawn can
@@ -427,6 +448,8 @@ class LoadSession:
         self.watch_emulator = False
         if self.coordination is not None:
             self.coordination.stop()
+        if self.telemetry is not None:
+            self.telemetry.close()
         if self.coordinator and self.record is not None:
             self.record.close()
             if self.recorded != self.said_recorded:  # workers' final reports came after the test stopped
@@ -567,6 +590,8 @@ class LoadSession:
         caller = CallerModel(self.callers, random.Random(f"{self.options.seed}/{self.node}/{number}")
                              if self.options.seed is not None else self.contact_ids)
         ended = await run_contact(self.flows, state, hooks, keep_going=keep_going, limits=limits, caller=caller)
+        if self.telemetry is not None:
+            self.telemetry.contact_ended(state.last[0], ended)
         met: dict[str, list[str]] = {}
         for arn, version in sorted(state.met):
             met.setdefault(self._qualifier(arn), []).append(version)
@@ -612,6 +637,11 @@ class _ContactHooks:
         session.finished.append(Invocation(row, outcome, (end - min(ticket.intended, start)) * 1000.0, start,
                                            outcome.response_bytes))
         return outcome
+
+    def block_ran(self, flow: Flow, action: Action, state: ContactState, outcome: InvokeOutcome | None,
+                  fault: str | None) -> None:
+        if self.session.telemetry is not None:
+            self.session.telemetry.block_ran(flow, action, state, outcome, fault)
 
     async def prompt(self, text: str) -> None:
         self.budget.reset()
