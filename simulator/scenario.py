@@ -182,6 +182,20 @@ class ConnectInstance:
 
 
 @dataclass(frozen=True)
+class MetricFilterSpec:
+    """A CloudWatch Logs metric filter (PutMetricFilter's parameters): matching events of a log
+    group become datapoints of a metric an alarm can watch."""
+
+    name: str
+    log_group: str
+    pattern: str
+    metric: str
+    namespace: str
+    value: str = "1"
+    default_value: float | None = None
+
+
+@dataclass(frozen=True)
 class StackSource:
     """A template the stack comes from (`[stack]`, or the command line's `--template`), and the
     user's change the deployment publishes: a code folder or a git ref."""
@@ -274,6 +288,7 @@ class Scenario:
     callers: dict[str, Any] = field(default_factory=dict)  # simulator.connect.caller.CallerSpec's fields
     notes: tuple[str, ...] = ()  # what the rehearsal cannot rehearse faithfully: said at start and in the summary
     connect: ConnectInstance = field(default_factory=ConnectInstance)
+    metric_filters: tuple[MetricFilterSpec, ...] = ()
     stack: StackSource | None = None  # the template the stack came from, when it did
     source: str = "<default>"
 
@@ -471,6 +486,7 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
         flow_map=_string_table(top.table("flow_map")),
         callers=_callers(top.table("callers")),
         connect=_connect(top.table("connect")),
+        metric_filters=tuple(_metric_filter(f) for f in top.tables("metric_filters")),
         source=source,
     )
     if scenario.deployment is not None:
@@ -565,12 +581,24 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
         load=load, expect=_expect(expect_section) if expect_section else {},
         function_map=_function_map(top.table("function_map"), built.functions),
         flow_map=_string_table(top.table("flow_map")), callers=_callers(top.table("callers")),
-        connect=_connect(top.table("connect")), notes=tuple(built.notes), stack=stack, source=top.source)
+        connect=_connect(top.table("connect")), notes=tuple(built.notes), stack=stack, source=top.source,
+        metric_filters=tuple(_metric_filter(f) for f in top.tables("metric_filters")))
     return _finished(scenario, top, meta, aws, emulator_section)
 
 
 def _string_table(s: _Section | None) -> dict[str, str]:
     return {key: s.string(key) for key in list(s.data)} if s is not None else {}
+
+
+def _metric_filter(s: _Section) -> MetricFilterSpec:
+    """`[[metric_filters]]`: name, log_group, pattern, metric, namespace, value, default_value."""
+    values = {key: s.string(key) for key in ("name", "log_group", "pattern", "metric", "namespace")}
+    for key, value in values.items():
+        if value is None:
+            s.fail(f"missing key {key!r}")
+    made = MetricFilterSpec(**values, value=s.string("value", "1"), default_value=s.number("default_value", None))
+    s.done()  # the pattern is read by the emulator, which says what is wrong with it
+    return made
 
 
 def _connect(s: _Section | None) -> ConnectInstance:

@@ -125,6 +125,8 @@ def test_a_locust_run_publishes_flow_logs_and_metrics_to_the_emulator(tmp_path):
         assert {d["Name"]: d["Value"] for d in metric["Dimensions"]} == {
             "InstanceId": "00000000-0000-4000-8000-000000000000", "MetricGroup": "ContactFlow",
             "ContactFlowName": "LambdaAlias-loop"}
+        (filtered,) = cloudwatch.list_metrics(Namespace="Connect/Flows")["Metrics"]  # the scenario's metric filter
+        assert filtered["MetricName"] == "LambdaFailedResults"
         lambda_logs = logs.describe_log_streams(logGroupName="/aws/lambda/ConnectLambdaFunction")["logStreams"]
         assert {s["logStreamName"].rsplit("/", 1)[1] for s in lambda_logs} >= {"[1]shiftsim"}
     finally:

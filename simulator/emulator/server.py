@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
@@ -39,7 +40,7 @@ from simulator.emulator.lambda_.responses import (
     error_answer,
     web_response,
 )
-from simulator.emulator.logs.models import LogsBackend
+from simulator.emulator.logs.models import LogsBackend, LogsError
 from simulator.emulator.logs.responses import TARGET_PREFIX as LOGS_TARGET
 from simulator.emulator.logs.responses import LogsResponses
 from simulator.emulator.other_services import OtherServices, belongs_elsewhere
@@ -75,6 +76,17 @@ class Emulator:
             self._put_alarm(alarm)
         if self.scenario.deployment is not None:
             self.codedeploy.provision(self.scenario.deployment)
+        for spec in self.scenario.metric_filters:
+            if spec.log_group not in self.logs.groups:
+                self.logs.create_log_group(spec.log_group)
+            transformation: dict[str, Any] = {"metricName": spec.metric, "metricNamespace": spec.namespace,
+                                              "metricValue": spec.value}
+            if spec.default_value is not None:
+                transformation["defaultValue"] = spec.default_value
+            try:
+                self.logs.put_metric_filter(spec.log_group, spec.name, spec.pattern, [transformation])
+            except LogsError as exc:
+                raise ScenarioError(f"{self.scenario.source}: metric filter {spec.name}: {exc.message}") from None
 
     def _put_alarm(self, alarm: AlarmSpec) -> None:
         try:
