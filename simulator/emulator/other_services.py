@@ -75,8 +75,44 @@ class OtherServices:
                 close()
         return started["status"], started["headers"], payload
 
+    async def on_moto_thread(self, call: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.thread, call, *args)
+
+    def streams(self, account: str, region: str) -> DynamoDBStreams:
+        return DynamoDBStreams(self, account, region)
+
     def close(self) -> None:
         self.thread.shutdown(wait=False, cancel_futures=True)
+
+
+class DynamoDBStreams:
+    """A DynamoDB stream's records, read from moto's backend on moto's thread (Lambda's event source
+    mappings poll it: its records are what the DynamoDB Streams API would give)."""
+
+    def __init__(self, others: OtherServices, account: str, region: str) -> None:
+        self.others, self.account, self.region = others, account, region
+
+    def _backend(self) -> Any:
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        return dynamodbstreams_backends[self.account][self.region]
+
+    async def iterators(self, stream_arn: str, position: str) -> list[str]:
+        def make() -> list[str]:
+            backend = self._backend()
+            shards = backend.describe_stream(stream_arn)["Shards"]
+            return [backend.get_shard_iterator(stream_arn, shard["ShardId"], position).arn for shard in shards]
+
+        return list(await self.others.on_moto_thread(make))
+
+    async def records(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        def read() -> tuple[list[dict[str, Any]], str | None]:
+            backend = self._backend()
+            got = backend.get_records(iterator, limit)
+            backend.shard_iterators.pop(iterator, None)  # each read makes the next; the old is done with
+            return got["Records"], got.get("NextShardIterator")
+
+        return await self.others.on_moto_thread(read)  # type: ignore[no-any-return]
 
 
 def _environ(request: web.Request, body: bytes) -> dict[str, Any]:

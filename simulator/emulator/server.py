@@ -71,6 +71,7 @@ class Emulator:
                                             self.scenario.emulator, region=self.scenario.region,
                                             account=self.scenario.account)
         self.others = OtherServices()  # every other service, by moto's backends
+        self.lambda_.stream_reader = self.others.streams(self.scenario.account, self.scenario.region)
         self.lambda_.provision(self.scenario)
         for alarm in self.scenario.alarms:
             self._put_alarm(alarm)

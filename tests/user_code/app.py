@@ -70,3 +70,27 @@ def remember_caller(event, context):
     count = table.update_item(Key={"phone": phone}, UpdateExpression="ADD calls :one",
                               ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW")["Attributes"]["calls"]
     return {"phone": phone, "calls": str(count)}
+
+
+def record_batch(event, context):
+    """A stream processor: writes what each new record asked for into a results table."""
+    table = boto3.resource("dynamodb").Table("results")
+    for record in event["Records"]:
+        if record["eventName"] != "INSERT":
+            continue
+        key = record["dynamodb"]["Keys"]["id"]["S"]
+        table.put_item(Item={"id": key, "done_by": context.function_version, "batch": str(len(event["Records"]))})
+    return {"processed": str(len(event["Records"]))}
+
+
+ATTEMPTS = {}
+
+
+def fail_twice_then_succeed(event, context):
+    """An asynchronous invocation's function: fails its first two attempts (Lambda retries)."""
+    key = event.get("key", "k")
+    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+    print(f"attempt {ATTEMPTS[key]}")
+    if ATTEMPTS[key] < 3:
+        raise RuntimeError(f"attempt {ATTEMPTS[key]} fails")
+    return {"attempts": str(ATTEMPTS[key])}

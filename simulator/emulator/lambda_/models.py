@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -36,6 +37,7 @@ from simulator.emulator.functions import (
     run_handler,
     version_echo,
 )
+from simulator.emulator.lambda_.event_sources import EventSourceMapping, StreamReader, new_mapping, poll
 from simulator.emulator.lambda_.packages import PackageError, Packages
 from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment
 from simulator.fast_ids import random_uuid4
@@ -47,6 +49,7 @@ SYNC_PAYLOAD_LIMIT = 6_291_456
 ASYNC_PAYLOAD_LIMIT = 262_144
 RESPONSE_PAYLOAD_LIMIT = 6_291_556
 LOG_TAIL_BYTES = 4096
+EVENT_RETRY_DELAYS_S = (60.0, 120.0)  # Lambda's retries of an asynchronous invocation's function error
 
 
 class LambdaError(Exception):
@@ -195,6 +198,8 @@ class LambdaBackend:
         self.warnings: list[str] = []  # what this backend runs differently from Lambda, said once each
         # Where each invocation's log lines go (CloudWatch Logs' /aws/lambda/<function>), if anywhere:
         self.log_sink: Callable[[str, str, float, list[str]], None] | None = None
+        self.stream_reader: StreamReader | None = None  # DynamoDB streams, for event source mappings
+        self.mappings: dict[str, EventSourceMapping] = {}
         self.endpoint_url: str | None = None  # set once served; handed to handlers' context
         self.pool = ThreadPoolExecutor(max_workers=handler_threads, thread_name_prefix="lambda")
 
@@ -204,6 +209,9 @@ class LambdaBackend:
         for sandbox in self.sandboxes:
             sandbox.close()
         self.packages.close()
+        for mapping in self.mappings.values():
+            if mapping.task is not None:
+                mapping.task.cancel()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- provisioning ---------------------------------------------------------------------------
@@ -334,6 +342,75 @@ class LambdaBackend:
         version = fn.versions.pop(qualifier)
         if isinstance(version.handler, ProcessHandler) and version.handler is not fn.latest.handler:
             version.handler.close()
+
+    # ---- event source mappings (DynamoDB streams) --------------------------------------------------
+
+    def create_event_source_mapping(self, event_source_arn: str, function_name: str, *,
+                                    starting_position: str | None, batch_size: int = 100, enabled: bool = True,
+                                    maximum_retry_attempts: int = -1) -> dict[str, Any]:
+        fn, qualifier = self._qualified(function_name, None)
+        if qualifier is not None:
+            self._version_for(fn, qualifier)  # the alias or version must exist
+        if ":dynamodb:" not in event_source_arn or "/stream/" not in event_source_arn:
+            raise _invalid("shiftsim emulator: only DynamoDB stream event sources are served (SQS, Kinesis, "
+                           f"Kafka and MQ are not): {event_source_arn}")
+        if starting_position not in ("LATEST", "TRIM_HORIZON"):
+            raise _invalid("1 validation error detected: Value '" + str(starting_position) + "' at 'startingPosition' "
+                           "failed to satisfy constraint: Member must satisfy enum value set: [LATEST, TRIM_HORIZON]"
+                           if starting_position else "StartingPosition is required for DynamoDB stream event sources.")
+        if not 1 <= batch_size <= 10000:
+            raise _invalid("BatchSize must be between 1 and 10000 for a DynamoDB stream.")
+        arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
+        mapping = new_mapping(event_source_arn, arn, starting_position, batch_size, enabled, maximum_retry_attempts,
+                              self.clock.now())
+        self.mappings[mapping.uuid] = mapping
+        if self.stream_reader is None:
+            raise LambdaError(500, "ServiceException", "shiftsim emulator: no stream reader to poll the stream with")
+        mapping.task = asyncio.ensure_future(poll(mapping, self.stream_reader, self.clock,
+                                                  functools.partial(self._invoke_for, mapping)))
+        return {**mapping.configuration(), "State": "Creating"}
+
+    async def _invoke_for(self, mapping: EventSourceMapping, event: dict[str, Any]) -> bool:
+        """One batch from a stream, as Lambda's poller invokes it (synchronously); True if it succeeded."""
+        try:
+            fn, qualifier = self._qualified(mapping.function_arn, None)
+            version, alias = self.route(fn, qualifier)
+            now = self.clock.now()
+            if version.first_traffic_at is None:
+                version.first_traffic_at = now
+            faults = draw_faults(version.spec.faults, now - version.first_traffic_at, self.fault_rng)
+            self._admit(fn)
+            result = await self._run(fn, version, alias, mapping.function_arn, event, faults, None, None)
+        except LambdaError:
+            return False
+        return result.function_error is None
+
+    def event_source_mapping(self, uuid: str) -> EventSourceMapping:
+        mapping = self.mappings.get(uuid)
+        if mapping is None:
+            raise LambdaError(404, "ResourceNotFoundException", "The resource you requested does not exist.")
+        return mapping
+
+    def list_event_source_mappings(self, function_name: str | None, event_source_arn: str | None) -> list[dict[str, Any]]:
+        wanted = None if function_name is None else self.function(function_name).name
+        return [m.configuration() for m in self.mappings.values()
+                if (wanted is None or m.function_arn.split(":")[6] == wanted)
+                and (event_source_arn is None or m.event_source_arn == event_source_arn)]
+
+    def update_event_source_mapping(self, uuid: str, enabled: bool | None, batch_size: int | None) -> dict[str, Any]:
+        mapping = self.event_source_mapping(uuid)
+        if enabled is not None:
+            mapping.enabled, mapping.state = enabled, "Enabled" if enabled else "Disabled"
+        if batch_size is not None:
+            mapping.batch_size = batch_size
+        mapping.last_modified = self.clock.now()
+        return mapping.configuration()
+
+    def delete_event_source_mapping(self, uuid: str) -> dict[str, Any]:
+        mapping = self.mappings.pop(self.event_source_mapping(uuid).uuid)
+        if mapping.task is not None:
+            mapping.task.cancel()
+        return {**mapping.configuration(), "State": "Deleting"}
 
     # ---- lookups --------------------------------------------------------------------------------
 
@@ -631,12 +708,25 @@ class LambdaBackend:
             raise
         invoked_arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
         if invocation_type == "Event":
-            task = asyncio.create_task(self._run(fn, version, alias, invoked_arn, event, faults,
-                                                 client_context, None, weight))
+            task = asyncio.create_task(self._run_event(fn, version, alias, invoked_arn, event, faults,
+                                                       client_context, weight))
             self.background.add(task)
             task.add_done_callback(self.background.discard)
             return InvokeResult(status=202)
         return await self._run(fn, version, alias, invoked_arn, event, faults, client_context, log_type, weight)
+
+    async def _run_event(self, fn: Function, version: Version, alias: str | None, invoked_arn: str,
+                         event: Any, faults: FaultDraw, client_context: str | None, weight: float) -> None:
+        """An asynchronous invocation, with Lambda's retries of a function error (or a timeout): two
+        more attempts, one minute and then two minutes (emulated) after the last."""
+        for delay in (0.0, *EVENT_RETRY_DELAYS_S):
+            if delay:
+                await self.clock.sleep(delay)
+                faults = draw_faults(version.spec.faults, self.clock.now() - (version.first_traffic_at or 0.0),
+                                     self.fault_rng)
+            result = await self._run(fn, version, alias, invoked_arn, event, faults, client_context, None, weight)
+            if result.function_error is None:
+                return
 
     async def _run(self, fn: Function, version: Version, alias: str | None, invoked_arn: str,
                    event: Any, faults: FaultDraw, client_context: str | None,

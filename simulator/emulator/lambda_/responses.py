@@ -49,6 +49,10 @@ def _bounded(body: dict[str, Any], key: str, member: str, low: int, high: int) -
     return value
 
 
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 def _runtime(body: dict[str, Any]) -> str | None:
     runtime = _str_field(body, "Runtime")
     if runtime is not None and runtime not in RUNTIMES:
@@ -190,6 +194,13 @@ class LambdaResponses:
             web.get(fn + "/aliases/{Name}", self.get_alias),
             web.put(fn + "/aliases/{Name}", self.update_alias),
             web.delete(fn + "/aliases/{Name}", self.delete_alias),
+            web.post("/2015-03-31/event-source-mappings/", self.create_event_source_mapping),
+            web.post("/2015-03-31/event-source-mappings", self.create_event_source_mapping),
+            web.get("/2015-03-31/event-source-mappings/", self.list_event_source_mappings),
+            web.get("/2015-03-31/event-source-mappings", self.list_event_source_mappings),
+            web.get("/2015-03-31/event-source-mappings/{UUID}", self.get_event_source_mapping),
+            web.put("/2015-03-31/event-source-mappings/{UUID}", self.update_event_source_mapping),
+            web.delete("/2015-03-31/event-source-mappings/{UUID}", self.delete_event_source_mapping),
             web.put("/2017-10-31/functions/{FunctionName}/concurrency", self.put_concurrency),
             web.delete("/2017-10-31/functions/{FunctionName}/concurrency", self.delete_concurrency),
             web.get("/2019-09-30/functions/{FunctionName}/concurrency", self.get_concurrency),
@@ -255,6 +266,39 @@ class LambdaResponses:
     async def delete_function(self, request: web.Request) -> web.Response:
         self.backend.delete_function(request.match_info["FunctionName"], request.query.get("Qualifier"))
         return web.Response(status=204)
+
+    async def create_event_source_mapping(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        source, function = _str_field(body, "EventSourceArn"), _str_field(body, "FunctionName")
+        if not function:
+            raise _null("functionName")
+        if not source:
+            raise _null("eventSourceArn")
+        config = self.backend.create_event_source_mapping(
+            source, function, starting_position=_str_field(body, "StartingPosition"),
+            batch_size=_bounded(body, "BatchSize", "batchSize", 1, 10000) or 100,
+            enabled=body.get("Enabled", True) is not False,
+            maximum_retry_attempts=_or(_bounded(body, "MaximumRetryAttempts", "maximumRetryAttempts", -1, 10000), -1))
+        return web.json_response(config, status=202)
+
+    async def list_event_source_mappings(self, request: web.Request) -> web.Response:
+        mappings = self.backend.list_event_source_mappings(request.query.get("FunctionName"),
+                                                           request.query.get("EventSourceArn"))
+        return web.json_response(_page(request, "EventSourceMappings", mappings))
+
+    async def get_event_source_mapping(self, request: web.Request) -> web.Response:
+        return web.json_response(self.backend.event_source_mapping(request.match_info["UUID"]).configuration())
+
+    async def update_event_source_mapping(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        enabled = body.get("Enabled")
+        config = self.backend.update_event_source_mapping(
+            request.match_info["UUID"], None if enabled is None else bool(enabled),
+            _bounded(body, "BatchSize", "batchSize", 1, 10000))
+        return web.json_response(config, status=202)
+
+    async def delete_event_source_mapping(self, request: web.Request) -> web.Response:
+        return web.json_response(self.backend.delete_event_source_mapping(request.match_info["UUID"]), status=202)
 
     async def publish_version(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
