@@ -41,6 +41,8 @@ class Expectations:
     routing_follows_weights: bool | None = None
     min_invocations: int | None = None
     max_flow_errors: int | None = None
+    max_contacts_without_result: int | None = None
+    max_time_to_result_seconds: float | None = None
 
 
 @dataclass
@@ -303,13 +305,14 @@ def analyse(record: Record, window: float | None = None,
         "contacts": int(len(set(contacts.tolist()))),
         "failed_contacts": int(len(set(contacts[~all_ok].tolist()))),
         "deployed_function": deployed, "functions": functions,
-        **contact_endings(record.contact_ends, deployed),
+        **contact_endings(record.contact_ends, deployed, timeline.origin),
         "contacts_meeting_both_versions": sum(1 for vs in per_contact_versions.values() if len(vs) > 1),
         "late_invocations": int(rows["late"].sum()) if total else 0,
         "late": late_summary(rows, record.info),  # why they were late; None without any
         "retried_invocations": int((rows["retries"] > 0).sum()) if total else 0,
         "window_s": window, "run_info": record.info, "versions": per_version, "windows": windows, "routing": routing,
         "deployment": deployment_summary, "time_origin_emulated": timeline.origin,
+        "deployed_not_called": bool(deployment.get("deployment_id")) and len(rows) > 0 and not own.any(),
     }
     summary["production"] = production_terms(summary, record.info)
     if expectations is not None:
@@ -363,7 +366,7 @@ def deployed_qualifier(deployment: dict[str, Any], info: dict[str, Any]) -> str:
     return f"{parts[-2]}:{parts[-1]}" if len(parts) >= 8 else ""
 
 
-def contact_endings(ends: list[dict[str, Any]], deployed: str) -> dict[str, Any]:
+def contact_endings(ends: list[dict[str, Any]], deployed: str, origin: float = 0.0) -> dict[str, Any]:
     """How the contacts that ended ended, overall and by the deployed function's versions they met;
     what went wrong in which block (each took the block's error branch); the runaways."""
     by_outcome: dict[str, int] = {}
@@ -388,7 +391,32 @@ def contact_endings(ends: list[dict[str, Any]], deployed: str) -> dict[str, Any]
         "flow_errors": [{"flow": f, "block": b, "what": w, "count": n} for (f, b, w), n in sorted(flow_errors.items())],
         "flow_errors_total": sum(flow_errors.values()),
         "runaway_contacts": [{"flow": f, "block": b, "count": n} for (f, b), n in sorted(runaways.items())],
+        **contact_results(ends, origin),
     }
+
+
+def contact_results(ends: list[dict[str, Any]], origin: float) -> dict[str, Any]:
+    """Time to result (the flow's result attribute), per value of it (e.g. the version that produced
+    it), and the contacts that ended without one (a contact the run stopped is not counted)."""
+    if not any("result" in end for end in ends):
+        return {}
+    seconds: dict[str, list[float]] = {}
+    without = 0
+    for end in ends:
+        if end.get("result") is not None:
+            seconds.setdefault(str(end["result"]), []).append(float(end["result_s"]))
+        elif end["outcome"] != "stopped":
+            without += 1
+    every = np.array([x for values in seconds.values() for x in values])
+    return {"results": {
+        "by_value": {value: {"contacts": len(values), **percentiles(np.array(values))}
+                     for value, values in sorted(seconds.items(), key=lambda kv: _version_order(kv[0]))},
+        "all": {"contacts": len(every), **percentiles(every)}, "without_result": without,
+        # (contact start, result or None, seconds to it or to the end): emulated, from the deployment's start
+        "points": [(round(end["started"] - origin, 3), end["result"],
+                    end["result_s"] if end.get("result") is not None else round(end["t"] - end["started"], 3))
+                   for end in ends if "started" in end and (end.get("result") is not None or end["outcome"] != "stopped")],
+    }}
 
 
 def _version_order(version: str) -> tuple[bool, int, str]:
@@ -455,6 +483,15 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
         check("flow errors (error branches taken for what went wrong in a block), at most",
               expect.max_flow_errors, summary.get("flow_errors_total", 0),
               summary.get("flow_errors_total", 0) <= expect.max_flow_errors)
+    results = summary.get("results") or {}
+    if expect.max_contacts_without_result is not None:
+        check("contacts that ended without their result, at most", expect.max_contacts_without_result,
+              results.get("without_result"), results.get("without_result", 0) <= expect.max_contacts_without_result
+              and bool(results))
+    if expect.max_time_to_result_seconds is not None:
+        p95 = (results.get("all") or {}).get("p95")
+        check("time to result, p95 (emulated seconds), at most", expect.max_time_to_result_seconds, p95,
+              p95 is not None and p95 <= expect.max_time_to_result_seconds)
     production = summary.get("production") or {}
     ended = summary.get("contact_outcomes", {}).get("ended", 0)
     if production.get("stated") and ended and production["late_contacts"] > LATE_CONTACTS_ALLOWED * ended:
@@ -512,12 +549,24 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append("  by the versions they met: " + "; ".join(
                 f"{'v' + met if met != 'none' else 'none'}: " + ", ".join(f"{o} {n}" for o, n in outcomes.items())
                 for met, outcomes in ended["by_versions_met"].items()))
+    results = summary.get("results")
+    if results:
+        attribute = (summary.get("run_info") or {}).get("result_attribute") or "result"
+        parts = [f"{value}: {r['contacts']} contacts, median {r['p50']:.1f} s, p95 {r['p95']:.1f} s"
+                 for value, r in results["by_value"].items()]
+        lines.append(f"  time to result ({attribute}, emulated seconds from the contact's start): "
+                     + ("; ".join(parts) or "no contact got one")
+                     + f"; without a result: {results['without_result']} contacts")
     if summary.get("flow_errors"):
         lines.append(f"  flow errors (each took its block's error branch): {summary['flow_errors_total']}: "
                      + "; ".join(f"{e['flow']}/{e['block']} {e['what']} x{e['count']}" for e in summary["flow_errors"]))
     for runaway in summary.get("runaway_contacts", []):
         lines.append(f"  RUNAWAY: {runaway['count']} contacts stopped past the per-contact limits, last in "
                      f"{runaway['flow']}/{runaway['block']}")
+    if summary.get("deployed_not_called"):
+        lines.append(f"  NOTE: no contact invoked {summary.get('deployed_function')} (the deployed function) itself: "
+                     "something else calls it (an event source, another function), so its versions' shares and errors "
+                     "are not in the record; the deployment, its alarms and what callers met are")
     if d["deployment_id"]:
         def minutes(value: float | None) -> str:
             return "-" if value is None else f"{value / 60:+.1f} min"

@@ -5,6 +5,7 @@ labelled markers on every panel. Time: emulated minutes from the deployment's st
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ def _deployment_span(deployment: dict[str, Any], lefts: list[float], width: floa
     return max(min(lefts), -span / 2 - 1), min(max(lefts) + width, end + span / 2 + 1)
 
 
+def _wrapped(text: str, width: int = 190) -> str:
+    return "\n".join(textwrap.wrap(text, width))
+
+
 def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     windows = summary["windows"]
     deployment = summary["deployment"]
@@ -43,9 +48,11 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     lefts = [_minutes(w["start"]) for w in windows]
     width = _minutes(summary["window_s"])
     alarms = sorted({a["alarm"] for a in deployment["alarm_transitions"]})
-    fig, axes = plt.subplots(4, 1, figsize=(13, 10), sharex=True,
-                             gridspec_kw={"height_ratios": [3, 2, 0.5 + 0.35 * max(1, len(alarms)), 2]})
-    share_ax, error_ax, alarm_ax, latency_ax = axes
+    results = summary.get("results")
+    ratios = [3, 2, 0.5 + 0.35 * max(1, len(alarms)), 2] + ([2] if results else [])
+    fig, axes = plt.subplots(len(ratios), 1, figsize=(13, 10 + (2.5 if results else 0)), sharex=True,
+                             gridspec_kw={"height_ratios": ratios})
+    share_ax, error_ax, alarm_ax, latency_ax = axes[:4]
 
     # 1. observed share per version (stacked), planned weight of the new version (step line)
     bottoms = [0.0] * len(windows)
@@ -70,6 +77,11 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
                       label=f"version {target}: planned weight")
     share_ax.set_ylim(0, 1.05)
     share_ax.set_ylabel("share of\ninvocations")
+    if summary.get("deployed_not_called"):  # empty panels are said to be empty, and why
+        for ax in (share_ax, error_ax, latency_ax):
+            ax.text(0.5, 0.5, f"no contact invoked {summary.get('deployed_function')} itself (an event source or "
+                    "another function calls it):\nits versions' traffic is not in the record",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#666666")
     share_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
     # 2. error rate per version; injected errors marked
@@ -118,6 +130,24 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     latency_ax.set_ylabel("Lambda latency (real ms)")
     latency_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
+    # 5. time to result per contact (the flow's result attribute), by its value; contacts without one
+    if results:
+        result_ax = axes[4]
+        values = list(results["by_value"])
+        palette = {v: COLORS[(i + 2) % len(COLORS)] for i, v in enumerate(values)}
+        for value in values:
+            points = [(start, seconds) for start, got, seconds in results["points"] if got == value]
+            result_ax.scatter([_minutes(x) for x, _ in points], [y for _, y in points], s=10, alpha=0.7,
+                              color=palette[value], label=f"result from {value}")
+        missing = [(start, seconds) for start, got, seconds in results["points"] if got is None]
+        if missing:
+            result_ax.scatter([_minutes(x) for x, _ in missing], [y for _, y in missing], s=22, marker="x",
+                              color="black", label="no result (contact's length)")
+        attribute = (summary.get("run_info") or {}).get("result_attribute") or "result"
+        result_ax.set_ylabel(f"time to result\n(emulated s; {attribute})")
+        result_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    bottom_ax = axes[-1]
+
     # events on every panel
     marks = []
     if deployment.get("deployment_id"):
@@ -151,7 +181,7 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
 
     info = summary.get("run_info") or {}
     scale = info.get("time_scale")
-    latency_ax.set_xlabel("emulated minutes from the deployment's start"
+    bottom_ax.set_xlabel("emulated minutes from the deployment's start"
                           + (f"  (time scale x{scale:g}: 1 real second = {scale:g} emulated seconds)" if scale else "")
                           + (f"; zoomed on the deployment: the run spans {min(lefts):.0f} to {max(lefts) + width:.0f}"
                              if zoom is not None else ""))
@@ -168,16 +198,16 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     fig.suptitle(title, fontsize=12, x=0.01, ha="left")
     production = summary.get("production") or {}
     hurt = production.get("failed_contacts_during") if production.get("stated") else None
-    fig.text(0.01, 0.955, f"{summary['invocations']} invocations, {summary['errors']} errors; "
+    fig.text(0.01, 0.935, _wrapped(f"{summary['invocations']} invocations, {summary['errors']} errors; "
              f"{summary['failed_contacts']} of {summary['contacts']} contacts took an error branch "
              f"({deployment['failed_contacts_during']} during the deployment"
              + (f"; in production's terms {hurt['estimate']:,.0f}"
                 + (f", 95 % {hurt['low']:,.0f} to {hurt['high']:,.0f}" if production.get("sampled") else "")
                 if hurt else "") + f"); run {summary['run']}"
              + (f"; panels: {summary.get('deployed_function')} only (the flow also called {', '.join(others)})"
-                if others else ""),
-             fontsize=9, color="#444444")
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+                if others else "")),
+             fontsize=9, color="#444444", va="bottom")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "timeline.png", out_dir / "timeline.svg"]
     for path in paths:

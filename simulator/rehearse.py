@@ -82,7 +82,7 @@ def locust_arguments(scenario: Scenario, folder: Path, *, target: str, time_scal
             "--contact-duration", str(load.contact_duration), "--prompt-time", load.prompt_time,
             "--max-invocations-per-contact", str(load.max_invocations_per_contact),
             "--max-contact-seconds", str(load.max_contact_seconds),
-            "--target", target]
+            "--target", target, "--result-attribute", load.result_attribute]
     if load.flow:
         args += ["--flow", load.flow]
     if time_scale:
@@ -218,9 +218,7 @@ def progress_line(session: Any, started: float) -> str:
         return f"[{elapsed:5.1f} s] starting"
     weights = " ".join(f"v{v} {100 * w:.0f}%" for v, w in sorted(coordination.weights.items()))
     alarms = " ".join(f"{name}={state}" for name, state in sorted(coordination.alarms.items()))
-    totals = coordination.version_totals()
-    invocations = sum(totals["counts"].values())
-    errors = sum(totals["failures"].values())
+    invocations, errors = coordination.lambda_totals()
     return (f"[{elapsed:5.1f} s] deployment {coordination.deployment.get('status', '-')} | {weights or '-'} | "
             f"{alarms or 'no alarms'} | {invocations} invocations, {errors} errors")
 

@@ -7,9 +7,11 @@ wrong thing. With no file, `default_scenario()` is the seed's stack.
 
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -182,6 +184,26 @@ class ConnectInstance:
 
 
 @dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table the stack holds (served by moto): CreateTable's parameters, and the items
+    it starts with (plain JSON objects)."""
+
+    name: str
+    parameters: dict[str, Any]
+    items: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class EventSourceSpec:
+    """A DynamoDB stream that invokes a function (CreateEventSourceMapping)."""
+
+    table: str
+    function: str  # "Name[:qualifier]"
+    starting_position: str = "LATEST"
+    batch_size: int = 100
+
+
+@dataclass(frozen=True)
 class MetricFilterSpec:
     """A CloudWatch Logs metric filter (PutMetricFilter's parameters): matching events of a log
     group become datapoints of a metric an alarm can watch."""
@@ -253,6 +275,7 @@ class LoadSpec:
     traffic_profile: str = ""  # "09:00-17:00=600,17:00-09:00=30": production's arrivals over the day
     start_time: str = "12:00"  # the emulated time of day when the run starts (for the profile)
     loops_per_contact: int = 10
+    result_attribute: str = ""  # a contact attribute the flow sets when the caller has their result: timed per contact
     contact_duration: float = 0.0
     max_invocations_per_contact: int = 1000  # past it a contact is a runaway: stopped and said
     max_contact_seconds: float = 3600.0
@@ -262,7 +285,7 @@ class LoadSpec:
     max_duration: float = 300.0  # seconds: a rehearsal never runs longer
 
 
-EXPECTATION_KEYS = {"max_flow_errors": int, "outcome": str, "rollback_within_minutes": float, "detect_within_minutes": float,
+EXPECTATION_KEYS = {"max_contacts_without_result": int, "max_time_to_result_seconds": float, "max_flow_errors": int, "outcome": str, "rollback_within_minutes": float, "detect_within_minutes": float,
                     "max_failed_contacts": int, "max_error_rate": float, "alarm_fires": bool,
                     "routing_follows_weights": bool, "min_invocations": int}
 OUTCOMES = ("succeeded", "rolled_back", "stopped", "failed")
@@ -289,6 +312,8 @@ class Scenario:
     notes: tuple[str, ...] = ()  # what the rehearsal cannot rehearse faithfully: said at start and in the summary
     connect: ConnectInstance = field(default_factory=ConnectInstance)
     metric_filters: tuple[MetricFilterSpec, ...] = ()
+    tables: tuple[TableSpec, ...] = ()
+    event_sources: tuple[EventSourceSpec, ...] = ()
     stack: StackSource | None = None  # the template the stack came from, when it did
     source: str = "<default>"
 
@@ -487,6 +512,8 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
         callers=_callers(top.table("callers")),
         connect=_connect(top.table("connect")),
         metric_filters=tuple(_metric_filter(f) for f in top.tables("metric_filters")),
+        tables=tuple(_table(t, Path(source).parent) for t in top.tables("tables")),
+        event_sources=tuple(_event_source(e) for e in top.tables("event_sources")),
         source=source,
     )
     if scenario.deployment is not None:
@@ -582,12 +609,72 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
         function_map=_function_map(top.table("function_map"), built.functions),
         flow_map=_string_table(top.table("flow_map")), callers=_callers(top.table("callers")),
         connect=_connect(top.table("connect")), notes=tuple(built.notes), stack=stack, source=top.source,
-        metric_filters=tuple(_metric_filter(f) for f in top.tables("metric_filters")))
+        metric_filters=tuple(_metric_filter(f) for f in top.tables("metric_filters")),
+        tables=_merged_tables(built.tables, tuple(_table(t, Path(top.source).parent) for t in top.tables("tables"))),
+        event_sources=built.event_sources + tuple(_event_source(e) for e in top.tables("event_sources")))
     return _finished(scenario, top, meta, aws, emulator_section)
 
 
 def _string_table(s: _Section | None) -> dict[str, str]:
     return {key: s.string(key) for key in list(s.data)} if s is not None else {}
+
+
+STREAM_VIEWS = ("NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY")
+
+
+def _table(s: _Section, folder: Path) -> TableSpec:
+    """`[[tables]]`: name, key (the partition key, a string), sort_key, stream (a view type) and
+    items (a JSON-lines file of plain objects, from the scenario's folder)."""
+    name, key = s.string("name"), s.string("key")
+    if not name or not key:
+        s.fail("needs name and key (the partition key attribute)")
+    sort_key = s.string("sort_key", None)
+    parameters: dict[str, Any] = {
+        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}]
+        + ([{"AttributeName": sort_key, "KeyType": "RANGE"}] if sort_key else []),
+        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": "S"} for k in (key, sort_key) if k]}
+    stream = s.string("stream", None, choices=STREAM_VIEWS)
+    if stream:
+        parameters["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
+    items: list[dict[str, Any]] = []
+    file = s.string("items", None)
+    if file is not None:
+        path = folder / file
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            s.fail(f"cannot read {path}: {exc.strerror or exc}", "items")
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line, parse_float=Decimal)
+            except ValueError as exc:
+                s.fail(f"{path}:{number}: not JSON: {exc}", "items")
+            if not isinstance(item, dict) or key not in item:
+                s.fail(f"{path}:{number}: an item is an object with the key {key!r}", "items")
+            items.append(item)
+    s.done()
+    return TableSpec(name, parameters, tuple(items))
+
+
+def _merged_tables(template: tuple[TableSpec, ...], scenario: tuple[TableSpec, ...]) -> tuple[TableSpec, ...]:
+    """The template's tables, with the items the scenario gives a table of the same name."""
+    given = {t.name: t for t in scenario}
+    merged = [TableSpec(t.name, t.parameters, given.pop(t.name).items) if t.name in given else t for t in template]
+    return (*merged, *given.values())
+
+
+def _event_source(s: _Section) -> EventSourceSpec:
+    """`[[event_sources]]`: table (its stream), function ("Name[:qualifier]"), starting_position, batch_size."""
+    table, function = s.string("table"), s.string("function")
+    if not table or not function:
+        s.fail("needs table (whose stream) and function (Name or Name:qualifier)")
+    made = EventSourceSpec(table, function, s.string("starting_position", "LATEST", choices=("LATEST", "TRIM_HORIZON")),
+                           s.number("batch_size", 100, low=1, high=10000, integer=True))
+    s.done()
+    return made
 
 
 def _metric_filter(s: _Section) -> MetricFilterSpec:
@@ -919,6 +1006,7 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
         traffic_profile=",".join(_profile_span(p) for p in s.tables("profile")),
         start_time=_time_of_day(s, "start_time", "12:00"),
         loops_per_contact=s.number("loops_per_contact", 10, low=1, integer=True),
+        result_attribute=s.string("result_attribute", ""),
         contact_duration=float(s.number("contact_duration", 0.0, low=0)),
         max_invocations_per_contact=s.number("max_invocations_per_contact", 1000, low=1, integer=True),
         max_contact_seconds=float(s.number("max_contact_seconds", 3600.0, low=0.001)),

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
@@ -47,7 +49,8 @@ class OtherServices:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        environ = _environ(request, body)
+        environ = _environ(request.method, request.path, request.raw_path, request.query_string,
+                           request.headers.items(), body)
         status, headers, payload = await asyncio.get_running_loop().run_in_executor(self.thread, self._call, environ)
         response = web.Response(status=status, body=payload)
         for name, value in headers:
@@ -77,6 +80,30 @@ class OtherServices:
 
     async def on_moto_thread(self, call: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.thread, call, *args)
+
+    def client(self, service: str, region: str) -> Any:
+        """A boto3 client whose requests go to moto's application in this process (no socket): how
+        the emulator provisions a scenario's tables, through their public API."""
+        import boto3
+        from botocore.awsrequest import AWSResponse
+
+        made = boto3.client(service, region_name=region, endpoint_url="http://127.0.0.1",
+                            aws_access_key_id="shiftsim", aws_secret_access_key="shiftsim")
+
+        def send(request: Any, **kwargs: Any) -> AWSResponse:
+            split = urlsplit(request.url)
+            body = request.body or b""
+            if isinstance(body, str):
+                body = body.encode()
+            elif not isinstance(body, bytes):
+                body = body.read()
+            environ = _environ(request.method, unquote(split.path), split.path, split.query,
+                               [(k, v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()], body)
+            status, headers, payload = self.thread.submit(self._call, environ).result(60)
+            return AWSResponse(request.url, status, dict(headers), _Raw(payload))
+
+        made.meta.events.register(f"before-send.{made.meta.service_model.endpoint_prefix}.*", send)
+        return made
 
     def streams(self, account: str, region: str) -> DynamoDBStreams:
         return DynamoDBStreams(self, account, region)
@@ -115,20 +142,36 @@ class DynamoDBStreams:
         return await self.others.on_moto_thread(read)  # type: ignore[no-any-return]
 
 
-def _environ(request: web.Request, body: bytes) -> dict[str, Any]:
-    host = request.headers.get("Host", "127.0.0.1")
+def _environ(method: str, path: str, raw_path: str, query: str, headers: Iterable[tuple[str, str]],
+             body: bytes) -> dict[str, Any]:
+    headers = list(headers)
+    named = {k.lower(): v for k, v in headers}
+    host = named.get("host", "127.0.0.1")
     name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "80")
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": request.method, "SCRIPT_NAME": "",
-        "PATH_INFO": request.path.encode("utf-8").decode("latin-1"), "RAW_URI": request.raw_path,
-        "REQUEST_URI": request.raw_path, "QUERY_STRING": request.query_string,
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "",
+        "PATH_INFO": path.encode("utf-8").decode("latin-1"), "RAW_URI": raw_path,
+        "REQUEST_URI": raw_path, "QUERY_STRING": query,
         "SERVER_NAME": name or "127.0.0.1", "SERVER_PORT": port or "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "CONTENT_TYPE": request.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": named.get("content-type", ""), "CONTENT_LENGTH": str(len(body)),
         "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
     }
-    for key, value in request.headers.items():
+    for key, value in headers:
         upper = key.upper().replace("-", "_")
         if upper not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             environ["HTTP_" + upper] = value
     return environ
+
+
+class _Raw:
+    """A finished body, as botocore's response reads it."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def stream(self, **kwargs: Any) -> Iterable[bytes]:
+        yield self.payload
+
+    def read(self, *args: Any) -> bytes:
+        return self.payload

@@ -77,6 +77,7 @@ class Emulator:
             self._put_alarm(alarm)
         if self.scenario.deployment is not None:
             self.codedeploy.provision(self.scenario.deployment)
+        self._provision_tables()
         for spec in self.scenario.metric_filters:
             if spec.log_group not in self.logs.groups:
                 self.logs.create_log_group(spec.log_group)
@@ -88,6 +89,37 @@ class Emulator:
                 self.logs.put_metric_filter(spec.log_group, spec.name, spec.pattern, [transformation])
             except LogsError as exc:
                 raise ScenarioError(f"{self.scenario.source}: metric filter {spec.name}: {exc.message}") from None
+
+    def _provision_tables(self) -> None:
+        """The scenario's DynamoDB tables and items, created in moto through DynamoDB's own API."""
+        if not self.scenario.tables:
+            return
+        from boto3.dynamodb.types import TypeSerializer
+
+        dynamodb = self.others.client("dynamodb", self.scenario.region)
+        serializer = TypeSerializer()
+        for table in self.scenario.tables:
+            try:
+                dynamodb.create_table(**table.parameters)
+                for start in range(0, len(table.items), 25):
+                    dynamodb.batch_write_item(RequestItems={table.name: [
+                        {"PutRequest": {"Item": {k: serializer.serialize(v) for k, v in item.items()}}}
+                        for item in table.items[start:start + 25]]})
+            except Exception as exc:  # DynamoDB's refusal of the table or an item, said in one line
+                raise ScenarioError(f"{self.scenario.source}: table {table.name}: {exc}") from None
+
+    def _start_event_sources(self) -> None:
+        """The scenario's stream mappings: each table's latest stream, polled for its function."""
+        if not self.scenario.event_sources:
+            return
+        dynamodb = self.others.client("dynamodb", self.scenario.region)
+        for source in self.scenario.event_sources:
+            stream = dynamodb.describe_table(TableName=source.table)["Table"].get("LatestStreamArn")
+            if stream is None:
+                raise ScenarioError(f"{self.scenario.source}: event source: table {source.table} has no stream "
+                                    "(give it a StreamSpecification, or stream = \"NEW_IMAGE\")")
+            self.lambda_.create_event_source_mapping(stream, source.function, starting_position=source.starting_position,
+                                                     batch_size=source.batch_size)
 
     def _put_alarm(self, alarm: AlarmSpec) -> None:
         try:
@@ -111,8 +143,9 @@ class Emulator:
         self.logs.put_log_events(group, stream, events)
 
     def start(self) -> None:
-        """Start the clock-driven work (alarm evaluation); call from inside the running loop."""
+        """Start the clock-driven work (alarm evaluation, stream polling); call from inside the running loop."""
         self.cloudwatch.start()
+        self._start_event_sources()
 
     def close(self) -> None:
         self.codedeploy.close()

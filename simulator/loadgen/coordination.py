@@ -180,6 +180,12 @@ class Coordination:
                     failures[version] = entry.num_failures
         return {"counts": counts, "failures": failures}
 
+    def lambda_totals(self) -> tuple[int, int]:
+        """Invocations and failures of every function the flows called, from Locust's statistics."""
+        stats = self.session.env.runner.stats if self.session.env.runner else None
+        entries = [e for (name, method), e in stats.entries.items() if method == "Lambda"] if stats else []
+        return sum(e.num_requests for e in entries), sum(e.num_failures for e in entries)
+
     def errors_by_reason(self) -> dict[str, dict[str, int]]:
         stats = self.session.env.runner.stats if self.session.env.runner else None
         reasons: dict[str, dict[str, int]] = collections.defaultdict(dict)

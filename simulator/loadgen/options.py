@@ -55,6 +55,9 @@ def add_options(parser: Any) -> None:
                             "production ones (0: no ceiling)")
     group.add_argument("--loops-per-contact", type=int, default=10,
                        help="flow entries (the looping flow's loops) before a contact ends")
+    group.add_argument("--result-attribute", default="",
+                       help="a contact attribute the flow sets when the caller has their result: the time to it is "
+                            "measured per contact")
     group.add_argument("--contact-duration", type=float, default=0.0,
                        help="seconds before a contact ends (0: no limit)")
     group.add_argument("--max-invocations-per-contact", type=int, default=1000,
@@ -105,6 +108,7 @@ class LoadOptions:
     traffic_profile: Profile | None  # production's arrivals over the emulated day
     start_time: str
     loops_per_contact: int
+    result_attribute: str
     contact_duration: float
     max_invocations_per_contact: int
     max_contact_seconds: float
@@ -226,6 +230,7 @@ def load_options(parsed: Any) -> LoadOptions:
         target=parsed.target, alias_arn=alias_arn, endpoint_url=parsed.endpoint_url,
         region=parsed.region or scenario.region, flow=flow, functions=functions, scenario=scenario,
         scenario_path=parsed.scenario, rate=parsed.rate, loops_per_contact=parsed.loops_per_contact,
+        result_attribute=parsed.result_attribute or scenario.load.result_attribute,
         contacts_per_minute=parsed.contacts_per_minute, max_contacts_per_second=parsed.max_contacts_per_second,
         traffic_profile=profile, start_time=parsed.start_time,
         contact_duration=parsed.contact_duration, prompt_time=parsed.prompt_time,

@@ -223,7 +223,7 @@ class LoadSession:
                 "blocks": self.flows.block_targets(),
                 "traffic": dataclasses.asdict(self.traffic) if self.traffic is not None else None,
                 "traffic_profile": dataclasses.asdict(o.traffic_profile) if o.traffic_profile else None,
-                "start_time": o.start_time}
+                "start_time": o.start_time, "result_attribute": o.result_attribute}
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
@@ -589,6 +589,7 @@ class LoadSession:
                                too_long=lambda: time.monotonic() - started > self.options.max_contact_seconds)
         caller = CallerModel(self.callers, random.Random(f"{self.options.seed}/{self.node}/{number}")
                              if self.options.seed is not None else self.contact_ids)
+        hooks.started = self.clock.now()
         ended = await run_contact(self.flows, state, hooks, keep_going=keep_going, limits=limits, caller=caller)
         if self.telemetry is not None:
             self.telemetry.contact_ended(state.last[0], ended)
@@ -598,7 +599,9 @@ class LoadSession:
         self.ended.append({"contact": state.contact.contact_id, "t": self.clock.now(), "outcome": ended,
                            "last": list(state.last), "invocations": state.invocations, "errors": state.errors,
                            "flow_errors": [list(e) for e in state.flow_errors], "met": met,
-                           "worker": self.node, "late": late})
+                           "worker": self.node, "late": late,
+                           **({"result": hooks.result, "result_s": hooks.result_s, "started": hooks.started}
+                              if self.options.result_attribute else {})})
         return ended
 
     def _qualifier(self, arn: str) -> str:
@@ -616,6 +619,9 @@ class _ContactHooks:
     def __init__(self, session: LoadSession, state: ContactState, prompt_time: Any) -> None:
         self.session, self.state, self.prompt_time = session, state, prompt_time
         self.budget = ChainBudget()
+        self.started = 0.0  # emulated
+        self.result: str | None = None  # the result attribute's value, once the flow has set it
+        self.result_s: float | None = None  # emulated seconds from the contact's start to it
 
     async def invoke(self, block: InvokeBlock, event: dict[str, Any], flow: Flow) -> InvokeOutcome:
         session = self.session
@@ -642,6 +648,10 @@ class _ContactHooks:
                   fault: str | None) -> None:
         if self.session.telemetry is not None:
             self.session.telemetry.block_ran(flow, action, state, outcome, fault)
+        wanted = self.session.options.result_attribute
+        if wanted and self.result is None and wanted in state.contact.attributes:
+            self.result = state.contact.attributes[wanted]
+            self.result_s = round(self.session.clock.now() - self.started, 3)
 
     async def prompt(self, text: str) -> None:
         self.budget.reset()

@@ -25,7 +25,9 @@ from simulator.scenario import (
     AliasSpec,
     CodeSpec,
     DeploymentSpec,
+    EventSourceSpec,
     FunctionSpec,
+    TableSpec,
     TrafficRouting,
     VersionSpec,
 )
@@ -33,10 +35,13 @@ from simulator.stack.intrinsics import Resolver, TemplateError
 from simulator.stack.new_code import code_at_ref
 
 LOCAL_BUCKET = "shiftsim-local"
+STREAM_OF = "latest"  # a table's StreamArn before the table exists: its stream label is made when it is
 # Resource types the rehearsal builds from, or that change nothing it measures.
 _USED = {"AWS::Lambda::Function", "AWS::Lambda::Version", "AWS::Lambda::Alias", "AWS::CloudWatch::Alarm",
          "AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup", "AWS::CodeDeploy::DeploymentConfig",
-         "AWS::Connect::ContactFlow"}
+         "AWS::Connect::ContactFlow", "AWS::DynamoDB::Table", "AWS::Lambda::EventSourceMapping"}
+_TABLE_KEYS = ("KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput", "StreamSpecification",
+               "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 _UNCHECKED = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Permission",
               "AWS::Logs::LogGroup", "AWS::Connect::Instance", "AWS::Connect::IntegrationAssociation"}
 _ALARM_KEYS = ("AlarmName", "AlarmDescription", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
@@ -51,6 +56,8 @@ class TemplateStack:
     deployment: DeploymentSpec | None
     flow: str | None = None  # the entry flow, written from the template's ContactFlow resources
     notes: list[str] = field(default_factory=list)
+    tables: tuple[TableSpec, ...] = ()
+    event_sources: tuple[EventSourceSpec, ...] = ()
 
 
 def read_template(path: Path) -> dict[str, Any]:
@@ -172,6 +179,7 @@ class _Stack:
         if kind == "AWS::Lambda::Alias":
             return f"{self.function_arn(self._function_of(props))}:{self.resolver.value(props['Name'])}"
         named = {"AWS::CloudWatch::Alarm": "AlarmName", "AWS::CodeDeploy::Application": "ApplicationName",
+                 "AWS::DynamoDB::Table": "TableName",
                  "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
                  "AWS::CodeDeploy::DeploymentConfig": "DeploymentConfigName", "AWS::IAM::Role": "RoleName"}
         if kind in named and named[kind] in props:
@@ -195,6 +203,9 @@ class _Stack:
         if kind == "AWS::Connect::ContactFlow" and attr == "ContactFlowArn":
             instance = self.resolver.value((self.resources[name].get("Properties") or {}).get("InstanceArn", ""))
             return f"{instance}/contact-flow/{hashlib.sha1(name.encode()).hexdigest()[:8]}-{name}"
+        if kind == "AWS::DynamoDB::Table" and attr in ("Arn", "StreamArn"):
+            arn = f"arn:aws:dynamodb:{self.region}:{self.account}:table/{self.ref(name)}"
+            return arn if attr == "Arn" else f"{arn}/stream/{STREAM_OF}"
         if kind == "AWS::Connect::Instance" and attr in ("Arn", "Id"):
             arn = f"arn:aws:connect:{self.region}:{self.account}:instance/{hashlib.sha1(name.encode()).hexdigest()[:32]}"
             return arn if attr == "Arn" else arn.rsplit("/", 1)[1]
@@ -260,7 +271,36 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
     unchecked = sorted({stack.kind(n) for n in stack.resources if stack.kind(n) in _UNCHECKED})
     if unchecked:
         notes.append(f"not checked: {', '.join(unchecked)} (permissions are not enforced)")
-    return TemplateStack(tuple(specs.values()), alarms, deployment, _flows(stack, where, flow, notes), notes)
+    tables = tuple(_table(stack, name) for name in stack.resources if stack.kind(name) == "AWS::DynamoDB::Table")
+    sources = tuple(_event_source(stack, name, specs) for name in stack.resources
+                    if stack.kind(name) == "AWS::Lambda::EventSourceMapping")
+    return TemplateStack(tuple(specs.values()), alarms, deployment, _flows(stack, where, flow, notes), notes,
+                         tables, sources)
+
+
+def _table(stack: _Stack, name: str) -> TableSpec:
+    props = stack.properties(name)
+    table = str(stack.ref(name))
+    parameters = {"TableName": table, **{key: props[key] for key in _TABLE_KEYS if key in props}}
+    parameters.setdefault("BillingMode", "PAY_PER_REQUEST" if "ProvisionedThroughput" not in props else "PROVISIONED")
+    stream = parameters.get("StreamSpecification")
+    if stream is not None:
+        parameters["StreamSpecification"] = {"StreamEnabled": True, **stream}
+    return TableSpec(table, parameters)
+
+
+def _event_source(stack: _Stack, name: str, specs: dict[str, FunctionSpec]) -> EventSourceSpec:
+    props = stack.properties(name)
+    source = str(props.get("EventSourceArn", ""))
+    if ":dynamodb:" not in source or "/stream/" not in source:
+        raise TemplateError(f"{stack.where}: Resources.{name}: only DynamoDB stream event sources are emulated, "
+                            f"not {source or 'this one'}")
+    function = str(props["FunctionName"])
+    if function.startswith("arn:"):
+        function = ":".join(function.split(":")[6:8])
+    return EventSourceSpec(table=source.split(":table/")[1].split("/")[0], function=function,
+                           starting_position=str(props.get("StartingPosition", "LATEST")),
+                           batch_size=int(props.get("BatchSize", 100)))
 
 
 def _function(stack: _Stack, name: str, local: dict[str, Path], notes: list[str]) -> FunctionSpec:

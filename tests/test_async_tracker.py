@@ -1,0 +1,107 @@
+"""Seed 002's tracker pattern end to end (examples/async-tracker, real time): the start function's
+tracker item reaches the stream-triggered processor through moto's DynamoDB stream, the flow polls
+the check function until done; a slower processor leaves callers without their result, and the run
+fails saying so; Connect's native asynchronous mode on the same work needs one invocation a contact.
+Also: a scenario's own tables, items and stream mappings, provisioned through DynamoDB's API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simulator.scenario import ScenarioError, load_scenario
+from tests.helpers import RunningEmulator, wait_for
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "async-tracker"
+CODE = Path(__file__).parent / "user_code"
+
+
+def rehearse(tmp_path, scenario: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(EXAMPLE / scenario), "--results",
+                           str(tmp_path / "run"), *extra], capture_output=True, text=True, timeout=400, cwd=ROOT)
+    return done, json.loads((tmp_path / "run" / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("processor, code", [("processor", 0), ("processor-slow", 1)])
+def test_the_tracker_pattern_and_what_a_slower_processor_costs_callers(tmp_path, processor, code):
+    done, summary = rehearse(tmp_path, "rehearsal.toml", "--new-code", str(EXAMPLE / processor))
+    assert done.returncode == code, done.stdout + done.stderr
+    results = summary["results"]
+    assert summary["deployment"]["outcome"] == "succeeded"
+    assert "NOTE: no contact invoked ProcessWork:live (the deployed function) itself" in done.stdout
+    by_value = results["by_value"]
+    assert by_value.get("1", {}).get("contacts", 0) > 0  # the old processor answered some contacts
+    if processor == "processor":
+        assert results["without_result"] == 0 and by_value["2"]["contacts"] > 0
+        assert results["all"]["p95"] <= 20
+    else:  # ten more seconds a batch: the polls run out for the contacts the new version serves
+        assert results["without_result"] > 0
+        assert "[FAIL] contacts that ended without their result" in done.stdout
+        ended = [json.loads(line) for line in (tmp_path / "run" / "contact_ends.jsonl").read_text().splitlines()]
+        assert any(e["last"][1] in ("gave-up", "bye") and e["result"] is None for e in ended)
+    functions = summary["functions"]
+    starts, checks = functions["StartWork:live"]["invocations"], functions["CheckWork:live"]["invocations"]
+    assert checks >= starts - 5 > 0  # a poll at least per contact that got its result
+
+
+def test_connects_native_async_mode_on_the_same_work(tmp_path):
+    done, summary = rehearse(tmp_path, "native-async.toml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert summary["results"]["without_result"] == 0
+    assert summary["invocations"] <= summary["contacts"]  # one invocation a contact: no polling
+    assert set(summary["results"]["by_value"]) <= {"1", "2"}
+
+
+def test_a_scenarios_tables_items_and_stream_mappings(tmp_path):
+    (tmp_path / "customers.jsonl").write_text('{"phone": "+15555550100", "name": "Ana", "balance": 12.5}\n'
+                                              '{"phone": "+15555550101", "name": "Bo"}\n')
+    (tmp_path / "s.toml").write_text(f"""
+[[functions]]
+name = "Processor"
+memory = 256
+[[functions.versions]]
+code = "{CODE}"
+handler = "app.record_batch"
+[[tables]]
+name = "customers"
+key = "phone"
+items = "customers.jsonl"
+[[tables]]
+name = "work"
+key = "id"
+stream = "NEW_IMAGE"
+[[tables]]
+name = "results"
+key = "id"
+[[event_sources]]
+table = "work"
+function = "Processor"
+""")
+    running = RunningEmulator(load_scenario(tmp_path / "s.toml"))
+    try:
+        ddb = running.boto3("dynamodb")
+        item = ddb.get_item(TableName="customers", Key={"phone": {"S": "+15555550100"}})["Item"]
+        assert item == {"phone": {"S": "+15555550100"}, "name": {"S": "Ana"}, "balance": {"N": "12.5"}}
+        ddb.put_item(TableName="work", Item={"id": {"S": "job"}})
+        done = wait_for(lambda: ddb.scan(TableName="results")["Items"], 60)
+        assert done[0]["id"] == {"S": "job"}
+    finally:
+        running.close()
+
+
+@pytest.mark.parametrize("table, why", [
+    ('[[tables]]\nname = "t"\n', "needs name and key"),
+    ('[[tables]]\nname = "t"\nkey = "k"\nitems = "absent.jsonl"\n', "cannot read"),
+    ('[[tables]]\nname = "t"\nkey = "k"\nstream = "ALL"\n', "must be one of"),
+    ('[[event_sources]]\ntable = "t"\n', "needs table"),
+])
+def test_bad_tables_are_one_line(tmp_path, table, why):
+    (tmp_path / "s.toml").write_text(table)
+    with pytest.raises(ScenarioError, match=why) as info:
+        load_scenario(tmp_path / "s.toml")
+    assert "\n" not in str(info.value)
