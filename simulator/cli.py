@@ -224,6 +224,42 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
                          region=args.region, watch_existing=args.watch_existing)
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from simulator.planning.inputs import fitted, from_scenario
+    from simulator.planning.model import PlanError
+    from simulator.planning.report import make_plan, table, write
+    from simulator.record import new_run_id
+
+    scenario = _scenario(args)
+    try:
+        inputs = from_scenario(scenario)
+        if args.from_run:
+            inputs = fitted(inputs, Path(args.from_run))
+        failure = inputs.failure
+        for option, field in (("error_rate", "error_rate"), ("onset", "onset_s"), ("latency_shift_ms", "latency_shift_ms")):
+            if getattr(args, option) is not None:
+                failure = replace(failure, **{field: getattr(args, option)})
+        if not 0 <= failure.error_rate <= 1:
+            raise PlanError(f"--error-rate: must be from 0 to 1, got {failure.error_rate}")
+        inputs = replace(inputs, failure=failure)
+        if args.contacts_per_minute is not None:
+            inputs = replace(inputs, traffic=replace(inputs.traffic, contacts_per_minute=args.contacts_per_minute))
+        deployment = scenario.deployment
+        assert deployment is not None
+        own = (deployment.config, deployment.custom_config) if deployment.custom_config is not None else None
+        plan = make_plan(inputs, scenario=scenario.name, own=own, n=args.simulations, seed=args.seed,
+                         budget_minutes=args.budget_minutes, exposure_minutes=args.exposure_minutes)
+    except PlanError as exc:
+        raise ScenarioError(str(exc)) from None
+    folder = Path(args.results) if args.results else Path("results") / f"plan-{new_run_id()}"
+    written = write(plan, folder)
+    print(table(plan))
+    print(f"plan: {', '.join(str(p) for p in written)}")
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from simulator.analysis import format_summary
     from simulator.rehearse_results import redraw
@@ -311,6 +347,23 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--seed", type=int, help="seed for routing draws and fault injection")
     rehearse.add_argument("--time-scale", type=_time_scale, help="default: the scenario's")
     rehearse.set_defaults(func=cmd_rehearse)
+
+    plan = sub.add_parser("plan", help="before the deployment: the blast radius of every configuration, simulated")
+    plan.add_argument("scenario", nargs="?", help="scenario file (TOML); or give --template")
+    stack_options(plan)
+    plan.add_argument("--from", dest="from_run", metavar="RUN_DIR",
+                      help="fit the new version's failure (error rate, onset, latency) and the traffic to a rehearsal's run")
+    plan.add_argument("--error-rate", type=float, help="the bad version's share of failing calls (default: the scenario's faults)")
+    plan.add_argument("--onset", type=float, help="seconds after its first traffic before it fails (default: the scenario's)")
+    plan.add_argument("--latency-shift-ms", type=float, help="milliseconds the bad version adds to each call")
+    plan.add_argument("--contacts-per-minute", type=float, help="production's arrivals (default: the scenario's [load])")
+    plan.add_argument("--simulations", type=_count, default=20_000, help="deployments per candidate (default 20,000)")
+    plan.add_argument("--budget-minutes", type=float, help="the longest a good deployment may take")
+    plan.add_argument("--exposure-minutes", type=float, default=60.0,
+                      help="how long a bad version at 100 %% hurts callers before someone acts (default 60)")
+    plan.add_argument("--seed", type=int, default=1)
+    plan.add_argument("--results", help="the plan's folder (default: results/plan-<run-id>)")
+    plan.set_defaults(func=cmd_plan)
 
     plot = sub.add_parser("plot", help="redraw a run's figure and summary from its record alone")
     plot.add_argument("run", help="a run folder, results/<run-id>")

@@ -25,17 +25,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from simulator.alarm_rule import COMPARISONS, next_state
 from simulator.clock import Clock
 from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
 from simulator.emulator.lambda_.models import InvocationObserved
 from simulator.emulator_vocabulary import STATISTICS, TREATMENTS
 
-COMPARISONS: dict[str, Callable[[float, float], bool]] = {
-    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
-    "GreaterThanThreshold": lambda v, t: v > t,
-    "LessThanThreshold": lambda v, t: v < t,
-    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
-}
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
 
@@ -559,24 +554,20 @@ class CloudWatchBackend:
         for k in range(alarm.evaluation_periods, 0, -1):
             start = boundary - k * alarm.period
             values.append(self._alarm_value(alarm, start, start + alarm.period))
-        compare = COMPARISONS[alarm.comparison]
-        present = [v for v in values if v is not None]
-        missing = len(values) - len(present)
-        breaching = sum(1 for v in present if compare(v, alarm.threshold))
-        if alarm.treat_missing_data == "breaching":
-            breaching += missing
+        state, breaching = next_state(values, alarm.comparison, alarm.threshold, alarm.datapoints_to_alarm,
+                                      alarm.treat_missing_data)
         shown = ", ".join("missing" if v is None else f"{v:g}" for v in values)
-        if breaching >= alarm.datapoints_to_alarm:
+        if state is None:
+            return
+        if state == "ALARM":
             new = "ALARM"
             reason = (f"Threshold Crossed: {breaching} out of the last {alarm.evaluation_periods} "
                       f"datapoints [{shown}] were {_comparison_words(alarm.comparison)} the threshold "
                       f"({alarm.threshold:g}) (minimum {alarm.datapoints_to_alarm} datapoint"
                       f"{'s' if alarm.datapoints_to_alarm > 1 else ''} for OK -> ALARM transition).")
-        elif not present and alarm.treat_missing_data == "missing":
+        elif state == "INSUFFICIENT_DATA":
             new = "INSUFFICIENT_DATA"
             reason = (f"Insufficient Data: {alarm.evaluation_periods} datapoints were unknown.")
-        elif not present and alarm.treat_missing_data == "ignore":
-            return
         else:
             new = "OK"
             reason = (f"Threshold Crossed: {len(values) - breaching} out of the last "

@@ -1,0 +1,127 @@
+"""What the planner models, read from a scenario (its traffic, the new version's faults, the group's
+alarms) or fitted from a rehearsal's run folder (`--from RUN_DIR`). Whatever it cannot model is a
+PlanError naming it, never left out silently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulator.loadgen.pacing import mean_duration
+from simulator.loadgen.traffic import Profile
+from simulator.planning.model import AlarmModel, FailureModel, PlanError, Traffic
+from simulator.scenario import AlarmSpec, Scenario
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    traffic: Traffic
+    failure: FailureModel
+    alarms: list[AlarmModel]
+    poll_s: float
+    final_flip_after_intervals: int
+    new_version: str
+
+
+def from_scenario(scenario: Scenario) -> PlanInputs:
+    if scenario.deployment is None:
+        raise PlanError(f"{scenario.source}: the scenario has no deployment to plan")
+    load = scenario.load
+    per_minute = (Profile.parse(load.traffic_profile, load.contacts_per_minute).peak if load.traffic_profile
+                  else load.contacts_per_minute)
+    if not per_minute:
+        raise PlanError(f"{scenario.source}: [load] contacts_per_minute (production's traffic) is what the plan "
+                        "is for: give it")
+    deployed = next(f for f in scenario.functions if f.name == scenario.deployment.function)
+    new_version = str(len(deployed.versions) + 1)
+    traffic = Traffic(per_minute, float(load.loops_per_contact),
+                      load.loops_per_contact * mean_duration(load.prompt_time))
+    faults = (deployed.staged or deployed.versions[-1]).faults
+    error_rate, onset = 0.0, 0.0
+    for fault in (faults.error, faults.timeout):
+        if fault is not None:
+            error_rate = 1 - (1 - error_rate) * (1 - fault.rate)
+            onset = fault.after if error_rate == fault.rate else min(onset, fault.after)
+    latency = faults.latency
+    shift = 0.0
+    if latency is not None:
+        p = latency.params
+        shift = p.get("ms") or p.get("mean_ms") or p.get("median_ms") or (p.get("min_ms", 0) + p.get("max_ms", 0)) / 2
+    failure = FailureModel(error_rate, onset, float(shift))
+    alarms = [alarm_model(a, scenario, new_version) for a in scenario.alarms if a.name in scenario.deployment.alarms]
+    return PlanInputs(traffic, failure, alarms, scenario.emulator.alarm_poll_interval,
+                      scenario.emulator.final_flip_after_intervals, new_version)
+
+
+def alarm_model(alarm: AlarmSpec, scenario: Scenario, new_version: str) -> AlarmModel:
+    """An alarm as the model evaluates it: which invocations its dimensions see."""
+    assert scenario.deployment is not None
+    function, alias = scenario.deployment.function, scenario.deployment.alias
+    params = alarm.parameters or {}
+    if params.get("Metrics"):
+        raise PlanError(f"alarm {alarm.name}: metric math is not modelled by the planner")
+    dims = alarm.dimensions
+    if alarm.namespace == "AWS/Connect" and alarm.metric == "ContactFlowErrors":
+        metric, scope = "Errors", "alias"  # every failed invocation takes a block's error branch
+    elif alarm.namespace != "AWS/Lambda" or alarm.metric not in ("Errors", "Invocations", "Duration"):
+        raise PlanError(f"alarm {alarm.name}: {alarm.namespace} {alarm.metric} is not modelled by the planner "
+                        "(AWS/Lambda Errors, Invocations, Duration and AWS/Connect ContactFlowErrors are)")
+    else:
+        metric = alarm.metric
+        scope = "alias"
+        if dims.get("FunctionName", function) != function:
+            scope = "never"
+        elif "Resource" in dims and dims["Resource"] not in (function, f"{function}:{alias}"):
+            scope = "never"
+        elif "Resource" in dims and dims["Resource"] == function and "ExecutedVersion" not in dims:
+            scope = "never"  # Lambda publishes {FunctionName, Resource=fn} for unqualified calls only
+        if "ExecutedVersion" in dims:
+            scope = "new" if dims["ExecutedVersion"] == new_version else "never"
+    statistic = str(params.get("ExtendedStatistic") or alarm.statistic)
+    return AlarmModel(alarm.name, metric, scope, statistic, alarm.period, alarm.evaluation_periods,
+                      alarm.datapoints_to_alarm or alarm.evaluation_periods, alarm.threshold, alarm.comparison,
+                      alarm.treat_missing_data)
+
+
+def fitted(inputs: PlanInputs, run: Path) -> PlanInputs:
+    """The failure model and traffic a rehearsal measured: the new version's error rate from its first
+    error on, that error's delay after its first traffic, its latency against the old version's."""
+    from simulator.record import load_record
+
+    record = load_record(run)
+    summary_file = run / "summary.json"
+    if not summary_file.exists():
+        raise PlanError(f"--from {run}: no summary.json (run `shiftsim plot {run}` first)")
+    import json
+
+    summary: dict[str, Any] = json.loads(summary_file.read_text(encoding="utf-8"))
+    deployment = summary.get("deployment") or {}
+    target, current = deployment.get("target_version"), deployment.get("current_version")
+    if not target:
+        raise PlanError(f"--from {run}: the run has no deployment to fit a new version from")
+    rows = record.rows
+    versions = record.text("version")
+    emulated = rows["emulated"]
+    new = versions == target
+    if not new.any():
+        raise PlanError(f"--from {run}: version {target} served no invocation in the run")
+    failed = new & ~record.ok
+    first_traffic = float(emulated[new].min())
+    onset = float(emulated[failed].min()) - first_traffic if failed.any() else 0.0
+    after = new & (emulated >= first_traffic + onset)
+    error_rate = float(failed.sum() / max(1, after.sum()))
+    latency = (rows["end"] - rows["start"]) * 1000.0
+    old = versions == current
+    shift = float(np.median(latency[new]) - np.median(latency[old])) if old.any() else 0.0
+    contacts = len(np.unique(rows["contact"]))
+    traffic = inputs.traffic
+    info = record.info or {}
+    per_minute = ((info.get("traffic") or {}).get("contacts_per_minute") or traffic.contacts_per_minute)
+    traffic = replace(traffic, contacts_per_minute=float(per_minute),
+                      invocations_per_contact=float(len(rows) / max(1, contacts)))
+    failure = replace(inputs.failure, error_rate=round(error_rate, 4), onset_s=round(max(0.0, onset), 1),
+                      latency_shift_ms=round(max(0.0, shift), 1))
+    return replace(inputs, traffic=traffic, failure=failure)
