@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from simulator.deployment_plan import traffic_plan
+from simulator.judge import MIN_INVOCATIONS, judge
 from simulator.lateness import describe_late, late_summary
 from simulator.record import Record
 from simulator.scenario import TrafficRouting
@@ -43,6 +44,7 @@ class Expectations:
     max_flow_errors: int | None = None
     max_contacts_without_result: int | None = None
     max_time_to_result_seconds: float | None = None
+    judge_flags_within_minutes: float | None = None
 
 
 @dataclass
@@ -315,9 +317,30 @@ def analyse(record: Record, window: float | None = None,
         "deployed_not_called": bool(deployment.get("deployment_id")) and len(rows) > 0 and not own.any(),
     }
     summary["production"] = production_terms(summary, record.info)
+    summary["judge"] = _judged(record, t, versions, ok, latency_ms, windows, target, current, all_t, contacts, all_ok,
+                               deployment_summary, summary["production"])
     if expectations is not None:
         summary["verdict"] = verdict(summary, expectations)
     return summary
+
+
+def _judged(record: Record, t: np.ndarray, versions: np.ndarray, ok: np.ndarray, latency_ms: np.ndarray,
+            windows: list[dict[str, Any]], target: str | None, current: str | None, all_t: np.ndarray,
+            contacts: np.ndarray, all_ok: np.ndarray, d: dict[str, Any], production: dict[str, Any]) -> dict[str, Any]:
+    """The statistical judge's verdict per window, when it would have flagged the new version, and the
+    contacts hurt between that moment and the rollback (or the deployment's end): what it would have spared."""
+    confidence = float((record.info or {}).get("judge_confidence") or 0.99)
+    result = judge(t, versions, ok, latency_ms, [(w["start"], w["end"]) for w in windows], target, current, confidence)
+    flagged = result["flagged_at"]
+    if flagged is not None:
+        until = d["rollback_at"] if d["rollback_at"] is not None else d["ended_at"]
+        later = (all_t >= flagged) & (all_t <= until) & ~all_ok if until is not None else np.zeros(len(all_t), bool)
+        spared = len(set(contacts[later].tolist()))
+        weight = production.get("weight", 1.0) if production.get("sampled") else 1.0
+        result["alarm_at"] = d["alarm_fired_at"]
+        result["spared_contacts"] = spared
+        result["spared_contacts_production"] = round(spared * weight, 1)
+    return result
 
 
 def count_interval(count: int, weight: float, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -483,6 +506,11 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
         check("flow errors (error branches taken for what went wrong in a block), at most",
               expect.max_flow_errors, summary.get("flow_errors_total", 0),
               summary.get("flow_errors_total", 0) <= expect.max_flow_errors)
+    if expect.judge_flags_within_minutes is not None:
+        at = (summary.get("judge") or {}).get("flagged_at")
+        check("the statistical judge flags the new version within (emulated minutes from the start)",
+              expect.judge_flags_within_minutes, None if at is None else round(at / 60, 2),
+              at is not None and at <= expect.judge_flags_within_minutes * 60)
     results = summary.get("results") or {}
     if expect.max_contacts_without_result is not None:
         check("contacts that ended without their result, at most", expect.max_contacts_without_result,
@@ -563,6 +591,24 @@ def format_summary(summary: dict[str, Any]) -> str:
     for runaway in summary.get("runaway_contacts", []):
         lines.append(f"  RUNAWAY: {runaway['count']} contacts stopped past the per-contact limits, last in "
                      f"{runaway['flow']}/{runaway['block']}")
+    judged = summary.get("judge") or {}
+    if (judged.get("tested") or judged.get("too_few")) and not summary.get("deployed_not_called"):
+        level = f"{100 * judged['confidence']:g} %"
+        if judged.get("flagged_at") is not None:
+            flag = judged["flag"]
+            alarm = d.get("alarm_fired_at")
+            lines.append(f"  statistical judge ({level}): version {d.get('target_version')} worse on {', '.join(flag['on'])} "
+                         f"by {judged['flagged_at'] / 60:+.1f} min (errors p = {flag['errors_p']:.2g}, latency p = "
+                         f"{flag['latency_p']:.2g}); the alarm "
+                         + (f"at {alarm / 60:+.1f} min" if alarm is not None else "never fired")
+                         + f"; flagging then would have spared {judged['spared_contacts_production']:,.0f} contacts "
+                         "(production's terms) before the deployment ended")
+        elif not judged.get("tested"):
+            lines.append(f"  statistical judge ({level}): no verdict: too few invocations of each version in every "
+                         f"window (at least {MIN_INVOCATIONS} each)")
+        else:
+            lines.append(f"  statistical judge ({level}): no difference found in {judged['tested']} windows"
+                         + (f"; {judged['too_few']} had too few invocations to judge" if judged.get("too_few") else ""))
     if summary.get("deployed_not_called"):
         lines.append(f"  NOTE: no contact invoked {summary.get('deployed_function')} (the deployed function) itself: "
                      "something else calls it (an event source, another function), so its versions' shares and errors "

@@ -156,6 +156,9 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
         marks.append((_minutes(deployment["first_target_error_at"]), f"first v{target} error", "#ff7f0e"))
     if deployment.get("alarm_fired_at") is not None:
         marks.append((_minutes(deployment["alarm_fired_at"]), "alarm", "#e41a1c"))
+    judged = summary.get("judge") or {}
+    if judged.get("flagged_at") is not None and not summary.get("deployed_not_called"):
+        marks.append((_minutes(judged["flagged_at"]), f"judge flags ({100 * judged['confidence']:g} %)", "#17becf"))
     if deployment.get("rollback_at") is not None:
         marks.append((_minutes(deployment["rollback_at"]), "rolled back", "#6a3d9a"))
     elif deployment.get("ended_at") is not None:

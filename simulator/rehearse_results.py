@@ -42,6 +42,9 @@ _BY_CHECK = {
     "routing follows the alias weights": "routing_follows_weights",
     "invocations, at least": "min_invocations",
     "flow errors (error branches taken for what went wrong in a block), at most": "max_flow_errors",
+    "contacts that ended without their result, at most": "max_contacts_without_result",
+    "time to result, p95 (emulated seconds), at most": "max_time_to_result_seconds",
+    "the statistical judge flags the new version within (emulated minutes from the start)": "judge_flags_within_minutes",
 }
 
 

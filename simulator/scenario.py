@@ -285,7 +285,7 @@ class LoadSpec:
     max_duration: float = 300.0  # seconds: a rehearsal never runs longer
 
 
-EXPECTATION_KEYS = {"max_contacts_without_result": int, "max_time_to_result_seconds": float, "max_flow_errors": int, "outcome": str, "rollback_within_minutes": float, "detect_within_minutes": float,
+EXPECTATION_KEYS = {"judge_flags_within_minutes": float, "max_contacts_without_result": int, "max_time_to_result_seconds": float, "max_flow_errors": int, "outcome": str, "rollback_within_minutes": float, "detect_within_minutes": float,
                     "max_failed_contacts": int, "max_error_rate": float, "alarm_fires": bool,
                     "routing_follows_weights": bool, "min_invocations": int}
 OUTCOMES = ("succeeded", "rolled_back", "stopped", "failed")
