@@ -223,21 +223,28 @@ def _alarm_states(alarm: AlarmModel, new: np.ndarray, old: np.ndarray, new_error
     period_counts = cum_counts[rows, ends] - cum_counts[rows, begins]
     period_errors = cum_errors[rows, ends] - cum_errors[rows, begins]
     values = _statistic(alarm, period_counts, period_errors, cum_new[rows, ends] - cum_new[rows, begins], failure)
-    missing = period_counts == 0
-    with np.errstate(invalid="ignore"):
-        compare: Any = COMPARISONS[alarm.comparison]  # the emulator's rule, elementwise on arrays
-        breach = np.asarray(compare(values, alarm.threshold)) & ~missing
-    if alarm.treat_missing_data == "breaching":
-        breach |= missing
-    window_breaches = np.zeros(breach.shape, dtype=int)
-    for k in range(alarm.evaluation_periods):
-        window_breaches[:, k:] += breach[:, : breach.shape[1] - k]
-    alarm_at = (window_breaches >= alarm.datapoints_to_alarm) & valid
+    alarm_at = window_decisions(np.where(period_counts == 0, np.nan, values), alarm) & valid
     # the state decided at a boundary holds until the next one
     instants = np.arange(total + 1)
     latest = (instants[None, :] + phase[:, None]) // per - 2
     known = (latest >= 0) & (latest < periods)
     return np.where(known, alarm_at[rows, np.clip(latest, 0, periods - 1)], False)
+
+
+def window_decisions(values: np.ndarray, alarm: AlarmModel) -> np.ndarray:
+    """Whether each evaluation (at the end of each period; rows are deployments) puts the alarm in
+    ALARM: the emulator's rule (`alarm_rule.next_state`) on the last EvaluationPeriods values, NaN for
+    a missing datapoint."""
+    missing = np.isnan(values)
+    compare: Any = COMPARISONS[alarm.comparison]  # the emulator's rule, elementwise on arrays
+    with np.errstate(invalid="ignore"):
+        breach = np.asarray(compare(np.nan_to_num(values), alarm.threshold)) & ~missing
+    if alarm.treat_missing_data == "breaching":
+        breach |= missing
+    window_breaches = np.zeros(breach.shape, dtype=int)
+    for k in range(alarm.evaluation_periods):
+        window_breaches[:, k:] += breach[:, : breach.shape[1] - k]
+    return window_breaches >= alarm.datapoints_to_alarm
 
 
 def _statistic(alarm: AlarmModel, counts: np.ndarray, errors: np.ndarray, new: np.ndarray,

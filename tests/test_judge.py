@@ -1,0 +1,65 @@
+"""The statistical judge: its tests against direct computation, a known difference flagged in the
+first window it can judge, too few invocations said as such, and no false flag beyond the stated
+rate over many seeded runs of two equal versions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simulator.judge import fisher_greater, judge, mann_whitney_greater
+
+
+@pytest.mark.parametrize("e_new, n_new, e_old, n_old", [(10, 100, 1, 100), (0, 50, 3, 60), (5, 20, 5, 200), (3, 3, 0, 3)])
+def test_fisher_is_the_hypergeometric_tail(e_new, n_new, e_old, n_old):
+    total, errors = n_new + n_old, e_new + e_old
+    tail = sum(math.comb(errors, x) * math.comb(total - errors, n_new - x)
+               for x in range(e_new, min(errors, n_new) + 1)) / math.comb(total, n_new)
+    assert fisher_greater(e_new, n_new, e_old, n_old) == pytest.approx(tail, rel=1e-9)
+
+
+def test_mann_whitney_counts_pairs():
+    rng = np.random.default_rng(1)
+    new, old = rng.normal(1.0, 1, 60), rng.normal(0.0, 1, 80)
+    pairs = sum((a > b) + 0.5 * (a == b) for a in new for b in old)  # U of the new version, by its definition
+    z = (pairs - 60 * 80 / 2 - 0.5) / math.sqrt(60 * 80 * 141 / 12)
+    assert mann_whitney_greater(new, old) == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)), rel=1e-9)
+    assert mann_whitney_greater(old, new) > 0.99
+
+
+def synthetic(rng, windows=10, per_window=200, p_new=0.05, p_old=0.05, shift=0.0):
+    t, versions, ok, latency = [], [], [], []
+    for w in range(windows):
+        for version, p, extra in (("2", p_new, shift), ("1", p_old, 0.0)):
+            t.append(rng.uniform(30 * w, 30 * w + 30, per_window))
+            versions.append(np.full(per_window, version))
+            ok.append(rng.random(per_window) >= p)
+            latency.append(rng.lognormal(3.0, 0.5, per_window) + extra)
+    windows_list = [(30.0 * w, 30.0 * w + 30) for w in range(windows)]
+    return (np.concatenate(t), np.concatenate(versions), np.concatenate(ok), np.concatenate(latency), windows_list)
+
+
+def test_a_known_difference_is_flagged_at_once():
+    t, versions, ok, latency, windows = synthetic(np.random.default_rng(2), p_new=0.25)
+    result = judge(t, versions, ok, latency, windows, "2", "1", 0.99)
+    assert result["flagged_at"] == 30.0 and result["flag"]["on"] == ["errors"]
+    t, versions, ok, latency, windows = synthetic(np.random.default_rng(3), shift=15.0)
+    assert judge(t, versions, ok, latency, windows, "2", "1", 0.99)["flag"]["on"] == ["latency"]
+
+
+def test_too_few_invocations_give_no_verdict():
+    t, versions, ok, latency, windows = synthetic(np.random.default_rng(4), per_window=10, p_new=1.0)
+    result = judge(t, versions, ok, latency, windows, "2", "1", 0.99)
+    assert result["flagged_at"] is None and result["tested"] == 0 and result["too_few"] == 10
+
+
+def test_equal_versions_are_flagged_no_more_often_than_the_stated_rate():
+    """300 seeded runs of equal versions at 99 %: at most 1 % flagged in expectation; 9 or more of
+    300 would have probability under 0.05 % if the rate held."""
+    flagged = 0
+    for seed in range(300):
+        t, versions, ok, latency, windows = synthetic(np.random.default_rng(1000 + seed), windows=6, per_window=100)
+        flagged += judge(t, versions, ok, latency, windows, "2", "1", 0.99)["flagged_at"] is not None
+    assert flagged < 9

@@ -1,0 +1,151 @@
+"""The planner: its model against cases computed by hand (an alarm `> 0` on errors over one and over
+two one-minute periods with a known error rate), its vectorised alarm rule against the emulator's,
+the rehearsal of a shipped scenario inside the planner's 95 % band, and `shiftsim plan` as a user
+runs it (a table, plan.json, plan.png, a recommendation; bad input one line)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.alarm_rule import next_state
+from simulator.deployment_plan import predefined_configs
+from simulator.planning.model import AlarmModel, FailureModel, Traffic, simulate, window_decisions
+
+ROOT = Path(__file__).parent.parent
+CANARY_30 = predefined_configs()["CodeDeployDefault.LambdaCanary10Percent30Minutes"]
+
+
+def errors_alarm(evaluation_periods: int, datapoints: int) -> AlarmModel:
+    return AlarmModel("errors", "Errors", "alias", "Sum", 60, evaluation_periods, datapoints, 0.0,
+                      "GreaterThanThreshold")
+
+
+def within(observed: int, n: int, p: float) -> bool:
+    """`observed` successes of `n` draws at probability `p`, within five standard deviations."""
+    return abs(observed - n * p) <= 5 * math.sqrt(n * p * (1 - p)) + 1
+
+
+# 30 contacts a minute, one invocation each; a tenth of them on the new version, a sixth of which fail:
+# failing invocations per minute are Poisson with mean 0.5, so a minute breaches `> 0` with b = 1 - e^-0.5.
+TRAFFIC = Traffic(contacts_per_minute=30, invocations_per_contact=1, contact_seconds=1)
+FAILURE = FailureModel(error_rate=1 / 6)
+B = 1 - math.exp(-0.5)
+
+
+def test_one_period_detection_is_geometric():
+    n = 40_000
+    out = simulate(CANARY_30, TRAFFIC, FAILURE, [errors_alarm(1, 1)], n, np.random.default_rng(3))
+    minutes = out.detection_s / 60
+    for m in range(1, 6):  # first breach in minute m: (1 - b)^(m-1) b
+        assert within(int((minutes == m).sum()), n, (1 - B) ** (m - 1) * B), m
+    assert np.isnan(out.rollback_s).sum() == pytest.approx(n * (1 - B) ** 29, abs=5 * math.sqrt(n * (1 - B) ** 29) + 1)
+
+
+def two_in_a_row(m_max: int) -> list[float]:
+    """P(the first two consecutive breaching minutes end at minute m), by a two-state chain."""
+    p_none, p_one, firsts = 1.0, 0.0, []  # not alarmed: last minute did not breach / did
+    for _ in range(m_max):
+        firsts.append(p_one * B)
+        p_none, p_one = (p_none + p_one) * (1 - B), p_none * B
+    return firsts
+
+
+def test_two_of_two_periods_detection_matches_the_chain():
+    n = 40_000
+    out = simulate(CANARY_30, TRAFFIC, FAILURE, [errors_alarm(2, 2)], n, np.random.default_rng(4))
+    minutes = out.detection_s / 60
+    for m, p in enumerate(two_in_a_row(8), start=1):
+        assert within(int((minutes == m).sum()), n, p), m
+
+
+def test_the_rollback_comes_at_codedeploys_poll_after_detection():
+    out = simulate(CANARY_30, TRAFFIC, FAILURE, [errors_alarm(1, 1)], 2_000, np.random.default_rng(5), poll_s=60)
+    rolled = ~np.isnan(out.rollback_s)
+    assert (out.rollback_s[rolled] >= out.detection_s[rolled]).all()
+    assert (out.rollback_s[rolled] % 60 == 0).all()
+
+
+values = st.lists(st.one_of(st.none(), st.floats(-5, 5)), min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, st.sampled_from(["GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold",
+                                "LessThanOrEqualToThreshold"]), st.integers(1, 6), st.integers(1, 6),
+       st.sampled_from(["missing", "breaching", "notBreaching", "ignore"]), st.floats(-3, 3))
+def test_the_vectorised_rule_is_the_emulators(window, comparison, periods, datapoints, missing, threshold):
+    """For each evaluation the planner makes, ALARM exactly when the emulator's rule says ALARM."""
+    periods = min(periods, len(window))
+    datapoints = min(datapoints, periods)
+    alarm = AlarmModel("a", "Errors", "alias", "Sum", 60, periods, datapoints, threshold, comparison, missing)
+    row = np.array([[np.nan if v is None else v for v in window]])
+    decided = window_decisions(row, alarm)[0]
+    for end in range(periods - 1, len(window)):
+        state, _ = next_state(window[end - periods + 1:end + 1], comparison, threshold, datapoints, missing)
+        assert decided[end] == (state == "ALARM")
+
+
+@pytest.mark.xdist_group("locust-processes")
+def test_a_rehearsals_blast_radius_falls_in_the_plans_band(tmp_path):
+    """linear-rollback, rehearsed (sampled: each contact stands for 24), and planned with the same
+    sampling: the contacts it measured hurt during the deployment are inside the planner's 95 % band."""
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", "scenarios/linear-rollback.toml",
+                           "--results", str(tmp_path / "run")], capture_output=True, text=True, timeout=400, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    production = summary["production"]
+    measured = production["failed_contacts_during"]["estimate"]
+    judged = summary["judge"]  # the statistical judge sees the failing version before CodeDeploy's rollback
+    assert judged["flagged_at"] is not None and judged["flagged_at"] <= summary["deployment"]["rollback_at"]
+    plan = subprocess.run([sys.executable, "-m", "simulator.cli", "plan", "scenarios/linear-rollback.toml", "--from",
+                           str(tmp_path / "run"), "--simulations", "4000", "--results", str(tmp_path / "plan")],
+                          capture_output=True, text=True, timeout=400, cwd=ROOT)
+    assert plan.returncode == 0, plan.stderr
+    from simulator.planning.inputs import fitted, from_scenario
+    from simulator.scenario import load_scenario
+
+    inputs = fitted(from_scenario(load_scenario(ROOT / "scenarios" / "linear-rollback.toml")), tmp_path / "run")
+    traffic = Traffic(inputs.traffic.contacts_per_minute, inputs.traffic.invocations_per_contact,
+                      inputs.traffic.contact_seconds, production["weight"])
+    config = predefined_configs()["CodeDeployDefault.LambdaLinear10PercentEvery1Minute"]
+    alarm = errors_alarm(2, 2)
+    out = simulate(config, traffic, inputs.failure, [alarm], 20_000, np.random.default_rng(7))
+    low, high = np.percentile(out.failed_contacts, [2.5, 97.5])
+    assert low <= measured <= high, (low, measured, high, inputs.failure)
+
+
+def test_shiftsim_plan_as_a_user_runs_it(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "plan", "scenarios/low-traffic-canary.toml",
+                           "--simulations", "2000", "--budget-minutes", "20", "--results", str(tmp_path)],
+                          capture_output=True, text=True, timeout=400, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "recommended: " in done.stdout and "budget 20 min" in done.stdout
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert len(plan["candidates"]) == 18  # nine configurations, the alarms as configured and over one period
+    best = plan["recommendation"]
+    assert best["good_duration_minutes"] <= 20
+    assert all(best["blast_radius"]["p95"] <= r["blast_radius"]["p95"] * 1.02 + 1 for r in plan["candidates"]
+               if r["good_duration_minutes"] <= 20 and r["good_rolled_back"] <= 0.01)
+    all_at_once = next(r for r in plan["candidates"] if r["config"].endswith("AllAtOnce"))
+    assert all_at_once["reaches_full"] == 1.0
+    assert (tmp_path / "plan.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, why", [
+    (["scenarios/canary-split.toml"], "[load] contacts_per_minute (production's traffic) is what the plan is for"),
+    (["scenarios/linear-rollback.toml", "--error-rate", "2"], "--error-rate: must be from 0 to 1"),
+    (["scenarios/linear-rollback.toml", "--from", "nowhere"], "nowhere"),
+])
+def test_bad_plan_input_is_one_line(tmp_path, args, why):
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "plan", *args, "--simulations", "100",
+                           "--results", str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert why in done.stderr and len(done.stderr.strip().splitlines()) == 1
