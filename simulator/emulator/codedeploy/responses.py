@@ -3,7 +3,6 @@ the request, call the model, encode AWS's response shapes (timestamps as epoch s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from simulator.emulator.codedeploy.models import (
     DeploymentConfig,
     DeploymentGroup,
 )
+from simulator.emulator.json_protocol import operation_call
 from simulator.scenario import TrafficRouting
 
 TARGET_PREFIX = "CodeDeploy_20141006"
@@ -45,15 +45,7 @@ class CodeDeployResponses:
 
     async def handle(self, request: web.Request, operation: str) -> web.Response:
         try:
-            try:
-                params = json.loads(await request.read() or b"{}")
-            except ValueError as exc:
-                raise CodeDeployError("SerializationException", f"body is not JSON: {exc}") from None
-            handler = self.table.get(operation)
-            if handler is None:
-                raise CodeDeployError("UnknownOperationException", f"{operation} is not supported by the shiftsim emulator.")
-            if not isinstance(params, dict):
-                raise CodeDeployError("SerializationException", "the request body is not a JSON object")
+            params, handler = await operation_call(request, operation, self.table, CodeDeployError)
             _require(operation, params)
             try:
                 result = handler(params)

@@ -4,12 +4,12 @@ sampled rehearsal's events stand for that many each, which metric filters count)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from simulator.emulator.json_protocol import operation_call
 from simulator.emulator.logs.models import PAGE, LogEvent, LogsBackend, LogsError
 from simulator.emulator_vocabulary import WEIGHT_HEADER
 
@@ -53,15 +53,7 @@ class LogsResponses:
 
     async def handle(self, request: web.Request, operation: str) -> web.Response:
         try:
-            try:
-                params = json.loads(await request.read() or b"{}")
-            except ValueError as exc:
-                raise LogsError("SerializationException", f"body is not JSON: {exc}") from None
-            handler = self.table.get(operation)
-            if handler is None:
-                raise LogsError("UnknownOperationException", f"{operation} is not supported by the shiftsim emulator.")
-            if not isinstance(params, dict):
-                raise LogsError("SerializationException", "the request body is not a JSON object")
+            params, handler = await operation_call(request, operation, self.table, LogsError)
             try:
                 weight = float(request.headers.get(WEIGHT_HEADER) or 1.0)
             except ValueError:
