@@ -50,7 +50,10 @@ def from_scenario(scenario: Scenario) -> PlanInputs:
     if latency is not None:
         p = latency.params
         shift = p.get("ms") or p.get("mean_ms") or p.get("median_ms") or (p.get("min_ms", 0) + p.get("max_ms", 0)) / 2
-    failure = FailureModel(error_rate, onset, float(shift))
+    rejected = faults.malformed.rate if faults.malformed is not None else 0.0
+    if faults.malformed is not None and not error_rate:
+        onset = faults.malformed.after
+    failure = FailureModel(error_rate, onset, float(shift), rejected_rate=rejected)
     alarms = [alarm_model(a, scenario, new_version) for a in scenario.alarms if a.name in scenario.deployment.alarms]
     return PlanInputs(traffic, failure, alarms, scenario.emulator.alarm_poll_interval,
                       scenario.emulator.final_flip_after_intervals, new_version)
@@ -65,7 +68,7 @@ def alarm_model(alarm: AlarmSpec, scenario: Scenario, new_version: str) -> Alarm
         raise PlanError(f"alarm {alarm.name}: metric math is not modelled by the planner")
     dims = alarm.dimensions
     if alarm.namespace == "AWS/Connect" and alarm.metric == "ContactFlowErrors":
-        metric, scope = "Errors", "alias"  # every failed invocation takes a block's error branch
+        metric, scope = "Errors", "connect"  # every failed call, and every rejected answer, takes an error branch
     elif alarm.namespace != "AWS/Lambda" or alarm.metric not in ("Errors", "Invocations", "Duration"):
         raise PlanError(f"alarm {alarm.name}: {alarm.namespace} {alarm.metric} is not modelled by the planner "
                         "(AWS/Lambda Errors, Invocations, Duration and AWS/Connect ContactFlowErrors are)")
@@ -109,10 +112,12 @@ def fitted(inputs: PlanInputs, run: Path) -> PlanInputs:
     if not new.any():
         raise PlanError(f"--from {run}: version {target} served no invocation in the run")
     failed = new & ~record.ok
+    rejected = failed & (record.text("reason") == "invalid_response")  # Connect's refusal, a success to Lambda
     first_traffic = float(emulated[new].min())
     onset = float(emulated[failed].min()) - first_traffic if failed.any() else 0.0
     after = new & (emulated >= first_traffic + onset)
-    error_rate = float(failed.sum() / max(1, after.sum()))
+    error_rate = float((failed & ~rejected).sum() / max(1, after.sum()))
+    rejected_rate = float(rejected.sum() / max(1, (after & ~(failed & ~rejected)).sum()))
     latency = (rows["end"] - rows["start"]) * 1000.0
     old = versions == current
     shift = float(np.median(latency[new]) - np.median(latency[old])) if old.any() else 0.0
@@ -122,6 +127,6 @@ def fitted(inputs: PlanInputs, run: Path) -> PlanInputs:
     per_minute = ((info.get("traffic") or {}).get("contacts_per_minute") or traffic.contacts_per_minute)
     traffic = replace(traffic, contacts_per_minute=float(per_minute),
                       invocations_per_contact=float(len(rows) / max(1, contacts)))
-    failure = replace(inputs.failure, error_rate=round(error_rate, 4), onset_s=round(max(0.0, onset), 1),
-                      latency_shift_ms=round(max(0.0, shift), 1))
+    failure = replace(inputs.failure, error_rate=round(error_rate, 4), rejected_rate=round(rejected_rate, 4),
+                      onset_s=round(max(0.0, onset), 1), latency_shift_ms=round(max(0.0, shift), 1))
     return replace(inputs, traffic=traffic, failure=failure)

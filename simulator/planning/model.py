@@ -43,6 +43,7 @@ class FailureModel:
     onset_s: float = 0.0  # after the new version's first traffic
     latency_shift_ms: float = 0.0  # added to the new version's latency
     baseline_error_rate: float = 0.0  # the current version's
+    rejected_rate: float = 0.0  # answers Connect rejects (STRING_MAP): a success to Lambda, an error branch to callers
     latency_median_ms: float = 20.0
     latency_p99_ms: float = 80.0
 
@@ -53,7 +54,8 @@ class AlarmModel:
 
     name: str
     metric: str  # Errors | Invocations | Duration
-    scope: str  # alias (both versions) | new (the new version's ExecutedVersion) | never (matches nothing)
+    scope: str  # alias (both versions) | new (the new version's ExecutedVersion) | connect (error branches
+    # taken: Lambda's errors and answers Connect rejects) | never (matches nothing)
     statistic: str  # Sum | Average | SampleCount | Minimum | Maximum | pNN (Duration)
     period: int
     evaluation_periods: int
@@ -163,17 +165,20 @@ def _simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, 
     onset = failure.onset_s
     failing = np.where(starts + step / 2 >= onset, failure.error_rate, 0.0)
     failing[starts < 0] = 0.0
+    rejecting = np.where(failing > 0, failure.rejected_rate, 0.0) if failure.error_rate else \
+        np.where((starts + step / 2 >= onset) & (starts >= 0), failure.rejected_rate, 0.0)
 
     invocations = rng.poisson(rate * step, size=(n, total)).astype(np.int32)
     new = _binomial(rng, invocations, weight)
     old = invocations - new
     new_errors = _binomial(rng, new, failing)
+    new_rejected = _binomial(rng, new - new_errors, rejecting)
     old_errors = _binomial(rng, old, np.full(total, failure.baseline_error_rate))
 
     state_alarm = np.zeros((n, total + 1), dtype=bool)  # ALARM at each step boundary (index: boundary after step)
     detection = np.full(n, np.nan)
     for alarm in alarms:
-        in_alarm = _alarm_states(alarm, new, old, new_errors, old_errors, failure, step, pre, rng)
+        in_alarm = _alarm_states(alarm, new, old, new_errors, new_rejected, old_errors, failure, step, pre, rng)
         state_alarm |= in_alarm
     # CodeDeploy's polls: every poll_s from the start, up to and including the final shift's instant
     poll_steps = [pre + int(round(k * poll_s / step)) for k in range(1, int(length // poll_s) + 1)]
@@ -188,7 +193,7 @@ def _simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, 
     # what the new version's errors cost until the rollback (or the end)
     live = starts[None, :] < np.where(np.isnan(rollback), length if steps else 0.0, rollback)[:, None]
     live &= starts[None, :] >= 0
-    failed_invocations = (new_errors * live).sum(axis=1)
+    failed_invocations = ((new_errors + new_rejected) * live).sum(axis=1)
     failed_contacts = _hurt_contacts(rollback, length, shifts, failure, traffic, rng)
     reached = np.isnan(rollback)
     duration = np.where(reached, length, rollback)
@@ -197,7 +202,7 @@ def _simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, 
 
 
 def _alarm_states(alarm: AlarmModel, new: np.ndarray, old: np.ndarray, new_errors: np.ndarray,
-                  old_errors: np.ndarray, failure: FailureModel, step: int, pre: int,
+                  new_rejected: np.ndarray, old_errors: np.ndarray, failure: FailureModel, step: int, pre: int,
                   rng: np.random.Generator) -> np.ndarray:
     """Whether `alarm` is in ALARM at each step boundary (n x total+1: index i is the instant after
     step i-1), its periods aligned to the clock with a random phase against the deployment's start."""
@@ -207,8 +212,9 @@ def _alarm_states(alarm: AlarmModel, new: np.ndarray, old: np.ndarray, new_error
     per = alarm.period // step
     if per < 1 or alarm.period % step:
         raise PlanError(f"alarm {alarm.name}: period {alarm.period} s is not a multiple of the model's step")
-    counts = new + old if alarm.scope == "alias" else new
-    errors = new_errors + old_errors if alarm.scope == "alias" else new_errors
+    counts = new if alarm.scope == "new" else new + old
+    errors = {"new": new_errors, "alias": new_errors + old_errors,
+              "connect": new_errors + new_rejected + old_errors}[alarm.scope]
     phase = np.asarray(rng.integers(0, per, size=n))  # where the deployment's start falls inside a period
     zero = np.zeros((n, 1))
     cum_counts = np.concatenate([zero, np.cumsum(counts, axis=1)], axis=1)
@@ -297,4 +303,5 @@ def _fail_probability(t: np.ndarray, end: float, shifts: list[tuple[float, float
     for offset, w in shifts:
         weight[t >= offset] = w
     live = (t >= 0) & (t < end)
-    return np.where(live & (t >= failure.onset_s), weight * failure.error_rate, 0.0)
+    failing = 1 - (1 - failure.error_rate) * (1 - failure.rejected_rate)  # for the caller, either is an error branch
+    return np.where(live & (t >= failure.onset_s), weight * failing, 0.0)

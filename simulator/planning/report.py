@@ -15,7 +15,7 @@ import numpy as np
 
 from simulator.deployment_plan import predefined_configs
 from simulator.planning.inputs import PlanInputs
-from simulator.planning.model import AlarmModel, FailureModel, Outcomes, simulate
+from simulator.planning.model import AlarmModel, Outcomes, simulate
 from simulator.scenario import TrafficRouting
 
 
@@ -53,7 +53,8 @@ def blast_radius(bad: Outcomes, inputs: PlanInputs, exposure_minutes: float) -> 
     """Contacts hurt: during the deployment, and when the bad version reached 100 %, for the
     `exposure_minutes` after (until someone notices) at the full failure rate."""
     k = max(1.0, inputs.traffic.invocations_per_contact)
-    per_minute_full = inputs.traffic.contacts_per_minute * (1 - (1 - inputs.failure.error_rate) ** k)
+    failing = 1 - (1 - inputs.failure.error_rate) * (1 - inputs.failure.rejected_rate)
+    per_minute_full = inputs.traffic.contacts_per_minute * (1 - (1 - failing) ** k)
     return bad.failed_contacts + bad.reached_full * per_minute_full * exposure_minutes
 
 
@@ -62,8 +63,8 @@ def evaluate(candidate: Candidate, inputs: PlanInputs, n: int, seed: int, exposu
     poll, flip = inputs.poll_s, inputs.final_flip_after_intervals
     bad = simulate(candidate.routing, inputs.traffic, inputs.failure, list(candidate.alarm_models), n, rng,
                    poll_s=poll, final_flip_after_intervals=flip)
-    good_failure = FailureModel(inputs.failure.baseline_error_rate, 0.0, 0.0, inputs.failure.baseline_error_rate,
-                                inputs.failure.latency_median_ms, inputs.failure.latency_p99_ms)
+    good_failure = replace(inputs.failure, error_rate=inputs.failure.baseline_error_rate, onset_s=0.0,
+                           latency_shift_ms=0.0, rejected_rate=0.0)
     good = simulate(candidate.routing, inputs.traffic, good_failure, list(candidate.alarm_models), max(1000, n // 10),
                     rng, poll_s=poll, final_flip_after_intervals=flip)
     radius = blast_radius(bad, inputs, exposure_minutes)
@@ -155,8 +156,9 @@ def draw(plan: dict[str, Any], folder: Path) -> list[Path]:
     reach_ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
     f = plan["inputs"]["failure"]
     t = plan["inputs"]["traffic"]
+    rejected = f" (+{100 * f['rejected_rate']:.0f} % answers Connect rejects)" if f.get("rejected_rate") else ""
     fig.suptitle(f"{plan['scenario']}: {plan['simulations']:,} deployments per candidate; bad version fails "
-                 f"{100 * f['error_rate']:.0f} % of calls {f['onset_s']:g} s after its first traffic; "
+                 f"{100 * f['error_rate']:.0f} % of calls{rejected} {f['onset_s']:g} s after its first traffic; "
                  f"{t['contacts_per_minute']:g} contacts/min", fontsize=11, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     paths = [folder / "plan.png"]
