@@ -46,6 +46,7 @@ class OtherServices:
     def __init__(self) -> None:
         self.app: Any = None  # made on moto's thread at the first request (importing moto takes a second)
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto")
+        self.used = False
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -59,6 +60,7 @@ class OtherServices:
         return response
 
     def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        self.used = True
         if self.app is None:
             from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -109,7 +111,17 @@ class OtherServices:
         return DynamoDBStreams(self, account, region)
 
     def close(self) -> None:
+        """moto's backends live in this process, not in this object: an emulator that used them leaves
+        them empty for the next (as a new account would be), then its thread goes."""
+        if self.used:
+            self.thread.submit(_reset_moto).result(30)
         self.thread.shutdown(wait=False, cancel_futures=True)
+
+
+def _reset_moto() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
 
 
 class DynamoDBStreams:

@@ -11,6 +11,7 @@ not Connect there): the run folder has the flow logs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -82,8 +83,9 @@ class ConnectTelemetry:
             while True:
                 await asyncio.sleep(self.flush_every)
                 await self.flush(logs_client, cloudwatch_client)
-        finally:
-            await asyncio.shield(self.flush(logs_client, cloudwatch_client))
+        finally:  # what gathered since the last flush, if the emulator still answers within a second or two
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self.flush(logs_client, cloudwatch_client)), 2.0)
 
     async def flush(self, logs_client: Any, cloudwatch_client: Any) -> None:
         if self.file is not None:

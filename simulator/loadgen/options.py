@@ -108,7 +108,6 @@ class LoadOptions:
     traffic_profile: Profile | None  # production's arrivals over the emulated day
     start_time: str
     loops_per_contact: int
-    result_attribute: str
     contact_duration: float
     max_invocations_per_contact: int
     max_contact_seconds: float
@@ -122,6 +121,7 @@ class LoadOptions:
     watch_existing: bool = False
     invoker: str = "fast"
     event_loop: str = event_loops.default_kind()
+    result_attribute: str = ""  # a contact attribute the flow sets with the caller's result: timed per contact
 
     def prompt_sampler(self, salt: int = 0) -> Callable[[], float]:
         """Prompt times for one contact: reproducible per contact when seeded; unseeded, one shared
