@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import running_emulator, weighted_stack
+from tests.helpers import processes_on_a_free_port, running_emulator, weighted_stack
 
 pytestmark = pytest.mark.xdist_group("locust-processes")  # see pyproject.toml
 
@@ -157,7 +157,7 @@ def test_a_request_listener_of_the_users_own_hears_every_invocation(tmp_path, we
 
 @pytest.mark.parametrize("spawn_rate", ["20", "640"])  # 640: users arrive before a worker's init has run
 def test_processes_two(tmp_path, weighted, spawn_rate):
-    done, results = run_locust(tmp_path, "-u", "20", "-r", spawn_rate, "-t", "10s", "--processes", "2",
+    done, results = run_locust(tmp_path, "-u", "20", "-r", spawn_rate, "-t", "10s", *processes_on_a_free_port(),
                                "--scenario", str(weighted))
     assert "Traceback" not in done.stderr
     assert done.returncode == 0, done.stderr[-2000:]
@@ -166,7 +166,7 @@ def test_processes_two(tmp_path, weighted, spawn_rate):
 
 
 @pytest.mark.parametrize("stop_signal, processes", [(signal.SIGTERM, []), (signal.SIGINT, []),
-                                                     (signal.SIGTERM, ["--processes", "2"])])
+                                                     (signal.SIGTERM, processes_on_a_free_port())])
 def test_a_run_stopped_by_a_signal_counts_and_records_every_invocation(tmp_path, stop_signal, processes):
     """SIGTERM (a CI runner, docker stop) or Ctrl-C mid-run: Locust says `quitting` before stopping the
     users. Their last invocations are still counted and recorded (a master's from its workers' final
@@ -357,7 +357,7 @@ def test_an_endpoint_behind_a_proxy_is_invoked_through_it(tmp_path):
     assert {r["outcome"] for r in rows} == {"Success"}
 
 
-@pytest.mark.parametrize("processes", [[], ["--processes", "2"]], ids=["one process", "two processes"])
+@pytest.mark.parametrize("processes", [[], processes_on_a_free_port()], ids=["one process", "two processes"])
 def test_the_emulator_shiftsim_starts_is_never_reached_through_a_proxy(tmp_path, processes):
     # A proxy that refuses connections, and no NO_PROXY: what a corporate machine often has. The
     # embedded emulator on loopback is reached directly, from every process (workers fork before it

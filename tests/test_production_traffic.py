@@ -91,9 +91,11 @@ def test_a_full_rate_run_and_a_sampled_run_agree_in_productions_terms(tmp_path):
     sampled_count = sampled["deployment"]["failed_contacts_during"]
     low, high = count_interval(sampled_count, 4.0, z=3.2905)
     assert low <= hurt <= high, (hurt, sampled_count, low, high)
-    # the alarm saw production's counts in both: it fired within one alarm period of each other
+    # the alarm saw production's counts in both: it fired within one alarm period of each other (the
+    # periods' boundaries fall anywhere against each run's start), give or take the evaluation timer's
+    # own lateness: up to 100 real ms, 6 emulated seconds at x60
     fired = [s["deployment"]["alarm_fired_at"] for s in (full, sampled)]
-    assert None not in fired and abs(fired[0] - fired[1]) <= 60.0, fired
+    assert None not in fired and abs(fired[0] - fired[1]) <= 60.0 + 0.1 * 60, fired
 
 
 def test_a_profile_over_the_day_parses_and_wraps_midnight():

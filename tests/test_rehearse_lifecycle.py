@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from simulator.record import DTYPE
+from tests.helpers import processes_on_a_free_port
 from tests.test_rehearse import ENV, ROOT
 
 pytestmark = pytest.mark.xdist_group("locust-processes")  # see pyproject.toml
@@ -137,7 +138,7 @@ def test_a_locust_run_whose_emulator_dies_stops_with_exit_code_3(tmp_path):
 
 
 def test_the_emulator_dies_with_a_killed_locust_master(tmp_path):
-    process = start_locust(tmp_path, "--processes", "2")
+    process = start_locust(tmp_path, *processes_on_a_free_port())
     children: list[str] = []
     try:
         emulator = emulator_when_recording(process, tmp_path)
