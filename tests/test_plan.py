@@ -93,7 +93,6 @@ def test_the_vectorised_rule_is_the_emulators(window, comparison, periods, datap
         assert decided[end] == (state == "ALARM")
 
 
-@pytest.mark.xdist_group("locust-processes")
 @pytest.mark.parametrize("name", ["linear-rollback", "connect-rejects-answer"])
 def test_a_rehearsals_blast_radius_falls_in_the_plans_band(tmp_path, name):
     """A shipped scenario, rehearsed (sampled: each contact stands for many), and planned with the
