@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
@@ -40,7 +41,7 @@ from simulator.emulator.lambda_.responses import (
     error_answer,
     web_response,
 )
-from simulator.emulator.logs.models import LogsBackend, LogsError
+from simulator.emulator.logs.models import EVENTS_KEPT, LogsBackend, LogsError
 from simulator.emulator.logs.responses import TARGET_PREFIX as LOGS_TARGET
 from simulator.emulator.logs.responses import LogsResponses
 from simulator.emulator.other_services import OtherServices, belongs_elsewhere
@@ -66,6 +67,8 @@ class Emulator:
         self.lambda_.observers.append(self.cloudwatch.record_lambda)
         self.logs = LogsBackend(self.clock, region=self.scenario.region, account=self.scenario.account,
                                 put_metric=self.cloudwatch.put_metric_data)
+        self._lambda_pending: deque[tuple[str, str, float, float, Callable[[], list[str]]]] = deque(maxlen=EVENTS_KEPT)
+        self.logs.before_read = self._write_lambda_logs
         self.lambda_.log_sink = self._lambda_log
         self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
                                             self.scenario.emulator, region=self.scenario.region,
@@ -133,13 +136,30 @@ class Emulator:
         except CloudWatchError as exc:  # a template's alarm that CloudWatch would refuse
             raise ScenarioError(f"{self.scenario.source}: alarm {alarm.name}: {exc.message}") from None
 
-    def _lambda_log(self, function: str, version: str, started: float, lines: list[str]) -> None:
-        """An invocation's lines in /aws/lambda/<function>, a stream per version and day, as Lambda
-        writes them (START at the start, the rest at the end)."""
-        group, stream = f"/aws/lambda/{function}", f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
+    def _lambda_log(self, function: str, version: str, started: float, lines: Callable[[], list[str]]) -> None:
+        """An invocation's lines for /aws/lambda/<function>, a stream per version and day, as Lambda
+        writes them (START at the start, the rest at the end). Kept unformatted until CloudWatch Logs
+        is asked for them (formatting every invocation's lines doubled Invoke's cost), except for a
+        group a metric filter watches, whose metric must not wait for a reader."""
+        group = f"/aws/lambda/{function}"
+        entry = (group, version, started, self.clock.now(), lines)
+        if group in self.logs.groups and self.logs.groups[group].filters:
+            self._write_lambda_log(entry)
+        else:
+            self._lambda_pending.append(entry)
+
+    def _write_lambda_logs(self) -> None:
+        """The invocations' lines not yet in CloudWatch Logs: before any of its requests is served."""
+        pending, self._lambda_pending = self._lambda_pending, deque(maxlen=EVENTS_KEPT)
+        for entry in pending:
+            self._write_lambda_log(entry)
+
+    def _write_lambda_log(self, entry: tuple[str, str, float, float, Callable[[], list[str]]]) -> None:
+        group, version, started, ended, lines = entry
+        stream = f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
         self.logs.ensure_stream(group, stream)
-        now = int(self.clock.now() * 1000)
-        events = [{"timestamp": int(started * 1000) if i == 0 else now, "message": line} for i, line in enumerate(lines)]
+        events = [{"timestamp": int((started if i == 0 else ended) * 1000), "message": line}
+                  for i, line in enumerate(lines())]
         self.logs.put_log_events(group, stream, events)
 
     def start(self) -> None:

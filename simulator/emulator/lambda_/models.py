@@ -197,7 +197,8 @@ class LambdaBackend:
         self.packages = Packages()  # code that requests uploaded, unpacked
         self.warnings: list[str] = []  # what this backend runs differently from Lambda, said once each
         # Where each invocation's log lines go (CloudWatch Logs' /aws/lambda/<function>), if anywhere:
-        self.log_sink: Callable[[str, str, float, list[str]], None] | None = None
+        # (function, version, emulated start, the invocation's lines formatted when asked for)
+        self.log_sink: Callable[[str, str, float, Callable[[], list[str]]], None] | None = None
         self.stream_reader: StreamReader | None = None  # DynamoDB streams, for event source mappings
         self.mappings: dict[str, EventSourceMapping] = {}
         self.endpoint_url: str | None = None  # set once served; handed to handlers' context
@@ -746,12 +747,11 @@ class LambdaBackend:
         self._observe(InvocationObserved(fn.name, alias, version.number, start_emulated,
                                          duration_ms, "function_error" if function_error else "ok", weight))
         log_result = None
-        if log_type == "Tail" or self.log_sink is not None:
-            lines = self._log_lines(fn, version, request_id, duration_ms, result)
-            if self.log_sink is not None:
-                self.log_sink(fn.name, version.number, start_emulated, lines)
-            if log_type == "Tail":
-                log_result = self._log_tail(lines)
+        if self.log_sink is not None:  # formatted only when the logs are read: not on the invocation's path
+            self.log_sink(fn.name, version.number, start_emulated,
+                          functools.partial(self._log_lines, fn, version, request_id, duration_ms, result))
+        if log_type == "Tail":
+            log_result = self._log_tail(self._log_lines(fn, version, request_id, duration_ms, result))
         return InvokeResult(status=200, payload=body, executed_version=version.number,
                             function_error=function_error, log_result=log_result,
                             injected=faults.names)

@@ -69,6 +69,7 @@ class LogsBackend:
         self.clock, self.region, self.account = clock, region, account
         self.groups: dict[str, LogGroup] = {}
         self.put_metric = put_metric  # CloudWatch's PutMetricData, for metric filters
+        self.before_read: Callable[[], None] = lambda: None  # writers that write only when asked (Lambda's logs)
         self.numbers = itertools.count()
 
     def _now_ms(self) -> int:

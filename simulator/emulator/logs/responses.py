@@ -54,6 +54,7 @@ class LogsResponses:
     async def handle(self, request: web.Request, operation: str) -> web.Response:
         try:
             params, handler = await operation_call(request, operation, self.table, LogsError)
+            self.backend.before_read()
             try:
                 weight = float(request.headers.get(WEIGHT_HEADER) or 1.0)
             except ValueError:
