@@ -225,36 +225,21 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from simulator.planning.inputs import fitted, from_scenario
+    from simulator.planning.inputs import plan_inputs
     from simulator.planning.model import PlanError
     from simulator.planning.report import make_plan, table, write
     from simulator.record import new_run_id
 
     scenario = _scenario(args)
     try:
-        inputs = from_scenario(scenario)
-        if args.from_run:
-            inputs = fitted(inputs, Path(args.from_run))
-        failure = inputs.failure
-        for option, field in (("error_rate", "error_rate"), ("onset", "onset_s"), ("latency_shift_ms", "latency_shift_ms")):
-            if getattr(args, option) is not None:
-                failure = replace(failure, **{field: getattr(args, option)})
-        if not 0 <= failure.error_rate <= 1:
-            raise PlanError(f"--error-rate: must be from 0 to 1, got {failure.error_rate}")
-        inputs = replace(inputs, failure=failure)
-        if args.contacts_per_minute is not None:
-            inputs = replace(inputs, traffic=replace(inputs.traffic, contacts_per_minute=args.contacts_per_minute))
-        deployment = scenario.deployment
-        assert deployment is not None
-        own = (deployment.config, deployment.custom_config) if deployment.custom_config is not None else None
-        plan = make_plan(inputs, scenario=scenario.name, own=own, n=args.simulations, seed=args.seed,
+        inputs = plan_inputs(scenario, Path(args.from_run) if args.from_run else None, error_rate=args.error_rate,
+                             onset_s=args.onset, latency_shift_ms=args.latency_shift_ms,
+                             contacts_per_minute=args.contacts_per_minute)
+        plan = make_plan(inputs, scenario=scenario, n=args.simulations, seed=args.seed,
                          budget_minutes=args.budget_minutes, exposure_minutes=args.exposure_minutes)
     except PlanError as exc:
         raise ScenarioError(str(exc)) from None
-    folder = Path(args.results) if args.results else Path("results") / f"plan-{new_run_id()}"
-    written = write(plan, folder)
+    written = write(plan, Path(args.results) if args.results else Path("results") / f"plan-{new_run_id()}")
     print(table(plan))
     print(f"plan: {', '.join(str(p) for p in written)}")
     return 0

@@ -130,3 +130,19 @@ def fitted(inputs: PlanInputs, run: Path) -> PlanInputs:
     failure = replace(inputs.failure, error_rate=round(error_rate, 4), rejected_rate=round(rejected_rate, 4),
                       onset_s=round(max(0.0, onset), 1), latency_shift_ms=round(max(0.0, shift), 1))
     return replace(inputs, traffic=traffic, failure=failure)
+
+
+def plan_inputs(scenario: Scenario, run: Path | None = None, *, error_rate: float | None = None,
+                onset_s: float | None = None, latency_shift_ms: float | None = None,
+                contacts_per_minute: float | None = None) -> PlanInputs:
+    """The scenario's inputs, fitted to a run if one is given, with the options the user set over them."""
+    inputs = from_scenario(scenario)
+    if run is not None:
+        inputs = fitted(inputs, run)
+    given = {"error_rate": error_rate, "onset_s": onset_s, "latency_shift_ms": latency_shift_ms}
+    failure = replace(inputs.failure, **{k: v for k, v in given.items() if v is not None})
+    if not 0 <= failure.error_rate <= 1:
+        raise PlanError(f"--error-rate: must be from 0 to 1, got {failure.error_rate}")
+    traffic = inputs.traffic if contacts_per_minute is None else replace(inputs.traffic,
+                                                                          contacts_per_minute=contacts_per_minute)
+    return replace(inputs, failure=failure, traffic=traffic)

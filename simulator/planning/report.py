@@ -16,7 +16,7 @@ import numpy as np
 from simulator.deployment_plan import predefined_configs
 from simulator.planning.inputs import PlanInputs
 from simulator.planning.model import AlarmModel, Outcomes, simulate
-from simulator.scenario import TrafficRouting
+from simulator.scenario import Scenario, TrafficRouting
 
 
 @dataclass(frozen=True)
@@ -167,10 +167,12 @@ def draw(plan: dict[str, Any], folder: Path) -> list[Path]:
     return paths
 
 
-def make_plan(inputs: PlanInputs, *, scenario: str, own: tuple[str, TrafficRouting] | None, n: int, seed: int,
-              budget_minutes: float | None, exposure_minutes: float) -> dict[str, Any]:
+def make_plan(inputs: PlanInputs, *, scenario: Scenario, n: int, seed: int, budget_minutes: float | None,
+              exposure_minutes: float) -> dict[str, Any]:
+    deployment = scenario.deployment
+    own = (deployment.config, deployment.custom_config) if deployment and deployment.custom_config else None
     rows = [evaluate(c, inputs, n, seed + i, exposure_minutes) for i, c in enumerate(candidates(inputs, own))]
-    return {"scenario": scenario, "simulations": n, "seed": seed, "budget_minutes": budget_minutes,
+    return {"scenario": scenario.name, "simulations": n, "seed": seed, "budget_minutes": budget_minutes,
             "exposure_minutes": exposure_minutes,
             "inputs": {"traffic": asdict(inputs.traffic), "failure": asdict(inputs.failure),
                        "alarms": [asdict(a) for a in inputs.alarms], "poll_s": inputs.poll_s},
