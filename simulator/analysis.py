@@ -542,6 +542,8 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
     if production.get("stated") and ended and production["late_contacts"] > LATE_CONTACTS_ALLOWED * ended:
         check("production's arrival rate met (contacts started late, at most 5 %)", 0,
               production["late_contacts"], False)  # late starts: fewer arrivals than production's, counts too low
+    for why in (summary.get("run_info") or {}).get("unfaithful") or ():  # never a green run that did not rehearse
+        check(f"rehearsed faithfully: {why}", True, False, False)
     runaway = sum(r["count"] for r in summary.get("runaway_contacts", []))
     if runaway:  # never a silent pass: a flow that did not end is not what production would see
         check("contacts stopped as runaways (past the invocation or time limit per contact)", 0, runaway, False)

@@ -310,6 +310,7 @@ class Scenario:
     flow_map: dict[str, str] = field(default_factory=dict)  # a flow reference -> a flow's file name or Metadata.name
     callers: dict[str, Any] = field(default_factory=dict)  # simulator.connect.caller.CallerSpec's fields
     notes: tuple[str, ...] = ()  # what the rehearsal cannot rehearse faithfully: said at start and in the summary
+    unfaithful: tuple[str, ...] = ()  # those of the notes that touch the verdict: they fail the run
     connect: ConnectInstance = field(default_factory=ConnectInstance)
     metric_filters: tuple[MetricFilterSpec, ...] = ()
     tables: tuple[TableSpec, ...] = ()
@@ -608,7 +609,8 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
         load=load, expect=_expect(expect_section) if expect_section else {},
         function_map=_function_map(top.table("function_map"), built.functions),
         flow_map=_string_table(top.table("flow_map")), callers=_callers(top.table("callers")),
-        connect=_connect(top.table("connect")), notes=tuple(built.notes), stack=stack, source=top.source,
+        connect=_connect(top.table("connect")), notes=tuple(built.notes), unfaithful=built.unfaithful,
+        stack=stack, source=top.source,
         metric_filters=tuple(_metric_filter(f) for f in top.tables("metric_filters")),
         tables=_merged_tables(built.tables, tuple(_table(t, Path(top.source).parent) for t in top.tables("tables"))),
         event_sources=built.event_sources + tuple(_event_source(e) for e in top.tables("event_sources")))

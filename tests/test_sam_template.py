@@ -250,3 +250,19 @@ def test_the_example_sam_project_rehearses_end_to_end(tmp_path, extra, outcome):
         assert versions["1"]["errors"] == 0
     else:
         assert summary["errors"] == 0 and versions["2"]["invocations"] > 0
+
+
+def test_a_deployed_function_whose_code_cannot_run_here_fails_the_verdict(tmp_path):
+    """A Node.js function deployed: a stand-in answers for it, which is said and fails the run."""
+    from simulator.analysis import Expectations, verdict
+
+    template = SEED.read_text().replace("Runtime: python3.12", "Runtime: nodejs20.x")
+    (tmp_path / "src").mkdir()
+    path = tmp_path / "template.yaml"
+    path.write_text(template)
+    scenario = load_scenario(None, StackSource(str(path)))
+    assert scenario.unfaithful and "does not run here" in scenario.unfaithful[0]
+    assert scenario.unfaithful[0] in scenario.notes
+    summary = {"deployment": {"outcome": "succeeded"}, "run_info": {"unfaithful": list(scenario.unfaithful)}}
+    judged = verdict(summary, Expectations(outcome="succeeded"))
+    assert not judged["passed"] and judged["checks"][-1]["check"].startswith("rehearsed faithfully: ")

@@ -58,6 +58,7 @@ class TemplateStack:
     notes: list[str] = field(default_factory=list)
     tables: tuple[TableSpec, ...] = ()
     event_sources: tuple[EventSourceSpec, ...] = ()
+    unfaithful: tuple[str, ...] = ()  # notes that touch the verdict
 
 
 def read_template(path: Path) -> dict[str, Any]:
@@ -236,6 +237,7 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
     cfn, local = cloudformation(where, region, account, parameters or {})
     stack = _Stack(cfn, region, account, where.stem, dict(parameters or {}), where)
     notes: list[str] = []
+    unfaithful: list[str] = []  # what makes the verdict itself unfaithful: said, and it fails the run
     functions = {name: _function(stack, name, local, notes) for name in stack.resources
                  if stack.kind(name) == "AWS::Lambda::Function"}
     aliases: dict[str, list[AliasSpec]] = {}
@@ -261,7 +263,10 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
             new_code = code_at_ref(Path(current.path), new_ref)
         if new_code is not None:
             specs[logical] = _with_new_code(specs[logical], new_code)
-        else:
+        if current is not None and not current.runs_here:
+            unfaithful.append(f"the deployed function {deployment.function}'s code does not run here (a stand-in "
+                              "answers for it): what its versions do is not rehearsed")
+        if new_code is None:
             notes.append(f"the deployment publishes {deployment.function}'s code unchanged (give the "
                          "change with new_code or new_ref)")
     for name in stack.resources:
@@ -274,8 +279,8 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
     tables = tuple(_table(stack, name) for name in stack.resources if stack.kind(name) == "AWS::DynamoDB::Table")
     sources = tuple(_event_source(stack, name, specs) for name in stack.resources
                     if stack.kind(name) == "AWS::Lambda::EventSourceMapping")
-    return TemplateStack(tuple(specs.values()), alarms, deployment, _flows(stack, where, flow, notes), notes,
-                         tables, sources)
+    return TemplateStack(tuple(specs.values()), alarms, deployment, _flows(stack, where, flow, notes),
+                         notes + unfaithful, tables, sources, tuple(unfaithful))
 
 
 def _table(stack: _Stack, name: str) -> TableSpec:
