@@ -7,11 +7,10 @@ parameters and, when something went wrong in them, `Results`. Pure: the caller s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from simulator.connect.flow import Action, Flow
-from simulator.connect.invoke import InvokeOutcome, flow_log_record
+from simulator.connect.invoke import InvokeOutcome, flow_log_record, log_timestamp
 
 # The ContactFlowModuleType Connect writes for each action type (others: the action's own type).
 MODULE_TYPES = {
@@ -27,11 +26,6 @@ MODULE_TYPES = {
 INSTANCE_ID = "00000000-0000-4000-8000-000000000000"
 
 
-def timestamp(epoch: float) -> str:
-    stamp = datetime.fromtimestamp(epoch, UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-
-
 def flow_arn(region: str, account: str, instance_id: str, flow: Flow) -> str:
     return f"arn:aws:connect:{region}:{account}:instance/{instance_id}/contact-flow/{flow.id}"
 
@@ -45,7 +39,7 @@ def block_entry(*, contact_id: str, flow: Flow, flow_id: str, action: Action, at
     entry: dict[str, Any] = {
         "ContactId": contact_id, "ContactFlowId": flow_id, "ContactFlowName": flow.name,
         "ContactFlowModuleType": MODULE_TYPES.get(action.type, action.type), "Identifier": action.identifier,
-        "Timestamp": timestamp(at),
+        "Timestamp": log_timestamp(at),
         "Parameters": {k: v if isinstance(v, str) else str(v) for k, v in action.parameters.items()},
     }
     if fault is not None:

@@ -245,17 +245,22 @@ def _function_error_detail(payload: bytes) -> str:
         return ""
 
 
+def log_timestamp(epoch: float) -> str:
+    """A flow log's Timestamp: ISO 8601, milliseconds, UTC."""
+    stamp = datetime.fromtimestamp(epoch, UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
 def flow_log_record(block: InvokeBlock, outcome: InvokeOutcome, *, contact_id: str,
                     flow_id: str, flow_name: str, now: float | None = None) -> dict[str, Any]:
     """The block's flow log record, as Connect writes it to CloudWatch Logs."""
-    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC)
     record: dict[str, Any] = {
         "ContactId": contact_id,
         "ContactFlowId": flow_id,
         "ContactFlowName": flow_name,
         "ContactFlowModuleType": "InvokeExternalResource",
         "Identifier": block.identifier,
-        "Timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
+        "Timestamp": log_timestamp(time.time() if now is None else now),
         "Parameters": {
             "FunctionArn": block.function_arn,
             "ResponseValidation": f"ResponseType={block.response_validation}",
