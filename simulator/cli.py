@@ -28,7 +28,7 @@ from simulator.connect.invoke import BlockConfigError
 from simulator.deploy import DeployError
 from simulator.event_loops import EventLoopError
 from simulator.record import RecordError
-from simulator.scenario import ScenarioError, StackSource, default_scenario, load_scenario
+from simulator.scenario import ScenarioError, StackSource, load_scenario
 
 USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, FlowError, DeployError, RecordError, EventLoopError,
                TokenFileError)
@@ -38,18 +38,7 @@ def _scenario(args: argparse.Namespace):
     """The scenario a command names, with the stack its --template, --new-code and --new-ref give."""
     stack = StackSource.given(getattr(args, "template", None), getattr(args, "new_code", None),
                               getattr(args, "new_ref", None), getattr(args, "parameter", None) or ())
-    path = getattr(args, "scenario", None)
-    if stack is not None and stack.template is None and (path is None or not _has_stack(path)):
-        raise ScenarioError("--new-code, --new-ref and --parameter change a template's stack: give --template "
-                            "(or a scenario with [stack])")
-    return load_scenario(path, stack) if path or stack else default_scenario()
-
-
-def _has_stack(path: str) -> bool:
-    try:
-        return "[stack]" in Path(path).read_text(encoding="utf-8")
-    except OSError:
-        return False
+    return load_scenario(getattr(args, "scenario", None), stack)
 
 
 def stack_options(p: argparse.ArgumentParser) -> None:

@@ -459,8 +459,10 @@ def load_scenario(path: str | Path | None, stack: StackSource | None = None) -> 
     `stack` (the command line's) overrides the file's `[stack]`; with a template and no file, the
     scenario is the template's stack, deployed with the defaults."""
     if path is None:
-        if stack is None or stack.template is None:
+        if stack is None:
             return default_scenario()
+        if stack.template is None:
+            raise ScenarioError("--new-code, --new-ref and --parameter change a template's stack: give --template")
         return parse_scenario("[deployment]\n", stack.template, stack)
     source = str(path)
     try:
@@ -484,6 +486,9 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
         source_of_stack = stack.over(source_of_stack)
     if source_of_stack.template is not None:
         return _template_scenario(top, meta, aws, source_of_stack, region, account)
+    if stack is not None:
+        raise ScenarioError("--new-code, --new-ref and --parameter change a template's stack: give --template "
+                            f"(or [stack] in {source})")
     functions = tuple(_function(s) for s in top.tables("functions")) or default_scenario().functions
     alarm_sections = top.tables("alarms")
     deployment_section = top.table("deployment")
