@@ -100,7 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # no credentials to verify against
         raise TargetError(str(exc)) from None
     try:
-        guard = serving_guard(emulator.scenario.handlers(), args.allow_handler, (args.host, *args.allow_host),
+        guard = serving_guard(emulator.scenario, args.allow_handler, (args.host, *args.allow_host),
                               verifier, args.allow_code_upload)
     except HandlerImportError as exc:
         raise ScenarioError(f"--allow-handler: {exc}") from None

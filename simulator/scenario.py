@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -347,6 +348,12 @@ class Scenario:
         return frozenset(code.handler for fn in self.functions
                          for code in (*fn.versions, *((fn.staged,) if fn.staged else ()))
                          if code.code is None)
+
+    def code_folders(self) -> frozenset[tuple[str, str]]:
+        """Every (code folder, handler) the scenario names: the user's code it lets the emulator run."""
+        return frozenset((os.path.realpath(code.code.path), code.code.handler) for fn in self.functions
+                         for code in (*fn.versions, *((fn.staged,) if fn.staged else ()))
+                         if code.code is not None)
 
     def deployed_alias_arn(self) -> str:
         """The alias the deployment shifts; with no deployment, the first function's first alias."""

@@ -57,13 +57,13 @@ class RunningEmulator:
 
     def __init__(self, scenario: Scenario | None = None, *, seed: int | None = 1,
                  clock: Clock | None = None, code_uploads: bool = False) -> None:
-        from simulator.emulator.guard import Guard
+        from simulator.emulator.guard import scenario_guard
 
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.emulator: Emulator = self.call(self._make(scenario, seed, clock))
-        guard = Guard(allowed_handlers=self.emulator.scenario.handlers(), code_uploads=code_uploads)
+        guard = scenario_guard(self.emulator.scenario, code_uploads=code_uploads)
         self.server = EmulatorServer(self.emulator, guard=guard)
         self.url: str = self.call(self.server.start())
 

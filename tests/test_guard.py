@@ -2,10 +2,12 @@
 reproducers of the remote-code hole (a handler set by a request, then invoked), through a real
 `shiftsim serve` process and raw HTTP on 127.0.0.1."""
 
+import io
 import json
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -13,7 +15,8 @@ import pytest
 
 from simulator.admin_token import ADMIN_TOKEN_HEADER
 from simulator.emulator.guard import Guard
-from tests.helpers import http_request
+from simulator.scenario import parse_scenario
+from tests.helpers import RunningEmulator, http_request
 from tests.test_cli import ENV, ROOT, shiftsim
 
 INVOKE = "/2015-03-31/functions/ConnectLambdaFunction/invocations?Qualifier=PROD"
@@ -175,3 +178,95 @@ def test_guard_rules():
     assert guard.refusal("dev-box.evil.example", None) is not None
     assert guard.refusal(None, "http://dev-box:4566") is None
     assert guard.refusal(None, "http://dev-box:4567") is not None
+
+
+STDLIB_HANDLERS = ["pty.spawn", "os.system", "subprocess.run", "shutil.rmtree", "borrowed.system",
+                   "borrowed.run", "borrowed.rmtree", "../../usr/lib/python3/pty.spawn"]
+
+
+def _zip_of(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for file in folder.glob("*.py"):
+            archive.write(file, file.name)
+    return buffer.getvalue()
+
+
+def test_no_lambda_operation_makes_a_standard_library_callable_the_handler(tmp_path):
+    """Every way a Lambda request sets a handler (CreateFunction, UpdateFunctionConfiguration, then
+    UpdateFunctionCode and PublishVersion on top), with code uploads allowed: a handler that names a
+    callable of the standard library, directly or through a name the user's module imported, fails
+    its init as Lambda's handler errors do, and the command in the payload never runs."""
+    code = Path(__file__).parent / "user_code"
+    stack = f"""
+[[functions]]
+name = "own"
+[[functions.versions]]
+code = "{code}"
+handler = "app.answer"
+[[functions.aliases]]
+name = "live"
+version = "1"
+"""
+    emulator = RunningEmulator(parse_scenario(stack, str(code / "stack.toml")), code_uploads=True)
+    marker = tmp_path / "ran"
+    payload = json.dumps(["sh", "-c", f"touch {marker}"]).encode()
+    package = _zip_of(code)
+    try:
+        lam = emulator.boto3()
+
+        def refused(**invoke) -> None:
+            answer = lam.invoke(Payload=payload, **invoke)
+            body = json.loads(answer["Payload"].read())
+            assert answer.get("FunctionError") == "Unhandled", (invoke, body)
+            assert body["errorType"] in ("Runtime.HandlerNotFound", "Runtime.ImportModuleError"), body
+
+        for n, handler in enumerate(STDLIB_HANDLERS):
+            lam.update_function_configuration(FunctionName="own", Handler=handler)
+            refused(FunctionName="own", Qualifier="$LATEST")
+            version = lam.publish_version(FunctionName="own")["Version"]
+            refused(FunctionName="own", Qualifier=version)
+            lam.update_function_code(FunctionName="own", ZipFile=package)
+            refused(FunctionName="own", Qualifier="$LATEST")
+            lam.create_function(FunctionName=f"uploaded{n}", Runtime="python3.12", Handler=handler,
+                                Role="arn:aws:iam::123456789012:role/r", Code={"ZipFile": package})
+            refused(FunctionName=f"uploaded{n}")
+        lam.update_function_configuration(FunctionName="own", Handler="app.answer")
+        assert json.loads(lam.invoke(FunctionName="own", Payload=b"{}")["Payload"].read())["version"] == "$LATEST"
+    finally:
+        emulator.close()
+    assert not marker.exists()
+
+
+def test_the_admin_routes_take_no_code_folder_from_a_request(tmp_path):
+    """With the token and a handler named at start, a request still cannot point the function at a
+    folder of its choosing: only the code folders the emulator started with."""
+    code = Path(__file__).parent / "user_code"
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (planted / "app.py").write_text("def answer(event, context):\n    return {'planted': 'yes'}\n")
+    stack = f"""
+[[functions]]
+name = "own"
+[[functions.versions]]
+code = "{code}"
+handler = "app.answer"
+[[functions.aliases]]
+name = "live"
+version = "1"
+"""
+    emulator = RunningEmulator(parse_scenario(stack, str(code / "stack.toml")))
+    try:
+        token = emulator.server.guard.admin_token
+        body = json.dumps({"code": str(planted), "handler": "app.answer"}).encode()
+        status, answer = emulator.request("PUT", "/_shiftsim/functions/own/code", body,
+                                          {ADMIN_TOKEN_HEADER: token})
+        assert status == 403, answer
+        assert "code folder" in json.loads(answer)["error"]
+        same = json.dumps({"code": str(code), "handler": "app.answer"}).encode()
+        status, answer = emulator.request("PUT", "/_shiftsim/functions/own/code", same, {ADMIN_TOKEN_HEADER: token})
+        assert status == 200, answer
+        body = json.loads(emulator.boto3().invoke(FunctionName="own", Payload=b"{}")["Payload"].read())
+        assert "planted" not in body and body["version"] == "$LATEST"
+    finally:
+        emulator.close()

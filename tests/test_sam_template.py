@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -167,6 +169,32 @@ def test_the_new_version_is_the_code_at_a_git_ref(tmp_path):
         assert body == {"version": new, "new": "yes"}
     finally:
         emulator.close()
+
+
+def test_a_planted_folder_never_becomes_the_new_version(tmp_path):
+    """Another local user who creates the folder an extraction would use decides nothing: each
+    extraction is a fresh private folder of this process's own."""
+    shutil.copytree(SEED.parent, tmp_path / "app")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "v1")
+    (tmp_path / "app" / "src" / "app.py").write_text("def lambda_handler(event, context):\n    return {'new': 'yes'}\n")
+    git(tmp_path, "commit", "-qam", "the change")
+    commit = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    planted = Path(tempfile.gettempdir()) / f"shiftsim-ref-{commit[:16]}" / "app" / "src"
+    planted.mkdir(parents=True)
+    try:
+        (planted / "app.py").write_text("def lambda_handler(event, context):\n    return {'planted': 'yes'}\n")
+        scenario = load_scenario(None, StackSource(str(tmp_path / "app" / "template.yaml"), new_ref="HEAD"))
+        (fn,) = scenario.functions
+        staged = Path(fn.staged.code.path)
+        assert "'new': 'yes'" in (staged / "app.py").read_text()
+        assert not staged.is_relative_to(planted.parents[1])
+        extraction = next(p for p in staged.parents if p.name.startswith("shiftsim-ref-"))
+        assert extraction.stat().st_uid == os.getuid() and extraction.stat().st_mode & 0o777 == 0o700
+    finally:
+        shutil.rmtree(planted.parents[1])
 
 
 def test_faults_on_top_of_the_users_change(tmp_path):

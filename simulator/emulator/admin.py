@@ -51,7 +51,7 @@ class AdminRoutes:
             self.guard.admin(request.headers.get(ADMIN_TOKEN_HEADER))
             data = json.loads(await request.read() or b"{}")
             spec = parse_version_spec(data, f"{request.method} {request.path}")
-            self.guard.handler(spec.handler)
+            self.guard.version(spec)
         except Refused as exc:
             raise AdminError(exc.status, exc.message) from None
         except ValueError as exc:  # JSONDecodeError and ScenarioError alike

@@ -16,9 +16,11 @@ import os
 import secrets
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from simulator.admin_token import ADMIN_TOKEN_HEADER, TOKEN_ENV
 from simulator.emulator.signatures import SignatureVerifier
+from simulator.scenario import Scenario, VersionSpec
 
 BUILTIN_HANDLERS = frozenset({
     "simulator.emulator.functions:version_echo", "simulator.emulator.functions:failing",
@@ -72,11 +74,12 @@ class Guard:
 
     def __init__(self, admin_token: str | None = None, allowed_handlers: Iterable[str] = (),
                  hosts: Iterable[str] = (), verifier: SignatureVerifier | None = None,
-                 code_uploads: bool = False) -> None:
+                 code_uploads: bool = False, allowed_code: Iterable[tuple[str, str]] = ()) -> None:
         self.verifier = verifier  # SigV4 checked on every AWS request when set
         self.code_uploads = code_uploads  # CreateFunction and UpdateFunctionCode may bring code to run
         self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.allowed_handlers = BUILTIN_HANDLERS | frozenset(allowed_handlers)
+        self.allowed_code = frozenset(allowed_code)  # (real path of a code folder, its handler)
         self.hosts = frozenset(h.lower() for h in hosts) | {"localhost"}
         self.port: int | None = None  # set once listening: the emulator's own origin has it
         self.refusal = lru_cache(maxsize=256)(self._refusal)
@@ -103,6 +106,16 @@ class Guard:
         if not secrets.compare_digest(token.encode(), self.admin_token.encode()):
             raise Refused(401, f"wrong {ADMIN_TOKEN_HEADER}")
 
+    def version(self, spec: VersionSpec) -> None:
+        """A version the admin routes may stage: its handler, or its code folder with its handler,
+        named when the emulator started."""
+        if spec.code is None:
+            self.handler(spec.handler)
+        elif (os.path.realpath(spec.code.path), spec.code.handler) not in self.allowed_code:
+            raise Refused(403, f"code folder {spec.code.path!r} with handler {spec.code.handler!r} was not "
+                          "named when this emulator started (in its scenario or template): a request never "
+                          "chooses the code the emulator runs")
+
     def handler(self, spec: str) -> None:
         if spec not in self.allowed_handlers:
             raise Refused(403, f"handler {spec!r} was not named when this emulator started (in its "
@@ -122,7 +135,13 @@ def signature_verifier(region: str) -> SignatureVerifier:
     return SignatureVerifier(frozen.access_key, frozen.secret_key, region)
 
 
-def serving_guard(scenario_handlers: Iterable[str], extra_handlers: Iterable[str],
+def scenario_guard(scenario: Scenario, **options: Any) -> Guard:
+    """A guard that lets the emulator run the code the scenario names, and nothing else."""
+    extra = options.pop("allowed_handlers", ())
+    return Guard(allowed_handlers=(*scenario.handlers(), *extra), allowed_code=scenario.code_folders(), **options)
+
+
+def serving_guard(scenario: Scenario, extra_handlers: Iterable[str],
                   hosts: Iterable[str], verifier: SignatureVerifier | None = None,
                   code_uploads: bool = False) -> Guard:
     """The guard of `shiftsim serve`: the token from `$SHIFTSIM_ADMIN_TOKEN` or a fresh one; every
@@ -132,7 +151,8 @@ def serving_guard(scenario_handlers: Iterable[str], extra_handlers: Iterable[str
     extra = tuple(extra_handlers)
     for spec in extra:
         resolve_handler(spec)
-    return Guard(os.environ.get(TOKEN_ENV), (*scenario_handlers, *extra), hosts, verifier, code_uploads)
+    return scenario_guard(scenario, admin_token=os.environ.get(TOKEN_ENV), allowed_handlers=extra, hosts=hosts,
+                          verifier=verifier, code_uploads=code_uploads)
 
 
 def refused_answer(message: str, status: int = 403, code: str = "AccessDeniedException") -> tuple[int, dict[str, str], bytes]:

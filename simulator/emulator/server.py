@@ -33,7 +33,7 @@ from simulator.emulator.codedeploy.responses import TARGET_PREFIX as CODEDEPLOY_
 from simulator.emulator.codedeploy.responses import CodeDeployResponses
 from simulator.emulator.codedeploy.responses import error_response as codedeploy_error
 from simulator.emulator.front_door import REQUEST_TIMEOUT_S, Answer, FrontDoor
-from simulator.emulator.guard import Guard, refused_answer
+from simulator.emulator.guard import Guard, refused_answer, scenario_guard
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 from simulator.emulator.lambda_.responses import (
     ZIP_REQUEST_LIMIT,
@@ -340,7 +340,7 @@ async def _in_its_region(request: web.Request,
 
 def build_app(emulator: Emulator, guard: Guard | None = None,
               request_timeout: float = REQUEST_TIMEOUT_S, regions: Regions | None = None) -> web.Application:
-    guard = guard or Guard(allowed_handlers=emulator.scenario.handlers())
+    guard = guard or scenario_guard(emulator.scenario)
     regions = regions or Regions(emulator, _empty_region(emulator))
     app = web.Application(middlewares=[_whole_within(request_timeout), _guarded(guard),
                                        _elsewhere(emulator.others), _in_its_region, _aws_errors],
@@ -368,7 +368,7 @@ class EmulatorServer:
         self.emulator, self.host, self.port = emulator, host, port
         self.request_timeout = request_timeout
         self.front_door = front_door
-        self.guard = guard or Guard(allowed_handlers=emulator.scenario.handlers(), hosts=(host,))
+        self.guard = guard or scenario_guard(emulator.scenario, hosts=(host,))
         self._runner: web.AppRunner | None = None
         self._door: FrontDoor | None = None
         self._listener: asyncio.AbstractServer | None = None

@@ -11,6 +11,7 @@ corrupt a frame.
 
 import ctypes
 import importlib
+import inspect
 import io
 import json
 import logging
@@ -109,15 +110,47 @@ class _Capture(io.TextIOBase):
         return text
 
 
-def _init(handler_spec):
+def _inside(path, root):
+    try:
+        return os.path.commonpath([os.path.realpath(path), root]) == root
+    except (TypeError, ValueError):
+        return False
+
+
+def _own_file(obj):
+    """The file that defines a callable (a function, a class, an instance of a class), or None
+    for one of C (a builtin has no file of its own)."""
+    for candidate in (obj, type(obj)):
+        try:
+            return inspect.getfile(inspect.unwrap(candidate))
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _init(handler_spec, task_root):
+    """The handler the function's configuration names, from the function's own code only: a module
+    of the task root and a callable defined there. A handler naming a callable of the standard
+    library or an installed package (`pty.spawn`, `os.system`) is not the function's code, and a
+    request that sets it must not make it run."""
     module_name, _, function_name = handler_spec.rpartition(".")
+    root = os.path.realpath(task_root)
+    relative = module_name.replace(".", "/").replace("/", os.sep)
+    candidates = (os.path.join(root, relative + ".py"), os.path.join(root, relative, "__init__.py"))
+    if not module_name or not any(_inside(c, root) and os.path.isfile(c) for c in candidates):
+        return None, _error("Runtime.ImportModuleError",
+                            f"Unable to import module '{module_name}': No module named '{module_name}'")
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except Exception as exc:  # the user's import failing is the user's error, reported as Lambda does
         return None, _error("Runtime.ImportModuleError",
                             f"Unable to import module '{module_name}': {exc}", _user_frames(exc))
     handler = getattr(module, function_name, None)
-    if not callable(handler):
+    own = callable(handler) and _inside(getattr(module, "__file__", None) or "", root)
+    if own:
+        defined_in = _own_file(handler)
+        own = defined_in is not None and _inside(defined_in, root)
+    if not own:
         return None, _error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
     return handler, None
 
@@ -164,7 +197,7 @@ def main():
     log_handler, request_filter = _lambda_logging(capture)
     real_out, real_err = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = capture
-    handler, init_error = _init(handler_spec)
+    handler, init_error = _init(handler_spec, task_root)
     if init_error is not None:
         _write_frame(channel, {"init_error": init_error, "logs": capture.take()})
         return
