@@ -125,3 +125,28 @@ def test_the_aws_cli_filters_flow_logs_as_in_production(emulator, tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert [json.loads(e["message"])["ContactId"] for e in json.loads(done.stdout)["events"]] == ["c-1", "c-2"]
+
+
+def test_a_users_regex_cannot_hold_the_emulator(emulator):
+    """Patterns that backtrack exponentially (`(a|a)+$` on 40 characters is 2**40 steps for a
+    backtracking engine) are answered: the regex engine is linear in the text. A metric filter on
+    Lambda's own log group with such a pattern leaves Invoke served; what the engine cannot read
+    (lookarounds) is the pattern's error, as AWS answers it."""
+    logs = emulator.boto3("logs", read_timeout=60)
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="flows")
+    logs.put_log_events(logGroupName=GROUP, logStreamName="flows",
+                        logEvents=[{"timestamp": int(MINUTE_ALIGNED * 1000), "message": "a" * 40 + "b"}])
+    for pattern in ("%(a|a)+$%", '{ $.x = %(a|a)+$% }', "%(\\S+)+X%", "*a*a*a*a*a*a*a*a*a*a*c"):
+        assert logs.filter_log_events(logGroupName=GROUP, filterPattern=pattern)["events"] == []
+    lam = emulator.boto3("lambda", read_timeout=60)
+    lam.invoke(FunctionName="ConnectLambdaFunction:PROD", Payload=b"{}")  # Lambda's log group exists from here
+    logs.put_metric_filter(logGroupName="/aws/lambda/ConnectLambdaFunction", filterName="freeze",
+                           filterPattern="%(\\S+)+X%", metricTransformations=[
+                               {"metricName": "Frozen", "metricNamespace": "Probe", "metricValue": "1"}])
+    for _ in range(3):
+        assert lam.invoke(FunctionName="ConnectLambdaFunction:PROD", Payload=b"{}")["StatusCode"] == 200
+    for bad in ("%(?=a)%", "%(a)\\1%", "x" * 1025):
+        with pytest.raises(ClientError) as info:
+            logs.filter_log_events(logGroupName=GROUP, filterPattern=bad)
+        assert info.value.response["Error"]["Code"] == "InvalidParameterException", bad

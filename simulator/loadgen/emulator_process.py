@@ -2,18 +2,26 @@
 no endpoint given: started by the local runner or the master, shared by every user, process and
 worker, stopped at the end. It dies with the process that started it, however that one ends (even
 SIGKILL): the kernel signals it (Linux), and it stops when its standard input, a pipe from the
-parent, reaches its end."""
+parent, reaches its end.
+
+A frozen emulator is as dead as an exited one: a watcher asks its health route every second, and one
+that has not answered for `UNRESPONSIVE_S` is killed and reported (exit 3), never left to look like
+a deployment whose every call failed."""
 
 from __future__ import annotations
 
 import ctypes
+import http.client
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 
 _PR_SET_PDEATHSIG = 1
+UNRESPONSIVE_S = 10.0  # no health answer for this long: frozen (a loaded machine answers in milliseconds)
+_PROBE_EVERY_S = 1.0
 
 
 def _die_with_parent() -> None:
@@ -33,6 +41,8 @@ class EmulatorProcess:
         self.args = list(args)
         self.process: subprocess.Popen[str] | None = None
         self.url: str | None = None
+        self.frozen: str | None = None  # why the watcher gave the emulator up, if it did
+        self._stopping = threading.Event()
 
     def start(self, timeout: float = 30.0) -> str:
         command = [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--exit-with-parent", *self.args]
@@ -48,17 +58,47 @@ class EmulatorProcess:
             error = self.process.stderr.read() if self.process.stderr else ""
             raise EmulatorStartError(f"the emulator did not start: {error.strip() or 'no answer'}")
         self.url = line[0].rsplit(" ", 1)[1].strip()
+        threading.Thread(target=self._watch, name="shiftsim-emulator-watch", daemon=True).start()
         return self.url
+
+    def _answers(self, host: str, port: int) -> bool:
+        connection = http.client.HTTPConnection(host, port, timeout=UNRESPONSIVE_S / 2)
+        try:
+            connection.request("GET", "/_shiftsim/health")
+            return connection.getresponse().status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            connection.close()
+
+    def _watch(self) -> None:
+        host, _, port = (self.url or "").removeprefix("http://").rpartition(":")
+        answered = time.monotonic()
+        while not self._stopping.wait(_PROBE_EVERY_S):
+            if self.process is None or self.process.poll() is not None:
+                return
+            if self._answers(host.strip("[]"), int(port)):
+                answered = time.monotonic()
+            elif time.monotonic() - answered >= UNRESPONSIVE_S and not self._stopping.is_set():
+                self.frozen = f"stopped answering (no answer to its health check for {UNRESPONSIVE_S:g} s)"
+                self.process.kill()
+                return
 
     def death(self) -> str | None:
         """How the emulator ended, if it has: the run cannot go on without it."""
-        if self.process is None or self.process.poll() is None:
+        if self.process is None or (self.frozen is None and self.process.poll() is None):
             return None
-        code = self.process.returncode
-        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        code = self.process.poll()
+        if self.frozen is not None:
+            how = self.frozen
+        elif code is not None and code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+        else:
+            how = f"exited with code {code}"
         return f"the emulator (pid {self.process.pid}, {self.url}) {how}"
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
