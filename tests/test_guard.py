@@ -99,7 +99,9 @@ def test_web_pages_and_foreign_hosts_are_refused(served, path, method):
     port, _ = served
     refused = [{"Host": "evil.example"}, {"Host": f"attacker.test:{port}"},
                {"Origin": "http://evil.example"}, {"Origin": "null"},
-               {"Origin": f"http://127.0.0.1:{port + 1}"}, {"Origin": f"https://127.0.0.1:{port}"}]
+               {"Origin": f"http://127.0.0.1:{port + 1}"}, {"Origin": f"https://127.0.0.1:{port}"},
+               {"Origin": f"http://6.6.6.6:{port}", "Content-Type": "application/x-www-form-urlencoded"},
+               {"Host": f"6.6.6.6:{port}"}]
     for headers in refused:
         status, body = request(port, method, path, b"{}" if method == "POST" else b"", headers)
         assert status == 403, (headers, body)
@@ -173,8 +175,14 @@ def test_guard_rules():
     guard = Guard("t", hosts=["dev-box"])
     guard.port = 4566
     assert guard.refusal("dev-box:4566", None) is None
-    assert guard.refusal("10.1.2.3:4566", None) is None  # an address is never a rebinding
-    assert guard.refusal("[fe80::1]:4566", None) is None
+    assert guard.refusal("10.1.2.3:4566", None) is not None  # not an address it listens on
+    assert guard.refusal("127.0.0.2:4566", None) is None and guard.refusal("[::1]:4566", None) is None
+    assert guard.refusal(None, "http://6.6.6.6:4566") is not None  # an IP literal is no origin of its
+    assert guard.refusal(None, "http://127.0.0.1:4566") is None
+    everywhere = Guard("t", hosts=["0.0.0.0"])
+    everywhere.port = 4566
+    assert everywhere.refusal("10.1.2.3:4566", None) is None  # a client on another machine, by address
+    assert everywhere.refusal(None, "http://10.1.2.3:4566") is not None
     assert guard.refusal("dev-box.evil.example", None) is not None
     assert guard.refusal(None, "http://dev-box:4566") is None
     assert guard.refusal(None, "http://dev-box:4567") is not None

@@ -2,10 +2,12 @@
 
 An AWS client on this machine sends `Host: 127.0.0.1:PORT` (or `localhost`, or the address it was
 given) and no `Origin`; a web page in the user's browser sends its own `Origin`, and a DNS-rebinding
-page a `Host` that is a name. So a request is refused when its `Host` is a name other than
-`localhost` or a name the emulator was told (an IP address is never a rebinding), or when it carries
-an `Origin` other than the emulator's own. The admin routes also need the token the process wrote for
-its own tools, and a handler they name must be one the user named when the emulator started.
+page a `Host` that is a name. So a request is refused when its `Host` is not one of the emulator's
+own (loopback, the address it listens on, a name given with `--allow-host`; any address of this
+machine when it listens on all of them), or when it carries an `Origin` other than the emulator's own
+address and port: an IP literal that is not the emulator's is no origin of its. The admin routes also
+need the token the process wrote for its own tools, and a handler they name must be one the user
+named when the emulator started.
 """
 
 from __future__ import annotations
@@ -80,20 +82,24 @@ class Guard:
         self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.allowed_handlers = BUILTIN_HANDLERS | frozenset(allowed_handlers)
         self.allowed_code = frozenset(allowed_code)  # (real path of a code folder, its handler)
-        self.hosts = frozenset(h.lower() for h in hosts) | {"localhost"}
+        self.hosts = frozenset(h.lower().strip("[]") for h in hosts) | {"localhost"}
+        self.any_address = bool(self.hosts & {"0.0.0.0", "::"})  # listening on every interface
         self.port: int | None = None  # set once listening: the emulator's own origin has it
         self.refusal = lru_cache(maxsize=256)(self._refusal)
 
+    def _own_address(self, host: str) -> bool:
+        return host in self.hosts or is_loopback(host)
+
     def _host_ok(self, host: str) -> bool:
-        return host in self.hosts or _is_ip(host)
+        return self._own_address(host) or (self.any_address and _is_ip(host))
 
     def _refusal(self, host: str | None, origin: str | None) -> str | None:
         """Why a request with these `Host` and `Origin` values is refused, or None."""
         if host is not None and not self._host_ok(_hostname(host.strip())):
-            return f"Host {host!r} is not this emulator's (an IP address, localhost or --allow-host)"
+            return f"Host {host!r} is not this emulator's (loopback, the address it listens on, or --allow-host)"
         if origin is not None:
             scheme, _, authority = origin.strip().partition("://")
-            own = (scheme == "http" and self._host_ok(_hostname(authority))
+            own = (scheme == "http" and self._own_address(_hostname(authority))
                    and authority.rpartition(":")[2] == str(self.port))
             if not own:
                 return f"Origin {origin!r} is not this emulator's: web pages may not call it"
