@@ -85,3 +85,21 @@ def test_the_guard_still_refuses_web_pages_for_every_service(emulator):
         "X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0",
         "Origin": "http://evil.example", "Authorization": "AWS4-HMAC-SHA256 Credential=x/20261201/us-east-1/dynamodb/aws4_request"})
     assert status == 403 and b"web pages may not call it" in body
+
+
+def test_motos_own_api_is_not_reachable_through_the_emulator(emulator, tmp_path, monkeypatch):
+    """moto's reset, recorder and dashboard are not AWS: a request for them, however it is signed,
+    is refused and changes nothing (a reset would have emptied every table)."""
+    ddb = emulator.boto3("dynamodb")
+    ddb.create_table(TableName="kept", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/dynamodb/aws4_request, "
+                               "SignedHeaders=host, Signature=0"}
+    monkeypatch.chdir(tmp_path)
+    for method, path in (("POST", "/moto-api/reset"), ("GET", "/moto-api/"), ("POST", "/moto-api/recorder/start-recording"),
+                         ("POST", "/MOTO-API/reset")):
+        for headers in (signed, {"X-Amz-Target": "DynamoDB_20120810.ListTables"}, {}):
+            status, _ = emulator.request(method, path, b"", headers)
+            assert status in (403, 404), (method, path, headers, status)
+    assert "kept" in ddb.list_tables()["TableNames"]
+    assert not (tmp_path / "moto_recording").exists()

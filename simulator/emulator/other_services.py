@@ -17,9 +17,14 @@ from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
+from simulator.emulator.guard import refused_answer
+
 # The services the emulator answers itself (SigV4 signing names), and their X-Amz-Target prefixes.
 OWN_SERVICES = frozenset({"lambda", "monitoring", "codedeploy", "logs"})
 OWN_TARGETS = ("CodeDeploy_20141006", "GraniteServiceVersion20100801", "Logs_20140328")
+
+
+MOTO_ADMIN_PREFIX = "/moto-api"  # moto's reset, recorder and dashboard: not AWS, never a client's to call
 
 
 def signing_service(authorization: str | None) -> str | None:
@@ -49,6 +54,11 @@ class OtherServices:
         self.used = False
 
     async def handle(self, request: web.Request) -> web.Response:
+        if request.path.lower().startswith(MOTO_ADMIN_PREFIX):
+            status, headers, answer = refused_answer(
+                "moto's own API (reset, recorder, dashboard) is not served through the emulator", 404,
+                "UnknownOperationException")
+            return web.Response(status=status, headers=headers, body=answer)
         body = await request.read()
         environ = _environ(request.method, request.path, request.raw_path, request.query_string,
                            request.headers.items(), body)
