@@ -19,14 +19,20 @@ from typing import Any
 import numpy as np
 
 from simulator.deployment_plan import traffic_plan
-from simulator.judge import MIN_INVOCATIONS, judge
+from simulator.judge import MIN_INVOCATIONS, fisher_greater, judge
 from simulator.lateness import describe_late, late_summary
 from simulator.record import Record
 from simulator.scenario import TrafficRouting
 
 Z99 = 2.5758293035489004  # two-sided 99 % normal quantile, for the per-window bands
 ROUTING_ALPHA = 0.001      # the routing check fails below this p-value
-LATE_CONTACTS_ALLOWED = 0.05  # share of contacts that may start late before production's rate counts as missed
+LATE_CONTACTS_ALLOWED = 0.05  # share of contacts that may start late before the generator counts as behind
+# The default gate, when a scenario states no [expect]: what a release engineer means by "safe".
+DEFAULT_MAX_ERROR_RATE = 0.05  # no version may fail more than this share of its invocations
+DEFAULT_WORSE_P = 0.001        # the new version's errors against the old's: one-sided Fisher, at this level
+DEFAULT_WORSE_BY = 0.01        # and at least this much higher an error rate (a practical difference)
+MIN_JUDGED_INVOCATIONS = 20    # per window of the deployment: fewer, and a behind generator left it unjudged
+CODE_DID_NOT_LOAD = ("Runtime.ImportModuleError", "Runtime.HandlerNotFound")
 
 
 @dataclass(frozen=True)
@@ -336,9 +342,28 @@ def analyse(record: Record, window: float | None = None,
     summary["production"] = production_terms(summary, record.info)
     summary["judge"] = _judged(record, t, versions, ok, latency_ms, windows, target, current, all_t, contacts, all_ok,
                                deployment_summary, summary["production"])
+    late_rows = rows["late"] > 0 if total else np.zeros(0, bool)
+    max_lag_ms = float(((rows["start"] - rows["intended"])[late_rows]).max() * 1000) if late_rows.any() else None
+    summary["generator"] = generator_summary(summary, windows, deployment_summary, max_lag_ms)
     if expectations is not None:
         summary["verdict"] = verdict(summary, expectations)
     return summary
+
+
+def generator_summary(summary: dict[str, Any], windows: list[dict[str, Any]], d: dict[str, Any],
+                      max_lag_ms: float | None) -> dict[str, Any]:
+    """Whether the load generator kept production's schedule (a fact about the machine, never a verdict
+    on the deployment), and, if it fell behind, whether every window of the deployment still had the
+    invocations to judge it."""
+    ended = summary.get("contact_outcomes", {}).get("ended", 0)
+    late = summary.get("contact_outcomes", {}).get("late", 0)
+    behind = bool(ended) and late > LATE_CONTACTS_ALLOWED * ended
+    end = d.get("ended_at")
+    thin = [w for w in windows if w["end"] > 0 and (end is None or w["start"] <= end)
+            and w["invocations"] < MIN_JUDGED_INVOCATIONS]
+    return {"late_contacts": late, "contacts_ended": ended, "fell_behind": behind,
+            "max_lag_ms": None if max_lag_ms is None else round(max_lag_ms, 1),
+            "thin_windows": len(thin) if behind else 0, "judgeable": not (behind and thin)}
 
 
 def _judged(record: Record, t: np.ndarray, versions: np.ndarray, ok: np.ndarray, latency_ms: np.ndarray,
@@ -483,12 +508,21 @@ def function_breakdown(record: Record, qualifiers: np.ndarray, deployed: str) ->
 
 
 def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
-    """Each expectation with what was measured; `passed` only if all hold."""
+    """Each expectation with what was measured; `passed` only if all hold. With no expectation stated,
+    the default gate's (marked `implicit`): the deployment succeeded, the new version fails no more
+    than the old, no version fails more than a small share of its calls, the deployed function was
+    called. Whatever made the rehearsal unfaithful fails it either way; a generator that fell behind
+    so far that a window of the deployment had too few invocations leaves it unjudged (`judged`)."""
     d = summary["deployment"]
-    checks = []
+    checks: list[dict[str, Any]] = []
+    implicit = expect == Expectations()
 
-    def check(name: str, expected: Any, actual: Any, holds: bool) -> None:
-        checks.append({"check": name, "expected": expected, "actual": actual, "passed": bool(holds)})
+    def check(name: str, expected: Any, actual: Any, holds: bool, default: bool = False) -> None:
+        checks.append({"check": name, "expected": expected, "actual": actual, "passed": bool(holds),
+                       **({"implicit": True} if default else {})})
+
+    if implicit:
+        _default_gate(summary, lambda *args: check(*args, default=True))
 
     if expect.outcome is not None:
         check("outcome", expect.outcome, d["outcome"], d["outcome"] == expect.outcome)
@@ -537,17 +571,73 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
         p95 = (results.get("all") or {}).get("p95")
         check("time to result, p95 (emulated seconds), at most", expect.max_time_to_result_seconds, p95,
               p95 is not None and p95 <= expect.max_time_to_result_seconds)
-    production = summary.get("production") or {}
-    ended = summary.get("contact_outcomes", {}).get("ended", 0)
-    if production.get("stated") and ended and production["late_contacts"] > LATE_CONTACTS_ALLOWED * ended:
-        check("production's arrival rate met (contacts started late, at most 5 %)", 0,
-              production["late_contacts"], False)  # late starts: fewer arrivals than production's, counts too low
     for why in (summary.get("run_info") or {}).get("unfaithful") or ():  # never a green run that did not rehearse
+        check(f"rehearsed faithfully: {why}", True, False, False)
+    for why in unfaithful_by_record(summary):
         check(f"rehearsed faithfully: {why}", True, False, False)
     runaway = sum(r["count"] for r in summary.get("runaway_contacts", []))
     if runaway:  # never a silent pass: a flow that did not end is not what production would see
         check("contacts stopped as runaways (past the invocation or time limit per contact)", 0, runaway, False)
-    return {"passed": all(c["passed"] for c in checks), "checks": checks}
+    generator = summary.get("generator") or {}
+    judged = generator.get("judgeable", True)
+    result: dict[str, Any] = {"passed": all(c["passed"] for c in checks) and judged, "checks": checks,
+                              "implicit": implicit, "judged": judged}
+    if not judged:
+        result["why_not_judged"] = (
+            f"the load generator fell behind ({generator['late_contacts']} of {generator['contacts_ended']} contacts "
+            f"started late) and {generator['thin_windows']} window(s) of the deployment had fewer than "
+            f"{MIN_JUDGED_INVOCATIONS} invocations: this machine could not rehearse production's load")
+    return result
+
+
+def _default_gate(summary: dict[str, Any], check: Any) -> None:
+    """The expectations of a scenario that states none."""
+    d = summary["deployment"]
+    if summary["invocations"] == 0:
+        check("invocations, at least (nothing was rehearsed without them)", 1, 0, False)
+    if d.get("deployment_id"):
+        check("outcome", "succeeded", d["outcome"], d["outcome"] == "succeeded")
+    if summary.get("deployed_not_called"):
+        check(f"the deployed function ({summary['deployed_function']}) is called by the contacts", True, False, False)
+    for version, stats in summary["versions"].items():
+        if version == "none" or not stats["invocations"]:
+            continue
+        check(f"version {version}'s error rate, at most", DEFAULT_MAX_ERROR_RATE, stats["error_rate"],
+              stats["error_rate"] <= DEFAULT_MAX_ERROR_RATE)
+    new, old = (summary["versions"].get(v or "") for v in (d.get("target_version"), d.get("current_version")))
+    if new and old and new["invocations"] and old["invocations"]:
+        p = fisher_greater(new["errors"], new["invocations"], old["errors"], old["invocations"])
+        worse_by = new["errors"] / new["invocations"] - old["errors"] / old["invocations"]
+        check(f"the new version fails no more than the old (one-sided p < {DEFAULT_WORSE_P:g} and at least "
+              f"{100 * DEFAULT_WORSE_BY:g} points worse would fail)", "no worse",
+              f"{100 * worse_by:+.2f} points, p = {p:.3g}", not (p < DEFAULT_WORSE_P and worse_by >= DEFAULT_WORSE_BY))
+
+
+def unfaithful_by_record(summary: dict[str, Any]) -> list[str]:
+    """What the record shows the rehearsal could not rehearse: code that did not load, alarms already
+    in ALARM when the deployment began (CodeDeploy stops it before any traffic shifts)."""
+    found = []
+    for version, stats in summary["versions"].items():
+        broken = {r: c["injected"] + c["natural"] for r, c in stats.get("errors_by_reason", {}).items()
+                  if r in CODE_DID_NOT_LOAD}
+        for reason, count in broken.items():
+            found.append(f"version {version}'s code did not load ({reason}, {count} invocations): a dependency "
+                         "missing (requirements.txt) or a wrong Handler")
+    d = summary["deployment"]
+    before = sorted({a["alarm"] for a in d.get("alarm_transitions", []) if a["t"] <= 0})
+    in_alarm = [name for name in before if _state_at(d, name, 0.0) == "ALARM"]
+    if in_alarm and d.get("deployment_id"):
+        found.append(f"alarm(s) {', '.join(in_alarm)} already in ALARM when the deployment started: CodeDeploy "
+                     "stops it at once, and nothing of the new version is rehearsed")
+    return found
+
+
+def _state_at(d: dict[str, Any], alarm: str, t: float) -> str | None:
+    state = None
+    for transition in d.get("alarm_transitions", []):
+        if transition["alarm"] == alarm and transition["t"] <= t:
+            state = transition["state"]
+    return state
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -658,9 +748,19 @@ def format_summary(summary: dict[str, Any]) -> str:
     if lost:
         lines.append("  workers that disappeared (their rows up to then are kept): "
                      + ", ".join(f"{w} ({n} invocations)" for w, n in lost.items()))
+    generator = summary.get("generator") or {}
+    if generator.get("fell_behind"):
+        lag = f", up to {generator['max_lag_ms'] / 1000:.1f} s" if generator.get("max_lag_ms") is not None else ""
+        lines.append(f"the load generator fell behind: {generator['late_contacts']} of {generator['contacts_ended']} "
+                     f"contacts started late{lag} (a fact about this machine, not the deployment; the verdict "
+                     f"{'still judges every window' if generator['judgeable'] else 'could not judge'})")
     if "verdict" in summary:
         v = summary["verdict"]
-        lines.append(f"verdict: {'PASS' if v['passed'] else 'FAIL'}")
+        said = "PASS" if v["passed"] else ("COULD NOT JUDGE" if v.get("judged") is False else "FAIL")
+        lines.append(f"verdict: {said}" + (" (default expectations: the scenario states no [expect])"
+                                           if v.get("implicit") else ""))
+        if v.get("judged") is False:
+            lines.append(f"  {v['why_not_judged']}")
         for c in v["checks"]:
             lines.append(f"  [{'ok' if c['passed'] else 'FAIL'}] {c['check']}: expected {c['expected']}, got {c['actual']}")
     return "\n".join(lines)

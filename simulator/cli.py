@@ -210,7 +210,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
     return main_rehearse(scenario, results=Path(args.results) if args.results else None, target=args.target,
                          time_scale=args.time_scale, seed=args.seed, alias_arn=args.alias_arn,
-                         region=args.region, watch_existing=args.watch_existing)
+                         region=args.region, watch_existing=args.watch_existing, replace=args.replace_results)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -312,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse = sub.add_parser("rehearse", help="run a whole rehearsal: emulator, load, deployment, verdict")
     rehearse.add_argument("scenario", nargs="?", help="scenario file (TOML); or give --template")
     stack_options(rehearse)
-    rehearse.add_argument("--results", help="the run folder (default: results/<run-id>)")
+    rehearse.add_argument("--results", help="the run folder (default: results/<run-id>): new or empty")
+    rehearse.add_argument("--replace-results", action="store_true",
+                          help="--results may hold an earlier run: replace it (a run is never added to another)")
     rehearse.add_argument("--target", choices=("local", "aws"), default="local")
     rehearse.add_argument("--alias-arn", help="aws target: the alias (default: the scenario's)")
     rehearse.add_argument("--region", help="aws target: the region (default: the scenario's)")

@@ -198,6 +198,10 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
                   f"{deployment['outcome'].replace('_', ' ')}")
     else:
         title += "no deployment"
+    verdict = summary.get("verdict")
+    if verdict:
+        said = "PASS" if verdict["passed"] else ("COULD NOT JUDGE" if verdict.get("judged") is False else "FAIL")
+        title += f"; verdict {said}" + (" (default expectations)" if verdict.get("implicit") else "")
     fig.suptitle(title, fontsize=12, x=0.01, ha="left")
     production = summary.get("production") or {}
     hurt = production.get("failed_contacts_during") if production.get("stated") else None

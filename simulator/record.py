@@ -13,6 +13,11 @@ Format (compact: 55 bytes a row, so a million invocations take 55 MB on disk and
 - `record.json`: the format's description (columns, what the codes mean).
 `load_record()` decodes it all; `Record.to_pandas()` gives a DataFrame when pandas is installed.
 Rows from distributed workers are merged by the master, the only writer.
+
+One run, one folder: a writer creates its files (it never appends to another run's), `claim_folder`
+refuses a folder that holds a run unless asked to replace it, and never one that holds anything else
+(the project's sources, say); the run's id is in `record.json`, `run.json` and every timeline event,
+and `load_record` refuses a folder whose ids disagree.
 """
 
 from __future__ import annotations
@@ -42,24 +47,84 @@ ROW_FILE, STRINGS_FILE, TIMELINE_FILE, META_FILE = "invocations.bin", "strings.t
 RUN_FILE, CONTACTS_FILE, CONTACT_ENDS_FILE = "run.json", "contacts.txt", "contact_ends.jsonl"
 
 
+# What a run leaves in its folder besides the record: the analysis, the figure, Locust's reports, flow logs.
+RESULT_FILES = ("summary.json", "timeline.png", "timeline.svg", "flow_logs.jsonl", "locust.html")
+RESULT_PREFIXES = ("locust_", "locust.")
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
+
+
+class RunFolderError(ValueError):
+    """A results folder a run may not use: it holds another run, or files that are no run's."""
+
+
+def _run_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(a run's files, anything else) in `folder`."""
+    ours = {ROW_FILE, STRINGS_FILE, TIMELINE_FILE, META_FILE, RUN_FILE, CONTACTS_FILE, CONTACT_ENDS_FILE,
+            *RESULT_FILES}
+    runs, others = [], []
+    for path in sorted(folder.iterdir()):
+        is_ours = path.is_file() and (path.name in ours or path.name.startswith(RESULT_PREFIXES))
+        (runs if is_ours else others).append(path)
+    return runs, others
+
+
+_claimed: set[Path] = set()  # folders this process claimed for a run whose record is not yet created
+
+
+def claim_folder(folder: Path, *, replace: bool = False, option: str = "--results") -> None:
+    """Make `folder` this run's: new or empty; one holding a run only when `replace` (its run's files are
+    removed first); never one holding anything else. A folder this process already claimed for the run
+    about to record (a rehearsal's, whose Locust reports start first) is this run's already."""
+    if folder.resolve() in _claimed:
+        return
+    if folder.exists() and not folder.is_dir():
+        raise RunFolderError(f"{option}: {folder} is a file, not a folder")
+    if folder.exists():
+        runs, others = _run_files(folder)
+        if others:
+            names = ", ".join(p.name for p in others[:3]) + (" ..." if len(others) > 3 else "")
+            raise RunFolderError(f"{option}: {folder} holds files that are not a shiftsim run's ({names}): "
+                                 "give a new or empty folder")
+        if runs and not replace:
+            raise RunFolderError(f"{option}: {folder} already holds a run ({_run_id_of(folder) or 'its record'}): "
+                                 "give a new folder, or --replace-results to replace that run")
+        for path in runs:
+            path.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    _claimed.add(folder.resolve())
+
+
+def _run_id_of(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / META_FILE).read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 class RecordWriter:
     """Appends invocation rows (tuples in COLUMNS order) and timeline events to a run folder."""
 
-    def __init__(self, folder: Path, batch: int = 1024, every_s: float = 1.0) -> None:
+    def __init__(self, folder: Path, batch: int = 1024, every_s: float = 1.0, run_id: str | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        _claimed.discard(folder.resolve())  # the claim ends here: a second run into it must claim again
         self.folder, self.batch = folder, batch
+        self.run_id = run_id or folder.name
         self.path = folder / ROW_FILE
-        (folder / META_FILE).write_text(json.dumps({
-            "format": "shiftsim-record-1", "dtype": DTYPE.descr, "strings": STRINGS_FILE,
-            "string_columns": list(STRING_COLUMNS), "outcome": list(OUTCOMES),
-            "load": "numpy.fromfile('invocations.bin', dtype=simulator.record.DTYPE)"}, indent=1))
-        self._rows = self.path.open("ab")
-        self.timeline = (folder / TIMELINE_FILE).open("a", encoding="utf-8")
-        self.contact_ends = (folder / CONTACT_ENDS_FILE).open("a", encoding="utf-8")
+        try:  # created, never appended to: another run's files here are an error, not more rows
+            with (folder / META_FILE).open("x", encoding="utf-8") as meta:
+                meta.write(json.dumps({
+                    "format": "shiftsim-record-1", "run_id": self.run_id, "dtype": DTYPE.descr,
+                    "strings": STRINGS_FILE, "string_columns": list(STRING_COLUMNS), "outcome": list(OUTCOMES),
+                    "load": "numpy.fromfile('invocations.bin', dtype=simulator.record.DTYPE)"}, indent=1))
+            self._rows = self.path.open("xb")
+            self.timeline = (folder / TIMELINE_FILE).open("x", encoding="utf-8")
+            self.contact_ends = (folder / CONTACT_ENDS_FILE).open("x", encoding="utf-8")
+        except FileExistsError:
+            raise RunFolderError(f"{folder} already holds a run ({_run_id_of(folder) or 'its record'}): "
+                                 "a run never adds to another's record") from None
         self.strings = _StringTable(folder / STRINGS_FILE, limit=int(np.iinfo(np.uint16).max) + 1)
         self.contacts = _StringTable(folder / CONTACTS_FILE, limit=int(np.iinfo(np.uint32).max) + 1)
         self.pending: list[tuple[Any, ...]] = []
@@ -87,14 +152,14 @@ class RecordWriter:
 
     def describe_run(self, info: dict[str, Any]) -> None:
         """What the run was (scenario, alias, time scale, options): read back by plots and summaries."""
-        (self.folder / RUN_FILE).write_text(json.dumps(info, indent=1, default=str))
+        (self.folder / RUN_FILE).write_text(json.dumps({"run_id": self.run_id, **info}, indent=1, default=str))
 
     def contacts_ended(self, ends: list[dict[str, Any]]) -> None:
         """Contacts that ended (written with the next flush of rows)."""
         self.contact_ends.write("".join(json.dumps(end) + "\n" for end in ends))
 
     def event(self, event: dict[str, Any]) -> None:
-        self.timeline.write(json.dumps(event) + "\n")
+        self.timeline.write(json.dumps({**event, "run_id": self.run_id}) + "\n")
         self.timeline.flush()
 
     def flush(self) -> None:
@@ -121,7 +186,7 @@ class _StringTable:
     """Strings numbered in order of first use, appended to a file, one per line."""
 
     def __init__(self, path: Path, limit: int) -> None:
-        self.file = path.open("a", encoding="utf-8")
+        self.file = path.open("x", encoding="utf-8")
         self.ids: dict[str, int] = {}
         self.new: list[str] = []
         self.limit = limit
@@ -202,6 +267,12 @@ def load_record(folder: str | Path) -> Record:
     timeline, contact_ends = (_json_lines(folder / name) for name in (TIMELINE_FILE, CONTACT_ENDS_FILE))
     run_path = folder / RUN_FILE
     info = json.loads(run_path.read_text(encoding="utf-8")) if run_path.exists() else {}
+    ids = {i for i in (_run_id_of(folder), info.get("run_id"), *(e.get("run_id") for e in timeline)) if i}
+    if len(ids) > 1:
+        raise RecordError(f"{folder}: holds the record of more than one run ({', '.join(sorted(ids))}): "
+                          "its analysis would mix them; rehearse again into a new folder")
+    for event in timeline:
+        event.pop("run_id", None)
     return Record(rows, strings, contacts, timeline, folder, info, contact_ends)
 
 

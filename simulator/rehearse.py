@@ -34,8 +34,8 @@ from simulator.loadgen.pacing import mean_duration
 from simulator.loadgen.setup import install
 from simulator.loadgen.traffic import Profile, expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
-from simulator.record import new_run_id
-from simulator.rehearse_results import write_results
+from simulator.record import RunFolderError, claim_folder, new_run_id
+from simulator.rehearse_results import verdict_exit_code, write_results
 from simulator.scenario import Scenario
 
 PROGRESS_EVERY = 2.0
@@ -122,12 +122,13 @@ def deploys(scenario: Scenario, watch_existing: bool) -> bool:
 
 def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "local",
              time_scale: float | None = None, seed: int | None = None, alias_arn: str | None = None,
-             region: str | None = None, watch_existing: bool = False,
+             region: str | None = None, watch_existing: bool = False, replace: bool = False,
              say: Any = print) -> RehearsalResult:
     folder = results or Path("results") / new_run_id()
-    if folder.exists() and not folder.is_dir():
-        raise OptionsError(f"--results: {folder} is a file, not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        claim_folder(folder, replace=replace)
+    except RunFolderError as exc:
+        raise OptionsError(str(exc)) from None
     logging.getLogger("locust").setLevel(logging.WARNING)
     install(events)
     options = get_parser().parse_args(args=["-f", __file__, *locust_arguments(
@@ -164,7 +165,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         while time.monotonic() - started < scenario.load.max_duration:
             gevent.sleep(0.2)
             death = session.emulator_death()
-            if death is not None:
+            if death is not None or session.start_error is not None:
                 break
             coordination = session.coordination
             status = coordination.deployment.get("status") if coordination else None
@@ -198,6 +199,8 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         how = "terminated (SIGTERM)" if isinstance(interrupted, Terminated) else "interrupted"
         say(f"shiftsim: {how}: {kept}")
         raise interrupted
+    if session.start_error is not None:
+        raise OptionsError(session.start_error)
     if death is not None:
         raise RehearsalBroken(f"{death} {time.monotonic() - started:.1f} s into the run; {kept}")
     if refused is not None:
@@ -236,4 +239,4 @@ def main_rehearse(scenario: Scenario, **kwargs: Any) -> int:
         return EXIT_CODES["terminated"]
     print(format_summary(result.summary))
     print(f"results: {result.folder} (summary.json, timeline.png, timeline.svg, locust.html, locust_*.csv)")
-    return 0 if result.passed else 1
+    return verdict_exit_code(result.summary)

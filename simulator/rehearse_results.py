@@ -20,6 +20,15 @@ def write_results(folder: Path, expect: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def verdict_exit_code(summary: dict[str, Any]) -> int:
+    """The exit code of a run's verdict, the same from `rehearse` and from Locust: 0 the expectations
+    held, 1 they did not, 3 they could not be judged (the rehearsal was not able to say)."""
+    verdict = summary.get("verdict") or {}
+    if verdict.get("judged") is False:
+        return 3
+    return 0 if verdict.get("passed", True) else 1
+
+
 def redraw(folder: Path) -> dict[str, Any]:
     previous = folder / "summary.json"
     expect = None
@@ -49,4 +58,5 @@ _BY_CHECK = {
 
 
 def _expectations_from(verdict: dict[str, Any]) -> Expectations:
-    return Expectations(**{_BY_CHECK[c["check"]]: c["expected"] for c in verdict["checks"] if c["check"] in _BY_CHECK})
+    return Expectations(**{_BY_CHECK[c["check"]]: c["expected"] for c in verdict["checks"]
+                           if c["check"] in _BY_CHECK and not c.get("implicit")})

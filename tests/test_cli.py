@@ -209,10 +209,15 @@ def test_a_results_folder_that_is_a_file_is_one_line(tmp_path):
 
 
 def test_a_rehearsal_without_a_deployment_says_it_is_load_only(tmp_path):
+    """canary-split states no [expect]: the default gate judges it, and its version 2, failing one call in
+    five, fails the run (a stack that fails callers is not green)."""
     scenario = tmp_path / "split.toml"
     scenario.write_text((ROOT / "scenarios" / "canary-split.toml").read_text() + "\n[load]\nmax_duration = 3\n")
     done = shiftsim("rehearse", str(scenario), "--results", str(tmp_path / "run"), timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 1, done.stderr[-2000:]
     assert "the scenario has no [deployment] table: a load-only rehearsal of 3 s" in done.stdout
     assert "not started" not in done.stdout and "none: load only" in done.stdout
-    assert "verdict: PASS" in done.stdout
+    assert "verdict: FAIL (default expectations: the scenario states no [expect])" in done.stdout
+    assert "[ok] version 1's error rate, at most: expected 0.05, got 0.0" in done.stdout
+    assert "[FAIL] version 2's error rate, at most: expected 0.05, got 0." in done.stdout
+    assert "outcome" not in done.stdout.split("verdict:")[1]  # no deployment: no outcome to expect

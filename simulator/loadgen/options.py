@@ -79,6 +79,8 @@ def add_options(parser: Any) -> None:
                        help="an invocation starting later than this after its intended time is late")
     group.add_argument("--results-dir", default="results", help="where results/<run-id>/ is written")
     group.add_argument("--run-dir", default="", help="write this run's results exactly here (instead of results/<run-id>/)")
+    group.add_argument("--replace-results", action="store_true", default=False,
+                       help="--run-dir may hold an earlier run: replace it (never added to)")
     group.add_argument("--watch-existing", action="store_true", default=False,
                        help="do not start a deployment: watch the group's one in progress (started by `sam deploy`)")
     for action in group._group_actions:  # Locust's start form shows these; each test start reads them again
@@ -118,6 +120,7 @@ class LoadOptions:
     late_threshold_s: float
     results_dir: Path
     run_dir: Path | None = None
+    replace_results: bool = False  # --run-dir may hold an earlier run, to be replaced
     watch_existing: bool = False
     invoker: str = "fast"
     event_loop: str = event_loops.default_kind()
@@ -239,4 +242,5 @@ def load_options(parsed: Any) -> LoadOptions:
         seed=None if parsed.seed < 0 else parsed.seed, time_scale=parsed.time_scale,
         deploy_after=deploy_after, late_threshold_s=parsed.late_threshold_ms / 1000.0,
         results_dir=Path(parsed.results_dir), run_dir=Path(parsed.run_dir) if parsed.run_dir else None,
+        replace_results=bool(getattr(parsed, "replace_results", False)),
         watch_existing=bool(parsed.watch_existing), invoker=parsed.invoker, event_loop=parsed.event_loop)

@@ -51,7 +51,7 @@ from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
 from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, minute_of_day, plan_traffic
-from simulator.record import COLUMNS, RecordWriter, new_run_id
+from simulator.record import COLUMNS, RecordWriter, RunFolderError, claim_folder, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
 REPORT_INTERVAL = 0.05  # seconds between drains
@@ -130,6 +130,7 @@ class LoadSession:
         self.coordination: Any = None
         self.ready = gevent.event.Event()  # set once this process's test has started (clients open)
         self.closed = False  # the record, the loop and the emulator, once Locust quits
+        self.start_error: str | None = None  # why the test did not start (bad input), said once
         self.said_recorded = 0  # the count the last "invocations recorded" line gave
         runner = environment.runner
         self.node = runner.client_id if isinstance(runner, WorkerRunner) else ("master" if self.distributed else "local")
@@ -177,17 +178,22 @@ class LoadSession:
         parsed = self.parsed = environment.parsed_options or self.parsed  # the start form's values
         try:
             self.options = load_options(parsed)
-        except OptionsError as exc:
-            log.error("shiftsim: error: %s: the test does not start", exc)
+            if self.coordinator and self.options.run_dir is not None:
+                claim_folder(self.options.run_dir, replace=self.options.replace_results, option="--run-dir")
+        except (OptionsError, RunFolderError) as exc:
+            self.start_error = str(exc)
+            if not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal says it in its own words
+                log.error("shiftsim: error: %s: the test does not start", exc)
+            environment.process_exit_code = 2
             gevent.spawn(environment.runner.stop)  # type: ignore[union-attr]
             return
         if self.coordinator:
-            folder = self.options.run_dir or self.options.results_dir / new_run_id()
-            self.run_id = folder.name
+            self.run_id = new_run_id()
+            folder = self.options.run_dir or self.options.results_dir / self.run_id
             parsed.shiftsim_run_id = self.run_id
             runner = environment.runner
             parsed.shiftsim_processes = max(1, runner.worker_count) if isinstance(runner, MasterRunner) else 1
-            self.record = RecordWriter(folder)
+            self.record = RecordWriter(folder, run_id=self.run_id)
             log.info("shiftsim: recording to %s", self.record.path.parent)
         else:
             self.endpoint = parsed.endpoint_url or self.endpoint
@@ -402,17 +408,26 @@ class LoadSession:
             runner.stop()
         self._close()
 
-    def on_quit(self, **kwargs: Any) -> None:
-        """Locust is exiting (its own last statistics printed): close what `quitting` left open, and write
-        its `--csv` files once more, complete."""
+    def on_quit(self, exit_code: int = 0, **kwargs: Any) -> None:
+        """Locust is exiting (its own last statistics printed): close what `quitting` left open, write
+        its `--csv` files once more, complete, and the results; the process then exits with the
+        verdict's code, as a rehearsal does (Locust's own failure ratio never decides it)."""
         self._close()
         prefix = getattr(self.parsed, "csv_prefix", None)
         if prefix and self.coordinator:
             write_final_csv(self.env, prefix)
-        if self.writes_results and self.coordinator and self.record is not None and self.recorded:
-            self._write_results(self.record.path.parent)
+        if not (self.writes_results and self.coordinator and self.record is not None and self.recorded):
+            return
+        summary = self._write_results(self.record.path.parent)
+        if self.env.process_exit_code is None and summary is not None:  # not already input (2) or broken (3)
+            from simulator.rehearse_results import verdict_exit_code
 
-    def _write_results(self, folder: Path) -> None:
+            verdict = verdict_exit_code(summary)
+            if verdict != exit_code:
+                log.info("shiftsim: exit code %d: the verdict's (Locust's own would have been %d)", verdict, exit_code)
+                raise SystemExit(verdict)  # Locust's exit follows this event: no other way to set its code
+
+    def _write_results(self, folder: Path) -> dict[str, Any] | None:
         """The analysis and the figure as the test ends, without asking: a web-UI or headless run's
         folder holds what a rehearsal's does."""
         from simulator.analysis import format_summary
@@ -422,9 +437,11 @@ class LoadSession:
             summary = write_results(folder, self.options.scenario.expect)
         except Exception:  # the record is kept whatever the analysis meets; `shiftsim plot` retries
             log.exception("shiftsim: the analysis of %s failed; its record is kept", folder)
-            return
+            self.env.process_exit_code = 3
+            return None
         log.info("shiftsim: %s", format_summary(summary).replace("\n", "\n  "))
         log.info("shiftsim: results in %s (summary.json, timeline.png, timeline.svg)", folder)
+        return summary
 
     def _stop_if_emulator_died(self) -> None:
         """A Locust run whose emulator died stops at once, said in one line, exit code 3 (a rehearsal

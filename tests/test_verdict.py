@@ -1,0 +1,150 @@
+"""A verdict you can bet a release on: the default gate of a scenario with no [expect], what makes a
+rehearsal unfaithful (code that did not load, alarms already in ALARM), a generator that fell behind
+(said, never the deployment's fault), one run per folder, and the same exit code from Locust."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+from simulator.analysis import Expectations, analyse, format_summary
+from simulator.record import RecordError, RecordWriter, RunFolderError, claim_folder, load_record
+from simulator.rehearse_results import verdict_exit_code
+from tests.test_cli import ENV, ROOT
+
+T0 = 1_700_000_000.0
+
+
+def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_before=False,
+          reason="function_error", late_share=0.0, n=4000, seed=3):
+    """An all-at-once-like deployment from T0 to T0+240 with half the traffic on version 2 from T0;
+    each version fails the given share of its calls (seeded), `late_share` of contacts start late."""
+    rng = random.Random(seed)
+    writer = RecordWriter(folder)
+    timeline = [
+        {"t": T0, "kind": "deployment", "deployment_id": "d-TEST", "config": "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+         "routing": {"type": "TimeBasedCanary", "timeBasedCanary": {"canaryPercentage": 50, "canaryInterval": 4}},
+         "current_version": "1", "target_version": "2"},
+        {"t": T0 + 240, "kind": "status", "status": status},
+    ]
+    if alarm_before:
+        timeline.insert(0, {"t": T0 - 30, "kind": "alarm", "alarm": "Errors", "old": "OK", "state": "ALARM"})
+    for event in timeline:
+        writer.event(event)
+    rows, ends = [], []
+    for i in range(n):
+        t = T0 - 30 + i * (300 / n)
+        version = "2" if T0 <= t < T0 + 240 and rng.random() < 0.5 else "1"
+        failed = rng.random() < (new_fails if version == "2" else old_fails)
+        late = int(rng.random() < late_share)
+        rows.append((t, t + (2.0 if late else 0.0), t + 0.01, t, f"c{i // 4}", i % 4 + 1, "invoke-alias", "PROD",
+                     version, "Error" if failed else "Success", reason if failed else "", 0, 200, "", late, "local"))
+        if i % 4 == 3:
+            ends.append({"contact": f"c{i // 4}", "t": t, "outcome": "disconnected", "last": ["flow", "bye"],
+                         "flow_errors": [], "met": {"": [version]}, "late": bool(late)})
+    writer.add(rows)
+    writer.contacts_ended(ends)
+    writer.close()
+    return load_record(folder)
+
+
+def judged(folder, expect=None, **run):
+    summary = analyse(a_run(folder, **run), expectations=Expectations(**(expect or {})))
+    return summary, summary["verdict"], {c["check"]: c for c in summary["verdict"]["checks"]}
+
+
+def test_with_no_expectations_a_healthy_deployment_passes_and_says_the_gate_was_implicit(tmp_path):
+    summary, verdict, checks = judged(tmp_path)
+    assert verdict["passed"] and verdict["implicit"] and verdict_exit_code(summary) == 0
+    assert checks["outcome"]["expected"] == "succeeded" and checks["outcome"]["implicit"]
+    assert "verdict: PASS (default expectations: the scenario states no [expect])" in format_summary(summary)
+
+
+@pytest.mark.parametrize("run, failing", [
+    ({"new_fails": 1.0}, "version 2's error rate, at most"),                     # a disaster
+    ({"new_fails": 1.0, "status": "Stopped"}, "outcome"),                         # rolled back
+    ({"new_fails": 0.04, "old_fails": 0.0}, "the new version fails no more than the old"),  # worse, under 5 %
+    ({"new_fails": 0.5, "old_fails": 0.5}, "version 1's error rate, at most"),    # a stack that fails everyone
+])
+def test_with_no_expectations_a_release_that_hurts_callers_fails(tmp_path, run, failing):
+    summary, verdict, checks = judged(tmp_path, **run)
+    assert not verdict["passed"] and verdict_exit_code(summary) == 1
+    assert not next(c for name, c in checks.items() if name.startswith(failing))["passed"]
+
+
+def test_a_small_difference_between_equal_versions_does_not_fail_the_default_gate(tmp_path):
+    """Both versions fail 1 % of calls: noise, not a worse version (the practical threshold holds it)."""
+    _, verdict, _ = judged(tmp_path, new_fails=0.01, old_fails=0.01)
+    assert verdict["passed"]
+
+
+@pytest.mark.parametrize("expect", [None, {"outcome": "stopped"}])
+def test_alarms_already_in_alarm_make_the_rehearsal_unfaithful(tmp_path, expect):
+    summary, verdict, checks = judged(tmp_path, expect, status="Stopped", alarm_before=True)
+    assert not verdict["passed"]
+    why = next(c for name, c in checks.items() if "already in ALARM" in name)
+    assert "alarm(s) Errors already in ALARM when the deployment started" in why["check"]
+
+
+@pytest.mark.parametrize("reason", ["Runtime.ImportModuleError", "Runtime.HandlerNotFound"])
+def test_code_that_did_not_load_fails_the_verdict_with_the_reason(tmp_path, reason):
+    summary, verdict, checks = judged(tmp_path, {"max_error_rate": 1.0}, new_fails=1.0, reason=reason)
+    assert not verdict["passed"] and not verdict["implicit"]
+    assert any(f"version 2's code did not load ({reason}" in name for name in checks)
+
+
+def test_a_generator_behind_is_said_and_never_fails_a_judgeable_run(tmp_path):
+    summary, verdict, _ = judged(tmp_path, late_share=0.2)
+    assert summary["generator"]["fell_behind"] and summary["generator"]["judgeable"]
+    assert verdict["passed"] and verdict_exit_code(summary) == 0
+    assert "the load generator fell behind: " in format_summary(summary)
+
+
+def test_a_generator_too_far_behind_to_judge_is_exit_3_not_a_verdict(tmp_path):
+    summary, verdict, _ = judged(tmp_path, late_share=0.3, n=80)  # 16 invocations a minute: too few to judge
+    assert verdict["judged"] is False and verdict_exit_code(summary) == 3
+    assert "verdict: COULD NOT JUDGE" in format_summary(summary)
+
+
+def test_a_run_folder_holds_one_run(tmp_path):
+    run = tmp_path / "run"
+    a_run(run)
+    with pytest.raises(RunFolderError, match="already holds a run"):
+        claim_folder(run)
+    with pytest.raises(RunFolderError, match="already holds a run"):
+        RecordWriter(run)  # never appended to
+    (tmp_path / "mine.txt").write_text("the user's")
+    with pytest.raises(RunFolderError, match="holds files that are not a shiftsim run's"):
+        claim_folder(tmp_path, replace=True)  # never deleted, even when asked to replace
+    assert (tmp_path / "mine.txt").exists()
+    claim_folder(run, replace=True)
+    assert list(run.iterdir()) == []
+
+
+def test_a_record_of_two_runs_is_refused(tmp_path):
+    a_run(tmp_path)
+    with (tmp_path / "timeline.jsonl").open("a") as timeline:
+        timeline.write(json.dumps({"t": T0, "kind": "status", "status": "Succeeded", "run_id": "another"}) + "\n")
+    with pytest.raises(RecordError, match="holds the record of more than one run"):
+        load_record(tmp_path)
+    plot = subprocess.run([sys.executable, "-m", "simulator.cli", "plot", str(tmp_path)], capture_output=True,
+                          text=True, env=ENV, cwd=ROOT, timeout=120)
+    assert plot.returncode == 2 and plot.stderr.count("\n") == 1, plot.stderr
+    assert "holds the record of more than one run" in plot.stderr
+
+
+@pytest.mark.parametrize("where", ["run", "scenarios"])
+def test_rehearse_refuses_a_folder_that_holds_a_run_or_sources(tmp_path, where):
+    folder = tmp_path / "run" if where == "run" else ROOT / "scenarios"
+    if where == "run":
+        a_run(folder)
+    before = sorted(p.name for p in folder.iterdir())
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", "scenarios/linear-rollback.toml",
+                           "--results", str(folder)], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert ("already holds a run" if where == "run" else "holds files that are not a shiftsim run's") in done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == before
