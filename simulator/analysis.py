@@ -522,7 +522,7 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
                        **({"implicit": True} if default else {})})
 
     if implicit:
-        _default_gate(summary, lambda *args: check(*args, default=True))
+        _default_gate(summary, lambda name, expected, actual, holds: check(name, expected, actual, holds, True))
 
     if expect.outcome is not None:
         check("outcome", expect.outcome, d["outcome"], d["outcome"] == expect.outcome)

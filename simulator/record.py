@@ -64,7 +64,8 @@ def _run_files(folder: Path) -> tuple[list[Path], list[Path]]:
     """(a run's files, anything else) in `folder`."""
     ours = {ROW_FILE, STRINGS_FILE, TIMELINE_FILE, META_FILE, RUN_FILE, CONTACTS_FILE, CONTACT_ENDS_FILE,
             *RESULT_FILES}
-    runs, others = [], []
+    runs: list[Path] = []
+    others: list[Path] = []
     for path in sorted(folder.iterdir()):
         is_ours = path.is_file() and (path.name in ours or path.name.startswith(RESULT_PREFIXES))
         (runs if is_ours else others).append(path)

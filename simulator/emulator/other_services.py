@@ -55,10 +55,10 @@ class OtherServices:
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.path.lower().startswith(MOTO_ADMIN_PREFIX):
-            status, headers, answer = refused_answer(
+            status, refused_headers, answer = refused_answer(
                 "moto's own API (reset, recorder, dashboard) is not served through the emulator", 404,
                 "UnknownOperationException")
-            return web.Response(status=status, headers=headers, body=answer)
+            return web.Response(status=status, headers=refused_headers, body=answer)
         body = await request.read()
         environ = _environ(request.method, request.path, request.raw_path, request.query_string,
                            request.headers.items(), body)
