@@ -85,6 +85,7 @@ class CodeSpec:
     handler: str
     runtime: str = "python3.12"
     environment: dict[str, str] = field(default_factory=dict)
+    dependencies: str = ""  # the folder its requirements.txt was installed into (sam build's), if any
 
     @property
     def runs_here(self) -> bool:
@@ -368,6 +369,16 @@ class Scenario:
             raise ScenarioError(f"{self.source}: no alias declared for function {function!r}")
         name = alias or fn.aliases[0].name
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{fn.name}:{name}"
+
+
+def with_dependencies(code: CodeSpec) -> CodeSpec:
+    """The code with its requirements.txt installed, as `sam build` would (Python code only)."""
+    from simulator.stack.dependencies import dependencies_of
+
+    if not code.runs_here:
+        return code
+    installed = dependencies_of(code.path)
+    return replace(code, dependencies=str(installed)) if installed is not None else code
 
 
 def default_scenario() -> Scenario:
@@ -803,8 +814,14 @@ def _code(s: _Section) -> CodeSpec:
     if handler is None or "." not in handler or ":" in handler:
         s.fail(f"with code, must be Lambda's 'module.function' (e.g. app.lambda_handler), got {handler!r}",
                "handler")
-    return CodeSpec(path=str(folder), handler=handler, runtime=s.string("runtime", "python3.12"),
+    from simulator.stack.intrinsics import TemplateError
+
+    code = CodeSpec(path=str(folder), handler=handler, runtime=s.string("runtime", "python3.12"),
                     environment=_string_table(s.table("environment")))
+    try:
+        return with_dependencies(code)
+    except TemplateError as exc:
+        s.fail(str(exc), "code")
 
 
 def _rate_fault(s: _Section | None) -> RateFault | None:

@@ -8,6 +8,7 @@ import json
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,80 @@ def test_rehearse_refuses_a_folder_that_holds_a_run_or_sources(tmp_path, where):
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert ("already holds a run" if where == "run" else "holds files that are not a shiftsim run's") in done.stderr
     assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def a_wheel(folder, name="greeting_lib", version="1.0"):
+    """A pure-Python wheel of one module, built by hand (pip installs it with no index)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"{name}-{version}.dist-info"
+    files = {f"{name}.py": "def greet(who):\n    return f'hello {who}'\n",
+             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
+              f"{len(text.encode())}" for path, text in files.items()]
+    files[f"{dist}/RECORD"] = "\n".join([*record, f"{dist}/RECORD,,"]) + "\n"
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def sam_project(tmp_path, requirements: str) -> tuple:
+    """A SAM project as users write one: a function whose code imports a package of its requirements.txt."""
+    project = tmp_path / "project"
+    src = project / "src"
+    src.mkdir(parents=True)
+    wheel = a_wheel(src)
+    (src / "app.py").write_text("import greeting_lib\n\n\ndef handler(event, context):\n"
+                                "    return {'version': context.function_version, 'said': greeting_lib.greet('caller')}\n")
+    (src / "requirements.txt").write_text(requirements.replace("WHEEL", f"./{wheel.name}"))
+    (project / "template.yaml").write_text("""AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Greeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: Greeter
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: AllAtOnce
+""")
+    return project, src
+
+
+def test_a_functions_requirements_are_installed_as_sam_build_does(tmp_path, monkeypatch):
+    from simulator.scenario import StackSource, load_scenario
+    from tests.helpers import RunningEmulator
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project, _ = sam_project(tmp_path, "WHEEL\n")
+    scenario = load_scenario(None, StackSource(str(project / "template.yaml")))
+    (fn,) = scenario.functions
+    installed = Path(fn.versions[0].code.dependencies)
+    assert installed.parent == tmp_path / "cache" / "shiftsim" / "dependencies" and (installed / "greeting_lib.py").exists()
+    assert load_scenario(None, StackSource(str(project / "template.yaml"))).functions[0].versions[0].code.dependencies \
+        == str(installed)  # cached by the requirements' content
+    emulator = RunningEmulator(scenario)
+    try:
+        answer = json.loads(emulator.boto3().invoke(FunctionName="Greeter:live", Payload=b"{}")["Payload"].read())
+    finally:
+        emulator.close()
+    assert answer == {"version": "1", "said": "hello caller"}
+
+
+def test_requirements_pip_cannot_install_are_one_line_naming_the_package(tmp_path):
+    project, src = sam_project(tmp_path, "WHEEL\n./absent_lib-2.0-py3-none-any.whl\n")
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", "--template", str(project / "template.yaml")],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**ENV, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert f"{src / 'requirements.txt'}: pip could not install the dependencies:" in done.stderr
+    assert "absent_lib-2.0-py3-none-any.whl" in done.stderr
+    assert not list((tmp_path / "cache" / "shiftsim" / "dependencies").iterdir())  # nothing half-built kept

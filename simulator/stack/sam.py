@@ -10,9 +10,11 @@ template holds that shiftsim does not emulate is listed in `notes`, said at the 
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from simulator.scenario import (
     TableSpec,
     TrafficRouting,
     VersionSpec,
+    with_dependencies,
 )
 from simulator.stack.intrinsics import Resolver, TemplateError
 from simulator.stack.new_code import code_at_ref
@@ -322,7 +325,7 @@ def _function(stack: _Stack, name: str, local: dict[str, Path], notes: list[str]
                      "handler answers {\"version\": N}")
         code = CodeSpec(path="", handler=handler, runtime=runtime)
     else:
-        code = CodeSpec(path=str(folder), handler=handler, runtime=runtime, environment=environment)
+        code = with_dependencies(CodeSpec(path=str(folder), handler=handler, runtime=runtime, environment=environment))
         if not code.runs_here:
             notes.append(f"{name}: runtime {runtime} does not run here; a stand-in handler answers "
                          "{\"version\": N}")
@@ -340,20 +343,27 @@ def _function(stack: _Stack, name: str, local: dict[str, Path], notes: list[str]
                         versions=(version,), staged=version)
 
 
+_inline_folders: dict[tuple[str, str], Path] = {}  # (source's hash, runtime) -> this process's folder
+
+
 def _inline_code(source: str, runtime: str) -> Path:
-    """InlineCode is Lambda's `index` module (index.py): written once to a folder named by its hash."""
-    folder = Path(tempfile.gettempdir()) / f"shiftsim-inline-{hashlib.sha256(source.encode()).hexdigest()[:16]}"
-    folder.mkdir(exist_ok=True)
-    suffix = ".py" if runtime.startswith("python") else ".js"
-    (folder / f"index{suffix}").write_text(source, encoding="utf-8")
+    """InlineCode is Lambda's `index` module (index.py): written once per process to a fresh private
+    folder (mkdtemp, 0700), never to one found by name that another local user could have planted."""
+    key = (hashlib.sha256(source.encode()).hexdigest(), runtime)
+    folder = _inline_folders.get(key)
+    if folder is None:
+        folder = _inline_folders[key] = Path(tempfile.mkdtemp(prefix=f"shiftsim-inline-{key[0][:12]}-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        suffix = ".py" if runtime.startswith("python") else ".js"
+        (folder / f"index{suffix}").write_text(source, encoding="utf-8")
     return folder
 
 
 def _with_new_code(spec: FunctionSpec, folder: Path) -> FunctionSpec:
     current = spec.versions[0].code
     assert current is not None
-    code = CodeSpec(path=str(folder), handler=current.handler, runtime=current.runtime,
-                    environment=current.environment)
+    code = with_dependencies(CodeSpec(path=str(folder), handler=current.handler, runtime=current.runtime,
+                                      environment=current.environment))
     staged = VersionSpec(handler=current.handler, description=f"new code from {folder}", code=code)
     return FunctionSpec(**{**spec.__dict__, "staged": staged})
 

@@ -192,6 +192,8 @@ def main():
     requests = sys.stdin.buffer
     task_root, handler_spec = os.environ["LAMBDA_TASK_ROOT"], os.environ["_HANDLER"]
     sys.path.insert(0, task_root)  # started with -I: the task root is the only folder of its own
+    if os.environ.get("SHIFTSIM_DEPENDENCIES"):  # its requirements.txt, installed as sam build does
+        sys.path.insert(1, os.environ["SHIFTSIM_DEPENDENCIES"])
     os.chdir(task_root)
     capture = _Capture()
     log_handler, request_filter = _lambda_logging(capture)

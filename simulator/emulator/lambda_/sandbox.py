@@ -210,4 +210,6 @@ def lambda_environment(code: CodeSpec, *, function: str, version: str, memory_mb
     }
     if endpoint_url:
         reserved["AWS_ENDPOINT_URL"] = endpoint_url
+    if code.dependencies:  # what `sam build` would have put beside the code: imported after it
+        reserved["SHIFTSIM_DEPENDENCIES"] = code.dependencies
     return {**code.environment, **reserved}
