@@ -340,7 +340,7 @@ def analyse(record: Record, window: float | None = None,
         "deployed_not_called": bool(deployment.get("deployment_id")) and len(rows) > 0 and not own.any(),
     }
     summary["production"] = production_terms(summary, record.info)
-    summary["judge"] = _judged(record, t, versions, ok, latency_ms, windows, target, current, all_t, contacts, all_ok,
+    summary["judge"] = _judged(record, t, versions, ok, latency_ms, injected, windows, target, current, all_t, contacts, all_ok,
                                deployment_summary, summary["production"])
     late_rows = rows["late"] > 0 if total else np.zeros(0, bool)
     max_lag_ms = float(((rows["start"] - rows["intended"])[late_rows]).max() * 1000) if late_rows.any() else None
@@ -367,14 +367,20 @@ def generator_summary(summary: dict[str, Any], windows: list[dict[str, Any]], d:
 
 
 def _judged(record: Record, t: np.ndarray, versions: np.ndarray, ok: np.ndarray, latency_ms: np.ndarray,
-            windows: list[dict[str, Any]], target: str | None, current: str | None, all_t: np.ndarray,
+            injected: np.ndarray, windows: list[dict[str, Any]], target: str | None, current: str | None, all_t: np.ndarray,
             contacts: np.ndarray, all_ok: np.ndarray, d: dict[str, Any], production: dict[str, Any]) -> dict[str, Any]:
     """The statistical judge's verdict per window, when it would have flagged the new version, and the
     contacts hurt between that moment and the rollback (or the deployment's end): what it would have spared."""
-    confidence = float((record.info or {}).get("judge_confidence") or 0.99)
-    result = judge(t, versions, ok, latency_ms, [(w["start"], w["end"]) for w in windows], target, current, confidence)
+    settings = dict((record.info or {}).get("judge") or {})
+    result = judge(t, versions, ok, latency_ms, [(w["start"], w["end"]) for w in windows], target, current,
+                   **{"confidence": 0.99, **settings})
     flagged = result["flagged_at"]
-    if flagged is not None:
+    differs = (versions == target) & (t >= 0) & (~ok | (injected != "")) if target else np.zeros(len(t), bool)
+    first_difference = float(t[differs].min()) if differs.any() else None  # a real one: an error, a fault
+    result["first_difference_at"] = first_difference
+    if flagged is not None and (first_difference is None or flagged < first_difference):
+        result["early"] = True  # before anything differed: a false flag, nothing spared to claim
+    elif flagged is not None:
         until = d["rollback_at"] if d["rollback_at"] is not None else d["ended_at"]
         later = (all_t >= flagged) & (all_t <= until) & ~all_ok if until is not None else np.zeros(len(all_t), bool)
         spared = len(set(contacts[later].tolist()))
@@ -706,12 +712,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         if judged.get("flagged_at") is not None:
             flag = judged["flag"]
             alarm = d.get("alarm_fired_at")
+            said = (f"; flagging then would have spared {judged['spared_contacts_production']:,.0f} contacts "
+                    "(production's terms) before the deployment ended") if "spared_contacts" in judged else (
+                "; before the new version's first error or injected fault: a false flag, no contacts spared are claimed")
             lines.append(f"  statistical judge ({level}): version {d.get('target_version')} worse on {', '.join(flag['on'])} "
                          f"by {judged['flagged_at'] / 60:+.1f} min (errors p = {flag['errors_p']:.2g}, latency p = "
                          f"{flag['latency_p']:.2g}); the alarm "
-                         + (f"at {alarm / 60:+.1f} min" if alarm is not None else "never fired")
-                         + f"; flagging then would have spared {judged['spared_contacts_production']:,.0f} contacts "
-                         "(production's terms) before the deployment ended")
+                         + (f"at {alarm / 60:+.1f} min" if alarm is not None else "never fired") + said)
         elif not judged.get("tested"):
             lines.append(f"  statistical judge ({level}): no verdict: too few invocations of each version in every "
                          f"window (at least {MIN_INVOCATIONS} each)")

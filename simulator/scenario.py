@@ -314,6 +314,7 @@ class Scenario:
     notes: tuple[str, ...] = ()  # what the rehearsal cannot rehearse faithfully: said at start and in the summary
     unfaithful: tuple[str, ...] = ()  # those of the notes that touch the verdict: they fail the run
     connect: ConnectInstance = field(default_factory=ConnectInstance)
+    judge: dict[str, float] = field(default_factory=dict)  # [judge]: its confidence and minimum effects
     metric_filters: tuple[MetricFilterSpec, ...] = ()
     tables: tuple[TableSpec, ...] = ()
     event_sources: tuple[EventSourceSpec, ...] = ()
@@ -534,7 +535,7 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
         function_map=_function_map(top.table("function_map"), functions),
         flow_map=_string_table(top.table("flow_map")),
         callers=_callers(top.table("callers")),
-        connect=_connect(top.table("connect")),
+        connect=_connect(top.table("connect")), judge=_judge(top.table("judge")),
         metric_filters=tuple(_metric_filter(f) for f in top.tables("metric_filters")),
         tables=tuple(_table(t, Path(source).parent) for t in top.tables("tables")),
         event_sources=tuple(_event_source(e) for e in top.tables("event_sources")),
@@ -632,7 +633,8 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
         load=load, expect=_expect(expect_section) if expect_section else {},
         function_map=_function_map(top.table("function_map"), built.functions),
         flow_map=_string_table(top.table("flow_map")), callers=_callers(top.table("callers")),
-        connect=_connect(top.table("connect")), notes=tuple(built.notes), unfaithful=built.unfaithful,
+        connect=_connect(top.table("connect")), judge=_judge(top.table("judge")), notes=tuple(built.notes),
+        unfaithful=built.unfaithful,
         stack=stack, source=top.source,
         metric_filters=tuple(_metric_filter(f) for f in top.tables("metric_filters")),
         tables=_merged_tables(built.tables, tuple(_table(t, Path(top.source).parent) for t in top.tables("tables"))),
@@ -720,6 +722,19 @@ def _connect(s: _Section | None) -> ConnectInstance:
     made = ConnectInstance(alias=s.string("instance_alias", ConnectInstance.alias),
                            instance_id=s.string("instance_id", ConnectInstance.instance_id),
                            flow_logs=_boolean(s, "flow_logs", True), metrics=_boolean(s, "metrics", True))
+    s.done()
+    return made
+
+
+def _judge(s: _Section | None) -> dict[str, float]:
+    """`[judge]`: the statistical judge's confidence and the smallest differences it flags."""
+    if s is None:
+        return {}
+    made = {key: float(value) for key, value in (
+        ("confidence", s.number("confidence", None, low=0.5, high=0.999999)),
+        ("min_error_increase", s.number("min_error_increase", None, low=0, high=1)),
+        ("min_latency_increase", s.number("min_latency_increase", None, low=0)),
+        ("min_latency_increase_ms", s.number("min_latency_increase_ms", None, low=0))) if value is not None}
     s.done()
     return made
 

@@ -63,3 +63,26 @@ def test_equal_versions_are_flagged_no_more_often_than_the_stated_rate():
         t, versions, ok, latency, windows = synthetic(np.random.default_rng(1000 + seed), windows=6, per_window=100)
         flagged += judge(t, versions, ok, latency, windows, "2", "1", 0.99)["flagged_at"] is not None
     assert flagged < 9
+
+
+def test_a_significant_but_tiny_latency_difference_is_not_flagged():
+    """0.13 ms more on a 0.25 ms median (the emulator's own noise in a loaded run): significant with
+    this many calls, but under the minimum effect (10 % and 5 ms), so never flagged."""
+    rng = np.random.default_rng(5)
+    t, versions, ok, latency, windows = synthetic(rng, per_window=2000)
+    latency = np.where(versions == "2", 0.38, 0.25) + rng.normal(0, 0.02, len(latency))
+    result = judge(t, versions, ok, latency, windows, "2", "1", 0.99)
+    assert result["windows"][0]["latency_p"] < 1e-6 and result["flagged_at"] is None
+    assert judge(t, versions, ok, latency, windows, "2", "1", 0.99, min_latency_increase_ms=0.1)["flag"]["on"] == ["latency"]
+
+
+def test_the_judge_decides_each_window_with_what_it_knew_then():
+    """A flag does not depend on how many windows follow it (no Bonferroni over the whole run): the
+    same first windows give the same flag, alone or followed by twenty more."""
+    for seed in range(20):
+        t, versions, ok, latency, windows = synthetic(np.random.default_rng(200 + seed), windows=24, p_new=0.09)
+        whole = judge(t, versions, ok, latency, windows, "2", "1", 0.99)
+        first = judge(t, versions, ok, latency, windows[:4], "2", "1", 0.99)
+        if first["flagged_at"] is not None:
+            assert whole["flagged_at"] == first["flagged_at"]
+        assert [w.get("alpha") for w in whole["windows"][:4]] == [w.get("alpha") for w in first["windows"]]

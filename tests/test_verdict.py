@@ -21,7 +21,7 @@ T0 = 1_700_000_000.0
 
 
 def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_before=False,
-          reason="function_error", late_share=0.0, n=4000, seed=3):
+          reason="function_error", late_share=0.0, n=4000, seed=3, new_slower_s=0.0):
     """An all-at-once-like deployment from T0 to T0+240 with half the traffic on version 2 from T0;
     each version fails the given share of its calls (seeded), `late_share` of contacts start late."""
     rng = random.Random(seed)
@@ -42,7 +42,8 @@ def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_bef
         version = "2" if T0 <= t < T0 + 240 and rng.random() < 0.5 else "1"
         failed = rng.random() < (new_fails if version == "2" else old_fails)
         late = int(rng.random() < late_share)
-        rows.append((t, t + (2.0 if late else 0.0), t + 0.01, t, f"c{i // 4}", i % 4 + 1, "invoke-alias", "PROD",
+        start = t + (2.0 if late else 0.0)
+        rows.append((t, start, start + 0.01 + (new_slower_s if version == "2" else 0.0), t, f"c{i // 4}", i % 4 + 1, "invoke-alias", "PROD",
                      version, "Error" if failed else "Success", reason if failed else "", 0, 200, "", late, "local"))
         if i % 4 == 3:
             ends.append({"contact": f"c{i // 4}", "t": t, "outcome": "disconnected", "last": ["flow", "bye"],
@@ -109,6 +110,15 @@ def test_a_generator_too_far_behind_to_judge_is_exit_3_not_a_verdict(tmp_path):
     summary, verdict, _ = judged(tmp_path, late_share=0.3, n=80)  # 16 invocations a minute: too few to judge
     assert verdict["judged"] is False and verdict_exit_code(summary) == 3
     assert "verdict: COULD NOT JUDGE" in format_summary(summary)
+
+
+def test_the_judge_claims_no_contacts_spared_before_anything_differed(tmp_path):
+    """A version slower by 50 ms with no error and no injected fault: the judge flags latency, but
+    nothing the callers met differed before it, so no "would have spared" is printed."""
+    summary = analyse(a_run(tmp_path, new_slower_s=0.05), expectations=Expectations())
+    judged = summary["judge"]
+    assert judged["flag"]["on"] == ["latency"] and judged["early"] and "spared_contacts" not in judged
+    assert "no contacts spared are claimed" in format_summary(summary) and "would have spared" not in format_summary(summary)
 
 
 def test_a_run_folder_holds_one_run(tmp_path):

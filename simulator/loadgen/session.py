@@ -230,7 +230,7 @@ class LoadSession:
                 "blocks": self.flows.block_targets(),
                 "traffic": dataclasses.asdict(self.traffic) if self.traffic is not None else None,
                 "traffic_profile": dataclasses.asdict(o.traffic_profile) if o.traffic_profile else None,
-                "start_time": o.start_time, "result_attribute": o.result_attribute}
+                "start_time": o.start_time, "result_attribute": o.result_attribute, "judge": o.scenario.judge}
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
