@@ -601,7 +601,7 @@ def _default_gate(summary: dict[str, Any], check: Any) -> None:
     d = summary["deployment"]
     if summary["invocations"] == 0:
         check("invocations, at least (nothing was rehearsed without them)", 1, 0, False)
-    if d.get("deployment_id"):
+    if d.get("deployment_id") and d["outcome"] != "none":  # a deployment the run started or watched
         check("outcome", "succeeded", d["outcome"], d["outcome"] == "succeeded")
     if summary.get("deployed_not_called"):
         check(f"the deployed function ({summary['deployed_function']}) is called by the contacts", True, False, False)
@@ -623,13 +623,13 @@ def unfaithful_by_record(summary: dict[str, Any]) -> list[str]:
     """What the record shows the rehearsal could not rehearse: code that did not load, alarms already
     in ALARM when the deployment began (CodeDeploy stops it before any traffic shifts)."""
     found = []
-    for version, stats in summary["versions"].items():
+    for version, stats in (summary.get("versions") or {}).items():
         broken = {r: c["injected"] + c["natural"] for r, c in stats.get("errors_by_reason", {}).items()
                   if r in CODE_DID_NOT_LOAD}
         for reason, count in broken.items():
             found.append(f"version {version}'s code did not load ({reason}, {count} invocations): a dependency "
                          "missing (requirements.txt) or a wrong Handler")
-    d = summary["deployment"]
+    d = summary.get("deployment") or {}
     before = sorted({a["alarm"] for a in d.get("alarm_transitions", []) if a["t"] <= 0})
     in_alarm = [name for name in before if _state_at(d, name, 0.0) == "ALARM"]
     if in_alarm and d.get("deployment_id"):
