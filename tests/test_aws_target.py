@@ -155,9 +155,13 @@ def test_deploy_and_locust_on_the_aws_target(verifying_emulator, tmp_path):
                              "--headless", "-u", "3", "-r", "3", "-t", "4s", "--target", "aws", "--scenario",
                              str(scenario), "--results-dir", str(results), "--deploy-after", "-1"],
                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    assert locust.returncode == 0, locust.stderr[-3000:]
     (run,) = list(results.iterdir())
     assert len(np.fromfile(run / "invocations.bin", dtype=DTYPE)) > 0
+    # The load ran without a deployment (--deploy-after -1): the scenario's expected outcome was not
+    # rehearsed, and the exit code is the verdict's, as from `shiftsim rehearse`
+    assert locust.returncode == 1, locust.stderr[-3000:]
+    assert "[FAIL] outcome: expected succeeded, got none" in locust.stderr
+    assert "[ok] invocations, at least: expected 20, got" in locust.stderr
 
 
 @pytest.fixture
