@@ -149,12 +149,17 @@ async def served_app(app: Any, ssl_context: ssl.SSLContext | None = None) -> Asy
         await runner.cleanup()
 
 
-def processes_on_a_free_port(count: str = "2") -> list[str]:
-    """Locust's `--processes` with its master on a port of its own: workers a killed master left
-    behind (they look for theirs on the default port for a while) never join this run."""
+def free_port() -> str:
+    """A port nobody listens on now: a Locust master of a test's own, apart from other tests' running at once."""
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
+        return str(probe.getsockname()[1])
+
+
+def processes_on_a_free_port(count: str = "2") -> list[str]:
+    """Locust's `--processes` with its master on a port of its own: workers a killed master left
+    behind (they look for theirs on the default port for a while) never join this run."""
+    port = free_port()
     return ["--processes", count, "--master-bind-port", port, "--master-port", port]

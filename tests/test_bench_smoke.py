@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("locust-processes")  # see pyproject.toml
+pytestmark = pytest.mark.xdist_group("flat-out")  # see pyproject.toml
 
 
 ROOT = Path(__file__).resolve().parent.parent

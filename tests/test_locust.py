@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import processes_on_a_free_port, running_emulator, weighted_stack
+from tests.helpers import free_port, processes_on_a_free_port, running_emulator, weighted_stack
 
-pytestmark = pytest.mark.xdist_group("locust-processes")  # see pyproject.toml
+FLAT_OUT = pytest.mark.xdist_group("flat-out")  # rate held on a machine of its own: see pyproject.toml
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,7 +214,7 @@ def start_master_and_workers(tmp_path, scenario, port, seconds):
 
 
 def test_master_and_two_workers_on_loopback(tmp_path, weighted):
-    master, workers, results = start_master_and_workers(tmp_path, weighted, "5687", 10)
+    master, workers, results = start_master_and_workers(tmp_path, weighted, free_port(), 10)
     try:
         _, master_err = master.communicate(timeout=90)
         worker_codes = [w.wait(timeout=60) for w in workers]
@@ -228,6 +228,7 @@ def test_master_and_two_workers_on_loopback(tmp_path, weighted):
     assert len({r["worker"] for r in rows}) == 2
 
 
+@FLAT_OUT
 def test_rate_is_held_when_the_machine_can_sustain_it(tmp_path):
     rate = 100
     done, rows = paced_run(tmp_path, 20, 20, 12, rate, "fixed:0.05")
@@ -258,6 +259,7 @@ def test_late_invocations_are_reported_above_capacity(tmp_path):
     assert "late starts: 4 users start at most about" in text and "fewer than the 3,000/s asked" in text, text
 
 
+@FLAT_OUT
 def test_the_schedule_starts_again_once_all_users_are_there(tmp_path):
     # 20 callers spawning at 5/s, each with 0.2 s prompts between invocations, cannot take 90 starts a
     # second until most are there: the ramp leaves starts untaken. They are dropped once the last
@@ -329,7 +331,7 @@ def workers_recorded(results) -> set[str]:
 def test_a_worker_that_disappears_is_reported_and_its_rows_kept(tmp_path, weighted):
     # Locust marks a silent worker missing 4-8 s after its last heartbeat: the run lasts long enough
     # for that to happen well before it ends.
-    master, workers, results = start_master_and_workers(tmp_path, weighted, "5688", 30)
+    master, workers, results = start_master_and_workers(tmp_path, weighted, free_port(), 30)
     try:
         deadline = time.monotonic() + 60  # bounded: wait until both workers' first rows are recorded
         while time.monotonic() < deadline and len(workers_recorded(results)) < 2:

@@ -18,8 +18,6 @@ from simulator.record import DTYPE
 from tests.helpers import processes_on_a_free_port
 from tests.test_rehearse import ENV, ROOT
 
-pytestmark = pytest.mark.xdist_group("locust-processes")  # see pyproject.toml
-
 
 SCENARIO = "scenarios/linear-rollback.toml"
 

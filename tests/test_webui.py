@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,7 +30,7 @@ def chromium(tmp_path, *args):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is installed by .ci/run")
 def test_the_tab_and_the_live_chart_render_during_a_run(tmp_path):
-    port = "8476"
+    port = free_port()
     locust = subprocess.Popen(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py"), "--autostart",
          "-u", "10", "-r", "10", "-t", "60s", "--web-host", "127.0.0.1", "--web-port", port,
@@ -69,7 +71,7 @@ def test_the_tab_and_the_live_chart_render_during_a_run(tmp_path):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is installed by .ci/run")
 def test_the_start_form_offers_the_options_a_test_start_applies(tmp_path):
-    port = "8477"
+    port = free_port()
     locust = subprocess.Popen(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py"), "--web-host",
          "127.0.0.1", "--web-port", port, "--results-dir", str(tmp_path / "r")],
