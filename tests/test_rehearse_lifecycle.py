@@ -18,7 +18,6 @@ from simulator.record import DTYPE
 from tests.helpers import processes_on_a_free_port
 from tests.test_rehearse import ENV, ROOT
 
-
 SCENARIO = "scenarios/linear-rollback.toml"
 
 
