@@ -53,7 +53,7 @@ def contact(flows, *answers, instance=None):
     state = ContactState(Contact())
     ended = asyncio.run(run_contact(flows, state, hooks))
     telemetry.contact_ended(state.last[0], ended)
-    return [entry for _, entry in telemetry.entries], telemetry.counts
+    return [json.loads(text) for _, text in telemetry.take_entries()], telemetry.counts
 
 
 def test_an_entry_per_block_in_connects_shape_once_logging_is_on(tmp_path):

@@ -77,6 +77,7 @@ def rehearse(tmp_path, name, ceiling):
     return json.loads((folder / "summary.json").read_text()), done.stdout
 
 
+@pytest.mark.xdist_group("flat-out")  # two runs' alarm times compared: on a machine of its own (pyproject.toml)
 def test_a_full_rate_run_and_a_sampled_run_agree_in_productions_terms(tmp_path):
     full, _ = rehearse(tmp_path, "full", 0)
     sampled, out = rehearse(tmp_path, "sampled", 15)

@@ -640,6 +640,8 @@ class _ContactHooks:
         self.started = 0.0  # emulated
         self.result: str | None = None  # the result attribute's value, once the flow has set it
         self.result_s: float | None = None  # emulated seconds from the contact's start to it
+        if not session.options.result_attribute:  # the interpreter tells the instance's reports directly
+            self.block_ran = session.telemetry.block_ran if session.telemetry is not None else None  # type: ignore[assignment]
 
     async def invoke(self, block: InvokeBlock, event: dict[str, Any], flow: Flow) -> InvokeOutcome:
         session = self.session
