@@ -3,6 +3,8 @@ an emulator only through the standard AWS configuration (a profile's endpoint_ur
 the credential chain), exactly as it would reach AWS; and the emulator checking SigV4 signatures as
 AWS does (`serve --verify-signatures`), so a client set up with other credentials is caught."""
 
+import datetime
+import hashlib
 import json
 import os
 import signal
@@ -17,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from simulator.record import DTYPE
+from tests.helpers import http_request
 from tests.test_cli import ROOT
 
 KEY, SECRET = "AKIDSHIFTSIMTEST", "local-secret"
@@ -107,6 +110,44 @@ def test_signatures_are_checked_as_aws_checks_them(verifying_emulator):
                 call(client(url, service, **overrides))
             assert caught.value.response["Error"]["Code"] == code, (service, overrides)
             assert caught.value.response["Error"]["Message"].startswith(message)
+
+
+def _signed(url, body, *, at, payload_header=None):
+    """An Invoke signed with the scenario's credentials at time `at` (botocore's signer), as raw HTTP."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    path = "/2015-03-31/functions/ConnectLambdaFunction/invocations?Qualifier=PROD"
+    headers = {"Content-Type": "application/json"}
+    if payload_header is not None:
+        headers["X-Amz-Content-SHA256"] = payload_header
+    request = AWSRequest(method="POST", url=url + path, headers=headers, data=body)
+    signer = SigV4Auth(Credentials(KEY, SECRET), "lambda", "us-east-1")
+    request.context["timestamp"] = at.strftime("%Y%m%dT%H%M%SZ")  # what add_auth stamps with the time now
+    signer._modify_request_before_signing(request)
+    signature = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    signer._inject_signature_to_request(request, signature)
+    return path, dict(request.headers.items())
+
+
+def test_a_signature_is_good_for_15_minutes_and_for_its_own_body(verifying_emulator):
+    """As AWS: a request signed in 2020 (a captured one, replayed) is refused as expired, one from
+    the future too; under UNSIGNED-PAYLOAD or a stale payload hash a swapped body is refused."""
+    url, _, _ = verifying_emulator
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    cases = [(now, None, b"{}", 200, None),
+             (datetime.datetime(2020, 1, 1), None, b"{}", 403, "Signature expired: 20200101T000000Z is now earlier than"),
+             (now + datetime.timedelta(minutes=20), None, b"{}", 403, "Signature not yet current"),
+             (now, "UNSIGNED-PAYLOAD", b'{"swapped": true}', 403, "x-amz-content-sha256"),
+             (now, hashlib.sha256(b"{}").hexdigest(), b'{"swapped": true}', 403, "x-amz-content-sha256")]
+    for at, payload_header, sent, status, message in cases:
+        path, headers = _signed(url, b"{}", at=at, payload_header=payload_header)
+        got, answer = http_request(host, int(port), "POST", path, sent, headers)
+        assert got == status, (at, payload_header, answer)
+        if message:
+            assert message in json.loads(answer)["message"], answer
 
 
 def test_the_aws_cli_signs_as_the_emulator_expects(verifying_emulator, tmp_path):
