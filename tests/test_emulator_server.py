@@ -14,6 +14,7 @@ from yarl import URL
 from simulator.emulator.front_door import FAST_BODY_LIMIT
 from simulator.emulator.server import Emulator, EmulatorServer, invoked_function
 from simulator.scenario import parse_scenario
+from tests.helpers import running_emulator
 from tests.test_fast_invoke import STACK
 
 FN = "/2015-03-31/functions/"
@@ -316,3 +317,24 @@ async def invoke_over_aiohttp(url):
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{url}{FN}Slow/invocations", data=b"{}") as response:
             return response.status, await response.json(content_type=None)
+
+
+@pytest.mark.parametrize("target, content_type, body, code", [
+    ("GraniteServiceVersion20100801.PutMetricAlarm", "application/x-amz-json-1.0",
+     {"AlarmName": 1, "MetricName": "Errors", "Namespace": "AWS/Lambda", "Statistic": "Sum", "Period": 60,
+      "EvaluationPeriods": 1, "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold"}, "InvalidParameterValue"),
+    ("CodeDeploy_20141006.CreateApplication", "application/x-amz-json-1.1",
+     {"applicationName": ["a"], "computePlatform": "Lambda"}, "SerializationException"),
+    ("Logs_20140328.CreateLogGroup", "application/x-amz-json-1.1", {"logGroupName": {"a": 1}}, "SerializationException"),
+    ("Logs_20140328.PutLogEvents", "application/x-amz-json-1.1",
+     {"logGroupName": "/g", "logStreamName": "s", "logEvents": [{"timestamp": 1, "message": 7}]}, "SerializationException"),
+])
+def test_a_member_of_the_wrong_type_is_refused_and_every_later_reader_still_served(target, content_type, body, code):
+    """Type poisoning: a number where AWS takes a string was stored, and every DescribeAlarms (or
+    ListApplications, DescribeLogGroups) failed afterwards, for every client. Now refused on the wire."""
+    with running_emulator() as emulator:
+        status, answer = emulator.post_json("/", body, {"X-Amz-Target": target, "Content-Type": content_type})
+        assert status == 400 and answer["__type"] == code, answer
+        assert emulator.boto3("cloudwatch").describe_alarms()["MetricAlarms"] is not None
+        assert emulator.boto3("codedeploy").list_applications()["applications"] == ["ServerlessDeploymentApplication"]
+        assert isinstance(emulator.boto3("logs").describe_log_groups()["logGroups"], list)

@@ -10,9 +10,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from simulator.emulator.member_types import member_type_error
+
 
 async def operation_call(request: web.Request, operation: str, table: Mapping[str, Callable[..., Any]],
-                         error: Callable[[str, str], Exception]) -> tuple[dict[str, Any], Callable[..., Any]]:
+                         error: Callable[[str, str], Exception], service: str) -> tuple[dict[str, Any], Callable[..., Any]]:
     """(the request's parameters, the operation's handler); `error(code, message)` is raised otherwise."""
     try:
         params = orjson.loads(await request.read() or b"{}")  # a batch of log events is megabytes: C, not json
@@ -23,4 +25,7 @@ async def operation_call(request: web.Request, operation: str, table: Mapping[st
         raise error("UnknownOperationException", f"{operation} is not supported by the shiftsim emulator.")
     if not isinstance(params, dict):
         raise error("SerializationException", "the request body is not a JSON object")
+    wrong = member_type_error(service, operation, params)
+    if wrong is not None:
+        raise error("SerializationException", wrong)
     return params, handler

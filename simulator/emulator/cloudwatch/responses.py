@@ -20,6 +20,7 @@ import cbor2
 from aiohttp import web
 
 from simulator.emulator.cloudwatch.models import CloudWatchBackend, CloudWatchError
+from simulator.emulator.member_types import member_type_error
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
 XMLNS = "http://monitoring.amazonaws.com/doc/2010-08-01/"
@@ -193,6 +194,7 @@ class CloudWatchResponses:
                 params = cbor2.loads(raw) if raw else {}
             except Exception as exc:
                 raise CloudWatchError(400, "SerializationException", f"body is not CBOR: {exc}") from None
+            _check_types(request.match_info["operation"], params or {})
             result = self.operations.call(request.match_info["operation"], params or {})
             body = cbor2.dumps(_with_timestamps(result, lambda t: cbor2.CBORTag(1, t)))
             return web.Response(body=body, headers=headers)
@@ -211,6 +213,7 @@ class CloudWatchResponses:
                 params = json.loads(await request.read() or b"{}")
             except ValueError as exc:
                 raise CloudWatchError(400, "SerializationException", f"body is not JSON: {exc}") from None
+            _check_types(operation, params)
             result = self.operations.call(operation, params)
             return web.json_response(result, headers=headers,
                                      content_type="application/x-amz-json-1.0")
@@ -242,6 +245,14 @@ class CloudWatchResponses:
         body = (f'<{operation}Response xmlns="{XMLNS}">{result_xml}<ResponseMetadata><RequestId>'
                 f"{request_id}</RequestId></ResponseMetadata></{operation}Response>")
         return web.Response(text=body, content_type="text/xml")
+
+
+def _check_types(operation: str, params: Any) -> None:
+    """A member of a type the model does not take is refused here, never stored, in CloudWatch's
+    query-compatible words (the query protocol's members are all text: the operations read them so)."""
+    wrong = member_type_error("cloudwatch", operation, params)
+    if wrong is not None:
+        raise CloudWatchError(400, "InvalidParameterValue", f"malformed {operation} request: {wrong}")
 
 
 def parse_form(raw: bytes) -> dict[str, str]:

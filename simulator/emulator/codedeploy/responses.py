@@ -45,7 +45,7 @@ class CodeDeployResponses:
 
     async def handle(self, request: web.Request, operation: str) -> web.Response:
         try:
-            params, handler = await operation_call(request, operation, self.table, CodeDeployError)
+            params, handler = await operation_call(request, operation, self.table, CodeDeployError, "codedeploy")
             _require(operation, params)
             try:
                 result = handler(params)

@@ -53,7 +53,7 @@ class LogsResponses:
 
     async def handle(self, request: web.Request, operation: str) -> web.Response:
         try:
-            params, handler = await operation_call(request, operation, self.table, LogsError)
+            params, handler = await operation_call(request, operation, self.table, LogsError, "logs")
             self.backend.before_read()
             try:
                 weight = float(request.headers.get(WEIGHT_HEADER) or 1.0)
