@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import ENV, LOAD_CORE, ROOT, SERVER_CORE, Emulator, pinned, report  # noqa: E402
-from simulator.event_loops import default_kind  # noqa: E402
+from simulator.client.event_loops import default_kind  # noqa: E402
 
 HELLO = """
 import sys
 from aiohttp import web
-from simulator.event_loops import default_kind, loop_class
+from simulator.client.event_loops import default_kind, loop_class
 async def hello(request):
     await request.read()
     return web.json_response({"version": "1"})

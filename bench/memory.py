@@ -23,7 +23,7 @@ import gc, os, sys, time, uuid
 from pathlib import Path
 import locust
 from locust.env import Environment
-from simulator.record import COLUMNS, RecordWriter
+from simulator.report.record import COLUMNS, RecordWriter
 
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from simulator.event_loops import default_kind, run  # noqa: E402
-from simulator.http1 import HttpError, Origin  # noqa: E402
+from simulator.client.event_loops import default_kind, run  # noqa: E402
+from simulator.client.http1 import HttpError, Origin  # noqa: E402
 
 CANNED_BODY = b'{"version":"1"}'
 CANNED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-amzn-RequestId: minimal\r\n"

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import report  # noqa: E402
-from simulator.deployment_plan import predefined_configs  # noqa: E402
+from simulator.deployment.plan import predefined_configs  # noqa: E402
 from simulator.planning.model import AlarmModel, FailureModel, Traffic, plan_steps, simulate  # noqa: E402
 
 CONFIG = "CodeDeployDefault.LambdaLinear10PercentEvery1Minute"

@@ -73,8 +73,8 @@ def server_core_slowdown(seconds: float) -> tuple[int, int]:
 
 
 def from_record(results: Path) -> dict:
-    from simulator.lateness import why_behind
-    from simulator.record import load_record
+    from simulator.report.lateness import why_behind
+    from simulator.report.record import load_record
 
     record = load_record(next(results.iterdir()))
     intended, start = record.rows["intended"], record.rows["start"]

@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import CORES, ENV, LOAD_CORE, ROOT, Emulator, MinimalEndpoint, pinned, report, run_locust  # noqa: E402
-from simulator.event_loops import default_kind  # noqa: E402
+from simulator.client.event_loops import default_kind  # noqa: E402
 
 PATH = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3AConnectLambdaFunction%3APROD/invocations"
 USERS = 64
@@ -32,7 +32,7 @@ def raw_aiohttp(url: str, seconds: float, concurrency: int) -> tuple[float, floa
     the loop shiftsim uses. Returns (requests/s, CPU seconds per second)."""
     code = f"""
 import asyncio, time, aiohttp
-from simulator.event_loops import run
+from simulator.client.event_loops import run
 async def main():
     cpu, wall = time.process_time(), time.monotonic()
     done = 0
@@ -159,7 +159,7 @@ def _capacity(rate: float, cpu: float) -> str:
 
 def _the_record(results: Path) -> Any:
     """The one run's record in a results folder, or None if it wrote none."""
-    from simulator.record import load_record
+    from simulator.report.record import load_record
 
     runs = list(results.iterdir()) if results.exists() else []
     return load_record(runs[0]) if runs else None

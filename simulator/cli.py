@@ -19,16 +19,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from simulator import event_loops
-from simulator.admin_token import TokenFileError
-from simulator.arn import ArnError
-from simulator.aws import TargetError
+from simulator.client import event_loops
+from simulator.client.aws import TargetError
+from simulator.client.event_loops import EventLoopError
 from simulator.connect.flow import FlowError
 from simulator.connect.invoke import BlockConfigError
-from simulator.deploy import DeployError
-from simulator.event_loops import EventLoopError
-from simulator.record import RecordError
-from simulator.scenario import ScenarioError, StackSource, load_scenario
+from simulator.deployment.admin_token import TokenFileError
+from simulator.deployment.arn import ArnError
+from simulator.deployment.driver import DeployError
+from simulator.report.record import RecordError
+from simulator.scenario.reader import load_scenario
+from simulator.scenario.spec import ScenarioError, StackSource
 
 USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, FlowError, DeployError, RecordError, EventLoopError,
                TokenFileError)
@@ -77,7 +78,7 @@ def _time_scale(value: str) -> float:
 
 
 def _emulator(args: argparse.Namespace):
-    from simulator.clock import ScaledClock
+    from simulator.deployment.clock import ScaledClock
     from simulator.emulator.functions import HandlerImportError
     from simulator.emulator.server import Emulator
 
@@ -122,9 +123,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from simulator.aws import Target, bypass_proxies
+    from simulator.client.aws import Target, bypass_proxies
+    from simulator.client.probe import format_probe, probe_alias, require_served
     from simulator.connect.invoke import InvokeBlock
-    from simulator.probe import format_probe, probe_alias, require_served
 
     scenario = _scenario(args)
     alias_arn = args.alias_arn or scenario.deployed_alias_arn()
@@ -177,7 +178,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from simulator.admin_client import stage_code
+    from simulator.client.admin_client import stage_code
 
     body = {"handler": args.handler, "description": args.description}
     if args.faults:
@@ -192,7 +193,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from simulator.deploy import run_deployment
+    from simulator.deployment.driver import run_deployment
 
     scenario = _scenario(args)
     outcome = asyncio.run(run_deployment(
@@ -217,7 +218,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from simulator.planning.inputs import plan_inputs
     from simulator.planning.model import PlanError
     from simulator.planning.report import make_plan, table, write
-    from simulator.record import new_run_id
+    from simulator.report.record import new_run_id
 
     scenario = _scenario(args)
     try:
@@ -235,8 +236,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from simulator.analysis import format_summary
-    from simulator.rehearse_results import redraw
+    from simulator.report.analysis import format_summary
+    from simulator.report.results import redraw
 
     summary = redraw(Path(args.run))
     print(format_summary(summary))

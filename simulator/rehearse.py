@@ -26,17 +26,17 @@ from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.html import get_html_report
 
-from simulator.analysis import format_summary
-from simulator.deploy import DONE
+from simulator.deployment.driver import DONE
 from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import OptionsError, load_options
 from simulator.loadgen.pacing import mean_duration
 from simulator.loadgen.setup import install
 from simulator.loadgen.traffic import Profile, expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
-from simulator.record import RunFolderError, claim_folder, new_run_id
-from simulator.rehearse_results import verdict_exit_code, write_results
-from simulator.scenario import Scenario
+from simulator.report.analysis import format_summary
+from simulator.report.record import RunFolderError, claim_folder, new_run_id
+from simulator.report.results import verdict_exit_code, write_results
+from simulator.scenario.spec import Scenario
 
 PROGRESS_EVERY = 2.0
 EXIT_CODES = {"passed": 0, "failed": 1, "bad input": 2, "broken": 3, "interrupted": 130, "terminated": 143}

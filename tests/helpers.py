@@ -16,9 +16,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from simulator.clock import Clock
+from simulator.deployment.clock import Clock
 from simulator.emulator.server import Emulator, EmulatorServer
-from simulator.scenario import Scenario, parse_scenario
+from simulator.scenario.reader import parse_scenario
+from simulator.scenario.spec import Scenario
 
 ALIAS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -116,7 +117,7 @@ APP, GROUP, FN = "ServerlessDeploymentApplication", "ConnectLambdaFunctionDeploy
 
 def appspec_revision(current: str = "1", target: str = "2", before: str | None = None,
                      after: str | None = None) -> dict:
-    from simulator.deploy import appspec_content
+    from simulator.deployment.driver import appspec_content
 
     return {"revisionType": "AppSpecContent",
             "appSpecContent": {"content": appspec_content(FN, "PROD", current, target, before, after)}}

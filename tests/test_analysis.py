@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from simulator.analysis import Expectations, analyse, format_summary
-from simulator.record import RecordWriter, load_record
+from simulator.report.analysis import Expectations, analyse, format_summary
+from simulator.report.record import RecordWriter, load_record
 
 T0 = 1_700_000_000.0
 

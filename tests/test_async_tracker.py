@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.scenario import ScenarioError, load_scenario
+from simulator.scenario.reader import load_scenario
+from simulator.scenario.spec import ScenarioError
 from tests.helpers import RunningEmulator, wait_for
 
 ROOT = Path(__file__).parent.parent

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from simulator.record import DTYPE
+from simulator.report.record import DTYPE
 from tests.helpers import http_request
 from tests.test_cli import ROOT
 

@@ -4,7 +4,7 @@ start was behind (the generator flat out) with the rate reached then."""
 import pytest
 
 from bench.rate import _behind, from_record
-from simulator.record import RecordWriter
+from simulator.report.record import RecordWriter
 
 T0 = 1_700_000_000.0
 

@@ -113,7 +113,7 @@ def test_a_rehearsal_interrupted_by_ctrl_c_keeps_its_record_and_says_where(tmp_p
     assert process.returncode == 130 and "Traceback" not in err, err[-3000:]
     run = tmp_path / "run"
     assert f"shiftsim: interrupted: what was recorded is in {run} (shiftsim plot {run} analyses and draws it)" in out
-    from simulator.record import load_record
+    from simulator.report.record import load_record
 
     with (run / "locust_stats.csv").open() as file:
         counted = int([line for line in file if ",Aggregated," in line][0].split(",")[2])

@@ -8,7 +8,7 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from simulator.clock import ManualClock
+from simulator.deployment.clock import ManualClock
 from tests.helpers import CREDENTIALS, MINUTE_ALIGNED, running_emulator
 
 FAULTY_PROD = """

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from simulator.coarse_timeouts import CoarseTimeouts
+from simulator.client.coarse_timeouts import CoarseTimeouts
 
 
 async def test_in_time_expired_and_zero():

@@ -6,7 +6,7 @@ import itertools
 import pytest
 from botocore.exceptions import ClientError
 
-from simulator.clock import ManualClock
+from simulator.deployment.clock import ManualClock
 from tests.helpers import APP, FN, GROUP, MINUTE_ALIGNED, appspec_revision, running_emulator, wait_for
 
 STACK = """

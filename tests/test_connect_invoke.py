@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from simulator.aws import LambdaInvoker, Target, client
-from simulator.coarse_timeouts import CoarseTimeouts
+from simulator.client.aws import LambdaInvoker, Target, client
+from simulator.client.coarse_timeouts import CoarseTimeouts
 from simulator.connect.event import Contact, contact_flow_event
 from simulator.connect.invoke import (
     BlockConfigError,

@@ -19,7 +19,7 @@ from simulator.connect.event import Contact
 from simulator.connect.flow import load_flow
 from simulator.connect.interpreter import ContactState, run_contact
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
-from simulator.scenario import ConnectInstance
+from simulator.scenario.spec import ConnectInstance
 from tests.helpers import wait_for
 from tests.test_flow import ARN, Hooks, act, write_flow
 

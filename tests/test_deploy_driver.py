@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from simulator.aws import Target, client
-from simulator.clock import ScaledClock
-from simulator.deploy import DeployError, DeploymentDriver
+from simulator.client.aws import Target, client
+from simulator.deployment.clock import ScaledClock
+from simulator.deployment.driver import DeployError, DeploymentDriver
 from tests.helpers import APP, FN, GROUP, appspec_revision, running_emulator
 
 CANARY = """

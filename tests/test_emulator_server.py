@@ -13,7 +13,7 @@ from yarl import URL
 
 from simulator.emulator.front_door import FAST_BODY_LIMIT
 from simulator.emulator.server import Emulator, EmulatorServer, invoked_function
-from simulator.scenario import parse_scenario
+from simulator.scenario.reader import parse_scenario
 from tests.helpers import running_emulator
 from tests.test_fast_invoke import STACK
 

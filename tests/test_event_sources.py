@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from simulator.clock import ScaledClock
-from simulator.scenario import parse_scenario
+from simulator.deployment.clock import ScaledClock
+from simulator.scenario.reader import parse_scenario
 from tests.helpers import RunningEmulator, wait_for
 
 CODE = Path(__file__).parent / "user_code"

@@ -3,7 +3,7 @@
 import random
 import uuid
 
-from simulator.fast_ids import random_uuid4
+from simulator.client.fast_ids import random_uuid4
 
 
 def test_fast_uuid4s_are_uuid4s():

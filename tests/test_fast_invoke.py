@@ -6,10 +6,10 @@ import json
 import pytest
 from aiohttp import web
 
-from simulator.aws import LambdaInvoker, Target, client
+from simulator.client.aws import LambdaInvoker, Target, client
+from simulator.client.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.emulator.server import Emulator, build_app
-from simulator.fast_invoke import FastLambdaInvoker, proxy_for
-from simulator.scenario import parse_scenario
+from simulator.scenario.reader import parse_scenario
 from tests.helpers import served_app
 
 STACK = """
@@ -130,7 +130,7 @@ def test_the_template_signer_signs_exactly_as_botocore():
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    from simulator.fast_invoke import TemplateSigner, _CachedKeySigV4
+    from simulator.client.fast_invoke import TemplateSigner, _CachedKeySigV4
 
     url = "http://127.0.0.1:4566/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3AF%3APROD/invocations"
     for credentials in (Credentials("AKID", "SECRET"), Credentials("AKID2", "SECRET2", token="SESSION")):
@@ -188,7 +188,7 @@ async def test_a_proxied_endpoint_is_named_without_credentials(monkeypatch):
 def test_an_error_body_with_null_fields_reads_as_a_missing_one():
     """An endpoint's error answer whose JSON has null where the code and message go: the status
     stands for the code, as for an empty body, instead of an AttributeError escaping."""
-    from simulator.fast_invoke import _read
+    from simulator.client.fast_invoke import _read
 
     for body in (b'{"__type": null, "message": null}', b'{"code": null, "Message": null}', b""):
         raw = _read(502, {}, body)

@@ -13,9 +13,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from simulator.admin_token import ADMIN_TOKEN_HEADER
+from simulator.deployment.admin_token import ADMIN_TOKEN_HEADER
 from simulator.emulator.guard import Guard
-from simulator.scenario import parse_scenario
+from simulator.scenario.reader import parse_scenario
 from tests.helpers import RunningEmulator, http_request
 from tests.test_cli import ENV, ROOT, shiftsim
 

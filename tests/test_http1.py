@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from simulator.http1 import HttpError, Origin
+from simulator.client.http1 import HttpError, Origin
 from tests.helpers import served_app
 
 REQUEST = b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"

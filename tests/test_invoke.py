@@ -7,7 +7,7 @@ import pytest
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
-from simulator.clock import ManualClock
+from simulator.deployment.clock import ManualClock
 from tests.helpers import ALIAS_ARN, CREDENTIALS, running_emulator
 
 FN = "ConnectLambdaFunction"

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from simulator.judge import fisher_greater, judge, mann_whitney_greater
+from simulator.report.judge import fisher_greater, judge, mann_whitney_greater
 
 
 @pytest.mark.parametrize("e_new, n_new, e_old, n_old", [(10, 100, 1, 100), (0, 50, 3, 60), (5, 20, 5, 200), (3, 3, 0, 3)])

@@ -3,8 +3,8 @@ lasting backlog (every start late for whole seconds, and the rate reached then),
 
 import numpy as np
 
-from simulator.lateness import describe_late, late_summary, why_behind
-from simulator.record import DTYPE
+from simulator.report.lateness import describe_late, late_summary, why_behind
+from simulator.report.record import DTYPE
 
 T0 = 1_700_000_000.0
 

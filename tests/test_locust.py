@@ -48,7 +48,7 @@ def stats_counts(tmp_path):
 
 def record(results):
     """The run's rows as dicts of strings, through the record's own loader."""
-    from simulator.record import COLUMNS, load_record
+    from simulator.report.record import COLUMNS, load_record
 
     (run,) = list(results.iterdir())
     loaded = load_record(run)
@@ -250,8 +250,8 @@ def test_late_invocations_are_reported_above_capacity(tmp_path):
     assert "--rate 3000 with 4 users gives each user 0.001 s per invocation" in done.stderr
     assert "add users (at least 61) or lower the rate" in done.stderr
     # and the run's summary says why they were late, with the invocations' own time counted too
-    from simulator.analysis import analyse, format_summary
-    from simulator.record import load_record
+    from simulator.report.analysis import analyse, format_summary
+    from simulator.report.record import load_record
 
     (run,) = list((tmp_path / "results").iterdir())
     assert f"of them late (started more than 20 ms after their intended time); why: shiftsim plot {run}" in done.stderr
@@ -319,7 +319,7 @@ def test_bad_options_are_one_line_and_exit_two(tmp_path):
 
 def workers_recorded(results) -> set[str]:
     """The workers with rows in the record so far (empty while it is not readable yet)."""
-    from simulator.record import RecordError, load_record
+    from simulator.report.record import RecordError, load_record
 
     runs = list(results.glob("*/invocations.bin"))
     try:

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from simulator.clock import ManualClock
+from simulator.deployment.clock import ManualClock
 from tests.helpers import MINUTE_ALIGNED, RunningEmulator
 
 AWS = shutil.which("aws")

@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from simulator.analysis import analyse
-from simulator.record import load_record
+from simulator.report.analysis import analyse
+from simulator.report.record import load_record
 from tests.test_rehearse import ENV, ROOT
 
 ACCOUNT_ARN = "arn:aws:lambda:eu-west-2:999999999999:function:{}:live"  # the user's account, as exported

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from simulator.scenario import parse_scenario
+from simulator.scenario.reader import parse_scenario
 from tests.helpers import RunningEmulator, http_request
 
 CODE = Path(__file__).parent / "user_code"

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.alarm_rule import next_state
-from simulator.deployment_plan import predefined_configs
+from simulator.deployment.alarm_rule import next_state
+from simulator.deployment.plan import predefined_configs
 from simulator.planning.model import AlarmModel, FailureModel, Traffic, simulate, window_decisions
 
 ROOT = Path(__file__).parent.parent
@@ -114,7 +114,7 @@ def test_a_rehearsals_blast_radius_falls_in_the_plans_band(tmp_path, name):
                           capture_output=True, text=True, timeout=400, cwd=ROOT)
     assert plan.returncode == 0, plan.stderr
     from simulator.planning.inputs import fitted, from_scenario
-    from simulator.scenario import load_scenario
+    from simulator.scenario.reader import load_scenario
 
     loaded = load_scenario(scenario)
     inputs = fitted(from_scenario(loaded), tmp_path / "run")

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from simulator.analysis import count_interval, production_terms
 from simulator.loadgen.traffic import plan_traffic
+from simulator.report.analysis import count_interval, production_terms
 from tests.test_rehearse import ENV, ROOT
 
 SCENARIO = """
@@ -140,7 +140,7 @@ def test_arrivals_follow_the_profile_across_its_boundary(tmp_path):
     done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(tmp_path / "p.toml"),
                            "--results", str(folder)], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    from simulator.record import load_record
+    from simulator.report.record import load_record
 
     record = load_record(folder)
     assert record.info["traffic"]["weight"] == pytest.approx(15.0)  # sized for the peak: 300/min at x60, 20/s

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from simulator.connect.flow import FlowError, FlowSet, load_flow
 from simulator.emulator.front_door import FAST_HEADERS, plain_head
-from simulator.scenario import Scenario, ScenarioError, parse_scenario
+from simulator.scenario.reader import parse_scenario
+from simulator.scenario.spec import Scenario, ScenarioError
 from tests.test_flow import FLOWS
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -193,7 +194,7 @@ def test_a_contact_through_any_loadable_flow_ends_with_a_named_outcome_never_an_
 @given(st.lists(st.tuples(st.floats(0.1, 5000), st.booleans()), min_size=1, max_size=60),
        st.floats(1.0, 500.0))
 def test_a_weighted_tally_scales_counts_and_sums_and_keeps_averages_exactly(invocations, weight):
-    from simulator.clock import ManualClock
+    from simulator.deployment.clock import ManualClock
     from simulator.emulator.cloudwatch.models import CloudWatchBackend
     from simulator.emulator.lambda_.models import InvocationObserved
 

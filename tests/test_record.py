@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.record import DTYPE, RecordError, RecordWriter, load_record
+from simulator.report.record import DTYPE, RecordError, RecordWriter, load_record
 
 ROOT = Path(__file__).resolve().parent.parent
 

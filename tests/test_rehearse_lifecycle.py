@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.record import DTYPE
+from simulator.report.record import DTYPE
 from tests.helpers import processes_on_a_free_port
 from tests.test_rehearse import ENV, ROOT
 

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from simulator.aws import Target, client
-from simulator.clock import ScaledClock
-from simulator.deploy import DeploymentDriver
-from simulator.scenario import ScenarioError, StackSource, load_scenario, parse_scenario
-from simulator.stack.sam import cloudformation
+from simulator.client.aws import Target, client
+from simulator.deployment.clock import ScaledClock
+from simulator.deployment.driver import DeploymentDriver
+from simulator.scenario.reader import load_scenario, parse_scenario
+from simulator.scenario.sam import cloudformation
+from simulator.scenario.spec import ScenarioError, StackSource
 from tests.helpers import RunningEmulator
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -282,7 +283,7 @@ def test_the_example_sam_project_rehearses_end_to_end(tmp_path, extra, outcome):
 
 def test_a_deployed_function_whose_code_cannot_run_here_fails_the_verdict(tmp_path):
     """A Node.js function deployed: a stand-in answers for it, which is said and fails the run."""
-    from simulator.analysis import Expectations, verdict
+    from simulator.report.analysis import Expectations, verdict
 
     template = SEED.read_text().replace("Runtime: python3.12", "Runtime: nodejs20.x")
     (tmp_path / "src").mkdir()

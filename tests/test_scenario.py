@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from simulator.scenario import ScenarioError, default_scenario, load_scenario, parse_scenario
+from simulator.scenario.reader import load_scenario, parse_scenario
+from simulator.scenario.spec import ScenarioError, default_scenario
 
 FULL = """
 [scenario]

@@ -4,9 +4,9 @@ read back through aiobotocore over HTTP while a test moves the clock."""
 import pytest
 from aiobotocore.session import get_session
 
-from simulator.clock import ManualClock
-from simulator.deployment_plan import Shift, traffic_plan
-from simulator.scenario import TrafficRouting
+from simulator.deployment.clock import ManualClock
+from simulator.deployment.plan import Shift, traffic_plan
+from simulator.scenario.spec import TrafficRouting
 from tests.helpers import APP, CREDENTIALS, FN, GROUP, MINUTE_ALIGNED, appspec_revision, running_emulator
 
 MIN = 60.0
@@ -24,7 +24,7 @@ EXPECTED = {
 
 
 def test_plans_of_the_predefined_configurations():
-    from simulator.deployment_plan import predefined_configs
+    from simulator.deployment.plan import predefined_configs
 
     configs = predefined_configs()
     for short, expected in EXPECTED.items():

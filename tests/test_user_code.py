@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.scenario import parse_scenario
+from simulator.scenario.reader import parse_scenario
 from tests.helpers import RunningEmulator
 
 CODE = Path(__file__).parent / "user_code"

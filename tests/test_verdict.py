@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator.analysis import Expectations, analyse, format_summary
-from simulator.record import RecordError, RecordWriter, RunFolderError, claim_folder, load_record
-from simulator.rehearse_results import verdict_exit_code
+from simulator.report.analysis import Expectations, analyse, format_summary
+from simulator.report.record import RecordError, RecordWriter, RunFolderError, claim_folder, load_record
+from simulator.report.results import verdict_exit_code
 from tests.test_cli import ENV, ROOT
 
 T0 = 1_700_000_000.0
@@ -208,7 +208,8 @@ Resources:
 
 
 def test_a_functions_requirements_are_installed_as_sam_build_does(tmp_path, monkeypatch):
-    from simulator.scenario import StackSource, load_scenario
+    from simulator.scenario.reader import load_scenario
+    from simulator.scenario.spec import StackSource
     from tests.helpers import RunningEmulator
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

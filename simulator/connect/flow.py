@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from simulator.arn import ArnError, parse_alias_arn
 from simulator.connect.function_map import FunctionMap, UnmappedFunction
 from simulator.connect.invoke import BlockConfigError, InvokeBlock
+from simulator.deployment.arn import ArnError, parse_alias_arn
 
 MAX_ACTIONS = 250
 SUPPORTED = ("GetParticipantInput", "ConnectParticipantWithLexBot", "MessageParticipantIteratively", "Wait",

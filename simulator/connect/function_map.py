@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from simulator.arn import ArnError, function_arn, parse_alias_arn, parse_function_name
+from simulator.deployment.arn import ArnError, function_arn, parse_alias_arn, parse_function_name
 
 
 class UnmappedFunction(ValueError):

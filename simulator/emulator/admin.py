@@ -13,11 +13,12 @@ import json
 
 from aiohttp import web
 
-from simulator.admin_token import ADMIN_TOKEN_HEADER
+from simulator.deployment.admin_token import ADMIN_TOKEN_HEADER
 from simulator.emulator.functions import HandlerImportError
 from simulator.emulator.guard import Guard, Refused
 from simulator.emulator.lambda_.models import LambdaBackend
-from simulator.scenario import ScenarioError, parse_version_spec
+from simulator.scenario.reader import parse_version_spec
+from simulator.scenario.spec import ScenarioError
 
 
 class AdminError(Exception):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from simulator.scenario import FaultProfile, LatencyFault
+from simulator.scenario.spec import FaultProfile, LatencyFault
 
 Handler = Callable[[Any, "LambdaContext"], Any]
 

@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from simulator.admin_token import ADMIN_TOKEN_HEADER, TOKEN_ENV
+from simulator.deployment.admin_token import ADMIN_TOKEN_HEADER, TOKEN_ENV
 from simulator.emulator.signatures import SignatureVerifier
-from simulator.scenario import Scenario, VersionSpec
+from simulator.scenario.spec import Scenario, VersionSpec
 
 BUILTIN_HANDLERS = frozenset({
     "simulator.emulator.functions:version_echo", "simulator.emulator.functions:failing",

@@ -6,12 +6,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import Any, Generic, Protocol, TypeVar
 
-from simulator.scenario import Scenario
+from simulator.scenario.spec import Scenario
 
-if TYPE_CHECKING:
-    from simulator.emulator.server import Emulator
+
+class RegionalEmulator(Protocol):
+    """What Regions needs of one region's emulator (server.Emulator is one)."""
+
+    scenario: Scenario
+    lambda_: Any
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Emulator = TypeVar("Emulator", bound=RegionalEmulator)
 
 current_region: ContextVar[str | None] = ContextVar("current_region", default=None)
 
@@ -25,7 +36,7 @@ def region_of(authorization: str | None) -> str | None:
     return parts[2] if len(parts) == 4 and parts[2] else None
 
 
-class Regions:
+class Regions(Generic[Emulator]):
     def __init__(self, home: Emulator, make: Callable[[Scenario], Emulator]) -> None:
         self.home, self.make = home, make
         self.emulators: dict[str, Emulator] = {home.scenario.region: home}

@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
-from simulator.admin_token import token_path, write_token
-from simulator.clock import Clock, ScaledClock
+from simulator.deployment.admin_token import token_path, write_token
+from simulator.deployment.clock import Clock, ScaledClock
 from simulator.emulator.admin import AdminError, AdminRoutes, admin_error_response
 from simulator.emulator.cloudwatch.models import CloudWatchBackend, CloudWatchError
 from simulator.emulator.cloudwatch.responses import TARGET_PREFIX as CLOUDWATCH_TARGET
@@ -46,7 +46,7 @@ from simulator.emulator.logs.responses import TARGET_PREFIX as LOGS_TARGET
 from simulator.emulator.logs.responses import LogsResponses
 from simulator.emulator.other_services import OtherServices, belongs_elsewhere
 from simulator.emulator.regions import Regions, current_region, region_of
-from simulator.scenario import AlarmSpec, Scenario, ScenarioError, default_scenario
+from simulator.scenario.spec import AlarmSpec, Scenario, ScenarioError, default_scenario
 
 log = logging.getLogger("shiftsim.emulator")
 

@@ -23,7 +23,7 @@ import gevent
 import gevent.event
 from gevent import monkey
 
-from simulator.event_loops import default_kind, loop_class
+from simulator.client.event_loops import default_kind, loop_class
 
 T = TypeVar("T")
 # The hub's thread (Locust's stats, the record) and the loop's thread share the GIL: at Python's

@@ -29,8 +29,8 @@ from simulator.connect.flow import Action, Flow
 from simulator.connect.flow_log import EntryText, flow_arn
 from simulator.connect.interpreter import ContactState
 from simulator.connect.invoke import InvokeOutcome
-from simulator.emulator_vocabulary import WEIGHT_HEADER
-from simulator.scenario import ConnectInstance
+from simulator.deployment.vocabulary import WEIGHT_HEADER
+from simulator.scenario.spec import ConnectInstance
 
 log = logging.getLogger("shiftsim")
 FLUSH_EVERY_EMULATED_S = 5.0  # Connect's reports reach CloudWatch within seconds, in emulated time too

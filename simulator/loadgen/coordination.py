@@ -7,24 +7,43 @@ import asyncio
 import collections
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import gevent
 from botocore.exceptions import BotoCoreError, ClientError
 from locust.runners import STATE_MISSING, MasterRunner
 
-from simulator.arn import parse_alias_arn
-from simulator.deploy import DeployError, DeploymentDriver, TimelineEvent, describe_event
-
-if TYPE_CHECKING:
-    from simulator.loadgen.session import LoadSession
+from simulator.deployment.arn import parse_alias_arn
+from simulator.deployment.clock import Clock
+from simulator.deployment.driver import DeployError, DeploymentDriver, TimelineEvent, describe_event
+from simulator.loadgen.bridge import AsyncioBridge
+from simulator.loadgen.options import LoadOptions
+from simulator.report.record import RecordWriter
 
 log = logging.getLogger("shiftsim.loadgen")
 POLL_SECONDS = 1.0
 
 
+class CoordinatedSession(Protocol):
+    """What the coordination needs of the test's session (loadgen.session.LoadSession is one): its
+    options, clock, loop and clients, its record, and who to tell about the emulator and workers."""
+
+    options: LoadOptions
+    clock: Clock
+    bridge: AsyncioBridge
+    env: Any
+    lambda_client: Any
+    codedeploy: Any
+    cloudwatch: Any
+    record: RecordWriter | None
+
+    def emulator_death(self) -> str | None: ...
+
+    def worker_lost(self, worker: Any) -> None: ...
+
+
 class Coordination:
-    def __init__(self, session: LoadSession) -> None:
+    def __init__(self, session: CoordinatedSession) -> None:
         self.session = session
         ref = parse_alias_arn(session.options.alias_arn)
         self.function, self.alias = ref.name, ref.qualifier or ""

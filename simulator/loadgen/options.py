@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator import event_loops
-from simulator.arn import parse_alias_arn
-from simulator.aws import TargetError, check_endpoint
+from simulator.client import event_loops
+from simulator.client.aws import TargetError, check_endpoint
 from simulator.connect.function_map import FunctionMap
+from simulator.deployment.arn import parse_alias_arn
 from simulator.loadgen.pacing import DistributionError, parse_duration_distribution
 from simulator.loadgen.traffic import Profile, ProfileError, minute_of_day
-from simulator.scenario import DEFAULT_FUNCTION, Scenario, ScenarioError, StackSource, load_scenario
+from simulator.scenario.reader import load_scenario
+from simulator.scenario.spec import DEFAULT_FUNCTION, Scenario, ScenarioError, StackSource
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DEFAULT_FLOW = REPO / "scenarios" / "flows" / "LambdaAlias-loop.json"

@@ -31,18 +31,18 @@ import gevent.event
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
-from simulator.arn import parse_function_name
-from simulator.aws import LambdaInvoker, Target, bypass_proxies, client
-from simulator.clock import Clock, ScaledClock
-from simulator.coarse_timeouts import CoarseTimeouts
+from simulator.client.aws import LambdaInvoker, Target, bypass_proxies, client
+from simulator.client.coarse_timeouts import CoarseTimeouts
+from simulator.client.fast_ids import random_uuid4
+from simulator.client.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.event import Contact
 from simulator.connect.flow import Action, Flow, FlowSet, load_flow
 from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
-from simulator.emulator_vocabulary import WEIGHT_HEADER
-from simulator.fast_ids import random_uuid4
-from simulator.fast_invoke import FastLambdaInvoker, proxy_for
+from simulator.deployment.arn import parse_function_name
+from simulator.deployment.clock import Clock, ScaledClock
+from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.emulator_process import EmulatorProcess
@@ -51,7 +51,7 @@ from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
 from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, minute_of_day, plan_traffic
-from simulator.record import COLUMNS, RecordWriter, RunFolderError, claim_folder, new_run_id
+from simulator.report.record import COLUMNS, RecordWriter, RunFolderError, claim_folder, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
 REPORT_INTERVAL = 0.05  # seconds between drains
@@ -317,7 +317,7 @@ class LoadSession:
         lambda_client = await stack.enter_async_context(
             client(self.target, "lambda", concurrency=512, retries=False))
         if self.options.target == "local":
-            from simulator.admin_client import emulator_clock
+            from simulator.client.admin_client import emulator_clock
 
             self.clock = await emulator_clock(self.endpoint)
         self.traffic = self._traffic_plan()
@@ -420,7 +420,7 @@ class LoadSession:
             return
         summary = self._write_results(self.record.path.parent)
         if self.env.process_exit_code is None and summary is not None:  # not already input (2) or broken (3)
-            from simulator.rehearse_results import verdict_exit_code
+            from simulator.report.results import verdict_exit_code
 
             verdict = verdict_exit_code(summary)
             if verdict != exit_code:
@@ -430,8 +430,8 @@ class LoadSession:
     def _write_results(self, folder: Path) -> dict[str, Any] | None:
         """The analysis and the figure as the test ends, without asking: a web-UI or headless run's
         folder holds what a rehearsal's does."""
-        from simulator.analysis import format_summary
-        from simulator.rehearse_results import write_results
+        from simulator.report.analysis import format_summary
+        from simulator.report.results import write_results
 
         try:
             summary = write_results(folder, self.options.scenario.expect)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from simulator.scenario import minute_of_day as scenario_minute_of_day
+from simulator.scenario.reader import minute_of_day as scenario_minute_of_day
 
 
 @dataclass(frozen=True)

@@ -141,9 +141,9 @@ def live_figure(session: LoadSession, every_s: float = 3.0) -> bytes | None:
 def _draw(folder: Path) -> bytes | None:
     import tempfile
 
-    from simulator.analysis import analyse
-    from simulator.plot import draw_timeline
-    from simulator.record import load_record
+    from simulator.report.analysis import analyse
+    from simulator.report.plot import draw_timeline
+    from simulator.report.record import load_record
 
     summary = analyse(load_record(folder))
     with tempfile.TemporaryDirectory() as scratch:

@@ -13,7 +13,7 @@ import numpy as np
 from simulator.loadgen.pacing import mean_duration
 from simulator.loadgen.traffic import Profile
 from simulator.planning.model import AlarmModel, FailureModel, PlanError, Traffic
-from simulator.scenario import AlarmSpec, Scenario
+from simulator.scenario.spec import AlarmSpec, Scenario
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def alarm_model(alarm: AlarmSpec, scenario: Scenario, new_version: str) -> Alarm
 def fitted(inputs: PlanInputs, run: Path) -> PlanInputs:
     """The failure model and traffic a rehearsal measured: the new version's error rate from its first
     error on, that error's delay after its first traffic, its latency against the old version's."""
-    from simulator.record import load_record
+    from simulator.report.record import load_record
 
     record = load_record(run)
     summary_file = run / "summary.json"

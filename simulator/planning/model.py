@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from simulator.alarm_rule import COMPARISONS
-from simulator.deployment_plan import traffic_plan
-from simulator.scenario import TrafficRouting
+from simulator.deployment.alarm_rule import COMPARISONS
+from simulator.deployment.plan import traffic_plan
+from simulator.scenario.spec import TrafficRouting
 
 PRE_PERIODS = 5  # alarm periods of old-only traffic before the start, so windows have their history
 

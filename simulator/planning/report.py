@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from simulator.deployment_plan import predefined_configs
+from simulator.deployment.plan import predefined_configs
 from simulator.planning.inputs import PlanInputs
 from simulator.planning.model import AlarmModel, Outcomes, simulate
-from simulator.scenario import Scenario, TrafficRouting
+from simulator.scenario.spec import Scenario, TrafficRouting
 
 
 @dataclass(frozen=True)

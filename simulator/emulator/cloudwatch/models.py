@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from simulator.alarm_rule import COMPARISONS, next_state
-from simulator.clock import Clock
+from simulator.deployment.alarm_rule import COMPARISONS, next_state
+from simulator.deployment.clock import Clock
+from simulator.deployment.vocabulary import STATISTICS, TREATMENTS
 from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
 from simulator.emulator.lambda_.models import InvocationObserved
-from simulator.emulator_vocabulary import STATISTICS, TREATMENTS
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 

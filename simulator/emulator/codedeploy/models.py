@@ -22,11 +22,11 @@ from typing import Any
 
 import yaml
 
-from simulator.clock import Clock
-from simulator.deployment_plan import check_routing, predefined_configs, traffic_plan
+from simulator.deployment.clock import Clock
+from simulator.deployment.plan import check_routing, predefined_configs, traffic_plan
 from simulator.emulator.cloudwatch.models import CloudWatchBackend
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
-from simulator.scenario import DeploymentSpec, EmulatorOptions, TrafficRouting
+from simulator.scenario.spec import DeploymentSpec, EmulatorOptions, TrafficRouting
 
 ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
 LIFECYCLE = ("BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic")

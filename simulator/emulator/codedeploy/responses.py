@@ -16,7 +16,7 @@ from simulator.emulator.codedeploy.models import (
     DeploymentGroup,
 )
 from simulator.emulator.json_protocol import operation_call
-from simulator.scenario import TrafficRouting
+from simulator.scenario.spec import TrafficRouting
 
 TARGET_PREFIX = "CodeDeploy_20141006"
 CONTENT_TYPE = "application/x-amz-json-1.1"

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from simulator.clock import Clock
+from simulator.deployment.clock import Clock
 
 log = logging.getLogger("shiftsim.emulator")
 POLL_EVERY_S = 0.25  # Lambda polls a stream's shards four times a second

@@ -24,8 +24,9 @@ from typing import Any
 
 import orjson
 
-from simulator.arn import ALIAS_NAME, VERSION, ArnError, function_arn, parse_function_name
-from simulator.clock import Clock
+from simulator.client.fast_ids import random_uuid4
+from simulator.deployment.arn import ALIAS_NAME, VERSION, ArnError, function_arn, parse_function_name
+from simulator.deployment.clock import Clock
 from simulator.emulator.functions import (
     FaultDraw,
     Handler,
@@ -40,8 +41,7 @@ from simulator.emulator.functions import (
 from simulator.emulator.lambda_.event_sources import EventSourceMapping, StreamReader, new_mapping, poll
 from simulator.emulator.lambda_.packages import PackageError, Packages
 from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment
-from simulator.fast_ids import random_uuid4
-from simulator.scenario import CodeSpec, FunctionSpec, Scenario, VersionSpec
+from simulator.scenario.spec import CodeSpec, FunctionSpec, Scenario, VersionSpec
 
 log = logging.getLogger("shiftsim.emulator")
 LATEST = "$LATEST"

@@ -15,9 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
+from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.emulator.front_door import Answer
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
-from simulator.emulator_vocabulary import WEIGHT_HEADER
 
 # Error shapes whose message member is spelled "Message" in the service model (others: "message").
 _CAPITALISED_MESSAGE = {"ResourceNotFoundException", "ResourceConflictException",

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from simulator.emulator.functions import HandlerResult, LambdaContext
-from simulator.scenario import CodeSpec
+from simulator.scenario.spec import CodeSpec
 
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
 INIT_LIMIT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.clock import Clock
+from simulator.deployment.clock import Clock
 from simulator.emulator.logs.filter_pattern import FilterPattern, PatternError, compile_pattern
 
 EVENTS_KEPT = 200_000

@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
+from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.emulator.json_protocol import operation_call
 from simulator.emulator.logs.models import PAGE, LogEvent, LogsBackend, LogsError
-from simulator.emulator_vocabulary import WEIGHT_HEADER
 
 TARGET_PREFIX = "Logs_20140328"
 CONTENT_TYPE = "application/x-amz-json-1.1"

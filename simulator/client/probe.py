@@ -8,10 +8,10 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 
-from simulator.arn import parse_alias_arn
-from simulator.aws import LambdaInvoker, Target, TargetError, client
+from simulator.client.aws import LambdaInvoker, Target, TargetError, client
 from simulator.connect.event import Contact, contact_flow_event
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome, run_invoke_block
+from simulator.deployment.arn import parse_alias_arn
 
 
 async def probe_alias(target: Target, alias_arn: str, count: int, *, concurrency: int = 8,

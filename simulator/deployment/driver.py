@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from simulator.clock import Clock
+from simulator.deployment.clock import Clock
 
 DONE = ("Succeeded", "Failed", "Stopped")
 ACTIVE = ("Created", "Queued", "InProgress", "Baking", "Ready")
@@ -240,10 +240,10 @@ async def run_deployment(scenario: Any, endpoint: str | None, *, target_kind: st
                          config_name: str | None = None, target_version: str | None = None,
                          print_line: Callable[[str], None] = print) -> DeploymentOutcome:
     """Start (or find) the scenario's deployment and watch it, printing each change."""
-    from simulator.admin_client import emulator_clock
-    from simulator.aws import Target, client
-    from simulator.clock import ScaledClock
-    from simulator.emulator_vocabulary import deployment_config_name
+    from simulator.client.admin_client import emulator_clock
+    from simulator.client.aws import Target, client
+    from simulator.deployment.clock import ScaledClock
+    from simulator.deployment.vocabulary import deployment_config_name
 
     spec = scenario.deployment
     if spec is None:

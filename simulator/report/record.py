@@ -3,7 +3,7 @@ any moment leaves a readable record up to its last batch; plus the deployment's 
 
 Format (compact: 55 bytes a row, so a million invocations take 55 MB on disk and in memory):
 - `invocations.bin`: fixed-width rows of `DTYPE`, loadable in one call:
-  `numpy.fromfile("invocations.bin", dtype=simulator.record.DTYPE)`;
+  `numpy.fromfile("invocations.bin", dtype=simulator.report.record.DTYPE)`;
 - `contacts.txt` and `strings.txt`: the strings the rows refer to by number (contact ids in the first;
   versions, reasons, actions, ... in the second), one per line, line N is string N; always written
   before the rows that use them;
@@ -119,7 +119,7 @@ class RecordWriter:
                 meta.write(json.dumps({
                     "format": "shiftsim-record-1", "run_id": self.run_id, "dtype": DTYPE.descr,
                     "strings": STRINGS_FILE, "string_columns": list(STRING_COLUMNS), "outcome": list(OUTCOMES),
-                    "load": "numpy.fromfile('invocations.bin', dtype=simulator.record.DTYPE)"}, indent=1))
+                    "load": "numpy.fromfile('invocations.bin', dtype=simulator.report.record.DTYPE)"}, indent=1))
             self._rows = self.path.open("xb")
             self.timeline = (folder / TIMELINE_FILE).open("x", encoding="utf-8")
             self.contact_ends = (folder / CONTACT_ENDS_FILE).open("x", encoding="utf-8")

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from simulator.analysis import Expectations, analyse
-from simulator.plot import draw_timeline
-from simulator.record import load_record
+from simulator.report.analysis import Expectations, analyse
+from simulator.report.plot import draw_timeline
+from simulator.report.record import load_record
 
 
 def write_results(folder: Path, expect: dict[str, Any]) -> dict[str, Any]:

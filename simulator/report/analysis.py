@@ -1,7 +1,7 @@
 """What callers met during a run, computed from its record alone: shares per time window against
 the alias's weight, errors per version and reason (injected apart from natural), latency per
 version, the deployment's timings (shifts, alarm, rollback), the blast radius, a statistical check
-of the routing, why paced starts were late (simulator.lateness), and the verdict against the
+of the routing, why paced starts were late (simulator.report.lateness), and the verdict against the
 scenario's expectations. No I/O but reading the record.
 
 Time is emulated, in seconds from the deployment's creation (or from the first invocation when there
@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from simulator.deployment_plan import traffic_plan
-from simulator.judge import MIN_INVOCATIONS, fisher_greater, judge
-from simulator.lateness import describe_late, late_summary
-from simulator.record import Record
-from simulator.scenario import TrafficRouting
+from simulator.deployment.plan import traffic_plan
+from simulator.report.judge import MIN_INVOCATIONS, fisher_greater, judge
+from simulator.report.lateness import describe_late, late_summary
+from simulator.report.record import Record
+from simulator.scenario.spec import TrafficRouting
 
 Z99 = 2.5758293035489004  # two-sided 99 % normal quantile, for the per-window bands
 ROUTING_ALPHA = 0.001      # the routing check fails below this p-value

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from simulator.admin_token import ADMIN_TOKEN_HEADER, TOKEN_ENV, token_path
-from simulator.aws import TargetError
-from simulator.clock import ScaledClock
+from simulator.client.aws import TargetError
+from simulator.deployment.admin_token import ADMIN_TOKEN_HEADER, TOKEN_ENV, token_path
+from simulator.deployment.clock import ScaledClock
 
 
 def admin_token(endpoint: str, token_file: str | None = None) -> str:

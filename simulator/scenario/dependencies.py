@@ -13,9 +13,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
-from simulator.stack.intrinsics import TemplateError
+from simulator.scenario.intrinsics import TemplateError
+from simulator.scenario.spec import CodeSpec
 
 REQUIREMENTS = "requirements.txt"
 INSTALL_TIMEOUT_S = 600.0
@@ -71,3 +73,11 @@ def _pip_problem(stderr: str) -> str:
 
 def _remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def with_dependencies(code: CodeSpec) -> CodeSpec:
+    """The code with its requirements.txt installed, as `sam build` would (Python code only)."""
+    if not code.runs_here:
+        return code
+    installed = dependencies_of(code.path)
+    return replace(code, dependencies=str(installed)) if installed is not None else code

@@ -4,7 +4,7 @@ The first call for a function goes through aiobotocore's own `invoke`; a `before
 the prepared request (URL, User-Agent, headers) as the template, serialised once as the fixed part of
 an HTTP/1.1 request. Later calls sign it with botocore's SigV4 rules and the client's own credentials
 (the derived signing key cached for the day), add the per-call headers and the payload, and send it
-on a lean keep-alive connection (`simulator.http1`), skipping botocore's per-call parameter
+on a lean keep-alive connection (`simulator.client.http1`), skipping botocore's per-call parameter
 validation, serialisation, endpoint resolution and response parsing (about 2 ms of CPU a call) and a
 general HTTP client's per-request machinery. The answer is read the way botocore's rest-json parser
 reads it. tests/test_fast_invoke.py shows both paths send the same request and read the same result.
@@ -31,10 +31,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import get_cert_path
 from botocore.utils import get_environ_proxies
 
-from simulator.aws import LambdaInvoker
+from simulator.client.aws import LambdaInvoker
+from simulator.client.fast_ids import random_uuid4
+from simulator.client.http1 import Origin
 from simulator.connect.invoke import RawInvocation
-from simulator.fast_ids import random_uuid4
-from simulator.http1 import Origin
 
 # Per call headers, set again for each request
 _PER_CALL = {"authorization", "x-amz-date", "amz-sdk-invocation-id", "content-length", "host",
@@ -165,7 +165,7 @@ def proxy_for(lambda_client: Any) -> str | None:
 
 
 class FastLambdaInvoker:
-    """Drop-in for `simulator.aws.LambdaInvoker` (same RawInvocation results), several times faster."""
+    """Drop-in for `simulator.client.aws.LambdaInvoker` (same RawInvocation results), several times faster."""
 
     CREDENTIALS_TTL_S = 1.0
 

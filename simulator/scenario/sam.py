@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.emulator_vocabulary import PREFIX as CONFIG_PREFIX
-from simulator.scenario import (
+from simulator.deployment.vocabulary import PREFIX as CONFIG_PREFIX
+from simulator.scenario.dependencies import with_dependencies
+from simulator.scenario.intrinsics import Resolver, TemplateError
+from simulator.scenario.new_code import code_at_ref
+from simulator.scenario.spec import (
     AlarmSpec,
     AliasSpec,
     CodeSpec,
@@ -32,10 +35,7 @@ from simulator.scenario import (
     TableSpec,
     TrafficRouting,
     VersionSpec,
-    with_dependencies,
 )
-from simulator.stack.intrinsics import Resolver, TemplateError
-from simulator.stack.new_code import code_at_ref
 
 LOCAL_BUCKET = "shiftsim-local"
 STREAM_OF = "latest"  # a table's StreamArn before the table exists: its stream label is made when it is

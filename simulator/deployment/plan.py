@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.emulator_vocabulary import PREDEFINED_LAMBDA_CONFIGS, PREFIX
-from simulator.scenario import TrafficRouting
+from simulator.deployment.vocabulary import PREDEFINED_LAMBDA_CONFIGS, PREFIX
+from simulator.scenario.spec import TrafficRouting
 
 MAX_PERCENT_PER_STEP = 99
 MAX_SHIFT_MINUTES = 2880

@@ -13,7 +13,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from simulator.stack.intrinsics import TemplateError
+from simulator.scenario.intrinsics import TemplateError
 
 
 def _git(folder: Path, *args: str) -> bytes:
