@@ -22,7 +22,6 @@ import math
 import random
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +36,14 @@ from simulator.client.fast_ids import random_uuid4
 from simulator.client.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.event import Contact
-from simulator.connect.flow import Action, Flow, FlowSet, load_flow
+from simulator.connect.flow import FlowSet, load_flow
 from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
-from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, run_invoke_block
 from simulator.deployment.arn import parse_function_name
 from simulator.deployment.clock import Clock, ScaledClock
 from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
+from simulator.loadgen.contact_hooks import ContactHooks, Invocation
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import LoadOptions, OptionsError, load_options
@@ -62,17 +61,6 @@ DRAIN_CHUNK = 50           # rows: about 0.2 ms of the hub's work
 DRAIN_PAUSE_S = 0.0003     # the loop's turn between two chunks
 REQUEST_TYPE = "Lambda"
 QUALIFIER_COLUMN, LATE_COLUMN, WORKER_COLUMN = (COLUMNS.index(c) for c in ("qualifier", "late", "worker"))
-
-
-@dataclass(slots=True)  # not frozen: see RawInvocation
-class Invocation:
-    """One finished invocation, as the reporter needs it."""
-
-    row: tuple[Any, ...]
-    outcome: InvokeOutcome
-    response_time_ms: float
-    start: float
-    response_length: int
 
 
 def _interrupt_main() -> None:
@@ -596,7 +584,7 @@ class LoadSession:
 
     async def _contact(self, number: int, late: bool = False) -> str:
         state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT"))
-        hooks = _ContactHooks(self, state, self.options.prompt_sampler(number))
+        hooks = ContactHooks(self, state, self.options.prompt_sampler(number))
         deadline = time.monotonic() + self.options.contact_duration if self.options.contact_duration else None
 
         def keep_going(s: ContactState) -> bool:
@@ -629,58 +617,3 @@ class LoadSession:
             ref = parse_function_name(arn)
             qualifier = self.qualifiers[arn] = f"{ref.name}:{ref.qualifier}"
         return qualifier
-
-
-class _ContactHooks:
-    """The interpreter's I/O for one contact: paced invocations, prompts that take time."""
-
-    def __init__(self, session: LoadSession, state: ContactState, prompt_time: Any) -> None:
-        self.session, self.state, self.prompt_time = session, state, prompt_time
-        self.budget = ChainBudget()
-        self.started = 0.0  # emulated
-        self.result: str | None = None  # the result attribute's value, once the flow has set it
-        self.result_s: float | None = None  # emulated seconds from the contact's start to it
-        if not session.options.result_attribute:  # the interpreter tells the instance's reports directly
-            self.block_ran = session.telemetry.block_ran if session.telemetry is not None else None  # type: ignore[assignment]
-
-    async def invoke(self, block: InvokeBlock, event: dict[str, Any], flow: Flow) -> InvokeOutcome:
-        session = self.session
-        ticket = await session.pacer.ticket()
-        start, emulated = time.time(), session.clock.now()
-        assert session.invoker is not None
-        budget = ChainBudget(float(block.timeout_s)) if block.asynchronous else self.budget  # nobody waits on it
-        outcome = await run_invoke_block(block, event, session.invoker, budget,
-                                         contact_id=self.state.contact.contact_id, flow_id=flow.id,
-                                         flow_name=flow.name, timeout=session.timeouts.timeout)
-        end = time.time()
-        qualifier = session._qualifier(block.function_arn)
-        row = (ticket.intended, start, end, emulated, self.state.contact.contact_id, self.state.entries,
-               f"{flow.name}/{block.identifier}", qualifier, outcome.executed_version or "", outcome.branch,
-               outcome.reason or "", outcome.retries, outcome.http_status or 0, outcome.injected or "",
-               int(ticket.late), session.node)
-        # Locust's response time counts from the intended start when late (the wait is the caller's too),
-        # from the actual start when a slot woke it a little early: never below the invocation's own time
-        session.finished.append(Invocation(row, outcome, (end - min(ticket.intended, start)) * 1000.0, start,
-                                           outcome.response_bytes))
-        return outcome
-
-    def block_ran(self, flow: Flow, action: Action, state: ContactState, outcome: InvokeOutcome | None,
-                  fault: str | None) -> None:
-        if self.session.telemetry is not None:
-            self.session.telemetry.block_ran(flow, action, state, outcome, fault)
-        wanted = self.session.options.result_attribute
-        if wanted and self.result is None and wanted in state.contact.attributes:
-            self.result = state.contact.attributes[wanted]
-            self.result_s = round(self.session.clock.now() - self.started, 3)
-
-    async def prompt(self, text: str) -> None:
-        self.budget.reset()
-        seconds = self.prompt_time()
-        if self.session.traffic is not None:  # production's terms: prompts play in emulated seconds
-            seconds /= self.session.clock.scale
-        await asyncio.sleep(seconds)
-
-    async def wait(self, seconds: float) -> None:
-        """A Wait block: emulated seconds, as the deployment's clock counts them."""
-        self.budget.reset()
-        await asyncio.sleep(max(0.0, seconds) / self.session.clock.scale)
