@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
     ("compression.py", ["weight steps seen | 10 of 10, in order: yes"]),
     ("memory.py", ["naive: rows kept in memory", "resident bytes per invocation"]),
     ("plan.py", ["plain Python loop (baseline)", "vectorised (`shiftsim plan`)", "vectorised / loop"]),
+    ("calibration.py", ["the judge's false flags, equal versions", "the routing check's false fails",
+                        "95 % interval of a count in production's terms"]),
     ("rate.py", ["150 % of the best closed loop", "50 % of capacity", "80 % of capacity", "90 % of capacity (run 1 of 1)",
                  "rounds alone", "of its fastest"]),
 ])
