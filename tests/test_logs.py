@@ -150,3 +150,41 @@ def test_a_users_regex_cannot_hold_the_emulator(emulator):
         with pytest.raises(ClientError) as info:
             logs.filter_log_events(logGroupName=GROUP, filterPattern=bad)
         assert info.value.response["Error"]["Code"] == "InvalidParameterException", bad
+
+
+def test_cloudwatch_logs_limits_are_awss(emulator):
+    """An event over 256 KB and a batch over 1 MB are refused with AWS's words (they were kept: 666 MB
+    after twelve requests); the simulated Connect instance's own batches keep within them."""
+    from simulator.loadgen.connect_telemetry import log_batches
+
+    logs = emulator.boto3("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="flows")
+    at = int(MINUTE_ALIGNED * 1000)
+    for events, said in (([{"timestamp": at, "message": "x" * 262_200}], "Log event too large"),
+                         ([{"timestamp": at + i, "message": "y" * 210_000} for i in range(5)], "Upload too large")):
+        with pytest.raises(ClientError) as info:
+            logs.put_log_events(logGroupName=GROUP, logStreamName="flows", logEvents=events)
+        assert info.value.response["Error"]["Code"] == "InvalidParameterException"
+        assert info.value.response["Error"]["Message"].startswith(said)
+    entries = [(MINUTE_ALIGNED + i / 1000, json.dumps({"n": i, "text": "é" * 150})) for i in range(12_000)]
+    batches = log_batches(entries)
+    assert sum(len(b) for b in batches) == 12_000 and len(batches) > 2
+    for batch in batches:
+        assert len(batch) <= 10_000 and sum(len(e["message"].encode()) + 26 for e in batch) <= 1_048_576
+        logs.put_log_events(logGroupName=GROUP, logStreamName="flows", logEvents=batch)
+
+
+def test_a_body_larger_than_its_operation_takes_is_refused_before_it_is_read(emulator):
+    """Bodies are bounded per operation (an API call 3 MB, an Invoke's payload 6 MB, a package only with
+    code uploads allowed), refused from the declared length: nothing is read or held."""
+    for path, size in (("/", 4 * 1024 * 1024),
+                       ("/2015-03-31/functions/ConnectLambdaFunction/invocations", 7 * 1024 * 1024),
+                       ("/2015-03-31/functions", 4 * 1024 * 1024)):
+        status, body = emulator.request("POST", path, b"{" + b" " * (size - 2) + b"}",
+                                        {"X-Amz-Target": "Logs_20140328.DescribeLogGroups"} if path == "/" else {})
+        assert status == 413, (path, body[:200])
+        assert json.loads(body)["__type"] == "RequestEntityTooLargeException"
+    status, _ = emulator.request("POST", "/2015-03-31/functions/ConnectLambdaFunction/invocations",
+                                 b'{"pad": "' + b"z" * (2 * 1024 * 1024) + b'"}')
+    assert status == 200  # a 2 MB payload is an Invoke's to take

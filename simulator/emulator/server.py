@@ -230,6 +230,42 @@ def _qualifier(target: str) -> str | None:
                  if name == "Qualifier"), None)
 
 
+INVOKE_REQUEST_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous payload
+# CloudWatch's, CloudWatch Logs' and CodeDeploy's requests: their limits are 1 MB of content (Logs: of
+# messages, which JSON escaping can swell up to twice as much on the wire)
+API_REQUEST_LIMIT = 3 * 1024 * 1024
+_SLACK = 64 * 1024  # the JSON around a payload
+
+
+def body_limit(method: str, path: str, code_uploads: bool) -> int:
+    """The largest body a request may bring, by its operation, as AWS bounds them: a deployment
+    package only where code uploads are allowed, an Invoke's payload, else an API call's."""
+    if code_uploads and path.startswith("/2015-03-31/functions") and (
+            (method == "POST" and path.rstrip("/") == "/2015-03-31/functions") or
+            (method == "PUT" and path.endswith("/code"))):
+        return ZIP_REQUEST_LIMIT + _SLACK
+    if path.endswith("/invocations") or path.endswith("/invoke-async"):
+        return INVOKE_REQUEST_LIMIT + _SLACK
+    return API_REQUEST_LIMIT + _SLACK
+
+
+def _bounded(guard: Guard):
+    """The middleware that refuses a body larger than its operation takes, before reading any of it
+    (a declared length), or as soon as it grows past it (a chunked one): no request holds more memory."""
+
+    @web.middleware
+    async def check(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        limit = body_limit(request.method, request.path, guard.code_uploads)
+        if request.content_length is not None and request.content_length > limit:
+            return web_response(refused_answer(f"Request must be smaller than {limit - _SLACK} bytes for this "
+                                               "operation", 413, "RequestEntityTooLargeException"))
+        request._client_max_size = limit  # aiohttp's bound on what read() takes, for a chunked body
+        return await handler(request)
+
+    return check
+
+
 def _guarded(guard: Guard):
     """The middleware that refuses requests from web pages and foreign hosts (`Guard.refusal`)."""
 
@@ -342,7 +378,7 @@ def build_app(emulator: Emulator, guard: Guard | None = None,
               request_timeout: float = REQUEST_TIMEOUT_S, regions: Regions | None = None) -> web.Application:
     guard = guard or scenario_guard(emulator.scenario)
     regions = regions or Regions(emulator, _empty_region(emulator))
-    app = web.Application(middlewares=[_whole_within(request_timeout), _guarded(guard),
+    app = web.Application(middlewares=[_bounded(guard), _whole_within(request_timeout), _guarded(guard),
                                        _elsewhere(emulator.others), _in_its_region, _aws_errors],
                           client_max_size=ZIP_REQUEST_LIMIT + 64 * 1024)
     app.add_routes(LambdaResponses(lambda: regions.get().lambda_, guard.code_uploads).routes())

@@ -34,7 +34,8 @@ from simulator.scenario.spec import ConnectInstance
 
 log = logging.getLogger("shiftsim")
 FLUSH_EVERY_EMULATED_S = 5.0  # Connect's reports reach CloudWatch within seconds, in emulated time too
-LOG_BATCH = 5_000  # PutLogEvents takes 10,000 events and 1 MB: flow log entries are under 200 bytes
+LOG_BATCH = 10_000  # PutLogEvents' limits: 10,000 events and 1 MB (counting EVENT_OVERHEAD an event)
+MAX_BATCH_BYTES, EVENT_OVERHEAD = 1_048_576, 26
 
 
 class ConnectTelemetry:
@@ -132,8 +133,7 @@ class ConnectTelemetry:
                 except client.exceptions.ResourceAlreadyExistsException:
                     pass
             self.ready = True
-        for start in range(0, len(entries), LOG_BATCH):
-            events = [{"timestamp": int(at * 1000), "message": text} for at, text in entries[start:start + LOG_BATCH]]
+        for events in log_batches(entries):
             self.body = put_log_events_body(self.instance.log_group, self.stream, events)
             try:  # botocore serialises only a stand-in event; before_sign puts the batch in its place
                 await client.put_log_events(logGroupName=self.instance.log_group, logStreamName=self.stream,
@@ -154,6 +154,24 @@ class ConnectTelemetry:
         if self.file is not None:
             self.file.close()
             self.file = None
+
+
+def log_batches(entries: list[tuple[float, str]]) -> list[list[dict[str, Any]]]:
+    """PutLogEvents' batches of the entries, in order, each within CloudWatch Logs' limits (10,000
+    events, 1 MB counting 26 bytes an event): AWS refuses a larger one, and so does the emulator."""
+    batches: list[list[dict[str, Any]]] = []
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for at, text in entries:
+        cost = len(text.encode()) + EVENT_OVERHEAD
+        if batch and (len(batch) == LOG_BATCH or size + cost > MAX_BATCH_BYTES):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append({"timestamp": int(at * 1000), "message": text})
+        size += cost
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def put_log_events_body(group: str, stream: str, events: list[dict[str, Any]]) -> bytes:

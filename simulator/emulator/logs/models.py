@@ -20,6 +20,9 @@ from simulator.emulator.logs.filter_pattern import FilterPattern, PatternError, 
 EVENTS_KEPT = 200_000
 PAGE = 10_000
 MAX_BATCH_EVENTS = 10_000
+MAX_EVENT_BYTES = 262_144  # an event's message in UTF-8, plus EVENT_OVERHEAD: PutLogEvents' limits
+MAX_BATCH_BYTES = 1_048_576
+EVENT_OVERHEAD = 26
 
 
 class LogsError(Exception):
@@ -115,6 +118,13 @@ class LogsBackend:
         if len(batch) > MAX_BATCH_EVENTS:
             raise LogsError("InvalidParameterException", f"1 validation error detected: Value at 'logEvents' failed "
                             f"to satisfy constraint: Member must have length less than or equal to {MAX_BATCH_EVENTS}")
+        sizes = [len(str(event["message"]).encode()) + EVENT_OVERHEAD for event in batch]
+        if sizes and max(sizes) > MAX_EVENT_BYTES:
+            raise LogsError("InvalidParameterException", f"Log event too large: {max(sizes)} bytes exceeds limit "
+                            f"of {MAX_EVENT_BYTES}")
+        if sum(sizes) > MAX_BATCH_BYTES:
+            raise LogsError("InvalidParameterException", f"Upload too large: {sum(sizes)} bytes exceeds limit of "
+                            f"{MAX_BATCH_BYTES}")
         now = self._now_ms()
         made = []
         for event in batch:
