@@ -31,7 +31,7 @@ from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import OptionsError, load_options
 from simulator.loadgen.pacing import mean_duration
 from simulator.loadgen.setup import install
-from simulator.loadgen.traffic import Profile, expected_contact_seconds, plan_traffic
+from simulator.loadgen.traffic import Profile, TrafficPlan, expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
 from simulator.report.analysis import format_summary
 from simulator.report.record import RunFolderError, claim_folder, new_run_id
@@ -100,16 +100,23 @@ def locust_arguments(scenario: Scenario, folder: Path, *, target: str, time_scal
     return args
 
 
-def callers(scenario: Scenario, target: str, time_scale: float | None) -> tuple[int, float]:
-    """Users and spawn rate: the scenario's; with production's arrivals, as many as they need."""
+def traffic_plan(scenario: Scenario, target: str, time_scale: float | None) -> TrafficPlan | None:
+    """How production's arrivals are driven at the peak, or None when the load is the users' own."""
     load = scenario.load
-    users, spawn_rate = load.users, load.spawn_rate
     peak = Profile.parse(load.traffic_profile, load.contacts_per_minute).peak if load.traffic_profile \
         else load.contacts_per_minute
-    if peak:
-        scale = 1.0 if target == "aws" else (time_scale or scenario.time_scale)
-        plan = plan_traffic(peak, scale, load.max_contacts_per_second,
-                            expected_contact_seconds(load.loops_per_contact, mean_duration(load.prompt_time), scale))
+    if not peak:
+        return None
+    scale = 1.0 if target == "aws" else (time_scale or scenario.time_scale)
+    return plan_traffic(peak, scale, load.max_contacts_per_second,
+                        expected_contact_seconds(load.loops_per_contact, mean_duration(load.prompt_time), scale))
+
+
+def callers(scenario: Scenario, target: str, time_scale: float | None) -> tuple[int, float]:
+    """Users and spawn rate: the scenario's; with production's arrivals, as many as they need."""
+    users, spawn_rate = scenario.load.users, scenario.load.spawn_rate
+    plan = traffic_plan(scenario, target, time_scale)
+    if plan is not None:
         users = max(users, plan.users)
         spawn_rate = max(spawn_rate, float(users))
     return users, spawn_rate
@@ -149,6 +156,9 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     say(f"shiftsim: rehearsing {scenario.name} ({scenario.source}) -> {folder}")
     for note in scenario.notes:
         say(f"shiftsim: note: {note}")
+    traffic = traffic_plan(scenario, target, time_scale)
+    if traffic is not None:  # why it drives production's rate for real, or samples it
+        say(f"shiftsim: traffic: {traffic.describe()}")
     if not deploys(scenario, watch_existing):
         say(f"shiftsim: the scenario has no [deployment] table: a load-only rehearsal of "
             f"{scenario.load.max_duration:g} s (max_duration); `shiftsim deploy --scenario {scenario.source}` "
