@@ -237,3 +237,12 @@ def test_requirements_pip_cannot_install_are_one_line_naming_the_package(tmp_pat
     assert f"{src / 'requirements.txt'}: pip could not install the dependencies:" in done.stderr
     assert "absent_lib-2.0-py3-none-any.whl" in done.stderr
     assert not list((tmp_path / "cache" / "shiftsim" / "dependencies").iterdir())  # nothing half-built kept
+
+
+def test_a_results_folder_that_cannot_be_written_is_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", "scenarios/linear-rollback.toml",
+                           "--results", str(tmp_path / "a-file" / "run")], capture_output=True, text=True, env=ENV,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"shiftsim: error: --results: cannot use {tmp_path / 'a-file' / 'run'}: Not a directory")

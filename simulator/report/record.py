@@ -81,6 +81,14 @@ def claim_folder(folder: Path, *, replace: bool = False, option: str = "--result
     about to record (a rehearsal's, whose Locust reports start first) is this run's already."""
     if folder.resolve() in _claimed:
         return
+    try:
+        _claim(folder, replace, option)
+    except OSError as exc:  # unwritable, a full disk, a path through a file
+        raise RunFolderError(f"{option}: cannot use {folder}: {exc.strerror or exc}") from None
+    _claimed.add(folder.resolve())
+
+
+def _claim(folder: Path, replace: bool, option: str) -> None:
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"{option}: {folder} is a file, not a folder")
     if folder.exists():
@@ -95,7 +103,9 @@ def claim_folder(folder: Path, *, replace: bool = False, option: str = "--result
         for path in runs:
             path.unlink()
     folder.mkdir(parents=True, exist_ok=True)
-    _claimed.add(folder.resolve())
+    probe = folder / ".shiftsim-writable"
+    probe.write_bytes(b"")  # a folder it cannot write to is said now, not as a traceback mid-run
+    probe.unlink()
 
 
 def _run_id_of(folder: Path) -> str | None:
