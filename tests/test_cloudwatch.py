@@ -408,3 +408,35 @@ def test_percentile_and_error_rate_alarms(faulty):
             cw.put_metric_alarm(AlarmName="Bad", EvaluationPeriods=1, Threshold=1,
                                 ComparisonOperator="GreaterThanThreshold", **bad)
         assert caught.value.response["Error"]["Code"] in (code, "InvalidParameterValue"), caught.value.response
+
+
+def test_put_metric_data_and_metric_math_keep_awss_limits(faulty):
+    """5,000 items, 31 dimensions, 151 values, a timestamp a year out, 1e308 (whose sums overflow to a
+    non-JSON Infinity): refused as CloudWatch refuses them; a 50,000-term expression is a 400, not a
+    500 of a recursion."""
+    _, clock, _, cw = faulty
+    now = clock.now()
+
+    def datum(**extra):
+        return {"MetricName": "Probe", "Value": 1.0, **extra}
+
+    refused = [
+        [datum() for _ in range(1001)],
+        [datum(Dimensions=[{"Name": f"d{i}", "Value": "v"} for i in range(31)])],
+        [{"MetricName": "Probe", "Values": [1.0] * 151}],
+        [datum(Timestamp=now + 365 * 86400)],
+        [datum(Timestamp=now - 15 * 86400)],
+        [datum(Value=1e308), datum(Value=1e308)],
+    ]
+    for data in refused:
+        with pytest.raises(ClientError) as info:
+            cw.put_metric_data(Namespace="Probe", MetricData=data)
+        assert info.value.response["Error"]["Code"] == "InvalidParameterValue", data[:1]
+    cw.put_metric_data(Namespace="Probe", MetricData=[datum(Timestamp=now - 3600) for _ in range(1000)])
+    chain = "+".join(["m"] * 25_000)
+    with pytest.raises(ClientError) as info:
+        cw.get_metric_data(StartTime=now - 600, EndTime=now, MetricDataQueries=[
+            {"Id": "m", "MetricStat": {"Metric": {"Namespace": "Probe", "MetricName": "Probe"}, "Period": 60,
+                                       "Stat": "Sum"}, "ReturnData": False},
+            {"Id": "e", "Expression": chain}])
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -17,12 +17,29 @@ class ExpressionError(ValueError):
     pass
 
 
+MAX_LENGTH = 2048  # MetricDataQuery.Expression's length constraint
+MAX_DEPTH = 100  # operators nested: evaluation recurses, and a long chain of them would exhaust the stack
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 class Expression:
     def __init__(self, text: str, ids: set[str]) -> None:
+        if len(text) > MAX_LENGTH:
+            raise ExpressionError(f"Invalid metrics expression: longer than {MAX_LENGTH} characters ({len(text)})")
         try:
             tree = ast.parse(text, mode="eval").body
-        except SyntaxError:
-            raise ExpressionError(f"Invalid metrics expression: {text}") from None
+        except (SyntaxError, RecursionError, MemoryError):
+            raise ExpressionError(f"Invalid metrics expression: {text[:200]}") from None
+        if _depth(tree) > MAX_DEPTH:
+            raise ExpressionError(f"Invalid metrics expression: more than {MAX_DEPTH} operations nested")
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and node.id not in ids:
                 raise ExpressionError(f"Invalid metrics expression: {text}: unknown id {node.id}")

@@ -82,6 +82,28 @@ def _queries_period(queries: list[dict[str, Any]]) -> int:
     return periods.pop()
 
 
+# PutMetricData's limits (CloudWatch's quotas page): items a call, dimensions a metric, values a datum,
+# and how far a datapoint's time may be from now
+MAX_DATA, MAX_DIMENSIONS, MAX_VALUES = 1000, 30, 150
+MAX_PAST_S, MAX_FUTURE_S = 14 * 86400, 2 * 3600
+MAX_MAGNITUDE = 2.0 ** 360  # CloudWatch rejects larger values (so no sum of them overflows to Infinity)
+
+
+def _check_limits(data: list[dict[str, Any]], now: float) -> None:
+    """PutMetricData's limits, as CloudWatch refuses a call past them: nothing of it is stored."""
+    if len(data) > MAX_DATA:
+        raise _invalid(f"The collection MetricData must not have a size greater than {MAX_DATA}.")
+    for datum in data:
+        if len(datum.get("Dimensions") or ()) > MAX_DIMENSIONS:
+            raise _invalid(f"The collection MetricData.member.Dimensions must not have a size greater than {MAX_DIMENSIONS}.")
+        if len(datum.get("Values") or ()) > MAX_VALUES or len(datum.get("Counts") or ()) > MAX_VALUES:
+            raise _invalid(f"The collection MetricData.member.Values must not have a size greater than {MAX_VALUES}.")
+        stamp = datum.get("Timestamp")
+        if stamp is not None and not now - MAX_PAST_S <= float(stamp) <= now + MAX_FUTURE_S:
+            raise _invalid("The parameter MetricData.member.Timestamp must specify a time no more than two weeks "
+                           "in the past and no more than two hours in the future.")
+
+
 def _datum_bucket(datum: dict[str, Any]) -> Bucket:
     """The datapoints one MetricDatum stands for."""
     given = [k for k in ("Value", "Values", "StatisticValues") if datum.get(k) is not None]
@@ -95,7 +117,8 @@ def _datum_bucket(datum: dict[str, Any]) -> Bucket:
         stats = datum["StatisticValues"]
         count, total = float(stats["SampleCount"]), float(stats["Sum"])
         low, high = float(stats["Minimum"]), float(stats["Maximum"])
-        if not all(math.isfinite(v) for v in (count, total, low, high)) or count <= 0 or low > high:
+        if not all(math.isfinite(v) and abs(v) <= MAX_MAGNITUDE for v in (count, total, low, high)) or count <= 0 \
+                or low > high:
             raise _invalid("The parameter MetricData.member.StatisticValues is not valid.")
         return Bucket(count, total, low, high)
     values = [float(v) for v in datum.get("Values") or [datum.get("Value", 0.0)]]
@@ -104,7 +127,7 @@ def _datum_bucket(datum: dict[str, Any]) -> Bucket:
         raise CloudWatchError(400, "InvalidParameterCombination",
                               "The parameters MetricData.member.Values and MetricData.member.Counts must be of the same size.")
     for value, count in zip(values, counts, strict=True):
-        if not math.isfinite(value) or not math.isfinite(count) or count < 0:
+        if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE or not math.isfinite(count) or count < 0:
             raise _invalid(f"The value {value} for parameter MetricData.member.Value is invalid.")
         bucket.add(value, count)
     return bucket
@@ -364,6 +387,7 @@ class CloudWatchBackend:
         """PutMetricData: a Value, Values with their Counts, or StatisticValues (a set of datapoints
         already summarised), each checked as CloudWatch checks them; the Unit is kept per metric."""
         now = self.clock.now()
+        _check_limits(data, now)
         made = []
         for datum in data:
             key = metric_key(namespace, datum["MetricName"], datum.get("Dimensions"))
