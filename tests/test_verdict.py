@@ -246,3 +246,18 @@ def test_a_results_folder_that_cannot_be_written_is_one_line(tmp_path):
                           cwd=ROOT, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"shiftsim: error: --results: cannot use {tmp_path / 'a-file' / 'run'}: Not a directory")
+
+
+def test_contacts_that_invoke_nothing_are_still_counted_and_fail_the_default_gate(tmp_path):
+    """A flow whose contacts run no Invoke block: the summary counts them (it said 0 contacts beside
+    68 ended), and with no invocation nothing was rehearsed, which the default gate says."""
+    writer = RecordWriter(tmp_path)
+    writer.contacts_ended([{"contact": f"c{i}", "t": T0 + i, "outcome": "disconnected", "last": ["flow", "bye"],
+                            "invocations": 0, "errors": 0, "flow_errors": [], "met": {}, "late": False}
+                           for i in range(68)])
+    writer.close()
+    summary = analyse(load_record(tmp_path), expectations=Expectations())
+    assert summary["contacts"] == 68 and summary["contact_outcomes"]["ended"] == 68
+    assert format_summary(summary).startswith("0 invocations in 68 contacts")
+    assert not summary["verdict"]["passed"]
+    assert any(c["check"].startswith("invocations, at least") and not c["passed"] for c in summary["verdict"]["checks"])

@@ -327,7 +327,8 @@ def analyse(record: Record, window: float | None = None,
     summary = {
         "run": record.folder.name, "invocations": total, "errors": int((~all_ok).sum()),
         "error_rate": round(float((~all_ok).sum() / total), 4) if total else 0.0,
-        "contacts": int(len(set(contacts.tolist()))),
+        # every contact: those that invoked (in the rows) and those that ended without invoking anything
+        "contacts": int(len(set(contacts.tolist()))) + sum(1 for e in record.contact_ends if e.get("invocations") == 0),
         "failed_contacts": int(len(set(contacts[~all_ok].tolist()))),
         "deployed_function": deployed, "functions": functions,
         **contact_endings(record.contact_ends, deployed, timeline.origin),
