@@ -192,6 +192,19 @@ STDLIB_HANDLERS = ["pty.spawn", "os.system", "subprocess.run", "shutil.rmtree", 
                    "borrowed.run", "borrowed.rmtree", "../../usr/lib/python3/pty.spawn"]
 
 
+USER_CODE = Path(__file__).parent / "user_code"
+OWN_CODE_STACK = f"""
+[[functions]]
+name = "own"
+[[functions.versions]]
+code = "{USER_CODE}"
+handler = "app.answer"
+[[functions.aliases]]
+name = "live"
+version = "1"
+"""
+
+
 def _zip_of(folder: Path) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -205,18 +218,8 @@ def test_no_lambda_operation_makes_a_standard_library_callable_the_handler(tmp_p
     UpdateFunctionCode and PublishVersion on top), with code uploads allowed: a handler that names a
     callable of the standard library, directly or through a name the user's module imported, fails
     its init as Lambda's handler errors do, and the command in the payload never runs."""
-    code = Path(__file__).parent / "user_code"
-    stack = f"""
-[[functions]]
-name = "own"
-[[functions.versions]]
-code = "{code}"
-handler = "app.answer"
-[[functions.aliases]]
-name = "live"
-version = "1"
-"""
-    emulator = RunningEmulator(parse_scenario(stack, str(code / "stack.toml")), code_uploads=True)
+    code = USER_CODE
+    emulator = RunningEmulator(parse_scenario(OWN_CODE_STACK, str(code / "stack.toml")), code_uploads=True)
     marker = tmp_path / "ran"
     payload = json.dumps(["sh", "-c", f"touch {marker}"]).encode()
     package = _zip_of(code)
@@ -249,21 +252,11 @@ version = "1"
 def test_the_admin_routes_take_no_code_folder_from_a_request(tmp_path):
     """With the token and a handler named at start, a request still cannot point the function at a
     folder of its choosing: only the code folders the emulator started with."""
-    code = Path(__file__).parent / "user_code"
+    code = USER_CODE
     planted = tmp_path / "planted"
     planted.mkdir()
     (planted / "app.py").write_text("def answer(event, context):\n    return {'planted': 'yes'}\n")
-    stack = f"""
-[[functions]]
-name = "own"
-[[functions.versions]]
-code = "{code}"
-handler = "app.answer"
-[[functions.aliases]]
-name = "live"
-version = "1"
-"""
-    emulator = RunningEmulator(parse_scenario(stack, str(code / "stack.toml")))
+    emulator = RunningEmulator(parse_scenario(OWN_CODE_STACK, str(code / "stack.toml")))
     try:
         token = emulator.server.guard.admin_token
         body = json.dumps({"code": str(planted), "handler": "app.answer"}).encode()
