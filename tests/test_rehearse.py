@@ -51,7 +51,7 @@ def test_shipped_scenarios(tmp_path, name, outcome):
         assert d["first_target_error_at"] < d["alarm_fired_at"] <= d["rollback_at"]
     if name == "linear-rollback":  # why it samples production's busy hour, said at start
         assert ("shiftsim: traffic: production 600 contacts/min at x60 is 600.0 real contacts/s; above the ceiling "
-                "of 25.0/s (max_contacts_per_second), so it samples: each contact started stands for 24") in done.stdout
+                "(max_contacts_per_second), so it samples: starting 25.0/s, each standing for 24") in done.stdout
     if name == "wrong-alarm-dimensions":
         states = {a["state"] for a in summary["deployment"]["alarm_transitions"]}
         assert states == {"INSUFFICIENT_DATA"}  # the alarm never saw a datapoint

@@ -31,9 +31,9 @@ class TrafficPlan:
         what = (f"production {self.contacts_per_minute:g} contacts/min at x{self.scale:g} is "
                 f"{self.needed_per_second:,.1f} real contacts/s")
         if self.sampled:
-            what += (f"; above the ceiling of {self.driven_per_second:,.1f}/s (max_contacts_per_second), so it "
-                     f"samples: each contact started stands for {self.weight:.3g} production contacts (CloudWatch "
-                     "counts them so; counts are scaled back with their sampling interval)")
+            what += (f"; above the ceiling (max_contacts_per_second), so it samples: starting "
+                     f"{self.driven_per_second:,.1f}/s, each standing for {self.weight:.3g} production contacts "
+                     "(CloudWatch counts them so; counts are scaled back with their sampling interval)")
         else:
             what += "; driven for real"
         return what + (f"; {self.users} users (arrivals x {self.contact_seconds:.2f} s a contact, with headroom); "
