@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from simulator.scenario.reader import parse_scenario
-from tests.helpers import RunningEmulator
+from tests.helpers import RunningEmulator, wait_for
 
 CODE = Path(__file__).parent / "user_code"
 HANDLERS = ("answer", "sleep_past_timeout", "exit_interpreter", "segfault", "raise_error", "block_cpu",
-            "not_json", "grow", "list_functions")
+            "not_json", "grow", "list_functions", "hoard")
 
 
 def stack() -> str:
@@ -51,12 +51,17 @@ runtime = "nodejs20.x"
 
 
 @pytest.fixture(scope="module")
-def lam():
-    running = RunningEmulator(parse_scenario(stack(), str(CODE / "stack.toml")))
+def running():
+    emulator = RunningEmulator(parse_scenario(stack(), str(CODE / "stack.toml")))
     try:
-        yield running.boto3()
+        yield emulator
     finally:
-        running.close()
+        emulator.close()
+
+
+@pytest.fixture(scope="module")
+def lam(running):
+    return running.boto3()
 
 
 def invoke(lam, name: str, n: int = 0) -> tuple[dict, str]:
@@ -113,6 +118,33 @@ def test_an_unserialisable_answer_is_a_marshal_error(lam):
     body, _ = invoke(lam, "not_json")
     assert body["errorType"] == "Runtime.MarshalError"
     assert body["errorMessage"] == "Unable to marshal response: Object of type object is not JSON serializable"
+
+
+def test_a_handler_cannot_take_more_memory_than_its_setting_allows(lam):
+    """Three gigabytes asked of a 128 MB function: the environment's address space is bounded by the
+    function's memory (it took 3 GB of the machine's before), and the answer is Lambda's."""
+    body, _ = invoke(lam, "hoard")
+    assert body["errorType"] == "Runtime.OutOfMemory", body
+    assert invoke(lam, "answer")[0]["version"] == "1"  # the emulator and other environments go on
+
+
+def test_an_idle_environment_that_died_is_not_handed_the_next_invocation(running, lam):
+    """Killed while idle (the machine's OOM killer, a user's kill): the next Invoke starts a new
+    environment instead of meeting a dead one (a spurious Runtime.ExitError before)."""
+    import os
+    import signal
+
+    invoke(lam, "answer")
+    idle = [env for sandbox in running.emulator.lambda_.sandboxes for env in sandbox.idle
+            if env.variables["AWS_LAMBDA_FUNCTION_NAME"] == "answer"]
+    assert idle
+    for env in idle:
+        os.kill(env.process.pid, signal.SIGKILL)
+    for env in idle:
+        wait_for(lambda env=env: not env.alive(), 30)
+    for n in range(3):
+        body, _ = invoke(lam, "answer", n)
+        assert body.get("version") == "1", body
 
 
 def test_memory_past_the_setting_is_out_of_memory(lam):

@@ -94,3 +94,8 @@ def fail_twice_then_succeed(event, context):
     if ATTEMPTS[key] < 3:
         raise RuntimeError(f"attempt {ATTEMPTS[key]} fails")
     return {"attempts": str(ATTEMPTS[key])}
+
+
+def hoard(event, context):
+    """Asks for three gigabytes: past any function's memory here, whatever the machine has."""
+    return {"size": str(len(bytearray(3 * 1024 * 1024 * 1024)))}

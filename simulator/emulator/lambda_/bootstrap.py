@@ -155,9 +155,27 @@ def _init(handler_spec, task_root):
     return handler, None
 
 
+HEADROOM_MB = 1024  # address space beyond the function's memory: the interpreter's own mappings
+
+
+def _limit_memory():
+    """The function's memory as a bound on what the process can map: a handler that asks for more
+    gets a MemoryError, which ends the environment as Lambda's limit would, never the machine's memory."""
+    memory_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 0)
+    if memory_mb > 0:
+        limit = (memory_mb + HEADROOM_MB) * 1024 * 1024
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (ValueError, OSError):
+            pass
+
+
 def _invoke(handler, event, context, capture):
     try:
         value = handler(event, context)
+    except MemoryError:
+        reply = {"error": _error("Runtime.OutOfMemory", f"RequestId: {context.aws_request_id} Error: Runtime "
+                                 "exited with error: signal: killed"), "exit": True}
     except Exception as exc:
         reply = {"error": _error(type(exc).__name__, str(exc), _user_frames(exc))}
     else:
@@ -199,6 +217,7 @@ def main():
     log_handler, request_filter = _lambda_logging(capture)
     real_out, real_err = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = capture
+    _limit_memory()
     handler, init_error = _init(handler_spec, task_root)
     if init_error is not None:
         _write_frame(channel, {"init_error": init_error, "logs": capture.take()})
@@ -211,7 +230,10 @@ def main():
         fields = message["context"]
         request_filter.request_id = fields["aws_request_id"]
         context = Context(fields, time.monotonic() + fields["remaining_ms"] / 1000.0)
-        _write_frame(channel, _invoke(handler, message["event"], context, capture))
+        reply = _invoke(handler, message["event"], context, capture)
+        _write_frame(channel, reply)
+        if reply.get("exit"):  # Lambda ends an environment that ran out of memory
+            os._exit(137)
     log_handler.close()
     sys.stdout, sys.stderr = real_out, real_err
 

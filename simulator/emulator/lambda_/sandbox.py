@@ -83,6 +83,17 @@ class _Environment:
             return False
         return True
 
+    def alive(self) -> bool:
+        """Whether the process still runs, as far as the loop has seen (its exit, or its pipe's end)."""
+        if self.process.returncode is not None:
+            return False
+        if self.process.stdout is not None and self.process.stdout.at_eof():
+            return False
+        try:  # a zombie the loop has not reaped yet has exited too
+            return os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+        except ChildProcessError:  # reaped already
+            return False
+
     async def exit_code(self) -> int | None:
         try:
             return await asyncio.wait_for(self.process.wait(), 5.0)
@@ -118,7 +129,7 @@ class ProcessHandler:
                   environment: Callable[[], dict[str, str]]) -> HandlerResult:
         started = time.monotonic()
         init_ms: float | None = None
-        env: _Environment | None = self.idle.pop() if self.idle else None
+        env = self._idle_environment()
         if env is None:
             self.cold_starts += 1
             env = await _Environment.start(environment())
@@ -160,6 +171,9 @@ class ProcessHandler:
                 error_type="Runtime.OutOfMemory", logs=logs, init_ms=init_ms, memory_used_mb=memory_mb,
                 error_message=f"RequestId: {context.aws_request_id} Error: Runtime exited with error: signal: killed"))
         error = reply.get("error")
+        if reply.get("exit") and error is not None:  # it ran out of memory: the environment ends with its answer
+            return self._end(env, HandlerResult(error_type=error["errorType"], error_message=error["errorMessage"],
+                                                logs=logs, init_ms=init_ms, memory_used_mb=memory_mb))
         result = HandlerResult(value=reply.get("value"), logs=logs, init_ms=init_ms, memory_used_mb=memory_mb)
         if error is not None:
             result = HandlerResult(error_type=error["errorType"], error_message=error["errorMessage"],
@@ -171,6 +185,16 @@ class ProcessHandler:
         else:
             env.kill()
         return result
+
+    def _idle_environment(self) -> _Environment | None:
+        """A live idle environment for a warm start, or None: one that died while idle (killed, or
+        ended after running out of memory) is dropped, never handed an invocation it cannot answer."""
+        while self.idle:
+            env = self.idle.pop()
+            if env.alive():
+                return env
+            env.kill()
+        return None
 
     def _end(self, env: _Environment, result: HandlerResult) -> HandlerResult:
         """An environment Lambda would not reuse: ended, and its result passed on."""
