@@ -329,6 +329,8 @@ class LambdaBackend:
             for version in (fn.latest, *fn.versions.values()):
                 if isinstance(version.handler, ProcessHandler):
                     version.handler.close()
+            self.packages.keep_only({v.spec.code.path for f in self.functions.values()
+                                     for v in (f.latest, *f.versions.values()) if v.spec.code is not None})
             return
         if qualifier == LATEST:
             raise _invalid("$LATEST version cannot be deleted without deleting the function.")

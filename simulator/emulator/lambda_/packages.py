@@ -47,6 +47,14 @@ class Packages:
         self.by_sha[sha] = str(folder)
         return str(folder), sha
 
+    def keep_only(self, in_use: set[str]) -> None:
+        """Remove the unpacked packages no function's version uses any more (DeleteFunction): what a
+        client uploads does not stay on disk after it is deleted."""
+        for sha, folder in list(self.by_sha.items()):
+            if folder not in in_use:
+                shutil.rmtree(folder, ignore_errors=True)
+                del self.by_sha[sha]
+
     def close(self) -> None:
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
