@@ -169,13 +169,13 @@ def test_an_uploaded_package_leaves_the_disk_with_its_function(emulator, lam):
     """What a client uploads is unpacked into the emulator's folder, and removed with DeleteFunction
     (it stayed until the emulator closed: a loop of create and delete filled the disk)."""
     packages = emulator.emulator.lambda_.packages
+    before = set(packages.by_sha.values())
     for n in range(3):
         lam.create_function(FunctionName=f"Temp{n}", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                             Code={"ZipFile": package(f"def handler(event, context):\n    return {{'n': {n}}}\n")})
-    folders = [Path(folder) for folder in packages.by_sha.values()]
-    assert len(folders) >= 3 and all(folder.is_dir() for folder in folders)
+    folders = [Path(folder) for folder in set(packages.by_sha.values()) - before]
+    assert len(folders) == 3 and all((folder / "app.py").exists() for folder in folders)
     for n in range(3):
         lam.delete_function(FunctionName=f"Temp{n}")
-    remaining = {Path(folder) for folder in packages.by_sha.values()}
-    assert [folder for folder in folders if folder.exists() and folder not in remaining] == []
+    assert [folder for folder in folders if folder.exists()] == []
     assert all("Temp" not in f for f in [fn["FunctionName"] for fn in lam.list_functions()["Functions"]])
