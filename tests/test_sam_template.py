@@ -295,3 +295,20 @@ def test_a_deployed_function_whose_code_cannot_run_here_fails_the_verdict(tmp_pa
     summary = {"deployment": {"outcome": "succeeded"}, "run_info": {"unfaithful": list(scenario.unfaithful)}}
     judged = verdict(summary, Expectations(outcome="succeeded"))
     assert not judged["passed"] and judged["checks"][-1]["check"].startswith("rehearsed faithfully: ")
+
+
+def test_a_billion_laughs_template_is_refused_at_once(tmp_path):
+    """Nine lines of YAML aliases that stand for half a billion values (the SAM transform walked them
+    for minutes): refused in one line before any of it is expanded."""
+    levels = ['  a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for name, previous in zip("bcdefghi", "abcdefgh", strict=True):
+        levels.append(f"  {name}: &{name} [{', '.join(['*' + previous] * 9)}]")
+    path = tmp_path / "template.yaml"
+    path.write_text("AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\nMetadata:\n"
+                    + "\n".join(levels) + "\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                    "      InlineCode: 'def handler(e, c): return {}'\n      Handler: index.handler\n"
+                    "      Runtime: python3.12\n")
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", "--template", str(path)],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "its YAML aliases expand to " in done.stderr and "values (at most 200,000)" in done.stderr

@@ -64,6 +64,36 @@ class TemplateStack:
     unfaithful: tuple[str, ...] = ()  # notes that touch the verdict
 
 
+MAX_TEMPLATE_NODES = 200_000  # a template's values once its YAML aliases are expanded (a large one has thousands)
+
+
+def _expanded_nodes(text: str) -> int:
+    """How many values the YAML stands for once every alias is expanded (a billion laughs: a few
+    lines that stand for 10^9, which the SAM transform would walk for minutes), counted once per node."""
+    import yaml
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is None:
+        return 0
+    size: dict[int, int] = {}
+    order, stack = [], [root]
+    while stack:  # children before parents, without recursion: nesting is the user's to choose
+        node = stack.pop()
+        if id(node) in size:
+            continue
+        size[id(node)] = 0
+        order.append(node)
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    for node in reversed(order):
+        children = ([part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        size[id(node)] = min(10**12, 1 + sum(size[id(child)] for child in children))
+    return size[id(root)]
+
+
 def read_template(path: Path) -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse  # CloudFormation's short forms (!Ref, !Sub ...)
 
@@ -71,6 +101,13 @@ def read_template(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TemplateError(f"{path}: cannot read the template: {exc.strerror or exc}") from None
+    try:
+        expanded = _expanded_nodes(text)
+    except Exception:  # yaml's own errors: said by the parse below
+        expanded = 0
+    if expanded > MAX_TEMPLATE_NODES:
+        raise TemplateError(f"{path}: its YAML aliases expand to {expanded:,} values (at most {MAX_TEMPLATE_NODES:,}): "
+                            "a template that size is no stack shiftsim rehearses")
     try:
         template = yaml_parse(text)
     except Exception as exc:  # yaml's and json's errors both
