@@ -338,3 +338,28 @@ def test_a_member_of_the_wrong_type_is_refused_and_every_later_reader_still_serv
         assert emulator.boto3("cloudwatch").describe_alarms()["MetricAlarms"] is not None
         assert emulator.boto3("codedeploy").list_applications()["applications"] == ["ServerlessDeploymentApplication"]
         assert isinstance(emulator.boto3("logs").describe_log_groups()["logGroups"], list)
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /_shiftsim/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    b"GET /_shiftsim/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    b"POST /2015-03-31/functions/ConnectLambdaFunction/invocations?Qualifier=PROD HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Length: 2\r\n\r\n{}",
+])
+def test_a_half_closed_connection_is_answered(request_bytes):
+    """A client that sends its request and shuts its side (SHUT_WR, as `curl` and HTTP/1.0 clients may)
+    gets its answer; the requests aiohttp serves got nothing."""
+    import socket
+
+    with running_emulator() as emulator:
+        host, port = emulator.url.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(request_bytes)
+            connection.shutdown(socket.SHUT_WR)
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:200]

@@ -20,7 +20,7 @@ import http
 import logging
 import re
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE
@@ -271,14 +271,41 @@ class _Connection(asyncio.Protocol):
             return
         self.door.connections.discard(self)
         self.door.handed_over += 1
-        handler = self.door.fallback()
+        handler = _HalfClosable(self.door.fallback())
         transport.set_protocol(handler)
         handler.connection_made(transport)
         if self.paused:
             transport.resume_reading()
         if self.buffer:
             handler.data_received(bytes(self.buffer))
-        if self.eof:  # aiohttp's protocol closes at the end of input, whatever is unanswered
+        if self.eof:
             handler.eof_received()
-            transport.close()
         self.transport, self.buffer = None, bytearray()
+
+
+class _HalfClosable(asyncio.Protocol):
+    """aiohttp's protocol, with a client's end of input (a half-close: `shutdown(SHUT_WR)` after its
+    request) taken as "answer what you have, then close", where aiohttp's own closes at once and the
+    request goes unanswered."""
+
+    def __init__(self, handler: Any) -> None:
+        self.handler = handler
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.handler.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.handler.data_received(data)
+
+    def eof_received(self) -> bool:
+        self.handler.close()  # aiohttp's graceful close: after the requests it has read are answered
+        return True  # keep the transport open to write those answers
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.handler.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.handler.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.handler.resume_writing()
