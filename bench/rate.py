@@ -4,7 +4,7 @@ capacity being the highest rate reached; then runs at 50 %, 80 % and, three time
 rate within 1 % of the target, p99 lag behind the intended start under 5 ms).
 
     python bench/rate.py            # 60 s per rate; rewrites its section of bench/RESULTS.md
-    python bench/rate.py --smoke    # 5 s per rate (CI)
+    python bench/rate.py --smoke    # 3 s per rate (CI)
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
-    seconds = 5 if args.smoke else 60
+    seconds = 3 if args.smoke else 60
     work = Path(tempfile.mkdtemp(prefix="shiftsim-rate-"))
     locustfile = str(ROOT / "locustfiles" / "connect_loop.py")
     rows = []
