@@ -10,7 +10,8 @@ from dataclasses import replace
 import pytest
 
 from simulator.loadgen.options import LoadOptions
-from simulator.loadgen.pacing import DistributionError, Pacer, mean_duration, parse_duration_distribution
+from simulator.loadgen.pacing import Pacer, mean_duration, parse_duration_distribution
+from simulator.scenario.durations import DistributionError
 
 
 class FakeNow:

@@ -111,3 +111,25 @@ timeout = 1
                          ("[flow_map]\nx = 1\n", "flow_map.x: must be a string")]:
         with pytest.raises(ScenarioError, match=re.escape(message)):
             parse_scenario(bad, "s.toml")
+
+
+@pytest.mark.parametrize("content, said", [
+    (b'[scenario]\nname = "caf\xe9"\n', "not UTF-8 text (byte 0xe9 on line 2): save the scenario as UTF-8"),
+    (b'[load]\nprompt_time = "gaussian:8"\n', "load.prompt_time: prompt time 'gaussian:8': expected fixed:S"),
+    (b'{"Version": "2019-10-30", "StartAction": "a", "Actions": []}', "is an exported contact flow (JSON), not a scenario"),
+    (b"AWSTemplateFormatVersion: '2010-09-09'\nResources: {}\n", "is a SAM or CloudFormation template, not a scenario"),
+])
+def test_files_a_newcomer_passes_by_mistake_are_one_line(tmp_path, content, said):
+    """What validate says is what rehearse would: a Latin-1 file, a prompt time rehearse cannot sample,
+    a flow or a template where a scenario goes (each was a traceback, an ok, or 'not valid TOML')."""
+    path = tmp_path / "s.toml"
+    path.write_bytes(content)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert said in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_scenario_saved_with_a_bom_is_read(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_bytes(b'\xef\xbb\xbf[scenario]\nname = "bom"\n')
+    assert load_scenario(path).name == "bom"

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from simulator.scenario.durations import parse_spec
+
 
 @dataclass(slots=True)  # not frozen: one per invocation (see connect.invoke.RawInvocation)
 class Ticket:
@@ -70,30 +72,9 @@ class Pacer:
                 waiter.set_result(None)
 
 
-class DistributionError(ValueError):
-    pass
-
-
-_SHAPES = {"fixed": 1, "uniform": 2, "exp": 1, "normal": 2}  # kind -> how many numbers follow it
-
-
-def _parse_spec(spec: str) -> tuple[str, list[float]]:
-    """`fixed:S`, `uniform:LO:HI`, `exp:MEAN` or `normal:MEAN:SD` (seconds) -> kind and numbers."""
-    kind, *raw = spec.split(":")
-    try:
-        values = [float(v) for v in raw]
-    except ValueError:
-        raise DistributionError(f"prompt time {spec!r}: numbers expected after the kind") from None
-    if any(v < 0 for v in values):
-        raise DistributionError(f"prompt time {spec!r}: seconds cannot be negative")
-    if _SHAPES.get(kind) != len(values) or (kind == "uniform" and values[0] > values[1]):
-        raise DistributionError(f"prompt time {spec!r}: expected fixed:S, uniform:LO:HI, exp:MEAN or normal:MEAN:SD")
-    return kind, values
-
-
 def parse_duration_distribution(spec: str, rng: random.Random) -> Callable[[], float]:
     """A prompt-time spec (see `_parse_spec`) -> a sampler."""
-    kind, values = _parse_spec(spec)
+    kind, values = parse_spec(spec)
     if kind == "fixed":
         return lambda: values[0]
     if kind == "uniform":
@@ -105,7 +86,7 @@ def parse_duration_distribution(spec: str, rng: random.Random) -> Callable[[], f
 
 def mean_duration(spec: str) -> float:
     """The mean of a prompt-time spec, in seconds (a normal's clipping at 0 left aside)."""
-    kind, values = _parse_spec(spec)
+    kind, values = parse_spec(spec)
     return (values[0] + values[1]) / 2 if kind == "uniform" else values[0]
 
 

@@ -22,6 +22,7 @@ from simulator.deployment.vocabulary import (
     TREATMENTS,
     deployment_config_name,
 )
+from simulator.scenario.durations import DistributionError, parse_spec
 from simulator.scenario.spec import (
     DEFAULT_ACCOUNT,
     DEFAULT_ALIAS,
@@ -138,16 +139,36 @@ def load_scenario(path: str | Path | None, stack: StackSource | None = None) -> 
         return parse_scenario("[deployment]\n", stack.template, stack)
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ScenarioError(f"{source}: cannot read scenario: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # a BOM, as some editors save UTF-8
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ScenarioError(f"{source}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}): save the "
+                            "scenario as UTF-8") from None
     return parse_scenario(text, source, stack)
+
+
+def _what_else(text: str) -> str | None:
+    """What a file that is not TOML is, when it is one of the other files a user has at hand."""
+    head = text.lstrip()[:4000]
+    if head.startswith("{") and '"Actions"' in head:
+        return "an exported contact flow (JSON), not a scenario (TOML): give it as [load] flow in a scenario"
+    if "AWSTemplateFormatVersion" in head or "Transform:" in head or head.startswith("Resources:"):
+        return ("a SAM or CloudFormation template, not a scenario (TOML): give it with --template (or [stack] "
+                "template in a scenario)")
+    return None
 
 
 def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | None = None) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        other = _what_else(text)
+        if other is not None:
+            raise ScenarioError(f"{source}: is {other}") from None
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
     top = _Section(source, "", data)
     meta = top.table("scenario") or _Section(source, "scenario", {})
@@ -705,7 +726,7 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
         contact_duration=float(s.number("contact_duration", 0.0, low=0)),
         max_invocations_per_contact=s.number("max_invocations_per_contact", 1000, low=1, integer=True),
         max_contact_seconds=float(s.number("max_contact_seconds", 3600.0, low=0.001)),
-        prompt_time=s.string("prompt_time", "uniform:0.2:0.6"),
+        prompt_time=_prompt_time(s),
         flow=flow,
         tail=float(s.number("tail", 5.0, low=0)),
         max_duration=float(s.number("max_duration", 300.0, low=1)),
@@ -713,6 +734,15 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
     if (spec.contacts_per_minute or spec.traffic_profile) and spec.rate:
         s.fail("give contacts_per_minute or a profile (production's arrivals), or rate (real invocations a second), not both")
     s.done()
+    return spec
+
+
+def _prompt_time(s: _Section) -> str:
+    spec = s.string("prompt_time", "uniform:0.2:0.6")
+    try:
+        parse_spec(spec)
+    except DistributionError as exc:
+        s.fail(str(exc), "prompt_time")
     return spec
 
 
