@@ -92,11 +92,14 @@ def test_a_full_rate_run_and_a_sampled_run_agree_in_productions_terms(tmp_path):
     sampled_count = sampled["deployment"]["failed_contacts_during"]
     low, high = count_interval(sampled_count, 4.0, z=3.2905)
     assert low <= hurt <= high, (hurt, sampled_count, low, high)
-    # the alarm saw production's counts in both: it fired within one alarm period of each other (the
-    # periods' boundaries fall anywhere against each run's start), give or take the evaluation timer's
-    # own lateness: up to 100 real ms, 6 emulated seconds at x60
-    fired = [s["deployment"]["alarm_fired_at"] for s in (full, sampled)]
-    assert None not in fired and abs(fired[0] - fired[1]) <= 60.0 + 0.1 * 60, fired
+    # the alarm judged both alike: counted from each run's own first error (the sampled run's comes tens of
+    # seconds later, by chance: a tenth of its few invocations reach version 2 in the first step), it fired
+    # at the end of its second breaching period, so within two periods of that error and within one period
+    # of the other run's delay (the first error falls anywhere in its period), give or take the evaluation
+    # timer's own lateness: up to 100 real ms, 6 emulated seconds at x60
+    delays = [s["deployment"]["alarm_fired_at"] - s["deployment"]["first_target_error_at"] for s in (full, sampled)]
+    assert all(0 < d <= 2 * 60.0 + 6.0 for d in delays), delays
+    assert abs(delays[0] - delays[1]) <= 60.0 + 6.0, delays
 
 
 def test_a_profile_over_the_day_parses_and_wraps_midnight():
