@@ -41,7 +41,7 @@ MAX_BATCH_BYTES, EVENT_OVERHEAD = 1_048_576, 26
 class ConnectTelemetry:
     def __init__(self, instance: ConnectInstance, *, region: str, account: str, now: Callable[[], float],
                  weight: float = 1.0, folder: Path | None = None, publish: bool = True,
-                 time_scale: float = 1.0) -> None:
+                 time_scale: float = 1.0, endpoint_gone: Callable[[], bool] = lambda: False) -> None:
         self.instance, self.region, self.account, self.now = instance, region, account, now
         self.weight, self.publish = weight, publish
         self.flush_every = min(1.0, max(0.05, FLUSH_EVERY_EMULATED_S / time_scale))  # real seconds
@@ -56,6 +56,7 @@ class ConnectTelemetry:
         self.stream = f"{instance.instance_id}"
         self.ready = False
         self.failures = 0
+        self.endpoint_gone = endpoint_gone  # its death is said once, by whoever watches it: not again here
 
     def block_ran(self, flow: Flow, action: Action, state: ContactState, outcome: InvokeOutcome | None,
                   fault: str | None) -> None:
@@ -120,7 +121,7 @@ class ConnectTelemetry:
                 await self._put_metrics(cloudwatch_client, counts)
         except Exception as exc:  # a publishing failure is said, never a contact's failure
             self.failures += 1
-            if self.failures == 1:
+            if self.failures == 1 and not self.endpoint_gone():
                 log.warning("shiftsim: the Connect instance's logs and metrics could not be published: %s", exc)
 
     async def _put_logs(self, client: Any, entries: list[tuple[float, str]]) -> None:
