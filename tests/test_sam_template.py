@@ -312,3 +312,20 @@ def test_a_billion_laughs_template_is_refused_at_once(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "its YAML aliases expand to " in done.stderr and "values (at most 200,000)" in done.stderr
+
+
+@pytest.mark.parametrize("change, parameters, said", [
+    (("Type: Linear10PercentEvery1Minute", "Type: Linear50PercentEvery0Minutes"), {},
+     "DeploymentPreference Type: unknown deployment configuration"),
+    ((), {"Nope": "1"}, "parameters the template does not declare: Nope"),
+])
+def test_a_template_cloudformation_or_codedeploy_would_refuse_is_refused_when_read(tmp_path, change, parameters, said):
+    """validate said ok to both, and rehearse then failed with a traceback (the configuration) or ran
+    with a parameter CloudFormation refuses."""
+    shutil.copytree(SEED.parent, tmp_path / "app")
+    template = tmp_path / "app" / "template.yaml"
+    if change:
+        template.write_text(template.read_text().replace(*change))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(None, StackSource(str(template), parameters=parameters))
+    assert said in str(info.value) and "\n" not in str(info.value)

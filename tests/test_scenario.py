@@ -118,6 +118,7 @@ timeout = 1
     (b'[load]\nprompt_time = "gaussian:8"\n', "load.prompt_time: prompt time 'gaussian:8': expected fixed:S"),
     (b'{"Version": "2019-10-30", "StartAction": "a", "Actions": []}', "is an exported contact flow (JSON), not a scenario"),
     (b"AWSTemplateFormatVersion: '2010-09-09'\nResources: {}\n", "is a SAM or CloudFormation template, not a scenario"),
+    (b"\n  \n", "is empty: a scenario has tables"),
 ])
 def test_files_a_newcomer_passes_by_mistake_are_one_line(tmp_path, content, said):
     """What validate says is what rehearse would: a Latin-1 file, a prompt time rehearse cannot sample,

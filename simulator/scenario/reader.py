@@ -148,6 +148,9 @@ def load_scenario(path: str | Path | None, stack: StackSource | None = None) -> 
         line = raw[:exc.start].count(b"\n") + 1
         raise ScenarioError(f"{source}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}): save the "
                             "scenario as UTF-8") from None
+    if not text.strip():
+        raise ScenarioError(f"{source}: is empty: a scenario has tables ([[functions]], [deployment], [load] ...; "
+                            "docs/rehearsals.md); with no file at all, commands use the seed's stack")
     return parse_scenario(text, source, stack)
 
 

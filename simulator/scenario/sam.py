@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.deployment.vocabulary import PREFIX as CONFIG_PREFIX
+from simulator.deployment.vocabulary import deployment_config_name
 from simulator.scenario.dependencies import with_dependencies
 from simulator.scenario.intrinsics import Resolver, TemplateError
 from simulator.scenario.new_code import code_at_ref
@@ -184,6 +185,10 @@ class _Stack:
         self.region, self.account, self.where = region, account, where
         values = {name: spec.get("Default") for name, spec in (cfn.get("Parameters") or {}).items()
                   if isinstance(spec, dict)}
+        undeclared = sorted(set(parameters) - set(values))
+        if undeclared:  # CloudFormation refuses a value for a parameter the template does not declare
+            raise TemplateError(f"{where}: parameters the template does not declare: {', '.join(undeclared)} "
+                                f"(it declares: {', '.join(sorted(values)) or 'none'})")
         values.update(parameters)
         missing = [name for name, value in values.items() if value is None]
         if missing:
@@ -446,6 +451,11 @@ def _deployment(stack: _Stack, groups: list[tuple[str, str, str, dict[str, Any]]
                       and str(stack.ref(n)) == config), None)
     if config_id is not None:
         custom = _traffic_routing(stack, config_id)
+    else:
+        try:
+            deployment_config_name(config)  # a predefined one, or what CodeDeploy would refuse at deploy time
+        except ValueError as exc:
+            raise TemplateError(f"{stack.where}: Resources.{function}: DeploymentPreference Type: {exc}") from None
     alarms_config = group.get("AlarmConfiguration") or {}
     alarms = tuple(str(a["Name"]) for a in alarms_config.get("Alarms", [])) if alarms_config.get("Enabled", True) else ()
     rollback = group.get("AutoRollbackConfiguration") or {}
