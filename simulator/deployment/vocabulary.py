@@ -1,4 +1,4 @@
-"""Names AWS defines for CloudWatch alarms and CodeDeploy Lambda configurations, shared by the
+"""Names and limits AWS defines (CloudWatch alarms, CodeDeploy Lambda configurations, PutLogEvents), shared by the
 scenario validator and the emulator (so a scenario is checked against exactly what the emulator
 accepts).
 """
@@ -35,3 +35,9 @@ def deployment_config_name(name: str) -> str:
                      f"{', '.join(PREDEFINED_LAMBDA_CONFIGS)} (or a [deployment.custom_config])")
 
 WEIGHT_HEADER = "X-Shiftsim-Weight"  # on an Invoke: a sampled rehearsal's invocation stands for this many
+
+# PutLogEvents' limits, which the emulator enforces and the simulated Connect instance batches within
+LOGS_MAX_BATCH_EVENTS = 10_000
+LOGS_MAX_BATCH_BYTES = 1_048_576  # the messages' UTF-8 bytes, plus LOGS_EVENT_OVERHEAD an event
+LOGS_MAX_EVENT_BYTES = 262_144
+LOGS_EVENT_OVERHEAD = 26

@@ -29,13 +29,16 @@ from simulator.connect.flow import Action, Flow
 from simulator.connect.flow_log import EntryText, flow_arn
 from simulator.connect.interpreter import ContactState
 from simulator.connect.invoke import InvokeOutcome
-from simulator.deployment.vocabulary import WEIGHT_HEADER
+from simulator.deployment.vocabulary import (
+    LOGS_EVENT_OVERHEAD,
+    LOGS_MAX_BATCH_BYTES,
+    LOGS_MAX_BATCH_EVENTS,
+    WEIGHT_HEADER,
+)
 from simulator.scenario.spec import ConnectInstance
 
 log = logging.getLogger("shiftsim")
 FLUSH_EVERY_EMULATED_S = 5.0  # Connect's reports reach CloudWatch within seconds, in emulated time too
-LOG_BATCH = 10_000  # PutLogEvents' limits: 10,000 events and 1 MB (counting EVENT_OVERHEAD an event)
-MAX_BATCH_BYTES, EVENT_OVERHEAD = 1_048_576, 26
 
 
 class ConnectTelemetry:
@@ -164,8 +167,8 @@ def log_batches(entries: list[tuple[float, str]]) -> list[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     size = 0
     for at, text in entries:
-        cost = len(text.encode()) + EVENT_OVERHEAD
-        if batch and (len(batch) == LOG_BATCH or size + cost > MAX_BATCH_BYTES):
+        cost = len(text.encode()) + LOGS_EVENT_OVERHEAD
+        if batch and (len(batch) == LOGS_MAX_BATCH_EVENTS or size + cost > LOGS_MAX_BATCH_BYTES):
             batches.append(batch)
             batch, size = [], 0
         batch.append({"timestamp": int(at * 1000), "message": text})

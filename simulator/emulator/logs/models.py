@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.deployment.clock import Clock
+from simulator.deployment.vocabulary import (
+    LOGS_EVENT_OVERHEAD,
+    LOGS_MAX_BATCH_BYTES,
+    LOGS_MAX_BATCH_EVENTS,
+    LOGS_MAX_EVENT_BYTES,
+)
 from simulator.emulator.logs.filter_pattern import FilterPattern, PatternError, compile_pattern
 
 EVENTS_KEPT = 200_000
 PAGE = 10_000
-MAX_BATCH_EVENTS = 10_000
-MAX_EVENT_BYTES = 262_144  # an event's message in UTF-8, plus EVENT_OVERHEAD: PutLogEvents' limits
-MAX_BATCH_BYTES = 1_048_576
-EVENT_OVERHEAD = 26
 
 
 class LogsError(Exception):
@@ -115,16 +117,16 @@ class LogsBackend:
         if info is None:
             raise _not_found("log stream")
         batch = sorted(events, key=lambda e: e["timestamp"])
-        if len(batch) > MAX_BATCH_EVENTS:
+        if len(batch) > LOGS_MAX_BATCH_EVENTS:
             raise LogsError("InvalidParameterException", f"1 validation error detected: Value at 'logEvents' failed "
-                            f"to satisfy constraint: Member must have length less than or equal to {MAX_BATCH_EVENTS}")
-        sizes = [len(str(event["message"]).encode()) + EVENT_OVERHEAD for event in batch]
-        if sizes and max(sizes) > MAX_EVENT_BYTES:
+                            f"to satisfy constraint: Member must have length less than or equal to {LOGS_MAX_BATCH_EVENTS}")
+        sizes = [len(str(event["message"]).encode()) + LOGS_EVENT_OVERHEAD for event in batch]
+        if sizes and max(sizes) > LOGS_MAX_EVENT_BYTES:
             raise LogsError("InvalidParameterException", f"Log event too large: {max(sizes)} bytes exceeds limit "
-                            f"of {MAX_EVENT_BYTES}")
-        if sum(sizes) > MAX_BATCH_BYTES:
+                            f"of {LOGS_MAX_EVENT_BYTES}")
+        if sum(sizes) > LOGS_MAX_BATCH_BYTES:
             raise LogsError("InvalidParameterException", f"Upload too large: {sum(sizes)} bytes exceeds limit of "
-                            f"{MAX_BATCH_BYTES}")
+                            f"{LOGS_MAX_BATCH_BYTES}")
         now = self._now_ms()
         made = []
         for event in batch:
