@@ -22,7 +22,10 @@ from simulator.deployment.vocabulary import (
     TREATMENTS,
     deployment_config_name,
 )
+from simulator.scenario.dependencies import with_dependencies
 from simulator.scenario.durations import DistributionError, parse_spec
+from simulator.scenario.intrinsics import TemplateError
+from simulator.scenario.sam import load_template
 from simulator.scenario.spec import (
     DEFAULT_ACCOUNT,
     DEFAULT_ALIAS,
@@ -257,9 +260,6 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
                        account: str) -> Scenario:
     """A scenario whose stack is a template's: the template declares functions, alarms and the
     deployment group; the scenario says when to deploy, the load and what to expect."""
-    from simulator.scenario.intrinsics import TemplateError
-    from simulator.scenario.sam import load_template
-
     for key in ("functions", "alarms"):
         if top.has(key):
             top.fail(f"[stack] template declares the stack: [{key}] has no place beside it", key)
@@ -501,9 +501,6 @@ def _code(s: _Section) -> CodeSpec:
     if handler is None or "." not in handler or ":" in handler:
         s.fail(f"with code, must be Lambda's 'module.function' (e.g. app.lambda_handler), got {handler!r}",
                "handler")
-    from simulator.scenario.dependencies import with_dependencies
-    from simulator.scenario.intrinsics import TemplateError
-
     code = CodeSpec(path=str(folder), handler=handler, runtime=s.string("runtime", "python3.12"),
                     environment=_string_table(s.table("environment")))
     try:
