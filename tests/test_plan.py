@@ -144,9 +144,39 @@ def test_shiftsim_plan_as_a_user_runs_it(tmp_path):
     assert (tmp_path / "plan.png").stat().st_size > 0
 
 
+def test_a_change_without_a_failure_is_planned_over_the_stated_default_bad_versions(tmp_path):
+    """canary-healthy's change has no fault: the plan says so and plans over the default set, never
+    from a healthy model alone (which made AllAtOnce look free: a blast radius of 0)."""
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "plan", "scenarios/canary-healthy.toml",
+                           "--simulations", "1000", "--results", str(tmp_path)],
+                          capture_output=True, text=True, timeout=400, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "the change has no failure to model" in done.stdout and "100 % errors from the start" in done.stdout
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["default_bad_versions"] and len(plan["bad_versions"]) == 4
+    assert all(len(r["by_bad_version"]) == 4 for r in plan["candidates"])
+    all_at_once = next(r for r in plan["candidates"] if r["config"].endswith("AllAtOnce"))
+    assert all_at_once["blast_radius"]["p95"] > 0 and all_at_once["bad_version"] == "100 % errors from the start"
+    assert not plan["recommendation"]["config"].endswith("AllAtOnce")
+
+
+def test_docs_plan_from_a_template_runs_as_written(tmp_path):
+    """docs/plan.md's third command: a template alone, the traffic and the failure given as options."""
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "plan", "--template", "template.yaml",
+                           "--error-rate", "0.05", "--onset", "300", "--contacts-per-minute", "120",
+                           "--simulations", "500", "--results", str(tmp_path)],
+                          capture_output=True, text=True, timeout=400, cwd=ROOT / "examples" / "sam-connect")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["inputs"]["traffic"]["contacts_per_minute"] == 120
+    assert plan["bad_versions"] == ["5 % errors after 300 s"] and not plan["default_bad_versions"]
+
+
 @pytest.mark.parametrize("args, why", [
     (["scenarios/canary-split.toml"], "[load] contacts_per_minute (production's traffic) is what the plan is for"),
     (["scenarios/linear-rollback.toml", "--error-rate", "2"], "--error-rate: must be from 0 to 1"),
+    (["scenarios/canary-healthy.toml", "--error-rate", "0"], "a version that never fails has no blast radius"),
+    (["scenarios/canary-healthy.toml", "--contacts-per-minute", "-3"], "--contacts-per-minute: must be > 0"),
     (["scenarios/linear-rollback.toml", "--from", "nowhere"], "nowhere"),
 ])
 def test_bad_plan_input_is_one_line(tmp_path, args, why):

@@ -26,15 +26,35 @@ class PlanInputs:
     new_version: str
 
 
-def from_scenario(scenario: Scenario) -> PlanInputs:
+# The bad versions a plan guards against when neither the scenario's change nor the options name a
+# failure: a few errors, many, every call, and many that start only after a while on the new version.
+DEFAULT_BAD_VERSIONS = (FailureModel(0.02), FailureModel(0.10), FailureModel(1.0), FailureModel(0.10, onset_s=300.0))
+
+
+def describe_failure(failure: FailureModel) -> str:
+    words = f"{100 * failure.error_rate:g} % errors"
+    if failure.rejected_rate:
+        words += f" + {100 * failure.rejected_rate:g} % answers Connect rejects"
+    if failure.latency_shift_ms:
+        words += f" + {failure.latency_shift_ms:g} ms"
+    return words + (f" after {failure.onset_s:g} s" if failure.onset_s else " from the start")
+
+
+def healthy(failure: FailureModel) -> bool:
+    """Whether a failure model is no failure at all: nothing to plan a rollback for."""
+    return not (failure.error_rate or failure.rejected_rate or failure.latency_shift_ms)
+
+
+def from_scenario(scenario: Scenario, contacts_per_minute: float | None = None) -> PlanInputs:
     if scenario.deployment is None:
         raise PlanError(f"{scenario.source}: the scenario has no deployment to plan")
     load = scenario.load
-    per_minute = (Profile.parse(load.traffic_profile, load.contacts_per_minute).peak if load.traffic_profile
-                  else load.contacts_per_minute)
+    per_minute = contacts_per_minute or (
+        Profile.parse(load.traffic_profile, load.contacts_per_minute).peak if load.traffic_profile
+        else load.contacts_per_minute)
     if not per_minute:
         raise PlanError(f"{scenario.source}: [load] contacts_per_minute (production's traffic) is what the plan "
-                        "is for: give it")
+                        "is for: give it, or --contacts-per-minute")
     deployed = next(f for f in scenario.functions if f.name == scenario.deployment.function)
     new_version = str(len(deployed.versions) + 1)
     traffic = Traffic(per_minute, float(load.loops_per_contact),
@@ -136,13 +156,18 @@ def plan_inputs(scenario: Scenario, run: Path | None = None, *, error_rate: floa
                 onset_s: float | None = None, latency_shift_ms: float | None = None,
                 contacts_per_minute: float | None = None) -> PlanInputs:
     """The scenario's inputs, fitted to a run if one is given, with the options the user set over them."""
-    inputs = from_scenario(scenario)
+    if contacts_per_minute is not None and not contacts_per_minute > 0:
+        raise PlanError(f"--contacts-per-minute: must be > 0, got {contacts_per_minute:g}")
+    inputs = from_scenario(scenario, contacts_per_minute)
     if run is not None:
         inputs = fitted(inputs, run)
     given = {"error_rate": error_rate, "onset_s": onset_s, "latency_shift_ms": latency_shift_ms}
     failure = replace(inputs.failure, **{k: v for k, v in given.items() if v is not None})
     if not 0 <= failure.error_rate <= 1:
         raise PlanError(f"--error-rate: must be from 0 to 1, got {failure.error_rate}")
+    if error_rate is not None and healthy(failure):
+        raise PlanError("--error-rate 0: a version that never fails has no blast radius to plan (leave the option "
+                        "out to plan over the default bad versions)")
     traffic = inputs.traffic if contacts_per_minute is None else replace(inputs.traffic,
                                                                           contacts_per_minute=contacts_per_minute)
     return replace(inputs, failure=failure, traffic=traffic)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from simulator.deployment.plan import predefined_configs
-from simulator.planning.inputs import PlanInputs
-from simulator.planning.model import AlarmModel, Outcomes, simulate
+from simulator.planning.inputs import DEFAULT_BAD_VERSIONS, PlanInputs, describe_failure, healthy
+from simulator.planning.model import AlarmModel, FailureModel, Outcomes, simulate
 from simulator.scenario.spec import Scenario, TrafficRouting
 
 
@@ -58,24 +58,33 @@ def blast_radius(bad: Outcomes, inputs: PlanInputs, exposure_minutes: float) -> 
     return bad.failed_contacts + bad.reached_full * per_minute_full * exposure_minutes
 
 
-def evaluate(candidate: Candidate, inputs: PlanInputs, n: int, seed: int, exposure_minutes: float) -> dict[str, Any]:
+def evaluate(candidate: Candidate, inputs: PlanInputs, n: int, seed: int, exposure_minutes: float,
+             bad_versions: tuple[FailureModel, ...]) -> dict[str, Any]:
+    """One candidate against each bad version (its row is its worst: the largest blast radius p95)
+    and against a good one."""
     rng = np.random.default_rng(seed)
     poll, flip = inputs.poll_s, inputs.final_flip_after_intervals
-    bad = simulate(candidate.routing, inputs.traffic, inputs.failure, list(candidate.alarm_models), n, rng,
-                   poll_s=poll, final_flip_after_intervals=flip)
+    rows = []
+    for failure in bad_versions:
+        bad = simulate(candidate.routing, inputs.traffic, failure, list(candidate.alarm_models), n, rng,
+                       poll_s=poll, final_flip_after_intervals=flip)
+        rows.append({
+            "bad_version": describe_failure(failure),
+            "detection_s": _stats(bad.detection_s), "rollback_s": _stats(bad.rollback_s),
+            "failed_invocations": _stats(bad.failed_invocations), "failed_contacts": _stats(bad.failed_contacts),
+            "blast_radius": _stats(blast_radius(bad, replace(inputs, failure=failure), exposure_minutes)),
+            "reaches_full": round(float(bad.reached_full.mean()), 4)})
     good_failure = replace(inputs.failure, error_rate=inputs.failure.baseline_error_rate, onset_s=0.0,
                            latency_shift_ms=0.0, rejected_rate=0.0)
     good = simulate(candidate.routing, inputs.traffic, good_failure, list(candidate.alarm_models), max(1000, n // 10),
                     rng, poll_s=poll, final_flip_after_intervals=flip)
-    radius = blast_radius(bad, inputs, exposure_minutes)
-    return {
-        "config": candidate.config, "alarms": candidate.alarms,
-        "detection_s": _stats(bad.detection_s), "rollback_s": _stats(bad.rollback_s),
-        "failed_invocations": _stats(bad.failed_invocations), "failed_contacts": _stats(bad.failed_contacts),
-        "blast_radius": _stats(radius), "reaches_full": round(float(bad.reached_full.mean()), 4),
-        "good_duration_minutes": round(float(np.median(good.duration_s)) / 60, 1),
-        "good_rolled_back": round(float(1 - good.reached_full.mean()), 4),
-    }
+    worst = max(rows, key=lambda r: r["blast_radius"]["p95"] or 0.0)
+    row = {"config": candidate.config, "alarms": candidate.alarms, **worst,
+           "good_duration_minutes": round(float(np.median(good.duration_s)) / 60, 1),
+           "good_rolled_back": round(float(1 - good.reached_full.mean()), 4)}
+    if len(rows) > 1:
+        row["by_bad_version"] = rows
+    return row
 
 
 def recommend(rows: list[dict[str, Any]], budget_minutes: float | None) -> dict[str, Any] | None:
@@ -99,6 +108,9 @@ def table(plan: dict[str, Any]) -> str:
     head = (f"{'configuration':32} {'alarms':13} {'rollback p50/p95 (min)':>26} {'contacts hurt p50/p95':>22} "
             f"{'reaches 100 %':>13} {'blast radius p95':>16} {'good (min)':>10}")
     lines = [head, "-" * len(head)]
+    if plan.get("default_bad_versions"):
+        lines.insert(0, "the change has no failure to model (no fault, no --error-rate, no --from run): planned over "
+                     f"the default bad versions ({'; '.join(plan['bad_versions'])}); each row is its worst of them")
 
     def pair(stats: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:
         if stats["median"] is None:
@@ -109,7 +121,8 @@ def table(plan: dict[str, Any]) -> str:
     for row in plan["candidates"]:
         lines.append(f"{_short(row['config']):32} {row['alarms']:13} {pair(row['rollback_s'], 60):>26} "
                      f"{pair(row['failed_contacts'], 1, 0):>22} {100 * row['reaches_full']:>12.1f}% "
-                     f"{row['blast_radius']['p95']:>16,.0f} {row['good_duration_minutes']:>10.1f}")
+                     f"{row['blast_radius']['p95']:>16,.0f} {row['good_duration_minutes']:>10.1f}"
+                     + (f"  worst: {row['bad_version']}" if "by_bad_version" in row else ""))
     best = plan.get("recommendation")
     if best:
         alarms = "as configured" if best["alarms"] == "as configured" else f"evaluated over {best['alarms']}"
@@ -154,11 +167,10 @@ def draw(plan: dict[str, Any], folder: Path) -> list[Path]:
     reach_ax.set_ylabel("bad version\nreaches 100 % (%)")
     reach_ax.set_ylim(0, 105)
     reach_ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
-    f = plan["inputs"]["failure"]
     t = plan["inputs"]["traffic"]
-    rejected = f" (+{100 * f['rejected_rate']:.0f} % answers Connect rejects)" if f.get("rejected_rate") else ""
-    fig.suptitle(f"{plan['scenario']}: {plan['simulations']:,} deployments per candidate; bad version fails "
-                 f"{100 * f['error_rate']:.0f} % of calls{rejected} {f['onset_s']:g} s after its first traffic; "
+    bad = (f"each candidate's worst of {len(plan['bad_versions'])} default bad versions"
+           if plan.get("default_bad_versions") else f"bad version: {plan['bad_versions'][0]} of its first traffic")
+    fig.suptitle(f"{plan['scenario']}: {plan['simulations']:,} deployments per candidate; {bad}; "
                  f"{t['contacts_per_minute']:g} contacts/min", fontsize=11, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     paths = [folder / "plan.png"]
@@ -167,13 +179,27 @@ def draw(plan: dict[str, Any], folder: Path) -> list[Path]:
     return paths
 
 
+def bad_versions(inputs: PlanInputs) -> tuple[FailureModel, ...]:
+    """The failure the inputs model, or, when they model none (the change's faults are none and no
+    option or run names one), the default set, each with the inputs' baseline and latencies."""
+    if not healthy(inputs.failure):
+        return (inputs.failure,)
+    keep = {"baseline_error_rate": inputs.failure.baseline_error_rate,
+            "latency_median_ms": inputs.failure.latency_median_ms, "latency_p99_ms": inputs.failure.latency_p99_ms}
+    return tuple(replace(f, **keep) for f in DEFAULT_BAD_VERSIONS)
+
+
 def make_plan(inputs: PlanInputs, *, scenario: Scenario, n: int, seed: int, budget_minutes: float | None,
               exposure_minutes: float) -> dict[str, Any]:
     deployment = scenario.deployment
     own = (deployment.config, deployment.custom_config) if deployment and deployment.custom_config else None
-    rows = [evaluate(c, inputs, n, seed + i, exposure_minutes) for i, c in enumerate(candidates(inputs, own))]
+    failures = bad_versions(inputs)
+    rows = [evaluate(c, inputs, n, seed + i, exposure_minutes, failures)
+            for i, c in enumerate(candidates(inputs, own))]
     return {"scenario": scenario.name, "simulations": n, "seed": seed, "budget_minutes": budget_minutes,
             "exposure_minutes": exposure_minutes,
             "inputs": {"traffic": asdict(inputs.traffic), "failure": asdict(inputs.failure),
                        "alarms": [asdict(a) for a in inputs.alarms], "poll_s": inputs.poll_s},
+            "bad_versions": [describe_failure(f) for f in failures],
+            "default_bad_versions": healthy(inputs.failure),
             "candidates": rows, "recommendation": recommend(rows, budget_minutes)}
