@@ -175,14 +175,37 @@ def test_a_rehearsal_on_the_aws_target_through_a_profile(verifying_emulator, tmp
     rows = np.fromfile(folder / "invocations.bin", dtype=DTYPE)
     assert len(rows) >= 20
     assert json.loads((folder / "run.json").read_text())["target"] == "aws"
-    # Stale credentials: the deployment cannot start; said in one line, exit 2, the record kept.
-    stale = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(scenario), "--target", "aws",
-                            "--results", str(tmp_path / "stale")], capture_output=True, text=True,
-                           env=env | {"AWS_PROFILE": "stale"}, cwd=ROOT, timeout=240)
-    assert stale.returncode == 2, stale.stdout[-2000:] + stale.stderr[-2000:]
-    last = stale.stderr.strip().splitlines()[-1]
-    assert last.startswith("shiftsim: error: the deployment could not start: ") and "InvalidSignatureException" in last
-    assert "Traceback" not in stale.stderr and (tmp_path / "stale" / "invocations.bin").exists()
+
+
+def test_the_aws_target_refuses_what_cannot_work_before_any_load(verifying_emulator, tmp_path):
+    """No credentials, credentials AWS refuses, an alias or a deployment group that does not exist:
+    one line each, exit 2, before a contact starts (it ran on with 100 % errors)."""
+    url, scenario, env = verifying_emulator
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text(scenario.read_text().replace("start_after = 1", 'start_after = 1\ngroup = "Elsewhere"'))
+    (tmp_path / "empty").write_text("")
+    nothing = no_aws_settings() | {"AWS_CONFIG_FILE": str(tmp_path / "empty"), "AWS_EC2_METADATA_DISABLED": "true",
+                                   "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "empty"), "AWS_REGION": "us-east-1"}
+    cases = [
+        ([str(scenario)], nothing, "no AWS credentials found"),
+        ([str(scenario)], env | {"AWS_PROFILE": "stale"}, "AWS refuses the credentials: InvalidSignatureException"),
+        ([str(scenario), "--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:NOPE"],
+         env, "function:ConnectLambdaFunction:NOPE does not exist: ResourceNotFoundException"),
+        ([str(elsewhere)], env, "deployment group ServerlessDeploymentApplication/Elsewhere does not exist: "
+         "DeploymentGroupDoesNotExistException"),
+    ]
+    for number, (args, environment, said) in enumerate(cases):
+        folder = tmp_path / f"run{number}"
+        done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", *args, "--target", "aws",
+                               "--results", str(folder)], capture_output=True, text=True, env=environment,
+                              cwd=ROOT, timeout=240)
+        assert done.returncode == 2, (said, done.stdout[-2000:] + done.stderr[-2000:])
+        errors = [line for line in done.stderr.splitlines() if "error" in line]  # an --alias-arn also gets a note
+        assert len(errors) == 1 and errors[0].startswith("shiftsim: error: --target aws: "), (said, done.stderr)
+        assert said in errors[0] and "Traceback" not in done.stderr, (said, errors[0])
+        assert not (folder / "invocations.bin").exists()  # nothing started
+    served = client(url, "lambda").invoke(FunctionName="ConnectLambdaFunction:PROD", InvocationType="DryRun")
+    assert served["StatusCode"] == 204
 
 
 def test_deploy_and_locust_on_the_aws_target(verifying_emulator, tmp_path):
@@ -248,3 +271,14 @@ def test_watch_existing_follows_the_deployment_sam_deploy_started(tmp_path, fast
     assert rehearsal.returncode == 0, "".join(lines)[-3000:] + rehearsal.stderr.read()[-3000:]
     assert started in (folder / "timeline.jsonl").read_text()
     assert "verdict: PASS" in "".join(lines)
+
+
+def test_a_permission_aws_denies_is_named_with_the_action_and_resource():
+    """The emulator has no IAM, so AWS's own AccessDeniedException answer is built as botocore parses it."""
+    from simulator.client.preflight import _said
+
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "User: arn:aws:iam::1:user/ci is "
+                                    "not authorized to perform: lambda:GetAlias"}}, "GetAlias")
+    said = str(_said(denied, "lambda:GetAlias", "arn:aws:lambda:us-east-1:1:function:F:live"))
+    assert said.startswith("--target aws: no permission for lambda:GetAlias on arn:aws:lambda:us-east-1:1:function:F:live")
+    assert said.endswith("AccessDeniedException: User: arn:aws:iam::1:user/ci is not authorized to perform: lambda:GetAlias")

@@ -34,6 +34,7 @@ from simulator.client.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.client.coarse_timeouts import CoarseTimeouts
 from simulator.client.fast_ids import random_uuid4
 from simulator.client.fast_invoke import FastLambdaInvoker, proxy_for
+from simulator.client.preflight import check_aws_target
 from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.event import Contact
 from simulator.connect.flow import FlowSet, load_flow
@@ -90,6 +91,11 @@ class LoadSession:
                     log.warning("shiftsim: flow %s, block %s names %s: it invokes %s", target["flow"],
                                 target["block"], target["named"], target["invokes"])
         self.bridge = AsyncioBridge(options.event_loop)  # the master uses it for the deployment and the UI's polling
+        if self.coordinator and options.target == "aws":  # what AWS would refuse is said now, not as errors later
+            deployment = options.scenario.deployment if options.deploy_after is not None else None
+            invoked = [target["invokes"] for target in self.flows.block_targets()]
+            self.bridge.run(check_aws_target(Target("aws", region=options.region), options.alias_arn, invoked,
+                                             deployment), timeout=120)
         self.emulator: EmulatorProcess | None = None
         self.endpoint = options.endpoint_url
         self.finished: collections.deque[Invocation] = collections.deque()

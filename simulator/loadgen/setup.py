@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from simulator.client.aws import TargetError
 from simulator.connect.flow import FlowError
 from simulator.loadgen.emulator_process import EmulatorStartError
 from simulator.loadgen.options import OptionsError, add_options, load_options
@@ -23,7 +24,7 @@ def _on_init(environment: Any, **kwargs: Any) -> None:
     try:
         options = load_options(environment.parsed_options)
         session = LoadSession(environment, options)
-    except (OptionsError, FlowError, EmulatorStartError) as exc:
+    except (OptionsError, FlowError, EmulatorStartError, TargetError) as exc:
         print(f"shiftsim: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
     environment.shiftsim = session

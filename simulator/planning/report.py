@@ -64,7 +64,7 @@ def evaluate(candidate: Candidate, inputs: PlanInputs, n: int, seed: int, exposu
     and against a good one."""
     rng = np.random.default_rng(seed)
     poll, flip = inputs.poll_s, inputs.final_flip_after_intervals
-    rows = []
+    rows: list[dict[str, Any]] = []
     for failure in bad_versions:
         bad = simulate(candidate.routing, inputs.traffic, failure, list(candidate.alarm_models), n, rng,
                        poll_s=poll, final_flip_after_intervals=flip)

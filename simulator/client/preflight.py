@@ -1,0 +1,78 @@
+"""Before any load on real AWS: what the run needs is there and may be used. Credentials the chain
+finds, each function the flow invokes (Lambda's DryRun: it exists and this caller may invoke it),
+the deployed alias, the deployment group and its alarms. The first thing missing is one line (a
+TargetError, exit 2), said before a contact starts, not as 100 % errors after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from simulator.client.aws import Target, TargetError, client
+from simulator.deployment.arn import parse_function_name
+from simulator.scenario.spec import DeploymentSpec
+
+_REFUSED = {"UnrecognizedClientException", "InvalidSignatureException", "InvalidClientTokenId",
+            "ExpiredTokenException", "ExpiredToken", "SignatureDoesNotMatch", "IncompleteSignature"}
+_DENIED = {"AccessDeniedException", "AccessDenied", "AuthorizationError", "UnauthorizedOperation"}
+_MISSING = {"ResourceNotFoundException", "DeploymentGroupDoesNotExistException",
+            "ApplicationDoesNotExistException"}
+
+
+def _said(exc: Exception, action: str, resource: str) -> TargetError:
+    """One line for a refused call: what the run could not do, on what, and AWS's own words."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", ""), error.get("Message", "")
+        if code in _REFUSED:
+            why = "AWS refuses the credentials"
+        elif code in _DENIED:
+            why = f"no permission for {action} on {resource} (docs/aws-target.md has the policy)"
+        elif code in _MISSING:
+            why = f"{resource} does not exist"
+        else:
+            why = f"{action} on {resource} failed"
+        return TargetError(f"--target aws: {why}: {code}: {message}")
+    return TargetError(f"--target aws: {action} on {resource} failed: {exc}")
+
+
+async def check_aws_target(target: Target, alias_arn: str, invoked: Iterable[str],
+                           deployment: DeploymentSpec | None) -> None:
+    """Raise a TargetError for the first thing the run needs that AWS would refuse; `deployment` is
+    the group the run starts or watches (None: load only)."""
+    try:
+        async with client(target, "lambda", retries=False) as lambda_client:
+            for arn in dict.fromkeys([alias_arn, *invoked]):
+                await _call(lambda_client.invoke(FunctionName=arn, InvocationType="DryRun"),
+                            "lambda:InvokeFunction", arn)
+            alias = parse_function_name(alias_arn)
+            if alias.qualifier and not alias.qualifier.isdigit() and alias.qualifier != "$LATEST":
+                await _call(lambda_client.get_alias(FunctionName=alias.name, Name=alias.qualifier),
+                            "lambda:GetAlias", alias_arn)
+        if deployment is None:
+            return
+        group = f"deployment group {deployment.application}/{deployment.group}"
+        async with client(target, "codedeploy", retries=False) as codedeploy:
+            await _call(codedeploy.get_deployment_group(applicationName=deployment.application,
+                                                        deploymentGroupName=deployment.group),
+                        "codedeploy:GetDeploymentGroup", group)
+        async with client(target, "cloudwatch", retries=False) as cloudwatch:
+            await _call(cloudwatch.describe_alarms(AlarmNames=list(deployment.alarms)[:100]),
+                        "cloudwatch:DescribeAlarms", "the group's alarms")
+    except NoCredentialsError:
+        raise TargetError("--target aws: no AWS credentials found (environment, AWS_PROFILE, the shared "
+                          "files, SSO, an instance role): set up one, or leave out --target aws to rehearse "
+                          "on the embedded emulator") from None
+    except NoRegionError:
+        raise TargetError("--target aws: no region: give --region, or set one in the profile") from None
+
+
+async def _call(call: Any, action: str, resource: str) -> Any:
+    try:
+        return await call
+    except NoCredentialsError:
+        raise
+    except (ClientError, BotoCoreError) as exc:
+        raise _said(exc, action, resource) from None
