@@ -27,6 +27,8 @@ from locust.env import Environment
 from locust.html import get_html_report
 
 from simulator.deployment.driver import DONE
+from simulator.deployment.plan import predefined_configs, traffic_plan as shifts_of
+from simulator.deployment.vocabulary import PREFIX
 from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import OptionsError, load_options
 from simulator.loadgen.pacing import mean_duration
@@ -122,6 +124,29 @@ def callers(scenario: Scenario, target: str, time_scale: float | None) -> tuple[
     return users, spawn_rate
 
 
+def expected_length(scenario: Scenario, target: str, time_scale: float | None) -> str:
+    """How long the rehearsal will take, said at its start: when the deployment starts, how long a
+    good version's traffic shifting takes on the rehearsal's clock, the tail, and the cap."""
+    load = scenario.load
+    cap = f"at most {load.max_duration:g} s ([load] max_duration)"
+    spec = scenario.deployment
+    if spec is None:
+        return cap
+    scale = 1.0 if target == "aws" else (time_scale or scenario.time_scale)
+    routing = spec.custom_config or predefined_configs().get(spec.config)
+    if routing is None:
+        return cap
+    shifting = shifts_of(routing, scenario.emulator.final_flip_after_intervals)[-1].offset
+    total = spec.start_after + shifting / scale + load.tail
+    said = (f"the deployment starts {spec.start_after:g} s in; {spec.config.removeprefix(PREFIX)} shifts a good "
+            f"version in {shifting / 60:g} emulated minutes ({shifting / scale:.0f} s at x{scale:g}), then "
+            f"{load.tail:g} s of tail: about {total:.0f} s, {cap}")
+    if total > load.max_duration:
+        said += ("; it stops before a good deployment ends: raise max_duration, or the time scale "
+                 "(--time-scale)")
+    return said
+
+
 def deploys(scenario: Scenario, watch_existing: bool) -> bool:
     """Whether the rehearsal has a deployment: the scenario asks for one, or one is to be watched."""
     return scenario.deployment is not None and (scenario.deployment.requested or watch_existing)
@@ -159,6 +184,8 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     traffic = traffic_plan(scenario, target, time_scale)
     if traffic is not None:  # why it drives production's rate for real, or samples it
         say(f"shiftsim: traffic: {traffic.describe()}")
+    if deploys(scenario, watch_existing) and not watch_existing:
+        say(f"shiftsim: length: {expected_length(scenario, target, time_scale)}")
     if not deploys(scenario, watch_existing):
         say(f"shiftsim: the scenario has no [deployment] table: a load-only rehearsal of "
             f"{scenario.load.max_duration:g} s (max_duration); `shiftsim deploy --scenario {scenario.source}` "
@@ -232,7 +259,11 @@ def progress_line(session: Any, started: float) -> str:
     weights = " ".join(f"v{v} {100 * w:.0f}%" for v, w in sorted(coordination.weights.items()))
     alarms = " ".join(f"{name}={state}" for name, state in sorted(coordination.alarms.items()))
     invocations, errors = coordination.lambda_totals()
-    return (f"[{elapsed:5.1f} s] deployment {coordination.deployment.get('status', '-')} | {weights or '-'} | "
+    deployment = coordination.deployment
+    status = deployment.get("status", "-")
+    if "starts_at" in deployment and status.startswith("starts "):  # what changes: the time left, not the plan
+        status = f"starts in {max(0.0, deployment['starts_at'] - time.time()):.0f} s"
+    return (f"[{elapsed:5.1f} s] deployment {status} | {weights or '-'} | "
             f"{alarms or 'no alarms'} | {invocations} invocations, {errors} errors")
 
 

@@ -103,7 +103,7 @@ def test_a_rehearsal_interrupted_by_ctrl_c_keeps_its_record_and_says_where(tmp_p
                                text=True, env=ENV, cwd=ROOT)
     try:
         assert process.stdout is not None
-        while "deployment starts 3 s into the test | v1 100%" not in process.stdout.readline():
+        while "deployment starts in " not in process.stdout.readline():
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)

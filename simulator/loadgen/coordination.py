@@ -71,7 +71,7 @@ class Coordination:
         self.greenlets.append(gevent.spawn(self._sample_forever))
         after = self.session.options.deploy_after
         if after is not None:
-            self.deployment = {"status": f"starts {after:g} s into the test"}
+            self.deployment = {"status": f"starts {after:g} s into the test", "starts_at": time.time() + after}
             self.greenlets.append(gevent.spawn_later(after, self._start_deployment))
 
     def stop(self) -> None:
