@@ -27,7 +27,8 @@ from locust.env import Environment
 from locust.html import get_html_report
 
 from simulator.deployment.driver import DONE
-from simulator.deployment.plan import predefined_configs, traffic_plan as shifts_of
+from simulator.deployment.plan import predefined_configs
+from simulator.deployment.plan import traffic_plan as shifts_of
 from simulator.deployment.vocabulary import PREFIX
 from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import OptionsError, load_options
