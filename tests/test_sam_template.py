@@ -121,7 +121,8 @@ async def deploy(scenario) -> object:
             driver = DeploymentDriver(lam, cd, cw, clock)
             spec = scenario.deployment
             deployment_id = await driver.start(spec.application, spec.group, spec.function, spec.alias,
-                                               before_hook=spec.pre_traffic_hook, after_hook=spec.post_traffic_hook)
+                                               before_hook=spec.pre_traffic_hook, after_hook=spec.post_traffic_hook,
+                                               version_references=spec.version_references)
             return await asyncio.wait_for(driver.watch(deployment_id, poll_interval=0.05), 120)
     finally:
         emulator.close()
@@ -285,10 +286,10 @@ def test_the_example_sam_project_rehearses_end_to_end(tmp_path, extra, outcome):
 
 
 def test_a_deployed_function_whose_code_cannot_run_here_fails_the_verdict(tmp_path):
-    """A Node.js function deployed: a stand-in answers for it, which is said and fails the run."""
+    """A Java function deployed: a stand-in answers for it, which is said and fails the run."""
     from simulator.report.analysis import Expectations, verdict
 
-    template = SEED.read_text().replace("Runtime: python3.12", "Runtime: nodejs20.x")
+    template = SEED.read_text().replace("Runtime: python3.12", "Runtime: java21")
     (tmp_path / "src").mkdir()
     path = tmp_path / "template.yaml"
     path.write_text(template)

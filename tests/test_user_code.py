@@ -45,7 +45,7 @@ name = "node"
 [[functions.versions]]
 code = "{CODE}"
 handler = "index.handler"
-runtime = "nodejs20.x"
+runtime = "java21"
 """)
     return "".join(tables)
 
@@ -170,7 +170,7 @@ def test_another_runtime_gets_a_stand_in_and_a_warning(lam):
     body, _ = invoke(lam, "node")
     assert body == {"version": "$LATEST"}
     config = lam.get_function_configuration(FunctionName="node")
-    assert config["Runtime"] == "nodejs20.x" and config["Handler"] == "index.handler"
+    assert config["Runtime"] == "java21" and config["Handler"] == "index.handler"
 
 
 def test_a_handler_blocking_the_cpu_blocks_nothing_else(lam):

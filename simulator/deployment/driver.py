@@ -87,8 +87,10 @@ class DeploymentDriver:
     async def start(self, application: str, group: str, function: str, alias: str, *,
                     target_version: str | None = None, config_name: str | None = None,
                     before_hook: str | None = None, after_hook: str | None = None,
-                    description: str = "shiftsim rehearsal") -> str:
-        """Publish the new version (unless given) and create the deployment, as `sam deploy` does."""
+                    description: str = "shiftsim rehearsal",
+                    version_references: tuple[tuple[str, str, str], ...] = ()) -> str:
+        """Publish the new version (unless given), point the stack's references to it at it, and
+        create the deployment, as `sam deploy` does."""
         try:
             current = (await self.lambda_.get_alias(FunctionName=function, Name=alias))["FunctionVersion"]
             if target_version is None:
@@ -96,6 +98,7 @@ class DeploymentDriver:
             if target_version == current:
                 raise DeployError(f"nothing to deploy: alias {alias} already points at version {current} "
                                   "(publish new code first, or name a target version)")
+            await self._point_references(function, target_version, version_references)
             kwargs: dict[str, Any] = {}
             if config_name:
                 kwargs["deploymentConfigName"] = config_name
@@ -107,6 +110,17 @@ class DeploymentDriver:
         except ClientError as exc:
             raise DeployError(f"cannot start the deployment: {_client_error(exc)}") from None
         return created["deploymentId"]
+
+    async def _point_references(self, function: str, version: str,
+                                references: tuple[tuple[str, str, str], ...]) -> None:
+        """The stack update's other half: a function whose environment names the deployed
+        function's version (a hook's `!Ref Fn.Version`) gets the new one, before the hooks run."""
+        for name, variable, kind in references:
+            configuration = await self.lambda_.get_function_configuration(FunctionName=name)
+            variables = dict((configuration.get("Environment") or {}).get("Variables") or {})
+            arn = configuration["FunctionArn"].rsplit(":function:", 1)[0] + f":function:{function}:{version}"
+            variables[variable] = arn if kind == "arn" else version
+            await self.lambda_.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
 
     async def find_active(self, application: str, group: str) -> str | None:
         """The deployment of the group now in progress (for one `sam deploy` started)."""
@@ -264,7 +278,8 @@ async def run_deployment(scenario: Any, endpoint: str | None, *, target_kind: st
         if deployment_id is None:
             deployment_id = await driver.start(
                 spec.application, spec.group, spec.function, spec.alias, target_version=target_version,
-                config_name=config, before_hook=spec.pre_traffic_hook, after_hook=spec.post_traffic_hook)
+                config_name=config, before_hook=spec.pre_traffic_hook, after_hook=spec.post_traffic_hook,
+                version_references=spec.version_references)
         origin: list[float] = []
 
         def show(event: TimelineEvent) -> None:

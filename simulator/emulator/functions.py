@@ -111,6 +111,7 @@ class HandlerResult:
     logs: str = ""  # what the handler printed or logged (user code in worker processes)
     init_ms: float | None = None  # the init phase, on a cold start
     memory_used_mb: int | None = None
+    trace_field: str = "stackTrace"  # the runtime's name for an error's trace (Node.js: "trace")
 
 
 async def run_handler(handler: Handler, event: Any, context: LambdaContext, timeout_s: float,

@@ -104,7 +104,8 @@ class Coordination:
             else:
                 deployment_id = await driver.start(spec.application, spec.group, spec.function, spec.alias,
                                                    before_hook=spec.pre_traffic_hook,
-                                                   after_hook=spec.post_traffic_hook)
+                                                   after_hook=spec.post_traffic_hook,
+                                                   version_references=spec.version_references)
             self.deployment = {"status": "Created", "id": deployment_id}
             poll = max(0.02, min(1.0, 2.0 / session.clock.scale))
             self.watching = True

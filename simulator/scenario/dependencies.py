@@ -1,14 +1,19 @@
-"""A function's dependencies as `sam build` installs them: the `requirements.txt` beside its code
-(SAM's convention for Python functions) installed with pip, once per content, into a build folder of
-the user's cache (`$XDG_CACHE_HOME/shiftsim/dependencies/<hash>`), which the function's execution
-environments then import from, after its own code. A requirement pip cannot install is the user's
-input error, naming the package; an install is built in a private folder and moved into place whole,
-so a half-built folder is never used."""
+"""A function's dependencies as `sam build` installs them, once per content, into a build folder of
+the user's cache (`$XDG_CACHE_HOME/shiftsim/dependencies/<hash>`):
+- Python: the `requirements.txt` beside its code, installed with pip; the function's execution
+  environments import from it after their own code.
+- Node.js: the code copied with the `node_modules` its `package.json` names (npm install, without
+  dev dependencies), plus the AWS SDK for JavaScript v3 clients the code imports and does not list,
+  which Lambda's Node.js runtimes provide; the copy is the function's task root.
+A dependency that cannot be installed is the user's input error, naming the package; an install is
+built in a private folder and moved into place whole, so a half-built folder is never used."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from simulator.scenario.intrinsics import TemplateError
-from simulator.scenario.spec import CodeSpec
+from simulator.scenario.spec import CodeSpec, node_binary
 
 REQUIREMENTS = "requirements.txt"
 INSTALL_TIMEOUT_S = 600.0
@@ -76,8 +81,116 @@ def _remove(folder: Path) -> None:
 
 
 def with_dependencies(code: CodeSpec) -> CodeSpec:
-    """The code with its requirements.txt installed, as `sam build` would (Python code only)."""
+    """The code with its dependencies installed, as `sam build` would."""
     if not code.runs_here:
         return code
-    installed = dependencies_of(code.path)
+    installed = node_build(code.path) if code.node else dependencies_of(code.path)
     return replace(code, dependencies=str(installed)) if installed is not None else code
+
+
+PACKAGE = "package.json"
+_SDK_IMPORT = re.compile(r"""(?:require\(\s*|from\s+|import\s*\(\s*|import\s+)["'](@aws-sdk/[a-z0-9-]+)""")
+_SOURCES = (".js", ".mjs", ".cjs")
+_MAX_SOURCE_FILES = 5000
+
+
+def _code_files(folder: Path) -> list[Path]:
+    """The code's files, its own node_modules left out, in a stable order."""
+    files: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != "node_modules" and not d.startswith(".git"))
+        files.extend(Path(root) / n for n in sorted(names))
+        if len(files) > _MAX_SOURCE_FILES:
+            raise TemplateError(f"{folder}: more than {_MAX_SOURCE_FILES} files: is CodeUri the function's folder?")
+    return files
+
+
+def _listed(manifest: Path) -> set[str]:
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TemplateError(f"{manifest}: not valid JSON: {exc}") from None
+    return set(data.get("dependencies") or {}) if isinstance(data, dict) else set()
+
+
+def node_build(code_folder: str | Path) -> Path | None:
+    """The task root of Node.js code as `sam build` makes it (the code beside the node_modules its
+    package.json names, with the SDK clients the runtime would provide), built now if it is not yet;
+    None when the folder runs as it is (nothing to install, or its node_modules already there)."""
+    folder = Path(code_folder)
+    files = _code_files(folder)
+    manifest = folder / PACKAGE
+    listed = _listed(manifest) if manifest.is_file() else set()
+    imported: set[str] = set()
+    for file in files:
+        if file.suffix in _SOURCES:
+            imported.update(_SDK_IMPORT.findall(file.read_text(encoding="utf-8", errors="replace")))
+    provided = sorted(imported - listed)
+    installed = (folder / "node_modules").is_dir()
+    if not provided and (not listed or installed):
+        return None
+    digest = hashlib.sha256(f"node|{node_version()}|{','.join(provided)}".encode())
+    for file in files:
+        digest.update(str(file.relative_to(folder)).encode() + b"\0" + file.read_bytes() + b"\0")
+    built = cache_root() / f"node-{digest.hexdigest()[:32]}"
+    if built.is_dir():
+        return built / "task"
+    built.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".building-", dir=built.parent))
+    task = work / "task"
+    shutil.copytree(folder, task, ignore=shutil.ignore_patterns("node_modules", ".git"))
+    steps = []
+    if listed and not installed:
+        steps.append(["install", "--omit=dev"])
+    elif listed:  # the user's own node_modules, as their build left them
+        shutil.copytree(folder / "node_modules", task / "node_modules", symlinks=True)
+    if provided:
+        steps.append(["install", "--no-save", "--no-package-lock", *[f"{name}@3" for name in provided]])
+    for step in steps:
+        _npm(step, task, manifest if listed else folder, work)
+    try:
+        work.rename(built)
+    except OSError:  # another rehearsal built the same code meanwhile: theirs is as good
+        _remove(work)
+    return built / "task"
+
+
+def _npm(arguments: list[str], task: Path, what: Path, work: Path) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        _remove(work)
+        raise TemplateError(f"{what}: npm is needed to install the Node.js dependencies, and this machine has none")
+    try:
+        done = subprocess.run([npm, *arguments, "--no-audit", "--no-fund", "--loglevel=error"], cwd=str(task),
+                              capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _remove(work)
+        raise TemplateError(f"{what}: the dependencies could not be installed: {exc}") from None
+    if done.returncode != 0:
+        _remove(work)
+        raise TemplateError(f"{what}: npm could not install the dependencies: {_npm_problem(done.stderr)}")
+
+
+def _npm_problem(stderr: str) -> str:
+    """The line of npm's error output that says what it could not install."""
+    errors = [line.removeprefix("npm error ").removeprefix("npm ERR! ").strip() for line in stderr.splitlines()
+              if line.startswith(("npm error", "npm ERR!"))]
+    named = [e.removeprefix("notarget ").removeprefix("404 ").strip() for e in errors
+             if "No matching version found" in e or "could not be found" in e]
+    return (named or [e for e in errors if e and not e.startswith("code ")] or stderr.strip().splitlines()
+            or ["npm failed"])[0]
+
+
+_node_versions: dict[str, str] = {}
+
+
+def node_version() -> str:
+    """The system node's version (its native modules' ABI), part of a build's key."""
+    node = node_binary() or ""
+    if node not in _node_versions:
+        try:
+            _node_versions[node] = subprocess.run([node, "--version"], capture_output=True, text=True,
+                                                  timeout=30, check=False).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            _node_versions[node] = "?"
+    return _node_versions[node]

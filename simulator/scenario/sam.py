@@ -17,13 +17,13 @@ import logging
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from simulator.deployment.vocabulary import PREFIX as CONFIG_PREFIX
 from simulator.deployment.vocabulary import deployment_config_name
-from simulator.scenario.dependencies import with_dependencies
+from simulator.scenario.dependencies import node_version, with_dependencies
 from simulator.scenario.intrinsics import Resolver, TemplateError
 from simulator.scenario.new_code import code_at_ref
 from simulator.scenario.spec import (
@@ -303,6 +303,7 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
     deployment = _deployment(stack, groups, deploy_function, specs, notes)
     if deployment is not None:
         logical = next(n for n, s in specs.items() if s.name == deployment.function)
+        deployment = replace(deployment, version_references=_version_references(stack, logical))
         current = specs[logical].versions[0].code
         if new_ref is not None and current is not None and current.path:
             new_code = code_at_ref(Path(current.path), new_ref)
@@ -326,6 +327,24 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
                     if stack.kind(name) == "AWS::Lambda::EventSourceMapping")
     return TemplateStack(tuple(specs.values()), alarms, deployment, _flows(stack, where, flow, notes),
                          notes + unfaithful, tables, sources, tuple(unfaithful))
+
+
+def _version_references(stack: _Stack, deployed: str) -> tuple[tuple[str, str, str], ...]:
+    """The other functions' environment variables that hold the deployed function's version."""
+    versions = {n for n in stack.resources if stack.kind(n) == "AWS::Lambda::Version"
+                and stack._function_of(stack.resources[n].get("Properties") or {}) == deployed}
+    found = []
+    for name in stack.resources:
+        if stack.kind(name) != "AWS::Lambda::Function" or name == deployed:
+            continue
+        variables = ((stack.resources[name].get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+        for variable, raw in variables.items():
+            if isinstance(raw, dict) and raw.get("Ref") in versions:
+                found.append((stack.function_name(name), str(variable), "arn"))
+            elif isinstance(raw, dict) and isinstance(raw.get("Fn::GetAtt"), list) and raw["Fn::GetAtt"][:2] in (
+                    [v, "Version"] for v in versions):
+                found.append((stack.function_name(name), str(variable), "number"))
+    return tuple(found)
 
 
 def _table(stack: _Stack, name: str) -> TableSpec:
@@ -371,6 +390,10 @@ def _function(stack: _Stack, name: str, local: dict[str, Path], notes: list[str]
         if not code.runs_here:
             notes.append(f"{name}: runtime {runtime} does not run here; a stand-in handler answers "
                          "{\"version\": N}")
+        elif code.node:
+            major = node_version().lstrip("v").split(".")[0]
+            if runtime != f"nodejs{major}.x":
+                notes.append(f"{name}: {runtime} code runs on this machine's Node.js {node_version()}")
         elif runtime != f"python{sys.version_info.major}.{sys.version_info.minor}":
             notes.append(f"{name}: {runtime} code runs on this machine's Python "
                          f"{sys.version_info.major}.{sys.version_info.minor}")

@@ -7,6 +7,7 @@ template) and the emulator, the load and the analysis take them. No reading here
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,26 @@ class CodeSpec:
     handler: str
     runtime: str = "python3.12"
     environment: dict[str, str] = field(default_factory=dict)
-    dependencies: str = ""  # the folder its requirements.txt was installed into (sam build's), if any
+    # What `sam build` made of it, if anything: Python, the folder its requirements.txt was installed
+    # into; Node.js, the build folder (its code and the node_modules its package.json names).
+    dependencies: str = ""
+
+    @property
+    def node(self) -> bool:
+        return self.runtime.startswith("nodejs")
 
     @property
     def runs_here(self) -> bool:
-        """Python code in a folder runs as it is; other runtimes, or code that is not here (S3, an
-        image), get a stand-in handler."""
-        return bool(self.path) and self.runtime.startswith("python3")
+        """Python code in a folder runs as it is, Node.js code on this machine's `node` (when it has
+        one); other runtimes, or code that is not here (S3, an image), get a stand-in handler."""
+        if not self.path:
+            return False
+        return self.runtime.startswith("python3") or (self.node and node_binary() is not None)
+
+
+def node_binary() -> str | None:
+    """The system's Node.js, which runs nodejs* functions (CI installs Debian's)."""
+    return shutil.which("node") or shutil.which("nodejs")
 
 
 @dataclass(frozen=True)
@@ -152,6 +166,10 @@ class DeploymentSpec:
     auto_rollback: bool = True
     pre_traffic_hook: str | None = None
     post_traffic_hook: str | None = None
+    # Environment variables of other functions that name the deployed function's published version
+    # (a template's `!Ref Fn.Version` or `!GetAtt FnVersion.Version`): (function, variable, "arn" or
+    # "number"). CloudFormation sets them to the new version in the stack update that deploys it.
+    version_references: tuple[tuple[str, str, str], ...] = ()
     start_after: float = 30.0
     requested: bool = False  # the scenario file has a [deployment] table: a rehearsal deploys
 

@@ -798,7 +798,10 @@ class LambdaBackend:
             return json.dumps(error).encode(), "Unhandled"
         if result.error_type is not None:
             error = {"errorMessage": result.error_message, "errorType": result.error_type}
-            if not result.error_type.startswith("Runtime.") or result.stack_trace:  # the runtime's own end has no trace
+            if result.trace_field == "trace":  # Node.js: type, message and trace, always
+                error = {"errorType": result.error_type, "errorMessage": result.error_message,
+                         "trace": list(result.stack_trace)}
+            elif not result.error_type.startswith("Runtime.") or result.stack_trace:  # the runtime's own end has no trace
                 error.update(requestId=request_id, stackTrace=list(result.stack_trace))
             return json.dumps(error).encode(), "Unhandled"
         try:
@@ -823,6 +826,10 @@ class LambdaBackend:
         if result.timed_out:
             lines.append(f"{_timestamp(self.clock.now())} {request_id} Task timed out after "
                          f"{fn.timeout:.2f} seconds")
+        elif result.error_type is not None and result.trace_field == "trace":  # Node.js's runtime words it so
+            error = {"errorType": result.error_type, "errorMessage": result.error_message,
+                     "stack": list(result.stack_trace)}
+            lines.append(f"{_timestamp(self.clock.now())}\t{request_id}\tERROR\tInvoke Error \t{json.dumps(error)}")
         elif result.error_type is not None:
             lines.append("\n".join((f"[ERROR] {result.error_type}: {result.error_message}", *result.stack_trace)))
         lines.append(f"END RequestId: {request_id}")

@@ -1,5 +1,6 @@
-"""The user's Python code, run as Lambda runs it: execution environments as worker processes apart
-from the emulator's event loop (`bootstrap.py` in each), one invocation at a time per environment,
+"""The user's Python and Node.js code, run as Lambda runs it: execution environments as worker
+processes apart from the emulator's event loop (`bootstrap.py`, or `bootstrap.js` on the system's
+`node`, in each), one invocation at a time per environment,
 a cold start (the init phase, timed) when none is idle, warm reuse after.
 
 What Lambda does to an environment, this does to a process: a timeout, a crash, a failed init or
@@ -24,9 +25,10 @@ from typing import Any
 import orjson
 
 from simulator.emulator.functions import HandlerResult, LambdaContext
-from simulator.scenario.spec import CodeSpec
+from simulator.scenario.spec import CodeSpec, node_binary
 
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
+BOOTSTRAP_JS = os.path.join(os.path.dirname(BOOTSTRAP), "bootstrap.js")
 INIT_LIMIT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
 _HEADER = struct.Struct(">I")
 _STDERR_LINES = 50
@@ -53,9 +55,9 @@ class _Environment:
         self.drain = asyncio.ensure_future(self._drain())
 
     @classmethod
-    async def start(cls, environment: dict[str, str]) -> _Environment:
+    async def start(cls, command: list[str], environment: dict[str, str]) -> _Environment:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", BOOTSTRAP, stdin=asyncio.subprocess.PIPE,
+            *command, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=environment,
             start_new_session=True)
         return cls(process, environment)
@@ -124,6 +126,7 @@ class ProcessHandler:
         self.idle: list[_Environment] = []
         self.busy: set[_Environment] = set()
         self.cold_starts = 0
+        self.trace_field = "trace" if code.node else "stackTrace"  # each runtime's error shape
 
     async def run(self, event: Any, context: LambdaContext, timeout_s: float,
                   environment: Callable[[], dict[str, str]]) -> HandlerResult:
@@ -132,7 +135,8 @@ class ProcessHandler:
         env = self._idle_environment()
         if env is None:
             self.cold_starts += 1
-            env = await _Environment.start(environment())
+            variables = environment()
+            env = await _Environment.start(runtime_command(self.code, variables), variables)
             self.busy.add(env)
             try:
                 ready = await asyncio.wait_for(env.read(), INIT_LIMIT_S)
@@ -147,7 +151,8 @@ class ProcessHandler:
                 error = ready["init_error"]
                 return self._end(env, HandlerResult(
                     error_type=error["errorType"], error_message=error["errorMessage"],
-                    stack_trace=tuple(error["stackTrace"]), logs=ready.get("logs", ""), init_ms=init_ms))
+                    stack_trace=tuple(error["stackTrace"]), logs=ready.get("logs", ""), init_ms=init_ms,
+                    trace_field=self.trace_field))
         else:
             self.busy.add(env)
         remaining = timeout_s  # an on-demand init has its own limit, not the function's timeout
@@ -173,12 +178,13 @@ class ProcessHandler:
         error = reply.get("error")
         if reply.get("exit") and error is not None:  # it ran out of memory: the environment ends with its answer
             return self._end(env, HandlerResult(error_type=error["errorType"], error_message=error["errorMessage"],
-                                                logs=logs, init_ms=init_ms, memory_used_mb=memory_mb))
+                                                logs=logs, init_ms=init_ms, memory_used_mb=memory_mb,
+                                                trace_field=self.trace_field))
         result = HandlerResult(value=reply.get("value"), logs=logs, init_ms=init_ms, memory_used_mb=memory_mb)
         if error is not None:
             result = HandlerResult(error_type=error["errorType"], error_message=error["errorMessage"],
                                    stack_trace=tuple(error["stackTrace"]), logs=logs, init_ms=init_ms,
-                                   memory_used_mb=memory_mb)
+                                   memory_used_mb=memory_mb, trace_field=self.trace_field)
         self.busy.discard(env)
         if len(self.idle) < self.max_idle:
             self.idle.append(env)
@@ -216,13 +222,29 @@ class ProcessHandler:
         self.busy.clear()
 
 
+NODE_HEAP_SHARE = 0.9  # of the function's memory, for V8's old generation (the rest: code, stacks, buffers)
+
+
+def runtime_command(code: CodeSpec, variables: dict[str, str]) -> list[str]:
+    """The process an execution environment of this code runs."""
+    if code.node:
+        node = node_binary()
+        if node is None:
+            raise RuntimeError("no node on this machine: Node.js functions get a stand-in (CodeSpec.runs_here)")
+        memory_mb = int(variables.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0) or 0)
+        heap = [f"--max-old-space-size={max(16, int(memory_mb * NODE_HEAP_SHARE))}"] if memory_mb else []
+        return [node, *heap, BOOTSTRAP_JS]
+    return [sys.executable, "-I", BOOTSTRAP]
+
+
 def lambda_environment(code: CodeSpec, *, function: str, version: str, memory_mb: int, region: str,
                        endpoint_url: str | None) -> dict[str, str]:
     """An execution environment's variables: the function's own, then Lambda's reserved ones (which
     a function's variables cannot override), with the AWS endpoint pointing back at the emulator."""
     stream = f"{datetime.now(UTC):%Y/%m/%d}/[{version}]{secrets.token_hex(16)}"
     reserved = {
-        "LAMBDA_TASK_ROOT": os.path.abspath(code.path), "LAMBDA_RUNTIME_DIR": os.path.dirname(BOOTSTRAP),
+        "LAMBDA_TASK_ROOT": os.path.abspath(code.dependencies if code.node and code.dependencies else code.path),
+        "LAMBDA_RUNTIME_DIR": os.path.dirname(BOOTSTRAP),
         "_HANDLER": code.handler, "AWS_EXECUTION_ENV": f"AWS_Lambda_{code.runtime}",
         "AWS_LAMBDA_FUNCTION_NAME": function, "AWS_LAMBDA_FUNCTION_VERSION": version,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb), "AWS_REGION": region,
@@ -234,6 +256,8 @@ def lambda_environment(code: CodeSpec, *, function: str, version: str, memory_mb
     }
     if endpoint_url:
         reserved["AWS_ENDPOINT_URL"] = endpoint_url
-    if code.dependencies:  # what `sam build` would have put beside the code: imported after it
+    if code.dependencies and not code.node:  # what `sam build` would have put beside the code: imported after it
         reserved["SHIFTSIM_DEPENDENCIES"] = code.dependencies
+    if code.node:
+        reserved.pop("PYTHONUNBUFFERED")
     return {**code.environment, **reserved}

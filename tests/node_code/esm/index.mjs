@@ -1,0 +1,1 @@
+export const handler = async (event, context) => ({ esm: true, n: event.n, version: context.functionVersion });
