@@ -154,7 +154,7 @@ async def test_error_branch_and_transfer_to_another_flow(tmp_path):
 
 def test_load_time_errors_name_the_file_and_action(tmp_path):
     cases = [
-        ([act("x", "PlayPrompt")], "action x: type 'PlayPrompt' is not supported"),
+        ([act("x", "PlayPrompt")], "action x: type 'PlayPrompt' is not an action of Connect's flow language"),
         ([act("x", "MessageParticipant", {"Text": "hi"}, "nowhere")], "action x: transition to unknown action 'nowhere'"),
         ([act("x", "TransferToFlow", {"ContactFlowId": "ghost"})], "TransferToFlow names flow 'ghost'"),
         ([act("x", "InvokeLambdaFunction", {"LambdaFunctionARN": "arn:aws:lambda:us-east-1:123456789012:function:F"})],

@@ -114,7 +114,8 @@ def test_checked_metrics_stored_input_and_waits(tmp_path):
             {"InputTimeLimitExceeded": "bye"}),
         act("check", "Compare", {"ComparisonValue": "$.StoredCustomerInput"}, None,
             {"NoMatchingCondition": "bye"}, [("Equals", "12345", "third-party")]),
-        act("third-party", "TransferParticipantToThirdParty", {"ThirdPartyPhoneNumber": "+15550100"}, "bye",
+        act("third-party", "TransferParticipantToThirdParty",
+            {"ThirdPartyPhoneNumber": "+15550100", "ContinueFlowExecution": "False"}, "bye",
             {"NoMatchingError": "bye"}),
         act("bye", "DisconnectParticipant")])
     flows = load_flow(flow)
@@ -266,9 +267,9 @@ def test_every_problem_of_the_flows_the_entry_reaches_is_said_at_once(tmp_path):
     with pytest.raises(FlowError) as caught:
         load_flow(tmp_path / "main.json")
     message = str(caught.value)
-    assert message.startswith("2 problems: ") and "\n" not in message
+    assert message.endswith(" (2 problems in all)") and "\n" not in message
     assert "main.json: action b: TransferToFlow names flow '{{contactFlows.Nowhere.arn}}'" in message
-    assert "a.json: action x: type 'Teleport' is not supported" in message
+    assert "a.json: action x: type 'Teleport' is not an action of Connect's flow language" in message
 
 
 def test_a_run_time_transfer_reaches_any_flow_beside_it_or_says_why_not(tmp_path):
@@ -284,7 +285,7 @@ def test_a_run_time_transfer_reaches_any_flow_beside_it_or_says_why_not(tmp_path
     ended, state, hooks = run(flows, attributes={"next": "Broken"})
     ((_, block, what),) = state.flow_errors
     assert block == "go" and what.startswith("transfer to a flow that could not be loaded: ")
-    assert "broken.json: action x: type 'Teleport' is not supported" in what
+    assert "broken.json: action x: type 'Teleport' is not an action of Connect's flow language" in what
 
 
 def test_an_asynchronous_invocation_lets_the_contact_go_on_and_its_result_is_loaded_later(tmp_path):

@@ -100,7 +100,8 @@ timeout = 1
 [flow_map]
 "arn:aws:connect:eu-west-2:999999999999:instance/a/contact-flow/f1" = "Main menu"
 """, "s.toml")
-    assert scenario.callers == {"in_hours": 0.8, "queue_at_capacity": 0.0,
+    assert scenario.callers == {"in_hours": 0.8, "queue_at_capacity": 0.0, "third_party_seconds": 60.0,
+                                "outbound_call_status": "CallAnswered", "voice_id": "NotEnrolled",
                                 "metrics": {"NumberOfAgentsAvailable": 3.0},
                                 "choices": {"main-menu": {"1": 2.0, "timeout": 1.0}}}
     assert scenario.flow_map == {"arn:aws:connect:eu-west-2:999999999999:instance/a/contact-flow/f1": "Main menu"}

@@ -24,6 +24,9 @@ class CallerSpec:
     in_hours: float = 1.0  # the chance a CheckHoursOfOperation finds the center open
     metrics: Mapping[str, float] = field(default_factory=dict)  # queue metric -> value
     queue_at_capacity: float = 0.0  # the chance a TransferContactToQueue finds the queue full
+    third_party_seconds: float = 60.0  # a third-party call the flow goes on after (emulated seconds)
+    outbound_call_status: str = "CallAnswered"  # what CheckOutboundCallStatus finds
+    voice_id: str = "NotEnrolled"  # what CheckVoiceId finds: a simulated caller has no voiceprint
 
 
 class CallerModel:
@@ -43,6 +46,10 @@ class CallerModel:
 
     def in_hours(self) -> bool:
         return self.rng.random() < self.spec.in_hours
+
+    def percent(self) -> int:
+        """DistributeByPercentage's draw: a whole number from 1 to 100."""
+        return self.rng.randint(1, 100)
 
     def queue_full(self) -> bool:
         return self.rng.random() < self.spec.queue_at_capacity

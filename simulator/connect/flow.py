@@ -2,10 +2,11 @@
 what can be refused is refused at load time with its file and action (`simulator.connect.interpreter`
 runs them).
 
-The action types of `SUPPORTED` (docs/flows.md says what each does); Transitions with NextAction,
-Errors and Conditions. A flow transfers to the flows beside it, found by file name, `Metadata.name`,
-ARN id, placeholder or the scenario's `[flow_map]`. An unknown action type, a dangling transition or
-transfer, a malformed field is refused here, naming the file and the action.
+Every action type of Connect's flow-language reference (`actions.py`; docs/flows.md says what each
+does); Transitions with NextAction, Errors and Conditions. A flow transfers to the flows beside it
+(and invokes the modules beside it), found by file name, `Metadata.name`, ARN id, placeholder or the
+scenario's `[flow_map]`. An unknown action type, a dangling transition or transfer, a malformed field
+is refused here, naming the file and the action: every problem of every file the entry reaches, at once.
 """
 
 from __future__ import annotations
@@ -16,19 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from simulator.connect.actions import REFERENCE
 from simulator.connect.function_map import FunctionMap, UnmappedFunction
 from simulator.connect.invoke import BlockConfigError, InvokeBlock
 from simulator.deployment.arn import ArnError, parse_alias_arn
 
 MAX_ACTIONS = 250
-SUPPORTED = ("GetParticipantInput", "ConnectParticipantWithLexBot", "MessageParticipantIteratively", "Wait",
-             "CheckHoursOfOperation", "CheckMetricData", "GetMetricData", "UpdateContactTargetQueue",
-             "UpdateContactCallbackNumber", "CreateCallbackContact", "TransferContactToQueue",
-             "TransferParticipantToThirdParty", "EndFlowExecution", "UpdateContactRoutingBehavior",
-             "UpdateContactEventHooks", "UpdateContactTextToSpeechVoice", "UpdateContactData",
-             "UpdateContactRecordingBehavior",
-             "InvokeLambdaFunction", "UpdateContactAttributes", "MessageParticipant", "Compare",
-             "Loop", "TransferToFlow", "UpdateFlowLoggingBehavior", "DisconnectParticipant")
+SUPPORTED = REFERENCE  # every action type of Connect's flow-language reference (actions.py)
 
 
 class FlowError(ValueError):
@@ -150,12 +145,12 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
     flows: dict[str, Flow] = {}
     problems: list[str] = []  # every flow the entry reaches is checked; all their problems said at once
     pending = [entry]
+    seen = {entry}  # files read or to read: a file with problems is read once, its problems said once
     while pending:
         file = pending.pop()
-        try:
-            flow = _parse_file(file, functions, retry_function_errors)
-        except FlowError as exc:
-            problems.append(str(exc))
+        flow, found = _read_flow(file, functions, retry_function_errors)
+        problems.extend(found)
+        if flow is None:
             continue
         flows[flow.id] = flow
         for action, what, value in _flow_references(flow):
@@ -165,11 +160,11 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
             if target is None:
                 problems.append(f"{file}: action {action.identifier}: {what} names flow {value!r}: no file in "
                                 f"{entry.parent} has that name or Metadata.name, and [flow_map] does not map it")
-            elif target.stem not in flows and target not in pending and target != file:
+            elif target.stem not in flows and target not in pending and target != file and target not in seen:
                 pending.append(target)
+                seen.add(target)
     if problems:
-        raise FlowError(f"{len(problems)} problem{'s' if len(problems) > 1 else ''}: " + "; ".join(problems)
-                        if len(problems) > 1 else problems[0])
+        raise FlowError("; ".join(problems) + (f" ({len(problems)} problems in all)" if len(problems) > 1 else ""))
     unavailable: dict[str, str] = {}
     for file in {f for f in index.values() if f.stem not in flows}:  # for transfers named at run time
         try:
@@ -191,12 +186,14 @@ def loads_result(action: Action) -> bool:
 
 
 def _flow_references(flow: Flow) -> list[tuple[Action, str, Any]]:
-    """The flows a flow names: its transfers, and the flows its event hooks set (hold, whisper,
-    queue), which must exist though the IVR's path does not run them."""
+    """The flows a flow names: its transfers, the modules it invokes, and the flows its event hooks
+    set (hold, whisper, queue), which must exist though the IVR's path does not run them."""
     found = []
     for action in flow.actions.values():
         if action.type == "TransferToFlow":
             found.append((action, "TransferToFlow", action.parameters.get("ContactFlowId", "")))
+        elif action.type == "InvokeFlowModule":
+            found.append((action, "InvokeFlowModule", action.parameters.get("FlowModuleId", "")))
         elif action.type == "UpdateContactEventHooks":
             hooks = action.parameters.get("EventHooks")
             for hook, value in (hooks.items() if isinstance(hooks, dict) else ()):
@@ -205,38 +202,63 @@ def _flow_references(flow: Flow) -> list[tuple[Action, str, Any]]:
 
 
 def _parse_file(file: Path, functions: FunctionMap | None, retry_function_errors: bool) -> Flow:
+    flow, problems = _read_flow(file, functions, retry_function_errors)
+    if problems or flow is None:
+        raise FlowError("; ".join(problems))
+    return flow
+
+
+def _read_flow(file: Path, functions: FunctionMap | None,
+               retry_function_errors: bool) -> tuple[Flow | None, list[str]]:
+    """A flow file read whole: the flow (None when the file is not one at all) and every problem
+    in it, each naming the file and the action."""
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise FlowError(f"{file}: cannot read flow: {exc.strerror or exc}") from None
+        return None, [f"{file}: cannot read flow: {exc.strerror or exc}"]
     except ValueError as exc:
-        raise FlowError(f"{file}: not valid JSON: {exc}") from None
+        return None, [f"{file}: not valid JSON: {exc}"]
     if not isinstance(data, dict) or not isinstance(data.get("Actions"), list):
-        raise FlowError(f"{file}: not an exported flow (expected an object with Version, StartAction, Actions)")
+        return None, [f"{file}: not an exported flow (expected an object with Version, StartAction, Actions)"]
     actions_data = data["Actions"]
     if len(actions_data) > MAX_ACTIONS:
-        raise FlowError(f"{file}: {len(actions_data)} actions, more than Connect's {MAX_ACTIONS}")
+        return None, [f"{file}: {len(actions_data)} actions, more than Connect's {MAX_ACTIONS}"]
+    problems: list[str] = []
     actions: dict[str, Action] = {}
     for index, raw in enumerate(actions_data):
-        action = _parse_action(file, index, raw)
+        try:
+            action = _parse_action(file, index, raw)
+        except FlowError as exc:
+            problems.append(str(exc))
+            continue
         if action.identifier in actions:
-            raise FlowError(f"{file}: action identifier {action.identifier!r} appears twice")
+            problems.append(f"{file}: action identifier {action.identifier!r} appears twice")
+        if action.type not in SUPPORTED:
+            problems.append(f"{file}: action {action.identifier}: type {action.type!r} is not an action of "
+                            "Connect's flow language (docs/flows.md lists them)")
         actions[action.identifier] = action
     start = data.get("StartAction")
     if not isinstance(start, str) or start not in actions:
-        raise FlowError(f"{file}: StartAction {start!r} is not one of the flow's actions")
+        problems.append(f"{file}: StartAction {start!r} is not one of the flow's actions")
     for action in actions.values():
         targets = [action.next_action, *action.errors.values(), *(c[2] for c in action.conditions)]
         for target in targets:
             if target is not None and target not in actions:
-                raise FlowError(f"{file}: action {action.identifier}: transition to unknown action {target!r}")
-    metadata = _shaped(data.get("Metadata"), dict, f"{file}: Metadata")
+                problems.append(f"{file}: action {action.identifier}: transition to unknown action {target!r}")
+    try:
+        metadata = _shaped(data.get("Metadata"), dict, f"{file}: Metadata")
+    except FlowError as exc:
+        problems.append(str(exc))
+        metadata = {}
     name = metadata.get("name") if isinstance(metadata.get("name"), str) and metadata.get("name") else file.stem
-    flow = Flow(file.stem, name, start, actions, str(file))
+    flow = Flow(file.stem, name, start if isinstance(start, str) else "", actions, str(file))
     for action in actions.values():
         if action.type == "InvokeLambdaFunction" and not loads_result(action):
-            flow.blocks[action.identifier] = _invoke_block(file, action, functions, retry_function_errors)
-    return flow
+            try:
+                flow.blocks[action.identifier] = _invoke_block(file, action, functions, retry_function_errors)
+            except FlowError as exc:
+                problems.append(str(exc))
+    return flow, problems
 
 
 def _parse_action(file: Path, index: int, raw: Any) -> Action:
@@ -245,10 +267,9 @@ def _parse_action(file: Path, index: int, raw: Any) -> Action:
         raise FlowError(f"{where}: an action needs an Identifier")
     identifier = raw["Identifier"]
     kind = raw.get("Type")
-    if kind not in SUPPORTED:
-        raise FlowError(f"{file}: action {identifier}: type {kind!r} is not supported "
-                        f"(supported: {', '.join(SUPPORTED)})")
     where = f"{file}: action {identifier}"
+    if not isinstance(kind, str):
+        raise FlowError(f"{where}: Type {kind!r} is not a string")
     transitions = _shaped(raw.get("Transitions"), dict, f"{where}: Transitions")
     errors = {}
     for error in _shaped(transitions.get("Errors"), list, f"{where}: Transitions.Errors"):

@@ -22,6 +22,7 @@ MODULE_TYPES = {
     "GetParticipantInput": "GetUserInput", "ConnectParticipantWithLexBot": "GetUserInput",
     "UpdateContactAttributes": "SetAttributes", "Compare": "CheckAttribute", "TransferToFlow": "Transfer",
     "TransferContactToQueue": "Transfer", "TransferParticipantToThirdParty": "Transfer",
+    "DequeueContactAndTransferToQueue": "Transfer", "TransferContactToAgent": "Transfer",
     "UpdateContactTargetQueue": "SetQueue", "DisconnectParticipant": "Disconnect", "Loop": "Loop",
     "Wait": "Wait", "CheckHoursOfOperation": "CheckHoursOfOperation", "CheckMetricData": "CheckQueueStatus",
     "UpdateContactRecordingBehavior": "SetRecordingBehavior", "EndFlowExecution": "EndFlowExecution",

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from simulator.connect.actions import NOTHING_FOUND, RECORDED_AND_GO_ON
 from simulator.connect.caller import TIMEOUT, CallerModel, CallerSpec
 from simulator.connect.event import Contact, contact_flow_event
 from simulator.connect.flow import Action, Flow, FlowSet, loads_result
@@ -62,6 +63,9 @@ class ContactState:
     callback: bool = False  # a callback was created: the contact ends as one
     lambda_invocation: dict[str, str] = field(default_factory=dict)  # $.LambdaInvocation.InvocationId
     pending: dict[str, asyncio.Future[InvokeOutcome]] = field(default_factory=dict)  # asynchronous ones, by id
+    flow_attributes: dict[str, str] = field(default_factory=dict)  # $.FlowAttributes: the current flow's only
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # action type -> the parameters it last set
+    modules: list[tuple[Flow, str | None]] = field(default_factory=list)  # (caller flow, its next action) per module call
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,8 @@ def resolve(value: Any, state: ContactState) -> Any:
             raise KeyError(value)
         return state.stored_input
     flow_data: dict[str, Any] = {"External": state.external, "Attributes": state.contact.attributes,
-                                 "Lex": state.lex, "Metrics": state.metrics, "LambdaInvocation": state.lambda_invocation}
+                                 "Lex": state.lex, "Metrics": state.metrics, "LambdaInvocation": state.lambda_invocation,
+                                 "FlowAttributes": state.flow_attributes}
     if parts[0] in flow_data:
         node: Any = flow_data[parts[0]]
     else:  # the contact's system data: $.ContactId, $.Channel, $.CustomerEndpoint.Address ...
@@ -145,8 +150,8 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
                       keep_going: Callable[[ContactState], bool] = lambda s: True,
                       limits: ContactLimits = ContactLimits(), caller: CallerModel | None = None) -> str:
     """Run a contact until its IVR part ends, `keep_going` says stop (checked at each flow entry)
-    or it runs past `limits`. Returns how it ended: "disconnected", "queued", "transferred to a third
-    party", "callback", "flow ended", "stopped" (by the caller of this function), "error" (an error
+    or it runs past `limits`. Returns how it ended: "disconnected", "queued", "transferred to an
+    agent", "transferred to a third party", "callback", "flow ended", "stopped" (by the caller of this function), "error" (an error
     with no branch to take) or "runaway". Whatever goes wrong in a block takes its error branch and
     is noted in `state.flow_errors`, never raised."""
     caller = caller or CallerModel(CallerSpec(), random.Random(0))
@@ -162,8 +167,15 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
         action = flow.actions[current]
         state.last = (flow.name, action.identifier)
         state.last_outcome = None
+        module = None
         try:
             current, transfer = await _step(action, flow, flows, state, hooks, caller)
+            if transfer is not None and transfer.startswith(_MODULE):
+                transfer = transfer[len(_MODULE):]
+                module = flows.find(transfer)
+                if module is None:
+                    raise _FlowFault(flows.why_not(transfer).replace("transfer to a flow", "module"))
+                transfer = None
             target = flows.find(transfer) if transfer is not None else None
             if transfer is not None and target is None:
                 raise _FlowFault(flows.why_not(transfer))
@@ -177,9 +189,17 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
             continue
         if told is not None:
             told(flow, action, state, state.last_outcome, None)
-        if target is not None:
+        if module is not None:  # an Invoke module block: the module runs, then the flow goes on after it
+            state.modules.append((flow, action.next_action))
+            flow, current = module, module.start
+        elif current == _RETURN:  # the module's Return block: back to the flow that invoked it
+            if not state.modules:
+                return "flow ended"
+            flow, current = state.modules.pop()
+        elif target is not None:
             flow = target
             state.entries += 1
+            state.flow_attributes = {}  # flow attributes are not carried over to the next flow
             if not keep_going(state):
                 return "stopped"
             current = flow.start
@@ -190,6 +210,8 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
 
 
 _END = "__end__:"  # a step's next action that ends the IVR part, with how
+_RETURN = "__return__"  # a step's next action that returns from a module
+_MODULE = "__module__:"  # a step's transfer that invokes a module (the flow goes on after it)
 
 
 async def _counted(invoking: Awaitable[InvokeOutcome], block: InvokeBlock, state: ContactState) -> InvokeOutcome:
@@ -344,20 +366,45 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
     if kind == "CreateCallbackContact":
         state.callback = True
         return action.next_action, None
-    if kind == "TransferContactToQueue":
+    if kind in ("TransferContactToQueue", "DequeueContactAndTransferToQueue"):
         if caller.queue_full():
             return _error_branch(action, "QueueAtCapacity"), None
         return _END + "queued", None
+    if kind == "TransferContactToAgent":
+        return _END + "transferred to an agent", None
     if kind == "TransferParticipantToThirdParty":
-        return _END + "transferred to a third party", None
+        if str(p.get("ContinueFlowExecution", "True")).lower() == "false":
+            return _END + "transferred to a third party", None
+        await hooks.wait(caller.spec.third_party_seconds)  # the call with the third party, then the flow goes on
+        return action.next_action, None
+    if kind == "InvokeFlowModule":
+        return action.next_action, _MODULE + str(_resolved(p, "FlowModuleId", state))
+    if kind == "EndFlowModuleExecution":
+        return _RETURN, None
     if kind == "EndFlowExecution":
         return _END + "flow ended", None
     if kind == "DisconnectParticipant":
         return _END + "disconnected", None
-    # UpdateContactRoutingBehavior, UpdateContactEventHooks, UpdateContactTextToSpeechVoice,
-    # UpdateContactData, UpdateContactRecordingBehavior: settings for later parts of the contact
-    # (the queue, the agent, the recording) that the IVR's path does not depend on
-    return action.next_action, None
+    if kind == "DistributeByPercentage":
+        return _matching(action, str(caller.percent())), None
+    if kind == "CheckOutboundCallStatus":
+        return _matching(action, caller.spec.outbound_call_status), None
+    if kind == "CheckVoiceId":
+        return _matching(action, caller.spec.voice_id), None
+    if kind == "UpdateFlowAttributes":
+        attributes = p.get("FlowAttributes") or {}
+        if not isinstance(attributes, dict):
+            raise _FlowFault(f"FlowAttributes is not an object: {attributes!r:.60}")
+        values = {k: str(_resolved(v if isinstance(v, dict) else {"Value": v}, "Value", state))
+                  for k, v in attributes.items()}  # all or none
+        state.flow_attributes.update(values)
+        return action.next_action, None
+    if kind in NOTHING_FOUND:  # no profile, no case for a simulated caller: Connect's branch for none found
+        return _error_branch(action, "NoneFoundError"), None
+    if kind in RECORDED_AND_GO_ON:
+        state.settings[kind] = dict(p)
+        return action.next_action, None
+    raise _FlowFault(f"action type {kind!r} has no rehearsal semantics")  # a type added to the catalogue only
 
 
 def _resolved_parameters(parameters: dict[str, str], state: ContactState) -> dict[str, str]:

@@ -435,11 +435,15 @@ def _judge(s: _Section | None) -> dict[str, float]:
 
 def _callers(s: _Section | None) -> dict[str, Any]:
     """`[callers]`: per block identifier, weighted answers (`"timeout"`: silence); the chance the
-    center is open, the queue metrics, the chance a queue is full."""
+    center is open, the queue metrics, the chance a queue is full; how long a third-party call lasts,
+    what an outbound call's status and a Voice ID check find."""
     if s is None:
         return {}
     made: dict[str, Any] = {"in_hours": s.number("in_hours", 1.0, low=0, high=1),
-                            "queue_at_capacity": s.number("queue_at_capacity", 0.0, low=0, high=1)}
+                            "queue_at_capacity": s.number("queue_at_capacity", 0.0, low=0, high=1),
+                            "third_party_seconds": s.number("third_party_seconds", 60.0, low=0, high=86_400),
+                            "outbound_call_status": s.string("outbound_call_status", "CallAnswered"),
+                            "voice_id": s.string("voice_id", "NotEnrolled")}
     metrics = s.table("metrics")
     made["metrics"] = {k: float(metrics.number(k)) for k in list(metrics.data)} if metrics else {}
     choices = s.table("choices")
