@@ -179,3 +179,22 @@ def test_an_uploaded_package_leaves_the_disk_with_its_function(emulator, lam):
         lam.delete_function(FunctionName=f"Temp{n}")
     assert [folder for folder in folders if folder.exists()] == []
     assert all("Temp" not in f for f in [fn["FunctionName"] for fn in lam.list_functions()["Functions"]])
+
+
+def test_every_runtime_botocores_model_lists_is_accepted_and_no_other(emulator):
+    """Lambda's runtimes are the service model's: python3.14 and nodejs24.x, which AWS launched, are
+    taken (a hand-kept list refused them); a name the model does not have is AWS's validation error."""
+    import botocore.session
+
+    lam = emulator.boto3(parameter_validation=False)
+    listed = botocore.session.get_session().get_service_model("lambda").shape_for("Runtime").enum
+    for runtime in ("python3.14", "nodejs24.x"):
+        assert runtime in listed
+        created = lam.create_function(FunctionName=f"On-{runtime.replace('.', '-')}", Runtime=runtime, Role=ROLE,
+                                      Handler="app.handler", Code={"ZipFile": V1})
+        assert created["Runtime"] == runtime
+    status, code, message = error_of(lam.create_function, FunctionName="Nine", Runtime="python9.9", Role=ROLE,
+                                     Handler="app.handler", Code={"ZipFile": V1})
+    assert (status, code) == (400, "ValidationException")
+    assert message.startswith("1 validation error detected: Value 'python9.9' at 'runtime' failed to satisfy "
+                              "constraint: Member must satisfy enum value set: [") and "python3.14" in message

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import botocore.session
 from aiohttp import web
 
 from simulator.deployment.vocabulary import WEIGHT_HEADER
@@ -23,9 +24,9 @@ from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 _CAPITALISED_MESSAGE = {"ResourceNotFoundException", "ResourceConflictException",
                         "InvalidParameterValueException", "PreconditionFailedException",
                         "ServiceException"}
-RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "python3.9", "python3.10", "python3.11", "python3.12",
-            "python3.13", "java11", "java17", "java21", "java8.al2", "dotnet8", "ruby3.2", "ruby3.3", "ruby3.4",
-            "provided.al2", "provided.al2023")
+# The runtimes Lambda's API takes: botocore's service model's, never a list kept here (one would
+# refuse a runtime AWS launched, as python3.14 was).
+RUNTIMES = tuple(botocore.session.get_session().get_service_model("lambda").shape_for("Runtime").enum)
 ZIP_REQUEST_LIMIT = 69_905_067  # a 50 MB zip, base64-encoded in the JSON body
 CODE_UPLOADS_REFUSED = ("shiftsim emulator: code a request uploads runs only when the emulator was started with "
                         "`shiftsim serve --allow-code-upload`")
