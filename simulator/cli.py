@@ -157,6 +157,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from simulator.connect.flow import load_flow
+    from simulator.deployment.alarm_lint import flow_facts, lint_alarms
     from simulator.emulator.functions import unimportable_handlers
     from simulator.loadgen.options import DEFAULT_FLOW, flow_functions
 
@@ -172,6 +173,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     blocks = ", ".join(f"{b['flow']}/{b['block']} -> {b['invokes'].split(':function:')[1]}" for b in flows.block_targets())
     for note in scenario.notes:
         print(f"note: {note}")
+    for line in lint_alarms(scenario, flow_facts(flows, scenario.deployed_alias_arn())):
+        print(f"alarm lint: {line}")
     print(f"{args.scenario or args.template}: ok: scenario {scenario.name!r}: {functions}; flows: {len(flows.flows)}, "
           f"Invoke blocks: {blocks or 'none'}")
     return 0

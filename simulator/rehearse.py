@@ -34,11 +34,12 @@ from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import OptionsError, load_options
 from simulator.loadgen.pacing import mean_duration
 from simulator.loadgen.setup import install
-from simulator.loadgen.traffic import Profile, TrafficPlan, expected_contact_seconds, plan_traffic
+from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
 from simulator.report.analysis import format_summary
 from simulator.report.record import RunFolderError, claim_folder, new_run_id
 from simulator.report.results import verdict_exit_code, write_results
+from simulator.scenario.day_profile import Profile
 from simulator.scenario.spec import Scenario
 
 PROGRESS_EVERY = 2.0
@@ -182,6 +183,8 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     say(f"shiftsim: rehearsing {scenario.name} ({scenario.source}) -> {folder}")
     for note in scenario.notes:
         say(f"shiftsim: note: {note}")
+    for line in session.alarm_lint:
+        say(f"shiftsim: alarm lint: {line}")
     traffic = traffic_plan(scenario, target, time_scale)
     if traffic is not None:  # why it drives production's rate for real, or samples it
         say(f"shiftsim: traffic: {traffic.describe()}")

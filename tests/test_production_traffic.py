@@ -103,7 +103,8 @@ def test_a_full_rate_run_and_a_sampled_run_agree_in_productions_terms(tmp_path):
 
 
 def test_a_profile_over_the_day_parses_and_wraps_midnight():
-    from simulator.loadgen.traffic import Profile, ProfileError, minute_of_day
+    from simulator.loadgen.traffic import minute_of_day
+    from simulator.scenario.day_profile import Profile, ProfileError
 
     profile = Profile.parse("09:00-17:00=600,17:00-09:00=30", default=5)
     assert (profile.at(9 * 60), profile.at(16 * 60 + 59), profile.at(17 * 60), profile.at(3 * 60)) == (600, 600, 30, 30)

@@ -5,6 +5,8 @@ accepts).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 COMPARISON_OPERATORS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold",
                         "LessThanThreshold", "LessThanOrEqualToThreshold")
@@ -41,3 +43,19 @@ LOGS_MAX_BATCH_EVENTS = 10_000
 LOGS_MAX_BATCH_BYTES = 1_048_576  # the messages' UTF-8 bytes, plus LOGS_EVENT_OVERHEAD an event
 LOGS_MAX_EVENT_BYTES = 262_144
 LOGS_EVENT_OVERHEAD = 26
+
+
+@lru_cache(maxsize=1024)  # one invocation's sets depend only on these three names
+def lambda_dimension_sets(function_name: str, alias: str | None,
+                          executed_version: str | None) -> tuple[frozenset[tuple[str, str]], ...]:
+    """The dimension sets Lambda publishes one invocation under."""
+    function = ("FunctionName", function_name)
+    sets = [frozenset(), frozenset({function})]
+    if alias is not None:
+        resource = frozenset({function, ("Resource", f"{function_name}:{alias}")})
+        sets.append(resource)
+        if executed_version is not None:
+            sets.append(resource | {("ExecutedVersion", executed_version)})
+    elif executed_version not in (None, "$LATEST"):
+        sets.append(frozenset({function, ("Resource", f"{function_name}:{executed_version}")}))
+    return tuple(sets)

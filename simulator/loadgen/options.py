@@ -14,7 +14,8 @@ from simulator.client.aws import TargetError, check_endpoint
 from simulator.connect.function_map import FunctionMap
 from simulator.deployment.arn import parse_alias_arn
 from simulator.loadgen.pacing import parse_duration_distribution
-from simulator.loadgen.traffic import Profile, ProfileError, minute_of_day
+from simulator.loadgen.traffic import minute_of_day
+from simulator.scenario.day_profile import Profile, ProfileError
 from simulator.scenario.durations import DistributionError
 from simulator.scenario.reader import load_scenario
 from simulator.scenario.spec import DEFAULT_FUNCTION, Scenario, ScenarioError, StackSource

@@ -39,6 +39,7 @@ from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.event import Contact
 from simulator.connect.flow import FlowSet, load_flow
 from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
+from simulator.deployment.alarm_lint import flow_facts, lint_alarms
 from simulator.deployment.arn import parse_function_name
 from simulator.deployment.clock import Clock, ScaledClock
 from simulator.deployment.vocabulary import WEIGHT_HEADER
@@ -78,6 +79,7 @@ class LoadSession:
             raise RuntimeError("shiftsim needs Locust's parsed options (Environment(parsed_options=...))")
         self.parsed: argparse.Namespace = environment.parsed_options
         self.coordinator = not isinstance(environment.runner, WorkerRunner)
+        self.alarm_lint: list[str] = []  # what is wrong with the group's alarms, said at the start
         self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
         self.flows: FlowSet = load_flow(options.flow, functions=options.functions,
                                         flow_map=options.scenario.flow_map)
@@ -86,6 +88,10 @@ class LoadSession:
             if not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal has said them
                 for note in options.scenario.notes:
                     log.warning("shiftsim: note: %s", note)
+            self.alarm_lint = lint_alarms(options.scenario, flow_facts(self.flows, options.alias_arn))
+            if not getattr(environment, "shiftsim_said_notes", False):
+                for line in self.alarm_lint:
+                    log.warning("shiftsim: alarm lint: %s", line)
             for target in self.flows.block_targets():
                 if target["named"] != target["invokes"]:
                     log.warning("shiftsim: flow %s, block %s names %s: it invokes %s", target["flow"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from simulator.scenario.reader import minute_of_day as scenario_minute_of_day
+from simulator.scenario.day_profile import clock_minutes
 
 
 @dataclass(frozen=True)
@@ -60,53 +60,7 @@ def expected_contact_seconds(loops: int, prompt_seconds: float, scale: float) ->
     return loops * (prompt_seconds / scale + 0.005)
 
 
-class ProfileError(ValueError):
-    pass
-
-
-def _minutes(clock: str) -> int:
-    minutes = scenario_minute_of_day(clock)
-    if minutes is None:
-        raise ProfileError(f"{clock!r} is not a time of day HH:MM")
-    return minutes
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Production's arrivals over the day: (from, to, contacts per minute), minutes of the day; a
-    span may wrap past midnight. Outside every span, `default`."""
-
-    spans: tuple[tuple[int, int, float], ...]
-    default: float = 0.0
-
-    @classmethod
-    def parse(cls, text: str, default: float = 0.0) -> Profile:
-        """`09:00-17:00=600,17:00-09:00=30` (Locust's option; a scenario's [[load.profile]] is the same)."""
-        spans = []
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            window, _, rate = part.partition("=")
-            start, _, end = window.partition("-")
-            try:
-                per_minute = float(rate)
-            except ValueError:
-                raise ProfileError(f"{part!r}: expected FROM-TO=CONTACTS_PER_MINUTE") from None
-            if not per_minute > 0:
-                raise ProfileError(f"{part!r}: contacts per minute must be > 0")
-            spans.append((_minutes(start), _minutes(end), per_minute))
-        return cls(tuple(spans), default)
-
-    def at(self, minute_of_day: float) -> float:
-        for start, end, per_minute in self.spans:
-            inside = start <= minute_of_day < end if start < end else (minute_of_day >= start or minute_of_day < end)
-            if inside:
-                return per_minute
-        return self.default
-
-    @property
-    def peak(self) -> float:
-        return max([self.default, *(span[2] for span in self.spans)])
-
-
 def minute_of_day(start_time: str, emulated_seconds_since_start: float) -> float:
     """The emulated time of day, in minutes, `emulated_seconds_since_start` after `start_time`."""
-    return (_minutes(start_time) + emulated_seconds_since_start / 60.0) % 1440
+    return (clock_minutes(start_time) + emulated_seconds_since_start / 60.0) % 1440
+

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from simulator.loadgen.pacing import mean_duration
-from simulator.loadgen.traffic import Profile
 from simulator.planning.model import AlarmModel, FailureModel, PlanError, Traffic
+from simulator.scenario.day_profile import Profile
 from simulator.scenario.spec import AlarmSpec, Scenario
 
 

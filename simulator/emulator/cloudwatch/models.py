@@ -27,7 +27,7 @@ from typing import Any
 
 from simulator.deployment.alarm_rule import COMPARISONS, next_state
 from simulator.deployment.clock import Clock
-from simulator.deployment.vocabulary import STATISTICS, TREATMENTS
+from simulator.deployment.vocabulary import STATISTICS, TREATMENTS, lambda_dimension_sets
 from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
 from simulator.emulator.lambda_.models import InvocationObserved
 
@@ -316,22 +316,6 @@ class Alarm:
     @property
     def extended(self) -> bool:
         return bool(PERCENTILE.fullmatch(self.statistic))
-
-
-@lru_cache(maxsize=1024)  # one invocation's sets depend only on these three names
-def lambda_dimension_sets(function_name: str, alias: str | None,
-                          executed_version: str | None) -> tuple[frozenset[tuple[str, str]], ...]:
-    """The dimension sets Lambda publishes one invocation under."""
-    function = ("FunctionName", function_name)
-    sets = [frozenset(), frozenset({function})]
-    if alias is not None:
-        resource = frozenset({function, ("Resource", f"{function_name}:{alias}")})
-        sets.append(resource)
-        if executed_version is not None:
-            sets.append(resource | {("ExecutedVersion", executed_version)})
-    elif executed_version not in (None, "$LATEST"):
-        sets.append(frozenset({function, ("Resource", f"{function_name}:{executed_version}")}))
-    return tuple(sets)
 
 
 @lru_cache(maxsize=4096)
