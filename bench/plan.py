@@ -3,6 +3,10 @@
 at a time, minute by minute), on one core, side by side; and their agreement (medians of the
 contacts hurt and of the rollback minute).
 
+And the alarm search (`shiftsim plan --alarms`): over 1,000 alarm definitions x the nine
+configurations, on shared draws, against the same candidates simulated one at a time with `simulate`
+(a sample, scaled to the whole search).
+
     python bench/plan.py            # 100,000 deployments vectorised; rewrites its section of bench/RESULTS.md
     python bench/plan.py --smoke    # a few thousand (CI)
 """
@@ -89,7 +93,38 @@ def main() -> None:
         "",
         f"vectorised / loop: {vector_rate / loop_rate:,.0f}x",
     ]
+    lines += ["", *alarm_search_lines(args.smoke)]
     report("plan", "The planner: deployments simulated per CPU second", lines, write=not args.smoke)
+
+
+def alarm_search_lines(smoke: bool) -> list[str]:
+    """The alarm search's CPU time, against its candidates simulated one by one (a sample, scaled)."""
+    from simulator.planning.alarm_search import candidates, failure_modes, search
+    from simulator.planning.inputs import PlanInputs
+
+    n = 100 if smoke else 1000
+    inputs = PlanInputs(TRAFFIC, FAILURE, [], 60.0, 1, "2")
+    started = time.process_time()
+    result = search(inputs, quietest_per_minute=TRAFFIC.contacts_per_minute / 10, n=n, seed=1)
+    search_s = time.process_time() - started
+    cands = candidates(inputs.failure.latency_p99_ms)
+    sample = cands[:: max(1, len(cands) // (10 if smoke else 40))]
+    routing = predefined_configs()[CONFIG]
+    started = time.process_time()
+    for cand in sample:
+        simulate(routing, TRAFFIC, FAILURE, [cand.model], n, np.random.default_rng(3), poll_s=60)
+    one_s = (time.process_time() - started) / len(sample)
+    situations = len(failure_modes(inputs)) + len(result["traffic_levels"])  # bad versions, healthy levels
+    one_by_one = one_s * len(cands) * result["configurations"] * situations
+    return [f"Alarm search: {result['candidates']:,} definitions x {result['configurations']} configurations x "
+            f"{situations} situations (bad versions, healthy traffic levels), {n:,} deployments each; CPU seconds.",
+            "",
+            "| search | CPU s |",
+            "| --- | --- |",
+            f"| each candidate simulated alone (`simulate`, {len(sample)} sampled, scaled; baseline) | {one_by_one:,.0f} |",
+            f"| shared draws, values per metric and period (`plan --alarms`) | {search_s:.1f} |",
+            "",
+            f"shared / alone: {one_by_one / search_s:,.0f}x faster; target: under 60 s"]
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from simulator.deployment.admin_token import TokenFileError
 from simulator.deployment.arn import ArnError
 from simulator.deployment.driver import DeployError
 from simulator.report.record import RecordError
-from simulator.scenario.reader import load_scenario
+from simulator.scenario.reader import load_scenario, with_alarms_file
 from simulator.scenario.spec import ScenarioError, StackSource
 
 USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, FlowError, DeployError, RecordError, EventLoopError,
@@ -39,7 +39,7 @@ def _scenario(args: argparse.Namespace):
     """The scenario a command names, with the stack its --template, --new-code and --new-ref give."""
     stack = StackSource.given(getattr(args, "template", None), getattr(args, "new_code", None),
                               getattr(args, "new_ref", None), getattr(args, "parameter", None) or ())
-    return load_scenario(getattr(args, "scenario", None), stack)
+    return with_alarms_file(load_scenario(getattr(args, "scenario", None), stack), getattr(args, "alarms_file", None))
 
 
 def stack_options(p: argparse.ArgumentParser) -> None:
@@ -65,6 +65,16 @@ def _whole(low: int, high: int | None = None, note: str = ""):
 
 _port = _whole(0, 65535, " (0 picks a free port)")
 _count = _whole(1)
+
+
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {value!r}") from None
+    if not 0 <= share < 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to below 1, got {value!r}")
+    return share
 
 
 def _time_scale(value: str) -> float:
@@ -224,15 +234,23 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from simulator.report.record import new_run_id
 
     scenario = _scenario(args)
+    folder = Path(args.results) if args.results else Path("results") / f"plan-{new_run_id()}"
     try:
         inputs = plan_inputs(scenario, Path(args.from_run) if args.from_run else None, error_rate=args.error_rate,
                              onset_s=args.onset, latency_shift_ms=args.latency_shift_ms,
                              contacts_per_minute=args.contacts_per_minute)
+        if args.alarms:
+            from simulator.planning.alarm_report import plan_alarms
+
+            for line in plan_alarms(scenario, inputs, folder, n=min(args.simulations, 1000), seed=args.seed,
+                                    exposure_minutes=args.exposure_minutes, false_rollback=args.false_rollback):
+                print(line)
+            return 0
         plan = make_plan(inputs, scenario=scenario, n=args.simulations, seed=args.seed,
                          budget_minutes=args.budget_minutes, exposure_minutes=args.exposure_minutes)
     except PlanError as exc:
         raise ScenarioError(str(exc)) from None
-    written = write(plan, Path(args.results) if args.results else Path("results") / f"plan-{new_run_id()}")
+    written = write(plan, folder)
     print(table(plan))
     print(f"plan: {', '.join(str(p) for p in written)}")
     return 0
@@ -265,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, help="seed for routing draws and fault injection")
         p.add_argument("--time-scale", type=_time_scale,
                        help="emulated seconds per real second (default: the scenario's, else 1)")
+        p.add_argument("--alarms", dest="alarms_file", metavar="ALARMS_TOML",
+                       help="the deployment group's alarms replaced by these (alarms.toml of `plan --alarms`)")
         stack_options(p)
 
     serve = sub.add_parser("serve", help="run the local AWS emulator until interrupted")
@@ -326,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="watch the group's deployment in progress (one `sam deploy` started)")
     rehearse.add_argument("--seed", type=int, help="seed for routing draws and fault injection")
     rehearse.add_argument("--time-scale", type=_time_scale, help="default: the scenario's")
+    rehearse.add_argument("--alarms", dest="alarms_file", metavar="ALARMS_TOML",
+                          help="the deployment group's alarms replaced by these (the alarms.toml `plan --alarms` wrote)")
     rehearse.set_defaults(func=cmd_rehearse)
 
     plan = sub.add_parser("plan", help="before the deployment: the blast radius of every configuration, simulated")
@@ -341,6 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--budget-minutes", type=float, help="the longest a good deployment may take")
     plan.add_argument("--exposure-minutes", type=float, default=60.0,
                       help="how long a bad version at 100 %% hurts callers before someone acts (default 60)")
+    plan.add_argument("--alarms", action="store_true",
+                      help="search the alarms to give the group (over 1,000 definitions x each configuration); "
+                      "writes alarms.toml (for rehearse --alarms) and alarms.yaml (a SAM snippet)")
+    plan.add_argument("--false-rollback", type=_share, default=0.01,
+                      help="with --alarms: how often a healthy version may be rolled back (default 0.01)")
     plan.add_argument("--seed", type=int, default=1)
     plan.add_argument("--results", help="the plan's folder (default: results/plan-<run-id>)")
     plan.set_defaults(func=cmd_plan)

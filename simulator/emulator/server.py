@@ -24,6 +24,7 @@ from aiohttp import web
 
 from simulator.deployment.admin_token import token_path, write_token
 from simulator.deployment.clock import Clock, ScaledClock
+from simulator.deployment.vocabulary import STATISTICS
 from simulator.emulator.admin import AdminError, AdminRoutes, admin_error_response
 from simulator.emulator.cloudwatch.models import CloudWatchBackend, CloudWatchError
 from simulator.emulator.cloudwatch.responses import TARGET_PREFIX as CLOUDWATCH_TARGET
@@ -129,7 +130,8 @@ class Emulator:
             self.cloudwatch.put_metric_alarm(alarm.parameters or {
                 "AlarmName": alarm.name, "Namespace": alarm.namespace, "MetricName": alarm.metric,
                 "Dimensions": [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()],
-                "Statistic": alarm.statistic, "Period": alarm.period,
+                **({"Statistic": alarm.statistic} if alarm.statistic in STATISTICS
+                   else {"ExtendedStatistic": alarm.statistic}), "Period": alarm.period,
                 "EvaluationPeriods": alarm.evaluation_periods,
                 "DatapointsToAlarm": alarm.datapoints_to_alarm, "Threshold": alarm.threshold,
                 "ComparisonOperator": alarm.comparison, "TreatMissingData": alarm.treat_missing_data})

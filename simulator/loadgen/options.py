@@ -17,7 +17,7 @@ from simulator.loadgen.pacing import parse_duration_distribution
 from simulator.loadgen.traffic import minute_of_day
 from simulator.scenario.day_profile import Profile, ProfileError
 from simulator.scenario.durations import DistributionError
-from simulator.scenario.reader import load_scenario
+from simulator.scenario.reader import load_scenario, with_alarms_file
 from simulator.scenario.spec import DEFAULT_FUNCTION, Scenario, ScenarioError, StackSource
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -44,6 +44,8 @@ def add_options(parser: Any) -> None:
     group.add_argument("--new-code", default="", help="the deployed function's new code (a folder)")
     group.add_argument("--new-ref", default="", help="the new code as this git ref of the template's repository has it")
     group.add_argument("--parameter", action="append", default=[], help="a template parameter, NAME=VALUE")
+    group.add_argument("--alarms", dest="alarms_file", default="",
+                       help="the deployment group's alarms replaced by these (alarms.toml of `shiftsim plan --alarms`)")
     group.add_argument("--rate", type=float, default=0.0,
                        help="target invocations per second for the whole test (0: as fast as users go)")
     group.add_argument("--contacts-per-minute", type=float, default=0.0,
@@ -168,7 +170,7 @@ def load_options(parsed: Any) -> LoadOptions:
     try:
         stack = StackSource.given(parsed.template or None, parsed.new_code or None, parsed.new_ref or None,
                                   parsed.parameter or ())
-        scenario = load_scenario(parsed.scenario or None, stack)
+        scenario = with_alarms_file(load_scenario(parsed.scenario or None, stack), getattr(parsed, "alarms_file", ""))
     except ScenarioError as exc:
         raise OptionsError(str(exc)) from None
     alias_arn = parsed.alias_arn or scenario.deployed_alias_arn()

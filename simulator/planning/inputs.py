@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.deployment.error_rate import EXPRESSION, error_rate_dimensions
 from simulator.loadgen.pacing import mean_duration
 from simulator.planning.model import AlarmModel, FailureModel, PlanError, Traffic
 from simulator.scenario.day_profile import Profile
@@ -84,16 +85,22 @@ def alarm_model(alarm: AlarmSpec, scenario: Scenario, new_version: str) -> Alarm
     assert scenario.deployment is not None
     function, alias = scenario.deployment.function, scenario.deployment.alias
     params = alarm.parameters or {}
-    if params.get("Metrics"):
-        raise PlanError(f"alarm {alarm.name}: metric math is not modelled by the planner")
     dims = alarm.dimensions
-    if alarm.namespace == "AWS/Connect" and alarm.metric == "ContactFlowErrors":
+    metric_name, namespace, period = alarm.metric, alarm.namespace, alarm.period
+    if params.get("Metrics"):
+        rate = error_rate_dimensions(params["Metrics"])
+        if rate is None:
+            raise PlanError(f"alarm {alarm.name}: metric math is not modelled by the planner (but for "
+                            f"its error rate, {EXPRESSION})")
+        dims, period = rate
+        metric_name, namespace = "ErrorRate", "AWS/Lambda"
+    if namespace == "AWS/Connect" and metric_name == "ContactFlowErrors":
         metric, scope = "Errors", "connect"  # every failed call, and every rejected answer, takes an error branch
-    elif alarm.namespace != "AWS/Lambda" or alarm.metric not in ("Errors", "Invocations", "Duration"):
-        raise PlanError(f"alarm {alarm.name}: {alarm.namespace} {alarm.metric} is not modelled by the planner "
+    elif namespace != "AWS/Lambda" or metric_name not in ("Errors", "Invocations", "Duration", "ErrorRate"):
+        raise PlanError(f"alarm {alarm.name}: {namespace} {metric_name} is not modelled by the planner "
                         "(AWS/Lambda Errors, Invocations, Duration and AWS/Connect ContactFlowErrors are)")
     else:
-        metric = alarm.metric
+        metric = metric_name
         scope = "alias"
         if dims.get("FunctionName", function) != function:
             scope = "never"
@@ -104,7 +111,7 @@ def alarm_model(alarm: AlarmSpec, scenario: Scenario, new_version: str) -> Alarm
         if "ExecutedVersion" in dims:
             scope = "new" if dims["ExecutedVersion"] == new_version else "never"
     statistic = str(params.get("ExtendedStatistic") or alarm.statistic)
-    return AlarmModel(alarm.name, metric, scope, statistic, alarm.period, alarm.evaluation_periods,
+    return AlarmModel(alarm.name, metric, scope, statistic, period, alarm.evaluation_periods,
                       alarm.datapoints_to_alarm or alarm.evaluation_periods, alarm.threshold, alarm.comparison,
                       alarm.treat_missing_data)
 

@@ -53,7 +53,7 @@ class AlarmModel:
     """One alarm of the group, as the model evaluates it."""
 
     name: str
-    metric: str  # Errors | Invocations | Duration
+    metric: str  # Errors | Invocations | Duration | ErrorRate (metric math: 100 * Errors / Invocations)
     scope: str  # alias (both versions) | new (the new version's ExecutedVersion) | connect (error branches
     # taken: Lambda's errors and answers Connect rejects) | never (matches nothing)
     statistic: str  # Sum | Average | SampleCount | Minimum | Maximum | pNN (Duration)
@@ -149,11 +149,28 @@ def simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, a
     return Outcomes(*(np.concatenate([getattr(p, f) for p in parts]) for f in Outcomes.__dataclass_fields__))
 
 
-def _simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, alarms: list[AlarmModel],
-              n: int, rng: np.random.Generator, *, poll_s: float, final_flip_after_intervals: int) -> Outcomes:
+@dataclass
+class Draws:
+    """One configuration's simulated traffic for `n` deployments (n x steps), before any alarm:
+    what every alarm of a plan, or every candidate of an alarm search, is evaluated on."""
+
+    length: float
+    shifts: list[tuple[float, float]]
+    step: int
+    pre: int
+    new: np.ndarray
+    old: np.ndarray
+    new_errors: np.ndarray
+    new_rejected: np.ndarray
+    old_errors: np.ndarray
+
+
+def draw(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, n: int, rng: np.random.Generator, *,
+         step: int, history_s: int, final_flip_after_intervals: int = 1) -> Draws:
+    """Invocations per step of `n` deployments, routed and failing as the failure model says, with
+    `history_s` of old-only traffic before the start (the alarms' windows' history)."""
     length, shifts = plan_steps(routing, final_flip_after_intervals)
-    step = _step_seconds(alarms, poll_s)
-    pre = PRE_PERIODS * max((a.period * a.evaluation_periods for a in alarms), default=60) // step
+    pre = PRE_PERIODS * history_s // step
     steps = max(1, math.ceil(length / step))
     total = pre + steps
     starts = (np.arange(total) - pre) * step  # each step's start, from the deployment's start
@@ -167,36 +184,65 @@ def _simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, 
     failing[starts < 0] = 0.0
     rejecting = np.where(failing > 0, failure.rejected_rate, 0.0) if failure.error_rate else \
         np.where((starts + step / 2 >= onset) & (starts >= 0), failure.rejected_rate, 0.0)
-
     invocations = rng.poisson(rate * step, size=(n, total)).astype(np.int32)
     new = _binomial(rng, invocations, weight)
     old = invocations - new
     new_errors = _binomial(rng, new, failing)
     new_rejected = _binomial(rng, new - new_errors, rejecting)
     old_errors = _binomial(rng, old, np.full(total, failure.baseline_error_rate))
+    return Draws(length, shifts, step, pre, new, old, new_errors, new_rejected, old_errors)
 
-    state_alarm = np.zeros((n, total + 1), dtype=bool)  # ALARM at each step boundary (index: boundary after step)
-    detection = np.full(n, np.nan)
-    for alarm in alarms:
-        in_alarm = _alarm_states(alarm, new, old, new_errors, new_rejected, old_errors, failure, step, pre, rng)
-        state_alarm |= in_alarm
-    # CodeDeploy's polls: every poll_s from the start, up to and including the final shift's instant
-    poll_steps = [pre + int(round(k * poll_s / step)) for k in range(1, int(length // poll_s) + 1)]
+
+def alarm_states(alarm: AlarmModel, draws: Draws, failure: FailureModel, rng: np.random.Generator) -> np.ndarray:
+    """Whether `alarm` is in ALARM at each step boundary of the draws (n x total+1)."""
+    return _alarm_states(alarm, draws.new, draws.old, draws.new_errors, draws.new_rejected, draws.old_errors,
+                         failure, draws.step, draws.pre, rng)
+
+
+def rollbacks(draws: Draws, state_alarm: np.ndarray, poll_s: float) -> np.ndarray:
+    """When CodeDeploy rolls back (s from the start; NaN: never), polling every `poll_s` from the
+    start up to and including the final shift's instant, given the group's ALARM states."""
+    n = state_alarm.shape[0]
+    poll_steps = [draws.pre + int(round(k * poll_s / draws.step)) for k in range(1, int(draws.length // poll_s) + 1)]
     rollback = np.full(n, np.nan)
     for index in poll_steps:
         hit = np.isnan(rollback) & state_alarm[:, index]
-        rollback[hit] = (index - pre) * step
-    alarmed = state_alarm[:, pre + 1:]
-    any_alarm = alarmed.any(axis=1)
-    detection[any_alarm] = (np.argmax(alarmed[any_alarm], axis=1) + 1) * step
+        rollback[hit] = (index - draws.pre) * draws.step
+    return rollback
 
+
+def _simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, alarms: list[AlarmModel],
+              n: int, rng: np.random.Generator, *, poll_s: float, final_flip_after_intervals: int) -> Outcomes:
+    step = _step_seconds(alarms, poll_s)
+    history = max((a.period * a.evaluation_periods for a in alarms), default=60)
+    draws = draw(routing, traffic, failure, n, rng, step=step, history_s=history,
+                 final_flip_after_intervals=final_flip_after_intervals)
+    total = draws.new.shape[1]
+    state_alarm = np.zeros((n, total + 1), dtype=bool)  # ALARM at each step boundary (index: boundary after step)
+    for alarm in alarms:
+        state_alarm |= alarm_states(alarm, draws, failure, rng)
+    return outcomes(draws, state_alarm, failure, traffic, rng, poll_s)
+
+
+def outcomes(draws: Draws, state_alarm: np.ndarray, failure: FailureModel, traffic: Traffic,
+             rng: np.random.Generator, poll_s: float) -> Outcomes:
+    """What the deployments cost, given the group's ALARM states."""
+    n = state_alarm.shape[0]
+    rollback = rollbacks(draws, state_alarm, poll_s)
+    detection = np.full(n, np.nan)
+    alarmed = state_alarm[:, draws.pre + 1:]
+    any_alarm = alarmed.any(axis=1)
+    detection[any_alarm] = (np.argmax(alarmed[any_alarm], axis=1) + 1) * draws.step
+    total = draws.new.shape[1]
+    starts = (np.arange(total) - draws.pre) * draws.step
+    steps = total - draws.pre
     # what the new version's errors cost until the rollback (or the end)
-    live = starts[None, :] < np.where(np.isnan(rollback), length if steps else 0.0, rollback)[:, None]
+    live = starts[None, :] < np.where(np.isnan(rollback), draws.length if steps else 0.0, rollback)[:, None]
     live &= starts[None, :] >= 0
-    failed_invocations = ((new_errors + new_rejected) * live).sum(axis=1)
-    failed_contacts = _hurt_contacts(rollback, length, shifts, failure, traffic, rng)
+    failed_invocations = ((draws.new_errors + draws.new_rejected) * live).sum(axis=1)
+    failed_contacts = _hurt_contacts(rollback, draws.length, draws.shifts, failure, traffic, rng)
     reached = np.isnan(rollback)
-    duration = np.where(reached, length, rollback)
+    duration = np.where(reached, draws.length, rollback)
     return Outcomes(detection, rollback, failed_invocations.astype(float), failed_contacts.astype(float),
                     reached, duration)
 
@@ -209,12 +255,43 @@ def _alarm_states(alarm: AlarmModel, new: np.ndarray, old: np.ndarray, new_error
     n, total = new.shape
     if alarm.scope == "never":
         return np.zeros((n, total + 1), dtype=bool)
-    per = alarm.period // step
-    if per < 1 or alarm.period % step:
+    periods = period_values(alarm, Draws(0.0, [], step, pre, new, old, new_errors, new_rejected, old_errors),
+                            failure, rng)
+    alarm_at = window_decisions(periods.values, alarm) & periods.valid
+    return periods.states(alarm_at, np.arange(total + 1))
+
+
+@dataclass
+class PeriodValues:
+    """An alarm metric's value in each of its periods (n x periods; NaN: no datapoint), the periods
+    aligned to the clock with a random phase per deployment; what an alarm's rule decides on."""
+
+    values: np.ndarray
+    valid: np.ndarray  # the period ends inside the simulated time
+    phase: np.ndarray
+    per: int  # steps a period
+
+    def states(self, alarm_at: np.ndarray, instants: np.ndarray) -> np.ndarray:
+        """The ALARM state at each instant (step boundaries), from each period's decision: the state
+        decided at a period's end holds until the next one."""
+        n, periods = alarm_at.shape
+        rows = np.arange(n)[:, None]
+        latest = (instants[None, :] + self.phase[:, None]) // self.per - 2
+        known = (latest >= 0) & (latest < periods)
+        return np.where(known, alarm_at[rows, np.clip(latest, 0, periods - 1)], False)
+
+
+def period_values(alarm: AlarmModel, draws: Draws, failure: FailureModel, rng: np.random.Generator) -> PeriodValues:
+    """The values `alarm`'s metric (its metric, scope, statistic and period) takes in each period."""
+    new, old = draws.new, draws.old
+    n, total = new.shape
+    per = alarm.period // draws.step
+    if per < 1 or alarm.period % draws.step:
         raise PlanError(f"alarm {alarm.name}: period {alarm.period} s is not a multiple of the model's step")
     counts = new if alarm.scope == "new" else new + old
-    errors = {"new": new_errors, "alias": new_errors + old_errors,
-              "connect": new_errors + new_rejected + old_errors}[alarm.scope]
+    errors = {"new": draws.new_errors, "alias": draws.new_errors + draws.old_errors,
+              "connect": draws.new_errors + draws.new_rejected + draws.old_errors,
+              "never": np.zeros_like(new)}[alarm.scope]
     phase = np.asarray(rng.integers(0, per, size=n))  # where the deployment's start falls inside a period
     zero = np.zeros((n, 1))
     cum_counts = np.concatenate([zero, np.cumsum(counts, axis=1)], axis=1)
@@ -229,12 +306,7 @@ def _alarm_states(alarm: AlarmModel, new: np.ndarray, old: np.ndarray, new_error
     period_counts = cum_counts[rows, ends] - cum_counts[rows, begins]
     period_errors = cum_errors[rows, ends] - cum_errors[rows, begins]
     values = _statistic(alarm, period_counts, period_errors, cum_new[rows, ends] - cum_new[rows, begins], failure)
-    alarm_at = window_decisions(np.where(period_counts == 0, np.nan, values), alarm) & valid
-    # the state decided at a boundary holds until the next one
-    instants = np.arange(total + 1)
-    latest = (instants[None, :] + phase[:, None]) // per - 2
-    known = (latest >= 0) & (latest < periods)
-    return np.where(known, alarm_at[rows, np.clip(latest, 0, periods - 1)], False)
+    return PeriodValues(np.where(period_counts == 0, np.nan, values), valid, phase, per)
 
 
 def window_decisions(values: np.ndarray, alarm: AlarmModel) -> np.ndarray:
@@ -260,6 +332,8 @@ def _statistic(alarm: AlarmModel, counts: np.ndarray, errors: np.ndarray, new: n
             raise PlanError(f"alarm {alarm.name}: Duration is modelled by percentile (pNN), not {alarm.statistic}")
         return _mixture_quantile(float(alarm.statistic[1:]) / 100, new.astype(float), (counts - new).astype(float),
                                  failure)
+    if alarm.metric == "ErrorRate":  # metric math: 100 * Errors / Invocations, per period
+        return np.divide(100.0 * errors, counts, out=np.zeros(errors.shape), where=counts > 0)
     metric = errors if alarm.metric == "Errors" else counts
     if alarm.statistic == "Sum":
         return metric.astype(float)

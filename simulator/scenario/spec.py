@@ -324,6 +324,7 @@ class Scenario:
     tables: tuple[TableSpec, ...] = ()
     event_sources: tuple[EventSourceSpec, ...] = ()
     stack: StackSource | None = None  # the template the stack came from, when it did
+    alarms_file: str | None = None  # the alarms put in place of the group's (`--alarms`), when they were
     source: str = "<default>"
 
     @property
@@ -334,10 +335,12 @@ class Scenario:
         return self.source
 
     def stack_arguments(self) -> list[str]:
-        """The command-line options that give this scenario's template stack to another process."""
+        """The command-line options that give this scenario's template stack, and the alarms put in
+        place of its group's, to another process."""
+        alarms = ["--alarms", self.alarms_file] if self.alarms_file else []
         if self.stack is None or self.stack.template is None:
-            return []
-        args = ["--template", self.stack.template]
+            return alarms
+        args = [*alarms, "--template", self.stack.template]
         if self.stack.new_code:
             args += ["--new-code", self.stack.new_code]
         if self.stack.new_ref:
