@@ -26,8 +26,10 @@ from simulator.connect.flow import FlowError
 from simulator.connect.invoke import BlockConfigError
 from simulator.deployment.admin_token import TokenFileError
 from simulator.deployment.arn import ArnError
+from simulator.deployment.clock import MAX_SCALE
 from simulator.deployment.driver import DeployError
 from simulator.report.record import RecordError
+from simulator.report.words import counted
 from simulator.scenario.reader import load_scenario, with_alarms_file
 from simulator.scenario.spec import ScenarioError, StackSource
 
@@ -82,8 +84,9 @@ def _time_scale(value: str) -> float:
         scale = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {value!r}") from None
-    if not scale > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value!r}")
+    if not 0 < scale <= MAX_SCALE:
+        raise argparse.ArgumentTypeError(f"must be > 0 and at most {MAX_SCALE:g} (an emulated 10 minutes a real "
+                                         f"second), got {value!r}")
     return scale
 
 
@@ -178,7 +181,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     flow = scenario.load.flow or DEFAULT_FLOW
     flows = load_flow(flow, flow_map=scenario.flow_map,
                       functions=flow_functions(scenario, scenario.deployed_alias_arn(), "local", flow))
-    functions = ", ".join(f"{f.name} ({len(f.versions)} versions, aliases "
+    functions = ", ".join(f"{f.name} ({counted(len(f.versions), 'version')}, aliases "
                           f"{', '.join(a.name for a in f.aliases) or 'none'})" for f in scenario.functions)
     blocks = ", ".join(f"{b['flow']}/{b['block']} -> {b['invokes'].split(':function:')[1]}" for b in flows.block_targets())
     for note in scenario.notes:
@@ -266,6 +269,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("shiftsim")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a mistake said in one line (not the usage block), exit 2."""
 
@@ -275,7 +287,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="shiftsim", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="shiftsim", description="Rehearse a Lambda traffic-shifting deployment under Amazon "
+                     "Connect load: an emulator of the AWS slice, Locust's load, CodeDeploy's deployment, a verdict.",
+                     epilog="Exit codes: 0 the expectations hold, 1 they do not, 2 a mistake in the input, 3 shiftsim "
+                     "could not go on, 130 Ctrl-C, 143 SIGTERM. Docs: README.md and docs/ in the repository.")
+    parser.add_argument("--version", action="version", version=f"shiftsim {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def emulator_options(p: argparse.ArgumentParser) -> None:

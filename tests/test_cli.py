@@ -131,9 +131,18 @@ def test_port_in_use_is_a_clear_error():
         process.communicate(timeout=20)
 
 
-def test_time_scale_must_be_positive():
-    result = shiftsim("serve", "--time-scale", "0")
-    assert result.returncode == 2 and "--time-scale: must be > 0" in result.stderr
+def test_time_scale_must_be_positive_and_within_what_a_rehearsal_serves():
+    for value in ("0", "1e9"):
+        result = shiftsim("serve", "--time-scale", value)
+        assert result.returncode == 2 and "--time-scale: must be > 0 and at most 600" in result.stderr, value
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_version_and_help_are_for_users():
+    version = shiftsim("--version")
+    assert version.returncode == 0 and version.stdout.startswith("shiftsim ")
+    helped = shiftsim("--help")
+    assert "Rehearse a Lambda traffic-shifting deployment" in helped.stdout and "no logic of its own" not in helped.stdout
 
 
 def test_deploy_against_a_running_emulator():
@@ -145,6 +154,8 @@ def test_deploy_against_a_running_emulator():
         lines = result.stdout.splitlines()
         assert "(CodeDeployDefault.LambdaLinear10PercentEvery1Minute)" in lines[0]
         assert lines[-1].endswith("deployment Succeeded")
+        offsets = [int(line[1:3]) * 60 + int(line[4:6]) for line in lines]  # +mm:ss, in time order
+        assert all(line.startswith("+") for line in lines) and offsets == sorted(offsets), lines
         again = shiftsim("deploy", "--endpoint", url, "--target-version", "2")
         assert again.returncode == 2 and "already points at version 2" in again.stderr
         bad = shiftsim("deploy", "--endpoint", url, "--config", "Canary50Percent")

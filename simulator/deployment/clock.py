@@ -13,6 +13,13 @@ import itertools
 import time
 from typing import Protocol
 
+# The fastest clock a rehearsal runs on: an emulated 10 minutes a real second. Faster, alarm periods,
+# CodeDeploy's polls and the generator's arrivals come closer together than one process serves them.
+MAX_SCALE = 600.0
+# Production's arrivals a rehearsal models: beyond them (a contact center of a million contacts a
+# minute), sampling weights pass what CloudWatch's counts hold faithfully.
+MAX_CONTACTS_PER_MINUTE = 1_000_000.0
+
 
 class Clock(Protocol):
     """Emulated epoch seconds, and waiting in emulated seconds."""

@@ -138,12 +138,18 @@ class DeploymentDriver:
         """Poll until the deployment ends; every change becomes a TimelineEvent, in order."""
         events: list[TimelineEvent] = []
         seen: dict[str, Any] = {}
+        batch: list[TimelineEvent] = []  # one poll's events, told in time order
 
         def emit(t: float | None, kind: str, **detail: Any) -> None:
             event = TimelineEvent(self.clock.now() if t is None else t, kind, detail)
             events.append(event)
+            batch.append(event)
+
+        def tell() -> None:
             if on_event:
-                on_event(event)
+                for event in sorted(batch, key=lambda e: e.t):
+                    on_event(event)
+            batch.clear()
 
         info = await self._deployment(deployment_id)
         group = (await self.codedeploy.get_deployment_group(
@@ -163,6 +169,7 @@ class DeploymentDriver:
              config=config, routing=routing, application=info["applicationName"],
              group=info["deploymentGroupName"], function=function, alias=alias,
              current_version=versions.get("currentVersion"), target_version=versions.get("targetVersion"))
+        tell()
         while True:
             info = await self._deployment(deployment_id)
             target = (await self.codedeploy.get_deployment_target(
@@ -172,6 +179,7 @@ class DeploymentDriver:
             if alarm_names:
                 alarms = (await self.cloudwatch.describe_alarms(AlarmNames=alarm_names))["MetricAlarms"]
             _diff(info, target, routing, alarms, seen, emit)
+            tell()
             if info["status"] in DONE:
                 break
             await sleep(poll_interval)
@@ -203,8 +211,10 @@ def _diff(info: dict[str, Any], target: dict[str, Any], routing: dict[str, Any],
             seen[key] = event["status"]
     weights = (routing.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
     state = (routing["FunctionVersion"], tuple(sorted(weights.items())))
-    if seen.get("weights") != state:
-        emit(None, "weight", primary=routing["FunctionVersion"], additional=dict(weights))
+    if seen.get("weights") != state:  # seen now; a change seen as the deployment ended happened by its end
+        done = info["status"] in DONE and info.get("completeTime") is not None
+        emit(_epoch(info["completeTime"]) if done else None, "weight", primary=routing["FunctionVersion"],
+             additional=dict(weights))
         seen["weights"] = state
     if seen.get("status") != info["status"]:
         when = info.get("completeTime") if info["status"] in DONE else info.get("startTime")
@@ -222,10 +232,16 @@ def _diff(info: dict[str, Any], target: dict[str, Any], routing: dict[str, Any],
 
 
 def describe_event(event: TimelineEvent, origin: float) -> str:
-    """One line for a person: deployment time (emulated mm:ss) and what changed."""
+    """One line for a person: deployment time (emulated mm:ss from the deployment's creation) and
+    what changed; a state first seen that began before the deployment is said at its start, with
+    since when."""
     offset = event.t - origin
-    sign = "-" if offset < 0 else "+"
-    minutes, seconds = divmod(abs(int(round(offset))), 60)
+    since = ""
+    if offset < 0:
+        before, after = divmod(int(round(-offset)), 60)
+        since = f" (since -{before:02d}:{after:02d})"
+        offset = 0.0
+    minutes, seconds = divmod(int(round(offset)), 60)
     d = event.detail
     if event.kind == "weight":
         extra = d.get("additional") or {}
@@ -245,7 +261,7 @@ def describe_event(event: TimelineEvent, origin: float) -> str:
         text = f"rolled back by {d['rollback_deployment_id']}"
     else:
         text = f"{d.get('code')}: {d.get('message')}"
-    return f"{sign}{minutes:02d}:{seconds:02d}  {text}"
+    return f"+{minutes:02d}:{seconds:02d}  {text}{since}"
 
 
 async def run_deployment(scenario: Any, endpoint: str | None, *, target_kind: str = "local",

@@ -13,6 +13,7 @@ from simulator.client import event_loops
 from simulator.client.aws import TargetError, check_endpoint
 from simulator.connect.function_map import FunctionMap
 from simulator.deployment.arn import parse_alias_arn
+from simulator.deployment.clock import MAX_CONTACTS_PER_MINUTE, MAX_SCALE
 from simulator.loadgen.pacing import parse_duration_distribution
 from simulator.loadgen.traffic import minute_of_day
 from simulator.scenario.day_profile import Profile, ProfileError
@@ -219,8 +220,12 @@ def load_options(parsed: Any) -> LoadOptions:
         raise fail("max-invocations-per-contact", f"must be >= 1, got {parsed.max_invocations_per_contact}")
     if not parsed.max_contact_seconds > 0:
         raise fail("max-contact-seconds", f"must be > 0, got {parsed.max_contact_seconds}")
-    if parsed.time_scale is not None and not parsed.time_scale > 0:
-        raise fail("time-scale", f"must be > 0, got {parsed.time_scale}")
+    if parsed.time_scale is not None and not 0 < parsed.time_scale <= MAX_SCALE:
+        raise fail("time-scale", f"must be > 0 and at most {MAX_SCALE:g} (an emulated 10 minutes a real second), "
+                   f"got {parsed.time_scale:g}")
+    if not 0 <= parsed.contacts_per_minute <= MAX_CONTACTS_PER_MINUTE:
+        raise fail("contacts-per-minute", f"must be from 0 to {MAX_CONTACTS_PER_MINUTE:,.0f}, got "
+                   f"{parsed.contacts_per_minute:g}")
     try:
         parse_duration_distribution(parsed.prompt_time, random.Random(0))
     except DistributionError as exc:

@@ -22,6 +22,7 @@ from simulator.deployment.plan import traffic_plan
 from simulator.report.judge import MIN_INVOCATIONS, fisher_greater, judge
 from simulator.report.lateness import describe_late, late_summary
 from simulator.report.record import Record
+from simulator.report.words import counted
 from simulator.scenario.spec import TrafficRouting
 
 Z99 = 2.5758293035489004  # two-sided 99 % normal quantile, for the per-window bands
@@ -650,9 +651,9 @@ def _state_at(d: dict[str, Any], alarm: str, t: float) -> str | None:
 def format_summary(summary: dict[str, Any]) -> str:
     """The short text printed at the end of every run."""
     d = summary["deployment"]
-    lines = [f"{summary['invocations']} invocations in {summary['contacts']} contacts; "
-             f"{summary['errors']} errors ({100 * summary['error_rate']:.1f} %), "
-             f"{summary['failed_contacts']} contacts took an error branch; "
+    lines = [f"{counted(summary['invocations'], 'invocation')} in {counted(summary['contacts'], 'contact')}; "
+             f"{counted(summary['errors'], 'error')} ({100 * summary['error_rate']:.1f} %), "
+             f"{counted(summary['failed_contacts'], 'contact')} took an error branch; "
              f"{summary['late_invocations']} late"]
     if summary.get("late"):
         lines.append(f"  {describe_late(summary['late'])}")
@@ -740,8 +741,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"end {minutes(d['ended_at'])} (emulated, from the deployment's start)")
         length = f" ({d['ended_at'] / 60:.1f} min)" if d.get("ended_at") is not None else ""
         lines.append(f"  during the deployment{length}: {d['failed_invocations_during']} failed invocations, "
-                     f"{d['failed_contacts_during']} contacts took an error branch; "
-                     f"{summary['contacts_meeting_both_versions']} contacts met both versions")
+                     f"{counted(d['failed_contacts_during'], 'contact')} took an error branch; "
+                     f"{counted(summary['contacts_meeting_both_versions'], 'contact')} met both versions")
         if d.get("failed_invocations_after"):
             lines.append(f"  after it ended: {d['failed_invocations_after']} failed invocations, "
                          f"{d['failed_contacts_after']} contacts took an error branch (no deployment left to stop)")

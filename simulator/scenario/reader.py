@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from simulator.deployment.arn import ALIAS_NAME, VERSION
+from simulator.deployment.clock import MAX_CONTACTS_PER_MINUTE, MAX_SCALE
 from simulator.deployment.vocabulary import (
     COMPARISON_OPERATORS,
     STATISTICS,
@@ -227,7 +228,7 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
                                alarm_sections, top.has("alarms"), deployment_section is not None)
         if functions[0].aliases or deployment_section else None,
         emulator=_emulator_options(emulator_section),
-        time_scale=meta.number("time_scale", 1.0, low=0.001),
+        time_scale=meta.number("time_scale", 1.0, low=0.001, high=MAX_SCALE),
         load=_load(load_section, Path(source).parent) if load_section else LoadSpec(),
         expect=_expect(expect_section) if expect_section else {},
         function_map=_function_map(top.table("function_map"), functions),
@@ -324,7 +325,7 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
         seed=meta.number("seed", None, low=0, integer=True), region=region, account=account,
         account_concurrency=aws.number("account_concurrency", 1000, low=1, integer=True),
         functions=built.functions, alarms=built.alarms, deployment=deployment,
-        emulator=_emulator_options(emulator_section), time_scale=meta.number("time_scale", 1.0, low=0.001),
+        emulator=_emulator_options(emulator_section), time_scale=meta.number("time_scale", 1.0, low=0.001, high=MAX_SCALE),
         load=load, expect=_expect(expect_section) if expect_section else {},
         function_map=_function_map(top.table("function_map"), built.functions),
         flow_map=_string_table(top.table("flow_map")), callers=_callers(top.table("callers")),
@@ -801,7 +802,7 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
         users=s.number("users", 20, low=1, integer=True),
         spawn_rate=float(s.number("spawn_rate", 20.0, low=0.001)),
         rate=float(s.number("rate", 0.0, low=0)),
-        contacts_per_minute=float(s.number("contacts_per_minute", 0.0, low=0)),
+        contacts_per_minute=float(s.number("contacts_per_minute", 0.0, low=0, high=MAX_CONTACTS_PER_MINUTE)),
         max_contacts_per_second=float(s.number("max_contacts_per_second", 0.0, low=0)),
         traffic_profile=",".join(_profile_span(p) for p in s.tables("profile")),
         start_time=_time_of_day(s, "start_time", "12:00"),
@@ -850,7 +851,7 @@ def _time_of_day(s: _Section, key: str, default: str | None = None) -> str:
 def _profile_span(s: _Section) -> str:
     """A [[load.profile]] table: from, to (HH:MM of the emulated day) and contacts_per_minute."""
     span = (f"{_time_of_day(s, 'from')}-{_time_of_day(s, 'to')}="
-            f"{float(s.number('contacts_per_minute', low=0.001)) if s.has('contacts_per_minute') else s.fail('missing key', 'contacts_per_minute')}")
+            f"{float(s.number('contacts_per_minute', low=0.001, high=MAX_CONTACTS_PER_MINUTE)) if s.has('contacts_per_minute') else s.fail('missing key', 'contacts_per_minute')}")
     s.done()
     return span
 

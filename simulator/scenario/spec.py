@@ -255,9 +255,11 @@ class StackSource:
         return cls(template, pairs, str(Path(new_code).resolve()) if new_code else None, new_ref)
 
     def over(self, other: StackSource) -> StackSource:
-        """These values where given, the other's elsewhere."""
+        """These values where given, the other's elsewhere; a change given here (new code or a new ref)
+        replaces the other's change, whichever form it had."""
+        changed = self.new_code is not None or self.new_ref is not None
         return StackSource(self.template or other.template, {**other.parameters, **self.parameters},
-                           self.new_code or other.new_code, self.new_ref or other.new_ref,
+                           self.new_code if changed else other.new_code, self.new_ref if changed else other.new_ref,
                            self.flow or other.flow)
 
 
