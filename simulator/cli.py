@@ -30,6 +30,7 @@ from simulator.deployment.clock import MAX_SCALE
 from simulator.deployment.driver import DeployError
 from simulator.report.record import RecordError
 from simulator.report.words import counted
+from simulator.scenario.handler_check import handler_problems
 from simulator.scenario.reader import load_scenario, with_alarms_file
 from simulator.scenario.spec import ScenarioError, StackSource
 
@@ -175,7 +176,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from simulator.loadgen.options import DEFAULT_FLOW, flow_functions
 
     scenario = _scenario(args)
-    problems = unimportable_handlers(sorted(scenario.handlers()))
+    problems = unimportable_handlers(sorted(scenario.handlers())) + handler_problems(scenario)
     if problems:
         raise ScenarioError(f"{args.scenario or args.template}: {'; '.join(problems)}")
     flow = scenario.load.flow or DEFAULT_FLOW
@@ -223,6 +224,9 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     if args.scenario is None and args.template is None:
         raise ScenarioError("rehearse: give a scenario file, or --template")
     scenario = _scenario(args)  # a bad scenario fails here, before Locust is imported
+    problems = handler_problems(scenario)
+    if problems:  # every call would fail as Lambda's import error: said now, as validate says it
+        raise ScenarioError(f"{args.scenario or args.template}: {'; '.join(problems)}")
     from simulator.rehearse import main_rehearse
 
     return main_rehearse(scenario, results=Path(args.results) if args.results else None, target=args.target,
