@@ -309,7 +309,9 @@ def test_bad_options_are_one_line_and_exit_two(tmp_path):
                           (["--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:F"], "--alias-arn: "),
                           (["--flow", str(tmp_path / "none.json")], "--flow: no such file"),
                           (["--endpoint-url", "127.0.0.1:4566"], "--endpoint-url: endpoint '127.0.0.1:4566' is not an http(s) URL"),
-                          (["--time-scale", "0"], "--time-scale: must be > 0, got 0.0"),
+                          (["--time-scale", "0"], "--time-scale: must be > 0 and at most 600"),
+                          (["--time-scale", "1e9"], "--time-scale: must be > 0 and at most 600"),
+                          (["--contacts-per-minute", "1e12"], "--contacts-per-minute: must be from 0 to 1,000,000"),
                           (["--run-dir", str(tmp_path / "a-file")], "--run-dir: ")):
         (tmp_path / "a-file").write_text("not a folder")
         done, _ = run_locust(tmp_path, "-u", "1", "-t", "2s", *args)
@@ -409,3 +411,34 @@ version = "1"
     for r in timed_out:
         assert r["outcome"] == "Error" and 0.99 <= float(r["end"]) - float(r["start"]) < 1.5
     assert all(r["outcome"] == "Success" for r in rows if r["reason"] == "")
+
+
+def test_a_web_port_in_use_is_one_line_before_the_test(tmp_path):
+    """Locust binds its web UI after `init`; a port another program holds is said there, exit 2
+    (it was Locust's OSError traceback, with the test already begun)."""
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        done = subprocess.run([*LOCUST, "--web-host", "127.0.0.1", "--web-port", str(port), "-t", "3s"],
+                              capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT)
+    finally:
+        holder.close()
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"shiftsim: error: --web-port {port}: " in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_endpoint_nobody_answers_is_one_line(tmp_path):
+    import socket
+
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()  # nothing listens there now
+    done, results = run_locust(tmp_path, "-t", "3s", "--endpoint-url", f"http://127.0.0.1:{port}")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"shiftsim: error: --endpoint-url http://127.0.0.1:{port}: nothing answers there" in done.stderr
+    assert "Traceback" not in done.stderr

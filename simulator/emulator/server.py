@@ -52,6 +52,18 @@ from simulator.scenario.spec import AlarmSpec, Scenario, ScenarioError, default_
 log = logging.getLogger("shiftsim.emulator")
 
 
+class _ClientGone(logging.Filter):
+    """aiohttp's request handler logs a client that hung up mid-answer as an error with a traceback;
+    a client going away is no fault of the emulator's, and nothing to show a user."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, (ConnectionResetError, BrokenPipeError))
+
+
+logging.getLogger("aiohttp.server").addFilter(_ClientGone())
+
+
 class Emulator:
     """The state of the emulated account: every service model, on one clock."""
 

@@ -21,12 +21,15 @@ import logging
 import math
 import random
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
+from botocore.utils import get_environ_proxies
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
@@ -63,6 +66,17 @@ DRAIN_CHUNK = 50           # rows: about 0.2 ms of the hub's work
 DRAIN_PAUSE_S = 0.0003     # the loop's turn between two chunks
 REQUEST_TYPE = "Lambda"
 QUALIFIER_COLUMN, LATE_COLUMN, WORKER_COLUMN = (COLUMNS.index(c) for c in ("qualifier", "late", "worker"))
+
+
+def _answers(endpoint: str) -> None:
+    """An emulator the user named must be listening: else one line now, not a test of refused calls."""
+    parts = urlsplit(endpoint)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=5):
+            pass
+    except OSError as exc:
+        raise OptionsError(f"--endpoint-url {endpoint}: nothing answers there ({exc.strerror or exc}): start "
+                           "`shiftsim serve` first, or leave the option out to start an emulator here") from None
 
 
 def _interrupt_main() -> None:
@@ -151,6 +165,8 @@ class LoadSession:
             self.endpoint = self.emulator.start()
             bypass_proxies(self.endpoint)
             log.info("shiftsim: emulator started at %s", self.endpoint)
+        elif self.coordinator and options.target == "local" and self.endpoint and not get_environ_proxies(self.endpoint):
+            _answers(self.endpoint)  # (one reached through a proxy is the proxy's to reach)
         if self.coordinator:
             self.parsed.endpoint_url = self.endpoint
             self.parsed.shiftsim_own_emulator = self.emulator is not None

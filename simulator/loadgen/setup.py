@@ -3,6 +3,7 @@ after `--processes` forks) the session and the web UI tab. A bad option stops Lo
 
 from __future__ import annotations
 
+import socket
 import sys
 from typing import Any
 
@@ -17,11 +18,30 @@ def install(events: Any) -> None:
     events.init.add_listener(_on_init)
 
 
+def _web_port_free(parsed: Any, web_ui: Any) -> None:
+    """Locust's web UI binds its port after `init`; one already taken is said here, in one line,
+    rather than as Locust's traceback once the test has begun."""
+    if web_ui is None or parsed is None:
+        return
+    host = getattr(parsed, "web_host", "") or ""
+    port = int(getattr(parsed, "web_port", 8089))
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Locust's server binds it
+    try:
+        probe.bind((host if host not in ("*", "") else "", port))
+    except OSError as exc:
+        raise OptionsError(f"--web-port {port}: {exc.strerror or exc} (another Locust or program listens there): "
+                           "give another --web-port") from None
+    finally:
+        probe.close()
+
+
 def _on_init(environment: Any, **kwargs: Any) -> None:
     from simulator.loadgen.session import LoadSession
     from simulator.loadgen.webui import install_web_ui
 
     try:
+        _web_port_free(environment.parsed_options, kwargs.get("web_ui"))
         options = load_options(environment.parsed_options)
         session = LoadSession(environment, options)
     except (OptionsError, FlowError, EmulatorStartError, TargetError) as exc:
