@@ -227,3 +227,55 @@ def test_weighted_sums_of_a_bernoulli_sample_are_unbiased():
     mean = sum(sums) / runs
     sd = (sum((x - mean) ** 2 for x in sums) / (runs - 1)) ** 0.5
     assert abs(mean - truth) <= 4 * sd / runs ** 0.5
+
+
+@SETTINGS
+@given(st.binary(max_size=300), st.sampled_from(["", "\ufeff", "[scenario]\nname = 'x'\n"]))
+def test_any_bytes_in_a_scenario_file_are_a_scenario_or_one_line(tmp_path_factory, data, head):
+    """Wrong encodings, a BOM, stray bytes after a good table: loaded, or refused in one line naming
+    the file; never a UnicodeDecodeError's traceback."""
+    from simulator.scenario.reader import load_scenario
+
+    file = tmp_path_factory.mktemp("scenario") / "s.toml"
+    file.write_bytes(head.encode() + data)
+    try:
+        load_scenario(file)
+    except ScenarioError as exc:
+        assert str(exc).startswith(str(file)) and "\n" not in str(exc), str(exc)
+
+
+TEMPLATE_TYPES = ["AWS::Serverless::Function", "AWS::Lambda::Function", "AWS::Lambda::Version", "AWS::Lambda::Alias",
+                  "AWS::CloudWatch::Alarm", "AWS::CodeDeploy::DeploymentGroup", "AWS::Connect::ContactFlow",
+                  "AWS::DynamoDB::Table", "AWS::IAM::Role", "Custom::Thing", ""]
+PROPERTY = st.sampled_from(["Handler", "Runtime", "CodeUri", "FunctionName", "AutoPublishAlias", "DeploymentPreference",
+                            "MemorySize", "Timeout", "Environment", "Threshold", "Dimensions", "Content", "Name",
+                            "FunctionVersion", "Events", "InlineCode"])
+YAMLISH = st.recursive(st.none() | st.booleans() | st.integers(-5, 5000) | st.text(max_size=12)
+                       | st.fixed_dictionaries({"Ref": st.text(max_size=12)}),
+                       lambda children: st.lists(children, max_size=3)
+                       | st.dictionaries(st.text(max_size=8), children, max_size=3), max_leaves=12)
+
+
+@SETTINGS
+@given(st.dictionaries(st.text(string.ascii_letters, min_size=1, max_size=8),
+                       st.fixed_dictionaries({"Type": st.sampled_from(TEMPLATE_TYPES),
+                                              "Properties": st.dictionaries(PROPERTY, YAMLISH, max_size=4)}),
+                       max_size=4),
+       st.booleans())
+def test_a_random_template_is_a_stack_or_one_line(tmp_path_factory, resources, transform):
+    """Resources of the kinds a stack has, with properties of the wrong types and values: the
+    template is a stack, or refused in one line; never another exception."""
+    import yaml
+
+    from simulator.scenario.reader import load_scenario
+    from simulator.scenario.spec import StackSource
+
+    folder = tmp_path_factory.mktemp("template")
+    document = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
+    if transform:
+        document["Transform"] = "AWS::Serverless-2016-10-31"
+    (folder / "template.yaml").write_text(yaml.safe_dump(document))
+    try:
+        load_scenario(None, StackSource(str(folder / "template.yaml")))
+    except ScenarioError as exc:
+        assert "\n" not in str(exc).strip(), str(exc)

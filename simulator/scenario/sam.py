@@ -183,6 +183,7 @@ class _Stack:
                  parameters: dict[str, Any], where: Path) -> None:
         self.resources: dict[str, dict[str, Any]] = cfn["Resources"]
         self.region, self.account, self.where = region, account, where
+        self.current = ""  # the resource whose properties were read last: named when one is wrong
         values = {name: spec.get("Default") for name, spec in (cfn.get("Parameters") or {}).items()
                   if isinstance(spec, dict)}
         undeclared = sorted(set(parameters) - set(values))
@@ -203,6 +204,7 @@ class _Stack:
         return str(self.resources[name].get("Type", ""))
 
     def properties(self, name: str) -> dict[str, Any]:
+        self.current = name
         properties = self.resources[name].get("Properties") or {}
         try:
             return self.resolver.value(properties)
@@ -281,6 +283,17 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
     where = Path(path)
     cfn, local = cloudformation(where, region, account, parameters or {})
     stack = _Stack(cfn, region, account, where.stem, dict(parameters or {}), where)
+    try:
+        return _read_stack(stack, where, local, new_code, new_ref, deploy_function, flow)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        # a property of a type or value no deployment would take: CloudFormation refuses such a stack
+        where_in = f" (in Resources.{stack.current})" if stack.current else ""
+        raise TemplateError(f"{where}: a resource's property has a type or value CloudFormation would refuse"
+                            f"{where_in}: {type(exc).__name__}: {exc}".replace("\n", " ")) from None
+
+
+def _read_stack(stack: _Stack, where: Path, local: dict[str, Path], new_code: Path | None, new_ref: str | None,
+                deploy_function: str | None, flow: str | None) -> TemplateStack:
     notes: list[str] = []
     unfaithful: list[str] = []  # what makes the verdict itself unfaithful: said, and it fails the run
     functions = {name: _function(stack, name, local, notes) for name in stack.resources
