@@ -15,6 +15,8 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from simulator.report.words import counted  # noqa: E402
+
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 ALARM_COLORS = {"OK": "#7fc97f", "ALARM": "#e41a1c", "INSUFFICIENT_DATA": "#bdbdbd"}
 
@@ -114,6 +116,10 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
             stop = _minutes(transitions[i + 1]["t"]) if i + 1 < len(transitions) else end_x
             alarm_ax.barh(row, stop - start, left=start, height=0.6,
                           color=ALARM_COLORS.get(transition["state"], "#cccccc"))
+    if not alarms:  # a load-only run follows no deployment, so no alarm's state was read
+        alarm_ax.text(0.5, 0.5, "no alarm states recorded" + ("" if deployment.get("deployment_id") else
+                      ": a load-only run reads them only while it follows a deployment"),
+                      transform=alarm_ax.transAxes, ha="center", va="center", fontsize=8, color="#555555")
     alarm_ax.set_yticks(range(len(alarms)), [a[:40] for a in alarms], fontsize=8)
     alarm_ax.set_ylim(-0.6, max(1, len(alarms)) - 0.4)
     alarm_ax.legend(handles=[Patch(color=c, label=s) for s, c in ALARM_COLORS.items()], loc="upper left",
@@ -184,7 +190,8 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
 
     info = summary.get("run_info") or {}
     scale = info.get("time_scale")
-    bottom_ax.set_xlabel("emulated minutes from the deployment's start"
+    origin = "the deployment's start" if deployment.get("deployment_id") else "the run's start (no deployment)"
+    bottom_ax.set_xlabel(f"emulated minutes from {origin}"
                           + (f"  (time scale x{scale:g}: 1 real second = {scale:g} emulated seconds)" if scale else "")
                           + (f"; zoomed on the deployment: the run spans {min(lefts):.0f} to {max(lefts) + width:.0f}"
                              if zoom is not None else ""))
@@ -205,12 +212,13 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     fig.suptitle(title, fontsize=12, x=0.01, ha="left")
     production = summary.get("production") or {}
     hurt = production.get("failed_contacts_during") if production.get("stated") else None
-    fig.text(0.01, 0.935, _wrapped(f"{summary['invocations']} invocations, {summary['errors']} errors; "
-             f"{summary['failed_contacts']} of {summary['contacts']} contacts took an error branch "
-             f"({deployment['failed_contacts_during']} during the deployment"
-             + (f"; in production's terms {hurt['estimate']:,.0f}"
-                + (f", 95 % {hurt['low']:,.0f} to {hurt['high']:,.0f}" if production.get("sampled") else "")
-                if hurt else "") + f"); run {summary['run']}"
+    during = (f" ({deployment['failed_contacts_during']} during the deployment"
+              + (f"; in production's terms {hurt['estimate']:,.0f}"
+                 + (f", 95 % {hurt['low']:,.0f} to {hurt['high']:,.0f}" if production.get("sampled") else "")
+                 if hurt else "") + ")") if deployment.get("deployment_id") else ""
+    fig.text(0.01, 0.935, _wrapped(f"{counted(summary['invocations'], 'invocation')}, "
+             f"{counted(summary['errors'], 'error')}; {summary['failed_contacts']:,} of "
+             f"{counted(summary['contacts'], 'contact')} took an error branch{during}; run {summary['run']}"
              + (f"; panels: {summary.get('deployed_function')} only (the flow also called {', '.join(others)})"
                 if others else "")),
              fontsize=9, color="#444444", va="bottom")
