@@ -232,3 +232,16 @@ def test_a_rehearsal_without_a_deployment_says_it_is_load_only(tmp_path):
     assert "[ok] version 1's error rate, at most: expected 0.05, got 0.0" in done.stdout
     assert "[FAIL] version 2's error rate, at most: expected 0.05, got 0." in done.stdout
     assert "outcome" not in done.stdout.split("verdict:")[1]  # no deployment: no outcome to expect
+
+
+def test_stage_against_a_port_nobody_listens_on_says_so():
+    """It spoke of a missing admin token, the symptom rather than the cause."""
+    import socket
+
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    result = shiftsim("stage", "--endpoint", f"http://127.0.0.1:{port}", "--handler", "x:y")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert f"--endpoint http://127.0.0.1:{port}: nothing answers there" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,8 +30,20 @@ def admin_token(endpoint: str, token_file: str | None = None) -> str:
     try:
         return path.read_text().strip()
     except OSError as exc:
+        if token_file is None and not _listening(endpoint):  # the token is missing because nothing runs there
+            raise TargetError(f"--endpoint {endpoint}: nothing answers there: start `shiftsim serve` (it prints "
+                              "its endpoint) and give that") from None
         raise TargetError(f"no admin token for {endpoint}: cannot read {path} ({exc.strerror}); "
                           f"give --admin-token-file or ${TOKEN_ENV}") from None
+
+
+def _listening(endpoint: str) -> bool:
+    parts = urlsplit(endpoint)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=5):
+            return True
+    except OSError:
+        return False
 
 
 async def stage_code(endpoint: str, function: str, body: dict[str, Any], publish: bool = False,
