@@ -250,7 +250,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             from simulator.planning.alarm_report import plan_alarms
 
             for line in plan_alarms(scenario, inputs, folder, n=min(args.simulations, 1000), seed=args.seed,
-                                    exposure_minutes=args.exposure_minutes, false_rollback=args.false_rollback):
+                                    exposure_minutes=args.exposure_minutes, false_rollback=args.false_rollback,
+                                    progress=lambda line: print(line, file=sys.stderr, flush=True)):
                 print(line)
             return 0
         plan = make_plan(inputs, scenario=scenario, n=args.simulations, seed=args.seed,

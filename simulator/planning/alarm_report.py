@@ -5,6 +5,7 @@ for the scenario's own configuration; alarms-recommended.* when the search recom
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from simulator.connect.flow import load_flow
@@ -27,7 +28,8 @@ def _flow_name(scenario: Scenario) -> str:
 
 
 def plan_alarms(scenario: Scenario, inputs: PlanInputs, folder: Path, *, n: int, seed: int,
-                exposure_minutes: float, false_rollback: float) -> list[str]:
+                exposure_minutes: float, false_rollback: float,
+                progress: Callable[[str], None] | None = None) -> list[str]:
     """Run the search; write its files; the lines to print."""
     assert scenario.deployment is not None
     load = scenario.load
@@ -36,7 +38,7 @@ def plan_alarms(scenario: Scenario, inputs: PlanInputs, folder: Path, *, n: int,
     spec = scenario.deployment
     own = (spec.config, spec.custom_config) if spec.custom_config else None
     result = search(inputs, quietest_per_minute=quietest, n=n, seed=seed, false_rollback=false_rollback,
-                    exposure_minutes=exposure_minutes, own=own)
+                    exposure_minutes=exposure_minutes, own=own, progress=progress)
     flow_name = _flow_name(scenario)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "search.json").write_text(json.dumps(result, indent=1), encoding="utf-8")

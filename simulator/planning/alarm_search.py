@@ -15,6 +15,7 @@ its members' on the same simulated deployments.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -139,7 +140,8 @@ def failure_modes(inputs: PlanInputs) -> tuple[FailureModel, ...]:
 
 def search(inputs: PlanInputs, *, quietest_per_minute: float, n: int = 1000, seed: int = 1,
            false_rollback: float = 0.01, exposure_minutes: float = 60.0,
-           own: tuple[str, TrafficRouting] | None = None) -> dict[str, Any]:
+           own: tuple[str, TrafficRouting] | None = None,
+           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Per configuration, the best set of alarms; the recommendation; what was searched."""
     failure = inputs.failure
     if not failure.baseline_error_rate:
@@ -155,6 +157,8 @@ def search(inputs: PlanInputs, *, quietest_per_minute: float, n: int = 1000, see
     history = max(c.model.period * c.model.evaluation_periods for c in cands)
     rows = []
     for number, (name, routing) in enumerate(configs.items()):
+        if progress is not None:
+            progress(f"alarm search: {name.removeprefix('CodeDeployDefault.Lambda')} ({number + 1} of {len(configs)})")
         rng = np.random.default_rng(seed + number)
         trials = []
         for mode in modes:

@@ -115,7 +115,7 @@ def table(plan: dict[str, Any]) -> str:
     def pair(stats: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:
         if stats["median"] is None:
             return "never"
-        shown = f"{stats['median'] / scale:.{digits}f} / {stats['p95'] / scale:.{digits}f}"
+        shown = f"{stats['median'] / scale:,.{digits}f} / {stats['p95'] / scale:,.{digits}f}"
         return shown if stats["share"] >= 0.995 else f"{shown} in {100 * stats['share']:.0f}%"
 
     for row in plan["candidates"]:
