@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,17 +52,9 @@ def dependencies_of(code_folder: str | Path) -> Path | None:
         return built
     built.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=built.parent))
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-             "--no-warn-script-location", "--target", str(work), "-r", str(requirements.resolve())],
-            cwd=str(code_folder), capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        _remove(work)
-        raise TemplateError(f"{requirements}: the dependencies could not be installed: {exc}") from None
-    if done.returncode != 0:
-        _remove(work)
-        raise TemplateError(f"{requirements}: pip could not install the dependencies: {_pip_problem(done.stderr)}")
+    _install([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
+              "--no-warn-script-location", "--target", str(work), "-r", str(requirements.resolve())],
+             Path(code_folder), requirements, work, "pip", _pip_problem)
     try:
         work.rename(built)
     except OSError:  # another rehearsal built the same requirements meanwhile: theirs is as good
@@ -160,15 +153,22 @@ def _npm(arguments: list[str], task: Path, what: Path, work: Path) -> None:
     if npm is None:
         _remove(work)
         raise TemplateError(f"{what}: npm is needed to install the Node.js dependencies, and this machine has none")
+    _install([npm, *arguments, "--no-audit", "--no-fund", "--loglevel=error"], task, what, work, "npm", _npm_problem)
+
+
+def _install(command: list[str], cwd: Path, what: Path, work: Path, tool: str,
+             problem: Callable[[str], str]) -> None:
+    """Run an installer in `cwd`; on failure the build folder goes and the user reads one line
+    naming `what` and the installer's own words for the package it could not install."""
     try:
-        done = subprocess.run([npm, *arguments, "--no-audit", "--no-fund", "--loglevel=error"], cwd=str(task),
-                              capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
+        done = subprocess.run(command, cwd=str(cwd), capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S,
+                              check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         _remove(work)
         raise TemplateError(f"{what}: the dependencies could not be installed: {exc}") from None
     if done.returncode != 0:
         _remove(work)
-        raise TemplateError(f"{what}: npm could not install the dependencies: {_npm_problem(done.stderr)}")
+        raise TemplateError(f"{what}: {tool} could not install the dependencies: {problem(done.stderr)}")
 
 
 def _npm_problem(stderr: str) -> str:
