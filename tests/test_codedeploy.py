@@ -282,3 +282,34 @@ def test_required_names_and_an_unknown_application(stack):
         stack.cd.list_deployment_groups(applicationName="Nope")
     assert caught.value.response["Error"]["Code"] == "ApplicationDoesNotExistException"
     assert stack.cd.list_deployment_groups(applicationName=APP)["deploymentGroups"] == [GROUP]
+
+
+def test_names_and_ids_are_checked_as_codedeploy_checks_them():
+    """What a peer's suite found (issue 33): a missing group name, names given by halves, a malformed
+    deployment id, each with CodeDeploy's own exception."""
+    from simulator.scenario.reader import load_scenario
+    from tests.helpers import RunningEmulator
+
+    emulator = RunningEmulator(load_scenario(None))
+    try:
+        cd = emulator.boto3("codedeploy", parameter_validation=False)
+        cases = [
+            (cd.create_deployment, {"applicationName": "ServerlessDeploymentApplication"},
+             "DeploymentGroupNameRequiredException"),
+            (cd.list_deployments, {"deploymentGroupName": "ConnectLambdaFunctionDeploymentGroup"},
+             "ApplicationNameRequiredException"),
+            (cd.list_deployments, {"applicationName": "ServerlessDeploymentApplication"},
+             "DeploymentGroupNameRequiredException"),
+            (cd.get_deployment, {"deploymentId": "not-an-id"}, "InvalidDeploymentIdException"),
+            (cd.get_deployment, {"deploymentId": ""}, "DeploymentIdRequiredException"),
+        ]
+        for call, kwargs, code in cases:
+            with pytest.raises(ClientError) as caught:
+                call(**kwargs)
+            assert caught.value.response["Error"]["Code"] == code, (kwargs, caught.value.response["Error"])
+        assert cd.list_deployments()["deployments"] == []  # neither name: the account's deployments
+        cw = emulator.boto3("cloudwatch")
+        assert cw.describe_alarms(AlarmTypes=["CompositeAlarm"])["MetricAlarms"] == []
+        assert len(cw.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]) == 1
+    finally:
+        emulator.close()

@@ -104,6 +104,8 @@ class CloudWatchOperations:
     def describe_alarms(self, p: dict[str, Any]) -> dict[str, Any]:
         alarms = self.backend.describe_alarms(p.get("AlarmNames"), p.get("AlarmNamePrefix"),
                                               p.get("StateValue"))
+        if p.get("AlarmTypes") and "MetricAlarm" not in p["AlarmTypes"]:  # composite alarms only: it has none
+            alarms = []
         page, token = _page(alarms, p.get("NextToken"), p.get("MaxRecords"), 100)
         return {"MetricAlarms": [self.backend.alarm_description(a) for a in page], "CompositeAlarms": [],
                 **({"NextToken": token} if token else {})}

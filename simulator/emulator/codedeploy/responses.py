@@ -3,6 +3,7 @@ the request, call the model, encode AWS's response shapes (timestamps as epoch s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -230,7 +231,10 @@ class CodeDeployResponses:
 # in its SDK documentation ("... is required"); unsettled word for word.
 _NEEDS_APPLICATION = {"CreateDeploymentGroup", "GetDeploymentGroup", "ListDeploymentGroups", "CreateDeployment",
                       "GetApplication", "DeleteApplication", "DeleteDeploymentGroup", "UpdateDeploymentGroup"}
-_NEEDS_GROUP = {"CreateDeploymentGroup", "GetDeploymentGroup", "DeleteDeploymentGroup"}
+_NEEDS_GROUP = {"CreateDeploymentGroup", "GetDeploymentGroup", "DeleteDeploymentGroup", "CreateDeployment"}
+_NEEDS_DEPLOYMENT_ID = {"GetDeployment", "StopDeployment", "GetDeploymentTarget", "ListDeploymentTargets",
+                        "BatchGetDeploymentTargets"}
+DEPLOYMENT_ID = re.compile(r"d-[A-Z0-9]{9}")
 
 
 def _require(operation: str, params: dict[str, Any]) -> None:
@@ -238,6 +242,18 @@ def _require(operation: str, params: dict[str, Any]) -> None:
         raise CodeDeployError("ApplicationNameRequiredException", "Application name is required")
     if operation in _NEEDS_GROUP and not params.get("deploymentGroupName"):
         raise CodeDeployError("DeploymentGroupNameRequiredException", "Deployment group name is required")
+    if operation == "ListDeployments":  # both names, or neither (all the account's deployments)
+        if params.get("deploymentGroupName") and not params.get("applicationName"):
+            raise CodeDeployError("ApplicationNameRequiredException", "Application name is required")
+        if params.get("applicationName") and not params.get("deploymentGroupName"):
+            raise CodeDeployError("DeploymentGroupNameRequiredException", "Deployment group name is required")
+    if operation in _NEEDS_DEPLOYMENT_ID:
+        deployment_id = params.get("deploymentId")
+        if not deployment_id:
+            raise CodeDeployError("DeploymentIdRequiredException", "Deployment ID is required")
+        if not isinstance(deployment_id, str) or not DEPLOYMENT_ID.fullmatch(deployment_id):
+            raise CodeDeployError("InvalidDeploymentIdException",
+                                  f"Specified DeploymentId is not in the valid format: {deployment_id}")
 
 
 def _overview(d: Deployment) -> dict[str, int]:
