@@ -246,9 +246,23 @@ def test_a_huge_range_is_refused_as_aws_refuses_it(faulty):
     assert caught.value.response["Error"]["Message"] == (
         "You have requested up to 4222846080 datapoints, which exceeds the limit of 1440. You may "
         "reduce the datapoints requested by increasing Period, or decreasing the time range.")
-    with pytest.raises(ClientError, match="StartTime must be less than the parameter EndTime"):
+    for end in (MINUTE_ALIGNED, MINUTE_ALIGNED + 0.5):  # equal, or less than a second apart
+        with pytest.raises(ClientError) as caught:
+            cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Errors", StartTime=MINUTE_ALIGNED,
+                                     EndTime=end, Period=60, Statistics=["Sum"])
+        error = caught.value.response["Error"]
+        assert (error["Code"], error["Message"]) == (
+            "InvalidParameterValue", "The parameter StartTime must be less than the parameter EndTime.")
+        with pytest.raises(ClientError) as caught:
+            cw.get_metric_data(MetricDataQueries=[{"Id": "m", "MetricStat": {"Metric": {
+                "Namespace": "AWS/Lambda", "MetricName": "Errors"}, "Period": 60, "Stat": "Sum"}}],
+                StartTime=MINUTE_ALIGNED, EndTime=end)
+        assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as caught:
         cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Errors", StartTime=MINUTE_ALIGNED,
-                                 EndTime=MINUTE_ALIGNED, Period=60, Statistics=["Sum"])
+                                 EndTime=MINUTE_ALIGNED + 60, Period=60)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert caught.value.response["Error"]["Message"] == "Must specify either Statistics or ExtendedStatistics."
 
 
 def test_a_huge_period_costs_what_the_data_does(faulty):

@@ -137,6 +137,12 @@ def _invalid(message: str) -> CloudWatchError:
     return CloudWatchError(400, "InvalidParameterValue", message)
 
 
+def _check_range(start: float, end: float) -> None:
+    """CloudWatch reads the times to the second: a range under a second is empty, and refused."""
+    if math.floor(start) >= math.floor(end):
+        raise _invalid("The parameter StartTime must be less than the parameter EndTime.")
+
+
 MetricKey = tuple[str, str, frozenset[tuple[str, str]]]
 
 
@@ -387,9 +393,10 @@ class CloudWatchBackend:
                               max_datapoints: int = MAX_DATAPOINTS, unit: str | None = None) -> list[dict[str, Any]]:
         if period <= 0:
             raise _invalid("The parameter Period must be greater than 0.")
-        if start >= end:
+        _check_range(start, end)
+        if not statistics:
             raise CloudWatchError(400, "InvalidParameterCombination",
-                                  "The parameter StartTime must be less than the parameter EndTime.")
+                                  "Must specify either Statistics or ExtendedStatistics.")
         first = math.floor(start / period) * period
         requested = math.ceil((end - first) / period)
         if requested > max_datapoints:
@@ -426,6 +433,7 @@ class CloudWatchBackend:
         order asked; queries with ReturnData false are inputs, not results."""
         if len(queries) > 500:
             raise _invalid("The collection MetricDataQueries must not have a size greater than 500.")
+        _check_range(start, end)
         series: dict[str, dict[float, float]] = {}  # id -> timestamp -> value
         budget = MAX_DATA_DATAPOINTS
         for query in queries:
