@@ -94,11 +94,10 @@ def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts()) -> list[str]
         namespaces.add("AWS/Connect")
     per_minute = _quietest(scenario)
     invocations_per_minute = per_minute * scenario.load.loops_per_contact  # each contact's loops
-    first_weight = (routing.percentage / 100 if routing and routing.type != "AllAtOnce" else 1.0)
     for alarm in alarms:
         lines.extend(_one(alarm, scenario, published, namespaces, flows, routing))
         if per_minute > 0:
-            lines.extend(_traffic(alarm, scenario, invocations_per_minute * first_weight, per_minute, routing))
+            lines.extend(_traffic(alarm, scenario, invocations_per_minute, per_minute, routing))
     lambda_only = all(a.namespace == "AWS/Lambda" for a in alarms)
     if lambda_only and flows.string_map_blocks:
         flow = flows.names[0] if flows.names else "<the flow>"
@@ -149,7 +148,7 @@ def _one(alarm: AlarmSpec, scenario: Scenario, published: set[frozenset[tuple[st
     return lines
 
 
-def _traffic(alarm: AlarmSpec, scenario: Scenario, new_per_minute: float, contacts_per_minute: float,
+def _traffic(alarm: AlarmSpec, scenario: Scenario, calls_per_minute: float, contacts_per_minute: float,
              routing: TrafficRouting | None) -> list[str]:
     """What the quietest hour's traffic does to an alarm on the deployed function's errors: a
     threshold it cannot cross, periods with no datapoint at all."""
@@ -161,17 +160,18 @@ def _traffic(alarm: AlarmSpec, scenario: Scenario, new_per_minute: float, contac
     if dims.get("FunctionName", spec.function) != spec.function:
         return []
     lines = []
-    per_period = new_per_minute * alarm.period / 60  # the new version's calls a period, in the first step
+    first = routing.percentage if routing is not None and routing.type != "AllAtOnce" else 100
+    all_per_period = calls_per_minute * alarm.period / 60  # the alias's calls a period
+    per_period = all_per_period * first / 100  # the new version's, in the first step
     if alarm.comparison in ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold"):
         crosses = per_period > alarm.threshold if alarm.comparison == "GreaterThanThreshold" else per_period >= alarm.threshold
         if not crosses:
-            step = f"the first {routing.percentage} % step" if routing and routing.type != "AllAtOnce" else "the deployment"
+            step = f"the first {first} % step" if first < 100 else "the deployment"
             lines.append(f"alarm {alarm.name}: threshold {alarm.threshold:g} {alarm.metric} a {alarm.period}-s period: "
                          f"at the quietest hour ({contacts_per_minute:g} contacts/min) the new version meets about "
                          f"{per_period:.1f} calls a period in {step}, so even failing every one it cannot cross; "
                          "fix: Threshold 0 (any error), or an error-rate alarm (metric math 100*Errors/Invocations)")
-    seen_per_period = per_period if "ExecutedVersion" in dims else per_period / max(
-        (routing.percentage / 100) if routing and routing.type != "AllAtOnce" else 1.0, 1e-9)
+    seen_per_period = per_period if "ExecutedVersion" in dims else all_per_period  # the calls its metric counts
     empty = math.exp(-seen_per_period) if seen_per_period < 50 else 0.0
     if alarm.treat_missing_data in ("missing", "ignore") and empty > EMPTY_PERIODS_FLAGGED:
         lines.append(f"alarm {alarm.name}: at the quietest hour about {100 * empty:.0f} % of its {alarm.period}-s "

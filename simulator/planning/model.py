@@ -194,9 +194,14 @@ def draw(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, n: in
 
 
 def alarm_states(alarm: AlarmModel, draws: Draws, failure: FailureModel, rng: np.random.Generator) -> np.ndarray:
-    """Whether `alarm` is in ALARM at each step boundary of the draws (n x total+1)."""
-    return _alarm_states(alarm, draws.new, draws.old, draws.new_errors, draws.new_rejected, draws.old_errors,
-                         failure, draws.step, draws.pre, rng)
+    """Whether `alarm` is in ALARM at each step boundary of the draws (n x total+1: index i is the
+    instant after step i-1), its periods aligned to the clock with a random phase against the start."""
+    n, total = draws.new.shape
+    if alarm.scope == "never":
+        return np.zeros((n, total + 1), dtype=bool)
+    periods = period_values(alarm, draws, failure, rng)
+    alarm_at = window_decisions(periods.values, alarm) & periods.valid
+    return periods.states(alarm_at, np.arange(total + 1))
 
 
 def rollbacks(draws: Draws, state_alarm: np.ndarray, poll_s: float) -> np.ndarray:
@@ -245,20 +250,6 @@ def outcomes(draws: Draws, state_alarm: np.ndarray, failure: FailureModel, traff
     duration = np.where(reached, draws.length, rollback)
     return Outcomes(detection, rollback, failed_invocations.astype(float), failed_contacts.astype(float),
                     reached, duration)
-
-
-def _alarm_states(alarm: AlarmModel, new: np.ndarray, old: np.ndarray, new_errors: np.ndarray,
-                  new_rejected: np.ndarray, old_errors: np.ndarray, failure: FailureModel, step: int, pre: int,
-                  rng: np.random.Generator) -> np.ndarray:
-    """Whether `alarm` is in ALARM at each step boundary (n x total+1: index i is the instant after
-    step i-1), its periods aligned to the clock with a random phase against the deployment's start."""
-    n, total = new.shape
-    if alarm.scope == "never":
-        return np.zeros((n, total + 1), dtype=bool)
-    periods = period_values(alarm, Draws(0.0, [], step, pre, new, old, new_errors, new_rejected, old_errors),
-                            failure, rng)
-    alarm_at = window_decisions(periods.values, alarm) & periods.valid
-    return periods.states(alarm_at, np.arange(total + 1))
 
 
 @dataclass
