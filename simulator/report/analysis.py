@@ -680,12 +680,12 @@ def format_summary(summary: dict[str, Any]) -> str:
                             for r, v in stats.get("errors_by_reason", {}).items()) or "no errors"
         latency = stats.get("latency_ms", {})
         p95 = f", p95 {latency['p95']:.0f} ms" if latency.get("p95") is not None else ""
-        lines.append(f"  version {version}: {stats['invocations']} invocations, {reasons}{p95}")
+        lines.append(f"  version {version}: {counted(stats['invocations'], 'invocation')}, {reasons}{p95}")
     for qualifier, stats in summary.get("functions", {}).items():
         if not stats["deployed"]:
             reasons = ", ".join(f"{r} {n}" for r, n in stats["errors_by_reason"].items()) or "no errors"
-            lines.append(f"  {qualifier} (blocks {', '.join(stats['blocks'])}): {stats['invocations']} "
-                         f"invocations, {reasons}")
+            lines.append(f"  {qualifier} (blocks {', '.join(stats['blocks'])}): "
+                         f"{counted(stats['invocations'], 'invocation')}, {reasons}")
     ended = summary.get("contact_outcomes", {})
     if ended.get("ended"):
         lines.append(f"  contacts ended: {ended['ended']} ("
@@ -740,7 +740,7 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"alarm {minutes(d['alarm_fired_at'])}, rollback {minutes(d['rollback_at'])}, "
                      f"end {minutes(d['ended_at'])} (emulated, from the deployment's start)")
         length = f" ({d['ended_at'] / 60:.1f} min)" if d.get("ended_at") is not None else ""
-        lines.append(f"  during the deployment{length}: {d['failed_invocations_during']} failed invocations, "
+        lines.append(f"  during the deployment{length}: {counted(d['failed_invocations_during'], 'failed invocation')}, "
                      f"{counted(d['failed_contacts_during'], 'contact')} took an error branch; "
                      f"{counted(summary['contacts_meeting_both_versions'], 'contact')} met both versions")
         if d.get("failed_invocations_after"):
