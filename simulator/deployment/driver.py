@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,21 +136,28 @@ class DeploymentDriver:
     async def watch(self, deployment_id: str, *, poll_interval: float = 1.0,
                     on_event: Callable[[TimelineEvent], None] | None = None,
                     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> DeploymentOutcome:
-        """Poll until the deployment ends; every change becomes a TimelineEvent, in order."""
+        """Poll until the deployment ends; every change becomes a TimelineEvent, told in time order.
+
+        A change is told once no later poll can still find an earlier one: every read of a poll
+        happens after the poll began, so what happened before then is in hand by its end. A change
+        only seen (the alias's weights carry no time) is stamped when seen, after its poll began,
+        and waits for the next poll, which may bring lifecycle events from before it."""
         events: list[TimelineEvent] = []
         seen: dict[str, Any] = {}
-        batch: list[TimelineEvent] = []  # one poll's events, told in time order
+        held: list[TimelineEvent] = []  # changes not yet told
 
         def emit(t: float | None, kind: str, **detail: Any) -> None:
             event = TimelineEvent(self.clock.now() if t is None else t, kind, detail)
             events.append(event)
-            batch.append(event)
+            held.append(event)
 
-        def tell() -> None:
+        def tell(until: float = math.inf) -> None:
+            held.sort(key=lambda e: e.t)
+            ready = [event for event in held if event.t <= until]
+            del held[:len(ready)]
             if on_event:
-                for event in sorted(batch, key=lambda e: e.t):
+                for event in ready:
                     on_event(event)
-            batch.clear()
 
         info = await self._deployment(deployment_id)
         group = (await self.codedeploy.get_deployment_group(
@@ -171,6 +179,7 @@ class DeploymentDriver:
              current_version=versions.get("currentVersion"), target_version=versions.get("targetVersion"))
         tell()
         while True:
+            began = self.clock.now()
             info = await self._deployment(deployment_id)
             target = (await self.codedeploy.get_deployment_target(
                 deploymentId=deployment_id, targetId=target_id))["deploymentTarget"]["lambdaTarget"]
@@ -179,9 +188,10 @@ class DeploymentDriver:
             if alarm_names:
                 alarms = (await self.cloudwatch.describe_alarms(AlarmNames=alarm_names))["MetricAlarms"]
             _diff(info, target, routing, alarms, seen, emit)
-            tell()
             if info["status"] in DONE:
+                tell()
                 break
+            tell(began)
             await sleep(poll_interval)
         rollback = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
         return DeploymentOutcome(deployment_id, info["status"], info.get("errorInformation"),
