@@ -151,12 +151,28 @@ async def served_app(app: Any, ssl_context: ssl.SSLContext | None = None) -> Asy
 
 
 def free_port() -> str:
-    """A port nobody listens on now: a Locust master of a test's own, apart from other tests' running at once."""
+    """A port nobody listens on now, for a Locust master of a test's own. It is chosen below the
+    kernel's ephemeral range: a port from there could be handed, before the master binds it, to
+    another test's emulator (bound to port 0) or to an outgoing connection, and the master would
+    fail while its workers wait for it."""
+    import random
     import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return str(probe.getsockname()[1])
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            low = int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()  # distinct across xdist workers (seeded from the system)
+    for _ in range(200):
+        port = rng.randrange(10_000, max(10_001, low))
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return str(port)
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def processes_on_a_free_port(count: str = "2") -> list[str]:

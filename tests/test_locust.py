@@ -207,23 +207,33 @@ def start_master_and_workers(tmp_path, scenario, port, seconds):
          "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--scenario", str(scenario),
          "--results-dir", str(results), "--json-file", str(tmp_path / "stats")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
-    workers = [subprocess.Popen([*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=ROOT)
-               for _ in range(2)]
+    workers = []
+    for number in range(2):  # each worker's words kept in a file, for a failure to show
+        with (tmp_path / f"worker{number}.log").open("w") as log:
+            workers.append(subprocess.Popen(
+                [*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+                stdout=subprocess.DEVNULL, stderr=log, env=ENV, cwd=ROOT))
     return master, workers, results
+
+
+def worker_logs(tmp_path):
+    return "\n".join(f"{path.name}:\n{path.read_text()[-2000:]}" for path in sorted(tmp_path.glob("worker*.log")))
 
 
 def test_master_and_two_workers_on_loopback(tmp_path, weighted):
     master, workers, results = start_master_and_workers(tmp_path, weighted, free_port(), 10)
     try:
         _, master_err = master.communicate(timeout=90)
-        worker_codes = [w.wait(timeout=60) for w in workers]
+        assert master.returncode == 0, master_err[-2000:]  # its workers would wait for it in vain
+        deadline = time.monotonic() + 60
+        worker_codes = [w.wait(timeout=max(1.0, deadline - time.monotonic())) for w in workers]
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"a worker outlived its master\n{worker_logs(tmp_path)}") from None
     finally:
         for process in (master, *workers):
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
-    assert master.returncode == 0, master_err[-2000:]
-    assert worker_codes == [0, 0]  # the process tree exits by itself
+    assert worker_codes == [0, 0], worker_logs(tmp_path)  # the process tree exits by itself
     rows = check_record_matches_stats(tmp_path, results)
     assert len({r["worker"] for r in rows}) == 2
 
