@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from simulator import interrupt  # first: Ctrl-C from the first line on
+
 if sys.argv[1:2] == ["rehearse"]:  # Locust's gevent must patch before anything imports ssl
     from gevent import monkey
 
@@ -416,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    interrupt.begin()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress lines reach a CI log as said
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -425,6 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"shiftsim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print("shiftsim: interrupted", file=sys.stderr)
         return 130
 
 

@@ -11,6 +11,7 @@ Importing this module monkey-patches the process with gevent (Locust): only `cli
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -172,7 +173,13 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     environment = Environment(user_classes=[RehearsalUser], events=events, parsed_options=options)
     environment.shiftsim_said_notes = True  # type: ignore[attr-defined]  # said below, in the rehearsal's words
     runner = environment.create_local_runner()
-    environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
+    try:
+        environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # claimed above, still empty
+        say("shiftsim: interrupted while starting: nothing was recorded")
+        raise
     session = environment.shiftsim  # type: ignore[attr-defined]
     session.watch_emulator = False  # the loop below watches it, and says it in a rehearsal's words
     session.writes_results = False  # `finish` below writes them, and prints the summary
@@ -195,7 +202,6 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
             f"{scenario.load.max_duration:g} s (max_duration); `shiftsim deploy --scenario {scenario.source}` "
             "deploys on a running emulator")
     started = time.monotonic()
-    runner.start(*callers(scenario, target, time_scale))
     ended_at = None
     last_progress = 0.0
     interrupted: KeyboardInterrupt | None = None
@@ -203,6 +209,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     refused: str | None = None
     sigterm = gevent.signal_handler(signal.SIGTERM, _terminate_main)
     try:
+        runner.start(*callers(scenario, target, time_scale))
         while time.monotonic() - started < scenario.load.max_duration:
             gevent.sleep(0.2)
             death = session.emulator_death()
@@ -282,6 +289,8 @@ def main_rehearse(scenario: Scenario, **kwargs: Any) -> int:
         return EXIT_CODES["broken"]
     except Terminated:
         return EXIT_CODES["terminated"]
+    except KeyboardInterrupt:  # said by rehearse, with what was kept
+        return EXIT_CODES["interrupted"]
     print(format_summary(result.summary))
     print(f"results: {result.folder} (summary.json, timeline.png, timeline.svg, locust.html, locust_*.csv)")
     return verdict_exit_code(result.summary)

@@ -104,6 +104,34 @@ def test_sigterm_ends_a_rehearsal_as_ctrl_c_does_and_leaves_no_process(tmp_path)
     assert gone(emulator)
 
 
+def test_ctrl_c_while_the_emulator_starts_ends_the_rehearsal(tmp_path):
+    """Ctrl-C as soon as the rehearsal's emulator is forked (it takes half a second or more to
+    answer): the rehearsal ends there, exit 130, one line, no folder left empty. Python's own SIGINT
+    handler let gevent's hub drop it: the run went on to its end and passed."""
+    folder = tmp_path / "run"
+    process = start(folder)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # bounded: the emulator's process appears, or the rehearsal ends first
+            assert process.poll() is None and time.monotonic() < deadline, "no emulator was started"
+            with contextlib.suppress(AssertionError, FileNotFoundError):
+                emulator = emulator_of(process.pid)
+                break
+            time.sleep(0.005)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, (out, err)
+    assert "Traceback" not in err and "verdict" not in out
+    # said where it stopped: while starting (the usual case), or, on a machine slow enough that the
+    # signal came after the start, as any interrupted run says it
+    assert ("shiftsim: interrupted while starting: nothing was recorded" in out and not folder.exists()) or \
+        f"shiftsim: interrupted: what was recorded is in {folder}" in out, out
+    assert gone(emulator)
+
+
 def test_the_emulator_dies_with_a_killed_rehearsal(tmp_path):
     process = start(tmp_path / "run")
     read_until(process, "deployment")

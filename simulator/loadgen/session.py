@@ -111,13 +111,19 @@ class LoadSession:
                     log.warning("shiftsim: flow %s, block %s names %s: it invokes %s", target["flow"],
                                 target["block"], target["named"], target["invokes"])
         self.bridge = AsyncioBridge(options.event_loop)  # the master uses it for the deployment and the UI's polling
-        if self.coordinator and options.target == "aws":  # what AWS would refuse is said now, not as errors later
-            deployment = options.scenario.deployment if options.deploy_after is not None else None
-            invoked = [target["invokes"] for target in self.flows.block_targets()]
-            self.bridge.run(check_aws_target(Target("aws", region=options.region), options.alias_arn, invoked,
-                                             deployment), timeout=120)
+        # Ctrl-C from here on, while the session starts too: a KeyboardInterrupt Python raises while the
+        # main greenlet waits (for the emulator to start) lands in gevent's hub, which drops it
+        self._sigint = gevent.signal_handler(signal.SIGINT, _interrupt_main)  # until the session closes
         self.emulator: EmulatorProcess | None = None
-        self.endpoint = options.endpoint_url
+        try:
+            self._reach_target(options)
+        except BaseException:
+            self._sigint.cancel()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            if self.emulator is not None:
+                self.emulator.stop()
+            self.bridge.close()
+            raise
         self.finished: collections.deque[Invocation] = collections.deque()
         self.ended: collections.deque[dict[str, Any]] = collections.deque()  # contacts that ended
         self.unsent_ends: list[dict[str, Any]] = []
@@ -160,17 +166,6 @@ class LoadSession:
         self.run_info: dict[str, Any] = {}
         self.watch_emulator = True  # stop the run if the emulator started here dies (a rehearsal watches itself)
         self.writes_results = True  # summary and figure when the test ends (a rehearsal writes its own)
-        if self.coordinator and options.target == "local" and not self.endpoint:
-            self.emulator = EmulatorProcess(options.emulator_args)
-            self.endpoint = self.emulator.start()
-            bypass_proxies(self.endpoint)
-            log.info("shiftsim: emulator started at %s", self.endpoint)
-        elif self.coordinator and options.target == "local" and self.endpoint and not get_environ_proxies(self.endpoint):
-            _answers(self.endpoint)  # (one reached through a proxy is the proxy's to reach)
-        if self.coordinator:
-            self.parsed.endpoint_url = self.endpoint
-            self.parsed.shiftsim_own_emulator = self.emulator is not None
-        self._sigint = gevent.signal_handler(signal.SIGINT, _interrupt_main)  # until the session closes
         events = environment.events
         events.test_start.add_listener(self.on_test_start)
         events.test_stop.add_listener(self.on_test_stop)
@@ -181,6 +176,25 @@ class LoadSession:
             events.report_to_master.add_listener(self.on_report_to_master)
         if isinstance(environment.runner, MasterRunner):
             events.worker_report.add_listener(self.on_worker_report)
+
+    def _reach_target(self, options: LoadOptions) -> None:
+        """What the target must have before the test: AWS's checks, or an emulator started or answering."""
+        if self.coordinator and options.target == "aws":  # what AWS would refuse is said now, not as errors later
+            deployment = options.scenario.deployment if options.deploy_after is not None else None
+            invoked = [target["invokes"] for target in self.flows.block_targets()]
+            self.bridge.run(check_aws_target(Target("aws", region=options.region), options.alias_arn, invoked,
+                                             deployment), timeout=120)
+        self.endpoint = options.endpoint_url
+        if self.coordinator and options.target == "local" and not self.endpoint:
+            self.emulator = EmulatorProcess(options.emulator_args)
+            self.endpoint = self.emulator.start()
+            bypass_proxies(self.endpoint)
+            log.info("shiftsim: emulator started at %s", self.endpoint)
+        elif self.coordinator and options.target == "local" and self.endpoint and not get_environ_proxies(self.endpoint):
+            _answers(self.endpoint)  # (one reached through a proxy is the proxy's to reach)
+        if self.coordinator:
+            self.parsed.endpoint_url = self.endpoint
+            self.parsed.shiftsim_own_emulator = self.emulator is not None
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -399,7 +413,8 @@ class LoadSession:
         self.finished.clear()
         self.ended.clear()
         if self.coordinator and self.record is not None:
-            self.coordination.stop()
+            if self.coordination is not None:  # (None when stopped before it began)
+                self.coordination.stop()
             self.record.flush()
             self._say_recorded()
 

@@ -47,6 +47,11 @@ def _on_init(environment: Any, **kwargs: Any) -> None:
     except (OptionsError, FlowError, EmulatorStartError, TargetError) as exc:
         print(f"shiftsim: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        if environment.parsed_options is not None and getattr(environment, "shiftsim_said_notes", False):
+            raise  # a rehearsal says it in its own words
+        print("shiftsim: interrupted while starting: nothing was recorded", file=sys.stderr, flush=True)
+        sys.exit(130)
     environment.shiftsim = session
     install_web_ui(environment, session)
     session.catch_up()
