@@ -253,7 +253,20 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         raise RehearsalBroken(f"{death} {time.monotonic() - started:.1f} s into the run; {kept}")
     if refused is not None:
         raise RehearsalRefused(f"{refused}; {kept}")
-    return finish(folder, scenario.expect)
+    # SIGTERM or Ctrl-C while the analysis runs (gevent's handlers are gone): said, the record kept
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return finish(folder, scenario.expect)
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        say(f"shiftsim: {how} during the analysis: {kept}")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
 
 
 def finish(folder: Path, expect: dict[str, Any]) -> RehearsalResult:

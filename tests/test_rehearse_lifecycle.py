@@ -132,6 +132,32 @@ def test_ctrl_c_while_the_emulator_starts_ends_the_rehearsal(tmp_path):
     assert gone(emulator)
 
 
+def test_sigterm_during_the_analysis_is_said_and_leaves_no_verdict(tmp_path):
+    """SIGTERM once the load has stopped, while the record is analysed and drawn: exit 143, one line
+    naming the folder and `shiftsim plot`, and no summary.json (a verdict CI could read) without its
+    figure. It used to end silently with the summary written and no figure."""
+    folder = tmp_path / "run"
+    process = start(folder)
+    try:
+        deadline = time.monotonic() + 120
+        while not (folder / "locust.html").exists():  # written as the load stops, before the analysis
+            assert process.poll() is None and time.monotonic() < deadline, "the run ended before its analysis"
+            time.sleep(0.005)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    if process.returncode in (0, 1) and "verdict" in out:  # the analysis beat the signal: nothing to judge
+        pytest.skip("the analysis ended before the signal came")
+    assert process.returncode == 143, (out, err)
+    assert f"shiftsim: terminated (SIGTERM) during the analysis: what was recorded is in {folder} " \
+           f"(shiftsim plot {folder} analyses and draws it)" in out, out
+    assert "Traceback" not in err and "verdict" not in out
+    assert not (folder / "summary.json").exists() or (folder / "timeline.png").exists()
+    assert len(np.fromfile(folder / "invocations.bin", dtype=DTYPE)) > 0
+
+
 def test_the_emulator_dies_with_a_killed_rehearsal(tmp_path):
     process = start(tmp_path / "run")
     read_until(process, "deployment")

@@ -15,8 +15,9 @@ from simulator.report.record import load_record
 def write_results(folder: Path, expect: dict[str, Any]) -> dict[str, Any]:
     """Analyse a run folder against the scenario's expectations; write summary.json and the figure."""
     summary = analyse(load_record(folder), expectations=Expectations(**expect))  # a runaway fails any run
-    (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     draw_timeline(summary, folder)
+    # last: a summary.json (the verdict CI reads) is there only once the folder is whole
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     return summary
 
 
@@ -36,8 +37,8 @@ def redraw(folder: Path) -> dict[str, Any]:
         checks = json.loads(previous.read_text(encoding="utf-8")).get("verdict")
         expect = _expectations_from(checks) if checks else None
     summary = analyse(load_record(folder), expectations=expect)
-    previous.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     draw_timeline(summary, folder)
+    previous.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     return summary
 
 
