@@ -34,6 +34,7 @@ from simulator.report.record import RecordError
 from simulator.report.words import counted
 from simulator.scenario.handler_check import handler_problems
 from simulator.scenario.reader import load_scenario, with_alarms_file
+from simulator.scenario.sam import as_written
 from simulator.scenario.spec import ScenarioError, StackSource
 
 USER_ERRORS = (ScenarioError, ArnError, TargetError, BlockConfigError, FlowError, DeployError, RecordError, EventLoopError,
@@ -425,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except USER_ERRORS as exc:
-        print(f"shiftsim: error: {exc}", file=sys.stderr)
+        print(f"shiftsim: error: {as_written(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("shiftsim: interrupted", file=sys.stderr)

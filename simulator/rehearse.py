@@ -41,6 +41,7 @@ from simulator.report.analysis import format_summary
 from simulator.report.record import RunFolderError, claim_folder, new_run_id
 from simulator.report.results import verdict_exit_code, write_results
 from simulator.scenario.day_profile import Profile
+from simulator.scenario.sam import as_written
 from simulator.scenario.spec import Scenario
 
 PROGRESS_EVERY = 2.0
@@ -175,10 +176,11 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     runner = environment.create_local_runner()
     try:
         environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or bad input said by the session (exit 2)
         with contextlib.suppress(OSError):
             folder.rmdir()  # claimed above, still empty
-        say("shiftsim: interrupted while starting: nothing was recorded")
+        if isinstance(exc, KeyboardInterrupt):
+            say("shiftsim: interrupted while starting: nothing was recorded")
         raise
     session = environment.shiftsim  # type: ignore[attr-defined]
     session.watch_emulator = False  # the loop below watches it, and says it in a rehearsal's words
@@ -295,10 +297,10 @@ def main_rehearse(scenario: Scenario, **kwargs: Any) -> int:
     try:
         result = rehearse(scenario, **kwargs)
     except (OptionsError, RehearsalRefused) as exc:
-        print(f"shiftsim: error: {exc}", file=sys.stderr)
+        print(f"shiftsim: error: {as_written(str(exc))}", file=sys.stderr)
         return EXIT_CODES["bad input"]
     except RehearsalBroken as exc:
-        print(f"shiftsim: error: {exc}", file=sys.stderr)
+        print(f"shiftsim: error: {as_written(str(exc))}", file=sys.stderr)
         return EXIT_CODES["broken"]
     except Terminated:
         return EXIT_CODES["terminated"]

@@ -333,3 +333,24 @@ def test_a_template_cloudformation_or_codedeploy_would_refuse_is_refused_when_re
     with pytest.raises(ScenarioError) as info:
         load_scenario(None, StackSource(str(template), parameters=parameters))
     assert said in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("broken, said", [
+    (('"Type": "InvokeLambdaFunction"', '"Type": "InvokeLambdaFunctio"'),
+     "action invoke-alias: type 'InvokeLambdaFunctio' is not an action of Connect's flow language"),
+    (('"Actions"', '"Actionz"'), "not an exported flow (expected an object with Version, StartAction, Actions)"),
+])
+def test_a_broken_flow_in_a_template_is_named_by_its_resource(tmp_path, broken, said):
+    """The flow a ContactFlow resource holds is checked from a file shiftsim writes: a problem in it
+    names the template's resource, as validate and rehearse say it, not that file."""
+    shutil.copytree(EXAMPLE, tmp_path / "stack")
+    template = tmp_path / "stack" / "template.yaml"
+    template.write_text(template.read_text().replace(*broken, 1))
+    for command in (["validate"], ["rehearse", "--results", str(tmp_path / "run")]):
+        done = subprocess.run([sys.executable, "-m", "simulator.cli", *command, "--template", str(template)],
+                              capture_output=True, text=True, cwd=EXAMPLE.parent.parent, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f"shiftsim: error: {template}: Resources.LoopingFlow.Properties.Content: {said}" \
+            f"{done.stderr.split(said, 1)[1]}", done.stderr
+        assert "shiftsim-flows-" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -11,6 +11,7 @@ from simulator.client.aws import TargetError
 from simulator.connect.flow import FlowError
 from simulator.loadgen.emulator_process import EmulatorStartError
 from simulator.loadgen.options import OptionsError, add_options, load_options
+from simulator.scenario.sam import as_written
 
 
 def install(events: Any) -> None:
@@ -45,7 +46,7 @@ def _on_init(environment: Any, **kwargs: Any) -> None:
         options = load_options(environment.parsed_options)
         session = LoadSession(environment, options)
     except (OptionsError, FlowError, EmulatorStartError, TargetError) as exc:
-        print(f"shiftsim: error: {exc}", file=sys.stderr, flush=True)
+        print(f"shiftsim: error: {as_written(str(exc))}", file=sys.stderr, flush=True)
         sys.exit(2)
     except KeyboardInterrupt:
         if environment.parsed_options is not None and getattr(environment, "shiftsim_said_notes", False):

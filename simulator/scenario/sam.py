@@ -518,10 +518,22 @@ def _traffic_routing(stack: _Stack, name: str) -> TrafficRouting:
     return TrafficRouting("AllAtOnce")
 
 
+# The flow files written from templates' ContactFlow resources, and the resource each came from
+FLOW_SOURCES: dict[str, str] = {}
+
+
+def as_written(message: str) -> str:
+    """A message naming a flow file written from a template, naming the template's resource instead."""
+    for path, source in FLOW_SOURCES.items():
+        if path in message:
+            message = message.replace(path, source)
+    return message
+
+
 def _flows(stack: _Stack, where: Path, entry: str | None, notes: list[str]) -> str | None:
     """The template's ContactFlow resources written as exported flows, in a folder named by their
     content; the entry flow's path (the one named, or the first of type CONTACT_FLOW)."""
-    flows = []
+    flows, resources = [], []
     for name in stack.resources:
         if stack.kind(name) == "AWS::Connect::ContactFlow":
             props = stack.properties(name)
@@ -529,6 +541,7 @@ def _flows(stack: _Stack, where: Path, entry: str | None, notes: list[str]) -> s
             if not isinstance(content, str):
                 raise TemplateError(f"{where}: Resources.{name}.Properties.Content: must be the flow's JSON as a string")
             flows.append((str(props.get("Name", name)), str(props.get("Type", "CONTACT_FLOW")), content))
+            resources.append(name)
     if not flows:
         if entry is not None:
             raise TemplateError(f"{where}: [stack] flow = {entry!r}, but the template has no AWS::Connect::ContactFlow")
@@ -536,8 +549,10 @@ def _flows(stack: _Stack, where: Path, entry: str | None, notes: list[str]) -> s
     digest = hashlib.sha256(json.dumps(flows).encode()).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / f"shiftsim-flows-{digest}"
     folder.mkdir(exist_ok=True)
-    for flow_name, _, content in flows:
-        (folder / f"{flow_name}.json").write_text(content, encoding="utf-8")
+    for (flow_name, _, content), resource in zip(flows, resources, strict=True):
+        path = folder / f"{flow_name}.json"
+        path.write_text(content, encoding="utf-8")
+        FLOW_SOURCES[str(path)] = f"{where}: Resources.{resource}.Properties.Content"
     names = [n for n, _, _ in flows]
     if entry is not None and entry not in names:
         raise TemplateError(f"{where}: [stack] flow = {entry!r} is not a flow of the template ({', '.join(names)})")
