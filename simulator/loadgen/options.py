@@ -19,7 +19,7 @@ from simulator.loadgen.traffic import minute_of_day
 from simulator.scenario.day_profile import Profile, ProfileError
 from simulator.scenario.durations import DistributionError
 from simulator.scenario.reader import load_scenario, with_alarms_file
-from simulator.scenario.spec import DEFAULT_FUNCTION, Scenario, ScenarioError, StackSource
+from simulator.scenario.spec import DEFAULT_FUNCTION, LoadSpec, Scenario, ScenarioError, StackSource
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DEFAULT_FLOW = REPO / "scenarios" / "flows" / "LambdaAlias-loop.json"
@@ -163,6 +163,26 @@ def flow_functions(scenario: Scenario, alias_arn: str, target: str, flow: Path |
                        stack=scenario.qualifiers() if target == "local" else None)
 
 
+# The scenario's [load] keys that are shiftsim's Locust options of the same name
+SCENARIO_LOAD_OPTIONS = ("rate", "contacts_per_minute", "max_contacts_per_second", "traffic_profile", "start_time",
+                         "loops_per_contact", "result_attribute", "contact_duration", "max_invocations_per_contact",
+                         "max_contact_seconds", "prompt_time")
+TRAFFIC_OPTIONS = ("rate", "contacts_per_minute", "traffic_profile")
+
+
+def _scenario_load_as_defaults(parsed: Any, load: LoadSpec) -> None:
+    """A Locust run of a scenario takes its [load] where no flag was given (a flag left at its default
+    is not given): a rehearsal and a Locust run of one scenario drive the same traffic."""
+    def given(name: str) -> bool:
+        return getattr(parsed, name, None) != LoadSpec.__dataclass_fields__[name].default
+
+    # the traffic comes whole from one side: a --rate given does not meet the scenario's contacts_per_minute
+    traffic_given = any(given(name) for name in TRAFFIC_OPTIONS)
+    for name in SCENARIO_LOAD_OPTIONS:
+        if not given(name) and not (traffic_given and name in TRAFFIC_OPTIONS):
+            setattr(parsed, name, getattr(load, name))
+
+
 def load_options(parsed: Any) -> LoadOptions:
     """Validate Locust's parsed options; raise OptionsError naming the option."""
     def fail(option: str, message: str) -> OptionsError:
@@ -174,6 +194,7 @@ def load_options(parsed: Any) -> LoadOptions:
         scenario = with_alarms_file(load_scenario(parsed.scenario or None, stack), getattr(parsed, "alarms_file", ""))
     except ScenarioError as exc:
         raise OptionsError(str(exc)) from None
+    _scenario_load_as_defaults(parsed, scenario.load)
     alias_arn = parsed.alias_arn or scenario.deployed_alias_arn()
     try:
         parse_alias_arn(alias_arn)
