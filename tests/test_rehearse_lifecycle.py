@@ -104,25 +104,35 @@ def test_sigterm_ends_a_rehearsal_as_ctrl_c_does_and_leaves_no_process(tmp_path)
     assert gone(emulator)
 
 
+def signal_once(process: subprocess.Popen, ready, signum: int, missed: str) -> tuple[str, str]:
+    """Send `signum` as soon as `ready()` holds (polled every 5 ms, for at most 120 s); the output."""
+    try:
+        deadline = time.monotonic() + 120
+        while not ready():
+            assert process.poll() is None and time.monotonic() < deadline, missed
+            time.sleep(0.005)
+        process.send_signal(signum)
+        return process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def test_ctrl_c_while_the_emulator_starts_ends_the_rehearsal(tmp_path):
     """Ctrl-C as soon as the rehearsal's emulator is forked (it takes half a second or more to
     answer): the rehearsal ends there, exit 130, one line, no folder left empty. Python's own SIGINT
     handler let gevent's hub drop it: the run went on to its end and passed."""
     folder = tmp_path / "run"
     process = start(folder)
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # bounded: the emulator's process appears, or the rehearsal ends first
-            assert process.poll() is None and time.monotonic() < deadline, "no emulator was started"
-            with contextlib.suppress(AssertionError, FileNotFoundError):
-                emulator = emulator_of(process.pid)
-                break
-            time.sleep(0.005)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    found: list[int] = []
+
+    def emulator_forked() -> bool:
+        with contextlib.suppress(AssertionError, FileNotFoundError):
+            found.append(emulator_of(process.pid))
+        return bool(found)
+
+    out, err = signal_once(process, emulator_forked, signal.SIGINT, "no emulator was started")
+    emulator = found[0]
     assert process.returncode == 130, (out, err)
     assert "Traceback" not in err and "verdict" not in out
     # said where it stopped: while starting (the usual case), or, on a machine slow enough that the
@@ -138,16 +148,8 @@ def test_sigterm_during_the_analysis_is_said_and_leaves_no_verdict(tmp_path):
     figure. It used to end silently with the summary written and no figure."""
     folder = tmp_path / "run"
     process = start(folder)
-    try:
-        deadline = time.monotonic() + 120
-        while not (folder / "locust.html").exists():  # written as the load stops, before the analysis
-            assert process.poll() is None and time.monotonic() < deadline, "the run ended before its analysis"
-            time.sleep(0.005)
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    # locust.html is written as the load stops, before the analysis
+    out, err = signal_once(process, (folder / "locust.html").exists, signal.SIGTERM, "the run ended before its analysis")
     if process.returncode in (0, 1) and "verdict" in out:  # the analysis beat the signal: nothing to judge
         pytest.skip("the analysis ended before the signal came")
     assert process.returncode == 143, (out, err)
