@@ -104,33 +104,39 @@ async def test_nothing_to_deploy_is_a_clear_error():
 
 
 class SlowAliasReads:
-    """The Lambda client with a slow link for GetAlias: each poll reads the lifecycle events long
-    (in emulated time) before the alias, so a shift and the events around it straddle two polls."""
+    """The Lambda client with a slow link for GetAlias: a request long (in emulated time) on its
+    way, so each poll reads the lifecycle events long before the alias and a shift and the events
+    around it straddle two polls; or a reply long on its way back, so the deployment can end
+    between the alias's read and the poll's end."""
 
-    def __init__(self, lam, seconds):
-        self._lam, self._seconds = lam, seconds
+    def __init__(self, lam, going, returning=0.0):
+        self._lam, self._going, self._returning = lam, going, returning
 
     def __getattr__(self, name):
         return getattr(self._lam, name)
 
     async def get_alias(self, **kwargs):
-        await asyncio.sleep(self._seconds)
-        return await self._lam.get_alias(**kwargs)
+        await asyncio.sleep(self._going)
+        alias = await self._lam.get_alias(**kwargs)
+        await asyncio.sleep(self._returning)
+        return alias
 
 
-async def test_changes_are_told_in_time_order_when_a_poll_straddles_them():
+@pytest.mark.parametrize("going, returning", [(0.5, 0.0), (0.0, 0.5)], ids=["request", "reply"])
+async def test_changes_are_told_in_time_order_when_a_poll_straddles_them(going, returning):
     clock = ScaledClock(600)
     told = []
     with running_emulator(CANARY.format(error_rate=0.0, config="Linear10PercentEvery1Minute"), clock=clock) as running:
         target = Target("local", running.url)
         async with client(target, "lambda") as lam, client(target, "codedeploy") as cd, \
                 client(target, "cloudwatch") as cw:
-            driver = DeploymentDriver(SlowAliasReads(lam, 0.5), cd, cw, clock)  # 300 emulated seconds
+            driver = DeploymentDriver(SlowAliasReads(lam, going, returning), cd, cw, clock)  # 300 emulated s
             deployment_id = await driver.start(APP, GROUP, FN, "PROD")
             outcome = await asyncio.wait_for(driver.watch(deployment_id, poll_interval=0.02, on_event=told.append),
                                              120)
     assert outcome.status == "Succeeded"
     shown = [max(e.t, told[0].t) for e in told]  # a state older than the deployment is said at its start
     assert shown == sorted(shown), [(e.t - told[0].t, e.kind, e.detail) for e in told]
-    assert sorted(told, key=id) == sorted(outcome.events, key=id)  # every change told, once
+    assert told == outcome.events  # every change told, once
     assert ("weight", "2") in [(e.kind, e.detail.get("primary")) for e in told]
+    assert (told[-1].kind, told[-1].detail) == ("status", {"status": "Succeeded"})

@@ -140,21 +140,21 @@ class DeploymentDriver:
 
         A change is told once no later poll can still find an earlier one: every read of a poll
         happens after the poll began, so what happened before then is in hand by its end. A change
-        only seen (the alias's weights carry no time) is stamped when seen, after its poll began,
-        and waits for the next poll, which may bring lifecycle events from before it."""
-        events: list[TimelineEvent] = []
+        only seen (the alias's weights carry no time) is stamped when its read returned, after its
+        poll began, and waits for the next poll, which may bring lifecycle events from before it.
+        A deployment's end follows every shift it made, so a shift stamped later is told at the end."""
+        events: list[TimelineEvent] = []  # told, in time order
         seen: dict[str, Any] = {}
         held: list[TimelineEvent] = []  # changes not yet told
 
         def emit(t: float | None, kind: str, **detail: Any) -> None:
-            event = TimelineEvent(self.clock.now() if t is None else t, kind, detail)
-            events.append(event)
-            held.append(event)
+            held.append(TimelineEvent(self.clock.now() if t is None else t, kind, detail))
 
         def tell(until: float = math.inf) -> None:
             held.sort(key=lambda e: e.t)
             ready = [event for event in held if event.t <= until]
             del held[:len(ready)]
+            events.extend(ready)
             if on_event:
                 for event in ready:
                     on_event(event)
@@ -184,11 +184,16 @@ class DeploymentDriver:
             target = (await self.codedeploy.get_deployment_target(
                 deploymentId=deployment_id, targetId=target_id))["deploymentTarget"]["lambdaTarget"]
             routing = await self.lambda_.get_alias(FunctionName=function, Name=alias)
+            routing_read = self.clock.now()
             alarms = []
             if alarm_names:
                 alarms = (await self.cloudwatch.describe_alarms(AlarmNames=alarm_names))["MetricAlarms"]
-            _diff(info, target, routing, alarms, seen, emit)
+            _diff(info, target, routing, routing_read, alarms, seen, emit)
             if info["status"] in DONE:
+                end = _epoch(info.get("completeTime"))
+                if end is not None:
+                    held[:] = [TimelineEvent(min(e.t, end), e.kind, e.detail) if e.kind == "weight" else e
+                               for e in held]
                 tell()
                 break
             tell(began)
@@ -204,7 +209,7 @@ class DeploymentDriver:
             raise DeployError(f"cannot read deployment {deployment_id}: {_client_error(exc)}") from None
 
 
-def _diff(info: dict[str, Any], target: dict[str, Any], routing: dict[str, Any],
+def _diff(info: dict[str, Any], target: dict[str, Any], routing: dict[str, Any], routing_read: float,
           alarms: list[dict[str, Any]], seen: dict[str, Any], emit: Callable[..., None]) -> None:
     """Emit what changed since the last poll, alarms first (they explain what follows)."""
     for alarm in alarms:
@@ -223,7 +228,7 @@ def _diff(info: dict[str, Any], target: dict[str, Any], routing: dict[str, Any],
     state = (routing["FunctionVersion"], tuple(sorted(weights.items())))
     if seen.get("weights") != state:  # seen now; a change seen as the deployment ended happened by its end
         done = info["status"] in DONE and info.get("completeTime") is not None
-        emit(_epoch(info["completeTime"]) if done else None, "weight", primary=routing["FunctionVersion"],
+        emit(_epoch(info["completeTime"]) if done else routing_read, "weight", primary=routing["FunctionVersion"],
              additional=dict(weights))
         seen["weights"] = state
     if seen.get("status") != info["status"]:
