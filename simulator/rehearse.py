@@ -210,6 +210,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     death: str | None = None
     refused: str | None = None
     sigterm = gevent.signal_handler(signal.SIGTERM, _terminate_main)
+    late = LateSigterm()
     try:
         runner.start(*callers(scenario, target, time_scale))
         while time.monotonic() - started < scenario.load.max_duration:
@@ -237,6 +238,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         interrupted = exc
     finally:
         sigterm.cancel()
+        previous = signal.signal(signal.SIGTERM, late)  # gevent's handler is gone: held until the record is closed
         runner.quit()
         environment.events.quitting.fire(environment=environment, reverse=True)
         writer.kill()
@@ -244,31 +246,42 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         csv_writer.close_files()
         write_final_csv(environment, str(folder / "locust"))
         (folder / "locust.html").write_text(get_html_report(environment), encoding="utf-8")
-    kept = f"what was recorded is in {folder} (shiftsim plot {folder} analyses and draws it)"
-    if interrupted is not None:
-        how = "terminated (SIGTERM)" if isinstance(interrupted, Terminated) else "interrupted"
-        say(f"shiftsim: {how}: {kept}")
-        raise interrupted
-    if session.start_error is not None:
-        raise OptionsError(session.start_error)
-    if death is not None:
-        raise RehearsalBroken(f"{death} {time.monotonic() - started:.1f} s into the run; {kept}")
-    if refused is not None:
-        raise RehearsalRefused(f"{refused}; {kept}")
-    # SIGTERM or Ctrl-C while the analysis runs (gevent's handlers are gone): said, the record kept
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return finish(folder, scenario.expect)
-    except KeyboardInterrupt as exc:
-        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        say(f"shiftsim: {how} during the analysis: {kept}")
-        raise
+        kept = f"what was recorded is in {folder} (shiftsim plot {folder} analyses and draws it)"
+        interrupted = interrupted or late.held
+        if interrupted is not None:
+            how = "terminated (SIGTERM)" if isinstance(interrupted, Terminated) else "interrupted"
+            say(f"shiftsim: {how}: {kept}")
+            raise interrupted
+        if session.start_error is not None:
+            raise OptionsError(session.start_error)
+        if death is not None:
+            raise RehearsalBroken(f"{death} {time.monotonic() - started:.1f} s into the run; {kept}")
+        if refused is not None:
+            raise RehearsalRefused(f"{refused}; {kept}")
+        late.raising = True
+        try:
+            return finish(folder, scenario.expect)
+        except KeyboardInterrupt as exc:
+            how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            say(f"shiftsim: {how} during the analysis: {kept}")
+            raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated
+class LateSigterm:
+    """SIGTERM once the load has stopped: held while the record is closed (the run then ends as
+    terminated), raised while the record is analysed and drawn."""
+
+    def __init__(self) -> None:
+        self.held: Terminated | None = None
+        self.raising = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.raising:
+            raise Terminated
+        self.held = Terminated()
 
 
 def finish(folder: Path, expect: dict[str, Any]) -> RehearsalResult:

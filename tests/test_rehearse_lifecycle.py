@@ -152,9 +152,11 @@ def test_sigterm_during_the_analysis_is_said_and_leaves_no_verdict(tmp_path):
     out, err = signal_once(process, (folder / "locust.html").exists, signal.SIGTERM, "the run ended before its analysis")
     if process.returncode in (0, 1) and "verdict" in out:  # the analysis beat the signal: nothing to judge
         pytest.skip("the analysis ended before the signal came")
-    assert process.returncode == 143, (out, err)
-    assert f"shiftsim: terminated (SIGTERM) during the analysis: what was recorded is in {folder} " \
-           f"(shiftsim plot {folder} analyses and draws it)" in out, out
+    assert process.returncode == 143, (out, err)  # a CI run's came between gevent's handler and the analysis': -15
+    kept = f"what was recorded is in {folder} (shiftsim plot {folder} analyses and draws it)"
+    # said as during the analysis, or, where it came as the record was closed, as on any terminated run
+    assert f"shiftsim: terminated (SIGTERM) during the analysis: {kept}" in out or \
+        f"shiftsim: terminated (SIGTERM): {kept}" in out, out
     assert "Traceback" not in err and "verdict" not in out
     assert not (folder / "summary.json").exists() or (folder / "timeline.png").exists()
     assert len(np.fromfile(folder / "invocations.bin", dtype=DTYPE)) > 0
