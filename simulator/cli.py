@@ -16,10 +16,11 @@ if sys.argv[1:2] == ["rehearse"]:  # Locust's gevent must patch before anything 
 
 import argparse
 import asyncio
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from simulator.client import event_loops
 from simulator.client.aws import TargetError
@@ -29,7 +30,7 @@ from simulator.connect.invoke import BlockConfigError
 from simulator.deployment.admin_token import TokenFileError
 from simulator.deployment.arn import ArnError
 from simulator.deployment.clock import MAX_SCALE
-from simulator.deployment.driver import DeployError
+from simulator.deployment.driver import DeployError, DeploymentOutcome
 from simulator.report.record import RecordError
 from simulator.report.words import counted
 from simulator.scenario.handler_check import handler_problems
@@ -140,7 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from simulator.client.aws import Target, bypass_proxies
+    from simulator.client.aws import Target
     from simulator.client.probe import format_probe, probe_alias, require_served
     from simulator.connect.invoke import InvokeBlock
 
@@ -155,21 +156,29 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             outcomes = await probe_alias(target, alias_arn, args.count, block=block)
             require_served(alias_arn, outcomes)
             return format_probe(alias_arn, outcomes)
-        from simulator.emulator.server import EmulatorServer
-
-        server = EmulatorServer(_emulator(args))
-        url = await server.start()
-        bypass_proxies(url)
-        try:
+        async with _embedded_emulator(args) as url:
             target = Target("local", url, scenario.region)
             outcomes = await probe_alias(target, alias_arn, args.count, block=block)
             require_served(alias_arn, outcomes)
             return f"embedded emulator at {url}\n" + format_probe(alias_arn, outcomes)
-        finally:
-            await server.stop()
 
     print(asyncio.run(run()))
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _embedded_emulator(args: argparse.Namespace) -> AsyncIterator[str]:
+    """An emulator of the command's scenario on a free local port, for the command's length: its URL."""
+    from simulator.client.aws import bypass_proxies
+    from simulator.emulator.server import EmulatorServer
+
+    server = EmulatorServer(_emulator(args))
+    url = await server.start()
+    bypass_proxies(url)
+    try:
+        yield url
+    finally:
+        await server.stop()
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -216,10 +225,24 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from simulator.deployment.driver import run_deployment
 
     scenario = _scenario(args)
-    outcome = asyncio.run(run_deployment(
-        scenario, args.endpoint, target_kind=args.target, region=args.region, profile=args.profile,
-        deployment_id=args.deployment_id, watch_only=args.watch_only, config_name=args.config,
-        target_version=args.target_version, print_line=lambda line: print(line, flush=True)))
+
+    def deploy(endpoint: str | None) -> Coroutine[Any, Any, DeploymentOutcome]:
+        return run_deployment(
+            scenario, endpoint, target_kind=args.target, region=args.region, profile=args.profile,
+            deployment_id=args.deployment_id, watch_only=args.watch_only, config_name=args.config,
+            target_version=args.target_version, print_line=lambda line: print(line, flush=True))
+
+    async def on_embedded_emulator() -> DeploymentOutcome:
+        async with _embedded_emulator(args) as url:
+            scale = args.time_scale or scenario.time_scale
+            print(f"embedded emulator at {url} (time scale x{scale:g}; `shiftsim serve` keeps one running)", flush=True)
+            return await deploy(url)
+
+    embedded = args.target == "local" and not args.endpoint
+    if embedded and (args.watch_only or args.deployment_id):
+        raise ScenarioError("deploy: --watch-only and --deployment-id watch a running emulator's deployment: "
+                            "give its --endpoint")
+    outcome = asyncio.run(on_embedded_emulator() if embedded else deploy(args.endpoint))
     return 0 if outcome.status == "Succeeded" else 1
 
 
@@ -344,7 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.set_defaults(func=cmd_invoke)
 
     deploy = sub.add_parser("deploy", help="start (or find) a CodeDeploy deployment and watch it to the end")
-    deploy.add_argument("--endpoint", help="a running emulator (`shiftsim serve`)")
+    deploy.add_argument("--endpoint", help="a running emulator (`shiftsim serve`); default: start one here")
+    deploy.add_argument("--seed", type=int, help="the embedded emulator's seed for routing draws and faults")
+    deploy.add_argument("--time-scale", type=_time_scale, help="the embedded emulator's emulated seconds per "
+                        "real second (default: the scenario's, else 1)")
     deploy.add_argument("--target", choices=("local", "aws"), default="local")
     deploy.add_argument("--region")
     deploy.add_argument("--profile")

@@ -165,6 +165,17 @@ def test_deploy_against_a_running_emulator():
         process.communicate(timeout=20)
 
 
+def test_deploy_starts_its_own_emulator_as_invoke_does():
+    result = shiftsim("deploy", "--time-scale", "600", "--config", "Linear10PercentEvery1Minute")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("embedded emulator at http://127.0.0.1:") and "time scale x600" in lines[0], lines
+    assert "(CodeDeployDefault.LambdaLinear10PercentEvery1Minute)" in lines[1]
+    assert lines[-1].endswith("deployment Succeeded"), lines
+    watched = shiftsim("deploy", "--watch-only")
+    assert watched.returncode == 2 and watched.stderr.count("\n") == 1 and "give its --endpoint" in watched.stderr
+
+
 HANDLER_SCENARIO = """
 [[functions]]
 name = "ConnectLambdaFunction"
