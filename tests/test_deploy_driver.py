@@ -140,3 +140,6 @@ async def test_changes_are_told_in_time_order_when_a_poll_straddles_them(going, 
     assert told == outcome.events  # every change told, once
     assert ("weight", "2") in [(e.kind, e.detail.get("primary")) for e in told]
     assert (told[-1].kind, told[-1].detail) == ("status", {"status": "Succeeded"})
+    said = [(e.kind, e.detail) for e in told]  # the whole shift is done when AllowTraffic succeeds
+    assert said.index(("weight", {"primary": "2", "additional": {}})) < \
+        said.index(("lifecycle", {"event": "AllowTraffic", "status": "Succeeded"})), said

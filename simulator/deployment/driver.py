@@ -142,7 +142,7 @@ class DeploymentDriver:
         happens after the poll began, so what happened before then is in hand by its end. A change
         only seen (the alias's weights carry no time) is stamped when its read returned, after its
         poll began, and waits for the next poll, which may bring lifecycle events from before it.
-        A deployment's end follows every shift it made, so a shift stamped later is told at the end."""
+        A shift stamped later than it can have happened is told when it must have (`_shifted_by`)."""
         events: list[TimelineEvent] = []  # told, in time order
         seen: dict[str, Any] = {}
         held: list[TimelineEvent] = []  # changes not yet told
@@ -190,10 +190,8 @@ class DeploymentDriver:
                 alarms = (await self.cloudwatch.describe_alarms(AlarmNames=alarm_names))["MetricAlarms"]
             _diff(info, target, routing, routing_read, alarms, seen, emit)
             if info["status"] in DONE:
-                end = _epoch(info.get("completeTime"))
-                if end is not None:
-                    held[:] = [TimelineEvent(min(e.t, end), e.kind, e.detail) if e.kind == "weight" else e
-                               for e in held]
+                held[:] = [TimelineEvent(min(e.t, _shifted_by(e, info, target, versions)), e.kind, e.detail)
+                           if e.kind == "weight" else e for e in held]
                 tell()
                 break
             tell(began)
@@ -207,6 +205,18 @@ class DeploymentDriver:
             return (await self.codedeploy.get_deployment(deploymentId=deployment_id))["deploymentInfo"]
         except ClientError as exc:
             raise DeployError(f"cannot read deployment {deployment_id}: {_client_error(exc)}") from None
+
+
+def _shifted_by(event: TimelineEvent, info: dict[str, Any], target: dict[str, Any],
+                versions: dict[str, Any]) -> float:
+    """The latest a shift seen can have happened: a deployment's end follows every shift it made,
+    and the whole shift to the target version is done when AllowTraffic succeeds."""
+    bound = _epoch(info.get("completeTime"))
+    if event.detail["primary"] == versions.get("targetVersion") and not event.detail["additional"]:
+        allowed = [_epoch(e.get("endTime")) for e in target.get("lifecycleEvents") or []
+                   if e["lifecycleEventName"] == "AllowTraffic" and e["status"] == "Succeeded"]
+        bound = min([t for t in (bound, *allowed) if t is not None], default=None)
+    return math.inf if bound is None else bound - 1e-6  # done before it was reported done
 
 
 def _diff(info: dict[str, Any], target: dict[str, Any], routing: dict[str, Any], routing_read: float,
