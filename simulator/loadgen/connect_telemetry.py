@@ -110,7 +110,7 @@ class ConnectTelemetry:
         entries = self.take_entries()
         if self.file is not None and entries:
             try:
-                self.file.write("".join(f"{text}\n" for _, text in entries))
+                self.file.write("\n".join([text for _, text in entries]) + "\n")
                 self.file.flush()
             except ValueError:  # closed as the run ends
                 pass
@@ -167,7 +167,7 @@ def log_batches(entries: list[tuple[float, str]]) -> list[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     size = 0
     for at, text in entries:
-        cost = len(text.encode()) + LOGS_EVENT_OVERHEAD
+        cost = (len(text) if text.isascii() else len(text.encode())) + LOGS_EVENT_OVERHEAD
         if batch and (len(batch) == LOGS_MAX_BATCH_EVENTS or size + cost > LOGS_MAX_BATCH_BYTES):
             batches.append(batch)
             batch, size = [], 0
