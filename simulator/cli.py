@@ -18,9 +18,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from simulator.client import event_loops
 from simulator.client.aws import TargetError
@@ -225,24 +225,23 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from simulator.deployment.driver import run_deployment
 
     scenario = _scenario(args)
-
-    def deploy(endpoint: str | None) -> Coroutine[Any, Any, DeploymentOutcome]:
-        return run_deployment(
-            scenario, endpoint, target_kind=args.target, region=args.region, profile=args.profile,
-            deployment_id=args.deployment_id, watch_only=args.watch_only, config_name=args.config,
-            target_version=args.target_version, print_line=lambda line: print(line, flush=True))
-
-    async def on_embedded_emulator() -> DeploymentOutcome:
-        async with _embedded_emulator(args) as url:
-            scale = args.time_scale or scenario.time_scale
-            print(f"embedded emulator at {url} (time scale x{scale:g}; `shiftsim serve` keeps one running)", flush=True)
-            return await deploy(url)
-
     embedded = args.target == "local" and not args.endpoint
     if embedded and (args.watch_only or args.deployment_id):
         raise ScenarioError("deploy: --watch-only and --deployment-id watch a running emulator's deployment: "
                             "give its --endpoint")
-    outcome = asyncio.run(on_embedded_emulator() if embedded else deploy(args.endpoint))
+
+    async def run() -> DeploymentOutcome:
+        options = dict(target_kind=args.target, region=args.region, profile=args.profile,
+                       deployment_id=args.deployment_id, watch_only=args.watch_only, config_name=args.config,
+                       target_version=args.target_version, print_line=lambda line: print(line, flush=True))
+        if not embedded:
+            return await run_deployment(scenario, args.endpoint, **options)
+        async with _embedded_emulator(args) as url:
+            scale = args.time_scale or scenario.time_scale
+            print(f"embedded emulator at {url} (time scale x{scale:g}; `shiftsim serve` keeps one running)", flush=True)
+            return await run_deployment(scenario, url, **options)
+
+    outcome = asyncio.run(run())
     return 0 if outcome.status == "Succeeded" else 1
 
 

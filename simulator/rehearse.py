@@ -250,8 +250,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         kept = f"what was recorded is in {folder} (shiftsim plot {folder} analyses and draws it)"
         interrupted = interrupted or late.held
         if interrupted is not None:
-            how = "terminated (SIGTERM)" if isinstance(interrupted, Terminated) else "interrupted"
-            say(f"shiftsim: {how}: {kept}")
+            say(f"shiftsim: {_how(interrupted)}: {kept}")
             raise interrupted
         if session.start_error is not None:
             raise OptionsError(session.start_error)
@@ -263,11 +262,14 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         try:
             return finish(folder, scenario.expect)
         except KeyboardInterrupt as exc:
-            how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-            say(f"shiftsim: {how} during the analysis: {kept}")
+            say(f"shiftsim: {_how(exc)} during the analysis: {kept}")
             raise
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _how(stop: KeyboardInterrupt) -> str:
+    return "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
 
 
 class LateSigterm:
