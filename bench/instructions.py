@@ -153,7 +153,7 @@ def main() -> None:
         if limit is not None and counts[name] > limit:
             over.append(f"{name}: {counts[name]:,.0f} instructions per invocation, over its budget of {limit:,.0f}")
     lines += ["", f"Budgets: the counts when they were set, and {100 * (HEADROOM - 1):.0f} % more; "
-              "`tests/test_instructions.py` fails past them. Command: `python bench/instructions.py`.",
+              "`tests/bench/test_instructions.py` fails past them. Command: `python bench/instructions.py`.",
               f"<!-- budgets: {json.dumps(limits)} -->"]
     report("instructions", "Instructions per invocation (the guard)", lines, write=not args.check)
     if over:

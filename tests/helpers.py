@@ -11,6 +11,7 @@ import json
 import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,6 +21,9 @@ from simulator.deployment.clock import Clock
 from simulator.emulator.server import Emulator, EmulatorServer
 from simulator.scenario.reader import parse_scenario
 from simulator.scenario.spec import Scenario
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+TESTS = ROOT / "tests"  # its data: handlers.py, user_code/, node_code/, templates/
 
 ALIAS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}

@@ -9,17 +9,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from simulator.scenario.reader import load_scenario
 from simulator.scenario.spec import ScenarioError
-from tests.helpers import RunningEmulator, wait_for
+from tests.helpers import ROOT, TESTS, RunningEmulator, wait_for
 
-ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "async-tracker"
-CODE = Path(__file__).parent / "user_code"
+CODE = TESTS / "user_code"
 
 
 def rehearse(tmp_path, scenario: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:

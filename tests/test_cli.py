@@ -9,7 +9,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 

@@ -15,7 +15,7 @@ from simulator.connect.flow import FlowError, FlowSet, load_flow
 from simulator.emulator.front_door import FAST_HEADERS, plain_head
 from simulator.scenario.reader import parse_scenario
 from simulator.scenario.spec import Scenario, ScenarioError
-from tests.test_flow import FLOWS
+from tests.connect.test_flow import FLOWS
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -170,7 +170,7 @@ def test_a_contact_through_any_loadable_flow_ends_with_a_named_outcome_never_an_
 
     from simulator.connect.event import Contact
     from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
-    from tests.test_flow import Hooks
+    from tests.connect.test_flow import Hooks
 
     flow = SEED
     for path, value in mutations:

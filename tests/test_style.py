@@ -4,9 +4,8 @@ than waiting for someone to run them."""
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 def test_ruff_finds_nothing():

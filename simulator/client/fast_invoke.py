@@ -7,7 +7,7 @@ an HTTP/1.1 request. Later calls sign it with botocore's SigV4 rules and the cli
 on a lean keep-alive connection (`simulator.client.http1`), skipping botocore's per-call parameter
 validation, serialisation, endpoint resolution and response parsing (about 2 ms of CPU a call) and a
 general HTTP client's per-request machinery. The answer is read the way botocore's rest-json parser
-reads it. tests/test_fast_invoke.py shows both paths send the same request and read the same result.
+reads it. tests/client/test_fast_invoke.py shows both paths send the same request and read the same result.
 """
 
 from __future__ import annotations

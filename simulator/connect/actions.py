@@ -1,6 +1,6 @@
 """Every action type of Amazon Connect's published flow-language reference, by the reference's own
 groups, and what a rehearsal does with each: the catalogue `flow.py` loads against and
-`interpreter.py` runs by. docs/flows.md's table covers each type; tests/test_flow_actions.py holds
+`interpreter.py` runs by. docs/flows.md's table covers each type; tests/connect/test_flow_actions.py holds
 the three together.
 """
 

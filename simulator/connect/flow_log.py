@@ -59,7 +59,7 @@ class EntryText:
     """Flow log entries as JSON text, byte for byte `orjson.dumps(block_entry(...))`, made in batches:
     what is fixed for a block (its flow, module type, identifier, parameters, an error's Results) is
     serialised once and cached, and each entry puts in its contact, time and, for an Invoke block that
-    succeeded, its ExternalResults. tests/test_flow_log.py holds it to block_entry."""
+    succeeded, its ExternalResults. tests/connect/test_flow_log.py holds it to block_entry."""
 
     def __init__(self) -> None:
         self.parts: dict[tuple[str, str, str, bool, str | None], tuple[str, str, str, bool]] = {}

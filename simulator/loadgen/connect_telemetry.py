@@ -179,6 +179,6 @@ def log_batches(entries: list[tuple[float, str]]) -> list[list[dict[str, Any]]]:
 
 
 def put_log_events_body(group: str, stream: str, events: list[dict[str, Any]]) -> bytes:
-    """PutLogEvents' JSON body as botocore serialises it (tests/test_connect_reports.py compares them)."""
+    """PutLogEvents' JSON body as botocore serialises it (tests/connect/test_connect_reports.py compares them)."""
     return orjson.dumps({"logGroupName": group, "logStreamName": stream, "logEvents": events})
 

@@ -1,0 +1,46 @@
+"""Each benchmark's smoke mode runs and prints its side-by-side table, so the scripts do not rot.
+No timing is asserted: benchmarks measure, tests assert behaviour."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.xdist_group("flat-out")  # see pyproject.toml
+
+
+@pytest.mark.parametrize("script,expected", [
+    ("throughput.py", ["plain boto3 `invoke` in a Locust task (baseline)", "raw aiohttp POST", "shiftsim / boto3 baseline",
+                       "`--processes -1` / one process", "Failures: 0, 0."]),
+    ("emulator.py", ["hello-world aiohttp (baseline), on the emulator's loop", "emulator / hello world"]),
+    ("compression.py", ["weight steps seen | 10 of 10, in order: yes"]),
+    ("memory.py", ["naive: rows kept in memory", "resident bytes per invocation"]),
+    ("plan.py", ["plain Python loop (baseline)", "vectorised (`shiftsim plan`)", "vectorised / loop",
+                 "each candidate simulated alone", "shared draws, values per metric and period"]),
+    ("calibration.py", ["the judge's false flags, equal versions", "the routing check's false fails",
+                        "95 % interval of a count in production's terms"]),
+    ("rate.py", ["150 % of the best closed loop", "50 % of capacity", "80 % of capacity", "90 % of capacity (run 1 of 1)",
+                 "rounds alone", "of its fastest"]),
+])
+def test_benchmark_smoke(script, expected):
+    if script == "emulator.py" and shutil.which("wrk") is None:
+        pytest.skip("wrk (Debian package) is installed by .ci/run")
+    before = (ROOT / "bench" / "RESULTS.md").read_text() if (ROOT / "bench" / "RESULTS.md").exists() else None
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--smoke"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for text in expected:
+        assert text in done.stdout, done.stdout
+    after = (ROOT / "bench" / "RESULTS.md").read_text() if (ROOT / "bench" / "RESULTS.md").exists() else None
+    assert after == before  # smoke runs write nothing
+
+
+def test_the_throughput_benchmark_says_which_core_set_the_figure():
+    from bench.throughput import _bottleneck
+    assert "load generator set the figure" in _bottleneck(0.99, 0.80)
+    assert "endpoint, not the load generator" in _bottleneck(0.80, 0.99)
+    assert "both cores were full" in _bottleneck(0.97, 0.97)
+    assert _bottleneck(0.5, 0.5) == "."

@@ -1,0 +1,1 @@
+"""The client's wire (simulator/client): the HTTP client, the fast invoker, timeouts and ids."""

@@ -1,0 +1,151 @@
+"""What Connect itself reports: flow log entries in Connect's shape (seed 003's examples, field by
+field) only while logging is on, AWS/Connect metrics for error branches, read back from a running
+emulator through boto3 and the AWS CLI; and the teaching scenario, whose Connect alarm catches what
+Lambda's alarm cannot (and which fails without it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from simulator.connect.event import Contact
+from simulator.connect.flow import load_flow
+from simulator.connect.interpreter import ContactState, run_contact
+from simulator.loadgen.connect_telemetry import ConnectTelemetry
+from simulator.scenario.spec import ConnectInstance
+from tests.connect.test_flow import ARN, Hooks, act, write_flow
+from tests.helpers import ROOT, wait_for
+
+AWS = shutil.which("aws")
+SCENARIO = ROOT / "scenarios" / "connect-rejects-answer.toml"
+# Seed 003's two examples of the Invoke block's entry: the keys each has, and those of its Parameters.
+SEED_SUCCESS_KEYS = {"ContactId", "ContactFlowId", "ContactFlowName", "ContactFlowModuleType", "Identifier",
+                     "Timestamp", "ExternalResults", "Parameters"}
+SEED_FAILURE_KEYS = SEED_SUCCESS_KEYS - {"ExternalResults"} | {"Results"}
+SEED_PARAMETER_KEYS = {"FunctionArn", "ResponseValidation", "TimeLimit"}
+
+
+def flow_with(tmp_path, logging: str | None):
+    actions = [act("log", "UpdateFlowLoggingBehavior", {"FlowLoggingBehavior": logging}, "invoke")] if logging else []
+    actions += [act("invoke", "InvokeLambdaFunction", {"LambdaFunctionARN": ARN, "InvocationTimeLimitSeconds": "3",
+                                                       "ResponseValidation": {"ResponseType": "STRING_MAP"}},
+                    "say", {"NoMatchingError": "sorry"}),
+                act("say", "MessageParticipant", {"Text": "Version $.External.version"}, "bye"),
+                act("sorry", "MessageParticipant", {"Text": "Sorry"}, "bye"),
+                act("bye", "DisconnectParticipant")]
+    return load_flow(write_flow(tmp_path, "main", actions))
+
+
+def contact(flows, *answers, instance=None):
+    instance = instance or ConnectInstance()
+    clock = iter(range(1_700_000_000, 1_800_000_000))  # a second a block
+    telemetry = ConnectTelemetry(instance, region="us-east-1", account="123456789012", now=lambda: float(next(clock)))
+    hooks = Hooks(*answers)
+    hooks.block_ran = telemetry.block_ran
+    state = ContactState(Contact())
+    ended = asyncio.run(run_contact(flows, state, hooks))
+    telemetry.contact_ended(state.last[0], ended)
+    return [json.loads(text) for _, text in telemetry.take_entries()], telemetry.counts
+
+
+def test_an_entry_per_block_in_connects_shape_once_logging_is_on(tmp_path):
+    entries, counts = contact(flow_with(tmp_path, "Enabled"), (True, {"version": "2"}))
+    assert [e["ContactFlowModuleType"] for e in entries] == ["SetLoggingBehavior", "InvokeExternalResource",
+                                                              "PlayPrompt", "Disconnect"]
+    invoke = entries[1]
+    assert set(invoke) == SEED_SUCCESS_KEYS and set(invoke["Parameters"]) == SEED_PARAMETER_KEYS
+    assert invoke["Parameters"] == {"FunctionArn": ARN, "ResponseValidation": "ResponseType=STRING_MAP", "TimeLimit": "3000"}
+    assert invoke["ExternalResults"] == {"version": "2"}
+    assert invoke["ContactFlowId"].startswith("arn:aws:connect:us-east-1:123456789012:instance/")
+    assert invoke["Timestamp"].endswith("Z") and len(invoke["Timestamp"]) == 24
+    assert not counts  # no error branch taken
+
+
+def test_a_failed_invocation_has_results_and_no_external_results_and_is_counted(tmp_path):
+    entries, counts = contact(flow_with(tmp_path, "Enabled"), (False, None))
+    invoke = entries[1]
+    assert set(invoke) == SEED_FAILURE_KEYS
+    assert invoke["Results"] == "The Lambda Function Returned An Error."
+    assert [(metric, flow) for metric, flow, _ in counts] == [("ContactFlowErrors", "main")]
+
+
+@pytest.mark.parametrize("logging, instance", [(None, ConnectInstance()), ("Disabled", ConnectInstance()),
+                                               ("Enabled", ConnectInstance(flow_logs=False))])
+def test_no_entries_unless_the_flow_and_the_instance_both_turn_logging_on(tmp_path, logging, instance):
+    entries, counts = contact(flow_with(tmp_path, logging), (False, None), instance=instance)
+    assert entries == []
+    assert sum(counts.values()) == 1  # metrics do not depend on logging
+
+
+def aws_env(tmp_path):
+    return {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+
+
+def test_a_locust_run_publishes_flow_logs_and_metrics_to_the_emulator(tmp_path):
+    """Against a running emulator: the flow logs are read back with boto3 and the AWS CLI as in
+    production, and ContactFlowErrors counts the rejected answers."""
+    import boto3
+
+    serve = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--scenario", str(SCENARIO),
+                              "--time-scale", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        url = serve.stdout.readline().rsplit(" ", 1)[1].strip()
+        done = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py"),
+                               "--headless", "-u", "10", "-r", "10", "-t", "8s", "--endpoint-url", url,
+                               "--scenario", str(SCENARIO), "--deploy-after", "1", "--results-dir", str(tmp_path)],
+                              capture_output=True, text=True, timeout=180, cwd=ROOT)
+        assert "Traceback" not in done.stderr, done.stderr
+        client = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+        logs = boto3.client("logs", **client)
+        failed = wait_for(lambda: logs.filter_log_events(
+            logGroupName="/aws/connect/shiftsim",
+            filterPattern='{ $.ContactFlowModuleType = "InvokeExternalResource" && $.Results = * }')["events"], 30)
+        for event in failed:
+            entry = json.loads(event["message"])
+            assert set(entry) == SEED_FAILURE_KEYS and entry["ContactFlowName"] == "LambdaAlias-loop"
+        cli = subprocess.run([AWS or "aws", "--endpoint-url", url, "--output", "json", "logs", "filter-log-events",
+                              "--log-group-name", "/aws/connect/shiftsim", "--filter-pattern",
+                              '{ $.ContactFlowModuleType = "InvokeExternalResource" }'],
+                             capture_output=True, text=True, env=aws_env(tmp_path), timeout=120)
+        if AWS is not None:
+            assert cli.returncode == 0, cli.stderr
+            entries = [json.loads(e["message"]) for e in json.loads(cli.stdout)["events"]]
+            assert entries and all(set(e["Parameters"]) == SEED_PARAMETER_KEYS for e in entries)
+        cloudwatch = boto3.client("cloudwatch", **client)
+        (metric,) = cloudwatch.list_metrics(Namespace="AWS/Connect", MetricName="ContactFlowErrors")["Metrics"]
+        assert {d["Name"]: d["Value"] for d in metric["Dimensions"]} == {
+            "InstanceId": "00000000-0000-4000-8000-000000000000", "MetricGroup": "ContactFlow",
+            "ContactFlowName": "LambdaAlias-loop"}
+        (filtered,) = cloudwatch.list_metrics(Namespace="Connect/Flows")["Metrics"]  # the scenario's metric filter
+        assert filtered["MetricName"] == "LambdaFailedResults"
+        lambda_logs = logs.describe_log_streams(logGroupName="/aws/lambda/ConnectLambdaFunction")["logStreams"]
+        assert {s["logStreamName"].rsplit("/", 1)[1] for s in lambda_logs} >= {"[1]shiftsim"}
+    finally:
+        serve.terminate()
+        serve.wait(30)
+
+
+@pytest.mark.parametrize("connect_alarm, code, outcome", [(True, 0, "rolled_back"), (False, 1, "succeeded")])
+def test_the_teaching_scenario_needs_the_connect_alarm(tmp_path, connect_alarm, code, outcome):
+    text = SCENARIO.read_text()
+    if not connect_alarm:  # the same deployment guarded by Lambda's alarm only
+        text = text.replace("[deployment]\n", '[deployment]\nalarms = ["AliasErrorMetricGreaterThanZeroAlarm"]\n')
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(scenario), "--results",
+                           str(tmp_path / "run")], capture_output=True, text=True, timeout=400, cwd=ROOT)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["deployment"]["outcome"] == outcome, done.stdout
+    assert done.returncode == code, done.stdout + done.stderr
+    versions = summary["versions"]
+    assert versions["2"]["errors_by_reason"].get("invalid_response")  # what Connect rejected
+    assert "function_error" not in versions["2"]["errors_by_reason"]  # what Lambda would count: nothing
+    flow_logs = [json.loads(line) for line in (tmp_path / "run" / "flow_logs.jsonl").read_text().splitlines()]
+    assert any(e.get("Results") == "The Lambda Function Returned An Error." for e in flow_logs)

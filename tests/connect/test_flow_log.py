@@ -1,0 +1,66 @@
+"""Flow log entries made in batches (`EntryText`) are, byte for byte, the entries `block_entry`
+makes one by one, and PutLogEvents' body built here is the one botocore serialises: the hand-made
+fast paths held to the reference and to the library."""
+
+from __future__ import annotations
+
+import json
+
+import botocore.session
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.connect.flow_log import EntryText, block_entry
+from simulator.connect.invoke import InvokeOutcome, log_timestamp
+from simulator.loadgen.connect_telemetry import put_log_events_body
+from tests.connect.test_connect_reports import flow_with
+
+ARN = "arn:aws:connect:us-east-1:123456789012:instance/i/contact-flow/f"
+
+
+@settings(max_examples=300, deadline=None)
+@given(at=st.floats(min_value=1e9, max_value=4e9, allow_nan=False), contact=st.text(max_size=40),
+       which=st.sampled_from(["log", "invoke", "say", "sorry", "bye"]), ok=st.booleans(),
+       external=st.dictionaries(st.text(max_size=8), st.text(max_size=12), max_size=3),
+       fault=st.none() | st.text(max_size=30))
+def test_entries_in_batches_are_the_reference_entries(tmp_path_factory, at, contact, which, ok, external, fault):
+    flow = _flow(tmp_path_factory)
+    action = flow.actions[which]
+    outcome = None
+    if which == "invoke":
+        outcome = InvokeOutcome(branch="Success" if ok else "Error", reason=None if ok else "function_error",
+                                executed_version="1", attempts=1, latency_s=0.01, http_status=200,
+                                external=external if ok else None, block=flow.blocks["invoke"])
+        fault = None
+    made = EntryText()
+    for _ in range(2):  # the first call fills the caches, the second reads them
+        text = made.text(contact_id=contact, flow=flow, flow_id=ARN, action=action, at=at, outcome=outcome, fault=fault)
+        assert text == orjson.dumps(block_entry(contact_id=contact, flow=flow, flow_id=ARN, action=action, at=at,
+                                                outcome=outcome, fault=fault)).decode()
+
+
+@settings(max_examples=500, deadline=None)
+@given(at=st.floats(min_value=0, max_value=4e9, allow_nan=False))
+def test_the_cached_timestamp_is_the_reference_one(at):
+    assert EntryText().timestamp(at) == log_timestamp(at)
+
+
+_FLOWS: dict = {}
+
+
+def _flow(tmp_path_factory):
+    if "flow" not in _FLOWS:
+        _FLOWS["flow"] = flow_with(tmp_path_factory.mktemp("flow"), "Enabled").start
+    return _FLOWS["flow"]
+
+
+def test_the_put_log_events_body_is_botocores():
+    model = botocore.session.get_session().get_service_model("logs").operation_model("PutLogEvents")
+    from botocore.serialize import create_serializer
+
+    events = [{"timestamp": 1_796_400_000_000 + i, "message": json.dumps({"i": i, "text": "é \"quoted\" \u2028"})}
+              for i in range(50)]
+    params = {"logGroupName": "/aws/connect/shiftsim", "logStreamName": "instance", "logEvents": events}
+    theirs = create_serializer("json").serialize_to_request(params, model)["body"]
+    assert json.loads(put_log_events_body("/aws/connect/shiftsim", "instance", events)) == json.loads(theirs)

@@ -1,0 +1,1 @@
+"""The deployment (simulator/deployment): the driver, the alarm lint, traffic shifting."""

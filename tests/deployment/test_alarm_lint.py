@@ -1,0 +1,128 @@
+"""The alarm lint: each way a deployment group's alarms fail in practice, named with its fix before
+anything runs (the teaching scenarios' wrong alarms among them), and nothing said of a group whose
+alarms would roll a bad version back; `shiftsim validate` prints it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from simulator.connect.flow import load_flow
+from simulator.deployment.alarm_lint import FlowFacts, flow_facts, lint_alarms
+from simulator.loadgen.options import DEFAULT_FLOW, flow_functions
+from simulator.scenario.reader import load_scenario, parse_scenario
+from tests.helpers import ROOT
+
+SEED_FLOW = FlowFacts(("LambdaAlias-loop",), 1)
+
+
+def lint_of(path: Path | str) -> list[str]:
+    scenario = load_scenario(path)
+    flow = scenario.load.flow or DEFAULT_FLOW
+    flows = load_flow(flow, flow_map=scenario.flow_map,
+                      functions=flow_functions(scenario, scenario.deployed_alias_arn(), "local", flow))
+    return lint_alarms(scenario, flow_facts(flows, scenario.deployed_alias_arn()))
+
+
+def stack(alarm: str, config: str = "Canary10Percent5Minutes", load: str = "contacts_per_minute = 300",
+          tables: str = "") -> list[str]:
+    scenario = parse_scenario(f"""
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+[functions.staged]
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+[[alarms]]
+name = "A"
+{alarm}
+[[alarms]]
+name = "FlowErrors"
+namespace = "AWS/Connect"
+metric = "ContactFlowErrors"
+dimensions = {{ InstanceId = "00000000-0000-4000-8000-000000000000", MetricGroup = "ContactFlow", ContactFlowName = "LambdaAlias-loop" }}
+evaluation_periods = 1
+[deployment]
+config = "{config}"
+[load]
+{load}
+{tables}
+""", "s.toml")
+    return lint_alarms(scenario, SEED_FLOW)
+
+
+ALIAS = 'dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction:PROD" }'
+
+
+def test_a_group_that_would_roll_back_gets_no_line():
+    assert stack(ALIAS + "\nevaluation_periods = 1") == []
+    assert lint_of(ROOT / "scenarios" / "connect-rejects-answer.toml") == []
+
+
+def test_the_wrong_dimensions_are_named_with_the_ones_lambda_publishes():
+    (line, _) = lint_of(ROOT / "scenarios" / "wrong-alarm-dimensions.toml")
+    assert line.startswith("alarm ErrorsOnTheFunction: dimensions {FunctionName=ConnectLambdaFunction, "
+                           "Resource=ConnectLambdaFunction}: Lambda publishes no metric with them")
+    assert line.endswith("fix: Resource = ConnectLambdaFunction:PROD")
+
+
+def test_a_peak_hour_threshold_at_night_is_named():
+    (line, _) = lint_of(ROOT / "scenarios" / "low-traffic-canary.toml")
+    assert line.startswith("alarm AliasErrorsAbovePeakBaseline: threshold 5 Errors a 60-s period: at the quietest "
+                           "hour (2 contacts/min) the new version meets about 2.0 calls a period")
+    assert "fix: Threshold 0 (any error), or an error-rate alarm" in line
+    # the same alarm over a day whose quietest hour is the night's: named from the profile
+    night = ('[[load.profile]]\nfrom = "08:00"\nto = "20:00"\ncontacts_per_minute = 300\n'
+             '[[load.profile]]\nfrom = "20:00"\nto = "08:00"\ncontacts_per_minute = 2')
+    lines = stack(ALIAS + "\nthreshold = 5", load="", tables=night)
+    assert any("at the quietest hour (2 contacts/min)" in line for line in lines)
+    assert stack(ALIAS + "\nthreshold = 5") == []  # at 300 contacts a minute it can
+
+
+def test_an_alarm_on_lambda_alone_cannot_see_what_connect_rejects():
+    scenario = (ROOT / "scenarios" / "connect-rejects-answer.toml").read_text().replace(
+        'config = "Linear10PercentEvery1Minute"',
+        'config = "Linear10PercentEvery1Minute"\nalarms = ["AliasErrorMetricGreaterThanZeroAlarm"]')
+    lines = lint_alarms(parse_scenario(scenario, str(ROOT / "scenarios" / "lambda-only.toml")), SEED_FLOW)
+    (line,) = lines
+    assert line.startswith("the group's alarms watch Lambda's metrics only: an answer Connect rejects")
+    assert line.endswith("fix: add an alarm on AWS/Connect ContactFlowErrors {ContactFlowName=LambdaAlias-loop, "
+                         "InstanceId=00000000-0000-4000-8000-000000000000, MetricGroup=ContactFlow}")
+
+
+def test_a_window_longer_than_the_canary_is_named():
+    (line,) = stack(ALIAS + "\nperiod = 300\nevaluation_periods = 2")
+    assert "needs 2 breaching period(s) of 300 s (10 min) to fire, longer than the canary (5 min)" in line
+    assert line.endswith("fix: a Period and DatapointsToAlarm whose product is under 5 min (Period 60, "
+                         "DatapointsToAlarm 1)")
+    assert stack(ALIAS + "\nperiod = 300\nevaluation_periods = 2", config="Linear10PercentEvery2Minutes") == []
+    (line,) = stack(ALIAS + "\nperiod = 300\nevaluation_periods = 2", config="Linear10PercentEvery1Minute")
+    assert "longer than the linear shift (9 min)" in line
+
+
+def test_a_namespace_nothing_publishes_and_missing_data_at_low_traffic_are_named():
+    (line,) = stack('namespace = "Custom/Checkout"\nmetric = "Failures"')
+    assert line.startswith("alarm A: namespace Custom/Checkout: nothing the stack runs publishes there")
+    version = 'dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction:PROD", ExecutedVersion = "2" }'
+    (line,) = stack(version, load="contacts_per_minute = 0.5")
+    assert line.startswith("alarm A: at the quietest hour about 61 % of its 60-s periods have no datapoint")
+    assert "TreatMissingData missing leaves them out" in line and "fix: TreatMissingData notBreaching" in line
+    assert stack(version + '\ntreat_missing_data = "notBreaching"', load="contacts_per_minute = 0.5") == []
+    assert stack(version, load="contacts_per_minute = 300") == []
+
+
+def test_all_at_once_and_a_group_without_alarms_are_named():
+    lines = stack(ALIAS, config="AllAtOnce")
+    assert lines[0].startswith("CodeDeployDefault.LambdaAllAtOnce: all traffic moves to the new version at once")
+    bare = parse_scenario('[deployment]\nconfig = "Canary10Percent5Minutes"\nalarms = []\n', "bare.toml")
+    (line,) = lint_alarms(bare, SEED_FLOW)
+    assert line.startswith("the deployment group has no alarm: nothing rolls a bad version back; fix: an alarm")
+
+
+def test_validate_prints_the_lint():
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", "scenarios/low-traffic-canary.toml"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "alarm lint: alarm AliasErrorsAbovePeakBaseline: threshold 5" in done.stdout

@@ -1,0 +1,452 @@
+"""Real Locust runs of locustfiles/connect_loop.py: headless, --processes, master and workers, rate
+control, a deployment during the run. Every invocation in Locust's statistics is in the record."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.helpers import ROOT, free_port, processes_on_a_free_port, running_emulator, weighted_stack
+
+FLAT_OUT = pytest.mark.xdist_group("flat-out")  # rate held on a machine of its own: see pyproject.toml
+
+
+LOCUSTFILE = str(ROOT / "locustfiles" / "connect_loop.py")
+LOCUST = [sys.executable, "-m", "locust", "-f", LOCUSTFILE]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+@pytest.fixture
+def weighted(tmp_path):
+    path = tmp_path / "weighted.toml"
+    path.write_text(weighted_stack(5, 0.3))
+    return path
+
+
+def run_locust(tmp_path, *args, timeout=120, env=None):
+    results = tmp_path / "results"
+    command = [*LOCUST, "--headless", "--results-dir", str(results), "--json-file", str(tmp_path / "stats"), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env or ENV, cwd=ROOT)
+    return done, results
+
+
+def stats_counts(tmp_path):
+    """Locust's final statistics (--json-file is written at shutdown; its CSV lags up to a second)."""
+    entries = json.loads((tmp_path / "stats.json").read_text())
+    counts = {e["name"]: e["num_requests"] for e in entries}
+    counts["Aggregated"] = sum(counts.values())
+    return counts
+
+
+def record(results):
+    """The run's rows as dicts of strings, through the record's own loader."""
+    from simulator.report.record import COLUMNS, load_record
+
+    (run,) = list(results.iterdir())
+    loaded = load_record(run)
+    decoded = {c: loaded.text(c) if c in ("contact", "action", "qualifier", "version", "reason", "injected",
+                                          "worker") else loaded.rows[c] for c in COLUMNS if c != "outcome"}
+    outcomes = np.array(["Success", "Error"])[loaded.rows["outcome"]]
+    rows = [{**{c: str(decoded[c][i]) for c in decoded}, "outcome": outcomes[i]} for i in range(len(loaded))]
+    return run, rows
+
+
+def paced_run(tmp_path, users, spawn_rate, seconds, rate, prompt_time):
+    """A headless run at `rate` invocations/s that must succeed; its Locust result and record rows."""
+    done, results = run_locust(tmp_path, "-u", str(users), "-r", str(spawn_rate), "-t", f"{seconds}s",
+                               "--rate", str(rate), "--prompt-time", prompt_time)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done, record(results)[1]
+
+
+def check_record_matches_stats(tmp_path, results):
+    counts = stats_counts(tmp_path)
+    run, rows = record(results)
+    assert len(rows) == counts["Aggregated"] > 0
+    for version in ("1", "2"):
+        assert sum(1 for r in rows if r["version"] == version) == counts.get(f"invoke v{version}", 0)
+    return rows
+
+
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])  # the load's loop and the emulator's
+def test_headless_run_invokes_both_versions_and_records_every_invocation(tmp_path, weighted, event_loop):
+    done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "20s", "--scenario", str(weighted),
+                               "--seed", "3", "--event-loop", event_loop)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = check_record_matches_stats(tmp_path, results)
+    counts = stats_counts(tmp_path)
+    assert counts["invoke v1"] > 0 and counts["invoke v2"] > 0
+    (run,) = list(results.iterdir())  # the summary and figure, written without asking as the test ends
+    assert (run / "summary.json").exists() and (run / "timeline.png").exists()
+    assert f"results in {run} (summary.json, timeline.png, timeline.svg)" in done.stderr.strip().splitlines()[-1]
+    assert json.loads((run / "summary.json").read_text())["invocations"] == len(rows)
+    assert {r["outcome"] for r in rows} == {"Success"}
+    sizes = {e["name"]: e["total_content_length"] / e["num_requests"]
+             for e in json.loads((tmp_path / "stats.json").read_text())}
+    for version in ("1", "2"):  # Locust's response size is the answer's bytes ({"version":"N"}, as served)
+        assert sizes[f"invoke v{version}"] == len(json.dumps({"version": version}, separators=(",", ":")))
+    assert len({r["contact"] for r in rows}) >= 20  # each user runs its own contacts
+    assert max(int(r["loop"]) for r in rows) > 1     # contacts loop through the flow
+    assert "invocations recorded in" in done.stderr
+
+
+def test_locusts_csv_files_count_every_recorded_invocation(tmp_path):
+    """`--csv`: Locust rewrites its totals once a second, the last time before the final invocations are
+    counted; shiftsim writes them once more as Locust exits, so they agree with the record."""
+    done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "4s", "--prompt-time", "fixed:0",
+                               "--csv", str(tmp_path / "locust"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    with (tmp_path / "locust_stats.csv").open(newline="") as file:
+        totals = {row["Name"]: int(row["Request Count"]) for row in csv.DictReader(file)}
+    assert totals["Aggregated"] == len(record(results)[1]) == stats_counts(tmp_path)["Aggregated"] > 1000
+    for name in ("failures", "exceptions", "stats_history"):
+        assert (tmp_path / f"locust_{name}.csv").read_text().count("\n") >= 1  # Locust's header at least
+
+
+LISTENING_LOCUSTFILE = """
+import collections, json, os
+from locust import events
+from simulator.loadgen.setup import install
+from simulator.loadgen.user import ContactUser
+
+install(events)
+heard = collections.Counter()
+
+
+@events.request.add_listener
+def hear(name, context, exception, **kwargs):
+    heard[name] += 1
+    heard["with a version in context"] += context["version"] is not None
+
+
+@events.quitting.add_listener
+def save(environment, **kwargs):
+    with open(os.environ["HEARD"], "w") as out:
+        json.dump(heard, out)
+
+
+class Caller(ContactUser):
+    pass
+"""
+
+
+def test_a_request_listener_of_the_users_own_hears_every_invocation(tmp_path, weighted):
+    # Without other listeners, invocations reach Locust's statistics in batches: a listener of the
+    # user's own must still be called for each one, with shiftsim's context.
+    locustfile = tmp_path / "listening.py"
+    locustfile.write_text(LISTENING_LOCUSTFILE)
+    done = subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "10", "-r", "10",
+                           "-t", "6s", "--scenario", str(weighted), "--results-dir", str(tmp_path / "results"),
+                           "--json-file", str(tmp_path / "stats")], capture_output=True, text=True, timeout=120,
+                          env={**ENV, "HEARD": str(tmp_path / "heard.json")}, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    heard, counts = json.loads((tmp_path / "heard.json").read_text()), stats_counts(tmp_path)
+    assert counts["Aggregated"] > 100
+    assert {name: heard.get(name, 0) for name in counts if name != "Aggregated"} == \
+        {name: n for name, n in counts.items() if name != "Aggregated"}
+    assert heard["with a version in context"] == counts["Aggregated"]
+
+
+@pytest.mark.parametrize("spawn_rate", ["20", "640"])  # 640: users arrive before a worker's init has run
+def test_processes_two(tmp_path, weighted, spawn_rate):
+    done, results = run_locust(tmp_path, "-u", "20", "-r", spawn_rate, "-t", "10s", *processes_on_a_free_port(),
+                               "--scenario", str(weighted))
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = check_record_matches_stats(tmp_path, results)
+    assert len({r["worker"] for r in rows}) == 2
+
+
+@pytest.mark.parametrize("stop_signal, processes", [(signal.SIGTERM, []), (signal.SIGINT, []),
+                                                     (signal.SIGTERM, processes_on_a_free_port())])
+def test_a_run_stopped_by_a_signal_counts_and_records_every_invocation(tmp_path, stop_signal, processes):
+    """SIGTERM (a CI runner, docker stop) or Ctrl-C mid-run: Locust says `quitting` before stopping the
+    users. Their last invocations are still counted and recorded (a master's from its workers' final
+    reports), the record line says how many, and no user dies of a cancelled coroutine."""
+    results = tmp_path / "results"
+    # Locust's own CSV writer, with --processes, may write once more after its files are closed when a
+    # signal stops the master (a traceback of Locust's): the CSV is checked on the single process only
+    csv_option = [] if processes else ["--csv", str(tmp_path / "locust")]
+    process = subprocess.Popen(
+        [*LOCUST, "--headless", "-u", "20", "-r", "20", "-t", "60s", "--prompt-time", "fixed:0", *processes,
+         "--results-dir", str(results), "--json-file", str(tmp_path / "stats"), *csv_option],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not sum(path.stat().st_size for path in results.glob("*/invocations.bin")):
+            assert time.monotonic() < deadline and process.poll() is None, "no invocation recorded"
+            time.sleep(0.2)
+        time.sleep(1)
+        process.send_signal(stop_signal)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+    assert "CancelledError" not in err and "Uncaught exception" not in err and "Traceback" not in err, err[-3000:]
+    rows = check_record_matches_stats(tmp_path, results)
+    said = [line for line in err.splitlines() if "invocations recorded in" in line]
+    assert said and f"shiftsim: {len(rows)} invocations recorded in" in said[-1]  # the last one, the final count
+    if csv_option:
+        with (tmp_path / "locust_stats.csv").open(newline="") as file:
+            assert {row["Name"]: int(row["Request Count"]) for row in csv.DictReader(file)}["Aggregated"] == len(rows)
+
+
+def start_master_and_workers(tmp_path, scenario, port, seconds):
+    """A --master on loopback expecting two --worker processes; returns (master, workers, results)."""
+    results = tmp_path / "results"
+    master = subprocess.Popen(
+        [*LOCUST, "--master", "--headless", "-u", "20", "-r", "20", "-t", f"{seconds}s", "--expect-workers", "2",
+         "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--scenario", str(scenario),
+         "--results-dir", str(results), "--json-file", str(tmp_path / "stats")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    workers = []
+    for number in range(2):  # each worker's words kept in a file, for a failure to show
+        with (tmp_path / f"worker{number}.log").open("w") as log:
+            workers.append(subprocess.Popen(
+                [*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+                stdout=subprocess.DEVNULL, stderr=log, env=ENV, cwd=ROOT))
+    return master, workers, results
+
+
+def worker_logs(tmp_path):
+    return "\n".join(f"{path.name}:\n{path.read_text()[-2000:]}" for path in sorted(tmp_path.glob("worker*.log")))
+
+
+def test_master_and_two_workers_on_loopback(tmp_path, weighted):
+    master, workers, results = start_master_and_workers(tmp_path, weighted, free_port(), 10)
+    try:
+        _, master_err = master.communicate(timeout=90)
+        assert master.returncode == 0, master_err[-2000:]  # its workers would wait for it in vain
+        deadline = time.monotonic() + 60
+        worker_codes = [w.wait(timeout=max(1.0, deadline - time.monotonic())) for w in workers]
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"a worker outlived its master\n{worker_logs(tmp_path)}") from None
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+    assert worker_codes == [0, 0], worker_logs(tmp_path)  # the process tree exits by itself
+    rows = check_record_matches_stats(tmp_path, results)
+    assert len({r["worker"] for r in rows}) == 2
+
+
+@FLAT_OUT
+def test_rate_is_held_when_the_machine_can_sustain_it(tmp_path):
+    rate = 100
+    done, rows = paced_run(tmp_path, 20, 20, 12, rate, "fixed:0.05")
+    starts = sorted(float(r["start"]) for r in rows)
+    window_start, window_end = starts[0] + 2, starts[-1] - 1
+    achieved = sum(1 for s in starts if window_start <= s < window_end) / (window_end - window_start)
+    assert abs(achieved - rate) <= 0.02 * rate, achieved
+    assert "add users" not in done.stderr  # 20 users, 0.2 s each per start, 0.05 s prompts: enough
+    entries = json.loads((tmp_path / "stats.json").read_text())  # starts woken a little early count from then
+    assert min(e["min_response_time"] for e in entries) >= 0
+
+
+def test_late_invocations_are_reported_above_capacity(tmp_path):
+    done, rows = paced_run(tmp_path, 4, 4, 5, 3000, "fixed:0.02")
+    late = sum(int(r["late"]) for r in rows)
+    assert late > len(rows) / 2
+    assert f"{len(rows)} invocations recorded" in done.stderr and f"{late} of them late" in done.stderr
+    # 4 users with 20 ms prompts start at most 200/s: said at the start, with the users it would take
+    assert "--rate 3000 with 4 users gives each user 0.001 s per invocation" in done.stderr
+    assert "add users (at least 61) or lower the rate" in done.stderr
+    # and the run's summary says why they were late, with the invocations' own time counted too
+    from simulator.report.analysis import analyse, format_summary
+    from simulator.report.record import load_record
+
+    (run,) = list((tmp_path / "results").iterdir())
+    assert f"of them late (started more than 20 ms after their intended time); why: shiftsim plot {run}" in done.stderr
+    text = format_summary(analyse(load_record(run)))
+    assert "late starts: 4 users start at most about" in text and "fewer than the 3,000/s asked" in text, text
+
+
+@FLAT_OUT
+def test_the_schedule_starts_again_once_all_users_are_there(tmp_path):
+    # 20 callers spawning at 5/s, each with 0.2 s prompts between invocations, cannot take 90 starts a
+    # second until most are there: the ramp leaves starts untaken. They are dropped once the last
+    # user spawns, not fired late for the rest of the run (catching up with little to spare).
+    done, rows = paced_run(tmp_path, 20, 5, 10, 90, "fixed:0.2")
+    first = min(float(r["intended"]) for r in rows)
+    assert sum(int(r["late"]) for r in rows if float(r["intended"]) < first + 1) > 10  # the ramp's are counted
+    after_ramp = [int(r["late"]) for r in rows if first + 5 <= float(r["intended"]) < first + 9]
+    assert len(after_ramp) > 200 and sum(after_ramp) < 0.1 * len(after_ramp), (sum(after_ramp), len(after_ramp))
+
+
+def test_a_scenario_deployment_runs_during_the_test_and_rolls_back(tmp_path):
+    done, results = run_locust(tmp_path, "-u", "30", "-r", "30", "-t", "14s",
+                               "--scenario", str(ROOT / "scenarios" / "linear-rollback.toml"))
+    run, rows = record(results)
+    verdict = json.loads((run / "summary.json").read_text())["verdict"]
+    # The verdict's exit code, as `shiftsim rehearse` gives it: the injected errors that failed calls (Locust's
+    # own failure ratio, which made it exit 1) are what the scenario expects, not a failure
+    assert verdict["passed"] and not verdict["implicit"], verdict
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "exit code 0: the verdict's (Locust's own would have been 1)" in done.stderr
+    events = [line for line in (run / "timeline.jsonl").read_text().splitlines()]
+    kinds = [json.loads(e)["kind"] for e in events]
+    assert "rollback" in kinds and kinds.index("deployment") < kinds.index("rollback")
+    assert {r["version"] for r in rows} == {"1", "2"}
+    assert any(r["reason"] == "function_error" and r["injected"] for r in rows)
+
+
+def test_a_template_stack_runs_in_locust_with_the_users_change(tmp_path):
+    """`--template` and `--new-code` reach the emulator shiftsim starts: the template's flow, its
+    alias, the user's code in both versions, the deployment of the change."""
+    example = ROOT / "examples" / "sam-connect"
+    done, results = run_locust(tmp_path, "-u", "10", "-r", "10", "-t", "12s", "--template", str(example / "template.yaml"),
+                               "--new-code", str(example / "src-v2"), "--time-scale", "60", "--deploy-after", "2")
+    assert done.returncode == 1, done.stderr  # the verdict's: no [expect], and the default gate fails the change
+    assert "verdict: FAIL (default expectations" in done.stderr
+    assert "note: not checked: AWS::IAM::Role" in done.stderr
+    run, rows = record(results)
+    assert json.loads((run / "run.json").read_text())["flow"].endswith("LambdaAlias-loop.json")
+    assert {r["qualifier"] for r in rows} == {"ConnectLambdaFunction:live"}
+    assert {r["version"] for r in rows} == {"1", "2"}
+    assert all(r["reason"] == "function_error" and not r["injected"] for r in rows if r["version"] == "2")
+
+
+def test_bad_options_are_one_line_and_exit_two(tmp_path):
+    for args, message in ((["--rate", "-1"], "--rate: must be >= 0"),
+                          (["--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:F"], "--alias-arn: "),
+                          (["--flow", str(tmp_path / "none.json")], "--flow: no such file"),
+                          (["--endpoint-url", "127.0.0.1:4566"], "--endpoint-url: endpoint '127.0.0.1:4566' is not an http(s) URL"),
+                          (["--time-scale", "0"], "--time-scale: must be > 0 and at most 600"),
+                          (["--time-scale", "1e9"], "--time-scale: must be > 0 and at most 600"),
+                          (["--contacts-per-minute", "1e12"], "--contacts-per-minute: must be from 0 to 1,000,000"),
+                          (["--run-dir", str(tmp_path / "a-file")], "--run-dir: ")):
+        (tmp_path / "a-file").write_text("not a folder")
+        done, _ = run_locust(tmp_path, "-u", "1", "-t", "2s", *args)
+        assert done.returncode == 2
+        assert f"shiftsim: error: {message}" in done.stderr and "Traceback" not in done.stderr
+
+
+def workers_recorded(results) -> set[str]:
+    """The workers with rows in the record so far (empty while it is not readable yet)."""
+    from simulator.report.record import RecordError, load_record
+
+    runs = list(results.glob("*/invocations.bin"))
+    try:
+        return set(load_record(runs[0].parent).text("worker")) if runs else set()
+    except (RecordError, OSError, ValueError):
+        return set()
+
+
+def test_a_worker_that_disappears_is_reported_and_its_rows_kept(tmp_path, weighted):
+    # Locust marks a silent worker missing 4-8 s after its last heartbeat: the run lasts long enough
+    # for that to happen well before it ends.
+    master, workers, results = start_master_and_workers(tmp_path, weighted, free_port(), 30)
+    try:
+        deadline = time.monotonic() + 60  # bounded: wait until both workers' first rows are recorded
+        while time.monotonic() < deadline and len(workers_recorded(results)) < 2:
+            time.sleep(0.5)
+        workers[0].send_signal(signal.SIGKILL)  # gone without a word
+        _, master_err = master.communicate(timeout=120)
+        workers[1].wait(timeout=60)
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+    assert "disappeared (no heartbeat)" in master_err and "are kept in the record" in master_err
+    rows = check_record_matches_stats(tmp_path, results)  # the killed worker's reports: rows and counts alike
+    run, _ = record(results)
+    info = json.loads((run / "run.json").read_text())
+    ((lost, kept),) = info["workers_lost"].items()
+    assert kept > 0 and sum(1 for r in rows if r["worker"] == lost) == kept
+    assert len({r["worker"] for r in rows}) == 2
+
+
+def test_an_endpoint_behind_a_proxy_is_invoked_through_it(tmp_path):
+    # The emulator serves absolute-form requests too, so it can stand in for the proxy; the endpoint
+    # itself refuses connections: only requests that go through the proxy succeed.
+    with running_emulator() as proxy:
+        env = {k: v for k, v in ENV.items() if k.lower() not in ("no_proxy", "http_proxy")}
+        done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", "4s", "--endpoint-url", "http://127.0.0.1:9",
+                                   env={**env, "HTTP_PROXY": proxy.url})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"is reached through a proxy ({proxy.url.split('//')[1]}): invoking with aiobotocore" in done.stderr
+    rows = check_record_matches_stats(tmp_path, results)
+    assert {r["outcome"] for r in rows} == {"Success"}
+
+
+@pytest.mark.parametrize("processes", [[], processes_on_a_free_port()], ids=["one process", "two processes"])
+def test_the_emulator_shiftsim_starts_is_never_reached_through_a_proxy(tmp_path, processes):
+    # A proxy that refuses connections, and no NO_PROXY: what a corporate machine often has. The
+    # embedded emulator on loopback is reached directly, from every process (workers fork before it
+    # starts, so they learn it from the master).
+    env = {k: v for k, v in ENV.items() if not k.lower().endswith("_proxy")}
+    done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", "4s", *processes,
+                               env={**env, "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "through a proxy" not in done.stderr
+    rows = check_record_matches_stats(tmp_path, results)
+    assert {r["outcome"] for r in rows} == {"Success"}
+
+
+def test_an_invocation_past_the_blocks_time_limit_is_recorded_as_a_timeout(tmp_path):
+    """The load generator's coarse time limits (one timer a tick) end a slow attempt at the block's
+    limit: recorded as a timeout, Error branch, after about the limit; the others succeed."""
+    flow = json.loads((ROOT / "scenarios" / "flows" / "LambdaAlias-loop.json").read_text())
+    for action in flow["Actions"]:
+        if action["Type"] == "InvokeLambdaFunction":
+            action["Parameters"]["InvocationTimeLimitSeconds"] = "1"
+    (tmp_path / "LambdaAlias-loop.json").write_text(json.dumps(flow))
+    (tmp_path / "slow.toml").write_text("""
+[scenario]
+seed = 4
+[[functions]]
+name = "ConnectLambdaFunction"
+timeout = 3
+[[functions.versions]]
+[functions.versions.faults.timeout]
+rate = 0.3
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+""")
+    done, results = run_locust(tmp_path, "-u", "10", "-r", "10", "-t", "6s", "--scenario", str(tmp_path / "slow.toml"),
+                               "--flow", str(tmp_path / "LambdaAlias-loop.json"), "--prompt-time", "fixed:0")
+    assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: Locust counts the timeouts as failures
+    _, rows = record(results)
+    timed_out = [r for r in rows if r["reason"] == "timeout"]
+    assert timed_out and len(timed_out) < len(rows)
+    for r in timed_out:
+        assert r["outcome"] == "Error" and 0.99 <= float(r["end"]) - float(r["start"]) < 1.5
+    assert all(r["outcome"] == "Success" for r in rows if r["reason"] == "")
+
+
+def test_a_web_port_in_use_is_one_line_before_the_test(tmp_path):
+    """Locust binds its web UI after `init`; a port another program holds is said there, exit 2
+    (it was Locust's OSError traceback, with the test already begun)."""
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        done = subprocess.run([*LOCUST, "--web-host", "127.0.0.1", "--web-port", str(port), "-t", "3s"],
+                              capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT)
+    finally:
+        holder.close()
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"shiftsim: error: --web-port {port}: " in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_endpoint_nobody_answers_is_one_line(tmp_path):
+    import socket
+
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()  # nothing listens there now
+    done, results = run_locust(tmp_path, "-t", "3s", "--endpoint-url", f"http://127.0.0.1:{port}")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"shiftsim: error: --endpoint-url http://127.0.0.1:{port}: nothing answers there" in done.stderr
+    assert "Traceback" not in done.stderr

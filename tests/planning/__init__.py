@@ -1,0 +1,1 @@
+"""The planner (simulator/planning and deployment/plan.py): its model, the alarm search."""

@@ -1,0 +1,1 @@
+"""Reading the user's inputs (simulator/scenario): scenario files, SAM templates, handler checks."""

@@ -1,0 +1,356 @@
+"""SAM templates as stacks: built through SAM's own transform, compared with what the transform
+produced, provisioned on a real emulator and read back through boto3; hooks written with boto3 run
+as user code; the new version from a folder or a git ref; bad templates as one line, exit 2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from simulator.client.aws import Target, client
+from simulator.deployment.clock import ScaledClock
+from simulator.deployment.driver import DeploymentDriver
+from simulator.scenario.reader import load_scenario, parse_scenario
+from simulator.scenario.sam import cloudformation
+from simulator.scenario.spec import ScenarioError, StackSource
+from tests.helpers import ROOT, TESTS, RunningEmulator
+
+TEMPLATES = TESTS / "templates"
+SEED, HOOKS, CUSTOM = TEMPLATES / "seed" / "template.yaml", TEMPLATES / "hooks" / "template.yaml", TEMPLATES / "custom.yaml"
+
+
+def transformed(path: Path) -> dict:
+    return cloudformation(path, "us-east-1", "123456789012", {})[0]["Resources"]
+
+
+def of_type(resources: dict, kind: str) -> dict:
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+
+def running(scenario):
+    return RunningEmulator(scenario)
+
+
+def test_the_seed_template_is_the_stack_sams_transform_describes():
+    scenario = load_scenario(None, StackSource(str(SEED)))
+    cfn = transformed(SEED)
+    (alias,) = of_type(cfn, "AWS::Lambda::Alias").values()
+    (group_id, group), = of_type(cfn, "AWS::CodeDeploy::DeploymentGroup").items()
+    (fn,) = scenario.functions
+    assert fn.name == "ConnectLambdaFunction" and (fn.timeout, fn.memory) == (8, 128)
+    assert [a.name for a in fn.aliases] == [alias["Properties"]["Name"]] == ["live"]
+    code = fn.versions[0].code
+    assert code is not None and Path(code.path) == SEED.parent / "src" and code.handler == "app.lambda_handler"
+    assert code.environment == {"TABLE": "template-customers"}  # ${AWS::StackName}: the template's file name
+    deployment = scenario.deployment
+    assert deployment is not None and deployment.group == group_id
+    assert deployment.config == "CodeDeployDefault.Lambda" + group["Properties"]["DeploymentConfigName"]["Fn::Sub"][1]["ConfigName"]
+    assert [{"Name": {"Ref": a}} for a in deployment.alarms] == group["Properties"]["AlarmConfiguration"]["Alarms"]
+    assert deployment.auto_rollback is group["Properties"]["AutoRollbackConfiguration"]["Enabled"] is True
+    (alarm,) = scenario.alarms
+    assert alarm.dimensions == {"Resource": "ConnectLambdaFunction:live", "FunctionName": "ConnectLambdaFunction"}
+
+
+def test_the_seed_template_provisions_the_emulator_as_sam_deploy_would():
+    emulator = running(load_scenario(None, StackSource(str(SEED))))
+    try:
+        lam, cd, cw = emulator.boto3("lambda"), emulator.boto3("codedeploy"), emulator.boto3("cloudwatch")
+        assert lam.get_alias(FunctionName="ConnectLambdaFunction", Name="live")["FunctionVersion"] == "1"
+        config = lam.get_function_configuration(FunctionName="ConnectLambdaFunction", Qualifier="live")
+        assert (config["Runtime"], config["Handler"], config["Timeout"]) == ("python3.12", "app.lambda_handler", 8)
+        assert config["Environment"]["Variables"] == {"TABLE": "template-customers"}
+        out = lam.invoke(FunctionName="ConnectLambdaFunction:live", Payload=b"{}")
+        assert json.loads(out["Payload"].read()) == {"version": "1"}  # the template's own code ran
+        group = cd.get_deployment_group(applicationName="ServerlessDeploymentApplication",
+                                        deploymentGroupName="ConnectLambdaFunctionDeploymentGroup")["deploymentGroupInfo"]
+        assert group["deploymentConfigName"] == "CodeDeployDefault.LambdaLinear10PercentEvery1Minute"
+        assert group["alarmConfiguration"]["alarms"] == [{"name": "AliasErrorMetricGreaterThanZeroAlarm"}]
+        (alarm,) = cw.describe_alarms(AlarmNames=["AliasErrorMetricGreaterThanZeroAlarm"])["MetricAlarms"]
+        assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == [
+            ("FunctionName", "ConnectLambdaFunction"), ("Resource", "ConnectLambdaFunction:live")]
+    finally:
+        emulator.close()
+
+
+def test_a_custom_configuration_two_alarms_and_inline_code():
+    scenario = load_scenario(None, StackSource(str(CUSTOM)))
+    cfn = transformed(CUSTOM)
+    (config_resource,) = of_type(cfn, "AWS::CodeDeploy::DeploymentConfig").values()
+    canary = config_resource["Properties"]["TrafficRoutingConfig"]["TimeBasedCanary"]
+    deployment = scenario.deployment
+    assert deployment is not None and deployment.config == "Canary25Percent3Minutes"
+    assert deployment.custom_config is not None
+    assert (deployment.custom_config.percentage, deployment.custom_config.interval_minutes) == (
+        canary["CanaryPercentage"], canary["CanaryInterval"])
+    assert deployment.alarms == ("CustomerLookup-errors", "CustomerLookup-p99")
+    assert not any("CustomerTable" in note for note in scenario.notes)  # a table is emulated (moto's DynamoDB)
+    emulator = running(scenario)
+    try:
+        cd, cw, lam = emulator.boto3("codedeploy"), emulator.boto3("cloudwatch"), emulator.boto3("lambda")
+        info = cd.get_deployment_config(deploymentConfigName="Canary25Percent3Minutes")["deploymentConfigInfo"]
+        assert info["trafficRoutingConfig"]["timeBasedCanary"] == {"canaryPercentage": 25, "canaryInterval": 3}
+        alarms = {a["AlarmName"]: a for a in cw.describe_alarms()["MetricAlarms"]}
+        assert alarms["CustomerLookup-errors"]["Threshold"] == 0  # Fn::If on a condition that holds in us-east-1
+        assert alarms["CustomerLookup-errors"]["TreatMissingData"] == "notBreaching"
+        assert alarms["CustomerLookup-p99"]["ExtendedStatistic"] == "p99"
+        assert alarms["CustomerLookup-p99"]["DatapointsToAlarm"] == 2
+        assert lam.get_function_concurrency(FunctionName="CustomerLookup")["ReservedConcurrentExecutions"] == 20
+        out = lam.invoke(FunctionName="CustomerLookup:live", Payload=b"{}")
+        assert json.loads(out["Payload"].read()) == {"customer": "known", "version": "1"}  # InlineCode ran
+        keys = emulator.boto3("dynamodb").describe_table(TableName="CustomerTable")["Table"]["KeySchema"]
+        assert keys == [{"AttributeName": "phone", "KeyType": "HASH"}]  # the template's table, created
+    finally:
+        emulator.close()
+
+
+async def deploy(scenario) -> object:
+    clock = ScaledClock(60)
+    emulator = RunningEmulator(scenario, clock=clock)
+    try:
+        target = Target("local", emulator.url)
+        async with client(target, "lambda") as lam, client(target, "codedeploy") as cd, \
+                client(target, "cloudwatch") as cw:
+            driver = DeploymentDriver(lam, cd, cw, clock)
+            spec = scenario.deployment
+            deployment_id = await driver.start(spec.application, spec.group, spec.function, spec.alias,
+                                               before_hook=spec.pre_traffic_hook, after_hook=spec.post_traffic_hook,
+                                               version_references=spec.version_references)
+            return await asyncio.wait_for(driver.watch(deployment_id, poll_interval=0.05), 120)
+    finally:
+        emulator.close()
+
+
+@pytest.mark.parametrize("outcome, status", [("Succeeded", "Succeeded"), ("Failed", "Failed")])
+async def test_hooks_written_with_boto3_decide_the_deployment(outcome, status):
+    """The hooks are the template's own Python functions: they report to CodeDeploy through the
+    endpoint AWS_ENDPOINT_URL gives them."""
+    scenario = load_scenario(None, StackSource(str(HOOKS), parameters={"HookOutcome": outcome}))
+    assert scenario.deployment is not None
+    assert (scenario.deployment.pre_traffic_hook, scenario.deployment.post_traffic_hook) == (
+        "CodeDeployHook_PreTraffic", "CodeDeployHook_PostTraffic")
+    result = await deploy(scenario)
+    assert result.status == status
+
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                   check=True, capture_output=True)
+
+
+def test_the_new_version_is_the_code_at_a_git_ref(tmp_path):
+    shutil.copytree(SEED.parent, tmp_path / "app")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "v1")
+    (tmp_path / "app" / "src" / "app.py").write_text(
+        "def lambda_handler(event, context):\n    return {'version': context.function_version, 'new': 'yes'}\n")
+    git(tmp_path, "commit", "-qam", "the change")
+    git(tmp_path, "branch", "change")
+    git(tmp_path, "checkout", "-q", "HEAD~1")  # production's code in the work tree; the change on a branch
+    with pytest.raises(ScenarioError, match="--new-ref: no commit 'nothing' in the repository at"):
+        load_scenario(None, StackSource(str(tmp_path / "app" / "template.yaml"), new_ref="nothing"))
+    scenario = load_scenario(None, StackSource(str(tmp_path / "app" / "template.yaml"), new_ref="change"))
+    (fn,) = scenario.functions
+    assert fn.staged is not None and fn.staged.code is not None
+    assert "'new': 'yes'" in (Path(fn.staged.code.path) / "app.py").read_text()
+    assert "'new'" not in (Path(fn.versions[0].code.path) / "app.py").read_text()
+    emulator = running(scenario)
+    try:
+        lam = emulator.boto3()
+        assert json.loads(lam.invoke(FunctionName="ConnectLambdaFunction:live")["Payload"].read()) == {"version": "1"}
+        new = lam.publish_version(FunctionName="ConnectLambdaFunction")["Version"]
+        body = json.loads(lam.invoke(FunctionName="ConnectLambdaFunction", Qualifier=new)["Payload"].read())
+        assert body == {"version": new, "new": "yes"}
+    finally:
+        emulator.close()
+
+
+def test_a_planted_folder_never_becomes_the_new_version(tmp_path):
+    """Another local user who creates the folder an extraction would use decides nothing: each
+    extraction is a fresh private folder of this process's own."""
+    shutil.copytree(SEED.parent, tmp_path / "app")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "v1")
+    (tmp_path / "app" / "src" / "app.py").write_text("def lambda_handler(event, context):\n    return {'new': 'yes'}\n")
+    git(tmp_path, "commit", "-qam", "the change")
+    commit = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    planted = Path(tempfile.gettempdir()) / f"shiftsim-ref-{commit[:16]}" / "app" / "src"
+    planted.mkdir(parents=True)
+    try:
+        (planted / "app.py").write_text("def lambda_handler(event, context):\n    return {'planted': 'yes'}\n")
+        scenario = load_scenario(None, StackSource(str(tmp_path / "app" / "template.yaml"), new_ref="HEAD"))
+        (fn,) = scenario.functions
+        staged = Path(fn.staged.code.path)
+        assert "'new': 'yes'" in (staged / "app.py").read_text()
+        assert not staged.is_relative_to(planted.parents[1])
+        extraction = next(p for p in staged.parents if p.name.startswith("shiftsim-ref-"))
+        assert extraction.stat().st_uid == os.getuid() and extraction.stat().st_mode & 0o777 == 0o700
+    finally:
+        shutil.rmtree(planted.parents[1])
+
+
+def test_faults_on_top_of_the_users_change(tmp_path):
+    text = f"""
+[stack]
+template = "{SEED}"
+new_code = "{SEED.parent / 'src'}"
+[deployment]
+start_after = 2
+[deployment.faults.error]
+rate = 0.5
+"""
+    scenario = parse_scenario(text, str(tmp_path / "s.toml"))
+    (fn,) = scenario.functions
+    assert fn.staged is not None and fn.staged.faults.error is not None and fn.staged.faults.error.rate == 0.5
+    assert scenario.deployment is not None and scenario.deployment.start_after == 2
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[stack]\ntemplate = "{seed}"\n[[functions]]\nname = "x"\n', "[functions] has no place beside it"),
+    ('[stack]\ntemplate = "{seed}"\n[deployment]\nconfig = "AllAtOnce"\n', "deployment.config: the template's DeploymentPreference says this"),
+    ('[stack]\ntemplate = "{seed}"\nnew_code = "nowhere"\n', "stack.new_code: is not a folder"),
+    ('[stack]\ntemplate = "{seed}"\n[deployment]\nfunction = "Other"\n', "no DeploymentPreference for function 'Other'"),
+    ('[stack]\nnew_code = "x"\n', "stack: missing key 'template'"),
+])
+def test_a_scenario_that_misuses_a_template_is_one_line(tmp_path, text, expected):
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text.format(seed=SEED), str(tmp_path / "s.toml"))
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("Resources: [unclosed", "not a YAML or JSON template"),
+    ("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {CodeUri: missing/, Handler: a.b, Runtime: python3.11}\n",
+     "Resources.F.Properties.CodeUri: 'missing/' is not a folder"),
+    ("Transform: AWS::Serverless-2016-10-31\nParameters:\n  Stage: {Type: String}\nResources:\n  F:\n    Type: AWS::Serverless::Function\n"
+     "    Properties: {InlineCode: 'x', Handler: index.h, Runtime: python3.11}\n", "parameters without a Default need a value"),
+    ("Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {Handler: a.b}\n",
+     "SAM's transform refused the template"),
+    ("Resources:\n  A:\n    Type: AWS::CloudWatch::Alarm\n    Properties: {MetricName: !ImportValue other}\n", "another stack's export"),
+])
+def test_a_bad_template_is_one_line_and_exit_2(tmp_path, template, expected):
+    path = tmp_path / "template.yaml"
+    path.write_text(template)
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", "--template", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert expected in done.stderr and str(path) in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_validate_says_the_notes_of_a_template():
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", "--template", str(CUSTOM)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "note: not checked: AWS::IAM::Role (permissions are not enforced)" in done.stdout
+    assert "ok: scenario 'custom'" in done.stdout
+
+
+EXAMPLE = ROOT / "examples" / "sam-connect"
+
+
+@pytest.mark.parametrize("extra, outcome", [([], "rolled_back"),
+                                            (["--new-code", str(EXAMPLE / "src")], "succeeded")])
+def test_the_example_sam_project_rehearses_end_to_end(tmp_path, extra, outcome):
+    """The README's command: the change (src-v2) fails every call it serves and is rolled back; the
+    production code deployed again goes to 100 %."""
+    args = [str(EXAMPLE / "rehearsal.toml"), "--results", str(tmp_path / "run"), *extra]
+    if extra:  # the template alone: a template's defaults (x60, the deployment 5 s in), as docs/stacks.md says
+        args[0:1] = ["--template", str(EXAMPLE / "template.yaml")]
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", *args],
+                          capture_output=True, text=True, timeout=400)
+    if extra:
+        assert ("shiftsim: length: the deployment starts 5 s in; Linear10PercentEvery1Minute shifts a good version "
+                "in 9 emulated minutes (9 s at x60), then 10 s of tail: about 24 s") in done.stdout, done.stdout
+        assert "production 120 contacts/min at x60" in done.stdout
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["deployment"]["outcome"] == outcome, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "run" / "timeline.png").stat().st_size > 0
+    versions = summary["versions"]
+    if outcome == "rolled_back":
+        assert versions["2"]["errors"] == versions["2"]["invocations"] > 0  # every call v2 served failed
+        assert versions["1"]["errors"] == 0
+    else:
+        assert summary["errors"] == 0 and versions["2"]["invocations"] > 0
+
+
+def test_a_deployed_function_whose_code_cannot_run_here_fails_the_verdict(tmp_path):
+    """A Java function deployed: a stand-in answers for it, which is said and fails the run."""
+    from simulator.report.analysis import Expectations, verdict
+
+    template = SEED.read_text().replace("Runtime: python3.12", "Runtime: java21")
+    (tmp_path / "src").mkdir()
+    path = tmp_path / "template.yaml"
+    path.write_text(template)
+    scenario = load_scenario(None, StackSource(str(path)))
+    assert scenario.unfaithful and "does not run here" in scenario.unfaithful[0]
+    assert scenario.unfaithful[0] in scenario.notes
+    summary = {"deployment": {"outcome": "succeeded"}, "run_info": {"unfaithful": list(scenario.unfaithful)}}
+    judged = verdict(summary, Expectations(outcome="succeeded"))
+    assert not judged["passed"] and judged["checks"][-1]["check"].startswith("rehearsed faithfully: ")
+
+
+def test_a_billion_laughs_template_is_refused_at_once(tmp_path):
+    """Nine lines of YAML aliases that stand for half a billion values (the SAM transform walked them
+    for minutes): refused in one line before any of it is expanded."""
+    levels = ['  a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for name, previous in zip("bcdefghi", "abcdefgh", strict=True):
+        levels.append(f"  {name}: &{name} [{', '.join(['*' + previous] * 9)}]")
+    path = tmp_path / "template.yaml"
+    path.write_text("AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\nMetadata:\n"
+                    + "\n".join(levels) + "\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                    "      InlineCode: 'def handler(e, c): return {}'\n      Handler: index.handler\n"
+                    "      Runtime: python3.12\n")
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", "--template", str(path)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "its YAML aliases expand to " in done.stderr and "values (at most 200,000)" in done.stderr
+
+
+@pytest.mark.parametrize("change, parameters, said", [
+    (("Type: Linear10PercentEvery1Minute", "Type: Linear50PercentEvery0Minutes"), {},
+     "DeploymentPreference Type: unknown deployment configuration"),
+    ((), {"Nope": "1"}, "parameters the template does not declare: Nope"),
+])
+def test_a_template_cloudformation_or_codedeploy_would_refuse_is_refused_when_read(tmp_path, change, parameters, said):
+    """validate said ok to both, and rehearse then failed with a traceback (the configuration) or ran
+    with a parameter CloudFormation refuses."""
+    shutil.copytree(SEED.parent, tmp_path / "app")
+    template = tmp_path / "app" / "template.yaml"
+    if change:
+        template.write_text(template.read_text().replace(*change))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(None, StackSource(str(template), parameters=parameters))
+    assert said in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("broken, said", [
+    (('"Type": "InvokeLambdaFunction"', '"Type": "InvokeLambdaFunctio"'),
+     "action invoke-alias: type 'InvokeLambdaFunctio' is not an action of Connect's flow language"),
+    (('"Actions"', '"Actionz"'), "not an exported flow (expected an object with Version, StartAction, Actions)"),
+])
+def test_a_broken_flow_in_a_template_is_named_by_its_resource(tmp_path, broken, said):
+    """The flow a ContactFlow resource holds is checked from a file shiftsim writes: a problem in it
+    names the template's resource, as validate and rehearse say it, not that file."""
+    shutil.copytree(EXAMPLE, tmp_path / "stack")
+    template = tmp_path / "stack" / "template.yaml"
+    template.write_text(template.read_text().replace(*broken, 1))
+    for command in (["validate"], ["rehearse", "--results", str(tmp_path / "run")]):
+        done = subprocess.run([sys.executable, "-m", "simulator.cli", *command, "--template", str(template)],
+                              capture_output=True, text=True, cwd=EXAMPLE.parent.parent, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f"shiftsim: error: {template}: Resources.LoopingFlow.Properties.Content: {said}" \
+            f"{done.stderr.split(said, 1)[1]}", done.stderr
+        assert "shiftsim-flows-" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
