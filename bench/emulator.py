@@ -103,14 +103,14 @@ def instructions_per_invoke(front_door: bool, count: int) -> float:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c",
+    server = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", sys.executable, "-c",
                                SERVE, str(port), "door" if front_door else "aiohttp"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=ENV, cwd=ROOT)
     try:
         if server.stdout.readline().strip() != "listening":
             raise RuntimeError("the emulator did not start under valgrind")
         invoke_one_at_a_time(port, 100)  # warm: imports, caches, the first draws
-        subprocess.run(["callgrind_control", "--zero", str(server.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "--instr=on", str(server.pid)], check=True, capture_output=True)
         invoke_one_at_a_time(port, count)
         subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True, capture_output=True)
     finally:

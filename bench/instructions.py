@@ -101,14 +101,14 @@ def load_path_instructions(url: str, counted: int = COUNTED) -> float:
     """User-space instructions the load path's process runs per invocation, past a warm-up."""
     work = Path(tempfile.mkdtemp(prefix="shiftsim-instructions-"))
     out = work / "callgrind.out"
-    driver = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c",
+    driver = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", sys.executable, "-c",
                                DRIVER, url, str(work / "run"), str(WARM), str(counted)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=ENV, cwd=ROOT)
     try:
         if driver.stdout.readline().strip() != "warm":  # type: ignore[union-attr]
             raise RuntimeError(f"the load path did not start under valgrind: {driver.stderr.read()[-2000:]}")  # type: ignore[union-attr]
-        subprocess.run(["callgrind_control", "--zero", str(driver.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "--instr=on", str(driver.pid)], check=True, capture_output=True)
         driver.stdin.write("\n")  # type: ignore[union-attr]
         driver.stdin.flush()  # type: ignore[union-attr]
         said = driver.stdout.readline().split()  # type: ignore[union-attr]
