@@ -4,7 +4,7 @@ capacity being the highest rate reached; then runs at 50 %, 80 % and, three time
 rate within 1 % of the target, p99 lag behind the intended start under 5 ms).
 
     python bench/rate.py            # 60 s per rate; rewrites its section of bench/RESULTS.md
-    python bench/rate.py --smoke    # 3 s per rate (CI)
+    python bench/rate.py --smoke    # 2 s per rate (CI)
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
-    seconds = 3 if args.smoke else 60
+    seconds = 2 if args.smoke else 60
     work = Path(tempfile.mkdtemp(prefix="shiftsim-rate-"))
     locustfile = str(ROOT / "locustfiles" / "connect_loop.py")
     rows = []
@@ -132,7 +132,7 @@ def main() -> None:
         # Two processes near saturation (this one and the emulator) settle into faster or slower modes
         # from run to run, and the open model may sustain more than a closed loop: the capacity is the
         # highest rate any of these runs reached, so that 90 % of it is never an easy target.
-        closed = [run_locust(locustfile, 8 if not args.smoke else 4, USERS, *common, "--results-dir",
+        closed = [run_locust(locustfile, 8 if not args.smoke else 3, USERS, *common, "--results-dir",
                              str(work / f"capacity{n}"), folder=work / f"c{n}")["rate"]
                   for n in range(1 if args.smoke else 3)]
         overload = round(1.5 * max(closed))

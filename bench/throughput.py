@@ -6,7 +6,7 @@ emulator, and shiftsim with one process and with --processes -1 against a minima
 (bench/minimal_endpoint.py), which leaves the cores to the load generator: how it scales.
 
     python bench/throughput.py            # 20 s each, rewrites its section of bench/RESULTS.md
-    python bench/throughput.py --smoke    # 3 s each, prints only (CI)
+    python bench/throughput.py --smoke    # 2 s each, prints only (CI)
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a few seconds each; prints, writes nothing")
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    seconds = 3.0 if args.smoke else args.seconds
+    seconds = 2.0 if args.smoke else args.seconds
     work = Path(tempfile.mkdtemp(prefix="shiftsim-bench-"))
     with Emulator() as emulator:
         os.environ["SHIFTSIM_BENCH_ENDPOINT"] = emulator.url
