@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from simulator.client import event_loops
-from simulator.client.aws import TargetError
+from simulator.client.errors import TargetError
 from simulator.client.event_loops import EventLoopError
 from simulator.connect.flow import FlowError
 from simulator.connect.invoke import BlockConfigError
@@ -31,7 +31,7 @@ from simulator.deployment.admin_token import TokenFileError
 from simulator.deployment.arn import ArnError
 from simulator.deployment.clock import MAX_SCALE
 from simulator.deployment.driver import DeployError, DeploymentOutcome
-from simulator.report.record import RecordError
+from simulator.report.errors import RecordError
 from simulator.report.words import counted
 from simulator.scenario.handler_check import handler_problems
 from simulator.scenario.reader import load_scenario, with_alarms_file

@@ -1,3 +1,5 @@
+"""The suite's fixtures and its order: the long tests start first."""
+
 import asyncio
 
 import pytest
@@ -7,6 +9,12 @@ from tests.helpers import running_emulator
 # shiftsim's client and emulator run on uvloop where installed (`--event-loop`): the async tests of
 # these modules run on both loops.
 ON_BOTH_LOOPS = {"test_http1.py", "test_fast_invoke.py", "test_invoke.py", "test_lambda_api.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long tests first, longest first (xdist hands tests to its workers in this order): each
+    starts while the short ones keep the other workers busy, and none is left running alone at the end."""
+    items.sort(key=lambda item: -max((mark.args[0] for mark in item.iter_markers("long")), default=0))
 
 
 def pytest_asyncio_loop_factories(config, item):

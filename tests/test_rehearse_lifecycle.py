@@ -66,6 +66,7 @@ def gone(pid: int, limit: float = 30.0) -> bool:
     return False
 
 
+@pytest.mark.long(20)
 @pytest.mark.parametrize("how,said", [(signal.SIGKILL, "was killed by SIGKILL"),
                                       (signal.SIGSTOP, "stopped answering (no answer to its health check")])
 def test_a_dead_or_frozen_emulator_stops_the_run_with_its_own_exit_code(tmp_path, how, said):

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from simulator.client.aws import TargetError
+from simulator.client.errors import TargetError
 from simulator.deployment.admin_token import ADMIN_TOKEN_HEADER, TOKEN_ENV, token_path
 from simulator.deployment.clock import ScaledClock
 

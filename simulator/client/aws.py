@@ -20,13 +20,10 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from simulator.client.errors import TargetError
 from simulator.connect.invoke import RawInvocation
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "shiftsim", "aws_secret_access_key": "shiftsim"}
-
-
-class TargetError(ValueError):
-    """A target that cannot be used (missing endpoint, unknown kind)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from simulator.client.aws import Target, TargetError, client
+from simulator.client.aws import Target, client
+from simulator.client.errors import TargetError
 from simulator.deployment.arn import parse_function_name
 from simulator.scenario.spec import DeploymentSpec
 

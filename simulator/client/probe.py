@@ -8,7 +8,8 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 
-from simulator.client.aws import LambdaInvoker, Target, TargetError, client
+from simulator.client.aws import LambdaInvoker, Target, client
+from simulator.client.errors import TargetError
 from simulator.connect.event import Contact, contact_flow_event
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome, run_invoke_block
 from simulator.deployment.arn import parse_alias_arn

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.client import event_loops
-from simulator.client.aws import TargetError, check_endpoint
+from simulator.client.aws import check_endpoint
+from simulator.client.errors import TargetError
 from simulator.connect.function_map import FunctionMap
 from simulator.deployment.arn import parse_alias_arn
 from simulator.deployment.clock import MAX_CONTACTS_PER_MINUTE, MAX_SCALE

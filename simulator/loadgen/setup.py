@@ -7,7 +7,7 @@ import socket
 import sys
 from typing import Any
 
-from simulator.client.aws import TargetError
+from simulator.client.errors import TargetError
 from simulator.connect.flow import FlowError
 from simulator.loadgen.emulator_process import EmulatorStartError
 from simulator.loadgen.options import OptionsError, add_options, load_options

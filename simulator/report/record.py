@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from simulator.report.errors import RecordError
+
 COLUMNS = ("intended", "start", "end", "emulated", "contact", "loop", "action", "qualifier",
            "version", "outcome", "reason", "retries", "status", "injected", "late", "worker")
 STRING_COLUMNS = ("contact", "action", "qualifier", "version", "reason", "injected", "worker")
@@ -259,10 +261,6 @@ class Record:
             frame[column] = self.text(column)
         frame["outcome"] = np.array(OUTCOMES)[self.rows["outcome"]]
         return frame
-
-
-class RecordError(ValueError):
-    pass
 
 
 def load_record(folder: str | Path) -> Record:

@@ -162,6 +162,7 @@ def test_a_dependency_npm_cannot_install_is_one_line(tmp_path):
     assert "npm could not install the dependencies" in done.stderr and "no-such-package-shiftsim-test" in done.stderr
 
 
+@pytest.mark.long(25)
 def test_a_nodejs_sam_project_rehearses_end_to_end(tmp_path):
     """examples/sam-connect-node: the rules-engine style function and its PreTraffic hook are
     Node.js. The hook calls the new version (its NEW_VERSION, the template's `!Ref Fn.Version`, set

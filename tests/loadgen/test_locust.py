@@ -74,6 +74,7 @@ def check_record_matches_stats(tmp_path, results):
     return rows
 
 
+@pytest.mark.long(25)
 @pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])  # the load's loop and the emulator's
 def test_headless_run_invokes_both_versions_and_records_every_invocation(tmp_path, weighted, event_loop):
     done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "20s", "--scenario", str(weighted),
@@ -329,7 +330,8 @@ def test_bad_options_are_one_line_and_exit_two(tmp_path):
 
 def workers_recorded(results) -> set[str]:
     """The workers with rows in the record so far (empty while it is not readable yet)."""
-    from simulator.report.record import RecordError, load_record
+    from simulator.report.errors import RecordError
+    from simulator.report.record import load_record
 
     runs = list(results.glob("*/invocations.bin"))
     try:
@@ -338,6 +340,7 @@ def workers_recorded(results) -> set[str]:
         return set()
 
 
+@pytest.mark.long(40)
 def test_a_worker_that_disappears_is_reported_and_its_rows_kept(tmp_path, weighted):
     # Locust marks a silent worker missing 4-8 s after its last heartbeat: the run lasts long enough
     # for that to happen well before it ends.

@@ -76,6 +76,7 @@ metrics = [
         emulator.close()
 
 
+@pytest.mark.long(45)
 @pytest.mark.parametrize("name", sorted(HEALTHY))
 def test_the_recommended_alarms_roll_the_bad_version_back_and_let_a_healthy_one_through(tmp_path, name):
     scenario = ROOT / "scenarios" / f"{name}.toml"

@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from simulator.report.record import DTYPE, RecordError, RecordWriter, load_record
+from simulator.report.errors import RecordError
+from simulator.report.record import DTYPE, RecordWriter, load_record
 from tests.helpers import ROOT
 
 

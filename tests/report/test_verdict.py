@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from simulator.report.analysis import Expectations, analyse, format_summary
-from simulator.report.record import RecordError, RecordWriter, RunFolderError, claim_folder, load_record
+from simulator.report.errors import RecordError
+from simulator.report.record import RecordWriter, RunFolderError, claim_folder, load_record
 from simulator.report.results import verdict_exit_code
 from tests.test_cli import ENV, ROOT
 

@@ -259,6 +259,7 @@ def test_validate_says_the_notes_of_a_template():
 EXAMPLE = ROOT / "examples" / "sam-connect"
 
 
+@pytest.mark.long(35)
 @pytest.mark.parametrize("extra, outcome", [([], "rolled_back"),
                                             (["--new-code", str(EXAMPLE / "src")], "succeeded")])
 def test_the_example_sam_project_rehearses_end_to_end(tmp_path, extra, outcome):
