@@ -1,14 +1,24 @@
-"""The suite's fixtures and its order: the long tests start first."""
+"""The suite's set-up: shiftsim's modules compiled once, the long tests first, the event loops a test
+runs on, the emulator fixture."""
 
 import asyncio
+import compileall
 
 import pytest
 
-from tests.helpers import running_emulator
+from tests.helpers import ROOT, running_emulator
 
 # shiftsim's client and emulator run on uvloop where installed (`--event-loop`): the async tests of
 # these modules run on both loops.
 ON_BOTH_LOOPS = {"test_http1.py", "test_fast_invoke.py", "test_invoke.py", "test_lambda_api.py"}
+
+
+def pytest_configure(config):
+    """shiftsim's modules compiled once, before the workers start, as pip compiles an installed package's:
+    where PYTHONDONTWRITEBYTECODE is set (this machine, CI), each of the suite's hundreds of `shiftsim`
+    processes would compile them again."""
+    if not hasattr(config, "workerinput"):
+        compileall.compile_dir(ROOT / "simulator", quiet=1)
 
 
 def pytest_collection_modifyitems(config, items):
