@@ -1,26 +1,29 @@
-"""The shiftsim commands the README and docs/ pages show, as written: every one parses with the
-CLI's own parser (a flag a page names exists, its value is one the flag takes), and the quick
-ones whose files are in the repository (`validate`, `deploy` on an emulator of its own) run and
-succeed. Commands naming the user's own files (`template.yaml`, `results/<run-id>`) or AWS are
-checked for their flags only."""
+"""The shiftsim and Locust commands the README and docs/ pages show, as written: every shiftsim one
+parses with the CLI's own parser, every `locust` one with Locust's parser and shiftsim's options
+(a flag a page names exists, its value is one the flag takes), and the quick ones whose files are
+in the repository (`validate`, `deploy` on an emulator of its own) run and succeed. Commands naming
+the user's own files (`template.yaml`, `results/<run-id>`) or AWS are checked for their flags only."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from simulator.cli import build_parser
-from tests.test_cli import ROOT, shiftsim
+from tests.test_cli import ENV, ROOT, shiftsim
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
 
 
-def documented_commands() -> list[tuple[str, list[str]]]:
-    """(page:line, the arguments after `shiftsim`) of each shiftsim command in a shell block."""
+def documented_commands(program: str) -> list[tuple[str, list[str]]]:
+    """(page:line, the arguments after `program`) of each of its commands in a shell block."""
     found = []
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
@@ -37,17 +40,18 @@ def documented_commands() -> list[tuple[str, list[str]]]:
                     lines.append((number, raw))
             for number, line in lines:
                 for part in re.split(r"&&|(?<!&)&(?!&)|;", line.split(" #")[0]):
-                    if not re.match(r"(\$ )?([A-Z_]+=\S* )*(\S*/)?shiftsim\b", part.strip()):
+                    if not re.match(rf"(\$ )?([A-Z_]+=\S* )*(\S*/)?{program}\b", part.strip()):
                         continue  # output, or another program
                     words = shlex.split(part.strip().removeprefix("$ "))
                     while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # AWS_PROFILE=staging shiftsim ...
                         words = words[1:]
-                    if words and Path(words[0]).name == "shiftsim":
+                    if words and Path(words[0]).name == program:
                         found.append((f"{page.relative_to(ROOT)}:{number}", words[1:]))
     return found
 
 
-COMMANDS = documented_commands()
+COMMANDS = documented_commands("shiftsim")
+LOCUST_COMMANDS = documented_commands("locust")
 
 
 def test_the_pages_show_commands():
@@ -61,6 +65,37 @@ def test_a_documented_command_parses(args, capsys):
         build_parser().parse_args(args)
     except SystemExit:
         pytest.fail(f"shiftsim {shlex.join(args)}: {capsys.readouterr().err.strip().splitlines()[-1]}")
+
+
+INLINE_LOCUST = re.compile(r"`((?:\S*/)?locust [^`]+)`")
+LOCUST_COMMANDS += [(f"{page.relative_to(ROOT)}:{page.read_text(encoding='utf-8').count(chr(10), 0, m.start()) + 1}",
+                     shlex.split(m.group(1))[1:])
+                    for page in PAGES for m in INLINE_LOCUST.finditer(page.read_text(encoding="utf-8"))]
+# Locust's parser with shiftsim's options, in a process of its own: importing locust monkey-patches the
+# standard library (gevent), which this test process must not have.
+PARSE_LOCUST = """
+import json, sys
+import locust.argument_parser
+from simulator.loadgen.options import add_options
+parser = locust.argument_parser.get_parser(default_config_files=[])  # not this machine's locust.conf
+add_options(parser)
+for args in json.loads(sys.argv[1]):
+    try:
+        parser.parse_args(args)
+    except SystemExit:
+        print(" ".join(args))
+"""
+
+
+def test_the_pages_show_locust_commands():
+    assert len(LOCUST_COMMANDS) >= 5 and any("--headless" in args for _, args in LOCUST_COMMANDS)
+
+
+def test_every_documented_locust_command_parses():
+    done = subprocess.run([sys.executable, "-c", PARSE_LOCUST, json.dumps([args for _, args in LOCUST_COMMANDS])],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=ENV)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout == "", f"these do not parse: {done.stdout}{done.stderr[-3000:]}"
 
 
 def _runs_here(args: list[str]) -> bool:
