@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -458,5 +459,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def entry() -> NoReturn:
+    """The `shiftsim` command: main's exit code, whatever Ctrl-C comes after it. Python sets SIGINT
+    back to its default action as it shuts down (a Ctrl-C there killed the process: exit -2 where 130
+    or a verdict's code was said) but leaves an ignored signal ignored."""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

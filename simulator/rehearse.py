@@ -210,7 +210,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     death: str | None = None
     refused: str | None = None
     sigterm = gevent.signal_handler(signal.SIGTERM, _terminate_main)
-    late = LateSigterm()
+    late = LateStop()
     try:
         runner.start(*callers(scenario, target, time_scale))
         while time.monotonic() - started < scenario.load.max_duration:
@@ -238,7 +238,9 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
         interrupted = exc
     finally:
         sigterm.cancel()
-        previous = signal.signal(signal.SIGTERM, late)  # gevent's handler is gone: held until the record is closed
+        # gevent's handlers are gone: SIGTERM and Ctrl-C are held until the record is closed
+        previous = signal.signal(signal.SIGTERM, late)
+        session.hand_over_sigint(late)
         runner.quit()
         environment.events.quitting.fire(environment=environment, reverse=True)
         writer.kill()
@@ -265,6 +267,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
             say(f"shiftsim: {_how(exc)} during the analysis: {kept}")
             raise
     finally:
+        late.raising = False  # the answer is given: a signal from here on has nothing left to stop
         signal.signal(signal.SIGTERM, previous)
 
 
@@ -272,18 +275,22 @@ def _how(stop: KeyboardInterrupt) -> str:
     return "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
 
 
-class LateSigterm:
-    """SIGTERM once the load has stopped: held while the record is closed (the run then ends as
-    terminated), raised while the record is analysed and drawn."""
+class LateStop:
+    """SIGTERM or Ctrl-C once the load has stopped: held while the record is closed (the run then
+    ends as terminated or interrupted, its record whole), raised (once) while it is analysed and
+    drawn, and ignored once the rehearsal has its answer, so that Ctrl-C pressed again and again
+    changes neither what was said nor the exit code."""
 
     def __init__(self) -> None:
-        self.held: Terminated | None = None
+        self.held: KeyboardInterrupt | None = None
         self.raising = False
 
     def __call__(self, signum: int, frame: Any) -> None:
+        stop = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
         if self.raising:
-            raise Terminated
-        self.held = Terminated()
+            self.raising = False
+            raise stop
+        self.held = self.held or stop
 
 
 def finish(folder: Path, expect: dict[str, Any]) -> RehearsalResult:

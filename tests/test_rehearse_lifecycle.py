@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.report.record import DTYPE
+from simulator.report.record import DTYPE, load_record
 from tests.helpers import processes_on_a_free_port
 from tests.test_rehearse import ENV, ROOT
 
@@ -161,6 +161,30 @@ def test_sigterm_during_the_analysis_is_said_and_leaves_no_verdict(tmp_path):
     assert "Traceback" not in err and "verdict" not in out
     assert not (folder / "summary.json").exists() or (folder / "timeline.png").exists()
     assert len(np.fromfile(folder / "invocations.bin", dtype=DTYPE)) > 0
+
+
+def test_ctrl_c_pressed_again_and_again_still_closes_the_record_whole(tmp_path):
+    """An impatient user's Ctrl-C every few milliseconds from the middle of the run to its end: the
+    first stops the load, the next ones come while the record is closed, and are held there (they
+    used to break the close off: no locust.html, the last rows unwritten); exit 130 and one line."""
+    folder = tmp_path / "run"
+    process = start(folder)
+    read_until(process, "deployment InProgress")
+    stdout: list[str] = []
+    reader = threading.Thread(target=lambda: stdout.extend(process.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.005)
+    assert process.poll() is not None, "the rehearsal did not end"
+    reader.join(30)
+    out, err = "".join(stdout), process.stderr.read()
+    assert process.returncode == 130, (process.returncode, out, err)
+    assert f"shiftsim: interrupted: what was recorded is in {folder}" in out, out
+    assert "Traceback" not in err and "verdict" not in out, err
+    assert (folder / "locust.html").exists() and (folder / "locust_stats.csv").exists()
+    assert len(load_record(folder)) > 0
 
 
 def test_the_emulator_dies_with_a_killed_rehearsal(tmp_path):

@@ -114,6 +114,7 @@ class LoadSession:
         # Ctrl-C from here on, while the session starts too: a KeyboardInterrupt Python raises while the
         # main greenlet waits (for the emulator to start) lands in gevent's hub, which drops it
         self._sigint = gevent.signal_handler(signal.SIGINT, _interrupt_main)  # until the session closes
+        self._sigint_after_close: Any = signal.default_int_handler
         self.emulator: EmulatorProcess | None = None
         try:
             self._reach_target(options)
@@ -486,6 +487,13 @@ class LoadSession:
         self.env.process_exit_code = 3
         gevent.spawn(self.env.runner.quit)  # type: ignore[union-attr]
 
+    def hand_over_sigint(self, handler: Any) -> None:
+        """Ctrl-C goes to `handler` from now on, through the session's close too (a rehearsal holds it
+        while the record is closed): gevent's handler, which throws into the main greenlet, is gone."""
+        self._sigint.cancel()
+        self._sigint_after_close = handler
+        signal.signal(signal.SIGINT, handler)
+
     def emulator_death(self) -> str | None:
         """How the emulator this session started ended, if it has (the run cannot go on)."""
         return self.emulator.death() if self.emulator is not None else None
@@ -509,9 +517,9 @@ class LoadSession:
         self.bridge.close()
         if self.emulator is not None:
             self.emulator.stop()
-        # Ctrl-C as Python has it again: what runs after (a rehearsal's analysis) may not yield to gevent
+        # Ctrl-C as Python has it again (or as the rehearsal asked): what runs after may not yield to gevent
         self._sigint.cancel()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, self._sigint_after_close)
 
     # ---- reporting ---------------------------------------------------------------------------------
 
