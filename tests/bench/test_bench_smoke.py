@@ -38,6 +38,13 @@ def test_benchmark_smoke(script, expected):
     assert after == before  # smoke runs write nothing
 
 
+def test_the_flat_out_tests_are_one_group_on_one_worker(request):
+    """With pytest 9.2, xdist's --dist loadgroup silently stopped grouping (pytest-xdist issue 1386):
+    the flat-out benchmarks and held-rate tests ran side by side, each measuring the others' load."""
+    if request.config.getoption("loadgroup", default=False):
+        assert request.node.nodeid.endswith("@flat-out"), "xdist did not group this test: see pyproject.toml's pytest pin"
+
+
 def test_the_throughput_benchmark_says_which_core_set_the_figure():
     from bench.throughput import _bottleneck
     assert "load generator set the figure" in _bottleneck(0.99, 0.80)
