@@ -301,7 +301,9 @@ def test_a_template_stack_runs_in_locust_with_the_users_change(tmp_path):
     """`--template` and `--new-code` reach the emulator shiftsim starts: the template's flow, its
     alias, the user's code in both versions, the deployment of the change."""
     example = ROOT / "examples" / "sam-connect"
-    done, results = run_locust(tmp_path, "-u", "10", "-r", "10", "-t", "12s", "--template", str(example / "template.yaml"),
+    # 20 users: the template's traffic starts 4 contacts a second of about 2 s each (shiftsim asks for 13;
+    # with 10 a busy machine started a quarter of them late, and the verdict rightly could not judge)
+    done, results = run_locust(tmp_path, "-u", "20", "-r", "20", "-t", "12s", "--template", str(example / "template.yaml"),
                                "--new-code", str(example / "src-v2"), "--time-scale", "60", "--deploy-after", "2")
     assert done.returncode == 1, done.stderr  # the verdict's: no [expect], and the default gate fails the change
     assert "verdict: FAIL (default expectations" in done.stderr
