@@ -26,7 +26,7 @@ def rehearse(tmp_path, scenario: str, *extra: str) -> tuple[subprocess.Completed
     return done, json.loads((tmp_path / "run" / "summary.json").read_text())
 
 
-@pytest.mark.long(90)  # real time
+@pytest.mark.long(90, waits=True)  # real time: a worker held, a core idle
 @pytest.mark.parametrize("processor, code", [("processor", 0), ("processor-slow", 1)])
 def test_the_tracker_pattern_and_what_a_slower_processor_costs_callers(tmp_path, processor, code):
     done, summary = rehearse(tmp_path, "rehearsal.toml", "--new-code", str(EXAMPLE / processor))
@@ -49,7 +49,7 @@ def test_the_tracker_pattern_and_what_a_slower_processor_costs_callers(tmp_path,
     assert checks >= starts - 5 > 0  # a poll at least per contact that got its result
 
 
-@pytest.mark.long(90)  # real time
+@pytest.mark.long(90, waits=True)  # real time: a worker held, a core idle
 def test_connects_native_async_mode_on_the_same_work(tmp_path):
     done, summary = rehearse(tmp_path, "native-async.toml")
     assert done.returncode == 0, done.stdout + done.stderr
