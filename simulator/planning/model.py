@@ -118,9 +118,12 @@ def _mixture_quantile(q: float, new: np.ndarray, old: np.ndarray, failure: Failu
     sigma = _lognormal_sigma(failure.latency_median_ms, failure.latency_p99_ms)
     mu = math.log(failure.latency_median_ms)
     total = new + old
-    share = np.divide(new, total, out=np.zeros_like(new, dtype=float), where=total > 0)
-    low = np.full(new.shape, 0.0)
-    high = np.full(new.shape, failure.latency_median_ms * 1000 + failure.latency_shift_ms * 10 + 1000)
+    shares = np.divide(new, total, out=np.zeros_like(new, dtype=float), where=total > 0)
+    # the quantile depends on the new version's share alone, and counts take few distinct shares:
+    # solved once for each (a search over a thousand alarms spent a fifth of its time here)
+    share, where = np.unique(shares, return_inverse=True)
+    low = np.full(share.shape, 0.0)
+    high = np.full(share.shape, failure.latency_median_ms * 1000 + failure.latency_shift_ms * 10 + 1000)
     erf = _erf
 
     def cdf(x: np.ndarray) -> np.ndarray:
@@ -134,7 +137,7 @@ def _mixture_quantile(q: float, new: np.ndarray, old: np.ndarray, failure: Failu
         below = cdf(mid) < q
         low = np.where(below, mid, low)
         high = np.where(below, high, mid)
-    return np.where(total > 0, (low + high) / 2, np.nan)
+    return np.where(total > 0, ((low + high) / 2)[where.reshape(shares.shape)], np.nan)
 
 
 CHUNK = 8_192  # deployments simulated together: arrays small enough to stay in cache
