@@ -25,11 +25,12 @@ def pytest_collection_modifyitems(config, items):
     """The long tests first, longest first (xdist hands tests to its workers in this order): each
     starts while the short ones keep the other workers busy, and none is left running alone at the end.
     Those that mostly wait (a rehearsal in real time) go one in every two, so that they never hold most
-    of the workers at once while the cores idle."""
+    of the workers at once while the cores idle; those marked `last` go last."""
     def marks(item):
         return list(item.iter_markers("long"))
 
-    items.sort(key=lambda item: -max((mark.args[0] for mark in marks(item)), default=0))
+    items.sort(key=lambda item: (item.get_closest_marker("last") is not None,
+                                 -max((mark.args[0] for mark in marks(item)), default=0)))
     waiting = [item for item in items if any(mark.kwargs.get("waits") for mark in marks(item))]
     working = [item for item in items if item not in waiting]
     items[:] = [item for pair in zip(working, waiting, strict=False) for item in pair] + \

@@ -92,9 +92,12 @@ def test_the_vectorised_rule_is_the_emulators(window, comparison, periods, datap
         assert decided[end] == (state == "ALARM")
 
 
-# Emulated time at x60 is what the band is about: beside the flat-out benchmarks (both cores saturated)
-# a second's stall is an emulated minute, and the rollback moved a whole step later (one run in nine)
-@pytest.mark.xdist_group("flat-out")
+# Run last, on a machine the rest of the suite has left: at x60 a tenth of a second of start-up on a
+# loaded machine moves the alarm's evaluation minute against the deployment's start by six emulated
+# seconds, and in some phases the alarm fires just after CodeDeploy's 240 s poll, so the rollback comes
+# at 300 s. The plan's model, at a 60 s resolution, has no such phase and always rolls back at 240 s:
+# a gap in the model (issue 30), which this test shows whenever the rehearsal lands in that phase.
+@pytest.mark.last
 @pytest.mark.parametrize("name", ["linear-rollback"])
 def test_a_rehearsals_blast_radius_falls_in_the_plans_band(tmp_path, name):
     """A shipped scenario, rehearsed (sampled: each contact stands for many), and planned with the
