@@ -689,11 +689,11 @@ def format_summary(summary: dict[str, Any]) -> str:
                          f"{counted(stats['invocations'], 'invocation')}, {reasons}")
     ended = summary.get("contact_outcomes", {})
     if ended.get("ended"):
-        lines.append(f"  contacts ended: {ended['ended']} ("
-                     + ", ".join(f"{o} {n}" for o, n in ended["by_outcome"].items()) + ")")
+        lines.append(f"  contacts ended: {ended['ended']:,} ("
+                     + ", ".join(f"{o} {n:,}" for o, n in ended["by_outcome"].items()) + ")")
         if len(ended["by_versions_met"]) > 1:
             lines.append("  by the versions they met: " + "; ".join(
-                f"{'v' + met if met != 'none' else 'none'}: " + ", ".join(f"{o} {n}" for o, n in outcomes.items())
+                f"{'v' + met if met != 'none' else 'none'}: " + ", ".join(f"{o} {n:,}" for o, n in outcomes.items())
                 for met, outcomes in ended["by_versions_met"].items()))
     results = summary.get("results")
     if results:

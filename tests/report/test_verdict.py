@@ -100,6 +100,11 @@ def test_code_that_did_not_load_fails_the_verdict_with_the_reason(tmp_path, reas
     assert any(f"version 2's code did not load ({reason}" in name for name in checks)
 
 
+def test_counts_of_contacts_are_written_with_their_thousands(tmp_path):
+    summary, _, _ = judged(tmp_path)
+    assert "  contacts ended: 1,000 (disconnected 1,000)" in format_summary(summary).splitlines()
+
+
 def test_a_generator_behind_is_said_and_never_fails_a_judgeable_run(tmp_path):
     summary, verdict, _ = judged(tmp_path, late_share=0.2)
     assert summary["generator"]["fell_behind"] and summary["generator"]["judgeable"]
