@@ -1,5 +1,5 @@
 """The client's error a user's mistake raises, in a module of its own so that the command line can
-name it without importing aiobotocore (a quarter of a second at every start of `serve` or `validate`)."""
+name it without importing aiobotocore, which `serve` and `validate` never use."""
 
 
 class TargetError(ValueError):

@@ -120,7 +120,7 @@ def _mixture_quantile(q: float, new: np.ndarray, old: np.ndarray, failure: Failu
     total = new + old
     shares = np.divide(new, total, out=np.zeros_like(new, dtype=float), where=total > 0)
     # the quantile depends on the new version's share alone, and counts take few distinct shares:
-    # solved once for each (a search over a thousand alarms spent a fifth of its time here)
+    # solved once for each distinct share, not once per deployment and period
     share, where = np.unique(shares, return_inverse=True)
     low = np.full(share.shape, 0.0)
     high = np.full(share.shape, failure.latency_median_ms * 1000 + failure.latency_shift_ms * 10 + 1000)
