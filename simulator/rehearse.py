@@ -40,6 +40,7 @@ from simulator.loadgen.user import ContactUser
 from simulator.report.analysis import format_summary
 from simulator.report.record import RunFolderError, claim_folder, new_run_id
 from simulator.report.results import verdict_exit_code, write_results
+from simulator.report.words import counted
 from simulator.scenario.day_profile import Profile
 from simulator.scenario.sam import as_written
 from simulator.scenario.spec import Scenario
@@ -312,7 +313,7 @@ def progress_line(session: Any, started: float) -> str:
     if "starts_at" in deployment and status.startswith("starts "):  # what changes: the time left, not the plan
         status = f"starts in {max(0.0, deployment['starts_at'] - time.time()):.0f} s"
     return (f"[{elapsed:5.1f} s] deployment {status} | {weights or '-'} | "
-            f"{alarms or 'no alarms'} | {invocations} invocations, {errors} errors")
+            f"{alarms or 'no alarms'} | {counted(invocations, 'invocation')}, {counted(errors, 'error')}")
 
 
 def main_rehearse(scenario: Scenario, **kwargs: Any) -> int:

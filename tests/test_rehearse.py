@@ -4,6 +4,7 @@ order of events and the verdict's exit code; a failing expectation; bad input; r
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,8 @@ def test_shipped_scenarios(tmp_path, name, outcome):
     done = rehearse(f"scenarios/{name}.toml", "--results", str(folder))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "verdict: PASS" in done.stdout
+    progress = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert progress and not re.search(r"\b\d{4,} (invocations|errors)\b", done.stdout), progress  # 1,241, not 1241
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["deployment"]["outcome"] == outcome and summary["verdict"]["passed"]
     for produced in ("timeline.png", "timeline.svg", "locust.html", "locust_stats.csv", "invocations.bin"):
