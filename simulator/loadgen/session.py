@@ -428,6 +428,10 @@ class LoadSession:
                  f"; why: shiftsim plot {self.record.path.parent}" if self.recorded_late else "")
 
     def on_quitting(self, environment: Environment, **kwargs: Any) -> None:
+        if self._sigint_after_close is signal.default_int_handler:  # a Locust run (a rehearsal holds its own)
+            # Ctrl-C again while the test stops has nothing left to stop: thrown into the main greenlet
+            # it broke the users' stop off, with the record unclosed, a traceback and exit -2
+            self.hand_over_sigint(signal.SIG_IGN)
         runner = environment.runner
         if runner is not None and runner.state in (STATE_SPAWNING, STATE_RUNNING):
             # On a signal (SIGTERM, Ctrl-C) Locust says `quitting` before it quits the runner
