@@ -23,6 +23,10 @@ _SCALARS: dict[str, tuple[type, ...]] = {
 }
 
 
+_FLOATS = frozenset({"float", "double"})
+_SPECIAL_FLOATS = frozenset({"NaN", "Infinity", "-Infinity"})
+
+
 def _checker(shape: Any, built: dict[str, Checker]) -> Checker:
     """A shape's checker; where a fault is is spelt out only when there is one (a batch of log
     events is checked member by member)."""
@@ -82,6 +86,8 @@ def _checker(shape: Any, built: dict[str, Checker]) -> Checker:
 
     def scalar(value: Any) -> Wrong | None:
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            if kind in _FLOATS and value in _SPECIAL_FLOATS:
+                return None  # the JSON protocols' spelling of a float JSON has no number for
             return "", value, expected
         return None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
+from functools import cache
 from typing import Any, Generic, Protocol, TypeVar
 
 from simulator.scenario.spec import Scenario
@@ -23,6 +24,18 @@ class RegionalEmulator(Protocol):
 
 
 Emulator = TypeVar("Emulator", bound=RegionalEmulator)
+
+@cache
+def partition_of(region: str) -> str:
+    """The ARN partition a region belongs to (aws, aws-cn, aws-us-gov, ...), from botocore's endpoint data."""
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        return botocore.session.get_session().get_partition_for_region(region)
+    except botocore.exceptions.UnknownRegionError:
+        return "aws"
+
 
 current_region: ContextVar[str | None] = ContextVar("current_region", default=None)
 

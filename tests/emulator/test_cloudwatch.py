@@ -184,9 +184,7 @@ def test_every_protocol_round_trips(faulty, protocol, tmp_path):
                                       StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 60, Period=60,
                                       Statistics=["Sum"])["Datapoints"]
     assert points[0]["Sum"] == 2.0
-    with pytest.raises(ClientError) as info:
-        cw.delete_alarms(AlarmNames=["no-such-alarm"])
-    assert info.value.response["Error"]["Code"] == "ResourceNotFound"
+    cw.delete_alarms(AlarmNames=["no-such-alarm"])  # passed over, as CloudWatch passes it over
     with pytest.raises(ClientError) as info:
         put_alarm(cw, "bad-period", Period=45)
     assert info.value.response["Error"]["Code"] == "InvalidParameterValue"
@@ -257,12 +255,14 @@ def test_a_huge_range_is_refused_as_aws_refuses_it(faulty):
             cw.get_metric_data(MetricDataQueries=[{"Id": "m", "MetricStat": {"Metric": {
                 "Namespace": "AWS/Lambda", "MetricName": "Errors"}, "Period": 60, "Stat": "Sum"}}],
                 StartTime=MINUTE_ALIGNED, EndTime=end)
-        assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+        error = caught.value.response["Error"]
+        assert (error["Code"], error["Message"]) == (  # GetMetricData's own words (as moto's tests have them)
+            "ValidationError", "The parameter StartTime must not equal parameter EndTime.")
     with pytest.raises(ClientError) as caught:
         cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Errors", StartTime=MINUTE_ALIGNED,
                                  EndTime=MINUTE_ALIGNED + 60, Period=60)
     assert caught.value.response["Error"]["Code"] == "InvalidParameterCombination"
-    assert caught.value.response["Error"]["Message"] == "Must specify either Statistics or ExtendedStatistics."
+    assert caught.value.response["Error"]["Message"] == "Must specify either Statistics or ExtendedStatistics"
 
 
 def test_a_huge_period_costs_what_the_data_does(faulty):
@@ -343,11 +343,26 @@ def test_put_metric_data_takes_values_with_counts_and_statistic_sets_and_keeps_t
     assert cw.get_metric_statistics(Namespace="Team", MetricName="Latency", StartTime=MINUTE_ALIGNED,
                                     EndTime=MINUTE_ALIGNED + 60, Period=60, Statistics=["Sum"],
                                     Unit="Seconds")["Datapoints"] == []
-    for bad in ({"MetricName": "X", "Value": 1.0, "Values": [1.0]},
-                {"MetricName": "X", "Values": [1.0, 2.0], "Counts": [1.0]}):
+    # As AWS answers them (LocalStack's test validated against AWS, test_put_metric_data_validation):
+    member = "MetricData.member.2"
+    for bad, code, message in (
+            ({"Value": 1.0, "Values": [1.0]}, "InvalidParameterCombination",
+             f"The parameters {member}.Value and {member}.Values are mutually exclusive and you have specified both."),
+            ({"Value": 1.0, "StatisticValues": {"SampleCount": 1, "Sum": 1, "Minimum": 1, "Maximum": 1}},
+             "InvalidParameterCombination", f"The parameters {member}.Value and {member}.StatisticValues are "
+             "mutually exclusive and you have specified both."),
+            ({"Values": [1.0, 2.0], "Counts": [1.0]}, "InvalidParameterValue",
+             f"The parameters {member}.Values and {member}.Counts must be of the same size."),
+            ({"Value": float("nan")}, "InvalidParameterValue", f"The value NaN for parameter {member}.Value is invalid.")):
         with pytest.raises(ClientError) as caught:
-            cw.put_metric_data(Namespace="Team", MetricData=[bad])
-        assert caught.value.response["Error"]["Code"] == "InvalidParameterCombination"
+            cw.put_metric_data(Namespace="Team", MetricData=[{"MetricName": "Y", "Value": 2.0}, {"MetricName": "X", **bad}])
+        assert (caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]) == (code, message)
+    assert not cw.list_metrics(Namespace="Team", MetricName="Y")["Metrics"]  # nothing of a refused call is kept
+    cw.put_metric_data(Namespace="Team", MetricData=[{"MetricName": "Both", "Values": [1.0, 3.0], "StatisticValues": {
+        "SampleCount": 4, "Sum": 10, "Minimum": 1, "Maximum": 4}}])  # AWS takes these together: the summary counts
+    (both,) = cw.get_metric_statistics(Namespace="Team", MetricName="Both", StartTime=MINUTE_ALIGNED - 7200,
+                                       EndTime=MINUTE_ALIGNED + 7200, Period=60, Statistics=["SampleCount"])["Datapoints"]
+    assert both["SampleCount"] == 4.0
     assert {"Namespace": "Team", "MetricName": "Latency", "Dimensions": []} in cw.list_metrics(Namespace="Team")["Metrics"]
 
 

@@ -30,6 +30,7 @@ from simulator.deployment.clock import Clock
 from simulator.deployment.vocabulary import STATISTICS, TREATMENTS, lambda_dimension_sets
 from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
 from simulator.emulator.lambda_.models import InvocationObserved
+from simulator.emulator.regions import partition_of
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
@@ -104,14 +105,24 @@ def _check_limits(data: list[dict[str, Any]], now: float) -> None:
                            "in the past and no more than two hours in the future.")
 
 
-def _datum_bucket(datum: dict[str, Any]) -> Bucket:
-    """The datapoints one MetricDatum stands for."""
-    given = [k for k in ("Value", "Values", "StatisticValues") if datum.get(k) is not None]
-    if len(given) > 1:
-        raise CloudWatchError(400, "InvalidParameterCombination",
-                              "The parameters MetricData.member.Value and MetricData.member.Values are mutually "
-                              "exclusive and you have specified both." if "StatisticValues" not in given else
-                              "The parameters MetricData.member.Value, Values and StatisticValues are mutually exclusive.")
+def _number_words(value: float) -> str:
+    """A request's number as CloudWatch writes it back in a message (NaN, Infinity, 1.5)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+def _datum_bucket(datum: dict[str, Any], index: int) -> Bucket:
+    """The datapoints one MetricDatum (the `index`th, from 1) stands for. Values with StatisticValues
+    is accepted, as CloudWatch accepts it: the summary counts."""
+    member = f"MetricData.member.{index}"
+    for other in ("Values", "StatisticValues"):
+        if datum.get("Value") is not None and datum.get(other) is not None:
+            raise CloudWatchError(400, "InvalidParameterCombination",
+                                  f"The parameters {member}.Value and {member}.{other} are mutually exclusive and "
+                                  "you have specified both.")
     bucket = Bucket()
     if datum.get("StatisticValues") is not None:
         stats = datum["StatisticValues"]
@@ -119,16 +130,17 @@ def _datum_bucket(datum: dict[str, Any]) -> Bucket:
         low, high = float(stats["Minimum"]), float(stats["Maximum"])
         if not all(math.isfinite(v) and abs(v) <= MAX_MAGNITUDE for v in (count, total, low, high)) or count <= 0 \
                 or low > high:
-            raise _invalid("The parameter MetricData.member.StatisticValues is not valid.")
+            raise _invalid(f"The parameter {member}.StatisticValues is not valid.")
         return Bucket(count, total, low, high)
     values = [float(v) for v in datum.get("Values") or [datum.get("Value", 0.0)]]
     counts = [float(c) for c in datum.get("Counts") or [1.0] * len(values)]
     if len(counts) != len(values):
-        raise CloudWatchError(400, "InvalidParameterCombination",
-                              "The parameters MetricData.member.Values and MetricData.member.Counts must be of the same size.")
+        raise _invalid(f"The parameters {member}.Values and {member}.Counts must be of the same size.")
     for value, count in zip(values, counts, strict=True):
-        if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE or not math.isfinite(count) or count < 0:
-            raise _invalid(f"The value {value} for parameter MetricData.member.Value is invalid.")
+        if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+            raise _invalid(f"The value {_number_words(value)} for parameter {member}.Value is invalid.")
+        if not math.isfinite(count) or count < 0:
+            raise _invalid(f"The value {_number_words(count)} for parameter {member}.Counts is invalid.")
         bucket.add(value, count)
     return bucket
 
@@ -138,9 +150,17 @@ def _invalid(message: str) -> CloudWatchError:
 
 
 def _check_range(start: float, end: float) -> None:
-    """CloudWatch reads the times to the second: a range under a second is empty, and refused."""
+    """GetMetricStatistics reads the times to the second: a range under a second is empty, and refused."""
     if math.floor(start) >= math.floor(end):
         raise _invalid("The parameter StartTime must be less than the parameter EndTime.")
+
+
+def _check_data_range(start: float, end: float) -> None:
+    """GetMetricData's own answer to an empty range (to the second, as GetMetricStatistics reads it)."""
+    if math.floor(end) < math.floor(start):
+        raise CloudWatchError(400, "ValidationError", "The parameter EndTime must be greater than StartTime.")
+    if math.floor(end) == math.floor(start):
+        raise CloudWatchError(400, "ValidationError", "The parameter StartTime must not equal parameter EndTime.")
 
 
 MetricKey = tuple[str, str, frozenset[tuple[str, str]]]
@@ -306,6 +326,7 @@ class Alarm:
     arn: str
     actions: dict[str, list[str]] = field(default_factory=dict)  # OKActions, AlarmActions, InsufficientDataActions
     unit: str | None = None
+    low_sample_percentiles: str | None = None  # EvaluateLowSampleCountPercentile, kept and described
     queries: list[dict[str, Any]] | None = None  # a metric math alarm's Metrics
     expression: Expression | None = None  # the query that returns data, when it is an expression
     state: str = "INSUFFICIENT_DATA"
@@ -338,7 +359,11 @@ class CloudWatchBackend:
         self.metrics = MetricStore()
         self._lambda_tallies: dict[tuple[str, str | None, str | None, int], LambdaTally] = {}
         self.alarms: dict[str, Alarm] = {}
-        self.units: dict[MetricKey, str] = {}  # the Unit PutMetricData gave a metric
+        self.units: dict[MetricKey, str] = {}  # the Unit PutMetricData last gave a metric
+        # PutMetricData's datapoints that came with a Unit, again per unit: a Get that names a Unit
+        # reads only the data published with it. Keyed (namespace, name + "\0" + unit, dimensions).
+        self.by_unit = MetricStore()
+        self.dashboards: dict[str, tuple[str, float]] = {}  # name -> (body, last modified)
         self.transitions: list[AlarmTransition] = []
         self.listeners: list[Callable[[AlarmTransition], None]] = []
 
@@ -379,13 +404,14 @@ class CloudWatchBackend:
         now = self.clock.now()
         _check_limits(data, now)
         made = []
-        for datum in data:
+        for index, datum in enumerate(data, 1):
             key = metric_key(namespace, datum["MetricName"], datum.get("Dimensions"))
-            made.append((key, float(datum.get("Timestamp") or now), _datum_bucket(datum), datum.get("Unit")))
+            made.append((key, float(datum.get("Timestamp") or now), _datum_bucket(datum, index), datum.get("Unit")))
         for key, timestamp, bucket, unit in made:  # all or none: nothing stored from a refused call
             self.metrics.merge(key, int(timestamp), bucket)
             if unit:
                 self.units[key] = unit
+                self.by_unit.merge(_with_unit(key, unit), int(timestamp), bucket)
 
     def get_metric_statistics(self, namespace: str, metric_name: str,
                               dimensions: list[dict[str, str]] | None, start: float, end: float,
@@ -396,7 +422,7 @@ class CloudWatchBackend:
         _check_range(start, end)
         if not statistics:
             raise CloudWatchError(400, "InvalidParameterCombination",
-                                  "Must specify either Statistics or ExtendedStatistics.")
+                                  "Must specify either Statistics or ExtendedStatistics")
         first = math.floor(start / period) * period
         requested = math.ceil((end - first) / period)
         if requested > max_datapoints:
@@ -412,12 +438,16 @@ class CloudWatchBackend:
         key = metric_key(namespace, metric_name, dimensions)
         self._publish_lambda()
         held_unit = self.units.get(key) or _unit(metric_name)
-        if unit is not None and unit != held_unit:
-            return []  # the unit asked for is not the metric's: CloudWatch has no datapoints in it
+        store = self.metrics
+        if unit is not None:
+            if _with_unit(key, unit) in self.by_unit.series:
+                store, key, held_unit = self.by_unit, _with_unit(key, unit), unit
+            elif key in self.units or unit != held_unit:
+                return []  # no datapoint was published in the unit asked for
         points = []
         t = first
         while t < end:
-            bucket = self.metrics.aggregate(key, t, t + period)
+            bucket = store.aggregate(key, t, t + period)
             if bucket is not None:
                 point: dict[str, Any] = {"Timestamp": float(t), "Unit": held_unit}
                 point.update({s: bucket.statistic(s) for s in statistics if not PERCENTILE.fullmatch(s)})
@@ -428,12 +458,16 @@ class CloudWatchBackend:
             t += period
         return points
 
-    def get_metric_data(self, queries: list[dict[str, Any]], start: float, end: float) -> list[dict[str, Any]]:
+    def get_metric_data(self, queries: list[dict[str, Any]], start: float, end: float,
+                        scan_by: str | None = None) -> list[dict[str, Any]]:
         """GetMetricData: MetricStat queries, then Expressions over their ids (per timestamp), in the
-        order asked; queries with ReturnData false are inputs, not results."""
+        order asked; queries with ReturnData false are inputs, not results. Newest first, unless
+        `scan_by` is TimestampAscending."""
+        if scan_by not in (None, "TimestampDescending", "TimestampAscending"):
+            raise _invalid(f"The value {scan_by} for parameter ScanBy is not valid.")
         if len(queries) > 500:
             raise _invalid("The collection MetricDataQueries must not have a size greater than 500.")
-        _check_range(start, end)
+        _check_data_range(start, end)
         series: dict[str, dict[float, float]] = {}  # id -> timestamp -> value
         budget = MAX_DATA_DATAPOINTS
         for query in queries:
@@ -448,7 +482,7 @@ class CloudWatchBackend:
             metric, period, name = stat["Metric"], int(stat["Period"]), stat["Stat"]
             points = self.get_metric_statistics(metric["Namespace"], metric["MetricName"],
                                                 metric.get("Dimensions"), start, end, period,
-                                                [name], max_datapoints=budget)
+                                                [name], max_datapoints=budget, unit=stat.get("Unit"))
             budget -= math.ceil((end - math.floor(start / period) * period) / period)
             values = ((p["Timestamp"], p.get(name, p.get("ExtendedStatistics", {}).get(name))) for p in points)
             series[query["Id"]] = {t: v for t, v in values if v is not None}
@@ -465,11 +499,51 @@ class CloudWatchBackend:
         for query in queries:
             if query.get("ReturnData") is False:
                 continue
-            newest_first = sorted(series[query["Id"]].items(), reverse=True)
-            label = query.get("Label") or (query.get("MetricStat") or {}).get("Metric", {}).get("MetricName", query["Id"])
+            newest_first = sorted(series[query["Id"]].items(), reverse=scan_by != "TimestampAscending")
+            stat = query.get("MetricStat")
+            label = query.get("Label") or (f"{stat['Metric']['MetricName']} {stat['Stat']}" if stat else query["Id"])
             results.append({"Id": query["Id"], "Label": label, "Timestamps": [t for t, _ in newest_first],
                             "Values": [v for _, v in newest_first], "StatusCode": "Complete"})
         return results
+
+    # ---- dashboards ----------------------------------------------------------------------------
+
+    def _dashboard_arn(self, name: str) -> str:
+        return f"arn:{partition_of(self.region)}:cloudwatch::{self.account}:dashboard/{name}"
+
+    def put_dashboard(self, name: str, body: str) -> None:
+        """PutDashboard: kept as given; the body must be a JSON object, as CloudWatch checks it."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", name or ""):
+            raise _invalid("The value for parameter DashboardName contains invalid characters. It can contain only "
+                           "alphanumerics, dash (-) and underscore (_).")
+        try:
+            parsed = json.loads(body)
+        except (TypeError, ValueError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise CloudWatchError(400, "InvalidParameterInput", "The field DashboardBody must be a valid JSON object")
+        self.dashboards[name] = (body, self.clock.now())
+
+    def get_dashboard(self, name: str) -> dict[str, Any]:
+        if name not in self.dashboards:
+            raise CloudWatchError(404, "ResourceNotFound", f"Dashboard {name} does not exist")
+        return {"DashboardArn": self._dashboard_arn(name), "DashboardBody": self.dashboards[name][0],
+                "DashboardName": name}
+
+    def list_dashboards(self, prefix: str | None) -> list[dict[str, Any]]:
+        return [{"DashboardName": name, "DashboardArn": self._dashboard_arn(name), "LastModified": modified,
+                 "Size": len(body.encode())}
+                for name, (body, modified) in sorted(self.dashboards.items()) if name.startswith(prefix or "")]
+
+    def delete_dashboards(self, names: list[str]) -> None:
+        """DeleteDashboards: all or none; a name that is no dashboard deletes nothing."""
+        if not names:
+            raise _invalid("The parameter DashboardNames must contain at least one name.")
+        missing = [name for name in names if name not in self.dashboards]
+        if missing:
+            raise CloudWatchError(404, "ResourceNotFound", f"The specified dashboard does not exist. [{', '.join(missing)}]")
+        for name in names:
+            del self.dashboards[name]
 
     # ---- alarms --------------------------------------------------------------------------------
 
@@ -477,6 +551,13 @@ class CloudWatchBackend:
         name = params.get("AlarmName")
         if not name:
             raise _invalid("The parameter AlarmName is required.")
+        if params.get("ThresholdMetricId") is not None:
+            raise _invalid("ThresholdMetricId: anomaly detection alarms are not emulated by shiftsim (an anomaly "
+                           "detection band is a model trained on weeks of the metric's history); give a Threshold.")
+        low_sample = params.get("EvaluateLowSampleCountPercentile")
+        if low_sample is not None and low_sample not in ("evaluate", "ignore"):
+            raise CloudWatchError(400, "ValidationError", f"Option {low_sample} is not supported. Supported options "
+                                  "for parameter EvaluateLowSampleCountPercentile are evaluate and ignore.")
         queries, expression = _alarm_queries(params.get("Metrics"))
         needed = ("EvaluationPeriods", "ComparisonOperator", "Threshold") + (
             () if queries else ("MetricName", "Namespace", "Period"))
@@ -531,9 +612,10 @@ class CloudWatchBackend:
             threshold=float(params["Threshold"]), comparison=comparison,
             treat_missing_data=treatment, description=params.get("AlarmDescription") or "",
             actions_enabled=bool(params.get("ActionsEnabled", True)), created=now,
-            arn=f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}",
+            arn=f"arn:{partition_of(self.region)}:cloudwatch:{self.region}:{self.account}:alarm:{name}",
             actions={key: [str(a) for a in params.get(key) or []] for key in ACTION_KEYS},
             unit=params.get("Unit"), state_updated=now, queries=queries, expression=expression,
+            low_sample_percentiles=low_sample,
         )
         if old is not None:  # AWS keeps the state of an alarm that is updated
             alarm.state, alarm.state_reason, alarm.state_updated = old.state, old.state_reason, old.state_updated
@@ -628,12 +710,10 @@ class CloudWatchBackend:
         self._transition(alarm, state, reason, self.clock.now())
 
     def delete_alarms(self, names: list[str]) -> None:
-        missing = [n for n in names if n not in self.alarms]
-        if missing:
-            raise CloudWatchError(404, "ResourceNotFound", f"Alarm(s) {', '.join(missing)} not found")
+        """DeleteAlarms: names that are no alarm are passed over, as CloudWatch passes over them."""
         for name in names:
-            alarm = self.alarms.pop(name)
-            if alarm.task is not None:
+            alarm = self.alarms.pop(name, None)
+            if alarm is not None and alarm.task is not None:
                 alarm.task.cancel()
 
     def describe_alarms(self, names: list[str] | None = None, prefix: str | None = None,
@@ -659,13 +739,15 @@ class CloudWatchBackend:
         if alarm.queries is not None:
             described["Metrics"] = alarm.queries
         else:
-            described.update({"MetricName": alarm.metric_name, "Namespace": alarm.namespace,
+            described.update({"Metrics": [], "MetricName": alarm.metric_name, "Namespace": alarm.namespace,
                               "ExtendedStatistic" if alarm.extended else "Statistic": alarm.statistic,
                               "Dimensions": alarm.dimensions, "Period": alarm.period})
         if alarm.state_reason_data:
             described["StateReasonData"] = alarm.state_reason_data
         if alarm.unit:
             described["Unit"] = alarm.unit
+        if alarm.low_sample_percentiles:
+            described["EvaluateLowSampleCountPercentile"] = alarm.low_sample_percentiles
         return described
 
     def set_actions_enabled(self, names: list[str], enabled: bool) -> None:
@@ -705,8 +787,7 @@ class CloudWatchBackend:
         for ns, name, dims in sorted(self.metrics.series, key=lambda k: (k[0], k[1], sorted(k[2]))):
             if (namespace and ns != namespace) or (metric_name and name != metric_name):
                 continue
-            held = dict(dims)
-            if any(n not in held or (v is not None and held[n] != v) for n, v in wanted):
+            if any((n, v) not in dims if v is not None else all(held != n for held, _ in dims) for n, v in wanted):
                 continue
             found.append({"Namespace": ns, "MetricName": name,
                           "Dimensions": [{"Name": n, "Value": v} for n, v in sorted(dims)]})
@@ -717,6 +798,10 @@ def _comparison_words(comparison: str) -> str:
     return {"GreaterThanOrEqualToThreshold": "greater than or equal to",
             "GreaterThanThreshold": "greater than", "LessThanThreshold": "less than",
             "LessThanOrEqualToThreshold": "less than or equal to"}[comparison]
+
+
+def _with_unit(key: MetricKey, unit: str) -> MetricKey:
+    return key[0], f"{key[1]}\0{unit}", key[2]
 
 
 def _unit(metric_name: str) -> str:

@@ -24,7 +24,7 @@ from simulator.emulator.member_types import member_type_error
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
 XMLNS = "http://monitoring.amazonaws.com/doc/2010-08-01/"
-TIMESTAMP_KEYS = {"AlarmConfigurationUpdatedTimestamp", "StateUpdatedTimestamp",
+TIMESTAMP_KEYS = {"AlarmConfigurationUpdatedTimestamp", "StateUpdatedTimestamp", "LastModified",
                   "StateTransitionedTimestamp", "Timestamp", "Timestamps"}
 INTEGER_KEYS = {"Period", "EvaluationPeriods", "DatapointsToAlarm", "MaxRecords"}
 FLOAT_KEYS = {"Threshold"}
@@ -61,7 +61,7 @@ def _page(items: list[Any], token: Any, size: Any, largest: int) -> tuple[list[A
         start = int(token or 0)
         count = int(size or largest)
     except (TypeError, ValueError):
-        raise CloudWatchError(400, "InvalidNextToken", "The service couldn't process the NextToken.") from None
+        raise CloudWatchError(400, "InvalidNextToken", "Request parameter NextToken is invalid") from None
     if not 1 <= count <= largest or start < 0:
         raise CloudWatchError(400, "InvalidParameterValue",
                               f"The value {size} for parameter MaxRecords is not in range 1-{largest}.")
@@ -81,6 +81,8 @@ class CloudWatchOperations:
             "PutMetricData": self.put_metric_data, "EnableAlarmActions": self.enable_alarm_actions,
             "DisableAlarmActions": self.disable_alarm_actions, "DescribeAlarmsForMetric": self.describe_alarms_for_metric,
             "DescribeAlarmHistory": self.describe_alarm_history, "ListMetrics": self.list_metrics,
+            "PutDashboard": self.put_dashboard, "GetDashboard": self.get_dashboard,
+            "ListDashboards": self.list_dashboards, "DeleteDashboards": self.delete_dashboards,
         }
 
     @property
@@ -136,6 +138,21 @@ class CloudWatchOperations:
         page, token = _page(metrics, p.get("NextToken"), None, 500)
         return {"Metrics": page, **({"NextToken": token} if token else {})}
 
+    def put_dashboard(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.backend.put_dashboard(p["DashboardName"], p["DashboardBody"])
+        return {"DashboardValidationMessages": []}
+
+    def get_dashboard(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self.backend.get_dashboard(p["DashboardName"])
+
+    def list_dashboards(self, p: dict[str, Any]) -> dict[str, Any]:
+        page, token = _page(self.backend.list_dashboards(p.get("DashboardNamePrefix")), p.get("NextToken"), None, 1000)
+        return {"DashboardEntries": page, **({"NextToken": token} if token else {})}
+
+    def delete_dashboards(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.backend.delete_dashboards(list(p.get("DashboardNames") or []))
+        return {}
+
     def delete_alarms(self, p: dict[str, Any]) -> dict[str, Any]:
         self.backend.delete_alarms(list(p.get("AlarmNames") or []))
         return {}
@@ -154,7 +171,7 @@ class CloudWatchOperations:
 
     def get_metric_data(self, p: dict[str, Any]) -> dict[str, Any]:
         results = self.backend.get_metric_data(list(p["MetricDataQueries"]), epoch(p["StartTime"]),
-                                               epoch(p["EndTime"]))
+                                               epoch(p["EndTime"]), p.get("ScanBy"))
         return {"MetricDataResults": results, "Messages": []}
 
     def put_metric_data(self, p: dict[str, Any]) -> dict[str, Any]:

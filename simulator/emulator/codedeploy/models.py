@@ -215,6 +215,9 @@ class CodeDeployBackend:
     def create_deployment(self, application: str, group_name: str, revision: dict[str, Any] | None,
                           config_name: str | None = None, description: str = "",
                           auto_rollback: dict[str, Any] | None = None) -> Deployment:
+        self.application(application)  # an unknown application is said before a missing group name
+        if not group_name:
+            raise CodeDeployError("DeploymentGroupNameRequiredException", "Deployment group name is required")
         group = self.group(application, group_name)
         active = self._active_in_group(application, group_name)
         if active:
@@ -431,14 +434,18 @@ class CodeDeployBackend:
         return execution_id
 
     def list_deployments(self, application: str | None, group: str | None,
-                         statuses: list[str] | None) -> list[str]:
+                         statuses: list[str] | None, created: tuple[float | None, float | None] = (None, None)) -> list[str]:
+        start, end = created
+        if start is not None and end is not None and start > end:
+            raise CodeDeployError("InvalidTimeRangeException", "The start time must be earlier than the end time.")
         if application:
             self.application(application)
         if group and application:
             self.group(application, group)
         found = sorted(self.deployments.values(), key=lambda d: d.created, reverse=True)
         return [d.id for d in found if (not application or d.application == application)
-                and (not group or d.group == group) and (not statuses or d.status in statuses)]
+                and (not group or d.group == group) and (not statuses or d.status in statuses)
+                and (start is None or d.created >= start) and (end is None or d.created <= end)]
 
 
 def parse_appspec(revision: dict[str, Any] | None) -> tuple[dict[str, str], dict[str, str]]:

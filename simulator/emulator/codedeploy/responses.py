@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -195,8 +196,11 @@ class CodeDeployResponses:
         return {"deploymentsInfo": [self._deployment(self.backend.deployment(i)) for i in p.get("deploymentIds") or []]}
 
     def list_deployments(self, p: dict[str, Any]) -> dict[str, Any]:
+        window = p.get("createTimeRange") or {}
+        start, end = (_epoch(window[k]) if window.get(k) is not None else None for k in ("start", "end"))
+        created = (start, end)
         return {"deployments": self.backend.list_deployments(
-            p.get("applicationName"), p.get("deploymentGroupName"), p.get("includeOnlyStatuses"))}
+            p.get("applicationName"), p.get("deploymentGroupName"), p.get("includeOnlyStatuses"), created)}
 
     def stop_deployment(self, p: dict[str, Any]) -> dict[str, Any]:
         return self.backend.stop_deployment(p.get("deploymentId", ""), p.get("autoRollbackEnabled"))
@@ -231,7 +235,7 @@ class CodeDeployResponses:
 # in its SDK documentation ("... is required"); unsettled word for word.
 _NEEDS_APPLICATION = {"CreateDeploymentGroup", "GetDeploymentGroup", "ListDeploymentGroups", "CreateDeployment",
                       "GetApplication", "DeleteApplication", "DeleteDeploymentGroup", "UpdateDeploymentGroup"}
-_NEEDS_GROUP = {"CreateDeploymentGroup", "GetDeploymentGroup", "DeleteDeploymentGroup", "CreateDeployment"}
+_NEEDS_GROUP = {"CreateDeploymentGroup", "GetDeploymentGroup", "DeleteDeploymentGroup"}  # CreateDeployment: its model
 _NEEDS_DEPLOYMENT_ID = {"GetDeployment", "StopDeployment", "GetDeploymentTarget", "ListDeploymentTargets",
                         "BatchGetDeploymentTargets"}
 DEPLOYMENT_ID = re.compile(r"d-[A-Z0-9]{9}")
@@ -254,6 +258,16 @@ def _require(operation: str, params: dict[str, Any]) -> None:
         if not isinstance(deployment_id, str) or not DEPLOYMENT_ID.fullmatch(deployment_id):
             raise CodeDeployError("InvalidDeploymentIdException",
                                   f"Specified DeploymentId is not in the valid format: {deployment_id}")
+
+
+def _epoch(value: Any) -> float:
+    """A JSON 1.1 timestamp (epoch seconds; an ISO 8601 string from some clients) as epoch seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise CodeDeployError("InvalidTimeRangeException", f"not a timestamp: {value!r}") from None
 
 
 def _overview(d: Deployment) -> dict[str, int]:

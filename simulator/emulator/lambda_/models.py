@@ -452,11 +452,13 @@ class LambdaBackend:
         return LambdaError(404, "ResourceNotFoundException",
                            f"Function not found: {fn.arn}:{qualifier}")
 
-    def alias(self, function_name: str, name: str) -> tuple[Function, Alias]:
+    def alias(self, function_name: str, name: str, missing: str = "Alias not found: ") -> tuple[Function, Alias]:
+        """The function and its alias; `missing` begins the message when there is no such alias (GetAlias
+        says "Cannot find alias arn: ", UpdateAlias "Alias not found: ")."""
         fn = self.function(function_name)
         alias = fn.aliases.get(name)
         if alias is None:
-            raise LambdaError(404, "ResourceNotFoundException", f"Alias not found: {fn.arn}:{name}")
+            raise LambdaError(404, "ResourceNotFoundException", f"{missing}{fn.arn}:{name}")
         return fn, alias
 
     # ---- configuration views (AWS shapes) -------------------------------------------------------
@@ -596,7 +598,7 @@ class LambdaBackend:
         return self.alias_configuration(fn, fn.aliases[name])
 
     def get_alias(self, function_name: str, name: str) -> dict[str, Any]:
-        return self.alias_configuration(*self.alias(function_name, name))
+        return self.alias_configuration(*self.alias(function_name, name, missing="Cannot find alias arn: "))
 
     def update_alias(self, function_name: str, name: str, function_version: str | None = None,
                      description: str | None = None, routing: dict[str, Any] | None = None,
