@@ -5,12 +5,29 @@ accepts).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
-STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
-COMPARISON_OPERATORS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold",
-                        "LessThanThreshold", "LessThanOrEqualToThreshold")
-TREATMENTS = ("missing", "notBreaching", "breaching", "ignore")
+TREATMENTS = ("missing", "notBreaching", "breaching", "ignore")  # a string in botocore's model, no enum
+
+
+@cache
+def cloudwatch_enum(shape: str) -> tuple[str, ...]:
+    """An enumeration of botocore's CloudWatch model (Statistic, ComparisonOperator, StateValue,
+    StandardUnit), read when first needed: what AWS accepts follows botocore, not a list kept here."""
+    import botocore.session
+
+    return tuple(botocore.session.get_session().get_service_model("cloudwatch").shape_for(shape).enum)
+
+
+def statistics() -> tuple[str, ...]:
+    """SampleCount, Average, Sum, Minimum, Maximum."""
+    return cloudwatch_enum("Statistic")
+
+
+def threshold_comparisons() -> tuple[str, ...]:
+    """The comparison operators that compare with a Threshold; the others (LessThanLowerThreshold ...)
+    compare with an anomaly detection band's bounds."""
+    return tuple(op for op in cloudwatch_enum("ComparisonOperator") if "Lower" not in op and "Upper" not in op)
 
 # SAM's DeploymentPreference types -> (routing type, percentage, interval in minutes)
 PREDEFINED_LAMBDA_CONFIGS: dict[str, tuple[str, int, int]] = {

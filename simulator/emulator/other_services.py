@@ -179,6 +179,7 @@ def _environ(method: str, path: str, raw_path: str, query: str, headers: Iterabl
         "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
     }
+    environ["HTTP_HOST"] = host  # a request made in this process has no Host header yet (S3 routes by it)
     for key, value in headers:
         upper = key.upper().replace("-", "_")
         if upper not in ("CONTENT_TYPE", "CONTENT_LENGTH"):

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from simulator.deployment.admin_token import token_path, write_token
 from simulator.deployment.clock import Clock, ScaledClock
-from simulator.deployment.vocabulary import STATISTICS
+from simulator.deployment.vocabulary import statistics
 from simulator.emulator.admin import AdminError, AdminRoutes, admin_error_response
 from simulator.emulator.cloudwatch.models import CloudWatchBackend, CloudWatchError
 from simulator.emulator.cloudwatch.responses import TARGET_PREFIX as CLOUDWATCH_TARGET
@@ -87,6 +87,7 @@ class Emulator:
                                             self.scenario.emulator, region=self.scenario.region,
                                             account=self.scenario.account)
         self.others = OtherServices()  # every other service, by moto's backends
+        self.codedeploy.read_s3 = self._read_s3
         self.lambda_.stream_reader = self.others.streams(self.scenario.account, self.scenario.region)
         self.lambda_.provision(self.scenario)
         for alarm in self.scenario.alarms:
@@ -124,6 +125,17 @@ class Emulator:
             except Exception as exc:  # DynamoDB's refusal of the table or an item, said in one line
                 raise ScenarioError(f"{self.scenario.source}: table {table.name}: {exc}") from None
 
+    def _read_s3(self, bucket: str, key: str, version: str | None) -> str | None:
+        """An object of the S3 on this endpoint (moto's), as text; None when there is none."""
+        from botocore.exceptions import ClientError
+
+        s3 = self.others.client("s3", self.scenario.region)
+        try:
+            found = s3.get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+        except ClientError:
+            return None
+        return found["Body"].read().decode("utf-8", errors="replace")
+
     def _start_event_sources(self) -> None:
         """The scenario's stream mappings: each table's latest stream, polled for its function."""
         if not self.scenario.event_sources:
@@ -142,7 +154,7 @@ class Emulator:
             self.cloudwatch.put_metric_alarm(alarm.parameters or {
                 "AlarmName": alarm.name, "Namespace": alarm.namespace, "MetricName": alarm.metric,
                 "Dimensions": [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()],
-                **({"Statistic": alarm.statistic} if alarm.statistic in STATISTICS
+                **({"Statistic": alarm.statistic} if alarm.statistic in statistics()
                    else {"ExtendedStatistic": alarm.statistic}), "Period": alarm.period,
                 "EvaluationPeriods": alarm.evaluation_periods,
                 "DatapointsToAlarm": alarm.datapoints_to_alarm, "Threshold": alarm.threshold,

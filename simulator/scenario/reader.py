@@ -19,10 +19,10 @@ from typing import Any, NoReturn
 from simulator.deployment.arn import ALIAS_NAME, VERSION
 from simulator.deployment.clock import MAX_CONTACTS_PER_MINUTE, MAX_SCALE
 from simulator.deployment.vocabulary import (
-    COMPARISON_OPERATORS,
-    STATISTICS,
     TREATMENTS,
     deployment_config_name,
+    statistics,
+    threshold_comparisons,
 )
 from simulator.scenario.dependencies import with_dependencies
 from simulator.scenario.durations import DistributionError, parse_spec
@@ -635,7 +635,7 @@ def _alarm(s: _Section) -> AlarmSpec:
         period=s.number("period", 60, low=10, integer=True), evaluation_periods=evaluation,
         datapoints_to_alarm=s.number("datapoints_to_alarm", None, low=1, high=evaluation, integer=True),
         threshold=float(s.number("threshold", 0.0)),
-        comparison=s.string("comparison", "GreaterThanThreshold", choices=COMPARISON_OPERATORS),
+        comparison=s.string("comparison", "GreaterThanThreshold", choices=threshold_comparisons()),
         treat_missing_data=s.string("treat_missing_data", "missing", choices=TREATMENTS),
     )
     if spec.period % 60 and spec.period not in (10, 20, 30):
@@ -661,8 +661,8 @@ def _alarm(s: _Section) -> AlarmSpec:
 def _statistic(s: _Section) -> str:
     """An alarm's statistic: one of CloudWatch's, or a percentile (`p99`, `p99.9`: ExtendedStatistic)."""
     statistic = s.string("statistic", "Sum")
-    if statistic not in STATISTICS and not re.fullmatch(r"p(\d{1,2}(\.\d{1,2})?|100)", statistic):
-        s.fail(f"must be one of {', '.join(STATISTICS)} or a percentile pNN, got {statistic!r}", "statistic")
+    if statistic not in statistics() and not re.fullmatch(r"p(\d{1,2}(\.\d{1,2})?|100)", statistic):
+        s.fail(f"must be one of {', '.join(statistics())} or a percentile pNN, got {statistic!r}", "statistic")
     return statistic
 
 

@@ -469,3 +469,33 @@ def test_put_metric_data_and_metric_math_keep_awss_limits(faulty):
                                        "Stat": "Sum"}, "ReturnData": False},
             {"Id": "e", "Expression": chain}])
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_every_comparison_and_statistic_botocore_knows_is_served_or_refused_saying_why(faulty):
+    """The enumerations come from botocore's model: every threshold comparison and statistic it lists
+    makes an alarm that is evaluated; the anomaly band's comparisons are refused, naming the band."""
+    import botocore.session
+
+    from simulator.deployment.alarm_rule import COMPARISONS
+
+    running, clock, lam, cw = faulty
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    operators = model.shape_for("ComparisonOperator").enum
+    for operator in operators:
+        if "Lower" in operator or "Upper" in operator:
+            with pytest.raises(ClientError) as caught:
+                put_alarm(cw, f"band-{operator}", ComparisonOperator=operator)
+            assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+            assert "anomaly detection band" in caught.value.response["Error"]["Message"]
+        else:
+            assert operator in COMPARISONS  # its meaning is known to the alarm rule
+            put_alarm(cw, f"threshold-{operator}", ComparisonOperator=operator, EvaluationPeriods=1)
+    for statistic in model.shape_for("Statistic").enum:
+        put_alarm(cw, f"stat-{statistic}", Statistic=statistic)
+    invoke_prod(lam)
+    running.call(clock.advance(60))  # one period: 3 errors against a threshold of 0
+    states = {a["AlarmName"]: a["StateValue"] for a in cw.describe_alarms(AlarmNamePrefix="threshold-")["MetricAlarms"]}
+    assert states == {"threshold-GreaterThanOrEqualToThreshold": "ALARM", "threshold-GreaterThanThreshold": "ALARM",
+                      "threshold-LessThanThreshold": "OK", "threshold-LessThanOrEqualToThreshold": "OK"}
+    assert {a["AlarmName"] for a in cw.describe_alarms(AlarmNamePrefix="stat-")["MetricAlarms"]} == {
+        f"stat-{s}" for s in model.shape_for("Statistic").enum}

@@ -313,3 +313,53 @@ def test_names_and_ids_are_checked_as_codedeploy_checks_them():
         assert len(cw.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]) == 1
     finally:
         emulator.close()
+
+
+def test_applications_and_groups_carry_tags_by_their_arns(stack):
+    """TagResource, UntagResource and ListTagsForResource on an application's and a group's ARN, and
+    the tags CreateApplication and CreateDeploymentGroup take; an unknown or foreign ARN is refused."""
+    cd = stack.cd
+    cd.create_application(applicationName="Tagged", computePlatform="Lambda", tags=[{"Key": "team", "Value": "ivr"}])
+    cd.create_deployment_group(applicationName="Tagged", deploymentGroupName="G", serviceRoleArn="arn:aws:iam::123456789012:role/R",
+                               tags=[{"Key": "tier", "Value": "1"}])
+    app_arn = "arn:aws:codedeploy:us-east-1:123456789012:application:Tagged"
+    group_arn = "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:Tagged/G"
+    assert cd.list_tags_for_resource(ResourceArn=app_arn)["Tags"] == [{"Key": "team", "Value": "ivr"}]
+    assert cd.list_tags_for_resource(ResourceArn=group_arn)["Tags"] == [{"Key": "tier", "Value": "1"}]
+    cd.tag_resource(ResourceArn=app_arn, Tags=[{"Key": "team", "Value": "voice"}, {"Key": "cost", "Value": "cc"}])
+    cd.untag_resource(ResourceArn=app_arn, TagKeys=["cost", "absent"])
+    assert cd.list_tags_for_resource(ResourceArn=app_arn)["Tags"] == [{"Key": "team", "Value": "voice"}]
+    for arn, code in ((app_arn.replace("Tagged", "Nope"), "ApplicationDoesNotExistException"),
+                      (group_arn.replace("/G", "/Nope"), "DeploymentGroupDoesNotExistException"),
+                      ("arn:aws:codedeploy:us-east-1:123456789012:deploymentconfig:X", "InvalidArnException"),
+                      (app_arn.replace("123456789012", "210987654321"), "ArnNotSupportedException")):
+        with pytest.raises(ClientError) as caught:
+            cd.list_tags_for_resource(ResourceArn=arn)
+        assert caught.value.response["Error"]["Code"] == code, arn
+
+
+def test_an_appspec_in_s3_on_the_same_endpoint_is_deployed(stack):
+    """A revision of type S3 (the AppSpec file in a bucket, as `aws deploy push` leaves it) is read
+    from the S3 the emulator serves (moto's) and deployed as the same AppSpec given inline would be."""
+    from simulator.deployment.driver import appspec_content
+
+    s3 = stack.running.boto3("s3")
+    s3.create_bucket(Bucket="releases")
+    target = stack.lam.publish_version(FunctionName=FN)["Version"]
+    s3.put_object(Bucket="releases", Key="appspec.yaml", Body=appspec_content(FN, "PROD", "1", target).encode())
+    location = {"bucket": "releases", "key": "appspec.yaml", "bundleType": "YAML"}
+    deployment_id = stack.cd.create_deployment(applicationName=APP, deploymentGroupName=GROUP,
+                                               revision={"revisionType": "S3", "s3Location": location})["deploymentId"]
+    stack.advance(0)
+    assert stack.alias() == ("1", {target: 0.1})  # the AppSpec read from S3 shifts its alias, step by step
+    stack.advance(60)
+    assert stack.alias() == ("1", {target: 0.2})
+    assert stack.info(deployment_id)["revision"] == {"revisionType": "S3", "s3Location": location}
+    stack.cd.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+    for revision, code in (({**location, "key": "absent.yaml"}, "RevisionDoesNotExistException"),
+                           ({**location, "bundleType": "zip"}, "InvalidRevisionException")):
+        wait_for(lambda: stack.info(deployment_id)["status"] in ("Stopped", "Failed"))
+        with pytest.raises(ClientError) as caught:
+            stack.cd.create_deployment(applicationName=APP, deploymentGroupName=GROUP,
+                                       revision={"revisionType": "S3", "s3Location": revision})
+        assert caught.value.response["Error"]["Code"] == code

@@ -25,14 +25,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from simulator.deployment.alarm_rule import COMPARISONS, next_state
+from simulator.deployment.alarm_rule import next_state
 from simulator.deployment.clock import Clock
-from simulator.deployment.vocabulary import STATISTICS, TREATMENTS, lambda_dimension_sets
+from simulator.deployment.vocabulary import (
+    TREATMENTS,
+    cloudwatch_enum,
+    lambda_dimension_sets,
+    statistics,
+    threshold_comparisons,
+)
 from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
 from simulator.emulator.lambda_.models import InvocationObserved
 from simulator.emulator.regions import partition_of
-
-STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
 
 class CloudWatchError(Exception):
@@ -432,8 +436,8 @@ class CloudWatchBackend:
                 f"{max_datapoints}. You may reduce the datapoints requested by increasing Period, or "
                 "decreasing the time range.")
         for statistic in statistics:
-            if statistic not in STATISTICS and not PERCENTILE.fullmatch(statistic):
-                raise _invalid(f"The parameter Statistics must be one of {', '.join(STATISTICS)} "
+            if statistic not in statistics() and not PERCENTILE.fullmatch(statistic):
+                raise _invalid(f"The parameter Statistics must be one of {', '.join(statistics())} "
                                "(or ExtendedStatistics a percentile p0 to p100).")
         key = metric_key(namespace, metric_name, dimensions)
         self._publish_lambda()
@@ -578,12 +582,15 @@ class CloudWatchBackend:
         elif params.get("ExtendedStatistic") is not None:
             if not PERCENTILE.fullmatch(str(statistic)):
                 raise _invalid(f"The value {statistic} for parameter ExtendedStatistic is not supported.")
-        elif statistic not in STATISTICS:
+        elif statistic not in statistics():
             raise _invalid("The parameter Statistic must be one of SampleCount, Average, Sum, "
                            "Minimum, Maximum.")
         comparison = params["ComparisonOperator"]
-        if comparison not in COMPARISONS:
+        if comparison not in cloudwatch_enum("ComparisonOperator"):
             raise _invalid(f"Invalid value for ComparisonOperator: {comparison}")
+        if comparison not in threshold_comparisons():
+            raise _invalid(f"ComparisonOperator {comparison} compares with an anomaly detection band (ThresholdMetricId), "
+                           "which shiftsim does not emulate; use a threshold comparison.")
         period, evaluation = int(params["Period"]), int(params["EvaluationPeriods"])
         if period < 10 or (period % 60 and period not in (10, 20, 30)):
             raise _invalid("Period must be 10, 20, 30 or a multiple of 60")
@@ -704,8 +711,8 @@ class CloudWatchBackend:
         alarm = self.alarms.get(name)
         if alarm is None:
             raise CloudWatchError(404, "ResourceNotFound", f"Alarm {name} not found")
-        if state not in STATES:
-            raise _invalid(f"StateValue must be one of {', '.join(STATES)}")
+        if state not in cloudwatch_enum("StateValue"):
+            raise _invalid(f"StateValue must be one of {', '.join(cloudwatch_enum('StateValue'))}")
         alarm.state_reason_data = reason_data
         self._transition(alarm, state, reason, self.clock.now())
 

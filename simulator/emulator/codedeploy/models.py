@@ -26,6 +26,7 @@ from simulator.deployment.clock import Clock
 from simulator.deployment.plan import check_routing, predefined_configs, traffic_plan
 from simulator.emulator.cloudwatch.models import CloudWatchBackend
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
+from simulator.emulator.regions import partition_of
 from simulator.scenario.spec import DeploymentSpec, EmulatorOptions, TrafficRouting
 
 ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
@@ -125,6 +126,10 @@ class CodeDeployBackend:
             name: DeploymentConfig(name, str(uuid.uuid4()), routing, 0.0)
             for name, routing in predefined_configs().items()}
         self.deployments: dict[str, Deployment] = {}
+        self.tags: dict[str, dict[str, str]] = {}  # resource ARN -> its tags
+        # An S3 object's text, (bucket, key, version or None) -> text, or None when there is no such object:
+        # set by the emulator to read from the S3 on its endpoint (an AppSpec revision of type S3).
+        self.read_s3: Callable[[str, str, str | None], str | None] | None = None
         self.ids = random.Random()
         self.listeners: list[Callable[[Deployment], None]] = []
 
@@ -204,6 +209,58 @@ class CodeDeployBackend:
             raise CodeDeployError("DeploymentGroupDoesNotExistException", f"No Deployment Group found for name: {name}")
         return group
 
+    def _appspec_content(self, revision: dict[str, Any] | None) -> dict[str, Any] | None:
+        """An S3 revision read into the AppSpecContent it holds; any other revision as it is."""
+        if not isinstance(revision, dict) or revision.get("revisionType") != "S3":
+            return revision
+        location = revision.get("s3Location") or {}
+        if not location.get("bucket") or not location.get("key"):
+            raise CodeDeployError("InvalidRevisionException", "An S3 revision needs s3Location's bucket and key.")
+        if location.get("bundleType") not in ("YAML", "JSON"):
+            raise CodeDeployError("InvalidRevisionException", "A Lambda deployment's S3 revision is its AppSpec file: "
+                                  f"bundleType YAML or JSON, not {location.get('bundleType')}.")
+        text = self.read_s3(location["bucket"], location["key"], location.get("version")) if self.read_s3 else None
+        if text is None:
+            raise CodeDeployError("RevisionDoesNotExistException", "The named revision does not exist with the IAM user or AWS account.")
+        return {"revisionType": "AppSpecContent", "appSpecContent": {"content": text}}
+
+    # ---- tags ------------------------------------------------------------------------------------
+
+    def arn(self, kind: str, name: str) -> str:
+        """An application's (`application`, name) or a group's (`deploymentgroup`, app/group) ARN."""
+        return f"arn:{partition_of(self.region)}:codedeploy:{self.region}:{self.account}:{kind}:{name}"
+
+    def _tagged(self, arn: str) -> str:
+        """The ARN of an application or deployment group of this account, checked to exist."""
+        if not arn:
+            raise CodeDeployError("ResourceArnRequiredException", "The ARN of a resource is required.")
+        parts = arn.split(":", 6)
+        if len(parts) != 7 or parts[2] != "codedeploy" or parts[5] not in ("application", "deploymentgroup"):
+            raise CodeDeployError("InvalidArnException", f"The specified ARN is not in a valid format: {arn}")
+        if parts[3] != self.region or parts[4] != self.account:
+            raise CodeDeployError("ArnNotSupportedException", f"The ARN {arn} is not of this account and region.")
+        if parts[5] == "application":
+            self.application(parts[6])
+        else:
+            application, _, group = parts[6].partition("/")
+            self.group(application, group)
+        return arn
+
+    def tag_resource(self, arn: str, tags: list[dict[str, str]]) -> None:
+        held = self.tags.setdefault(self._tagged(arn), {})
+        for tag in tags:
+            if not tag.get("Key"):
+                raise CodeDeployError("InvalidTagsToAddException", "A tag's Key is required.")
+            held[tag["Key"]] = tag.get("Value", "")
+
+    def untag_resource(self, arn: str, keys: list[str]) -> None:
+        held = self.tags.get(self._tagged(arn), {})
+        for key in keys:
+            held.pop(key, None)
+
+    def list_tags(self, arn: str) -> list[dict[str, str]]:
+        return [{"Key": k, "Value": v} for k, v in sorted(self.tags.get(self._tagged(arn), {}).items())]
+
     # ---- deployments -----------------------------------------------------------------------------
 
     def deployment(self, deployment_id: str) -> Deployment:
@@ -225,7 +282,7 @@ class CodeDeployBackend:
                                   f"The Deployment Group '{group_name}' already has an active Deployment '{active[0].id}'")
         config_name = config_name or group.config_name
         self.config(config_name)
-        resource, hooks = parse_appspec(revision)
+        resource, hooks = parse_appspec(self._appspec_content(revision))
         try:
             fn, alias = self.lambda_.alias(resource["Name"], resource["Alias"])
         except LambdaError as exc:

@@ -39,7 +39,8 @@ class CodeDeployResponses:
                 "CreateDeploymentConfig", "GetDeploymentConfig", "ListDeploymentConfigs",
                 "CreateDeployment", "GetDeployment", "BatchGetDeployments", "ListDeployments",
                 "StopDeployment", "GetDeploymentTarget", "BatchGetDeploymentTargets",
-                "ListDeploymentTargets", "PutLifecycleEventHookExecutionStatus")}
+                "ListDeploymentTargets", "PutLifecycleEventHookExecutionStatus",
+                "TagResource", "UntagResource", "ListTagsForResource")}
 
     @property
     def backend(self) -> CodeDeployBackend:
@@ -127,6 +128,8 @@ class CodeDeployResponses:
 
     def create_application(self, p: dict[str, Any]) -> dict[str, Any]:
         app = self.backend.create_application(p.get("applicationName", ""), p.get("computePlatform", "Server"))
+        if p.get("tags"):
+            self.backend.tag_resource(self.backend.arn("application", app.name), p["tags"])
         return {"applicationId": app.id}
 
     def get_application(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +150,8 @@ class CodeDeployResponses:
             alarms_enabled=bool(alarm_config.get("enabled")),
             rollback_enabled=bool(rollback.get("enabled")), rollback_events=list(rollback.get("events") or []),
             service_role=p.get("serviceRoleArn", ""))
+        if p.get("tags"):
+            self.backend.tag_resource(self.backend.arn("deploymentgroup", f"{group.application}/{group.name}"), p["tags"])
         return {"deploymentGroupId": group.id}
 
     def get_deployment_group(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -223,6 +228,17 @@ class CodeDeployResponses:
     def list_deployment_targets(self, p: dict[str, Any]) -> dict[str, Any]:
         d = self.backend.deployment(p.get("deploymentId", ""))
         return {"targetIds": [f"{d.function}:{d.alias}"]}
+
+    def tag_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.backend.tag_resource(p.get("ResourceArn", ""), list(p.get("Tags") or []))
+        return {}
+
+    def untag_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.backend.untag_resource(p.get("ResourceArn", ""), list(p.get("TagKeys") or []))
+        return {}
+
+    def list_tags_for_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"Tags": self.backend.list_tags(p.get("ResourceArn", ""))}
 
     def put_lifecycle_event_hook_execution_status(self, p: dict[str, Any]) -> dict[str, Any]:
         execution = self.backend.put_hook_status(p.get("deploymentId", ""),
