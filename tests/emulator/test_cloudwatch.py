@@ -499,3 +499,9 @@ def test_every_comparison_and_statistic_botocore_knows_is_served_or_refused_sayi
                       "threshold-LessThanThreshold": "OK", "threshold-LessThanOrEqualToThreshold": "OK"}
     assert {a["AlarmName"] for a in cw.describe_alarms(AlarmNamePrefix="stat-")["MetricAlarms"]} == {
         f"stat-{s}" for s in model.shape_for("Statistic").enum}
+    with pytest.raises(ClientError) as caught:
+        cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Errors", StartTime=MINUTE_ALIGNED,
+                                 EndTime=MINUTE_ALIGNED + 60, Period=60, Statistics=["Median"])
+    assert caught.value.response["Error"]["Message"] == (
+        "The parameter Statistics must be one of SampleCount, Average, Sum, Minimum, Maximum "
+        "(or ExtendedStatistics a percentile p0 to p100).")

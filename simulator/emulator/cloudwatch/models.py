@@ -31,9 +31,9 @@ from simulator.deployment.vocabulary import (
     TREATMENTS,
     cloudwatch_enum,
     lambda_dimension_sets,
-    statistics,
     threshold_comparisons,
 )
+from simulator.deployment.vocabulary import statistics as known_statistics
 from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
 from simulator.emulator.lambda_.models import InvocationObserved
 from simulator.emulator.regions import partition_of
@@ -436,8 +436,8 @@ class CloudWatchBackend:
                 f"{max_datapoints}. You may reduce the datapoints requested by increasing Period, or "
                 "decreasing the time range.")
         for statistic in statistics:
-            if statistic not in statistics() and not PERCENTILE.fullmatch(statistic):
-                raise _invalid(f"The parameter Statistics must be one of {', '.join(statistics())} "
+            if statistic not in known_statistics() and not PERCENTILE.fullmatch(statistic):
+                raise _invalid(f"The parameter Statistics must be one of {', '.join(known_statistics())} "
                                "(or ExtendedStatistics a percentile p0 to p100).")
         key = metric_key(namespace, metric_name, dimensions)
         self._publish_lambda()
@@ -582,7 +582,7 @@ class CloudWatchBackend:
         elif params.get("ExtendedStatistic") is not None:
             if not PERCENTILE.fullmatch(str(statistic)):
                 raise _invalid(f"The value {statistic} for parameter ExtendedStatistic is not supported.")
-        elif statistic not in statistics():
+        elif statistic not in known_statistics():
             raise _invalid("The parameter Statistic must be one of SampleCount, Average, Sum, "
                            "Minimum, Maximum.")
         comparison = params["ComparisonOperator"]
