@@ -187,7 +187,9 @@ class DeploymentDriver:
             routing_read = self.clock.now()
             alarms = []
             if alarm_names:
-                alarms = (await self.cloudwatch.describe_alarms(AlarmNames=alarm_names))["MetricAlarms"]
+                found = await self.cloudwatch.describe_alarms(AlarmNames=alarm_names,
+                                                              AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+                alarms = [*found["MetricAlarms"], *found.get("CompositeAlarms", [])]
             _diff(info, target, routing, routing_read, alarms, seen, emit)
             if info["status"] in DONE:
                 held[:] = [TimelineEvent(min(e.t, _shifted_by(e, info, target, versions)), e.kind, e.detail)

@@ -136,7 +136,8 @@ class Coordination:
                 weights = {v: float(w) for v, w in extra.items()}
                 weights[alias["FunctionVersion"]] = 1.0 - sum(weights.values())
                 self.weights = weights
-                alarms = (await session.cloudwatch.describe_alarms())["MetricAlarms"]
+                found = await session.cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+                alarms = [*found["MetricAlarms"], *found.get("CompositeAlarms", [])]
                 if not self.watching and self.timeline_started:
                     # after the deployment, alarms still change: a late alarm is part of the story
                     for alarm in alarms:

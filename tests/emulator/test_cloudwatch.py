@@ -505,3 +505,41 @@ def test_every_comparison_and_statistic_botocore_knows_is_served_or_refused_sayi
     assert caught.value.response["Error"]["Message"] == (
         "The parameter Statistics must be one of SampleCount, Average, Sum, Minimum, Maximum "
         "(or ExtendedStatistics a percentile p0 to p100).")
+
+
+def test_composite_alarms_follow_their_rule_over_other_alarms(faulty):
+    """PutCompositeAlarm: judged at once and at every change of an alarm it names (composites of
+    composites too); DescribeAlarms lists them only when AlarmTypes asks; loops and bad rules are refused."""
+    running, clock, lam, cw = faulty
+    put_alarm(cw, "errors", EvaluationPeriods=1)
+    put_alarm(cw, "quiet", Statistic="SampleCount", ComparisonOperator="LessThanThreshold", Threshold=1,
+              EvaluationPeriods=1, TreatMissingData="breaching")
+    cw.put_composite_alarm(AlarmName="both", AlarmRule='ALARM("errors") AND NOT ALARM(quiet)')
+    cw.put_composite_alarm(AlarmName="page", AlarmRule="ALARM(both) OR ALARM(arn:aws:cloudwatch:us-east-1:123456789012:alarm:none)",
+                           AlarmActions=["arn:aws:sns:us-east-1:123456789012:pager"])
+
+    def composite(name):
+        return cw.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0]
+
+    assert composite("both")["StateValue"] == "OK"  # judged at once: no alarm it names is in ALARM
+    assert composite("page")["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:pager"]
+    assert [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]] == ["AliasErrorMetricGreaterThanZeroAlarm", "errors", "quiet"]
+    assert cw.describe_alarms()["CompositeAlarms"] == []  # metric alarms only, unless asked
+    invoke_prod(lam)
+    running.call(clock.advance(60))  # errors: 3 > 0; quiet: 3 invocations, not < 1
+    assert (alarm(cw, "errors")["StateValue"], alarm(cw, "quiet")["StateValue"]) == ("ALARM", "OK")
+    assert (composite("both")["StateValue"], composite("page")["StateValue"]) == ("ALARM", "ALARM")
+    assert composite("both")["StateReason"] == "arn:aws:cloudwatch:us-east-1:123456789012:alarm:errors transitioned to ALARM"
+    history = cw.describe_alarm_history(AlarmName="page")["AlarmHistoryItems"]
+    assert [(h["AlarmType"], json.loads(h["HistoryData"])["newState"]["stateValue"]) for h in history] == [
+        ("CompositeAlarm", "ALARM"), ("CompositeAlarm", "OK")]
+    running.call(clock.advance(60))  # no invocations: errors has no data (missing), quiet breaches
+    assert composite("both")["StateValue"] == "OK"
+    for name, rule, said in (("loop", "ALARM(loop)", "depend on itself"), ("both", "ALARM(page)", "depend on itself"),
+                             ("bad", "ALARM(errors) AND", "expected an expression"),
+                             ("errors", "TRUE", "is a metric alarm")):
+        with pytest.raises(ClientError) as caught:
+            cw.put_composite_alarm(AlarmName=name, AlarmRule=rule)
+        assert said in caught.value.response["Error"]["Message"], name
+    cw.delete_alarms(AlarmNames=["page"])
+    assert [a["AlarmName"] for a in cw.describe_alarms(AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]] == ["both"]

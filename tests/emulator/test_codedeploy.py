@@ -363,3 +363,27 @@ def test_an_appspec_in_s3_on_the_same_endpoint_is_deployed(stack):
             stack.cd.create_deployment(applicationName=APP, deploymentGroupName=GROUP,
                                        revision={"revisionType": "S3", "s3Location": revision})
         assert caught.value.response["Error"]["Code"] == code
+
+
+def test_a_group_may_name_a_composite_alarm(stack):
+    """A deployment group's alarm may be a composite one, as on AWS: in ALARM it stops the deployment."""
+    stack.cw.put_composite_alarm(AlarmName="release-gate", AlarmRule="ALARM(AliasErrorMetricGreaterThanZeroAlarm) OR "
+                                                                   "ALARM(release-hold)")
+    stack.cw.put_metric_alarm(AlarmName="release-hold", Namespace="Team", MetricName="Hold", Statistic="Sum", Period=60,
+                              EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+                              TreatMissingData="ignore")  # the state set below holds through empty periods
+    stack.cd.create_deployment_group(applicationName=APP, deploymentGroupName="Gated", serviceRoleArn="arn:aws:iam::123456789012:role/R",
+                                     deploymentConfigName="CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+                                     alarmConfiguration={"enabled": True, "alarms": [{"name": "release-gate"}]},
+                                     autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_STOP_ON_ALARM"]})
+    target = stack.lam.publish_version(FunctionName=FN)["Version"]
+    deployment = stack.cd.create_deployment(applicationName=APP, deploymentGroupName="Gated",
+                                            revision=appspec_revision("1", target))["deploymentId"]
+    stack.advance(0)
+    assert stack.alias() == ("1", {target: 0.1})
+    stack.cw.set_alarm_state(AlarmName="release-hold", StateValue="ALARM", StateReason="change freeze")
+    stack.advance(60)
+    info = stack.info(deployment)
+    assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert "release-gate" in info["errorInformation"]["message"]
+    assert stack.alias() == ("1", {})  # rolled back

@@ -34,6 +34,9 @@ class Expression:
     def __init__(self, text: str, ids: set[str]) -> None:
         if len(text) > MAX_LENGTH:
             raise ExpressionError(f"Invalid metrics expression: longer than {MAX_LENGTH} characters ({len(text)})")
+        if text.lstrip().upper().startswith("SELECT"):
+            raise ExpressionError("Metrics Insights queries (SELECT ...) are not emulated by shiftsim: use metric "
+                                  "math over MetricStat queries.")
         try:
             tree = ast.parse(text, mode="eval").body
         except (SyntaxError, RecursionError, MemoryError):

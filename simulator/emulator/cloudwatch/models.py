@@ -34,6 +34,7 @@ from simulator.deployment.vocabulary import (
     threshold_comparisons,
 )
 from simulator.deployment.vocabulary import statistics as known_statistics
+from simulator.emulator.cloudwatch.composite import Rule, RuleError, parse_rule
 from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
 from simulator.emulator.lambda_.models import InvocationObserved
 from simulator.emulator.regions import partition_of
@@ -349,6 +350,25 @@ class Alarm:
         return bool(PERCENTILE.fullmatch(self.statistic))
 
 
+@dataclass
+class CompositeAlarm:
+    """A composite alarm: ALARM while its rule over other alarms' states holds, OK otherwise; judged
+    again whenever an alarm it names changes state."""
+
+    name: str
+    arn: str
+    rule_text: str
+    rule: Rule
+    description: str
+    actions_enabled: bool
+    created: float
+    actions: dict[str, list[str]] = field(default_factory=dict)
+    state: str = "INSUFFICIENT_DATA"
+    state_reason: str = "Unchecked: Initial alarm creation"
+    state_reason_data: str | None = None
+    state_updated: float = 0.0
+
+
 @lru_cache(maxsize=4096)
 def _lambda_keys(function_name: str, alias: str | None, executed_version: str | None,
                  metric: str) -> tuple[MetricKey, ...]:
@@ -368,6 +388,8 @@ class CloudWatchBackend:
         # reads only the data published with it. Keyed (namespace, name + "\0" + unit, dimensions).
         self.by_unit = MetricStore()
         self.dashboards: dict[str, tuple[str, float]] = {}  # name -> (body, last modified)
+        self.composites: dict[str, CompositeAlarm] = {}
+        self.tags: dict[str, dict[str, str]] = {}  # an alarm's ARN -> its tags
         self.transitions: list[AlarmTransition] = []
         self.listeners: list[Callable[[AlarmTransition], None]] = []
 
@@ -474,11 +496,12 @@ class CloudWatchBackend:
         _check_data_range(start, end)
         series: dict[str, dict[float, float]] = {}  # id -> timestamp -> value
         budget = MAX_DATA_DATAPOINTS
-        for query in queries:
+        for index, query in enumerate(queries, 1):
             stat = query.get("MetricStat")
             if stat is None:
-                if query.get("Expression") is None:
-                    raise _invalid(f"MetricDataQueries member {query.get('Id')} needs a MetricStat or an Expression.")
+                if query.get("Expression") is None:  # CloudWatch's words, its newline included
+                    raise CloudWatchError(400, "ValidationError",
+                                          f"The parameter MetricDataQueries.member.{index}.MetricStat is required.\n")
                 continue
             if not stat.get("Stat"):
                 raise CloudWatchError(400, "MissingParameter", "The parameter MetricDataQueries.member.MetricStat.Stat "
@@ -627,6 +650,8 @@ class CloudWatchBackend:
         if old is not None:  # AWS keeps the state of an alarm that is updated
             alarm.state, alarm.state_reason, alarm.state_updated = old.state, old.state_reason, old.state_updated
         self.alarms[name] = alarm
+        if params.get("Tags"):
+            self.tag_resource(alarm.arn, params["Tags"])
         self._schedule(alarm)
         return alarm
 
@@ -698,7 +723,7 @@ class CloudWatchBackend:
         returned = next(q for q in alarm.queries if q.get("ReturnData", True))
         return values.get(returned["Id"])
 
-    def _transition(self, alarm: Alarm, new: str, reason: str, timestamp: float) -> None:
+    def _transition(self, alarm: Alarm | CompositeAlarm, new: str, reason: str, timestamp: float) -> None:
         if new == alarm.state:
             return
         transition = AlarmTransition(alarm.name, alarm.state, new, timestamp, reason)
@@ -706,9 +731,91 @@ class CloudWatchBackend:
         self.transitions.append(transition)
         for listener in self.listeners:
             listener(transition)
+        for composite in list(self.composites.values()):
+            if alarm.name in composite.rule.alarms:
+                self._judge(composite, f"{alarm.arn} transitioned to {new}", timestamp)
+
+    # ---- tags ------------------------------------------------------------------------------------
+
+    def _tagged(self, arn: str) -> str | None:
+        """The ARN if it is an alarm's of this account (metric or composite), else None."""
+        name = arn.split(":alarm:", 1)[1] if ":alarm:" in arn else None
+        found = self.alarms.get(name or "") or self.composites.get(name or "")
+        return arn if found is not None and found.arn == arn else None
+
+    def tag_resource(self, arn: str, tags: list[dict[str, str]]) -> None:
+        if self._tagged(arn) is None:
+            raise CloudWatchError(404, "ResourceNotFoundException", "Unknown")
+        self.tags.setdefault(arn, {}).update({t["Key"]: t.get("Value", "") for t in tags})
+
+    def untag_resource(self, arn: str, keys: list[str]) -> None:
+        if self._tagged(arn) is None:
+            raise CloudWatchError(404, "ResourceNotFoundException", "Unknown")
+        for key in keys:
+            self.tags.get(arn, {}).pop(key, None)
+
+    def list_tags(self, arn: str) -> list[dict[str, str]]:
+        """ListTagsForResource: an ARN that is no alarm has no tags (CloudWatch answers an empty list)."""
+        return [{"Key": k, "Value": v} for k, v in self.tags.get(arn, {}).items()] if self._tagged(arn) else []
+
+    def _state_of(self, name: str) -> str | None:
+        found = self.alarms.get(name) or self.composites.get(name)
+        return found.state if found is not None else None
+
+    def _judge(self, composite: CompositeAlarm, reason: str, timestamp: float) -> None:
+        self._transition(composite, "ALARM" if composite.rule.holds(self._state_of) else "OK", reason, timestamp)
+
+    def put_composite_alarm(self, params: dict[str, Any]) -> CompositeAlarm:
+        """PutCompositeAlarm: the rule is parsed and judged at once against its alarms' states."""
+        name = params.get("AlarmName")
+        if not name:
+            raise CloudWatchError(400, "MissingParameter", "The parameter AlarmName is required.")
+        if name in self.alarms:
+            raise _invalid(f"The alarm {name} is a metric alarm; a composite alarm needs a name of its own.")
+        try:
+            rule = parse_rule(str(params.get("AlarmRule") or ""))
+        except RuleError as exc:
+            raise CloudWatchError(400, "ValidationError", str(exc)) from None
+        if self._reaches(rule, name):
+            raise CloudWatchError(400, "ValidationError", f"AlarmRule: composite alarm {name} would depend on itself.")
+        now = self.clock.now()
+        composite = CompositeAlarm(
+            name=name, arn=f"arn:{partition_of(self.region)}:cloudwatch:{self.region}:{self.account}:alarm:{name}",
+            rule_text=str(params["AlarmRule"]), rule=rule, description=params.get("AlarmDescription") or "",
+            actions_enabled=bool(params.get("ActionsEnabled", True)), created=now,
+            actions={key: [str(a) for a in params.get(key) or []] for key in ACTION_KEYS}, state_updated=now)
+        old = self.composites.get(name)
+        if old is not None:  # an update keeps the state, as for metric alarms
+            composite.state, composite.state_reason, composite.state_updated = old.state, old.state_reason, old.state_updated
+        self.composites[name] = composite
+        if params.get("Tags"):
+            self.tag_resource(composite.arn, params["Tags"])
+        self._judge(composite, "Initial evaluation of the alarm rule" if old is None else "Alarm rule updated", now)
+        return composite
+
+    def _reaches(self, rule: Rule, name: str, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether a rule names `name`, directly or through the composite alarms it names."""
+        for child in rule.alarms - seen:
+            if child == name or (child in self.composites and self._reaches(self.composites[child].rule, name, seen | {child})):
+                return True
+        return False
+
+    def composite_description(self, composite: CompositeAlarm) -> dict[str, Any]:
+        """The `CompositeAlarm` shape (timestamps as epoch seconds)."""
+        described: dict[str, Any] = {
+            "AlarmName": composite.name, "AlarmArn": composite.arn, "AlarmDescription": composite.description,
+            "AlarmRule": composite.rule_text, "AlarmConfigurationUpdatedTimestamp": composite.created,
+            "ActionsEnabled": composite.actions_enabled,
+            **{key: list(composite.actions.get(key, [])) for key in ACTION_KEYS},
+            "StateValue": composite.state, "StateReason": composite.state_reason,
+            "StateUpdatedTimestamp": composite.state_updated, "StateTransitionedTimestamp": composite.state_updated,
+        }
+        if composite.state_reason_data:
+            described["StateReasonData"] = composite.state_reason_data
+        return described
 
     def set_alarm_state(self, name: str, state: str, reason: str, reason_data: str | None) -> None:
-        alarm = self.alarms.get(name)
+        alarm: Alarm | CompositeAlarm | None = self.alarms.get(name) or self.composites.get(name)
         if alarm is None:
             raise CloudWatchError(404, "ResourceNotFound", f"Alarm {name} not found")
         if state not in cloudwatch_enum("StateValue"):
@@ -719,14 +826,20 @@ class CloudWatchBackend:
     def delete_alarms(self, names: list[str]) -> None:
         """DeleteAlarms: names that are no alarm are passed over, as CloudWatch passes over them."""
         for name in names:
+            composite = self.composites.pop(name, None)
             alarm = self.alarms.pop(name, None)
+            for gone in (composite, alarm):
+                if gone is not None:
+                    self.tags.pop(gone.arn, None)
             if alarm is not None and alarm.task is not None:
                 alarm.task.cancel()
 
     def describe_alarms(self, names: list[str] | None = None, prefix: str | None = None,
-                        state: str | None = None) -> list[Alarm]:
-        alarms = sorted(self.alarms.values(), key=lambda a: a.name)
-        return [a for a in alarms if (not names or a.name in names)
+                        state: str | None = None, types: tuple[str, ...] = ("MetricAlarm",)) -> list[Alarm | CompositeAlarm]:
+        """DescribeAlarms: the metric alarms, the composite ones, or both (`types`), by name."""
+        alarms: list[Alarm | CompositeAlarm] = [*(self.alarms.values() if "MetricAlarm" in types else ()),
+                                                *(self.composites.values() if "CompositeAlarm" in types else ())]
+        return [a for a in sorted(alarms, key=lambda a: a.name) if (not names or a.name in names)
                 and (prefix is None or a.name.startswith(prefix))
                 and (state is None or a.state == state)]
 
@@ -760,8 +873,9 @@ class CloudWatchBackend:
     def set_actions_enabled(self, names: list[str], enabled: bool) -> None:
         """EnableAlarmActions / DisableAlarmActions: unknown names are ignored, as CloudWatch does."""
         for name in names:
-            if name in self.alarms:
-                self.alarms[name].actions_enabled = enabled
+            found = self.alarms.get(name) or self.composites.get(name)
+            if found is not None:
+                found.actions_enabled = enabled
 
     def alarms_for_metric(self, namespace: str, metric_name: str,
                           dimensions: list[dict[str, str]] | None, statistic: str | None = None,
@@ -778,7 +892,8 @@ class CloudWatchBackend:
             if (name and t.alarm != name) or (start is not None and t.timestamp < start) or (
                     end is not None and t.timestamp > end):
                 continue
-            items.append({"AlarmName": t.alarm, "AlarmType": "MetricAlarm", "Timestamp": t.timestamp,
+            kind = "CompositeAlarm" if t.alarm in self.composites else "MetricAlarm"
+            items.append({"AlarmName": t.alarm, "AlarmType": kind, "Timestamp": t.timestamp,
                           "HistoryItemType": "StateUpdate",
                           "HistorySummary": f"Alarm updated from {t.old} to {t.new}",
                           "HistoryData": json.dumps({"version": "1.0", "oldState": {"stateValue": t.old},

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 import cbor2
 from aiohttp import web
 
-from simulator.emulator.cloudwatch.models import CloudWatchBackend, CloudWatchError
+from simulator.emulator.cloudwatch.models import Alarm, CloudWatchBackend, CloudWatchError, CompositeAlarm
 from simulator.emulator.member_types import member_type_error
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
@@ -81,7 +81,9 @@ class CloudWatchOperations:
             "PutMetricData": self.put_metric_data, "EnableAlarmActions": self.enable_alarm_actions,
             "DisableAlarmActions": self.disable_alarm_actions, "DescribeAlarmsForMetric": self.describe_alarms_for_metric,
             "DescribeAlarmHistory": self.describe_alarm_history, "ListMetrics": self.list_metrics,
-            "PutDashboard": self.put_dashboard, "GetDashboard": self.get_dashboard,
+            "PutCompositeAlarm": self.put_composite_alarm, "PutDashboard": self.put_dashboard,
+            "TagResource": self.tag_resource, "UntagResource": self.untag_resource,
+            "ListTagsForResource": self.list_tags_for_resource, "GetDashboard": self.get_dashboard,
             "ListDashboards": self.list_dashboards, "DeleteDashboards": self.delete_dashboards,
         }
 
@@ -104,13 +106,30 @@ class CloudWatchOperations:
         return {}
 
     def describe_alarms(self, p: dict[str, Any]) -> dict[str, Any]:
-        alarms = self.backend.describe_alarms(p.get("AlarmNames"), p.get("AlarmNamePrefix"),
-                                              p.get("StateValue"))
-        if p.get("AlarmTypes") and "MetricAlarm" not in p["AlarmTypes"]:  # composite alarms only: it has none
-            alarms = []
+        types = tuple(p.get("AlarmTypes") or ("MetricAlarm",))  # none asked: metric alarms only, as AWS
+        for kind in types:
+            if kind not in ("MetricAlarm", "CompositeAlarm"):
+                raise CloudWatchError(400, "InvalidParameterValue", f"The value {kind} for parameter AlarmTypes is not valid.")
+        alarms = self.backend.describe_alarms(p.get("AlarmNames"), p.get("AlarmNamePrefix"), p.get("StateValue"), types)
         page, token = _page(alarms, p.get("NextToken"), p.get("MaxRecords"), 100)
-        return {"MetricAlarms": [self.backend.alarm_description(a) for a in page], "CompositeAlarms": [],
+        return {"MetricAlarms": [self.backend.alarm_description(a) for a in page if isinstance(a, Alarm)],
+                "CompositeAlarms": [self.backend.composite_description(a) for a in page if isinstance(a, CompositeAlarm)],
                 **({"NextToken": token} if token else {})}
+
+    def tag_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.backend.tag_resource(p["ResourceARN"], list(p.get("Tags") or []))
+        return {}
+
+    def untag_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.backend.untag_resource(p["ResourceARN"], list(p.get("TagKeys") or []))
+        return {}
+
+    def list_tags_for_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"Tags": self.backend.list_tags(p["ResourceARN"])}
+
+    def put_composite_alarm(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.backend.put_composite_alarm(p)
+        return {}
 
     def enable_alarm_actions(self, p: dict[str, Any]) -> dict[str, Any]:
         self.backend.set_actions_enabled(list(p.get("AlarmNames") or []), True)

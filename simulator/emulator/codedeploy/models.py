@@ -413,7 +413,8 @@ class CodeDeployBackend:
         interval = self.options.alarm_poll_interval
         while d.next_poll_at <= self.clock.now():  # one poll, however many instants it covers
             d.next_poll_at += interval
-        firing = [a.name for a in self.cloudwatch.describe_alarms(group.alarms) if a.state == "ALARM"]
+        firing = [a.name for a in self.cloudwatch.describe_alarms(group.alarms, types=("MetricAlarm", "CompositeAlarm"))
+                  if a.state == "ALARM"]
         if firing:
             self._finish(d, "Stopped", "ALARM_ACTIVE",
                          f"One or more alarms have been activated according to the Amazon CloudWatch "
