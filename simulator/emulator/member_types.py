@@ -103,6 +103,13 @@ def _service(service: str) -> Any:
 
 
 @cache
+def model_enum(service: str, shape: str) -> tuple[str, ...]:
+    """An enumeration of botocore's model of a service (Lambda's InvocationType, CodeDeploy's
+    AutoRollbackEvent ...): what AWS accepts follows botocore, not a list kept here."""
+    return tuple(_service(service).shape_for(shape).enum)
+
+
+@cache
 def operation_checker(service: str, operation: str) -> Checker | None:
     """The checker of an operation's input, or None for an operation the model does not have."""
     model = _service(service)

@@ -26,10 +26,11 @@ from simulator.deployment.clock import Clock
 from simulator.deployment.plan import check_routing, predefined_configs, traffic_plan
 from simulator.emulator.cloudwatch.models import CloudWatchBackend
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
+from simulator.emulator.member_types import model_enum
 from simulator.emulator.regions import partition_of
 from simulator.scenario.spec import DeploymentSpec, EmulatorOptions, TrafficRouting
 
-ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
+ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")  # those SAM sets
 LIFECYCLE = ("BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic")
 DONE = ("Succeeded", "Failed", "Stopped")
 
@@ -195,7 +196,7 @@ class CodeDeployBackend:
         if len(alarms) > 10:
             raise CodeDeployError("AlarmsLimitExceededException", "The maximum number of alarms for a deployment group (10) was exceeded.")
         for event in rollback_events:
-            if event not in ROLLBACK_EVENTS:
+            if event not in model_enum("codedeploy", "AutoRollbackEvent"):
                 raise CodeDeployError("InvalidAutoRollbackConfigException", f"Unknown auto-rollback event {event}.")
         group = DeploymentGroup(application, name, str(uuid.uuid4()), config_name, alarms,
                                 alarms_enabled, rollback_enabled, rollback_events, service_role)

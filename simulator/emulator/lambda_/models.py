@@ -41,10 +41,13 @@ from simulator.emulator.functions import (
 from simulator.emulator.lambda_.event_sources import EventSourceMapping, StreamReader, new_mapping, poll
 from simulator.emulator.lambda_.packages import PackageError, Packages
 from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment
+from simulator.emulator.member_types import model_enum
 from simulator.scenario.spec import CodeSpec, FunctionSpec, Scenario, VersionSpec
 
 log = logging.getLogger("shiftsim.emulator")
 LATEST = "$LATEST"
+INVOCATION_TYPES = model_enum("lambda", "InvocationType")  # RequestResponse, Event, DryRun
+LOG_TYPES = model_enum("lambda", "LogType")  # None, Tail
 SYNC_PAYLOAD_LIMIT = 6_291_456
 ASYNC_PAYLOAD_LIMIT = 262_144
 RESPONSE_PAYLOAD_LIMIT = 6_291_556
@@ -676,14 +679,14 @@ class LambdaBackend:
                      invocation_type: str = "RequestResponse", log_type: str | None = None,
                      client_context: str | None = None, weight: float = 1.0) -> InvokeResult:
         fn, qualifier = self._qualified(function_name, qualifier)
-        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+        if invocation_type not in INVOCATION_TYPES:
             raise _validation(
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed "
-                "to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
-        if log_type not in (None, "None", "Tail"):
+                f"to satisfy constraint: Member must satisfy enum value set: [{', '.join(INVOCATION_TYPES)}]")
+        if log_type is not None and log_type not in LOG_TYPES:
             raise _validation(
                 f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy "
-                "constraint: Member must satisfy enum value set: [None, Tail]")
+                f"constraint: Member must satisfy enum value set: [{', '.join(LOG_TYPES)}]")
         if client_context is not None and not _is_base64_json(client_context):
             raise LambdaError(400, "InvalidRequestContentException",
                               "Client context must be a valid Base64-encoded JSON object.")
