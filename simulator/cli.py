@@ -107,6 +107,8 @@ def _emulator(args: argparse.Namespace):
         return Emulator(scenario, clock=ScaledClock(scale), seed=args.seed)
     except HandlerImportError as exc:
         raise ScenarioError(f"{args.scenario or '<default>'}: {exc}") from None
+    except ValueError as exc:  # $SHIFTSIM_EMULATOR_CEILINGS that is not what it should be
+        raise ScenarioError(str(exc)) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -61,20 +61,20 @@ class RunningEmulator:
     """An emulator served from a background thread; `call` runs a coroutine on its loop."""
 
     def __init__(self, scenario: Scenario | None = None, *, seed: int | None = 1,
-                 clock: Clock | None = None, code_uploads: bool = False) -> None:
+                 clock: Clock | None = None, code_uploads: bool = False, holdings: Any = None) -> None:
         from simulator.emulator.guard import scenario_guard
 
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.emulator: Emulator = self.call(self._make(scenario, seed, clock))
+        self.emulator: Emulator = self.call(self._make(scenario, seed, clock, holdings))
         guard = scenario_guard(self.emulator.scenario, code_uploads=code_uploads)
         self.server = EmulatorServer(self.emulator, guard=guard)
         self.url: str = self.call(self.server.start())
 
     @staticmethod
-    async def _make(scenario: Scenario | None, seed: int | None, clock: Clock | None) -> Emulator:
-        return Emulator(scenario, seed=seed, clock=clock)
+    async def _make(scenario: Scenario | None, seed: int | None, clock: Clock | None, holdings: Any) -> Emulator:
+        return Emulator(scenario, seed=seed, clock=clock, holdings=holdings)
 
     def call(self, coroutine: Any, timeout: float = 60) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)

@@ -14,10 +14,12 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
 
 from aiohttp import web
 
 from simulator.emulator.guard import refused_answer
+from simulator.emulator.holdings import Full, Holdings
 
 # The services the emulator answers itself (SigV4 signing names), and their X-Amz-Target prefixes.
 OWN_SERVICES = frozenset({"lambda", "monitoring", "codedeploy", "logs"})
@@ -25,6 +27,31 @@ OWN_TARGETS = ("CodeDeploy_20141006", "GraniteServiceVersion20100801", "Logs_201
 
 
 MOTO_ADMIN_PREFIX = "/moto-api"  # moto's reset, recorder and dashboard: not AWS, never a client's to call
+
+
+_WRITES = ("Put", "Create", "Update", "Batch", "Transact", "Send", "Publish", "Import", "Upload", "Add", "Tag",
+           "Set", "Register", "Start", "Copy", "Restore")
+
+
+def _stores(method: str, headers: Any) -> bool:
+    """Whether a request to moto may make it keep what it carries: an operation named for writing
+    (X-Amz-Target, or the query protocol's Action), or S3's PUT and POST."""
+    target = headers.get("X-Amz-Target")
+    if target:
+        return target.rpartition(".")[2].startswith(_WRITES)
+    return method in ("PUT", "POST")
+
+
+def _full_answer(headers: Any, message: str) -> web.Response:
+    """A refusal for a full ceiling, in the protocol the request came in: JSON for `X-Amz-Target`
+    services, XML for S3 and the query protocol's (SQS, SNS ...)."""
+    if headers.get("X-Amz-Target"):
+        status, refused_headers, answer = refused_answer(message, 400, "LimitExceededException")
+        return web.Response(status=status, headers=refused_headers, body=answer)
+    error = f"<Code>LimitExceededException</Code><Message>{escape(message)}</Message>"
+    body = (f"<Error>{error}</Error>" if signing_service(headers.get("Authorization")) == "s3"
+            else f"<ErrorResponse><Error><Type>Sender</Type>{error}</Error></ErrorResponse>")
+    return web.Response(status=400, body=body.encode(), content_type="text/xml")
 
 
 def signing_service(authorization: str | None) -> str | None:
@@ -48,7 +75,8 @@ def belongs_elsewhere(headers: Any) -> bool:
 class OtherServices:
     """moto's server application, called in-process with each request's WSGI environ."""
 
-    def __init__(self) -> None:
+    def __init__(self, holdings: Holdings | None = None) -> None:
+        self.holdings = holdings or Holdings()
         self.app: Any = None  # made on moto's thread at the first request (importing moto takes a second)
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto")
         self.used = False
@@ -60,6 +88,11 @@ class OtherServices:
                 "UnknownOperationException")
             return web.Response(status=status, headers=refused_headers, body=answer)
         body = await request.read()
+        if body and _stores(request.method, request.headers):
+            try:  # what moto keeps is never given back: its uploads are counted over the emulator's life
+                self.holdings.take("upload bytes", len(body))
+            except Full as full:
+                return _full_answer(request.headers, f"{full.words[0].upper()}{full.words[1:]}.")
         environ = _environ(request.method, request.path, request.raw_path, request.query_string,
                            request.headers.items(), body)
         status, headers, payload = await asyncio.get_running_loop().run_in_executor(self.thread, self._call, environ)

@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from functools import cache
 from typing import Any, Generic, Protocol, TypeVar
 
+from simulator.emulator.holdings import CEILINGS, Full
 from simulator.scenario.spec import Scenario
 
 
@@ -50,8 +51,8 @@ def region_of(authorization: str | None) -> str | None:
 
 
 class Regions(Generic[Emulator]):
-    def __init__(self, home: Emulator, make: Callable[[Scenario], Emulator]) -> None:
-        self.home, self.make = home, make
+    def __init__(self, home: Emulator, make: Callable[[Scenario], Emulator], ceiling: int = CEILINGS["regions"]) -> None:
+        self.home, self.make, self.ceiling = home, make, ceiling
         self.emulators: dict[str, Emulator] = {home.scenario.region: home}
 
     def get(self, region: str | None = None) -> Emulator:
@@ -59,6 +60,8 @@ class Regions(Generic[Emulator]):
         region = region or current_region.get() or self.home.scenario.region
         emulator = self.emulators.get(region)
         if emulator is None:
+            if len(self.emulators) >= self.ceiling:  # a region per request would fill the emulator
+                raise Full("regions", self.ceiling)
             home = self.home.scenario
             emulator = self.make(Scenario(name=f"{home.name} ({region})", region=region, account=home.account,
                                           account_concurrency=home.account_concurrency, emulator=home.emulator,

@@ -35,6 +35,7 @@ from simulator.emulator.codedeploy.responses import CodeDeployResponses
 from simulator.emulator.codedeploy.responses import error_response as codedeploy_error
 from simulator.emulator.front_door import REQUEST_TIMEOUT_S, Answer, FrontDoor
 from simulator.emulator.guard import Guard, refused_answer, scenario_guard
+from simulator.emulator.holdings import Full, Holdings
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 from simulator.emulator.lambda_.responses import (
     ZIP_REQUEST_LIMIT,
@@ -68,25 +69,26 @@ class Emulator:
     """The state of the emulated account: every service model, on one clock."""
 
     def __init__(self, scenario: Scenario | None = None, *, clock: Clock | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, holdings: Holdings | None = None) -> None:
         self.scenario = scenario or default_scenario()
         self.clock = clock or ScaledClock()
+        self.holdings = holdings or Holdings()  # every region's models count against the same ceilings
         seed = self.scenario.seed if seed is None else seed
         self.lambda_ = LambdaBackend(self.clock, region=self.scenario.region,
                                      account=self.scenario.account, seed=seed,
-                                     account_concurrency=self.scenario.account_concurrency)
+                                     account_concurrency=self.scenario.account_concurrency, holdings=self.holdings)
         self.cloudwatch = CloudWatchBackend(self.clock, region=self.scenario.region,
-                                            account=self.scenario.account)
+                                            account=self.scenario.account, holdings=self.holdings)
         self.lambda_.observers.append(self.cloudwatch.record_lambda)
         self.logs = LogsBackend(self.clock, region=self.scenario.region, account=self.scenario.account,
-                                put_metric=self.cloudwatch.put_metric_data)
+                                put_metric=self.cloudwatch.put_metric_data, holdings=self.holdings)
         self._lambda_pending: deque[tuple[str, str, float, float, Callable[[], list[str]]]] = deque(maxlen=EVENTS_KEPT)
         self.logs.before_read = self._write_lambda_logs
         self.lambda_.log_sink = self._lambda_log
         self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
                                             self.scenario.emulator, region=self.scenario.region,
-                                            account=self.scenario.account)
-        self.others = OtherServices()  # every other service, by moto's backends
+                                            account=self.scenario.account, holdings=self.holdings)
+        self.others = OtherServices(self.holdings)  # every other service, by moto's backends
         self.codedeploy.read_s3 = self._read_s3
         self.lambda_.stream_reader = self.others.streams(self.scenario.account, self.scenario.region)
         self.lambda_.provision(self.scenario)
@@ -183,7 +185,10 @@ class Emulator:
     def _write_lambda_log(self, entry: tuple[str, str, float, float, Callable[[], list[str]]]) -> None:
         group, version, started, ended, lines = entry
         stream = f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
-        self.logs.ensure_stream(group, stream)
+        try:
+            self.logs.ensure_stream(group, stream)
+        except LogsError:  # the emulator's ceiling of log groups or streams: Lambda's lines are let go
+            return
         events = [{"timestamp": int((started if i == 0 else ended) * 1000), "message": line}
                   for i, line in enumerate(lines())]
         self.logs.put_log_events(group, stream, events)
@@ -202,7 +207,9 @@ class Emulator:
 
 def _lambda_error_answer(method: str, path: str, exc: Exception) -> Answer:
     """Lambda's error body for a LambdaError; any other exception is logged, a 500."""
-    if not isinstance(exc, LambdaError):
+    if isinstance(exc, Full):
+        exc = LambdaError(400, "InvalidParameterValueException", f"{exc.words[0].upper()}{exc.words[1:]}.")
+    elif not isinstance(exc, LambdaError):
         log.error("emulator failure on %s %s", method, path, exc_info=exc)
         exc = LambdaError(500, "ServiceException", "internal emulator error")
     return error_answer(exc)
@@ -403,7 +410,7 @@ async def _in_its_region(request: web.Request,
 def build_app(emulator: Emulator, guard: Guard | None = None,
               request_timeout: float = REQUEST_TIMEOUT_S, regions: Regions | None = None) -> web.Application:
     guard = guard or scenario_guard(emulator.scenario)
-    regions = regions or Regions(emulator, _empty_region(emulator))
+    regions = regions or Regions(emulator, _empty_region(emulator), emulator.holdings.ceilings["regions"])
     app = web.Application(middlewares=[_bounded(guard), _whole_within(request_timeout), _guarded(guard),
                                        _elsewhere(emulator.others), _in_its_region, _aws_errors],
                           client_max_size=ZIP_REQUEST_LIMIT + 64 * 1024)
@@ -415,7 +422,7 @@ def build_app(emulator: Emulator, guard: Guard | None = None,
 
 
 def _empty_region(home: Emulator) -> Callable[[Scenario], Emulator]:
-    return lambda scenario: Emulator(scenario, clock=home.clock, seed=home.scenario.seed)
+    return lambda scenario: Emulator(scenario, clock=home.clock, seed=home.scenario.seed, holdings=home.holdings)
 
 
 class EmulatorServer:
@@ -434,7 +441,7 @@ class EmulatorServer:
         self._runner: web.AppRunner | None = None
         self._door: FrontDoor | None = None
         self._listener: asyncio.AbstractServer | None = None
-        self.regions = Regions(emulator, _empty_region(emulator))
+        self.regions = Regions(emulator, _empty_region(emulator), emulator.holdings.ceilings["regions"])
 
     @property
     def url(self) -> str:

@@ -19,7 +19,7 @@ import asyncio
 import json
 import math
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -36,6 +36,7 @@ from simulator.deployment.vocabulary import (
 from simulator.deployment.vocabulary import statistics as known_statistics
 from simulator.emulator.cloudwatch.composite import Rule, RuleError, parse_rule
 from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
+from simulator.emulator.holdings import Full, Holdings
 from simulator.emulator.lambda_.models import InvocationObserved
 from simulator.emulator.regions import partition_of
 
@@ -46,6 +47,7 @@ class CloudWatchError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+HISTORY_KEPT = 100_000  # alarm state transitions DescribeAlarmHistory can show, newest kept
 ACTION_KEYS = ("OKActions", "AlarmActions", "InsufficientDataActions")
 MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
 MAX_DATA_DATAPOINTS = 100_800  # GetMetricData, per call
@@ -378,8 +380,9 @@ def _lambda_keys(function_name: str, alias: str | None, executed_version: str | 
 class CloudWatchBackend:
     """Metrics and alarms of the emulated account, evaluated on the shared clock."""
 
-    def __init__(self, clock: Clock, *, region: str, account: str) -> None:
+    def __init__(self, clock: Clock, *, region: str, account: str, holdings: Holdings | None = None) -> None:
         self.clock, self.region, self.account = clock, region, account
+        self.holdings = holdings or Holdings()
         self.metrics = MetricStore()
         self._lambda_tallies: dict[tuple[str, str | None, str | None, int], LambdaTally] = {}
         self.alarms: dict[str, Alarm] = {}
@@ -390,7 +393,7 @@ class CloudWatchBackend:
         self.dashboards: dict[str, tuple[str, float]] = {}  # name -> (body, last modified)
         self.composites: dict[str, CompositeAlarm] = {}
         self.tags: dict[str, dict[str, str]] = {}  # an alarm's ARN -> its tags
-        self.transitions: list[AlarmTransition] = []
+        self.transitions: deque[AlarmTransition] = deque(maxlen=HISTORY_KEPT)
         self.listeners: list[Callable[[AlarmTransition], None]] = []
 
     def close(self) -> None:
@@ -433,11 +436,42 @@ class CloudWatchBackend:
         for index, datum in enumerate(data, 1):
             key = metric_key(namespace, datum["MetricName"], datum.get("Dimensions"))
             made.append((key, float(datum.get("Timestamp") or now), _datum_bucket(datum, index), datum.get("Unit")))
+        self._hold_datapoints(made)
         for key, timestamp, bucket, unit in made:  # all or none: nothing stored from a refused call
             self.metrics.merge(key, int(timestamp), bucket)
             if unit:
                 self.units[key] = unit
                 self.by_unit.merge(_with_unit(key, unit), int(timestamp), bucket)
+
+    def _hold(self, kind: str, amount: int = 1) -> None:
+        try:
+            self.holdings.take(kind, amount)
+        except Full as full:
+            raise CloudWatchError(400, "LimitExceeded", f"{full.words[0].upper()}{full.words[1:]}.") from None
+
+    def _hold_datapoints(self, made: list[tuple[MetricKey, float, Bucket, str | None]]) -> None:
+        """Count the metrics and one-second buckets a PutMetricData would add against the emulator's
+        ceilings (Lambda's own metrics, bounded by the run, are not counted); refuse it past them."""
+        new_keys: set[MetricKey] = set()
+        new_buckets: set[tuple[MetricKey, int]] = set()
+        for key, timestamp, _, unit in made:
+            for store, held in ((self.metrics, key), (self.by_unit, _with_unit(key, unit) if unit else None)):
+                if held is None:
+                    continue
+                series = store.series.get(held)
+                if series is None and held not in new_keys:
+                    new_keys.add(held)
+                if series is None or int(timestamp) not in series:
+                    new_buckets.add((held, int(timestamp)))
+        try:
+            self.holdings.take("metrics", len(new_keys))
+        except Full as full:
+            raise CloudWatchError(400, "LimitExceeded", f"PutMetricData: {full.words}.") from None
+        try:
+            self.holdings.take("metric datapoints", len(new_buckets))
+        except Full as full:
+            self.holdings.give("metrics", len(new_keys))
+            raise CloudWatchError(400, "LimitExceeded", f"PutMetricData: {full.words}.") from None
 
     def get_metric_statistics(self, namespace: str, metric_name: str,
                               dimensions: list[dict[str, str]] | None, start: float, end: float,
@@ -549,6 +583,15 @@ class CloudWatchBackend:
             parsed = None
         if not isinstance(parsed, dict):
             raise CloudWatchError(400, "InvalidParameterInput", "The field DashboardBody must be a valid JSON object")
+        old = self.dashboards.get(name)
+        size = len(body) - (len(old[0]) if old else 0)
+        self._hold("dashboard bytes", size)
+        if old is None:
+            try:
+                self._hold("dashboards")
+            except CloudWatchError:
+                self.holdings.give("dashboard bytes", size)
+                raise
         self.dashboards[name] = (body, self.clock.now())
 
     def get_dashboard(self, name: str) -> dict[str, Any]:
@@ -570,7 +613,8 @@ class CloudWatchBackend:
         if missing:
             raise CloudWatchError(404, "ResourceNotFound", f"The specified dashboard does not exist. [{', '.join(missing)}]")
         for name in names:
-            del self.dashboards[name]
+            self.holdings.give("dashboard bytes", len(self.dashboards.pop(name)[0]))
+            self.holdings.give("dashboards")
 
     # ---- alarms --------------------------------------------------------------------------------
 
@@ -633,6 +677,10 @@ class CloudWatchBackend:
             raise _invalid(f"TreatMissingData must be one of {', '.join(TREATMENTS)}")
         now = self.clock.now()
         old = self.alarms.get(name)
+        if old is None:
+            if name in self.composites:
+                raise _invalid(f"The alarm {name} is a composite alarm; a metric alarm needs a name of its own.")
+            self._hold("alarms")
         if old is not None and old.task is not None:
             old.task.cancel()
         alarm = Alarm(
@@ -746,7 +794,10 @@ class CloudWatchBackend:
     def tag_resource(self, arn: str, tags: list[dict[str, str]]) -> None:
         if self._tagged(arn) is None:
             raise CloudWatchError(404, "ResourceNotFoundException", "Unknown")
-        self.tags.setdefault(arn, {}).update({t["Key"]: t.get("Value", "") for t in tags})
+        merged = {**self.tags.get(arn, {}), **{t["Key"]: t.get("Value", "") for t in tags}}
+        if len(merged) > self.holdings.ceilings["tags"]:
+            raise _invalid(f"A resource can have at most {self.holdings.ceilings['tags']} tags.")
+        self.tags[arn] = merged
 
     def untag_resource(self, arn: str, keys: list[str]) -> None:
         if self._tagged(arn) is None:
@@ -785,6 +836,8 @@ class CloudWatchBackend:
             actions_enabled=bool(params.get("ActionsEnabled", True)), created=now,
             actions={key: [str(a) for a in params.get(key) or []] for key in ACTION_KEYS}, state_updated=now)
         old = self.composites.get(name)
+        if old is None:
+            self._hold("alarms")
         if old is not None:  # an update keeps the state, as for metric alarms
             composite.state, composite.state_reason, composite.state_updated = old.state, old.state_reason, old.state_updated
         self.composites[name] = composite
@@ -831,6 +884,7 @@ class CloudWatchBackend:
             for gone in (composite, alarm):
                 if gone is not None:
                     self.tags.pop(gone.arn, None)
+                    self.holdings.give("alarms")
             if alarm is not None and alarm.task is not None:
                 alarm.task.cancel()
 

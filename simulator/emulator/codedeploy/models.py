@@ -25,6 +25,7 @@ import yaml
 from simulator.deployment.clock import Clock
 from simulator.deployment.plan import check_routing, predefined_configs, traffic_plan
 from simulator.emulator.cloudwatch.models import CloudWatchBackend
+from simulator.emulator.holdings import Full, Holdings
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 from simulator.emulator.member_types import model_enum
 from simulator.emulator.regions import partition_of
@@ -118,8 +119,9 @@ class CodeDeployBackend:
     """Applications, groups, configurations and deployments of the emulated account."""
 
     def __init__(self, clock: Clock, lambda_: LambdaBackend, cloudwatch: CloudWatchBackend,
-                 options: EmulatorOptions, *, region: str, account: str) -> None:
+                 options: EmulatorOptions, *, region: str, account: str, holdings: Holdings | None = None) -> None:
         self.clock, self.lambda_, self.cloudwatch = clock, lambda_, cloudwatch
+        self.holdings = holdings or Holdings()
         self.options, self.region, self.account = options, region, account
         self.applications: dict[str, Application] = {}
         self.groups: dict[tuple[str, str], DeploymentGroup] = {}
@@ -161,8 +163,25 @@ class CodeDeployBackend:
             raise CodeDeployError("ApplicationAlreadyExistsException", f"The application {name} already exists with the IAM user or AWS account.")
         if compute_platform != "Lambda":
             raise CodeDeployError("InvalidComputePlatformException", "The shiftsim emulator supports the Lambda compute platform only.")
+        self._hold("applications", "ApplicationLimitExceededException")
         app = self.applications[name] = Application(name, str(uuid.uuid4()), self.clock.now())
         return app
+
+    def _hold(self, kind: str, exception: str) -> None:
+        try:
+            self.holdings.take(kind)
+        except Full as full:
+            raise CodeDeployError(exception, f"{full.words[0].upper()}{full.words[1:]}.") from None
+
+    def _keep(self, deployment: Deployment) -> None:
+        """Record a deployment; past the emulator's ceiling the oldest finished one is let go."""
+        self.deployments[deployment.id] = deployment
+        self.holdings.held["deployments"] += 1
+        if self.holdings.over("deployments"):
+            oldest = next((d for d in self.deployments.values() if d.status in DONE), None)
+            if oldest is not None:
+                del self.deployments[oldest.id]
+                self.holdings.give("deployments")
 
     def application(self, name: str) -> Application:
         app = self.applications.get(name or "")
@@ -176,6 +195,7 @@ class CodeDeployBackend:
         problem = check_routing(routing)
         if problem:
             raise CodeDeployError("InvalidTrafficRoutingConfigurationException", problem)
+        self._hold("deployment configurations", "DeploymentConfigLimitExceededException")
         config = self.configs[name] = DeploymentConfig(name, str(uuid.uuid4()), routing, self.clock.now())
         return config
 
@@ -198,6 +218,7 @@ class CodeDeployBackend:
         for event in rollback_events:
             if event not in model_enum("codedeploy", "AutoRollbackEvent"):
                 raise CodeDeployError("InvalidAutoRollbackConfigException", f"Unknown auto-rollback event {event}.")
+        self._hold("deployment groups", "DeploymentGroupLimitExceededException")
         group = DeploymentGroup(application, name, str(uuid.uuid4()), config_name, alarms,
                                 alarms_enabled, rollback_enabled, rollback_events, service_role)
         self.groups[(application, name)] = group
@@ -248,11 +269,13 @@ class CodeDeployBackend:
         return arn
 
     def tag_resource(self, arn: str, tags: list[dict[str, str]]) -> None:
-        held = self.tags.setdefault(self._tagged(arn), {})
-        for tag in tags:
-            if not tag.get("Key"):
-                raise CodeDeployError("InvalidTagsToAddException", "A tag's Key is required.")
-            held[tag["Key"]] = tag.get("Value", "")
+        arn = self._tagged(arn)
+        if any(not tag.get("Key") for tag in tags):
+            raise CodeDeployError("InvalidTagsToAddException", "A tag's Key is required.")
+        merged = {**self.tags.get(arn, {}), **{tag["Key"]: tag.get("Value", "") for tag in tags}}
+        if len(merged) > self.holdings.ceilings["tags"]:
+            raise CodeDeployError("TagLimitExceededException", f"A resource can have at most {self.holdings.ceilings['tags']} tags.")
+        self.tags[arn] = merged
 
     def untag_resource(self, arn: str, keys: list[str]) -> None:
         held = self.tags.get(self._tagged(arn), {})
@@ -303,7 +326,7 @@ class CodeDeployBackend:
             rollback_enabled=rollback_enabled, rollback_events=events,
             events=[LifecycleEventState(name, hook_function=hooks.get(name)) for name in LIFECYCLE],
         )
-        self.deployments[deployment.id] = deployment
+        self._keep(deployment)
         deployment.tasks.append(asyncio.get_running_loop().create_task(self._run(deployment)))
         return deployment
 
@@ -476,7 +499,7 @@ class CodeDeployBackend:
             rollback_info={"rollbackTriggeringDeploymentId": d.id},
             events=[LifecycleEventState(n, "Succeeded", now, now) for n in LIFECYCLE],
         )
-        self.deployments[rollback.id] = rollback
+        self._keep(rollback)
         d.rollback_info = {"rollbackDeploymentId": rollback.id,
                            "rollbackMessage": f"Deployment {d.id} was rolled back by {rollback.id}: {reason}"}
 

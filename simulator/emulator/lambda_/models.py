@@ -38,6 +38,7 @@ from simulator.emulator.functions import (
     run_handler,
     version_echo,
 )
+from simulator.emulator.holdings import Full, Holdings
 from simulator.emulator.lambda_.event_sources import EventSourceMapping, StreamReader, new_mapping, poll
 from simulator.emulator.lambda_.packages import PackageError, Packages
 from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment
@@ -186,8 +187,9 @@ class LambdaBackend:
     """All functions of one emulated account and region."""
 
     def __init__(self, clock: Clock, *, region: str, account: str, seed: int | None = None,
-                 account_concurrency: int = 1000, handler_threads: int = 64) -> None:
+                 account_concurrency: int = 1000, handler_threads: int = 64, holdings: Holdings | None = None) -> None:
         self.clock, self.region, self.account = clock, region, account
+        self.holdings = holdings or Holdings()
         self.account_concurrency = account_concurrency
         self.functions: dict[str, Function] = {}
         self.routing_rng = random.Random(seed)
@@ -232,7 +234,16 @@ class LambdaBackend:
                 self.create_alias(fn.name, alias.name, alias.version, alias.description,
                                   {"AdditionalVersionWeights": alias.additional_version_weights})
 
+    def _hold(self, kind: str) -> None:
+        """One more of `kind` (functions, versions: Lambda's code storage; aliases, mappings), or AWS's refusal."""
+        try:
+            self.holdings.take(kind)
+        except Full as full:
+            code = "CodeStorageExceededException" if kind in ("functions", "versions") else "InvalidParameterValueException"
+            raise LambdaError(400, code, f"{full.words[0].upper()}{full.words[1:]}.") from None
+
     def create_function(self, spec: FunctionSpec, code: VersionSpec, sha: str | None = None) -> Function:
+        self._hold("functions")
         fn = Function(
             name=spec.name, arn=function_arn(self.region, self.account, spec.name),
             timeout=spec.timeout, memory=spec.memory, latest=self._upload(code, sha),
@@ -329,6 +340,9 @@ class LambdaBackend:
         fn, qualifier = self._qualified(function_name, qualifier)
         if qualifier is None:
             del self.functions[fn.name]
+            self.holdings.give("functions")
+            self.holdings.give("versions", len(fn.versions))
+            self.holdings.give("aliases", len(fn.aliases))
             for version in (fn.latest, *fn.versions.values()):
                 if isinstance(version.handler, ProcessHandler):
                     version.handler.close()
@@ -346,6 +360,7 @@ class LambdaBackend:
             raise LambdaError(409, "ResourceConflictException", "Unable to delete version because the following "
                               f"aliases reference it: [{', '.join(users)}]")
         version = fn.versions.pop(qualifier)
+        self.holdings.give("versions")
         if isinstance(version.handler, ProcessHandler) and version.handler is not fn.latest.handler:
             version.handler.close()
 
@@ -367,6 +382,7 @@ class LambdaBackend:
         if not 1 <= batch_size <= 10000:
             raise _invalid("BatchSize must be between 1 and 10000 for a DynamoDB stream.")
         arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
+        self._hold("event source mappings")
         mapping = new_mapping(event_source_arn, arn, starting_position, batch_size, enabled, maximum_retry_attempts,
                               self.clock.now())
         self.mappings[mapping.uuid] = mapping
@@ -414,6 +430,7 @@ class LambdaBackend:
 
     def delete_event_source_mapping(self, uuid: str) -> dict[str, Any]:
         mapping = self.mappings.pop(self.event_source_mapping(uuid).uuid)
+        self.holdings.give("event source mappings")
         if mapping.task is not None:
             mapping.task.cancel()
         return {**mapping.configuration(), "State": "Deleting"}
@@ -544,6 +561,7 @@ class LambdaBackend:
         newest = fn.versions.get(str(fn.last_published))
         if newest is not None and newest.code_sha256 == latest.code_sha256 and newest.spec.code == latest.spec.code:
             return self.configuration(fn, newest)  # AWS publishes nothing new for unchanged code
+        self._hold("versions")
         fn.last_published += 1
         spec = latest.spec if description is None else replace(latest.spec, description=description)
         version = Version(str(fn.last_published), spec, latest.handler, latest.code_sha256,
@@ -597,6 +615,7 @@ class LambdaBackend:
             raise LambdaError(409, "ResourceConflictException", f"Alias already exists: {fn.arn}:{name}")
         self._check_version(fn, function_version)
         weights = self._check_routing(fn, function_version, routing)
+        self._hold("aliases")
         fn.aliases[name] = Alias(name, function_version, weights, description or "")
         return self.alias_configuration(fn, fn.aliases[name])
 
@@ -625,7 +644,8 @@ class LambdaBackend:
 
     def delete_alias(self, function_name: str, name: str) -> None:
         fn = self.function(function_name)
-        fn.aliases.pop(name, None)  # AWS answers 204 for an alias that does not exist
+        if fn.aliases.pop(name, None) is not None:  # AWS answers 204 for an alias that does not exist
+            self.holdings.give("aliases")
 
     def list_aliases(self, function_name: str, function_version: str | None = None) -> list[dict[str, Any]]:
         fn = self.function(function_name)

@@ -2,7 +2,8 @@
 patterns on them, and metric filters that turn matching events into CloudWatch metrics. No HTTP here.
 
 Each group keeps its newest `EVENTS_KEPT` events (a rehearsal's Lambda and flow logs can be
-millions; `dropped` counts the older ones let go). A sampled rehearsal's events carry a weight (the
+millions; `dropped` counts the older ones let go), and all groups together the emulator's ceiling of
+log bytes (holdings.py): past it, the largest group lets its oldest events go. A sampled rehearsal's events carry a weight (the
 production events each stands for), which metric filters count.
 """
 
@@ -21,6 +22,7 @@ from simulator.deployment.vocabulary import (
     LOGS_MAX_BATCH_EVENTS,
     LOGS_MAX_EVENT_BYTES,
 )
+from simulator.emulator.holdings import Full, Holdings
 from simulator.emulator.logs.filter_pattern import FilterPattern, PatternError, compile_pattern
 
 EVENTS_KEPT = 200_000
@@ -61,17 +63,20 @@ class LogGroup:
     created: int
     arn: str
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> first/last event, created
-    events: deque[LogEvent] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
+    events: deque[LogEvent] = field(default_factory=deque)  # at most EVENTS_KEPT, the oldest let go first
     filters: dict[str, MetricFilter] = field(default_factory=dict)
     dropped: int = 0
+    bytes: int = 0  # of the messages kept
 
 
 class LogsBackend:
     """The log groups of one account and region."""
 
     def __init__(self, clock: Clock, *, region: str, account: str,
-                 put_metric: Callable[[str, list[dict[str, Any]]], None] | None = None) -> None:
+                 put_metric: Callable[[str, list[dict[str, Any]]], None] | None = None,
+                 holdings: Holdings | None = None) -> None:
         self.clock, self.region, self.account = clock, region, account
+        self.holdings = holdings or Holdings()
         self.groups: dict[str, LogGroup] = {}
         self.put_metric = put_metric  # CloudWatch's PutMetricData, for metric filters
         self.before_read: Callable[[], None] = lambda: None  # writers that write only when asked (Lambda's logs)
@@ -86,21 +91,32 @@ class LogsBackend:
             raise _not_found("log group")
         return group
 
+    def _take(self, kind: str) -> None:
+        try:
+            self.holdings.take(kind)
+        except Full as full:
+            raise LogsError("LimitExceededException", f"Resource limit exceeded: {full.words}.") from None
+
     def create_log_group(self, name: str) -> LogGroup:
         if name in self.groups:
             raise LogsError("ResourceAlreadyExistsException", "The specified log group already exists")
+        self._take("log groups")
         group = self.groups[name] = LogGroup(
             name, self._now_ms(), f"arn:aws:logs:{self.region}:{self.account}:log-group:{name}:*")
         return group
 
     def delete_log_group(self, name: str) -> None:
-        self.group(name)
+        group = self.group(name)
         del self.groups[name]
+        self.holdings.give("log groups")
+        self.holdings.give("log streams", len(group.streams))
+        self.holdings.give("log bytes", group.bytes)
 
     def create_log_stream(self, group_name: str, stream: str) -> None:
         group = self.group(group_name)
         if stream in group.streams:
             raise LogsError("ResourceAlreadyExistsException", "The specified log stream already exists")
+        self._take("log streams")
         group.streams[stream] = {"created": self._now_ms(), "first": None, "last": None, "ingested": None}
 
     def ensure_stream(self, group_name: str, stream: str) -> None:
@@ -128,18 +144,37 @@ class LogsBackend:
             raise LogsError("InvalidParameterException", f"Upload too large: {sum(sizes)} bytes exceeds limit of "
                             f"{LOGS_MAX_BATCH_BYTES}")
         now = self._now_ms()
-        made = []
-        for event in batch:
-            if len(group.events) == EVENTS_KEPT:
-                group.dropped += 1
-            made.append(LogEvent(int(event["timestamp"]), str(event["message"]), now, stream, next(self.numbers), weight))
+        made = [LogEvent(int(event["timestamp"]), str(event["message"]), now, stream, next(self.numbers), weight)
+                for event in batch]
+        added = sum(len(e.message) for e in made)
         group.events.extend(made)
+        group.bytes += added
+        self.holdings.held["log bytes"] += added
+        if len(group.events) > EVENTS_KEPT:
+            self._let_go(group, len(group.events) - EVENTS_KEPT)
+        while self.holdings.over("log bytes"):
+            largest = max(self.groups.values(), key=lambda g: g.bytes)
+            if not self._let_go(largest, len(largest.events), free=self.holdings.over("log bytes")):
+                break
         if made:
             info["first"] = made[0].timestamp if info["first"] is None else min(info["first"], made[0].timestamp)
             info["last"] = made[-1].timestamp if info["last"] is None else max(info["last"], made[-1].timestamp)
             info["ingested"] = now
         self._apply_filters(group, made)
         return {"nextSequenceToken": f"{next(self.numbers):056d}"}
+
+    def _let_go(self, group: LogGroup, count: int, free: int | None = None) -> int:
+        """Drop a group's oldest events: `count` of them, or (with `free`) as many as free that many
+        bytes; how many went."""
+        gone = freed = 0
+        while gone < count and group.events and (free is None or freed < free):
+            event = group.events.popleft()
+            group.bytes -= len(event.message)
+            freed += len(event.message)
+            gone += 1
+        self.holdings.give("log bytes", freed)
+        group.dropped += gone
+        return gone
 
     def _apply_filters(self, group: LogGroup, events: list[LogEvent]) -> None:
         if not group.filters or self.put_metric is None:
