@@ -81,7 +81,7 @@ class Coordination:
             greenlet.kill(block=False)
         self.cancels.clear()
         self.greenlets.clear()
-        self._flush_events()
+        self.flush_events()
         self._check_workers()  # a worker found missing since the last sample is still reported
 
     def _start_deployment(self) -> None:
@@ -162,7 +162,9 @@ class Coordination:
     def timeline_started(self) -> bool:
         return bool(self.timeline) or bool(self.events)
 
-    def _flush_events(self) -> None:
+    def flush_events(self) -> None:
+        """Write the deployment's events noted so far (each second, and before any rows are written:
+        a run killed at any moment never has rows on disk that its timeline is behind)."""
         record = self.session.record
         while self.events:
             event = self.events.popleft()
@@ -175,7 +177,7 @@ class Coordination:
     def _sample_forever(self) -> None:
         while True:
             gevent.sleep(POLL_SECONDS)
-            self._flush_events()
+            self.flush_events()
             self._check_workers()
             self.history.append({"t": round(time.time() - self.started_at, 1), **self.version_totals(),
                                  "weights": dict(self.weights), "alarms": dict(self.alarms)})
