@@ -185,6 +185,17 @@ def test_every_protocol_round_trips(faulty, protocol, tmp_path):
                                       Statistics=["Sum"])["Datapoints"]
     assert points[0]["Sum"] == 2.0
     cw.delete_alarms(AlarmNames=["no-such-alarm"])  # passed over, as CloudWatch passes it over
+    cw.put_composite_alarm(AlarmName="gate", AlarmRule="ALARM(wire)", Tags=[{"Key": "team", "Value": "ivr"}])
+    both = cw.describe_alarms(AlarmNames=["wire", "gate"], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+    assert [a["AlarmName"] for a in both["MetricAlarms"]] == ["wire"]
+    (gate,) = both["CompositeAlarms"]
+    assert (gate["AlarmRule"], gate["StateValue"]) == ("ALARM(wire)", "ALARM")
+    assert cw.list_tags_for_resource(ResourceARN=gate["AlarmArn"])["Tags"] == [{"Key": "team", "Value": "ivr"}]
+    cw.put_dashboard(DashboardName="ops", DashboardBody='{"widgets": []}')
+    (entry,) = cw.list_dashboards()["DashboardEntries"]
+    assert entry["DashboardArn"] == "arn:aws:cloudwatch::123456789012:dashboard/ops" and entry["Size"] == 15
+    assert entry["LastModified"].timestamp() == MINUTE_ALIGNED + 60
+    assert cw.get_dashboard(DashboardName="ops")["DashboardBody"] == '{"widgets": []}'
     with pytest.raises(ClientError) as info:
         put_alarm(cw, "bad-period", Period=45)
     assert info.value.response["Error"]["Code"] == "InvalidParameterValue"
