@@ -47,6 +47,7 @@ class Full(Exception):
         self.kind, self.ceiling = kind, ceiling
         amount = f"{ceiling // MIB:,} MiB of {kind.removesuffix(' bytes')}" if kind.endswith("bytes") else f"{ceiling:,} {kind}"
         self.words = f"the shiftsim emulator holds at most {amount} (its limit, so that no sequence of requests fills it)"
+        self.sentence = f"{self.words[0].upper()}{self.words[1:]}."  # an error message of its own
 
 
 class Holdings:

@@ -92,7 +92,7 @@ class OtherServices:
             try:  # what moto keeps is never given back: its uploads are counted over the emulator's life
                 self.holdings.take("upload bytes", len(body))
             except Full as full:
-                return _full_answer(request.headers, f"{full.words[0].upper()}{full.words[1:]}.")
+                return _full_answer(request.headers, full.sentence)
         environ = _environ(request.method, request.path, request.raw_path, request.query_string,
                            request.headers.items(), body)
         status, headers, payload = await asyncio.get_running_loop().run_in_executor(self.thread, self._call, environ)

@@ -208,7 +208,7 @@ class Emulator:
 def _lambda_error_answer(method: str, path: str, exc: Exception) -> Answer:
     """Lambda's error body for a LambdaError; any other exception is logged, a 500."""
     if isinstance(exc, Full):
-        exc = LambdaError(400, "InvalidParameterValueException", f"{exc.words[0].upper()}{exc.words[1:]}.")
+        exc = LambdaError(400, "InvalidParameterValueException", exc.sentence)
     elif not isinstance(exc, LambdaError):
         log.error("emulator failure on %s %s", method, path, exc_info=exc)
         exc = LambdaError(500, "ServiceException", "internal emulator error")

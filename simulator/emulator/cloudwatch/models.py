@@ -447,7 +447,7 @@ class CloudWatchBackend:
         try:
             self.holdings.take(kind, amount)
         except Full as full:
-            raise CloudWatchError(400, "LimitExceeded", f"{full.words[0].upper()}{full.words[1:]}.") from None
+            raise CloudWatchError(400, "LimitExceeded", full.sentence) from None
 
     def _hold_datapoints(self, made: list[tuple[MetricKey, float, Bucket, str | None]]) -> None:
         """Count the metrics and one-second buckets a PutMetricData would add against the emulator's

@@ -171,7 +171,7 @@ class CodeDeployBackend:
         try:
             self.holdings.take(kind)
         except Full as full:
-            raise CodeDeployError(exception, f"{full.words[0].upper()}{full.words[1:]}.") from None
+            raise CodeDeployError(exception, full.sentence) from None
 
     def _keep(self, deployment: Deployment) -> None:
         """Record a deployment; past the emulator's ceiling the oldest finished one is let go."""

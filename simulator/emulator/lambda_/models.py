@@ -240,7 +240,7 @@ class LambdaBackend:
             self.holdings.take(kind)
         except Full as full:
             code = "CodeStorageExceededException" if kind in ("functions", "versions") else "InvalidParameterValueException"
-            raise LambdaError(400, code, f"{full.words[0].upper()}{full.words[1:]}.") from None
+            raise LambdaError(400, code, full.sentence) from None
 
     def create_function(self, spec: FunctionSpec, code: VersionSpec, sha: str | None = None) -> Function:
         self._hold("functions")
