@@ -5,6 +5,7 @@ error for a body that is not JSON, not an object, or an operation it does not se
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -29,3 +30,25 @@ async def operation_call(request: web.Request, operation: str, table: Mapping[st
     if wrong is not None:
         raise error("SerializationException", wrong)
     return params, handler
+
+
+_EPOCH_RANGE = (0.0, 253_402_300_799.0)  # 1970 to the end of year 9999, as AWS's timestamps go
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """A request's timestamp in any protocol's form (epoch seconds, a datetime, ISO 8601), as epoch
+    seconds; None when it is none, or outside AWS's range. Each service says that in its own error."""
+    seconds: float | None = None
+    if isinstance(value, datetime):
+        seconds = value.timestamp()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                seconds = None
+    return seconds if seconds is not None and _EPOCH_RANGE[0] <= seconds <= _EPOCH_RANGE[1] else None

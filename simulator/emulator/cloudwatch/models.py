@@ -459,19 +459,16 @@ class CloudWatchBackend:
                 if held is None:
                     continue
                 series = store.series.get(held)
-                if series is None and held not in new_keys:
+                if series is None:
                     new_keys.add(held)
                 if series is None or int(timestamp) not in series:
                     new_buckets.add((held, int(timestamp)))
+        self._hold("metrics", len(new_keys))
         try:
-            self.holdings.take("metrics", len(new_keys))
-        except Full as full:
-            raise CloudWatchError(400, "LimitExceeded", f"PutMetricData: {full.words}.") from None
-        try:
-            self.holdings.take("metric datapoints", len(new_buckets))
-        except Full as full:
+            self._hold("metric datapoints", len(new_buckets))
+        except CloudWatchError:
             self.holdings.give("metrics", len(new_keys))
-            raise CloudWatchError(400, "LimitExceeded", f"PutMetricData: {full.words}.") from None
+            raise
 
     def get_metric_statistics(self, namespace: str, metric_name: str,
                               dimensions: list[dict[str, str]] | None, start: float, end: float,
@@ -690,7 +687,7 @@ class CloudWatchBackend:
             threshold=float(params["Threshold"]), comparison=comparison,
             treat_missing_data=treatment, description=params.get("AlarmDescription") or "",
             actions_enabled=bool(params.get("ActionsEnabled", True)), created=now,
-            arn=f"arn:{partition_of(self.region)}:cloudwatch:{self.region}:{self.account}:alarm:{name}",
+            arn=self._alarm_arn(name),
             actions={key: [str(a) for a in params.get(key) or []] for key in ACTION_KEYS},
             unit=params.get("Unit"), state_updated=now, queries=queries, expression=expression,
             low_sample_percentiles=low_sample,
@@ -788,7 +785,7 @@ class CloudWatchBackend:
     def _tagged(self, arn: str) -> str | None:
         """The ARN if it is an alarm's of this account (metric or composite), else None."""
         name = arn.split(":alarm:", 1)[1] if ":alarm:" in arn else None
-        found = self.alarms.get(name or "") or self.composites.get(name or "")
+        found = self._any_alarm(name or "")
         return arn if found is not None and found.arn == arn else None
 
     def tag_resource(self, arn: str, tags: list[dict[str, str]]) -> None:
@@ -809,8 +806,15 @@ class CloudWatchBackend:
         """ListTagsForResource: an ARN that is no alarm has no tags (CloudWatch answers an empty list)."""
         return [{"Key": k, "Value": v} for k, v in self.tags.get(arn, {}).items()] if self._tagged(arn) else []
 
+    def _alarm_arn(self, name: str) -> str:
+        return f"arn:{partition_of(self.region)}:cloudwatch:{self.region}:{self.account}:alarm:{name}"
+
+    def _any_alarm(self, name: str) -> Alarm | CompositeAlarm | None:
+        """The metric or composite alarm of that name (they share one namespace)."""
+        return self.alarms.get(name) or self.composites.get(name)
+
     def _state_of(self, name: str) -> str | None:
-        found = self.alarms.get(name) or self.composites.get(name)
+        found = self._any_alarm(name)
         return found.state if found is not None else None
 
     def _judge(self, composite: CompositeAlarm, reason: str, timestamp: float) -> None:
@@ -831,14 +835,14 @@ class CloudWatchBackend:
             raise CloudWatchError(400, "ValidationError", f"AlarmRule: composite alarm {name} would depend on itself.")
         now = self.clock.now()
         composite = CompositeAlarm(
-            name=name, arn=f"arn:{partition_of(self.region)}:cloudwatch:{self.region}:{self.account}:alarm:{name}",
+            name=name, arn=self._alarm_arn(name),
             rule_text=str(params["AlarmRule"]), rule=rule, description=params.get("AlarmDescription") or "",
             actions_enabled=bool(params.get("ActionsEnabled", True)), created=now,
             actions={key: [str(a) for a in params.get(key) or []] for key in ACTION_KEYS}, state_updated=now)
         old = self.composites.get(name)
         if old is None:
             self._hold("alarms")
-        if old is not None:  # an update keeps the state, as for metric alarms
+        else:  # an update keeps the state, as for metric alarms
             composite.state, composite.state_reason, composite.state_updated = old.state, old.state_reason, old.state_updated
         self.composites[name] = composite
         if params.get("Tags"):
@@ -868,7 +872,7 @@ class CloudWatchBackend:
         return described
 
     def set_alarm_state(self, name: str, state: str, reason: str, reason_data: str | None) -> None:
-        alarm: Alarm | CompositeAlarm | None = self.alarms.get(name) or self.composites.get(name)
+        alarm = self._any_alarm(name)
         if alarm is None:
             raise CloudWatchError(404, "ResourceNotFound", f"Alarm {name} not found")
         if state not in cloudwatch_enum("StateValue"):
@@ -927,7 +931,7 @@ class CloudWatchBackend:
     def set_actions_enabled(self, names: list[str], enabled: bool) -> None:
         """EnableAlarmActions / DisableAlarmActions: unknown names are ignored, as CloudWatch does."""
         for name in names:
-            found = self.alarms.get(name) or self.composites.get(name)
+            found = self._any_alarm(name)
             if found is not None:
                 found.actions_enabled = enabled
 

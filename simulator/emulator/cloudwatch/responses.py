@@ -20,6 +20,7 @@ import cbor2
 from aiohttp import web
 
 from simulator.emulator.cloudwatch.models import Alarm, CloudWatchBackend, CloudWatchError, CompositeAlarm
+from simulator.emulator.json_protocol import epoch_seconds
 from simulator.emulator.member_types import member_type_error
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
@@ -33,25 +34,12 @@ BOOLEAN_KEYS = {"ActionsEnabled", "ReturnData"}
 
 def epoch(value: Any) -> float:
     """A request timestamp in any protocol's form, as epoch seconds."""
-    seconds: float | None = None
-    if isinstance(value, datetime):
-        seconds = value.timestamp()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                seconds = None
-    if seconds is None or not _EPOCH_RANGE[0] <= seconds <= _EPOCH_RANGE[1]:
+    seconds = epoch_seconds(value)
+    if seconds is None:
         raise CloudWatchError(400, "InvalidParameterValue", f"not a timestamp: {value!r}")
     return seconds
 
 
-_EPOCH_RANGE = (0.0, 253_402_300_799.0)  # 1970 to the end of year 9999, as AWS's timestamps go
 
 
 def _page(items: list[Any], token: Any, size: Any, largest: int) -> tuple[list[Any], str | None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +16,7 @@ from simulator.emulator.codedeploy.models import (
     DeploymentConfig,
     DeploymentGroup,
 )
-from simulator.emulator.json_protocol import operation_call
+from simulator.emulator.json_protocol import epoch_seconds, operation_call
 from simulator.scenario.spec import TrafficRouting
 
 TARGET_PREFIX = "CodeDeploy_20141006"
@@ -277,13 +276,10 @@ def _require(operation: str, params: dict[str, Any]) -> None:
 
 
 def _epoch(value: Any) -> float:
-    """A JSON 1.1 timestamp (epoch seconds; an ISO 8601 string from some clients) as epoch seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise CodeDeployError("InvalidTimeRangeException", f"not a timestamp: {value!r}") from None
+    seconds = epoch_seconds(value)
+    if seconds is None:
+        raise CodeDeployError("InvalidTimeRangeException", f"not a timestamp: {value!r}")
+    return seconds
 
 
 def _overview(d: Deployment) -> dict[str, int]:
