@@ -120,8 +120,16 @@ class Coordination:
             log.error("shiftsim: %s", exc)
             self.deployment = {"status": "could not start", "error": str(exc)}
 
+    def _note(self, event: TimelineEvent) -> None:
+        """An event of the deployment, from the loop thread: into the record at once (written before the
+        next rows), and into the web UI's timeline by a greenlet."""
+        record = self.session.record
+        if record is not None:
+            record.note_event(event.to_json())
+        self.events.append(event)
+
     def _on_event(self, event: TimelineEvent) -> None:
-        self.events.append(event)  # from the loop thread; drained by a greenlet
+        self._note(event)
         if event.kind == "alarm":
             self.alarms = {**self.alarms, event.detail["alarm"]: event.detail["state"]}
         if event.kind == "status":
@@ -144,7 +152,7 @@ class Coordination:
                         old = self.alarms.get(alarm["AlarmName"])
                         if old is not None and old != alarm["StateValue"]:
                             stamp = alarm.get("StateUpdatedTimestamp")
-                            self.events.append(TimelineEvent(
+                            self._note(TimelineEvent(
                                 stamp.timestamp() if stamp else session.clock.now(), "alarm",
                                 {"alarm": alarm["AlarmName"], "old": old, "state": alarm["StateValue"],
                                  "reason": alarm.get("StateReason", "")}))
@@ -163,20 +171,18 @@ class Coordination:
         return bool(self.timeline) or bool(self.events)
 
     def flush_events(self) -> None:
-        """Write the deployment's events noted so far (each second, and before any rows are written:
-        a run killed at any moment never has rows on disk that its timeline is behind)."""
-        record = self.session.record
+        """The deployment's events noted so far, told in the web UI's timeline (the record has them)."""
         while self.events:
             event = self.events.popleft()
             if not self.timeline:
                 self.origin = event.t
             self.timeline.append({**event.to_json(), "text": describe_event(event, self.origin)})
-            if record is not None:
-                record.event(event.to_json())
 
     def _sample_forever(self) -> None:
         while True:
             gevent.sleep(POLL_SECONDS)
+            if self.session.record is not None:  # a quiet second's events too, rows or not
+                self.session.record.write_events()
             self.flush_events()
             self._check_workers()
             self.history.append({"t": round(time.time() - self.started_at, 1), **self.version_totals(),

@@ -586,8 +586,6 @@ class LoadSession:
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         assert self.record is not None
-        if self.coordination is not None:  # the deployment's events on disk before the rows they explain
-            self.coordination.flush_events()
         self.record.add(rows)
         self.recorded += len(rows)
         self.recorded_late += sum(1 for row in rows if row[LATE_COLUMN])

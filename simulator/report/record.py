@@ -7,7 +7,9 @@ Format (compact: 55 bytes a row, so a million invocations take 55 MB on disk and
 - `contacts.txt` and `strings.txt`: the strings the rows refer to by number (contact ids in the first;
   versions, reasons, actions, ... in the second), one per line, line N is string N; always written
   before the rows that use them;
-- `timeline.jsonl`: the deployment's events, one JSON object per line;
+- `timeline.jsonl`: the deployment's events, one JSON object per line; an event noted before a
+  batch of rows is on disk (synced) before them, so a run killed at any moment never has rows its
+  timeline is behind;
 - `contact_ends.jsonl`: one JSON object per contact that ended: how (disconnected, flow ended,
   stopped, error, runaway), where (flow and block), what went wrong in its blocks, the versions it met;
 - `record.json`: the format's description (columns, what the codes mean).
@@ -22,6 +24,7 @@ and `load_record` refuses a folder whose ids disagree.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import time
@@ -144,6 +147,7 @@ class RecordWriter:
         self._coded: dict[tuple[Any, ...], tuple[int, ...]] = {}
         self.every_s = every_s
         self.flushed_at = time.monotonic()
+        self.noted: collections.deque[dict[str, Any]] = collections.deque()  # from any thread
 
     def add(self, rows: list[Any]) -> None:
         string, contact_number, pending, coded = self.strings.id, self.contacts.id, self.pending, self._coded
@@ -171,11 +175,30 @@ class RecordWriter:
         """Contacts that ended (written with the next flush of rows)."""
         self.contact_ends.write("".join(json.dumps(end) + "\n" for end in ends))
 
+    def note_event(self, event: dict[str, Any]) -> None:
+        """A timeline event, from any thread: written with the next batch of rows, before them."""
+        self.noted.append(event)
+
     def event(self, event: dict[str, Any]) -> None:
-        self.timeline.write(json.dumps({**event, "run_id": self.run_id}) + "\n")
+        """A timeline event, written now (with any noted before it)."""
+        self.note_event(event)
+        self.write_events()
+
+    def write_events(self) -> bool:
+        """The events noted so far, on disk (flushed to the system); whether there were any."""
+        noted = self.noted
+        if not noted:
+            return False
+        lines = []
+        while noted:
+            lines.append(json.dumps({**noted.popleft(), "run_id": self.run_id}) + "\n")
+        self.timeline.write("".join(lines))
         self.timeline.flush()
+        return True
 
     def flush(self) -> None:
+        if self.write_events():  # the events these rows follow, on disk first
+            os.fsync(self.timeline.fileno())
         self.strings.flush()  # strings first: a row never refers to a string not on disk
         self.contacts.flush()
         if self.pending:

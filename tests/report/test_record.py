@@ -97,3 +97,32 @@ def test_the_record_survives_a_sigkill_mid_run(tmp_path):
     assert int(record.rows["contact"].max()) < len(record.contacts)  # every string a row uses is on disk
     assert int(record.rows["version"].max()) < len(record.strings)
     assert set(record.text("version")) == {"1"} and record.ok.all()
+
+
+KILLED_AFTER_A_BATCH = """
+import os, signal, sys, threading
+from pathlib import Path
+from simulator.report.record import RecordWriter
+from tests.report.test_record import row
+writer = RecordWriter(Path(sys.argv[1]), batch=int(sys.argv[2]), every_s=3600, run_id="killed")
+noting = threading.Thread(target=writer.note_event, args=({"t": 1.0, "kind": "deployment"},))  # the loop's thread
+noting.start()
+noting.join()
+writer.add([row(i) for i in range(4)])
+writer.note_event({"t": 2.0, "kind": "weight"})  # after the rows: not owed to them
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("batch", [4, 5])
+def test_a_run_killed_after_rows_reach_disk_has_the_events_they_follow(tmp_path, batch):
+    """SIGKILL right after a batch: an event noted before rows on disk is on disk too (issue 29)."""
+    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_A_BATCH, str(tmp_path), str(batch)],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    record = load_record(tmp_path)
+    if batch == 4:  # the batch was written, and the event before it
+        assert len(record) == 4 and record.timeline == [{"t": 1.0, "kind": "deployment"}]
+    else:  # nothing written yet: neither is owed
+        assert len(record) == 0 and record.timeline == []
