@@ -1,8 +1,9 @@
 """The shiftsim and Locust commands the README and docs/ pages show, as written: every shiftsim one
 parses with the CLI's own parser, every `locust` one with Locust's parser and shiftsim's options
 (a flag a page names exists, its value is one the flag takes), and the quick ones whose files are
-in the repository (`validate`, `deploy` on an emulator of its own) run and succeed. Commands naming
-the user's own files (`template.yaml`, `results/<run-id>`) or AWS are checked for their flags only."""
+in the repository (`validate`, `deploy` on an emulator of its own) run and succeed; the slow ones run
+in a smoke form in test_docs_smoke. Commands naming the user's own files (`template.yaml`) or AWS are
+checked for their flags only."""
 
 from __future__ import annotations
 
