@@ -2,19 +2,25 @@
 assumed: the statistical judge's false-flag rate on equal versions (nominal: 1 - confidence) and its
 detection delay on the shipped failures; the routing check's false-fail rate on healthy runs
 (nominal: its p of 0.001); the coverage of the production-terms 95 % intervals of a sampled run.
+With --rehearsals N: the plan's 95 % band against N real rehearsals of every shipped scenario.
 
-    python bench/calibration.py            # 2,000 runs a statistic; rewrites its section of bench/RESULTS.md
-    python bench/calibration.py --smoke    # 200 runs; prints only (CI)
+    python bench/calibration.py                  # 2,000 runs a statistic; rewrites its section of bench/RESULTS.md
+    python bench/calibration.py --smoke          # 200 runs; prints only (CI)
+    python bench/calibration.py --rehearsals 20  # 20 rehearsals a shipped scenario (about 25 min); its own section
 
 The runs are simulated with the same functions the analysis uses (simulator.report.judge,
-routing_check, count_interval) on data drawn as a rehearsal's record would hold it.
+routing_check, count_interval) on data drawn as a rehearsal's record would hold it; the rehearsals
+are `shiftsim rehearse` as a user runs it, one after another, with seeds 1..N.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -94,10 +100,89 @@ def interval_coverage(runs: int, seed: int, weight: float, true_count: int) -> f
     return covered / runs
 
 
+ROOT = Path(__file__).resolve().parent.parent
+PLAN_SIMULATIONS = 20_000
+
+
+def rehearsed(scenario: Path, seed: int, folder: Path) -> dict:
+    """One rehearsal as a user runs it: its summary (exit 0 or 1, a verdict either way)."""
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(scenario), "--results", str(folder),
+                           "--seed", str(seed)], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{scenario.name} seed {seed}: exit {done.returncode}: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return json.loads((folder / "summary.json").read_text())
+
+
+def plan_band(scenario: Path, weight: float) -> tuple[float, float, float]:
+    """The plan's 2.5th, 50th and 97.5th percentiles of contacts hurt during the deployment, from the
+    scenario as `shiftsim plan` reads it, measured as a rehearsal sampling with `weight` measures it."""
+    from simulator.deployment.plan import predefined_configs
+    from simulator.planning.inputs import from_scenario
+    from simulator.planning.model import Traffic, simulate
+    from simulator.scenario.reader import load_scenario
+
+    loaded = load_scenario(scenario)
+    assert loaded.deployment is not None
+    inputs = from_scenario(loaded)
+    traffic = Traffic(inputs.traffic.contacts_per_minute, inputs.traffic.invocations_per_contact,
+                      inputs.traffic.contact_seconds, weight)
+    out = simulate(predefined_configs()[loaded.deployment.config], traffic, inputs.failure, inputs.alarms,
+                   PLAN_SIMULATIONS, np.random.default_rng(7), poll_s=inputs.poll_s,
+                   final_flip_after_intervals=inputs.final_flip_after_intervals)
+    low, median, high = np.percentile(out.failed_contacts, [2.5, 50, 97.5])
+    return float(low), float(median), float(high)
+
+
+def plan_against_rehearsals(runs: int) -> list[str]:
+    """Per shipped scenario with a deployment: how many of `runs` rehearsals' contacts hurt during the
+    deployment (in production's terms) fall inside the plan's 95 % band, and the two medians."""
+    from simulator.planning.inputs import from_scenario
+    from simulator.planning.model import PlanError
+    from simulator.scenario.reader import load_scenario
+
+    lines = ["| scenario | rehearsals in the plan's 95 % band | rehearsals' median | plan's median (band) "
+             "| medians apart | target: 90 % in band, medians within 15 % |", "| --- | --- | --- | --- | --- | --- |"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for scenario in sorted((ROOT / "scenarios").glob("*.toml")):
+            try:
+                from_scenario(load_scenario(scenario))
+            except PlanError as exc:  # nothing to plan: said in the table, not compared
+                lines.append(f"| {scenario.stem} | not planned: {str(exc).split(': ', 1)[-1]} | | | | |")
+                continue
+            measured, inside, weights = [], 0, set()
+            bands: dict[float, tuple[float, float, float]] = {}
+            for seed in range(1, runs + 1):
+                summary = rehearsed(scenario, seed, Path(tmp) / f"{scenario.stem}-{seed}")
+                production = summary["production"]
+                weight = float(production["weight"])
+                weights.add(weight)
+                band = bands.get(weight) or bands.setdefault(weight, plan_band(scenario, weight))
+                count = float(production["failed_contacts_during"]["estimate"])
+                measured.append(count)
+                inside += band[0] <= count <= band[2]
+                print(f"{scenario.stem} seed {seed}: {count:g} hurt, band {band[0]:g} to {band[2]:g}", flush=True)
+            rehearsals = float(np.median(measured))
+            low, plan, high = bands[max(weights)]
+            apart = abs(plan - rehearsals) / rehearsals if rehearsals else (0.0 if plan == 0 else math.inf)
+            met = inside >= 0.9 * runs and apart <= 0.15
+            lines.append(f"| {scenario.stem} | {inside} of {runs} | {rehearsals:,.0f} | {plan:,.0f} ({low:,.0f} to "
+                         f"{high:,.0f}) | {100 * apart:.0f} % | {'met' if met else 'NOT met'} |")
+    return lines + ["", f"Each rehearsal is `shiftsim rehearse scenarios/<name>.toml --seed N` (N = 1..{runs}) at the "
+                    "scenario's time scale, one after another on this machine; its count is the summary's contacts "
+                    "that took an error branch during the deployment, in production's terms. The plan is the "
+                    f"scenario's, {PLAN_SIMULATIONS:,} simulated deployments measured with the rehearsal's sampling. "
+                    f"Command: `python bench/calibration.py --rehearsals {runs}`."]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--rehearsals", type=int, metavar="N", help="the plan against N rehearsals a shipped scenario")
     args = parser.parse_args()
+    if args.rehearsals:
+        report("calibration-plan", "Calibration: the plan against rehearsals", plan_against_rehearsals(args.rehearsals),
+               write=not args.smoke)
+        return
     runs = 200 if args.smoke else 2000
     flagged, n = judge_false_flags(runs, 1)
     routing_failed, m = routing_false_fails(runs, 2)

@@ -22,6 +22,10 @@ from simulator.deployment.alarm_rule import COMPARISONS
 from simulator.deployment.plan import traffic_plan
 from simulator.scenario.spec import TrafficRouting
 
+# The model's step: at a period's length, the periods' boundaries (the clock's minute marks) would
+# always fall on the deployment's start and on CodeDeploy's polls, where they fall anywhere between
+# two polls: an alarm that breaches just before a poll can miss it and roll back one poll later.
+PHASE_STEP_S = 5
 PRE_PERIODS = 5  # alarm periods of old-only traffic before the start, so windows have their history
 
 
@@ -93,7 +97,19 @@ def _binomial(rng: np.random.Generator, counts: np.ndarray, p: np.ndarray) -> np
     return out
 
 
-def _step_seconds(alarms: list[AlarmModel], poll_s: float) -> int:
+def _binomial_each(rng: np.random.Generator, counts: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Binomial draws with a probability per cell: drawn only in the columns where some 0 < p < 1."""
+    out = np.where(p >= 1, counts, 0).astype(counts.dtype)
+    columns = np.nonzero(((p > 0) & (p < 1)).any(axis=0))[0]
+    if len(columns):
+        part = p[:, columns]
+        drawn = rng.binomial(counts[:, columns], np.clip(part, 0.0, 1.0)).astype(counts.dtype)
+        out[:, columns] = np.where(part >= 1, counts[:, columns], drawn)
+    return out
+
+
+def _aligned_step(alarms: list[AlarmModel], poll_s: float) -> int:
+    """The step at which periods and polls fall on the grid: their common divisor, 10 s at least."""
     step = 60
     for value in [a.period for a in alarms] + [int(poll_s)]:
         step = math.gcd(step, int(value)) if value else step
@@ -145,10 +161,13 @@ CHUNK = 8_192  # deployments simulated together: arrays small enough to stay in 
 
 def simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, alarms: list[AlarmModel],
              n: int, rng: np.random.Generator, *, poll_s: float = 60.0,
-             final_flip_after_intervals: int = 1) -> Outcomes:
-    """`n` deployments of one configuration."""
+             final_flip_after_intervals: int = 1, aligned: bool = False) -> Outcomes:
+    """`n` deployments of one configuration. The alarms' periods fall anywhere against the deployment's
+    start, on a 5 s grid; `aligned`: on it and on CodeDeploy's polls (the alarm search's model, and the
+    case a chain computes by hand)."""
     parts = [_simulate(routing, traffic, failure, alarms, min(CHUNK, n - start), rng, poll_s=poll_s,
-                       final_flip_after_intervals=final_flip_after_intervals) for start in range(0, n, CHUNK)]
+                       final_flip_after_intervals=final_flip_after_intervals, aligned=aligned)
+             for start in range(0, n, CHUNK)]
     return Outcomes(*(np.concatenate([getattr(p, f) for p in parts]) for f in Outcomes.__dataclass_fields__))
 
 
@@ -166,12 +185,17 @@ class Draws:
     new_errors: np.ndarray
     new_rejected: np.ndarray
     old_errors: np.ndarray
+    weight: float = 1.0  # the production invocations each drawn one stands for (metrics count it so)
+    between_grid: bool = False  # the periods' boundaries fall between the grid's instants (a phase finer than the step)
 
 
 def draw(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, n: int, rng: np.random.Generator, *,
-         step: int, history_s: int, final_flip_after_intervals: int = 1) -> Draws:
+         step: int, history_s: int, final_flip_after_intervals: int = 1, between_grid: bool = False) -> Draws:
     """Invocations per step of `n` deployments, routed and failing as the failure model says, with
-    `history_s` of old-only traffic before the start (the alarms' windows' history)."""
+    `history_s` of old-only traffic before the start (the alarms' windows' history). `between_grid`:
+    the periods' boundaries fall a uniform fraction of a step after their grid instants; time is
+    counted from them, so the fault starts that much earlier against the grid and a decision at a
+    grid instant is seen by CodeDeploy's polls after it (PeriodValues.states)."""
     length, shifts = plan_steps(routing, final_flip_after_intervals)
     pre = PRE_PERIODS * history_s // step
     steps = max(1, math.ceil(length / step))
@@ -181,19 +205,28 @@ def draw(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, n: in
     for offset, w in shifts:
         weight[starts >= offset] = w
     weight[starts < 0] = 0.0
-    rate = traffic.contacts_per_minute / 60.0 * traffic.invocations_per_contact  # invocations a second
-    onset = failure.onset_s
-    failing = np.where(starts + step / 2 >= onset, failure.error_rate, 0.0)
-    failing[starts < 0] = 0.0
-    rejecting = np.where(failing > 0, failure.rejected_rate, 0.0) if failure.error_rate else \
-        np.where((starts + step / 2 >= onset) & (starts >= 0), failure.rejected_rate, 0.0)
+    sampled = max(1.0, traffic.sampling_weight)  # a sampled rehearsal: fewer invocations, each counted as many
+    rate = traffic.contacts_per_minute / 60.0 * traffic.invocations_per_contact / sampled  # invocations a second
+    # A fault with an onset starts `onset_s` after the new version's first call (as the emulator's faults
+    # do), which comes after the start by an exponential wait at the first weight's rate: seconds when
+    # sampled. Without an onset every call of the new version fails alike, the first one too.
+    first = shifts[0][1] if shifts else 1.0
+    first_call = rng.exponential(1.0 / (rate * first), size=n) if failure.onset_s and rate * first > 0 else \
+        np.zeros(n)
+    from_s = failure.onset_s + first_call - (rng.uniform(0.0, step, size=n) if between_grid else 0.0)
+    # each step's share of time after the fault's start (a step straddling it fails for its part)
+    share = np.clip((starts[None, :] + step - from_s[:, None]) / step, 0.0, 1.0)
+    share[:, starts < 0] = 0.0
     invocations = rng.poisson(rate * step, size=(n, total)).astype(np.int32)
     new = _binomial(rng, invocations, weight)
     old = invocations - new
-    new_errors = _binomial(rng, new, failing)
-    new_rejected = _binomial(rng, new - new_errors, rejecting)
+    new_errors = _binomial_each(rng, new, failure.error_rate * share)
+    if failure.error_rate:
+        new_rejected = _binomial_each(rng, new - new_errors, np.where(share > 0, failure.rejected_rate, 0.0))
+    else:
+        new_rejected = _binomial_each(rng, new, failure.rejected_rate * share)
     old_errors = _binomial(rng, old, np.full(total, failure.baseline_error_rate))
-    return Draws(length, shifts, step, pre, new, old, new_errors, new_rejected, old_errors)
+    return Draws(length, shifts, step, pre, new, old, new_errors, new_rejected, old_errors, sampled, between_grid)
 
 
 def alarm_states(alarm: AlarmModel, draws: Draws, failure: FailureModel, rng: np.random.Generator) -> np.ndarray:
@@ -220,11 +253,12 @@ def rollbacks(draws: Draws, state_alarm: np.ndarray, poll_s: float) -> np.ndarra
 
 
 def _simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, alarms: list[AlarmModel],
-              n: int, rng: np.random.Generator, *, poll_s: float, final_flip_after_intervals: int) -> Outcomes:
-    step = _step_seconds(alarms, poll_s)
+              n: int, rng: np.random.Generator, *, poll_s: float, final_flip_after_intervals: int,
+              aligned: bool) -> Outcomes:
+    step = _aligned_step(alarms, poll_s) if aligned else PHASE_STEP_S
     history = max((a.period * a.evaluation_periods for a in alarms), default=60)
     draws = draw(routing, traffic, failure, n, rng, step=step, history_s=history,
-                 final_flip_after_intervals=final_flip_after_intervals)
+                 final_flip_after_intervals=final_flip_after_intervals, between_grid=not aligned)
     total = draws.new.shape[1]
     state_alarm = np.zeros((n, total + 1), dtype=bool)  # ALARM at each step boundary (index: boundary after step)
     for alarm in alarms:
@@ -247,7 +281,7 @@ def outcomes(draws: Draws, state_alarm: np.ndarray, failure: FailureModel, traff
     # what the new version's errors cost until the rollback (or the end)
     live = starts[None, :] < np.where(np.isnan(rollback), draws.length if steps else 0.0, rollback)[:, None]
     live &= starts[None, :] >= 0
-    failed_invocations = ((draws.new_errors + draws.new_rejected) * live).sum(axis=1)
+    failed_invocations = ((draws.new_errors + draws.new_rejected) * live).sum(axis=1) * draws.weight
     failed_contacts = _hurt_contacts(rollback, draws.length, draws.shifts, failure, traffic, rng)
     reached = np.isnan(rollback)
     duration = np.where(reached, draws.length, rollback)
@@ -264,13 +298,15 @@ class PeriodValues:
     valid: np.ndarray  # the period ends inside the simulated time
     phase: np.ndarray
     per: int  # steps a period
+    between_grid: bool = False  # a period ends just after its grid instant: its decision is seen after it
 
     def states(self, alarm_at: np.ndarray, instants: np.ndarray) -> np.ndarray:
         """The ALARM state at each instant (step boundaries), from each period's decision: the state
         decided at a period's end holds until the next one."""
         n, periods = alarm_at.shape
         rows = np.arange(n)[:, None]
-        latest = (instants[None, :] + self.phase[:, None]) // self.per - 2
+        seen = instants[None, :] - (1 if self.between_grid else 0)
+        latest = (seen + self.phase[:, None]) // self.per - 2
         known = (latest >= 0) & (latest < periods)
         return np.where(known, alarm_at[rows, np.clip(latest, 0, periods - 1)], False)
 
@@ -286,6 +322,8 @@ def period_values(alarm: AlarmModel, draws: Draws, failure: FailureModel, rng: n
     errors = {"new": draws.new_errors, "alias": draws.new_errors + draws.old_errors,
               "connect": draws.new_errors + draws.new_rejected + draws.old_errors,
               "never": np.zeros_like(new)}[alarm.scope]
+    if draws.weight != 1.0:  # each drawn invocation counted as the production ones it stands for
+        new, counts, errors = (np.rint(a * draws.weight).astype(np.int64) for a in (new, counts, errors))
     phase = np.asarray(rng.integers(0, per, size=n))  # where the deployment's start falls inside a period
     zero = np.zeros((n, 1))
     cum_counts = np.concatenate([zero, np.cumsum(counts, axis=1)], axis=1)
@@ -300,7 +338,7 @@ def period_values(alarm: AlarmModel, draws: Draws, failure: FailureModel, rng: n
     period_counts = cum_counts[rows, ends] - cum_counts[rows, begins]
     period_errors = cum_errors[rows, ends] - cum_errors[rows, begins]
     values = _statistic(alarm, period_counts, period_errors, cum_new[rows, ends] - cum_new[rows, begins], failure)
-    return PeriodValues(np.where(period_counts == 0, np.nan, values), valid, phase, per)
+    return PeriodValues(np.where(period_counts == 0, np.nan, values), valid, phase, per, draws.between_grid)
 
 
 def window_decisions(values: np.ndarray, alarm: AlarmModel) -> np.ndarray:

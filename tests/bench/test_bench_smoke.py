@@ -18,7 +18,7 @@ pytestmark = pytest.mark.xdist_group("flat-out")  # see pyproject.toml
     ("emulator.py", ["hello-world aiohttp (baseline), on the emulator's loop", "emulator / hello world"]),
     ("compression.py", ["weight steps seen | 10 of 10, in order: yes"]),
     ("memory.py", ["naive: rows kept in memory", "resident bytes per invocation"]),
-    ("plan.py", ["plain Python loop (baseline)", "vectorised (`shiftsim plan`)", "vectorised / loop",
+    ("plan.py", ["plain Python loop (baseline)", "vectorised, the same model", "(`shiftsim plan`)", "vectorised / loop",
                  "each candidate simulated alone", "shared draws, values per metric and period"]),
     ("calibration.py", ["the judge's false flags, equal versions", "the routing check's false fails",
                         "95 % interval of a count in production's terms"]),
