@@ -220,10 +220,8 @@ def main() -> None:
                      f"{count:,} production contacts | covers in {100 * share:.1f} % of runs | at least 93 % "
                      f"({'met' if share >= 0.93 else 'NOT met'}) |")
     lines += ["", f"{runs:,} simulated runs a statistic (seeded), drawn as a rehearsal's record holds them and judged "
-              "by the analysis' own functions. Not measured here: the plan's band against rehearsals of every shipped "
-              "scenario (tests/planning/test_plan.py checks linear-rollback's rehearsal falls in it; connect-rejects-answer's "
-              "rehearsals land above its band: Connect's metric delay and retries are not in the planner's model). "
-              "Command: `python bench/calibration.py`."]
+              "by the analysis' own functions. The plan's band against real rehearsals of every shipped scenario is "
+              "the next section's (`--rehearsals`). Command: `python bench/calibration.py`."]
     report("calibration", "Calibration", lines, write=not args.smoke)
 
 

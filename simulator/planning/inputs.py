@@ -14,7 +14,7 @@ from simulator.deployment.error_rate import EXPRESSION, error_rate_dimensions
 from simulator.loadgen.pacing import mean_duration
 from simulator.planning.model import AlarmModel, FailureModel, PlanError, Traffic
 from simulator.scenario.day_profile import Profile
-from simulator.scenario.spec import AlarmSpec, Scenario
+from simulator.scenario.spec import AlarmSpec, FunctionSpec, Scenario
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,29 @@ def from_scenario(scenario: Scenario, contacts_per_minute: float | None = None) 
     if faults.malformed is not None and not error_rate:
         onset = faults.malformed.after
     failure = FailureModel(error_rate, onset, float(shift), rejected_rate=rejected)
+    _refuse_throttling(scenario, deployed, traffic, failure)
     alarms = [alarm_model(a, scenario, new_version) for a in scenario.alarms if a.name in scenario.deployment.alarms]
     return PlanInputs(traffic, failure, alarms, scenario.emulator.alarm_poll_interval,
                       scenario.emulator.final_flip_after_intervals, new_version)
+
+
+def _refuse_throttling(scenario: Scenario, deployed: FunctionSpec, traffic: Traffic, failure: FailureModel) -> None:
+    """Throttles are retried by Connect's block (up to 3 times, each routed anew by the alias's
+    weights), which the model does not follow: a scenario that throttles is refused, not planned wrong."""
+    faults = (deployed.staged or deployed.versions[-1]).faults
+    if faults.throttle is not None:
+        raise PlanError(f"{scenario.source}: {deployed.name}'s new version throttles ({faults.throttle.rate:g} of its "
+                        "calls): Connect retries a throttled call, which the planner does not model; rehearse it "
+                        "for its blast radius")
+    per_second = traffic.contacts_per_minute / 60.0 * traffic.invocations_per_contact
+    seconds = (failure.latency_p99_ms + failure.latency_shift_ms) / 1000.0
+    concurrent = per_second * seconds  # Little's law, at the slow end of the latency
+    for limit, what in ((deployed.reserved_concurrency, f"{deployed.name}'s reserved concurrency"),
+                        (scenario.account_concurrency, "the account's concurrency")):
+        if limit is not None and concurrent >= limit / 2:
+            raise PlanError(f"{scenario.source}: about {concurrent:,.0f} concurrent executions at production's rate "
+                            f"against {what} of {limit:,}: throttling (and Connect's retries of it) is not "
+                            "modelled by the planner; rehearse it for its blast radius")
 
 
 def alarm_model(alarm: AlarmSpec, scenario: Scenario, new_version: str) -> AlarmModel:

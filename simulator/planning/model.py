@@ -22,10 +22,6 @@ from simulator.deployment.alarm_rule import COMPARISONS
 from simulator.deployment.plan import traffic_plan
 from simulator.scenario.spec import TrafficRouting
 
-# The model's step: at a period's length, the periods' boundaries (the clock's minute marks) would
-# always fall on the deployment's start and on CodeDeploy's polls, where they fall anywhere between
-# two polls: an alarm that breaches just before a poll can miss it and roll back one poll later.
-PHASE_STEP_S = 5
 PRE_PERIODS = 5  # alarm periods of old-only traffic before the start, so windows have their history
 
 
@@ -97,6 +93,11 @@ def _binomial(rng: np.random.Generator, counts: np.ndarray, p: np.ndarray) -> np
     return out
 
 
+def _after(starts: np.ndarray, instant: np.ndarray, step: int) -> np.ndarray:
+    """The share of each step (columns) after `instant` (one per deployment, rows)."""
+    return np.clip((starts[None, :] + step - instant[:, None]) / step, 0.0, 1.0)
+
+
 def _binomial_each(rng: np.random.Generator, counts: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Binomial draws with a probability per cell: drawn only in the columns where some 0 < p < 1."""
     out = np.where(p >= 1, counts, 0).astype(counts.dtype)
@@ -108,8 +109,8 @@ def _binomial_each(rng: np.random.Generator, counts: np.ndarray, p: np.ndarray) 
     return out
 
 
-def _aligned_step(alarms: list[AlarmModel], poll_s: float) -> int:
-    """The step at which periods and polls fall on the grid: their common divisor, 10 s at least."""
+def _step_seconds(alarms: list[AlarmModel], poll_s: float) -> int:
+    """The model's step: the periods' and polls' common divisor, 10 s at least."""
     step = 60
     for value in [a.period for a in alarms] + [int(poll_s)]:
         step = math.gcd(step, int(value)) if value else step
@@ -162,9 +163,10 @@ CHUNK = 8_192  # deployments simulated together: arrays small enough to stay in 
 def simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, alarms: list[AlarmModel],
              n: int, rng: np.random.Generator, *, poll_s: float = 60.0,
              final_flip_after_intervals: int = 1, aligned: bool = False) -> Outcomes:
-    """`n` deployments of one configuration. The alarms' periods fall anywhere against the deployment's
-    start, on a 5 s grid; `aligned`: on it and on CodeDeploy's polls (the alarm search's model, and the
-    case a chain computes by hand)."""
+    """`n` deployments of one configuration. The alarms' periods end anywhere against the deployment's
+    start (the clock's minute marks fall anywhere in it), so an alarm whose period ends just after a
+    CodeDeploy poll is seen at the next; `aligned`: on the start and the polls (the alarm search's
+    model, and the case a chain computes by hand)."""
     parts = [_simulate(routing, traffic, failure, alarms, min(CHUNK, n - start), rng, poll_s=poll_s,
                        final_flip_after_intervals=final_flip_after_intervals, aligned=aligned)
              for start in range(0, n, CHUNK)]
@@ -193,18 +195,21 @@ def draw(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, n: in
          step: int, history_s: int, final_flip_after_intervals: int = 1, between_grid: bool = False) -> Draws:
     """Invocations per step of `n` deployments, routed and failing as the failure model says, with
     `history_s` of old-only traffic before the start (the alarms' windows' history). `between_grid`:
-    the periods' boundaries fall a uniform fraction of a step after their grid instants; time is
-    counted from them, so the fault starts that much earlier against the grid and a decision at a
-    grid instant is seen by CodeDeploy's polls after it (PeriodValues.states)."""
+    the periods' boundaries fall a uniform fraction of a step after the grid's instants; the grid is
+    theirs, so the deployment (its shifts, its fault, its polls) starts that fraction before a grid
+    instant, a step straddling a change has it for its part, and a decision at a grid instant is seen
+    by the polls after it (PeriodValues.states)."""
     length, shifts = plan_steps(routing, final_flip_after_intervals)
     pre = PRE_PERIODS * history_s // step
     steps = max(1, math.ceil(length / step))
     total = pre + steps
     starts = (np.arange(total) - pre) * step  # each step's start, from the deployment's start
-    weight = np.zeros(total)
+    early = rng.uniform(0.0, step, size=n) if between_grid else np.zeros(n)  # the deployment's start before the grid's
+    weight = np.zeros((n, total))  # the new version's weight, averaged over each step
+    previous = 0.0
     for offset, w in shifts:
-        weight[starts >= offset] = w
-    weight[starts < 0] = 0.0
+        weight += (w - previous) * _after(starts, offset - early, step)
+        previous = w
     sampled = max(1.0, traffic.sampling_weight)  # a sampled rehearsal: fewer invocations, each counted as many
     rate = traffic.contacts_per_minute / 60.0 * traffic.invocations_per_contact / sampled  # invocations a second
     # A fault with an onset starts `onset_s` after the new version's first call (as the emulator's faults
@@ -213,12 +218,11 @@ def draw(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, n: in
     first = shifts[0][1] if shifts else 1.0
     first_call = rng.exponential(1.0 / (rate * first), size=n) if failure.onset_s and rate * first > 0 else \
         np.zeros(n)
-    from_s = failure.onset_s + first_call - (rng.uniform(0.0, step, size=n) if between_grid else 0.0)
-    # each step's share of time after the fault's start (a step straddling it fails for its part)
-    share = np.clip((starts[None, :] + step - from_s[:, None]) / step, 0.0, 1.0)
-    share[:, starts < 0] = 0.0
+    # of each step, the share after the fault's start; without an onset every new call fails alike, the
+    # first step's too (its new calls all come after the start)
+    share = _after(starts, failure.onset_s + first_call - early, step) if failure.onset_s else np.ones((n, total))
     invocations = rng.poisson(rate * step, size=(n, total)).astype(np.int32)
-    new = _binomial(rng, invocations, weight)
+    new = _binomial_each(rng, invocations, weight)
     old = invocations - new
     new_errors = _binomial_each(rng, new, failure.error_rate * share)
     if failure.error_rate:
@@ -255,7 +259,7 @@ def rollbacks(draws: Draws, state_alarm: np.ndarray, poll_s: float) -> np.ndarra
 def _simulate(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, alarms: list[AlarmModel],
               n: int, rng: np.random.Generator, *, poll_s: float, final_flip_after_intervals: int,
               aligned: bool) -> Outcomes:
-    step = _aligned_step(alarms, poll_s) if aligned else PHASE_STEP_S
+    step = _step_seconds(alarms, poll_s)
     history = max((a.period * a.evaluation_periods for a in alarms), default=60)
     draws = draw(routing, traffic, failure, n, rng, step=step, history_s=history,
                  final_flip_after_intervals=final_flip_after_intervals, between_grid=not aligned)

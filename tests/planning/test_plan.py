@@ -222,3 +222,22 @@ def test_bad_plan_input_is_one_line(tmp_path, args, why):
                            "--results", str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 2, done.stdout + done.stderr
     assert why in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("change, why", [
+    (("[functions.staged.faults.error]", "[functions.staged.faults.throttle]"),
+     "ConnectLambdaFunction's new version throttles (0.5 of its calls): Connect retries a throttled call, which the "
+     "planner does not model"),
+    (('name = "ConnectLambdaFunction"', 'name = "ConnectLambdaFunction"\nreserved_concurrency = 10'),
+     "about 8 concurrent executions at production's rate against ConnectLambdaFunction's reserved concurrency of 10: "
+     "throttling (and Connect's retries of it) is not modelled by the planner"),
+])
+def test_a_scenario_that_throttles_is_refused_not_planned_wrong(tmp_path, change, why):
+    text = (ROOT / "scenarios" / "linear-rollback.toml").read_text(encoding="utf-8")
+    assert change[0] in text
+    scenario = tmp_path / "throttles.toml"
+    scenario.write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "plan", str(scenario), "--simulations", "100",
+                           "--results", str(tmp_path / "plan")], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert why in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
