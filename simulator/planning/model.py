@@ -187,8 +187,8 @@ class Draws:
     new_errors: np.ndarray
     new_rejected: np.ndarray
     old_errors: np.ndarray
-    weight: float = 1.0  # the production invocations each drawn one stands for (metrics count it so)
-    between_grid: bool = False  # the periods' boundaries fall between the grid's instants (a phase finer than the step)
+    stands_for: float = 1.0  # the production invocations each drawn one stands for (metrics count it so)
+    between_grid: bool = False  # the deployment starts a fraction of a step before the alarms' grid (draw)
 
 
 def draw(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, n: int, rng: np.random.Generator, *,
@@ -285,7 +285,7 @@ def outcomes(draws: Draws, state_alarm: np.ndarray, failure: FailureModel, traff
     # what the new version's errors cost until the rollback (or the end)
     live = starts[None, :] < np.where(np.isnan(rollback), draws.length if steps else 0.0, rollback)[:, None]
     live &= starts[None, :] >= 0
-    failed_invocations = ((draws.new_errors + draws.new_rejected) * live).sum(axis=1) * draws.weight
+    failed_invocations = ((draws.new_errors + draws.new_rejected) * live).sum(axis=1) * draws.stands_for
     failed_contacts = _hurt_contacts(rollback, draws.length, draws.shifts, failure, traffic, rng)
     reached = np.isnan(rollback)
     duration = np.where(reached, draws.length, rollback)
@@ -302,7 +302,7 @@ class PeriodValues:
     valid: np.ndarray  # the period ends inside the simulated time
     phase: np.ndarray
     per: int  # steps a period
-    between_grid: bool = False  # a period ends just after its grid instant: its decision is seen after it
+    between_grid: bool = False  # polls fall just before their grid instant: a decision there is seen by the next
 
     def states(self, alarm_at: np.ndarray, instants: np.ndarray) -> np.ndarray:
         """The ALARM state at each instant (step boundaries), from each period's decision: the state
@@ -326,8 +326,8 @@ def period_values(alarm: AlarmModel, draws: Draws, failure: FailureModel, rng: n
     errors = {"new": draws.new_errors, "alias": draws.new_errors + draws.old_errors,
               "connect": draws.new_errors + draws.new_rejected + draws.old_errors,
               "never": np.zeros_like(new)}[alarm.scope]
-    if draws.weight != 1.0:  # each drawn invocation counted as the production ones it stands for
-        new, counts, errors = (np.rint(a * draws.weight).astype(np.int64) for a in (new, counts, errors))
+    if draws.stands_for != 1.0:  # each drawn invocation counted as the production ones it stands for
+        new, counts, errors = (np.rint(a * draws.stands_for).astype(np.int64) for a in (new, counts, errors))
     phase = np.asarray(rng.integers(0, per, size=n))  # where the deployment's start falls inside a period
     zero = np.zeros((n, 1))
     cum_counts = np.concatenate([zero, np.cumsum(counts, axis=1)], axis=1)
