@@ -55,6 +55,8 @@ def test_shipped_scenarios(tmp_path, name, outcome):
     if name == "linear-rollback":  # why it samples production's busy hour, said at start
         assert ("shiftsim: traffic: production 600 contacts/min at x60 is 600.0 real contacts/s; above the ceiling "
                 "(max_contacts_per_second), so it samples: starting 25.0/s, each standing for 24") in done.stdout
+        assert "how soon a fault's first errors come (sparser calls: an alarm may fire, and CodeDeploy roll back, " \
+               "a poll later)" in done.stdout  # and what sampling cannot reproduce, said in the summary
     if name == "wrong-alarm-dimensions":  # the lint said it at the start, with the fix
         assert ("shiftsim: alarm lint: alarm ErrorsOnTheFunction: dimensions {FunctionName=ConnectLambdaFunction, "
                 "Resource=ConnectLambdaFunction}: Lambda publishes no metric with them") in done.stdout

@@ -670,7 +670,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"deployment: {terms(production['failed_contacts_during'])}")
         if production["sampled"]:
             lines.append("  a sample does not reproduce what depends on full density: concurrency limits and "
-                         "throttling, and how many other contacts each one meets")
+                         "throttling, how many other contacts each one meets, and how soon a fault's first errors "
+                         "come (sparser calls: an alarm may fire, and CodeDeploy roll back, a poll later)")
         if production["late_contacts"]:
             lines.append(f"  {production['late_contacts']} contacts started late: the generator fell behind "
                          "production's arrival rate (add users, or set max_contacts_per_second to sample)")
