@@ -21,6 +21,7 @@ import math
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -118,14 +119,13 @@ def plan_band(scenario: Path, weight: float) -> tuple[float, float, float]:
     scenario as `shiftsim plan` reads it, measured as a rehearsal sampling with `weight` measures it."""
     from simulator.deployment.plan import predefined_configs
     from simulator.planning.inputs import from_scenario
-    from simulator.planning.model import Traffic, simulate
+    from simulator.planning.model import simulate
     from simulator.scenario.reader import load_scenario
 
     loaded = load_scenario(scenario)
     assert loaded.deployment is not None
     inputs = from_scenario(loaded)
-    traffic = Traffic(inputs.traffic.contacts_per_minute, inputs.traffic.invocations_per_contact,
-                      inputs.traffic.contact_seconds, weight)
+    traffic = replace(inputs.traffic, sampling_weight=weight)
     out = simulate(predefined_configs()[loaded.deployment.config], traffic, inputs.failure, inputs.alarms,
                    PLAN_SIMULATIONS, np.random.default_rng(7), poll_s=inputs.poll_s,
                    final_flip_after_intervals=inputs.final_flip_after_intervals)
@@ -149,20 +149,21 @@ def plan_against_rehearsals(runs: int) -> list[str]:
             except PlanError as exc:  # nothing to plan: said in the table, not compared
                 lines.append(f"| {scenario.stem} | not planned: {str(exc).split(': ', 1)[-1]} | | | | |")
                 continue
-            measured, inside, weights = [], 0, set()
-            bands: dict[float, tuple[float, float, float]] = {}
+            measured, inside = [], 0
+            bands: dict[float, tuple[float, float, float]] = {}  # per sampling weight (the same in every run)
             for seed in range(1, runs + 1):
                 summary = rehearsed(scenario, seed, Path(tmp) / f"{scenario.stem}-{seed}")
                 production = summary["production"]
                 weight = float(production["weight"])
-                weights.add(weight)
-                band = bands.get(weight) or bands.setdefault(weight, plan_band(scenario, weight))
+                if weight not in bands:
+                    bands[weight] = plan_band(scenario, weight)
+                band = bands[weight]
                 count = float(production["failed_contacts_during"]["estimate"])
                 measured.append(count)
                 inside += band[0] <= count <= band[2]
                 print(f"{scenario.stem} seed {seed}: {count:g} hurt, band {band[0]:g} to {band[2]:g}", flush=True)
             rehearsals = float(np.median(measured))
-            low, plan, high = bands[max(weights)]
+            low, plan, high = bands[max(bands)]
             apart = abs(plan - rehearsals) / rehearsals if rehearsals else (0.0 if plan == 0 else math.inf)
             met = inside >= 0.9 * runs and apart <= 0.15
             lines.append(f"| {scenario.stem} | {inside} of {runs} | {rehearsals:,.0f} | {plan:,.0f} ({low:,.0f} to "

@@ -10,6 +10,7 @@ the real-time examples are run as written by the tests that own them (REAL_TIME)
 from __future__ import annotations
 
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -80,7 +81,8 @@ class PageRun:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.made: dict[str, Path] = {}  # "<run-id>" / "plan-<run-id>": the latest run of that kind
-        self.servers: list[tuple[subprocess.Popen, str]] = []  # (serve, the port the page names)
+        self.servers: list[subprocess.Popen] = []
+        self.ports: dict[str, str] = {}  # the port the page names: the one its latest `serve` listens on here
 
     def results(self, value: str) -> str:
         """A page's `results/...` path, in the temporary folder; its <run-id>, the latest run made."""
@@ -104,8 +106,7 @@ class PageRun:
             args += ["--simulations", "1000"]
         if args[0] == "serve":
             return self.serve(args)
-        if any(a.startswith("http://127.0.0.1:") for a in args) and self.servers:
-            args = [self.port_of(a) for a in args]
+        args = [self.port_of(a) for a in args]
         done = subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True, text=True,
                               timeout=300, env=ENV, cwd=ROOT)
         ok = reached_a_verdict(done) if args[0] == "rehearse" else done.returncode == 0
@@ -117,11 +118,12 @@ class PageRun:
         args = [port if a == page_port else a for a in args] + ([] if "--port" in args else ["--port", port])
         server = subprocess.Popen([sys.executable, "-m", "simulator.cli", *args], stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, env=ENV, cwd=ROOT)
-        self.servers.append((server, page_port))
-        ready = server.stdout.readline() if server.stdout else ""  # blocks until it says where it listens
-        assert f"listening on http://127.0.0.1:{port}" in ready, (args, ready + server.stdout.read() if
-                                                                  server.stdout else "")
-        self.ports = {page_port: port}
+        self.servers.append(server)
+        assert server.stdout is not None
+        said = select.select([server.stdout], [], [], 120)[0]  # bounded: a serve that never says is a failure
+        ready = server.stdout.readline() if said else ""
+        assert f"listening on http://127.0.0.1:{port}" in ready, (args, ready)
+        self.ports[page_port] = port
 
     def port_of(self, value: str) -> str:
         for page_port, port in self.ports.items():
@@ -137,7 +139,7 @@ class PageRun:
         assert reached_a_verdict(done), (line, args, done.returncode, done.stdout[-2000:] + done.stderr[-2000:])
 
     def stop(self) -> None:
-        for server, _ in self.servers:
+        for server in self.servers:
             server.send_signal(signal.SIGINT)
             try:
                 code = server.wait(30)

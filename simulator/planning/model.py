@@ -85,21 +85,9 @@ def plan_steps(routing: TrafficRouting, final_flip_after_intervals: int = 1) -> 
 
 
 def _binomial(rng: np.random.Generator, counts: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Binomial draws per column with probability p[column]: drawn only where 0 < p < 1."""
-    out = np.zeros_like(counts) if not (p >= 1).any() else np.where(p[None, :] >= 1, counts, 0).astype(counts.dtype)
-    columns = np.nonzero((p > 0) & (p < 1))[0]
-    if len(columns):
-        out[:, columns] = rng.binomial(counts[:, columns], p[columns]).astype(counts.dtype)
-    return out
-
-
-def _after(starts: np.ndarray, instant: np.ndarray, step: int) -> np.ndarray:
-    """The share of each step (columns) after `instant` (one per deployment, rows)."""
-    return np.clip((starts[None, :] + step - instant[:, None]) / step, 0.0, 1.0)
-
-
-def _binomial_each(rng: np.random.Generator, counts: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Binomial draws with a probability per cell: drawn only in the columns where some 0 < p < 1."""
+    """Binomial draws of `counts` (deployments x steps) with probability `p`, per step or per cell:
+    drawn only in the columns where some 0 < p < 1."""
+    p = np.broadcast_to(p, counts.shape)
     out = np.where(p >= 1, counts, 0).astype(counts.dtype)
     columns = np.nonzero(((p > 0) & (p < 1)).any(axis=0))[0]
     if len(columns):
@@ -107,6 +95,11 @@ def _binomial_each(rng: np.random.Generator, counts: np.ndarray, p: np.ndarray) 
         drawn = rng.binomial(counts[:, columns], np.clip(part, 0.0, 1.0)).astype(counts.dtype)
         out[:, columns] = np.where(part >= 1, counts[:, columns], drawn)
     return out
+
+
+def _after(starts: np.ndarray, instant: np.ndarray, step: int) -> np.ndarray:
+    """The share of each step (columns) after `instant` (one per deployment, rows)."""
+    return np.clip((starts[None, :] + step - instant[:, None]) / step, 0.0, 1.0)
 
 
 def _step_seconds(alarms: list[AlarmModel], poll_s: float) -> int:
@@ -222,13 +215,13 @@ def draw(routing: TrafficRouting, traffic: Traffic, failure: FailureModel, n: in
     # first step's too (its new calls all come after the start)
     share = _after(starts, failure.onset_s + first_call - early, step) if failure.onset_s else np.ones((n, total))
     invocations = rng.poisson(rate * step, size=(n, total)).astype(np.int32)
-    new = _binomial_each(rng, invocations, weight)
+    new = _binomial(rng, invocations, weight)
     old = invocations - new
-    new_errors = _binomial_each(rng, new, failure.error_rate * share)
+    new_errors = _binomial(rng, new, failure.error_rate * share)
     if failure.error_rate:
-        new_rejected = _binomial_each(rng, new - new_errors, np.where(share > 0, failure.rejected_rate, 0.0))
+        new_rejected = _binomial(rng, new - new_errors, np.where(share > 0, failure.rejected_rate, 0.0))
     else:
-        new_rejected = _binomial_each(rng, new, failure.rejected_rate * share)
+        new_rejected = _binomial(rng, new, failure.rejected_rate * share)
     old_errors = _binomial(rng, old, np.full(total, failure.baseline_error_rate))
     return Draws(length, shifts, step, pre, new, old, new_errors, new_rejected, old_errors, sampled, between_grid)
 
