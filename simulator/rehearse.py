@@ -196,7 +196,11 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     for line in session.alarm_lint:
         say(f"shiftsim: alarm lint: {line}")
     traffic = traffic_plan(scenario, target, time_scale)
-    if traffic is not None:  # why it drives production's rate for real, or samples it
+    measured = traffic is not None and scenario.load.max_contacts_per_second <= 0 and target == "local"
+    if traffic is not None and measured:  # the session measures what the machine holds, and says it below
+        say(f"shiftsim: traffic: {traffic.need()}, with no ceiling (max_contacts_per_second): what this machine "
+            "holds is measured as the test starts")
+    elif traffic is not None:  # why it drives production's rate for real, or samples it
         say(f"shiftsim: traffic: {traffic.describe()}")
     if deploys(scenario, watch_existing) and not watch_existing:
         say(f"shiftsim: length: {expected_length(scenario, target, time_scale)}")
@@ -219,6 +223,9 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
             death = session.emulator_death()
             if death is not None or session.start_error is not None:
                 break
+            if measured and session.ready.is_set() and session.traffic is not None:  # the plan with what the machine was measured to hold
+                say(f"shiftsim: traffic: {session.traffic.describe()}")
+                measured = False
             coordination = session.coordination
             status = coordination.deployment.get("status") if coordination else None
             if status == "could not start":

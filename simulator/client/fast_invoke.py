@@ -20,7 +20,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from hashlib import sha256
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +41,7 @@ _PER_CALL = {"authorization", "x-amz-date", "amz-sdk-invocation-id", "content-le
              "x-amz-security-token"}
 
 
+_DRY_RUN = "dry-run:"  # the key of a function's DryRun template
 _MARK = "20000101T000000Z"  # a timestamp that appears nowhere else in a canonical request
 _EMPTY_SHA256 = sha256(b"").hexdigest()
 
@@ -189,18 +190,21 @@ class FastLambdaInvoker:
             raise _Prepared(request)
         self._captured.append(request)
 
-    async def prepare(self, function_arn: str) -> None:
+    async def prepare(self, function_arn: str, *, dry_run: bool = False) -> None:
         """Have aiobotocore build and sign an Invoke of the function without sending it, and keep it
         as the template: the first real invocation is then already a fast one, and the client's
         warm-up is never timed as a function's latency. A request botocore refuses to build is left
-        for the first call to report."""
-        if function_arn in self.templates:
+        for the first call to report. With `dry_run`, the template asks Lambda's DryRun (see
+        `dry_runs`)."""
+        key = _DRY_RUN + function_arn if dry_run else function_arn
+        if key in self.templates:
             return
         token = _preparing_only.set(True)
         try:
-            await self.client.invoke(FunctionName=function_arn, Payload=b"{}")
+            await self.client.invoke(FunctionName=function_arn, Payload=b"{}",
+                                     **({"InvocationType": "DryRun"} if dry_run else {}))
         except _Prepared as prepared:
-            self._keep(function_arn, prepared.request)
+            self._keep(key, prepared.request)
         except (BotoCoreError, ClientError):
             pass
         finally:
@@ -234,10 +238,27 @@ class FastLambdaInvoker:
             self._credentials_at = now
         return self._signer
 
+    def dry_runs(self) -> Callable[[str, bytes], Awaitable[RawInvocation]]:
+        """An invoker that sends each prepared function's DryRun (`prepare(..., dry_run=True)`) the
+        way this one sends an Invoke: the same path on the wire, and nothing run, counted or routed
+        (Lambda answers 204 once it has checked the function, the qualifier and the caller's rights)."""
+        async def dry_run(function_arn: str, payload: bytes) -> RawInvocation:
+            template = self.templates.get(_DRY_RUN + function_arn)
+            if template is None:  # a function named at run time: prepared on first use
+                await self.prepare(function_arn, dry_run=True)
+                template = self.templates.get(_DRY_RUN + function_arn)
+                if template is None:
+                    return RawInvocation(status=0, error_code="DryRun", error_message="could not be built")
+            return await self._send(template, payload)
+        return dry_run
+
     async def __call__(self, function_arn: str, payload: bytes) -> RawInvocation:
         template = self.templates.get(function_arn)
         if template is None:
             return await self._first_call(function_arn, payload)
+        return await self._send(template, payload)
+
+    async def _send(self, template: _Template, payload: bytes) -> RawInvocation:
         signer = await self._signer_now()
         if template.signer is None or template.signer.signer is not signer:
             template.use(TemplateSigner(signer, template.url, template.signed))

@@ -47,6 +47,7 @@ from simulator.deployment.arn import parse_function_name
 from simulator.deployment.clock import Clock, ScaledClock
 from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
+from simulator.loadgen.capacity import measure_capacity
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.contact_hooks import ContactHooks, Invocation
 from simulator.loadgen.emulator_process import EmulatorProcess
@@ -281,15 +282,17 @@ class LoadSession:
                 self.coordination = Coordination(self)
             self.coordination.start()
 
-    def _traffic_plan(self) -> TrafficPlan | None:
-        """Production's arrivals on this run's clock (None: the load is the users' own, in real time)."""
+    def _traffic_plan(self, held_per_second: float = 0.0, capacity: str = "") -> TrafficPlan | None:
+        """Production's arrivals on this run's clock (None: the load is the users' own, in real time),
+        within what the machine holds when that was measured."""
         o = self.options
         peak = o.traffic_profile.peak if o.traffic_profile is not None else o.contacts_per_minute
         if not peak:
             return None
         scale = self.clock.scale  # sized for the peak: one weight for the run, fewer starts off-peak
         return plan_traffic(peak, scale, o.max_contacts_per_second,
-                            expected_contact_seconds(o.loops_per_contact, mean_duration(o.prompt_time), scale))
+                            expected_contact_seconds(o.loops_per_contact, mean_duration(o.prompt_time), scale),
+                            held_per_second, capacity)
 
     async def _follow_profile(self, processes: int) -> None:
         """Production's arrivals over the emulated day: the arrivals' rate follows the profile."""
@@ -351,7 +354,15 @@ class LoadSession:
             from simulator.client.admin_client import emulator_clock
 
             self.clock = await emulator_clock(self.endpoint)
-        self.traffic = self._traffic_plan()
+        traffic = self._traffic_plan()
+        proxy = proxy_for(lambda_client) if self.options.invoker == "fast" else None
+        fast = FastLambdaInvoker(lambda_client, socket_factory=native_socket) if self.options.invoker == "fast" \
+            and not proxy else None
+        if fast is not None:
+            stack.push_async_callback(fast.close)
+            if traffic is not None and self._measures_capacity():
+                traffic = await self._measured_plan(fast)
+        self.traffic = traffic
         if self.traffic is not None and self.traffic.sampled:  # before any Invoke is built, templates too
             weight = f"{self.traffic.weight:.6g}"
 
@@ -359,18 +370,18 @@ class LoadSession:
                 request.headers[WEIGHT_HEADER] = weight
 
             lambda_client.meta.events.register("before-sign.lambda.Invoke", weigh)
-        proxy = proxy_for(lambda_client) if self.options.invoker == "fast" else None
         if proxy:
             log.warning("shiftsim: %s is reached through a proxy (%s): invoking with aiobotocore (the fast "
                         "invoker connects directly)", lambda_client.meta.endpoint_url, proxy)
-        if self.options.invoker == "fast" and not proxy:
-            fast = FastLambdaInvoker(lambda_client, socket_factory=native_socket)
-            stack.push_async_callback(fast.close)
+        if fast is not None:
             for flow in self.flows.flows.values():
                 for block in flow.blocks.values():
                     if not block.function_arn.startswith("$."):  # named at run time: prepared on first use
                         await fast.prepare(block.function_arn)
-            await fast.warm(self._users_here())  # a connection per user before the load, not during it
+            users = self._users_here()
+            if traffic is not None and traffic.held_per_second:  # no more than the measured plan's users use
+                users = min(users, traffic.users)
+            await fast.warm(users)  # a connection per user before the load, not during it
             self.invoker = fast
         else:
             self.invoker = LambdaInvoker(lambda_client)
@@ -382,6 +393,28 @@ class LoadSession:
         if self.options.target == "local":  # the Connect instance's flow logs and metrics go to the emulator
             self.logs_client = await stack.enter_async_context(client(self.target, "logs"))
         self._clients = stack
+
+    def _measures_capacity(self) -> bool:
+        """Production's rate with no ceiling of the scenario's, on the emulator, in one process: what
+        this machine can hold is measured, and the rate sampled above it. (Processes would each measure
+        their own and must share one weight; against AWS nothing can be sampled.)"""
+        return (self.options.max_contacts_per_second <= 0 and self.options.target == "local"
+                and getattr(self.env.parsed_options, "shiftsim_processes", 1) == 1 and not self.distributed)
+
+    async def _measured_plan(self, fast: FastLambdaInvoker) -> TrafficPlan | None:
+        """The traffic plan with the rate this process was measured to hold (see loadgen.capacity)."""
+        o = self.options
+        for flow in self.flows.flows.values():
+            for block in flow.blocks.values():
+                if not block.function_arn.startswith("$."):
+                    await fast.prepare(block.function_arn, dry_run=True)
+        capacity = await measure_capacity(self.flows, fast.dry_runs(), self.clock, o.scenario.connect,
+                                          region=o.region, account=o.scenario.account,
+                                          loops_per_contact=o.loops_per_contact)
+        if not capacity.invocations:
+            return self._traffic_plan()
+        held = capacity.invocations_per_second / max(1.0, capacity.invocations_per_contact)
+        return self._traffic_plan(held, capacity.describe())
 
     def _start_telemetry(self) -> None:
         """The Connect instance's reports for this test: to the run folder, and on the local target

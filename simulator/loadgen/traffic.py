@@ -22,18 +22,35 @@ class TrafficPlan:
     weight: float  # production contacts each real one stands for (1: driven for real)
     contact_seconds: float  # a contact's expected length in real seconds
     users: int  # callers needed to start `driven_per_second` (arrival rate x contact length, with headroom)
+    held_per_second: float = 0.0  # real contact starts a second the machine was measured to hold (0: not measured)
+    capacity: str = ""  # how that was measured, said with the plan
 
     @property
     def sampled(self) -> bool:
         return self.weight > 1.0
 
-    def describe(self) -> str:
-        what = (f"production {self.contacts_per_minute:g} contacts/min at x{self.scale:g} is "
+    @property
+    def limited_by_machine(self) -> bool:
+        """Sampled because the machine cannot hold production's rate (not for the scenario's ceiling)."""
+        return self.sampled and 0 < self.held_per_second and self.driven_per_second == self.held_per_second
+
+    def need(self) -> str:
+        return (f"production {self.contacts_per_minute:g} contacts/min at x{self.scale:g} is "
                 f"{self.needed_per_second:,.1f} real contacts/s")
-        if self.sampled:
+
+    def describe(self) -> str:
+        what = self.need()
+        if self.limited_by_machine:
+            what += (f", more than this machine holds: {self.capacity}, {self.held_per_second:,.1f} contacts/s of "
+                     f"this flow; so it samples: starting {self.driven_per_second:,.1f}/s, each standing for "
+                     f"{self.weight:.3g} production contacts (CloudWatch counts them so; counts are scaled back "
+                     "with their sampling interval)")
+        elif self.sampled:
             what += (f"; above the ceiling (max_contacts_per_second), so it samples: starting "
                      f"{self.driven_per_second:,.1f}/s, each standing for {self.weight:.3g} production contacts "
                      "(CloudWatch counts them so; counts are scaled back with their sampling interval)")
+        elif self.held_per_second > 0:
+            what += f"; driven for real ({self.capacity}, {self.held_per_second:,.1f} contacts/s of this flow)"
         else:
             what += "; driven for real"
         return what + (f"; {self.users} users (arrivals x {self.contact_seconds:.2f} s a contact, with headroom); "
@@ -42,15 +59,19 @@ class TrafficPlan:
 
 
 def plan_traffic(contacts_per_minute: float, scale: float, max_per_second: float,
-                 contact_seconds: float) -> TrafficPlan:
+                 contact_seconds: float, held_per_second: float = 0.0, capacity: str = "") -> TrafficPlan:
     """The plan for `contacts_per_minute` of production at time scale `scale`, starting at most
-    `max_per_second` real contacts a second (0: no ceiling); a contact lasts `contact_seconds` real
-    seconds on average."""
+    `max_per_second` real contacts a second (0: no ceiling) and at most `held_per_second`, what the
+    machine was measured to hold (0: not measured; `capacity` says how); a contact lasts
+    `contact_seconds` real seconds on average."""
     needed = contacts_per_minute / 60.0 * scale
     driven = min(needed, max_per_second) if max_per_second > 0 else needed
+    if held_per_second > 0 and driven > held_per_second:
+        driven = held_per_second
     weight = needed / driven if driven > 0 else 1.0
     users = max(1, math.ceil(driven * contact_seconds * 1.5) + 1)
-    return TrafficPlan(contacts_per_minute, scale, needed, driven, weight, contact_seconds, users)
+    return TrafficPlan(contacts_per_minute, scale, needed, driven, weight, contact_seconds, users,
+                       held_per_second, capacity)
 
 
 

@@ -195,3 +195,31 @@ def test_an_error_body_with_null_fields_reads_as_a_missing_one():
         assert (raw.error_code, raw.error_message) == ("502", "")
     raw = _read(429, {}, b'{"__type": "com.amazon#TooManyRequestsException", "message": "Rate exceeded"}')
     assert (raw.error_code, raw.error_message) == ("TooManyRequestsException", "Rate exceeded")
+
+
+async def test_a_dry_run_sends_what_aiobotocores_dry_run_sends(served):
+    """The capacity measurement's invoker: each function's DryRun on the fast path, the same request
+    as aiobotocore's own DryRun (bar the signature's time), answered 204 without running the code."""
+    url, seen = served
+    payload = json.dumps({"Name": "ContactFlowEvent"}).encode()
+    async with client(Target("local", url), "lambda", retries=False) as lam:
+        fast = FastLambdaInvoker(lam)
+        try:
+            await fast.prepare(CASES["function error"], dry_run=True)
+            assert seen == []
+            dry_run = fast.dry_runs()
+            quick = await dry_run(CASES["function error"], payload)  # version 2 always fails: not run
+            reference = await lam.invoke(FunctionName=CASES["function error"], InvocationType="DryRun",
+                                         Payload=payload)
+            assert (quick.status, quick.function_error, quick.payload) == (204, None, b"")
+            assert reference["StatusCode"] == 204
+            ours, official = seen
+            assert (ours["path"], ours["body"]) == (official["path"], official["body"])
+            assert ours["headers"]["x-amz-invocation-type"] == "DryRun"
+            assert {k: v for k, v in ours["headers"].items() if k not in VARYING} == \
+                {k: v for k, v in official["headers"].items() if k not in VARYING}
+            unprepared = await dry_run(CASES["not found"], payload)  # prepared on first use
+            assert unprepared.status == 404 and unprepared.error_code == "ResourceNotFoundException"
+            assert CASES["function error"] not in fast.templates  # the Invoke's own template is apart
+        finally:
+            await fast.close()

@@ -83,6 +83,26 @@ def test_event_and_dry_run(emulator):
     assert dry["StatusCode"] == 204 and "ExecutedVersion" not in dry
 
 
+def test_a_dry_run_runs_counts_and_routes_nothing():
+    """DryRun checks the function and the caller: it runs no code (version 2 always fails), is no
+    Invocation in CloudWatch, and draws no routing, so a seeded run's versions are the same with or
+    without the DryRuns shiftsim's capacity measurement sends first."""
+    def versions(dry_runs):
+        with running_emulator(scenario("[functions.versions.faults.error]\nrate = 1.0")) as running:
+            lam = running.boto3()
+            lam.update_alias(FunctionName=FN, Name="PROD",
+                             RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+            for _ in range(dry_runs):
+                assert invoke(lam, ALIAS_ARN, InvocationType="DryRun")[0]["StatusCode"] == 204
+            metrics = running.boto3("cloudwatch").list_metrics(Namespace="AWS/Lambda")["Metrics"]
+            assert dry_runs == 0 or metrics == []
+            return [invoke(lam, ALIAS_ARN)[0]["ExecutedVersion"] for _ in range(30)]
+
+    plain = versions(0)
+    assert set(plain) == {"1", "2"}
+    assert versions(40) == plain
+
+
 def test_bad_request_bodies(emulator):
     lam = emulator.boto3()
     with pytest.raises(ClientError) as info:

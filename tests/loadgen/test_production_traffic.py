@@ -46,6 +46,7 @@ outcome = "rolled_back"
 def test_the_plan_derives_the_real_rate_the_users_and_the_weight():
     full = plan_traffic(60, 60, 0, 0.3)
     assert (full.needed_per_second, full.driven_per_second, full.weight, full.sampled) == (60.0, 60.0, 1.0, False)
+    assert not full.limited_by_machine
     assert full.users == 28  # 60 a second for 0.3 s each, with half again as headroom, plus one
     sampled = plan_traffic(60, 60, 15, 0.3)
     assert (sampled.driven_per_second, sampled.weight, sampled.sampled) == (15.0, 4.0, True)
@@ -79,8 +80,12 @@ def rehearse(tmp_path, name, ceiling):
 
 @pytest.mark.xdist_group("flat-out")  # two runs' alarm times compared: on a machine of its own (pyproject.toml)
 def test_a_full_rate_run_and_a_sampled_run_agree_in_productions_terms(tmp_path):
-    full, _ = rehearse(tmp_path, "full", 0)
+    full, full_out = rehearse(tmp_path, "full", 0)
     sampled, out = rehearse(tmp_path, "sampled", 15)
+    # no ceiling: what the machine holds is measured at the start, and said with the plan
+    assert "with no ceiling (max_contacts_per_second): what this machine holds is measured" in full_out
+    assert "60.0 real contacts/s; driven for real (this process measured " in full_out
+    assert "measured" not in out
     assert not full["production"]["sampled"] and full["production"]["weight"] == 1.0
     assert sampled["production"]["sampled"] and sampled["production"]["weight"] == pytest.approx(4.0)
     assert "each contact here stood for 4" in out and "(95 % " in out
@@ -155,3 +160,35 @@ def test_arrivals_follow_the_profile_across_its_boundary(tmp_path):
     before = sum(1 for t in first_seen.values() if t - start < 110) / 110  # a margin for the boundary's second
     after = sum(1 for t in first_seen.values() if t - start >= 130) / (max(first_seen.values()) - start - 130)
     assert 0.03 <= after / before <= 0.3, (before, after)  # 30 against 300 a minute: a tenth
+
+
+FLOOD = """
+[scenario]
+name = "flood"
+seed = 4
+time_scale = 60
+[load]
+contacts_per_minute = 6000
+loops_per_contact = 3
+prompt_time = "fixed:0.6"
+max_duration = 3
+"""
+
+
+def test_with_no_ceiling_a_rate_beyond_the_machine_is_sampled_at_what_it_was_measured_to_hold(tmp_path):
+    # 6,000 real contacts/s at x60, 18,000 invocations/s: more than one process holds here, however quiet
+    (tmp_path / "flood.toml").write_text(FLOOD)
+    folder = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(tmp_path / "flood.toml"),
+                           "--results", str(folder)], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=240)
+    assert done.returncode in (0, 1, 3), done.stdout[-3000:] + done.stderr[-3000:]  # a verdict, not a crash
+    assert "is 6,000.0 real contacts/s, with no ceiling (max_contacts_per_second): what this machine holds is " \
+           "measured as the test starts" in done.stdout
+    said = next(line for line in done.stdout.splitlines() if "more than this machine holds" in line)
+    assert "this process measured " in said and "DryRun invocations through the whole path" in said
+    from simulator.report.record import load_record
+
+    traffic = load_record(folder).info["traffic"]
+    assert 0 < traffic["held_per_second"] == traffic["driven_per_second"] < 6_000
+    assert traffic["weight"] == pytest.approx(6_000 / traffic["held_per_second"])
+    assert f"each standing for {traffic['weight']:.3g} production contacts" in said

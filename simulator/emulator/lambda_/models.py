@@ -669,8 +669,9 @@ class LambdaBackend:
 
     # ---- invoke ---------------------------------------------------------------------------------
 
-    def route(self, fn: Function, qualifier: str | None) -> tuple[Version, str | None]:
-        """The version an invocation runs on, with one weighted draw per call through an alias."""
+    def route(self, fn: Function, qualifier: str | None, draw: bool = True) -> tuple[Version, str | None]:
+        """The version an invocation runs on, with one weighted draw per call through an alias (none
+        when not `draw`: a DryRun runs nothing, and must not move a seeded run's routing)."""
         if qualifier is None or qualifier == LATEST:
             return fn.latest, None
         alias = fn.aliases.get(qualifier)
@@ -680,7 +681,7 @@ class LambdaBackend:
                 raise self._not_found(fn, qualifier)
             return version, None
         number = alias.function_version
-        for additional, weight in alias.weights.items():
+        for additional, weight in alias.weights.items() if draw else ():
             if self.routing_rng.random() < weight:
                 number = additional
         return fn.version(number), alias.name  # type: ignore[return-value]
@@ -720,7 +721,7 @@ class LambdaBackend:
         except (ValueError, UnicodeDecodeError) as exc:
             raise LambdaError(400, "InvalidRequestContentException",
                               f"Could not parse request body into json: {exc}") from None
-        version, alias = self.route(fn, qualifier)
+        version, alias = self.route(fn, qualifier, draw=invocation_type != "DryRun")
         if invocation_type == "DryRun":
             return InvokeResult(status=204)
         now = self.clock.now()

@@ -1,0 +1,104 @@
+"""The rate this process can hold, measured when the test starts: contacts run the scenario's flows
+through the whole per-invocation path (the interpreter, the Invoke blocks, the fast invoker and its
+connections, the contact's hooks, the flow log entries formatted and their PutLogEvents body built),
+each Invoke sent as Lambda's DryRun, so that nothing runs, is counted or is routed. The process's CPU
+per invocation, on this machine as busy as it is now, sets how many invocations a second it can hold;
+production's traffic above that is sampled (`traffic.plan_traffic`), and the start says so."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from simulator.client.coarse_timeouts import CoarseTimeouts
+from simulator.connect.event import Contact
+from simulator.connect.flow import FlowSet
+from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
+from simulator.connect.invoke import RawInvocation
+from simulator.loadgen.connect_telemetry import ConnectTelemetry, log_batches, put_log_events_body
+from simulator.loadgen.contact_hooks import ContactHooks
+from simulator.loadgen.pacing import Pacer
+from simulator.scenario.spec import ConnectInstance
+
+# The share of one core the invocations may take: the rest is Locust's statistics, the record, the
+# reports' publishing and the machine's slow moments (bench/rate.py: at 90 % of the best closed loop,
+# starts fall behind whenever the core slows down; at 50 to 80 % they keep to the rate).
+HOLD_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Capacity:
+    cpu_per_invocation_s: float  # this process's CPU seconds per invocation, measured
+    invocations: int  # invocations measured (past the warm-up)
+    invocations_per_contact: float  # as the flows ran with DryRun's empty answers
+
+    @property
+    def invocations_per_second(self) -> float:
+        """What one process can hold: HOLD_SHARE of a core, at the measured cost."""
+        return HOLD_SHARE / self.cpu_per_invocation_s if self.cpu_per_invocation_s > 0 else float("inf")
+
+    def describe(self) -> str:
+        return (f"this process measured {1e6 * self.cpu_per_invocation_s:,.0f} us of CPU per invocation "
+                f"({self.invocations:,} DryRun invocations through the whole path), so it holds about "
+                f"{self.invocations_per_second:,.0f} invocations/s ({100 * HOLD_SHARE:.0f} % of a core)")
+
+
+class _MeasuringSession:
+    """What ContactHooks needs of a load session, for contacts that are measured and leave nothing
+    behind: no pacing, rows and flow log entries made and dropped, nothing published."""
+
+    def __init__(self, invoker: Callable[[str, bytes], Awaitable[RawInvocation]], clock: Any,
+                 telemetry: ConnectTelemetry) -> None:
+        self.invoker, self.clock, self.telemetry = invoker, clock, telemetry
+        self.pacer, self.timeouts = Pacer(0.0), CoarseTimeouts()
+        self.finished: deque[Any] = deque()
+        self.node, self.traffic = "capacity", None
+        self.options = SimpleNamespace(result_attribute=None)
+
+    def _qualifier(self, arn: str) -> str:
+        return arn
+
+
+async def measure_capacity(flows: FlowSet, dry_runs: Callable[[str, bytes], Awaitable[RawInvocation]], clock: Any,
+                           connect: ConnectInstance, *, region: str, account: str, loops_per_contact: int,
+                           concurrency: int = 32, warm: int = 200, counted: int = 2000,
+                           max_seconds: float = 3.0) -> Capacity:
+    """Run contacts `concurrency` at a time, `warm` invocations unmeasured then about `counted`
+    measured (fewer if `max_seconds` of wall time pass first: a machine that slow has its answer)."""
+    telemetry = ConnectTelemetry(connect, region=region, account=account, now=clock.now, publish=False)
+    session = _MeasuringSession(dry_runs, clock, telemetry)
+    limits = ContactLimits(max_invocations=max(10, 10 * loops_per_contact))
+
+    async def contacts(target: int, deadline: float) -> tuple[int, int]:
+        invocations = contacts_run = 0
+
+        async def caller() -> None:
+            nonlocal invocations, contacts_run
+            while invocations < target and time.monotonic() < deadline:
+                state = ContactState(Contact(channel="CHAT"))
+                hooks = ContactHooks(session, state, lambda: 0.0)
+                await run_contact(flows, state, hooks, keep_going=lambda s: s.entries <= loops_per_contact,
+                                  limits=limits)
+                invocations += state.invocations
+                contacts_run += 1
+                session.finished.clear()
+                if state.invocations == 0:  # a flow that invokes nothing here: nothing to measure
+                    return
+
+        await asyncio.gather(*(caller() for _ in range(concurrency)))
+        for batch in log_batches(telemetry.take_entries()):
+            put_log_events_body(connect.log_group, "capacity", batch)
+        return invocations, contacts_run
+
+    await contacts(warm, time.monotonic() + max_seconds)
+    cpu = time.process_time()
+    invocations, contacts_run = await contacts(counted, time.monotonic() + max_seconds)
+    used = time.process_time() - cpu
+    telemetry.close()
+    return Capacity(used / invocations if invocations else 0.0, invocations,
+                    invocations / contacts_run if contacts_run else 0.0)
