@@ -62,6 +62,7 @@ class FlowSet:
     functions: FunctionMap | None = None  # for blocks whose function is a JSONPath, resolved at run time
     unavailable: dict[str, str] = field(default_factory=dict)  # flows beside it no static path reaches that failed to load
     resolved_blocks: dict[tuple[str, str, str], InvokeBlock] = field(default_factory=dict)
+    found: dict[str, Flow | None] = field(default_factory=dict, repr=False, compare=False)  # find's answers
 
     def block_for(self, flow: Flow, identifier: str, value: str) -> InvokeBlock:
         """The block `identifier` of `flow` invoking the function its JSONPath resolved to (`value`);
@@ -86,8 +87,13 @@ class FlowSet:
 
     def find(self, value: str) -> Flow | None:
         """The loaded flow a TransferToFlow value (static or resolved at run time) names."""
+        if value in self.found:  # a looping flow transfers to the same value every loop
+            return self.found[value]
         flow_id = self.names.get(value) or self.names.get(reference(value))
-        return self.flows.get(flow_id) if flow_id else None
+        flow = self.flows.get(flow_id) if flow_id else None
+        if len(self.found) < 4096:  # bounded, whatever values a flow resolves at run time
+            self.found[value] = flow
+        return flow
 
     def why_not(self, value: str) -> str:
         """Why a transfer to `value` finds no flow."""

@@ -64,6 +64,7 @@ class EntryText:
     def __init__(self) -> None:
         self.parts: dict[tuple[str, str, str, bool, str | None], tuple[str, str, str, bool]] = {}
         self.seconds: dict[int, str] = {}  # the Timestamp up to its milliseconds, per second
+        self.contacts: dict[str, str] = {}  # a contact id as JSON: a contact writes some forty entries
 
     def timestamp(self, at: float) -> str:
         """log_timestamp(at), with the formatting of each second done once."""
@@ -91,7 +92,12 @@ class EntryText:
                 self.parts.clear()
             parts = self.parts[key] = self._parts(flow, flow_id, action, outcome if invoked else None, fault)
         head, middle, tail, with_external = parts
-        text = f"{head}{orjson.dumps(contact_id).decode()}{middle}{self.timestamp(at)}{tail}"
+        contact = self.contacts.get(contact_id)
+        if contact is None:
+            if len(self.contacts) > 8192:
+                self.contacts.clear()
+            contact = self.contacts[contact_id] = orjson.dumps(contact_id).decode()
+        text = f"{head}{contact}{middle}{self.timestamp(at)}{tail}"
         if with_external:
             return f'{text[:-1]},"ExternalResults":{orjson.dumps(outcome.external).decode()}}}'  # type: ignore[union-attr]
         return text

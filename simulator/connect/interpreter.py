@@ -7,9 +7,10 @@ a block takes its error branch; never an exception out of a contact.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -92,22 +93,32 @@ def resolve(value: Any, state: ContactState) -> Any:
     Raises KeyError when the path does not resolve."""
     if not isinstance(value, str) or not value.startswith("$."):
         return value
-    parts = value[2:].split(".")
-    if parts[0] == "StoredCustomerInput" and len(parts) == 1:
+    parts = _path(value)
+    head = parts[0]
+    if head == "StoredCustomerInput" and len(parts) == 1:
         if state.stored_input is None:
             raise KeyError(value)
         return state.stored_input
-    flow_data: dict[str, Any] = {"External": state.external, "Attributes": state.contact.attributes,
-                                 "Lex": state.lex, "Metrics": state.metrics, "LambdaInvocation": state.lambda_invocation,
-                                 "FlowAttributes": state.flow_attributes}
-    if parts[0] in flow_data:
-        node: Any = flow_data[parts[0]]
-    else:  # the contact's system data: $.ContactId, $.Channel, $.CustomerEndpoint.Address ...
-        return _walk(state.contact.contact_data(), parts, value)
-    return _walk(node, parts[1:], value)
+    flow_data = _FLOW_DATA.get(head)
+    if flow_data is not None:
+        return _walk(flow_data(state), parts[1:], value)
+    return _walk(state.contact.contact_data(), parts, value)  # system data: $.ContactId, $.Channel ...
 
 
-def _walk(node: Any, parts: list[str], original: str) -> Any:
+_FLOW_DATA: dict[str, Callable[[ContactState], Any]] = {
+    "External": lambda s: s.external, "Attributes": lambda s: s.contact.attributes, "Lex": lambda s: s.lex,
+    "Metrics": lambda s: s.metrics, "LambdaInvocation": lambda s: s.lambda_invocation,
+    "FlowAttributes": lambda s: s.flow_attributes,
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def _path(value: str) -> tuple[str, ...]:
+    """`$.A.B` -> ("A", "B"): a flow's references are few, and resolved again at every step."""
+    return tuple(value[2:].split("."))
+
+
+def _walk(node: Any, parts: Sequence[str], original: str) -> Any:
     for part in parts:
         if not isinstance(node, dict) or part not in node:
             raise KeyError(original)
