@@ -750,9 +750,11 @@ def format_summary(summary: dict[str, Any]) -> str:
                          f"{d['failed_contacts_after']} contacts took an error branch (no deployment left to stop)")
     routing = summary["routing"]
     if routing.get("p_value") is not None:
-        lines.append(f"  routing vs weights: {routing['observed']} observed on the new version, "
-                     f"{routing['expected']} expected (p = {routing['p_value']:.3g}): "
-                     f"{'consistent' if routing['follows'] else 'NOT consistent'}")
+        left_out = routing.get("left_out_near_changes") or 0
+        lines.append(f"  routing vs weights: of {routing['invocations_while_split']:,} invocations while the alias was "
+                     f"split, {routing['observed']:,} on the new version, {routing['expected']:,} expected "
+                     f"(p = {routing['p_value']:.3g}): {'consistent' if routing['follows'] else 'NOT consistent'}"
+                     + (f"; {left_out:,} within {RACE_REAL_S * 1000:g} ms of a weight change not counted" if left_out else ""))
     for note in (summary.get("run_info") or {}).get("notes") or ():
         lines.append(f"  NOTE: {note}")
     lost = (summary.get("run_info") or {}).get("workers_lost")

@@ -50,6 +50,12 @@ def test_shares_follow_the_plan_and_timings_are_measured(tmp_path):
     assert 120 <= d["first_target_error_at"] < 125
     assert d["first_error_to_alarm_s"] == 240 - d["first_target_error_at"]
     assert summary["routing"]["follows"] is True
+    routing = summary["routing"]  # the line counts what the check counted, and says so
+    said = next(line for line in format_summary(summary).splitlines() if "routing vs weights" in line)
+    assert said.startswith(f"  routing vs weights: of {routing['invocations_while_split']:,} invocations while the "
+                           f"alias was split, {routing['observed']:,} on the new version, ")
+    assert (f"{routing['left_out_near_changes']:,} within 50 ms of a weight change not counted" in said) == \
+        bool(routing["left_out_near_changes"])
     assert all(w["within_band"] for w in summary["windows"] if "within_band" in w) or \
         sum(not w["within_band"] for w in summary["windows"] if "within_band" in w) <= 1  # 99 % bands
     before = [w for w in summary["windows"] if w["end"] <= 0]
