@@ -196,7 +196,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     for line in session.alarm_lint:
         say(f"shiftsim: alarm lint: {line}")
     traffic = traffic_plan(scenario, target, time_scale)
-    measured = traffic is not None and scenario.load.max_contacts_per_second <= 0 and target == "local"
+    measured = traffic is not None and session.measures_capacity()
     if traffic is not None and measured:  # the session measures what the machine holds, and says it below
         say(f"shiftsim: traffic: {traffic.need()}, with no ceiling (max_contacts_per_second): what this machine "
             "holds is measured as the test starts")
@@ -223,7 +223,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
             death = session.emulator_death()
             if death is not None or session.start_error is not None:
                 break
-            if measured and session.ready.is_set() and session.traffic is not None:  # the plan with what the machine was measured to hold
+            if measured and session.ready.is_set() and session.traffic is not None:  # with what the machine holds
                 say(f"shiftsim: traffic: {session.traffic.describe()}")
                 measured = False
             coordination = session.coordination

@@ -360,7 +360,7 @@ class LoadSession:
             and not proxy else None
         if fast is not None:
             stack.push_async_callback(fast.close)
-            if traffic is not None and self._measures_capacity():
+            if traffic is not None and self.measures_capacity():
                 traffic = await self._measured_plan(fast)
         self.traffic = traffic
         if self.traffic is not None and self.traffic.sampled:  # before any Invoke is built, templates too
@@ -394,7 +394,7 @@ class LoadSession:
             self.logs_client = await stack.enter_async_context(client(self.target, "logs"))
         self._clients = stack
 
-    def _measures_capacity(self) -> bool:
+    def measures_capacity(self) -> bool:
         """Production's rate with no ceiling of the scenario's, on the emulator, in one process: what
         this machine can hold is measured, and the rate sampled above it. (Processes would each measure
         their own and must share one weight; against AWS nothing can be sampled.)"""
