@@ -44,7 +44,7 @@ from simulator.connect.flow import load_flow
 from simulator.loadgen.options import flow_functions
 from simulator.connect.interpreter import ContactState, run_contact
 from simulator.deployment.clock import ScaledClock
-from simulator.loadgen.connect_telemetry import ConnectTelemetry, put_log_events_body
+from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.pacing import Pacer
 from simulator.loadgen.contact_hooks import ContactHooks
 from simulator.report.record import RecordWriter
@@ -79,9 +79,7 @@ async def main():
                 done += state.invocations
                 record.add([finished.row for finished in session.finished])
                 session.finished.clear()
-                entries = telemetry.take_entries()
-                put_log_events_body("/aws/connect/shiftsim", "instance",
-                                    [{"timestamp": int(at * 1000), "message": text} for at, text in entries])
+                telemetry.take_logs()
             return done
 
         await invocations(WARM)

@@ -8,6 +8,7 @@ parameters and, when something went wrong in them, `Results`. Pure: the caller s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -55,6 +56,10 @@ _MILLIS = [f"{ms:03d}Z" for ms in range(1000)]
 _CONTACT, _STAMP = "\x00contact\x00", "\x00stamp\x00"  # markers no entry's fixed fields hold
 
 
+# A block as the instance noted it when it ran: (emulated time, contact id, flow, action, outcome, fault)
+NotedBlock = tuple[float, str, Flow, Action, "InvokeOutcome | None", "str | None"]
+
+
 class EntryText:
     """Flow log entries as JSON text, byte for byte `orjson.dumps(block_entry(...))`, made in batches:
     what is fixed for a block (its flow, module type, identifier, parameters, an error's Results) is
@@ -63,6 +68,9 @@ class EntryText:
 
     def __init__(self) -> None:
         self.parts: dict[tuple[str, str, str, bool, str | None], tuple[str, str, str, bool]] = {}
+        # the same parts per noted block, by the identity of its action and flow and how it ended
+        # (the flow and action are kept in the value, so that their ids stay theirs)
+        self.noted: dict[tuple[int, int, Any], tuple[str, str, str, bool, Action, Flow]] = {}
         self.seconds: dict[int, str] = {}  # the Timestamp up to its milliseconds, per second
         self.contacts: dict[str, str] = {}  # a contact id as JSON: a contact writes some forty entries
 
@@ -72,35 +80,81 @@ class EntryText:
         micros = round(fraction * 1e6)  # as datetime.fromtimestamp rounds (half to even)
         if fraction < 0 or micros >= 1_000_000:  # before 1970, or rounded up into the next second
             return log_timestamp(at)
-        second = int(whole)
+        return self._second(int(whole)) + _MILLIS[micros // 1000]
+
+    def _second(self, second: int) -> str:
         head = self.seconds.get(second)
         if head is None:
             if len(self.seconds) > 4096:
                 self.seconds.clear()
             head = self.seconds[second] = log_timestamp(float(second))[:-4]
-        return head + _MILLIS[micros // 1000]
+        return head
+
+    def _contact(self, contact_id: str) -> str:
+        if len(self.contacts) > 8192:
+            self.contacts.clear()
+        contact = self.contacts[contact_id] = orjson.dumps(contact_id).decode()
+        return contact
 
     def text(self, *, contact_id: str, flow: Flow, flow_id: str, action: Action, at: float,
              outcome: InvokeOutcome | None = None, fault: str | None = None) -> str:
+        """One entry (the reference the batches are held to, and what a caller with one entry uses)."""
         block = (outcome.block or flow.blocks.get(action.identifier)) if outcome is not None else None
         invoked = outcome is not None and block is not None
-        ok = bool(invoked and outcome.ok)  # type: ignore[union-attr]
-        key = (flow_id, flow.name, action.identifier, ok if invoked else fault is None, None if invoked else fault)
+        key = (flow_id, flow.name, action.identifier, bool(outcome.ok) if invoked else fault is None,  # type: ignore[union-attr]
+               None if invoked else fault)
         parts = self.parts.get(key)
         if parts is None:
             if len(self.parts) > 4096:  # bounded, whatever the faults' words
                 self.parts.clear()
             parts = self.parts[key] = self._parts(flow, flow_id, action, outcome if invoked else None, fault)
         head, middle, tail, with_external = parts
-        contact = self.contacts.get(contact_id)
-        if contact is None:
-            if len(self.contacts) > 8192:
-                self.contacts.clear()
-            contact = self.contacts[contact_id] = orjson.dumps(contact_id).decode()
-        text = f"{head}{contact}{middle}{self.timestamp(at)}{tail}"
+        contact = self.contacts.get(contact_id) or self._contact(contact_id)
         if with_external:
-            return f'{text[:-1]},"ExternalResults":{orjson.dumps(outcome.external).decode()}}}'  # type: ignore[union-attr]
-        return text
+            return (f"{head}{contact}{middle}{self.timestamp(at)}{tail[:-1]},"
+                    f'"ExternalResults":{orjson.dumps(outcome.external).decode()}}}')  # type: ignore[union-attr]
+        return f"{head}{contact}{middle}{self.timestamp(at)}{tail}"
+
+    def texts(self, blocks: list[NotedBlock], flow_id: Callable[[Flow], str]) -> list[str]:
+        """The entries of noted blocks, in their order: the per-entry work is one lookup of the block's
+        parts, the contact's and the second's cached text, and one f-string (this runs for every block
+        every contact runs, so it is written for the interpreter's speed)."""
+        noted, contacts, millis, modf = self.noted, self.contacts, _MILLIS, math.modf
+        dumps, last_whole, second = orjson.dumps, -1.0, ""
+        out: list[str] = []
+        append = out.append
+        for at, contact_id, flow, action, outcome, fault in blocks:
+            ended = fault if outcome is None else outcome.branch == "Success"  # a bool: never a fault's words
+            parts = noted.get((id(action), id(flow), ended))
+            if parts is None:
+                parts = self._noted(flow, flow_id(flow), action, outcome, fault, ended)
+            head, middle, tail, with_external, _, _ = parts
+            contact = contacts.get(contact_id) or self._contact(contact_id)
+            fraction, whole = modf(at)
+            micros = round(fraction * 1e6)
+            if fraction < 0 or micros >= 1_000_000:
+                stamp = log_timestamp(at)
+            else:
+                if whole != last_whole:
+                    last_whole, second = whole, self._second(int(whole))
+                stamp = second + millis[micros // 1000]
+            if with_external:
+                append(f'{head}{contact}{middle}{stamp}{tail},"ExternalResults":{dumps(outcome.external).decode()}}}')  # type: ignore[union-attr]
+            else:
+                append(f"{head}{contact}{middle}{stamp}{tail}")
+        return out
+
+    def _noted(self, flow: Flow, flow_id: str, action: Action, outcome: InvokeOutcome | None, fault: str | None,
+               ended: Any) -> tuple[str, str, str, bool, Action, Flow]:
+        block = (outcome.block or flow.blocks.get(action.identifier)) if outcome is not None else None
+        invoked = outcome is not None and block is not None
+        head, middle, tail, with_external = self._parts(flow, flow_id, action, outcome if invoked else None,
+                                                        None if invoked else fault)
+        if len(self.noted) > 4096:  # bounded, whatever the faults' words
+            self.noted.clear()
+        parts = self.noted[(id(action), id(flow), ended)] = (
+            head, middle, tail[:-1] if with_external else tail, with_external, action, flow)
+        return parts
 
     @staticmethod
     def _parts(flow: Flow, flow_id: str, action: Action, outcome: InvokeOutcome | None,

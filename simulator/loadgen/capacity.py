@@ -20,7 +20,7 @@ from simulator.connect.event import Contact
 from simulator.connect.flow import FlowSet
 from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
 from simulator.connect.invoke import RawInvocation
-from simulator.loadgen.connect_telemetry import ConnectTelemetry, log_batches, put_log_events_body
+from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.contact_hooks import ContactHooks
 from simulator.loadgen.pacing import Pacer
 from simulator.scenario.spec import ConnectInstance
@@ -91,8 +91,7 @@ async def measure_capacity(flows: FlowSet, dry_runs: Callable[[str, bytes], Awai
                     return
 
         await asyncio.gather(*(caller() for _ in range(concurrency)))
-        for batch in log_batches(telemetry.take_entries()):
-            put_log_events_body(connect.log_group, "capacity", batch)
+        telemetry.take_logs()
         return invocations, contacts_run
 
     await contacts(warm, time.monotonic() + max_seconds)

@@ -18,15 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
+from itertools import accumulate, repeat
+from operator import add, itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
 from simulator.connect.flow import Action, Flow
-from simulator.connect.flow_log import EntryText, flow_arn
+from simulator.connect.flow_log import EntryText, NotedBlock, flow_arn
 from simulator.connect.interpreter import ContactState
 from simulator.connect.invoke import InvokeOutcome
 from simulator.deployment.vocabulary import (
@@ -38,6 +41,7 @@ from simulator.deployment.vocabulary import (
 from simulator.scenario.spec import ConnectInstance
 
 log = logging.getLogger("shiftsim")
+_WHEN = itemgetter(0)
 FLUSH_EVERY_EMULATED_S = 5.0  # Connect's reports reach CloudWatch within seconds, in emulated time too
 
 
@@ -48,7 +52,7 @@ class ConnectTelemetry:
         self.instance, self.region, self.account, self.now = instance, region, account, now
         self.weight, self.publish = weight, publish
         self.flush_every = min(1.0, max(0.05, FLUSH_EVERY_EMULATED_S / time_scale))  # real seconds
-        self.blocks: list[tuple[float, str, Flow, Action, InvokeOutcome | None, str | None]] = []  # as they ran
+        self.blocks: list[NotedBlock] = []  # as they ran
         self.text = EntryText()
         self.body: bytes | None = None  # the PutLogEvents body being sent (see _put_logs)
         self.counts: Counter[tuple[str, str, int]] = Counter()  # (metric, flow name, emulated second)
@@ -72,16 +76,19 @@ class ConnectTelemetry:
 
     def take_entries(self) -> list[tuple[float, str]]:
         """The flow log entries of the blocks run since the last take, as JSON text, in time order."""
+        blocks = self._take_blocks()
+        return list(zip([block[0] for block in blocks], self.text.texts(blocks, self._flow_arn), strict=True))
+
+    def _take_blocks(self) -> list[NotedBlock]:
         blocks, self.blocks = self.blocks, []
-        entries = []
-        for at, contact_id, flow, action, outcome, fault in blocks:
-            arn = self.arns.get(flow.id)
-            if arn is None:
-                arn = self.arns[flow.id] = flow_arn(self.region, self.account, self.instance.instance_id, flow)
-            entries.append((at, self.text.text(contact_id=contact_id, flow=flow, flow_id=arn, action=action, at=at,
-                                               outcome=outcome, fault=fault)))
-        entries.sort(key=lambda pair: pair[0])  # nearly in order already: timsort's linear case
-        return entries
+        blocks.sort(key=_WHEN)  # in order already (one monotonic clock): timsort's linear check
+        return blocks
+
+    def _flow_arn(self, flow: Flow) -> str:
+        arn = self.arns.get(flow.id)
+        if arn is None:
+            arn = self.arns[flow.id] = flow_arn(self.region, self.account, self.instance.instance_id, flow)
+        return arn
 
     def contact_ended(self, flow_name: str, how: str) -> None:
         if how == "error":  # no error branch to take: the flow could not go on
@@ -106,11 +113,25 @@ class ConnectTelemetry:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self.flush(logs_client, cloudwatch_client)), 2.0)
 
+    def take_logs(self, *, bodies: bool = True) -> tuple[bytes, list[tuple[dict[str, Any], bytes]]]:
+        """The flow log entries of the blocks run since the last take: the run folder's lines, and each
+        PutLogEvents batch as (its first event, its body)."""
+        blocks = self._take_blocks()
+        texts = self.text.texts(blocks, self._flow_arn)
+        if not texts:
+            return b"", []
+        lines = ("\n".join(texts) + "\n").encode()  # half a text file's cost
+        if not bodies:
+            return lines, []
+        events = [{"timestamp": int(block[0] * 1000), "message": text} for block, text in zip(blocks, texts, strict=True)]
+        return lines, [(events[start], put_log_events_body(self.instance.log_group, self.stream, events[start:end]))
+                       for start, end in batch_bounds(texts)]
+
     async def flush(self, logs_client: Any, cloudwatch_client: Any) -> None:
-        entries = self.take_entries()
-        if self.file is not None and entries:
+        lines, batches = self.take_logs(bodies=self.publish)
+        if self.file is not None and lines:
             try:
-                self.file.write(("\n".join([text for _, text in entries]) + "\n").encode())  # half a text file's cost
+                self.file.write(lines)
                 self.file.flush()
             except ValueError:  # closed as the run ends
                 pass
@@ -118,8 +139,8 @@ class ConnectTelemetry:
         if not self.publish:
             return
         try:
-            if entries:
-                await self._put_logs(logs_client, entries)
+            if batches:
+                await self._put_logs(logs_client, batches)
             if counts and self.instance.metrics:
                 await self._put_metrics(cloudwatch_client, counts)
         except Exception as exc:  # a publishing failure is said, never a contact's failure
@@ -127,7 +148,7 @@ class ConnectTelemetry:
             if self.failures == 1 and not self.endpoint_gone():
                 log.warning("shiftsim: the Connect instance's logs and metrics could not be published: %s", exc)
 
-    async def _put_logs(self, client: Any, entries: list[tuple[float, str]]) -> None:
+    async def _put_logs(self, client: Any, batches: list[tuple[dict[str, Any], bytes]]) -> None:
         if not self.ready:
             for call, kwargs in ((client.create_log_group, {"logGroupName": self.instance.log_group}),
                                  (client.create_log_stream, {"logGroupName": self.instance.log_group,
@@ -137,11 +158,10 @@ class ConnectTelemetry:
                 except client.exceptions.ResourceAlreadyExistsException:
                     pass
             self.ready = True
-        for events in log_batches(entries):
-            self.body = put_log_events_body(self.instance.log_group, self.stream, events)
+        for first, self.body in batches:
             try:  # botocore serialises only a stand-in event; before_sign puts the batch in its place
                 await client.put_log_events(logGroupName=self.instance.log_group, logStreamName=self.stream,
-                                            logEvents=events[:1])
+                                            logEvents=[first])
             finally:
                 self.body = None
 
@@ -160,22 +180,20 @@ class ConnectTelemetry:
             self.file = None
 
 
-def log_batches(entries: list[tuple[float, str]]) -> list[list[dict[str, Any]]]:
-    """PutLogEvents' batches of the entries, in order, each within CloudWatch Logs' limits (10,000
-    events, 1 MB counting 26 bytes an event): AWS refuses a larger one, and so does the emulator."""
-    batches: list[list[dict[str, Any]]] = []
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for at, text in entries:
-        cost = (len(text) if text.isascii() else len(text.encode())) + LOGS_EVENT_OVERHEAD
-        if batch and (len(batch) == LOGS_MAX_BATCH_EVENTS or size + cost > LOGS_MAX_BATCH_BYTES):
-            batches.append(batch)
-            batch, size = [], 0
-        batch.append({"timestamp": int(at * 1000), "message": text})
-        size += cost
-    if batch:
-        batches.append(batch)
-    return batches
+def batch_bounds(messages: list[str], *, max_bytes: int = LOGS_MAX_BATCH_BYTES,
+                 max_events: int = LOGS_MAX_BATCH_EVENTS) -> list[tuple[int, int]]:
+    """Where PutLogEvents' batches of these messages start and end, in order, each within CloudWatch
+    Logs' limits (10,000 events, 1 MB counting 26 bytes an event): AWS refuses a larger one, and so
+    does the emulator. One message over the limit goes alone, to be refused as AWS refuses it."""
+    sizes = map(len, messages) if "".join(messages).isascii() else (len(text.encode()) for text in messages)
+    costs = list(accumulate(map(add, sizes, repeat(LOGS_EVENT_OVERHEAD)), initial=0))  # cost of the first k
+    bounds, start, count = [], 0, len(messages)
+    while start < count:
+        end = bisect_right(costs, costs[start] + max_bytes, lo=start + 1) - 1
+        end = max(start + 1, min(end, start + max_events))
+        bounds.append((start, end))
+        start = end
+    return bounds
 
 
 def put_log_events_body(group: str, stream: str, events: list[dict[str, Any]]) -> bytes:

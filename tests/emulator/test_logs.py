@@ -155,7 +155,7 @@ def test_a_users_regex_cannot_hold_the_emulator(emulator):
 def test_cloudwatch_logs_limits_are_awss(emulator):
     """An event over 256 KB and a batch over 1 MB are refused with AWS's words (they were kept: 666 MB
     after twelve requests); the simulated Connect instance's own batches keep within them."""
-    from simulator.loadgen.connect_telemetry import log_batches
+    from simulator.loadgen.connect_telemetry import batch_bounds
 
     logs = emulator.boto3("logs")
     logs.create_log_group(logGroupName=GROUP)
@@ -169,7 +169,8 @@ def test_cloudwatch_logs_limits_are_awss(emulator):
         assert info.value.response["Error"]["Message"].startswith(said)
     entries = [(MINUTE_ALIGNED + i / 1000, json.dumps({"n": i, "text": "é" * 150}, ensure_ascii=i % 2 == 0))
                for i in range(12_000)]  # as orjson writes them (UTF-8), and escaped
-    batches = log_batches(entries)
+    events = [{"timestamp": int(at * 1000), "message": text} for at, text in entries]
+    batches = [events[start:end] for start, end in batch_bounds([text for _, text in entries])]
     assert sum(len(b) for b in batches) == 12_000 and len(batches) > 2
     for batch in batches:
         assert len(batch) <= 10_000 and sum(len(e["message"].encode()) + 26 for e in batch) <= 1_048_576
