@@ -43,6 +43,7 @@ from simulator.scenario.spec import ConnectInstance
 log = logging.getLogger("shiftsim")
 _WHEN = itemgetter(0)
 FLUSH_EVERY_EMULATED_S = 5.0  # Connect's reports reach CloudWatch within seconds, in emulated time too
+FORMAT_EVERY_S = 0.1  # noted blocks made entries at least this often (real seconds): see format_noted
 
 
 class ConnectTelemetry:
@@ -54,6 +55,8 @@ class ConnectTelemetry:
         self.flush_every = min(1.0, max(0.05, FLUSH_EVERY_EMULATED_S / time_scale))  # real seconds
         self.blocks: list[NotedBlock] = []  # as they ran
         self.text = EntryText()
+        self.times: list[float] = []  # the entries made of noted blocks, not yet taken
+        self.texts: list[str] = []
         self.body: bytes | None = None  # the PutLogEvents body being sent (see _put_logs)
         self.counts: Counter[tuple[str, str, int]] = Counter()  # (metric, flow name, emulated second)
         self.arns: dict[str, str] = {}
@@ -76,8 +79,9 @@ class ConnectTelemetry:
 
     def take_entries(self) -> list[tuple[float, str]]:
         """The flow log entries of the blocks run since the last take, as JSON text, in time order."""
-        blocks = self._take_blocks()
-        return list(zip([block[0] for block in blocks], self.text.texts(blocks, self._flow_arn), strict=True))
+        self.format_noted()
+        times, texts, self.times, self.texts = self.times, self.texts, [], []
+        return list(zip(times, texts, strict=True))
 
     def _take_blocks(self) -> list[NotedBlock]:
         blocks, self.blocks = self.blocks, []
@@ -105,25 +109,36 @@ class ConnectTelemetry:
                 request.data = self.body
 
         logs_client.meta.events.register("before-sign.logs.PutLogEvents", before_sign)
+        ticks = max(1, round(self.flush_every / FORMAT_EVERY_S))
         try:
             while True:
-                await asyncio.sleep(self.flush_every)
+                for _ in range(ticks):
+                    await asyncio.sleep(self.flush_every / ticks)
+                    self.format_noted()
                 await self.flush(logs_client, cloudwatch_client)
         finally:  # what gathered since the last flush, if the emulator still answers within a second or two
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self.flush(logs_client, cloudwatch_client)), 2.0)
 
+    def format_noted(self) -> None:
+        """The blocks noted so far, made entries. A noted block holds its flow, action and outcome, which
+        the garbage collector would otherwise scan at every pass until the flush: entries are text."""
+        blocks = self._take_blocks()
+        if blocks:
+            self.times += [block[0] for block in blocks]
+            self.texts += self.text.texts(blocks, self._flow_arn)
+
     def take_logs(self, *, bodies: bool = True) -> tuple[bytes, list[tuple[dict[str, Any], bytes]]]:
         """The flow log entries of the blocks run since the last take: the run folder's lines, and each
         PutLogEvents batch as (its first event, its body)."""
-        blocks = self._take_blocks()
-        texts = self.text.texts(blocks, self._flow_arn)
+        self.format_noted()
+        times, texts, self.times, self.texts = self.times, self.texts, [], []
         if not texts:
             return b"", []
         lines = ("\n".join(texts) + "\n").encode()  # half a text file's cost
         if not bodies:
             return lines, []
-        events = [{"timestamp": int(block[0] * 1000), "message": text} for block, text in zip(blocks, texts, strict=True)]
+        events = [{"timestamp": int(at * 1000), "message": text} for at, text in zip(times, texts, strict=True)]
         return lines, [(events[start], put_log_events_body(self.instance.log_group, self.stream, events[start:end]))
                        for start, end in batch_bounds(texts)]
 

@@ -59,6 +59,10 @@ from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, min
 from simulator.report.record import COLUMNS, RecordWriter, RunFolderError, claim_folder, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
+# The cyclic collector's first threshold during a test: the load makes hundreds of thousands of
+# objects a second that reference counting frees, and at the default 700 a young pass ran every
+# few hundred microseconds, about 4 us of CPU per invocation in all (docs/speed.md)
+LOAD_GC_THRESHOLDS = (50_000, 10, 10)
 REPORT_INTERVAL = 0.05  # seconds between drains
 # A drain reports in chunks and lets go of the GIL between them. Left to the interpreter, a drain
 # holding the GIL shares it half and half with the invocations' loop, which then falls behind near its
@@ -270,6 +274,7 @@ class LoadSession:
         # of the cyclic collector's full passes, which otherwise stall the loop for ~170 ms each.
         gc.collect()
         gc.freeze()
+        gc.set_threshold(*LOAD_GC_THRESHOLDS)
         self.rows_by_worker.clear()
         self.workers_lost.clear()
         if self.reporter is None or self.reporter.dead:

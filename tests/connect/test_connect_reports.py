@@ -149,3 +149,26 @@ def test_the_teaching_scenario_needs_the_connect_alarm(tmp_path, connect_alarm, 
     assert "function_error" not in versions["2"]["errors_by_reason"]  # what Lambda would count: nothing
     flow_logs = [json.loads(line) for line in (tmp_path / "run" / "flow_logs.jsonl").read_text().splitlines()]
     assert any(e.get("Results") == "The Lambda Function Returned An Error." for e in flow_logs)
+
+
+def test_noted_blocks_are_made_text_between_flushes_and_taken_once_in_order(tmp_path):
+    """Between flushes the noted blocks (which hold flows, actions and outcomes) are made entries, so
+    that nothing but text waits for the flush; what a flush takes is every entry once, in order."""
+    flows = flow_with(tmp_path, "Enabled")
+    clock = iter(range(1_700_000_000, 1_800_000_000))
+    telemetry = ConnectTelemetry(ConnectInstance(), region="us-east-1", account="123456789012",
+                                 now=lambda: float(next(clock)), folder=tmp_path)
+    hooks = Hooks((True, {"version": "2"}), (False, None))
+    hooks.block_ran = telemetry.block_ran
+    for _ in range(2):
+        asyncio.run(run_contact(flows, ContactState(Contact()), hooks))
+        telemetry.format_noted()
+        assert telemetry.blocks == [] and all(isinstance(text, str) for text in telemetry.texts)
+    lines, batches = telemetry.take_logs()
+    entries = [json.loads(line) for line in lines.splitlines()]
+    assert [e["ContactFlowModuleType"] for e in entries] == ["SetLoggingBehavior", "InvokeExternalResource",
+                                                              "PlayPrompt", "Disconnect"] * 2
+    assert [e["Timestamp"] for e in entries] == sorted(e["Timestamp"] for e in entries)
+    assert len(batches) == 1 and [e["message"] for e in json.loads(batches[0][1])["logEvents"]] == lines.decode().split("\n")[:-1]
+    assert telemetry.take_logs() == (b"", [])
+    telemetry.close()
