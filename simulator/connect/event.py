@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,22 @@ class Contact:
             "Queue": self.queue,
             "SystemEndpoint": {"Address": self.system_address, "Type": endpoint_type},
         }
+
+
+def _endpoint_type(contact: Contact) -> str:
+    return "TELEPHONE_NUMBER" if contact.channel == "VOICE" else "CHAT"
+
+
+# Each field of the contact data on its own, for a flow's `$.ContactId`-style references (resolving
+# one does not build the rest); tests/connect/test_interpolate.py holds it to contact_data().
+SYSTEM_DATA: dict[str, Callable[[Contact], Any]] = {
+    "Attributes": lambda c: dict(c.attributes), "Channel": lambda c: c.channel, "ContactId": lambda c: c.contact_id,
+    "CustomerEndpoint": lambda c: {"Address": c.customer_address, "Type": _endpoint_type(c)},
+    "InitialContactId": lambda c: c.initial_contact_id or c.contact_id,
+    "InitiationMethod": lambda c: c.initiation_method, "InstanceARN": lambda c: c.instance_arn,
+    "PreviousContactId": lambda c: c.previous_contact_id or c.contact_id, "Queue": lambda c: c.queue,
+    "SystemEndpoint": lambda c: {"Address": c.system_address, "Type": _endpoint_type(c)},
+}
 
 
 def contact_flow_event(contact: Contact, parameters: dict[str, str] | None = None) -> dict[str, Any]:

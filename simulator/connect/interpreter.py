@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from simulator.connect.actions import NOTHING_FOUND, RECORDED_AND_GO_ON
 from simulator.connect.caller import TIMEOUT, CallerModel, CallerSpec
-from simulator.connect.event import Contact, contact_flow_event
+from simulator.connect.event import SYSTEM_DATA, Contact, contact_flow_event
 from simulator.connect.flow import Action, Flow, FlowSet, loads_result
 from simulator.connect.function_map import UnmappedFunction
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome
@@ -102,7 +102,10 @@ def resolve(value: Any, state: ContactState) -> Any:
     flow_data = _FLOW_DATA.get(head)
     if flow_data is not None:
         return _walk(flow_data(state), parts[1:], value)
-    return _walk(state.contact.contact_data(), parts, value)  # system data: $.ContactId, $.Channel ...
+    system = SYSTEM_DATA.get(head)  # system data: $.ContactId, $.Channel ...
+    if system is None:
+        raise KeyError(value)
+    return _walk(system(state.contact), parts[1:], value)
 
 
 _FLOW_DATA: dict[str, Callable[[ContactState], Any]] = {
@@ -129,12 +132,24 @@ def _walk(node: Any, parts: Sequence[str], original: str) -> Any:
 def interpolate(text: str, state: ContactState) -> str:
     """Prompt text with `$.External.version`-style references filled in; one that does not resolve
     is played as nothing, as Connect plays it (never its JSONPath read aloud)."""
-    def one(match: re.Match[str]) -> str:
-        try:
-            return str(resolve(match.group(0), state))
-        except KeyError:
-            return ""
-    return _JSONPATH.sub(one, text)
+    pieces = _pieces(text)
+    if len(pieces) == 1:
+        return text
+    spoken = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            try:
+                piece = str(resolve(piece, state))
+            except KeyError:
+                piece = ""
+        spoken.append(piece)
+    return "".join(spoken)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pieces(text: str) -> tuple[str, ...]:
+    """A prompt's text split once: literal text at even places, references at odd ones."""
+    return tuple(re.split(f"({_JSONPATH.pattern})", text))
 
 
 _COMPARE: dict[str, Callable[[str, str], bool]] = {
