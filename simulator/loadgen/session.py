@@ -367,6 +367,10 @@ class LoadSession:
             stack.push_async_callback(fast.close)
             if traffic is not None and self.measures_capacity():
                 traffic = await self._measured_plan(fast)
+        elif traffic is not None and self.measures_capacity():  # said with the plan: the start promised it
+            traffic = dataclasses.replace(traffic, capacity=(
+                "not measured: the endpoint is reached through a proxy, and the measurement runs the fast "
+                "invoker, which connects directly"))
         self.traffic = traffic
         if self.traffic is not None and self.traffic.sampled:  # before any Invoke is built, templates too
             weight = f"{self.traffic.weight:.6g}"
@@ -404,6 +408,7 @@ class LoadSession:
         this machine can hold is measured, and the rate sampled above it. (Processes would each measure
         their own and must share one weight; against AWS nothing can be sampled.)"""
         return (self.options.max_contacts_per_second <= 0 and self.options.target == "local"
+                and self.options.invoker == "fast"
                 and getattr(self.env.parsed_options, "shiftsim_processes", 1) == 1 and not self.distributed)
 
     async def _measured_plan(self, fast: FastLambdaInvoker) -> TrafficPlan | None:

@@ -23,7 +23,7 @@ class TrafficPlan:
     contact_seconds: float  # a contact's expected length in real seconds
     users: int  # callers needed to start `driven_per_second` (arrival rate x contact length, with headroom)
     held_per_second: float = 0.0  # real contact starts a second the machine was measured to hold (0: not measured)
-    capacity: str = ""  # how that was measured, said with the plan
+    capacity: str = ""  # how that was measured (or why not), said with the plan
 
     @property
     def sampled(self) -> bool:
@@ -51,6 +51,8 @@ class TrafficPlan:
                      "(CloudWatch counts them so; counts are scaled back with their sampling interval)")
         elif self.held_per_second > 0:
             what += f"; driven for real ({self.capacity}, {self.held_per_second:,.1f} contacts/s of this flow)"
+        elif self.capacity:
+            what += f"; driven for real, what this machine holds {self.capacity}"
         else:
             what += "; driven for real"
         return what + (f"; {self.users} users (arrivals x {self.contact_seconds:.2f} s a contact, with headroom); "

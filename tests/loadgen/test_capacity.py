@@ -54,3 +54,9 @@ def test_the_plan_samples_above_what_the_machine_holds_and_says_both_rates():
     assert not full.sampled and "driven for real (this process measured 100 us" in full.describe()
     ceiling = plan_traffic(1200, 60, 100, 2.0, held, capacity.describe())  # the scenario's ceiling is lower
     assert ceiling.sampled and not ceiling.limited_by_machine and "max_contacts_per_second" in ceiling.describe()
+
+
+def test_a_plan_the_machine_could_not_be_measured_for_says_why():
+    said = plan_traffic(1200, 60, 0, 2.0, 0.0, "not measured: the endpoint is reached through a proxy").describe()
+    assert ("1,200.0 real contacts/s; driven for real, what this machine holds not measured: the endpoint is "
+            "reached through a proxy") in said
