@@ -79,7 +79,7 @@ async def main():
                 done += state.invocations
                 record.add([finished.row for finished in session.finished])
                 session.finished.clear()
-                telemetry.take_logs()
+                telemetry.take_batches()
             return done
 
         await invocations(WARM)

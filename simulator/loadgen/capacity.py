@@ -70,7 +70,7 @@ async def measure_capacity(flows: FlowSet, dry_runs: Callable[[str, bytes], Awai
                            max_seconds: float = 3.0) -> Capacity:
     """Run contacts `concurrency` at a time, `warm` invocations unmeasured then about `counted`
     measured (fewer if `max_seconds` of wall time pass first: a machine that slow has its answer)."""
-    telemetry = ConnectTelemetry(connect, region=region, account=account, now=clock.now, publish=False)
+    telemetry = ConnectTelemetry(connect, region=region, account=account, now=clock.now)  # bodies built, never sent
     session = _MeasuringSession(dry_runs, clock, telemetry)
     limits = ContactLimits(max_invocations=max(10, 10 * loops_per_contact))
 
@@ -91,7 +91,7 @@ async def measure_capacity(flows: FlowSet, dry_runs: Callable[[str, bytes], Awai
                     return
 
         await asyncio.gather(*(caller() for _ in range(concurrency)))
-        telemetry.take_logs()
+        telemetry.take_batches()
         return invocations, contacts_run
 
     await contacts(warm, time.monotonic() + max_seconds)

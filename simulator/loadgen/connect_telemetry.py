@@ -7,10 +7,11 @@ contact stands for `weight` production contacts: its metrics count that many, an
 carry the weight, which metric filters count. Against AWS nothing is published (the simulator is
 not Connect there): the run folder has the flow logs.
 
-Nothing of a report is made on a contact's path: a block that ran is noted as it is (a tuple), and
-each flush formats the batch (`EntryText`, a block's fixed fields serialised once) and sends it as
-one PutLogEvents whose body is built here, not by botocore's per-event validation and serialisation
-(about 20 us an event); the request is still botocore's, signed as any other.
+Nothing of a report is made on a contact's path: a block that ran is noted as it is (a tuple); every
+50 ms the noted blocks are made text in one pass (`EntryText`, a block's fixed fields serialised once)
+and written to the run folder, and each flush sends them as PutLogEvents batches whose bodies are
+built here, not by botocore's per-event validation and serialisation (about 20 us an event); the
+request is still botocore's, signed as any other.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from simulator.scenario.spec import ConnectInstance
 log = logging.getLogger("shiftsim")
 _WHEN = itemgetter(0)
 FLUSH_EVERY_EMULATED_S = 5.0  # Connect's reports reach CloudWatch within seconds, in emulated time too
-FORMAT_EVERY_S = 0.1  # noted blocks made entries at least this often (real seconds): see format_noted
+FORMAT_EVERY_S = 0.05  # noted blocks made entries at least this often (real seconds): see format_noted
 
 
 class ConnectTelemetry:
@@ -121,35 +122,38 @@ class ConnectTelemetry:
                 await asyncio.wait_for(asyncio.shield(self.flush(logs_client, cloudwatch_client)), 2.0)
 
     def format_noted(self) -> None:
-        """The blocks noted so far, made entries. A noted block holds its flow, action and outcome, which
-        the garbage collector would otherwise scan at every pass until the flush: entries are text."""
+        """The blocks noted so far, made entries and written to the run folder. A noted block holds its
+        flow, action and outcome, which the garbage collector would otherwise scan at every pass until
+        the flush: entries are text. (A twentieth of a second's entries at a time also keeps the buffers
+        small: written in one piece, a second's worth cost several times more per byte.)"""
         blocks = self._take_blocks()
-        if blocks:
-            self.times += [block[0] for block in blocks]
-            self.texts += self.text.texts(blocks, self._flow_arn)
-
-    def take_logs(self, *, bodies: bool = True) -> tuple[bytes, list[tuple[dict[str, Any], bytes]]]:
-        """The flow log entries of the blocks run since the last take: the run folder's lines, and each
-        PutLogEvents batch as (its first event, its body)."""
-        self.format_noted()
-        times, texts, self.times, self.texts = self.times, self.texts, [], []
-        if not texts:
-            return b"", []
-        lines = ("\n".join(texts) + "\n").encode()  # half a text file's cost
-        if not bodies:
-            return lines, []
-        events = [{"timestamp": int(at * 1000), "message": text} for at, text in zip(times, texts, strict=True)]
-        return lines, [(events[start], put_log_events_body(self.instance.log_group, self.stream, events[start:end]))
-                       for start, end in batch_bounds(texts)]
-
-    async def flush(self, logs_client: Any, cloudwatch_client: Any) -> None:
-        lines, batches = self.take_logs(bodies=self.publish)
-        if self.file is not None and lines:
+        if not blocks:
+            return
+        texts = self.text.texts(blocks, self._flow_arn)
+        if self.file is not None:
             try:
-                self.file.write(lines)
+                self.file.write(("\n".join(texts) + "\n").encode())  # half a text file's cost
                 self.file.flush()
             except ValueError:  # closed as the run ends
                 pass
+        if self.publish:
+            self.times += [block[0] for block in blocks]
+            self.texts += texts
+
+    def take_batches(self) -> list[tuple[dict[str, Any], bytes]]:
+        """The flow log entries made since the last take, as PutLogEvents batches: (the batch's first
+        event, its body)."""
+        self.format_noted()
+        times, texts, self.times, self.texts = self.times, self.texts, [], []
+        batches = []
+        for start, end in batch_bounds(texts):
+            events = [{"timestamp": int(at * 1000), "message": text}
+                      for at, text in zip(times[start:end], texts[start:end], strict=True)]
+            batches.append((events[0], put_log_events_body(self.instance.log_group, self.stream, events)))
+        return batches
+
+    async def flush(self, logs_client: Any, cloudwatch_client: Any) -> None:
+        batches = self.take_batches()
         counts, self.counts = self.counts, Counter()
         if not self.publish:
             return
@@ -200,7 +204,7 @@ def batch_bounds(messages: list[str], *, max_bytes: int = LOGS_MAX_BATCH_BYTES,
     """Where PutLogEvents' batches of these messages start and end, in order, each within CloudWatch
     Logs' limits (10,000 events, 1 MB counting 26 bytes an event): AWS refuses a larger one, and so
     does the emulator. One message over the limit goes alone, to be refused as AWS refuses it."""
-    sizes = map(len, messages) if "".join(messages).isascii() else (len(text.encode()) for text in messages)
+    sizes = map(len, messages) if all(map(str.isascii, messages)) else (len(text.encode()) for text in messages)
     costs = list(accumulate(map(add, sizes, repeat(LOGS_EVENT_OVERHEAD)), initial=0))  # cost of the first k
     bounds, start, count = [], 0, len(messages)
     while start < count:

@@ -164,11 +164,12 @@ def test_noted_blocks_are_made_text_between_flushes_and_taken_once_in_order(tmp_
         asyncio.run(run_contact(flows, ContactState(Contact()), hooks))
         telemetry.format_noted()
         assert telemetry.blocks == [] and all(isinstance(text, str) for text in telemetry.texts)
-    lines, batches = telemetry.take_logs()
+    batches = telemetry.take_batches()
+    lines = (tmp_path / "flow_logs.jsonl").read_bytes()
     entries = [json.loads(line) for line in lines.splitlines()]
     assert [e["ContactFlowModuleType"] for e in entries] == ["SetLoggingBehavior", "InvokeExternalResource",
                                                               "PlayPrompt", "Disconnect"] * 2
     assert [e["Timestamp"] for e in entries] == sorted(e["Timestamp"] for e in entries)
     assert len(batches) == 1 and [e["message"] for e in json.loads(batches[0][1])["logEvents"]] == lines.decode().split("\n")[:-1]
-    assert telemetry.take_logs() == (b"", [])
+    assert telemetry.take_batches() == []
     telemetry.close()
