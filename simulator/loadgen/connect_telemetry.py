@@ -79,7 +79,8 @@ class ConnectTelemetry:
             self.blocks.append((at, state.contact.contact_id, flow, action, outcome, fault))
 
     def take_entries(self) -> list[tuple[float, str]]:
-        """The flow log entries of the blocks run since the last take, as JSON text, in time order."""
+        """The flow log entries of the blocks run since the last take, as JSON text, in time order (those
+        kept for publishing: an instance that does not publish writes them to the run folder only)."""
         self.format_noted()
         times, texts, self.times, self.texts = self.times, self.texts, [], []
         return list(zip(times, texts, strict=True))
