@@ -67,20 +67,11 @@ class EntryText:
     succeeded, its ExternalResults. tests/connect/test_flow_log.py holds it to block_entry."""
 
     def __init__(self) -> None:
-        self.parts: dict[tuple[str, str, str, bool, str | None], tuple[str, str, str, bool]] = {}
-        # the same parts per noted block, by the identity of its action and flow and how it ended
+        # a block's fixed parts, by the identity of its action and flow and how it ended
         # (the flow and action are kept in the value, so that their ids stay theirs)
         self.noted: dict[tuple[int, int, Any], tuple[str, str, str, bool, Action, Flow]] = {}
         self.seconds: dict[int, str] = {}  # the Timestamp up to its milliseconds, per second
         self.contacts: dict[str, str] = {}  # a contact id as JSON: a contact writes some forty entries
-
-    def timestamp(self, at: float) -> str:
-        """log_timestamp(at), with the formatting of each second done once."""
-        fraction, whole = math.modf(at)
-        micros = round(fraction * 1e6)  # as datetime.fromtimestamp rounds (half to even)
-        if fraction < 0 or micros >= 1_000_000:  # before 1970, or rounded up into the next second
-            return log_timestamp(at)
-        return self._second(int(whole)) + _MILLIS[micros // 1000]
 
     def _second(self, second: int) -> str:
         head = self.seconds.get(second)
@@ -95,25 +86,6 @@ class EntryText:
             self.contacts.clear()
         contact = self.contacts[contact_id] = orjson.dumps(contact_id).decode()
         return contact
-
-    def text(self, *, contact_id: str, flow: Flow, flow_id: str, action: Action, at: float,
-             outcome: InvokeOutcome | None = None, fault: str | None = None) -> str:
-        """One entry (the reference the batches are held to, and what a caller with one entry uses)."""
-        block = (outcome.block or flow.blocks.get(action.identifier)) if outcome is not None else None
-        invoked = outcome is not None and block is not None
-        key = (flow_id, flow.name, action.identifier, bool(outcome.ok) if invoked else fault is None,  # type: ignore[union-attr]
-               None if invoked else fault)
-        parts = self.parts.get(key)
-        if parts is None:
-            if len(self.parts) > 4096:  # bounded, whatever the faults' words
-                self.parts.clear()
-            parts = self.parts[key] = self._parts(flow, flow_id, action, outcome if invoked else None, fault)
-        head, middle, tail, with_external = parts
-        contact = self.contacts.get(contact_id) or self._contact(contact_id)
-        if with_external:
-            return (f"{head}{contact}{middle}{self.timestamp(at)}{tail[:-1]},"
-                    f'"ExternalResults":{orjson.dumps(outcome.external).decode()}}}')  # type: ignore[union-attr]
-        return f"{head}{contact}{middle}{self.timestamp(at)}{tail}"
 
     def texts(self, blocks: list[NotedBlock], flow_id: Callable[[Flow], str]) -> list[str]:
         """The entries of noted blocks, in their order: the per-entry work is one lookup of the block's
@@ -131,8 +103,8 @@ class EntryText:
             head, middle, tail, with_external, _, _ = parts
             contact = contacts.get(contact_id) or self._contact(contact_id)
             fraction, whole = modf(at)
-            micros = round(fraction * 1e6)
-            if fraction < 0 or micros >= 1_000_000:
+            micros = round(fraction * 1e6)  # as datetime.fromtimestamp rounds (half to even)
+            if fraction < 0 or micros >= 1_000_000:  # before 1970, or rounded up into the next second
                 stamp = log_timestamp(at)
             else:
                 if whole != last_whole:

@@ -78,13 +78,6 @@ class ConnectTelemetry:
         if self.instance.flow_logs and state.flow_logging:
             self.blocks.append((at, state.contact.contact_id, flow, action, outcome, fault))
 
-    def take_entries(self) -> list[tuple[float, str]]:
-        """The flow log entries of the blocks run since the last take, as JSON text, in time order (those
-        kept for publishing: an instance that does not publish writes them to the run folder only)."""
-        self.format_noted()
-        times, texts, self.times, self.texts = self.times, self.texts, [], []
-        return list(zip(times, texts, strict=True))
-
     def _take_blocks(self) -> list[NotedBlock]:
         blocks, self.blocks = self.blocks, []
         blocks.sort(key=_WHEN)  # in order already (one monotonic clock): timsort's linear check

@@ -404,8 +404,9 @@ class LoadSession:
         self._clients = stack
 
     def measures_capacity(self) -> bool:
-        """Production's rate with no ceiling of the scenario's, on the emulator, in one process: what
-        this machine can hold is measured, and the rate sampled above it. (Processes would each measure
+        """Production's rate with no ceiling of the scenario's, on the emulator, in one process, with the
+        fast invoker (whose path the measurement runs): what this machine can hold is measured, and the
+        rate sampled above it. (Processes would each measure
         their own and must share one weight; against AWS nothing can be sampled.)"""
         return (self.options.max_contacts_per_second <= 0 and self.options.target == "local"
                 and self.options.invoker == "fast"

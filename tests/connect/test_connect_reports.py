@@ -51,7 +51,8 @@ def contact(flows, *answers, instance=None):
     state = ContactState(Contact())
     ended = asyncio.run(run_contact(flows, state, hooks))
     telemetry.contact_ended(state.last[0], ended)
-    return [json.loads(text) for _, text in telemetry.take_entries()], telemetry.counts
+    events = [event for _, body in telemetry.take_batches() for event in json.loads(body)["logEvents"]]
+    return [json.loads(event["message"]) for event in events], telemetry.counts
 
 
 def test_an_entry_per_block_in_connects_shape_once_logging_is_on(tmp_path):
