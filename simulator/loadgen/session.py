@@ -138,6 +138,10 @@ class LoadSession:
         self.deployed = f"{deployed.name}:{deployed.qualifier}"  # as the record's qualifier column has it
         self._batch = RequestBatch(REQUEST_TYPE)  # used when only Locust's statistics listen
         self.unsent_rows: list[tuple[Any, ...]] = []
+        # Errors raised in the users' tasks (shiftsim's or a locustfile's, never the deployment's), by
+        # their type and message; a worker sends its own to the master with its rows
+        self.load_errors: collections.Counter[str] = collections.Counter()
+        self.unsent_errors: collections.Counter[str] = collections.Counter()
         self.recording = False
         self.record: RecordWriter | None = None
         self.run_id = ""
@@ -178,6 +182,7 @@ class LoadSession:
         events.spawning_complete.add_listener(self.on_spawning_complete)
         events.quitting.add_listener(self.on_quitting)
         events.quit.add_listener(self.on_quit)
+        events.user_error.add_listener(self.on_user_error)
         if isinstance(environment.runner, WorkerRunner):
             events.report_to_master.add_listener(self.on_report_to_master)
         if isinstance(environment.runner, MasterRunner):
@@ -277,6 +282,7 @@ class LoadSession:
         gc.set_threshold(*LOAD_GC_THRESHOLDS)
         self.rows_by_worker.clear()
         self.workers_lost.clear()
+        self.load_errors.clear()
         if self.reporter is None or self.reporter.dead:
             self.reporter = gevent.spawn(self._report_forever)
         self.ready.set()
@@ -556,6 +562,9 @@ class LoadSession:
         if self.telemetry is not None:
             self.telemetry.close()
         if self.coordinator and self.record is not None:
+            if self.load_errors:  # the verdict is withheld: the load was not what the scenario asks (analysis)
+                self.run_info["load_errors"] = [{"error": e, "count": n} for e, n in self.load_errors.most_common()]
+                self.record.describe_run(self.run_info)
             self.record.close()
             if self.recorded != self.said_recorded:  # workers' final reports came after the test stopped
                 self._say_recorded()
@@ -652,9 +661,18 @@ class LoadSession:
         # report, which a worker killed meanwhile never sends (the record one ahead of Locust's count).
         data["shiftsim_rows"] = self.unsent_rows
         data["shiftsim_contact_ends"] = self.unsent_ends
+        data["shiftsim_load_errors"] = dict(self.unsent_errors)
         self.unsent_rows, self.unsent_ends = [], []
+        self.unsent_errors.clear()
+
+    def on_user_error(self, exception: BaseException, **kwargs: Any) -> None:
+        error = f"{type(exception).__name__}: {exception}"[:300]
+        self.load_errors[error] += 1
+        if isinstance(self.env.runner, WorkerRunner):
+            self.unsent_errors[error] += 1
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
+        self.load_errors.update(data.get("shiftsim_load_errors") or {})
         ends = data.get("shiftsim_contact_ends")
         if ends and self.record is not None and not self.closed:
             self.record.contacts_ended(ends)

@@ -588,14 +588,23 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
     if runaway:  # never a silent pass: a flow that did not end is not what production would see
         check("contacts stopped as runaways (past the invocation or time limit per contact)", 0, runaway, False)
     generator = summary.get("generator") or {}
-    judged = generator.get("judgeable", True)
-    result: dict[str, Any] = {"passed": all(c["passed"] for c in checks) and judged, "checks": checks,
-                              "implicit": implicit, "judged": judged}
-    if not judged:
-        result["why_not_judged"] = (
+    why_not = []
+    if not generator.get("judgeable", True):
+        why_not.append(
             f"the load generator fell behind ({generator['late_contacts']} of {generator['contacts_ended']} contacts "
             f"started late) and {generator['thin_windows']} window(s) of the deployment had fewer than "
             f"{MIN_JUDGED_INVOCATIONS} invocations: this machine could not rehearse production's load")
+    errors = (summary.get("run_info") or {}).get("load_errors") or []
+    if errors:  # a contact loop that broke off is not the load the scenario asks for, whatever it recorded
+        why_not.append(
+            f"the load itself failed {sum(e['count'] for e in errors)} time(s), not the deployment (first: "
+            f"{errors[0]['error']}): contacts broke off, so the record is not the scenario's load; the "
+            "tracebacks are in Locust's log and its Exceptions")
+    judged = not why_not
+    result: dict[str, Any] = {"passed": all(c["passed"] for c in checks) and judged, "checks": checks,
+                              "implicit": implicit, "judged": judged}
+    if not judged:
+        result["why_not_judged"] = "; ".join(why_not)
     return result
 
 

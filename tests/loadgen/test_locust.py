@@ -154,6 +154,47 @@ def test_a_request_listener_of_the_users_own_hears_every_invocation(tmp_path, we
     assert heard["with a version in context"] == counts["Aggregated"]
 
 
+BREAKING_LOCUSTFILE = """
+from locust import events
+from simulator.loadgen.setup import install
+from simulator.loadgen.user import ContactUser
+
+install(events)
+
+
+class Caller(ContactUser):
+    def _session(self):
+        if not getattr(self, "broke", False):  # each user's first contact breaks off, then they run
+            self.broke = True
+            raise LookupError("a contact loop broke off")
+        return super()._session()
+"""
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_a_load_that_raised_is_not_judged_whatever_it_recorded(tmp_path, processes):
+    """Errors in the users' tasks are shiftsim's (or the locustfile's), never the deployment's: the
+    record alone would pass, so the verdict is withheld (exit 3) and says why."""
+    locustfile = tmp_path / "breaking.py"
+    locustfile.write_text(BREAKING_LOCUSTFILE)
+    results = tmp_path / "results"
+    done = subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "4", "-r", "4",
+                           "-t", "4s", "--results-dir", str(results), "--prompt-time", "fixed:0",
+                           *(processes_on_a_free_port() if processes else ())],
+                          capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT)
+    assert done.returncode == 3, done.stderr[-2000:]
+    (run,) = list(results.iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["invocations"] > 100 and summary["errors"] == 0  # the record alone would pass
+    verdict = summary["verdict"]
+    assert verdict["judged"] is False and verdict["passed"] is False
+    assert "the load itself failed 4 time(s), not the deployment (first: LookupError: a contact loop broke off)" \
+        in verdict["why_not_judged"]
+    assert json.loads((run / "run.json").read_text())["load_errors"] == [
+        {"error": "LookupError: a contact loop broke off", "count": 4}]
+    assert "verdict: COULD NOT JUDGE" in done.stderr
+
+
 @pytest.mark.parametrize("spawn_rate", ["20", "640"])  # 640: users arrive before a worker's init has run
 def test_processes_two(tmp_path, weighted, spawn_rate):
     done, results = run_locust(tmp_path, "-u", "20", "-r", spawn_rate, "-t", "10s", *processes_on_a_free_port(),
