@@ -174,6 +174,7 @@ class LoadSession:
         self.rows_by_worker: collections.Counter[str] = collections.Counter()
         self.workers_lost: dict[str, int] = {}
         self.run_info: dict[str, Any] = {}
+        self.gc_thresholds = gc.get_threshold()  # the process's own, put back when the test stops
         self.watch_emulator = True  # stop the run if the emulator started here dies (a rehearsal watches itself)
         self.writes_results = True  # summary and figure when the test ends (a rehearsal writes its own)
         events = environment.events
@@ -279,6 +280,8 @@ class LoadSession:
         # of the cyclic collector's full passes, which otherwise stall the loop for ~170 ms each.
         gc.collect()
         gc.freeze()
+        if gc.get_threshold() != LOAD_GC_THRESHOLDS:
+            self.gc_thresholds = gc.get_threshold()
         gc.set_threshold(*LOAD_GC_THRESHOLDS)
         self.rows_by_worker.clear()
         self.workers_lost.clear()
@@ -459,6 +462,7 @@ class LoadSession:
             cancel()
         self.cancels_on_stop.clear()
         gc.unfreeze()  # frozen only while the load runs: extensions may rely on collection at exit
+        gc.set_threshold(*self.gc_thresholds)  # what follows (the results, a web UI's next test) as before
         self._drain()
         self.recording = False
         self.finished.clear()

@@ -111,13 +111,14 @@ def test_locusts_csv_files_count_every_recorded_invocation(tmp_path):
 
 
 LISTENING_LOCUSTFILE = """
-import collections, json, os
+import collections, gc, json, os
 from locust import events
 from simulator.loadgen.setup import install
 from simulator.loadgen.user import ContactUser
 
 install(events)
 heard = collections.Counter()
+gc_before = gc.get_threshold()
 
 
 @events.request.add_listener
@@ -128,6 +129,7 @@ def hear(name, context, exception, **kwargs):
 
 @events.quitting.add_listener
 def save(environment, **kwargs):
+    heard["collector as before"] = gc.get_threshold() == gc_before and not gc.get_freeze_count()
     with open(os.environ["HEARD"], "w") as out:
         json.dump(heard, out)
 
@@ -152,6 +154,7 @@ def test_a_request_listener_of_the_users_own_hears_every_invocation(tmp_path, we
     assert {name: heard.get(name, 0) for name in counts if name != "Aggregated"} == \
         {name: n for name, n in counts.items() if name != "Aggregated"}
     assert heard["with a version in context"] == counts["Aggregated"]
+    assert heard["collector as before"]  # the load's collector settings end with the test
 
 
 BREAKING_LOCUSTFILE = """
