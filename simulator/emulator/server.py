@@ -92,7 +92,8 @@ class Emulator:
         self.codedeploy.read_s3 = self._read_s3
         self.lambda_.stream_reader = self.others.streams(self.scenario.account, self.scenario.region)
         self.lambda_.provision(self.scenario)
-        for alarm in self.scenario.alarms:
+        # composite alarms last: a rule is judged as it is put, against the alarms it names
+        for alarm in sorted(self.scenario.alarms, key=lambda a: a.rule is not None):
             self._put_alarm(alarm)
         if self.scenario.deployment is not None:
             self.codedeploy.provision(self.scenario.deployment)
@@ -153,6 +154,9 @@ class Emulator:
 
     def _put_alarm(self, alarm: AlarmSpec) -> None:
         try:
+            if alarm.rule is not None:
+                self.cloudwatch.put_composite_alarm(alarm.parameters or {"AlarmName": alarm.name, "AlarmRule": alarm.rule})
+                return
             self.cloudwatch.put_metric_alarm(alarm.parameters or {
                 "AlarmName": alarm.name, "Namespace": alarm.namespace, "MetricName": alarm.metric,
                 "Dimensions": [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()],

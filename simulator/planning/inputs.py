@@ -104,6 +104,9 @@ def alarm_model(alarm: AlarmSpec, scenario: Scenario, new_version: str) -> Alarm
     """An alarm as the model evaluates it: which invocations its dimensions see."""
     assert scenario.deployment is not None
     function, alias = scenario.deployment.function, scenario.deployment.alias
+    if alarm.rule is not None:
+        raise PlanError(f"alarm {alarm.name} is a composite alarm ({alarm.rule}): the planner models metric alarms "
+                        "only; `shiftsim rehearse` runs it")
     params = alarm.parameters or {}
     dims = alarm.dimensions
     metric_name, namespace, period = alarm.metric, alarm.namespace, alarm.period

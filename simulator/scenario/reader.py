@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from simulator.deployment.arn import ALIAS_NAME, VERSION
 from simulator.deployment.clock import MAX_CONTACTS_PER_MINUTE, MAX_SCALE
+from simulator.deployment.composite_rule import RuleError, parse_rule
 from simulator.deployment.vocabulary import (
     TREATMENTS,
     deployment_config_name,
@@ -622,6 +623,9 @@ def _alarm(s: _Section) -> AlarmSpec:
     name = s.string("name")
     if not name:
         s.fail("missing key 'name'")
+    rule = s.string("rule", None)
+    if rule is not None:  # a composite alarm: its state is its rule's over other alarms
+        return _composite_alarm(s, name, rule)
     dims = s.table("dimensions")
     dimensions: dict[str, str] = {}
     if dims is not None:
@@ -656,6 +660,22 @@ def _alarm(s: _Section) -> AlarmSpec:
         spec = replace(spec, parameters=parameters)
     s.done()
     return spec
+
+
+_METRIC_ALARM_KEYS = ("metric", "namespace", "dimensions", "statistic", "period", "evaluation_periods",
+                      "datapoints_to_alarm", "threshold", "comparison", "treat_missing_data", "metrics")
+
+
+def _composite_alarm(s: _Section, name: str, rule: str) -> AlarmSpec:
+    for key in _METRIC_ALARM_KEYS:
+        if s.has(key):
+            s.fail("a composite alarm's state is its rule's over the alarms it names: no place for it beside `rule`", key)
+    try:
+        parse_rule(rule)
+    except RuleError as exc:
+        s.fail(str(exc), "rule")
+    s.done()
+    return AlarmSpec(name=name, metric="", namespace="", statistic="", comparison="", rule=rule)
 
 
 def _statistic(s: _Section) -> str:

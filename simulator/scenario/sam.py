@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from simulator.deployment.composite_rule import RuleError, parse_rule
 from simulator.deployment.vocabulary import PREFIX as CONFIG_PREFIX
 from simulator.deployment.vocabulary import deployment_config_name
 from simulator.scenario.dependencies import node_version, with_dependencies
@@ -42,12 +43,15 @@ LOCAL_BUCKET = "shiftsim-local"
 STREAM_OF = "latest"  # a table's StreamArn before the table exists: its stream label is made when it is
 # Resource types the rehearsal builds from, or that change nothing it measures.
 _USED = {"AWS::Lambda::Function", "AWS::Lambda::Version", "AWS::Lambda::Alias", "AWS::CloudWatch::Alarm",
+         "AWS::CloudWatch::CompositeAlarm",
          "AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup", "AWS::CodeDeploy::DeploymentConfig",
          "AWS::Connect::ContactFlow", "AWS::DynamoDB::Table", "AWS::Lambda::EventSourceMapping"}
 _TABLE_KEYS = ("KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput", "StreamSpecification",
                "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 _UNCHECKED = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Permission",
               "AWS::Logs::LogGroup", "AWS::Connect::Instance", "AWS::Connect::IntegrationAssociation"}
+_COMPOSITE_KEYS = ("AlarmName", "AlarmRule", "AlarmDescription", "ActionsEnabled", "ActionsSuppressor",
+                   "ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod")
 _ALARM_KEYS = ("AlarmName", "AlarmDescription", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
                "Period", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator",
                "TreatMissingData", "Unit", "Metrics", "ActionsEnabled", "ThresholdMetricId")
@@ -226,7 +230,8 @@ class _Stack:
             return f"{self.function_arn(self._function_of(props))}:1"
         if kind == "AWS::Lambda::Alias":
             return f"{self.function_arn(self._function_of(props))}:{self.resolver.value(props['Name'])}"
-        named = {"AWS::CloudWatch::Alarm": "AlarmName", "AWS::CodeDeploy::Application": "ApplicationName",
+        named = {"AWS::CloudWatch::Alarm": "AlarmName", "AWS::CloudWatch::CompositeAlarm": "AlarmName",
+                 "AWS::CodeDeploy::Application": "ApplicationName",
                  "AWS::DynamoDB::Table": "TableName",
                  "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
                  "AWS::CodeDeploy::DeploymentConfig": "DeploymentConfigName", "AWS::IAM::Role": "RoleName"}
@@ -246,7 +251,7 @@ class _Stack:
             return self.function_arn(self._function_of(self.resources[name].get("Properties") or {}))
         if kind == "AWS::IAM::Role" and attr == "Arn":
             return f"arn:aws:iam::{self.account}:role/{self.ref(name)}"
-        if kind == "AWS::CloudWatch::Alarm" and attr == "Arn":
+        if kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm") and attr == "Arn":
             return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{self.ref(name)}"
         if kind == "AWS::Connect::ContactFlow" and attr == "ContactFlowArn":
             instance = self.resolver.value((self.resources[name].get("Properties") or {}).get("InstanceArn", ""))
@@ -312,7 +317,8 @@ def _read_stack(stack: _Stack, where: Path, local: dict[str, Path], new_code: Pa
             groups.append((str(policy["DeploymentGroupName"]), function, str(props["Name"]), policy))
     specs = {name: FunctionSpec(**{**spec.__dict__, "aliases": tuple(aliases.get(name, ()))})
              for name, spec in functions.items()}
-    alarms = tuple(_alarm(stack, name) for name in stack.resources if stack.kind(name) == "AWS::CloudWatch::Alarm")
+    alarms = (*(_alarm(stack, name) for name in stack.resources if stack.kind(name) == "AWS::CloudWatch::Alarm"),
+              *(_composite(stack, name) for name in stack.resources if stack.kind(name) == "AWS::CloudWatch::CompositeAlarm"))
     deployment = _deployment(stack, groups, deploy_function, specs, notes)
     if deployment is not None:
         logical = next(n for n, s in specs.items() if s.name == deployment.function)
@@ -462,6 +468,23 @@ def _alarm(stack: _Stack, name: str) -> AlarmSpec:
                      period=int(props.get("Period", 60)), evaluation_periods=int(props.get("EvaluationPeriods", 1)),
                      threshold=float(props.get("Threshold", 0.0)),
                      comparison=str(props.get("ComparisonOperator", "")), parameters=parameters)
+
+
+def _composite(stack: _Stack, name: str) -> AlarmSpec:
+    """A composite alarm: PutCompositeAlarm's parameters; its state is its rule's over the alarms it names."""
+    props = stack.properties(name)
+    parameters = {key: props[key] for key in _COMPOSITE_KEYS if key in props}
+    parameters["AlarmName"] = str(stack.ref(name))
+    for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+        if key in props:
+            parameters[key] = [str(a) for a in props[key]]
+    rule = str(props.get("AlarmRule", ""))
+    try:
+        parse_rule(rule)
+    except RuleError as exc:  # as PutCompositeAlarm would refuse it
+        raise TemplateError(f"{stack.where}: Resources.{name}.Properties.AlarmRule: {exc}") from None
+    return AlarmSpec(name=parameters["AlarmName"], metric="", namespace="", statistic="", comparison="",
+                     parameters=parameters, rule=rule)
 
 
 def _deployment(stack: _Stack, groups: list[tuple[str, str, str, dict[str, Any]]], deploy_function: str | None,

@@ -127,7 +127,8 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class AlarmSpec:
-    """A CloudWatch metric alarm (PutMetricAlarm's parameters)."""
+    """A CloudWatch metric alarm (PutMetricAlarm's parameters), or a composite alarm (`rule`: its
+    AlarmRule over other alarms' states; PutCompositeAlarm's parameters; no metric of its own)."""
 
     name: str
     metric: str = "Errors"
@@ -141,6 +142,7 @@ class AlarmSpec:
     comparison: str = "GreaterThanThreshold"
     treat_missing_data: str = "missing"
     parameters: dict[str, Any] | None = None  # a template's alarm: PutMetricAlarm's parameters as they are
+    rule: str | None = None  # a composite alarm's AlarmRule
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from simulator.connect.flow import load_flow
 from simulator.deployment.alarm_lint import FlowFacts, flow_facts, lint_alarms
 from simulator.loadgen.options import DEFAULT_FLOW, flow_functions
 from simulator.scenario.reader import load_scenario, parse_scenario
+from simulator.scenario.spec import ScenarioError
 from tests.helpers import ROOT
 
 SEED_FLOW = FlowFacts(("LambdaAlias-loop",), 1)
@@ -126,3 +129,48 @@ def test_validate_prints_the_lint():
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "alarm lint: alarm AliasErrorsAbovePeakBaseline: threshold 5" in done.stdout
+
+
+COMPOSITE = """
+[[functions]]
+name = "ConnectLambdaFunction"
+[[functions.versions]]
+[functions.staged]
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+[[alarms]]
+name = "A"
+dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction" }
+evaluation_periods = 1
+[[alarms]]
+name = "Both"
+rule = 'ALARM("A") OR ALARM(arn:aws:cloudwatch:us-east-1:123456789012:alarm:B)'
+[deployment]
+alarms = ["Both"]
+[load]
+contacts_per_minute = 300
+"""
+
+
+def test_a_composite_alarm_is_linted_through_the_alarms_its_rule_names():
+    scenario = parse_scenario(COMPOSITE, "s.toml")
+    assert [(a.name, a.rule) for a in scenario.alarms] == [
+        ("A", None), ("Both", 'ALARM("A") OR ALARM(arn:aws:cloudwatch:us-east-1:123456789012:alarm:B)')]
+    lines = lint_alarms(scenario, SEED_FLOW)
+    assert any(line.startswith("alarm A: dimensions {FunctionName=ConnectLambdaFunction, Resource=ConnectLambdaFunction}: "
+                               "Lambda publishes no metric with them") for line in lines), lines
+    assert ("composite alarm Both: its rule names alarm B, which the stack does not declare: ALARM(B) is never "
+            "true; fix: declare the alarm, or name one the stack has") in lines
+    assert not any("the deployment group has no alarm" in line for line in lines)
+
+
+@pytest.mark.parametrize("change, said", [
+    (("OR ALARM(arn", "OR OR ALARM(arn"), "s.toml: alarms[1].rule: "),
+    (('name = "Both"\n', 'name = "Both"\nthreshold = 3\n'),
+     "s.toml: alarms[1].threshold: a composite alarm's state is its rule's over the alarms it names"),
+])
+def test_a_composite_alarm_in_a_scenario_is_checked_when_read(change, said):
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(COMPOSITE.replace(*change), "s.toml")
+    assert said in str(info.value) and "\n" not in str(info.value)

@@ -1,11 +1,11 @@
-"""Composite alarms' rules (simulator/emulator/cloudwatch/composite.py): the grammar, precedence and
+"""Composite alarms' rules (simulator/deployment/composite_rule.py): the grammar, precedence and
 refusals, and a property test against Python's own boolean evaluation of the same formula."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.emulator.cloudwatch.composite import RuleError, parse_rule
+from simulator.deployment.composite_rule import RuleError, parse_rule
 
 STATES = {"a": "ALARM", "b": "OK", "c": "INSUFFICIENT_DATA", "My Alarm": "ALARM"}
 

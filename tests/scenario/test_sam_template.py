@@ -355,3 +355,93 @@ def test_a_broken_flow_in_a_template_is_named_by_its_resource(tmp_path, broken, 
             f"{done.stderr.split(said, 1)[1]}", done.stderr
         assert "shiftsim-flows-" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def composite_example(folder: Path, rule: str = 'ALARM("${AliasErrorMetricGreaterThanZeroAlarm}") OR '
+                                                 'ALARM(${SlowAlarm.Arn})') -> Path:
+    """The example SAM project, its group watching a composite alarm over the alias's errors alarm
+    and a second alarm (named by ARN) that never fires."""
+    shutil.copytree(EXAMPLE, folder)
+    template = folder / "template.yaml"
+    text = template.read_text().replace("        - !Ref AliasErrorMetricGreaterThanZeroAlarm\n",
+                                        "        - !Ref RollbackComposite\n")
+    text = text.replace("  LoopingFlow:\n", f"""  SlowAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: connect-slow
+      Namespace: AWS/Lambda
+      MetricName: Duration
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref ConnectLambdaFunction
+      Statistic: Maximum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 7000
+      ComparisonOperator: GreaterThanThreshold
+  RollbackComposite:
+    Type: AWS::CloudWatch::CompositeAlarm
+    Properties:
+      AlarmName: connect-rollback
+      AlarmDescription: errors or slowness
+      AlarmRule: !Sub '{rule}'
+  LoopingFlow:
+""")
+    template.write_text(text)
+    return folder
+
+
+def test_a_composite_alarm_in_a_template_is_put_and_judged_over_the_alarms_it_names(tmp_path):
+    from simulator.deployment.alarm_lint import FlowFacts, lint_alarms
+
+    scenario = load_scenario(composite_example(tmp_path / "project") / "rehearsal.toml")
+    assert scenario.deployment is not None and scenario.deployment.alarms == ("connect-rollback",)
+    (composite,) = [a for a in scenario.alarms if a.rule is not None]
+    assert composite.rule == ('ALARM("AliasErrorMetricGreaterThanZeroAlarm") OR '
+                              'ALARM(arn:aws:cloudwatch:us-east-1:123456789012:alarm:connect-slow)')
+    assert not any("CompositeAlarm" in note for note in scenario.notes)  # built, not "not emulated"
+    lines = lint_alarms(scenario, FlowFacts(("LambdaAlias-loop",), string_map_blocks=1))
+    assert not any("connect-rollback" in line or "does not declare" in line for line in lines), lines
+    assert any(line.startswith("the group's alarms watch Lambda's metrics only") for line in lines)  # those behind it
+    emulator = running(scenario)
+    try:
+        cw = emulator.boto3("cloudwatch")
+        (put,) = cw.describe_alarms(AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
+        assert (put["AlarmName"], put["AlarmRule"], put["AlarmDescription"]) == (
+            "connect-rollback", composite.rule, "errors or slowness")
+        assert put["StateValue"] == "OK"
+        cw.set_alarm_state(AlarmName="connect-slow", StateValue="ALARM", StateReason="test")
+        assert cw.describe_alarms(AlarmNames=["connect-rollback"], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0]["StateValue"] == "ALARM"
+    finally:
+        emulator.close()
+
+
+def test_a_composite_alarm_naming_an_alarm_the_stack_lacks_is_said_and_a_bad_rule_refused(tmp_path):
+    from simulator.deployment.alarm_lint import lint_alarms
+
+    scenario = load_scenario(composite_example(tmp_path / "a", 'ALARM(gone) OR ALARM(${SlowAlarm})') / "rehearsal.toml")
+    assert ("composite alarm connect-rollback: its rule names alarm gone, which the stack does not declare: "
+            "ALARM(gone) is never true; fix: declare the alarm, or name one the stack has") in lint_alarms(scenario)
+    project = composite_example(tmp_path / "b", 'ALARM(${SlowAlarm}) OR')
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", str(project / "rehearsal.toml")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Resources.RollbackComposite.Properties.AlarmRule: " in done.stderr and "Traceback" not in done.stderr
+    planned = subprocess.run([sys.executable, "-m", "simulator.cli", "plan",
+                              str(composite_example(tmp_path / "c") / "rehearsal.toml")],
+                             capture_output=True, text=True, timeout=120)
+    assert planned.returncode == 2 and "alarm connect-rollback is a composite alarm" in planned.stderr, planned.stderr
+
+
+@pytest.mark.long(35)
+def test_a_group_watching_a_composite_alarm_rolls_back_when_its_rule_holds(tmp_path):
+    """The example's change, which fails every call, behind a composite over the errors alarm: the
+    composite fires and CodeDeploy rolls back, as with the errors alarm itself."""
+    project = composite_example(tmp_path / "project")
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(project / "rehearsal.toml"),
+                           "--results", str(tmp_path / "run")], capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["deployment"]["outcome"] == "rolled_back"
+    fired = [a["alarm"] for a in summary["deployment"]["alarm_transitions"] if a["state"] == "ALARM"]
+    assert "connect-rollback" in fired and "connect-slow" not in fired

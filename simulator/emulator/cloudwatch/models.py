@@ -27,6 +27,7 @@ from typing import Any
 
 from simulator.deployment.alarm_rule import next_state
 from simulator.deployment.clock import Clock
+from simulator.deployment.composite_rule import Rule, RuleError, parse_rule
 from simulator.deployment.vocabulary import (
     TREATMENTS,
     cloudwatch_enum,
@@ -34,7 +35,6 @@ from simulator.deployment.vocabulary import (
     threshold_comparisons,
 )
 from simulator.deployment.vocabulary import statistics as known_statistics
-from simulator.emulator.cloudwatch.composite import Rule, RuleError, parse_rule
 from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
 from simulator.emulator.holdings import Full, Holdings
 from simulator.emulator.lambda_.models import InvocationObserved
