@@ -118,3 +118,43 @@ def test_a_flow_calling_another_function_is_refused_at_start(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "names function 'Poller', which the scenario does not declare" in done.stderr
+
+
+PLANTED = """
+import sys
+from simulator.loadgen import contact_hooks
+
+played = contact_hooks.ContactHooks.prompt
+calls = [0]
+
+
+async def prompt(self, text):
+    calls[0] += 1
+    if calls[0] % 50 == 0:  # a bug of shiftsim's own, planted in the contact path
+        raise RuntimeError("planted in the contact path")
+    await played(self, text)
+
+
+contact_hooks.ContactHooks.prompt = prompt
+from simulator.cli import entry
+
+sys.argv = ["shiftsim", "rehearse", *sys.argv[1:]]
+entry()
+"""
+
+
+def test_a_rehearsal_whose_load_broke_off_says_so_as_it_runs_and_gives_no_verdict(tmp_path):
+    """The deployment rolls back as expected, and the record alone would pass: the contacts that
+    broke off on shiftsim's own error make it exit 3, COULD NOT JUDGE, said from the first one."""
+    done = subprocess.run([sys.executable, "-c", PLANTED, "scenarios/linear-rollback.toml", "--results",
+                           str(tmp_path / "run")], capture_output=True, text=True, timeout=240, env=ENV, cwd=ROOT)
+    assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
+    progress = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert any(re.search(r"\| the load broke off \d+ times? \(shiftsim's own error, not the deployment's: no "
+                         r"verdict\)$", line) for line in progress), progress
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["deployment"]["outcome"] == "rolled_back"
+    assert all(c["passed"] for c in summary["verdict"]["checks"])  # what the record alone says
+    assert "verdict: COULD NOT JUDGE" in done.stdout
+    assert done.stderr.count("Traceback") == 1  # the first of the error's tracebacks; the count is said
+    assert "(first: RuntimeError: planted in the contact path)" in summary["verdict"]["why_not_judged"]

@@ -91,6 +91,10 @@ def _interrupt_main() -> None:
     gevent.get_hub().parent.throw(KeyboardInterrupt)
 
 
+def _error_key(exception: BaseException) -> str:
+    return f"{type(exception).__name__}: {exception}"[:300]
+
+
 class LoadSession:
     def __init__(self, environment: Environment, options: LoadOptions) -> None:
         self.env, self.options = environment, options
@@ -184,6 +188,7 @@ class LoadSession:
         events.quitting.add_listener(self.on_quitting)
         events.quit.add_listener(self.on_quit)
         events.user_error.add_listener(self.on_user_error)
+        logging.getLogger("locust.user.task").addFilter(self._first_of_each_error)
         if isinstance(environment.runner, WorkerRunner):
             events.report_to_master.add_listener(self.on_report_to_master)
         if isinstance(environment.runner, MasterRunner):
@@ -561,6 +566,7 @@ class LoadSession:
             return
         self.closed = True
         self.watch_emulator = False
+        logging.getLogger("locust.user.task").removeFilter(self._first_of_each_error)
         if self.coordination is not None:
             self.coordination.stop()
         if self.telemetry is not None:
@@ -670,10 +676,16 @@ class LoadSession:
         self.unsent_errors.clear()
 
     def on_user_error(self, exception: BaseException, **kwargs: Any) -> None:
-        error = f"{type(exception).__name__}: {exception}"[:300]
+        error = _error_key(exception)
         self.load_errors[error] += 1
         if isinstance(self.env.runner, WorkerRunner):
             self.unsent_errors[error] += 1
+
+    def _first_of_each_error(self, record: logging.LogRecord) -> bool:
+        """Locust logs a task's error with its traceback each time (`user_error` has counted it
+        first): the first of each is enough, the count is in the summary."""
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (args and isinstance(args[0], BaseException) and self.load_errors[_error_key(args[0])] > 1)
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
         self.load_errors.update(data.get("shiftsim_load_errors") or {})

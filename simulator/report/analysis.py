@@ -599,7 +599,7 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
         why_not.append(
             f"the load itself failed {sum(e['count'] for e in errors)} time(s), not the deployment (first: "
             f"{errors[0]['error']}): contacts broke off, so the record is not the scenario's load; the "
-            "tracebacks are in Locust's log and its Exceptions")
+            "first traceback of each is in the log, and every one in Locust's Exceptions")
     judged = not why_not
     result: dict[str, Any] = {"passed": all(c["passed"] for c in checks) and judged, "checks": checks,
                               "implicit": implicit, "judged": judged}
