@@ -28,9 +28,7 @@ def lint_of(path: Path | str) -> list[str]:
     return lint_alarms(scenario, flow_facts(flows, scenario.deployed_alias_arn()))
 
 
-def stack(alarm: str, config: str = "Canary10Percent5Minutes", load: str = "contacts_per_minute = 300",
-          tables: str = "") -> list[str]:
-    scenario = parse_scenario(f"""
+FUNCTION = """
 [[functions]]
 name = "ConnectLambdaFunction"
 [[functions.versions]]
@@ -38,7 +36,12 @@ name = "ConnectLambdaFunction"
 [[functions.aliases]]
 name = "PROD"
 version = "1"
-[[alarms]]
+"""
+
+
+def stack(alarm: str, config: str = "Canary10Percent5Minutes", load: str = "contacts_per_minute = 300",
+          tables: str = "") -> list[str]:
+    scenario = parse_scenario(FUNCTION + f"""[[alarms]]
 name = "A"
 {alarm}
 [[alarms]]
@@ -131,15 +134,7 @@ def test_validate_prints_the_lint():
     assert "alarm lint: alarm AliasErrorsAbovePeakBaseline: threshold 5" in done.stdout
 
 
-COMPOSITE = """
-[[functions]]
-name = "ConnectLambdaFunction"
-[[functions.versions]]
-[functions.staged]
-[[functions.aliases]]
-name = "PROD"
-version = "1"
-[[alarms]]
+COMPOSITE = FUNCTION + """[[alarms]]
 name = "A"
 dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction" }
 evaluation_periods = 1
