@@ -64,12 +64,18 @@ async def stage_code(endpoint: str, function: str, body: dict[str, Any], publish
     return answer
 
 
-async def emulator_clock(endpoint: str) -> ScaledClock:
-    """A clock in step with a running emulator's (same scale, same emulated now)."""
+async def emulator_health(endpoint: str) -> dict[str, Any]:
+    """A running emulator's health route: its clock, functions and requests refused at its ceilings."""
     try:
         async with aiohttp.ClientSession(trust_env=True) as session:
             async with session.get(f"{endpoint.rstrip('/')}/_shiftsim/health") as response:
-                health = await response.json(content_type=None)
+                health: dict[str, Any] = await response.json(content_type=None)
+                return health
     except (aiohttp.ClientError, ValueError) as exc:
         raise TargetError(f"cannot reach the emulator at {endpoint}: {exc}") from None
+
+
+async def emulator_clock(endpoint: str) -> ScaledClock:
+    """A clock in step with a running emulator's (same scale, same emulated now)."""
+    health = await emulator_health(endpoint)
     return ScaledClock(health["time_scale"], start=health["emulated_now"])

@@ -44,8 +44,12 @@ class AdminRoutes:
         ]
 
     async def health(self, request: web.Request) -> web.Response:
+        holdings = self.backend.holdings
         return web.json_response({"ok": True, "functions": sorted(self.backend.functions),
-                                  "emulated_now": self.clock.now(), "time_scale": self.clock.scale})
+                                  "emulated_now": self.clock.now(), "time_scale": self.clock.scale,
+                                  # requests refused at the emulator's own ceilings: a run they touch is not AWS's
+                                  "refused_at_ceilings": {kind: {"requests": n, "ceiling": holdings.ceilings[kind]}
+                                                          for kind, n in sorted(holdings.refused.items())}})
 
     async def _spec(self, request: web.Request):
         try:

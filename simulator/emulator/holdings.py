@@ -56,10 +56,12 @@ class Holdings:
     def __init__(self, ceilings: dict[str, int] | None = None) -> None:
         self.ceilings = {**CEILINGS, **_from_environment(), **(ceilings or {})}
         self.held: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()  # requests refused at each ceiling (the health route says them)
 
     def take(self, kind: str, amount: int = 1) -> None:
         """Hold `amount` more of `kind`, or raise Full (holding nothing more)."""
         if amount > 0 and self.held[kind] + amount > self.ceilings[kind]:
+            self.refused[kind] += 1
             raise Full(kind, self.ceilings[kind])
         self.held[kind] += amount
 

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from functools import cache
 from typing import Any, Generic, Protocol, TypeVar
 
-from simulator.emulator.holdings import CEILINGS, Full
+from simulator.emulator.holdings import CEILINGS, Full, Holdings
 from simulator.scenario.spec import Scenario
 
 
@@ -18,6 +18,7 @@ class RegionalEmulator(Protocol):
 
     scenario: Scenario
     lambda_: Any
+    holdings: Holdings
 
     def start(self) -> None: ...
 
@@ -61,6 +62,7 @@ class Regions(Generic[Emulator]):
         emulator = self.emulators.get(region)
         if emulator is None:
             if len(self.emulators) >= self.ceiling:  # a region per request would fill the emulator
+                self.home.holdings.refused["regions"] += 1
                 raise Full("regions", self.ceiling)
             home = self.home.scenario
             emulator = self.make(Scenario(name=f"{home.name} ({region})", region=region, account=home.account,

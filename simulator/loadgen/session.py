@@ -91,6 +91,10 @@ def _interrupt_main() -> None:
     gevent.get_hub().parent.throw(KeyboardInterrupt)
 
 
+def _refusals(health: dict[str, Any]) -> dict[str, dict[str, int]]:
+    return dict(health.get("refused_at_ceilings") or {})
+
+
 def _error_key(exception: BaseException) -> str:
     return f"{type(exception).__name__}: {exception}"[:300]
 
@@ -178,6 +182,7 @@ class LoadSession:
         self.rows_by_worker: collections.Counter[str] = collections.Counter()
         self.workers_lost: dict[str, int] = {}
         self.run_info: dict[str, Any] = {}
+        self.refused_before: dict[str, dict[str, int]] = {}  # the emulator's refusals as the test began
         self.gc_thresholds = gc.get_threshold()  # the process's own, put back when the test stops
         self.watch_emulator = True  # stop the run if the emulator started here dies (a rehearsal watches itself)
         self.writes_results = True  # summary and figure when the test ends (a rehearsal writes its own)
@@ -370,9 +375,11 @@ class LoadSession:
         lambda_client = await stack.enter_async_context(
             client(self.target, "lambda", concurrency=512, retries=False))
         if self.options.target == "local":
-            from simulator.client.admin_client import emulator_clock
+            from simulator.client.admin_client import emulator_health
 
-            self.clock = await emulator_clock(self.endpoint)
+            health = await emulator_health(self.endpoint)
+            self.clock = ScaledClock(health["time_scale"], start=health["emulated_now"])
+            self.refused_before = _refusals(health)
         traffic = self._traffic_plan()
         proxy = proxy_for(lambda_client) if self.options.invoker == "fast" else None
         fast = FastLambdaInvoker(lambda_client, socket_factory=native_socket) if self.options.invoker == "fast" \
@@ -574,6 +581,10 @@ class LoadSession:
         if self.coordinator and self.record is not None:
             if self.load_errors:  # the verdict is withheld: the load was not what the scenario asks (analysis)
                 self.run_info["load_errors"] = [{"error": e, "count": n} for e, n in self.load_errors.most_common()]
+            refused = self._refused_at_ceilings()
+            if refused:  # likewise: the emulator refused what AWS would have taken
+                self.run_info["emulator_refused"] = refused
+            if self.load_errors or refused:
                 self.record.describe_run(self.run_info)
             self.record.close()
             if self.recorded != self.said_recorded:  # workers' final reports came after the test stopped
@@ -674,6 +685,23 @@ class LoadSession:
         data["shiftsim_load_errors"] = dict(self.unsent_errors)
         self.unsent_rows, self.unsent_ends = [], []
         self.unsent_errors.clear()
+
+    def _refused_at_ceilings(self) -> dict[str, dict[str, int]]:
+        """The requests the emulator refused at its own ceilings since this test's clients opened."""
+        if self.options.target != "local" or not self.endpoint or self._clients is None:
+            return {}
+        from simulator.client.admin_client import emulator_health
+
+        try:
+            now = _refusals(self.bridge.run(emulator_health(self.endpoint), timeout=10))
+        except Exception:  # an emulator gone is said as such (emulator_death), not here
+            return {}
+        refused = {}
+        for kind, at_end in now.items():
+            before = self.refused_before.get(kind, {}).get("requests", 0)
+            if at_end["requests"] > before:
+                refused[kind] = {"requests": at_end["requests"] - before, "ceiling": at_end["ceiling"]}
+        return refused
 
     def on_user_error(self, exception: BaseException, **kwargs: Any) -> None:
         error = _error_key(exception)

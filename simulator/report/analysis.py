@@ -600,6 +600,13 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
             f"the load itself failed {sum(e['count'] for e in errors)} time(s), not the deployment (first: "
             f"{errors[0]['error']}): contacts broke off, so the record is not the scenario's load; the "
             "first traceback of each is in the log, and every one in Locust's Exceptions")
+    refused = (summary.get("run_info") or {}).get("emulator_refused") or {}
+    if refused:  # the emulator's own limits, not AWS's: what was refused would have been taken
+        why_not.append(
+            "the emulator refused requests at its own ceilings, which AWS would have taken ("
+            + ", ".join(f"{kind}: {counted(r['requests'], 'request')} past {r['ceiling']:,}"
+                        for kind, r in sorted(refused.items()))
+            + "): raise them with $SHIFTSIM_EMULATOR_CEILINGS (docs/emulator.md)")
     judged = not why_not
     result: dict[str, Any] = {"passed": all(c["passed"] for c in checks) and judged, "checks": checks,
                               "implicit": implicit, "judged": judged}

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 import boto3
 import pytest
@@ -84,6 +85,13 @@ def test_every_kind_stops_at_its_ceiling_with_awss_error():
 
         assert in_region("eu-west-3").list_functions()["Functions"] == []  # the second region
         refused(lambda: in_region("eu-west-1").list_functions(), "InvalidParameterValueException")
+
+        # the health route tallies each refusal by ceiling: a run it touches is not judged (test_verdict)
+        with urllib.request.urlopen(f"{running.url}/_shiftsim/health", timeout=30) as answer:
+            tally = json.loads(answer.read())["refused_at_ceilings"]
+        assert tally == {kind: {"requests": 1, "ceiling": SMALL[kind]} for kind in SMALL  # those refused above
+                         if kind not in ("log bytes", "dashboard bytes", "deployment groups", "deployment configurations",
+                                         "tags")}  # 50 tags a resource is AWS's own limit too
 
 
 def test_log_events_let_their_oldest_go_past_the_ceiling_of_bytes():

@@ -198,6 +198,22 @@ def test_a_load_that_raised_is_not_judged_whatever_it_recorded(tmp_path, process
     assert "verdict: COULD NOT JUDGE" in done.stderr
 
 
+def test_a_run_the_emulator_refused_at_its_own_ceiling_is_not_judged(tmp_path):
+    """One log group at most: the emulator refuses Lambda's and the Connect instance's own, which AWS
+    would have made. Nothing the verdict checks fails, and yet the run is not AWS's: no verdict."""
+    done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", "4s", "--prompt-time", "fixed:0",
+                               env={**ENV, "SHIFTSIM_EMULATOR_CEILINGS": json.dumps({"log groups": 1})})
+    assert done.returncode == 3, done.stderr[-2000:]
+    (run,) = list(results.iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["errors"] == 0 and all(c["passed"] for c in summary["verdict"]["checks"])
+    refused = json.loads((run / "run.json").read_text())["emulator_refused"]
+    assert set(refused) == {"log groups"} and refused["log groups"]["ceiling"] == 1
+    assert refused["log groups"]["requests"] >= 1
+    assert ("the emulator refused requests at its own ceilings, which AWS would have taken (log groups: "
+            in summary["verdict"]["why_not_judged"])
+
+
 @pytest.mark.parametrize("spawn_rate", ["20", "640"])  # 640: users arrive before a worker's init has run
 def test_processes_two(tmp_path, weighted, spawn_rate):
     done, results = run_locust(tmp_path, "-u", "20", "-r", spawn_rate, "-t", "10s", *processes_on_a_free_port(),

@@ -22,13 +22,13 @@ T0 = 1_700_000_000.0
 
 
 def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_before=False,
-          reason="function_error", late_share=0.0, n=4000, seed=3, new_slower_s=0.0, load_errors=None):
+          reason="function_error", late_share=0.0, n=4000, seed=3, new_slower_s=0.0, run_info=None):
     """An all-at-once-like deployment from T0 to T0+240 with half the traffic on version 2 from T0;
     each version fails the given share of its calls (seeded), `late_share` of contacts start late."""
     rng = random.Random(seed)
     writer = RecordWriter(folder)
-    if load_errors:
-        writer.describe_run({"load_errors": load_errors})
+    if run_info:
+        writer.describe_run(run_info)
     timeline = [
         {"t": T0, "kind": "deployment", "deployment_id": "d-TEST", "config": "CodeDeployDefault.LambdaCanary10Percent5Minutes",
          "routing": {"type": "TimeBasedCanary", "timeBasedCanary": {"canaryPercentage": 50, "canaryInterval": 4}},
@@ -131,15 +131,25 @@ def test_a_generator_too_far_behind_to_judge_is_exit_3_not_a_verdict(tmp_path):
 
 def test_errors_in_the_load_withhold_the_verdict_beside_a_generator_that_fell_behind(tmp_path):
     errors = [{"error": "TypeError: a bug", "count": 3}, {"error": "KeyError: 'x'", "count": 1}]
-    summary, verdict, checks = judged(tmp_path, load_errors=errors)
+    summary, verdict, checks = judged(tmp_path, run_info={"load_errors": errors})
     assert all(c["passed"] for c in checks.values())  # the record alone would pass
     assert verdict["judged"] is False and verdict["passed"] is False and verdict_exit_code(summary) == 3
     assert verdict["why_not_judged"].startswith("the load itself failed 4 time(s), not the deployment "
                                                 "(first: TypeError: a bug)")
-    both = judged(tmp_path / "both", late_share=0.3, n=80, load_errors=errors)[1]["why_not_judged"]
+    both = judged(tmp_path / "both", late_share=0.3, n=80, run_info={"load_errors": errors})[1]["why_not_judged"]
     assert both.startswith("the load generator fell behind") and "; the load itself failed 4 time(s)" in both
     clean = judged(tmp_path / "clean")[1]
     assert clean["judged"] is True and "why_not_judged" not in clean
+
+
+def test_a_run_the_emulator_refused_at_its_ceilings_is_not_judged(tmp_path):
+    refused = {"metric datapoints": {"requests": 3, "ceiling": 500_000}, "log groups": {"requests": 1, "ceiling": 5000}}
+    summary, verdict, _ = judged(tmp_path, run_info={"emulator_refused": refused})
+    assert verdict["judged"] is False and verdict_exit_code(summary) == 3
+    assert verdict["why_not_judged"] == (
+        "the emulator refused requests at its own ceilings, which AWS would have taken (log groups: 1 request past "
+        "5,000, metric datapoints: 3 requests past 500,000): raise them with $SHIFTSIM_EMULATOR_CEILINGS "
+        "(docs/emulator.md)")
 
 
 def test_the_judge_claims_no_contacts_spared_before_anything_differed(tmp_path):
