@@ -412,6 +412,10 @@ def _metric_filter(s: _Section) -> MetricFilterSpec:
     return made
 
 
+_INSTANCE_ALIAS = re.compile(r"(?!d-)(?=.{1,45}$)[\da-zA-Z]+(-*[\da-zA-Z])*")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def _connect(s: _Section | None) -> ConnectInstance:
     """`[connect]`: the instance's alias and id, and its flow logs and metrics settings."""
     if s is None:
@@ -419,6 +423,12 @@ def _connect(s: _Section | None) -> ConnectInstance:
     made = ConnectInstance(alias=s.string("instance_alias", ConnectInstance.alias),
                            instance_id=s.string("instance_id", ConnectInstance.instance_id),
                            flow_logs=_boolean(s, "flow_logs", True), metrics=_boolean(s, "metrics", True))
+    if not _INSTANCE_ALIAS.fullmatch(made.alias):  # it names the flow logs' group: Connect's own rule
+        s.fail(f"must be 1 to 45 letters, digits and hyphens, not starting with 'd-' nor starting or ending with "
+               f"a hyphen (Amazon Connect's rule for an instance alias), got {made.alias!r}", "instance_alias")
+    if not _UUID.fullmatch(made.instance_id):  # the InstanceId dimension of AWS/Connect's metrics
+        s.fail(f"must be the instance's id, a UUID (the last part of its ARN), got {made.instance_id!r}",
+               "instance_id")
     s.done()
     return made
 

@@ -63,6 +63,11 @@ def test_a_full_scenario():
     (('account = "111111111111"', 'account = "42"'), "aws.account: must be 12 digits"),
     (("seed = 7", "seed = 'x'"), "scenario.seed: must be a whole number, got 'x'"),
     (("[scenario]", "[scenario\n"), "full.toml: not valid TOML"),
+    (("[scenario]", '[connect]\ninstance_alias = "my instance"\n[scenario]'),
+     "full.toml: connect.instance_alias: must be 1 to 45 letters, digits and hyphens"),
+    (("[scenario]", '[connect]\ninstance_alias = "d-123"\n[scenario]'), "connect.instance_alias: "),
+    (("[scenario]", '[connect]\ninstance_id = "arn:aws:connect:us-east-1:1:instance/x"\n[scenario]'),
+     "full.toml: connect.instance_id: must be the instance's id, a UUID (the last part of its ARN)"),
 ])
 def test_errors_name_the_file_and_the_key(change, message):
     with pytest.raises(ScenarioError) as info:
