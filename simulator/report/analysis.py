@@ -600,6 +600,11 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
             f"the load itself failed {sum(e['count'] for e in errors)} time(s), not the deployment (first: "
             f"{errors[0]['error']}): contacts broke off, so the record is not the scenario's load; the "
             "first traceback of each is in the log, and every one in Locust's Exceptions")
+    lost = (summary.get("run_info") or {}).get("workers_lost") or {}
+    if lost:  # from then on the load was short of the scenario's by that worker's share
+        why_not.append(
+            f"{counted(len(lost), 'Locust worker')} disappeared during the run ({', '.join(sorted(lost))}): the "
+            "load from then on was short of the scenario's, and its counts in production's terms too")
     refused = (summary.get("run_info") or {}).get("emulator_refused") or {}
     if refused:  # the emulator's own limits, not AWS's: what was refused would have been taken
         why_not.append(

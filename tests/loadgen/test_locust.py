@@ -432,6 +432,9 @@ def test_a_worker_that_disappears_is_reported_and_its_rows_kept(tmp_path, weight
     ((lost, kept),) = info["workers_lost"].items()
     assert kept > 0 and sum(1 for r in rows if r["worker"] == lost) == kept
     assert len({r["worker"] for r in rows}) == 2
+    verdict = json.loads((run / "summary.json").read_text())["verdict"]  # the load was short: no verdict
+    assert master.returncode == 3 and verdict["judged"] is False
+    assert f"1 Locust worker disappeared during the run ({lost})" in verdict["why_not_judged"]
 
 
 def test_an_endpoint_behind_a_proxy_is_invoked_through_it(tmp_path):
