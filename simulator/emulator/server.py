@@ -98,6 +98,7 @@ class Emulator:
         if self.scenario.deployment is not None:
             self.codedeploy.provision(self.scenario.deployment)
         self._provision_tables()
+        self._provision_resources()
         for spec in self.scenario.metric_filters:
             if spec.log_group not in self.logs.groups:
                 self.logs.create_log_group(spec.log_group)
@@ -127,6 +128,18 @@ class Emulator:
                         for item in table.items[start:start + 25]]})
             except Exception as exc:  # DynamoDB's refusal of the table or an item, said in one line
                 raise ScenarioError(f"{self.scenario.source}: table {table.name}: {exc}") from None
+
+    def _provision_resources(self) -> None:
+        """The stack's queues, topics, buckets, parameters and secrets, made in moto (stack_resources)."""
+        if not self.scenario.resources:
+            return
+        from simulator.emulator.stack_resources import make_resources
+
+        try:
+            make_resources(self.scenario.resources, lambda service: self.others.client(service, self.scenario.region),
+                           self.scenario.region)
+        except ValueError as exc:
+            raise ScenarioError(f"{self.scenario.source}: {exc}") from None
 
     def _read_s3(self, bucket: str, key: str, version: str | None) -> str | None:
         """An object of the S3 on this endpoint (moto's), as text; None when there is none."""

@@ -56,7 +56,8 @@ class EmulatorProcess:
         if not line or not line[0].startswith("shiftsim emulator listening on "):
             self.stop()
             error = self.process.stderr.read() if self.process.stderr else ""
-            raise EmulatorStartError(f"the emulator did not start: {error.strip() or 'no answer'}")
+            said = error.strip().removeprefix("shiftsim: error: ")  # its own one line, said once here
+            raise EmulatorStartError(f"the emulator did not start: {said or 'no answer'}")
         self.url = line[0].rsplit(" ", 1)[1].strip()
         threading.Thread(target=self._watch, name="shiftsim-emulator-watch", daemon=True).start()
         return self.url

@@ -335,7 +335,8 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
         stack=stack, source=top.source,
         metric_filters=tuple(_metric_filter(f) for f in top.tables("metric_filters")),
         tables=_merged_tables(built.tables, tuple(_table(t, Path(top.source).parent) for t in top.tables("tables"))),
-        event_sources=built.event_sources + tuple(_event_source(e) for e in top.tables("event_sources")))
+        event_sources=built.event_sources + tuple(_event_source(e) for e in top.tables("event_sources")),
+        resources=built.resources)
     return _finished(scenario, top, meta, aws, emulator_section)
 
 

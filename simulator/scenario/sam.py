@@ -17,6 +17,7 @@ import logging
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from simulator.scenario.spec import (
     DeploymentSpec,
     EventSourceSpec,
     FunctionSpec,
+    ResourceSpec,
     TableSpec,
     TrafficRouting,
     VersionSpec,
@@ -41,9 +43,13 @@ from simulator.scenario.spec import (
 
 LOCAL_BUCKET = "shiftsim-local"
 STREAM_OF = "latest"  # a table's StreamArn before the table exists: its stream label is made when it is
+# Resources the services moto answers hold, made from the template, and the property naming each
+# (CloudFormation names one without it after the stack; here, after its logical id)
+_SERVED = {"AWS::SQS::Queue": "QueueName", "AWS::SNS::Topic": "TopicName", "AWS::S3::Bucket": "BucketName",
+           "AWS::SSM::Parameter": "Name", "AWS::SecretsManager::Secret": "Name"}
 # Resource types the rehearsal builds from, or that change nothing it measures.
 _USED = {"AWS::Lambda::Function", "AWS::Lambda::Version", "AWS::Lambda::Alias", "AWS::CloudWatch::Alarm",
-         "AWS::CloudWatch::CompositeAlarm",
+         "AWS::CloudWatch::CompositeAlarm", *_SERVED,
          "AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup", "AWS::CodeDeploy::DeploymentConfig",
          "AWS::Connect::ContactFlow", "AWS::DynamoDB::Table", "AWS::Lambda::EventSourceMapping"}
 _TABLE_KEYS = ("KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput", "StreamSpecification",
@@ -67,6 +73,7 @@ class TemplateStack:
     tables: tuple[TableSpec, ...] = ()
     event_sources: tuple[EventSourceSpec, ...] = ()
     unfaithful: tuple[str, ...] = ()  # notes that touch the verdict
+    resources: tuple[ResourceSpec, ...] = ()
 
 
 MAX_TEMPLATE_NODES = 200_000  # a template's values once its YAML aliases are expanded (a large one has thousands)
@@ -239,7 +246,25 @@ class _Stack:
             return self.resolver.value(props[named[kind]])
         if kind == "AWS::Connect::ContactFlow":
             return self.attribute(name, "ContactFlowArn")
+        if kind in _SERVED:  # a queue's URL, a topic's and a secret's ARN, a bucket's and a parameter's name
+            served = self.served_name(name)
+            return {"AWS::SQS::Queue": f"https://sqs.{self.region}.amazonaws.com/{self.account}/{served}",
+                    "AWS::SNS::Topic": f"arn:aws:sns:{self.region}:{self.account}:{served}",
+                    # without the random suffix AWS adds: Secrets Manager takes such a partial ARN too
+                    "AWS::SecretsManager::Secret": f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{served}",
+                    }.get(kind, served)
         return name
+
+    def served_name(self, name: str) -> str:
+        """The name a queue, topic, bucket, parameter or secret is made under."""
+        kind, props = self.kind(name), self.resources[name].get("Properties") or {}
+        given = props.get(_SERVED[kind])
+        if given is not None:
+            return str(self.resolver.value(given))
+        if kind == "AWS::S3::Bucket":
+            return name.lower()  # bucket names are lower case
+        fifo = kind == "AWS::SQS::Queue" and str(self.resolver.value(props.get("FifoQueue", False))).lower() == "true"
+        return f"{name}.fifo" if fifo else name
 
     def attribute(self, name: str, attr: str) -> Any:
         kind = self.kind(name)
@@ -259,6 +284,8 @@ class _Stack:
         if kind == "AWS::DynamoDB::Table" and attr in ("Arn", "StreamArn"):
             arn = f"arn:aws:dynamodb:{self.region}:{self.account}:table/{self.ref(name)}"
             return arn if attr == "Arn" else f"{arn}/stream/{STREAM_OF}"
+        if kind in _SERVED and (attr, kind) in _SERVED_ATTRIBUTES:
+            return _SERVED_ATTRIBUTES[(attr, kind)](self, name)
         if kind == "AWS::Connect::Instance" and attr in ("Arn", "Id"):
             arn = f"arn:aws:connect:{self.region}:{self.account}:instance/{hashlib.sha1(name.encode()).hexdigest()[:32]}"
             return arn if attr == "Arn" else arn.rsplit("/", 1)[1]
@@ -344,8 +371,14 @@ def _read_stack(stack: _Stack, where: Path, local: dict[str, Path], new_code: Pa
     tables = tuple(_table(stack, name) for name in stack.resources if stack.kind(name) == "AWS::DynamoDB::Table")
     sources = tuple(_event_source(stack, name, specs) for name in stack.resources
                     if stack.kind(name) == "AWS::Lambda::EventSourceMapping")
+    resources = tuple(_served(stack, name) for name in stack.resources if stack.kind(name) in _SERVED)
+    for served in resources:
+        for key, what in (("Subscription", "its subscriptions are not delivered"),
+                          ("NotificationConfiguration", "its notifications are not sent")):
+            if key in served.properties:
+                notes.append(f"{served.kind} {served.name}: made, but {what} (moto keeps what it is sent)")
     return TemplateStack(tuple(specs.values()), alarms, deployment, _flows(stack, where, flow, notes),
-                         notes + unfaithful, tables, sources, tuple(unfaithful))
+                         notes + unfaithful, tables, sources, tuple(unfaithful), resources)
 
 
 def _version_references(stack: _Stack, deployed: str) -> tuple[tuple[str, str, str], ...]:
@@ -468,6 +501,27 @@ def _alarm(stack: _Stack, name: str) -> AlarmSpec:
                      period=int(props.get("Period", 60)), evaluation_periods=int(props.get("EvaluationPeriods", 1)),
                      threshold=float(props.get("Threshold", 0.0)),
                      comparison=str(props.get("ComparisonOperator", "")), parameters=parameters)
+
+
+_SERVED_ATTRIBUTES: dict[tuple[str, str], Callable[[_Stack, str], Any]] = {
+    ("Arn", "AWS::SQS::Queue"): lambda st, n: f"arn:aws:sqs:{st.region}:{st.account}:{st.served_name(n)}",
+    ("QueueName", "AWS::SQS::Queue"): lambda st, n: st.served_name(n),
+    ("QueueUrl", "AWS::SQS::Queue"): lambda st, n: st.ref(n),
+    ("TopicArn", "AWS::SNS::Topic"): lambda st, n: st.ref(n),
+    ("TopicName", "AWS::SNS::Topic"): lambda st, n: st.served_name(n),
+    ("Arn", "AWS::S3::Bucket"): lambda st, n: f"arn:aws:s3:::{st.served_name(n)}",
+    ("DomainName", "AWS::S3::Bucket"): lambda st, n: f"{st.served_name(n)}.s3.amazonaws.com",
+    ("RegionalDomainName", "AWS::S3::Bucket"): lambda st, n: f"{st.served_name(n)}.s3.{st.region}.amazonaws.com",
+    ("Type", "AWS::SSM::Parameter"): lambda st, n: str(st.properties(n).get("Type", "String")),
+    ("Value", "AWS::SSM::Parameter"): lambda st, n: str(st.properties(n).get("Value", "")),
+    ("Id", "AWS::SecretsManager::Secret"): lambda st, n: st.ref(n),
+}
+
+
+def _served(stack: _Stack, name: str) -> ResourceSpec:
+    props = stack.properties(name)
+    return ResourceSpec(stack.kind(name), stack.served_name(name),
+                        {k: v for k, v in props.items() if k not in (_SERVED[stack.kind(name)], "Tags")})
 
 
 def _composite(stack: _Stack, name: str) -> AlarmSpec:

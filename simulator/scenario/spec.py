@@ -203,6 +203,17 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class ResourceSpec:
+    """A resource of the stack that the services moto answers hold (a queue, topic, bucket, parameter
+    or secret): made on the emulator's endpoint before the load, under the name the template's `Ref`
+    and `GetAtt` give the code, so the user's code finds it as in the deployed stack."""
+
+    kind: str  # its CloudFormation type
+    name: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class EventSourceSpec:
     """A DynamoDB stream that invokes a function (CreateEventSourceMapping)."""
 
@@ -327,6 +338,7 @@ class Scenario:
     metric_filters: tuple[MetricFilterSpec, ...] = ()
     tables: tuple[TableSpec, ...] = ()
     event_sources: tuple[EventSourceSpec, ...] = ()
+    resources: tuple[ResourceSpec, ...] = ()  # a template's queues, topics, buckets, parameters, secrets
     stack: StackSource | None = None  # the template the stack came from, when it did
     alarms_file: str | None = None  # the alarms put in place of the group's (`--alarms`), when they were
     source: str = "<default>"

@@ -445,3 +445,46 @@ def test_a_group_watching_a_composite_alarm_rolls_back_when_its_rule_holds(tmp_p
     assert summary["deployment"]["outcome"] == "rolled_back"
     fired = [a["alarm"] for a in summary["deployment"]["alarm_transitions"] if a["state"] == "ALARM"]
     assert "connect-rollback" in fired and "connect-slow" not in fired
+
+
+SERVED = TEMPLATES / "served" / "template.yaml"
+
+
+def test_a_templates_queues_topics_buckets_parameters_and_secrets_are_there_for_its_code():
+    """The function's code uses each resource by the name its environment's Ref and GetAtt give it,
+    as in the deployed stack; before, each was 'not emulated' and every such call failed."""
+    scenario = load_scenario(None, StackSource(str(SERVED)))
+    assert not any("not emulated" in note for note in scenario.notes), scenario.notes
+    assert ("AWS::SNS::Topic OrdersTopic: made, but its subscriptions are not delivered (moto keeps what it is "
+            "sent)") in scenario.notes
+    assert {(r.kind, r.name) for r in scenario.resources} == {
+        ("AWS::SQS::Queue", "OrdersQueue"), ("AWS::SQS::Queue", "orders-dead-letters"),
+        ("AWS::SQS::Queue", "SequencedQueue.fifo"), ("AWS::SNS::Topic", "OrdersTopic"),
+        ("AWS::S3::Bucket", "receiptsbucket"), ("AWS::SSM::Parameter", "/connect/greeting"),
+        ("AWS::SecretsManager::Secret", "orders/database")}
+    emulator = running(scenario)
+    try:
+        out = emulator.boto3("lambda").invoke(FunctionName="Orders:live", Payload=b"{}")
+        answer = json.loads(out["Payload"].read())
+        assert "FunctionError" not in out, answer
+        assert answer == {"parameter": "welcome", "user": "connect", "password_length": "20",
+                          "queue_arn": "arn:aws:sqs:us-east-1:123456789012:OrdersQueue",
+                          "bucket_arn": "arn:aws:s3:::receiptsbucket", "version": "1"}
+        sqs = emulator.boto3("sqs")
+        url = sqs.get_queue_url(QueueName="OrdersQueue")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes["VisibilityTimeout"] == "45"
+        assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith(":orders-dead-letters")
+        assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "order"  # the code's message
+        assert emulator.boto3("s3").get_object(Bucket="receiptsbucket", Key="order.json")["Body"].read() == b"{}"
+    finally:
+        emulator.close()
+
+
+def test_a_resource_its_service_refuses_is_one_line_naming_it(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text(SERVED.read_text().replace("      Type: String\n      Value: welcome", "      Type: Secret\n      Value: welcome"))
+    scenario = load_scenario(None, StackSource(str(template)))
+    with pytest.raises(ScenarioError) as info:
+        running(scenario)
+    assert "AWS::SSM::Parameter /connect/greeting: " in str(info.value) and "\n" not in str(info.value)
