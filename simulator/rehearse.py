@@ -319,7 +319,7 @@ def progress_line(session: Any, started: float) -> str:
     status = deployment.get("status", "-")
     if "starts_at" in deployment and status.startswith("starts "):  # what changes: the time left, not the plan
         status = f"starts in {max(0.0, deployment['starts_at'] - time.time()):.0f} s"
-    broke = sum(session.load_errors.values())  # said as it happens: the verdict will be withheld
+    broke = session.load_errors.total  # said as it happens: the verdict will be withheld
     return (f"[{elapsed:5.1f} s] deployment {status} | {weights or '-'} | "
             f"{alarms or 'no alarms'} | {counted(invocations, 'invocation')}, {counted(errors, 'error')}"
             + (f" | the load broke off {counted(broke, 'time')} (shiftsim's own error, not the deployment's: "

@@ -52,6 +52,7 @@ from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.contact_hooks import ContactHooks, Invocation
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.final_csv import write_final_csv
+from simulator.loadgen.load_errors import LOCUST_TASK_LOGGER, LoadErrors
 from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
@@ -93,10 +94,6 @@ def _interrupt_main() -> None:
 
 def _refusals(health: dict[str, Any]) -> dict[str, dict[str, int]]:
     return dict(health.get("refused_at_ceilings") or {})
-
-
-def _error_key(exception: BaseException) -> str:
-    return f"{type(exception).__name__}: {exception}"[:300]
 
 
 class LoadSession:
@@ -146,10 +143,7 @@ class LoadSession:
         self.deployed = f"{deployed.name}:{deployed.qualifier}"  # as the record's qualifier column has it
         self._batch = RequestBatch(REQUEST_TYPE)  # used when only Locust's statistics listen
         self.unsent_rows: list[tuple[Any, ...]] = []
-        # Errors raised in the users' tasks (shiftsim's or a locustfile's, never the deployment's), by
-        # their type and message; a worker sends its own to the master with its rows
-        self.load_errors: collections.Counter[str] = collections.Counter()
-        self.unsent_errors: collections.Counter[str] = collections.Counter()
+        self.load_errors = LoadErrors(worker=isinstance(environment.runner, WorkerRunner))
         self.recording = False
         self.record: RecordWriter | None = None
         self.run_id = ""
@@ -192,8 +186,8 @@ class LoadSession:
         events.spawning_complete.add_listener(self.on_spawning_complete)
         events.quitting.add_listener(self.on_quitting)
         events.quit.add_listener(self.on_quit)
-        events.user_error.add_listener(self.on_user_error)
-        logging.getLogger("locust.user.task").addFilter(self._first_of_each_error)
+        events.user_error.add_listener(self.load_errors.heard)
+        logging.getLogger(LOCUST_TASK_LOGGER).addFilter(self.load_errors.first_of_each)
         if isinstance(environment.runner, WorkerRunner):
             events.report_to_master.add_listener(self.on_report_to_master)
         if isinstance(environment.runner, MasterRunner):
@@ -573,18 +567,18 @@ class LoadSession:
             return
         self.closed = True
         self.watch_emulator = False
-        logging.getLogger("locust.user.task").removeFilter(self._first_of_each_error)
+        logging.getLogger(LOCUST_TASK_LOGGER).removeFilter(self.load_errors.first_of_each)
         if self.coordination is not None:
             self.coordination.stop()
         if self.telemetry is not None:
             self.telemetry.close()
         if self.coordinator and self.record is not None:
-            if self.load_errors:  # the verdict is withheld: the load was not what the scenario asks (analysis)
-                self.run_info["load_errors"] = [{"error": e, "count": n} for e, n in self.load_errors.most_common()]
-            refused = self._refused_at_ceilings()
+            errors, refused = self.load_errors.listed(), self._refused_at_ceilings()
+            if errors:  # the verdict is withheld: the load was not what the scenario asks (analysis)
+                self.run_info["load_errors"] = errors
             if refused:  # likewise: the emulator refused what AWS would have taken
                 self.run_info["emulator_refused"] = refused
-            if self.load_errors or refused:
+            if errors or refused:
                 self.record.describe_run(self.run_info)
             self.record.close()
             if self.recorded != self.said_recorded:  # workers' final reports came after the test stopped
@@ -682,9 +676,8 @@ class LoadSession:
         # report, which a worker killed meanwhile never sends (the record one ahead of Locust's count).
         data["shiftsim_rows"] = self.unsent_rows
         data["shiftsim_contact_ends"] = self.unsent_ends
-        data["shiftsim_load_errors"] = dict(self.unsent_errors)
+        data["shiftsim_load_errors"] = self.load_errors.take_unsent()
         self.unsent_rows, self.unsent_ends = [], []
-        self.unsent_errors.clear()
 
     def _refused_at_ceilings(self) -> dict[str, dict[str, int]]:
         """The requests the emulator refused at its own ceilings since this test's clients opened."""
@@ -703,20 +696,8 @@ class LoadSession:
                 refused[kind] = {"requests": at_end["requests"] - before, "ceiling": at_end["ceiling"]}
         return refused
 
-    def on_user_error(self, exception: BaseException, **kwargs: Any) -> None:
-        error = _error_key(exception)
-        self.load_errors[error] += 1
-        if isinstance(self.env.runner, WorkerRunner):
-            self.unsent_errors[error] += 1
-
-    def _first_of_each_error(self, record: logging.LogRecord) -> bool:
-        """Locust logs a task's error with its traceback each time (`user_error` has counted it
-        first): the first of each is enough, the count is in the summary."""
-        args = record.args if isinstance(record.args, tuple) else ()
-        return not (args and isinstance(args[0], BaseException) and self.load_errors[_error_key(args[0])] > 1)
-
     def on_worker_report(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
-        self.load_errors.update(data.get("shiftsim_load_errors") or {})
+        self.load_errors.merge(data.get("shiftsim_load_errors"))
         ends = data.get("shiftsim_contact_ends")
         if ends and self.record is not None and not self.closed:
             self.record.contacts_ended(ends)
