@@ -182,7 +182,7 @@ def test_a_load_that_raised_is_not_judged_whatever_it_recorded(tmp_path, process
     locustfile.write_text(BREAKING_LOCUSTFILE)
     results = tmp_path / "results"
     done = subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "4", "-r", "4",
-                           "-t", "4s", "--results-dir", str(results), "--prompt-time", "fixed:0",
+                           "-t", "4s", "--results-dir", str(results), "--prompt-time", "fixed:0", "--rate", "200",
                            *(processes_on_a_free_port() if processes else ())],
                           capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT)
     assert done.returncode == 3, done.stderr[-2000:]
@@ -201,7 +201,7 @@ def test_a_load_that_raised_is_not_judged_whatever_it_recorded(tmp_path, process
 def test_a_run_the_emulator_refused_at_its_own_ceiling_is_not_judged(tmp_path):
     """One log group at most: the emulator refuses Lambda's and the Connect instance's own, which AWS
     would have made. Nothing the verdict checks fails, and yet the run is not AWS's: no verdict."""
-    done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", "4s", "--prompt-time", "fixed:0",
+    done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", "4s", "--prompt-time", "fixed:0", "--rate", "200",
                                env={**ENV, "SHIFTSIM_EMULATOR_CEILINGS": json.dumps({"log groups": 1})})
     assert done.returncode == 3, done.stderr[-2000:]
     (run,) = list(results.iterdir())
