@@ -512,10 +512,15 @@ _SERVED_ATTRIBUTES: dict[tuple[str, str], Callable[[_Stack, str], Any]] = {
     ("Arn", "AWS::S3::Bucket"): lambda st, n: f"arn:aws:s3:::{st.served_name(n)}",
     ("DomainName", "AWS::S3::Bucket"): lambda st, n: f"{st.served_name(n)}.s3.amazonaws.com",
     ("RegionalDomainName", "AWS::S3::Bucket"): lambda st, n: f"{st.served_name(n)}.s3.{st.region}.amazonaws.com",
-    ("Type", "AWS::SSM::Parameter"): lambda st, n: str(st.properties(n).get("Type", "String")),
-    ("Value", "AWS::SSM::Parameter"): lambda st, n: str(st.properties(n).get("Value", "")),
+    ("Type", "AWS::SSM::Parameter"): lambda st, n: str(st.resolver.value(_raw(st, n).get("Type", "String"))),
+    ("Value", "AWS::SSM::Parameter"): lambda st, n: str(st.resolver.value(_raw(st, n).get("Value", ""))),
     ("Id", "AWS::SecretsManager::Secret"): lambda st, n: st.ref(n),
 }
+
+
+def _raw(stack: _Stack, name: str) -> dict[str, Any]:
+    """A resource's properties unresolved (resolved one by one, where another resource's are being read)."""
+    return stack.resources[name].get("Properties") or {}
 
 
 def _served(stack: _Stack, name: str) -> ResourceSpec:
