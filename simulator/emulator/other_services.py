@@ -153,6 +153,9 @@ class OtherServices:
     def streams(self, account: str, region: str) -> DynamoDBStreams:
         return DynamoDBStreams(self, account, region)
 
+    def queues(self, region: str) -> SqsQueues:
+        return SqsQueues(self, region)
+
     def close(self) -> None:
         """moto's backends live in this process, not in this object: an emulator that used them leaves
         them empty for the next (as a new account would be), then its thread goes."""
@@ -195,6 +198,40 @@ class DynamoDBStreams:
             return got["Records"], got.get("NextShardIterator")
 
         return await self.others.on_moto_thread(read)  # type: ignore[no-any-return]
+
+
+class SqsQueues:
+    """An SQS queue's messages, received and deleted through SQS's own API in moto (Lambda's SQS event
+    source mappings poll it). The calls wait on moto's thread from a thread of their own, never the loop."""
+
+    def __init__(self, others: OtherServices, region: str) -> None:
+        self.others, self.region = others, region
+        self._client: Any = None
+        self._urls: dict[str, str] = {}
+
+    def _sqs(self) -> Any:
+        if self._client is None:  # made on the loop's thread: two pollers never make two
+            self._client = self.others.client("sqs", self.region)
+        return self._client
+
+    def _url(self, client: Any, queue_arn: str) -> str:
+        if queue_arn not in self._urls:
+            self._urls[queue_arn] = client.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+        return self._urls[queue_arn]
+
+    async def receive(self, queue_arn: str, limit: int) -> list[dict[str, Any]]:
+        client = self._sqs()
+
+        def call() -> list[dict[str, Any]]:
+            return list(client.receive_message(QueueUrl=self._url(client, queue_arn), MaxNumberOfMessages=min(10, limit),
+                                               AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", []))
+
+        return await asyncio.to_thread(call)
+
+    async def delete(self, queue_arn: str, receipt_handles: list[str]) -> None:
+        client = self._sqs()
+        entries = [{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(receipt_handles)]
+        await asyncio.to_thread(lambda: client.delete_message_batch(QueueUrl=self._url(client, queue_arn), Entries=entries))
 
 
 def _environ(method: str, path: str, raw_path: str, query: str, headers: Iterable[tuple[str, str]],

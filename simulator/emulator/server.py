@@ -91,6 +91,7 @@ class Emulator:
         self.others = OtherServices(self.holdings)  # every other service, by moto's backends
         self.codedeploy.read_s3 = self._read_s3
         self.lambda_.stream_reader = self.others.streams(self.scenario.account, self.scenario.region)
+        self.lambda_.queue_reader = self.others.queues(self.scenario.region)
         self.lambda_.provision(self.scenario)
         # composite alarms last: a rule is judged as it is put, against the alarms it names
         for alarm in sorted(self.scenario.alarms, key=lambda a: a.rule is not None):
@@ -153,11 +154,16 @@ class Emulator:
         return found["Body"].read().decode("utf-8", errors="replace")
 
     def _start_event_sources(self) -> None:
-        """The scenario's stream mappings: each table's latest stream, polled for its function."""
+        """The scenario's mappings: each table's latest stream, or each queue, polled for its function."""
         if not self.scenario.event_sources:
             return
         dynamodb = self.others.client("dynamodb", self.scenario.region)
         for source in self.scenario.event_sources:
+            if source.queue is not None:
+                queue = f"arn:aws:sqs:{self.scenario.region}:{self.scenario.account}:{source.queue}"
+                self.lambda_.create_event_source_mapping(queue, source.function, starting_position=None,
+                                                         batch_size=source.batch_size)
+                continue
             stream = dynamodb.describe_table(TableName=source.table)["Table"].get("LatestStreamArn")
             if stream is None:
                 raise ScenarioError(f"{self.scenario.source}: event source: table {source.table} has no stream "

@@ -392,10 +392,15 @@ def _merged_tables(template: tuple[TableSpec, ...], scenario: tuple[TableSpec, .
 
 
 def _event_source(s: _Section) -> EventSourceSpec:
-    """`[[event_sources]]`: table (its stream), function ("Name[:qualifier]"), starting_position, batch_size."""
-    table, function = s.string("table"), s.string("function")
-    if not table or not function:
-        s.fail("needs table (whose stream) and function (Name or Name:qualifier)")
+    """`[[event_sources]]`: table (its stream) or queue (an SQS queue's name), function
+    ("Name[:qualifier]"), starting_position (a stream's), batch_size."""
+    table, queue, function = s.string("table"), s.string("queue"), s.string("function")
+    if queue and not table and function:
+        made = EventSourceSpec("", function, "", s.number("batch_size", 10, low=1, high=10, integer=True), queue=queue)
+        s.done()
+        return made
+    if not table or not function or queue:
+        s.fail("needs table (whose stream) or queue (an SQS queue's name), and function (Name or Name:qualifier)")
     made = EventSourceSpec(table, function, s.string("starting_position", "LATEST", choices=("LATEST", "TRIM_HORIZON")),
                            s.number("batch_size", 100, low=1, high=10000, integer=True))
     s.done()

@@ -413,12 +413,19 @@ def _table(stack: _Stack, name: str) -> TableSpec:
 def _event_source(stack: _Stack, name: str, specs: dict[str, FunctionSpec]) -> EventSourceSpec:
     props = stack.properties(name)
     source = str(props.get("EventSourceArn", ""))
-    if ":dynamodb:" not in source or "/stream/" not in source:
-        raise TemplateError(f"{stack.where}: Resources.{name}: only DynamoDB stream event sources are emulated, "
-                            f"not {source or 'this one'}")
     function = str(props["FunctionName"])
     if function.startswith("arn:"):
         function = ":".join(function.split(":")[6:8])
+    if source.startswith("arn:aws:sqs:"):
+        batch = int(props.get("BatchSize", 10))
+        if not 1 <= batch <= 10:
+            raise TemplateError(f"{stack.where}: Resources.{name}: BatchSize {batch} for an SQS queue: at most 10 "
+                                "are served (a larger batch needs a batching window, which is not)")
+        return EventSourceSpec(table="", function=function, starting_position="", batch_size=batch,
+                               queue=source.rsplit(":", 1)[1])
+    if ":dynamodb:" not in source or "/stream/" not in source:
+        raise TemplateError(f"{stack.where}: Resources.{name}: only DynamoDB stream and SQS queue event sources are "
+                            f"emulated, not {source or 'this one'}")
     return EventSourceSpec(table=source.split(":table/")[1].split("/")[0], function=function,
                            starting_position=str(props.get("StartingPosition", "LATEST")),
                            batch_size=int(props.get("BatchSize", 100)))

@@ -215,12 +215,14 @@ class ResourceSpec:
 
 @dataclass(frozen=True)
 class EventSourceSpec:
-    """A DynamoDB stream that invokes a function (CreateEventSourceMapping)."""
+    """A DynamoDB stream, or an SQS queue (`queue`, then no table), that invokes a function
+    (CreateEventSourceMapping)."""
 
     table: str
     function: str  # "Name[:qualifier]"
     starting_position: str = "LATEST"
     batch_size: int = 100
+    queue: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Lambda's event sources the tracker pattern needs, through boto3 against one endpoint: an
-asynchronous invocation retried twice after function errors (one and two emulated minutes apart), and
-a DynamoDB stream (moto's) that invokes its processor with batches of new records, in order."""
+asynchronous invocation retried twice after function errors (one and two emulated minutes apart), a
+DynamoDB stream (moto's) that invokes its processor with batches of new records, in order, and an SQS
+queue (moto's) whose failed messages come back, then go to its dead-letter queue."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ version = "1"
 
 @pytest.fixture
 def emulator():
-    stack = function("Processor", "record_batch") + function("Flaky", "fail_twice_then_succeed")
+    stack = (function("Processor", "record_batch") + function("Flaky", "fail_twice_then_succeed")
+             + function("QueueProcessor", "record_messages"))
     # x60: the retries' one and two minutes are 1 and 2 real seconds, and the 30 emulated seconds the
     # check allows are half a real second of a loaded machine's lateness
     running = RunningEmulator(parse_scenario(stack, str(CODE / "s.toml")), clock=ScaledClock(60))
@@ -90,9 +92,36 @@ def test_a_dynamodb_stream_invokes_its_processor_with_new_records(emulator):
     assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_sources_other_than_dynamodb_streams_are_refused_with_a_reason(emulator):
+def test_an_sqs_queue_invokes_its_processor_and_leaves_a_failed_batch_to_its_dead_letter_queue(emulator):
+    ddb, lam, sqs = emulator.boto3("dynamodb"), emulator.boto3(), emulator.boto3("sqs")
+    ddb.create_table(TableName="results", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    dead = sqs.create_queue(QueueName="dead")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    work = sqs.create_queue(QueueName="work", Attributes={  # a failed batch is seen again after a second
+        "VisibilityTimeout": "1", "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 2})
+    })["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=work, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="QueueProcessor:live", BatchSize=1)
+    assert "StartingPosition" not in mapping and mapping["BatchSize"] == 1
+    for n in range(5):
+        sqs.send_message(QueueUrl=work, MessageBody=f"job-{n}")
+    sqs.send_message(QueueUrl=work, MessageBody="poison")
+    done = wait_for(lambda: len(ddb.scan(TableName="results")["Items"]) == 5 and ddb.scan(TableName="results")["Items"], 60)
+    assert sorted(item["id"]["S"] for item in done) == [f"job-{n}" for n in range(5)]
+    assert {(item["done_by"]["S"], item["source"]["S"], item["batch"]["S"]) for item in done} == {("1", "aws:sqs", "1")}
+    poisoned = wait_for(lambda: sqs.receive_message(QueueUrl=dead).get("Messages"), 60)  # failed twice, then moved
+    assert [m["Body"] for m in poisoned] == ["poison"]
+
+
+def test_sources_other_than_dynamodb_streams_and_sqs_are_refused_with_a_reason(emulator):
+    with pytest.raises(ClientError) as info:
+        emulator.boto3().create_event_source_mapping(
+            EventSourceArn="arn:aws:kinesis:us-east-1:123456789012:stream/s", FunctionName="Processor",
+            StartingPosition="LATEST")
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "only DynamoDB stream and SQS event sources" in json.dumps(info.value.response["Error"])
     with pytest.raises(ClientError) as info:
         emulator.boto3().create_event_source_mapping(EventSourceArn="arn:aws:sqs:us-east-1:123456789012:q",
-                                                     FunctionName="Processor")
-    assert info.value.response["Error"]["Code"] == "InvalidParameterValueException"
-    assert "only DynamoDB stream event sources" in json.dumps(info.value.response["Error"])
+                                                     FunctionName="Processor", StartingPosition="LATEST")
+    assert "StartingPosition is not valid for SQS event sources." in json.dumps(info.value.response["Error"])

@@ -21,7 +21,7 @@ from simulator.deployment.driver import DeploymentDriver
 from simulator.scenario.reader import load_scenario, parse_scenario
 from simulator.scenario.sam import cloudformation
 from simulator.scenario.spec import ScenarioError, StackSource
-from tests.helpers import ROOT, TESTS, RunningEmulator
+from tests.helpers import ROOT, TESTS, RunningEmulator, wait_for
 
 TEMPLATES = TESTS / "templates"
 SEED, HOOKS, CUSTOM = TEMPLATES / "seed" / "template.yaml", TEMPLATES / "hooks" / "template.yaml", TEMPLATES / "custom.yaml"
@@ -475,8 +475,12 @@ def test_a_templates_queues_topics_buckets_parameters_and_secrets_are_there_for_
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert attributes["VisibilityTimeout"] == "45"
         assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith(":orders-dead-letters")
-        assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "order"  # the code's message
-        assert emulator.boto3("s3").get_object(Bucket="receiptsbucket", Key="order.json")["Body"].read() == b"{}"
+        s3 = emulator.boto3("s3")
+        assert s3.get_object(Bucket="receiptsbucket", Key="order.json")["Body"].read() == b"{}"
+        # the queue's message reaches the worker its SQS event source names, which writes it to the bucket
+        processed = wait_for(lambda: s3.list_objects_v2(Bucket="receiptsbucket", Prefix="processed/").get("Contents"), 60)
+        assert [s3.get_object(Bucket="receiptsbucket", Key=o["Key"])["Body"].read() for o in processed] == [b"order"]
+        assert (scenario.event_sources[0].queue, scenario.event_sources[0].batch_size) == ("OrdersQueue", 5)
     finally:
         emulator.close()
 

@@ -99,3 +99,15 @@ def fail_twice_then_succeed(event, context):
 def hoard(event, context):
     """Asks for three gigabytes: past any function's memory here, whatever the machine has."""
     return {"size": str(len(bytearray(3 * 1024 * 1024 * 1024)))}
+
+
+def record_messages(event, context):
+    """An SQS queue's processor: writes each message's body into a results table; a "poison" one fails
+    the whole batch (Lambda then leaves it on the queue)."""
+    table = boto3.resource("dynamodb").Table("results")
+    for record in event["Records"]:
+        if record["body"] == "poison":
+            raise ValueError("poison message")
+        table.put_item(Item={"id": record["body"], "done_by": context.function_version,
+                             "source": record["eventSource"], "batch": str(len(event["Records"]))})
+    return {"processed": str(len(event["Records"]))}

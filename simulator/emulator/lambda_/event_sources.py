@@ -1,8 +1,14 @@
-"""Event source mappings for DynamoDB streams, as Lambda runs them: a poller per mapping reads each
-shard from its starting position (LATEST or TRIM_HORIZON) a few times a second and invokes the
-function with batches of new records (`{"Records": [...]}`, at most BatchSize), in order; a batch
-whose invocation fails is retried (MaximumRetryAttempts, -1: until it succeeds) with backoff, holding
-the shard back meanwhile, as Lambda does. No HTTP here; the records come through a `StreamReader`.
+"""Event source mappings for DynamoDB streams and SQS queues, as Lambda runs them.
+
+A stream's poller reads each shard from its starting position (LATEST or TRIM_HORIZON) a few times a
+second and invokes the function with batches of new records (`{"Records": [...]}`, at most
+BatchSize), in order; a batch whose invocation fails is retried (MaximumRetryAttempts, -1: until it
+succeeds) with backoff, holding the shard back meanwhile, as Lambda does.
+
+A queue's poller receives up to BatchSize messages at a time and invokes the function with them as
+SQS records; a batch that succeeded is deleted, one that failed is left to come back when its
+visibility timeout ends (and to the queue's dead-letter queue past its maxReceiveCount), as Lambda
+does. No HTTP here; records and messages come through a `StreamReader` and a `QueueReader`.
 """
 
 from __future__ import annotations
@@ -46,9 +52,10 @@ class EventSourceMapping:
             "UUID": self.uuid, "BatchSize": self.batch_size, "MaximumBatchingWindowInSeconds": 0,
             "ParallelizationFactor": 1, "EventSourceArn": self.event_source_arn, "FunctionArn": self.function_arn,
             "LastModified": self.last_modified, "LastProcessingResult": self.last_result, "State": self.state,
-            "StateTransitionReason": "User action", "StartingPosition": self.starting_position,
-            "MaximumRecordAgeInSeconds": -1, "BisectBatchOnFunctionError": False,
-            "MaximumRetryAttempts": self.maximum_retry_attempts, "FunctionResponseTypes": [],
+            "StateTransitionReason": "User action", "MaximumRecordAgeInSeconds": -1,
+            "BisectBatchOnFunctionError": False, "MaximumRetryAttempts": self.maximum_retry_attempts,
+            "FunctionResponseTypes": [],
+            **({"StartingPosition": self.starting_position} if self.starting_position else {}),  # a stream's only
         }
 
 
@@ -56,6 +63,42 @@ def new_mapping(event_source_arn: str, function_arn: str, starting_position: str
                 enabled: bool, maximum_retry_attempts: int, now: float) -> EventSourceMapping:
     return EventSourceMapping(str(uuid.uuid4()), event_source_arn, function_arn, starting_position, batch_size,
                               enabled, maximum_retry_attempts, now, state="Enabled" if enabled else "Disabled")
+
+
+class QueueReader(Protocol):
+    async def receive(self, queue_arn: str, limit: int) -> list[dict[str, Any]]: ...
+
+    async def delete(self, queue_arn: str, receipt_handles: list[str]) -> None: ...
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """A received message as Lambda gives it to the function (an SQS event's record)."""
+    return {
+        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
+                                     "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+                              for name, value in message.get("MessageAttributes", {}).items()},
+        "md5OfBody": message["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+async def poll_queue(mapping: EventSourceMapping, reader: QueueReader, clock: Clock,
+                     invoke: Callable[[dict[str, Any]], Awaitable[bool]]) -> None:
+    """Receive and invoke until the mapping is disabled or deleted (the task cancelled)."""
+    queue = mapping.event_source_arn
+    while True:
+        messages = await reader.receive(queue, mapping.batch_size) if mapping.enabled else []
+        if not messages:
+            await clock.sleep(POLL_EVERY_S)
+            await asyncio.sleep(0.01)  # never faster than a hundred polls a (real) second, whatever the scale
+            continue
+        if await invoke({"Records": [sqs_record(m, queue) for m in messages]}):
+            await reader.delete(queue, [m["ReceiptHandle"] for m in messages])
+            mapping.last_result = "OK"
+        else:  # the messages come back after their visibility timeout, as Lambda leaves them
+            mapping.last_result = "PROBLEM: Function call failed"
 
 
 async def poll(mapping: EventSourceMapping, reader: StreamReader, clock: Clock,

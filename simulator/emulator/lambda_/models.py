@@ -39,7 +39,14 @@ from simulator.emulator.functions import (
     version_echo,
 )
 from simulator.emulator.holdings import Full, Holdings
-from simulator.emulator.lambda_.event_sources import EventSourceMapping, StreamReader, new_mapping, poll
+from simulator.emulator.lambda_.event_sources import (
+    EventSourceMapping,
+    QueueReader,
+    StreamReader,
+    new_mapping,
+    poll,
+    poll_queue,
+)
 from simulator.emulator.lambda_.packages import PackageError, Packages
 from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment
 from simulator.emulator.member_types import model_enum
@@ -205,6 +212,7 @@ class LambdaBackend:
         # (function, version, emulated start, the invocation's lines formatted when asked for)
         self.log_sink: Callable[[str, str, float, Callable[[], list[str]]], None] | None = None
         self.stream_reader: StreamReader | None = None  # DynamoDB streams, for event source mappings
+        self.queue_reader: QueueReader | None = None  # SQS queues, likewise
         self.mappings: dict[str, EventSourceMapping] = {}
         self.endpoint_url: str | None = None  # set once served; handed to handlers' context
         self.pool = ThreadPoolExecutor(max_workers=handler_threads, thread_name_prefix="lambda")
@@ -372,8 +380,10 @@ class LambdaBackend:
         fn, qualifier = self._qualified(function_name, None)
         if qualifier is not None:
             self._version_for(fn, qualifier)  # the alias or version must exist
+        if event_source_arn.startswith("arn:aws:sqs:"):
+            return self._queue_mapping(event_source_arn, fn, qualifier, starting_position, batch_size, enabled)
         if ":dynamodb:" not in event_source_arn or "/stream/" not in event_source_arn:
-            raise _invalid("shiftsim emulator: only DynamoDB stream event sources are served (SQS, Kinesis, "
+            raise _invalid("shiftsim emulator: only DynamoDB stream and SQS event sources are served (Kinesis, "
                            f"Kafka and MQ are not): {event_source_arn}")
         if starting_position not in ("LATEST", "TRIM_HORIZON"):
             raise _invalid("1 validation error detected: Value '" + str(starting_position) + "' at 'startingPosition' "
@@ -390,6 +400,23 @@ class LambdaBackend:
             raise LambdaError(500, "ServiceException", "shiftsim emulator: no stream reader to poll the stream with")
         mapping.task = asyncio.ensure_future(poll(mapping, self.stream_reader, self.clock,
                                                   functools.partial(self._invoke_for, mapping)))
+        return {**mapping.configuration(), "State": "Creating"}
+
+    def _queue_mapping(self, queue_arn: str, fn: Function, qualifier: str | None, starting_position: str | None,
+                       batch_size: int, enabled: bool) -> dict[str, Any]:
+        if starting_position is not None:
+            raise _invalid("StartingPosition is not valid for SQS event sources.")
+        if not 1 <= batch_size <= 10:  # more needs a batching window, which is not served
+            raise _invalid("shiftsim emulator: BatchSize must be between 1 and 10 for an SQS queue (a larger "
+                           "batch needs MaximumBatchingWindowInSeconds, which is not served).")
+        if self.queue_reader is None:
+            raise LambdaError(500, "ServiceException", "shiftsim emulator: no queue reader to poll the queue with")
+        self._hold("event source mappings")
+        arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
+        mapping = new_mapping(queue_arn, arn, "", batch_size, enabled, -1, self.clock.now())
+        self.mappings[mapping.uuid] = mapping
+        mapping.task = asyncio.ensure_future(poll_queue(mapping, self.queue_reader, self.clock,
+                                                        functools.partial(self._invoke_for, mapping)))
         return {**mapping.configuration(), "State": "Creating"}
 
     async def _invoke_for(self, mapping: EventSourceMapping, event: dict[str, Any]) -> bool:
