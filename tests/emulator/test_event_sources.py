@@ -114,6 +114,20 @@ def test_an_sqs_queue_invokes_its_processor_and_leaves_a_failed_batch_to_its_dea
     assert [m["Body"] for m in poisoned] == ["poison"]
 
 
+def test_an_sqs_mapping_made_before_its_queue_says_so_and_polls_it_once_it_is_there(emulator):
+    ddb, lam, sqs = emulator.boto3("dynamodb"), emulator.boto3(), emulator.boto3("sqs")
+    ddb.create_table(TableName="results", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    mapping = lam.create_event_source_mapping(EventSourceArn="arn:aws:sqs:us-east-1:123456789012:later",
+                                              FunctionName="QueueProcessor:live")
+    said = wait_for(lambda: "PROBLEM: cannot receive from the queue" in (
+        result := lam.get_event_source_mapping(UUID=mapping["UUID"])["LastProcessingResult"]) and result, 60)
+    assert "NonExistentQueue" in said or "does not exist" in said, said
+    url = sqs.create_queue(QueueName="later")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="job")
+    assert wait_for(lambda: ddb.scan(TableName="results")["Items"], 60)[0]["id"]["S"] == "job"
+
+
 def test_sources_other_than_dynamodb_streams_and_sqs_are_refused_with_a_reason(emulator):
     with pytest.raises(ClientError) as info:
         emulator.boto3().create_event_source_mapping(

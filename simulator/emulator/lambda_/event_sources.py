@@ -89,7 +89,13 @@ async def poll_queue(mapping: EventSourceMapping, reader: QueueReader, clock: Cl
     """Receive and invoke until the mapping is disabled or deleted (the task cancelled)."""
     queue = mapping.event_source_arn
     while True:
-        messages = await reader.receive(queue, mapping.batch_size) if mapping.enabled else []
+        try:
+            messages = await reader.receive(queue, mapping.batch_size) if mapping.enabled else []
+        except Exception as exc:  # a queue not (or no longer) there: said by the mapping, polled again
+            if not mapping.last_result.startswith("PROBLEM: cannot receive"):
+                log.warning("shiftsim emulator: %s: cannot receive from %s: %s", mapping.uuid, queue, exc)
+            mapping.last_result = f"PROBLEM: cannot receive from the queue: {exc}"[:300]
+            messages = []
         if not messages:
             await clock.sleep(POLL_EVERY_S)
             await asyncio.sleep(0.01)  # never faster than a hundred polls a (real) second, whatever the scale

@@ -375,13 +375,14 @@ class LambdaBackend:
     # ---- event source mappings (DynamoDB streams) --------------------------------------------------
 
     def create_event_source_mapping(self, event_source_arn: str, function_name: str, *,
-                                    starting_position: str | None, batch_size: int = 100, enabled: bool = True,
+                                    starting_position: str | None, batch_size: int | None = None, enabled: bool = True,
                                     maximum_retry_attempts: int = -1) -> dict[str, Any]:
         fn, qualifier = self._qualified(function_name, None)
         if qualifier is not None:
             self._version_for(fn, qualifier)  # the alias or version must exist
         if event_source_arn.startswith("arn:aws:sqs:"):
-            return self._queue_mapping(event_source_arn, fn, qualifier, starting_position, batch_size, enabled)
+            return self._queue_mapping(event_source_arn, fn, qualifier, starting_position, batch_size or 10, enabled)
+        batch_size = batch_size or 100  # a stream's default, as Lambda's
         if ":dynamodb:" not in event_source_arn or "/stream/" not in event_source_arn:
             raise _invalid("shiftsim emulator: only DynamoDB stream and SQS event sources are served (Kinesis, "
                            f"Kafka and MQ are not): {event_source_arn}")

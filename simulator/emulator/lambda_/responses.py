@@ -277,7 +277,7 @@ class LambdaResponses:
             raise _null("eventSourceArn")
         config = self.backend.create_event_source_mapping(
             source, function, starting_position=_str_field(body, "StartingPosition"),
-            batch_size=_bounded(body, "BatchSize", "batchSize", 1, 10000) or 100,
+            batch_size=_bounded(body, "BatchSize", "batchSize", 1, 10000),  # None: the source's default
             enabled=body.get("Enabled", True) is not False,
             maximum_retry_attempts=_or(_bounded(body, "MaximumRetryAttempts", "maximumRetryAttempts", -1, 10000), -1))
         return web.json_response(config, status=202)
