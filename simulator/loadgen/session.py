@@ -92,10 +92,6 @@ def _interrupt_main() -> None:
     gevent.get_hub().parent.throw(KeyboardInterrupt)
 
 
-def _refusals(health: dict[str, Any]) -> dict[str, dict[str, int]]:
-    return dict(health.get("refused_at_ceilings") or {})
-
-
 class LoadSession:
     def __init__(self, environment: Environment, options: LoadOptions) -> None:
         self.env, self.options = environment, options
@@ -251,6 +247,8 @@ class LoadSession:
         if self.coordinator:
             self._warn_if_too_few_users(self._planned_users())
         self.bridge.run(self._open_clients(), timeout=60)
+        if self.coordinator:  # what this test adds to them is the test's (a web UI's tests share one emulator)
+            self.refused_before = self._emulator_refusals() or {}
         self._start_telemetry()
         if self.traffic is not None:  # contacts arrive at production's rate; invocations follow the flow
             self.arrivals = Pacer(self.traffic.driven_per_second / processes, self.options.late_threshold_s)
@@ -369,11 +367,9 @@ class LoadSession:
         lambda_client = await stack.enter_async_context(
             client(self.target, "lambda", concurrency=512, retries=False))
         if self.options.target == "local":
-            from simulator.client.admin_client import emulator_health
+            from simulator.client.admin_client import emulator_clock
 
-            health = await emulator_health(self.endpoint)
-            self.clock = ScaledClock(health["time_scale"], start=health["emulated_now"])
-            self.refused_before = _refusals(health)
+            self.clock = await emulator_clock(self.endpoint)
         traffic = self._traffic_plan()
         proxy = proxy_for(lambda_client) if self.options.invoker == "fast" else None
         fast = FastLambdaInvoker(lambda_client, socket_factory=native_socket) if self.options.invoker == "fast" \
@@ -679,15 +675,22 @@ class LoadSession:
         data["shiftsim_load_errors"] = self.load_errors.take_unsent()
         self.unsent_rows, self.unsent_ends = [], []
 
-    def _refused_at_ceilings(self) -> dict[str, dict[str, int]]:
-        """The requests the emulator refused at its own ceilings since this test's clients opened."""
-        if self.options.target != "local" or not self.endpoint or self._clients is None:
-            return {}
+    def _emulator_refusals(self) -> dict[str, dict[str, int]] | None:
+        """The requests the emulator has refused at its own ceilings (its health route), by ceiling; None
+        with no emulator to ask (AWS), or none answering (its death is said as such, not here)."""
+        if self.options.target != "local" or not self.endpoint:
+            return None
         from simulator.client.admin_client import emulator_health
 
         try:
-            now = _refusals(self.bridge.run(emulator_health(self.endpoint), timeout=10))
-        except Exception:  # an emulator gone is said as such (emulator_death), not here
+            return dict(self.bridge.run(emulator_health(self.endpoint), timeout=10).get("refused_at_ceilings") or {})
+        except Exception:
+            return None
+
+    def _refused_at_ceilings(self) -> dict[str, dict[str, int]]:
+        """The requests the emulator refused at its own ceilings during this test."""
+        now = self._emulator_refusals()
+        if now is None:
             return {}
         refused = {}
         for kind, at_end in now.items():

@@ -14,6 +14,7 @@ does. No HTTP here; records and messages come through a `StreamReader` and a `Qu
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -76,7 +77,7 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     return {
         "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
         "attributes": message.get("Attributes", {}),
-        "messageAttributes": {name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
+        "messageAttributes": {name: {"stringValue": value.get("StringValue"), "binaryValue": _base64(value.get("BinaryValue")),
                                      "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
                               for name, value in message.get("MessageAttributes", {}).items()},
         "md5OfBody": message["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
@@ -84,27 +85,40 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     }
 
 
+def _base64(value: bytes | None) -> str | None:
+    return None if value is None else base64.b64encode(value).decode()
+
+
 async def poll_queue(mapping: EventSourceMapping, reader: QueueReader, clock: Clock,
                      invoke: Callable[[dict[str, Any]], Awaitable[bool]]) -> None:
-    """Receive and invoke until the mapping is disabled or deleted (the task cancelled)."""
-    queue = mapping.event_source_arn
+    """Receive and invoke until the mapping is disabled or deleted (the task cancelled). A queue not
+    (or no longer) there is said by the mapping and a warning, and polled again: the poller never dies."""
     while True:
         try:
-            messages = await reader.receive(queue, mapping.batch_size) if mapping.enabled else []
-        except Exception as exc:  # a queue not (or no longer) there: said by the mapping, polled again
-            if not mapping.last_result.startswith("PROBLEM: cannot receive"):
-                log.warning("shiftsim emulator: %s: cannot receive from %s: %s", mapping.uuid, queue, exc)
+            got_any = mapping.enabled and await _queue_batch(mapping, reader, invoke)
+        except Exception as exc:
+            if not mapping.last_result.startswith("PROBLEM: cannot receive from the queue"):
+                log.warning("shiftsim emulator: %s: cannot reach %s: %s", mapping.uuid, mapping.event_source_arn, exc)
             mapping.last_result = f"PROBLEM: cannot receive from the queue: {exc}"[:300]
-            messages = []
-        if not messages:
+            got_any = False
+        if not got_any:
             await clock.sleep(POLL_EVERY_S)
             await asyncio.sleep(0.01)  # never faster than a hundred polls a (real) second, whatever the scale
-            continue
-        if await invoke({"Records": [sqs_record(m, queue) for m in messages]}):
-            await reader.delete(queue, [m["ReceiptHandle"] for m in messages])
-            mapping.last_result = "OK"
-        else:  # the messages come back after their visibility timeout, as Lambda leaves them
-            mapping.last_result = "PROBLEM: Function call failed"
+
+
+async def _queue_batch(mapping: EventSourceMapping, reader: QueueReader,
+                       invoke: Callable[[dict[str, Any]], Awaitable[bool]]) -> bool:
+    """One batch received and handed to the function; False when the queue had none."""
+    queue = mapping.event_source_arn
+    messages = await reader.receive(queue, mapping.batch_size)
+    if not messages:
+        return False
+    if await invoke({"Records": [sqs_record(m, queue) for m in messages]}):
+        await reader.delete(queue, [m["ReceiptHandle"] for m in messages])
+        mapping.last_result = "OK"
+    else:  # the messages come back after their visibility timeout, as Lambda leaves them
+        mapping.last_result = "PROBLEM: Function call failed"
+    return True
 
 
 async def poll(mapping: EventSourceMapping, reader: StreamReader, clock: Clock,

@@ -372,7 +372,7 @@ class LambdaBackend:
         if isinstance(version.handler, ProcessHandler) and version.handler is not fn.latest.handler:
             version.handler.close()
 
-    # ---- event source mappings (DynamoDB streams) --------------------------------------------------
+    # ---- event source mappings (DynamoDB streams, SQS queues) ----------------------------------------
 
     def create_event_source_mapping(self, event_source_arn: str, function_name: str, *,
                                     starting_position: str | None, batch_size: int | None = None, enabled: bool = True,
@@ -381,43 +381,36 @@ class LambdaBackend:
         if qualifier is not None:
             self._version_for(fn, qualifier)  # the alias or version must exist
         if event_source_arn.startswith("arn:aws:sqs:"):
-            return self._queue_mapping(event_source_arn, fn, qualifier, starting_position, batch_size or 10, enabled)
-        batch_size = batch_size or 100  # a stream's default, as Lambda's
-        if ":dynamodb:" not in event_source_arn or "/stream/" not in event_source_arn:
-            raise _invalid("shiftsim emulator: only DynamoDB stream and SQS event sources are served (Kinesis, "
-                           f"Kafka and MQ are not): {event_source_arn}")
-        if starting_position not in ("LATEST", "TRIM_HORIZON"):
-            raise _invalid("1 validation error detected: Value '" + str(starting_position) + "' at 'startingPosition' "
-                           "failed to satisfy constraint: Member must satisfy enum value set: [LATEST, TRIM_HORIZON]"
-                           if starting_position else "StartingPosition is required for DynamoDB stream event sources.")
-        if not 1 <= batch_size <= 10000:
-            raise _invalid("BatchSize must be between 1 and 10000 for a DynamoDB stream.")
+            batch_size = batch_size or 10
+            if starting_position is not None:
+                raise _invalid("StartingPosition is not valid for SQS event sources.")
+            if not 1 <= batch_size <= 10:  # more needs a batching window, which is not served
+                raise _invalid("shiftsim emulator: BatchSize must be between 1 and 10 for an SQS queue (a larger "
+                               "batch needs MaximumBatchingWindowInSeconds, which is not served).")
+            queues, position = self.queue_reader, ""
+            polling = None if queues is None else (lambda m, invoke: poll_queue(m, queues, self.clock, invoke))
+        else:
+            batch_size = batch_size or 100  # a stream's default, as Lambda's
+            if ":dynamodb:" not in event_source_arn or "/stream/" not in event_source_arn:
+                raise _invalid("shiftsim emulator: only DynamoDB stream and SQS event sources are served (Kinesis, "
+                               f"Kafka and MQ are not): {event_source_arn}")
+            if starting_position not in ("LATEST", "TRIM_HORIZON"):
+                raise _invalid("1 validation error detected: Value '" + str(starting_position) + "' at "
+                               "'startingPosition' failed to satisfy constraint: Member must satisfy enum value set: "
+                               "[LATEST, TRIM_HORIZON]" if starting_position
+                               else "StartingPosition is required for DynamoDB stream event sources.")
+            if not 1 <= batch_size <= 10000:
+                raise _invalid("BatchSize must be between 1 and 10000 for a DynamoDB stream.")
+            streams, position = self.stream_reader, starting_position
+            polling = None if streams is None else (lambda m, invoke: poll(m, streams, self.clock, invoke))
+        if polling is None:
+            raise LambdaError(500, "ServiceException", "shiftsim emulator: nothing to poll the event source with")
         arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
         self._hold("event source mappings")
-        mapping = new_mapping(event_source_arn, arn, starting_position, batch_size, enabled, maximum_retry_attempts,
+        mapping = new_mapping(event_source_arn, arn, position, batch_size, enabled, maximum_retry_attempts,
                               self.clock.now())
         self.mappings[mapping.uuid] = mapping
-        if self.stream_reader is None:
-            raise LambdaError(500, "ServiceException", "shiftsim emulator: no stream reader to poll the stream with")
-        mapping.task = asyncio.ensure_future(poll(mapping, self.stream_reader, self.clock,
-                                                  functools.partial(self._invoke_for, mapping)))
-        return {**mapping.configuration(), "State": "Creating"}
-
-    def _queue_mapping(self, queue_arn: str, fn: Function, qualifier: str | None, starting_position: str | None,
-                       batch_size: int, enabled: bool) -> dict[str, Any]:
-        if starting_position is not None:
-            raise _invalid("StartingPosition is not valid for SQS event sources.")
-        if not 1 <= batch_size <= 10:  # more needs a batching window, which is not served
-            raise _invalid("shiftsim emulator: BatchSize must be between 1 and 10 for an SQS queue (a larger "
-                           "batch needs MaximumBatchingWindowInSeconds, which is not served).")
-        if self.queue_reader is None:
-            raise LambdaError(500, "ServiceException", "shiftsim emulator: no queue reader to poll the queue with")
-        self._hold("event source mappings")
-        arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
-        mapping = new_mapping(queue_arn, arn, "", batch_size, enabled, -1, self.clock.now())
-        self.mappings[mapping.uuid] = mapping
-        mapping.task = asyncio.ensure_future(poll_queue(mapping, self.queue_reader, self.clock,
-                                                        functools.partial(self._invoke_for, mapping)))
+        mapping.task = asyncio.ensure_future(polling(mapping, functools.partial(self._invoke_for, mapping)))
         return {**mapping.configuration(), "State": "Creating"}
 
     async def _invoke_for(self, mapping: EventSourceMapping, event: dict[str, Any]) -> bool:
