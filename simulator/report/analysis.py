@@ -587,37 +587,44 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
     runaway = sum(r["count"] for r in summary.get("runaway_contacts", []))
     if runaway:  # never a silent pass: a flow that did not end is not what production would see
         check("contacts stopped as runaways (past the invocation or time limit per contact)", 0, runaway, False)
-    generator = summary.get("generator") or {}
-    why_not = []
-    if not generator.get("judgeable", True):
-        why_not.append(
-            f"the load generator fell behind ({generator['late_contacts']} of {generator['contacts_ended']} contacts "
-            f"started late) and {generator['thin_windows']} window(s) of the deployment had fewer than "
-            f"{MIN_JUDGED_INVOCATIONS} invocations: this machine could not rehearse production's load")
-    errors = (summary.get("run_info") or {}).get("load_errors") or []
-    if errors:  # a contact loop that broke off is not the load the scenario asks for, whatever it recorded
-        why_not.append(
-            f"the load itself failed {sum(e['count'] for e in errors)} time(s), not the deployment (first: "
-            f"{errors[0]['error']}): contacts broke off, so the record is not the scenario's load; the "
-            "first traceback of each is in the log, and every one in Locust's Exceptions")
-    lost = (summary.get("run_info") or {}).get("workers_lost") or {}
-    if lost:  # from then on the load was short of the scenario's by that worker's share
-        why_not.append(
-            f"{counted(len(lost), 'Locust worker')} disappeared during the run ({', '.join(sorted(lost))}): the "
-            "load from then on was short of the scenario's, and its counts in production's terms too")
-    refused = (summary.get("run_info") or {}).get("emulator_refused") or {}
-    if refused:  # the emulator's own limits, not AWS's: what was refused would have been taken
-        why_not.append(
-            "the emulator refused requests at its own ceilings, which AWS would have taken ("
-            + ", ".join(f"{kind}: {counted(r['requests'], 'request')} past {r['ceiling']:,}"
-                        for kind, r in sorted(refused.items()))
-            + "): raise them with $SHIFTSIM_EMULATOR_CEILINGS (docs/emulator.md)")
+    why_not = why_not_judged(summary)
     judged = not why_not
     result: dict[str, Any] = {"passed": all(c["passed"] for c in checks) and judged, "checks": checks,
                               "implicit": implicit, "judged": judged}
     if not judged:
         result["why_not_judged"] = "; ".join(why_not)
     return result
+
+
+def why_not_judged(summary: dict[str, Any]) -> list[str]:
+    """What kept this run from being the scenario's on AWS, whatever it recorded: a generator too far
+    behind, the load breaking off, a lost worker, the emulator's own ceilings. Each withholds the verdict."""
+    generator, run_info = summary.get("generator") or {}, summary.get("run_info") or {}
+    why_not: list[str] = []
+    if not generator.get("judgeable", True):
+        why_not.append(
+            f"the load generator fell behind ({generator['late_contacts']} of {generator['contacts_ended']} contacts "
+            f"started late) and {generator['thin_windows']} window(s) of the deployment had fewer than "
+            f"{MIN_JUDGED_INVOCATIONS} invocations: this machine could not rehearse production's load")
+    errors = run_info.get("load_errors") or []
+    if errors:  # a contact loop that broke off is not the load the scenario asks for, whatever it recorded
+        why_not.append(
+            f"the load itself failed {sum(e['count'] for e in errors)} time(s), not the deployment (first: "
+            f"{errors[0]['error']}): contacts broke off, so the record is not the scenario's load; the "
+            "first traceback of each is in the log, and every one in Locust's Exceptions")
+    lost = run_info.get("workers_lost") or {}
+    if lost:  # from then on the load was short of the scenario's by that worker's share
+        why_not.append(
+            f"{counted(len(lost), 'Locust worker')} disappeared during the run ({', '.join(sorted(lost))}): the "
+            "load from then on was short of the scenario's, and its counts in production's terms too")
+    refused = run_info.get("emulator_refused") or {}
+    if refused:  # the emulator's own limits, not AWS's: what was refused would have been taken
+        why_not.append(
+            "the emulator refused requests at its own ceilings, which AWS would have taken ("
+            + ", ".join(f"{kind}: {counted(r['requests'], 'request')} past {r['ceiling']:,}"
+                        for kind, r in sorted(refused.items()))
+            + "): raise them with $SHIFTSIM_EMULATOR_CEILINGS (docs/emulator.md)")
+    return why_not
 
 
 def _default_gate(summary: dict[str, Any], check: Any) -> None:
