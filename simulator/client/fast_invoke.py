@@ -17,7 +17,6 @@ import contextvars
 import json
 import os
 import random
-import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -171,7 +170,7 @@ class FastLambdaInvoker:
     CREDENTIALS_TTL_S = 1.0
 
     def __init__(self, lambda_client: Any, connections: int = 512,
-                 socket_factory: Callable[..., Any] = socket.socket) -> None:
+                 socket_factory: Callable[..., Any] | None = None) -> None:
         self.client = lambda_client
         self.slow = LambdaInvoker(lambda_client)
         self.templates: dict[str, _Template] = {}

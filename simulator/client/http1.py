@@ -182,7 +182,7 @@ class Origin:
     """Keep-alive connections to one scheme://host:port, at most `limit` open at once."""
 
     def __init__(self, url: str, limit: int = 512, ssl_context: ssl.SSLContext | None = None,
-                 socket_factory: Callable[..., Any] = socket.socket) -> None:
+                 socket_factory: Callable[..., Any] | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -191,8 +191,8 @@ class Origin:
         self.port = parts.port or (443 if self.tls else 80)
         self.ssl_context = ssl_context or (ssl.create_default_context() if self.tls else None)
         self.limit = limit
-        # Under gevent, socket.socket is gevent's (slower, and meant for the hub): the load generator
-        # passes the original class for its native asyncio loop.
+        # None: the loop makes each socket itself. Under gevent the standard loop would make gevent's
+        # (meant for the hub), so the load generator passes the original class for that loop.
         self.socket_factory = socket_factory
         self._addresses: list[Any] = []
         self._resolved_at = 0.0
@@ -277,20 +277,29 @@ class Origin:
             self._resolved_at = time.monotonic()
         error: OSError = HttpError(f"{self.host} has no address")
         for family, kind, proto, _, address in self._addresses:
-            sock = self.socket_factory(family, kind, proto)
             try:
-                sock.setblocking(False)
-                await loop.sock_connect(sock, address)
-                _, connection = await loop.create_connection(
-                    _Connection, sock=sock, ssl=self.ssl_context, server_hostname=self.host if self.tls else None)
-                return connection
+                return await self._open(loop, family, kind, proto, address)
             except OSError as exc:
-                sock.close()
                 error = exc
-            except BaseException:
-                sock.close()
-                raise
         raise error
+
+    async def _open(self, loop: asyncio.AbstractEventLoop, family: int, kind: int, proto: int,
+                    address: tuple[Any, ...]) -> _Connection:
+        hostname = self.host if self.tls else None
+        if self.socket_factory is None:
+            _, connection = await loop.create_connection(_Connection, str(address[0]), int(address[1]), family=family,
+                                                          proto=proto, ssl=self.ssl_context, server_hostname=hostname)
+            return connection
+        sock = self.socket_factory(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+            _, connection = await loop.create_connection(_Connection, sock=sock, ssl=self.ssl_context,
+                                                          server_hostname=hostname)
+            return connection
+        except BaseException:
+            sock.close()
+            raise
 
     def _release(self, connection: _Connection | None) -> None:
         if connection is not None:

@@ -33,7 +33,7 @@ _start_new_thread = monkey.get_original("_thread", "start_new_thread")
 _allocate_lock = monkey.get_original("_thread", "allocate_lock")
 _SimpleQueue = monkey.get_original("queue", "SimpleQueue")
 _EpollSelector = monkey.get_original("selectors", "EpollSelector")  # gevent replaces the default
-native_socket = monkey.get_original("socket", "socket")  # for connections the loop owns
+native_socket = monkey.get_original("socket", "socket")  # for the standard loop's own connections
 native_sleep = monkey.get_original("time", "sleep")  # blocks the whole thread, and lets go of the GIL
 
 
@@ -114,6 +114,11 @@ class AsyncioBridge:
     def __init__(self, event_loop: str = default_kind()) -> None:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.loop, self.pool = _native_loop(event_loop)  # uvloop or the standard loop (`--event-loop`)
+        # What the loop's own connections (the fast invoker's) are made with. uvloop makes its sockets in
+        # libuv; handed an object of a socket class it was not imported with (here, the original one:
+        # it saw gevent's), it closes the descriptor a second time after libuv has, and by then the
+        # hub's thread may have been given that number for a file or a socket of its own.
+        self.socket_factory = native_socket if isinstance(self.loop, asyncio.SelectorEventLoop) else None
         self._finished: collections.deque[tuple[gevent.event.AsyncResult, asyncio.Future[Any]]] = collections.deque()
         self._hub = gevent.get_hub()
         self._watcher = self._hub.loop.async_()

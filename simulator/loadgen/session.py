@@ -46,7 +46,7 @@ from simulator.deployment.alarm_lint import flow_facts, lint_alarms
 from simulator.deployment.arn import parse_function_name
 from simulator.deployment.clock import Clock, ScaledClock
 from simulator.deployment.vocabulary import WEIGHT_HEADER
-from simulator.loadgen.bridge import AsyncioBridge, native_sleep, native_socket
+from simulator.loadgen.bridge import AsyncioBridge, native_sleep
 from simulator.loadgen.capacity import measure_capacity
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.contact_hooks import ContactHooks, Invocation
@@ -372,7 +372,7 @@ class LoadSession:
             self.clock = await emulator_clock(self.endpoint)
         traffic = self._traffic_plan()
         proxy = proxy_for(lambda_client) if self.options.invoker == "fast" else None
-        fast = FastLambdaInvoker(lambda_client, socket_factory=native_socket) if self.options.invoker == "fast" \
+        fast = FastLambdaInvoker(lambda_client, socket_factory=self.bridge.socket_factory) if self.options.invoker == "fast" \
             and not proxy else None
         if fast is not None:
             stack.push_async_callback(fast.close)
