@@ -183,7 +183,8 @@ def test_with_no_ceiling_a_rate_beyond_the_machine_is_sampled_at_what_it_was_mea
     folder = tmp_path / "run"
     assert "is 6,000.0 real contacts/s, with no ceiling (max_contacts_per_second): what this machine holds is " \
            "measured as the test starts" in done.stdout
-    said = next(line for line in done.stdout.splitlines() if "more than this machine holds" in line)
+    said = next((line for line in done.stdout.splitlines() if "more than this machine holds" in line), None)
+    assert said is not None, done.stdout + done.stderr
     assert "this process measured " in said and "DryRun invocations through the whole path" in said
     from simulator.report.record import load_record
 
