@@ -20,7 +20,7 @@ from typing import Any
 from simulator.connect.actions import REFERENCE
 from simulator.connect.function_map import FunctionMap, UnmappedFunction
 from simulator.connect.invoke import BlockConfigError, InvokeBlock
-from simulator.deployment.arn import ArnError, parse_alias_arn
+from simulator.deployment.arn import ArnError, parse_alias_arn, parse_function_name
 
 MAX_ACTIONS = 250
 SUPPORTED = REFERENCE  # every action type of Connect's flow-language reference (actions.py)
@@ -107,6 +107,29 @@ class FlowSet:
         return [{"flow": flow.name, "block": block_id, "named": flow.actions[block_id].parameters.get(
                     "LambdaFunctionARN", ""), "invokes": block.function_arn}
                 for flow in self.flows.values() for block_id, block in flow.blocks.items()]
+
+    def bypassing(self, alias_arn: str) -> dict[tuple[str, str], str]:
+        """Each block (flow, identifier) that calls the deployed function other than through the alias
+        its deployment shifts, said in a line: its callers never meet the shift."""
+        alias = parse_alias_arn(alias_arn)
+        found = {}
+        for target in self.block_targets():
+            try:
+                ref = parse_function_name(target["invokes"])
+            except ArnError:
+                continue  # a JSONPath, resolved (and mapped) as the block runs
+            if ref.name != alias.name or ref.qualifier == alias.qualifier:
+                continue
+            where = f"flow {target['flow']}, block {target['block']} names {target['named']!r}"
+            if ref.qualifier == "$LATEST":
+                said = (f"it calls {ref.name}'s $LATEST, never the alias {alias.qualifier} the deployment shifts: in "
+                        "production its callers meet new code as soon as it is deployed, with no canary and no "
+                        f"rollback, and the verdict fails on it; name the alias ({alias_arn})")
+            else:
+                said = (f"it calls {ref.name}:{ref.qualifier}, which the deployment of alias {alias.qualifier} never "
+                        "shifts: its callers are not part of the rehearsal's shift")
+            found[target["flow"], target["block"]] = f"{where}: {said}"
+        return found
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*contactFlows\.([^.}]+?)\.(?:arn|id)\s*\}\}")

@@ -5,10 +5,12 @@ A user's exported flows name their own account's ARNs and often deployment place
 (`{{lambdaFunctions.X.arn}}`). Rules, in order:
 1. the whole string in the scenario's `[function_map]` table (an ARN or a placeholder);
 2. the named function's name in the table (its qualifier from the table, else the block's);
-3. the function the deployment shifts (any qualifier, account or region): its alias;
+3. the function the deployment shifts, under any alias, account or region: its alias;
 4. with the stack known (local target), a function it declares, under a qualifier it has, in the
    stack's region and account; with the stack unknown (AWS), the ARN as named.
-Anything else is refused, with what to add to the table.
+Anything else is refused, with what to add to the table. An ARN without a qualifier invokes $LATEST,
+as Lambda has it; so does one naming the deployed function without an alias: production's Connect
+calls $LATEST (or the version named), which the deployment never shifts, and so does the rehearsal.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from simulator.deployment.arn import ArnError, function_arn, parse_alias_arn, parse_function_name
+from simulator.deployment.arn import VERSION, ArnError, function_arn, parse_alias_arn, parse_function_name
 
 
 class UnmappedFunction(ValueError):
@@ -42,7 +44,8 @@ class FunctionMap:
                                    "scenario's [function_map]: map it to one of the stack's functions") from None
         if ref.name in self.table:
             return self._mapped(named, self.table[ref.name], ref.qualifier)
-        if self.deployed is not None and parse_alias_arn(self.deployed).name == ref.name:
+        if self.deployed is not None and parse_alias_arn(self.deployed).name == ref.name \
+                and not pins_code(ref.qualifier):
             return self.deployed
         if self.stack is None:
             try:
@@ -61,9 +64,16 @@ class FunctionMap:
             if name not in self.stack:
                 raise UnmappedFunction(f"names function {name!r}{how}, which the scenario does not declare: add "
                                        "it to [[functions]] or map the ARN in [function_map]")
-            if qualifier is None or qualifier not in self.stack[name]:
+            qualifier = qualifier or "$LATEST"  # Lambda's rule for an unqualified ARN
+            if qualifier not in self.stack[name]:
                 raise UnmappedFunction(f"needs a qualifier of {name!r}{how} that the stack has (one of "
                                        f"{', '.join(sorted(self.stack[name])) or 'none'}), not {qualifier!r}")
         if qualifier is None:
             raise UnmappedFunction(f"names {name!r}{how} without a qualifier: Connect invokes an alias or a version")
         return function_arn(self.region, self.account, name, qualifier)
+
+
+def pins_code(qualifier: str | None) -> bool:
+    """A qualifier that names code rather than an alias: none ($LATEST), $LATEST or a version. A
+    block calling the deployed function so is never shifted by its deployment."""
+    return qualifier is None or qualifier == "$LATEST" or VERSION.match(qualifier) is not None

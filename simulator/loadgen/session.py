@@ -112,8 +112,11 @@ class LoadSession:
             if not getattr(environment, "shiftsim_said_notes", False):
                 for line in self.alarm_lint:
                     log.warning("shiftsim: alarm lint: %s", line)
+            bypassing = self.flows.bypassing(options.alias_arn)
+            for line in bypassing.values():
+                log.warning("shiftsim: %s", line)
             for target in self.flows.block_targets():
-                if target["named"] != target["invokes"]:
+                if target["named"] != target["invokes"] and (target["flow"], target["block"]) not in bypassing:
                     log.warning("shiftsim: flow %s, block %s names %s: it invokes %s", target["flow"],
                                 target["block"], target["named"], target["invokes"])
         self.bridge = AsyncioBridge(options.event_loop)  # the master uses it for the deployment and the UI's polling

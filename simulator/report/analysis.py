@@ -341,6 +341,7 @@ def analyse(record: Record, window: float | None = None,
         "window_s": window, "run_info": record.info, "versions": per_version, "windows": windows, "routing": routing,
         "deployment": deployment_summary, "time_origin_emulated": timeline.origin,
         "deployed_not_called": bool(deployment.get("deployment_id")) and len(rows) > 0 and not own.any(),
+        "deployed_bypassed": bypassing_calls(qualifiers, deployed),
     }
     summary["production"] = production_terms(summary, record.info)
     summary["judge"] = _judged(record, t, versions, ok, latency_ms, injected, windows, target, current, all_t, contacts, all_ok,
@@ -438,6 +439,18 @@ def deployed_qualifier(deployment: dict[str, Any], info: dict[str, Any]) -> str:
     arn = str(info.get("alias_arn") or "")
     parts = arn.split(":")
     return f"{parts[-2]}:{parts[-1]}" if len(parts) >= 8 else ""
+
+
+def bypassing_calls(qualifiers: np.ndarray, deployed: str) -> dict[str, int]:
+    """The deployed function's invocations other than through the alias its deployment shifts, by
+    the qualifier they named ($LATEST, a version): the shift never reached them."""
+    name = deployed.partition(":")[0]
+    found = {}
+    for qualified, count in zip(*np.unique(qualifiers, return_counts=True), strict=True):
+        function, _, qualifier = str(qualified).partition(":")
+        if function == name and qualifier and str(qualified) != deployed:
+            found[qualifier] = int(count)
+    return found
 
 
 def contact_endings(ends: list[dict[str, Any]], deployed: str, origin: float = 0.0) -> dict[str, Any]:
@@ -584,6 +597,10 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
         check(f"rehearsed faithfully: {why}", True, False, False)
     for why in unfaithful_by_record(summary):
         check(f"rehearsed faithfully: {why}", True, False, False)
+    latest = (summary.get("deployed_bypassed") or {}).get("$LATEST")
+    if latest:  # never green: in production these callers meet new code the moment it is deployed
+        check(f"contacts call {summary.get('deployed_function')} only through the alias the deployment shifts "
+              "(not $LATEST: an ARN without a qualifier; no canary and no rollback protect its callers)", 0, latest, False)
     runaway = sum(r["count"] for r in summary.get("runaway_contacts", []))
     if runaway:  # never a silent pass: a flow that did not end is not what production would see
         check("contacts stopped as runaways (past the invocation or time limit per contact)", 0, runaway, False)
@@ -757,7 +774,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         else:
             lines.append(f"  statistical judge ({level}): no difference found in {judged['tested']} windows"
                          + (f"; {judged['too_few']} had too few invocations to judge" if judged.get("too_few") else ""))
-    if summary.get("deployed_not_called"):
+    for qualifier, count in sorted((summary.get("deployed_bypassed") or {}).items()):
+        lines.append(f"  NOTE: {counted(count, 'invocation')} called {summary.get('deployed_function', '').partition(':')[0]}:"
+                     f"{qualifier}, not the alias the deployment shifts: the shift never reached those callers"
+                     + (" (an ARN without a qualifier calls $LATEST)" if qualifier == "$LATEST" else ""))
+    if summary.get("deployed_not_called") and not summary.get("deployed_bypassed"):
         lines.append(f"  NOTE: no contact invoked {summary.get('deployed_function')} (the deployed function) itself: "
                      "something else calls it (an event source, another function), so its versions' shares and errors "
                      "are not in the record; the deployment, its alarms and what callers met are")

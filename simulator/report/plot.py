@@ -80,10 +80,14 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     share_ax.set_ylim(0, 1.05)
     share_ax.set_ylabel("share of\ninvocations")
     if summary.get("deployed_not_called"):  # empty panels are said to be empty, and why
+        bypassed = summary.get("deployed_bypassed") or {}
+        function = str(summary.get("deployed_function"))
+        why = (f"the contacts called {function.partition(':')[0]} only as {', '.join(sorted(bypassed))}, never through "
+               f"{function}:\nthe deployment's shift never reached them" if bypassed else
+               f"no contact invoked {function} itself (an event source or another function calls it):\n"
+               "its versions' traffic is not in the record")
         for ax in (share_ax, error_ax, latency_ax):
-            ax.text(0.5, 0.5, f"no contact invoked {summary.get('deployed_function')} itself (an event source or "
-                    "another function calls it):\nits versions' traffic is not in the record",
-                    transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#666666")
+            ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#666666")
     share_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
     # 2. error rate per version; injected errors marked

@@ -257,6 +257,33 @@ def test_the_map_by_function_name_keeps_the_blocks_qualifier_unless_it_names_one
 def test_blocks_of_the_deployed_function_go_to_its_alias(tmp_path):
     flows = load_flow(polling_flow(tmp_path, START.replace("live", "beta")), functions=local_map())
     assert [b["invokes"] for b in flows.block_targets()] == [DEPLOYED, DEPLOYED]
+    assert flows.bypassing(DEPLOYED) == {}
+
+
+@pytest.mark.parametrize("named,invoked", [
+    (START.removesuffix(":live"), "StartWork:$LATEST"),  # no qualifier: Lambda runs $LATEST
+    (START.replace("live", "$LATEST"), "StartWork:$LATEST"),
+    (START.replace("live", "1"), "StartWork:1"),
+])
+def test_a_block_naming_the_deployed_functions_code_calls_that_code_and_is_said(tmp_path, named, invoked):
+    """An ARN without an alias calls $LATEST or the version named, in production and here: the
+    deployment never shifts it. It was sent to the alias, and the rehearsal showed a canary that in
+    production protects none of that block's callers."""
+    flows = load_flow(polling_flow(tmp_path, named), functions=local_map())
+    assert flows.start.blocks["poll"].function_arn == f"arn:aws:lambda:us-east-1:123456789012:function:{invoked}"
+    said = flows.bypassing(DEPLOYED)
+    assert list(said) == [("polling", "poll")]
+    assert said["polling", "poll"].startswith(f"flow polling, block poll names {named!r}: it calls ")
+    if invoked.endswith("$LATEST"):
+        assert "no canary and no rollback, and the verdict fails on it; name the alias (" + DEPLOYED + ")" in said[
+            "polling", "poll"]
+    else:
+        assert "StartWork:1, which the deployment of alias PROD never shifts" in said["polling", "poll"]
+
+
+def test_an_unqualified_arn_of_another_function_calls_its_latest(tmp_path):
+    flows = load_flow(polling_flow(tmp_path, POLL.removesuffix(":live")), functions=local_map())
+    assert flows.start.blocks["poll"].function_arn.endswith("function:PollWork:$LATEST")
 
 
 # What goes wrong in a block at run time takes its error branch, as in Connect; never an exception.

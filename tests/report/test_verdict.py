@@ -22,7 +22,8 @@ T0 = 1_700_000_000.0
 
 
 def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_before=False,
-          reason="function_error", late_share=0.0, n=4000, seed=3, new_slower_s=0.0, run_info=None):
+          reason="function_error", late_share=0.0, n=4000, seed=3, new_slower_s=0.0, run_info=None,
+          qualifier="PROD"):
     """An all-at-once-like deployment from T0 to T0+240 with half the traffic on version 2 from T0;
     each version fails the given share of its calls (seeded), `late_share` of contacts start late."""
     rng = random.Random(seed)
@@ -46,8 +47,8 @@ def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_bef
         failed = rng.random() < (new_fails if version == "2" else old_fails)
         late = int(rng.random() < late_share)
         start = t + (2.0 if late else 0.0)
-        rows.append((t, start, start + 0.01 + (new_slower_s if version == "2" else 0.0), t, f"c{i // 4}", i % 4 + 1, "invoke-alias", "PROD",
-                     version, "Error" if failed else "Success", reason if failed else "", 0, 200, "", late, "local"))
+        rows.append((t, start, start + 0.01 + (new_slower_s if version == "2" else 0.0), t, f"c{i // 4}", i % 4 + 1, "invoke-alias",
+                     qualifier(i) if callable(qualifier) else qualifier, version, "Error" if failed else "Success", reason if failed else "", 0, 200, "", late, "local"))
         if i % 4 == 3:
             ends.append({"contact": f"c{i // 4}", "t": t, "outcome": "disconnected", "last": ["flow", "bye"],
                          "flow_errors": [], "met": {"": [version]}, "late": bool(late)})
@@ -301,3 +302,28 @@ def test_contacts_that_invoke_nothing_are_still_counted_and_fail_the_default_gat
     assert format_summary(summary).startswith("0 invocations in 68 contacts")
     assert not summary["verdict"]["passed"]
     assert any(c["check"].startswith("invocations, at least") and not c["passed"] for c in summary["verdict"]["checks"])
+
+
+DEPLOYED_ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD"
+
+
+@pytest.mark.parametrize("expect", [None, {"max_error_rate": 1.0}])
+def test_contacts_calling_the_deployed_functions_latest_fail_the_verdict_whatever_is_expected(tmp_path, expect):
+    """A block naming the deployed function without its alias calls $LATEST, which no deployment
+    shifts: in production those callers meet new code at once, unprotected. Never green."""
+    latest = "ConnectLambdaFunction:$LATEST"
+    summary, verdict, checks = judged(tmp_path, expect, run_info={"alias_arn": DEPLOYED_ALIAS}, n=400,
+                                      qualifier=lambda i: latest if i % 4 == 0 else "ConnectLambdaFunction:PROD")
+    assert summary["deployed_bypassed"] == {"$LATEST": 100}
+    check = next(c for name, c in checks.items() if "not $LATEST" in name)
+    assert (check["expected"], check["actual"], check["passed"]) == (0, 100, False)
+    assert not verdict["passed"] and verdict_exit_code(summary) == 1
+    assert ("NOTE: 100 invocations called ConnectLambdaFunction:$LATEST, not the alias the deployment shifts: the "
+            "shift never reached those callers (an ARN without a qualifier calls $LATEST)") in format_summary(summary)
+
+
+def test_contacts_calling_a_pinned_version_are_said_not_failed(tmp_path):
+    summary, verdict, _ = judged(tmp_path, run_info={"alias_arn": DEPLOYED_ALIAS}, n=400,
+                                 qualifier=lambda i: "ConnectLambdaFunction:1" if i % 4 == 0 else "ConnectLambdaFunction:PROD")
+    assert summary["deployed_bypassed"] == {"1": 100} and verdict["passed"]
+    assert "NOTE: 100 invocations called ConnectLambdaFunction:1, not the alias the deployment shifts" in format_summary(summary)
