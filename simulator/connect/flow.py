@@ -48,6 +48,7 @@ class Flow:
     actions: dict[str, Action]
     source: str
     blocks: dict[str, InvokeBlock] = field(default_factory=dict)
+    queue_names: dict[str, str] = field(default_factory=dict)  # a Set working queue block's queue, as the export names it
 
 
 @dataclass
@@ -280,7 +281,8 @@ def _read_flow(file: Path, functions: FunctionMap | None,
         problems.append(str(exc))
         metadata = {}
     name = metadata.get("name") if isinstance(metadata.get("name"), str) and metadata.get("name") else file.stem
-    flow = Flow(file.stem, name, start if isinstance(start, str) else "", actions, str(file))
+    flow = Flow(file.stem, name, start if isinstance(start, str) else "", actions, str(file),
+                queue_names=_queue_names(metadata))
     for action in actions.values():
         if action.type == "InvokeLambdaFunction" and not loads_result(action):
             try:
@@ -288,6 +290,23 @@ def _read_flow(file: Path, functions: FunctionMap | None,
             except FlowError as exc:
                 problems.append(str(exc))
     return flow, problems
+
+
+def _queue_names(metadata: dict[str, Any]) -> dict[str, str]:
+    """The queues' names the flow designer kept in the export's metadata, by action: Connect puts the
+    current queue's name in `$.Queue.Name`; the action itself holds only its ARN."""
+    names = {}
+    blocks = metadata.get("ActionMetadata")
+    for identifier, block in (blocks.items() if isinstance(blocks, dict) else ()):
+        if not isinstance(block, dict):
+            continue
+        queue, parameters = block.get("queue"), block.get("parameters")
+        shown = parameters.get("QueueId") if isinstance(parameters, dict) else None
+        name = (queue.get("text") if isinstance(queue, dict) else None) or (
+            shown.get("displayName") if isinstance(shown, dict) else None)
+        if isinstance(name, str) and name:
+            names[identifier] = name
+    return names
 
 
 def _parse_action(file: Path, index: int, raw: Any) -> Action:

@@ -384,7 +384,11 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
         state.metrics = dict(caller.spec.metrics)
         return action.next_action, None
     if kind == "UpdateContactTargetQueue":
-        state.queue = str(_resolved(p, "QueueId", state))
+        state.queue = queue = str(_resolved(p, "QueueId", state))
+        arn = queue if queue.startswith("arn:") else f"{state.contact.instance_arn}/queue/{queue}"
+        # the working queue, as the contact's data has it from now on ($.Queue.Name, a function's event);
+        # a queue the export does not name is known by its id
+        state.contact.queue = {"ARN": arn, "Name": flow.queue_names.get(action.identifier) or arn.rpartition("/")[2]}
         return action.next_action, None
     if kind == "UpdateContactCallbackNumber":
         state.callback_number = str(_resolved(p, "CallbackNumber", state, "InvalidCallbackNumber"))

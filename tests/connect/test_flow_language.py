@@ -337,3 +337,28 @@ def test_an_unresolved_reference_in_a_prompt_plays_as_nothing(tmp_path):
         act("bye", "DisconnectParticipant")])
     _, _, hooks = run(load_flow(flow))
     assert hooks.prompts == ["Your balance is  dollars"]
+
+
+@pytest.mark.parametrize("metadata,name", [
+    ({"queue": {"text": "eBook Queue"}}, "eBook Queue"),                          # the designer's queue block
+    ({"parameters": {"QueueId": {"displayName": "eBook Queue"}}}, "eBook Queue"),
+    (None, "582a6fea"),                                                            # not named: known by its id
+])
+def test_the_working_queue_is_the_contacts_queue_by_the_name_the_export_keeps(tmp_path, metadata, name):
+    """Set working queue makes `$.Queue` the queue, as Connect does (a flow that copied `$.Queue.Name`
+    into an attribute took its error branch at every contact), and a function's event carries it."""
+    queue = f"{INSTANCE}/queue/582a6fea"
+    path = write_flow(tmp_path, "main", [
+        act("set", "UpdateContactTargetQueue", {"QueueId": queue}, "copy"),
+        act("copy", "UpdateContactAttributes", {"Attributes": {"QueueName": "$.Queue.Name"}}, "call",
+            {"NoMatchingError": "bye"}),
+        act("call", "InvokeLambdaFunction", {"LambdaFunctionARN": ARN}, "bye", {"NoMatchingError": "bye"}),
+        act("bye", "DisconnectParticipant")])
+    if metadata is not None:
+        flow = json.loads(path.read_text())
+        flow["Metadata"] = {"ActionMetadata": {"set": metadata}}
+        path.write_text(json.dumps(flow))
+    ended, state, hooks = run(load_flow(path))
+    assert ended == "disconnected" and state.flow_errors == []
+    assert state.contact.attributes["QueueName"] == name
+    assert hooks.events[0]["Details"]["ContactData"]["Queue"] == {"ARN": queue, "Name": name}
