@@ -599,8 +599,9 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
         check(f"rehearsed faithfully: {why}", True, False, False)
     latest = (summary.get("deployed_bypassed") or {}).get("$LATEST")
     if latest:  # never green: in production these callers meet new code the moment it is deployed
-        check(f"contacts call {summary.get('deployed_function')} only through the alias the deployment shifts "
-              "(not $LATEST: an ARN without a qualifier; no canary and no rollback protect its callers)", 0, latest, False)
+        function, _, alias = str(summary.get("deployed_function")).partition(":")
+        check(f"contacts call {function} through the alias the deployment shifts ({alias}), never its $LATEST (an ARN "
+              "without a qualifier: no canary and no rollback protect those callers)", 0, latest, False)
     runaway = sum(r["count"] for r in summary.get("runaway_contacts", []))
     if runaway:  # never a silent pass: a flow that did not end is not what production would see
         check("contacts stopped as runaways (past the invocation or time limit per contact)", 0, runaway, False)

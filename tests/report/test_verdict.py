@@ -315,7 +315,7 @@ def test_contacts_calling_the_deployed_functions_latest_fail_the_verdict_whateve
     summary, verdict, checks = judged(tmp_path, expect, run_info={"alias_arn": DEPLOYED_ALIAS}, n=400,
                                       qualifier=lambda i: latest if i % 4 == 0 else "ConnectLambdaFunction:PROD")
     assert summary["deployed_bypassed"] == {"$LATEST": 100}
-    check = next(c for name, c in checks.items() if "not $LATEST" in name)
+    check = next(c for name, c in checks.items() if "never its $LATEST" in name)
     assert (check["expected"], check["actual"], check["passed"]) == (0, 100, False)
     assert not verdict["passed"] and verdict_exit_code(summary) == 1
     assert ("NOTE: 100 invocations called ConnectLambdaFunction:$LATEST, not the alias the deployment shifts: the "
