@@ -77,12 +77,14 @@ def with_dependencies(code: CodeSpec) -> CodeSpec:
     """The code with its dependencies installed, as `sam build` would."""
     if not code.runs_here:
         return code
-    installed = node_build(code.path) if code.node else dependencies_of(code.path)
+    installed = node_build(code.path, code.runtime) if code.node else dependencies_of(code.path)
     return replace(code, dependencies=str(installed)) if installed is not None else code
 
 
 PACKAGE = "package.json"
-_SDK_IMPORT = re.compile(r"""(?:require\(\s*|from\s+|import\s*\(\s*|import\s+)["'](@aws-sdk/[a-z0-9-]+)""")
+_SDK_IMPORT = re.compile(r"""(?:require\(\s*|from\s+|import\s*\(\s*|import\s+)["'](@aws-sdk/[a-z0-9-]+|aws-sdk)["'/]""")
+# The SDK a Node.js runtime provides: v2 (`aws-sdk`) up to nodejs16.x, v3's clients from nodejs18.x
+_LAST_RUNTIME_WITH_V2 = 16
 _SOURCES = (".js", ".mjs", ".cjs")
 _MAX_SOURCE_FILES = 5000
 
@@ -106,10 +108,17 @@ def _listed(manifest: Path) -> set[str]:
     return set(data.get("dependencies") or {}) if isinstance(data, dict) else set()
 
 
-def node_build(code_folder: str | Path) -> Path | None:
+def _provided_by(runtime: str, package: str) -> bool:
+    """Whether Lambda's Node.js `runtime` provides the SDK `package` (`aws-sdk`, or a v3 client)."""
+    major = re.match(r"nodejs(\d+)", runtime)
+    v2 = major is not None and int(major.group(1)) <= _LAST_RUNTIME_WITH_V2
+    return v2 if package == "aws-sdk" else not v2
+
+
+def node_build(code_folder: str | Path, runtime: str = "nodejs20.x") -> Path | None:
     """The task root of Node.js code as `sam build` makes it (the code beside the node_modules its
-    package.json names, with the SDK clients the runtime would provide), built now if it is not yet;
-    None when the folder runs as it is (nothing to install, or its node_modules already there)."""
+    package.json names, with the SDK the runtime would provide), built now if it is not yet; None
+    when the folder runs as it is (nothing to install, or its node_modules already there)."""
     folder = Path(code_folder)
     files = _code_files(folder)
     manifest = folder / PACKAGE
@@ -118,7 +127,7 @@ def node_build(code_folder: str | Path) -> Path | None:
     for file in files:
         if file.suffix in _SOURCES:
             imported.update(_SDK_IMPORT.findall(file.read_text(encoding="utf-8", errors="replace")))
-    provided = sorted(imported - listed)
+    provided = sorted(name for name in imported - listed if _provided_by(runtime, name))
     installed = (folder / "node_modules").is_dir()
     if not provided and (not listed or installed):
         return None
@@ -138,7 +147,8 @@ def node_build(code_folder: str | Path) -> Path | None:
     elif listed:  # the user's own node_modules, as their build left them
         shutil.copytree(folder / "node_modules", task / "node_modules", symlinks=True)
     if provided:
-        steps.append(["install", "--no-save", "--no-package-lock", *[f"{name}@3" for name in provided]])
+        steps.append(["install", "--no-save", "--no-package-lock",
+                      *[f"{name}@{2 if name == 'aws-sdk' else 3}" for name in provided]])
     for step in steps:
         _npm(step, task, manifest if listed else folder, work)
     try:

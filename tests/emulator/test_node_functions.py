@@ -27,7 +27,9 @@ HANDLERS = {"answer": "app.answer", "callback": "app.callback", "callback_error"
             "raise": "app.raise", "nothing": "app.nothing", "sleep": "app.sleep", "crash_later": "app.crashLater",
             "reject": "app.reject", "nested": "app.nested.deeper", "shell": "app.shell", "sdk": "app.sdk",
             "builtin": "child_process.exec", "escape": "../app.answer", "missing": "app.notThere",
-            "syntax": "syntax.handler", "esm": "esm/index.handler", "deps": "index.handler"}
+            "syntax": "syntax.handler", "esm": "esm/index.handler", "deps": "index.handler", "both": "app.both",
+            "sdk_v2": "app.sdkV2"}
+RUNTIMES = {"sdk_v2": "nodejs16.x"}  # the others: nodejs20.x
 
 
 def stack() -> str:
@@ -42,7 +44,7 @@ memory = 256
 [[functions.versions]]
 code = "{folder}"
 handler = "{handler}"
-runtime = "nodejs20.x"
+runtime = "{RUNTIMES.get(name, 'nodejs20.x')}"
 environment = {{ GREETING = "hi", AWS_REGION = "a variable Lambda's own overrides" }}
 """)
     return "".join(tables)
@@ -136,6 +138,27 @@ def test_the_handlers_own_sdk_calls_reach_the_emulator(lam):
     body, _, error = invoke(lam, "sdk")
     assert error is None, body
     assert set(body["functions"].split(",")) == set(HANDLERS)
+
+
+def test_an_async_handler_that_also_calls_back_answers_once_and_stays_warm(lam):
+    """The callback's answer, given first, is the answer; the promise's later one is ignored, as in
+    Lambda's runtime. It broke the environment (a TypeError in the runtime), so every call was cold."""
+    body, _, error = invoke(lam, "both")
+    assert error is None and body["via"] == "callback"
+    again, log, error = invoke(lam, "both")
+    assert error is None and again == body and "Init Duration" not in log
+
+
+def test_sdk_v2_is_there_for_the_runtimes_that_provide_it_and_reaches_the_emulator(lam):
+    """`aws-sdk` (v2), which nodejs16.x and older provide, installed for the code that requires it
+    and pointed at the emulator: v2 reads no endpoint from the environment."""
+    body, _, error = invoke(lam, "sdk_v2")
+    assert error is None, body
+    assert set(body["functions"].split(",")) == set(HANDLERS)
+    from simulator.scenario.dependencies import node_build
+
+    assert (node_build(CODE, "nodejs16.x") / "node_modules" / "aws-sdk").is_dir()
+    assert not (node_build(CODE, "nodejs20.x") / "node_modules" / "aws-sdk").exists()  # v3's clients only
 
 
 def test_package_json_dependencies_are_installed_as_sam_build_does(lam):

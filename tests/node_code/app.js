@@ -43,3 +43,16 @@ exports.sdk = async () => {
   const listed = await new LambdaClient({}).send(new ListFunctionsCommand({}));
   return { functions: listed.Functions.map((f) => f.FunctionName).sort().join(",") };
 };
+
+// An async handler that also answers through its callback (AWS's own SAM samples do): the first answer wins.
+exports.both = async (event, context, callback) => {
+  callback(null, { via: "callback", pid: process.pid });
+  return { via: "promise" };
+};
+
+// SDK v2, which Lambda's nodejs16.x and older runtimes provide (and v3's clients from nodejs18.x).
+exports.sdkV2 = async () => {
+  const AWS = require("aws-sdk");
+  const listed = await new AWS.Lambda().listFunctions({}).promise();
+  return { functions: listed.Functions.map((f) => f.FunctionName).sort().join(",") };
+};

@@ -1,5 +1,5 @@
 // The Node.js runtime of one execution environment: the counterpart of bootstrap.py for
-// nodejs18.x and later. Run by the system's `node` as its own process, it loads the user's handler
+// Lambda's Node.js runtimes. Run by the system's `node` as its own process, it loads the user's handler
 // from the task root (the init phase), then runs one invocation at a time, as Lambda's runtime does:
 // the handler's async and callback forms, Lambda's context object, console output in Lambda's
 // format, errors in Lambda's Node.js shape ({errorType, errorMessage, trace}).
@@ -67,6 +67,24 @@ function installConsole() {
       return true;
     };
   }
+}
+
+// SDK v2 (`aws-sdk`, which Lambda's nodejs16.x and older runtimes provide) reads no endpoint from
+// the environment, as v3 reads AWS_ENDPOINT_URL: when the code first loads it, it is pointed there too.
+function pointSdkV2AtTheEndpoint() {
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  if (!endpoint) return;
+  const Module = require("module");
+  const load = Module._load;
+  let pointed = false;
+  Module._load = function (request, parent, isMain) {
+    const loaded = load.call(this, request, parent, isMain);
+    if (!pointed && (request === "aws-sdk" || request.startsWith("aws-sdk/"))) {
+      pointed = true;
+      load.call(this, "aws-sdk/lib/core", parent, false).config.update({ endpoint, s3ForcePathStyle: true });
+    }
+    return loaded;
+  };
 }
 
 function errorOf(error) {
@@ -191,15 +209,23 @@ function contextOf(fields) {
   return context;
 }
 
-let settle = null;  // the running invocation's answer, once
+let settle = null;  // the running invocation's answer, once (for `fatal`)
 
+// The first answer wins, as in Lambda's runtime: an async handler that also calls its callback
+// answers with the callback's value, and the promise's later one is ignored.
 function invoke(handler, event, context) {
   return new Promise((resolve) => {
     let done = false;
-    settle = (reply) => { if (!done) { done = true; settle = null; resolve(reply); } };
+    const finish = (reply) => {
+      if (done) return;
+      done = true;
+      if (settle === finish) settle = null;
+      resolve(reply);
+    };
+    settle = finish;
     const answer = (error, value) => {
-      if (error !== undefined && error !== null) settle({ error: errorOf(error) });
-      else settle({ value: value === undefined ? null : value });
+      if (error !== undefined && error !== null) finish({ error: errorOf(error) });
+      else finish({ value: value === undefined ? null : value });
     };
     context.done = answer;
     context.succeed = (value) => answer(null, value);
@@ -208,7 +234,7 @@ function invoke(handler, event, context) {
     try {
       result = handler(event, context, answer);
     } catch (error) {
-      settle({ error: errorOf(error) });
+      finish({ error: errorOf(error) });
       return;
     }
     if (result && typeof result.then === "function") {
@@ -243,6 +269,7 @@ async function main() {
   const taskRoot = process.env.LAMBDA_TASK_ROOT;
   process.chdir(taskRoot);
   installConsole();
+  pointSdkV2AtTheEndpoint();
   process.on("uncaughtException", (error) => fatal(error && error.name ? error.name : "Error", error));
   process.on("unhandledRejection", (error) => fatal("Runtime.UnhandledPromiseRejection", error));
   const { handler, error } = await loadHandler(process.env._HANDLER, taskRoot);
