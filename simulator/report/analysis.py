@@ -788,6 +788,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             return "-" if value is None else f"{value / 60:+.1f} min"
         lines.append(f"deployment {d['deployment_id']} ({d['config']}) {d['current_version']} -> "
                      f"{d['target_version']}: {d['outcome']}")
+        if d.get("error"):  # why CodeDeploy stopped it: a hook that never reported, an alarm, ...
+            lines.append(f"  CodeDeploy: {d['error'].get('message')} ({d['error'].get('code')})")
         lines.append(f"  first error of version {d['target_version']} {minutes(d['first_target_error_at'])}, "
                      f"alarm {minutes(d['alarm_fired_at'])}, rollback {minutes(d['rollback_at'])}, "
                      f"end {minutes(d['ended_at'])} (emulated, from the deployment's start)")

@@ -327,3 +327,14 @@ def test_contacts_calling_a_pinned_version_are_said_not_failed(tmp_path):
                                  qualifier=lambda i: "ConnectLambdaFunction:1" if i % 4 == 0 else "ConnectLambdaFunction:PROD")
     assert summary["deployed_bypassed"] == {"1": 100} and verdict["passed"]
     assert "NOTE: 100 invocations called ConnectLambdaFunction:1, not the alias the deployment shifts" in format_summary(summary)
+
+
+def test_the_summary_says_why_codedeploy_stopped_the_deployment(tmp_path):
+    writer_folder = tmp_path / "run"
+    a_run(writer_folder, status="Failed")
+    message = "The BeforeAllowTraffic hook CodeDeployHook_pre did not report a status within 3600 seconds."
+    with open(writer_folder / "timeline.jsonl", "a") as timeline:
+        timeline.write(json.dumps({"t": T0 + 240, "kind": "error", "code": "HOOK_EXECUTION_FAILURE",
+                                   "message": message}) + "\n")
+    summary = analyse(load_record(writer_folder), expectations=Expectations())
+    assert f"  CodeDeploy: {message} (HOOK_EXECUTION_FAILURE)" in format_summary(summary).splitlines()
