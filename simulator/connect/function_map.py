@@ -5,12 +5,13 @@ A user's exported flows name their own account's ARNs and often deployment place
 (`{{lambdaFunctions.X.arn}}`). Rules, in order:
 1. the whole string in the scenario's `[function_map]` table (an ARN or a placeholder);
 2. the named function's name in the table (its qualifier from the table, else the block's);
-3. the function the deployment shifts, under any alias, account or region: its alias;
+3. the function the deployment shifts, under its alias or one the stack lacks, any account or region:
+   its alias;
 4. with the stack known (local target), a function it declares, under a qualifier it has, in the
    stack's region and account; with the stack unknown (AWS), the ARN as named.
 Anything else is refused, with what to add to the table. An ARN without a qualifier invokes $LATEST,
-as Lambda has it; so does one naming the deployed function without an alias: production's Connect
-calls $LATEST (or the version named), which the deployment never shifts, and so does the rehearsal.
+as Lambda has it. A block naming the deployed function's code ($LATEST, a version) or another alias
+of the stack calls that, in production and here: the deployment never shifts it.
 """
 
 from __future__ import annotations
@@ -44,8 +45,7 @@ class FunctionMap:
                                    "scenario's [function_map]: map it to one of the stack's functions") from None
         if ref.name in self.table:
             return self._mapped(named, self.table[ref.name], ref.qualifier)
-        if self.deployed is not None and parse_alias_arn(self.deployed).name == ref.name \
-                and not pins_code(ref.qualifier):
+        if self.deployed is not None and self._stands_for_deployed(ref.name, ref.qualifier):
             return self.deployed
         if self.stack is None:
             try:
@@ -54,6 +54,15 @@ class FunctionMap:
                 raise UnmappedFunction(str(exc)) from None
             return named
         return self._in_stack(ref.name, ref.qualifier, "")
+
+    def _stands_for_deployed(self, name: str, qualifier: str | None) -> bool:
+        """Rule 3: the deployed function under its alias, or under an alias the stack lacks (another
+        environment's name for it); never under code ($LATEST, a version) or another alias it has."""
+        assert self.deployed is not None
+        deployed = parse_alias_arn(self.deployed)
+        if deployed.name != name or pins_code(qualifier):
+            return False
+        return qualifier == deployed.qualifier or self.stack is None or qualifier not in self.stack.get(name, ())
 
     def _mapped(self, named: str, value: str, qualifier: str | None) -> str:
         name, _, mapped_qualifier = value.partition(":")

@@ -264,12 +264,14 @@ def test_blocks_of_the_deployed_function_go_to_its_alias(tmp_path):
     (START.removesuffix(":live"), "StartWork:$LATEST"),  # no qualifier: Lambda runs $LATEST
     (START.replace("live", "$LATEST"), "StartWork:$LATEST"),
     (START.replace("live", "1"), "StartWork:1"),
+    (START.replace("live", "BETA"), "StartWork:BETA"),  # another alias the stack has
 ])
 def test_a_block_naming_the_deployed_functions_code_calls_that_code_and_is_said(tmp_path, named, invoked):
     """An ARN without an alias calls $LATEST or the version named, in production and here: the
     deployment never shifts it. It was sent to the alias, and the rehearsal showed a canary that in
     production protects none of that block's callers."""
-    flows = load_flow(polling_flow(tmp_path, named), functions=local_map())
+    stack = {**STACK, "StartWork": STACK["StartWork"] | {"BETA"}}
+    flows = load_flow(polling_flow(tmp_path, named), functions=local_map(stack=stack))
     assert flows.start.blocks["poll"].function_arn == f"arn:aws:lambda:us-east-1:123456789012:function:{invoked}"
     said = flows.bypassing(DEPLOYED)
     assert list(said) == [("polling", "poll")]
@@ -278,7 +280,7 @@ def test_a_block_naming_the_deployed_functions_code_calls_that_code_and_is_said(
         assert "no canary and no rollback, and the verdict fails on it; name the alias (" + DEPLOYED + ")" in said[
             "polling", "poll"]
     else:
-        assert "StartWork:1, which the deployment of alias PROD never shifts" in said["polling", "poll"]
+        assert f"{invoked}, which the deployment of alias PROD never shifts" in said["polling", "poll"]
 
 
 def test_an_unqualified_arn_of_another_function_calls_its_latest(tmp_path):
