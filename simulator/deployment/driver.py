@@ -234,7 +234,9 @@ def _diff(info: dict[str, Any], target: dict[str, Any], routing: dict[str, Any],
         key = f"lifecycle:{event['lifecycleEventName']}"
         if event["status"] != "Pending" and seen.get(key) != event["status"]:
             when = event.get("startTime") if event["status"] == "InProgress" else event.get("endTime")
-            emit(_epoch(when), "lifecycle", event=event["lifecycleEventName"], status=event["status"])
+            said = (event.get("diagnostics") or {}).get("message")  # a hook that failed: why, where known
+            emit(_epoch(when), "lifecycle", event=event["lifecycleEventName"], status=event["status"],
+                 **({"diagnostics": said} if said else {}))
             seen[key] = event["status"]
     weights = (routing.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
     state = (routing["FunctionVersion"], tuple(sorted(weights.items())))

@@ -66,6 +66,7 @@ class Timeline:
     status: list[tuple[float, str]] = field(default_factory=list)
     rollback: float | None = None
     error: dict[str, Any] | None = None
+    hooks_failed: list[dict[str, str]] = field(default_factory=list)  # a lifecycle hook's failure, where known
 
     @property
     def end(self) -> float | None:
@@ -98,6 +99,8 @@ def build_timeline(events: list[dict[str, Any]], fallback_origin: float) -> Time
             timeline.rollback = t
         elif e["kind"] == "error":
             timeline.error = {"code": e.get("code"), "message": e.get("message"), "t": t}
+        elif e["kind"] == "lifecycle" and e.get("diagnostics"):
+            timeline.hooks_failed.append({"event": e.get("event", ""), "diagnostics": e["diagnostics"]})
     timeline.weights.sort(key=lambda w: w[0])
     planned = _planned_weights(events, timeline)
     if planned is not None:
@@ -315,6 +318,7 @@ def analyse(record: Record, window: float | None = None,
         "rollback_at": round(timeline.rollback, 3) if timeline.rollback is not None else None,
         "ended_at": round(end, 3) if end is not None else None,
         "error": timeline.error,
+        "hooks_failed": timeline.hooks_failed,
         "first_target_error_at": round(first_error, 3) if first_error is not None else None,
         "first_error_to_alarm_s": round(alarm_fired[0] - first_error, 3) if alarm_fired and first_error is not None else None,
         "first_error_to_rollback_s": round(timeline.rollback - first_error, 3)
@@ -790,6 +794,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"{d['target_version']}: {d['outcome']}")
         if d.get("error"):  # why CodeDeploy stopped it: a hook that never reported, an alarm, ...
             lines.append(f"  CodeDeploy: {d['error'].get('message')} ({d['error'].get('code')})")
+        for hook in d.get("hooks_failed") or ():
+            lines.append(f"  {hook['event']}: {hook['diagnostics']}")
         lines.append(f"  first error of version {d['target_version']} {minutes(d['first_target_error_at'])}, "
                      f"alarm {minutes(d['alarm_fired_at'])}, rollback {minutes(d['rollback_at'])}, "
                      f"end {minutes(d['ended_at'])} (emulated, from the deployment's start)")

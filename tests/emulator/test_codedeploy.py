@@ -23,7 +23,7 @@ version = "1"
 [[functions]]
 name = "PreTrafficHook"
 [[functions.versions]]
-handler = "simulator.emulator.hooks:{pre}"
+handler = "{pre_module}:{pre}"
 [[functions]]
 name = "PostTrafficHook"
 [[functions.versions]]
@@ -68,7 +68,7 @@ class Stack:
 @pytest.fixture
 def stack(request):
     params = {"error_rate": 0.0, "pre": "succeed", "post": "succeed", "config": "Linear10PercentEvery1Minute",
-              **getattr(request, "param", {})}
+              "pre_module": "simulator.emulator.hooks", **getattr(request, "param", {})}
     clock = ManualClock(MINUTE_ALIGNED)
     with running_emulator(STACK.format(**params), clock=clock) as running:
         yield Stack(running, clock)
@@ -167,6 +167,28 @@ def test_a_hook_that_never_answers_fails_after_the_hour_and_rolls_back(stack):
     info = stack.info(deployment)
     assert info["status"] == "Failed" and "did not report" in info["errorInformation"]["message"]
     assert stack.alias() == ("1", {})  # DEPLOYMENT_FAILURE rolls back: SAM enables it
+
+
+@pytest.mark.parametrize("stack", [{"pre": "raises", "pre_module": "tests.handlers"}], indirect=True)
+def test_a_hook_whose_invocations_fail_says_why_in_its_lifecycle_events_diagnostics(stack):
+    """A hook that raises never reports: CodeDeploy waits the hour, as on AWS, where its logs say why;
+    the lifecycle event's diagnostics say it here, in the function's own words, with Lambda's retries
+    of the asynchronous call spent."""
+    logs = stack.running.boto3("logs")
+
+    def failed_attempts():
+        found = logs.filter_log_events(logGroupName="/aws/lambda/PreTrafficHook", filterPattern="REPORT")
+        return len(found["events"])  # one REPORT line an attempt
+
+    deployment = stack.deploy(before="PreTrafficHook")
+    for attempt, wait in ((1, 60), (2, 120), (3, 3600)):  # Lambda retries an asynchronous call twice
+        wait_for(lambda attempt=attempt: failed_attempts() >= attempt)
+        stack.advance(wait)
+    wait_for(lambda: stack.info(deployment)["status"] == "Failed")
+    event = next(e for e in stack.target(deployment)["lifecycleEvents"] if e["lifecycleEventName"] == "BeforeAllowTraffic")
+    assert event["status"] == "Failed"
+    assert event["diagnostics"] == {"errorCode": "ScriptFailed", "scriptName": "PreTrafficHook",
+                                    "message": "The hook's invocation failed: ValueError: the user's own bug"}
 
 
 def test_a_second_deployment_of_the_group_is_rejected_while_one_is_active(stack):

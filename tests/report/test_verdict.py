@@ -333,8 +333,13 @@ def test_the_summary_says_why_codedeploy_stopped_the_deployment(tmp_path):
     writer_folder = tmp_path / "run"
     a_run(writer_folder, status="Failed")
     message = "The BeforeAllowTraffic hook CodeDeployHook_pre did not report a status within 3600 seconds."
+    why = "The hook's invocation failed: Runtime.ImportModuleError: Error: Cannot find module 'aws-sdk'"
     with open(writer_folder / "timeline.jsonl", "a") as timeline:
+        timeline.write(json.dumps({"t": T0 + 240, "kind": "lifecycle", "event": "BeforeAllowTraffic",
+                                   "status": "Failed", "diagnostics": why}) + "\n")
         timeline.write(json.dumps({"t": T0 + 240, "kind": "error", "code": "HOOK_EXECUTION_FAILURE",
                                    "message": message}) + "\n")
     summary = analyse(load_record(writer_folder), expectations=Expectations())
-    assert f"  CodeDeploy: {message} (HOOK_EXECUTION_FAILURE)" in format_summary(summary).splitlines()
+    lines = format_summary(summary).splitlines()
+    said = lines.index(f"  CodeDeploy: {message} (HOOK_EXECUTION_FAILURE)")
+    assert lines[said + 1] == f"  BeforeAllowTraffic: {why}"

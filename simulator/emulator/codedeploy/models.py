@@ -26,7 +26,7 @@ from simulator.deployment.clock import Clock
 from simulator.deployment.plan import check_routing, predefined_configs, traffic_plan
 from simulator.emulator.cloudwatch.models import CloudWatchBackend
 from simulator.emulator.holdings import Full, Holdings
-from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
+from simulator.emulator.lambda_.models import InvokeResult, LambdaBackend, LambdaError
 from simulator.emulator.member_types import model_enum
 from simulator.emulator.regions import partition_of
 from simulator.scenario.spec import DeploymentSpec, EmulatorOptions, TrafficRouting
@@ -79,6 +79,8 @@ class LifecycleEventState:
     hook_function: str | None = None
     hook_execution_id: str | None = None
     hook_result: asyncio.Future[str] | None = field(default=None, repr=False)
+    hook_error: str | None = None  # the hook's last invocation's error, if it failed (its logs have it on AWS)
+    diagnostics: dict[str, str] | None = None  # the target's lifecycle event's, once the hook has failed
 
 
 @dataclass
@@ -394,8 +396,11 @@ class CodeDeployBackend:
         event.hook_result = asyncio.get_running_loop().create_future()
         payload = json.dumps({"DeploymentId": d.id,
                               "LifecycleEventHookExecutionId": event.hook_execution_id}).encode()
+        def attempted(result: InvokeResult) -> None:
+            event.hook_error = _function_error(result)
+
         try:
-            await self.lambda_.invoke(event.hook_function, None, payload, "Event")
+            await self.lambda_.invoke(event.hook_function, None, payload, "Event", attempted=attempted)
         except LambdaError as exc:
             event.status, event.end = "Failed", self.clock.now()
             self._finish(d, "Failed", "HOOK_EXECUTION_FAILURE",
@@ -417,6 +422,9 @@ class CodeDeployBackend:
         message = (f"The {name} hook {event.hook_function} reported Failed." if outcome
                    else f"The {name} hook {event.hook_function} did not report a status within "
                         f"{self.options.hook_timeout:g} seconds.")
+        if event.hook_error is not None:
+            event.diagnostics = {"errorCode": "ScriptFailed", "scriptName": event.hook_function,
+                                 "message": f"The hook's invocation failed: {event.hook_error}"}
         self._finish(d, "Failed", "HOOK_EXECUTION_FAILURE", message, "DEPLOYMENT_FAILURE")
         return False
 
@@ -561,3 +569,16 @@ def parse_appspec(revision: dict[str, Any] | None) -> tuple[dict[str, str], dict
                     raise CodeDeployError("InvalidRevisionException", f"Unknown AppSpec hook {name}: Lambda deployments have BeforeAllowTraffic and AfterAllowTraffic.")
                 hooks[name] = str(function)
     return resource, hooks
+
+
+def _function_error(result: InvokeResult) -> str | None:
+    """An invocation's function error in the function's own words (its errorType: errorMessage)."""
+    if result.function_error is None:
+        return None
+    try:
+        body = json.loads(result.payload or b"{}")
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    return f"{body.get('errorType', result.function_error)}: {body.get('errorMessage', '')}".rstrip(": ")

@@ -113,6 +113,8 @@ class CodeDeployResponses:
                 event["startTime"] = e.start
             if e.end is not None:
                 event["endTime"] = e.end
+            if e.diagnostics is not None:
+                event["diagnostics"] = e.diagnostics
             events.append(event)
         return {"deploymentTargetType": "LambdaTarget", "lambdaTarget": {
             "deploymentId": d.id, "targetId": f"{d.function}:{d.alias}",

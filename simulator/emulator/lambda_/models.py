@@ -719,7 +719,10 @@ class LambdaBackend:
 
     async def invoke(self, function_name: str, qualifier: str | None, payload: bytes,
                      invocation_type: str = "RequestResponse", log_type: str | None = None,
-                     client_context: str | None = None, weight: float = 1.0) -> InvokeResult:
+                     client_context: str | None = None, weight: float = 1.0,
+                     attempted: Callable[[InvokeResult], None] | None = None) -> InvokeResult:
+        """`attempted`, for an asynchronous invocation: told each attempt's result (what a caller of
+        AWS would read in the function's logs)."""
         fn, qualifier = self._qualified(function_name, qualifier)
         if invocation_type not in INVOCATION_TYPES:
             raise _validation(
@@ -759,14 +762,15 @@ class LambdaBackend:
         invoked_arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
         if invocation_type == "Event":
             task = asyncio.create_task(self._run_event(fn, version, alias, invoked_arn, event, faults,
-                                                       client_context, weight))
+                                                       client_context, weight, attempted))
             self.background.add(task)
             task.add_done_callback(self.background.discard)
             return InvokeResult(status=202)
         return await self._run(fn, version, alias, invoked_arn, event, faults, client_context, log_type, weight)
 
     async def _run_event(self, fn: Function, version: Version, alias: str | None, invoked_arn: str,
-                         event: Any, faults: FaultDraw, client_context: str | None, weight: float) -> None:
+                         event: Any, faults: FaultDraw, client_context: str | None, weight: float,
+                         attempted: Callable[[InvokeResult], None] | None = None) -> None:
         """An asynchronous invocation, with Lambda's retries of a function error (or a timeout): two
         more attempts, one minute and then two minutes (emulated) after the last."""
         for delay in (0.0, *EVENT_RETRY_DELAYS_S):
@@ -775,6 +779,8 @@ class LambdaBackend:
                 faults = draw_faults(version.spec.faults, self.clock.now() - (version.first_traffic_at or 0.0),
                                      self.fault_rng)
             result = await self._run(fn, version, alias, invoked_arn, event, faults, client_context, None, weight)
+            if attempted is not None:
+                attempted(result)
             if result.function_error is None:
                 return
 
