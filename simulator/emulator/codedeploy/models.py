@@ -572,7 +572,8 @@ def parse_appspec(revision: dict[str, Any] | None) -> tuple[dict[str, str], dict
 
 
 def _function_error(result: InvokeResult) -> str | None:
-    """An invocation's function error in the function's own words (its errorType: errorMessage)."""
+    """An invocation's function error in the function's own words (its errorType: the first line of
+    its errorMessage)."""
     if result.function_error is None:
         return None
     try:
@@ -581,4 +582,5 @@ def _function_error(result: InvokeResult) -> str | None:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    return f"{body.get('errorType', result.function_error)}: {body.get('errorMessage', '')}".rstrip(": ")
+    first_line = str(body.get("errorMessage", "")).partition("\n")[0]  # not Node's require stack
+    return f"{body.get('errorType', result.function_error)}: {first_line}".rstrip(": ")
