@@ -220,13 +220,19 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
               + (f"; in production's terms {hurt['estimate']:,.0f}"
                  + (f", 95 % {hurt['low']:,.0f} to {hurt['high']:,.0f}" if production.get("sampled") else "")
                  if hurt else "") + ")") if deployment.get("deployment_id") else ""
+    error, hooks = deployment.get("error") or {}, deployment.get("hooks_failed") or []
+    why = (f"{deployment['outcome'].replace('_', ' ')} by CodeDeploy ({error.get('code')}): "
+           + (f"{hooks[0]['event']}: {hooks[0]['diagnostics']}" if hooks else str(error.get("message")))
+           ).partition("\n")[0] if error else ""
     fig.text(0.01, 0.935, _wrapped(f"{counted(summary['invocations'], 'invocation')}, "
              f"{counted(summary['errors'], 'error')}; {summary['failed_contacts']:,} of "
              f"{counted(summary['contacts'], 'contact')} took an error branch{during}; run {summary['run']}"
              + (f"; panels: {summary.get('deployed_function')} only (the flow also called {', '.join(others)})"
                 if others else "")),
              fontsize=9, color="#444444", va="bottom")
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    if why:  # below the panels: why the deployment ended as it did
+        fig.text(0.01, 0.005, _wrapped(why), fontsize=9, color="#6a3d9a", va="bottom")
+    fig.tight_layout(rect=(0, 0.03 if why else 0, 1, 0.93))
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "timeline.png", out_dir / "timeline.svg"]
     for path in paths:

@@ -343,3 +343,6 @@ def test_the_summary_says_why_codedeploy_stopped_the_deployment(tmp_path):
     lines = format_summary(summary).splitlines()
     said = lines.index(f"  CodeDeploy: {message} (HOOK_EXECUTION_FAILURE)")
     assert lines[said + 1] == f"  BeforeAllowTraffic: {why}"
+    from simulator.report.plot import draw_timeline  # the figure says it below its panels
+
+    assert all(path.stat().st_size > 0 for path in draw_timeline(summary, tmp_path / "figure"))
