@@ -56,3 +56,9 @@ def never_done(event, context):
 
 def raises(event, context):
     raise ValueError("the user's own bug")
+
+
+def slow_answer(event, context):
+    """A function that takes a quarter of a second (a call to a slow backend, say)."""
+    time.sleep(0.25)
+    return {"version": context.function_version}

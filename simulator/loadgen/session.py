@@ -56,7 +56,13 @@ from simulator.loadgen.load_errors import LOCUST_TASK_LOGGER, LoadErrors
 from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
-from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, minute_of_day, plan_traffic
+from simulator.loadgen.traffic import (
+    USERS_HEADROOM,
+    TrafficPlan,
+    expected_contact_seconds,
+    minute_of_day,
+    plan_traffic,
+)
 from simulator.report.record import COLUMNS, RecordWriter, RunFolderError, claim_folder, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
@@ -166,6 +172,10 @@ class LoadSession:
         runner = environment.runner
         self.node = runner.client_id if isinstance(runner, WorkerRunner) else ("master" if self.distributed else "local")
         self.contact_counter = 0
+        self.contacts_running = 0  # this process's contacts in progress (one per busy user)
+        self.late_starts = 0  # contacts that started after their arrival time
+        self._late_seen = 0
+        self.contact_seconds = [0.0, 0]  # the real length of this process's finished contacts: total, count
         # Contact ids as Connect's (UUID4), from this process's own generator (made after Locust's
         # --processes forks, so processes never share a sequence): no system call per contact
         self.contact_ids = random.Random()
@@ -715,6 +725,18 @@ class LoadSession:
                 return
             self._write([tuple(r) for r in rows])
 
+    def callers_needed(self, users: int) -> int | None:
+        """The users production's arrivals need, when they waited for a caller since last asked
+        (contacts started late while every one of the `users` was in a contact: contacts last longer
+        than planned, their invocations slower): the arrival rate times the contacts' measured length,
+        with the plan's headroom (Little's law). None when the `users` are enough."""
+        late, self._late_seen = self.late_starts - self._late_seen, self.late_starts
+        total, done = self.contact_seconds
+        if not late or self.contacts_running < users or not done or self.arrivals is None:
+            return None
+        needed = math.ceil(self.arrivals.rate * total / done * USERS_HEADROOM) + 1
+        return needed if needed > users else None
+
     # ---- contacts ----------------------------------------------------------------------------------
 
     def run_contacts(self) -> None:
@@ -728,7 +750,15 @@ class LoadSession:
             late = False
             if self.arrivals is not None:  # production's arrival rate: the contact starts at its time
                 late = (await self.arrivals.ticket()).late
-            await self._contact(self.contact_counter, late)
+                self.late_starts += late
+            self.contacts_running += 1
+            began = time.monotonic()
+            try:
+                await self._contact(self.contact_counter, late)
+            finally:
+                self.contacts_running -= 1
+                self.contact_seconds[0] += time.monotonic() - began
+                self.contact_seconds[1] += 1
 
     async def _contact(self, number: int, late: bool = False) -> str:
         state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT"))

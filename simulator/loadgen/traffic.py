@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from simulator.scenario.day_profile import clock_minutes
 
+USERS_HEADROOM = 1.5  # users for 1.5 times the contacts in progress: arrivals come in bursts
+
 
 @dataclass(frozen=True)
 class TrafficPlan:
@@ -71,7 +73,7 @@ def plan_traffic(contacts_per_minute: float, scale: float, max_per_second: float
     if held_per_second > 0 and driven > held_per_second:
         driven = held_per_second
     weight = needed / driven if driven > 0 else 1.0
-    users = max(1, math.ceil(driven * contact_seconds * 1.5) + 1)
+    users = max(1, math.ceil(driven * contact_seconds * USERS_HEADROOM) + 1)
     return TrafficPlan(contacts_per_minute, scale, needed, driven, weight, contact_seconds, users,
                        held_per_second, capacity)
 

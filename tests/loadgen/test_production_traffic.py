@@ -192,3 +192,36 @@ def test_with_no_ceiling_a_rate_beyond_the_machine_is_sampled_at_what_it_was_mea
     assert 0 < traffic["held_per_second"] == traffic["driven_per_second"] < 6_000
     assert traffic["weight"] == pytest.approx(6_000 / traffic["held_per_second"])
     assert f"each standing for {traffic['weight']:.3g} production contacts" in said
+
+
+SLOW_FUNCTION = """
+[scenario]
+name = "slow-function"
+seed = 3
+time_scale = 60
+[[functions]]
+name = "ConnectLambdaFunction"
+timeout = 3
+[[functions.versions]]
+handler = "tests.handlers:slow_answer"
+[[functions.aliases]]
+name = "PROD"
+version = "1"
+[load]
+contacts_per_minute = 30
+loops_per_contact = 3
+prompt_time = "fixed:0.6"
+max_duration = 10
+"""
+
+
+@pytest.mark.long(15, waits=True)
+def test_contacts_longer_than_planned_get_the_callers_they_need_not_a_generator_behind(tmp_path):
+    """Users are sized for contacts of the planned length; a function taking 0.25 s makes each contact
+    three quarters of a second longer, and 220 of 240 contacts started late, said as the machine
+    falling behind. The rehearsal adds callers by the contacts' measured length instead."""
+    done = run_rehearsal(tmp_path, "run", SLOW_FUNCTION)
+    said = next((line for line in done.stdout.splitlines() if line.startswith("shiftsim: users: 20 -> ")), None)
+    assert said is not None and "longer than planned" in said, done.stdout
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert not summary["generator"]["fell_behind"], summary["generator"]
