@@ -33,6 +33,9 @@ function = "ConnectLambdaFunction"
 config = "{config}"
 """
 
+STACK_DEFAULTS = {"error_rate": 0.0, "pre": "succeed", "post": "succeed", "config": "Linear10PercentEvery1Minute",
+                  "pre_module": "simulator.emulator.hooks"}
+
 
 class Stack:
     def __init__(self, running, clock):
@@ -67,8 +70,7 @@ class Stack:
 
 @pytest.fixture
 def stack(request):
-    params = {"error_rate": 0.0, "pre": "succeed", "post": "succeed", "config": "Linear10PercentEvery1Minute",
-              "pre_module": "simulator.emulator.hooks", **getattr(request, "param", {})}
+    params = {**STACK_DEFAULTS, **getattr(request, "param", {})}
     clock = ManualClock(MINUTE_ALIGNED)
     with running_emulator(STACK.format(**params), clock=clock) as running:
         yield Stack(running, clock)
@@ -265,8 +267,7 @@ class LateTimersClock(ManualClock):
 
 def test_alarm_polls_keep_their_instants_and_come_before_a_shift_due_at_the_same_time():
     clock = LateTimersClock(MINUTE_ALIGNED)
-    params = {"error_rate": 0.0, "pre": "succeed", "post": "succeed", "config": "Linear10PercentEvery1Minute"}
-    with running_emulator(STACK.format(**params), clock=clock) as running:
+    with running_emulator(STACK.format(**STACK_DEFAULTS), clock=clock) as running:
         stack = Stack(running, clock)
         stack.advance(30)  # the shifts and polls (start + 60 k) fall between the alarm's evaluations (each minute)
         started = clock.now()
