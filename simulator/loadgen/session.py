@@ -173,6 +173,7 @@ class LoadSession:
         self.node = runner.client_id if isinstance(runner, WorkerRunner) else ("master" if self.distributed else "local")
         self.contact_counter = 0
         self.contacts_running = 0  # this process's contacts in progress (one per busy user)
+        self.contacts_peak = 0  # the most at once: with arrivals waiting, the users there were
         self.late_starts = 0  # contacts that started after their arrival time
         self._late_seen = 0
         self.contact_seconds = [0.0, 0]  # the real length of this process's finished contacts: total, count
@@ -587,7 +588,11 @@ class LoadSession:
                 self.run_info["load_errors"] = errors
             if refused:  # likewise: the emulator refused what AWS would have taken
                 self.run_info["emulator_refused"] = refused
-            if errors or refused:
+            total, done = self.contact_seconds
+            if self.traffic is not None and done and not self.distributed:  # whether late starts were the users'
+                self.run_info["callers"] = {"users": self.contacts_peak, "contact_s": round(total / done, 4),
+                                            "driven_per_second": self.traffic.driven_per_second}
+            if errors or refused or "callers" in self.run_info:
                 self.record.describe_run(self.run_info)
             self.record.close()
             if self.recorded != self.said_recorded:  # workers' final reports came after the test stopped
@@ -752,6 +757,7 @@ class LoadSession:
                 late = (await self.arrivals.ticket()).late
                 self.late_starts += late
             self.contacts_running += 1
+            self.contacts_peak = max(self.contacts_peak, self.contacts_running)
             began = time.monotonic()
             try:
                 await self._contact(self.contact_counter, late)

@@ -369,9 +369,26 @@ def generator_summary(summary: dict[str, Any], windows: list[dict[str, Any]], d:
     end = d.get("ended_at")
     thin = [w for w in windows if w["end"] > 0 and (end is None or w["start"] <= end)
             and w["invocations"] < MIN_JUDGED_INVOCATIONS]
-    return {"late_contacts": late, "contacts_ended": ended, "fell_behind": behind,
-            "max_lag_ms": None if max_lag_ms is None else round(max_lag_ms, 1),
-            "thin_windows": len(thin) if behind else 0, "judgeable": not (behind and thin)}
+    result = {"late_contacts": late, "contacts_ended": ended, "fell_behind": behind,
+              "max_lag_ms": None if max_lag_ms is None else round(max_lag_ms, 1),
+              "thin_windows": len(thin) if behind else 0, "judgeable": not (behind and thin)}
+    callers = (summary.get("run_info") or {}).get("callers") or {}
+    if behind and callers.get("contact_s"):  # arrivals waiting for a caller are the users' count, not the machine
+        most = callers["users"] / callers["contact_s"]
+        if most < callers["driven_per_second"]:
+            result["users_short"] = {**callers, "most_per_second": round(most, 2),
+                                     "needed": math.ceil(callers["driven_per_second"] * callers["contact_s"]) + 1}
+    return result
+
+
+def _behind_because(generator: dict[str, Any]) -> str:
+    """Why the generator fell behind: too few users for contacts this long, else the machine."""
+    short = generator.get("users_short")
+    if not short:
+        return "this machine could not rehearse production's load"
+    return (f"its {short['users']} users start at most {short['most_per_second']:,.1f} contacts/s with contacts of "
+            f"{short['contact_s']:.2f} s, fewer than the {short['driven_per_second']:,.1f}/s asked: add users (at "
+            f"least {short['needed']}); a rehearsal adds them itself")
 
 
 def _judged(record: Record, t: np.ndarray, versions: np.ndarray, ok: np.ndarray, latency_ms: np.ndarray,
@@ -627,7 +644,7 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
         why_not.append(
             f"the load generator fell behind ({generator['late_contacts']} of {generator['contacts_ended']} contacts "
             f"started late) and {generator['thin_windows']} window(s) of the deployment had fewer than "
-            f"{MIN_JUDGED_INVOCATIONS} invocations: this machine could not rehearse production's load")
+            f"{MIN_JUDGED_INVOCATIONS} invocations: {_behind_because(generator)}")
     errors = run_info.get("load_errors") or []
     if errors:  # a contact loop that broke off is not the load the scenario asks for, whatever it recorded
         why_not.append(
@@ -823,8 +840,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     if generator.get("fell_behind"):
         lag = f", up to {generator['max_lag_ms'] / 1000:.1f} s" if generator.get("max_lag_ms") is not None else ""
         lines.append(f"the load generator fell behind: {generator['late_contacts']} of {generator['contacts_ended']} "
-                     f"contacts started late{lag} (a fact about this machine, not the deployment; the verdict "
-                     f"{'still judges every window' if generator['judgeable'] else 'could not judge'})")
+                     f"contacts started late{lag} (" + (_behind_because(generator) if generator.get("users_short")
+                                                          else "a fact about this machine") + ", not the deployment; "
+                     f"the verdict {'still judges every window' if generator['judgeable'] else 'could not judge'})")
     if "verdict" in summary:
         v = summary["verdict"]
         said = "PASS" if v["passed"] else ("COULD NOT JUDGE" if v.get("judged") is False else "FAIL")

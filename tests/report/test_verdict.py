@@ -115,6 +115,21 @@ def test_a_generator_behind_is_said_and_never_fails_a_judgeable_run(tmp_path):
     assert "the load generator fell behind: " in format_summary(summary)
 
 
+@pytest.mark.parametrize("contact_s, cause", [
+    (0.8, "its 4 users start at most 5.0 contacts/s with contacts of 0.80 s, fewer than the 30.0/s asked: add users "
+          "(at least 25); a rehearsal adds them itself"),
+    (0.1, "a fact about this machine")])  # 4 users could start 40/s: the users were enough
+def test_a_generator_behind_for_want_of_users_says_so_not_the_machine(tmp_path, contact_s, cause):
+    """Late starts while the users were all in longer contacts than planned are the users' count; the
+    summary said "a fact about this machine" either way."""
+    callers = {"users": 4, "contact_s": contact_s, "driven_per_second": 30.0}
+    summary, _, _ = judged(tmp_path, late_share=0.2, run_info={"callers": callers})
+    assert f"contacts started late, up to 2.0 s ({cause}, not the deployment;" in format_summary(summary)
+    summary, _, _ = judged(tmp_path / "thin", late_share=0.3, n=80, run_info={"callers": callers})
+    assert summary["verdict"]["why_not_judged"].endswith("invocations: " + (
+        cause if contact_s == 0.8 else "this machine could not rehearse production's load"))
+
+
 @pytest.mark.parametrize("late, behind", [(1, False), (2, True)])
 def test_one_late_start_in_a_small_run_is_a_hiccup_not_a_generator_behind(late, behind):
     """Twelve contacts of a night-time run, every window thin: one start late on a busy machine used
