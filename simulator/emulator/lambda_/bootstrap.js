@@ -81,7 +81,9 @@ function pointSdkV2AtTheEndpoint() {
     const loaded = load.call(this, request, parent, isMain);
     if (!pointed && (request === "aws-sdk" || request.startsWith("aws-sdk/"))) {
       pointed = true;
-      load.call(this, "aws-sdk/lib/core", parent, false).config.update({ endpoint, s3ForcePathStyle: true });
+      try {
+        load.call(this, "aws-sdk/lib/core", parent, false).config.update({ endpoint, s3ForcePathStyle: true });
+      } catch (error) { /* not the SDK's layout: the code's own require goes on as it would */ }
     }
     return loaded;
   };
