@@ -144,9 +144,8 @@ def add_callers(runner: Any, session: Any, planned: int, say: Callable[[str], No
     needed = session.callers_needed(users) if session.traffic is not None else None
     more = min(planned * USERS_GROWTH_CAP, needed or 0)
     if more > users:
-        total, done = session.contact_seconds
         say(f"shiftsim: users: {users} -> {more}: contacts waited to start while every user was in one (they "
-            f"last {total / done:.2f} s, longer than planned: slower invocations)")
+            f"last {session.mean_contact_seconds:.2f} s, longer than planned: slower invocations)")
         runner.start(more, float(min(more, 100)))
 
 

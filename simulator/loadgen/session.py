@@ -57,11 +57,11 @@ from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
 from simulator.loadgen.traffic import (
-    USERS_HEADROOM,
     TrafficPlan,
     expected_contact_seconds,
     minute_of_day,
     plan_traffic,
+    users_for,
 )
 from simulator.report.record import COLUMNS, RecordWriter, RunFolderError, claim_folder, new_run_id
 
@@ -176,7 +176,7 @@ class LoadSession:
         self.contacts_peak = 0  # the most at once: with arrivals waiting, the users there were
         self.late_starts = 0  # contacts that started after their arrival time
         self._late_seen = 0
-        self.contact_seconds = [0.0, 0]  # the real length of this process's finished contacts: total, count
+        self.contact_seconds, self.contacts_done = 0.0, 0  # the real length of this process's finished contacts
         # Contact ids as Connect's (UUID4), from this process's own generator (made after Locust's
         # --processes forks, so processes never share a sequence): no system call per contact
         self.contact_ids = random.Random()
@@ -588,9 +588,9 @@ class LoadSession:
                 self.run_info["load_errors"] = errors
             if refused:  # likewise: the emulator refused what AWS would have taken
                 self.run_info["emulator_refused"] = refused
-            total, done = self.contact_seconds
-            if self.traffic is not None and done and not self.distributed:  # whether late starts were the users'
-                self.run_info["callers"] = {"users": self.contacts_peak, "contact_s": round(total / done, 4),
+            mean = self.mean_contact_seconds
+            if self.traffic is not None and mean is not None and not self.distributed:  # were late starts the users'?
+                self.run_info["callers"] = {"users": self.contacts_peak, "contact_s": round(mean, 4),
                                             "driven_per_second": self.traffic.driven_per_second}
             if errors or refused or "callers" in self.run_info:
                 self.record.describe_run(self.run_info)
@@ -730,16 +730,21 @@ class LoadSession:
                 return
             self._write([tuple(r) for r in rows])
 
+    @property
+    def mean_contact_seconds(self) -> float | None:
+        """The real length of this process's finished contacts, on average (None before the first)."""
+        return self.contact_seconds / self.contacts_done if self.contacts_done else None
+
     def callers_needed(self, users: int) -> int | None:
         """The users production's arrivals need, when they waited for a caller since last asked
         (contacts started late while every one of the `users` was in a contact: contacts last longer
-        than planned, their invocations slower): the arrival rate times the contacts' measured length,
-        with the plan's headroom (Little's law). None when the `users` are enough."""
+        than planned, their invocations slower), sized as the plan sizes them, by the contacts'
+        measured length. None when the `users` are enough."""
         late, self._late_seen = self.late_starts - self._late_seen, self.late_starts
-        total, done = self.contact_seconds
-        if not late or self.contacts_running < users or not done or self.arrivals is None:
+        mean = self.mean_contact_seconds
+        if not late or self.contacts_running < users or mean is None or self.arrivals is None:
             return None
-        needed = math.ceil(self.arrivals.rate * total / done * USERS_HEADROOM) + 1
+        needed = users_for(self.arrivals.rate, mean)
         return needed if needed > users else None
 
     # ---- contacts ----------------------------------------------------------------------------------
@@ -763,8 +768,8 @@ class LoadSession:
                 await self._contact(self.contact_counter, late)
             finally:
                 self.contacts_running -= 1
-                self.contact_seconds[0] += time.monotonic() - began
-                self.contact_seconds[1] += 1
+                self.contact_seconds += time.monotonic() - began
+                self.contacts_done += 1
 
     async def _contact(self, number: int, late: bool = False) -> str:
         state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT"))

@@ -73,9 +73,14 @@ def plan_traffic(contacts_per_minute: float, scale: float, max_per_second: float
     if held_per_second > 0 and driven > held_per_second:
         driven = held_per_second
     weight = needed / driven if driven > 0 else 1.0
-    users = max(1, math.ceil(driven * contact_seconds * USERS_HEADROOM) + 1)
-    return TrafficPlan(contacts_per_minute, scale, needed, driven, weight, contact_seconds, users,
-                       held_per_second, capacity)
+    return TrafficPlan(contacts_per_minute, scale, needed, driven, weight, contact_seconds,
+                       users_for(driven, contact_seconds), held_per_second, capacity)
+
+
+def users_for(per_second: float, contact_seconds: float) -> int:
+    """The users that start `per_second` contacts of `contact_seconds` each: those in progress at
+    once (Little's law), with headroom for bursts of arrivals."""
+    return max(1, math.ceil(per_second * contact_seconds * USERS_HEADROOM) + 1)
 
 
 
