@@ -37,6 +37,9 @@ def _deployment_span(deployment: dict[str, Any], lefts: list[float], width: floa
     return max(min(lefts), -span / 2 - 1), min(max(lefts) + width, end + span / 2 + 1)
 
 
+SUBTITLE_LINE = 0.015  # of the figure's height: one line of the 9-point subtitle
+
+
 def _wrapped(text: str, width: int = 190) -> str:
     return "\n".join(textwrap.wrap(text, width))
 
@@ -224,15 +227,16 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     why = (f"{deployment['outcome'].replace('_', ' ')} by CodeDeploy ({error.get('code')}): "
            + (f"{hooks[0]['event']}: {hooks[0]['diagnostics']}" if hooks else str(error.get("message")))
            ).partition("\n")[0] if error else ""
-    fig.text(0.01, 0.935, _wrapped(f"{counted(summary['invocations'], 'invocation')}, "
-             f"{counted(summary['errors'], 'error')}; {summary['failed_contacts']:,} of "
-             f"{counted(summary['contacts'], 'contact')} took an error branch{during}; run {summary['run']}"
-             + (f"; panels: {summary.get('deployed_function')} only (the flow also called {', '.join(others)})"
-                if others else "")),
-             fontsize=9, color="#444444", va="bottom")
+    subtitle = _wrapped(f"{counted(summary['invocations'], 'invocation')}, "
+                        f"{counted(summary['errors'], 'error')}; {summary['failed_contacts']:,} of "
+                        f"{counted(summary['contacts'], 'contact')} took an error branch{during}; run {summary['run']}"
+                        + (f"; panels: {summary.get('deployed_function')} only (the flow also called "
+                           f"{', '.join(others)})" if others else ""))
+    # under the title, growing downwards: a second line pushes the panels down, never into the title
+    fig.text(0.01, 0.955, subtitle, fontsize=9, color="#444444", va="top")
     if why:  # below the panels: why the deployment ended as it did
         fig.text(0.01, 0.005, _wrapped(why), fontsize=9, color="#6a3d9a", va="bottom")
-    fig.tight_layout(rect=(0, 0.03 if why else 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0.03 if why else 0, 1, 0.945 - SUBTITLE_LINE * (subtitle.count("\n") + 1)))
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "timeline.png", out_dir / "timeline.svg"]
     for path in paths:
