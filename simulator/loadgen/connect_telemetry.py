@@ -9,9 +9,11 @@ not Connect there): the run folder has the flow logs.
 
 Nothing of a report is made on a contact's path: a block that ran is noted as it is (a tuple); every
 50 ms the noted blocks are made text in one pass (`EntryText`, a block's fixed fields serialised once)
-and written to the run folder, and each flush sends them as PutLogEvents batches whose bodies are
-built here, not by botocore's per-event validation and serialisation (about 20 us an event); the
-request is still botocore's, signed as any other.
+and handed to the run folder's file (written by a thread of its own), and as soon as 256 KB of
+entries are ready they are sent as PutLogEvents batches whose bodies are built here, not by
+botocore's per-event validation and serialisation (about 20 us an event); the request is still
+botocore's, signed as any other. Sending runs beside the beat, one request at a time: the contacts'
+loop is never held for more than one beat's entries or one batch's body.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ import contextlib
 import logging
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable
-from itertools import accumulate, repeat
+from collections.abc import Callable, Iterator
+from itertools import accumulate, chain, repeat
 from operator import add, itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
@@ -39,12 +41,17 @@ from simulator.deployment.vocabulary import (
     LOGS_MAX_BATCH_EVENTS,
     WEIGHT_HEADER,
 )
+from simulator.report.background_file import BackgroundFile
 from simulator.scenario.spec import ConnectInstance
 
 log = logging.getLogger("shiftsim")
 _WHEN = itemgetter(0)
 FLUSH_EVERY_EMULATED_S = 5.0  # Connect's reports reach CloudWatch within seconds, in emulated time too
 FORMAT_EVERY_S = 0.05  # noted blocks made entries at least this often (real seconds): see format_noted
+# Flow log entries are sent as soon as this many bytes are ready, in batches of at most this size (AWS
+# takes 1 MB): a second's entries sent at once held the contacts' loop, and then the emulator's, for
+# tens of milliseconds, and the invocations waiting behind them were timed as Lambda's latency.
+SEND_LOGS_AT_BYTES = 1024 * 1024
 
 
 class ConnectTelemetry:
@@ -58,12 +65,13 @@ class ConnectTelemetry:
         self.text = EntryText()
         self.times: list[float] = []  # the entries made of noted blocks, not yet taken
         self.texts: list[str] = []
+        self.texts_size = 0  # their characters: when to send them (SEND_LOGS_AT_BYTES)
         self.body: bytes | None = None  # the PutLogEvents body being sent (see _put_logs)
         self.counts: Counter[tuple[str, str, int]] = Counter()  # (metric, flow name, emulated second)
         self.arns: dict[str, str] = {}
-        self.file: BinaryIO | None = None
+        self.file: BackgroundFile | None = None
         if folder is not None and instance.flow_logs:
-            self.file = (folder / "flow_logs.jsonl").open("ab")
+            self.file = BackgroundFile(folder / "flow_logs.jsonl")
         self.stream = f"{instance.instance_id}"
         self.ready = False
         self.failures = 0
@@ -104,16 +112,32 @@ class ConnectTelemetry:
                 request.data = self.body
 
         logs_client.meta.events.register("before-sign.logs.PutLogEvents", before_sign)
-        ticks = max(1, round(self.flush_every / FORMAT_EVERY_S))
+        # Entries are made on a steady beat; sending runs beside it, one request at a time (in order),
+        # so that neither waits for the other and each beat has only its own 50 ms of blocks to make.
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.flush_every
+        sending: asyncio.Future[None] | None = None
         try:
             while True:
-                for _ in range(ticks):
-                    await asyncio.sleep(self.flush_every / ticks)
-                    self.format_noted()
-                await self.flush(logs_client, cloudwatch_client)
+                await asyncio.sleep(FORMAT_EVERY_S)
+                self.format_noted()
+                if sending is not None and not sending.done():
+                    continue
+                if loop.time() >= due:
+                    due = loop.time() + self.flush_every
+                    sending = asyncio.ensure_future(self.flush(logs_client, cloudwatch_client))
+                elif self.texts_size >= SEND_LOGS_AT_BYTES:
+                    sending = asyncio.ensure_future(self._publish(logs_client, None))
         finally:  # what gathered since the last flush, if the emulator still answers within a second or two
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self.flush(logs_client, cloudwatch_client)), 2.0)
+                await asyncio.wait_for(asyncio.shield(self._last_flush(sending, logs_client, cloudwatch_client)),
+                                       2.0)
+
+    async def _last_flush(self, sending: asyncio.Future[None] | None, logs_client: Any,
+                          cloudwatch_client: Any) -> None:
+        if sending is not None:
+            await sending
+        await self.flush(logs_client, cloudwatch_client)
 
     def format_noted(self) -> None:
         """The blocks noted so far, made entries and written to the run folder. A noted block holds its
@@ -124,44 +148,57 @@ class ConnectTelemetry:
         if not blocks:
             return
         texts = self.text.texts(blocks, self._flow_arn)
-        if self.file is not None:
-            try:
-                self.file.write(("\n".join(texts) + "\n").encode())  # half a text file's cost
-                self.file.flush()
-            except ValueError:  # closed as the run ends
-                pass
+        file = self.file  # (closed from the hub's thread as the run ends: then writes are dropped)
+        if file is not None:
+            file.write(("\n".join(texts) + "\n").encode())  # half a text file's cost
         if self.publish:
             self.times += [block[0] for block in blocks]
             self.texts += texts
+            self.texts_size += sum(map(len, texts))
 
     def take_batches(self) -> list[tuple[dict[str, Any], bytes]]:
         """The flow log entries made since the last take, as PutLogEvents batches: (the batch's first
         event, its body)."""
+        return list(self._batches())
+
+    def _batches(self) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """As take_batches (the entries taken now), each batch's body made only when it is asked for."""
         self.format_noted()
-        times, texts, self.times, self.texts = self.times, self.texts, [], []
-        batches = []
-        for start, end in batch_bounds(texts):
+        times, texts, self.times, self.texts, self.texts_size = self.times, self.texts, [], [], 0
+        group, stream = self.instance.log_group, self.stream
+
+        def batch(start: int, end: int) -> tuple[dict[str, Any], bytes]:
             events = [{"timestamp": int(at * 1000), "message": text}
                       for at, text in zip(times[start:end], texts[start:end], strict=True)]
-            batches.append((events[0], put_log_events_body(self.instance.log_group, self.stream, events)))
-        return batches
+            return events[0], put_log_events_body(group, stream, events)
+
+        return (batch(start, end) for start, end in batch_bounds(texts, max_bytes=SEND_LOGS_AT_BYTES))
 
     async def flush(self, logs_client: Any, cloudwatch_client: Any) -> None:
-        batches = self.take_batches()
-        counts, self.counts = self.counts, Counter()
+        """Publish the flow log entries and the metrics gathered since the last flush."""
+        await self._publish(logs_client, cloudwatch_client)
+
+    async def _publish(self, logs_client: Any, cloudwatch_client: Any | None) -> None:
+        """Send the flow log entries made so far, and the metrics too unless `cloudwatch_client` is None."""
+        batches = self._batches()
+        counts = Counter[tuple[str, str, int]]()
+        if cloudwatch_client is not None:
+            counts, self.counts = self.counts, counts
         if not self.publish:
             return
         try:
-            if batches:
-                await self._put_logs(logs_client, batches)
-            if counts and self.instance.metrics:
+            await self._put_logs(logs_client, batches)
+            if counts and self.instance.metrics and cloudwatch_client is not None:
                 await self._put_metrics(cloudwatch_client, counts)
         except Exception as exc:  # a publishing failure is said, never a contact's failure
             self.failures += 1
             if self.failures == 1 and not self.endpoint_gone():
                 log.warning("shiftsim: the Connect instance's logs and metrics could not be published: %s", exc)
 
-    async def _put_logs(self, client: Any, batches: list[tuple[dict[str, Any], bytes]]) -> None:
+    async def _put_logs(self, client: Any, batches: Iterator[tuple[dict[str, Any], bytes]]) -> None:
+        batch = next(batches, None)
+        if batch is None:
+            return
         if not self.ready:
             for call, kwargs in ((client.create_log_group, {"logGroupName": self.instance.log_group}),
                                  (client.create_log_stream, {"logGroupName": self.instance.log_group,
@@ -171,7 +208,7 @@ class ConnectTelemetry:
                 except client.exceptions.ResourceAlreadyExistsException:
                     pass
             self.ready = True
-        for first, self.body in batches:
+        for first, self.body in chain((batch,), batches):
             try:  # botocore serialises only a stand-in event; before_sign puts the batch in its place
                 await client.put_log_events(logGroupName=self.instance.log_group, logStreamName=self.stream,
                                             logEvents=[first])
@@ -188,9 +225,11 @@ class ConnectTelemetry:
             await client.put_metric_data(Namespace="AWS/Connect", MetricData=data[start:start + 1000])
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        file, self.file = self.file, None
+        if file is not None:
+            file.close()
+            if file.error is not None:
+                log.warning("shiftsim: the flow logs could not all be written to %s: %s", file.path, file.error)
 
 
 def batch_bounds(messages: list[str], *, max_bytes: int = LOGS_MAX_BATCH_BYTES,

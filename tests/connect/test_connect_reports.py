@@ -6,11 +6,13 @@ Lambda's alarm cannot (and which fails without it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -166,6 +168,7 @@ def test_noted_blocks_are_made_text_between_flushes_and_taken_once_in_order(tmp_
         telemetry.format_noted()
         assert telemetry.blocks == [] and all(isinstance(text, str) for text in telemetry.texts)
     batches = telemetry.take_batches()
+    telemetry.close()  # the run folder's file is written by a thread of its own: whole once closed
     lines = (tmp_path / "flow_logs.jsonl").read_bytes()
     entries = [json.loads(line) for line in lines.splitlines()]
     assert [e["ContactFlowModuleType"] for e in entries] == ["SetLoggingBehavior", "InvokeExternalResource",
@@ -173,4 +176,57 @@ def test_noted_blocks_are_made_text_between_flushes_and_taken_once_in_order(tmp_
     assert [e["Timestamp"] for e in entries] == sorted(e["Timestamp"] for e in entries)
     assert len(batches) == 1 and [e["message"] for e in json.loads(batches[0][1])["logEvents"]] == lines.decode().split("\n")[:-1]
     assert telemetry.take_batches() == []
-    telemetry.close()
+
+
+def test_a_slow_publish_never_holds_up_making_the_entries(tmp_path, emulator):
+    """While a PutLogEvents is on its way (held here before it is sent), the blocks that ran go on
+    being made entries on their beat: a flush once held the contacts' loop for as long as the
+    emulator took, and every invocation due meanwhile was timed as late by that much. Once let
+    go, every entry reaches CloudWatch Logs once, in order."""
+    from simulator.client.aws import Target, client
+
+    flows = flow_with(tmp_path, "Enabled")
+    telemetry = ConnectTelemetry(ConnectInstance(), region="us-east-1", account="123456789012", now=time.time,
+                                 folder=tmp_path, time_scale=1000.0)  # a flush every 50 ms
+    hooks = Hooks((True, {"version": "2"}))
+    hooks.block_ran = telemetry.block_ran
+
+    async def main() -> None:
+        held, go = asyncio.Event(), asyncio.Event()
+
+        async def hold(request, **kwargs):
+            held.set()
+            await go.wait()
+
+        async with client(Target("local", emulator.url), "logs", retries=False) as logs, \
+                client(Target("local", emulator.url), "cloudwatch", retries=False) as cloudwatch:
+            logs.meta.events.register("before-send.logs.PutLogEvents", hold)
+            publishing = asyncio.ensure_future(telemetry.run(logs, cloudwatch))
+            await run_contact(flows, ContactState(Contact()), hooks)
+            await asyncio.wait_for(held.wait(), 60)
+            await run_contact(flows, ContactState(Contact()), hooks)  # while the first batch is held
+            assert telemetry.blocks
+            await _until(lambda: not telemetry.blocks and len(telemetry.texts) == 4)
+            go.set()
+            await _until(lambda: not telemetry.texts)
+            publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publishing
+        telemetry.close()
+
+    asyncio.run(main())
+    events = emulator.boto3("logs").filter_log_events(logGroupName="/aws/connect/shiftsim")["events"]
+    entries = [json.loads(event["message"]) for event in events]
+    assert [e["ContactFlowModuleType"] for e in entries] == ["SetLoggingBehavior", "InvokeExternalResource",
+                                                              "PlayPrompt", "Disconnect"] * 2
+    assert len({e["ContactId"] for e in entries}) == 2
+    written = (tmp_path / "flow_logs.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in written] == entries
+
+
+async def _until(condition, timeout_s: float = 60.0) -> None:
+    """Wait, yielding to the loop, until `condition()` holds (a generous bound: a loaded machine)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        await asyncio.sleep(0.01)
