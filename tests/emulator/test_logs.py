@@ -77,6 +77,21 @@ def test_lambda_writes_each_invocations_lines_to_its_log_group(emulator):
     assert events[0]["timestamp"] == int(MINUTE_ALIGNED * 1000)  # emulated time
 
 
+def test_lambdas_lines_wait_for_a_read_not_for_a_write(emulator):
+    """Lambda's lines are made only when CloudWatch Logs is read: a write to another group (the
+    Connect instance's flow logs, many a second) leaves them waiting, and a read still finds them all."""
+    logs = emulator.boto3("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="flows")
+    for _ in range(3):
+        emulator.boto3().invoke(FunctionName="ConnectLambdaFunction:PROD", Payload=b"{}")
+    logs.put_log_events(logGroupName=GROUP, logStreamName="flows",
+                        logEvents=[{"timestamp": int(MINUTE_ALIGNED * 1000), "message": json.dumps(OK)}])
+    assert len(emulator.emulator._lambda_pending) == 3
+    starts = logs.filter_log_events(logGroupName="/aws/lambda/ConnectLambdaFunction", filterPattern="START")
+    assert len(starts["events"]) == 3 and not emulator.emulator._lambda_pending
+
+
 def test_a_metric_filter_turns_matching_events_into_a_metric(emulator):
     logs, cloudwatch = emulator.boto3("logs"), emulator.boto3("cloudwatch")
     logs.create_log_group(logGroupName=GROUP)
