@@ -205,3 +205,23 @@ def test_a_body_larger_than_its_operation_takes_is_refused_before_it_is_read(emu
     status, _ = emulator.request("POST", "/2015-03-31/functions/ConnectLambdaFunction/invocations",
                                  b'{"pad": "' + b"z" * (2 * 1024 * 1024) + b'"}')
     assert status == 200  # a 2 MB payload is an Invoke's to take
+
+
+def test_kept_events_are_not_scanned_by_the_garbage_collector():
+    """A group's events are plain numbers and text that the cyclic collector stops tracking after its
+    first pass over them: hundreds of thousands of flow log entries as objects made each full pass
+    scan them all, holding every invocation due for about 100 ms every few seconds. Reads still
+    return them whole."""
+    import gc
+
+    from simulator.emulator.logs.models import LogEvent, LogsBackend
+
+    backend = LogsBackend(ManualClock(MINUTE_ALIGNED), region="us-east-1", account="123456789012")
+    backend.create_log_group(GROUP)
+    backend.create_log_stream(GROUP, "flows")
+    backend.put_log_events(GROUP, "flows", [{"timestamp": int(MINUTE_ALIGNED * 1000) + i, "message": json.dumps(OK)}
+                                            for i in range(1000)], weight=2.0)
+    gc.collect()
+    assert not any(map(gc.is_tracked, backend.groups[GROUP].events))
+    (first, *_) = backend.get_log_events(GROUP, "flows", None, None, 10, True)
+    assert first == LogEvent(int(MINUTE_ALIGNED * 1000), json.dumps(OK), int(MINUTE_ALIGNED * 1000), "flows", first.number, 2.0)

@@ -24,7 +24,7 @@ def stack() -> str:
         tables.append(f"""
 [[functions]]
 name = "{handler}"
-timeout = 3
+timeout = {30 if handler == "grow" else 3}
 [[functions.versions]]
 code = "{CODE}"
 handler = "app.{handler}"

@@ -5,6 +5,11 @@ Each group keeps its newest `EVENTS_KEPT` events (a rehearsal's Lambda and flow 
 millions; `dropped` counts the older ones let go), and all groups together the emulator's ceiling of
 log bytes (holdings.py): past it, the largest group lets its oldest events go. A sampled rehearsal's events carry a weight (the
 production events each stands for), which metric filters count.
+
+A group keeps its events as plain tuples of numbers and text (`Kept`), which the cyclic garbage
+collector stops tracking: kept as objects, the hundreds of thousands of flow log entries a rehearsal
+writes made each full collection pass scan them all (about 100 ms, every few seconds, with every
+invocation due meanwhile held up). A read makes `LogEvent`s of what it returns.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from simulator.deployment.clock import Clock
 from simulator.deployment.vocabulary import (
@@ -49,6 +54,13 @@ class LogEvent:
     weight: float = 1.0
 
 
+Kept = tuple[int, str, int, str, int, float]  # a LogEvent's fields, in its order
+_AT: Final = 0
+_MESSAGE: Final = 1
+_STREAM: Final = 3
+_WEIGHT: Final = 5
+
+
 @dataclass
 class MetricFilter:
     name: str
@@ -63,7 +75,7 @@ class LogGroup:
     created: int
     arn: str
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> first/last event, created
-    events: deque[LogEvent] = field(default_factory=deque)  # at most EVENTS_KEPT, the oldest let go first
+    events: deque[Kept] = field(default_factory=deque)  # at most EVENTS_KEPT, the oldest let go first
     filters: dict[str, MetricFilter] = field(default_factory=dict)
     dropped: int = 0
     bytes: int = 0  # of the messages kept
@@ -144,9 +156,9 @@ class LogsBackend:
             raise LogsError("InvalidParameterException", f"Upload too large: {sum(sizes)} bytes exceeds limit of "
                             f"{LOGS_MAX_BATCH_BYTES}")
         now = self._now_ms()
-        made = [LogEvent(int(event["timestamp"]), str(event["message"]), now, stream, next(self.numbers), weight)
-                for event in batch]
-        added = sum(len(e.message) for e in made)
+        made: list[Kept] = [(int(event["timestamp"]), str(event["message"]), now, stream, next(self.numbers), weight)
+                            for event in batch]
+        added = sum(len(e[_MESSAGE]) for e in made)
         group.events.extend(made)
         group.bytes += added
         self.holdings.held["log bytes"] += added
@@ -157,8 +169,8 @@ class LogsBackend:
             if not self._let_go(largest, len(largest.events), free=self.holdings.over("log bytes")):
                 break
         if made:
-            info["first"] = made[0].timestamp if info["first"] is None else min(info["first"], made[0].timestamp)
-            info["last"] = made[-1].timestamp if info["last"] is None else max(info["last"], made[-1].timestamp)
+            info["first"] = made[0][_AT] if info["first"] is None else min(info["first"], made[0][_AT])
+            info["last"] = made[-1][_AT] if info["last"] is None else max(info["last"], made[-1][_AT])
             info["ingested"] = now
         self._apply_filters(group, made)
         return {"nextSequenceToken": f"{next(self.numbers):056d}"}
@@ -168,15 +180,15 @@ class LogsBackend:
         bytes; how many went."""
         gone = freed = 0
         while gone < count and group.events and (free is None or freed < free):
-            event = group.events.popleft()
-            group.bytes -= len(event.message)
-            freed += len(event.message)
+            size = len(group.events.popleft()[_MESSAGE])
+            group.bytes -= size
+            freed += size
             gone += 1
         self.holdings.give("log bytes", freed)
         group.dropped += gone
         return gone
 
-    def _apply_filters(self, group: LogGroup, events: list[LogEvent]) -> None:
+    def _apply_filters(self, group: LogGroup, events: list[Kept]) -> None:
         if not group.filters or self.put_metric is None:
             return
         for metric_filter in group.filters.values():
@@ -184,19 +196,20 @@ class LogsBackend:
                 data = []
                 default = transformation.get("defaultValue")
                 for event in events:
-                    if metric_filter.pattern.matches(event.message):
-                        value = _metric_value(metric_filter.pattern, transformation, event.message)
+                    message = event[_MESSAGE]
+                    if metric_filter.pattern.matches(message):
+                        value = _metric_value(metric_filter.pattern, transformation, message)
                     else:  # defaultValue: what an event that does not match reports
                         value = None if default is None else float(default)
                     if value is None:
                         continue
-                    datum: dict[str, Any] = {"MetricName": transformation["metricName"], "Timestamp": event.timestamp / 1000,
-                                             "Values": [value], "Counts": [event.weight]}
+                    datum: dict[str, Any] = {"MetricName": transformation["metricName"], "Timestamp": event[_AT] / 1000,
+                                             "Values": [value], "Counts": [event[_WEIGHT]]}
                     if transformation.get("unit"):
                         datum["Unit"] = transformation["unit"]
                     dimensions = transformation.get("dimensions") or {}
                     if dimensions:
-                        datum["Dimensions"] = [{"Name": k, "Value": str(metric_filter.pattern.value(event.message, v))
+                        datum["Dimensions"] = [{"Name": k, "Value": str(metric_filter.pattern.value(message, v))
                                                 if str(v).startswith("$.") else str(v)} for k, v in dimensions.items()]
                     data.append(datum)
                 if data:
@@ -207,16 +220,16 @@ class LogsBackend:
         group = self.group(group_name)
         if stream not in group.streams:
             raise _not_found("log stream")
-        events = [e for e in group.events if e.stream == stream and _within(e, start, end)]
-        return events[:limit] if from_head else events[-limit:]
+        events = [e for e in group.events if e[_STREAM] == stream and _within(e[_AT], start, end)]
+        return [LogEvent(*e) for e in (events[:limit] if from_head else events[-limit:])]
 
     def filter_log_events(self, group_name: str, streams: list[str] | None, prefix: str | None,
                           start: int | None, end: int | None, pattern: str) -> list[LogEvent]:
         group = self.group(group_name)
         compiled = self.compile(pattern)
-        return [e for e in group.events
-                if (streams is None or e.stream in streams) and (prefix is None or e.stream.startswith(prefix))
-                and _within(e, start, end) and compiled.matches(e.message)]
+        return [LogEvent(*e) for e in group.events
+                if (streams is None or e[_STREAM] in streams) and (prefix is None or e[_STREAM].startswith(prefix))
+                and _within(e[_AT], start, end) and compiled.matches(e[_MESSAGE])]
 
     def compile(self, pattern: str) -> FilterPattern:
         try:
@@ -267,8 +280,8 @@ class LogsBackend:
         return found
 
 
-def _within(event: LogEvent, start: int | None, end: int | None) -> bool:
-    return (start is None or event.timestamp >= start) and (end is None or event.timestamp < end)
+def _within(at: int, start: int | None, end: int | None) -> bool:
+    return (start is None or at >= start) and (end is None or at < end)
 
 
 def _metric_value(pattern: FilterPattern, transformation: dict[str, Any], message: str) -> float | None:
