@@ -36,7 +36,7 @@ from simulator.emulator.codedeploy.responses import error_response as codedeploy
 from simulator.emulator.front_door import REQUEST_TIMEOUT_S, Answer, FrontDoor
 from simulator.emulator.guard import Guard, refused_answer, scenario_guard
 from simulator.emulator.holdings import Full, Holdings
-from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
+from simulator.emulator.lambda_.models import LambdaBackend, LambdaError, LogRecord, log_lines
 from simulator.emulator.lambda_.responses import (
     ZIP_REQUEST_LIMIT,
     LambdaResponses,
@@ -82,7 +82,7 @@ class Emulator:
         self.lambda_.observers.append(self.cloudwatch.record_lambda)
         self.logs = LogsBackend(self.clock, region=self.scenario.region, account=self.scenario.account,
                                 put_metric=self.cloudwatch.put_metric_data, holdings=self.holdings)
-        self._lambda_pending: deque[tuple[str, str, float, float, Callable[[], list[str]]]] = deque(maxlen=EVENTS_KEPT)
+        self._lambda_pending: deque[tuple[str, str, float, float, LogRecord]] = deque(maxlen=EVENTS_KEPT)
         self.logs.before_read = self._write_lambda_logs
         self.lambda_.log_sink = self._lambda_log
         self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
@@ -187,13 +187,13 @@ class Emulator:
         except CloudWatchError as exc:  # a template's alarm that CloudWatch would refuse
             raise ScenarioError(f"{self.scenario.source}: alarm {alarm.name}: {exc.message}") from None
 
-    def _lambda_log(self, function: str, version: str, started: float, lines: Callable[[], list[str]]) -> None:
+    def _lambda_log(self, function: str, version: str, started: float, record: LogRecord) -> None:
         """An invocation's lines for /aws/lambda/<function>, a stream per version and day, as Lambda
         writes them (START at the start, the rest at the end). Kept unformatted until CloudWatch Logs
         is asked for them (formatting every invocation's lines doubled Invoke's cost), except for a
         group a metric filter watches, whose metric must not wait for a reader."""
         group = f"/aws/lambda/{function}"
-        entry = (group, version, started, self.clock.now(), lines)
+        entry = (group, version, started, self.clock.now(), record)
         if group in self.logs.groups and self.logs.groups[group].filters:
             self._write_lambda_log(entry)
         else:
@@ -205,15 +205,15 @@ class Emulator:
         for entry in pending:
             self._write_lambda_log(entry)
 
-    def _write_lambda_log(self, entry: tuple[str, str, float, float, Callable[[], list[str]]]) -> None:
-        group, version, started, ended, lines = entry
+    def _write_lambda_log(self, entry: tuple[str, str, float, float, LogRecord]) -> None:
+        group, version, started, ended, record = entry
         stream = f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
         try:
             self.logs.ensure_stream(group, stream)
         except LogsError:  # the emulator's ceiling of log groups or streams: Lambda's lines are let go
             return
         events = [{"timestamp": int((started if i == 0 else ended) * 1000), "message": line}
-                  for i, line in enumerate(lines())]
+                  for i, line in enumerate(log_lines(record))]
         self.logs.put_log_events(group, stream, events)
 
     def start(self) -> None:

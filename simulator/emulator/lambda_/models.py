@@ -94,6 +94,35 @@ def _timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
 
+# Only numbers, text and a tuple of text: held by the hundred thousand until CloudWatch Logs is read,
+# such tuples are not tracked by the cyclic garbage collector (the handler's result would be, and kept alive).
+LogRecord = tuple[str, str, str, bool, str | None, str | None, tuple[str, ...], str, float | None, int | None,
+                  float, int, float, float]
+
+
+def log_lines(record: LogRecord) -> list[str]:
+    """What Lambda writes to the function's log stream for one invocation, an event a line."""
+    (request_id, version, logs, timed_out, error_type, error_message, stack_trace, trace_field, init_ms,
+     memory_used_mb, timeout, memory, duration_ms, ended) = record
+    lines = [f"START RequestId: {request_id} Version: {version}"]
+    if logs:
+        lines.extend(logs.rstrip("\n").split("\n"))
+    if timed_out:
+        lines.append(f"{_timestamp(ended)} {request_id} Task timed out after {timeout:.2f} seconds")
+    elif error_type is not None and trace_field == "trace":  # Node.js's runtime words it so
+        error = {"errorType": error_type, "errorMessage": error_message, "stack": list(stack_trace)}
+        lines.append(f"{_timestamp(ended)}\t{request_id}\tERROR\tInvoke Error \t{json.dumps(error)}")
+    elif error_type is not None:
+        lines.append("\n".join((f"[ERROR] {error_type}: {error_message}", *stack_trace)))
+    lines.append(f"END RequestId: {request_id}")
+    init = f"Init Duration: {init_ms:.2f} ms\t" if init_ms is not None else ""
+    run_ms = duration_ms - (init_ms or 0.0)  # Lambda reports the init phase apart
+    lines.append(f"REPORT RequestId: {request_id}\tDuration: {run_ms:.2f} ms\t"
+                 f"Billed Duration: {math.ceil(run_ms)} ms\tMemory Size: {memory} MB\t"
+                 f"Max Memory Used: {memory_used_mb or 40} MB\t{init}")
+    return lines
+
+
 _ids = random.Random()
 
 
@@ -210,7 +239,7 @@ class LambdaBackend:
         self.warnings: list[str] = []  # what this backend runs differently from Lambda, said once each
         # Where each invocation's log lines go (CloudWatch Logs' /aws/lambda/<function>), if anywhere:
         # (function, version, emulated start, the invocation's lines formatted when asked for)
-        self.log_sink: Callable[[str, str, float, Callable[[], list[str]]], None] | None = None
+        self.log_sink: Callable[[str, str, float, LogRecord], None] | None = None
         self.stream_reader: StreamReader | None = None  # DynamoDB streams, for event source mappings
         self.queue_reader: QueueReader | None = None  # SQS queues, likewise
         self.mappings: dict[str, EventSourceMapping] = {}
@@ -802,11 +831,12 @@ class LambdaBackend:
         self._observe(InvocationObserved(fn.name, alias, version.number, start_emulated,
                                          duration_ms, "function_error" if function_error else "ok", weight))
         log_result = None
-        if self.log_sink is not None:  # formatted only when the logs are read: not on the invocation's path
-            self.log_sink(fn.name, version.number, start_emulated,
-                          functools.partial(self._log_lines, fn, version, request_id, duration_ms, result))
-        if log_type == "Tail":
-            log_result = self._log_tail(self._log_lines(fn, version, request_id, duration_ms, result))
+        if self.log_sink is not None or log_type == "Tail":
+            record = self._log_record(fn, version, request_id, duration_ms, result)
+            if self.log_sink is not None:  # formatted only when the logs are read: not on the invocation's path
+                self.log_sink(fn.name, version.number, start_emulated, record)
+            if log_type == "Tail":
+                log_result = self._log_tail(log_lines(record))
         return InvokeResult(status=200, payload=body, executed_version=version.number,
                             function_error=function_error, log_result=log_result,
                             injected=faults.names)
@@ -870,28 +900,12 @@ class LambdaBackend:
             return json.dumps(error).encode(), "Unhandled"
         return body, None
 
-    def _log_lines(self, fn: Function, version: Version, request_id: str, duration_ms: float,
-                   result: HandlerResult) -> list[str]:
-        """What Lambda writes to the function's log stream for one invocation, an event a line."""
-        lines = [f"START RequestId: {request_id} Version: {version.number}"]
-        if result.logs:
-            lines.extend(result.logs.rstrip("\n").split("\n"))
-        if result.timed_out:
-            lines.append(f"{_timestamp(self.clock.now())} {request_id} Task timed out after "
-                         f"{fn.timeout:.2f} seconds")
-        elif result.error_type is not None and result.trace_field == "trace":  # Node.js's runtime words it so
-            error = {"errorType": result.error_type, "errorMessage": result.error_message,
-                     "stack": list(result.stack_trace)}
-            lines.append(f"{_timestamp(self.clock.now())}\t{request_id}\tERROR\tInvoke Error \t{json.dumps(error)}")
-        elif result.error_type is not None:
-            lines.append("\n".join((f"[ERROR] {result.error_type}: {result.error_message}", *result.stack_trace)))
-        lines.append(f"END RequestId: {request_id}")
-        init = f"Init Duration: {result.init_ms:.2f} ms\t" if result.init_ms is not None else ""
-        run_ms = duration_ms - (result.init_ms or 0.0)  # Lambda reports the init phase apart
-        lines.append(f"REPORT RequestId: {request_id}\tDuration: {run_ms:.2f} ms\t"
-                     f"Billed Duration: {math.ceil(run_ms)} ms\tMemory Size: {fn.memory} MB\t"
-                     f"Max Memory Used: {result.memory_used_mb or 40} MB\t{init}")
-        return lines
+    def _log_record(self, fn: Function, version: Version, request_id: str, duration_ms: float,
+                    result: HandlerResult) -> LogRecord:
+        """What Lambda's lines of one invocation are made of (log_lines makes them)."""
+        return (request_id, version.number, result.logs, result.timed_out, result.error_type, result.error_message,
+                tuple(result.stack_trace), result.trace_field, result.init_ms, result.memory_used_mb, fn.timeout,
+                fn.memory, duration_ms, self.clock.now())
 
     def _log_tail(self, lines: list[str]) -> str:
         tail = ("\n".join(lines) + "\n").encode()[-LOG_TAIL_BYTES:]
