@@ -8,8 +8,9 @@ carry the weight, which metric filters count. Against AWS nothing is published (
 not Connect there): the run folder has the flow logs.
 
 Nothing of a report is made on a contact's path: a block that ran is noted as it is (a tuple); every
-50 ms the noted blocks are made text in one pass (`EntryText`, a block's fixed fields serialised once)
-and handed to the run folder's file (written by a thread of its own), and as soon as 256 KB of
+50 ms the noted blocks are made text (`EntryText`, a block's fixed fields serialised once), a few
+hundred between two turns of the contacts' loop, and handed to the run folder's file in one piece
+(written by a thread of its own), and as soon as 256 KB of
 entries are ready they are sent as PutLogEvents batches whose bodies are built here, not by
 botocore's per-event validation and serialisation (about 20 us an event); the request is still
 botocore's, signed as any other. Sending runs beside the beat, one request at a time: the contacts'
@@ -48,6 +49,7 @@ log = logging.getLogger("shiftsim")
 _WHEN = itemgetter(0)
 FLUSH_EVERY_EMULATED_S = 5.0  # Connect's reports reach CloudWatch within seconds, in emulated time too
 FORMAT_EVERY_S = 0.05  # noted blocks made entries at least this often (real seconds): see format_noted
+FORMAT_AT_MOST = 256  # blocks made entries between two turns of the contacts' loop
 # Flow log entries are sent as soon as this many bytes are ready, in batches of at most this size (AWS
 # takes 1 MB): a second's entries sent at once held the contacts' loop, and then the emulator's, for
 # tens of milliseconds, and the invocations waiting behind them were timed as Lambda's latency.
@@ -66,6 +68,7 @@ class ConnectTelemetry:
         self.times: list[float] = []  # the entries made of noted blocks, not yet taken
         self.texts: list[str] = []
         self.texts_size = 0  # their characters: when to send them (SEND_LOGS_AT_BYTES)
+        self.unwritten: list[str] = []  # entries for the run folder's file, written once a beat
         self.body: bytes | None = None  # the PutLogEvents body being sent (see _put_logs)
         self.counts: Counter[tuple[str, str, int]] = Counter()  # (metric, flow name, emulated second)
         self.arns: dict[str, str] = {}
@@ -86,8 +89,12 @@ class ConnectTelemetry:
         if self.instance.flow_logs and state.flow_logging:
             self.blocks.append((at, state.contact.contact_id, flow, action, outcome, fault))
 
-    def _take_blocks(self) -> list[NotedBlock]:
-        blocks, self.blocks = self.blocks, []
+    def _take_blocks(self, limit: int | None = None) -> list[NotedBlock]:
+        """The blocks noted first: all of them, or the first `limit`."""
+        if limit is None or len(self.blocks) <= limit:
+            blocks, self.blocks = self.blocks, []
+        else:
+            blocks, self.blocks = self.blocks[:limit], self.blocks[limit:]
         blocks.sort(key=_WHEN)  # in order already (one monotonic clock): timsort's linear check
         return blocks
 
@@ -120,6 +127,9 @@ class ConnectTelemetry:
         try:
             while True:
                 await asyncio.sleep(FORMAT_EVERY_S)
+                while len(self.blocks) > FORMAT_AT_MOST:  # a few hundred at a time, each a fraction of a ms
+                    self.format_noted(FORMAT_AT_MOST, write=False)
+                    await asyncio.sleep(0)
                 self.format_noted()
                 if sending is not None and not sending.done():
                     continue
@@ -139,18 +149,19 @@ class ConnectTelemetry:
             await sending
         await self.flush(logs_client, cloudwatch_client)
 
-    def format_noted(self) -> None:
+    def format_noted(self, limit: int | None = None, write: bool = True) -> None:
         """The blocks noted so far, made entries and written to the run folder. A noted block holds its
         flow, action and outcome, which the garbage collector would otherwise scan at every pass until
         the flush: entries are text. (A twentieth of a second's entries at a time also keeps the buffers
         small: written in one piece, a second's worth cost several times more per byte.)"""
-        blocks = self._take_blocks()
-        if not blocks:
-            return
-        texts = self.text.texts(blocks, self._flow_arn)
+        blocks = self._take_blocks(limit)
+        texts = self.text.texts(blocks, self._flow_arn) if blocks else []
         file = self.file  # (closed from the hub's thread as the run ends: then writes are dropped)
         if file is not None:
-            file.write(("\n".join(texts) + "\n").encode())  # half a text file's cost
+            self.unwritten += texts
+            if write and self.unwritten:
+                file.write(("\n".join(self.unwritten) + "\n").encode())  # half a text file's cost
+                self.unwritten = []
         if self.publish:
             self.times += [block[0] for block in blocks]
             self.texts += texts

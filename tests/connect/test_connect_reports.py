@@ -230,3 +230,24 @@ async def _until(condition, timeout_s: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not reached in time"
         await asyncio.sleep(0.01)
+
+
+def test_a_beats_blocks_are_made_entries_a_few_at_a_time_and_written_once(tmp_path):
+    """A beat makes entries of at most so many blocks between two turns of the contacts' loop, and
+    writes the run folder's file once, when the last of them are made: all entries, once, in order."""
+    flows = flow_with(tmp_path, "Enabled")
+    clock = iter(range(1_700_000_000, 1_800_000_000))
+    telemetry = ConnectTelemetry(ConnectInstance(), region="us-east-1", account="123456789012",
+                                 now=lambda: float(next(clock)), folder=tmp_path)
+    hooks = Hooks((True, {"version": "2"}))
+    hooks.block_ran = telemetry.block_ran
+    for _ in range(2):
+        asyncio.run(run_contact(flows, ContactState(Contact()), hooks))
+    telemetry.format_noted(3, write=False)
+    assert len(telemetry.blocks) == 5 and len(telemetry.texts) == 3 and len(telemetry.unwritten) == 3
+    telemetry.format_noted()
+    assert telemetry.blocks == [] and telemetry.unwritten == [] and len(telemetry.texts) == 8
+    telemetry.close()
+    entries = [json.loads(line) for line in (tmp_path / "flow_logs.jsonl").read_text().splitlines()]
+    assert [json.loads(text) for text in telemetry.texts] == entries
+    assert [e["Timestamp"] for e in entries] == sorted(e["Timestamp"] for e in entries)
