@@ -121,11 +121,11 @@ def main() -> None:
         f"| shiftsim, `--processes 2` (both cores, shared with the emulator) | {two_rate:,.0f} "
         f"(per process: {', '.join(f'{r:,.0f}' for r in per_process)}) | {cost(two_rate, two['cpu_per_s'])} |",
         "",
-        f"shiftsim / boto3 baseline: **{ours_rate / boto_rate:.2f}x** (target >= 15x); "
-        f"shiftsim / aiohttp ceiling: **{100 * ours_rate / ceiling_rate:.0f} %** (target >= 160 %); "
+        f"shiftsim / boto3 baseline: **{_ratio(ours_rate, boto_rate, '{:.2f}x')}** (target >= 15x); "
+        f"shiftsim / aiohttp ceiling: **{_ratio(100 * ours_rate, ceiling_rate, '{:.0f} %')}** (target >= 160 %); "
         f"shiftsim's CPU per invocation: **{_per_invocation(ours_rate, ours['cpu_per_s'])}** (target <= 45 µs, "
         f"{_met(1e6 * ours['cpu_per_s'] / ours_rate <= 45 if ours_rate else False)}); "
-        f"`--processes 2` / one process: {two_rate / ours_rate:.2f}x.",
+        f"`--processes 2` / one process: {_ratio(two_rate, ours_rate, '{:.2f}x')}.",
         f"CPU per invocation, the load generator's own cost whatever the endpoint: shiftsim "
         f"{_per_invocation(ours_rate, ours['cpu_per_s'])}, boto3 {_per_invocation(boto_rate, boto['cpu_per_s'])}, "
         f"raw aiohttp {_per_invocation(ceiling_rate, ceiling_cpu)}; one core at 100 % would drive "
@@ -156,6 +156,12 @@ def scaling_lines(work: Path, runs: list[dict]) -> list[str]:
               "emulator), so the load generator has the cores; against the emulator, a second process shares "
               f"the emulator's core (above). Failures: {', '.join(str(run['failures']) for run in runs)}."]
     return lines
+
+
+def _ratio(a: float, b: float, form: str) -> str:
+    """a / b in `form`, or why there is none (a path that made no invocations: a smoke run's few
+    seconds on a machine busy enough that Locust did not get going)."""
+    return form.format(a / b) if b else "none (a run made no invocations)"
 
 
 def _met(met: bool) -> str:
