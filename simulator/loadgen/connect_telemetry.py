@@ -12,8 +12,8 @@ Nothing of a report is made on a contact's path: a block that ran is noted as it
 hundred between two turns of the contacts' loop, and handed to the run folder's file in one piece
 (written by a thread of its own), and as soon as 256 KB of
 entries are ready they are sent as PutLogEvents batches whose bodies are built here, not by
-botocore's per-event validation and serialisation (about 20 us an event); the request is still
-botocore's, signed as any other. Sending runs beside the beat, one request at a time: the contacts'
+botocore's per-event validation and serialisation (about 20 us an event), on the lean path of
+`simulator.client.fast_logs` (the request aiobotocore would send, signed as it would sign it). Sending runs beside the beat, one request at a time: the contacts'
 loop is never held for more than one beat's entries or one batch's body.
 """
 
@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from simulator.client.fast_logs import FastPutLogEvents
 from simulator.connect.flow import Action, Flow
 from simulator.connect.flow_log import EntryText, NotedBlock, flow_arn
 from simulator.connect.interpreter import ContactState
@@ -59,7 +60,8 @@ SEND_LOGS_AT_BYTES = 1024 * 1024
 class ConnectTelemetry:
     def __init__(self, instance: ConnectInstance, *, region: str, account: str, now: Callable[[], float],
                  weight: float = 1.0, folder: Path | None = None, publish: bool = True,
-                 time_scale: float = 1.0, endpoint_gone: Callable[[], bool] = lambda: False) -> None:
+                 time_scale: float = 1.0, endpoint_gone: Callable[[], bool] = lambda: False,
+                 socket_factory: Callable[..., Any] | None = None) -> None:
         self.instance, self.region, self.account, self.now = instance, region, account, now
         self.weight, self.publish = weight, publish
         self.flush_every = min(1.0, max(0.05, FLUSH_EVERY_EMULATED_S / time_scale))  # real seconds
@@ -69,7 +71,8 @@ class ConnectTelemetry:
         self.texts: list[str] = []
         self.texts_size = 0  # their characters: when to send them (SEND_LOGS_AT_BYTES)
         self.unwritten: list[str] = []  # entries for the run folder's file, written once a beat
-        self.body: bytes | None = None  # the PutLogEvents body being sent (see _put_logs)
+        self.sender: FastPutLogEvents | None = None  # made on the first batch (see _put_logs)
+        self.socket_factory = socket_factory  # what the contacts' loop makes its sockets with (bridge.py)
         self.counts: Counter[tuple[str, str, int]] = Counter()  # (metric, flow name, emulated second)
         self.arns: dict[str, str] = {}
         self.file: BackgroundFile | None = None
@@ -112,11 +115,9 @@ class ConnectTelemetry:
         """Publish what gathered every few emulated seconds, until cancelled (then once more)."""
         weight = f"{self.weight:.6g}" if self.weight != 1.0 else None
 
-        def before_sign(request: Any, **kwargs: Any) -> None:
+        def before_sign(request: Any, **kwargs: Any) -> None:  # kept in the sender's template
             if weight is not None:
                 request.headers[WEIGHT_HEADER] = weight
-            if self.body is not None:  # the batch, serialised here: botocore signs it as its own
-                request.data = self.body
 
         logs_client.meta.events.register("before-sign.logs.PutLogEvents", before_sign)
         # Entries are made on a steady beat; sending runs beside it, one request at a time (in order),
@@ -142,6 +143,8 @@ class ConnectTelemetry:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._last_flush(sending, logs_client, cloudwatch_client)),
                                        2.0)
+            if self.sender is not None:
+                self.sender.close()
 
     async def _last_flush(self, sending: asyncio.Future[None] | None, logs_client: Any,
                           cloudwatch_client: Any) -> None:
@@ -219,12 +222,10 @@ class ConnectTelemetry:
                 except client.exceptions.ResourceAlreadyExistsException:
                     pass
             self.ready = True
-        for first, self.body in chain((batch,), batches):
-            try:  # botocore serialises only a stand-in event; before_sign puts the batch in its place
-                await client.put_log_events(logGroupName=self.instance.log_group, logStreamName=self.stream,
-                                            logEvents=[first])
-            finally:
-                self.body = None
+        if self.sender is None:
+            self.sender = FastPutLogEvents(client, self.socket_factory)
+        for first, body in chain((batch,), batches):
+            await self.sender.put(self.instance.log_group, self.stream, first, body)
 
     async def _put_metrics(self, client: Any, counts: Counter[tuple[str, str, int]]) -> None:
         data = [{"MetricName": metric, "Timestamp": second, "Unit": "Count", "Values": [1.0], "Counts": [n * self.weight],

@@ -461,7 +461,8 @@ class LoadSession:
             o.scenario.connect, region=o.region, account=o.scenario.account, now=self.clock.now,
             weight=self.traffic.weight if sampled and self.traffic is not None else 1.0,
             folder=self.record.path.parent if self.record is not None else None, publish=o.target == "local",
-            time_scale=self.clock.scale, endpoint_gone=lambda: self.emulator_death() is not None)
+            time_scale=self.clock.scale, endpoint_gone=lambda: self.emulator_death() is not None,
+            socket_factory=self.bridge.socket_factory)
         if o.target == "local":
             self.cancels_on_stop.append(self.bridge.submit(self.telemetry.run(self.logs_client, self.cloudwatch))[1])
 

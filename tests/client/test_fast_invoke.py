@@ -130,11 +130,11 @@ def test_the_template_signer_signs_exactly_as_botocore():
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    from simulator.client.fast_invoke import TemplateSigner, _CachedKeySigV4
+    from simulator.client.request_templates import CachedKeySigV4, TemplateSigner
 
     url = "http://127.0.0.1:4566/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3AF%3APROD/invocations"
     for credentials in (Credentials("AKID", "SECRET"), Credentials("AKID2", "SECRET2", token="SESSION")):
-        signer = _CachedKeySigV4(credentials, "lambda", "us-east-1")
+        signer = CachedKeySigV4(credentials, "lambda", "us-east-1")
         template = TemplateSigner(signer, url, {})
         for timestamp, payload in (("20261123T101500Z", b'{"a": 1}'), ("20261124T000001Z", b"")):
             ours = {**template.extra, "Authorization": template.authorization(timestamp, payload)}
