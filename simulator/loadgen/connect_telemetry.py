@@ -10,11 +10,11 @@ not Connect there): the run folder has the flow logs.
 Nothing of a report is made on a contact's path: a block that ran is noted as it is (a tuple); every
 50 ms the noted blocks are made text (`EntryText`, a block's fixed fields serialised once), a few
 hundred between two turns of the contacts' loop, and handed to the run folder's file in one piece
-(written by a thread of its own), and as soon as 256 KB of
-entries are ready they are sent as PutLogEvents batches whose bodies are built here, not by
-botocore's per-event validation and serialisation (about 20 us an event), on the lean path of
-`simulator.client.fast_logs` (the request aiobotocore would send, signed as it would sign it). Sending runs beside the beat, one request at a time: the contacts'
-loop is never held for more than one beat's entries or one batch's body.
+(written by a thread of its own). As soon as a batch's worth of entries is ready they are sent as
+PutLogEvents batches whose bodies are built here, not by botocore's per-event validation and
+serialisation (about 20 us an event), on the lean path of `simulator.client.fast_logs` (the request
+aiobotocore would send, signed as it would sign it). Sending runs beside the beat, one request at a
+time: the contacts' loop is never held for more than a few hundred blocks' entries or one batch's body.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ FORMAT_AT_MOST = 256  # blocks made entries between two turns of the contacts' l
 # Flow log entries are sent as soon as this many bytes are ready, in batches of at most this size (AWS
 # takes 1 MB): a second's entries sent at once held the contacts' loop, and then the emulator's, for
 # tens of milliseconds, and the invocations waiting behind them were timed as Lambda's latency.
-SEND_LOGS_AT_BYTES = 1024 * 1024
+SEND_LOGS_AT_BYTES = 256 * 1024
 
 
 class ConnectTelemetry:
