@@ -175,6 +175,9 @@ def test_a_rehearsal_on_the_aws_target_through_a_profile(verifying_emulator, tmp
     rows = np.fromfile(folder / "invocations.bin", dtype=DTYPE)
     assert len(rows) >= 20
     assert json.loads((folder / "run.json").read_text())["target"] == "aws"
+    # the simulated instance publishes nothing to AWS, but the run folder has its flow logs
+    entries = [json.loads(line) for line in (folder / "flow_logs.jsonl").read_text().splitlines()]
+    assert sum(e["ContactFlowModuleType"] == "InvokeExternalResource" for e in entries) >= 20
 
 
 def test_the_aws_target_refuses_what_cannot_work_before_any_load(verifying_emulator, tmp_path):

@@ -78,6 +78,8 @@ class ConnectTelemetry:
         self.file: BackgroundFile | None = None
         if folder is not None and instance.flow_logs:
             self.file = BackgroundFile(folder / "flow_logs.jsonl")
+        # blocks are noted only where their entries go somewhere (a worker against AWS has no folder)
+        self.noting = instance.flow_logs and (self.file is not None or publish)
         self.stream = f"{instance.instance_id}"
         self.ready = False
         self.failures = 0
@@ -89,7 +91,7 @@ class ConnectTelemetry:
         at = self.now()
         if fault is not None or (outcome is not None and not outcome.ok):
             self.counts[("ContactFlowErrors", flow.name, int(at))] += 1
-        if self.instance.flow_logs and state.flow_logging:
+        if self.noting and state.flow_logging:
             self.blocks.append((at, state.contact.contact_id, flow, action, outcome, fault))
 
     def _take_blocks(self, limit: int | None = None) -> list[NotedBlock]:
@@ -112,14 +114,16 @@ class ConnectTelemetry:
             self.counts[("ContactFlowFatalErrors", flow_name, int(self.now()))] += 1
 
     async def run(self, logs_client: Any, cloudwatch_client: Any) -> None:
-        """Publish what gathered every few emulated seconds, until cancelled (then once more)."""
+        """Make entries of the noted blocks on a beat and publish what gathered every few emulated
+        seconds (unless `publish` is off: then the clients may be None), until cancelled (then once more)."""
         weight = f"{self.weight:.6g}" if self.weight != 1.0 else None
 
         def before_sign(request: Any, **kwargs: Any) -> None:  # kept in the sender's template
             if weight is not None:
                 request.headers[WEIGHT_HEADER] = weight
 
-        logs_client.meta.events.register("before-sign.logs.PutLogEvents", before_sign)
+        if logs_client is not None:  # None where nothing is published (against AWS)
+            logs_client.meta.events.register("before-sign.logs.PutLogEvents", before_sign)
         # Entries are made on a steady beat; sending runs beside it, one request at a time (in order),
         # so that neither waits for the other and each beat has only its own 50 ms of blocks to make.
         loop = asyncio.get_running_loop()
@@ -145,6 +149,8 @@ class ConnectTelemetry:
                                        2.0)
             if self.sender is not None:
                 self.sender.close()
+            if self.file is not None:  # written to its end by its thread, which then ends (a web UI's next
+                self.file.close(wait=False)  # test has a telemetry and a file of its own)
 
     async def _last_flush(self, sending: asyncio.Future[None] | None, logs_client: Any,
                           cloudwatch_client: Any) -> None:

@@ -463,8 +463,8 @@ class LoadSession:
             folder=self.record.path.parent if self.record is not None else None, publish=o.target == "local",
             time_scale=self.clock.scale, endpoint_gone=lambda: self.emulator_death() is not None,
             socket_factory=self.bridge.socket_factory)
-        if o.target == "local":
-            self.cancels_on_stop.append(self.bridge.submit(self.telemetry.run(self.logs_client, self.cloudwatch))[1])
+        # On any target: its beat makes the run folder's flow logs (against AWS, publishing nothing)
+        self.cancels_on_stop.append(self.bridge.submit(self.telemetry.run(self.logs_client, self.cloudwatch))[1])
 
     def catch_up(self) -> None:
         """A worker announces itself to the master before its `init` event runs, so a fast spawn can

@@ -5,7 +5,7 @@ A write to the page cache can block for tens of milliseconds while the file syst
 journal (an fsync of the record does that every few hundred milliseconds on ext4): done on the
 contacts' loop, it held every invocation due in that time, which were then timed as Lambda's
 latency. Here `write` only queues the bytes; the thread writes them in order and flushes them to
-the system. `close` waits until everything queued is written. The thread is a native one even in a
+the system. `close` waits until everything queued is written (or only asks for it to be). The thread is a native one even in a
 gevent-patched process (a patched thread would be a greenlet on the hub, which blocks with it).
 """
 
@@ -38,14 +38,15 @@ class BackgroundFile:
         if not self.closed:
             self._queue.put(data)
 
-    def close(self) -> None:
-        """Write what was queued, then close the file; returns when it is closed."""
-        if self.closed:
-            return
-        self.closed = True
-        self._queue.put(None)
-        self._done.acquire()
-        self._done.release()
+    def close(self, wait: bool = True) -> None:
+        """Write what was queued, then close the file; with `wait`, return when it is closed (a later
+        call with `wait` waits too)."""
+        if not self.closed:
+            self.closed = True
+            self._queue.put(None)
+        if wait:
+            self._done.acquire()
+            self._done.release()
 
     def _write_all(self) -> None:
         try:

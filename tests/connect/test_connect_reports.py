@@ -212,6 +212,7 @@ def test_a_slow_publish_never_holds_up_making_the_entries(tmp_path, emulator):
             publishing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await publishing
+            assert telemetry.file is not None and telemetry.file.closed  # its thread ends with the run
         telemetry.close()
 
     asyncio.run(main())
