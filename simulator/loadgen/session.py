@@ -76,6 +76,7 @@ REPORT_INTERVAL = 0.05  # seconds between drains
 # limit; the next drain is bigger and takes more, and the rate can collapse for a whole minute.
 DRAIN_CHUNK = 50           # rows: about 0.2 ms of the hub's work
 DRAIN_PAUSE_S = 0.0003     # the loop's turn between two chunks
+TELEMETRY_END_S = 5.0      # how long a stopping test waits for the reports' last beat (its flush: 2 s at most)
 REQUEST_TYPE = "Lambda"
 QUALIFIER_COLUMN, LATE_COLUMN, WORKER_COLUMN = (COLUMNS.index(c) for c in ("qualifier", "late", "worker"))
 
@@ -159,6 +160,7 @@ class LoadSession:
         self.cancels_on_stop: list[Any] = []  # loop tasks that last as long as the test
         self.telemetry: ConnectTelemetry | None = None  # the Connect instance's flow logs and metrics
         self.logs_client: Any = None
+        self.telemetry_ended: gevent.event.AsyncResult | None = None
         self.cloudwatch: Any = None
         self.timeouts = CoarseTimeouts()  # the Invoke blocks' time limits, on the loop's thread
         self.invoker: LambdaInvoker | FastLambdaInvoker | None = None
@@ -464,7 +466,8 @@ class LoadSession:
             time_scale=self.clock.scale, endpoint_gone=lambda: self.emulator_death() is not None,
             socket_factory=self.bridge.socket_factory)
         # On any target: its beat makes the run folder's flow logs (against AWS, publishing nothing)
-        self.cancels_on_stop.append(self.bridge.submit(self.telemetry.run(self.logs_client, self.cloudwatch))[1])
+        self.telemetry_ended, cancel = self.bridge.submit(self.telemetry.run(self.logs_client, self.cloudwatch))
+        self.cancels_on_stop.append(cancel)
 
     def catch_up(self) -> None:
         """A worker announces itself to the master before its `init` event runs, so a fast spawn can
@@ -478,6 +481,9 @@ class LoadSession:
         for cancel in self.cancels_on_stop:
             cancel()
         self.cancels_on_stop.clear()
+        if self.telemetry_ended is not None:  # its last beat's entries in the run folder before it is closed
+            self.telemetry_ended.wait(TELEMETRY_END_S)
+            self.telemetry_ended = None
         gc.unfreeze()  # frozen only while the load runs: extensions may rely on collection at exit
         gc.set_threshold(*self.gc_thresholds)  # what follows (the results, a web UI's next test) as before
         self._drain()

@@ -14,12 +14,14 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from simulator.connect.event import Contact
 from simulator.connect.flow import load_flow
 from simulator.connect.interpreter import ContactState, run_contact
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
+from simulator.report.record import DTYPE
 from simulator.scenario.spec import ConnectInstance
 from tests.connect.test_flow import ARN, Hooks, act, write_flow
 from tests.helpers import ROOT, wait_for
@@ -105,6 +107,10 @@ def test_a_locust_run_publishes_flow_logs_and_metrics_to_the_emulator(tmp_path):
                                "--scenario", str(SCENARIO), "--deploy-after", "1", "--results-dir", str(tmp_path)],
                               capture_output=True, text=True, timeout=180, cwd=ROOT)
         assert "Traceback" not in done.stderr, done.stderr
+        (run,) = tmp_path.iterdir()  # every invocation's entry is in the run folder, the last beat's too
+        entries = [json.loads(line) for line in (run / "flow_logs.jsonl").read_text().splitlines()]
+        invoked = sum(e["ContactFlowModuleType"] == "InvokeExternalResource" for e in entries)
+        assert invoked == len(np.fromfile(run / "invocations.bin", dtype=DTYPE)) > 0
         client = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
         logs = boto3.client("logs", **client)
         failed = wait_for(lambda: logs.filter_log_events(
