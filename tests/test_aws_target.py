@@ -219,11 +219,18 @@ def test_deploy_and_locust_on_the_aws_target(verifying_emulator, tmp_path):
     assert "Succeeded" in deployed.stdout
     results = tmp_path / "results"
     locust = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py"),
-                             "--headless", "-u", "3", "-r", "3", "-t", "4s", "--target", "aws", "--scenario",
-                             str(scenario), "--results-dir", str(results), "--deploy-after", "-1"],
-                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+                             "--headless", "-u", "4", "-r", "4", "-t", "4s", "--processes", "2", "--target", "aws",
+                             "--scenario", str(scenario), "--results-dir", str(results), "--deploy-after", "-1"],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=180)
     (run,) = list(results.iterdir())
-    assert len(np.fromfile(run / "invocations.bin", dtype=DTYPE)) > 0
+    rows = np.fromfile(run / "invocations.bin", dtype=DTYPE)
+    assert len(rows) > 0
+    # The workers ran the contacts and published nothing to AWS: their flow logs are in the master's
+    # run folder, every invocation's entry, each worker's in its order
+    entries = [json.loads(line) for line in (run / "flow_logs.jsonl").read_text().splitlines()]
+    invoked = [e for e in entries if e["ContactFlowModuleType"] == "InvokeExternalResource"]
+    assert len(invoked) == len(rows), locust.stderr[-3000:]
+    assert len({e["ContactId"] for e in entries}) > 1
     # The load ran without a deployment (--deploy-after -1): the scenario's expected outcome was not
     # rehearsed, and the exit code is the verdict's, as from `shiftsim rehearse`
     assert locust.returncode == 1, locust.stderr[-3000:]

@@ -5,7 +5,7 @@ time. Entries and counts gather on the contacts' loop and go to the emulator's C
 CloudWatch every few emulated seconds; flow logs also go to the run folder (`flow_logs.jsonl`). A sampled
 contact stands for `weight` production contacts: its metrics count that many, and its log events
 carry the weight, which metric filters count. Against AWS nothing is published (the simulator is
-not Connect there): the run folder has the flow logs.
+not Connect there): the run folder has the flow logs (a worker's are carried to its master's).
 
 Nothing of a report is made on a contact's path: a block that ran is noted as it is (a tuple); every
 50 ms the noted blocks are made text (`EntryText`, a block's fixed fields serialised once), a few
@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from itertools import accumulate, chain, repeat
 from operator import add, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -57,11 +57,23 @@ FORMAT_AT_MOST = 256  # blocks made entries between two turns of the contacts' l
 SEND_LOGS_AT_BYTES = 256 * 1024
 
 
+class FlowLogSink(Protocol):
+    """Where the entries' lines go, a beat's in one piece: the run folder's file, or on a worker against
+    AWS, its report to the master (simulator.loadgen.flow_log_relay)."""
+
+    path: Path
+    error: OSError | None
+
+    def write(self, lines: bytes) -> None: ...
+
+    def close(self, wait: bool = True) -> None: ...
+
+
 class ConnectTelemetry:
     def __init__(self, instance: ConnectInstance, *, region: str, account: str, now: Callable[[], float],
                  weight: float = 1.0, folder: Path | None = None, publish: bool = True,
                  time_scale: float = 1.0, endpoint_gone: Callable[[], bool] = lambda: False,
-                 socket_factory: Callable[..., Any] | None = None) -> None:
+                 socket_factory: Callable[..., Any] | None = None, relay: FlowLogSink | None = None) -> None:
         self.instance, self.region, self.account, self.now = instance, region, account, now
         self.weight, self.publish = weight, publish
         self.flush_every = min(1.0, max(0.05, FLUSH_EVERY_EMULATED_S / time_scale))  # real seconds
@@ -75,10 +87,12 @@ class ConnectTelemetry:
         self.socket_factory = socket_factory  # what the contacts' loop makes its sockets with (bridge.py)
         self.counts: Counter[tuple[str, str, int]] = Counter()  # (metric, flow name, emulated second)
         self.arns: dict[str, str] = {}
-        self.file: BackgroundFile | None = None
+        self.file: FlowLogSink | None = None  # the run folder's file, or a worker's lines for the master
         if folder is not None and instance.flow_logs:
             self.file = BackgroundFile(folder / "flow_logs.jsonl")
-        # blocks are noted only where their entries go somewhere (a worker against AWS has no folder)
+        elif relay is not None and instance.flow_logs:
+            self.file = relay
+        # blocks are noted only where their entries go somewhere
         self.noting = instance.flow_logs and (self.file is not None or publish)
         self.stream = f"{instance.instance_id}"
         self.ready = False

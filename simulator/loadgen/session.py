@@ -52,6 +52,7 @@ from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.contact_hooks import ContactHooks, Invocation
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.final_csv import write_final_csv
+from simulator.loadgen.flow_log_relay import RelayedFlowLogs, WorkerFlowLogs
 from simulator.loadgen.load_errors import LOCUST_TASK_LOGGER, LoadErrors
 from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
@@ -161,6 +162,8 @@ class LoadSession:
         self.telemetry: ConnectTelemetry | None = None  # the Connect instance's flow logs and metrics
         self.logs_client: Any = None
         self.telemetry_ended: gevent.event.AsyncResult | None = None
+        self.worker_flow_logs: WorkerFlowLogs | None = None  # a worker's, for its master (against AWS)
+        self.relayed_flow_logs: RelayedFlowLogs | None = None  # the master's, from its workers (against AWS)
         self.cloudwatch: Any = None
         self.timeouts = CoarseTimeouts()  # the Invoke blocks' time limits, on the loop's thread
         self.invoker: LambdaInvoker | FastLambdaInvoker | None = None
@@ -252,6 +255,10 @@ class LoadSession:
             runner = environment.runner
             parsed.shiftsim_processes = max(1, runner.worker_count) if isinstance(runner, MasterRunner) else 1
             self.record = RecordWriter(folder, run_id=self.run_id)
+            if self.relayed_flow_logs is not None:  # a web UI's earlier test
+                self.relayed_flow_logs.close()
+            self.relayed_flow_logs = (RelayedFlowLogs(self.record.path.parent)
+                                      if self.distributed and self.options.target != "local" else None)
             log.info("shiftsim: recording to %s", self.record.path.parent)
         else:
             self.endpoint = parsed.endpoint_url or self.endpoint
@@ -455,16 +462,21 @@ class LoadSession:
         return self._traffic_plan(held, capacity.describe())
 
     def _start_telemetry(self) -> None:
-        """The Connect instance's reports for this test: to the run folder, and on the local target
-        to the emulator's CloudWatch Logs and CloudWatch."""
+        """The Connect instance's reports for this test: to the run folder (a worker against AWS sends
+        its flow logs to the master's), and on the local target to the emulator's CloudWatch Logs and
+        CloudWatch (where a distributed run's flow logs are read)."""
         o = self.options
         sampled = self.traffic is not None and self.traffic.sampled
+        runs_contacts = not isinstance(self.env.runner, MasterRunner)
+        self.worker_flow_logs = (WorkerFlowLogs() if isinstance(self.env.runner, WorkerRunner) and o.target != "local"
+                                 else None)
         self.telemetry = ConnectTelemetry(
             o.scenario.connect, region=o.region, account=o.scenario.account, now=self.clock.now,
             weight=self.traffic.weight if sampled and self.traffic is not None else 1.0,
-            folder=self.record.path.parent if self.record is not None else None, publish=o.target == "local",
-            time_scale=self.clock.scale, endpoint_gone=lambda: self.emulator_death() is not None,
-            socket_factory=self.bridge.socket_factory)
+            folder=self.record.path.parent if self.record is not None and runs_contacts else None,
+            publish=o.target == "local", time_scale=self.clock.scale,
+            endpoint_gone=lambda: self.emulator_death() is not None, socket_factory=self.bridge.socket_factory,
+            relay=self.worker_flow_logs)
         # On any target: its beat makes the run folder's flow logs (against AWS, publishing nothing)
         self.telemetry_ended, cancel = self.bridge.submit(self.telemetry.run(self.logs_client, self.cloudwatch))
         self.cancels_on_stop.append(cancel)
@@ -589,6 +601,10 @@ class LoadSession:
             self.coordination.stop()
         if self.telemetry is not None:
             self.telemetry.close()
+        if self.relayed_flow_logs is not None:
+            self.relayed_flow_logs.close()
+            if self.relayed_flow_logs.dropped:
+                self.run_info["flow_logs_dropped"] = self.relayed_flow_logs.dropped
         if self.coordinator and self.record is not None:
             errors, refused = self.load_errors.listed(), self._refused_at_ceilings()
             if errors:  # the verdict is withheld: the load was not what the scenario asks (analysis)
@@ -599,7 +615,7 @@ class LoadSession:
             if self.traffic is not None and mean is not None and not self.distributed:  # were late starts the users'?
                 self.run_info["callers"] = {"users": self.contacts_peak, "contact_s": round(mean, 4),
                                             "driven_per_second": self.traffic.driven_per_second}
-            if errors or refused or "callers" in self.run_info:
+            if errors or refused or "callers" in self.run_info or "flow_logs_dropped" in self.run_info:
                 self.record.describe_run(self.run_info)
             self.record.close()
             if self.recorded != self.said_recorded:  # workers' final reports came after the test stopped
@@ -699,6 +715,8 @@ class LoadSession:
         data["shiftsim_contact_ends"] = self.unsent_ends
         data["shiftsim_load_errors"] = self.load_errors.take_unsent()
         self.unsent_rows, self.unsent_ends = [], []
+        if self.worker_flow_logs is not None:
+            data["shiftsim_flow_logs"], data["shiftsim_flow_logs_dropped"] = self.worker_flow_logs.take()
 
     def _emulator_refusals(self) -> dict[str, dict[str, int]] | None:
         """The requests the emulator has refused at its own ceilings (its health route), by ceiling; None
@@ -729,6 +747,8 @@ class LoadSession:
         ends = data.get("shiftsim_contact_ends")
         if ends and self.record is not None and not self.closed:
             self.record.contacts_ended(ends)
+        if self.relayed_flow_logs is not None and not self.closed:
+            self.relayed_flow_logs.add(data.get("shiftsim_flow_logs"), data.get("shiftsim_flow_logs_dropped"))
         rows = data.get("shiftsim_rows")
         if rows and self.record is not None:
             if self.closed:  # a report after Locust quit: said, not written to a closed record
