@@ -26,7 +26,8 @@ from simulator.deployment.admin_token import token_path, write_token
 from simulator.deployment.clock import Clock, ScaledClock
 from simulator.deployment.vocabulary import statistics
 from simulator.emulator.admin import AdminError, AdminRoutes, admin_error_response
-from simulator.emulator.cloudwatch.models import CloudWatchBackend, CloudWatchError
+from simulator.emulator.cloudwatch.metric_data import CloudWatchError
+from simulator.emulator.cloudwatch.models import CloudWatchBackend
 from simulator.emulator.cloudwatch.responses import TARGET_PREFIX as CLOUDWATCH_TARGET
 from simulator.emulator.cloudwatch.responses import CloudWatchResponses, parse_form
 from simulator.emulator.codedeploy.models import CodeDeployBackend, CodeDeployError

@@ -206,7 +206,8 @@ def test_tallied_lambda_metrics_equal_one_datapoint_per_metric_and_dimension_set
     invocation's datapoints one by one (the sums up to float rounding), reads in between included."""
     import random
 
-    from simulator.emulator.cloudwatch.models import CloudWatchBackend, MetricStore, lambda_dimension_sets
+    from simulator.emulator.cloudwatch.metric_data import MetricStore, lambda_dimension_sets
+    from simulator.emulator.cloudwatch.models import CloudWatchBackend
     from simulator.emulator.lambda_.models import InvocationObserved
 
     rng = random.Random(5)

@@ -1,5 +1,6 @@
-"""CloudWatch's state and behaviour: a metric store fed by Lambda invocations, and metric alarms
-evaluated at each period boundary of the emulated clock. No wire protocol here.
+"""CloudWatch's state and behaviour: the metric store fed by Lambda invocations and PutMetricData
+(metric_data.py), metric and composite alarms (alarms.py) evaluated at each period boundary of the
+emulated clock, dashboards and tags. No wire protocol here.
 
 Metrics are kept per (namespace, name, exact dimension set) in one-second buckets of emulated time
 (count, sum, min, max), which is all the statistics alarms and GetMetricStatistics need. Dimension
@@ -19,362 +20,49 @@ import asyncio
 import json
 import math
 import re
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from simulator.deployment.alarm_rule import next_state
 from simulator.deployment.clock import Clock
 from simulator.deployment.composite_rule import Rule, RuleError, parse_rule
-from simulator.deployment.vocabulary import (
-    TREATMENTS,
-    cloudwatch_enum,
-    lambda_dimension_sets,
-    threshold_comparisons,
-)
+from simulator.deployment.vocabulary import TREATMENTS, cloudwatch_enum, threshold_comparisons
 from simulator.deployment.vocabulary import statistics as known_statistics
+from simulator.emulator.cloudwatch.alarms import (
+    Alarm,
+    AlarmTransition,
+    CompositeAlarm,
+    alarm_queries,
+    comparison_words,
+    queries_period,
+)
 from simulator.emulator.cloudwatch.expressions import Expression, ExpressionError
+from simulator.emulator.cloudwatch.metric_data import (
+    PERCENTILE,
+    Bucket,
+    CloudWatchError,
+    LambdaTally,
+    MetricKey,
+    MetricStore,
+    check_data_range,
+    check_limits,
+    check_range,
+    datum_bucket,
+    default_unit,
+    invalid,
+    lambda_keys,
+    metric_key,
+    with_unit,
+)
 from simulator.emulator.holdings import Full, Holdings
 from simulator.emulator.lambda_.models import InvocationObserved
 from simulator.emulator.regions import partition_of
-
-
-class CloudWatchError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
 
 HISTORY_KEPT = 100_000  # alarm state transitions DescribeAlarmHistory can show, newest kept
 ACTION_KEYS = ("OKActions", "AlarmActions", "InsufficientDataActions")
 MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
 MAX_DATA_DATAPOINTS = 100_800  # GetMetricData, per call
-
-
-def _alarm_queries(metrics: Any) -> tuple[list[dict[str, Any]] | None, Expression | None]:
-    """A metric math alarm's `Metrics`, checked: ids, each a MetricStat or an Expression over the
-    others, exactly one returning data."""
-    if metrics is None:
-        return None, None
-    if not isinstance(metrics, list) or not metrics or not all(isinstance(q, dict) for q in metrics):
-        raise _invalid("The parameter Metrics must be a non-empty list of MetricDataQuery.")
-    ids = {str(q.get("Id")) for q in metrics}
-    for query in metrics:
-        if not re.fullmatch(r"[a-z][a-zA-Z0-9_]*", str(query.get("Id", ""))):
-            raise _invalid(f"The value {query.get('Id')} for parameter Metrics.member.Id is not valid: it must "
-                           "start with a lowercase letter and hold only letters, numbers and underscores.")
-        stat = query.get("MetricStat")
-        if (stat is None) == (query.get("Expression") is None):
-            raise _invalid(f"Metrics.member {query['Id']} needs exactly one of MetricStat and Expression.")
-        if stat is not None and not (isinstance(stat, dict) and stat.get("Stat") and stat.get("Period")
-                                     and isinstance(stat.get("Metric"), dict)):
-            raise CloudWatchError(400, "MissingParameter", f"Metrics.member {query['Id']}: MetricStat needs "
-                                  "Metric, Period and Stat.")
-    returning = [q for q in metrics if q.get("ReturnData", True)]
-    if len(returning) != 1:
-        raise _invalid("Exactly one element of the metrics list should return data.")
-    text = returning[0].get("Expression")
-    try:
-        expression = Expression(str(text), ids - {returning[0]["Id"]}) if text is not None else None
-    except ExpressionError as exc:
-        raise _invalid(str(exc)) from None
-    return [dict(q) for q in metrics], expression
-
-
-def _queries_period(queries: list[dict[str, Any]]) -> int:
-    periods = {int(q["MetricStat"]["Period"]) for q in queries if q.get("MetricStat")}
-    if len(periods) != 1:
-        raise _invalid("The metrics of an alarm must share one Period.")
-    return periods.pop()
-
-
-# PutMetricData's limits (CloudWatch's quotas page): items a call, dimensions a metric, values a datum,
-# and how far a datapoint's time may be from now
-MAX_DATA, MAX_DIMENSIONS, MAX_VALUES = 1000, 30, 150
-MAX_PAST_S, MAX_FUTURE_S = 14 * 86400, 2 * 3600
-MAX_MAGNITUDE = 2.0 ** 360  # CloudWatch rejects larger values (so no sum of them overflows to Infinity)
-
-
-def _check_limits(data: list[dict[str, Any]], now: float) -> None:
-    """PutMetricData's limits, as CloudWatch refuses a call past them: nothing of it is stored."""
-    if len(data) > MAX_DATA:
-        raise _invalid(f"The collection MetricData must not have a size greater than {MAX_DATA}.")
-    for datum in data:
-        if len(datum.get("Dimensions") or ()) > MAX_DIMENSIONS:
-            raise _invalid(f"The collection MetricData.member.Dimensions must not have a size greater than {MAX_DIMENSIONS}.")
-        if len(datum.get("Values") or ()) > MAX_VALUES or len(datum.get("Counts") or ()) > MAX_VALUES:
-            raise _invalid(f"The collection MetricData.member.Values must not have a size greater than {MAX_VALUES}.")
-        stamp = datum.get("Timestamp")
-        if stamp is not None and not now - MAX_PAST_S <= float(stamp) <= now + MAX_FUTURE_S:
-            raise _invalid("The parameter MetricData.member.Timestamp must specify a time no more than two weeks "
-                           "in the past and no more than two hours in the future.")
-
-
-def _number_words(value: float) -> str:
-    """A request's number as CloudWatch writes it back in a message (NaN, Infinity, 1.5)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return repr(value)
-
-
-def _datum_bucket(datum: dict[str, Any], index: int) -> Bucket:
-    """The datapoints one MetricDatum (the `index`th, from 1) stands for. Values with StatisticValues
-    is accepted, as CloudWatch accepts it: the summary counts."""
-    member = f"MetricData.member.{index}"
-    for other in ("Values", "StatisticValues"):
-        if datum.get("Value") is not None and datum.get(other) is not None:
-            raise CloudWatchError(400, "InvalidParameterCombination",
-                                  f"The parameters {member}.Value and {member}.{other} are mutually exclusive and "
-                                  "you have specified both.")
-    bucket = Bucket()
-    if datum.get("StatisticValues") is not None:
-        stats = datum["StatisticValues"]
-        count, total = float(stats["SampleCount"]), float(stats["Sum"])
-        low, high = float(stats["Minimum"]), float(stats["Maximum"])
-        if not all(math.isfinite(v) and abs(v) <= MAX_MAGNITUDE for v in (count, total, low, high)) or count <= 0 \
-                or low > high:
-            raise _invalid(f"The parameter {member}.StatisticValues is not valid.")
-        return Bucket(count, total, low, high)
-    values = [float(v) for v in datum.get("Values") or [datum.get("Value", 0.0)]]
-    counts = [float(c) for c in datum.get("Counts") or [1.0] * len(values)]
-    if len(counts) != len(values):
-        raise _invalid(f"The parameters {member}.Values and {member}.Counts must be of the same size.")
-    for value, count in zip(values, counts, strict=True):
-        if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
-            raise _invalid(f"The value {_number_words(value)} for parameter {member}.Value is invalid.")
-        if not math.isfinite(count) or count < 0:
-            raise _invalid(f"The value {_number_words(count)} for parameter {member}.Counts is invalid.")
-        bucket.add(value, count)
-    return bucket
-
-
-def _invalid(message: str) -> CloudWatchError:
-    return CloudWatchError(400, "InvalidParameterValue", message)
-
-
-def _check_range(start: float, end: float) -> None:
-    """GetMetricStatistics reads the times to the second: a range under a second is empty, and refused."""
-    if math.floor(start) >= math.floor(end):
-        raise _invalid("The parameter StartTime must be less than the parameter EndTime.")
-
-
-def _check_data_range(start: float, end: float) -> None:
-    """GetMetricData's own answer to an empty range (to the second, as GetMetricStatistics reads it)."""
-    if math.floor(end) < math.floor(start):
-        raise CloudWatchError(400, "ValidationError", "The parameter EndTime must be greater than StartTime.")
-    if math.floor(end) == math.floor(start):
-        raise CloudWatchError(400, "ValidationError", "The parameter StartTime must not equal parameter EndTime.")
-
-
-MetricKey = tuple[str, str, frozenset[tuple[str, str]]]
-
-
-def metric_key(namespace: str, name: str, dimensions: list[dict[str, str]] | None) -> MetricKey:
-    return namespace, name, frozenset((d["Name"], d["Value"]) for d in dimensions or ())
-
-
-_BIN = math.log(1.02)  # percentiles from bins 2 % wide: CloudWatch's own are estimates too
-PERCENTILE = re.compile(r"p(100|\d{1,2}(\.\d{1,2})?)")  # an ExtendedStatistic: p0 to p100
-
-
-def _bin(value: float) -> int:
-    return math.floor(math.log(value) / _BIN) if value > 0 else -10**9
-
-
-def _bin_value(index: int) -> float:
-    return 0.0 if index == -10**9 else math.exp((index + 0.5) * _BIN)
-
-
-@dataclass
-class Bucket:
-    count: float = 0.0
-    total: float = 0.0
-    low: float = math.inf
-    high: float = -math.inf
-    bins: dict[int, float] | None = None  # value bins -> datapoints, for percentiles (None: not kept)
-
-    def add(self, value: float, count: float = 1.0) -> None:
-        """One datapoint `value`, standing for `count` datapoints of it (a sampled invocation's weight)."""
-        self.count += count
-        self.total += value * count
-        self.low = min(self.low, value)
-        self.high = max(self.high, value)
-        bins = self.bins
-        if bins is None:
-            bins = self.bins = {}
-        index = _bin(value)
-        bins[index] = bins.get(index, 0.0) + count
-
-    def copy(self) -> Bucket:
-        return Bucket(self.count, self.total, self.low, self.high, dict(self.bins) if self.bins is not None else None)
-
-    def merge(self, other: Bucket) -> None:
-        self.count += other.count
-        self.total += other.total
-        self.low = min(self.low, other.low)
-        self.high = max(self.high, other.high)
-        if other.bins is not None:
-            bins = self.bins if self.bins is not None else {}
-            for index, count in other.bins.items():
-                bins[index] = bins.get(index, 0.0) + count
-            self.bins = bins
-
-    def statistic(self, name: str) -> float | None:
-        """A statistic of the datapoints; a percentile (`p99`) from their bins, clamped to the
-        observed range (None where the datapoints came without values, as a StatisticSet's)."""
-        if PERCENTILE.fullmatch(name):
-            if not self.bins or not self.count:
-                return None
-            wanted, seen = float(name[1:]) / 100 * self.count, 0.0
-            for index in sorted(self.bins):
-                seen += self.bins[index]
-                if seen >= wanted:
-                    return min(self.high, max(self.low, _bin_value(index)))
-            return self.high
-        return {"SampleCount": self.count, "Sum": self.total, "Minimum": self.low,
-                "Maximum": self.high, "Average": self.total / self.count if self.count else 0.0}[name]
-
-
-class MetricStore:
-    """Datapoints in one-second buckets of emulated time, per exact metric identity."""
-
-    def __init__(self) -> None:
-        self.series: dict[MetricKey, dict[int, Bucket]] = defaultdict(dict)
-
-    def put(self, key: MetricKey, timestamp: float, value: float) -> None:
-        """One datapoint (the reference the batched Lambda tallies are checked against)."""
-        bucket = Bucket()
-        bucket.add(value)
-        self.merge(key, int(timestamp), bucket)
-
-    def merge(self, key: MetricKey, second: int, bucket: Bucket) -> None:
-        """Add a whole bucket's datapoints to one second of a series."""
-        buckets = self.series[key]
-        held = buckets.get(second)
-        if held is None:
-            buckets[second] = bucket.copy()
-        else:
-            held.merge(bucket)
-
-    def aggregate(self, key: MetricKey, start: float, end: float) -> Bucket | None:
-        """All datapoints in [start, end) merged, or None when there are none. Costs the fewer of
-        the range's seconds and the series' buckets, so a huge range costs what the data does."""
-        buckets = self.series.get(key)
-        if not buckets:
-            return None
-        merged = Bucket()
-        first, stop = math.floor(start), math.ceil(end)
-        if stop - first <= len(buckets):
-            for second in range(first, stop):
-                bucket = buckets.get(second)
-                if bucket is not None:
-                    merged.merge(bucket)
-        else:
-            for second, bucket in buckets.items():
-                if first <= second < stop:
-                    merged.merge(bucket)
-        return merged if merged.count else None
-
-
-@dataclass(slots=True)
-class LambdaTally:
-    """Invocations of one function, alias and executed version in one emulated second, as Lambda's
-    metrics count them, until they are published."""
-
-    invocations: float = 0.0  # weighted: a sampled invocation counts as the production ones it stands for
-    errors: float = 0.0
-    throttles: float = 0.0
-    duration: Bucket = field(default_factory=Bucket)
-
-    def buckets(self) -> list[tuple[str, Bucket]]:
-        """(metric name, the bucket its datapoints make), as adding them one by one would."""
-        made = []
-        if self.invocations:
-            n, errors = float(self.invocations), float(self.errors)
-            made.append(("Invocations", Bucket(n, n, 1.0, 1.0)))
-            made.append(("Errors", Bucket(n, errors, 0.0 if errors < n else 1.0, 1.0 if errors else 0.0)))
-            made.append(("Duration", self.duration))
-        if self.throttles:
-            made.append(("Throttles", Bucket(float(self.throttles), float(self.throttles), 1.0, 1.0)))
-        return made
-
-
-@dataclass
-class AlarmTransition:
-    """A state change of an alarm, at an emulated time."""
-
-    alarm: str
-    old: str
-    new: str
-    timestamp: float
-    reason: str
-
-
-@dataclass
-class Alarm:
-    name: str
-    namespace: str
-    metric_name: str
-    dimensions: list[dict[str, str]]
-    statistic: str
-    period: int
-    evaluation_periods: int
-    datapoints_to_alarm: int
-    threshold: float
-    comparison: str
-    treat_missing_data: str
-    description: str
-    actions_enabled: bool
-    created: float
-    arn: str
-    actions: dict[str, list[str]] = field(default_factory=dict)  # OKActions, AlarmActions, InsufficientDataActions
-    unit: str | None = None
-    low_sample_percentiles: str | None = None  # EvaluateLowSampleCountPercentile, kept and described
-    queries: list[dict[str, Any]] | None = None  # a metric math alarm's Metrics
-    expression: Expression | None = None  # the query that returns data, when it is an expression
-    state: str = "INSUFFICIENT_DATA"
-    state_reason: str = "Unchecked: Initial alarm creation"
-    state_reason_data: str | None = None
-    state_updated: float = 0.0
-    last_evaluated_boundary: float | None = None
-    task: asyncio.Task[Any] | None = field(default=None, repr=False)
-
-    @property
-    def key(self) -> MetricKey:
-        return metric_key(self.namespace, self.metric_name, self.dimensions)
-
-    @property
-    def extended(self) -> bool:
-        return bool(PERCENTILE.fullmatch(self.statistic))
-
-
-@dataclass
-class CompositeAlarm:
-    """A composite alarm: ALARM while its rule over other alarms' states holds, OK otherwise; judged
-    again whenever an alarm it names changes state."""
-
-    name: str
-    arn: str
-    rule_text: str
-    rule: Rule
-    description: str
-    actions_enabled: bool
-    created: float
-    actions: dict[str, list[str]] = field(default_factory=dict)
-    state: str = "INSUFFICIENT_DATA"
-    state_reason: str = "Unchecked: Initial alarm creation"
-    state_reason_data: str | None = None
-    state_updated: float = 0.0
-
-
-@lru_cache(maxsize=4096)
-def _lambda_keys(function_name: str, alias: str | None, executed_version: str | None,
-                 metric: str) -> tuple[MetricKey, ...]:
-    return tuple(("AWS/Lambda", metric, d) for d in lambda_dimension_sets(function_name, alias, executed_version))
 
 
 class CloudWatchBackend:
@@ -424,24 +112,24 @@ class CloudWatchBackend:
         merge = self.metrics.merge
         for (function, alias, version, second), tally in tallies.items():
             for name, bucket in tally.buckets():
-                for key in _lambda_keys(function, alias, version, name):
+                for key in lambda_keys(function, alias, version, name):
                     merge(key, second, bucket)
 
     def put_metric_data(self, namespace: str, data: list[dict[str, Any]]) -> None:
         """PutMetricData: a Value, Values with their Counts, or StatisticValues (a set of datapoints
         already summarised), each checked as CloudWatch checks them; the Unit is kept per metric."""
         now = self.clock.now()
-        _check_limits(data, now)
+        check_limits(data, now)
         made = []
         for index, datum in enumerate(data, 1):
             key = metric_key(namespace, datum["MetricName"], datum.get("Dimensions"))
-            made.append((key, float(datum.get("Timestamp") or now), _datum_bucket(datum, index), datum.get("Unit")))
+            made.append((key, float(datum.get("Timestamp") or now), datum_bucket(datum, index), datum.get("Unit")))
         self._hold_datapoints(made)
         for key, timestamp, bucket, unit in made:  # all or none: nothing stored from a refused call
             self.metrics.merge(key, int(timestamp), bucket)
             if unit:
                 self.units[key] = unit
-                self.by_unit.merge(_with_unit(key, unit), int(timestamp), bucket)
+                self.by_unit.merge(with_unit(key, unit), int(timestamp), bucket)
 
     def _hold(self, kind: str, amount: int = 1) -> None:
         try:
@@ -455,7 +143,7 @@ class CloudWatchBackend:
         new_keys: set[MetricKey] = set()
         new_buckets: set[tuple[MetricKey, int]] = set()
         for key, timestamp, _, unit in made:
-            for store, held in ((self.metrics, key), (self.by_unit, _with_unit(key, unit) if unit else None)):
+            for store, held in ((self.metrics, key), (self.by_unit, with_unit(key, unit) if unit else None)):
                 if held is None:
                     continue
                 series = store.series.get(held)
@@ -475,8 +163,8 @@ class CloudWatchBackend:
                               period: int, statistics: list[str],
                               max_datapoints: int = MAX_DATAPOINTS, unit: str | None = None) -> list[dict[str, Any]]:
         if period <= 0:
-            raise _invalid("The parameter Period must be greater than 0.")
-        _check_range(start, end)
+            raise invalid("The parameter Period must be greater than 0.")
+        check_range(start, end)
         if not statistics:
             raise CloudWatchError(400, "InvalidParameterCombination",
                                   "Must specify either Statistics or ExtendedStatistics")
@@ -490,15 +178,15 @@ class CloudWatchBackend:
                 "decreasing the time range.")
         for statistic in statistics:
             if statistic not in known_statistics() and not PERCENTILE.fullmatch(statistic):
-                raise _invalid(f"The parameter Statistics must be one of {', '.join(known_statistics())} "
+                raise invalid(f"The parameter Statistics must be one of {', '.join(known_statistics())} "
                                "(or ExtendedStatistics a percentile p0 to p100).")
         key = metric_key(namespace, metric_name, dimensions)
         self._publish_lambda()
-        held_unit = self.units.get(key) or _unit(metric_name)
+        held_unit = self.units.get(key) or default_unit(metric_name)
         store = self.metrics
         if unit is not None:
-            if _with_unit(key, unit) in self.by_unit.series:
-                store, key, held_unit = self.by_unit, _with_unit(key, unit), unit
+            if with_unit(key, unit) in self.by_unit.series:
+                store, key, held_unit = self.by_unit, with_unit(key, unit), unit
             elif key in self.units or unit != held_unit:
                 return []  # no datapoint was published in the unit asked for
         points = []
@@ -521,10 +209,10 @@ class CloudWatchBackend:
         order asked; queries with ReturnData false are inputs, not results. Newest first, unless
         `scan_by` is TimestampAscending."""
         if scan_by not in (None, "TimestampDescending", "TimestampAscending"):
-            raise _invalid(f"The value {scan_by} for parameter ScanBy is not valid.")
+            raise invalid(f"The value {scan_by} for parameter ScanBy is not valid.")
         if len(queries) > 500:
-            raise _invalid("The collection MetricDataQueries must not have a size greater than 500.")
-        _check_data_range(start, end)
+            raise invalid("The collection MetricDataQueries must not have a size greater than 500.")
+        check_data_range(start, end)
         series: dict[str, dict[float, float]] = {}  # id -> timestamp -> value
         budget = MAX_DATA_DATAPOINTS
         for index, query in enumerate(queries, 1):
@@ -549,7 +237,7 @@ class CloudWatchBackend:
                 try:
                     expression = Expression(str(query["Expression"]), set(series))
                 except ExpressionError as exc:
-                    raise _invalid(str(exc)) from None
+                    raise invalid(str(exc)) from None
                 stamps = sorted({t for name in expression.ids for t in series.get(name, {})})
                 computed = ((t, expression.value({n: series[n].get(t) for n in expression.ids})) for t in stamps)
                 series[query["Id"]] = {t: v for t, v in computed if v is not None}
@@ -572,7 +260,7 @@ class CloudWatchBackend:
     def put_dashboard(self, name: str, body: str) -> None:
         """PutDashboard: kept as given; the body must be a JSON object, as CloudWatch checks it."""
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", name or ""):
-            raise _invalid("The value for parameter DashboardName contains invalid characters. It can contain only "
+            raise invalid("The value for parameter DashboardName contains invalid characters. It can contain only "
                            "alphanumerics, dash (-) and underscore (_).")
         try:
             parsed = json.loads(body)
@@ -605,7 +293,7 @@ class CloudWatchBackend:
     def delete_dashboards(self, names: list[str]) -> None:
         """DeleteDashboards: all or none; a name that is no dashboard deletes nothing."""
         if not names:
-            raise _invalid("The parameter DashboardNames must contain at least one name.")
+            raise invalid("The parameter DashboardNames must contain at least one name.")
         missing = [name for name in names if name not in self.dashboards]
         if missing:
             raise CloudWatchError(404, "ResourceNotFound", f"The specified dashboard does not exist. [{', '.join(missing)}]")
@@ -618,15 +306,15 @@ class CloudWatchBackend:
     def put_metric_alarm(self, params: dict[str, Any]) -> Alarm:
         name = params.get("AlarmName")
         if not name:
-            raise _invalid("The parameter AlarmName is required.")
+            raise invalid("The parameter AlarmName is required.")
         if params.get("ThresholdMetricId") is not None:
-            raise _invalid("ThresholdMetricId: anomaly detection alarms are not emulated by shiftsim (an anomaly "
+            raise invalid("ThresholdMetricId: anomaly detection alarms are not emulated by shiftsim (an anomaly "
                            "detection band is a model trained on weeks of the metric's history); give a Threshold.")
         low_sample = params.get("EvaluateLowSampleCountPercentile")
         if low_sample is not None and low_sample not in ("evaluate", "ignore"):
             raise CloudWatchError(400, "ValidationError", f"Option {low_sample} is not supported. Supported options "
                                   "for parameter EvaluateLowSampleCountPercentile are evaluate and ignore.")
-        queries, expression = _alarm_queries(params.get("Metrics"))
+        queries, expression = alarm_queries(params.get("Metrics"))
         needed = ("EvaluationPeriods", "ComparisonOperator", "Threshold") + (
             () if queries else ("MetricName", "Namespace", "Period"))
         for required in needed:
@@ -639,44 +327,44 @@ class CloudWatchBackend:
                 raise CloudWatchError(400, "InvalidParameterCombination", "MetricName, Namespace, Statistic and "
                                       "ExtendedStatistic cannot be given with Metrics.")
             statistic = ""
-            params = {**params, "Period": _queries_period(queries), "Namespace": "", "MetricName": ""}
+            params = {**params, "Period": queries_period(queries), "Namespace": "", "MetricName": ""}
         elif params.get("Statistic") and params.get("ExtendedStatistic"):
             raise CloudWatchError(400, "InvalidParameterCombination",
                                   "Statistic and ExtendedStatistic are mutually exclusive.")
         elif params.get("ExtendedStatistic") is not None:
             if not PERCENTILE.fullmatch(str(statistic)):
-                raise _invalid(f"The value {statistic} for parameter ExtendedStatistic is not supported.")
+                raise invalid(f"The value {statistic} for parameter ExtendedStatistic is not supported.")
         elif statistic not in known_statistics():
-            raise _invalid("The parameter Statistic must be one of SampleCount, Average, Sum, "
+            raise invalid("The parameter Statistic must be one of SampleCount, Average, Sum, "
                            "Minimum, Maximum.")
         comparison = params["ComparisonOperator"]
         if comparison not in cloudwatch_enum("ComparisonOperator"):
-            raise _invalid(f"Invalid value for ComparisonOperator: {comparison}")
+            raise invalid(f"Invalid value for ComparisonOperator: {comparison}")
         if comparison not in threshold_comparisons():
-            raise _invalid(f"ComparisonOperator {comparison} compares with an anomaly detection band (ThresholdMetricId), "
+            raise invalid(f"ComparisonOperator {comparison} compares with an anomaly detection band (ThresholdMetricId), "
                            "which shiftsim does not emulate; use a threshold comparison.")
         period, evaluation = int(params["Period"]), int(params["EvaluationPeriods"])
         if period < 10 or (period % 60 and period not in (10, 20, 30)):
-            raise _invalid("Period must be 10, 20, 30 or a multiple of 60")
+            raise invalid("Period must be 10, 20, 30 or a multiple of 60")
         if evaluation < 1:
-            raise _invalid("EvaluationPeriods must be at least 1")
+            raise invalid("EvaluationPeriods must be at least 1")
         if period < 3600 and period * evaluation > 86_400:
-            raise _invalid("Metrics cannot be checked across more than a day (EvaluationPeriods * "
+            raise invalid("Metrics cannot be checked across more than a day (EvaluationPeriods * "
                            "Period must be <= 86400).")
         if period * evaluation > 604_800:
-            raise _invalid("Metrics cannot be checked across more than a week (EvaluationPeriods * "
+            raise invalid("Metrics cannot be checked across more than a week (EvaluationPeriods * "
                            "Period must be <= 604800).")
         datapoints = int(params.get("DatapointsToAlarm") or evaluation)
         if not 1 <= datapoints <= evaluation:
-            raise _invalid("DatapointsToAlarm must be between 1 and EvaluationPeriods")
+            raise invalid("DatapointsToAlarm must be between 1 and EvaluationPeriods")
         treatment = params.get("TreatMissingData") or "missing"
         if treatment not in TREATMENTS:
-            raise _invalid(f"TreatMissingData must be one of {', '.join(TREATMENTS)}")
+            raise invalid(f"TreatMissingData must be one of {', '.join(TREATMENTS)}")
         now = self.clock.now()
         old = self.alarms.get(name)
         if old is None:
             if name in self.composites:
-                raise _invalid(f"The alarm {name} is a composite alarm; a metric alarm needs a name of its own.")
+                raise invalid(f"The alarm {name} is a composite alarm; a metric alarm needs a name of its own.")
             self._hold("alarms")
         if old is not None and old.task is not None:
             old.task.cancel()
@@ -737,7 +425,7 @@ class CloudWatchBackend:
         if state == "ALARM":
             new = "ALARM"
             reason = (f"Threshold Crossed: {breaching} out of the last {alarm.evaluation_periods} "
-                      f"datapoints [{shown}] were {_comparison_words(alarm.comparison)} the threshold "
+                      f"datapoints [{shown}] were {comparison_words(alarm.comparison)} the threshold "
                       f"({alarm.threshold:g}) (minimum {alarm.datapoints_to_alarm} datapoint"
                       f"{'s' if alarm.datapoints_to_alarm > 1 else ''} for OK -> ALARM transition).")
         elif state == "INSUFFICIENT_DATA":
@@ -747,7 +435,7 @@ class CloudWatchBackend:
             new = "OK"
             reason = (f"Threshold Crossed: {len(values) - breaching} out of the last "
                       f"{alarm.evaluation_periods} datapoints [{shown}] were not "
-                      f"{_comparison_words(alarm.comparison)} the threshold ({alarm.threshold:g}).")
+                      f"{comparison_words(alarm.comparison)} the threshold ({alarm.threshold:g}).")
         self._transition(alarm, new, reason, boundary)
 
     def _alarm_value(self, alarm: Alarm, start: float, end: float) -> float | None:
@@ -793,7 +481,7 @@ class CloudWatchBackend:
             raise CloudWatchError(404, "ResourceNotFoundException", "Unknown")
         merged = {**self.tags.get(arn, {}), **{t["Key"]: t.get("Value", "") for t in tags}}
         if len(merged) > self.holdings.ceilings["tags"]:
-            raise _invalid(f"A resource can have at most {self.holdings.ceilings['tags']} tags.")
+            raise invalid(f"A resource can have at most {self.holdings.ceilings['tags']} tags.")
         self.tags[arn] = merged
 
     def untag_resource(self, arn: str, keys: list[str]) -> None:
@@ -826,7 +514,7 @@ class CloudWatchBackend:
         if not name:
             raise CloudWatchError(400, "MissingParameter", "The parameter AlarmName is required.")
         if name in self.alarms:
-            raise _invalid(f"The alarm {name} is a metric alarm; a composite alarm needs a name of its own.")
+            raise invalid(f"The alarm {name} is a metric alarm; a composite alarm needs a name of its own.")
         try:
             rule = parse_rule(str(params.get("AlarmRule") or ""))
         except RuleError as exc:
@@ -876,7 +564,7 @@ class CloudWatchBackend:
         if alarm is None:
             raise CloudWatchError(404, "ResourceNotFound", f"Alarm {name} not found")
         if state not in cloudwatch_enum("StateValue"):
-            raise _invalid(f"StateValue must be one of {', '.join(cloudwatch_enum('StateValue'))}")
+            raise invalid(f"StateValue must be one of {', '.join(cloudwatch_enum('StateValue'))}")
         alarm.state_reason_data = reason_data
         self._transition(alarm, state, reason, self.clock.now())
 
@@ -972,17 +660,3 @@ class CloudWatchBackend:
             found.append({"Namespace": ns, "MetricName": name,
                           "Dimensions": [{"Name": n, "Value": v} for n, v in sorted(dims)]})
         return found
-
-
-def _comparison_words(comparison: str) -> str:
-    return {"GreaterThanOrEqualToThreshold": "greater than or equal to",
-            "GreaterThanThreshold": "greater than", "LessThanThreshold": "less than",
-            "LessThanOrEqualToThreshold": "less than or equal to"}[comparison]
-
-
-def _with_unit(key: MetricKey, unit: str) -> MetricKey:
-    return key[0], f"{key[1]}\0{unit}", key[2]
-
-
-def _unit(metric_name: str) -> str:
-    return "Milliseconds" if metric_name == "Duration" else "Count"

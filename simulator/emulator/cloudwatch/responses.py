@@ -19,7 +19,9 @@ from xml.sax.saxutils import escape
 import cbor2
 from aiohttp import web
 
-from simulator.emulator.cloudwatch.models import Alarm, CloudWatchBackend, CloudWatchError, CompositeAlarm
+from simulator.emulator.cloudwatch.alarms import Alarm, CompositeAlarm
+from simulator.emulator.cloudwatch.metric_data import CloudWatchError
+from simulator.emulator.cloudwatch.models import CloudWatchBackend
 from simulator.emulator.json_protocol import epoch_seconds
 from simulator.emulator.member_types import member_type_error
 
