@@ -39,7 +39,7 @@ from simulator.loadgen.setup import install
 from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
 from simulator.report.analysis import format_summary
-from simulator.report.record import RunFolderError, claim_folder, new_run_id
+from simulator.report.record import RESULT_FILES, RunFolderError, claim_folder, new_run_id
 from simulator.report.results import verdict_exit_code, write_results
 from simulator.report.words import counted
 from simulator.scenario.day_profile import Profile
@@ -365,5 +365,13 @@ def main_rehearse(scenario: Scenario, **kwargs: Any) -> int:
     except KeyboardInterrupt:  # said by rehearse, with what was kept
         return EXIT_CODES["interrupted"]
     print(format_summary(result.summary))
-    print(f"results: {result.folder} (summary.json, timeline.png, timeline.svg, locust.html, locust_*.csv)")
+    print(results_line(result.folder))
     return verdict_exit_code(result.summary)
+
+
+def results_line(folder: Path) -> str:
+    """Where the run's results are, naming the files a user reads that this run wrote."""
+    named = [name for name in RESULT_FILES if (folder / name).exists()]
+    if any(folder.glob("locust_*.csv")):
+        named.append("locust_*.csv")
+    return f"results: {folder} ({', '.join(named)})"

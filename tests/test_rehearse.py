@@ -41,8 +41,12 @@ def test_shipped_scenarios(tmp_path, name, outcome):
     assert progress and not re.search(r"\b\d{4,} (invocations|errors)\b", done.stdout), progress  # 1,241, not 1241
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["deployment"]["outcome"] == outcome and summary["verdict"]["passed"]
-    for produced in ("timeline.png", "timeline.svg", "locust.html", "locust_stats.csv", "invocations.bin"):
+    for produced in ("timeline.png", "timeline.svg", "locust.html", "locust_stats.csv", "invocations.bin",
+                     "flow_logs.jsonl"):
         assert (folder / produced).stat().st_size > 0
+    # the last line names the files a user reads, the flow logs among them
+    assert done.stdout.splitlines()[-1] == (f"results: {folder} (summary.json, timeline.png, timeline.svg, "
+                                            "flow_logs.jsonl, locust.html, locust_*.csv)")
     with open(folder / "locust_stats.csv", newline="") as stats:  # Locust's figures, to the last invocation
         counted = {row["Name"]: int(row["Request Count"]) for row in csv.DictReader(stats)}
     assert counted["Aggregated"] == summary["invocations"] == sum(v["invocations"] for v in summary["versions"].values())
