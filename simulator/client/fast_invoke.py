@@ -12,7 +12,6 @@ reads it. tests/client/test_fast_invoke.py shows both paths send the same reques
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +25,7 @@ from simulator.client.request_templates import (
     CurrentSigner,
     Prepared,
     RequestTemplate,
-    TemplateSigner,
+    json_error,
     origin_for,
     preparing_only,
     timestamp,
@@ -128,9 +127,7 @@ class FastLambdaInvoker:
         return await self._send(template, payload)
 
     async def _send(self, template: RequestTemplate, payload: bytes) -> RawInvocation:
-        signer = await self.signer.now()
-        if template.signer is None or template.signer.signer is not signer:
-            template.use(TemplateSigner(signer, template.url, template.signed))
+        template.sign_with(await self.signer.now())
         try:
             response = await self._origin(template.origin_url).request(template.request(timestamp(), payload))
         except OSError as exc:  # HttpError included: no well-formed answer
@@ -161,13 +158,5 @@ def _read(status: int, headers: Any, body: bytes) -> RawInvocation:
         return RawInvocation(status=status, executed_version=headers.get("x-amz-executed-version"),
                              function_error=headers.get("x-amz-function-error"), payload=body,
                              injected=injected)
-    code = (headers.get("x-amzn-errortype") or "").split(":")[0]
-    message = ""
-    try:
-        parsed = json.loads(body) if body else {}
-        if isinstance(parsed, dict):
-            code = code or str(parsed.get("__type") or parsed.get("code") or "").rsplit("#", 1)[-1]
-            message = str(parsed.get("message") or parsed.get("Message") or "")
-    except ValueError:
-        pass
+    code, message = json_error(headers, body, ("__type", "code"))
     return RawInvocation(status=status, error_code=code or str(status), error_message=message, injected=injected)

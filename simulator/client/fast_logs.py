@@ -8,7 +8,6 @@ tests/client/test_fast_logs.py shows both send the same request and meet the sam
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ from simulator.client.request_templates import (
     CurrentSigner,
     Prepared,
     RequestTemplate,
-    TemplateSigner,
+    json_error,
     origin_for,
     preparing_only,
     timestamp,
@@ -49,14 +48,13 @@ class FastPutLogEvents:
         template = self.templates.get((group, stream))
         if template is None:
             template = self.templates[(group, stream)] = await self._prepare(group, stream, first_event)
-        signer = await self.signer.now()
-        if template.signer is None or template.signer.signer is not signer:
-            template.use(TemplateSigner(signer, template.url, template.signed))
+        template.sign_with(await self.signer.now())
         if self.origin is None:
             self.origin = origin_for(template.origin_url, 1, self.socket_factory)
         response = await self.origin.request(template.request(timestamp(), body))
         if response.status >= 300:
-            raise PutLogEventsError(response.status, *_error(response.headers, response.body))
+            code, message = json_error(response.headers, response.body)
+            raise PutLogEventsError(response.status, code or "Unknown", message)
 
     async def _prepare(self, group: str, stream: str, first_event: dict[str, Any]) -> RequestTemplate:
         token = preparing_only.set(True)
@@ -78,16 +76,3 @@ def _capture(request: Any, **kwargs: Any) -> None:
     if preparing_only.get():
         raise Prepared(request)
 
-
-def _error(headers: Any, body: bytes) -> tuple[str, str]:
-    """(code, message) of a JSON 1.1 error answer, as botocore's parser reads them."""
-    code = (headers.get("x-amzn-errortype") or "").split(":")[0]
-    message = ""
-    try:
-        parsed = json.loads(body) if body else {}
-    except ValueError:
-        parsed = {}
-    if isinstance(parsed, dict):
-        code = code or str(parsed.get("__type") or "").rsplit("#", 1)[-1]
-        message = str(parsed.get("message") or parsed.get("Message") or "")
-    return code or "Unknown", message
