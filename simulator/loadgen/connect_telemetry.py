@@ -59,10 +59,8 @@ SEND_LOGS_AT_BYTES = 256 * 1024
 
 class FlowLogSink(Protocol):
     """Where the entries' lines go, a beat's in one piece: the run folder's file, or on a worker against
-    AWS, its report to the master (simulator.loadgen.flow_log_relay)."""
-
-    path: Path
-    error: OSError | None
+    AWS, its report to the master (simulator.loadgen.flow_log_relay). Closing it says what it could
+    not keep."""
 
     def write(self, lines: bytes) -> None: ...
 
@@ -89,7 +87,7 @@ class ConnectTelemetry:
         self.arns: dict[str, str] = {}
         self.file: FlowLogSink | None = None  # the run folder's file, or a worker's lines for the master
         if folder is not None and instance.flow_logs:
-            self.file = BackgroundFile(folder / "flow_logs.jsonl")
+            self.file = BackgroundFile(folder / "flow_logs.jsonl", what="the flow logs")
         elif relay is not None and instance.flow_logs:
             self.file = relay
         # blocks are noted only where their entries go somewhere
@@ -156,7 +154,7 @@ class ConnectTelemetry:
                     due = loop.time() + self.flush_every
                     sending = asyncio.ensure_future(self.flush(logs_client, cloudwatch_client))
                 elif self.texts_size >= SEND_LOGS_AT_BYTES:
-                    sending = asyncio.ensure_future(self._publish(logs_client, None))
+                    sending = asyncio.ensure_future(self.flush(logs_client))
         finally:  # what gathered since the last flush, if the emulator still answers within a second or two
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._last_flush(sending, logs_client, cloudwatch_client)),
@@ -208,12 +206,9 @@ class ConnectTelemetry:
 
         return (batch(start, end) for start, end in batch_bounds(texts, max_bytes=SEND_LOGS_AT_BYTES))
 
-    async def flush(self, logs_client: Any, cloudwatch_client: Any) -> None:
-        """Publish the flow log entries and the metrics gathered since the last flush."""
-        await self._publish(logs_client, cloudwatch_client)
-
-    async def _publish(self, logs_client: Any, cloudwatch_client: Any | None) -> None:
-        """Send the flow log entries made so far, and the metrics too unless `cloudwatch_client` is None."""
+    async def flush(self, logs_client: Any, cloudwatch_client: Any | None = None) -> None:
+        """Publish the flow log entries made so far, and the metrics gathered since the last flush too
+        unless `cloudwatch_client` is None."""
         batches = self._batches()
         counts = Counter[tuple[str, str, int]]()
         if cloudwatch_client is not None:
@@ -222,7 +217,7 @@ class ConnectTelemetry:
             return
         try:
             await self._put_logs(logs_client, batches)
-            if counts and self.instance.metrics and cloudwatch_client is not None:
+            if counts and self.instance.metrics:
                 await self._put_metrics(cloudwatch_client, counts)
         except Exception as exc:  # a publishing failure is said, never a contact's failure
             self.failures += 1
@@ -260,8 +255,6 @@ class ConnectTelemetry:
         file, self.file = self.file, None
         if file is not None:
             file.close()
-            if file.error is not None:
-                log.warning("shiftsim: the flow logs could not all be written to %s: %s", file.path, file.error)
 
 
 def batch_bounds(messages: list[str], *, max_bytes: int = LOGS_MAX_BATCH_BYTES,

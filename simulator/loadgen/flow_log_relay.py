@@ -29,8 +29,6 @@ class WorkerFlowLogs:
     loop (as a run folder's file is), taken by the hub's report."""
 
     def __init__(self, max_bytes: int = MAX_WAITING_BYTES) -> None:
-        self.path = Path(f"the master's run folder/{FILE_NAME}")  # for a message only
-        self.error: OSError | None = None
         self.max_bytes = max_bytes
         self._lock = _allocate_lock()
         self._chunks: list[bytes] = []
@@ -68,16 +66,13 @@ class RelayedFlowLogs:
         self.dropped += dropped or 0
         if lines:
             if self.file is None:
-                self.file = BackgroundFile(self.folder / FILE_NAME)
+                self.file = BackgroundFile(self.folder / FILE_NAME, what="the flow logs")
             self.file.write(lines)
 
     def close(self) -> None:
         """Write what was relayed to its end; say what the file lacks."""
         if self.file is not None:
             self.file.close()
-            if self.file.error is not None:
-                log.warning("shiftsim: the flow logs could not all be written to %s: %s", self.file.path,
-                            self.file.error)
         if self.dropped:
             log.warning("shiftsim: %d flow log entries from the workers are not in %s: more than %d MB of them "
                         "waited for a report to the master (run fewer invocations per worker, or more workers)",

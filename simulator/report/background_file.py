@@ -11,10 +11,13 @@ gevent-patched process (a patched thread would be a greenlet on the hub, which b
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from gevent import monkey
+
+log = logging.getLogger("shiftsim")
 
 _start_new_thread = monkey.get_original("_thread", "start_new_thread")
 _allocate_lock = monkey.get_original("_thread", "allocate_lock")
@@ -24,14 +27,16 @@ _SimpleQueue = monkey.get_original("queue", "SimpleQueue")
 class BackgroundFile:
     """Bytes appended to `path` in the order given, by a thread of its own."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, what: str = "the file") -> None:
         self.path = path
+        self.what = what  # as a warning names it
         self._file = path.open("ab")
         self._queue: Any = _SimpleQueue()
         self._done = _allocate_lock()
         self._done.acquire()
         self.error: OSError | None = None  # the first write that failed (the disk full): later ones are dropped
         self.closed = False
+        self._said = False
         _start_new_thread(self._write_all, ())
 
     def write(self, data: bytes) -> None:
@@ -40,13 +45,16 @@ class BackgroundFile:
 
     def close(self, wait: bool = True) -> None:
         """Write what was queued, then close the file; with `wait`, return when it is closed (a later
-        call with `wait` waits too)."""
+        call with `wait` waits too), having warned once if some of it could not be written."""
         if not self.closed:
             self.closed = True
             self._queue.put(None)
         if wait:
             self._done.acquire()
             self._done.release()
+            if self.error is not None and not self._said:
+                self._said = True
+                log.warning("shiftsim: %s could not all be written to %s: %s", self.what, self.path, self.error)
 
     def _write_all(self) -> None:
         try:

@@ -3,6 +3,7 @@ on the disk, and what was written is all there, in order, once closed."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -41,11 +42,15 @@ def test_closed_twice_and_written_after_close_without_error(tmp_path):
     assert (tmp_path / "log").read_bytes() == b"one\n"
 
 
-def test_a_failed_write_is_kept_and_the_writer_goes_on():
+def test_a_failed_write_is_kept_and_the_writer_goes_on(caplog):
     """A disk that is full (Linux's /dev/full refuses every write): the first error is kept for
-    whoever asks, and closing still returns."""
-    file = BackgroundFile(Path("/dev/full"))
+    whoever asks, closing still returns, and the close that waits says so, once."""
+    file = BackgroundFile(Path("/dev/full"), what="the flow logs")
     file.write(b"a" * 100)
     file.write(b"b" * 100)
-    file.close()
+    with caplog.at_level(logging.WARNING, logger="shiftsim"):
+        file.close()
+        file.close()
     assert isinstance(file.error, OSError)
+    said = [r.getMessage() for r in caplog.records if "could not all be written" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("shiftsim: the flow logs could not all be written to /dev/full: ")
