@@ -66,6 +66,10 @@ class _ClientGone(logging.Filter):
 logging.getLogger("aiohttp.server").addFilter(_ClientGone())
 
 
+# Lambda's lines of one invocation, waiting for a read: (group, version, emulated start, end, record)
+PendingLines = tuple[str, str, float, float, LogRecord]
+
+
 class Emulator:
     """The state of the emulated account: every service model, on one clock."""
 
@@ -83,7 +87,7 @@ class Emulator:
         self.lambda_.observers.append(self.cloudwatch.record_lambda)
         self.logs = LogsBackend(self.clock, region=self.scenario.region, account=self.scenario.account,
                                 put_metric=self.cloudwatch.put_metric_data, holdings=self.holdings)
-        self._lambda_pending: deque[tuple[str, str, float, float, LogRecord]] = deque(maxlen=EVENTS_KEPT)
+        self._lambda_pending: deque[PendingLines] = deque(maxlen=EVENTS_KEPT)
         self.logs.before_read = self._write_lambda_logs
         self.lambda_.log_sink = self._lambda_log
         self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
@@ -206,7 +210,7 @@ class Emulator:
         for entry in pending:
             self._write_lambda_log(entry)
 
-    def _write_lambda_log(self, entry: tuple[str, str, float, float, LogRecord]) -> None:
+    def _write_lambda_log(self, entry: PendingLines) -> None:
         group, version, started, ended, record = entry
         stream = f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
         try:
