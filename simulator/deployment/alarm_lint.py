@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.deployment.composite_rule import RuleError, parse_rule
+from simulator.deployment.alarm_inputs import metric_alarms_behind
 from simulator.deployment.plan import predefined_configs
 from simulator.deployment.vocabulary import lambda_dimension_sets
 from simulator.scenario.day_profile import Profile
@@ -70,35 +70,6 @@ def flow_facts(flows: Any, deployed_alias_arn: str) -> FlowFacts:
                      sum(1 for b in blocks if b.response_validation == "STRING_MAP" and b.function_arn == deployed_alias_arn))
 
 
-def _metric_alarms_behind(names: tuple[str, ...] | list[str], declared: dict[str, AlarmSpec],
-                          ) -> tuple[list[AlarmSpec], list[tuple[str, str]]]:
-    """The metric alarms the group's alarms watch: its own, and those its composite alarms' rules
-    name (through composites too); and each (composite, name) whose name the stack does not declare."""
-    found: dict[str, AlarmSpec] = {}
-    unknown: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    todo: list[tuple[str | None, str]] = [(None, name) for name in names]
-    while todo:
-        composite, name = todo.pop(0)
-        alarm = declared.get(name)
-        if alarm is None:
-            if composite is not None:
-                unknown.append((composite, name))
-            continue
-        if name in seen:
-            continue
-        seen.add(name)
-        if alarm.rule is None:
-            found[name] = alarm
-            continue
-        try:
-            named = sorted(parse_rule(alarm.rule).alarms)
-        except RuleError:  # said when the emulator puts it (bad input, exit 2)
-            continue
-        todo.extend((name, n) for n in named)
-    return list(found.values()), unknown
-
-
 def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts()) -> list[str]:
     """One line per problem of the deployment group's alarms, each with its fix."""
     spec = scenario.deployment
@@ -114,7 +85,7 @@ def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts()) -> list[str]
     for name in missing:
         lines.append(f"alarm {name}: the deployment group names it, and the stack does not declare it: CodeDeploy "
                      "cannot read it; fix: declare the alarm, or remove it from the group")
-    alarms, unknown = _metric_alarms_behind(spec.alarms, declared)
+    alarms, unknown = metric_alarms_behind(spec.alarms, declared)
     for composite, name in unknown:
         lines.append(f"composite alarm {composite}: its rule names alarm {name}, which the stack does not declare: "
                      f"ALARM({name}) is never true; fix: declare the alarm, or name one the stack has")

@@ -37,6 +37,7 @@ from simulator.connect.flow import Action, Flow
 from simulator.connect.flow_log import EntryText, NotedBlock, flow_arn
 from simulator.connect.interpreter import ContactState
 from simulator.connect.invoke import InvokeOutcome
+from simulator.deployment.alarm_inputs import FLOW_LOGS, METRICS
 from simulator.deployment.vocabulary import (
     LOGS_EVENT_OVERHEAD,
     LOGS_MAX_BATCH_BYTES,
@@ -55,6 +56,7 @@ FORMAT_AT_MOST = 256  # blocks made entries between two turns of the contacts' l
 # takes 1 MB): a second's entries sent at once held the contacts' loop, and then the emulator's, for
 # tens of milliseconds, and the invocations waiting behind them were timed as Lambda's latency.
 SEND_LOGS_AT_BYTES = 256 * 1024
+_SAID = {FLOW_LOGS: "flow logs", METRICS: "AWS/Connect metrics"}
 
 
 class FlowLogSink(Protocol):
@@ -94,7 +96,8 @@ class ConnectTelemetry:
         self.noting = instance.flow_logs and (self.file is not None or publish)
         self.stream = f"{instance.instance_id}"
         self.ready = False
-        self.failures = 0
+        # what could not be published, by what it is ("flow_logs", "metrics"): [failed flushes, the first error]
+        self.unpublished: dict[str, list[Any]] = {}
         self.endpoint_gone = endpoint_gone  # its death is said once, by whoever watches it: not again here
 
     def block_ran(self, flow: Flow, action: Action, state: ContactState, outcome: InvokeOutcome | None,
@@ -217,12 +220,19 @@ class ConnectTelemetry:
             return
         try:
             await self._put_logs(logs_client, batches)
-            if counts and self.instance.metrics:
+        except Exception as exc:  # said, and noted for the verdict (an alarm may read them); never a contact's failure
+            self._failed(FLOW_LOGS, exc)
+        if counts and self.instance.metrics:
+            try:
                 await self._put_metrics(cloudwatch_client, counts)
-        except Exception as exc:  # a publishing failure is said, never a contact's failure
-            self.failures += 1
-            if self.failures == 1 and not self.endpoint_gone():
-                log.warning("shiftsim: the Connect instance's logs and metrics could not be published: %s", exc)
+            except Exception as exc:
+                self._failed(METRICS, exc)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        noted = self.unpublished.setdefault(what, [0, f"{type(exc).__name__}: {exc}"[:300]])
+        noted[0] += 1
+        if noted[0] == 1 and not self.endpoint_gone():
+            log.warning("shiftsim: the Connect instance's %s could not be published: %s", _SAID[what], exc)
 
     async def _put_logs(self, client: Any, batches: Iterator[tuple[dict[str, Any], bytes]]) -> None:
         batch = next(batches, None)

@@ -64,6 +64,7 @@ from simulator.loadgen.traffic import (
     plan_traffic,
     users_for,
 )
+from simulator.loadgen.unpublished_reports import UnpublishedReports
 from simulator.report.record import COLUMNS, RecordWriter, RunFolderError, claim_folder, new_run_id
 
 log = logging.getLogger("shiftsim.loadgen")
@@ -151,6 +152,7 @@ class LoadSession:
         self._batch = RequestBatch(REQUEST_TYPE)  # used when only Locust's statistics listen
         self.unsent_rows: list[tuple[Any, ...]] = []
         self.load_errors = LoadErrors(worker=isinstance(environment.runner, WorkerRunner))
+        self.unpublished = UnpublishedReports()  # what the instance could not publish (a master's: its workers')
         self.recording = False
         self.record: RecordWriter | None = None
         self.run_id = ""
@@ -311,6 +313,7 @@ class LoadSession:
         self.rows_by_worker.clear()
         self.workers_lost.clear()
         self.load_errors.clear()
+        self.unpublished.clear()
         if self.reporter is None or self.reporter.dead:
             self.reporter = gevent.spawn(self._report_forever)
         self.ready.set()
@@ -615,7 +618,11 @@ class LoadSession:
             if self.traffic is not None and mean is not None and not self.distributed:  # were late starts the users'?
                 self.run_info["callers"] = {"users": self.contacts_peak, "contact_s": round(mean, 4),
                                             "driven_per_second": self.traffic.driven_per_second}
-            if errors or refused or "callers" in self.run_info or "flow_logs_dropped" in self.run_info:
+            unpublished = self.unpublished.run_info(
+                self.options.scenario, self.telemetry.unpublished if self.telemetry is not None else None)
+            if unpublished:  # withholds the verdict where a group's alarm reads it (analysis)
+                self.run_info["reports_unpublished"] = unpublished
+            if errors or refused or unpublished or "callers" in self.run_info or "flow_logs_dropped" in self.run_info:
                 self.record.describe_run(self.run_info)
             self.record.close()
             if self.recorded != self.said_recorded:  # workers' final reports came after the test stopped
@@ -714,6 +721,8 @@ class LoadSession:
         data["shiftsim_rows"] = self.unsent_rows
         data["shiftsim_contact_ends"] = self.unsent_ends
         data["shiftsim_load_errors"] = self.load_errors.take_unsent()
+        if self.telemetry is not None and self.telemetry.unpublished:
+            data["shiftsim_reports_unpublished"] = self.telemetry.unpublished
         self.unsent_rows, self.unsent_ends = [], []
         if self.worker_flow_logs is not None:
             data["shiftsim_flow_logs"], data["shiftsim_flow_logs_dropped"] = self.worker_flow_logs.take()
@@ -744,6 +753,7 @@ class LoadSession:
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
         self.load_errors.merge(data.get("shiftsim_load_errors"))
+        self.unpublished.heard(client_id, data.get("shiftsim_reports_unpublished"))
         ends = data.get("shiftsim_contact_ends")
         if ends and self.record is not None and not self.closed:
             self.record.contacts_ended(ends)

@@ -663,7 +663,19 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
             + ", ".join(f"{kind}: {counted(r['requests'], 'request')} past {r['ceiling']:,}"
                         for kind, r in sorted(refused.items()))
             + "): raise them with $SHIFTSIM_EMULATOR_CEILINGS (docs/emulator.md)")
+    deployed = bool((summary.get("deployment") or {}).get("deployment_id"))
+    for what, noted in sorted((run_info.get("reports_unpublished") or {}).items()):
+        if noted.get("read_by") and deployed:  # those alarms missed it: their part, the rollback, was not rehearsed
+            why_not.append(
+                f"{_unpublished(what, noted)}: the deployment group's alarm(s) {', '.join(noted['read_by'])} read "
+                "them, so what they would have done (roll back) was not rehearsed")
     return why_not
+
+
+def _unpublished(what: str, noted: dict[str, Any]) -> str:
+    said = {"flow_logs": "flow logs", "metrics": "AWS/Connect metrics"}.get(what, what)
+    return (f"the simulated Connect instance's {said} could not all be published to the emulator "
+            f"({counted(noted['failed_flushes'], 'failed flush', 'failed flushes')}; first: {noted['first_error']})")
 
 
 def _default_gate(summary: dict[str, Any], check: Any) -> None:
@@ -832,6 +844,11 @@ def format_summary(summary: dict[str, Any]) -> str:
                      + (f"; {left_out:,} within {RACE_REAL_S * 1000:g} ms of a weight change not counted" if left_out else ""))
     for note in (summary.get("run_info") or {}).get("notes") or ():
         lines.append(f"  NOTE: {note}")
+    for what, noted in sorted(((summary.get("run_info") or {}).get("reports_unpublished") or {}).items()):
+        if not noted.get("read_by") or not d.get("deployment_id"):
+            lines.append(f"  NOTE: {_unpublished(what, noted)}; " + (
+                f"the deployment group's alarm(s) {', '.join(noted['read_by'])} read them (no deployment ran)"
+                if noted.get("read_by") else "no alarm of the deployment group reads them"))
     lost = (summary.get("run_info") or {}).get("workers_lost")
     if lost:
         lines.append("  workers that disappeared (their rows up to then are kept): "

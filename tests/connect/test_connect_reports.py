@@ -258,3 +258,86 @@ def test_a_beats_blocks_are_made_entries_a_few_at_a_time_and_written_once(tmp_pa
     entries = [json.loads(line) for line in (tmp_path / "flow_logs.jsonl").read_text().splitlines()]
     assert [json.loads(text) for text in telemetry.texts] == entries
     assert [e["Timestamp"] for e in entries] == sorted(e["Timestamp"] for e in entries)
+
+
+def test_what_the_instance_cannot_publish_is_noted_by_what_it_is_and_the_rest_still_goes(tmp_path, emulator):
+    """The instance's log group deleted under a running test (a retention job, a colleague's cleanup):
+    its flow logs fail with CloudWatch Logs' own error, noted for the verdict (an alarm may read them),
+    and its AWS/Connect metrics are still published (one failure used to take both down)."""
+    from simulator.client.aws import Target, client
+
+    flows = flow_with(tmp_path, "Enabled")
+    telemetry = ConnectTelemetry(ConnectInstance(), region="us-east-1", account="123456789012", now=time.time)
+    hooks = Hooks((False, None), (False, None))  # each an error branch taken: ContactFlowErrors
+    hooks.block_ran = telemetry.block_ran
+
+    async def main() -> None:
+        async with client(Target("local", emulator.url), "logs", retries=False) as logs, \
+                client(Target("local", emulator.url), "cloudwatch", retries=False) as cloudwatch:
+            await run_contact(flows, ContactState(Contact()), hooks)
+            await telemetry.flush(logs)  # the group and its stream made, the first entries in
+            assert telemetry.unpublished == {}
+            emulator.boto3("logs").delete_log_group(logGroupName="/aws/connect/shiftsim")
+            await run_contact(flows, ContactState(Contact()), hooks)
+            await telemetry.flush(logs, cloudwatch)
+            if telemetry.sender is not None:
+                telemetry.sender.close()
+
+    asyncio.run(main())
+    ((failed, first),) = [telemetry.unpublished.pop("flow_logs")]
+    assert failed == 1 and "ResourceNotFoundException" in first and telemetry.unpublished == {}
+    cloudwatch = emulator.boto3("cloudwatch")
+    (metric,) = cloudwatch.list_metrics(Namespace="AWS/Connect", MetricName="ContactFlowErrors")["Metrics"]
+    points = cloudwatch.get_metric_statistics(Namespace="AWS/Connect", MetricName="ContactFlowErrors",
+                                              Dimensions=metric["Dimensions"], StartTime=time.time() - 600,
+                                              EndTime=time.time() + 600, Period=60, Statistics=["Sum"])["Datapoints"]
+    assert sum(p["Sum"] for p in points) == 2
+
+
+def test_a_run_whose_alarm_could_not_read_the_flow_logs_is_not_judged(tmp_path):
+    """The deployment guarded by an alarm on a metric filter of the instance's flow logs, and the log
+    group deleted under the running test: the alarm can no longer see what Connect rejects, so the run
+    did not rehearse the rollback. Its verdict is withheld (exit 3) and says why, never a PASS or FAIL
+    of the deployment."""
+    import boto3
+
+    text = SCENARIO.read_text().replace("[deployment]\n", """[[alarms]]
+name = "FailedResults"
+namespace = "Connect/Flows"
+metric = "LambdaFailedResults"
+evaluation_periods = 1
+
+[deployment]
+alarms = ["FailedResults"]
+""")
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(text)
+    serve = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--scenario", str(scenario),
+                              "--time-scale", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        url = serve.stdout.readline().rsplit(" ", 1)[1].strip()
+        locust = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py"),
+                                   "--headless", "-u", "10", "-r", "10", "-t", "12s", "--endpoint-url", url,
+                                   "--scenario", str(scenario), "--deploy-after", "1", "--results-dir",
+                                   str(tmp_path / "results")],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        logs = boto3.client("logs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
+                            aws_secret_access_key="y")
+        wait_for(lambda: logs.describe_log_streams(logGroupName="/aws/connect/shiftsim")["logStreams"], 120)  # publishing
+        logs.delete_log_group(logGroupName="/aws/connect/shiftsim")
+        _, stderr = locust.communicate(timeout=180)
+        (run,) = (tmp_path / "results").iterdir()
+        unpublished = json.loads((run / "run.json").read_text())["reports_unpublished"]
+        assert set(unpublished) == {"flow_logs"}, unpublished
+        assert unpublished["flow_logs"]["read_by"] == ["FailedResults"]
+        assert "ResourceNotFoundException" in unpublished["flow_logs"]["first_error"]
+        verdict = json.loads((run / "summary.json").read_text())["verdict"]
+        assert verdict["judged"] is False and locust.returncode == 3, stderr[-2000:]
+        assert ("the simulated Connect instance's flow logs could not all be published to the emulator ("
+                in verdict["why_not_judged"])
+        assert ("the deployment group's alarm(s) FailedResults read them, so what they would have done (roll back) "
+                "was not rehearsed") in verdict["why_not_judged"]
+        assert "verdict: COULD NOT JUDGE" in stderr
+    finally:
+        serve.terminate()
+        serve.wait(30)

@@ -198,20 +198,29 @@ def test_a_load_that_raised_is_not_judged_whatever_it_recorded(tmp_path, process
     assert "verdict: COULD NOT JUDGE" in done.stderr
 
 
-def test_a_run_the_emulator_refused_at_its_own_ceiling_is_not_judged(tmp_path):
-    """One log group at most: the emulator refuses Lambda's and the Connect instance's own, which AWS
-    would have made. Nothing the verdict checks fails, and yet the run is not AWS's: no verdict."""
+@pytest.mark.parametrize("processes", [[], processes_on_a_free_port()])
+def test_a_run_the_emulator_refused_at_its_own_ceiling_is_not_judged(tmp_path, processes):
+    """One log group at most: Lambda's is made first (before any CloudWatch Logs request is served), and
+    the Connect instance's is refused, which AWS would have made. Nothing the verdict checks fails, and
+    yet the run is not AWS's: no verdict. What the instance could not publish is said too, a worker's
+    carried to its master (no alarm of the seed's group reads it)."""
     done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", "4s", "--prompt-time", "fixed:0", "--rate", "200",
-                               env={**ENV, "SHIFTSIM_EMULATOR_CEILINGS": json.dumps({"log groups": 1})})
+                               *processes, env={**ENV, "SHIFTSIM_EMULATOR_CEILINGS": json.dumps({"log groups": 1})})
     assert done.returncode == 3, done.stderr[-2000:]
     (run,) = list(results.iterdir())
     summary = json.loads((run / "summary.json").read_text())
     assert summary["errors"] == 0 and all(c["passed"] for c in summary["verdict"]["checks"])
-    refused = json.loads((run / "run.json").read_text())["emulator_refused"]
+    run_info = json.loads((run / "run.json").read_text())
+    refused = run_info["emulator_refused"]
     assert set(refused) == {"log groups"} and refused["log groups"]["ceiling"] == 1
     assert refused["log groups"]["requests"] >= 1
     assert ("the emulator refused requests at its own ceilings, which AWS would have taken (log groups: "
             in summary["verdict"]["why_not_judged"])
+    unpublished = run_info["reports_unpublished"]
+    assert set(unpublished) == {"flow_logs"} and unpublished["flow_logs"]["read_by"] == []
+    assert unpublished["flow_logs"]["failed_flushes"] >= 1  # a master runs no contacts: there, a worker's
+    assert "LimitExceededException" in unpublished["flow_logs"]["first_error"]
+    assert "NOTE: the simulated Connect instance's flow logs could not all be published to the emulator (" in done.stderr
 
 
 @pytest.mark.parametrize("spawn_rate", ["20", "640"])  # 640: users arrive before a worker's init has run

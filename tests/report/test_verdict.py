@@ -168,6 +168,25 @@ def test_a_run_the_emulator_refused_at_its_ceilings_is_not_judged(tmp_path):
         "(docs/emulator.md)")
 
 
+def test_what_the_instance_could_not_publish_withholds_the_verdict_only_where_a_groups_alarm_reads_it(tmp_path):
+    """Flow logs the emulator did not take: an alarm of the group that reads them (a metric filter) could
+    not roll back, so no verdict; read by no alarm, the run is judged and the summary says what was lost."""
+    noted = {"failed_flushes": 2, "first_error": "ResourceNotFoundException: The specified log group does not exist."}
+    summary, verdict, _ = judged(tmp_path / "read", run_info={"reports_unpublished": {
+        "flow_logs": {**noted, "read_by": ["FailedResults"]}}})
+    assert verdict["judged"] is False and verdict_exit_code(summary) == 3
+    assert verdict["why_not_judged"] == (
+        "the simulated Connect instance's flow logs could not all be published to the emulator (2 failed flushes; "
+        "first: ResourceNotFoundException: The specified log group does not exist.): the deployment group's "
+        "alarm(s) FailedResults read them, so what they would have done (roll back) was not rehearsed")
+    summary, verdict, _ = judged(tmp_path / "unread", run_info={"reports_unpublished": {
+        "metrics": {**noted, "failed_flushes": 1, "read_by": []}}})
+    assert verdict["judged"] is True and verdict_exit_code(summary) == 0
+    assert ("  NOTE: the simulated Connect instance's AWS/Connect metrics could not all be published to the emulator "
+            "(1 failed flush; first: ResourceNotFoundException: The specified log group does not exist.); no alarm "
+            "of the deployment group reads them") in format_summary(summary).splitlines()
+
+
 def test_the_judge_claims_no_contacts_spared_before_anything_differed(tmp_path):
     """A version slower by 50 ms with no error and no injected fault: the judge flags latency, but
     nothing the callers met differed before it, so no "would have spared" is printed."""

@@ -1,0 +1,81 @@
+"""What the deployment group's alarms read: the metric alarms behind its alarms (through composite
+rules), and which of them read what the simulated Connect instance publishes (its AWS/Connect
+metrics, or a metric filter's metric on its flow log group). A run whose instance could not publish
+that did not rehearse those alarms, nor the rollback they guard. Pure: the scenario in, names out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.deployment.composite_rule import RuleError, parse_rule
+from simulator.scenario.spec import AlarmSpec, Scenario
+
+FLOW_LOGS, METRICS = "flow_logs", "metrics"  # what the instance publishes, as ConnectTelemetry names it
+
+
+def metric_alarms_behind(names: tuple[str, ...] | list[str], declared: dict[str, AlarmSpec],
+                         ) -> tuple[list[AlarmSpec], list[tuple[str, str]]]:
+    """The metric alarms the group's alarms watch: its own, and those its composite alarms' rules
+    name (through composites too); and each (composite, name) whose name the stack does not declare."""
+    found: dict[str, AlarmSpec] = {}
+    unknown: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    todo: list[tuple[str | None, str]] = [(None, name) for name in names]
+    while todo:
+        composite, name = todo.pop(0)
+        alarm = declared.get(name)
+        if alarm is None:
+            if composite is not None:
+                unknown.append((composite, name))
+            continue
+        if name in seen:
+            continue
+        seen.add(name)
+        if alarm.rule is None:
+            found[name] = alarm
+            continue
+        try:
+            named = sorted(parse_rule(alarm.rule).alarms)
+        except RuleError:  # said when the emulator puts it (bad input, exit 2)
+            continue
+        todo.extend((name, n) for n in named)
+    return list(found.values()), unknown
+
+
+def alarms_reading_the_instance(scenario: Scenario) -> dict[str, list[str]]:
+    """The group's metric alarms that read what the Connect instance publishes, each with what it
+    reads ("metrics", "flow_logs")."""
+    if scenario.deployment is None:
+        return {}
+    sources: dict[tuple[str, str], str] = {}
+    if scenario.connect.flow_logs:
+        sources.update({(f.namespace, f.metric): FLOW_LOGS for f in scenario.metric_filters
+                        if f.log_group == scenario.connect.log_group})
+    alarms, _ = metric_alarms_behind(scenario.deployment.alarms, {a.name: a for a in scenario.alarms})
+    reading: dict[str, list[str]] = {}
+    for alarm in alarms:
+        kinds = {kind for namespace, metric in _metrics(alarm)
+                 if (kind := _source(namespace, metric, sources, scenario.connect.metrics)) is not None}
+        if kinds:
+            reading[alarm.name] = sorted(kinds)
+    return reading
+
+
+def _metrics(alarm: AlarmSpec) -> list[tuple[str, str]]:
+    """The (namespace, metric name) pairs an alarm reads: its metric, or its metric math's metrics."""
+    queries: Any = (alarm.parameters or {}).get("Metrics")
+    if not queries:
+        return [(alarm.namespace, alarm.metric)]
+    found = []
+    for query in queries if isinstance(queries, list) else ():
+        metric = ((query or {}).get("MetricStat") or {}).get("Metric") or {} if isinstance(query, dict) else {}
+        if isinstance(metric, dict) and metric.get("Namespace") and metric.get("MetricName"):
+            found.append((str(metric["Namespace"]), str(metric["MetricName"])))
+    return found
+
+
+def _source(namespace: str, metric: str, filtered: dict[tuple[str, str], str], metrics_on: bool) -> str | None:
+    if namespace == "AWS/Connect":
+        return METRICS if metrics_on else None
+    return filtered.get((namespace, metric))
