@@ -39,8 +39,8 @@ from simulator.loadgen.setup import install
 from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
 from simulator.report.analysis import format_summary
-from simulator.report.record import RESULT_FILES, RunFolderError, claim_folder, new_run_id
-from simulator.report.results import verdict_exit_code, write_results
+from simulator.report.record import RunFolderError, claim_folder, new_run_id
+from simulator.report.results import results_line, verdict_exit_code, write_results
 from simulator.report.words import counted
 from simulator.scenario.day_profile import Profile
 from simulator.scenario.sam import as_written
@@ -369,9 +369,3 @@ def main_rehearse(scenario: Scenario, **kwargs: Any) -> int:
     return verdict_exit_code(result.summary)
 
 
-def results_line(folder: Path) -> str:
-    """Where the run's results are, naming the files a user reads that this run wrote."""
-    named = [name for name in RESULT_FILES if (folder / name).exists()]
-    if any(folder.glob("locust_*.csv")):
-        named.append("locust_*.csv")
-    return f"results: {folder} ({', '.join(named)})"

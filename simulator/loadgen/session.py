@@ -559,7 +559,7 @@ class LoadSession:
         """The analysis and the figure as the test ends, without asking: a web-UI or headless run's
         folder holds what a rehearsal's does."""
         from simulator.report.analysis import format_summary
-        from simulator.report.results import write_results
+        from simulator.report.results import results_line, write_results
 
         try:
             summary = write_results(folder, self.options.scenario.expect)
@@ -568,7 +568,7 @@ class LoadSession:
             self.env.process_exit_code = 3
             return None
         log.info("shiftsim: %s", format_summary(summary).replace("\n", "\n  "))
-        log.info("shiftsim: results in %s (summary.json, timeline.png, timeline.svg)", folder)
+        log.info("shiftsim: %s", results_line(folder))
         return summary
 
     def _stop_if_emulator_died(self) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from simulator.report.analysis import Expectations, analyse
 from simulator.report.plot import draw_timeline
-from simulator.report.record import load_record
+from simulator.report.record import RESULT_FILES, load_record
 
 
 def write_results(folder: Path, expect: dict[str, Any]) -> dict[str, Any]:
@@ -19,6 +19,14 @@ def write_results(folder: Path, expect: dict[str, Any]) -> dict[str, Any]:
     # last: a summary.json (the verdict CI reads) is there only once the folder is whole
     (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     return summary
+
+
+def results_line(folder: Path) -> str:
+    """Where the run's results are, naming the files a user reads that this run wrote."""
+    named = [name for name in RESULT_FILES if (folder / name).exists()]
+    if any(folder.glob("locust_*.csv")):
+        named.append("locust_*.csv")
+    return f"results: {folder} ({', '.join(named)})"
 
 
 def verdict_exit_code(summary: dict[str, Any]) -> int:

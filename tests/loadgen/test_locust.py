@@ -85,7 +85,8 @@ def test_headless_run_invokes_both_versions_and_records_every_invocation(tmp_pat
     assert counts["invoke v1"] > 0 and counts["invoke v2"] > 0
     (run,) = list(results.iterdir())  # the summary and figure, written without asking as the test ends
     assert (run / "summary.json").exists() and (run / "timeline.png").exists()
-    assert f"results in {run} (summary.json, timeline.png, timeline.svg)" in done.stderr.strip().splitlines()[-1]
+    assert done.stderr.strip().splitlines()[-1].endswith(  # what this run wrote, the flow logs too
+        f"shiftsim: results: {run} (summary.json, timeline.png, timeline.svg, flow_logs.jsonl)")
     assert json.loads((run / "summary.json").read_text())["invocations"] == len(rows)
     assert {r["outcome"] for r in rows} == {"Success"}
     sizes = {e["name"]: e["total_content_length"] / e["num_requests"]
