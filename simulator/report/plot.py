@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from simulator.report.words import counted  # noqa: E402
@@ -45,6 +46,17 @@ def _wrapped(text: str, width: int = 190) -> str:
 
 
 def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
+    """The run's figure, as timeline.png and timeline.svg in `out_dir`."""
+    fig = timeline_figure(summary)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "timeline.png", out_dir / "timeline.svg"]
+    for path in paths:
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def timeline_figure(summary: dict[str, Any]) -> Figure:
     windows = summary["windows"]
     deployment = summary["deployment"]
     versions = [v for v in summary["versions"] if v != "none"]
@@ -138,8 +150,11 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     for version in versions:
         p50 = [w["versions"].get(version, {}).get("p50_ms", float("nan")) for w in windows][steady]
         p95 = [w["versions"].get(version, {}).get("p95_ms", float("nan")) for w in windows][steady]
-        latency_ax.plot(mids[steady], p50, color=color[version], label=f"version {version} p50")
-        latency_ax.plot(mids[steady], p95, color=color[version], linestyle=":", label=f"version {version} p95")
+        # marked, as the error rates are: a window alone (a short run, a version seen once) is a point
+        latency_ax.plot(mids[steady], p50, color=color[version], marker="o", markersize=3,
+                        label=f"version {version} p50")
+        latency_ax.plot(mids[steady], p95, color=color[version], linestyle=":", marker="^", markersize=3,
+                        label=f"version {version} p95")
     latency_ax.set_ylabel("Lambda latency (real ms)")
     latency_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
@@ -237,9 +252,4 @@ def draw_timeline(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     if why:  # below the panels: why the deployment ended as it did
         fig.text(0.01, 0.005, _wrapped(why), fontsize=9, color="#6a3d9a", va="bottom")
     fig.tight_layout(rect=(0, 0.03 if why else 0, 1, 0.945 - SUBTITLE_LINE * (subtitle.count("\n") + 1)))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "timeline.png", out_dir / "timeline.svg"]
-    for path in paths:
-        fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return paths
+    return fig

@@ -1,0 +1,44 @@
+"""The run's figure, read back from matplotlib's own objects: what a user looks at is drawn."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+
+from simulator.report.analysis import Expectations, analyse
+from simulator.report.plot import timeline_figure
+from simulator.report.record import RecordWriter, load_record
+
+T0 = 1_700_000_000.0
+
+
+def a_short_load(folder, seconds: float = 20.0, n: int = 400):
+    """A load-only run (no deployment) of a few seconds, version 1 only: one analysis window."""
+    writer = RecordWriter(folder)
+    rows = []
+    for i in range(n):
+        t = T0 + i * seconds / n
+        rows.append((t, t, t + 0.002 + (i % 7) * 0.001, t, f"c{i // 4}", i % 4 + 1, "invoke-alias", "PROD", "1",
+                     "Success", "", 0, 200, "", 0, "local"))
+    writer.add(rows)
+    writer.close()
+    return load_record(folder)
+
+
+def test_a_run_of_one_window_shows_its_latency(tmp_path):
+    """Lines join points: a run short enough to fill one window had an empty latency panel, its one
+    point drawn as a line of no length. Each version's p50 and p95 are marked."""
+    summary = analyse(a_short_load(tmp_path / "run"), expectations=Expectations())
+    assert len(summary["windows"]) == 1
+    fig = timeline_figure(summary)
+    try:
+        latency_ax = fig.axes[3]
+        assert latency_ax.get_ylabel() == "Lambda latency (real ms)"
+        drawn = {line.get_label(): line for line in latency_ax.get_lines()}
+        for label in ("version 1 p50", "version 1 p95"):
+            line = drawn[label]
+            assert [y for y in line.get_ydata() if not math.isnan(y)]  # a value to show
+            assert line.get_marker() not in (None, "None", "", " ")  # and shown
+    finally:
+        plt.close(fig)
