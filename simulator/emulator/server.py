@@ -37,7 +37,8 @@ from simulator.emulator.codedeploy.responses import error_response as codedeploy
 from simulator.emulator.front_door import REQUEST_TIMEOUT_S, Answer, FrontDoor
 from simulator.emulator.guard import Guard, refused_answer, scenario_guard
 from simulator.emulator.holdings import Full, Holdings
-from simulator.emulator.lambda_.models import LambdaBackend, LambdaError, LogRecord, log_lines
+from simulator.emulator.lambda_.answers import LogRecord, log_lines
+from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 from simulator.emulator.lambda_.responses import (
     ZIP_REQUEST_LIMIT,
     LambdaResponses,

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import functools
 import hashlib
-import json
 import logging
 import math
 import random
@@ -19,7 +18,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -39,6 +37,7 @@ from simulator.emulator.functions import (
     version_echo,
 )
 from simulator.emulator.holdings import Full, Holdings
+from simulator.emulator.lambda_.answers import LogRecord, lambda_time, log_lines, log_tail, response_body
 from simulator.emulator.lambda_.event_sources import (
     EventSourceMapping,
     QueueReader,
@@ -58,8 +57,6 @@ INVOCATION_TYPES = model_enum("lambda", "InvocationType")  # RequestResponse, Ev
 LOG_TYPES = model_enum("lambda", "LogType")  # None, Tail
 SYNC_PAYLOAD_LIMIT = 6_291_456
 ASYNC_PAYLOAD_LIMIT = 262_144
-RESPONSE_PAYLOAD_LIMIT = 6_291_556
-LOG_TAIL_BYTES = 4096
 EVENT_RETRY_DELAYS_S = (60.0, 120.0)  # Lambda's retries of an asynchronous invocation's function error
 
 
@@ -88,39 +85,6 @@ def _throttled(reason: str, injected: bool = False) -> LambdaError:
         headers["X-Shiftsim-Injected"] = "throttle"
     return LambdaError(429, "TooManyRequestsException", "Rate Exceeded.",
                        {"Reason": reason, "retryAfterSeconds": "1"}, headers)
-
-
-def _timestamp(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
-
-
-# Only numbers, text and a tuple of text: held by the hundred thousand until CloudWatch Logs is read,
-# such tuples are not tracked by the cyclic garbage collector (the handler's result would be, and kept alive).
-LogRecord = tuple[str, str, str, bool, str | None, str | None, tuple[str, ...], str, float | None, int | None,
-                  float, int, float, float]
-
-
-def log_lines(record: LogRecord) -> list[str]:
-    """What Lambda writes to the function's log stream for one invocation, an event a line."""
-    (request_id, version, logs, timed_out, error_type, error_message, stack_trace, trace_field, init_ms,
-     memory_used_mb, timeout, memory, duration_ms, ended) = record
-    lines = [f"START RequestId: {request_id} Version: {version}"]
-    if logs:
-        lines.extend(logs.rstrip("\n").split("\n"))
-    if timed_out:
-        lines.append(f"{_timestamp(ended)} {request_id} Task timed out after {timeout:.2f} seconds")
-    elif error_type is not None and trace_field == "trace":  # Node.js's runtime words it so
-        error = {"errorType": error_type, "errorMessage": error_message, "stack": list(stack_trace)}
-        lines.append(f"{_timestamp(ended)}\t{request_id}\tERROR\tInvoke Error \t{json.dumps(error)}")
-    elif error_type is not None:
-        lines.append("\n".join((f"[ERROR] {error_type}: {error_message}", *stack_trace)))
-    lines.append(f"END RequestId: {request_id}")
-    init = f"Init Duration: {init_ms:.2f} ms\t" if init_ms is not None else ""
-    run_ms = duration_ms - (init_ms or 0.0)  # Lambda reports the init phase apart
-    lines.append(f"REPORT RequestId: {request_id}\tDuration: {run_ms:.2f} ms\t"
-                 f"Billed Duration: {math.ceil(run_ms)} ms\tMemory Size: {memory} MB\t"
-                 f"Max Memory Used: {memory_used_mb or 40} MB\t{init}")
-    return lines
 
 
 _ids = random.Random()
@@ -545,7 +509,7 @@ class LambdaBackend:
             "Description": version.spec.description,
             "Timeout": fn.timeout,
             "MemorySize": fn.memory,
-            "LastModified": _timestamp(version.last_modified),
+            "LastModified": lambda_time(version.last_modified),
             "CodeSha256": version.code_sha256,
             "Version": version.number,
             "RevisionId": version.revision_id,
@@ -827,7 +791,7 @@ class LambdaBackend:
             fn.in_flight -= 1
             self.in_flight -= 1
         duration_ms = (time.perf_counter() - started) * 1000
-        body, function_error = self._response_body(result, fn, version, request_id)
+        body, function_error = response_body(result, fn.timeout, request_id)
         self._observe(InvocationObserved(fn.name, alias, version.number, start_emulated,
                                          duration_ms, "function_error" if function_error else "ok", weight))
         log_result = None
@@ -836,7 +800,7 @@ class LambdaBackend:
             if self.log_sink is not None:  # formatted only when the logs are read: not on the invocation's path
                 self.log_sink(fn.name, version.number, start_emulated, record)
             if log_type == "Tail":
-                log_result = self._log_tail(log_lines(record))
+                log_result = log_tail(log_lines(record))
         return InvokeResult(status=200, payload=body, executed_version=version.number,
                             function_error=function_error, log_result=log_result,
                             injected=faults.names)
@@ -872,41 +836,9 @@ class LambdaBackend:
             return HandlerResult(value=malformed_value(faults.malformed, version.number))
         return result
 
-    def _response_body(self, result: HandlerResult, fn: Function, version: Version,
-                       request_id: str) -> tuple[bytes, str | None]:
-        error: dict[str, Any]
-        if result.timed_out:
-            error = {"errorMessage": f"Task timed out after {fn.timeout:.2f} seconds",
-                     "errorType": "Sandbox.Timedout"}
-            return json.dumps(error).encode(), "Unhandled"
-        if result.error_type is not None:
-            error = {"errorMessage": result.error_message, "errorType": result.error_type}
-            if result.trace_field == "trace":  # Node.js: type, message and trace, always
-                error = {"errorType": result.error_type, "errorMessage": result.error_message,
-                         "trace": list(result.stack_trace)}
-            elif not result.error_type.startswith("Runtime.") or result.stack_trace:  # the runtime's own end has no trace
-                error.update(requestId=request_id, stackTrace=list(result.stack_trace))
-            return json.dumps(error).encode(), "Unhandled"
-        try:
-            body = orjson.dumps(result.value, option=orjson.OPT_NON_STR_KEYS)  # as json.dumps does
-        except (TypeError, ValueError) as exc:
-            error = {"errorMessage": f"Unable to marshal response: {exc}",
-                     "errorType": "Runtime.MarshalError", "requestId": request_id, "stackTrace": []}
-            return json.dumps(error).encode(), "Unhandled"
-        if len(body) > RESPONSE_PAYLOAD_LIMIT:
-            error = {"errorMessage": f"Response payload size ({len(body)} bytes) exceeded maximum "
-                                     f"allowed payload size ({RESPONSE_PAYLOAD_LIMIT} bytes).",
-                     "errorType": "Function.ResponseSizeTooLarge"}
-            return json.dumps(error).encode(), "Unhandled"
-        return body, None
-
     def _log_record(self, fn: Function, version: Version, request_id: str, duration_ms: float,
                     result: HandlerResult) -> LogRecord:
         """What Lambda's lines of one invocation are made of (log_lines makes them)."""
         return (request_id, version.number, result.logs, result.timed_out, result.error_type, result.error_message,
                 tuple(result.stack_trace), result.trace_field, result.init_ms, result.memory_used_mb, fn.timeout,
                 fn.memory, duration_ms, self.clock.now())
-
-    def _log_tail(self, lines: list[str]) -> str:
-        tail = ("\n".join(lines) + "\n").encode()[-LOG_TAIL_BYTES:]
-        return base64.b64encode(tail).decode()
