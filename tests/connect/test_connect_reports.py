@@ -93,19 +93,33 @@ def aws_env(tmp_path):
             "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
 
 
+@contextlib.contextmanager
+def serving(scenario):
+    """`shiftsim serve` of a scenario at x60 on a free port: its URL, the server stopped after."""
+    serve = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--scenario", str(scenario),
+                              "--time-scale", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        yield serve.stdout.readline().rsplit(" ", 1)[1].strip()
+    finally:
+        serve.terminate()
+        serve.wait(30)
+
+
+def loop_locust(url, scenario, results, seconds):
+    """The looping flow's locustfile against `url`, headless, 10 users, deploying after a second."""
+    return [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py"), "--headless", "-u", "10",
+            "-r", "10", "-t", f"{seconds}s", "--endpoint-url", url, "--scenario", str(scenario), "--deploy-after", "1",
+            "--results-dir", str(results)]
+
+
 def test_a_locust_run_publishes_flow_logs_and_metrics_to_the_emulator(tmp_path):
     """Against a running emulator: the flow logs are read back with boto3 and the AWS CLI as in
     production, and ContactFlowErrors counts the rejected answers."""
     import boto3
 
-    serve = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--scenario", str(SCENARIO),
-                              "--time-scale", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        url = serve.stdout.readline().rsplit(" ", 1)[1].strip()
-        done = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py"),
-                               "--headless", "-u", "10", "-r", "10", "-t", "8s", "--endpoint-url", url,
-                               "--scenario", str(SCENARIO), "--deploy-after", "1", "--results-dir", str(tmp_path)],
-                              capture_output=True, text=True, timeout=180, cwd=ROOT)
+    with serving(SCENARIO) as url:
+        done = subprocess.run(loop_locust(url, SCENARIO, tmp_path, 8), capture_output=True, text=True, timeout=180,
+                              cwd=ROOT)
         assert "Traceback" not in done.stderr, done.stderr
         (run,) = tmp_path.iterdir()  # every invocation's entry is in the run folder, the last beat's too
         entries = [json.loads(line) for line in (run / "flow_logs.jsonl").read_text().splitlines()]
@@ -136,9 +150,6 @@ def test_a_locust_run_publishes_flow_logs_and_metrics_to_the_emulator(tmp_path):
         assert filtered["MetricName"] == "LambdaFailedResults"
         lambda_logs = logs.describe_log_streams(logGroupName="/aws/lambda/ConnectLambdaFunction")["logStreams"]
         assert {s["logStreamName"].rsplit("/", 1)[1] for s in lambda_logs} >= {"[1]shiftsim"}
-    finally:
-        serve.terminate()
-        serve.wait(30)
 
 
 @pytest.mark.parametrize("connect_alarm, code, outcome", [(True, 0, "rolled_back"), (False, 1, "succeeded")])
@@ -312,15 +323,9 @@ alarms = ["FailedResults"]
 """)
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(text)
-    serve = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--scenario", str(scenario),
-                              "--time-scale", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        url = serve.stdout.readline().rsplit(" ", 1)[1].strip()
-        locust = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "connect_loop.py"),
-                                   "--headless", "-u", "10", "-r", "10", "-t", "12s", "--endpoint-url", url,
-                                   "--scenario", str(scenario), "--deploy-after", "1", "--results-dir",
-                                   str(tmp_path / "results")],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    with serving(scenario) as url:
+        locust = subprocess.Popen(loop_locust(url, scenario, tmp_path / "results", 12), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, cwd=ROOT)
         logs = boto3.client("logs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
                             aws_secret_access_key="y")
         wait_for(lambda: logs.describe_log_streams(logGroupName="/aws/connect/shiftsim")["logStreams"], 120)  # publishing
@@ -338,6 +343,3 @@ alarms = ["FailedResults"]
         assert ("the deployment group's alarm(s) FailedResults read them, so what they would have done (roll back) "
                 "was not rehearsed") in verdict["why_not_judged"]
         assert "verdict: COULD NOT JUDGE" in stderr
-    finally:
-        serve.terminate()
-        serve.wait(30)
