@@ -60,11 +60,11 @@ def verifying_emulator(tmp_path):
     yield from serving(tmp_path)
 
 
-def serving(tmp_path, time_scale=1):
-    """`shiftsim serve --verify-signatures` on the scenario, its credentials from its environment;
-    yields (url, the scenario file, an environment with a profile pointing at it)."""
+def serving(tmp_path, time_scale=1, alarms=""):
+    """`shiftsim serve --verify-signatures` on the scenario (with `alarms` declared), its credentials
+    from its environment; yields (url, the scenario file, an environment with a profile pointing at it)."""
     scenario = tmp_path / "aws.toml"
-    scenario.write_text(SCENARIO.format(config=ALL_AT_ONCE, max_duration=150))
+    scenario.write_text(SCENARIO.format(config=ALL_AT_ONCE, max_duration=150) + alarms)
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--verify-signatures", "--scenario",
          str(scenario), "--admin-token-file", str(tmp_path / "token"), "--time-scale", str(time_scale)],
@@ -178,6 +178,46 @@ def test_a_rehearsal_on_the_aws_target_through_a_profile(verifying_emulator, tmp
     # the simulated instance publishes nothing to AWS, but the run folder has its flow logs
     entries = [json.loads(line) for line in (folder / "flow_logs.jsonl").read_text().splitlines()]
     assert sum(e["ContactFlowModuleType"] == "InvokeExternalResource" for e in entries) >= 20
+
+
+CONNECT_ALARM = """
+[[alarms]]
+name = "AliasErrorMetricGreaterThanZeroAlarm"
+dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction:PROD" }
+[[alarms]]
+name = "FlowErrors"
+namespace = "AWS/Connect"
+metric = "ContactFlowErrors"
+dimensions = { InstanceId = "00000000-0000-4000-8000-000000000000", MetricGroup = "ContactFlow", ContactFlowName = "LambdaAlias-loop" }
+evaluation_periods = 1
+"""
+
+
+def test_on_aws_a_group_alarm_on_what_connect_reports_is_said_at_start_and_withholds_the_verdict(tmp_path):
+    """The group also guarded by an alarm on AWS/Connect ContactFlowErrors: on AWS the simulator is not
+    Connect, so that alarm never sees the simulated contacts and cannot roll back what they meet. Said
+    before the load, and the run is not judged (exit 3), however healthy it looked: it was a PASS."""
+    serve = serving(tmp_path, alarms=CONNECT_ALARM)
+    _, scenario, env = next(serve)
+    try:
+        folder = tmp_path / "run"
+        done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(scenario), "--target", "aws",
+                               "--results", str(folder)], capture_output=True, text=True, env=env, cwd=ROOT,
+                              timeout=240)
+        assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
+        said = done.stdout[:done.stdout.index("verdict:")]
+        assert ("shiftsim: alarm lint: alarm FlowErrors reads the Connect instance's AWS/Connect metrics: on AWS "
+                "the simulator is not Connect and publishes none") in said
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["deployment"]["outcome"] == "succeeded" and summary["errors"] == 0
+        assert all(check["passed"] for check in summary["verdict"]["checks"])
+        assert summary["verdict"]["why_not_judged"] == (
+            "on AWS the simulator is not Connect and publishes none of the instance's reports, so the deployment "
+            "group's alarm(s) FlowErrors, which read them, never saw the simulated contacts: what they would have "
+            "done (roll back) was not rehearsed; rehearse it on the emulator")
+        assert "verdict: COULD NOT JUDGE" in done.stdout
+    finally:
+        serve.close()
 
 
 def test_the_aws_target_refuses_what_cannot_work_before_any_load(verifying_emulator, tmp_path):

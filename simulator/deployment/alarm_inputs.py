@@ -12,6 +12,7 @@ from simulator.deployment.composite_rule import RuleError, parse_rule
 from simulator.scenario.spec import AlarmSpec, Scenario
 
 FLOW_LOGS, METRICS = "flow_logs", "metrics"  # what the instance publishes, as ConnectTelemetry names it
+READ_AS = {METRICS: "AWS/Connect metrics", FLOW_LOGS: "flow logs (through a metric filter)"}
 
 
 def metric_alarms_behind(names: tuple[str, ...] | list[str], declared: dict[str, AlarmSpec],
@@ -79,3 +80,13 @@ def _source(namespace: str, metric: str, filtered: dict[tuple[str, str], str], m
     if namespace == "AWS/Connect":
         return METRICS if metrics_on else None
     return filtered.get((namespace, metric))
+
+
+def unreached_alarm_lines(reading: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """For a run on AWS, where the simulator is not Connect and publishes nothing: (alarm, why its part
+    is not rehearsed, with the fix), for each of the group's alarms that reads the instance's reports."""
+    return [(name, f"reads the Connect instance's {' and '.join(READ_AS[k] for k in kinds)}: on AWS the simulator "
+                   "is not Connect and publishes none, so the simulated contacts never reach it and the rollback "
+                   "it guards is not rehearsed (a run that deploys is not judged); fix: rehearse on the emulator, "
+                   "where the simulated instance publishes them")
+            for name, kinds in sorted(reading.items())]

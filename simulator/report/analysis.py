@@ -664,6 +664,12 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
                         for kind, r in sorted(refused.items()))
             + "): raise them with $SHIFTSIM_EMULATOR_CEILINGS (docs/emulator.md)")
     deployed = bool((summary.get("deployment") or {}).get("deployment_id"))
+    unreached = run_info.get("alarms_not_reached") or {}
+    if unreached and deployed:  # on AWS: the simulator is not Connect, and publishes nothing there
+        why_not.append(
+            f"on AWS the simulator is not Connect and publishes none of the instance's reports, so the deployment "
+            f"group's alarm(s) {', '.join(sorted(unreached))}, which read them, never saw the simulated contacts: "
+            "what they would have done (roll back) was not rehearsed; rehearse it on the emulator")
     for what, noted in sorted((run_info.get("reports_unpublished") or {}).items()):
         if noted.get("read_by") and deployed:  # those alarms missed it: their part, the rollback, was not rehearsed
             why_not.append(

@@ -187,6 +187,13 @@ def test_what_the_instance_could_not_publish_withholds_the_verdict_only_where_a_
             "of the deployment group reads them") in format_summary(summary).splitlines()
 
 
+def test_on_aws_a_group_alarm_that_reads_the_instances_reports_withholds_the_verdict(tmp_path):
+    summary, verdict, _ = judged(tmp_path, run_info={"target": "aws", "alarms_not_reached": {"FlowErrors": ["metrics"]}})
+    assert verdict["judged"] is False and verdict_exit_code(summary) == 3
+    assert verdict["why_not_judged"].startswith("on AWS the simulator is not Connect and publishes none of the "
+                                                "instance's reports, so the deployment group's alarm(s) FlowErrors")
+
+
 def test_the_judge_claims_no_contacts_spared_before_anything_differed(tmp_path):
     """A version slower by 50 ms with no error and no injected fault: the judge flags latency, but
     nothing the callers met differed before it, so no "would have spared" is printed."""
