@@ -295,8 +295,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from simulator.report.analysis import format_summary
     from simulator.report.results import redraw
+    from simulator.report.summary_text import format_summary
 
     summary = redraw(Path(args.run))
     print(format_summary(summary))

@@ -38,9 +38,9 @@ from simulator.loadgen.pacing import mean_duration
 from simulator.loadgen.setup import install
 from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
-from simulator.report.analysis import format_summary
 from simulator.report.record import RunFolderError, claim_folder, new_run_id
 from simulator.report.results import results_line, verdict_exit_code, write_results
+from simulator.report.summary_text import format_summary
 from simulator.report.words import counted
 from simulator.scenario.day_profile import Profile
 from simulator.scenario.sam import as_written

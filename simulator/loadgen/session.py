@@ -564,8 +564,8 @@ class LoadSession:
     def _write_results(self, folder: Path) -> dict[str, Any] | None:
         """The analysis and the figure as the test ends, without asking: a web-UI or headless run's
         folder holds what a rehearsal's does."""
-        from simulator.report.analysis import format_summary
         from simulator.report.results import results_line, write_results
+        from simulator.report.summary_text import format_summary
 
         try:
             summary = write_results(folder, self.options.scenario.expect)

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from simulator.report.analysis import Expectations, analyse
+from simulator.report.analysis import analyse
 from simulator.report.plot import draw_timeline
 from simulator.report.record import RESULT_FILES, load_record
+from simulator.report.verdict import Expectations
 
 
 def write_results(folder: Path, expect: dict[str, Any]) -> dict[str, Any]:

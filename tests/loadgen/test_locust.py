@@ -338,8 +338,9 @@ def test_late_invocations_are_reported_above_capacity(tmp_path):
     assert "--rate 3000 with 4 users gives each user 0.001 s per invocation" in done.stderr
     assert "add users (at least 61) or lower the rate" in done.stderr
     # and the run's summary says why they were late, with the invocations' own time counted too
-    from simulator.report.analysis import analyse, format_summary
+    from simulator.report.analysis import analyse
     from simulator.report.record import load_record
+    from simulator.report.summary_text import format_summary
 
     (run,) = list((tmp_path / "results").iterdir())
     assert f"of them late (started more than 20 ms after their intended time); why: shiftsim plot {run}" in done.stderr

@@ -5,8 +5,10 @@ import random
 
 import pytest
 
-from simulator.report.analysis import Expectations, analyse, format_summary
+from simulator.report.analysis import analyse
 from simulator.report.record import RecordWriter, load_record
+from simulator.report.summary_text import format_summary
+from simulator.report.verdict import Expectations
 
 T0 = 1_700_000_000.0
 

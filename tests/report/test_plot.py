@@ -6,9 +6,10 @@ import math
 
 import matplotlib.pyplot as plt
 
-from simulator.report.analysis import Expectations, analyse
+from simulator.report.analysis import analyse
 from simulator.report.plot import timeline_figure
 from simulator.report.record import RecordWriter, load_record
+from simulator.report.verdict import Expectations
 
 T0 = 1_700_000_000.0
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from simulator.report.analysis import Expectations, analyse, format_summary, generator_summary
+from simulator.report.analysis import analyse, generator_summary
 from simulator.report.errors import RecordError
 from simulator.report.record import RecordWriter, RunFolderError, claim_folder, load_record
 from simulator.report.results import verdict_exit_code
+from simulator.report.summary_text import format_summary
+from simulator.report.verdict import Expectations
 from tests.test_cli import ENV, ROOT
 
 T0 = 1_700_000_000.0

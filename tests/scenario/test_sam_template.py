@@ -288,7 +288,7 @@ def test_the_example_sam_project_rehearses_end_to_end(tmp_path, extra, outcome):
 
 def test_a_deployed_function_whose_code_cannot_run_here_fails_the_verdict(tmp_path):
     """A Java function deployed: a stand-in answers for it, which is said and fails the run."""
-    from simulator.report.analysis import Expectations, verdict
+    from simulator.report.verdict import Expectations, verdict
 
     template = SEED.read_text().replace("Runtime: python3.12", "Runtime: java21")
     (tmp_path / "src").mkdir()
