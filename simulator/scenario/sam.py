@@ -163,6 +163,12 @@ def transform(template: dict[str, Any], region: str, account: str, parameters: d
     transform is CloudFormation already)."""
     transforms = template.get("Transform")
     if transforms is None or "AWS::Serverless-2016-10-31" not in (transforms if isinstance(transforms, list) else [transforms]):
+        serverless = sorted(f"{name} ({resource['Type']})" for name, resource in (template.get("Resources") or {}).items()
+                            if isinstance(resource, dict) and str(resource.get("Type", "")).startswith("AWS::Serverless::"))
+        if serverless:  # CloudFormation refuses them: "Unrecognized resource types"
+            raise TemplateError(f"{where}: Resources: {', '.join(serverless)} need SAM's transform, which the template "
+                                "does not declare (CloudFormation refuses it: Unrecognized resource types); add "
+                                "`Transform: AWS::Serverless-2016-10-31` at its top")
         return template
     import boto3
     from samtranslator.model.exceptions import InvalidDocumentException

@@ -237,6 +237,10 @@ def test_a_scenario_that_misuses_a_template_is_one_line(tmp_path, text, expected
     ("Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {Handler: a.b}\n",
      "SAM's transform refused the template"),
     ("Resources:\n  A:\n    Type: AWS::CloudWatch::Alarm\n    Properties: {MetricName: !ImportValue other}\n", "another stack's export"),
+    # SAM's own test inputs leave the transform out (their harness adds it): it was "declares no Lambda function"
+    ("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {InlineCode: 'x', Handler: index.h, "
+     "Runtime: python3.11, AutoPublishAlias: live}\n",
+     "Resources: F (AWS::Serverless::Function) need SAM's transform, which the template does not declare"),
 ])
 def test_a_bad_template_is_one_line_and_exit_2(tmp_path, template, expected):
     path = tmp_path / "template.yaml"
