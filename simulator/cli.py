@@ -187,6 +187,7 @@ async def _embedded_emulator(args: argparse.Namespace) -> AsyncIterator[str]:
 def cmd_validate(args: argparse.Namespace) -> int:
     from simulator.connect.flow import load_flow
     from simulator.deployment.alarm_lint import flow_facts, lint_alarms
+    from simulator.emulator.cloudwatch.scenario_alarms import check_scenario_alarms
     from simulator.emulator.functions import unimportable_handlers
     from simulator.loadgen.options import DEFAULT_FLOW, flow_functions
 
@@ -194,6 +195,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     problems = unimportable_handlers(sorted(scenario.handlers())) + handler_problems(scenario)
     if problems:
         raise ScenarioError(f"{args.scenario or args.template}: {'; '.join(problems)}")
+    check_scenario_alarms(scenario)  # what the emulator would refuse as it starts
     flow = scenario.load.flow or DEFAULT_FLOW
     flows = load_flow(flow, flow_map=scenario.flow_map,
                       functions=flow_functions(scenario, scenario.deployed_alias_arn(), "local", flow))

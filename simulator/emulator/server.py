@@ -24,12 +24,11 @@ from aiohttp import web
 
 from simulator.deployment.admin_token import token_path, write_token
 from simulator.deployment.clock import Clock, ScaledClock
-from simulator.deployment.vocabulary import statistics
 from simulator.emulator.admin import AdminError, AdminRoutes, admin_error_response
-from simulator.emulator.cloudwatch.metric_data import CloudWatchError
 from simulator.emulator.cloudwatch.models import CloudWatchBackend
 from simulator.emulator.cloudwatch.responses import TARGET_PREFIX as CLOUDWATCH_TARGET
 from simulator.emulator.cloudwatch.responses import CloudWatchResponses, parse_form
+from simulator.emulator.cloudwatch.scenario_alarms import put_scenario_alarms
 from simulator.emulator.codedeploy.models import CodeDeployBackend, CodeDeployError
 from simulator.emulator.codedeploy.responses import TARGET_PREFIX as CODEDEPLOY_TARGET
 from simulator.emulator.codedeploy.responses import CodeDeployResponses
@@ -50,7 +49,7 @@ from simulator.emulator.logs.responses import TARGET_PREFIX as LOGS_TARGET
 from simulator.emulator.logs.responses import LogsResponses
 from simulator.emulator.other_services import OtherServices, belongs_elsewhere
 from simulator.emulator.regions import Regions, current_region, region_of
-from simulator.scenario.spec import AlarmSpec, Scenario, ScenarioError, default_scenario
+from simulator.scenario.spec import Scenario, ScenarioError, default_scenario
 
 log = logging.getLogger("shiftsim.emulator")
 
@@ -99,9 +98,7 @@ class Emulator:
         self.lambda_.stream_reader = self.others.streams(self.scenario.account, self.scenario.region)
         self.lambda_.queue_reader = self.others.queues(self.scenario.region)
         self.lambda_.provision(self.scenario)
-        # composite alarms last: a rule is judged as it is put, against the alarms it names
-        for alarm in sorted(self.scenario.alarms, key=lambda a: a.rule is not None):
-            self._put_alarm(alarm)
+        put_scenario_alarms(self.cloudwatch, self.scenario)
         if self.scenario.deployment is not None:
             self.codedeploy.provision(self.scenario.deployment)
         self._provision_tables()
@@ -176,22 +173,6 @@ class Emulator:
                                     "(give it a StreamSpecification, or stream = \"NEW_IMAGE\")")
             self.lambda_.create_event_source_mapping(stream, source.function, starting_position=source.starting_position,
                                                      batch_size=source.batch_size)
-
-    def _put_alarm(self, alarm: AlarmSpec) -> None:
-        try:
-            if alarm.rule is not None:
-                self.cloudwatch.put_composite_alarm(alarm.parameters or {"AlarmName": alarm.name, "AlarmRule": alarm.rule})
-                return
-            self.cloudwatch.put_metric_alarm(alarm.parameters or {
-                "AlarmName": alarm.name, "Namespace": alarm.namespace, "MetricName": alarm.metric,
-                "Dimensions": [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()],
-                **({"Statistic": alarm.statistic} if alarm.statistic in statistics()
-                   else {"ExtendedStatistic": alarm.statistic}), "Period": alarm.period,
-                "EvaluationPeriods": alarm.evaluation_periods,
-                "DatapointsToAlarm": alarm.datapoints_to_alarm, "Threshold": alarm.threshold,
-                "ComparisonOperator": alarm.comparison, "TreatMissingData": alarm.treat_missing_data})
-        except CloudWatchError as exc:  # a template's alarm that CloudWatch would refuse
-            raise ScenarioError(f"{self.scenario.source}: alarm {alarm.name}: {exc.message}") from None
 
     def _lambda_log(self, function: str, version: str, started: float, record: LogRecord) -> None:
         """An invocation's lines for /aws/lambda/<function>, a stream per version and day, as Lambda

@@ -56,7 +56,7 @@ class EmulatorProcess:
         if not line or not line[0].startswith("shiftsim emulator listening on "):
             self.stop()
             error = self.process.stderr.read() if self.process.stderr else ""
-            said = error.strip().removeprefix("shiftsim: error: ")  # its own one line, said once here
+            said = _error_line(error)
             raise EmulatorStartError(f"the emulator did not start: {said or 'no answer'}")
         self.url = line[0].rsplit(" ", 1)[1].strip()
         threading.Thread(target=self._watch, name="shiftsim-emulator-watch", daemon=True).start()
@@ -106,3 +106,11 @@ class EmulatorProcess:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def _error_line(stderr: str) -> str:
+    """What the emulator said of why it stopped: its own error line (said once, by whoever started it),
+    not the notes it printed before; else its last line."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("shiftsim: error: ")]
+    return (errors[-1] if errors else lines[-1] if lines else "").removeprefix("shiftsim: error: ")

@@ -228,6 +228,13 @@ def test_a_scenario_that_misuses_a_template_is_one_line(tmp_path, text, expected
     assert expected in str(info.value) and "\n" not in str(info.value)
 
 
+NO_STATISTIC = ("Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n"
+                "    Properties: {InlineCode: 'x', Handler: index.h, Runtime: python2.7, AutoPublishAlias: live,\n"
+                "                 DeploymentPreference: {Type: AllAtOnce, Alarms: [!Ref A]}}\n"
+                "  A:\n    Type: AWS::CloudWatch::Alarm\n    Properties: {ComparisonOperator: GreaterThanThreshold,\n"
+                "      EvaluationPeriods: 1, MetricName: Errors, Namespace: AWS/Lambda, Period: 60, Threshold: 1}\n")
+
+
 @pytest.mark.parametrize("template, expected", [
     ("Resources: [unclosed", "not a YAML or JSON template"),
     ("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {CodeUri: missing/, Handler: a.b, Runtime: python3.11}\n",
@@ -241,6 +248,8 @@ def test_a_scenario_that_misuses_a_template_is_one_line(tmp_path, text, expected
     ("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {InlineCode: 'x', Handler: index.h, "
      "Runtime: python3.11, AutoPublishAlias: live}\n",
      "Resources: F (AWS::Serverless::Function) need SAM's transform, which the template does not declare"),
+    # no Statistic: CloudWatch refuses the alarm, so validate does too (it said ok, and rehearse then failed)
+    (NO_STATISTIC, "alarm A: The parameter Statistic must be one of SampleCount, Average, Sum, Minimum, Maximum."),
 ])
 def test_a_bad_template_is_one_line_and_exit_2(tmp_path, template, expected):
     path = tmp_path / "template.yaml"
@@ -496,3 +505,16 @@ def test_a_resource_its_service_refuses_is_one_line_naming_it(tmp_path):
     with pytest.raises(ScenarioError) as info:
         running(scenario)
     assert "AWS::SSM::Parameter /connect/greeting: " in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_rehearsal_whose_emulator_refuses_the_stack_says_the_emulators_one_error_line(tmp_path):
+    """The emulator prints notes before its error (here: a runtime that does not run here); the
+    rehearsal said them all, on two lines, the first a note presented as the error."""
+    path = tmp_path / "template.yaml"
+    path.write_text(NO_STATISTIC)
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", "--template", str(path), "--results",
+                           str(tmp_path / "run")], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error" in line]
+    assert errors == [f"shiftsim: error: the emulator did not start: {path}: alarm A: The parameter Statistic must be "
+                      "one of SampleCount, Average, Sum, Minimum, Maximum."], done.stderr
