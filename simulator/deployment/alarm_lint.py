@@ -94,7 +94,8 @@ def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts()) -> list[str]
                      f"alias's errors ({_shown({'FunctionName': spec.function, 'Resource': f'{spec.function}:{spec.alias}'})})")
         return lines
     published = _published_lambda(scenario)
-    namespaces = {"AWS/Lambda", *(f.namespace for f in scenario.metric_filters)}
+    namespaces = {"AWS/Lambda", *(f.namespace for f in scenario.metric_filters  # the instance's logs only if it writes them
+                                  if scenario.connect.flow_logs or f.log_group != scenario.connect.log_group)}
     if scenario.connect.metrics:
         namespaces.add("AWS/Connect")
     per_minute = _quietest(scenario)

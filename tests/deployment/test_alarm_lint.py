@@ -119,6 +119,16 @@ def test_a_namespace_nothing_publishes_and_missing_data_at_low_traffic_are_named
     assert stack(version, load="contacts_per_minute = 300") == []
 
 
+def test_an_alarm_on_the_instances_flow_logs_is_named_when_the_instance_writes_none():
+    """A metric filter on the instance's log group feeds nothing when the instance's flow logs are off."""
+    on_flow_logs = 'namespace = "Connect/Flows"\nmetric = "LambdaFailedResults"'
+    flow_filter = ('[[metric_filters]]\nname = "failed"\nlog_group = "/aws/connect/shiftsim"\npattern = "{ $.Results = * }"\n'
+                   'metric = "LambdaFailedResults"\nnamespace = "Connect/Flows"\n')
+    assert stack(on_flow_logs, tables=flow_filter) == []
+    (line,) = stack(on_flow_logs, tables="[connect]\nflow_logs = false\n" + flow_filter)
+    assert line.startswith("alarm A: namespace Connect/Flows: nothing the stack runs publishes there")
+
+
 def test_all_at_once_and_a_group_without_alarms_are_named():
     lines = stack(ALIAS, config="AllAtOnce")
     assert lines[0].startswith("CodeDeployDefault.LambdaAllAtOnce: all traffic moves to the new version at once")
