@@ -12,7 +12,8 @@ from simulator.deployment.composite_rule import RuleError, parse_rule
 from simulator.scenario.spec import AlarmSpec, Scenario
 
 FLOW_LOGS, METRICS = "flow_logs", "metrics"  # what the instance publishes, as ConnectTelemetry names it
-READ_AS = {METRICS: "AWS/Connect metrics", FLOW_LOGS: "flow logs (through a metric filter)"}
+SAID = {FLOW_LOGS: "flow logs", METRICS: "AWS/Connect metrics"}  # as a user reads them
+READ_AS = {**SAID, FLOW_LOGS: "flow logs (through a metric filter)"}  # as an alarm reads them
 
 
 def metric_alarms_behind(names: tuple[str, ...] | list[str], declared: dict[str, AlarmSpec],
@@ -70,7 +71,8 @@ def _metrics(alarm: AlarmSpec) -> list[tuple[str, str]]:
         return [(alarm.namespace, alarm.metric)]
     found = []
     for query in queries if isinstance(queries, list) else ():
-        metric = ((query or {}).get("MetricStat") or {}).get("Metric") or {} if isinstance(query, dict) else {}
+        stat = query.get("MetricStat") if isinstance(query, dict) else None
+        metric = stat.get("Metric") if isinstance(stat, dict) else None
         if isinstance(metric, dict) and metric.get("Namespace") and metric.get("MetricName"):
             found.append((str(metric["Namespace"]), str(metric["MetricName"])))
     return found

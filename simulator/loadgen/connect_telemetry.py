@@ -37,7 +37,7 @@ from simulator.connect.flow import Action, Flow
 from simulator.connect.flow_log import EntryText, NotedBlock, flow_arn
 from simulator.connect.interpreter import ContactState
 from simulator.connect.invoke import InvokeOutcome
-from simulator.deployment.alarm_inputs import FLOW_LOGS, METRICS
+from simulator.deployment.alarm_inputs import FLOW_LOGS, METRICS, SAID
 from simulator.deployment.vocabulary import (
     LOGS_EVENT_OVERHEAD,
     LOGS_MAX_BATCH_BYTES,
@@ -56,7 +56,6 @@ FORMAT_AT_MOST = 256  # blocks made entries between two turns of the contacts' l
 # takes 1 MB): a second's entries sent at once held the contacts' loop, and then the emulator's, for
 # tens of milliseconds, and the invocations waiting behind them were timed as Lambda's latency.
 SEND_LOGS_AT_BYTES = 256 * 1024
-_SAID = {FLOW_LOGS: "flow logs", METRICS: "AWS/Connect metrics"}
 
 
 class FlowLogSink(Protocol):
@@ -232,7 +231,7 @@ class ConnectTelemetry:
         noted = self.unpublished.setdefault(what, [0, f"{type(exc).__name__}: {exc}"[:300]])
         noted[0] += 1
         if noted[0] == 1 and not self.endpoint_gone():
-            log.warning("shiftsim: the Connect instance's %s could not be published: %s", _SAID[what], exc)
+            log.warning("shiftsim: the Connect instance's %s could not be published: %s", SAID[what], exc)
 
     async def _put_logs(self, client: Any, batches: Iterator[tuple[dict[str, Any], bytes]]) -> None:
         batch = next(batches, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.deployment.alarm_inputs import SAID
 from simulator.report.judge import fisher_greater
 from simulator.report.words import counted
 
@@ -168,7 +169,7 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
 
 
 def unpublished_said(what: str, noted: dict[str, Any]) -> str:
-    said = {"flow_logs": "flow logs", "metrics": "AWS/Connect metrics"}.get(what, what)
+    said = SAID.get(what, what)
     return (f"the simulated Connect instance's {said} could not all be published to the emulator "
             f"({counted(noted['failed_flushes'], 'failed flush', 'failed flushes')}; first: {noted['first_error']})")
 
