@@ -304,7 +304,7 @@ class LoadSession:
                 "traffic": dataclasses.asdict(self.traffic) if self.traffic is not None else None,
                 "traffic_profile": dataclasses.asdict(o.traffic_profile) if o.traffic_profile else None,
                 "start_time": o.start_time, "result_attribute": o.result_attribute, "judge": o.scenario.judge}
-            if self.unreached:  # withholds the verdict of a run that deploys (analysis)
+            if self.unreached:  # withholds the verdict of a run that deploys (report.verdict)
                 self.run_info["alarms_not_reached"] = self.unreached
             self.record.describe_run(self.run_info)
         self.recording = True
@@ -616,7 +616,7 @@ class LoadSession:
                 self.run_info["flow_logs_dropped"] = self.relayed_flow_logs.dropped
         if self.coordinator and self.record is not None:
             errors, refused = self.load_errors.listed(), self._refused_at_ceilings()
-            if errors:  # the verdict is withheld: the load was not what the scenario asks (analysis)
+            if errors:  # the verdict is withheld: the load was not what the scenario asks (report.verdict)
                 self.run_info["load_errors"] = errors
             if refused:  # likewise: the emulator refused what AWS would have taken
                 self.run_info["emulator_refused"] = refused
@@ -626,7 +626,7 @@ class LoadSession:
                                             "driven_per_second": self.traffic.driven_per_second}
             unpublished = self.unpublished.run_info(
                 self.options.scenario, self.telemetry.unpublished if self.telemetry is not None else None)
-            if unpublished:  # withholds the verdict where a group's alarm reads it (analysis)
+            if unpublished:  # withholds the verdict where a group's alarm reads it (report.verdict)
                 self.run_info["reports_unpublished"] = unpublished
             if errors or refused or unpublished or "callers" in self.run_info or "flow_logs_dropped" in self.run_info:
                 self.record.describe_run(self.run_info)

@@ -1,7 +1,7 @@
 """What the simulated Connect instance could not publish to the emulator during a test (its flow logs,
 its AWS/Connect metrics), gathered from this process and, on a master, from its workers' reports; and
 which of the deployment group's alarms read it. An alarm that read nothing did not rehearse its part
-(the rollback it guards), so the run's verdict is withheld then (simulator.report.analysis); what no
+(the rollback it guards), so the run's verdict is withheld then (simulator.report.verdict); what no
 alarm reads is said in the summary.
 """
 
