@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from simulator.client.aws import Target, client
 from simulator.client.errors import TargetError
 from simulator.deployment.arn import parse_function_name
+from simulator.deployment.composite_rule import RuleError, parse_rule
 from simulator.scenario.spec import DeploymentSpec
 
 _REFUSED = {"UnrecognizedClientException", "InvalidSignatureException", "InvalidClientTokenId",
@@ -20,6 +21,7 @@ _REFUSED = {"UnrecognizedClientException", "InvalidSignatureException", "Invalid
 _DENIED = {"AccessDeniedException", "AccessDenied", "AuthorizationError", "UnauthorizedOperation"}
 _MISSING = {"ResourceNotFoundException", "DeploymentGroupDoesNotExistException",
             "ApplicationDoesNotExistException"}
+MAX_COMPOSITE_DEPTH = 4  # composite alarms over composite alarms, followed this deep
 
 
 def _said(exc: Exception, action: str, resource: str) -> TargetError:
@@ -40,9 +42,10 @@ def _said(exc: Exception, action: str, resource: str) -> TargetError:
 
 
 async def check_aws_target(target: Target, alias_arn: str, invoked: Iterable[str],
-                           deployment: DeploymentSpec | None) -> None:
+                           deployment: DeploymentSpec | None) -> list[dict[str, Any]]:
     """Raise a TargetError for the first thing the run needs that AWS would refuse; `deployment` is
-    the group the run starts or watches (None: load only)."""
+    the group the run starts or watches (None: load only). Return the metric alarms the group watches
+    as DescribeAlarms gives them (those its composite alarms name too): what CodeDeploy will read."""
     try:
         async with client(target, "lambda", retries=False) as lambda_client:
             for arn in dict.fromkeys([alias_arn, *invoked]):
@@ -53,15 +56,16 @@ async def check_aws_target(target: Target, alias_arn: str, invoked: Iterable[str
                 await _call(lambda_client.get_alias(FunctionName=alias.name, Name=alias.qualifier),
                             "lambda:GetAlias", alias_arn)
         if deployment is None:
-            return
+            return []
         group = f"deployment group {deployment.application}/{deployment.group}"
         async with client(target, "codedeploy", retries=False) as codedeploy:
-            await _call(codedeploy.get_deployment_group(applicationName=deployment.application,
-                                                        deploymentGroupName=deployment.group),
-                        "codedeploy:GetDeploymentGroup", group)
+            info = await _call(codedeploy.get_deployment_group(applicationName=deployment.application,
+                                                               deploymentGroupName=deployment.group),
+                               "codedeploy:GetDeploymentGroup", group)
+        configuration = (info.get("deploymentGroupInfo") or {}).get("alarmConfiguration") or {}
+        names = [a["name"] for a in configuration.get("alarms") or [] if a.get("name")]
         async with client(target, "cloudwatch", retries=False) as cloudwatch:
-            await _call(cloudwatch.describe_alarms(AlarmNames=list(deployment.alarms)[:100]),
-                        "cloudwatch:DescribeAlarms", "the group's alarms")
+            return await _metric_alarms(cloudwatch, names if configuration.get("enabled") else [])
     except NoCredentialsError:
         raise TargetError("--target aws: no AWS credentials found (environment, AWS_PROFILE, the shared "
                           "files, SSO, an instance role): set up one, or leave out --target aws to rehearse "
@@ -77,3 +81,24 @@ async def _call(call: Any, action: str, resource: str) -> Any:
         raise
     except (ClientError, BotoCoreError) as exc:
         raise _said(exc, action, resource) from None
+
+
+async def _metric_alarms(cloudwatch: Any, names: list[str]) -> list[dict[str, Any]]:
+    """The metric alarms behind `names`, through composite alarms' rules (a few levels at most)."""
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for _ in range(MAX_COMPOSITE_DEPTH):
+        wanted = [name for name in dict.fromkeys(names) if name not in seen][:100]
+        if not wanted:
+            break
+        seen.update(wanted)
+        described = await _call(cloudwatch.describe_alarms(AlarmNames=wanted, AlarmTypes=["MetricAlarm", "CompositeAlarm"]),
+                                "cloudwatch:DescribeAlarms", "the group's alarms")
+        found += described.get("MetricAlarms") or []
+        names = []
+        for composite in described.get("CompositeAlarms") or []:
+            try:
+                names += sorted(parse_rule(composite.get("AlarmRule") or "").alarms)
+            except RuleError:
+                continue
+    return found

@@ -45,30 +45,37 @@ def metric_alarms_behind(names: tuple[str, ...] | list[str], declared: dict[str,
     return list(found.values()), unknown
 
 
-def alarms_reading_the_instance(scenario: Scenario) -> dict[str, list[str]]:
+def alarms_reading_the_instance(scenario: Scenario, described: list[dict[str, Any]] | None = None,
+                                ) -> dict[str, list[str]]:
     """The group's metric alarms that read what the Connect instance publishes, each with what it
-    reads ("metrics", "flow_logs")."""
+    reads ("metrics", "flow_logs"): the scenario's, or on AWS those `described` (DescribeAlarms'
+    MetricAlarms of the real group, which CodeDeploy reads whatever the scenario declares)."""
     if scenario.deployment is None:
         return {}
     sources: dict[tuple[str, str], str] = {}
     if scenario.connect.flow_logs:
         sources.update({(f.namespace, f.metric): FLOW_LOGS for f in scenario.metric_filters
                         if f.log_group == scenario.connect.log_group})
-    alarms, _ = metric_alarms_behind(scenario.deployment.alarms, {a.name: a for a in scenario.alarms})
+    if described is None:
+        alarms, _ = metric_alarms_behind(scenario.deployment.alarms, {a.name: a for a in scenario.alarms})
+        read = [(a.name, _metrics(a.parameters) if a.parameters else [(a.namespace, a.metric)]) for a in alarms]
+    else:
+        read = [(str(a.get("AlarmName")), _metrics(a)) for a in described]
     reading: dict[str, list[str]] = {}
-    for alarm in alarms:
-        kinds = {kind for namespace, metric in _metrics(alarm)
+    for name, metrics in read:
+        kinds = {kind for namespace, metric in metrics
                  if (kind := _source(namespace, metric, sources, scenario.connect.metrics)) is not None}
         if kinds:
-            reading[alarm.name] = sorted(kinds)
+            reading[name] = sorted(kinds)
     return reading
 
 
-def _metrics(alarm: AlarmSpec) -> list[tuple[str, str]]:
-    """The (namespace, metric name) pairs an alarm reads: its metric, or its metric math's metrics."""
-    queries: Any = (alarm.parameters or {}).get("Metrics")
+def _metrics(alarm: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (namespace, metric name) pairs a metric alarm reads (PutMetricAlarm's parameters, or
+    DescribeAlarms' alarm): its metric, or its metric math's metrics."""
+    queries: Any = alarm.get("Metrics")
     if not queries:
-        return [(alarm.namespace, alarm.metric)]
+        return [(str(alarm.get("Namespace") or ""), str(alarm.get("MetricName") or ""))]
     found = []
     for query in queries if isinstance(queries, list) else ():
         stat = query.get("MetricStat") if isinstance(query, dict) else None

@@ -111,7 +111,7 @@ class LoadSession:
         self.coordinator = not isinstance(environment.runner, WorkerRunner)
         self.alarm_lint: list[str] = []  # what is wrong with the group's alarms, said at the start
         # On AWS the simulator is not Connect: the group's alarms that read the instance's reports never see its contacts
-        self.unreached = alarms_reading_the_instance(options.scenario) if options.target == "aws" else {}
+        self.unreached: dict[str, list[str]] = {}  # (found as the target is reached)
         self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
         self.flows: FlowSet = load_flow(options.flow, functions=options.functions,
                                         flow_map=options.scenario.flow_map)
@@ -121,7 +121,6 @@ class LoadSession:
                 for note in options.scenario.notes:
                     log.warning("shiftsim: note: %s", note)
             self.alarm_lint = lint_alarms(options.scenario, flow_facts(self.flows, options.alias_arn))
-            self.alarm_lint += [f"alarm {name} {line}" for name, line in unreached_alarm_lines(self.unreached)]
             if not getattr(environment, "shiftsim_said_notes", False):
                 for line in self.alarm_lint:
                     log.warning("shiftsim: alarm lint: %s", line)
@@ -219,8 +218,14 @@ class LoadSession:
         if self.coordinator and options.target == "aws":  # what AWS would refuse is said now, not as errors later
             deployment = options.scenario.deployment if options.deploy_after is not None else None
             invoked = [target["invokes"] for target in self.flows.block_targets()]
-            self.bridge.run(check_aws_target(Target("aws", region=options.region), options.alias_arn, invoked,
-                                             deployment), timeout=120)
+            alarms = self.bridge.run(check_aws_target(Target("aws", region=options.region), options.alias_arn,
+                                                      invoked, deployment), timeout=120)
+            self.unreached = alarms_reading_the_instance(options.scenario, alarms)
+            lines = [f"alarm {name} {line}" for name, line in unreached_alarm_lines(self.unreached)]
+            self.alarm_lint += lines  # a rehearsal says them with the lint, in its own words
+            if not getattr(self.env, "shiftsim_said_notes", False):
+                for line in lines:
+                    log.warning("shiftsim: alarm lint: %s", line)
         self.endpoint = options.endpoint_url
         if self.coordinator and options.target == "local" and not self.endpoint:
             self.emulator = EmulatorProcess(options.emulator_args)

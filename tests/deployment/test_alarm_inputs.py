@@ -74,3 +74,18 @@ metrics = [
 ]
 """
     assert reading(FILTER, math) == {"Rate": ["flow_logs", "metrics"]}
+
+
+def test_on_aws_the_real_groups_alarms_are_read_as_described():
+    """DescribeAlarms' MetricAlarms of the real group, whatever the scenario declares: a metric alarm,
+    a metric math alarm, and one on a metric filter the scenario puts on the instance's log group."""
+    scenario = parse_scenario(FUNCTION + LAMBDA_ALARM + FILTER + "[deployment]\n", "s.toml")
+    described = [
+        {"AlarmName": "Lambda", "Namespace": "AWS/Lambda", "MetricName": "Errors"},
+        {"AlarmName": "Flows", "Namespace": "AWS/Connect", "MetricName": "ContactFlowErrors"},
+        {"AlarmName": "Math", "Metrics": [{"Id": "e", "Expression": "a + b"},
+                                          {"Id": "b", "MetricStat": {"Metric": {"Namespace": "Connect/Flows",
+                                                                                "MetricName": "LambdaFailedResults"}}}]},
+    ]
+    assert alarms_reading_the_instance(scenario, described) == {"Flows": ["metrics"], "Math": ["flow_logs"]}
+    assert alarms_reading_the_instance(scenario, []) == {}  # the real group watches none of them
