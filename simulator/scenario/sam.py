@@ -40,6 +40,7 @@ from simulator.scenario.spec import (
     TrafficRouting,
     VersionSpec,
 )
+from simulator.scenario.template_parameters import parameter_problem
 
 LOCAL_BUCKET = "shiftsim-local"
 STREAM_OF = "latest"  # a table's StreamArn before the table exists: its stream label is made when it is
@@ -212,6 +213,10 @@ class _Stack:
         if missing:
             raise TemplateError(f"{where}: parameters without a Default need a value "
                                 f"([stack.parameters] or --parameter): {', '.join(missing)}")
+        for name, spec in (cfn.get("Parameters") or {}).items():  # as CloudFormation checks them, defaults too
+            problem = parameter_problem(name, spec, values[name]) if isinstance(spec, dict) else None
+            if problem is not None:
+                raise TemplateError(f"{where}: {problem}")
         values.update({"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws",
                        "AWS::StackName": stack_name, "AWS::URLSuffix": "amazonaws.com",
                        "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/shiftsim"})
