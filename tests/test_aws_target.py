@@ -334,6 +334,6 @@ def test_a_permission_aws_denies_is_named_with_the_action_and_resource():
 
     denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "User: arn:aws:iam::1:user/ci is "
                                     "not authorized to perform: lambda:GetAlias"}}, "GetAlias")
-    said = str(_said(denied, "lambda:GetAlias", "arn:aws:lambda:us-east-1:1:function:F:live"))
+    said = str(_said(denied, "lambda:GetAlias", "arn:aws:lambda:us-east-1:1:function:F:live", "--target aws"))
     assert said.startswith("--target aws: no permission for lambda:GetAlias on arn:aws:lambda:us-east-1:1:function:F:live")
     assert said.endswith("AccessDeniedException: User: arn:aws:iam::1:user/ci is not authorized to perform: lambda:GetAlias")

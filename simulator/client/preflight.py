@@ -1,7 +1,8 @@
-"""Before any load on real AWS: what the run needs is there and may be used. Credentials the chain
-finds, each function the flow invokes (Lambda's DryRun: it exists and this caller may invoke it),
-the deployed alias, the deployment group and its alarms. The first thing missing is one line (a
-TargetError, exit 2), said before a contact starts, not as 100 % errors after."""
+"""Before any load: what the run needs is there and may be used, on real AWS or on the emulator
+alike. Credentials the chain finds, each function the flow invokes (Lambda's DryRun: it exists and
+this caller may invoke it), the deployed alias, the deployment group and its alarms. The first thing
+missing is one line (a TargetError, exit 2), said before a contact starts, not as 100 % errors (or a
+green run that never met the alias it watched) after."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ _MISSING = {"ResourceNotFoundException", "DeploymentGroupDoesNotExistException",
 MAX_COMPOSITE_DEPTH = 4  # composite alarms over composite alarms, followed this deep
 
 
-def _said(exc: Exception, action: str, resource: str) -> TargetError:
+def _said(exc: Exception, action: str, resource: str, where: str) -> TargetError:
     """One line for a refused call: what the run could not do, on what, and AWS's own words."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -37,35 +38,36 @@ def _said(exc: Exception, action: str, resource: str) -> TargetError:
             why = f"{resource} does not exist"
         else:
             why = f"{action} on {resource} failed"
-        return TargetError(f"--target aws: {why}: {code}: {message}")
-    return TargetError(f"--target aws: {action} on {resource} failed: {exc}")
+        return TargetError(f"{where}: {why}: {code}: {message}")
+    return TargetError(f"{where}: {action} on {resource} failed: {exc}")
 
 
-async def check_aws_target(target: Target, alias_arn: str, invoked: Iterable[str],
-                           deployment: DeploymentSpec | None) -> list[dict[str, Any]]:
+async def check_target(target: Target, alias_arn: str, invoked: Iterable[str],
+                       deployment: DeploymentSpec | None) -> list[dict[str, Any]]:
     """Raise a TargetError for the first thing the run needs that AWS would refuse; `deployment` is
     the group the run starts or watches (None: load only). Return the metric alarms the group watches
     as DescribeAlarms gives them (those its composite alarms name too): what CodeDeploy will read."""
+    where = "--target aws" if target.kind == "aws" else f"the emulator ({target.endpoint_url})"
     try:
         async with client(target, "lambda", retries=False) as lambda_client:
             for arn in dict.fromkeys([alias_arn, *invoked]):
                 await _call(lambda_client.invoke(FunctionName=arn, InvocationType="DryRun"),
-                            "lambda:InvokeFunction", arn)
+                            "lambda:InvokeFunction", arn, where)
             alias = parse_function_name(alias_arn)
             if alias.qualifier and not alias.qualifier.isdigit() and alias.qualifier != "$LATEST":
                 await _call(lambda_client.get_alias(FunctionName=alias.name, Name=alias.qualifier),
-                            "lambda:GetAlias", alias_arn)
+                            "lambda:GetAlias", alias_arn, where)
         if deployment is None:
             return []
         group = f"deployment group {deployment.application}/{deployment.group}"
         async with client(target, "codedeploy", retries=False) as codedeploy:
             info = await _call(codedeploy.get_deployment_group(applicationName=deployment.application,
                                                                deploymentGroupName=deployment.group),
-                               "codedeploy:GetDeploymentGroup", group)
+                               "codedeploy:GetDeploymentGroup", group, where)
         configuration = (info.get("deploymentGroupInfo") or {}).get("alarmConfiguration") or {}
         names = [a["name"] for a in configuration.get("alarms") or [] if a.get("name")]
         async with client(target, "cloudwatch", retries=False) as cloudwatch:
-            return await _metric_alarms(cloudwatch, names if configuration.get("enabled") else [])
+            return await _metric_alarms(cloudwatch, names if configuration.get("enabled") else [], where)
     except NoCredentialsError:
         raise TargetError("--target aws: no AWS credentials found (environment, AWS_PROFILE, the shared "
                           "files, SSO, an instance role): set up one, or leave out --target aws to rehearse "
@@ -74,16 +76,16 @@ async def check_aws_target(target: Target, alias_arn: str, invoked: Iterable[str
         raise TargetError("--target aws: no region: give --region, or set one in the profile") from None
 
 
-async def _call(call: Any, action: str, resource: str) -> Any:
+async def _call(call: Any, action: str, resource: str, where: str) -> Any:
     try:
         return await call
     except NoCredentialsError:
         raise
     except (ClientError, BotoCoreError) as exc:
-        raise _said(exc, action, resource) from None
+        raise _said(exc, action, resource, where) from None
 
 
-async def _metric_alarms(cloudwatch: Any, names: list[str]) -> list[dict[str, Any]]:
+async def _metric_alarms(cloudwatch: Any, names: list[str], where: str) -> list[dict[str, Any]]:
     """The metric alarms behind `names`, through composite alarms' rules (a few levels at most)."""
     found: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -93,7 +95,7 @@ async def _metric_alarms(cloudwatch: Any, names: list[str]) -> list[dict[str, An
             break
         seen.update(wanted)
         described = await _call(cloudwatch.describe_alarms(AlarmNames=wanted, AlarmTypes=["MetricAlarm", "CompositeAlarm"]),
-                                "cloudwatch:DescribeAlarms", "the group's alarms")
+                                "cloudwatch:DescribeAlarms", "the group's alarms", where)
         found += described.get("MetricAlarms") or []
         names = []
         for composite in described.get("CompositeAlarms") or []:

@@ -37,7 +37,7 @@ from simulator.client.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.client.coarse_timeouts import CoarseTimeouts
 from simulator.client.fast_ids import random_uuid4
 from simulator.client.fast_invoke import FastLambdaInvoker, proxy_for
-from simulator.client.preflight import check_aws_target
+from simulator.client.preflight import check_target
 from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.event import Contact
 from simulator.connect.flow import FlowSet, load_flow
@@ -214,18 +214,8 @@ class LoadSession:
             events.worker_report.add_listener(self.on_worker_report)
 
     def _reach_target(self, options: LoadOptions) -> None:
-        """What the target must have before the test: AWS's checks, or an emulator started or answering."""
-        if self.coordinator and options.target == "aws":  # what AWS would refuse is said now, not as errors later
-            deployment = options.scenario.deployment if options.deploy_after is not None else None
-            invoked = [target["invokes"] for target in self.flows.block_targets()]
-            alarms = self.bridge.run(check_aws_target(Target("aws", region=options.region), options.alias_arn,
-                                                      invoked, deployment), timeout=120)
-            self.unreached = alarms_reading_the_instance(options.scenario, alarms)
-            lines = [f"alarm {name} {line}" for name, line in unreached_alarm_lines(self.unreached)]
-            self.alarm_lint += lines  # a rehearsal says them with the lint, in its own words
-            if not getattr(self.env, "shiftsim_said_notes", False):
-                for line in lines:
-                    log.warning("shiftsim: alarm lint: %s", line)
+        """What the target must have before the test: an emulator started or answering, and then on
+        either target the preflight's checks (the alias, the functions the flow invokes, the group)."""
         self.endpoint = options.endpoint_url
         if self.coordinator and options.target == "local" and not self.endpoint:
             self.emulator = EmulatorProcess(options.emulator_args)
@@ -234,9 +224,25 @@ class LoadSession:
             log.info("shiftsim: emulator started at %s", self.endpoint)
         elif self.coordinator and options.target == "local" and self.endpoint and not get_environ_proxies(self.endpoint):
             _answers(self.endpoint)  # (one reached through a proxy is the proxy's to reach)
-        if self.coordinator:
-            self.parsed.endpoint_url = self.endpoint
-            self.parsed.shiftsim_own_emulator = self.emulator is not None
+        if not self.coordinator:
+            return
+        self.parsed.endpoint_url = self.endpoint
+        self.parsed.shiftsim_own_emulator = self.emulator is not None
+        # What the target would refuse is said now: not as errors later, nor as a green run that never met
+        # the alias it watched (an --alias-arn the emulator does not hold ran on, and passed)
+        deployment = options.scenario.deployment if options.deploy_after is not None else None
+        invoked = [target["invokes"] for target in self.flows.block_targets()
+                   if not target["invokes"].startswith("$.")]  # a function named at run time: known as the block runs
+        target = (Target("aws", region=options.region) if options.target == "aws"
+                  else Target("local", self.endpoint, options.region))
+        alarms = self.bridge.run(check_target(target, options.alias_arn, invoked, deployment), timeout=120)
+        if options.target == "aws":
+            self.unreached = alarms_reading_the_instance(options.scenario, alarms)
+            lines = [f"alarm {name} {line}" for name, line in unreached_alarm_lines(self.unreached)]
+            self.alarm_lint += lines  # a rehearsal says them with the lint, in its own words
+            if not getattr(self.env, "shiftsim_said_notes", False):
+                for line in lines:
+                    log.warning("shiftsim: alarm lint: %s", line)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 

@@ -410,6 +410,19 @@ def test_bad_options_are_one_line_and_exit_two(tmp_path):
         assert f"shiftsim: error: {message}" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_an_alias_the_emulator_does_not_hold_is_one_line_before_any_load(tmp_path):
+    """The run watched --alias-arn while its contacts called the scenario's alias: with an alias the
+    emulator does not hold, it ran on (a warning that the alias could not be polled) and passed with
+    no check at all. The emulator is now asked what AWS is asked before a run: exit 2, no run folder."""
+    nope = "arn:aws:lambda:us-east-1:123456789012:function:Nope:PROD"
+    done, results = run_locust(tmp_path, "-u", "1", "-t", "3s", "--alias-arn", nope)
+    assert done.returncode == 2, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("shiftsim: error: the emulator (http://127.0.0.1:"), done.stderr
+    assert f"{nope} does not exist: ResourceNotFoundException" in errors[0] and "Traceback" not in done.stderr
+    assert not results.exists() or not any(results.iterdir())
+
+
 def workers_recorded(results) -> set[str]:
     """The workers with rows in the record so far (empty while it is not readable yet)."""
     from simulator.report.errors import RecordError
