@@ -188,6 +188,13 @@ def _default_gate(summary: dict[str, Any], check: Any) -> None:
             continue
         check(f"version {version}'s error rate, at most", DEFAULT_MAX_ERROR_RATE, stats["error_rate"],
               stats["error_rate"] <= DEFAULT_MAX_ERROR_RATE)
+    if not d.get("deployment_id"):  # the load alone: every function the contacts call is what it rehearsed
+        for qualifier, stats in (summary.get("functions") or {}).items():
+            if stats["deployed"] or not stats["invocations"]:
+                continue
+            rate = round(stats["errors"] / stats["invocations"], 4)
+            check(f"{qualifier}'s error rate (the contacts call it; no deployment ran), at most",
+                  DEFAULT_MAX_ERROR_RATE, rate, rate <= DEFAULT_MAX_ERROR_RATE)
     new, old = (summary["versions"].get(v or "") for v in (d.get("target_version"), d.get("current_version")))
     if new and old and new["invocations"] and old["invocations"]:
         p = fisher_greater(new["errors"], new["invocations"], old["errors"], old["invocations"])

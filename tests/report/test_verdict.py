@@ -196,6 +196,30 @@ def test_on_aws_a_group_alarm_that_reads_the_instances_reports_withholds_the_ver
                                                 "instance's reports, so the deployment group's alarm(s) FlowErrors")
 
 
+def test_the_load_alone_holds_every_function_the_contacts_call_to_the_default_gate(tmp_path):
+    """No deployment, and the contacts' other function failing half its calls: it passed (the default
+    gate read the deployed function's versions only). With a deployment, the other function's errors
+    are said in the summary and are not the deployment's verdict."""
+    writer = RecordWriter(tmp_path / "run")
+    writer.describe_run({"alias_arn": "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD"})
+    rows = []
+    for i in range(400):
+        t = T0 + i * 0.05
+        other = i % 2 == 0
+        failed = other and i % 4 == 0
+        rows.append((t, t, t + 0.01, t, f"c{i // 4}", 1, "flow/lookup" if other else "flow/invoke-alias",
+                     "Other:live" if other else "ConnectLambdaFunction:PROD", "1", "Error" if failed else "Success",
+                     "function_error" if failed else "", 0, 200, "", 0, "local"))
+    writer.add(rows)
+    writer.close()
+    summary = analyse(load_record(tmp_path / "run"), expectations=Expectations())
+    checks = {c["check"]: c for c in summary["verdict"]["checks"]}
+    other = checks["Other:live's error rate (the contacts call it; no deployment ran), at most"]
+    assert other["actual"] == 0.5 and not other["passed"] and not summary["verdict"]["passed"]
+    assert checks["version 1's error rate, at most"]["passed"]  # the deployed function's own calls
+    assert verdict_exit_code(summary) == 1
+
+
 def test_the_judge_claims_no_contacts_spared_before_anything_differed(tmp_path):
     """A version slower by 50 ms with no error and no injected fault: the judge flags latency, but
     nothing the callers met differed before it, so no "would have spared" is printed."""
