@@ -41,6 +41,13 @@ def _deployment_span(deployment: dict[str, Any], lefts: list[float], width: floa
 SUBTITLE_LINE = 0.015  # of the figure's height: one line of the 9-point subtitle
 
 
+def _legend(ax: Any) -> None:
+    """The panel's legend beside it, if anything in it is labelled (a panel with nothing to draw, a
+    function the contacts never called, has none: matplotlib warned on every such run)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+
+
 def _wrapped(text: str, width: int = 190) -> str:
     return "\n".join(textwrap.wrap(text, width))
 
@@ -103,7 +110,7 @@ def timeline_figure(summary: dict[str, Any]) -> Figure:
                "its versions' traffic is not in the record")
         for ax in (share_ax, error_ax, latency_ax):
             ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#666666")
-    share_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    _legend(share_ax)
 
     # 2. error rate per version; injected errors marked
     for version in versions:
@@ -121,7 +128,7 @@ def timeline_figure(summary: dict[str, Any]) -> Figure:
                              label="injected faults" if version == versions[-1] else None)
     error_ax.set_ylabel("error rate")
     error_ax.set_ylim(-0.03, 1.03)
-    error_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    _legend(error_ax)
 
     # 3. alarm state bands
     end_x = max(lefts) + width if lefts else 1.0
@@ -156,7 +163,7 @@ def timeline_figure(summary: dict[str, Any]) -> Figure:
         latency_ax.plot(mids[steady], p95, color=color[version], linestyle=":", marker="^", markersize=3,
                         label=f"version {version} p95")
     latency_ax.set_ylabel("Lambda latency (real ms)")
-    latency_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    _legend(latency_ax)
 
     # 5. time to result per contact (the flow's result attribute), by its value; contacts without one
     if results:
@@ -173,7 +180,7 @@ def timeline_figure(summary: dict[str, Any]) -> Figure:
                               color="black", label="no result (contact's length)")
         attribute = (summary.get("run_info") or {}).get("result_attribute") or "result"
         result_ax.set_ylabel(f"time to result\n(emulated s; {attribute})")
-        result_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+        _legend(result_ax)
     bottom_ax = axes[-1]
 
     # events on every panel

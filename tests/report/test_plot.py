@@ -43,3 +43,20 @@ def test_a_run_of_one_window_shows_its_latency(tmp_path):
             assert line.get_marker() not in (None, "None", "", " ")  # and shown
     finally:
         plt.close(fig)
+
+
+def test_a_figure_with_panels_that_have_nothing_to_draw_warns_of_nothing(tmp_path):
+    """Contacts that never called the watched alias: its panels are empty, and matplotlib said
+    "No artists with labels found to put in legend" three times on every such run."""
+    import warnings
+
+    writer = RecordWriter(tmp_path / "run")
+    writer.describe_run({"alias_arn": "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD"})
+    writer.add([(T0 + i, T0 + i, T0 + i + 0.01, T0 + i, f"c{i}", 1, "flow/lookup", "Other:live", "1", "Success", "",
+                 0, 200, "", 0, "local") for i in range(40)])
+    writer.close()
+    summary = analyse(load_record(tmp_path / "run"), expectations=Expectations())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = timeline_figure(summary)
+    plt.close(fig)
