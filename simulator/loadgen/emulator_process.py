@@ -24,8 +24,9 @@ UNRESPONSIVE_S = 10.0  # no health answer for this long: frozen (a loaded machin
 _PROBE_EVERY_S = 1.0
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the parent dies (Linux; elsewhere stdin's end does it)."""
+def die_with_parent() -> None:
+    """SIGTERM to this process when its parent dies (Linux only): in the emulator's child before exec
+    (elsewhere stdin's end does it), and in a worker `--processes` forked."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
@@ -48,7 +49,7 @@ class EmulatorProcess:
         command = [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--exit-with-parent", *self.args]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True,
-                                        preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                        preexec_fn=die_with_parent if sys.platform == "linux" else None)
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
         reader.start()

@@ -3,13 +3,15 @@ after `--processes` forks) the session and the web UI tab. A bad option stops Lo
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sys
 from typing import Any
 
 from simulator.client.errors import TargetError
 from simulator.connect.flow import FlowError
-from simulator.loadgen.emulator_process import EmulatorStartError
+from simulator.loadgen.emulator_process import EmulatorStartError, die_with_parent
 from simulator.loadgen.options import OptionsError, add_options, load_options
 from simulator.scenario.sam import as_written
 
@@ -37,10 +39,24 @@ def _web_port_free(parsed: Any, web_ui: Any) -> None:
         probe.close()
 
 
+def _die_with_master(environment: Any) -> None:
+    """A worker `--processes` forked ends with its master, however the master ends: one that stopped
+    on bad input (which only it checks: the alias, the target) left its workers waiting a minute for
+    its heartbeat, holding the terminal's output open."""
+    from locust.runners import WorkerRunner
+
+    if not isinstance(environment.runner, WorkerRunner) or not getattr(environment.parsed_options, "processes", None):
+        return
+    die_with_parent()
+    if os.getppid() == 1:  # the master ended before this worker was told to follow it
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _on_init(environment: Any, **kwargs: Any) -> None:
     from simulator.loadgen.session import LoadSession
     from simulator.loadgen.webui import install_web_ui
 
+    _die_with_master(environment)
     try:
         _web_port_free(environment.parsed_options, kwargs.get("web_ui"))
         options = load_options(environment.parsed_options)

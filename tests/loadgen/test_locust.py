@@ -423,6 +423,30 @@ def test_an_alias_the_emulator_does_not_hold_is_one_line_before_any_load(tmp_pat
     assert not results.exists() or not any(results.iterdir())
 
 
+def test_workers_end_with_a_master_that_stopped_on_bad_input(tmp_path):
+    """Only the master checks the target: one that stopped on it left its --processes workers waiting a
+    minute for its heartbeat, holding the terminal's output open. They now end with it."""
+    import psutil
+
+    from tests.helpers import wait_for
+
+    marker = str(tmp_path / "results")
+    done = subprocess.run([*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", *processes_on_a_free_port(),
+                           "--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:Nope:PROD",
+                           "--results-dir", marker], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          timeout=120, env=ENV, cwd=ROOT)
+    assert done.returncode == 2
+
+    def workers_left() -> list[int]:
+        found = []
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            if marker in " ".join(process.info["cmdline"] or []):
+                found.append(process.info["pid"])
+        return found
+
+    wait_for(lambda: not workers_left(), timeout=30)  # Locust's own heartbeat timeout is 60 s
+
+
 def workers_recorded(results) -> set[str]:
     """The workers with rows in the record so far (empty while it is not readable yet)."""
     from simulator.report.errors import RecordError
