@@ -39,13 +39,18 @@ def _web_port_free(parsed: Any, web_ui: Any) -> None:
         probe.close()
 
 
+def _forked_worker(environment: Any) -> bool:
+    """A worker `--processes` forked: it shares its master's terminal (and its fate)."""
+    from locust.runners import WorkerRunner
+
+    return isinstance(environment.runner, WorkerRunner) and bool(getattr(environment.parsed_options, "processes", None))
+
+
 def _die_with_master(environment: Any) -> None:
     """A worker `--processes` forked ends with its master, however the master ends: one that stopped
     on bad input (which only it checks: the alias, the target) left its workers waiting a minute for
     its heartbeat, holding the terminal's output open."""
-    from locust.runners import WorkerRunner
-
-    if not isinstance(environment.runner, WorkerRunner) or not getattr(environment.parsed_options, "processes", None):
+    if not _forked_worker(environment):
         return
     die_with_parent()
     if os.getppid() == 1:  # the master ended before this worker was told to follow it
@@ -62,7 +67,8 @@ def _on_init(environment: Any, **kwargs: Any) -> None:
         options = load_options(environment.parsed_options)
         session = LoadSession(environment, options)
     except (OptionsError, FlowError, EmulatorStartError, TargetError) as exc:
-        print(f"shiftsim: error: {as_written(str(exc))}", file=sys.stderr, flush=True)
+        if not _forked_worker(environment):  # its master says it, once, on the terminal they share
+            print(f"shiftsim: error: {as_written(str(exc))}", file=sys.stderr, flush=True)
         sys.exit(2)
     except KeyboardInterrupt:
         if environment.parsed_options is not None and getattr(environment, "shiftsim_said_notes", False):

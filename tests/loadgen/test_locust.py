@@ -423,6 +423,14 @@ def test_an_alias_the_emulator_does_not_hold_is_one_line_before_any_load(tmp_pat
     assert not results.exists() or not any(results.iterdir())
 
 
+def test_a_bad_option_with_processes_is_said_once(tmp_path):
+    """Each process that --processes forks checks the options: each said the error, twice on one line."""
+    done, _ = run_locust(tmp_path, "-u", "2", "-t", "2s", *processes_on_a_free_port(), "--rate", "-1")
+    assert done.returncode == 2
+    assert [line for line in done.stderr.splitlines() if "error" in line] == [
+        "shiftsim: error: --rate: must be >= 0, got -1.0"], done.stderr
+
+
 def test_workers_end_with_a_master_that_stopped_on_bad_input(tmp_path):
     """Only the master checks the target: one that stopped on it left its --processes workers waiting a
     minute for its heartbeat, holding the terminal's output open. They now end with it."""
