@@ -902,7 +902,15 @@ def _expect(s: _Section) -> dict[str, Any]:
             expected[key] = s.string(key, choices=OUTCOMES)
         elif kind is bool:
             expected[key] = _boolean(s, key, False)
+        elif key in _SHARES:  # a share of calls, as the summary gives it: 5 % is 0.05
+            value = s.raw(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value <= 100:
+                s.fail(f"is a share from 0 to 1 (5 % is 0.05), got {value!r}: as written it can never fail", key)
+            expected[key] = s.number(key, low=0, high=1)
         else:
             expected[key] = s.number(key, low=0, integer=kind is int)
     s.done()
     return expected
+
+
+_SHARES = ("max_error_rate",)

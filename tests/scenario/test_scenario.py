@@ -139,3 +139,15 @@ def test_a_scenario_saved_with_a_bom_is_read(tmp_path):
     path = tmp_path / "s.toml"
     path.write_bytes(b'\xef\xbb\xbf[scenario]\nname = "bom"\n')
     assert load_scenario(path).name == "bom"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("5", "expect.max_error_rate: is a share from 0 to 1 (5 % is 0.05), got 5: as written it can never fail"),
+    ("1000", "expect.max_error_rate: must be between 0 and 1, got 1000"),
+    ("-0.1", "expect.max_error_rate: must be between 0 and 1, got -0.1"),
+])
+def test_an_error_rate_expectation_is_a_share(value, message):
+    """`max_error_rate = 5` meant 5 % and was taken as 500 %: a gate that could never fail."""
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        parse_scenario(f"[expect]\nmax_error_rate = {value}\n", "s.toml")
+    assert parse_scenario("[expect]\nmax_error_rate = 0.05\n", "s.toml").expect == {"max_error_rate": 0.05}
