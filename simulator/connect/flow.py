@@ -248,6 +248,10 @@ def _read_flow(file: Path, functions: FunctionMap | None,
         return None, [f"{file}: cannot read flow: {exc.strerror or exc}"]
     except ValueError as exc:
         return None, [f"{file}: not valid JSON: {exc}"]
+    if isinstance(data, dict) and isinstance(data.get("modules"), list) and "start" in data:
+        return None, [f"{file}: the console's older export format (modules), not the flow language: read the flow's "
+                      "Content with `aws connect describe-contact-flow --instance-id ID --contact-flow-id ID` "
+                      "(ContactFlow.Content), or export it again from the flow designer"]
     if not isinstance(data, dict) or not isinstance(data.get("Actions"), list):
         return None, [f"{file}: not an exported flow (expected an object with Version, StartAction, Actions)"]
     actions_data = data["Actions"]

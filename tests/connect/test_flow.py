@@ -172,6 +172,12 @@ def test_load_time_errors_name_the_file_and_action(tmp_path):
         load_flow(tmp_path / "junk.json")
     with pytest.raises(FlowError, match="cannot read flow"):
         load_flow(tmp_path / "missing.json")
+    # the console's older export (modules, not the flow language): said as such, with where to get the flow
+    (tmp_path / "old.json").write_text(json.dumps({"modules": [{"id": "a", "type": "Disconnect", "branches": []}],
+                                                   "version": "1", "type": "contactFlow", "start": "a"}))
+    with pytest.raises(FlowError, match=r"old.json: the console's older export format \(modules\), not the flow "
+                                        r"language: read the flow's Content with `aws connect describe-contact-flow"):
+        load_flow(tmp_path / "old.json")
 
 
 # A flow whose blocks call several functions is never sent to one alias in silence.
