@@ -145,18 +145,32 @@ def reference(value: str) -> str:
     return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
 
 
+def _described(data: Any) -> tuple[Any, dict[str, Any]]:
+    """The flow language of a file: the file itself, or the Content of what `aws connect
+    describe-contact-flow` (or `describe-contact-flow-module`) printed, with that answer's Name, Id
+    and Arn. Content that is not JSON raises ValueError."""
+    if isinstance(data, dict):
+        described = data.get("ContactFlow") or data.get("ContactFlowModule")
+        if isinstance(described, dict) and isinstance(described.get("Content"), str):
+            return json.loads(described["Content"]), described
+    return data, {}
+
+
 def _index(folder: Path, flow_map: dict[str, str]) -> dict[str, Path]:
-    """Every name a flow of the folder answers to -> its file: the file's stem, its Metadata.name,
-    and the scenario's map (whose values are stems or names)."""
+    """Every name a flow of the folder answers to -> its file: the file's stem, its Metadata.name
+    (or, for a describe-contact-flow answer, its Name and Id), and the scenario's map (whose values
+    are stems or names)."""
     index: dict[str, Path] = {}
     for file in sorted(folder.glob("*.json")):
         index[file.stem] = file
         try:
-            name = (json.loads(file.read_text(encoding="utf-8")).get("Metadata") or {}).get("name")
+            data, described = _described(json.loads(file.read_text(encoding="utf-8")))
+            names = [(data.get("Metadata") or {}).get("name"), described.get("Name"), described.get("Id")]
         except (OSError, ValueError, AttributeError):
             continue  # refused, with its reason, if a transfer ever names it
-        if isinstance(name, str) and name:
-            index.setdefault(name, file)
+        for name in names:
+            if isinstance(name, str) and name:
+                index.setdefault(name, file)
     for key, target in flow_map.items():
         if target not in index:
             raise FlowError(f"[flow_map] {key!r} -> {target!r}: no flow in {folder} has that file name "
@@ -248,6 +262,10 @@ def _read_flow(file: Path, functions: FunctionMap | None,
         return None, [f"{file}: cannot read flow: {exc.strerror or exc}"]
     except ValueError as exc:
         return None, [f"{file}: not valid JSON: {exc}"]
+    try:
+        data, described = _described(data)
+    except ValueError as exc:
+        return None, [f"{file}: ContactFlow.Content: not valid JSON: {exc}"]
     if isinstance(data, dict) and isinstance(data.get("modules"), list) and "start" in data:
         return None, [f"{file}: the console's older export format (modules), not the flow language: read the flow's "
                       "Content with `aws connect describe-contact-flow --instance-id ID --contact-flow-id ID` "
@@ -284,7 +302,7 @@ def _read_flow(file: Path, functions: FunctionMap | None,
     except FlowError as exc:
         problems.append(str(exc))
         metadata = {}
-    name = metadata.get("name") if isinstance(metadata.get("name"), str) and metadata.get("name") else file.stem
+    name = next((n for n in (metadata.get("name"), described.get("Name")) if isinstance(n, str) and n), file.stem)
     flow = Flow(file.stem, name, start if isinstance(start, str) else "", actions, str(file),
                 queue_names=_queue_names(metadata))
     for action in actions.values():

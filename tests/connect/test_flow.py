@@ -339,3 +339,26 @@ async def test_a_contact_that_polls_for_ever_is_stopped_as_a_runaway(tmp_path):
     ended = await run_contact(load_flow(flow), timed, Hooks(),
                               limits=ContactLimits(too_long=lambda: next(clock) >= 7))
     assert ended == "runaway" and timed.invocations == 7
+
+
+def test_what_describe_contact_flow_prints_is_a_flow_as_it_is(tmp_path):
+    """`aws connect describe-contact-flow > main.json` holds the flow language as a string in
+    ContactFlow.Content: read as the flow, named by its Name, and found by its Id when another flow
+    transfers to its ARN."""
+    instance = "arn:aws:connect:us-east-1:123456789012:instance/i-1"
+
+    def described(name, flow_id, actions):
+        content = {"Version": "2019-10-30", "StartAction": actions[0]["Identifier"], "Actions": actions}
+        return {"ContactFlow": {"Arn": f"{instance}/contact-flow/{flow_id}", "Id": flow_id, "Name": name,
+                                "Type": "CONTACT_FLOW", "State": "ACTIVE", "Content": json.dumps(content)}}
+
+    main = [act("go", "TransferToFlow", {"ContactFlowId": f"{instance}/contact-flow/0b1f-menu"}, None,
+                {"NoMatchingError": "bye"}), act("bye", "DisconnectParticipant")]
+    (tmp_path / "main.json").write_text(json.dumps(described("Main IVR", "9a7c-main", main)))
+    (tmp_path / "menu-export.json").write_text(json.dumps(described("Menu", "0b1f-menu", [act("end", "DisconnectParticipant")])))
+    flows = load_flow(tmp_path / "main.json")
+    assert {flow.name for flow in flows.flows.values()} == {"Main IVR", "Menu"}
+    assert flows.find(f"{instance}/contact-flow/0b1f-menu").name == "Menu"
+    (tmp_path / "broken.json").write_text(json.dumps({"ContactFlow": {"Name": "B", "Content": "{"}}))
+    with pytest.raises(FlowError, match="broken.json: ContactFlow.Content: not valid JSON"):
+        load_flow(tmp_path / "broken.json")
