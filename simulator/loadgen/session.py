@@ -120,10 +120,7 @@ class LoadSession:
             if not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal has said them
                 for note in options.scenario.notes:
                     log.warning("shiftsim: note: %s", note)
-            self.alarm_lint = lint_alarms(options.scenario, flow_facts(self.flows, options.alias_arn))
-            if not getattr(environment, "shiftsim_said_notes", False):
-                for line in self.alarm_lint:
-                    log.warning("shiftsim: alarm lint: %s", line)
+            self._say_alarm_lint(lint_alarms(options.scenario, flow_facts(self.flows, options.alias_arn)))
             bypassing = self.flows.bypassing(options.alias_arn)
             for line in bypassing.values():
                 log.warning("shiftsim: %s", line)
@@ -238,11 +235,14 @@ class LoadSession:
         alarms = self.bridge.run(check_target(target, options.alias_arn, invoked, deployment), timeout=120)
         if options.target == "aws":
             self.unreached = alarms_reading_the_instance(options.scenario, alarms)
-            lines = [f"alarm {name} {line}" for name, line in unreached_alarm_lines(self.unreached)]
-            self.alarm_lint += lines  # a rehearsal says them with the lint, in its own words
-            if not getattr(self.env, "shiftsim_said_notes", False):
-                for line in lines:
-                    log.warning("shiftsim: alarm lint: %s", line)
+            self._say_alarm_lint([f"alarm {name} {line}" for name, line in unreached_alarm_lines(self.unreached)])
+
+    def _say_alarm_lint(self, lines: list[str]) -> None:
+        """What is wrong with the group's alarms, said at the start (a rehearsal says it in its own words)."""
+        self.alarm_lint += lines
+        if not getattr(self.env, "shiftsim_said_notes", False):
+            for line in lines:
+                log.warning("shiftsim: alarm lint: %s", line)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
