@@ -439,10 +439,12 @@ def test_workers_end_with_a_master_that_stopped_on_bad_input(tmp_path):
     from tests.helpers import wait_for
 
     marker = str(tmp_path / "results")
-    done = subprocess.run([*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", *processes_on_a_free_port(),
-                           "--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:Nope:PROD",
-                           "--results-dir", marker], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          timeout=120, env=ENV, cwd=ROOT)
+    said = tmp_path / "said.log"  # the workers write to it too, after the master has gone
+    with said.open("w") as log:
+        done = subprocess.run([*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", *processes_on_a_free_port(),
+                               "--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:Nope:PROD",
+                               "--results-dir", marker], stdout=subprocess.DEVNULL, stderr=log,
+                              timeout=120, env=ENV, cwd=ROOT)
     assert done.returncode == 2
 
     def workers_left() -> list[int]:
@@ -452,7 +454,9 @@ def test_workers_end_with_a_master_that_stopped_on_bad_input(tmp_path):
                 found.append(process.info["pid"])
         return found
 
-    wait_for(lambda: not workers_left(), timeout=30)  # Locust's own heartbeat timeout is 60 s
+    wait_for(lambda: not workers_left(), timeout=55)  # bounded below Locust's own heartbeat timeout, 60 s
+    text = said.read_text()  # they ended because their master did, not because its heartbeat stopped
+    assert text.count("Got SIGTERM signal") == 2 and "Didn't get heartbeat" not in text, text[-2000:]
 
 
 def workers_recorded(results) -> set[str]:
