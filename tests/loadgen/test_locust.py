@@ -456,7 +456,9 @@ def test_workers_end_with_a_master_that_stopped_on_bad_input(tmp_path):
 
     wait_for(lambda: not workers_left(), timeout=55)  # bounded below Locust's own heartbeat timeout, 60 s
     text = said.read_text()  # they ended because their master did, not because its heartbeat stopped
-    assert text.count("Got SIGTERM signal") == 2 and "Didn't get heartbeat" not in text, text[-2000:]
+    # At least once per worker: Linux sends the death signal again when an orphan, first handed to
+    # another of the dying master's threads (ZeroMQ's), loses that one too.
+    assert text.count("Got SIGTERM signal") >= 2 and "Didn't get heartbeat" not in text, text[-2000:]
 
 
 def workers_recorded(results) -> set[str]:
