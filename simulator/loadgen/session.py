@@ -811,21 +811,22 @@ class LoadSession:
     async def _contacts(self) -> None:
         while True:
             self.contact_counter += 1
-            late = False
+            late, lag = False, 0.0
             if self.arrivals is not None:  # production's arrival rate: the contact starts at its time
-                late = (await self.arrivals.ticket()).late
+                ticket = await self.arrivals.ticket()
+                late, lag = ticket.late, ticket.lag
                 self.late_starts += late
             self.contacts_running += 1
             self.contacts_peak = max(self.contacts_peak, self.contacts_running)
             began = time.monotonic()
             try:
-                await self._contact(self.contact_counter, late)
+                await self._contact(self.contact_counter, late, lag)
             finally:
                 self.contacts_running -= 1
                 self.contact_seconds += time.monotonic() - began
                 self.contacts_done += 1
 
-    async def _contact(self, number: int, late: bool = False) -> str:
+    async def _contact(self, number: int, late: bool = False, lag: float = 0.0) -> str:
         state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT"))
         hooks = ContactHooks(self, state, self.options.prompt_sampler(number))
         deadline = time.monotonic() + self.options.contact_duration if self.options.contact_duration else None
@@ -848,7 +849,7 @@ class LoadSession:
         self.ended.append({"contact": state.contact.contact_id, "t": self.clock.now(), "outcome": ended,
                            "last": list(state.last), "invocations": state.invocations, "errors": state.errors,
                            "flow_errors": [list(e) for e in state.flow_errors], "met": met,
-                           "worker": self.node, "late": late,
+                           "worker": self.node, "late": late, "lag_s": round(lag, 4),
                            **({"result": hooks.result, "result_s": hooks.result_s, "started": hooks.started}
                               if self.options.result_attribute else {})})
         return ended

@@ -144,7 +144,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"the load generator fell behind: {generator['late_contacts']} of {generator['contacts_ended']} "
                      f"contacts started late{lag} (" + (behind_because(generator) if generator.get("users_short")
                                                           else "a fact about this machine") + ", not the deployment; "
-                     f"the verdict {'still judges every window' if generator['judgeable'] else 'could not judge'})")
+                     f"the verdict {_still_judged(generator) if generator['judgeable'] else 'could not judge'})")
     if "verdict" in summary:
         v = summary["verdict"]
         said = "PASS" if v["passed"] else ("COULD NOT JUDGE" if v.get("judged") is False else "FAIL")
@@ -155,3 +155,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         for c in v["checks"]:
             lines.append(f"  [{'ok' if c['passed'] else 'FAIL'}] {c['check']}: expected {c['expected']}, got {c['actual']}")
     return "\n".join(lines)
+
+
+def _still_judged(generator: dict[str, Any]) -> str:
+    """Why a generator behind still leaves the verdict standing: starts too little late to move load
+    out of their windows, or windows with invocations enough."""
+    tolerated = generator.get("tolerated_lag_s")
+    if tolerated and generator.get("displaced_contacts", 0) < generator["late_contacts"]:
+        return (f"still judges every window: {generator['late_contacts'] - generator['displaced_contacts']} of those "
+                f"starts were within {tolerated:g} s, a tenth of a window, so the windows held the load planned for them")
+    return "still judges every window"

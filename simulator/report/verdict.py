@@ -132,8 +132,9 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
     why_not: list[str] = []
     if not generator.get("judgeable", True):
         why_not.append(
-            f"the load generator fell behind ({generator['late_contacts']} of {generator['contacts_ended']} contacts "
-            f"started late) and {generator['thin_windows']} window(s) of the deployment had fewer than "
+            f"the load generator fell behind ({generator.get('displaced_contacts', generator['late_contacts'])} of "
+            f"{generator['contacts_ended']} contacts started late{_by_more_than(generator)}, moving load out of the "
+            f"windows it was due in) and {generator['thin_windows']} window(s) of the deployment had fewer than "
             f"{MIN_JUDGED_INVOCATIONS} invocations: {behind_because(generator)}")
     errors = run_info.get("load_errors") or []
     if errors:  # a contact loop that broke off is not the load the scenario asks for, whatever it recorded
@@ -229,6 +230,11 @@ def _state_at(d: dict[str, Any], alarm: str, t: float) -> str | None:
         if transition["alarm"] == alarm and transition["t"] <= t:
             state = transition["state"]
     return state
+
+
+def _by_more_than(generator: dict[str, Any]) -> str:
+    tolerated = generator.get("tolerated_lag_s")
+    return f" by more than {tolerated:g} s, a tenth of a window" if tolerated else ""
 
 
 def behind_because(generator: dict[str, Any]) -> str:
