@@ -53,6 +53,7 @@ from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.contact_hooks import ContactHooks, Invocation
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.final_csv import write_final_csv
+from simulator.loadgen.final_reports import FinalReports, WorkerRowCount
 from simulator.loadgen.flow_log_relay import RelayedFlowLogs, WorkerFlowLogs
 from simulator.loadgen.load_errors import LOCUST_TASK_LOGGER, LoadErrors
 from simulator.loadgen.options import LoadOptions, OptionsError, load_options
@@ -205,10 +206,13 @@ class LoadSession:
         events.quit.add_listener(self.on_quit)
         events.user_error.add_listener(self.load_errors.heard)
         logging.getLogger(LOCUST_TASK_LOGGER).addFilter(self.load_errors.first_of_each)
+        self.rows_sent = WorkerRowCount()  # a worker's, for its master to know its last report
+        self.final_reports: FinalReports | None = None  # a master's, of its workers
         if isinstance(environment.runner, WorkerRunner):
             events.report_to_master.add_listener(self.on_report_to_master)
         if isinstance(environment.runner, MasterRunner):
             events.worker_report.add_listener(self.on_worker_report)
+            self.final_reports = FinalReports(environment.runner)
 
     def _reach_target(self, options: LoadOptions) -> None:
         """What the target must have before the test: an emulator started or answering, and then on
@@ -254,6 +258,9 @@ class LoadSession:
 
     def on_test_start(self, environment: Environment, **kwargs: Any) -> None:
         parsed = self.parsed = environment.parsed_options or self.parsed  # the start form's values
+        self.rows_sent.stopped = False
+        if self.final_reports is not None:
+            self.final_reports.test_started()
         try:
             self.options = load_options(parsed)
             if self.coordinator and self.options.run_dir is not None:
@@ -522,6 +529,11 @@ class LoadSession:
         self.recording = False
         self.finished.clear()
         self.ended.clear()
+        runner = self.env.runner
+        if isinstance(runner, WorkerRunner):  # its last rows now, not in the next report 3 s on (final_reports.py)
+            self.rows_sent.stopped = True
+            runner._send_stats()  # what Locust's own quit sends as a worker's final report
+            log.info("shiftsim: worker %s has sent its master %d invocations", self.node, self.rows_sent.sent)
         if self.coordinator and self.record is not None:
             if self.coordination is not None:  # (None when stopped before it began)
                 self.coordination.stop()
@@ -631,6 +643,8 @@ class LoadSession:
                 self.run_info["load_errors"] = errors
             if refused:  # likewise: the emulator refused what AWS would have taken
                 self.run_info["emulator_refused"] = refused
+            if self.final_reports is not None and self.final_reports.unreported:  # the end of the run is missing
+                self.run_info["workers_unreported"] = dict(self.final_reports.unreported)
             mean = self.mean_contact_seconds
             if self.traffic is not None and mean is not None and not self.distributed:  # were late starts the users'?
                 self.run_info["callers"] = {"users": self.contacts_peak, "contact_s": round(mean, 4),
@@ -639,7 +653,8 @@ class LoadSession:
                 self.options.scenario, self.telemetry.unpublished if self.telemetry is not None else None)
             if unpublished:  # withholds the verdict where a group's alarm reads it (report.verdict)
                 self.run_info["reports_unpublished"] = unpublished
-            if errors or refused or unpublished or "callers" in self.run_info or "flow_logs_dropped" in self.run_info:
+            if (errors or refused or unpublished or "callers" in self.run_info or "flow_logs_dropped" in self.run_info
+                    or "workers_unreported" in self.run_info):
                 self.record.describe_run(self.run_info)
             self.record.close()
             if self.recorded != self.said_recorded:  # workers' final reports came after the test stopped
@@ -736,6 +751,7 @@ class LoadSession:
         # made (it runs first). Draining here would send rows whose statistics wait for the next
         # report, which a worker killed meanwhile never sends (the record one ahead of Locust's count).
         data["shiftsim_rows"] = self.unsent_rows
+        self.rows_sent.report(data, len(self.unsent_rows))
         data["shiftsim_contact_ends"] = self.unsent_ends
         data["shiftsim_load_errors"] = self.load_errors.take_unsent()
         if self.telemetry is not None and self.telemetry.unpublished:
@@ -769,6 +785,8 @@ class LoadSession:
         return refused
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
+        if self.final_reports is not None:
+            self.final_reports.heard_report(client_id, data)
         self.load_errors.merge(data.get("shiftsim_load_errors"))
         self.unpublished.heard(client_id, data.get("shiftsim_reports_unpublished"))
         ends = data.get("shiftsim_contact_ends")

@@ -138,6 +138,10 @@ def format_summary(summary: dict[str, Any]) -> str:
     if lost:
         lines.append("  workers that disappeared (their rows up to then are kept): "
                      + ", ".join(f"{w} ({n} invocations)" for w, n in lost.items()))
+    unreported = (summary.get("run_info") or {}).get("workers_unreported")
+    if unreported:
+        lines.append("  workers whose last report never came (their rows before it are kept): "
+                     + ", ".join(f"{w} ({n} invocations)" for w, n in unreported.items()))
     generator = summary.get("generator") or {}
     if generator.get("fell_behind"):
         lag = f", up to {generator['max_lag_ms'] / 1000:.1f} s" if generator.get("max_lag_ms") is not None else ""

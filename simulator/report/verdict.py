@@ -147,6 +147,12 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
         why_not.append(
             f"{counted(len(lost), 'Locust worker')} disappeared during the run ({', '.join(sorted(lost))}): the "
             "load from then on was short of the scenario's, and its counts in production's terms too")
+    unreported = run_info.get("workers_unreported") or {}
+    if unreported:  # the end of the run (the deployment's last windows, a rollback) is short by their share
+        why_not.append(
+            f"{counted(len(unreported), 'Locust worker')} ({', '.join(sorted(unreported))}) sent no report after "
+            f"the test stopped: {'its' if len(unreported) == 1 else 'their'} last invocations never reached the "
+            "master, so the record's end is short of what ran")
     refused = run_info.get("emulator_refused") or {}
     if refused:  # the emulator's own limits, not AWS's: what was refused would have been taken
         why_not.append(

@@ -277,11 +277,12 @@ def test_a_run_stopped_by_a_signal_counts_and_records_every_invocation(tmp_path,
             assert {row["Name"]: int(row["Request Count"]) for row in csv.DictReader(file)}["Aggregated"] == len(rows)
 
 
-def start_master_and_workers(tmp_path, scenario, port, seconds):
+def start_master_and_workers(tmp_path, scenario, port, seconds, locustfile=LOCUSTFILE):
     """A --master on loopback expecting two --worker processes; returns (master, workers, results)."""
     results = tmp_path / "results"
+    locust = [sys.executable, "-m", "locust", "-f", str(locustfile)]
     master = subprocess.Popen(
-        [*LOCUST, "--master", "--headless", "-u", "20", "-r", "20", "-t", f"{seconds}s", "--expect-workers", "2",
+        [*locust, "--master", "--headless", "-u", "20", "-r", "20", "-t", f"{seconds}s", "--expect-workers", "2",
          "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--scenario", str(scenario),
          "--results-dir", str(results), "--json-file", str(tmp_path / "stats")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
@@ -289,7 +290,7 @@ def start_master_and_workers(tmp_path, scenario, port, seconds):
     for number in range(2):  # each worker's words kept in a file, for a failure to show
         with (tmp_path / f"worker{number}.log").open("w") as log:
             workers.append(subprocess.Popen(
-                [*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+                [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
                 stdout=subprocess.DEVNULL, stderr=log, env=ENV, cwd=ROOT))
     return master, workers, results
 
@@ -298,10 +299,11 @@ def worker_logs(tmp_path):
     return "\n".join(f"{path.name}:\n{path.read_text()[-2000:]}" for path in sorted(tmp_path.glob("worker*.log")))
 
 
-def test_master_and_two_workers_on_loopback(tmp_path, weighted):
-    master, workers, results = start_master_and_workers(tmp_path, weighted, free_port(), 10)
+def run_master_and_workers(tmp_path, scenario, seconds, locustfile=LOCUSTFILE):
+    """A master and two workers run to their end; the master's stderr and the record's rows."""
+    master, workers, results = start_master_and_workers(tmp_path, scenario, free_port(), seconds, locustfile)
     try:
-        _, master_err = master.communicate(timeout=90)
+        _, master_err = master.communicate(timeout=120)
         assert master.returncode == 0, master_err[-2000:]  # its workers would wait for it in vain
         deadline = time.monotonic() + 60
         worker_codes = [w.wait(timeout=max(1.0, deadline - time.monotonic())) for w in workers]
@@ -314,6 +316,48 @@ def test_master_and_two_workers_on_loopback(tmp_path, weighted):
     assert worker_codes == [0, 0], worker_logs(tmp_path)  # the process tree exits by itself
     rows = check_record_matches_stats(tmp_path, results)
     assert len({r["worker"] for r in rows}) == 2
+    return master_err, rows
+
+
+def test_master_and_two_workers_on_loopback(tmp_path, weighted):
+    run_master_and_workers(tmp_path, weighted, 10)
+
+
+SLOW_TO_STOP_LOCUSTFILE = """
+import gevent
+from locust import events
+from locust.runners import WorkerRunner
+from simulator.loadgen.setup import install
+from simulator.loadgen.user import ContactUser
+
+install(events)
+
+
+@events.test_stop.add_listener
+def upload_something(environment, **kwargs):  # runs before shiftsim's own (added when Locust inits)
+    if isinstance(environment.runner, WorkerRunner):
+        gevent.sleep(2)
+
+
+class Caller(ContactUser):
+    pass
+"""
+
+
+@pytest.mark.long(30)
+def test_workers_slow_to_stop_still_deliver_their_last_rows(tmp_path, weighted):
+    # Locust's master listens half a second for its workers' last reports once the run time is up;
+    # workers whose stop takes longer (a listener of the user's own here, a slow flush or a busy
+    # machine elsewhere) sent their last rows to nobody. Every row each worker says it sent is recorded.
+    locustfile = tmp_path / "slow_to_stop.py"
+    locustfile.write_text(SLOW_TO_STOP_LOCUSTFILE)
+    master_err, rows = run_master_and_workers(tmp_path, weighted, 6, locustfile)
+    sent = [int(line.rsplit(" sent its master ", 1)[1].split()[0])
+            for path in sorted(tmp_path.glob("worker*.log")) for line in path.read_text().splitlines()
+            if " sent its master " in line]
+    assert len(sent) == 2, worker_logs(tmp_path)
+    assert len(rows) == sum(sent), (len(rows), sent, master_err[-2000:])
+    assert "sent no report after" not in master_err
 
 
 @FLAT_OUT

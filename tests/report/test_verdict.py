@@ -199,6 +199,17 @@ def test_a_run_the_emulator_refused_at_its_ceilings_is_not_judged(tmp_path):
         "(docs/emulator.md)")
 
 
+def test_a_run_whose_workers_last_reports_never_came_is_not_judged(tmp_path):
+    # The end of the run (the deployment's last windows, a rollback) is short of what ran.
+    summary, verdict, _ = judged(tmp_path, run_info={"workers_unreported": {"host_b2": 812}})
+    assert verdict["judged"] is False and verdict_exit_code(summary) == 3
+    assert verdict["why_not_judged"] == (
+        "1 Locust worker (host_b2) sent no report after the test stopped: its last invocations never reached "
+        "the master, so the record's end is short of what ran")
+    assert "workers whose last report never came (their rows before it are kept): host_b2 (812 invocations)" \
+        in format_summary(summary)
+
+
 def test_what_the_instance_could_not_publish_withholds_the_verdict_only_where_a_groups_alarm_reads_it(tmp_path):
     """Flow logs the emulator did not take: an alarm of the group that reads them (a metric filter) could
     not roll back, so no verdict; read by no alarm, the run is judged and the summary says what was lost."""
