@@ -193,17 +193,40 @@ evaluation_periods = 1
 """
 
 
-def test_on_aws_a_group_alarm_on_what_connect_reports_is_said_at_start_and_withholds_the_verdict(tmp_path):
-    """The group also guarded by an alarm on AWS/Connect ContactFlowErrors: on AWS the simulator is not
-    Connect, so that alarm never sees the simulated contacts and cannot roll back what they meet. Said
-    before the load, and the run is not judged (exit 3), however healthy it looked: it was a PASS. The
-    alarm is the real group's (read from AWS, as CodeDeploy reads it): the rehearsal's own scenario
-    does not declare it."""
-    serve = serving(tmp_path, alarms=CONNECT_ALARM)
+FLOW_LOG_ALARM = """
+[[metric_filters]]
+name = "lambda-failed-results"
+log_group = "/aws/connect/shiftsim"
+pattern = '{ $.ContactFlowModuleType = "InvokeExternalResource" && $.Results = * }'
+metric = "LambdaFailedResults"
+namespace = "Connect/Flows"
+[[alarms]]
+name = "AliasErrorMetricGreaterThanZeroAlarm"
+dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction:PROD" }
+[[alarms]]
+name = "FlowErrors"
+namespace = "Connect/Flows"
+metric = "LambdaFailedResults"
+evaluation_periods = 1
+"""
+
+
+@pytest.mark.parametrize(("alarms", "reads"), [
+    (CONNECT_ALARM, "AWS/Connect metrics"),
+    # the metric filter is the account's (DescribeMetricFilters), not the rehearsed scenario's
+    (FLOW_LOG_ALARM, "flow logs (through a metric filter)")], ids=["connect-metrics", "flow-log-filter"])
+def test_on_aws_a_group_alarm_on_what_connect_reports_is_said_at_start_and_withholds_the_verdict(
+        tmp_path, alarms, reads):
+    """The group also guarded by an alarm on AWS/Connect ContactFlowErrors, or on a metric filter of
+    the instance's flow logs: on AWS the simulator is not Connect, so that alarm never sees the
+    simulated contacts and cannot roll back what they meet. Said before the load, and the run is not
+    judged (exit 3), however healthy it looked: it was a PASS. The alarm (and the filter) are the real
+    account's (read from AWS, as CodeDeploy reads them): the rehearsal's own scenario declares neither."""
+    serve = serving(tmp_path, alarms=alarms)
     _, served, env = next(serve)
     scenario = tmp_path / "rehearsed.toml"
-    scenario.write_text(served.read_text().replace(CONNECT_ALARM, ""))
-    assert "FlowErrors" not in scenario.read_text()
+    scenario.write_text(served.read_text().replace(alarms, ""))
+    assert "FlowErrors" not in scenario.read_text() and "metric_filters" not in scenario.read_text()
     try:
         folder = tmp_path / "run"
         done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(scenario), "--target", "aws",
@@ -211,7 +234,7 @@ def test_on_aws_a_group_alarm_on_what_connect_reports_is_said_at_start_and_withh
                               timeout=240)
         assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
         said = done.stdout[:done.stdout.index("verdict:")]
-        assert ("shiftsim: alarm lint: alarm FlowErrors reads the Connect instance's AWS/Connect metrics: on AWS "
+        assert (f"shiftsim: alarm lint: alarm FlowErrors reads the Connect instance's {reads}: on AWS "
                 "the simulator is not Connect and publishes none") in said
         summary = json.loads((folder / "summary.json").read_text())
         assert summary["deployment"]["outcome"] == "succeeded" and summary["errors"] == 0

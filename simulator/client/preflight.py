@@ -1,6 +1,7 @@
 """Before any load: what the run needs is there and may be used, on real AWS or on the emulator
 alike. Credentials the chain finds, each function the flow invokes (Lambda's DryRun: it exists and
-this caller may invoke it), the deployed alias, the deployment group and its alarms. The first thing
+this caller may invoke it), the deployed alias, the deployment group and its alarms (and on AWS, the
+metric filters on the Connect instance's log group, which such an alarm may read). The first thing
 missing is one line (a TargetError, exit 2), said before a contact starts, not as 100 % errors (or a
 green run that never met the alias it watched) after."""
 
@@ -103,4 +104,25 @@ async def _metric_alarms(cloudwatch: Any, names: list[str], where: str) -> list[
                 names += sorted(parse_rule(composite.get("AlarmRule") or "").alarms)
             except RuleError:
                 continue
+    return found
+
+
+async def instance_log_metrics(target: Target, log_group: str) -> list[tuple[str, str]]:
+    """The (namespace, metric name) of every metric filter on the Connect instance's log group, as
+    DescribeMetricFilters gives them: on AWS an alarm of the group on one of them reads the real
+    instance's flow logs, which the simulator never writes, whatever the scenario declares."""
+    where = "--target aws" if target.kind == "aws" else f"the emulator ({target.endpoint_url})"
+    found: list[tuple[str, str]] = []
+    try:
+        async with client(target, "logs", retries=False) as logs:
+            async for page in logs.get_paginator("describe_metric_filters").paginate(logGroupName=log_group):
+                for metric_filter in page.get("metricFilters") or []:
+                    found += [(str(t.get("metricNamespace") or ""), str(t.get("metricName") or ""))
+                              for t in metric_filter.get("metricTransformations") or []]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return []  # no such log group: no filter on it
+        raise _said(exc, "logs:DescribeMetricFilters", f"log group {log_group}", where) from None
+    except BotoCoreError as exc:
+        raise _said(exc, "logs:DescribeMetricFilters", f"log group {log_group}", where) from None
     return found

@@ -46,16 +46,18 @@ def metric_alarms_behind(names: tuple[str, ...] | list[str], declared: dict[str,
 
 
 def alarms_reading_the_instance(scenario: Scenario, described: list[dict[str, Any]] | None = None,
-                                ) -> dict[str, list[str]]:
+                                log_metrics: list[tuple[str, str]] | None = None) -> dict[str, list[str]]:
     """The group's metric alarms that read what the Connect instance publishes, each with what it
     reads ("metrics", "flow_logs"): the scenario's, or on AWS those `described` (DescribeAlarms'
-    MetricAlarms of the real group, which CodeDeploy reads whatever the scenario declares)."""
+    MetricAlarms of the real group, which CodeDeploy reads whatever the scenario declares), with the
+    `log_metrics` of the real metric filters on the instance's log group (DescribeMetricFilters')."""
     if scenario.deployment is None:
         return {}
     sources: dict[tuple[str, str], str] = {}
     if scenario.connect.flow_logs:
         sources.update({(f.namespace, f.metric): FLOW_LOGS for f in scenario.metric_filters
                         if f.log_group == scenario.connect.log_group})
+    sources.update({metric: FLOW_LOGS for metric in log_metrics or ()})
     if described is None:
         alarms, _ = metric_alarms_behind(scenario.deployment.alarms, {a.name: a for a in scenario.alarms})
         read = [(a.name, _metrics(a.parameters) if a.parameters else [(a.namespace, a.metric)]) for a in alarms]

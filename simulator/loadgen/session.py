@@ -37,7 +37,7 @@ from simulator.client.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.client.coarse_timeouts import CoarseTimeouts
 from simulator.client.fast_ids import random_uuid4
 from simulator.client.fast_invoke import FastLambdaInvoker, proxy_for
-from simulator.client.preflight import check_target
+from simulator.client.preflight import check_target, instance_log_metrics
 from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.event import Contact
 from simulator.connect.flow import FlowSet, load_flow
@@ -238,7 +238,9 @@ class LoadSession:
                   else Target("local", self.endpoint, options.region))
         alarms = self.bridge.run(check_target(target, options.alias_arn, invoked, deployment), timeout=120)
         if options.target == "aws":
-            self.unreached = alarms_reading_the_instance(options.scenario, alarms)
+            log_metrics = (self.bridge.run(instance_log_metrics(target, options.scenario.connect.log_group), timeout=60)
+                           if alarms else [])
+            self.unreached = alarms_reading_the_instance(options.scenario, alarms, log_metrics)
             self._say_alarm_lint([f"alarm {name} {line}" for name, line in unreached_alarm_lines(self.unreached)])
 
     def _say_alarm_lint(self, lines: list[str]) -> None:

@@ -89,3 +89,13 @@ def test_on_aws_the_real_groups_alarms_are_read_as_described():
     ]
     assert alarms_reading_the_instance(scenario, described) == {"Flows": ["metrics"], "Math": ["flow_logs"]}
     assert alarms_reading_the_instance(scenario, []) == {}  # the real group watches none of them
+
+
+def test_on_aws_the_real_metric_filters_on_the_instances_log_group_count_too():
+    """The account's own metric filters (DescribeMetricFilters' metrics): an alarm on one reads the
+    instance's flow logs though the scenario declares no filter, and only those metrics do."""
+    scenario = parse_scenario(FUNCTION + LAMBDA_ALARM + "[deployment]\n", "s.toml")
+    described = [{"AlarmName": "Failed", "Namespace": "Ops", "MetricName": "FailedResults"},
+                 {"AlarmName": "Other", "Namespace": "Ops", "MetricName": "Unrelated"}]
+    assert alarms_reading_the_instance(scenario, described) == {}
+    assert alarms_reading_the_instance(scenario, described, [("Ops", "FailedResults")]) == {"Failed": ["flow_logs"]}
