@@ -31,6 +31,7 @@ import gevent
 import gevent.event
 from botocore.utils import get_environ_proxies
 from locust.env import Environment
+from locust.exception import RPCError
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from simulator.client.aws import LambdaInvoker, Target, bypass_proxies, client
@@ -534,7 +535,10 @@ class LoadSession:
         runner = self.env.runner
         if isinstance(runner, WorkerRunner):  # its last rows now, not in the next report 3 s on (final_reports.py)
             self.rows_sent.stopped = True
-            runner._send_stats()  # what Locust's own quit sends as a worker's final report
+            try:
+                runner._send_stats()  # what Locust's own quit sends as a worker's final report
+            except RPCError as exc:  # as Locust's reporter: its next report says the count, and the master the loss
+                log.warning("shiftsim: worker %s could not send its last report now: %s", self.node, exc)
             log.info("shiftsim: worker %s has sent its master %d invocations", self.node, self.rows_sent.sent)
         if self.coordinator and self.record is not None:
             if self.coordination is not None:  # (None when stopped before it began)
