@@ -180,29 +180,24 @@ def test_a_rehearsal_on_the_aws_target_through_a_profile(verifying_emulator, tmp
     assert sum(e["ContactFlowModuleType"] == "InvokeExternalResource" for e in entries) >= 20
 
 
-CONNECT_ALARM = """
+ALIAS_ALARM = """
 [[alarms]]
 name = "AliasErrorMetricGreaterThanZeroAlarm"
 dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction:PROD" }
-[[alarms]]
+"""
+CONNECT_ALARM = ALIAS_ALARM + """[[alarms]]
 name = "FlowErrors"
 namespace = "AWS/Connect"
 metric = "ContactFlowErrors"
 dimensions = { InstanceId = "00000000-0000-4000-8000-000000000000", MetricGroup = "ContactFlow", ContactFlowName = "LambdaAlias-loop" }
 evaluation_periods = 1
 """
-
-
-FLOW_LOG_ALARM = """
-[[metric_filters]]
+FLOW_LOG_ALARM = ALIAS_ALARM + """[[metric_filters]]
 name = "lambda-failed-results"
 log_group = "/aws/connect/shiftsim"
 pattern = '{ $.ContactFlowModuleType = "InvokeExternalResource" && $.Results = * }'
 metric = "LambdaFailedResults"
 namespace = "Connect/Flows"
-[[alarms]]
-name = "AliasErrorMetricGreaterThanZeroAlarm"
-dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction:PROD" }
 [[alarms]]
 name = "FlowErrors"
 namespace = "Connect/Flows"
