@@ -26,6 +26,10 @@ _MISSING = {"ResourceNotFoundException", "DeploymentGroupDoesNotExistException",
 MAX_COMPOSITE_DEPTH = 4  # composite alarms over composite alarms, followed this deep
 
 
+def _where(target: Target) -> str:
+    return "--target aws" if target.kind == "aws" else f"the emulator ({target.endpoint_url})"
+
+
 def _said(exc: Exception, action: str, resource: str, where: str) -> TargetError:
     """One line for a refused call: what the run could not do, on what, and AWS's own words."""
     if isinstance(exc, ClientError):
@@ -48,7 +52,7 @@ async def check_target(target: Target, alias_arn: str, invoked: Iterable[str],
     """Raise a TargetError for the first thing the run needs that AWS would refuse; `deployment` is
     the group the run starts or watches (None: load only). Return the metric alarms the group watches
     as DescribeAlarms gives them (those its composite alarms name too): what CodeDeploy will read."""
-    where = "--target aws" if target.kind == "aws" else f"the emulator ({target.endpoint_url})"
+    where = _where(target)
     try:
         async with client(target, "lambda", retries=False) as lambda_client:
             for arn in dict.fromkeys([alias_arn, *invoked]):
@@ -111,7 +115,7 @@ async def instance_log_metrics(target: Target, log_group: str) -> list[tuple[str
     """The (namespace, metric name) of every metric filter on the Connect instance's log group, as
     DescribeMetricFilters gives them: on AWS an alarm of the group on one of them reads the real
     instance's flow logs, which the simulator never writes, whatever the scenario declares."""
-    where = "--target aws" if target.kind == "aws" else f"the emulator ({target.endpoint_url})"
+    where = _where(target)
     found: list[tuple[str, str]] = []
     try:
         async with client(target, "logs", retries=False) as logs:

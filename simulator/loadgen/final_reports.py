@@ -27,16 +27,15 @@ FINAL, ROWS_SENT = "shiftsim_final", "shiftsim_rows_sent"  # what a worker's rep
 
 
 class WorkerRowCount:
-    """A worker's side: the rows it has sent its master in all, and whether its test has stopped with
-    every row drained (then its reports are final until the next test starts)."""
+    """A worker's side: the rows it has sent its master in all, put in each report with whether the
+    report is final (made while the worker is not recording: every row of its test drained into it)."""
 
     def __init__(self) -> None:
         self.sent = 0
-        self.stopped = True  # nothing to send before a test starts
 
-    def report(self, data: dict[str, Any], rows: int) -> None:
+    def report(self, data: dict[str, Any], rows: int, final: bool) -> None:
         self.sent += rows
-        data[ROWS_SENT], data[FINAL] = self.sent, self.stopped
+        data[ROWS_SENT], data[FINAL] = self.sent, final
 
 
 class FinalReports:
@@ -82,6 +81,7 @@ class FinalReports:
             self.runner.stop()
         deadline = time.monotonic() + self.wait_s
         while (waiting := self._waiting_for()) and time.monotonic() < deadline:
+            # woken by each final report; every half second too, for a worker Locust marks missing meanwhile
             self.came.clear()
             self.came.wait(min(0.5, max(0.0, deadline - time.monotonic())))
         for client_id in waiting:

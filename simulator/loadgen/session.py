@@ -261,7 +261,6 @@ class LoadSession:
 
     def on_test_start(self, environment: Environment, **kwargs: Any) -> None:
         parsed = self.parsed = environment.parsed_options or self.parsed  # the start form's values
-        self.rows_sent.stopped = False
         if self.final_reports is not None:
             self.final_reports.test_started()
         try:
@@ -534,7 +533,6 @@ class LoadSession:
         self.ended.clear()
         runner = self.env.runner
         if isinstance(runner, WorkerRunner):  # its last rows now, not in the next report 3 s on (final_reports.py)
-            self.rows_sent.stopped = True
             try:
                 runner._send_stats()  # what Locust's own quit sends as a worker's final report
             except RPCError as exc:  # as Locust's reporter: its next report says the count, and the master the loss
@@ -757,7 +755,7 @@ class LoadSession:
         # made (it runs first). Draining here would send rows whose statistics wait for the next
         # report, which a worker killed meanwhile never sends (the record one ahead of Locust's count).
         data["shiftsim_rows"] = self.unsent_rows
-        self.rows_sent.report(data, len(self.unsent_rows))
+        self.rows_sent.report(data, len(self.unsent_rows), final=not self.recording)
         data["shiftsim_contact_ends"] = self.unsent_ends
         data["shiftsim_load_errors"] = self.load_errors.take_unsent()
         if self.telemetry is not None and self.telemetry.unpublished:

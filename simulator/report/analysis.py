@@ -329,11 +329,10 @@ def analyse(record: Record, window: float | None = None,
     summary["judge"] = _judged(record, t, versions, ok, latency_ms, injected, windows, target, current, all_t, contacts, all_ok,
                                deployment_summary, summary["production"])
     late_rows = rows["late"] > 0 if total else np.zeros(0, bool)
-    lags_s = [float(x) for x in (rows["start"] - rows["intended"])[late_rows]]
-    lags_s += [float(end["lag_s"]) for end in record.contact_ends if end.get("late") and "lag_s" in end]
+    late_contact_lags = contact_lags(record.contact_ends)
+    lags_s = [float(x) for x in (rows["start"] - rows["intended"])[late_rows]] + (late_contact_lags or [])
     max_lag_ms = max(lags_s) * 1000 if lags_s else None
-    summary["generator"] = generator_summary(summary, windows, deployment_summary, max_lag_ms,
-                                             contact_lags(record.contact_ends))
+    summary["generator"] = generator_summary(summary, windows, deployment_summary, max_lag_ms, late_contact_lags)
     if expectations is not None:
         summary["verdict"] = verdict(summary, expectations)
     return summary

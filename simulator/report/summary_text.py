@@ -9,7 +9,7 @@ from typing import Any
 from simulator.report.analysis import RACE_REAL_S
 from simulator.report.judge import MIN_INVOCATIONS
 from simulator.report.lateness import describe_late
-from simulator.report.verdict import behind_because, unpublished_said
+from simulator.report.verdict import behind_because, lag_tolerated, unpublished_said
 from simulator.report.words import counted
 
 
@@ -136,12 +136,10 @@ def format_summary(summary: dict[str, Any]) -> str:
                 if noted.get("read_by") else "no alarm of the deployment group reads them"))
     lost = (summary.get("run_info") or {}).get("workers_lost")
     if lost:
-        lines.append("  workers that disappeared (their rows up to then are kept): "
-                     + ", ".join(f"{w} ({n} invocations)" for w, n in lost.items()))
+        lines.append(f"  workers that disappeared (their rows up to then are kept): {_workers(lost)}")
     unreported = (summary.get("run_info") or {}).get("workers_unreported")
     if unreported:
-        lines.append("  workers whose last report never came (their rows before it are kept): "
-                     + ", ".join(f"{w} ({n} invocations)" for w, n in unreported.items()))
+        lines.append(f"  workers whose last report never came (their rows before it are kept): {_workers(unreported)}")
     generator = summary.get("generator") or {}
     if generator.get("fell_behind"):
         lag = f", up to {generator['max_lag_ms'] / 1000:.1f} s" if generator.get("max_lag_ms") is not None else ""
@@ -164,8 +162,11 @@ def format_summary(summary: dict[str, Any]) -> str:
 def _still_judged(generator: dict[str, Any]) -> str:
     """Why a generator behind still leaves the verdict standing: starts too little late to move load
     out of their windows, or windows with invocations enough."""
-    tolerated = generator.get("tolerated_lag_s")
-    if tolerated and generator.get("displaced_contacts", 0) < generator["late_contacts"]:
+    if generator.get("tolerated_lag_s") and generator.get("displaced_contacts", 0) < generator["late_contacts"]:
         return (f"still judges every window: {generator['late_contacts'] - generator['displaced_contacts']} of those "
-                f"starts were within {tolerated:g} s, a tenth of a window, so the windows held the load planned for them")
+                f"starts were within {lag_tolerated(generator)}, so the windows held the load planned for them")
     return "still judges every window"
+
+
+def _workers(rows_by_worker: dict[str, int]) -> str:
+    return ", ".join(f"{worker} ({n} invocations)" for worker, n in rows_by_worker.items())

@@ -239,8 +239,12 @@ def _state_at(d: dict[str, Any], alarm: str, t: float) -> str | None:
 
 
 def _by_more_than(generator: dict[str, Any]) -> str:
-    tolerated = generator.get("tolerated_lag_s")
-    return f" by more than {tolerated:g} s, a tenth of a window" if tolerated else ""
+    return f" by more than {lag_tolerated(generator)}" if generator.get("tolerated_lag_s") else ""
+
+
+def lag_tolerated(generator: dict[str, Any]) -> str:
+    """How late a start may be without moving load out of its window (report.analysis.LAG_WINDOW_SHARE)."""
+    return f"{generator['tolerated_lag_s']:g} s, a tenth of a window"
 
 
 def behind_because(generator: dict[str, Any]) -> str:
