@@ -4,7 +4,7 @@ dearer fails CI on any machine:
 
 - the load path: contacts through the looping flow with the Connect instance's flow logs on (the
   interpreter, the Invoke block, the fast invoker and its HTTP/1.1 client, the contact's hooks as a
-  Locust run has them, the record's rows, the flow log entries formatted and their PutLogEvents body
+  Locust run has them, the record's rows, the flow log entries' notes and the body that carries them
   built), in a process of its own against the emulator, invocations one contact at a time;
 - the emulator: one signed Invoke at a time through the front door (bench/emulator.py's count).
 
@@ -79,7 +79,7 @@ async def main():
                 done += state.invocations
                 record.add([finished.row for finished in session.finished])
                 session.finished.clear()
-                telemetry.take_batches()
+                telemetry.take_bodies()
             return done
 
         await invocations(WARM)

@@ -2,8 +2,7 @@
 aiobotocore would send it (URL, User-Agent, headers) kept as a template, the fixed part of an HTTP/1.1
 request serialised once, and each call signed with botocore's SigV4 rules and the client's own
 credentials (the day's signing key cached), and their error answers read as botocore's JSON parsers
-read them. Used by the fast Invoke (`fast_invoke`) and by the Connect instance's PutLogEvents
-(`fast_logs`); their tests compare both with aiobotocore's own."""
+read them. Used by the fast Invoke (`fast_invoke`); its tests compare it with aiobotocore's own."""
 
 from __future__ import annotations
 

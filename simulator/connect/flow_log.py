@@ -7,14 +7,14 @@ parameters and, when something went wrong in them, `Results`. Pure: the caller s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from simulator.connect.flow import Action, Flow
-from simulator.connect.invoke import InvokeOutcome, flow_log_record, log_timestamp
+from simulator.connect.invoke import InvokeOutcome, flow_log_record
+from simulator.deployment.flow_log_notes import EntryRenderer, Note, Template, log_timestamp
 
 # The ContactFlowModuleType Connect writes for each action type (others: the action's own type).
 MODULE_TYPES = {
@@ -52,7 +52,6 @@ def block_entry(*, contact_id: str, flow: Flow, flow_id: str, action: Action, at
     return entry
 
 
-_MILLIS = [f"{ms:03d}Z" for ms in range(1000)]
 _CONTACT, _STAMP = "\x00contact\x00", "\x00stamp\x00"  # markers no entry's fixed fields hold
 
 
@@ -61,72 +60,50 @@ NotedBlock = tuple[float, str, Flow, Action, "InvokeOutcome | None", "str | None
 
 
 class EntryText:
-    """Flow log entries as JSON text, byte for byte `orjson.dumps(block_entry(...))`, made in batches:
-    what is fixed for a block (its flow, module type, identifier, parameters, an error's Results) is
-    serialised once and cached, and each entry puts in its contact, time and, for an Invoke block that
-    succeeded, its ExternalResults. tests/connect/test_flow_log.py holds it to block_entry."""
+    """Flow log entries of noted blocks, byte for byte `orjson.dumps(block_entry(...))`, as notes
+    (simulator.deployment.flow_log_notes) or text: what is fixed for a block (its flow, module type,
+    identifier, parameters, an error's Results) is a template, serialised once and found by the
+    identity of its action and flow and how it ended; a note adds its contact, time and, for an Invoke
+    block that succeeded, its ExternalResults. tests/connect/test_flow_log.py holds it to block_entry."""
 
     def __init__(self) -> None:
-        # a block's fixed parts, by the identity of its action and flow and how it ended
-        # (the flow and action are kept in the value, so that their ids stay theirs)
-        self.noted: dict[tuple[int, int, Any], tuple[str, str, str, bool, Action, Flow]] = {}
-        self.seconds: dict[int, str] = {}  # the Timestamp up to its milliseconds, per second
-        self.contacts: dict[str, str] = {}  # a contact id as JSON: a contact writes some forty entries
+        # template ids by the identity of a block's action and flow and how it ended (the flow and
+        # action are kept in the value, so that their ids stay theirs)
+        self.noted: dict[tuple[int, int, Any], tuple[int, bool, Action, Flow]] = {}
+        self.templates: dict[int, Template] = {}  # by id; an id is never reused
+        self.next_id = 0
+        self.renderer = EntryRenderer()
 
-    def _second(self, second: int) -> str:
-        head = self.seconds.get(second)
-        if head is None:
-            if len(self.seconds) > 4096:
-                self.seconds.clear()
-            head = self.seconds[second] = log_timestamp(float(second))[:-4]
-        return head
-
-    def _contact(self, contact_id: str) -> str:
-        if len(self.contacts) > 8192:
-            self.contacts.clear()
-        contact = self.contacts[contact_id] = orjson.dumps(contact_id).decode()
-        return contact
-
-    def texts(self, blocks: list[NotedBlock], flow_id: Callable[[Flow], str]) -> list[str]:
-        """The entries of noted blocks, in their order: the per-entry work is one lookup of the block's
-        parts, the contact's and the second's cached text, and one f-string (this runs for every block
-        every contact runs, so it is written for the interpreter's speed)."""
-        noted, contacts, millis, modf = self.noted, self.contacts, _MILLIS, math.modf
-        dumps, last_whole, second = orjson.dumps, -1.0, ""
-        out: list[str] = []
+    def notes(self, blocks: list[NotedBlock], flow_id: Callable[[Flow], str]) -> list[Note]:
+        """The notes of noted blocks, in their order: one lookup of the block's template each."""
+        noted = self.noted
+        out: list[Note] = []
         append = out.append
         for at, contact_id, flow, action, outcome, fault in blocks:
             ended = fault if outcome is None else outcome.branch == "Success"  # a bool: never a fault's words
-            parts = noted.get((id(action), id(flow), ended))
-            if parts is None:
-                parts = self._noted(flow, flow_id(flow), action, outcome, fault, ended)
-            head, middle, tail, with_external, _, _ = parts
-            contact = contacts.get(contact_id) or self._contact(contact_id)
-            fraction, whole = modf(at)
-            micros = round(fraction * 1e6)  # as datetime.fromtimestamp rounds (half to even)
-            if fraction < 0 or micros >= 1_000_000:  # before 1970, or rounded up into the next second
-                stamp = log_timestamp(at)
-            else:
-                if whole != last_whole:
-                    last_whole, second = whole, self._second(int(whole))
-                stamp = second + millis[micros // 1000]
-            if with_external:
-                append(f'{head}{contact}{middle}{stamp}{tail},"ExternalResults":{dumps(outcome.external).decode()}}}')  # type: ignore[union-attr]
-            else:
-                append(f"{head}{contact}{middle}{stamp}{tail}")
+            found = noted.get((id(action), id(flow), ended))
+            if found is None:
+                found = self._noted(flow, flow_id(flow), action, outcome, fault, ended)
+            append((found[0], at, contact_id, outcome.external if found[1] else None))  # type: ignore[union-attr]
         return out
 
+    def texts(self, blocks: list[NotedBlock], flow_id: Callable[[Flow], str]) -> list[str]:
+        """The entries of noted blocks, in their order."""
+        return self.renderer.render(self.templates, self.notes(blocks, flow_id))
+
     def _noted(self, flow: Flow, flow_id: str, action: Action, outcome: InvokeOutcome | None, fault: str | None,
-               ended: Any) -> tuple[str, str, str, bool, Action, Flow]:
+               ended: Any) -> tuple[int, bool, Action, Flow]:
         block = (outcome.block or flow.blocks.get(action.identifier)) if outcome is not None else None
         invoked = outcome is not None and block is not None
         head, middle, tail, with_external = self._parts(flow, flow_id, action, outcome if invoked else None,
                                                         None if invoked else fault)
         if len(self.noted) > 4096:  # bounded, whatever the faults' words
             self.noted.clear()
-        parts = self.noted[(id(action), id(flow), ended)] = (
-            head, middle, tail[:-1] if with_external else tail, with_external, action, flow)
-        return parts
+            self.templates.clear()
+        template_id, self.next_id = self.next_id, self.next_id + 1
+        self.templates[template_id] = (head, middle, tail[:-1] if with_external else tail, with_external)
+        found = self.noted[(id(action), id(flow), ended)] = (template_id, with_external, action, flow)
+        return found
 
     @staticmethod
     def _parts(flow: Flow, flow_id: str, action: Action, outcome: InvokeOutcome | None,

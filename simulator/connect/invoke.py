@@ -13,9 +13,10 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
+
+from simulator.deployment.flow_log_notes import log_timestamp
 
 _dumps: Callable[[Any], bytes]
 _loads: Callable[[Any], Any]
@@ -243,12 +244,6 @@ def _function_error_detail(payload: bytes) -> str:
         return f"{error.get('errorType')}: {error.get('errorMessage')}"
     except _DETAIL_ERRORS:
         return ""
-
-
-def log_timestamp(epoch: float) -> str:
-    """A flow log's Timestamp: ISO 8601, milliseconds, UTC."""
-    stamp = datetime.fromtimestamp(epoch, UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 def flow_log_record(block: InvokeBlock, outcome: InvokeOutcome, *, contact_id: str,

@@ -46,7 +46,7 @@ from simulator.emulator.lambda_.responses import (
 )
 from simulator.emulator.logs.models import EVENTS_KEPT, LogsBackend, LogsError
 from simulator.emulator.logs.responses import TARGET_PREFIX as LOGS_TARGET
-from simulator.emulator.logs.responses import LogsResponses
+from simulator.emulator.logs.responses import FlowLogNotesRoute, LogsResponses
 from simulator.emulator.other_services import OtherServices, belongs_elsewhere
 from simulator.emulator.regions import Regions, current_region, region_of
 from simulator.scenario.spec import Scenario, ScenarioError, default_scenario
@@ -427,6 +427,7 @@ def build_app(emulator: Emulator, guard: Guard | None = None,
     app.add_routes(LambdaResponses(lambda: regions.get().lambda_, guard.code_uploads).routes())
     app.add_routes(CloudWatchResponses(lambda: regions.get().cloudwatch).routes())
     app.add_routes(AdminRoutes(emulator.lambda_, guard).routes())  # the scenario's own region
+    app.add_routes(FlowLogNotesRoute(lambda region: regions.get(region).logs, guard).routes())
     app.router.add_post("/", _RootDispatch(regions).handle)
     return app
 

@@ -91,7 +91,7 @@ async def measure_capacity(flows: FlowSet, dry_runs: Callable[[str, bytes], Awai
                     return
 
         await asyncio.gather(*(caller() for _ in range(concurrency)))
-        telemetry.take_batches()
+        telemetry.take_bodies()
         return invocations, contacts_run
 
     await contacts(warm, time.monotonic() + max_seconds)

@@ -12,6 +12,7 @@ gevent-patched process (a patched thread would be a greenlet on the hub, which b
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,9 @@ _SimpleQueue = monkey.get_original("queue", "SimpleQueue")
 class BackgroundFile:
     """Bytes appended to `path` in the order given, by a thread of its own."""
 
-    def __init__(self, path: Path, what: str = "the file") -> None:
+    def __init__(self, path: Path, what: str = "the file", then: Callable[[], None] | None = None) -> None:
         self.path = path
+        self.then = then  # run by the thread once the file is closed, before `close` returns
         self.what = what  # as a warning names it
         self._file = path.open("ab")
         self._queue: Any = _SimpleQueue()
@@ -71,4 +73,8 @@ class BackgroundFile:
             except OSError as exc:  # what a failed write left in the buffer
                 self.error = self.error or exc
             finally:
-                self._done.release()
+                try:
+                    if self.then is not None:
+                        self.then()
+                finally:
+                    self._done.release()

@@ -52,8 +52,10 @@ ROW_FILE, STRINGS_FILE, TIMELINE_FILE, META_FILE = "invocations.bin", "strings.t
 RUN_FILE, CONTACTS_FILE, CONTACT_ENDS_FILE = "run.json", "contacts.txt", "contact_ends.jsonl"
 
 
-# What a run leaves in its folder besides the record: the analysis, the figure, Locust's reports, flow logs.
-RESULT_FILES = ("summary.json", "timeline.png", "timeline.svg", "flow_logs.jsonl", "locust.html")
+# What a run leaves in its folder besides the record: the analysis, the figure, Locust's reports, flow
+# logs (and while the test runs, or after a run was killed, their notes: simulator.loadgen.flow_log_file)
+FLOW_LOGS_FILE, FLOW_LOG_NOTES_FILE = "flow_logs.jsonl", "flow_logs.notes.jsonl"
+RESULT_FILES = ("summary.json", "timeline.png", "timeline.svg", FLOW_LOGS_FILE, FLOW_LOG_NOTES_FILE, "locust.html")
 RESULT_PREFIXES = ("locust_", "locust.")
 
 

@@ -20,6 +20,7 @@ import pytest
 from simulator.connect.event import Contact
 from simulator.connect.flow import load_flow
 from simulator.connect.interpreter import ContactState, run_contact
+from simulator.deployment.flow_log_notes import EntryRenderer, read_notes_body
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.report.record import DTYPE
 from simulator.scenario.spec import ConnectInstance
@@ -55,8 +56,16 @@ def contact(flows, *answers, instance=None):
     state = ContactState(Contact())
     ended = asyncio.run(run_contact(flows, state, hooks))
     telemetry.contact_ended(state.last[0], ended)
-    events = [event for _, body in telemetry.take_batches() for event in json.loads(body)["logEvents"]]
-    return [json.loads(event["message"]) for event in events], telemetry.counts
+    return [json.loads(text) for text in texts_of(telemetry.take_bodies())], telemetry.counts
+
+
+def texts_of(bodies):
+    """The entries the emulator makes of bodies of notes, in order."""
+    renderer, texts = EntryRenderer(), []
+    for body in bodies:
+        _, _, _, _, templates, notes = read_notes_body(body)
+        texts += renderer.render(templates, notes)
+    return texts
 
 
 def test_an_entry_per_block_in_connects_shape_once_logging_is_on(tmp_path):
@@ -171,9 +180,10 @@ def test_the_teaching_scenario_needs_the_connect_alarm(tmp_path, connect_alarm, 
     assert any(e.get("Results") == "The Lambda Function Returned An Error." for e in flow_logs)
 
 
-def test_noted_blocks_are_made_text_between_flushes_and_taken_once_in_order(tmp_path):
-    """Between flushes the noted blocks (which hold flows, actions and outcomes) are made entries, so
-    that nothing but text waits for the flush; what a flush takes is every entry once, in order."""
+def test_noted_blocks_are_made_notes_between_flushes_and_taken_once_in_order(tmp_path):
+    """Between flushes the noted blocks (which hold flows, actions and outcomes) are made notes, so
+    that nothing but bytes waits for the flush; what a flush takes is every entry once, in order, and
+    the run folder's file, made of the same notes when closed, holds the same entries."""
     flows = flow_with(tmp_path, "Enabled")
     clock = iter(range(1_700_000_000, 1_800_000_000))
     telemetry = ConnectTelemetry(ConnectInstance(), region="us-east-1", account="123456789012",
@@ -183,24 +193,26 @@ def test_noted_blocks_are_made_text_between_flushes_and_taken_once_in_order(tmp_
     for _ in range(2):
         asyncio.run(run_contact(flows, ContactState(Contact()), hooks))
         telemetry.format_noted()
-        assert telemetry.blocks == [] and all(isinstance(text, str) for text in telemetry.texts)
-    batches = telemetry.take_batches()
-    telemetry.close()  # the run folder's file is written by a thread of its own: whole once closed
+        assert telemetry.blocks == [] and all(isinstance(notes, bytes) for _, notes in telemetry.pending)
+    bodies = telemetry.take_bodies()
+    assert (tmp_path / "flow_logs.notes.jsonl").exists() and not (tmp_path / "flow_logs.jsonl").exists()
+    telemetry.close()  # the run folder's file is made by a thread of its own: whole once closed
     lines = (tmp_path / "flow_logs.jsonl").read_bytes()
     entries = [json.loads(line) for line in lines.splitlines()]
     assert [e["ContactFlowModuleType"] for e in entries] == ["SetLoggingBehavior", "InvokeExternalResource",
                                                               "PlayPrompt", "Disconnect"] * 2
     assert [e["Timestamp"] for e in entries] == sorted(e["Timestamp"] for e in entries)
-    assert len(batches) == 1 and [e["message"] for e in json.loads(batches[0][1])["logEvents"]] == lines.decode().split("\n")[:-1]
-    assert telemetry.take_batches() == []
+    assert len(bodies) == 1 and texts_of(bodies) == lines.decode().split("\n")[:-1]
+    assert telemetry.take_bodies() == [] and not (tmp_path / "flow_logs.notes.jsonl").exists()
 
 
-def test_a_slow_publish_never_holds_up_making_the_entries(tmp_path, emulator):
-    """While a PutLogEvents is on its way (held here before it is sent), the blocks that ran go on
-    being made entries on their beat: a flush once held the contacts' loop for as long as the
+def test_a_slow_publish_never_holds_up_making_the_entries(tmp_path, emulator, monkeypatch):
+    """While a body of notes is on its way (held here before it is sent), the blocks that ran go on
+    being made notes on their beat: a flush once held the contacts' loop for as long as the
     emulator took, and every invocation due meanwhile was timed as late by that much. Once let
     go, every entry reaches CloudWatch Logs once, in order."""
     from simulator.client.aws import Target, client
+    from simulator.client.flow_log_notes import FlowLogNotesSender
 
     flows = flow_with(tmp_path, "Enabled")
     telemetry = ConnectTelemetry(ConnectInstance(), region="us-east-1", account="123456789012", now=time.time,
@@ -211,21 +223,24 @@ def test_a_slow_publish_never_holds_up_making_the_entries(tmp_path, emulator):
     async def main() -> None:
         held, go = asyncio.Event(), asyncio.Event()
 
-        async def hold(request, **kwargs):
+        send = FlowLogNotesSender.send
+
+        async def hold(self, body):
             held.set()
             await go.wait()
+            await send(self, body)
 
         async with client(Target("local", emulator.url), "logs", retries=False) as logs, \
                 client(Target("local", emulator.url), "cloudwatch", retries=False) as cloudwatch:
-            logs.meta.events.register("before-send.logs.PutLogEvents", hold)
+            monkeypatch.setattr(FlowLogNotesSender, "send", hold)
             publishing = asyncio.ensure_future(telemetry.run(logs, cloudwatch))
             await run_contact(flows, ContactState(Contact()), hooks)
             await asyncio.wait_for(held.wait(), 60)
             await run_contact(flows, ContactState(Contact()), hooks)  # while the first batch is held
             assert telemetry.blocks
-            await _until(lambda: not telemetry.blocks and len(telemetry.texts) == 4)
+            await _until(lambda: not telemetry.blocks and telemetry.pending)
             go.set()
-            await _until(lambda: not telemetry.texts)
+            await _until(lambda: not telemetry.pending)
             publishing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await publishing
@@ -262,12 +277,14 @@ def test_a_beats_blocks_are_made_entries_a_few_at_a_time_and_written_once(tmp_pa
     for _ in range(2):
         asyncio.run(run_contact(flows, ContactState(Contact()), hooks))
     telemetry.format_noted(3, write=False)
-    assert len(telemetry.blocks) == 5 and len(telemetry.texts) == 3 and len(telemetry.unwritten) == 3
+    assert len(telemetry.blocks) == 5 and len(telemetry.pending) == 1 and len(telemetry.unwritten) == 1
+    assert (tmp_path / "flow_logs.notes.jsonl").read_bytes() == b""
     telemetry.format_noted()
-    assert telemetry.blocks == [] and telemetry.unwritten == [] and len(telemetry.texts) == 8
+    assert telemetry.blocks == [] and telemetry.unwritten == [] and len(telemetry.pending) == 2
+    texts = texts_of(telemetry.take_bodies())
     telemetry.close()
     entries = [json.loads(line) for line in (tmp_path / "flow_logs.jsonl").read_text().splitlines()]
-    assert [json.loads(text) for text in telemetry.texts] == entries
+    assert len(entries) == 8 and [json.loads(text) for text in texts] == entries
     assert [e["Timestamp"] for e in entries] == sorted(e["Timestamp"] for e in entries)
 
 
@@ -286,11 +303,12 @@ def test_what_the_instance_cannot_publish_is_noted_by_what_it_is_and_the_rest_st
         async with client(Target("local", emulator.url), "logs", retries=False) as logs, \
                 client(Target("local", emulator.url), "cloudwatch", retries=False) as cloudwatch:
             await run_contact(flows, ContactState(Contact()), hooks)
-            await telemetry.flush(logs)  # the group and its stream made, the first entries in
+            telemetry.publishing_to(logs)
+            await telemetry.flush()  # the group and its stream made, the first entries in
             assert telemetry.unpublished == {}
             emulator.boto3("logs").delete_log_group(logGroupName="/aws/connect/shiftsim")
             await run_contact(flows, ContactState(Contact()), hooks)
-            await telemetry.flush(logs, cloudwatch)
+            await telemetry.flush(cloudwatch)
             if telemetry.sender is not None:
                 telemetry.sender.close()
 

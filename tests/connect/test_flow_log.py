@@ -1,20 +1,25 @@
-"""Flow log entries made in batches (`EntryText`) are, byte for byte, the entries `block_entry`
-makes one by one, and PutLogEvents' body built here is the one botocore serialises: the hand-made
-fast paths held to the reference and to the library."""
+"""Flow log entries made in batches (`EntryText`), and made of notes that crossed JSON (the emulator's
+flow log route, the run folder's file), are byte for byte the entries `block_entry` makes one by one:
+the hand-made fast paths held to the reference. A malformed body of notes is one clear refusal."""
 
 from __future__ import annotations
 
 import json
 import random
 
-import botocore.session
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.connect.flow_log import EntryText, block_entry
-from simulator.connect.invoke import InvokeOutcome, log_timestamp
-from simulator.loadgen.connect_telemetry import batch_bounds, put_log_events_body
+from simulator.connect.invoke import InvokeOutcome
+from simulator.deployment.flow_log_notes import (
+    EntryRenderer,
+    NotesError,
+    log_timestamp,
+    notes_body,
+    read_notes_body,
+)
 from tests.connect.test_connect_reports import flow_with
 
 ARN = "arn:aws:connect:us-east-1:123456789012:instance/i/contact-flow/f"
@@ -83,32 +88,53 @@ def _flow(tmp_path_factory):
     return _FLOWS["flow"]
 
 
-def test_the_put_log_events_body_is_botocores():
-    model = botocore.session.get_session().get_service_model("logs").operation_model("PutLogEvents")
-    from botocore.serialize import create_serializer
-
-    events = [{"timestamp": 1_796_400_000_000 + i, "message": json.dumps({"i": i, "text": "é \"quoted\" \u2028"})}
-              for i in range(50)]
-    params = {"logGroupName": "/aws/connect/shiftsim", "logStreamName": "instance", "logEvents": events}
-    theirs = create_serializer("json").serialize_to_request(params, model)["body"]
-    assert json.loads(put_log_events_body("/aws/connect/shiftsim", "instance", events)) == json.loads(theirs)
-
-
-def _greedy_bounds(messages, max_bytes, max_events):
-    """PutLogEvents' batches as the limits read: add each event while the batch stays within them."""
-    bounds, start, size = [], 0, 0
-    for i, text in enumerate(messages):
-        cost = len(text.encode()) + 26
-        if i > start and (i - start == max_events or size + cost > max_bytes):
-            bounds.append((start, i))
-            start, size = i, 0
-        size += cost
-    return bounds + ([(start, len(messages))] if start < len(messages) else [])
-
-
 @settings(max_examples=200, deadline=None)
-@given(messages=st.lists(st.text(alphabet="ab\u00e9\u2603", max_size=60_000) | st.text(max_size=20), max_size=120),
-       max_events=st.integers(1, 12))
-def test_batches_are_the_greedy_batches_within_cloudwatch_logs_limits(messages, max_events):
-    assert batch_bounds(messages, max_bytes=100_000, max_events=max_events) == _greedy_bounds(messages, 100_000,
-                                                                                             max_events)
+@given(picks=st.lists(st.tuples(st.sampled_from(["log", "invoke", "say", "sorry", "bye"]), st.booleans(),
+                                st.floats(min_value=0, max_value=4e9, allow_nan=False), st.text(max_size=12),
+                                st.dictionaries(st.text(max_size=6), st.text(max_size=8), max_size=2)),
+                      max_size=30), pieces=st.integers(1, 4))
+def test_notes_carried_in_a_body_are_made_the_reference_entries(tmp_path_factory, picks, pieces):
+    """The emulator's route and the run folder's file make entries of notes that crossed JSON: the
+    body joins the pieces' arrays without reading them, and the entries are byte for byte the reference."""
+    flow = _flow(tmp_path_factory)
+    noted = []
+    for which, ok, at, contact, external in picks:
+        outcome = fault = None
+        if which == "invoke":
+            outcome = InvokeOutcome(branch="Success" if ok else "Error", reason=None if ok else "function_error",
+                                    executed_version="1", attempts=1, latency_s=0.01, http_status=200,
+                                    external=external if ok else None, block=flow.blocks["invoke"])
+        elif not ok:
+            fault = "no such queue"
+        noted.append((at, contact, flow, flow.actions[which], outcome, fault))
+    made = EntryText()
+    step = max(1, len(noted) // pieces)
+    chunks, templates = [], {}
+    for start in range(0, len(noted), step):
+        notes = made.notes(noted[start:start + step], lambda _: ARN)
+        templates.update({note[0]: made.templates[note[0]] for note in notes})
+        chunks.append(orjson.dumps(notes))
+    chunks.append(b"[]")  # a beat with nothing noted
+    body = notes_body("eu-west-2", "/aws/connect/x", "i-1", 24.0, templates, chunks)
+    region, group, stream, weight, read, notes = read_notes_body(body)
+    assert (region, group, stream, weight) == ("eu-west-2", "/aws/connect/x", "i-1", 24.0)
+    assert EntryRenderer().render(read, notes) == [
+        orjson.dumps(block_entry(contact_id=contact, flow=flow, flow_id=ARN, action=action, at=at, outcome=outcome,
+                                 fault=fault)).decode() for at, contact, flow, action, outcome, fault in noted]
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+                     max_leaves=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(body=st.dictionaries(st.sampled_from(["region", "logGroupName", "logStreamName", "weight", "templates",
+                                             "notes"]), _JSON) | _JSON)
+def test_a_malformed_body_of_notes_is_refused_in_one_line(body):
+    """Whatever JSON arrives, reading it either gives notes or raises NotesError (a 400 naming what is
+    wrong), never anything else."""
+    try:
+        read_notes_body(json.dumps(body).encode())
+    except NotesError as exc:
+        assert "\n" not in str(exc) and str(exc)

@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from simulator.deployment.clock import ManualClock
+from simulator.deployment.flow_log_notes import log_timestamp
 from tests.helpers import MINUTE_ALIGNED, RunningEmulator
 
 AWS = shutil.which("aws")
@@ -174,9 +175,7 @@ def test_a_users_regex_cannot_hold_the_emulator(emulator):
 
 def test_cloudwatch_logs_limits_are_awss(emulator):
     """An event over 256 KB and a batch over 1 MB are refused with AWS's words (they were kept: 666 MB
-    after twelve requests); the simulated Connect instance's own batches keep within them."""
-    from simulator.loadgen.connect_telemetry import batch_bounds
-
+    after twelve requests)."""
     logs = emulator.boto3("logs")
     logs.create_log_group(logGroupName=GROUP)
     logs.create_log_stream(logGroupName=GROUP, logStreamName="flows")
@@ -187,14 +186,69 @@ def test_cloudwatch_logs_limits_are_awss(emulator):
             logs.put_log_events(logGroupName=GROUP, logStreamName="flows", logEvents=events)
         assert info.value.response["Error"]["Code"] == "InvalidParameterException"
         assert info.value.response["Error"]["Message"].startswith(said)
-    entries = [(MINUTE_ALIGNED + i / 1000, json.dumps({"n": i, "text": "é" * 150}, ensure_ascii=i % 2 == 0))
-               for i in range(12_000)]  # as orjson writes them (UTF-8), and escaped
-    events = [{"timestamp": int(at * 1000), "message": text} for at, text in entries]
-    batches = [events[start:end] for start, end in batch_bounds([text for _, text in entries])]
-    assert sum(len(b) for b in batches) == 12_000 and len(batches) > 2
-    for batch in batches:
-        assert len(batch) <= 10_000 and sum(len(e["message"].encode()) + 26 for e in batch) <= 1_048_576
-        logs.put_log_events(logGroupName=GROUP, logStreamName="flows", logEvents=batch)
+
+
+def _notes(count, first=0, contact="c-1", weight=1.0, template=None, external=None):
+    from simulator.deployment.flow_log_notes import notes_body
+
+    template = template or ('{"ContactId":', ',"Timestamp":"', '","ContactFlowModuleType":"InvokeExternalResource"', True)
+    notes = [[0, MINUTE_ALIGNED + (first + i) / 1000, contact, external or {"n": str(first + i)}] for i in range(count)]
+    return notes_body("us-east-1", GROUP, "instance", weight, {0: template}, [json.dumps(notes).encode()])
+
+
+def _post(emulator, body, headers=None):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(emulator.url + "/_shiftsim/connect/flow-logs", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_instances_flow_logs_are_made_entries_by_the_emulator_past_put_log_events_limits(emulator):
+    """The simulated Connect instance hands its entries over as notes: the emulator makes them entries
+    in its group (the stream made), as many as the instance sends at once (15,000 here; PutLogEvents
+    takes 10,000), and a metric filter counts each with the weight it stands for."""
+    logs = emulator.boto3("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    logs.put_metric_filter(logGroupName=GROUP, filterName="invokes",
+                           filterPattern='{ $.ContactFlowModuleType = "InvokeExternalResource" }',
+                           metricTransformations=[{"metricName": "Invokes", "metricNamespace": "Connect/Flows",
+                                                   "metricValue": "1"}])
+    assert _post(emulator, _notes(15_000, weight=3.0)) == (200, {"entries": 15_000})
+    events = logs.get_log_events(logGroupName=GROUP, logStreamName="instance", startFromHead=True)["events"]
+    assert len(events) == 10_000  # a page
+    assert json.loads(events[0]["message"]) == {"ContactId": "c-1", "Timestamp": log_timestamp(MINUTE_ALIGNED),
+                                                "ContactFlowModuleType": "InvokeExternalResource",
+                                                "ExternalResults": {"n": "0"}}
+    assert events[1]["timestamp"] - events[0]["timestamp"] == 1
+    points = emulator.boto3("cloudwatch").get_metric_statistics(
+        Namespace="Connect/Flows", MetricName="Invokes", StartTime=MINUTE_ALIGNED - 600, EndTime=MINUTE_ALIGNED + 600,
+        Period=60, Statistics=["Sum", "SampleCount"])["Datapoints"]
+    assert sum(p["Sum"] for p in points) == 45_000
+
+
+def test_a_body_of_notes_the_emulator_cannot_take_is_refused_in_one_line(emulator):
+    """A group that does not exist (deleted under the run), an entry over CloudWatch Logs' 256 KB,
+    a note naming a template the body lacks, a malformed body: each a 4xx saying what, and nothing
+    kept; where the emulator checks signatures, the route wants the admin token."""
+    assert _post(emulator, _notes(1))[0] == 400  # no group yet
+    emulator.boto3("logs").create_log_group(logGroupName=GROUP)
+    status, said = _post(emulator, _notes(1, external={"big": "x" * 262_200}))
+    assert status == 400 and said["message"].startswith("Log event too large")
+    status, said = _post(emulator, _notes(1).replace(b'"templates":{"0"', b'"templates":{"7"'))
+    assert status == 400 and "template 0" in said["error"] and "/_shiftsim/connect/flow-logs" in said["error"]
+    status, said = _post(emulator, b'{"notes": 3}')
+    assert status == 400 and "\n" not in said["error"]
+    assert emulator.boto3("logs").describe_log_streams(logGroupName=GROUP)["logStreams"] == []
+    emulator.server.guard.verifier = object()  # as `shiftsim serve --verify-signatures` has it
+    status, said = _post(emulator, _notes(1))
+    assert status == 401 and "X-Shiftsim-Admin-Token" in said["error"]
+    assert _post(emulator, _notes(1), {"X-Shiftsim-Admin-Token": emulator.server.guard.admin_token})[0] == 200
 
 
 def test_a_body_larger_than_its_operation_takes_is_refused_before_it_is_read(emulator):

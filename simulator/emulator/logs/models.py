@@ -155,9 +155,28 @@ class LogsBackend:
         if sum(sizes) > LOGS_MAX_BATCH_BYTES:
             raise LogsError("InvalidParameterException", f"Upload too large: {sum(sizes)} bytes exceeds limit of "
                             f"{LOGS_MAX_BATCH_BYTES}")
-        now = self._now_ms()
-        made: list[Kept] = [(int(event["timestamp"]), str(event["message"]), now, stream, next(self.numbers), weight)
-                            for event in batch]
+        self._store(group, info, stream, [(int(event["timestamp"]), str(event["message"])) for event in batch], weight)
+        return {"nextSequenceToken": f"{next(self.numbers):056d}"}
+
+    def write_entries(self, group_name: str, stream: str, entries: list[tuple[int, str]], weight: float = 1.0) -> None:
+        """A service's own log entries, (time in ms, message) in order of time, as the service writes
+        them inside AWS (Connect's flow logs): into its group (which must exist: a deleted one is not
+        made again) and stream (made if missing), with no PutLogEvents batch limits; an entry over
+        CloudWatch Logs' size limit is refused, as AWS would."""
+        for _, message in entries:
+            if len(message) * 4 + LOGS_EVENT_OVERHEAD > LOGS_MAX_EVENT_BYTES:  # rarely: count its bytes
+                size = len(message.encode()) + LOGS_EVENT_OVERHEAD
+                if size > LOGS_MAX_EVENT_BYTES:
+                    raise LogsError("InvalidParameterException", f"Log event too large: {size} bytes exceeds limit "
+                                    f"of {LOGS_MAX_EVENT_BYTES}")
+        group = self.group(group_name)
+        self.ensure_stream(group_name, stream)
+        self._store(group, group.streams[stream], stream, entries, weight)
+
+    def _store(self, group: LogGroup, info: dict[str, Any], stream: str, entries: list[tuple[int, str]],
+               weight: float) -> None:
+        now, numbers = self._now_ms(), self.numbers
+        made: list[Kept] = [(at, message, now, stream, next(numbers), weight) for at, message in entries]
         added = sum(len(e[_MESSAGE]) for e in made)
         group.events.extend(made)
         group.bytes += added
@@ -173,7 +192,6 @@ class LogsBackend:
             info["last"] = made[-1][_AT] if info["last"] is None else max(info["last"], made[-1][_AT])
             info["ingested"] = now
         self._apply_filters(group, made)
-        return {"nextSequenceToken": f"{next(self.numbers):056d}"}
 
     def _let_go(self, group: LogGroup, count: int, free: int | None = None) -> int:
         """Drop a group's oldest events: `count` of them, or (with `free`) as many as free that many
@@ -212,8 +230,8 @@ class LogsBackend:
                         datum["Dimensions"] = [{"Name": k, "Value": str(metric_filter.pattern.value(message, v))
                                                 if str(v).startswith("$.") else str(v)} for k, v in dimensions.items()]
                     data.append(datum)
-                if data:
-                    self.put_metric(transformation["metricNamespace"], data)
+                for start in range(0, len(data), 1000):  # CloudWatch takes at most 1,000 data a call
+                    self.put_metric(transformation["metricNamespace"], data[start:start + 1000])
 
     def get_log_events(self, group_name: str, stream: str, start: int | None, end: int | None,
                        limit: int, from_head: bool) -> list[LogEvent]:

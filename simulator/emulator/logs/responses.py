@@ -5,15 +5,20 @@ sampled rehearsal's events stand for that many each, which metric filters count)
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from aiohttp import web
 
+from simulator.deployment.admin_token import ADMIN_TOKEN_HEADER
+from simulator.deployment.flow_log_notes import EntryRenderer, NotesError, read_notes_body
 from simulator.deployment.vocabulary import WEIGHT_HEADER
+from simulator.emulator.guard import Guard, Refused
 from simulator.emulator.json_protocol import operation_call
 from simulator.emulator.logs.models import PAGE, LogEvent, LogsBackend, LogsError
 
 TARGET_PREFIX = "Logs_20140328"
+_FIRST = itemgetter(0)
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
@@ -163,3 +168,42 @@ class LogsResponses:
 def _filtered(event: LogEvent) -> dict[str, Any]:
     return {"logStreamName": event.stream, "timestamp": event.timestamp, "message": event.message,
             "ingestionTime": event.ingestion, "eventId": f"{event.number:056d}"}
+
+
+class FlowLogNotesRoute:
+    """`POST /_shiftsim/connect/flow-logs`: the simulated Connect instance's flow log entries, as
+    compact notes (simulator.deployment.flow_log_notes), written to its log group as Connect writes
+    its own inside AWS (no PutLogEvents' batch limits; its stream made if missing). The
+    entries are made text here, off the load generator's path. A body of notes has the power of a
+    PutLogEvents: where the emulator checks signatures, this route takes the admin token instead."""
+
+    PATH = "/_shiftsim/connect/flow-logs"
+
+    def __init__(self, backend_of: Callable[[str], LogsBackend], guard: Guard) -> None:
+        self.backend_of, self.guard = backend_of, guard
+        self.renderer = EntryRenderer()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(self.PATH, self.handle)]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        try:
+            if self.guard.verifier is not None:
+                self.guard.admin(request.headers.get(ADMIN_TOKEN_HEADER))
+            region, group, stream, weight, templates, notes = read_notes_body(await request.read())
+            try:
+                texts = self.renderer.render(templates, notes)
+            except KeyError as exc:
+                raise NotesError(f"a note names template {exc.args[0]}, which the body does not hold") from None
+            except (TypeError, ValueError, OverflowError) as exc:  # a time out of range, an external orjson refuses
+                raise NotesError(f"a note cannot be made an entry: {exc}") from None
+            entries = [(int(note[1] * 1000), text) for note, text in zip(notes, texts, strict=True)]
+            entries.sort(key=_FIRST)  # in order already: timsort's linear check
+            self.backend_of(region).write_entries(group, stream, entries, weight)
+        except Refused as exc:
+            return web.json_response({"error": exc.message}, status=exc.status)
+        except NotesError as exc:
+            return web.json_response({"error": f"{request.path}: {exc}"}, status=400)
+        except LogsError as error:
+            return error_response(error)
+        return web.json_response({"entries": len(entries)})

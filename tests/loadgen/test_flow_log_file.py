@@ -1,0 +1,39 @@
+"""The run folder's flow logs, made of notes: what the notes file held, made entries by the file's
+thread when closed, in order, with templates carried from the line that first used them; a notes file
+cut short by a kill still gives the entries of its whole lines."""
+
+from __future__ import annotations
+
+import orjson
+
+from simulator.deployment.flow_log_notes import EntryRenderer
+from simulator.loadgen.flow_log_file import FlowLogFile, render_notes_file
+
+TEMPLATES = {0: ('{"ContactId":', ',"Timestamp":"', '","ContactFlowModuleType":"PlayPrompt"}', False),
+             1: ('{"ContactId":', ',"Timestamp":"', '","ContactFlowModuleType":"InvokeExternalResource"', True)}
+
+
+def _notes(first, count):
+    return [(i % 2, 1_796_400_000 + i / 7, f"c-{i // 4}", {"n": str(i)} if i % 2 else None)
+            for i in range(first, first + count)]
+
+
+def test_notes_written_in_pieces_are_made_the_entries_when_the_file_closes(tmp_path):
+    file = FlowLogFile(tmp_path)
+    pieces = [_notes(0, 3), _notes(3, 0), _notes(3, 50)]
+    file.write_notes([({t: TEMPLATES[t] for t in {n[0] for n in notes}}, orjson.dumps(notes)) for notes in pieces[:2]])
+    file.write_notes([({0: TEMPLATES[0]}, orjson.dumps(pieces[2]))])  # template 1 from an earlier line
+    file.close()
+    assert file.closed and file.error is None and not (tmp_path / "flow_logs.notes.jsonl").exists()
+    expected = EntryRenderer().render(TEMPLATES, [note for notes in pieces for note in notes])
+    assert (tmp_path / "flow_logs.jsonl").read_text().splitlines() == expected
+    assert len(expected) == 53
+
+
+def test_a_notes_file_cut_short_gives_the_entries_of_its_whole_lines(tmp_path):
+    notes_path, entries_path = tmp_path / "flow_logs.notes.jsonl", tmp_path / "flow_logs.jsonl"
+    whole = b'{"templates":' + orjson.dumps(TEMPLATES, option=orjson.OPT_NON_STR_KEYS) + b',"notes":' + \
+        orjson.dumps(_notes(0, 8)) + b"}\n"
+    notes_path.write_bytes(whole + whole[:40])
+    assert render_notes_file(notes_path, entries_path) == 8
+    assert entries_path.read_text().splitlines() == EntryRenderer().render(TEMPLATES, _notes(0, 8))
