@@ -12,7 +12,7 @@ Nothing of an entry's text is made in this process while the load runs: a block 
 it is (a tuple); every 50 ms the noted blocks are made compact notes (a block's fixed fields a template,
 serialised once: simulator.deployment.flow_log_notes), a few hundred between two turns of the
 contacts' loop, one JSON array of them a beat. That array goes unchanged to the run folder's notes file
-(made entries when the test ends, simulator.loadgen.flow_log_file) and, as soon as a body's worth is
+(made entries when the test ends, simulator.report.flow_log_file) and, as soon as a body's worth is
 ready, to the emulator's flow log route, which makes the entries in its log group as Connect writes its
 own inside AWS (simulator.client.flow_log_notes). Sending runs beside the beat, one request at a time:
 the contacts' loop is never held for more than a few hundred blocks' notes or one body.
@@ -39,7 +39,7 @@ from simulator.connect.interpreter import ContactState
 from simulator.connect.invoke import InvokeOutcome
 from simulator.deployment.alarm_inputs import FLOW_LOGS, METRICS, SAID
 from simulator.deployment.flow_log_notes import Template, notes_body
-from simulator.loadgen.flow_log_file import FlowLogFile
+from simulator.report.flow_log_file import FlowLogFile
 from simulator.scenario.spec import ConnectInstance
 
 log = logging.getLogger("shiftsim")

@@ -53,7 +53,7 @@ RUN_FILE, CONTACTS_FILE, CONTACT_ENDS_FILE = "run.json", "contacts.txt", "contac
 
 
 # What a run leaves in its folder besides the record: the analysis, the figure, Locust's reports, flow
-# logs (and while the test runs, or after a run was killed, their notes: simulator.loadgen.flow_log_file)
+# logs (and while the test runs, or after a run was killed, their notes: simulator.report.flow_log_file)
 FLOW_LOGS_FILE, FLOW_LOG_NOTES_FILE = "flow_logs.jsonl", "flow_logs.notes.jsonl"
 RESULT_FILES = ("summary.json", "timeline.png", "timeline.svg", FLOW_LOGS_FILE, FLOW_LOG_NOTES_FILE, "locust.html")
 RESULT_PREFIXES = ("locust_", "locust.")

@@ -3,8 +3,8 @@ appended as notes (simulator.deployment.flow_log_notes: the templates they use a
 JSON line a beat) to `flow_logs.notes.jsonl`, by a thread of its own; when the file is closed, that
 thread makes them entries in `flow_logs.jsonl` and removes the notes. So the contacts' process
 spends nothing on an entry's text while the load runs; making the text afterwards takes about a
-second per million entries (bench/RESULTS.md). A run that is killed leaves the notes file, which
-`render_notes_file` turns into the entries.
+second per million entries (docs/speed.md). A run that is killed leaves the notes file, which
+`shiftsim plot <run>` makes the entries of (`finish_flow_logs`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import orjson
 
 from simulator.deployment.flow_log_notes import EntryRenderer, Template, read_notes, read_templates
 from simulator.report.background_file import BackgroundFile
+from simulator.report.errors import RecordError
 from simulator.report.record import FLOW_LOG_NOTES_FILE as NOTES_NAME
 from simulator.report.record import FLOW_LOGS_FILE as FILE_NAME
 
@@ -45,23 +46,34 @@ class FlowLogFile:
     def _render(self) -> None:
         try:
             render_notes_file(self.folder / NOTES_NAME, self.folder / FILE_NAME)
-        except (OSError, ValueError, KeyError) as exc:  # the notes stay, for a later try
+        except (OSError, RecordError) as exc:  # the notes stay, for a later try
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("shiftsim: the flow logs could not be made from %s: %s", self.folder / NOTES_NAME, self.error)
 
 
+def finish_flow_logs(folder: Path) -> int | None:
+    """The entries of the notes a killed run left in `folder`, made now: how many (None: no notes)."""
+    notes = folder / NOTES_NAME
+    return render_notes_file(notes, folder / FILE_NAME) if notes.exists() else None
+
+
 def render_notes_file(notes_path: Path, entries_path: Path) -> int:
-    """Make the entries of a notes file, appended to `entries_path`, and remove the notes: how many."""
+    """Make the entries of a notes file, appended to `entries_path`, and remove the notes: how many
+    (RecordError, naming the line, for a file that is not notes; the notes then stay)."""
     renderer = EntryRenderer()
     templates: dict[int, Template] = {}
     made = 0
     with notes_path.open("rb") as notes, entries_path.open("ab") as entries:
-        for line in notes:
+        for number, line in enumerate(notes, 1):
             if not line.endswith(b"\n"):  # a line cut short by a kill: its entries are lost
                 break
-            piece = orjson.loads(line)
-            templates.update(read_templates(piece["templates"]))
-            texts = renderer.render(templates, read_notes(piece["notes"]))
+            try:
+                piece = orjson.loads(line)
+                templates.update(read_templates(piece["templates"]))
+                texts = renderer.render(templates, read_notes(piece["notes"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RecordError(f"{notes_path}: line {number} is not flow log notes ({type(exc).__name__}: "
+                                  f"{exc})") from None
             if texts:
                 entries.write(("\n".join(texts) + "\n").encode())
                 made += len(texts)

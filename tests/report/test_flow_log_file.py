@@ -5,9 +5,11 @@ cut short by a kill still gives the entries of its whole lines."""
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from simulator.deployment.flow_log_notes import EntryRenderer
-from simulator.loadgen.flow_log_file import FlowLogFile, render_notes_file
+from simulator.report.errors import RecordError
+from simulator.report.flow_log_file import FlowLogFile, finish_flow_logs
 
 TEMPLATES = {0: ('{"ContactId":', ',"Timestamp":"', '","ContactFlowModuleType":"PlayPrompt"}', False),
              1: ('{"ContactId":', ',"Timestamp":"', '","ContactFlowModuleType":"InvokeExternalResource"', True)}
@@ -35,5 +37,14 @@ def test_a_notes_file_cut_short_gives_the_entries_of_its_whole_lines(tmp_path):
     whole = b'{"templates":' + orjson.dumps(TEMPLATES, option=orjson.OPT_NON_STR_KEYS) + b',"notes":' + \
         orjson.dumps(_notes(0, 8)) + b"}\n"
     notes_path.write_bytes(whole + whole[:40])
-    assert render_notes_file(notes_path, entries_path) == 8
+    assert finish_flow_logs(tmp_path) == 8  # what `shiftsim plot` does with a killed run's folder
     assert entries_path.read_text().splitlines() == EntryRenderer().render(TEMPLATES, _notes(0, 8))
+    assert not notes_path.exists() and finish_flow_logs(tmp_path) is None
+
+
+def test_a_notes_file_that_is_not_one_is_named_with_its_line(tmp_path):
+    notes_path = tmp_path / "flow_logs.notes.jsonl"
+    notes_path.write_bytes(b'{"templates":{},"notes":[]}\n{"templates":{},"notes":[[9, 1.0, "c", null]]}\n')
+    with pytest.raises(RecordError, match=r"flow_logs.notes.jsonl: line 2 is not flow log notes \(KeyError"):
+        finish_flow_logs(tmp_path)
+    assert notes_path.exists()
