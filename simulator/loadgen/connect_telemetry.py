@@ -52,7 +52,6 @@ FORMAT_AT_MOST = 256  # blocks made notes between two turns of the contacts' loo
 # sent at once held the contacts' loop, and then the emulator's, for tens of milliseconds, and the
 # invocations waiting behind them were timed as Lambda's latency.
 SEND_LOGS_AT_BYTES = 256 * 1024
-BODY_BYTES = SEND_LOGS_AT_BYTES
 
 
 class FlowLogSink(Protocol):
@@ -79,8 +78,7 @@ class ConnectTelemetry:
         self.pending_size = 0  # their bytes: when to send them (SEND_LOGS_AT_BYTES)
         self.unwritten: list[tuple[dict[int, Template], bytes]] = []  # for the file, written once a beat
         self.sender: FlowLogNotesSender | None = None  # made on the first body (see _put_logs)
-        self.endpoint_url = ""  # the emulator's, where the notes go (`publishing_to`)
-        self.logs_client: Any = None
+        self.logs_client: Any = None  # pointed at the emulator, where the notes go (`publishing_to`)
         self.ready = False  # the log group made (as Connect makes it with the instance)
         self.socket_factory = socket_factory  # what the contacts' loop makes its sockets with (bridge.py)
         self.counts: Counter[tuple[str, str, int]] = Counter()  # (metric, flow name, emulated second)
@@ -161,7 +159,7 @@ class ConnectTelemetry:
 
     def publishing_to(self, logs_client: Any) -> None:
         """Where the notes go: the emulator that `logs_client` (aiobotocore's) is pointed at."""
-        self.logs_client, self.endpoint_url = logs_client, logs_client.meta.endpoint_url
+        self.logs_client = logs_client
 
     async def _last_flush(self, sending: asyncio.Future[None] | None, cloudwatch_client: Any) -> None:
         if sending is not None:
@@ -204,7 +202,7 @@ class ConnectTelemetry:
         start = size = 0
         for end, (_, notes) in enumerate(pending, 1):
             size += len(notes)
-            if size >= BODY_BYTES or end == len(pending):
+            if size >= SEND_LOGS_AT_BYTES or end == len(pending):
                 yield self._body(pending[start:end])
                 start, size = end, 0
 
@@ -247,10 +245,10 @@ class ConnectTelemetry:
                     await client.create_log_group(logGroupName=self.instance.log_group)
                 self.ready = True
             if self.sender is None:
-                token = None
+                url, token = self.logs_client.meta.endpoint_url, None
                 with contextlib.suppress(Exception):  # needed only where the emulator checks signatures
-                    token = admin_token(self.endpoint_url)
-                self.sender = FlowLogNotesSender(self.endpoint_url, self.socket_factory, token)
+                    token = admin_token(url)
+                self.sender = FlowLogNotesSender(url, self.socket_factory, token)
             await self.sender.send(body)
 
     async def _put_metrics(self, client: Any, counts: Counter[tuple[str, str, int]]) -> None:

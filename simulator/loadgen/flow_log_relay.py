@@ -17,11 +17,11 @@ from pathlib import Path
 from gevent import monkey
 
 from simulator.report.background_file import BackgroundFile
+from simulator.report.record import FLOW_LOGS_FILE as FILE_NAME
 
 log = logging.getLogger("shiftsim")
 _allocate_lock = monkey.get_original("_thread", "allocate_lock")  # the contacts' loop is a native thread
 MAX_WAITING_BYTES = 32 * 1024 * 1024  # about 6,000 invocations a second per worker, four entries each
-FILE_NAME = "flow_logs.jsonl"
 
 
 class WorkerFlowLogs:
