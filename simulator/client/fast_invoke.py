@@ -127,7 +127,7 @@ class FastLambdaInvoker:
         return await self._send(template, payload)
 
     async def _send(self, template: RequestTemplate, payload: bytes) -> RawInvocation:
-        template.sign_with(await self.signer.now())
+        template.sign_with(self.signer.fresh() or await self.signer.now())
         try:
             response = await self._origin(template.origin_url).request(template.request(timestamp(), payload))
         except OSError as exc:  # HttpError included: no well-formed answer

@@ -21,7 +21,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.httpsession import get_cert_path
 
-from simulator.client.fast_ids import random_uuid4
+from simulator.client.fast_ids import CountingUuid4
 from simulator.client.http1 import Origin
 
 # Per call headers, set again for each request
@@ -142,12 +142,7 @@ class Prepared(Exception):
         self.request = request
 
 
-_ids = random.Random()
-
-
-def invocation_id() -> str:
-    """botocore's amz-sdk-invocation-id header: a retry correlation id, not a secret."""
-    return random_uuid4(_ids)
+invocation_id = CountingUuid4(random.Random())  # botocore's amz-sdk-invocation-id: distinct, not secret
 
 
 _clock_second: list[Any] = [0, ""]
@@ -171,6 +166,12 @@ class CurrentSigner:
         self._credentials: Any = None
         self._credentials_at = 0.0
         self._signer: CachedKeySigV4 | None = None
+
+    def fresh(self) -> CachedKeySigV4 | None:
+        """The signer, when its credentials were read within the second (no coroutine to await), else None."""
+        if self._signer is not None and time.monotonic() - self._credentials_at <= self.TTL_S:
+            return self._signer
+        return None
 
     async def now(self) -> CachedKeySigV4:
         now = time.monotonic()

@@ -242,10 +242,14 @@ _MODULE = "__module__:"  # a step's transfer that invokes a module (the flow goe
 
 async def _counted(invoking: Awaitable[InvokeOutcome], block: InvokeBlock, state: ContactState) -> InvokeOutcome:
     outcome = await invoking
+    _count(outcome, block, state)
+    return outcome
+
+
+def _count(outcome: InvokeOutcome, block: InvokeBlock, state: ContactState) -> None:
     if outcome.executed_version:
         state.versions.add(outcome.executed_version)
         state.met.add((block.function_arn, outcome.executed_version))
-    return outcome
 
 
 def _took(action: Action, state: ContactState, outcome: InvokeOutcome) -> str | None:
@@ -320,7 +324,9 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
             state.pending[invocation] = asyncio.ensure_future(_counted(hooks.invoke(block, event, flow), block, state))
             await asyncio.sleep(0)  # sent now, as Connect sends it, before the next block runs
             return action.next_action, None
-        return _took(action, state, await _counted(hooks.invoke(block, event, flow), block, state)), None
+        outcome = await hooks.invoke(block, event, flow)
+        _count(outcome, block, state)
+        return _took(action, state, outcome), None
     if kind == "UpdateContactAttributes":
         attributes = p.get("Attributes") or {}
         if not isinstance(attributes, dict):
