@@ -76,6 +76,9 @@ class EntryText:
 
     def notes(self, blocks: list[NotedBlock], flow_id: Callable[[Flow], str]) -> list[Note]:
         """The notes of noted blocks, in their order: one lookup of the block's template each."""
+        if len(self.noted) > 4096:  # bounded, whatever the faults' words: between batches, never under one
+            self.noted.clear()
+            self.templates.clear()
         noted = self.noted
         out: list[Note] = []
         append = out.append
@@ -97,9 +100,6 @@ class EntryText:
         invoked = outcome is not None and block is not None
         head, middle, tail, with_external = self._parts(flow, flow_id, action, outcome if invoked else None,
                                                         None if invoked else fault)
-        if len(self.noted) > 4096:  # bounded, whatever the faults' words
-            self.noted.clear()
-            self.templates.clear()
         template_id, self.next_id = self.next_id, self.next_id + 1
         self.templates[template_id] = (head, middle, tail[:-1] if with_external else tail, with_external)
         found = self.noted[(id(action), id(flow), ended)] = (template_id, with_external, action, flow)

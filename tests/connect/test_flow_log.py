@@ -71,6 +71,22 @@ def test_a_batch_of_many_contacts_blocks_and_seconds_is_the_reference_entries(tm
                                  fault=fault)).decode() for at, contact, flow, action, outcome, fault in noted]
 
 
+def test_a_batch_past_the_template_bound_keeps_every_template_its_notes_name(tmp_path_factory):
+    """Faults whose words differ per contact (a contact's id in them) make a template each: past the
+    bound, the cache is emptied between batches, never under a batch's earlier notes."""
+    flow = _flow(tmp_path_factory)
+    made = EntryText()
+    for batch in range(3):
+        noted = [(1_796_400_000.0 + i, f"contact-{batch}-{i}", flow, flow.actions["say"], None,
+                  f"no asynchronous invocation 'contact-{batch}-{i}-1' to load the result of") for i in range(3000)]
+        notes = made.notes(noted, lambda _: ARN)
+        assert {note[0] for note in notes} <= set(made.templates)
+        assert made.renderer.render(made.templates, notes) == [
+            orjson.dumps(block_entry(contact_id=contact, flow=flow, flow_id=ARN, action=action, at=at, outcome=outcome,
+                                     fault=fault)).decode() for at, contact, flow, action, outcome, fault in noted]
+    assert len(made.templates) <= 3000 + 4096  # bounded across batches
+
+
 @settings(max_examples=500, deadline=None)
 @given(at=st.floats(min_value=0, max_value=4e9, allow_nan=False))
 def test_the_cached_timestamp_is_the_reference_one(tmp_path_factory, at):
