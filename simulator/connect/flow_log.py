@@ -74,21 +74,29 @@ class EntryText:
         self.next_id = 0
         self.renderer = EntryRenderer()
 
+    def note(self, at: float, contact_id: str, flow: Flow, action: Action, outcome: InvokeOutcome | None,
+             fault: str | None, flow_id: Callable[[Flow], str]) -> Note:
+        """A block's note as it ran: one lookup of its template (made the first time)."""
+        ended = fault if outcome is None else outcome.branch == "Success"  # a bool: never a fault's words
+        found = self.noted.get((id(action), id(flow), ended))
+        if found is None:
+            found = self._noted(flow, flow_id(flow), action, outcome, fault, ended)
+        return found[0], at, contact_id, outcome.external if found[1] else None  # type: ignore[union-attr]
+
     def notes(self, blocks: list[NotedBlock], flow_id: Callable[[Flow], str]) -> list[Note]:
-        """The notes of noted blocks, in their order: one lookup of the block's template each."""
-        if len(self.noted) > 4096:  # bounded, whatever the faults' words: between batches, never under one
-            self.noted.clear()
-            self.templates.clear()
-        noted = self.noted
-        out: list[Note] = []
-        append = out.append
-        for at, contact_id, flow, action, outcome, fault in blocks:
-            ended = fault if outcome is None else outcome.branch == "Success"  # a bool: never a fault's words
-            found = noted.get((id(action), id(flow), ended))
-            if found is None:
-                found = self._noted(flow, flow_id(flow), action, outcome, fault, ended)
-            append((found[0], at, contact_id, outcome.external if found[1] else None))  # type: ignore[union-attr]
-        return out
+        """The notes of noted blocks, in their order (a batch: the bound is kept before it)."""
+        self.bounded([])
+        note = self.note
+        return [note(*block, flow_id) for block in blocks]
+
+    def bounded(self, pending: list[Note]) -> None:
+        """Past 4,096 templates (a fault's words may name each contact), forget those no `pending`
+        note names: called between batches, never under one's notes."""
+        if len(self.noted) <= 4096:
+            return
+        kept = {note[0] for note in pending}
+        self.templates = {i: template for i, template in self.templates.items() if i in kept}
+        self.noted = {key: found for key, found in self.noted.items() if found[0] in kept}
 
     def texts(self, blocks: list[NotedBlock], flow_id: Callable[[Flow], str]) -> list[str]:
         """The entries of noted blocks, in their order."""

@@ -9,9 +9,10 @@ published (the simulator is not Connect there): the run folder has the flow logs
 carried to its master's).
 
 Nothing of an entry's text is made in this process while the load runs: a block that ran is noted as
-it is (a tuple); every 50 ms the noted blocks are made compact notes (a block's fixed fields a template,
-serialised once: simulator.deployment.flow_log_notes), a few hundred between two turns of the
-contacts' loop, one JSON array of them a beat. That array goes unchanged to the run folder's notes file
+a compact note (a block's fixed fields a template, serialised once and found by the block's identity:
+simulator.deployment.flow_log_notes; the note a tuple of the template's id, the time, the contact and
+the ExternalResults); every 50 ms the notes are made one JSON array, a few hundred between two turns
+of the contacts' loop. That array goes unchanged to the run folder's notes file
 (made entries when the test ends, simulator.report.flow_log_file) and, as soon as a body's worth is
 ready, to the emulator's flow log route, which makes the entries in its log group as Connect writes its
 own inside AWS (simulator.client.flow_log_notes). Sending runs beside the beat, one request at a time:
@@ -34,20 +35,19 @@ import orjson
 from simulator.client.admin_client import admin_token
 from simulator.client.flow_log_notes import FlowLogNotesSender
 from simulator.connect.flow import Action, Flow
-from simulator.connect.flow_log import EntryText, NotedBlock, flow_arn
+from simulator.connect.flow_log import EntryText, flow_arn
 from simulator.connect.interpreter import ContactState
 from simulator.connect.invoke import InvokeOutcome
 from simulator.deployment.alarm_inputs import FLOW_LOGS, METRICS, SAID
-from simulator.deployment.flow_log_notes import Template, notes_body
+from simulator.deployment.flow_log_notes import Note, Template, notes_body
 from simulator.report.flow_log_file import FlowLogFile
 from simulator.scenario.spec import ConnectInstance
 
 log = logging.getLogger("shiftsim")
-_WHEN = itemgetter(0)  # of a noted block
-_TEMPLATE = itemgetter(0)  # of a note
+_TEMPLATE, _WHEN = itemgetter(0), itemgetter(1)  # of a note
 FLUSH_EVERY_EMULATED_S = 5.0  # Connect's reports reach CloudWatch within seconds, in emulated time too
-FORMAT_EVERY_S = 0.05  # noted blocks made notes at least this often (real seconds): see format_noted
-FORMAT_AT_MOST = 256  # blocks made notes between two turns of the contacts' loop
+FORMAT_EVERY_S = 0.05  # notes made one array at least this often (real seconds): see format_noted
+FORMAT_AT_MOST = 256  # notes made an array between two turns of the contacts' loop
 # Notes are sent as soon as this many bytes are ready, in bodies of about this size: a second's entries
 # sent at once held the contacts' loop, and then the emulator's, for tens of milliseconds, and the
 # invocations waiting behind them were timed as Lambda's latency.
@@ -71,7 +71,7 @@ class ConnectTelemetry:
         self.instance, self.region, self.account, self.now = instance, region, account, now
         self.weight, self.publish = weight, publish
         self.flush_every = min(1.0, max(0.05, FLUSH_EVERY_EMULATED_S / time_scale))  # real seconds
-        self.blocks: list[NotedBlock] = []  # as they ran
+        self.notes: list[Note] = []  # the blocks' as they ran
         self.text = EntryText()
         # each beat's notes and the templates they use, for the emulator and the run folder's file
         self.pending: list[tuple[dict[int, Template], bytes]] = []
@@ -103,16 +103,17 @@ class ConnectTelemetry:
         if fault is not None or (outcome is not None and not outcome.ok):
             self.counts[("ContactFlowErrors", flow.name, int(at))] += 1
         if self.noting and state.flow_logging:
-            self.blocks.append((at, state.contact.contact_id, flow, action, outcome, fault))
+            self.notes.append(self.text.note(at, state.contact.contact_id, flow, action, outcome, fault,
+                                             self._flow_arn))
 
-    def _take_blocks(self, limit: int | None = None) -> list[NotedBlock]:
-        """The blocks noted first: all of them, or the first `limit`."""
-        if limit is None or len(self.blocks) <= limit:
-            blocks, self.blocks = self.blocks, []
+    def _take_notes(self, limit: int | None = None) -> list[Note]:
+        """The blocks' notes made first: all of them, or the first `limit`."""
+        if limit is None or len(self.notes) <= limit:
+            notes, self.notes = self.notes, []
         else:
-            blocks, self.blocks = self.blocks[:limit], self.blocks[limit:]
-        blocks.sort(key=_WHEN)  # in order already (one monotonic clock): timsort's linear check
-        return blocks
+            notes, self.notes = self.notes[:limit], self.notes[limit:]
+        notes.sort(key=_WHEN)  # in order already (one monotonic clock): timsort's linear check
+        return notes
 
     def _flow_arn(self, flow: Flow) -> str:
         arn = self.arns.get(flow.id)
@@ -137,7 +138,7 @@ class ConnectTelemetry:
         try:
             while True:
                 await asyncio.sleep(FORMAT_EVERY_S)
-                while len(self.blocks) > FORMAT_AT_MOST:  # a few hundred at a time, each a fraction of a ms
+                while len(self.notes) > FORMAT_AT_MOST:  # a few hundred at a time, each a fraction of a ms
                     self.format_noted(FORMAT_AT_MOST, write=False)
                     await asyncio.sleep(0)
                 self.format_noted()
@@ -167,16 +168,14 @@ class ConnectTelemetry:
         await self.flush(cloudwatch_client)
 
     def format_noted(self, limit: int | None = None, write: bool = True) -> None:
-        """The blocks noted so far, made notes (simulator.deployment.flow_log_notes) for the emulator and
-        the run folder's file: the entries' text is made there, off the contacts' path. A noted block
-        holds its flow, action and outcome, which the garbage collector would otherwise scan at every
-        pass until the flush: notes are numbers and text. On a worker against AWS, the entries' lines
-        are made here for the master."""
-        blocks = self._take_blocks(limit)
-        if blocks:
-            notes = self.text.notes(blocks, self._flow_arn)
+        """The notes made so far (simulator.deployment.flow_log_notes), one JSON array with the templates
+        they use, for the emulator and the run folder's file: the entries' text is made there, off the
+        contacts' path. On a worker against AWS, the entries' lines are made here for the master."""
+        notes = self._take_notes(limit)
+        if notes:
             templates = self.text.templates
             piece = ({i: templates[i] for i in set(map(_TEMPLATE, notes))}, orjson.dumps(notes))
+            self.text.bounded(self.notes)  # the notes not taken yet keep their templates
             if self.file is not None:
                 self.unwritten.append(piece)
             if self.publish:

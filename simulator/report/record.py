@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from simulator.report.errors import RecordError
 
@@ -139,7 +140,7 @@ class RecordWriter:
                     "load": "numpy.fromfile('invocations.bin', dtype=simulator.report.record.DTYPE)"}, indent=1))
             self._rows = self.path.open("xb")
             self.timeline = (folder / TIMELINE_FILE).open("x", encoding="utf-8")
-            self.contact_ends = (folder / CONTACT_ENDS_FILE).open("x", encoding="utf-8")
+            self.contact_ends = (folder / CONTACT_ENDS_FILE).open("xb")
         except FileExistsError:
             raise RunFolderError(f"{folder} already holds a run ({_run_id_of(folder) or 'its record'}): "
                                  "a run never adds to another's record") from None
@@ -175,7 +176,7 @@ class RecordWriter:
 
     def contacts_ended(self, ends: list[dict[str, Any]]) -> None:
         """Contacts that ended (written with the next flush of rows)."""
-        self.contact_ends.write("".join(json.dumps(end) + "\n" for end in ends))
+        self.contact_ends.write(b"".join([orjson.dumps(end) + b"\n" for end in ends]))
 
     def note_event(self, event: dict[str, Any]) -> None:
         """A timeline event, from any thread: written with the next batch of rows, before them."""

@@ -193,7 +193,7 @@ def test_noted_blocks_are_made_notes_between_flushes_and_taken_once_in_order(tmp
     for _ in range(2):
         asyncio.run(run_contact(flows, ContactState(Contact()), hooks))
         telemetry.format_noted()
-        assert telemetry.blocks == [] and all(isinstance(notes, bytes) for _, notes in telemetry.pending)
+        assert telemetry.notes == [] and all(isinstance(notes, bytes) for _, notes in telemetry.pending)
     bodies = telemetry.take_bodies()
     assert (tmp_path / "flow_logs.notes.jsonl").exists() and not (tmp_path / "flow_logs.jsonl").exists()
     telemetry.close()  # the run folder's file is made by a thread of its own: whole once closed
@@ -237,8 +237,8 @@ def test_a_slow_publish_never_holds_up_making_the_entries(tmp_path, emulator, mo
             await run_contact(flows, ContactState(Contact()), hooks)
             await asyncio.wait_for(held.wait(), 60)
             await run_contact(flows, ContactState(Contact()), hooks)  # while the first batch is held
-            assert telemetry.blocks
-            await _until(lambda: not telemetry.blocks and telemetry.pending)
+            assert telemetry.notes
+            await _until(lambda: not telemetry.notes and telemetry.pending)
             go.set()
             await _until(lambda: not telemetry.pending)
             publishing.cancel()
@@ -277,10 +277,10 @@ def test_a_beats_blocks_are_made_entries_a_few_at_a_time_and_written_once(tmp_pa
     for _ in range(2):
         asyncio.run(run_contact(flows, ContactState(Contact()), hooks))
     telemetry.format_noted(3, write=False)
-    assert len(telemetry.blocks) == 5 and len(telemetry.pending) == 1 and len(telemetry.unwritten) == 1
+    assert len(telemetry.notes) == 5 and len(telemetry.pending) == 1 and len(telemetry.unwritten) == 1
     assert (tmp_path / "flow_logs.notes.jsonl").read_bytes() == b""
     telemetry.format_noted()
-    assert telemetry.blocks == [] and telemetry.unwritten == [] and len(telemetry.pending) == 2
+    assert telemetry.notes == [] and telemetry.unwritten == [] and len(telemetry.pending) == 2
     texts = texts_of(telemetry.take_bodies())
     telemetry.close()
     entries = [json.loads(line) for line in (tmp_path / "flow_logs.jsonl").read_text().splitlines()]

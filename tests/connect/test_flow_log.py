@@ -87,6 +87,23 @@ def test_a_batch_past_the_template_bound_keeps_every_template_its_notes_name(tmp
     assert len(made.templates) <= 3000 + 4096  # bounded across batches
 
 
+def test_notes_made_as_blocks_run_keep_their_templates_past_the_bound_until_taken(tmp_path_factory):
+    """The load path makes each block's note as it runs and takes them on a beat: past the bound, the
+    templates of the notes not taken yet stay."""
+    flow = _flow(tmp_path_factory)
+    made = EntryText()
+    made_notes = [made.note(1_796_400_000.0 + i, f"c{i}", flow, flow.actions["say"], None, f"no such thing c{i}",
+                            lambda _: ARN) for i in range(5000)]
+    pending = made_notes[4000:]  # the first 4,000 were taken, with their templates, in a piece of their own
+    made.bounded(pending)
+    assert set(made.templates) == {note[0] for note in pending} and len(made.noted) == len(pending)
+    assert made.renderer.render(made.templates, pending)[0] == orjson.dumps(block_entry(
+        contact_id="c4000", flow=flow, flow_id=ARN, action=flow.actions["say"], at=1_796_404_000.0, outcome=None,
+        fault="no such thing c4000")).decode()
+    again = made.note(1_796_409_000.0, "c4000", flow, flow.actions["say"], None, "no such thing c4000", lambda _: ARN)
+    assert again[0] == pending[0][0]  # a kept template is still found by its block
+
+
 @settings(max_examples=500, deadline=None)
 @given(at=st.floats(min_value=0, max_value=4e9, allow_nan=False))
 def test_the_cached_timestamp_is_the_reference_one(tmp_path_factory, at):
