@@ -19,7 +19,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"{counted(summary['invocations'], 'invocation')} in {counted(summary['contacts'], 'contact')}; "
              f"{counted(summary['errors'], 'error')} ({100 * summary['error_rate']:.1f} %), "
              f"{counted(summary['failed_contacts'], 'contact')} took an error branch; "
-             f"{summary['late_invocations']} late"]
+             f"{counted(summary['late_invocations'], 'invocation')} started late"]
     if summary.get("late"):
         lines.append(f"  {describe_late(summary['late'])}")
     production = summary.get("production") or {}
@@ -37,8 +37,9 @@ def format_summary(summary: dict[str, Any]) -> str:
                          "throttling, how many other contacts each one meets, and how soon a fault's first errors "
                          "come (sparser calls: an alarm may fire, and CodeDeploy roll back, a poll later)")
         if production["late_contacts"]:
-            lines.append(f"  {production['late_contacts']} contacts started late: the generator fell behind "
-                         "production's arrival rate (add users, or set max_contacts_per_second to sample)")
+            lines.append(f"  {counted(production['late_contacts'], 'contact')} started late: the generator fell behind "
+                         "production's arrival rate (add users, or set " + ("a lower max_contacts_per_second)"
+                         if production["sampled"] else "max_contacts_per_second to sample)"))
     elif production.get("note"):
         lines.append(f"  NOTE: {production['note']}")
     for version, stats in summary["versions"].items():

@@ -453,3 +453,15 @@ def test_the_summary_says_why_codedeploy_stopped_the_deployment(tmp_path):
     from simulator.report.plot import draw_timeline  # the figure says it below its panels
 
     assert all(path.stat().st_size > 0 for path in draw_timeline(summary, tmp_path / "figure"))
+
+
+@pytest.mark.parametrize("sampled, advice", [(True, "set a lower max_contacts_per_second"),
+                                             (False, "set max_contacts_per_second to sample")])
+def test_contacts_that_started_late_are_counted_in_words_with_advice_that_fits_the_run(tmp_path, sampled, advice):
+    summary, _, _ = judged(tmp_path)
+    terms = {"estimate": 10.0, "low": 8.0, "high": 12.0}
+    summary["production"] = {"stated": True, "sampled": sampled, "contacts_per_minute": 600, "weight": 24,
+                             "invocations": terms, "errors": terms, "failed_contacts_during": terms, "late_contacts": 1}
+    text = format_summary(summary)
+    assert "0 invocations started late" in text.splitlines()[0]
+    assert f"  1 contact started late: the generator fell behind production's arrival rate (add users, or {advice})" in text
