@@ -301,9 +301,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from simulator.report.results import redraw
     from simulator.report.summary_text import format_summary
 
+    made = finish_flow_logs(Path(args.run))  # first: notes that are not notes stop the command before it writes
     summary = redraw(Path(args.run))
     print(format_summary(summary))
-    made = finish_flow_logs(Path(args.run))
     if made is not None:
         print(f"flow logs: {made} entries made from the notes the run left, in {Path(args.run) / 'flow_logs.jsonl'}")
     print(f"redrawn: {Path(args.run) / 'timeline.png'}, {Path(args.run) / 'timeline.svg'}")

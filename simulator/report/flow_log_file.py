@@ -59,11 +59,13 @@ def finish_flow_logs(folder: Path) -> int | None:
 
 def render_notes_file(notes_path: Path, entries_path: Path) -> int:
     """Make the entries of a notes file, appended to `entries_path`, and remove the notes: how many
-    (RecordError, naming the line, for a file that is not notes; the notes then stay)."""
+    (RecordError, naming the line, for a file that is not notes; the notes then stay, and the entries
+    file is as it was, so that a later try makes each entry once)."""
     renderer = EntryRenderer()
     templates: dict[int, Template] = {}
     made = 0
     with notes_path.open("rb") as notes, entries_path.open("ab") as entries:
+        before = entries.tell()
         for number, line in enumerate(notes, 1):
             if not line.endswith(b"\n"):  # a line cut short by a kill: its entries are lost
                 break
@@ -72,8 +74,9 @@ def render_notes_file(notes_path: Path, entries_path: Path) -> int:
                 templates.update(read_templates(piece["templates"]))
                 texts = renderer.render(templates, read_notes(piece["notes"]))
             except (ValueError, KeyError, TypeError) as exc:
+                entries.truncate(before)
                 raise RecordError(f"{notes_path}: line {number} is not flow log notes ({type(exc).__name__}: "
-                                  f"{exc})") from None
+                                  f"{exc}); move it aside to go on without its flow logs") from None
             if texts:
                 entries.write(("\n".join(texts) + "\n").encode())
                 made += len(texts)

@@ -42,9 +42,13 @@ def test_a_notes_file_cut_short_gives_the_entries_of_its_whole_lines(tmp_path):
     assert not notes_path.exists() and finish_flow_logs(tmp_path) is None
 
 
-def test_a_notes_file_that_is_not_one_is_named_with_its_line(tmp_path):
-    notes_path = tmp_path / "flow_logs.notes.jsonl"
-    notes_path.write_bytes(b'{"templates":{},"notes":[]}\n{"templates":{},"notes":[[9, 1.0, "c", null]]}\n')
-    with pytest.raises(RecordError, match=r"flow_logs.notes.jsonl: line 2 is not flow log notes \(KeyError"):
-        finish_flow_logs(tmp_path)
-    assert notes_path.exists()
+def test_a_notes_file_that_is_not_one_is_named_with_its_line_and_leaves_the_entries_as_they_were(tmp_path):
+    notes_path, entries_path = tmp_path / "flow_logs.notes.jsonl", tmp_path / "flow_logs.jsonl"
+    entries_path.write_bytes(b'{"an": "entry from before"}\n')
+    whole = b'{"templates":' + orjson.dumps(TEMPLATES, option=orjson.OPT_NON_STR_KEYS) + b',"notes":' + \
+        orjson.dumps(_notes(0, 8)) + b"}\n"
+    notes_path.write_bytes(whole + b'{"templates":{},"notes":[[9, 1.0, "c", null]]}\n')
+    for _ in range(2):  # tried again: still refused, and nothing made twice
+        with pytest.raises(RecordError, match=r"flow_logs.notes.jsonl: line 2 is not flow log notes \(KeyError"):
+            finish_flow_logs(tmp_path)
+        assert notes_path.exists() and entries_path.read_bytes() == b'{"an": "entry from before"}\n'

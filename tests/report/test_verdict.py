@@ -465,3 +465,17 @@ def test_contacts_that_started_late_are_counted_in_words_with_advice_that_fits_t
     text = format_summary(summary)
     assert "0 invocations started late" in text.splitlines()[0]
     assert f"  1 contact started late: the generator fell behind production's arrival rate (add users, or {advice})" in text
+
+
+def test_plot_refuses_a_notes_file_that_is_not_notes_before_it_writes_anything(tmp_path):
+    a_run(tmp_path)
+    (tmp_path / "flow_logs.notes.jsonl").write_bytes(b"not notes\n")
+    plot = subprocess.run([sys.executable, "-m", "simulator.cli", "plot", str(tmp_path)], capture_output=True,
+                          text=True, env=ENV, cwd=ROOT, timeout=120)
+    assert plot.returncode == 2 and plot.stderr.count("\n") == 1, plot.stderr
+    assert "flow_logs.notes.jsonl: line 1 is not flow log notes" in plot.stderr and "move it aside" in plot.stderr
+    assert not (tmp_path / "timeline.png").exists() and not (tmp_path / "summary.json").exists()
+    (tmp_path / "flow_logs.notes.jsonl").rename(tmp_path / "aside.notes")
+    plot = subprocess.run([sys.executable, "-m", "simulator.cli", "plot", str(tmp_path)], capture_output=True,
+                          text=True, env=ENV, cwd=ROOT, timeout=120)
+    assert plot.returncode == 0 and (tmp_path / "timeline.png").exists(), plot.stderr
