@@ -355,3 +355,57 @@ def test_a_permission_aws_denies_is_named_with_the_action_and_resource():
     said = str(_said(denied, "lambda:GetAlias", "arn:aws:lambda:us-east-1:1:function:F:live", "--target aws"))
     assert said.startswith("--target aws: no permission for lambda:GetAlias on arn:aws:lambda:us-east-1:1:function:F:live")
     assert said.endswith("AccessDeniedException: User: arn:aws:iam::1:user/ci is not authorized to perform: lambda:GetAlias")
+
+
+@pytest.mark.parametrize("with_token", [True, False])
+def test_the_instances_flow_logs_reach_an_emulator_that_checks_signatures_with_its_admin_token(
+        tmp_path, monkeypatch, with_token):
+    """The flow log route takes the admin token where signatures are checked (a body of notes has the
+    power of a PutLogEvents): the instance reads it off the contacts' loop and its entries arrive;
+    without it they are refused and noted for the verdict."""
+    import asyncio
+    import time
+
+    from simulator.client.aws import LOCAL_CREDENTIALS, Target
+    from simulator.client.aws import client as aio_client
+    from simulator.connect.event import Contact
+    from simulator.connect.interpreter import ContactState, run_contact
+    from simulator.loadgen.connect_telemetry import ConnectTelemetry
+    from simulator.scenario.spec import ConnectInstance
+    from tests.connect.test_connect_reports import Hooks, flow_with
+
+    key, secret = LOCAL_CREDENTIALS["aws_access_key_id"], LOCAL_CREDENTIALS["aws_secret_access_key"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--verify-signatures",
+         "--admin-token-file", str(tmp_path / "token")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=no_aws_settings() | {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret})
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("shiftsim emulator listening on "), process.stderr.read()
+        url = line.rsplit(" ", 1)[1].strip()
+        token = (tmp_path / "token").read_text().strip()
+        monkeypatch.setenv("SHIFTSIM_ADMIN_TOKEN", token if with_token else "not-the-token")
+        flows = flow_with(tmp_path, "Enabled")
+        telemetry = ConnectTelemetry(ConnectInstance(), region="us-east-1", account="123456789012", now=time.time)
+        hooks = Hooks((True, {"version": "2"}))
+        hooks.block_ran = telemetry.block_ran
+
+        async def main() -> None:
+            async with aio_client(Target("local", url), "logs", retries=False) as logs:
+                await run_contact(flows, ContactState(Contact()), hooks)
+                telemetry.publishing_to(logs)
+                await telemetry.flush()
+                if telemetry.sender is not None:
+                    telemetry.sender.close()
+
+        asyncio.run(main())
+        logs = client(url, "logs", key=key, secret=secret)
+        events = logs.filter_log_events(logGroupName="/aws/connect/shiftsim")["events"]
+        if with_token:
+            assert telemetry.unpublished == {} and [json.loads(e["message"])["Identifier"] for e in events] == ["log", "invoke", "say", "bye"]
+        else:
+            ((failed, first),) = [telemetry.unpublished.pop("flow_logs")]
+            assert failed == 1 and "wrong X-Shiftsim-Admin-Token" in first and events == []
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)

@@ -246,7 +246,7 @@ class ConnectTelemetry:
             if self.sender is None:
                 url, token = self.logs_client.meta.endpoint_url, None
                 with contextlib.suppress(Exception):  # needed only where the emulator checks signatures
-                    token = admin_token(url)
+                    token = await asyncio.to_thread(admin_token, url)  # (a missing file probes the endpoint)
                 self.sender = FlowLogNotesSender(url, self.socket_factory, token)
             await self.sender.send(body)
 
