@@ -195,7 +195,10 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
         state.last_outcome = None
         module = None
         try:
-            current, transfer = await _step(action, flow, flows, state, hooks, caller)
+            if action.type in _WAITING:
+                current, transfer = await _step(action, flow, flows, state, hooks, caller)
+            else:
+                current, transfer = _step_now(action, flow, state, caller)
             if transfer is not None and transfer.startswith(_MODULE):
                 transfer = transfer[len(_MODULE):]
                 module = flows.find(transfer)
@@ -238,6 +241,9 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
 _END = "__end__:"  # a step's next action that ends the IVR part, with how
 _RETURN = "__return__"  # a step's next action that returns from a module
 _MODULE = "__module__:"  # a step's transfer that invokes a module (the flow goes on after it)
+# Action types whose step may wait (an invocation, a prompt, a wait): the others run without a coroutine
+_WAITING = frozenset({"InvokeLambdaFunction", "MessageParticipant", "MessageParticipantIteratively",
+                      "GetParticipantInput", "ConnectParticipantWithLexBot", "Wait", "TransferParticipantToThirdParty"})
 
 
 async def _counted(invoking: Awaitable[InvokeOutcome], block: InvokeBlock, state: ContactState) -> InvokeOutcome:
@@ -299,7 +305,7 @@ def _resolved(p: dict[str, Any], key: str, state: ContactState, branch: str = "N
 
 async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState, hooks: FlowHooks,
                 caller: CallerModel) -> tuple[str | None, str | None]:
-    """Run one action; return (next action, flow to transfer to)."""
+    """Run one action that may wait (see _WAITING); return (next action, flow to transfer to)."""
     kind, p = action.type, action.parameters
     if kind == "InvokeLambdaFunction" and loads_result(action):
         invocation = next(str(_resolved(p, k, state)) for k, v in p.items()
@@ -327,17 +333,48 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
         outcome = await hooks.invoke(block, event, flow)
         _count(outcome, block, state)
         return _took(action, state, outcome), None
+    if kind in ("MessageParticipant", "MessageParticipantIteratively"):
+        messages = p.get("Messages") if kind == "MessageParticipantIteratively" else None
+        await _say(messages[0] if isinstance(messages, list) and messages and isinstance(messages[0], dict) else p,
+                   state, hooks)
+        return action.next_action, None
+    if kind in ("GetParticipantInput", "ConnectParticipantWithLexBot"):
+        await _say(p, state, hooks)
+        stored = kind == "GetParticipantInput" and str(p.get("StoreInput", "False")).lower() == "true"
+        answer = caller.answer(action.identifier, ["1"] if stored else _offered(action))
+        if answer == TIMEOUT:
+            return _error_branch(action, "InputTimeLimitExceeded"), None
+        if stored:
+            state.stored_input = answer
+            return action.next_action, None
+        if kind == "ConnectParticipantWithLexBot":
+            state.lex = {"IntentName": answer}
+        return _matching(action, answer), None
+    if kind == "Wait":
+        seconds = _resolved(p, "TimeoutSeconds", state)
+        try:
+            await hooks.wait(float(seconds or 0))
+        except (TypeError, ValueError):
+            raise _FlowFault(f"TimeoutSeconds {seconds!r} is not a number") from None
+        return action.errors.get("WaitCompleted") or action.errors.get("Timeout") or action.next_action, None
+    if kind == "TransferParticipantToThirdParty":
+        if str(p.get("ContinueFlowExecution", "True")).lower() == "false":
+            return _END + "transferred to a third party", None
+        await hooks.wait(caller.spec.third_party_seconds)  # the call with the third party, then the flow goes on
+        return action.next_action, None
+    return _step_now(action, flow, state, caller)
+
+
+def _step_now(action: Action, flow: Flow, state: ContactState, caller: CallerModel) -> tuple[str | None, str | None]:
+    """Run one action that waits for nothing (no coroutine to make for it); return (next action, flow to
+    transfer to)."""
+    kind, p = action.type, action.parameters
     if kind == "UpdateContactAttributes":
         attributes = p.get("Attributes") or {}
         if not isinstance(attributes, dict):
             raise _FlowFault(f"Attributes is not an object: {attributes!r:.60}")
         values = {k: str(_resolved(attributes, k, state)) for k in attributes}  # all or none
         state.contact.attributes.update(values)
-        return action.next_action, None
-    if kind in ("MessageParticipant", "MessageParticipantIteratively"):
-        messages = p.get("Messages") if kind == "MessageParticipantIteratively" else None
-        await _say(messages[0] if isinstance(messages, list) and messages and isinstance(messages[0], dict) else p,
-                   state, hooks)
         return action.next_action, None
     if kind == "Compare":
         try:
@@ -363,25 +400,6 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
     if kind == "UpdateFlowLoggingBehavior":
         state.flow_logging = p.get("FlowLoggingBehavior", "Enabled") == "Enabled"
         return action.next_action, None
-    if kind in ("GetParticipantInput", "ConnectParticipantWithLexBot"):
-        await _say(p, state, hooks)
-        stored = kind == "GetParticipantInput" and str(p.get("StoreInput", "False")).lower() == "true"
-        answer = caller.answer(action.identifier, ["1"] if stored else _offered(action))
-        if answer == TIMEOUT:
-            return _error_branch(action, "InputTimeLimitExceeded"), None
-        if stored:
-            state.stored_input = answer
-            return action.next_action, None
-        if kind == "ConnectParticipantWithLexBot":
-            state.lex = {"IntentName": answer}
-        return _matching(action, answer), None
-    if kind == "Wait":
-        seconds = _resolved(p, "TimeoutSeconds", state)
-        try:
-            await hooks.wait(float(seconds or 0))
-        except (TypeError, ValueError):
-            raise _FlowFault(f"TimeoutSeconds {seconds!r} is not a number") from None
-        return action.errors.get("WaitCompleted") or action.errors.get("Timeout") or action.next_action, None
     if kind == "CheckHoursOfOperation":
         return _matching(action, "True" if caller.in_hours() else "False"), None
     if kind == "CheckMetricData":
@@ -408,11 +426,6 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
         return _END + "queued", None
     if kind == "TransferContactToAgent":
         return _END + "transferred to an agent", None
-    if kind == "TransferParticipantToThirdParty":
-        if str(p.get("ContinueFlowExecution", "True")).lower() == "false":
-            return _END + "transferred to a third party", None
-        await hooks.wait(caller.spec.third_party_seconds)  # the call with the third party, then the flow goes on
-        return action.next_action, None
     if kind == "InvokeFlowModule":
         return action.next_action, _MODULE + str(_resolved(p, "FlowModuleId", state))
     if kind == "EndFlowModuleExecution":
