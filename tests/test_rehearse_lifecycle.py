@@ -105,6 +105,27 @@ def test_sigterm_ends_a_rehearsal_as_ctrl_c_does_and_leaves_no_process(tmp_path)
     assert gone(emulator)
 
 
+def test_ctrl_c_in_a_terminal_reaches_the_whole_job_and_the_run_still_ends_in_order(tmp_path):
+    """A terminal's Ctrl-C signals every process of the job, the emulator too: it must outlive the
+    rehearsal's last flush (the instance's flow logs said unpublished, otherwise) and then be stopped."""
+    folder = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "simulator.cli", "rehearse", SCENARIO, "--results",
+                                str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=ENV, cwd=ROOT, start_new_session=True)  # a job of its own, as in a shell
+    try:
+        read_until(process, "deployment InProgress")
+        emulator = emulator_of(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, (out, err)
+    assert f"shiftsim: interrupted: what was recorded is in {folder}" in out
+    assert "could not be published" not in out + err and "Traceback" not in err, (out, err)
+    assert gone(emulator)
+
+
 def signal_once(process: subprocess.Popen, ready, signum: int, missed: str) -> tuple[str, str]:
     """Send `signum` as soon as `ready()` holds (polled every 5 ms, for at most 120 s); the output."""
     try:

@@ -2,7 +2,8 @@
 no endpoint given: started by the local runner or the master, shared by every user, process and
 worker, stopped at the end. It dies with the process that started it, however that one ends (even
 SIGKILL): the kernel signals it (Linux), and it stops when its standard input, a pipe from the
-parent, reaches its end.
+parent, reaches its end. Signals sent to the whole job (a terminal's Ctrl-C) do not reach it: the run
+ends first, then stops it.
 
 A frozen emulator is as dead as an exited one: a watcher asks its health route every second, and one
 that has not answered for `UNRESPONSIVE_S` is killed and reported (exit 3), never left to look like
@@ -47,8 +48,10 @@ class EmulatorProcess:
 
     def start(self, timeout: float = 30.0) -> str:
         command = [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--exit-with-parent", *self.args]
+        # A session of its own: a terminal's Ctrl-C (or `timeout`'s SIGTERM) signals the whole job, and
+        # the emulator must outlive the run's last flush; the run stops it, or its death does.
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True,
+                                        stderr=subprocess.PIPE, text=True, start_new_session=True,
                                         preexec_fn=die_with_parent if sys.platform == "linux" else None)
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
