@@ -306,8 +306,10 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
     if not built.functions:
         top.fail(f"{stack.template} declares no Lambda function", "stack.template")
     deployment = built.deployment
+    changed = stack.new_code is not None or stack.new_ref is not None
     if deployment is not None:
-        deployment = replace(deployment, start_after=start_after, requested=deployment_section is not None)
+        # a change given (new_code, new_ref) is what the rehearsal is for: deployed, [deployment] table or not
+        deployment = replace(deployment, start_after=start_after, requested=deployment_section is not None or changed)
         if faults_section is not None:
             built.functions = tuple(
                 replace(fn, staged=replace(fn.staged, faults=_faults(faults_section)))  # type: ignore[type-var]
@@ -315,6 +317,9 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
     elif deployment_section is not None:
         deployment_section.fail(f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference "
                                 "to deploy")
+    elif changed:
+        top.fail(f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference to deploy the "
+                 "change to", "stack.new_code" if stack.new_code is not None else "stack.new_ref")
     emulator_section = top.table("emulator") or _Section(top.source, "emulator", {})
     load_section = top.table("load")
     load = _load(load_section, Path(top.source).parent) if load_section else LoadSpec()

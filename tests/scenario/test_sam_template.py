@@ -215,17 +215,33 @@ rate = 0.5
     assert scenario.deployment is not None and scenario.deployment.start_after == 2
 
 
+@pytest.mark.parametrize("change, deploys", [(f'new_code = "{SEED.parent / "src"}"', True),
+                                             ('new_ref = "HEAD"', True), ("", False)])
+def test_a_change_given_is_deployed_even_with_no_deployment_table(tmp_path, change, deploys):
+    """New code in [stack] is a change to rehearse: without a [deployment] table it was a load-only
+    run that never deployed it, and passed. With no change, the stack is only loaded, as before."""
+    scenario = parse_scenario(f'[stack]\ntemplate = "{SEED}"\n{change}\n', str(tmp_path / "s.toml"))
+    assert scenario.deployment is not None and scenario.deployment.requested is deploys
+
+
 @pytest.mark.parametrize("text, expected", [
     ('[stack]\ntemplate = "{seed}"\n[[functions]]\nname = "x"\n', "[functions] has no place beside it"),
     ('[stack]\ntemplate = "{seed}"\n[deployment]\nconfig = "AllAtOnce"\n', "deployment.config: the template's DeploymentPreference says this"),
     ('[stack]\ntemplate = "{seed}"\nnew_code = "nowhere"\n', "stack.new_code: is not a folder"),
     ('[stack]\ntemplate = "{seed}"\n[deployment]\nfunction = "Other"\n', "no DeploymentPreference for function 'Other'"),
     ('[stack]\nnew_code = "x"\n', "stack: missing key 'template'"),
+    ('[stack]\ntemplate = "{plain}"\nnew_code = "{seed_src}"\n',
+     "stack.new_code: {plain} has no function with AutoPublishAlias and DeploymentPreference to deploy the change to"),
 ])
 def test_a_scenario_that_misuses_a_template_is_one_line(tmp_path, text, expected):
+    plain = tmp_path / "plain.yaml"  # a function with no AutoPublishAlias and DeploymentPreference
+    plain.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Plain:\n    Type: AWS::Serverless::Function\n"
+                     "    Properties:\n      Runtime: python3.11\n      Handler: app.handler\n"
+                     "      InlineCode: \"def handler(event, context):\\n    return {}\\n\"\n")
+    where = {"seed": SEED, "plain": plain, "seed_src": SEED.parent / "src"}
     with pytest.raises(ScenarioError) as info:
-        parse_scenario(text.format(seed=SEED), str(tmp_path / "s.toml"))
-    assert expected in str(info.value) and "\n" not in str(info.value)
+        parse_scenario(text.format(**where), str(tmp_path / "s.toml"))
+    assert expected.format(**where) in str(info.value) and "\n" not in str(info.value)
 
 
 NO_STATISTIC = ("Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n"
