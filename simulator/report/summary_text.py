@@ -89,8 +89,10 @@ def format_summary(summary: dict[str, Any]) -> str:
                          f"{flag['latency_p']:.2g}); the alarm "
                          + (f"at {alarm / 60:+.1f} min" if alarm is not None else "never fired") + said)
         elif not judged.get("tested"):
+            denser = ("; a denser sample (a higher max_contacts_per_second) gives it some"
+                      if (summary.get("production") or {}).get("sampled") else "")
             lines.append(f"  statistical judge ({level}): no verdict: too few invocations of each version in every "
-                         f"window (at least {MIN_INVOCATIONS} each)")
+                         f"window (at least {MIN_INVOCATIONS} each){denser}")
         else:
             lines.append(f"  statistical judge ({level}): no difference found in {judged['tested']} windows"
                          + (f"; {judged['too_few']} had too few invocations to judge" if judged.get("too_few") else ""))

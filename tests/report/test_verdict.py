@@ -479,3 +479,14 @@ def test_plot_refuses_a_notes_file_that_is_not_notes_before_it_writes_anything(t
     plot = subprocess.run([sys.executable, "-m", "simulator.cli", "plot", str(tmp_path)], capture_output=True,
                           text=True, env=ENV, cwd=ROOT, timeout=120)
     assert plot.returncode == 0 and (tmp_path / "timeline.png").exists(), plot.stderr
+
+
+@pytest.mark.parametrize("sampled", [True, False])
+def test_a_judge_with_too_few_invocations_says_what_gives_it_some_when_the_run_sampled(tmp_path, sampled):
+    summary, _, _ = judged(tmp_path)
+    summary["judge"] = {"confidence": 0.99, "tested": 0, "too_few": 9, "flagged_at": None}
+    summary["production"] = {"stated": False, "sampled": sampled}
+    (line,) = [line for line in format_summary(summary).splitlines() if "statistical judge" in line]
+    assert line.startswith("  statistical judge (99 %): no verdict: too few invocations of each version in every "
+                           "window (at least 20 each)")
+    assert line.endswith("; a denser sample (a higher max_contacts_per_second) gives it some") is sampled
