@@ -34,8 +34,9 @@ from simulator.deployment.clock import MAX_SCALE
 from simulator.deployment.driver import DeployError, DeploymentOutcome
 from simulator.report.errors import RecordError
 from simulator.report.words import counted
+from simulator.scenario.alarm_tables import with_alarms_file
 from simulator.scenario.handler_check import handler_problems
-from simulator.scenario.reader import load_scenario, with_alarms_file
+from simulator.scenario.reader import load_scenario
 from simulator.scenario.sam import as_written
 from simulator.scenario.spec import ScenarioError, StackSource
 

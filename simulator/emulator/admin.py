@@ -17,7 +17,7 @@ from simulator.deployment.admin_token import ADMIN_TOKEN_HEADER
 from simulator.emulator.functions import HandlerImportError
 from simulator.emulator.guard import Guard, Refused
 from simulator.emulator.lambda_.models import LambdaBackend
-from simulator.scenario.reader import parse_version_spec
+from simulator.scenario.function_tables import parse_version_spec
 from simulator.scenario.spec import ScenarioError
 
 

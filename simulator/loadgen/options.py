@@ -17,9 +17,10 @@ from simulator.deployment.arn import parse_alias_arn
 from simulator.deployment.clock import MAX_CONTACTS_PER_MINUTE, MAX_SCALE
 from simulator.loadgen.pacing import parse_duration_distribution
 from simulator.loadgen.traffic import minute_of_day
+from simulator.scenario.alarm_tables import with_alarms_file
 from simulator.scenario.day_profile import Profile, ProfileError
 from simulator.scenario.durations import DistributionError
-from simulator.scenario.reader import load_scenario, with_alarms_file
+from simulator.scenario.reader import load_scenario
 from simulator.scenario.spec import DEFAULT_FUNCTION, LoadSpec, Scenario, ScenarioError, StackSource
 
 REPO = Path(__file__).resolve().parent.parent.parent

@@ -2,136 +2,53 @@
 
 Every error names the file and the key path (`functions[0].versions[1].faults.error.rate`) and says
 what is expected; unknown keys are errors too, because a typo silently ignored is a rehearsal of the
-wrong thing. A `[stack]` table hands the stack to `sam.py` (a SAM or CloudFormation template).
+wrong thing (`section.py` reads each table so). A `[stack]` table hands the stack to `sam.py` (a SAM or
+CloudFormation template); `[[functions]]` are read by `function_tables.py`, `[[alarms]]` by
+`alarm_tables.py`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import tomllib
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from simulator.deployment.arn import ALIAS_NAME, VERSION
 from simulator.deployment.clock import MAX_CONTACTS_PER_MINUTE, MAX_SCALE
-from simulator.deployment.composite_rule import RuleError, parse_rule
 from simulator.deployment.vocabulary import (
-    TREATMENTS,
     deployment_config_name,
-    statistics,
-    threshold_comparisons,
 )
-from simulator.scenario.dependencies import with_dependencies
+from simulator.scenario.alarm_tables import read_alarm
 from simulator.scenario.durations import DistributionError, parse_spec
+from simulator.scenario.function_tables import read_faults, read_function
 from simulator.scenario.intrinsics import TemplateError
 from simulator.scenario.sam import load_template
+from simulator.scenario.section import Section, string_table
 from simulator.scenario.spec import (
     DEFAULT_ACCOUNT,
     DEFAULT_ALIAS,
     DEFAULT_REGION,
     EXPECTATION_KEYS,
-    LATENCY_DISTRIBUTIONS,
-    MALFORMED_KINDS,
     OUTCOMES,
-    VERSION_ECHO_HANDLER,
-    AlarmSpec,
-    AliasSpec,
-    CodeSpec,
     ConnectInstance,
     DeploymentSpec,
     EmulatorOptions,
     EventSourceSpec,
-    FaultProfile,
     FunctionSpec,
-    LatencyFault,
     LoadSpec,
-    MalformedFault,
     MetricFilterSpec,
-    RateFault,
     Scenario,
     ScenarioError,
     StackSource,
     TableSpec,
     TrafficRouting,
-    VersionSpec,
     default_scenario,
     qualifiers_of,
     seed_alarm,
 )
-
-
-class _Section:
-    """A TOML table being read: typed getters that name the key path, unknown keys reported."""
-
-    def __init__(self, source: str, path: str, data: Any) -> None:
-        self.source, self.path = source, path
-        if not isinstance(data, dict):
-            self.fail(f"must be a table, got {type(data).__name__}")
-        self.data: dict[str, Any] = data
-        self.seen: set[str] = set()
-
-    def where(self, key: str | None = None) -> str:
-        parts = [p for p in (self.path, key) if p]
-        return ".".join(parts) or "(top level)"
-
-    def fail(self, message: str, key: str | None = None) -> NoReturn:
-        raise ScenarioError(f"{self.source}: {self.where(key)}: {message}")
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def raw(self, key: str) -> Any:
-        self.seen.add(key)
-        return self.data.get(key)
-
-    def string(self, key: str, default: str | None = None, choices: tuple[str, ...] = ()) -> Any:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            self.fail(f"must be a string, got {value!r}", key)
-        if choices and value not in choices:
-            self.fail(f"must be one of {', '.join(choices)}; got {value!r}", key)
-        return value
-
-    def number(
-        self, key: str, default: float | None = None, low: float | None = None,
-        high: float | None = None, integer: bool = False,
-    ) -> Any:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            integer and not isinstance(value, int)
-        ) or not math.isfinite(value):
-            kind = "a whole number" if integer else "a number"
-            self.fail(f"must be {kind}, got {value!r}", key)
-        if low is not None and value < low or high is not None and value > high:
-            bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-            self.fail(f"must be {bounds}, got {value!r}", key)
-        return value
-
-    def table(self, key: str) -> _Section | None:
-        value = self.raw(key)
-        return None if value is None else _Section(self.source, self.where(key), value)
-
-    def tables(self, key: str) -> list[_Section]:
-        value = self.raw(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.fail("must be an array of tables ([[...]])", key)
-        return [_Section(self.source, f"{self.where(key)}[{i}]", v) for i, v in enumerate(value)]
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            self.fail(f"unknown key(s): {', '.join(unknown)}")
-
 
 # A template given alone is rehearsed as the shipped scenarios are: production's traffic (a small
 # contact center's 120 contacts a minute, sampled) on a clock 60 times faster than real time, the
@@ -196,9 +113,9 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
         if other is not None:
             raise ScenarioError(f"{source}: is {other}") from None
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
-    top = _Section(source, "", data)
-    meta = top.table("scenario") or _Section(source, "scenario", {})
-    aws = top.table("aws") or _Section(source, "aws", {})
+    top = Section(source, "", data)
+    meta = top.table("scenario") or Section(source, "scenario", {})
+    aws = top.table("aws") or Section(source, "aws", {})
     region, account = aws.string("region", DEFAULT_REGION), aws.string("account", DEFAULT_ACCOUNT)
     source_of_stack = _stack_source(top.table("stack"), Path(source).parent)
     if stack is not None:
@@ -208,10 +125,10 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
     if stack is not None:
         raise ScenarioError("--new-code, --new-ref and --parameter change a template's stack: give --template "
                             f"(or [stack] in {source})")
-    functions = tuple(_function(s) for s in top.tables("functions")) or default_scenario().functions
+    functions = tuple(read_function(s) for s in top.tables("functions")) or default_scenario().functions
     alarm_sections = top.tables("alarms")
     deployment_section = top.table("deployment")
-    emulator_section = top.table("emulator") or _Section(source, "emulator", {})
+    emulator_section = top.table("emulator") or Section(source, "emulator", {})
     load_section = top.table("load")
     expect_section = top.table("expect")
     scenario = Scenario(
@@ -222,10 +139,10 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
         account=account,
         account_concurrency=aws.number("account_concurrency", 1000, low=1, integer=True),
         functions=functions,
-        alarms=tuple(_alarm(a) for a in alarm_sections) if alarm_sections else (
+        alarms=tuple(read_alarm(a) for a in alarm_sections) if alarm_sections else (
             (seed_alarm(functions[0].name, functions[0].aliases[0].name),)
             if functions[0].aliases else ()),
-        deployment=_deployment(deployment_section or _Section(source, "deployment", {}), functions,
+        deployment=_deployment(deployment_section or Section(source, "deployment", {}), functions,
                                alarm_sections, top.has("alarms"), deployment_section is not None)
         if functions[0].aliases or deployment_section else None,
         emulator=_emulator_options(emulator_section),
@@ -233,7 +150,7 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
         load=_load(load_section, Path(source).parent) if load_section else LoadSpec(),
         expect=_expect(expect_section) if expect_section else {},
         function_map=_function_map(top.table("function_map"), functions),
-        flow_map=_string_table(top.table("flow_map")),
+        flow_map=string_table(top.table("flow_map")),
         callers=_callers(top.table("callers")),
         connect=_connect(top.table("connect")), judge=_judge(top.table("judge")),
         metric_filters=tuple(_metric_filter(f) for f in top.tables("metric_filters")),
@@ -246,7 +163,7 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
     return _finished(scenario, top, meta, aws, emulator_section)
 
 
-def _finished(scenario: Scenario, top: _Section, meta: _Section, aws: _Section, emulator: _Section) -> Scenario:
+def _finished(scenario: Scenario, top: Section, meta: Section, aws: Section, emulator: Section) -> Scenario:
     if len(scenario.account) != 12 or not scenario.account.isdigit():
         aws.fail(f"must be 12 digits, got {scenario.account!r}", "account")
     for section in (meta, aws, emulator, top):
@@ -257,7 +174,7 @@ def _finished(scenario: Scenario, top: _Section, meta: _Section, aws: _Section, 
     return scenario
 
 
-def _stack_source(s: _Section | None, folder: Path) -> StackSource:
+def _stack_source(s: Section | None, folder: Path) -> StackSource:
     """`[stack]`: template, parameters, new_code or new_ref, flow (paths from the scenario's folder)."""
     if s is None:
         return StackSource()
@@ -276,7 +193,7 @@ def _stack_source(s: _Section | None, folder: Path) -> StackSource:
     return made
 
 
-def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: StackSource, region: str,
+def _template_scenario(top: Section, meta: Section, aws: Section, stack: StackSource, region: str,
                        account: str) -> Scenario:
     """A scenario whose stack is a template's: the template declares functions, alarms and the
     deployment group; the scenario says when to deploy, the load and what to expect."""
@@ -312,7 +229,7 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
         deployment = replace(deployment, start_after=start_after, requested=deployment_section is not None or changed)
         if faults_section is not None:
             built.functions = tuple(
-                replace(fn, staged=replace(fn.staged, faults=_faults(faults_section)))  # type: ignore[type-var]
+                replace(fn, staged=replace(fn.staged, faults=read_faults(faults_section)))  # type: ignore[type-var]
                 if fn.name == deployment.function else fn for fn in built.functions)
     elif deployment_section is not None:
         deployment_section.fail(f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference "
@@ -320,7 +237,7 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
     elif changed:
         top.fail(f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference to deploy the "
                  "change to", "stack.new_code" if stack.new_code is not None else "stack.new_ref")
-    emulator_section = top.table("emulator") or _Section(top.source, "emulator", {})
+    emulator_section = top.table("emulator") or Section(top.source, "emulator", {})
     load_section = top.table("load")
     load = _load(load_section, Path(top.source).parent) if load_section else LoadSpec()
     if load.flow is None and built.flow is not None:
@@ -334,7 +251,7 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
         emulator=_emulator_options(emulator_section), time_scale=meta.number("time_scale", 1.0, low=0.001, high=MAX_SCALE),
         load=load, expect=_expect(expect_section) if expect_section else {},
         function_map=_function_map(top.table("function_map"), built.functions),
-        flow_map=_string_table(top.table("flow_map")), callers=_callers(top.table("callers")),
+        flow_map=string_table(top.table("flow_map")), callers=_callers(top.table("callers")),
         connect=_connect(top.table("connect")), judge=_judge(top.table("judge")), notes=tuple(built.notes),
         unfaithful=built.unfaithful,
         stack=stack, source=top.source,
@@ -345,14 +262,10 @@ def _template_scenario(top: _Section, meta: _Section, aws: _Section, stack: Stac
     return _finished(scenario, top, meta, aws, emulator_section)
 
 
-def _string_table(s: _Section | None) -> dict[str, str]:
-    return {key: s.string(key) for key in list(s.data)} if s is not None else {}
-
-
 STREAM_VIEWS = ("NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY")
 
 
-def _table(s: _Section, folder: Path) -> TableSpec:
+def _table(s: Section, folder: Path) -> TableSpec:
     """`[[tables]]`: name, key (the partition key, a string), sort_key, stream (a view type) and
     items (a JSON-lines file of plain objects, from the scenario's folder)."""
     name, key = s.string("name"), s.string("key")
@@ -396,7 +309,7 @@ def _merged_tables(template: tuple[TableSpec, ...], scenario: tuple[TableSpec, .
     return (*merged, *given.values())
 
 
-def _event_source(s: _Section) -> EventSourceSpec:
+def _event_source(s: Section) -> EventSourceSpec:
     """`[[event_sources]]`: table (its stream) or queue (an SQS queue's name), function
     ("Name[:qualifier]"), starting_position (a stream's), batch_size."""
     table, queue, function = s.string("table"), s.string("queue"), s.string("function")
@@ -412,7 +325,7 @@ def _event_source(s: _Section) -> EventSourceSpec:
     return made
 
 
-def _metric_filter(s: _Section) -> MetricFilterSpec:
+def _metric_filter(s: Section) -> MetricFilterSpec:
     """`[[metric_filters]]`: name, log_group, pattern, metric, namespace, value, default_value."""
     values = {key: s.string(key) for key in ("name", "log_group", "pattern", "metric", "namespace")}
     for key, value in values.items():
@@ -427,7 +340,7 @@ _INSTANCE_ALIAS = re.compile(r"(?!d-)(?=.{1,45}$)[\da-zA-Z]+(-*[\da-zA-Z])*")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-def _connect(s: _Section | None) -> ConnectInstance:
+def _connect(s: Section | None) -> ConnectInstance:
     """`[connect]`: the instance's alias and id, and its flow logs and metrics settings."""
     if s is None:
         return ConnectInstance()
@@ -444,7 +357,7 @@ def _connect(s: _Section | None) -> ConnectInstance:
     return made
 
 
-def _judge(s: _Section | None) -> dict[str, float]:
+def _judge(s: Section | None) -> dict[str, float]:
     """`[judge]`: the statistical judge's confidence and the smallest differences it flags."""
     if s is None:
         return {}
@@ -457,7 +370,7 @@ def _judge(s: _Section | None) -> dict[str, float]:
     return made
 
 
-def _callers(s: _Section | None) -> dict[str, Any]:
+def _callers(s: Section | None) -> dict[str, Any]:
     """`[callers]`: per block identifier, weighted answers (`"timeout"`: silence); the chance the
     center is open, the queue metrics, the chance a queue is full; how long a third-party call lasts,
     what an outbound call's status and a Voice ID check find."""
@@ -482,7 +395,7 @@ def _callers(s: _Section | None) -> dict[str, Any]:
     return made
 
 
-def _function_map(s: _Section | None, functions: tuple[FunctionSpec, ...]) -> dict[str, str]:
+def _function_map(s: Section | None, functions: tuple[FunctionSpec, ...]) -> dict[str, str]:
     """`[function_map]`: each key (an ARN, a placeholder or a function name a flow names) to
     "Name[:qualifier]" of a declared function, with a qualifier it has."""
     if s is None:
@@ -501,253 +414,7 @@ def _function_map(s: _Section | None, functions: tuple[FunctionSpec, ...]) -> di
     return table
 
 
-def _function(s: _Section) -> FunctionSpec:
-    name = s.string("name")
-    if name is None:
-        s.fail("missing key 'name'")
-    versions = tuple(_version(v) for v in s.tables("versions")) or (VersionSpec(),)
-    staged_section = s.table("staged")
-    spec = FunctionSpec(
-        name=name,
-        timeout=s.number("timeout", 3, low=1, high=900, integer=True),
-        memory=s.number("memory", 128, low=128, high=10240, integer=True),
-        reserved_concurrency=s.number("reserved_concurrency", None, low=0, integer=True),
-        versions=versions,
-        staged=_version(staged_section) if staged_section else versions[-1],
-        aliases=tuple(_alias(a, len(versions)) for a in s.tables("aliases")),
-    )
-    s.done()
-    return spec
-
-
-def _version(s: _Section) -> VersionSpec:
-    code = _code(s) if s.has("code") else None
-    handler = code.handler if code else s.string("handler", VERSION_ECHO_HANDLER)
-    if code is None and ":" not in handler:
-        s.fail(f"must be 'module:function', got {handler!r}", "handler")
-    faults = s.table("faults")
-    spec = VersionSpec(
-        handler=handler,
-        description=s.string("description", ""),
-        faults=_faults(faults) if faults else FaultProfile(),
-        code=code,
-    )
-    s.done()
-    return spec
-
-
-def _code(s: _Section) -> CodeSpec:
-    """`code = "folder"` (from the scenario's folder), `handler = "module.function"` as Lambda
-    names it, `runtime`, `[environment]`: the user's code, run in worker processes."""
-    folder = Path(s.source).parent / s.string("code")
-    if not folder.is_dir():
-        s.fail(f"is not a folder: {folder}", "code")
-    handler = s.string("handler", None)
-    if handler is None or "." not in handler or ":" in handler:
-        s.fail(f"with code, must be Lambda's 'module.function' (e.g. app.lambda_handler), got {handler!r}",
-               "handler")
-    code = CodeSpec(path=str(folder), handler=handler, runtime=s.string("runtime", "python3.12"),
-                    environment=_string_table(s.table("environment")))
-    try:
-        return with_dependencies(code)
-    except TemplateError as exc:
-        s.fail(str(exc), "code")
-
-
-def _rate_fault(s: _Section | None) -> RateFault | None:
-    if s is None:
-        return None
-    fault = RateFault(rate=s.number("rate", 1.0, 0, 1), after=s.number("after", 0.0, low=0))
-    s.done()
-    return fault
-
-
-def _faults(s: _Section) -> FaultProfile:
-    malformed = s.table("malformed")
-    latency = s.table("latency")
-    profile = FaultProfile(
-        error=_rate_fault(s.table("error")),
-        timeout=_rate_fault(s.table("timeout")),
-        throttle=_rate_fault(s.table("throttle")),
-        malformed=_malformed(malformed) if malformed else None,
-        latency=_latency(latency) if latency else None,
-    )
-    s.done()
-    return profile
-
-
-def _malformed(s: _Section) -> MalformedFault:
-    fault = MalformedFault(
-        rate=s.number("rate", 1.0, 0, 1),
-        kind=s.string("kind", "nested", choices=MALFORMED_KINDS),
-        after=s.number("after", 0.0, low=0),
-    )
-    s.done()
-    return fault
-
-
-_LATENCY_PARAMS = {
-    "fixed": ("ms",),
-    "uniform": ("min_ms", "max_ms"),
-    "normal": ("mean_ms", "stddev_ms"),
-    "lognormal": ("median_ms", "p99_ms"),
-}
-
-
-def _latency(s: _Section) -> LatencyFault:
-    distribution = s.string("distribution", "lognormal", choices=LATENCY_DISTRIBUTIONS)
-    params = {}
-    for key in _LATENCY_PARAMS[distribution]:
-        value = s.number(key, None, low=0)
-        if value is None:
-            s.fail(f"a {distribution} latency needs {', '.join(_LATENCY_PARAMS[distribution])}", key)
-        params[key] = float(value)
-    if distribution == "uniform" and params["min_ms"] > params["max_ms"]:
-        s.fail("min_ms must not exceed max_ms", "min_ms")
-    if distribution == "lognormal" and not 0 < params["median_ms"] < params["p99_ms"]:
-        s.fail("needs 0 < median_ms < p99_ms", "p99_ms")
-    fault = LatencyFault(distribution, params, after=s.number("after", 0.0, low=0))
-    s.done()
-    return fault
-
-
-def _alias(s: _Section, version_count: int) -> AliasSpec:
-    name = s.string("name")
-    if name is None or not ALIAS_NAME.match(name) or len(name) > 128:
-        s.fail(f"must be an alias name (letters, digits, - and _, not all digits), got {name!r}", "name")
-    version = str(s.raw("version") if s.has("version") else "1")
-    weights_section = s.table("additional_version_weights")
-    weights: dict[str, float] = {}
-    if weights_section is not None:
-        for key in list(weights_section.data):
-            weights[key] = weights_section.number(key, low=0, high=1)
-        weights_section.done()
-    for v in (version, *weights):
-        if not VERSION.match(v) or not 1 <= int(v) <= version_count:
-            s.fail(f"version {v!r} is not one of the function's published versions 1..{version_count}")
-    if len(weights) > 1:
-        s.fail("at most one additional version can take weighted traffic", "additional_version_weights")
-    if version in weights:
-        s.fail(f"version {version} is already the alias's primary version", "additional_version_weights")
-    spec = AliasSpec(name=name, version=version, additional_version_weights=weights,
-                     description=s.string("description", ""))
-    s.done()
-    return spec
-
-
-def parse_version_spec(data: Any, source: str = "<request>") -> VersionSpec:
-    """A version's code and faults given as a JSON/TOML table (admin API, `shiftsim stage`)."""
-    return _version(_Section(source, "", data))
-
-
-def _alarm(s: _Section) -> AlarmSpec:
-    name = s.string("name")
-    if not name:
-        s.fail("missing key 'name'")
-    rule = s.string("rule", None)
-    if rule is not None:  # a composite alarm: its state is its rule's over other alarms
-        return _composite_alarm(s, name, rule)
-    dims = s.table("dimensions")
-    dimensions: dict[str, str] = {}
-    if dims is not None:
-        for key in list(dims.data):
-            dimensions[key] = dims.string(key)
-        dims.done()
-    evaluation = s.number("evaluation_periods", 2, low=1, integer=True)
-    spec = AlarmSpec(
-        name=name, metric=s.string("metric", "Errors"), namespace=s.string("namespace", "AWS/Lambda"),
-        dimensions=dimensions, statistic=_statistic(s),
-        period=s.number("period", 60, low=10, integer=True), evaluation_periods=evaluation,
-        datapoints_to_alarm=s.number("datapoints_to_alarm", None, low=1, high=evaluation, integer=True),
-        threshold=float(s.number("threshold", 0.0)),
-        comparison=s.string("comparison", "GreaterThanThreshold", choices=threshold_comparisons()),
-        treat_missing_data=s.string("treat_missing_data", "missing", choices=TREATMENTS),
-    )
-    if spec.period % 60 and spec.period not in (10, 20, 30):
-        s.fail(f"must be 10, 20, 30 or a multiple of 60, got {spec.period}", "period")
-    metrics = s.raw("metrics")
-    if metrics is not None:  # metric math: PutMetricAlarm's Metrics, as they are
-        if not isinstance(metrics, list) or not metrics or not all(isinstance(m, dict) and "Id" in m for m in metrics):
-            s.fail("must be a list of PutMetricAlarm's Metrics (tables with Id, and Expression or MetricStat)",
-                   "metrics")
-        for key in ("metric", "namespace", "dimensions", "statistic", "period"):
-            if s.has(key):
-                s.fail("metric math takes its metrics from `metrics`: no place for it beside them", key)
-        parameters = {"AlarmName": name, "Metrics": metrics, "EvaluationPeriods": spec.evaluation_periods,
-                      "Threshold": spec.threshold, "ComparisonOperator": spec.comparison,
-                      "TreatMissingData": spec.treat_missing_data}
-        if spec.datapoints_to_alarm is not None:
-            parameters["DatapointsToAlarm"] = spec.datapoints_to_alarm
-        spec = replace(spec, parameters=parameters)
-    s.done()
-    return spec
-
-
-_METRIC_ALARM_KEYS = ("metric", "namespace", "dimensions", "statistic", "period", "evaluation_periods",
-                      "datapoints_to_alarm", "threshold", "comparison", "treat_missing_data", "metrics")
-
-
-def _composite_alarm(s: _Section, name: str, rule: str) -> AlarmSpec:
-    for key in _METRIC_ALARM_KEYS:
-        if s.has(key):
-            s.fail("a composite alarm's state is its rule's over the alarms it names: no place for it beside `rule`", key)
-    try:
-        parse_rule(rule)
-    except RuleError as exc:
-        s.fail(str(exc), "rule")
-    s.done()
-    return AlarmSpec(name=name, metric="", namespace="", statistic="", comparison="", rule=rule)
-
-
-def _statistic(s: _Section) -> str:
-    """An alarm's statistic: one of CloudWatch's, or a percentile (`p99`, `p99.9`: ExtendedStatistic)."""
-    statistic = s.string("statistic", "Sum")
-    if statistic not in statistics() and not re.fullmatch(r"p(\d{1,2}(\.\d{1,2})?|100)", statistic):
-        s.fail(f"must be one of {', '.join(statistics())} or a percentile pNN, got {statistic!r}", "statistic")
-    return statistic
-
-
-def load_alarm_fragment(path: str | Path) -> tuple[AlarmSpec, ...]:
-    """The `[[alarms]]` of a scenario fragment (`shiftsim plan --alarms` writes one: alarms.toml),
-    which `rehearse --alarms` puts in place of the deployment group's alarms."""
-    source = str(path)
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"--alarms {source}: cannot read: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"--alarms {source}: not valid TOML: {exc}") from None
-    top = _Section(source, "", data)
-    alarms = tuple(_alarm(a) for a in top.tables("alarms"))
-    if not alarms:
-        raise ScenarioError(f"--alarms {source}: no [[alarms]] table: give the alarms.toml `shiftsim plan --alarms` wrote")
-    deployment = top.table("deployment")
-    if deployment is not None:
-        deployment.raw("alarms")
-        deployment.raw("config")  # the configuration the search chose them for: the scenario's own stays
-        deployment.done()
-    top.done()
-    return alarms
-
-
-def with_alarms_file(scenario: Scenario, path: str | None) -> Scenario:
-    """The scenario with the alarms of `path` (`--alarms`) in place of its group's; as it is without one."""
-    if not path:
-        return scenario
-    return replace(with_group_alarms(scenario, load_alarm_fragment(path)), alarms_file=str(Path(path).resolve()))
-
-
-def with_group_alarms(scenario: Scenario, alarms: tuple[AlarmSpec, ...]) -> Scenario:
-    """The scenario with `alarms` in place of its deployment group's alarms."""
-    if scenario.deployment is None:
-        raise ScenarioError(f"--alarms: {scenario.source} has no deployment group to give alarms to")
-    group = set(scenario.deployment.alarms)
-    kept = tuple(a for a in scenario.alarms if a.name not in group and a.name not in {n.name for n in alarms})
-    return replace(scenario, alarms=kept + alarms,
-                   deployment=replace(scenario.deployment, alarms=tuple(a.name for a in alarms)))
-
-
-def _deployment(s: _Section, functions: tuple[FunctionSpec, ...], alarm_sections: list[_Section],
+def _deployment(s: Section, functions: tuple[FunctionSpec, ...], alarm_sections: list[Section],
                 alarms_declared: bool, requested: bool) -> DeploymentSpec:
     defaults = DeploymentSpec()
     function = s.string("function", functions[0].name)
@@ -786,7 +453,7 @@ def _deployment(s: _Section, functions: tuple[FunctionSpec, ...], alarm_sections
     return spec
 
 
-def _boolean(s: _Section, key: str, default: bool) -> bool:
+def _boolean(s: Section, key: str, default: bool) -> bool:
     value = s.raw(key)
     if value is None:
         return default
@@ -795,7 +462,7 @@ def _boolean(s: _Section, key: str, default: bool) -> bool:
     return value
 
 
-def _traffic_routing(s: _Section) -> TrafficRouting:
+def _traffic_routing(s: Section) -> TrafficRouting:
     kind = s.string("type", None, choices=("TimeBasedCanary", "TimeBasedLinear", "AllAtOnce"))
     if kind is None:
         s.fail("missing key 'type' (TimeBasedCanary, TimeBasedLinear or AllAtOnce)")
@@ -810,7 +477,7 @@ def _traffic_routing(s: _Section) -> TrafficRouting:
     return routing
 
 
-def _emulator_options(s: _Section) -> EmulatorOptions:
+def _emulator_options(s: Section) -> EmulatorOptions:
     return EmulatorOptions(
         alarm_poll_interval=s.number("alarm_poll_interval", 60.0, low=1),
         final_flip_after_intervals=s.number("final_flip_after_intervals", 1, low=1, high=2, integer=True),
@@ -818,7 +485,7 @@ def _emulator_options(s: _Section) -> EmulatorOptions:
     )
 
 
-def _check_deployment(top: _Section, scenario: Scenario) -> None:
+def _check_deployment(top: Section, scenario: Scenario) -> None:
     deployment = scenario.deployment
     assert deployment is not None
     known = {a.name for a in scenario.alarms}
@@ -832,7 +499,7 @@ def _check_deployment(top: _Section, scenario: Scenario) -> None:
             top.fail(f"hook function {hook!r} is not declared in [[functions]]", f"deployment.{key}")
 
 
-def _load(s: _Section, folder: Path) -> LoadSpec:
+def _load(s: Section, folder: Path) -> LoadSpec:
     flow = s.string("flow", None)
     if flow is not None:
         path = (folder / flow) if not Path(flow).is_absolute() else Path(flow)
@@ -863,7 +530,7 @@ def _load(s: _Section, folder: Path) -> LoadSpec:
     return spec
 
 
-def _prompt_time(s: _Section) -> str:
+def _prompt_time(s: Section) -> str:
     spec = s.string("prompt_time", "uniform:0.2:0.6")
     try:
         parse_spec(spec)
@@ -880,7 +547,7 @@ def minute_of_day(clock: str) -> int | None:
     return int(hours) * 60 + int(minutes)
 
 
-def _time_of_day(s: _Section, key: str, default: str | None = None) -> str:
+def _time_of_day(s: Section, key: str, default: str | None = None) -> str:
     value = s.string(key, default)
     if value is None:
         s.fail("missing key", key)
@@ -889,7 +556,7 @@ def _time_of_day(s: _Section, key: str, default: str | None = None) -> str:
     return value
 
 
-def _profile_span(s: _Section) -> str:
+def _profile_span(s: Section) -> str:
     """A [[load.profile]] table: from, to (HH:MM of the emulated day) and contacts_per_minute."""
     span = (f"{_time_of_day(s, 'from')}-{_time_of_day(s, 'to')}="
             f"{float(s.number('contacts_per_minute', low=0.001, high=MAX_CONTACTS_PER_MINUTE)) if s.has('contacts_per_minute') else s.fail('missing key', 'contacts_per_minute')}")
@@ -897,7 +564,7 @@ def _profile_span(s: _Section) -> str:
     return span
 
 
-def _expect(s: _Section) -> dict[str, Any]:
+def _expect(s: Section) -> dict[str, Any]:
     expected: dict[str, Any] = {}
     for key in list(s.data):
         kind = EXPECTATION_KEYS.get(key)

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from simulator.planning.inputs import alarm_model
-from simulator.scenario.reader import load_alarm_fragment, parse_scenario
+from simulator.scenario.alarm_tables import load_alarm_fragment
+from simulator.scenario.reader import parse_scenario
 from tests.helpers import ROOT, RunningEmulator
 
 HEALTHY = {"low-traffic-canary": ("[functions.staged.faults.error]\nrate = 1.0\n", ""),
