@@ -88,6 +88,12 @@ def notes_body(region: str, group: str, stream: str, weight: float, templates: d
     return head[:-1] + b',"notes":[' + joined + b"]}"
 
 
+def notes_piece(templates: dict[int, Template], notes: bytes) -> bytes:
+    """One beat's notes as a JSON object of their own (a line of the run folder's notes file): the
+    templates they use and `notes`, a JSON array of notes, put in without being read again."""
+    return b'{"templates":' + orjson.dumps(templates, option=orjson.OPT_NON_STR_KEYS) + b',"notes":' + notes + b"}"
+
+
 class NotesError(ValueError):
     """A body of notes that is not one: what is wrong, and where."""
 

@@ -91,7 +91,7 @@ class ConnectTelemetry:
             self.relay = relay
         # blocks are noted only where their entries go somewhere
         self.noting = instance.flow_logs and (self.file is not None or self.relay is not None or publish)
-        self.stream = f"{instance.instance_id}"
+        self.stream = instance.instance_id
         # what could not be published, by what it is ("flow_logs", "metrics"): [failed flushes, the first error]
         self.unpublished: dict[str, list[Any]] = {}
         self.endpoint_gone = endpoint_gone  # its death is said once, by whoever watches it: not again here
@@ -126,7 +126,7 @@ class ConnectTelemetry:
             self.counts[("ContactFlowFatalErrors", flow_name, int(self.now()))] += 1
 
     async def run(self, logs_client: Any, cloudwatch_client: Any) -> None:
-        """Make notes of the noted blocks on a beat and publish what gathered every few emulated
+        """Serialise the blocks' notes on a beat and publish what gathered every few emulated
         seconds (unless `publish` is off: then the clients may be None), until cancelled (then once more)."""
         if logs_client is not None:  # None where nothing is published (against AWS)
             self.publishing_to(logs_client)

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import orjson
 
-from simulator.deployment.flow_log_notes import EntryRenderer, Template, read_notes, read_templates
+from simulator.deployment.flow_log_notes import (
+    EntryRenderer,
+    Template,
+    notes_piece,
+    read_notes,
+    read_templates,
+)
 from simulator.report.background_file import BackgroundFile
 from simulator.report.errors import RecordError
 from simulator.report.record import FLOW_LOG_NOTES_FILE as NOTES_NAME
@@ -33,8 +39,7 @@ class FlowLogFile:
 
     def write_notes(self, pieces: list[tuple[dict[int, Template], bytes]]) -> None:
         """Append notes: each piece, the templates its notes use and the notes as a JSON array."""
-        self.notes.write(b"".join(b'{"templates":' + orjson.dumps(templates, option=orjson.OPT_NON_STR_KEYS)
-                                  + b',"notes":' + notes + b"}\n" for templates, notes in pieces))
+        self.notes.write(b"".join(notes_piece(templates, notes) + b"\n" for templates, notes in pieces))
 
     @property
     def closed(self) -> bool:
