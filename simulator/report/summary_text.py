@@ -130,6 +130,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"split, {routing['observed']:,} on the new version, {routing['expected']:,} expected "
                      f"(p = {routing['p_value']:.3g}): {'consistent' if routing['follows'] else 'NOT consistent'}"
                      + (f"; {left_out:,} within {RACE_REAL_S * 1000:g} ms of a weight change not counted" if left_out else ""))
+    if not d["deployment_id"]:  # a PASS here says nothing of a deployment: said beside it
+        lines.append("no deployment ran: the verdict judges the load alone, not a deployment")
     for note in (summary.get("run_info") or {}).get("notes") or ():
         lines.append(f"  NOTE: {note}")
     for what, noted in sorted(((summary.get("run_info") or {}).get("reports_unpublished") or {}).items()):

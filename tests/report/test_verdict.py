@@ -490,3 +490,10 @@ def test_a_judge_with_too_few_invocations_says_what_gives_it_some_when_the_run_s
     assert line.startswith("  statistical judge (99 %): no verdict: too few invocations of each version in every "
                            "window (at least 20 each)")
     assert line.endswith("; a denser sample (a higher max_contacts_per_second) gives it some") is sampled
+
+
+def test_a_run_with_no_deployment_says_beside_its_verdict_that_it_judged_the_load_alone(tmp_path):
+    summary, _, _ = judged(tmp_path)
+    assert summary["deployment"]["deployment_id"] and "no deployment ran" not in format_summary(summary)
+    summary["deployment"]["deployment_id"] = None  # a load-only rehearsal (no [deployment] table, no change given)
+    assert "no deployment ran: the verdict judges the load alone, not a deployment" in format_summary(summary)
