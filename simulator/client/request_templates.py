@@ -174,13 +174,16 @@ class CurrentSigner:
         return None
 
     async def now(self) -> CachedKeySigV4:
-        now = time.monotonic()
-        if self._signer is None or now - self._credentials_at > self.TTL_S:
-            credentials = await self.client._request_signer._credentials.get_frozen_credentials()
-            if self._signer is None or credentials != self._credentials:
-                self._credentials = credentials
-                self._signer = CachedKeySigV4(credentials, self.service, self.region)
-            self._credentials_at = now
+        """The signer, its credentials read again if they are over a second old."""
+        signer = self.fresh()
+        if signer is not None:
+            return signer
+        read_at = time.monotonic()
+        credentials = await self.client._request_signer._credentials.get_frozen_credentials()
+        if self._signer is None or credentials != self._credentials:
+            self._credentials = credentials
+            self._signer = CachedKeySigV4(credentials, self.service, self.region)
+        self._credentials_at = read_at
         return self._signer
 
 
