@@ -1,6 +1,8 @@
 """A statistical judge beside the alarm: per analysis window, the new version against the old on error
 rate (Fisher's exact test, one-sided) and latency (Mann-Whitney U, one-sided, normal approximation
-with ties), with a minimum sample in each version (fewer: no verdict, said as such).
+with ties), with a minimum sample in each version: a window with fewer is tested together with the next (its
+invocations carried forward until both versions have the minimum); what never reaches it gets no
+verdict, said as such.
 
 It decides window by window with what it knew then, as an online judge must: the k-th window it can
 test spends alpha / (k (k + 1)) of the run's error budget (alpha = 1 - confidence; the shares sum to
@@ -89,17 +91,23 @@ def judge(t: np.ndarray, versions: np.ndarray, ok: np.ndarray, latency_ms: np.nd
     tested = []
     flagged = None
     k = 0
+    pooled_from: float | None = None  # the start of the windows carried forward, too few to test alone
     for start, end in windows:
         if end <= 0:  # before the deployment: nothing to compare
             continue
-        inside = (t >= start) & (t < end) & (t >= 0)
+        since = start if pooled_from is None else pooled_from
+        inside = (t >= since) & (t < end) & (t >= 0)
         new, old = inside & (versions == target), inside & (versions == current)
         n_new, n_old = int(new.sum()), int(old.sum())
         entry: dict[str, Any] = {"start": start, "end": end, "new": n_new, "old": n_old}
+        if since != start:
+            entry["pooled_from"] = since
         tested.append(entry)
         if n_new < min_invocations or n_old < min_invocations:
             entry["verdict"] = "too few invocations"
+            pooled_from = since  # tested with the next window, as one
             continue
+        pooled_from = None
         k += 1
         alpha = spent_alpha(alpha_run, k) / 2  # this window's share, over its two tests
         errors_new, errors_old = int((new & ~ok).sum()), int((old & ~ok).sum())
@@ -120,4 +128,15 @@ def judge(t: np.ndarray, versions: np.ndarray, ok: np.ndarray, latency_ms: np.nd
     return {"confidence": confidence, "alpha_per_test": spent_alpha(alpha_run, 1) / 2, "spending": "alpha/(k(k+1))",
             "tested": k, "windows": tested, **thresholds,
             "too_few": sum(1 for e in tested if e["verdict"] == "too few invocations"),
+            "unjudged": _trailing_too_few(tested),
             "flagged_at": flagged["at"] if flagged else None, "flag": flagged}
+
+
+def _trailing_too_few(windows: list[dict[str, Any]]) -> int:
+    """The last windows, carried forward but never tested: too few invocations even pooled."""
+    count = 0
+    for entry in reversed(windows):
+        if entry["verdict"] != "too few invocations":
+            break
+        count += 1
+    return count

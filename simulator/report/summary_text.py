@@ -91,11 +91,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         elif not judged.get("tested"):
             denser = ("; a denser sample (a higher max_contacts_per_second) gives it some"
                       if (summary.get("production") or {}).get("sampled") else "")
-            lines.append(f"  statistical judge ({level}): no verdict: too few invocations of each version in every "
-                         f"window (at least {MIN_INVOCATIONS} each){denser}")
+            lines.append(f"  statistical judge ({level}): no verdict: too few invocations of each version, even with "
+                         f"all the deployment's windows taken together (at least {MIN_INVOCATIONS} each){denser}")
         else:
-            lines.append(f"  statistical judge ({level}): no difference found in {judged['tested']} windows"
-                         + (f"; {judged['too_few']} had too few invocations to judge" if judged.get("too_few") else ""))
+            unjudged = judged.get("unjudged", 0)
+            pooled = judged.get("too_few", 0) - unjudged
+            notes = ([f"{counted(pooled, 'window')} with too few invocations tested together with the next"] if pooled else []) + (
+                [f"the last {counted(unjudged, 'window')} too few to test" if unjudged > 1 else "the last window too few to test"]
+                if unjudged else [])
+            lines.append(f"  statistical judge ({level}): no difference found in {counted(judged['tested'], 'test')}"
+                         + (f" ({'; '.join(notes)})" if notes else ""))
     for qualifier, count in sorted((summary.get("deployed_bypassed") or {}).items()):
         lines.append(f"  NOTE: {counted(count, 'invocation')} called {summary.get('deployed_function', '').partition(':')[0]}:"
                      f"{qualifier}, not the alias the deployment shifts: the shift never reached those callers"

@@ -1,5 +1,5 @@
 """The statistical judge: its tests against direct computation, a known difference flagged in the
-first window it can judge, too few invocations said as such, and no false flag beyond the stated
+first window it can judge, windows with too few invocations tested together with the next, and no false flag beyond the stated
 rate over many seeded runs of two equal versions."""
 
 from __future__ import annotations
@@ -49,18 +49,33 @@ def test_a_known_difference_is_flagged_at_once():
     assert judge(t, versions, ok, latency, windows, "2", "1", 0.99)["flag"]["on"] == ["latency"]
 
 
-def test_too_few_invocations_give_no_verdict():
+def test_windows_with_too_few_invocations_are_tested_together_with_the_next():
+    """10 invocations of each version a window, under the minimum of 20: the first window is carried
+    into the second, and the two are tested as one (a version failing every call is flagged there)."""
     t, versions, ok, latency, windows = synthetic(np.random.default_rng(4), per_window=10, p_new=1.0)
     result = judge(t, versions, ok, latency, windows, "2", "1", 0.99)
+    first, second = result["windows"][:2]
+    assert first["verdict"] == "too few invocations" and "pooled_from" not in first
+    assert second["pooled_from"] == 0.0 and (second["new"], second["old"]) == (20, 20)
+    assert result["flagged_at"] == 60.0 and result["flag"]["on"] == ["errors"]
+    assert result["tested"] == 5 and result["too_few"] == 5  # every other window, each with the one before
+
+
+def test_a_run_that_never_has_enough_invocations_gives_no_verdict():
+    t, versions, ok, latency, windows = synthetic(np.random.default_rng(4), per_window=1, p_new=1.0)
+    result = judge(t, versions, ok, latency, windows, "2", "1", 0.99)
     assert result["flagged_at"] is None and result["tested"] == 0 and result["too_few"] == 10
+    assert result["windows"][-1]["pooled_from"] == 0.0 and result["windows"][-1]["new"] == 10
 
 
-def test_equal_versions_are_flagged_no_more_often_than_the_stated_rate():
+@pytest.mark.parametrize("per_window, p", [(100, 0.05), (7, 0.1)])  # 7: windows tested three at a time, pooled
+def test_equal_versions_are_flagged_no_more_often_than_the_stated_rate(per_window, p):
     """300 seeded runs of equal versions at 99 %: at most 1 % flagged in expectation; 9 or more of
     300 would have probability under 0.05 % if the rate held."""
     flagged = 0
     for seed in range(300):
-        t, versions, ok, latency, windows = synthetic(np.random.default_rng(1000 + seed), windows=6, per_window=100)
+        t, versions, ok, latency, windows = synthetic(np.random.default_rng(1000 + seed), windows=6,
+                                                      per_window=per_window, p_new=p, p_old=p)
         flagged += judge(t, versions, ok, latency, windows, "2", "1", 0.99)["flagged_at"] is not None
     assert flagged < 9
 

@@ -487,8 +487,8 @@ def test_a_judge_with_too_few_invocations_says_what_gives_it_some_when_the_run_s
     summary["judge"] = {"confidence": 0.99, "tested": 0, "too_few": 9, "flagged_at": None}
     summary["production"] = {"stated": False, "sampled": sampled}
     (line,) = [line for line in format_summary(summary).splitlines() if "statistical judge" in line]
-    assert line.startswith("  statistical judge (99 %): no verdict: too few invocations of each version in every "
-                           "window (at least 20 each)")
+    assert line.startswith("  statistical judge (99 %): no verdict: too few invocations of each version, even with "
+                           "all the deployment's windows taken together (at least 20 each)")
     assert line.endswith("; a denser sample (a higher max_contacts_per_second) gives it some") is sampled
 
 
@@ -497,3 +497,11 @@ def test_a_run_with_no_deployment_says_beside_its_verdict_that_it_judged_the_loa
     assert summary["deployment"]["deployment_id"] and "no deployment ran" not in format_summary(summary)
     summary["deployment"]["deployment_id"] = None  # a load-only rehearsal (no [deployment] table, no change given)
     assert "no deployment ran: the verdict judges the load alone, not a deployment" in format_summary(summary)
+
+
+def test_a_judge_that_pooled_windows_says_how_many_and_which_went_untested(tmp_path):
+    summary, _, _ = judged(tmp_path)
+    summary["judge"] = {"confidence": 0.99, "tested": 3, "too_few": 4, "unjudged": 1, "flagged_at": None}
+    (line,) = [line for line in format_summary(summary).splitlines() if "statistical judge" in line]
+    assert line == ("  statistical judge (99 %): no difference found in 3 tests (3 windows with too few invocations "
+                    "tested together with the next; the last window too few to test)")
