@@ -205,6 +205,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     blocks = ", ".join(f"{b['flow']}/{b['block']} -> {b['invokes'].split(':function:')[1]}" for b in flows.block_targets())
     for note in scenario.notes:
         print(f"note: {note}")
+    for line in flows.unloaded_hooks:
+        print(f"note: {line}")
     for line in flows.bypassing(scenario.deployed_alias_arn()).values():
         print(f"warning: {line}")
     for line in lint_alarms(scenario, flow_facts(flows, scenario.deployed_alias_arn())):

@@ -62,6 +62,7 @@ class FlowSet:
     names: dict[str, str] = field(default_factory=dict)  # a reference -> the flow id
     functions: FunctionMap | None = None  # for blocks whose function is a JSONPath, resolved at run time
     unavailable: dict[str, str] = field(default_factory=dict)  # flows beside it no static path reaches that failed to load
+    unloaded_hooks: list[str] = field(default_factory=list)  # event hooks naming a flow outside the set, said at start
     resolved_blocks: dict[tuple[str, str, str], InvokeBlock] = field(default_factory=dict)
     found: dict[str, Flow | None] = field(default_factory=dict, repr=False, compare=False)  # find's answers
 
@@ -188,6 +189,7 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
     index = _index(entry.parent, flow_map or {})
     flows: dict[str, Flow] = {}
     problems: list[str] = []  # every flow the entry reaches is checked; all their problems said at once
+    unloaded_hooks: dict[tuple[Path, str, str], list[str]] = {}  # (file, hook, flow named) -> its actions
     pending = [entry]
     seen = {entry}  # files read or to read: a file with problems is read once, its problems said once
     while pending:
@@ -201,7 +203,9 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
             if not isinstance(value, str) or value.startswith("$."):
                 continue  # a JSONPath: resolved at run time
             target = index.get(value) or index.get(reference(value))
-            if target is None:
+            if target is None and what.startswith("EventHooks."):  # run outside the IVR: never played here
+                unloaded_hooks.setdefault((file, what, value), []).append(action.identifier)
+            elif target is None:
                 problems.append(f"{file}: action {action.identifier}: {what} names flow {value!r}: no file in "
                                 f"{entry.parent} has that name or Metadata.name, and [flow_map] does not map it")
             elif target.stem not in flows and target not in pending and target != file and target not in seen:
@@ -217,7 +221,10 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
         except FlowError as exc:
             unavailable[file.stem] = str(exc)
     names = {name: file.stem for name, file in index.items()}
-    return FlowSet(entry.stem, flows, names, functions, unavailable=unavailable)
+    hooks_said = [f"{file}: {'action' if len(ids) == 1 else 'actions'} {', '.join(ids)}: {what} names flow {value!r}, "
+                  f"not in {entry.parent}: an event hook's flow runs outside the IVR (queue, hold, whisper, the agent's "
+                  "screen), which a rehearsal does not play" for (file, what, value), ids in unloaded_hooks.items()]
+    return FlowSet(entry.stem, flows, names, functions, unavailable=unavailable, unloaded_hooks=hooks_said)
 
 
 def loads_result(action: Action) -> bool:
@@ -231,7 +238,8 @@ def loads_result(action: Action) -> bool:
 
 def _flow_references(flow: Flow) -> list[tuple[Action, str, Any]]:
     """The flows a flow names: its transfers, the modules it invokes, and the flows its event hooks
-    set (hold, whisper, queue), which must exist though the IVR's path does not run them."""
+    set (hold, whisper, queue, the agent's screen), loaded where the set has them though the IVR's
+    path does not run them."""
     found = []
     for action in flow.actions.values():
         if action.type == "TransferToFlow":

@@ -123,6 +123,8 @@ class LoadSession:
                 for note in options.scenario.notes:
                     log.warning("shiftsim: note: %s", note)
             self._say_alarm_lint(lint_alarms(options.scenario, flow_facts(self.flows, options.alias_arn)))
+            for line in self.flows.unloaded_hooks:
+                log.warning("shiftsim: note: %s", line)
             bypassing = self.flows.bypassing(options.alias_arn)
             for line in bypassing.values():
                 log.warning("shiftsim: %s", line)

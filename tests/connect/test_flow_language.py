@@ -272,6 +272,28 @@ def test_every_problem_of_the_flows_the_entry_reaches_is_said_at_once(tmp_path):
     assert "a.json: action x: type 'Teleport' is not an action of Connect's flow language" in message
 
 
+def test_an_event_hook_naming_a_flow_outside_the_set_is_said_not_refused(tmp_path):
+    """An agent's screen or a queue's flow is rarely exported with the IVR's; it never runs in a
+    rehearsal, so the set loads and says which hooks name what (the same hook, its blocks together)."""
+    view = "arn:aws:connect:us-east-1:111122223333:instance/i/view/agent-ui"
+    (tmp_path / "main.json").write_text(json.dumps(exported("Main", [
+        act("ui", "UpdateContactEventHooks", {"EventHooks": {"DefaultAgentUI": view}}, "ui2"),
+        act("ui2", "UpdateContactEventHooks", {"EventHooks": {"DefaultAgentUI": view}}, "hold"),
+        act("hold", "UpdateContactEventHooks", {"EventHooks": {"CustomerHold": "{{contactFlows.Hold.arn}}"}}, "q"),
+        act("q", "TransferContactToQueue", {}, None, {"QueueAtCapacity": "bye", "NoMatchingError": "bye"}),
+        act("bye", "DisconnectParticipant")])))
+    flows = load_flow(tmp_path / "main.json")
+    assert flows.unloaded_hooks == [
+        f"{tmp_path / 'main.json'}: actions ui, ui2: EventHooks.DefaultAgentUI names flow {view!r}, not in {tmp_path}: "
+        "an event hook's flow runs outside the IVR (queue, hold, whisper, the agent's screen), which a rehearsal "
+        "does not play",
+        f"{tmp_path / 'main.json'}: action hold: EventHooks.CustomerHold names flow '{{{{contactFlows.Hold.arn}}}}', "
+        f"not in {tmp_path}: an event hook's flow runs outside the IVR (queue, hold, whisper, the agent's screen), "
+        "which a rehearsal does not play"]
+    ended, state, _ = run(flows, CallerSpec(queue_at_capacity=0.0))
+    assert ended == "queued" and state.flow_errors == []
+
+
 def test_a_run_time_transfer_reaches_any_flow_beside_it_or_says_why_not(tmp_path):
     (tmp_path / "extra.json").write_text(json.dumps(exported("Extra", [
         act("say", "MessageParticipant", {"Text": "Extra"}, "bye"), act("bye", "DisconnectParticipant")])))

@@ -140,6 +140,21 @@ def test_validate_checks_each_blocks_function_against_the_stack(tmp_path):
     assert fixed.returncode == 0 and "poll-until-done/notify -> Notifier:live" in fixed.stdout
 
 
+def test_validate_says_which_event_hooks_name_a_flow_outside_the_set(tmp_path):
+    flow = json.loads(json.dumps(FLOW))
+    flow["Actions"].append(action("ui", "UpdateContactEventHooks",
+                                  {"EventHooks": {"DefaultAgentUI": "{{contactFlows.Agent screen.arn}}"}},
+                                  flow["StartAction"], flow["StartAction"]))
+    flow["StartAction"] = "ui"
+    (tmp_path / "poll-until-done.json").write_text(json.dumps(flow))
+    (tmp_path / "s.toml").write_text(SCENARIO)
+    ok = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", str(tmp_path / "s.toml")],
+                        capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert (f"note: {tmp_path / 'poll-until-done.json'}: action ui: EventHooks.DefaultAgentUI names flow "
+            f"'{{{{contactFlows.Agent screen.arn}}}}', not in {tmp_path}: an event hook's flow runs outside the IVR") in ok.stdout
+
+
 RUNAWAY_FLOW = {"Version": "2019-10-30", "StartAction": "which", "Metadata": {"name": "never-done"}, "Actions": [
     # about half the contacts (by their id) transfer to a flow named by an attribute never set; the others poll a
     # function whose answer never says DONE, for ever
