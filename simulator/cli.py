@@ -186,7 +186,9 @@ async def _embedded_emulator(args: argparse.Namespace) -> AsyncIterator[str]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from simulator.connect.caller import CallerSpec
     from simulator.connect.flow import load_flow
+    from simulator.connect.interpreter import references_without_data
     from simulator.deployment.alarm_lint import flow_facts, lint_alarms
     from simulator.emulator.cloudwatch.scenario_alarms import check_scenario_alarms
     from simulator.emulator.functions import unimportable_handlers
@@ -205,7 +207,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     blocks = ", ".join(f"{b['flow']}/{b['block']} -> {b['invokes'].split(':function:')[1]}" for b in flows.block_targets())
     for note in scenario.notes:
         print(f"note: {note}")
-    for line in flows.unloaded_hooks:
+    for line in flows.unloaded_hooks + references_without_data(flows, CallerSpec(**scenario.callers)):
         print(f"note: {line}")
     for line in flows.bypassing(scenario.deployed_alias_arn()).values():
         print(f"warning: {line}")

@@ -27,6 +27,8 @@ class CallerSpec:
     third_party_seconds: float = 60.0  # a third-party call the flow goes on after (emulated seconds)
     outbound_call_status: str = "CallAnswered"  # what CheckOutboundCallStatus finds
     voice_id: str = "NotEnrolled"  # what CheckVoiceId finds: a simulated caller has no voiceprint
+    # a contact's $.SegmentAttributes (an email's connect:EmailSubject, ...): key -> value -> weight, drawn at its start
+    segment_attributes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 class CallerModel:
@@ -43,6 +45,14 @@ class CallerModel:
             answers = list(weights)
             return self.rng.choices(answers, weights=[weights[a] for a in answers])[0]
         return self.rng.choice(list(offered)) if offered else TIMEOUT
+
+    def segment_attributes(self) -> dict[str, str]:
+        """The contact's segment attributes, each drawn by its weights."""
+        drawn = {}
+        for key, weights in self.spec.segment_attributes.items():
+            values = list(weights)
+            drawn[key] = values[0] if len(values) == 1 else self.rng.choices(values, [weights[v] for v in values])[0]
+        return drawn
 
     def in_hours(self) -> bool:
         return self.rng.random() < self.spec.in_hours

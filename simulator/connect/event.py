@@ -26,6 +26,7 @@ class Contact:
     previous_contact_id: str | None = None
     queue: dict[str, str] | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    segment_attributes: dict[str, str] = field(default_factory=dict)  # $.SegmentAttributes: connect:Subtype, ...
 
     def contact_data(self) -> dict[str, Any]:
         endpoint_type = "TELEPHONE_NUMBER" if self.channel == "VOICE" else "CHAT"

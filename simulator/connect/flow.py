@@ -20,6 +20,7 @@ from typing import Any
 from simulator.connect.actions import REFERENCE
 from simulator.connect.function_map import FunctionMap, UnmappedFunction
 from simulator.connect.invoke import BlockConfigError, InvokeBlock
+from simulator.connect.jsonpath import is_reference
 from simulator.deployment.arn import ArnError, parse_alias_arn, parse_function_name
 
 MAX_ACTIONS = 250
@@ -200,7 +201,7 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
             continue
         flows[flow.id] = flow
         for action, what, value in _flow_references(flow):
-            if not isinstance(value, str) or value.startswith("$."):
+            if not isinstance(value, str) or is_reference(value):
                 continue  # a JSONPath: resolved at run time
             target = index.get(value) or index.get(reference(value))
             if target is None and what.startswith("EventHooks."):  # run outside the IVR: never played here
@@ -388,7 +389,7 @@ def _block_arn(file: Path, action: Action, functions: FunctionMap | None) -> str
     """The alias a block invokes: as named (a qualified alias ARN) with no map, else the map's
     answer; a block the map cannot serve is refused, never sent to another function."""
     named = _text(action.parameters.get("LambdaFunctionARN", ""), f"{file}: action {action.identifier}: LambdaFunctionARN")
-    if named.startswith("$.") and (functions is None or named not in functions.table):
+    if is_reference(named) and (functions is None or named not in functions.table):
         return named  # resolved at run time, then mapped as a static ARN is
     if functions is None:
         try:

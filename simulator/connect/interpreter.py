@@ -20,8 +20,7 @@ from simulator.connect.event import SYSTEM_DATA, Contact, contact_flow_event
 from simulator.connect.flow import Action, Flow, FlowSet, loads_result
 from simulator.connect.function_map import UnmappedFunction
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome
-
-_JSONPATH = re.compile(r"\$\.[A-Za-z0-9_.\-]+")
+from simulator.connect.jsonpath import REFERENCE, is_reference, parts, references_in
 
 
 class FlowHooks(Protocol):
@@ -91,34 +90,54 @@ class _FlowFault(Exception):
 def resolve(value: Any, state: ContactState) -> Any:
     """A JSONPath operand (`$.External.x`, `$.Attributes.x`, `$.ContactId`, ...) or a literal.
     Raises KeyError when the path does not resolve."""
-    if not isinstance(value, str) or not value.startswith("$."):
+    if not is_reference(value):
         return value
-    parts = _path(value)
-    head = parts[0]
-    if head == "StoredCustomerInput" and len(parts) == 1:
+    steps = parts(value)
+    head = steps[0]
+    if head == "StoredCustomerInput" and len(steps) == 1:
         if state.stored_input is None:
             raise KeyError(value)
         return state.stored_input
     flow_data = _FLOW_DATA.get(head)
     if flow_data is not None:
-        return _walk(flow_data(state), parts[1:], value)
+        return _walk(flow_data(state), steps[1:], value)
     system = SYSTEM_DATA.get(head)  # system data: $.ContactId, $.Channel ...
     if system is None:
         raise KeyError(value)
-    return _walk(system(state.contact), parts[1:], value)
+    return _walk(system(state.contact), steps[1:], value)
 
 
 _FLOW_DATA: dict[str, Callable[[ContactState], Any]] = {
     "External": lambda s: s.external, "Attributes": lambda s: s.contact.attributes, "Lex": lambda s: s.lex,
     "Metrics": lambda s: s.metrics, "LambdaInvocation": lambda s: s.lambda_invocation,
-    "FlowAttributes": lambda s: s.flow_attributes,
+    "FlowAttributes": lambda s: s.flow_attributes, "SegmentAttributes": lambda s: s.contact.segment_attributes,
 }
 
 
-@functools.lru_cache(maxsize=4096)
-def _path(value: str) -> tuple[str, ...]:
-    """`$.A.B` -> ("A", "B"): a flow's references are few, and resolved again at every step."""
-    return tuple(value[2:].split("."))
+def references_without_data(flows: FlowSet, callers: CallerSpec) -> list[str]:
+    """The references a simulated contact has no data for (a namespace of Connect's it does not
+    model, a segment attribute the scenario does not give), a line each with the blocks that read
+    them: said at start, for those blocks take their error branch (a prompt plays it as nothing)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for flow in flows.flows.values():
+        for action in flow.actions.values():
+            for reference in dict.fromkeys(references_in(action.parameters)):
+                try:
+                    steps = parts(reference)
+                except KeyError:
+                    continue
+                head = steps[0]
+                if head == "SegmentAttributes" and len(steps) > 1 and steps[1] not in callers.segment_attributes:
+                    why = (f"the contacts have no segment attribute {steps[1]!r}: give it in "
+                           "[callers.segment_attributes], or")
+                elif head not in _FLOW_DATA and head not in SYSTEM_DATA and head != "StoredCustomerInput":
+                    why = f"a simulated contact has no {head} data (Connect's, not modelled), so"
+                else:
+                    continue
+                found.setdefault((f"flow {flow.name}: {reference}: {why}", flow.name), []).append(action.identifier)
+    return [f"{said} " + (f"block {ids[0]} takes its error branch" if len(ids) == 1 else
+                          f"blocks {', '.join(ids)} take their error branches") + " (a prompt plays it as nothing)"
+            for (said, _), ids in found.items()]
 
 
 def _walk(node: Any, parts: Sequence[str], original: str) -> Any:
@@ -149,7 +168,7 @@ def interpolate(text: str, state: ContactState) -> str:
 @functools.lru_cache(maxsize=4096)
 def _pieces(text: str) -> tuple[str, ...]:
     """A prompt's text split once: literal text at even places, references at odd ones."""
-    return tuple(re.split(f"({_JSONPATH.pattern})", text))
+    return tuple(re.split(f"({REFERENCE.pattern})", text))
 
 
 _COMPARE: dict[str, Callable[[str, str], bool]] = {
@@ -182,6 +201,8 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
     is noted in `state.flow_errors`, never raised."""
     caller = caller or CallerModel(CallerSpec(), random.Random(0))
     told = getattr(hooks, "block_ran", None)
+    if caller.spec.segment_attributes and not state.contact.segment_attributes:
+        state.contact.segment_attributes = caller.segment_attributes()
     flow = flows.start
     state.entries = 1
     current: str | None = flow.start
@@ -316,7 +337,7 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
         return _took(action, state, await pending), None
     if kind == "InvokeLambdaFunction":
         block = flow.blocks[action.identifier]
-        if block.function_arn.startswith("$."):  # a function named at run time
+        if is_reference(block.function_arn):  # a function named at run time
             value = str(_resolved(p, "LambdaFunctionARN", state))
             try:
                 block = flows.block_for(flow, action.identifier, value)

@@ -42,7 +42,8 @@ from simulator.client.preflight import check_target, instance_log_metrics
 from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.event import Contact
 from simulator.connect.flow import FlowSet, load_flow
-from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
+from simulator.connect.interpreter import ContactLimits, ContactState, references_without_data, run_contact
+from simulator.connect.jsonpath import is_reference
 from simulator.deployment.alarm_inputs import alarms_reading_the_instance, unreached_alarm_lines
 from simulator.deployment.alarm_lint import flow_facts, lint_alarms
 from simulator.deployment.arn import parse_function_name
@@ -123,7 +124,7 @@ class LoadSession:
                 for note in options.scenario.notes:
                     log.warning("shiftsim: note: %s", note)
             self._say_alarm_lint(lint_alarms(options.scenario, flow_facts(self.flows, options.alias_arn)))
-            for line in self.flows.unloaded_hooks:
+            for line in self.flows.unloaded_hooks + references_without_data(self.flows, self.callers):
                 log.warning("shiftsim: note: %s", line)
             bypassing = self.flows.bypassing(options.alias_arn)
             for line in bypassing.values():
@@ -236,7 +237,7 @@ class LoadSession:
         # the alias it watched (an --alias-arn the emulator does not hold ran on, and passed)
         deployment = options.scenario.deployment if options.deploy_after is not None else None
         invoked = [target["invokes"] for target in self.flows.block_targets()
-                   if not target["invokes"].startswith("$.")]  # a function named at run time: known as the block runs
+                   if not is_reference(target["invokes"])]  # a function named at run time: known as the block runs
         target = (Target("aws", region=options.region) if options.target == "aws"
                   else Target("local", self.endpoint, options.region))
         alarms = self.bridge.run(check_target(target, options.alias_arn, invoked, deployment), timeout=120)
@@ -450,7 +451,7 @@ class LoadSession:
         if fast is not None:
             for flow in self.flows.flows.values():
                 for block in flow.blocks.values():
-                    if not block.function_arn.startswith("$."):  # named at run time: prepared on first use
+                    if not is_reference(block.function_arn):  # named at run time: prepared on first use
                         await fast.prepare(block.function_arn)
             users = self._users_here()
             if traffic is not None and traffic.held_per_second:  # no more than the measured plan's users use
@@ -482,7 +483,7 @@ class LoadSession:
         o = self.options
         for flow in self.flows.flows.values():
             for block in flow.blocks.values():
-                if not block.function_arn.startswith("$."):
+                if not is_reference(block.function_arn):
                     await fast.prepare(block.function_arn, dry_run=True)
         capacity = await measure_capacity(self.flows, fast.dry_runs(), self.clock, o.scenario.connect,
                                           region=o.region, account=o.scenario.account,

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.connect.event import Contact
-from simulator.connect.interpreter import _JSONPATH, ContactState, interpolate, resolve
+from simulator.connect.interpreter import ContactState, interpolate, resolve
+from simulator.connect.jsonpath import REFERENCE as _JSONPATH
 
 
 def _reference(text: str, state: ContactState) -> str:
@@ -21,7 +22,8 @@ def _reference(text: str, state: ContactState) -> str:
 
 _TEXT = st.lists(st.sampled_from(["Version ", "$.External.version", "$.External.missing", "$.Attributes.name",
                                   "$.ContactId", "$.", "$$.", " of the function.", ".", "é", "$.External.n.deep",
-                                  "-x", "$.Channel"]), max_size=8).map("".join)
+                                  "-x", "$.Channel", "$['Channel']", "$.Attributes['name']", "$.Attributes.['name']",
+                                  "$.External['n']", "['x']", "'"]), max_size=8).map("".join)
 
 
 @settings(max_examples=400, deadline=None)

@@ -101,18 +101,27 @@ NumberOfAgentsAvailable = 3
 [callers.choices.main-menu]
 "1" = 2
 timeout = 1
+[callers.segment_attributes]
+"connect:Subtype" = "connect:Email"
+"connect:EmailSubject" = { "Credit Card statement" = 3, "Hello" = 1 }
 [flow_map]
 "arn:aws:connect:eu-west-2:999999999999:instance/a/contact-flow/f1" = "Main menu"
 """, "s.toml")
     assert scenario.callers == {"in_hours": 0.8, "queue_at_capacity": 0.0, "third_party_seconds": 60.0,
                                 "outbound_call_status": "CallAnswered", "voice_id": "NotEnrolled",
                                 "metrics": {"NumberOfAgentsAvailable": 3.0},
-                                "choices": {"main-menu": {"1": 2.0, "timeout": 1.0}}}
+                                "choices": {"main-menu": {"1": 2.0, "timeout": 1.0}},
+                                "segment_attributes": {"connect:Subtype": {"connect:Email": 1.0},
+                                                       "connect:EmailSubject": {"Credit Card statement": 3.0, "Hello": 1.0}}}
     assert scenario.flow_map == {"arn:aws:connect:eu-west-2:999999999999:instance/a/contact-flow/f1": "Main menu"}
     for bad, message in [("[callers]\nin_hours = 2\n", "callers.in_hours: must be between 0 and 1"),
                          ("[callers]\nmood = 1\n", "callers: unknown key(s): mood"),
                          ("[callers.choices.menu]\n\"1\" = -1\n", "callers.choices.menu.1: must be >= 0"),
                          ("[callers.choices.menu]\n\"1\" = 0\n", "needs at least one answer with a weight above 0"),
+                         ("[callers.segment_attributes]\nx = 1\n",
+                          "callers.segment_attributes.x: must be a string, or a table of values by weight"),
+                         ("[callers.segment_attributes.x]\nv = 0\n",
+                          "callers.segment_attributes.x: needs at least one value with a weight above 0"),
                          ("[flow_map]\nx = 1\n", "flow_map.x: must be a string")]:
         with pytest.raises(ScenarioError, match=re.escape(message)):
             parse_scenario(bad, "s.toml")

@@ -1,0 +1,91 @@
+"""Connect's JSONPath references as flows write them: dots, or brackets for names with other
+characters (`$['AwsRegion']`, `$.SegmentAttributes['connect:EmailSubject']`), whole in a parameter or
+inside a prompt's text; segment attributes from the scenario's callers, and the references a
+simulated contact has no data for, said before the run."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.connect.caller import CallerSpec
+from simulator.connect.event import Contact
+from simulator.connect.flow import load_flow
+from simulator.connect.interpreter import ContactState, interpolate, references_without_data, resolve
+from simulator.connect.jsonpath import REFERENCE, parts, references_in
+from tests.connect.test_flow import act, write_flow
+from tests.connect.test_flow_language import run
+
+
+@pytest.mark.parametrize("reference, steps", [
+    ("$.External.version", ("External", "version")),
+    ("$['AwsRegion']", ("AwsRegion",)),
+    ("$.Attributes['my attribute']", ("Attributes", "my attribute")),
+    ('$.Attributes["my attribute"]', ("Attributes", "my attribute")),
+    ("$.Attributes.['a.b'].c", ("Attributes", "a.b", "c")),
+    ("$.SegmentAttributes['connect:EmailSubject']", ("SegmentAttributes", "connect:EmailSubject")),
+])
+def test_dots_and_brackets_name_the_same_steps(reference, steps):
+    assert parts(reference) == steps
+
+
+@pytest.mark.parametrize("text", ["$.", "$.A.", "$.A..B", "$.A['b", "$A", "A.B", "$.A b"])
+def test_what_is_not_a_reference_as_a_whole_resolves_to_nothing(text):
+    with pytest.raises(KeyError):
+        parts(text)
+
+
+def test_references_in_text_and_nested_parameters():
+    text = "Your balance is $.External.balance. Region $['AwsRegion'], about $.Attributes['topic']!"
+    assert REFERENCE.findall(text) == ["$.External.balance", "$['AwsRegion']", "$.Attributes['topic']"]
+    assert list(references_in({"a": ["$.X.y", "Hi $.Attributes.n."], "b": {"c": "$['Channel']"}, "d": 3})) == [
+        "$.X.y", "$.Attributes.n", "$['Channel']"]
+
+
+def test_a_sentences_last_dot_is_played_after_the_value():
+    state = ContactState(Contact(contact_id="c-1", attributes={"my topic": "billing"}))
+    state.external = {"balance": "12"}
+    assert interpolate("Your balance is $.External.balance.", state) == "Your balance is 12."
+    assert resolve("$.Attributes['my topic']", state) == "billing" and resolve("$['ContactId']", state) == "c-1"
+
+
+def email_flow(tmp_path):
+    return load_flow(write_flow(tmp_path, "email", [
+        act("subject", "UpdateContactAttributes",
+            {"Attributes": {"Subject": "$.SegmentAttributes['connect:EmailSubject']"}}, "route",
+            {"NoMatchingError": "route"}),
+        act("route", "Compare", {"ComparisonValue": "$.SegmentAttributes['connect:EmailSubject']"}, None,
+            {"NoMatchingCondition": "general"}, [("TextContains", "Credit Card", "cards")]),
+        act("cards", "MessageParticipant", {"Text": "Cards: $.Attributes.Subject"}, "bye"),
+        act("general", "MessageParticipant", {"Text": "General"}, "bye"),
+        act("bye", "DisconnectParticipant")]))
+
+
+def test_segment_attributes_come_from_the_callers_drawn_per_contact_by_weight(tmp_path):
+    flows = email_flow(tmp_path)
+    spec = CallerSpec(segment_attributes={"connect:Subtype": {"connect:Email": 1.0},
+                                          "connect:EmailSubject": {"Credit Card statement": 3.0, "Hello": 1.0}})
+    heard = []
+    for seed in range(400):
+        ended, state, hooks = run(flows, spec, seed=seed)
+        assert state.flow_errors == [] and state.contact.segment_attributes["connect:Subtype"] == "connect:Email"
+        heard.append(hooks.prompts[0])
+    cards = heard.count("Cards: Credit Card statement")
+    assert cards + heard.count("General") == 400
+    assert 255 <= cards <= 345  # 3 in 4 of 400: 300, and beyond 45 either way has a chance under 0.1 %
+    assert references_without_data(flows, spec) == []
+
+
+def test_a_reference_a_simulated_contact_has_no_data_for_is_said_and_takes_the_error_branch(tmp_path):
+    flows = email_flow(tmp_path)
+    ended, state, hooks = run(flows, CallerSpec())
+    assert hooks.prompts == ["General"] and [e[1] for e in state.flow_errors] == ["subject"]  # Compare: no match
+    assert references_without_data(flows, CallerSpec()) == [
+        "flow email: $.SegmentAttributes['connect:EmailSubject']: the contacts have no segment attribute "
+        "'connect:EmailSubject': give it in [callers.segment_attributes], or blocks subject, route take their error "
+        "branches (a prompt plays it as nothing)"]
+    (tmp_path / "other").mkdir()
+    profile = load_flow(write_flow(tmp_path / "other", "profile", [
+        act("hi", "MessageParticipant", {"Text": "Hello $.Customer.FirstName"}, "bye"), act("bye", "DisconnectParticipant")]))
+    assert references_without_data(profile, CallerSpec()) == [
+        "flow profile: $.Customer.FirstName: a simulated contact has no Customer data (Connect's, not modelled), so "
+        "block hi takes its error branch (a prompt plays it as nothing)"]
