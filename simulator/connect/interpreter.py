@@ -118,7 +118,7 @@ def references_without_data(flows: FlowSet, callers: CallerSpec) -> list[str]:
     """The references a simulated contact has no data for (a namespace of Connect's it does not
     model, a segment attribute the scenario does not give), a line each with the blocks that read
     them: said at start, for those blocks take their error branch (a prompt plays it as nothing)."""
-    found: dict[tuple[str, str], list[str]] = {}
+    found: dict[str, list[str]] = {}  # what is said -> the blocks that read it
     for flow in flows.flows.values():
         for action in flow.actions.values():
             for reference in dict.fromkeys(references_in(action.parameters)):
@@ -134,10 +134,10 @@ def references_without_data(flows: FlowSet, callers: CallerSpec) -> list[str]:
                     why = f"a simulated contact has no {head} data (Connect's, not modelled), so"
                 else:
                     continue
-                found.setdefault((f"flow {flow.name}: {reference}: {why}", flow.name), []).append(action.identifier)
+                found.setdefault(f"flow {flow.name}: {reference}: {why}", []).append(action.identifier)
     return [f"{said} " + (f"block {ids[0]} takes its error branch" if len(ids) == 1 else
                           f"blocks {', '.join(ids)} take their error branches") + " (a prompt plays it as nothing)"
-            for (said, _), ids in found.items()]
+            for said, ids in found.items()]
 
 
 def _walk(node: Any, parts: Sequence[str], original: str) -> Any:
