@@ -237,6 +237,7 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     sigterm = gevent.signal_handler(signal.SIGTERM, _terminate_main)
     late = LateStop()
     load_began: float | None = None  # max_duration is the load's: the test's start-up is not counted in it
+    warmed: str | None = None  # the versions the session warmed, said once it is ready
     try:
         planned_users, spawn_rate = callers(scenario, target, time_scale)
         runner.start(planned_users, spawn_rate)
@@ -250,6 +251,10 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
             if measured and session.ready.is_set() and session.traffic is not None:  # with what the machine holds
                 say(f"shiftsim: traffic: {session.traffic.describe()}")
                 measured = False
+            if warmed is None and session.ready.is_set():
+                warmed = session.warmed or ""
+                if warmed:
+                    say(f"shiftsim: {warmed}")
             add_callers(runner, session, planned_users, say)
             coordination = session.coordination
             status = coordination.deployment.get("status") if coordination else None

@@ -1,4 +1,5 @@
-"""Client of the emulator's own admin routes (`/_shiftsim/...`), for `shiftsim stage`."""
+"""Client of the emulator's own admin routes (`/_shiftsim/...`): `shiftsim stage`, the health and clock
+a run reads, the warm-up before its load."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import aiohttp
 
 from simulator.client.errors import TargetError
 from simulator.deployment.admin_token import ADMIN_TOKEN_HEADER, TOKEN_ENV, token_path
+from simulator.deployment.arn import parse_function_name
 from simulator.deployment.clock import ScaledClock
 
 
@@ -62,6 +64,28 @@ async def stage_code(endpoint: str, function: str, body: dict[str, Any], publish
         message = answer.get("error") or answer.get("Message") or answer
         raise TargetError(f"{endpoint}: {message}")
     return answer
+
+
+async def warm_functions(endpoint: str, function_arns: list[str], idle: int = 1) -> dict[str, list[str]]:
+    """Up to `idle` idle execution environments for each version each qualified function ARN serves
+    (the emulator's warm route), as production's would have from serving traffic: {Name:qualifier:
+    the versions warmed}, those already warm or run in the emulator's process left out."""
+    warmed = {}
+    try:
+        async with aiohttp.ClientSession(trust_env=True) as session:
+            for arn in function_arns:
+                ref = parse_function_name(arn)
+                url = f"{endpoint.rstrip('/')}/_shiftsim/functions/{ref.name}/warm"
+                params = {"idle": str(idle), **({"qualifier": ref.qualifier} if ref.qualifier else {})}
+                async with session.post(url, params=params) as response:
+                    answer = await response.json(content_type=None)
+                if response.status >= 400:
+                    raise TargetError(f"{endpoint}: warming {arn}: {answer.get('error') or answer}")
+                if answer["Warmed"]:
+                    warmed[f"{ref.name}:{ref.qualifier or '$LATEST'}"] = answer["Warmed"]
+    except aiohttp.ClientError as exc:
+        raise TargetError(f"cannot reach the emulator at {endpoint}: {exc}") from None
+    return warmed
 
 
 async def emulator_health(endpoint: str) -> dict[str, Any]:

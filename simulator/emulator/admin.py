@@ -4,7 +4,8 @@
 would on AWS, so the next PublishVersion (from CodeDeploy's driver or the user) publishes it.
 `POST /_shiftsim/functions/{name}/versions` does both at once and answers the new version. Both
 need the process's admin token, and take only handlers the user named when the emulator started
-(`Guard`): a request never chooses the code the emulator runs.
+(`Guard`): a request never chooses the code the emulator runs. `POST /_shiftsim/functions/{name}/warm`
+leaves idle execution environments for each version a qualifier serves, as traffic would.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from aiohttp import web
 from simulator.deployment.admin_token import ADMIN_TOKEN_HEADER
 from simulator.emulator.functions import HandlerImportError
 from simulator.emulator.guard import Guard, Refused
-from simulator.emulator.lambda_.models import LambdaBackend
+from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
 from simulator.scenario.function_tables import parse_version_spec
 from simulator.scenario.spec import ScenarioError
+
+MAX_WARM = 64  # idle environments a version keeps (sandbox.ProcessHandler's max_idle)
 
 
 class AdminError(Exception):
@@ -41,6 +44,7 @@ class AdminRoutes:
             web.get("/_shiftsim/health", self.health),
             web.put("/_shiftsim/functions/{name}/code", self.stage_code),
             web.post("/_shiftsim/functions/{name}/versions", self.publish),
+            web.post("/_shiftsim/functions/{name}/warm", self.warm),
         ]
 
     async def health(self, request: web.Request) -> web.Response:
@@ -76,3 +80,18 @@ class AdminRoutes:
     async def publish(self, request: web.Request) -> web.Response:
         await self.stage_code(request)
         return web.json_response(self.backend.publish_version(request.match_info["name"]), status=201)
+
+    async def warm(self, request: web.Request) -> web.Response:
+        """Up to `?idle=` (1) idle environments for each version `?qualifier=` serves, as invocations would
+        leave them: no token needed, as invoking needs none, and bounded as the environments are."""
+        try:
+            idle = int(request.query.get("idle", "1"))
+        except ValueError:
+            raise AdminError(400, f"idle must be a whole number, got {request.query['idle']!r}") from None
+        if not 1 <= idle <= MAX_WARM:
+            raise AdminError(400, f"idle must be from 1 to {MAX_WARM}, got {idle}")
+        try:
+            warmed = await self.backend.warm(request.match_info["name"], request.query.get("qualifier"), idle)
+        except LambdaError as exc:
+            raise AdminError(exc.status, exc.message) from None
+        return web.json_response({"FunctionName": request.match_info["name"], "Warmed": warmed})

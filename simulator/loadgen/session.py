@@ -70,6 +70,7 @@ from simulator.loadgen.traffic import (
 )
 from simulator.loadgen.unpublished_reports import UnpublishedReports
 from simulator.report.record import COLUMNS, RecordWriter, RunFolderError, claim_folder, new_run_id
+from simulator.report.words import counted
 
 log = logging.getLogger("shiftsim.loadgen")
 # The cyclic collector's first threshold during a test: the load makes hundreds of thousands of
@@ -80,6 +81,10 @@ REPORT_INTERVAL = 0.05  # seconds between drains
 # A drain reports in chunks and lets go of the GIL between them. Left to the interpreter, a drain
 # holding the GIL shares it half and half with the invocations' loop, which then falls behind near its
 # limit; the next drain is bigger and takes more, and the rate can collapse for a whole minute.
+# Idle execution environments a version gets before the load (no more than users): with one alone,
+# the load's first overlapping arrivals cold-start others, whose start-up on this machine's cores
+# slows every invocation, which brings more overlaps and more cold starts
+WARM_ENVIRONMENTS = 4
 DRAIN_CHUNK = 50           # rows: about 0.2 ms of the hub's work
 DRAIN_PAUSE_S = 0.0003     # the loop's turn between two chunks
 TELEMETRY_END_S = 5.0      # how long a stopping test waits for the reports' last beat (its flush: 2 s at most)
@@ -119,6 +124,7 @@ class LoadSession:
         self.flows: FlowSet = load_flow(options.flow, functions=options.functions,
                                         flow_map=options.scenario.flow_map)
         self.callers = CallerSpec(**options.scenario.callers)
+        self.warmed: str | None = None  # the versions warmed before the load, said
         if self.coordinator:
             if not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal has said them
                 for note in options.scenario.notes:
@@ -422,9 +428,20 @@ class LoadSession:
         lambda_client = await stack.enter_async_context(
             client(self.target, "lambda", concurrency=512, retries=False))
         if self.options.target == "local":
-            from simulator.client.admin_client import emulator_clock
+            from simulator.client.admin_client import emulator_clock, warm_functions
 
             self.clock = await emulator_clock(self.endpoint)
+            if self.coordinator:  # production's versions have served traffic: warm, unlike a fresh emulator's
+                idle = min(self._planned_users(), WARM_ENVIRONMENTS)
+                warmed = await warm_functions(self.endpoint, sorted({
+                    t["invokes"] for t in self.flows.block_targets() if not is_reference(t["invokes"])}), idle)
+                if warmed:
+                    self.warmed = (f"warmed before the load ({counted(idle, 'execution environment')} a version), as "
+                                   "production's are from serving traffic (a version the deployment brings in starts "
+                                   "cold, as in Lambda): " + ", ".join(
+                                       name if versions == ["$LATEST"] else f"{name} (version {', '.join(versions)})"
+                                       for name, versions in warmed.items()))
+                    log.info("shiftsim: %s", self.warmed)
         traffic = self._traffic_plan()
         proxy = proxy_for(lambda_client) if self.options.invoker == "fast" else None
         fast = FastLambdaInvoker(lambda_client, socket_factory=self.bridge.socket_factory) if self.options.invoker == "fast" \

@@ -97,7 +97,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             unjudged = judged.get("unjudged", 0)
             pooled = judged.get("too_few", 0) - unjudged
             notes = ([f"{counted(pooled, 'window')} with too few invocations tested together with the next"] if pooled else []) + (
-                [f"the last {counted(unjudged, 'window')} too few to test" if unjudged > 1 else "the last window too few to test"]
+                [f"the last {counted(unjudged, 'window')} had too few of a version to test" if unjudged > 1
+                 else "the last window had too few of a version to test"]
                 if unjudged else [])
             lines.append(f"  statistical judge ({level}): no difference found in {counted(judged['tested'], 'test')}"
                          + (f" ({'; '.join(notes)})" if notes else ""))

@@ -7,6 +7,9 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -34,6 +37,14 @@ name = "live"
 version = "1"
 """)
     tables.append(f"""
+[[functions]]
+name = "warmed"
+[[functions.versions]]
+code = "{CODE}"
+handler = "app.answer"
+[[functions.aliases]]
+name = "live"
+version = "1"
 [[functions]]
 name = "broken_import"
 [[functions.versions]]
@@ -83,6 +94,35 @@ def test_a_handler_runs_with_lambdas_environment_and_is_reused_warm(lam):
     assert (second["pid"], second["imported_at"]) == (first["pid"], first["imported_at"])  # warm reuse
     assert "answering 2" in second_log  # what it printed
     assert "[INFO]\t" in second_log and "\tversion 1" in second_log  # what it logged, Lambda's format
+
+
+def warm(running, path: str) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{running.url}/_shiftsim/functions/{path}", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_warming_leaves_an_idle_environment_the_next_invocation_starts_in(running, lam):
+    """What a rehearsal does before its load: production's versions have served traffic, so they are warm."""
+    assert warm(running, "warmed/warm?qualifier=live") == (200, {"FunctionName": "warmed", "Warmed": ["1"]})
+    assert warm(running, "warmed/warm?qualifier=live") == (200, {"FunctionName": "warmed", "Warmed": []})  # idle one
+    assert warm(running, "warmed/warm?qualifier=live&idle=3") == (200, {"FunctionName": "warmed", "Warmed": ["1"]})
+    pids = set()
+    for _ in range(3):  # three at once: each in an environment started before, none cold
+        with ThreadPoolExecutor(3) as pool:
+            outs = list(pool.map(lambda _: lam.invoke(FunctionName="warmed:live", Payload=b"{}", LogType="Tail"),
+                                 range(3)))
+        for out in outs:
+            body, log = json.loads(out["Payload"].read()), base64.b64decode(out["LogResult"]).decode()
+            assert body["version"] == "1" and "Init Duration:" not in log
+            pids.add(body["pid"])
+    assert len(pids) <= 3
+    status, answer = warm(running, "nowhere/warm?qualifier=live")
+    assert status == 404 and answer["error"].startswith("Function not found: ")
+    assert warm(running, "warmed/warm?qualifier=live&idle=100") == (400, {"error": "idle must be from 1 to 64, got 100"})
 
 
 def test_a_handler_past_its_timeout_is_timed_out_and_its_environment_ended(lam):
@@ -156,7 +196,7 @@ def test_memory_past_the_setting_is_out_of_memory(lam):
 
 def test_the_handlers_own_boto3_calls_reach_the_emulator(lam):
     body, _ = invoke(lam, "list_functions")
-    assert set(body["functions"].split(",")) == {*HANDLERS, "broken_import", "node"}
+    assert set(body["functions"].split(",")) == {*HANDLERS, "warmed", "broken_import", "node"}
 
 
 def test_a_module_that_fails_to_import_is_lambdas_import_error(lam):

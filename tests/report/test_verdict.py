@@ -504,4 +504,4 @@ def test_a_judge_that_pooled_windows_says_how_many_and_which_went_untested(tmp_p
     summary["judge"] = {"confidence": 0.99, "tested": 3, "too_few": 4, "unjudged": 1, "flagged_at": None}
     (line,) = [line for line in format_summary(summary).splitlines() if "statistical judge" in line]
     assert line == ("  statistical judge (99 %): no difference found in 3 tests (3 windows with too few invocations "
-                    "tested together with the next; the last window too few to test)")
+                    "tested together with the next; the last window had too few of a version to test)")

@@ -307,6 +307,8 @@ def test_the_example_sam_project_rehearses_end_to_end(tmp_path, extra, outcome):
     assert summary["deployment"]["outcome"] == outcome, done.stdout + done.stderr
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "run" / "timeline.png").stat().st_size > 0
+    # production's version is warm from serving traffic: so is the rehearsal's, before its load
+    assert "shiftsim: warmed before the load (4 execution environments a version)" in done.stdout
     versions = summary["versions"]
     if outcome == "rolled_back":
         assert versions["2"]["errors"] == versions["2"]["invocations"] > 0  # every call v2 served failed

@@ -700,6 +700,23 @@ class LambdaBackend:
                 number = additional
         return fn.version(number), alias.name  # type: ignore[return-value]
 
+    async def warm(self, function_name: str, qualifier: str | None, idle: int = 1) -> list[str]:
+        """Up to `idle` idle execution environments for each version the qualifier serves (an alias: its
+        version and any it shifts traffic to), as production's would have from serving traffic; the
+        versions warmed. Code the emulator runs in-process has no environment to warm."""
+        fn, qualifier = self._qualified(function_name, qualifier)
+        alias = fn.aliases.get(qualifier) if qualifier is not None else None
+        numbers = [alias.function_version, *alias.weights] if alias is not None else [qualifier or LATEST]
+        warmed = []
+        for number in numbers:
+            version = fn.latest if number == LATEST else fn.versions.get(number)
+            if version is None:
+                raise self._not_found(fn, number)
+            if isinstance(version.handler, ProcessHandler) and await version.handler.warm(
+                    self._environment(fn, version), idle):
+                warmed.append(version.number)
+        return warmed
+
     def _admit(self, fn: Function) -> None:
         if fn.reserved_concurrency is not None and fn.in_flight >= fn.reserved_concurrency:
             raise _throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
@@ -825,16 +842,19 @@ class LambdaBackend:
             endpoint_url=self.endpoint_url)
         timeout_s = fn.timeout - faults.extra_latency_s
         if isinstance(version.handler, ProcessHandler):
-            code = version.spec.code
-            assert code is not None
-            result = await version.handler.run(event, context, timeout_s, lambda: lambda_environment(
-                code, function=fn.name, version=version.number, memory_mb=fn.memory, region=self.region,
-                endpoint_url=self.endpoint_url))
+            result = await version.handler.run(event, context, timeout_s, lambda: self._environment(fn, version))
         else:
             result = await run_handler(version.handler, event, context, timeout_s, self.pool)
         if faults.malformed and result.error_type is None and not result.timed_out:
             return HandlerResult(value=malformed_value(faults.malformed, version.number))
         return result
+
+    def _environment(self, fn: Function, version: Version) -> dict[str, str]:
+        """The variables of an execution environment of the version's code (Lambda's and the function's)."""
+        code = version.spec.code
+        assert code is not None
+        return lambda_environment(code, function=fn.name, version=version.number, memory_mb=fn.memory,
+                                  region=self.region, endpoint_url=self.endpoint_url)
 
     def _log_record(self, fn: Function, version: Version, request_id: str, duration_ms: float,
                     result: HandlerResult) -> LogRecord:

@@ -192,6 +192,27 @@ class ProcessHandler:
             env.kill()
         return result
 
+    async def warm(self, variables: dict[str, str], idle: int = 1) -> int:
+        """Environments initialised now and left idle, up to `idle` of them (what serving traffic leaves
+        behind: the next invocations start warm); how many were added. One whose init fails is ended
+        (the next invocation meets the failure as a cold start would)."""
+        wanted = max(0, min(idle, self.max_idle) - len(self.idle))
+        started = await asyncio.gather(*(self._initialised(variables) for _ in range(wanted)))
+        ready = [env for env in started if env is not None]
+        self.idle.extend(ready)
+        return len(ready)
+
+    async def _initialised(self, variables: dict[str, str]) -> _Environment | None:
+        env = await _Environment.start(runtime_command(self.code, variables), variables)
+        try:
+            ready = await asyncio.wait_for(env.read(), INIT_LIMIT_S)
+        except TimeoutError:
+            ready = None
+        if ready is None or "init_error" in ready:
+            env.kill()
+            return None
+        return env
+
     def _idle_environment(self) -> _Environment | None:
         """A live idle environment for a warm start, or None: one that died while idle (killed, or
         ended after running out of memory) is dropped, never handed an invocation it cannot answer."""
