@@ -116,28 +116,29 @@ _FLOW_DATA: dict[str, Callable[[ContactState], Any]] = {
 
 def references_without_data(flows: FlowSet, callers: CallerSpec) -> list[str]:
     """The references a simulated contact has no data for (a namespace of Connect's it does not
-    model, a segment attribute the scenario does not give), a line each with the blocks that read
-    them: said at start, for those blocks take their error branch (a prompt plays it as nothing)."""
-    found: dict[str, list[str]] = {}  # what is said -> the blocks that read it
+    model, a segment attribute the scenario does not give), a line per flow and what is missing, with
+    the blocks that read them: said at start, as those blocks have no value for them in a rehearsal."""
+    found: dict[tuple[str, str], tuple[dict[str, None], dict[str, None]]] = {}  # (flow, what) -> references, blocks
     for flow in flows.flows.values():
         for action in flow.actions.values():
-            for reference in dict.fromkeys(references_in(action.parameters)):
+            for reference in references_in(action.parameters):
                 try:
                     steps = parts(reference)
                 except KeyError:
                     continue
                 head = steps[0]
                 if head == "SegmentAttributes" and len(steps) > 1 and steps[1] not in callers.segment_attributes:
-                    why = (f"the contacts have no segment attribute {steps[1]!r}: give it in "
-                           "[callers.segment_attributes], or")
+                    what = f"the contacts have no segment attribute {steps[1]!r} (give it in [callers.segment_attributes])"
                 elif head not in _FLOW_DATA and head not in SYSTEM_DATA and head != "StoredCustomerInput":
-                    why = f"a simulated contact has no {head} data (Connect's, not modelled), so"
+                    what = f"a simulated contact has no {head} data (Connect's, not modelled)"
                 else:
                     continue
-                found.setdefault(f"flow {flow.name}: {reference}: {why}", []).append(action.identifier)
-    return [f"{said} " + (f"block {ids[0]} takes its error branch" if len(ids) == 1 else
-                          f"blocks {', '.join(ids)} take their error branches") + " (a prompt plays it as nothing)"
-            for said, ids in found.items()]
+                references, blocks = found.setdefault((flow.name, what), ({}, {}))
+                references[reference] = blocks[action.identifier] = None
+    return [f"flow {flow}: {', '.join(references)}: {what}: read by {'block' if len(blocks) == 1 else 'blocks'} "
+            f"{', '.join(blocks)}, which have no value for it in the rehearsal (the summary counts those that took "
+            "their error branch on it)"
+            for (flow, what), (references, blocks) in found.items()]
 
 
 def _walk(node: Any, parts: Sequence[str], original: str) -> Any:

@@ -81,11 +81,14 @@ def test_a_reference_a_simulated_contact_has_no_data_for_is_said_and_takes_the_e
     assert hooks.prompts == ["General"] and [e[1] for e in state.flow_errors] == ["subject"]  # Compare: no match
     assert references_without_data(flows, CallerSpec()) == [
         "flow email: $.SegmentAttributes['connect:EmailSubject']: the contacts have no segment attribute "
-        "'connect:EmailSubject': give it in [callers.segment_attributes], or blocks subject, route take their error "
-        "branches (a prompt plays it as nothing)"]
+        "'connect:EmailSubject' (give it in [callers.segment_attributes]): read by blocks subject, route, which have "
+        "no value for it in the rehearsal (the summary counts those that took their error branch on it)"]
     (tmp_path / "other").mkdir()
     profile = load_flow(write_flow(tmp_path / "other", "profile", [
-        act("hi", "MessageParticipant", {"Text": "Hello $.Customer.FirstName"}, "bye"), act("bye", "DisconnectParticipant")]))
+        act("hi", "MessageParticipant", {"Text": "Hello $.Customer.FirstName"}, "bye"),
+        act("bye", "MessageParticipant", {"Text": "Bye $.Customer.LastName, $.Customer.FirstName"}, "end"),
+        act("end", "DisconnectParticipant")]))
     assert references_without_data(profile, CallerSpec()) == [
-        "flow profile: $.Customer.FirstName: a simulated contact has no Customer data (Connect's, not modelled), so "
-        "block hi takes its error branch (a prompt plays it as nothing)"]
+        "flow profile: $.Customer.FirstName, $.Customer.LastName: a simulated contact has no Customer data (Connect's, "
+        "not modelled): read by blocks hi, bye, which have no value for it in the rehearsal (the summary counts those "
+        "that took their error branch on it)"]
