@@ -29,6 +29,8 @@ class CallerSpec:
     voice_id: str = "NotEnrolled"  # what CheckVoiceId finds: a simulated caller has no voiceprint
     # a contact's $.SegmentAttributes (an email's connect:EmailSubject, ...): key -> value -> weight, drawn at its start
     segment_attributes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # what a bot conversation leaves in $.Lex.SessionAttributes: key -> value -> weight, drawn per conversation
+    lex_session_attributes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 class CallerModel:
@@ -48,8 +50,15 @@ class CallerModel:
 
     def segment_attributes(self) -> dict[str, str]:
         """The contact's segment attributes, each drawn by its weights."""
+        return self._drawn(self.spec.segment_attributes)
+
+    def lex_session_attributes(self) -> dict[str, str]:
+        """The session attributes a bot conversation ends with, each drawn by its weights."""
+        return self._drawn(self.spec.lex_session_attributes)
+
+    def _drawn(self, table: Mapping[str, Mapping[str, float]]) -> dict[str, str]:
         drawn = {}
-        for key, weights in self.spec.segment_attributes.items():
+        for key, weights in table.items():
             values = list(weights)
             drawn[key] = values[0] if len(values) == 1 else self.rng.choices(values, [weights[v] for v in values])[0]
         return drawn

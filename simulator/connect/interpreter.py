@@ -56,7 +56,7 @@ class ContactState:
     flow_errors: list[tuple[str, str, str]] = field(default_factory=list)  # (flow, block, what went wrong)
     last: tuple[str, str] = ("", "")  # the flow and block the contact was last in
     stored_input: str | None = None  # $.StoredCustomerInput
-    lex: dict[str, str] = field(default_factory=dict)  # $.Lex
+    lex: dict[str, Any] = field(default_factory=dict)  # $.Lex: IntentName, SessionAttributes
     metrics: dict[str, float] = field(default_factory=dict)  # $.Metrics
     queue: str | None = None
     callback_number: str | None = None
@@ -75,6 +75,9 @@ class ContactLimits:
 
     max_invocations: int = 1000
     max_steps: int = 100_000
+    # blocks run in a row with no invocation: a loop waiting for what a simulated contact never gets
+    # (a bot's session attribute, say) would otherwise hold its user until the time limit
+    max_steps_without_invoking: int = 1000
     too_long: Callable[[], bool] = lambda: False  # the caller's clock: past its time limit
 
 
@@ -128,7 +131,14 @@ def references_without_data(flows: FlowSet, callers: CallerSpec) -> list[str]:
                     continue
                 head = steps[0]
                 if head == "SegmentAttributes" and len(steps) > 1 and steps[1] not in callers.segment_attributes:
-                    what = f"the contacts have no segment attribute {steps[1]!r} (give it in [callers.segment_attributes])"
+                    what = "the contacts have no such segment attribute (give it in [callers.segment_attributes])"
+                elif head == "Lex" and steps[1:2] == ("SessionAttributes",) and len(steps) > 2:
+                    if steps[2] in callers.lex_session_attributes:
+                        continue
+                    what = ("the callers' bot conversations set no such session attribute (give it in "
+                            "[callers.lex_session_attributes])")
+                elif head == "Lex" and steps[1:] != ("IntentName",):
+                    what = "a simulated caller's bot conversation gives its intent and session attributes only"
                 elif head not in _FLOW_DATA and head not in SYSTEM_DATA and head != "StoredCustomerInput":
                     what = f"a simulated contact has no {head} data (Connect's, not modelled)"
                 else:
@@ -136,8 +146,8 @@ def references_without_data(flows: FlowSet, callers: CallerSpec) -> list[str]:
                 references, blocks = found.setdefault((flow.name, what), ({}, {}))
                 references[reference] = blocks[action.identifier] = None
     return [f"flow {flow}: {', '.join(references)}: {what}: read by {'block' if len(blocks) == 1 else 'blocks'} "
-            f"{', '.join(blocks)}, which have no value for it in the rehearsal (the summary counts those that took "
-            "their error branch on it)"
+            f"{', '.join(blocks)}, which {'has' if len(blocks) == 1 else 'have'} no value for it in the rehearsal "
+            "(the summary counts the error branches taken on it)"
             for (flow, what), (references, blocks) in found.items()]
 
 
@@ -207,9 +217,14 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
     flow = flows.start
     state.entries = 1
     current: str | None = flow.start
-    for _ in range(limits.max_steps):
+    invoked, quiet_since = state.invocations, 0
+    for step in range(limits.max_steps):
         if current is None:
             return "flow ended"
+        if state.invocations != invoked:
+            invoked, quiet_since = state.invocations, step
+        elif step - quiet_since >= limits.max_steps_without_invoking:
+            return "runaway"
         if state.invocations >= limits.max_invocations or limits.too_long():
             return "runaway"
         action = flow.actions[current]
@@ -363,15 +378,18 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
     if kind in ("GetParticipantInput", "ConnectParticipantWithLexBot"):
         await _say(p, state, hooks)
         stored = kind == "GetParticipantInput" and str(p.get("StoreInput", "False")).lower() == "true"
-        answer = caller.answer(action.identifier, ["1"] if stored else _offered(action))
+        # a bot whose block tests no intent (an AI agent, say) goes on to the block's next action when the
+        # conversation is over: the caller finishes it, unless the scenario's choices say otherwise
+        finished = kind == "ConnectParticipantWithLexBot" and not action.conditions and action.next_action is not None
+        answer = caller.answer(action.identifier, ["1"] if stored else [""] if finished else _offered(action))
         if answer == TIMEOUT:
             return _error_branch(action, "InputTimeLimitExceeded"), None
         if stored:
             state.stored_input = answer
             return action.next_action, None
         if kind == "ConnectParticipantWithLexBot":
-            state.lex = {"IntentName": answer}
-        return _matching(action, answer), None
+            state.lex = {"IntentName": answer, "SessionAttributes": caller.lex_session_attributes()}
+        return (action.next_action if finished else _matching(action, answer)), None
     if kind == "Wait":
         seconds = _resolved(p, "TimeoutSeconds", state)
         try:

@@ -115,7 +115,7 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
               "without a qualifier: no canary and no rollback protect those callers)", 0, latest, False)
     runaway = sum(r["count"] for r in summary.get("runaway_contacts", []))
     if runaway:  # never a silent pass: a flow that did not end is not what production would see
-        check("contacts stopped as runaways (past the invocation or time limit per contact)", 0, runaway, False)
+        check("contacts stopped as runaways (past a per-contact limit: invocations, blocks in a row without one, time)", 0, runaway, False)
     why_not = why_not_judged(summary)
     judged = not why_not
     result: dict[str, Any] = {"passed": all(c["passed"] for c in checks) and judged, "checks": checks,

@@ -373,7 +373,8 @@ def _judge(s: Section | None) -> dict[str, float]:
 def _callers(s: Section | None) -> dict[str, Any]:
     """`[callers]`: per block identifier, weighted answers (`"timeout"`: silence); the chance the
     center is open, the queue metrics, the chance a queue is full; how long a third-party call lasts,
-    what an outbound call's status and a Voice ID check find; the contacts' segment attributes."""
+    what an outbound call's status and a Voice ID check find; the contacts' segment attributes and what
+    their bot conversations leave in session attributes."""
     if s is None:
         return {}
     made: dict[str, Any] = {"in_hours": s.number("in_hours", 1.0, low=0, high=1),
@@ -391,13 +392,15 @@ def _callers(s: Section | None) -> dict[str, Any]:
         if not weights or sum(weights.values()) <= 0:
             table.fail("needs at least one answer with a weight above 0")  # type: ignore[union-attr]
         made["choices"][block] = weights
-    made["segment_attributes"] = _segment_attributes(s.table("segment_attributes"))
+    made["segment_attributes"] = _weighted_values(s.table("segment_attributes"))
+    made["lex_session_attributes"] = _weighted_values(s.table("lex_session_attributes"))
     s.done()
     return made
 
 
-def _segment_attributes(s: Section | None) -> dict[str, dict[str, float]]:
-    """`[callers.segment_attributes]`: each key a value, or a table of values by weight (drawn per contact)."""
+def _weighted_values(s: Section | None) -> dict[str, dict[str, float]]:
+    """`[callers.segment_attributes]`, `[callers.lex_session_attributes]`: each key a value, or a table of
+    values by weight (drawn per contact, per bot conversation)."""
     made: dict[str, dict[str, float]] = {}
     for key in list(s.data) if s is not None else []:
         assert s is not None

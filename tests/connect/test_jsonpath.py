@@ -80,9 +80,9 @@ def test_a_reference_a_simulated_contact_has_no_data_for_is_said_and_takes_the_e
     ended, state, hooks = run(flows, CallerSpec())
     assert hooks.prompts == ["General"] and [e[1] for e in state.flow_errors] == ["subject"]  # Compare: no match
     assert references_without_data(flows, CallerSpec()) == [
-        "flow email: $.SegmentAttributes['connect:EmailSubject']: the contacts have no segment attribute "
-        "'connect:EmailSubject' (give it in [callers.segment_attributes]): read by blocks subject, route, which have "
-        "no value for it in the rehearsal (the summary counts those that took their error branch on it)"]
+        "flow email: $.SegmentAttributes['connect:EmailSubject']: the contacts have no such segment attribute (give it "
+        "in [callers.segment_attributes]): read by blocks subject, route, which have no value for it in the rehearsal "
+        "(the summary counts the error branches taken on it)"]
     (tmp_path / "other").mkdir()
     profile = load_flow(write_flow(tmp_path / "other", "profile", [
         act("hi", "MessageParticipant", {"Text": "Hello $.Customer.FirstName"}, "bye"),
@@ -90,5 +90,43 @@ def test_a_reference_a_simulated_contact_has_no_data_for_is_said_and_takes_the_e
         act("end", "DisconnectParticipant")]))
     assert references_without_data(profile, CallerSpec()) == [
         "flow profile: $.Customer.FirstName, $.Customer.LastName: a simulated contact has no Customer data (Connect's, "
-        "not modelled): read by blocks hi, bye, which have no value for it in the rehearsal (the summary counts those "
-        "that took their error branch on it)"]
+        "not modelled): read by blocks hi, bye, which have no value for it in the rehearsal (the summary counts the "
+        "error branches taken on it)"]
+
+
+def bot_flow(tmp_path):
+    """An AI agent's bot (no intent tested) in a loop until it says the conversation is done."""
+    return load_flow(write_flow(tmp_path, "agent", [
+        act("bot", "ConnectParticipantWithLexBot", {"Text": "How can I help?", "LexV2Bot": {"AliasArn": "arn:lex"}},
+            "check", {"NoMatchingError": "sorry"}),
+        act("check", "Compare", {"ComparisonValue": "$.Lex.SessionAttributes.toolResult"}, None,
+            {"NoMatchingCondition": "bot"}, [("Equals", "COMPLETE", "bye"), ("Equals", "ESCALATION", "agent")]),
+        act("agent", "MessageParticipant", {"Text": "An agent, for $.Lex.SessionAttributes.reason"}, "queue"),
+        act("queue", "TransferContactToQueue", {}, None, {"QueueAtCapacity": "bye", "NoMatchingError": "bye"}),
+        act("sorry", "MessageParticipant", {"Text": "Sorry"}, "bye"),
+        act("bye", "DisconnectParticipant")]))
+
+
+def test_a_bot_that_tests_no_intent_goes_on_with_the_session_attributes_the_callers_give(tmp_path):
+    flows = bot_flow(tmp_path)
+    spec = CallerSpec(lex_session_attributes={"toolResult": {"COMPLETE": 1.0, "ESCALATION": 1.0, "CONTINUE": 2.0},
+                                              "reason": {"billing": 1.0}})
+    ended = []
+    for seed in range(200):
+        how, state, hooks = run(flows, spec, seed=seed)
+        assert state.flow_errors == [] and "Sorry" not in hooks.prompts
+        ended.append(how)
+        if how == "queued":
+            assert hooks.prompts[-1] == "An agent, for billing"
+    assert set(ended) == {"queued", "disconnected"}
+    assert references_without_data(flows, spec) == []
+
+
+def test_a_loop_on_what_the_callers_never_give_is_said_and_stopped_as_a_runaway(tmp_path):
+    flows = bot_flow(tmp_path)
+    assert references_without_data(flows, CallerSpec()) == [
+        "flow agent: $.Lex.SessionAttributes.toolResult, $.Lex.SessionAttributes.reason: the callers' bot conversations "
+        "set no such session attribute (give it in [callers.lex_session_attributes]): read by blocks check, agent, which "
+        "have no value for it in the rehearsal (the summary counts the error branches taken on it)"]
+    how, state, hooks = run(flows, CallerSpec())
+    assert how == "runaway" and state.last == ("agent", "check") and len(hooks.prompts) == 500  # 1,000 blocks, none invoking

@@ -189,7 +189,7 @@ def test_a_runaway_contact_fails_the_rehearsal_and_flow_errors_are_counted_per_b
     assert summary["runaway_contacts"][0]["flow"] == "never-done"
     assert summary["runaway_contacts"][0]["block"] in ("poll", "done?")
     failed = {c["check"] for c in summary["verdict"]["checks"] if not c["passed"]}
-    assert failed == {"contacts stopped as runaways (past the invocation or time limit per contact)",
+    assert failed == {"contacts stopped as runaways (past a per-contact limit: invocations, blocks in a row without one, time)",
                       "flow errors (error branches taken for what went wrong in a block), at most"}
     assert "RUNAWAY:" in done.stdout and "never-done/go unresolved reference $.Attributes.nextFlow" in done.stdout
 

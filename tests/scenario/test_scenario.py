@@ -104,6 +104,8 @@ timeout = 1
 [callers.segment_attributes]
 "connect:Subtype" = "connect:Email"
 "connect:EmailSubject" = { "Credit Card statement" = 3, "Hello" = 1 }
+[callers.lex_session_attributes]
+toolResult = { COMPLETE = 1, ESCALATION = 1 }
 [flow_map]
 "arn:aws:connect:eu-west-2:999999999999:instance/a/contact-flow/f1" = "Main menu"
 """, "s.toml")
@@ -112,7 +114,8 @@ timeout = 1
                                 "metrics": {"NumberOfAgentsAvailable": 3.0},
                                 "choices": {"main-menu": {"1": 2.0, "timeout": 1.0}},
                                 "segment_attributes": {"connect:Subtype": {"connect:Email": 1.0},
-                                                       "connect:EmailSubject": {"Credit Card statement": 3.0, "Hello": 1.0}}}
+                                                       "connect:EmailSubject": {"Credit Card statement": 3.0, "Hello": 1.0}},
+                                "lex_session_attributes": {"toolResult": {"COMPLETE": 1.0, "ESCALATION": 1.0}}}
     assert scenario.flow_map == {"arn:aws:connect:eu-west-2:999999999999:instance/a/contact-flow/f1": "Main menu"}
     for bad, message in [("[callers]\nin_hours = 2\n", "callers.in_hours: must be between 0 and 1"),
                          ("[callers]\nmood = 1\n", "callers: unknown key(s): mood"),
