@@ -50,6 +50,8 @@ class Flow:
     source: str
     blocks: dict[str, InvokeBlock] = field(default_factory=dict)
     queue_names: dict[str, str] = field(default_factory=dict)  # a Set working queue block's queue, as the export names it
+    # the flow a transfer, module or event hook names, as the designer shows it: (action, what) -> its name
+    linked_names: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -184,13 +186,14 @@ def _index(folder: Path, flow_map: dict[str, str]) -> dict[str, Path]:
 def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_map: dict[str, str] | None = None,
               retry_function_errors: bool = False) -> FlowSet:
     """Load a flow file and, transitively, the flows its TransferToFlow actions name among the
-    files of its folder (by ARN id, Metadata.name, placeholder or `flow_map`); each Invoke block's
+    files of its folder (by ARN id, Metadata.name, placeholder, `flow_map`, or the name the export's
+    metadata shows for the block's flow); each Invoke block's
     function through `functions` (without it, each must name a qualified alias ARN)."""
     entry = Path(path)
     index = _index(entry.parent, flow_map or {})
     flows: dict[str, Flow] = {}
     problems: list[str] = []  # every flow the entry reaches is checked; all their problems said at once
-    unloaded_hooks: dict[tuple[Path, str, str], list[str]] = {}  # (file, hook, flow named) -> its actions
+    unloaded_hooks: dict[tuple[Path, str, str], list[str]] = {}  # (file, hook, flow as named) -> its actions
     pending = [entry]
     seen = {entry}  # files read or to read: a file with problems is read once, its problems said once
     while pending:
@@ -204,10 +207,15 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
             if not isinstance(value, str) or is_reference(value):
                 continue  # a JSONPath: resolved at run time
             target = index.get(value) or index.get(reference(value))
+            shown = flow.linked_names.get((action.identifier, what))
+            if target is None and shown is not None and shown in index:  # another instance's ARN: its flow by name
+                target = index[value] = index[shown]
             if target is None and what.startswith("EventHooks."):  # run outside the IVR: never played here
-                unloaded_hooks.setdefault((file, what, value), []).append(action.identifier)
+                unloaded_hooks.setdefault((file, what, repr(value) + (f" ({shown})" if shown else "")), []).append(
+                    action.identifier)
             elif target is None:
-                problems.append(f"{file}: action {action.identifier}: {what} names flow {value!r}: no file in "
+                problems.append(f"{file}: action {action.identifier}: {what} names flow {value!r}"
+                                + (f" (the export shows it as {shown!r})" if shown else "") + f": no file in "
                                 f"{entry.parent} has that name or Metadata.name, and [flow_map] does not map it")
             elif target.stem not in flows and target not in pending and target != file and target not in seen:
                 pending.append(target)
@@ -222,9 +230,9 @@ def load_flow(path: str | Path, *, functions: FunctionMap | None = None, flow_ma
         except FlowError as exc:
             unavailable[file.stem] = str(exc)
     names = {name: file.stem for name, file in index.items()}
-    hooks_said = [f"{file}: {'action' if len(ids) == 1 else 'actions'} {', '.join(ids)}: {what} names flow {value!r}, "
+    hooks_said = [f"{file}: {'action' if len(ids) == 1 else 'actions'} {', '.join(ids)}: {what} names flow {named}, "
                   f"not in {entry.parent}: an event hook's flow runs outside the IVR (queue, hold, whisper, the agent's "
-                  "screen), which a rehearsal does not play" for (file, what, value), ids in unloaded_hooks.items()]
+                  "screen), which a rehearsal does not play" for (file, what, named), ids in unloaded_hooks.items()]
     return FlowSet(entry.stem, flows, names, functions, unavailable=unavailable, unloaded_hooks=hooks_said)
 
 
@@ -313,7 +321,7 @@ def _read_flow(file: Path, functions: FunctionMap | None,
         metadata = {}
     name = next((n for n in (metadata.get("name"), described.get("Name")) if isinstance(n, str) and n), file.stem)
     flow = Flow(file.stem, name, start if isinstance(start, str) else "", actions, str(file),
-                queue_names=_queue_names(metadata))
+                queue_names=_queue_names(metadata), linked_names=_linked_names(metadata))
     for action in actions.values():
         if action.type == "InvokeLambdaFunction" and not loads_result(action):
             try:
@@ -321,6 +329,25 @@ def _read_flow(file: Path, functions: FunctionMap | None,
             except FlowError as exc:
                 problems.append(str(exc))
     return flow, problems
+
+
+def _linked_names(metadata: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """The names the designer shows for the flows a block names (its export's metadata keeps them
+    beside the ARN, which is another instance's in an export): by (action, what the block names it in)."""
+    names = {}
+    blocks = metadata.get("ActionMetadata")
+    for identifier, block in (blocks.items() if isinstance(blocks, dict) else ()):
+        parameters = block.get("parameters") if isinstance(block, dict) else None
+        if not isinstance(parameters, dict):
+            continue
+        shown = {"TransferToFlow": parameters.get("ContactFlowId"), "InvokeFlowModule": parameters.get("FlowModuleId")}
+        hooks = parameters.get("EventHooks")
+        shown.update({f"EventHooks.{hook}": value for hook, value in (hooks.items() if isinstance(hooks, dict) else ())})
+        for what, value in shown.items():
+            name = value.get("displayName") if isinstance(value, dict) else None
+            if isinstance(name, str) and name:
+                names[(identifier, what)] = name
+    return names
 
 
 def _queue_names(metadata: dict[str, Any]) -> dict[str, str]:

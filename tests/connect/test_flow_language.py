@@ -6,6 +6,7 @@ the scenario's map, and a 29-flow contact center that loads with no refusal and 
 import asyncio
 import json
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -270,6 +271,28 @@ def test_every_problem_of_the_flows_the_entry_reaches_is_said_at_once(tmp_path):
     assert message.endswith(" (2 problems in all)") and "\n" not in message
     assert "main.json: action b: TransferToFlow names flow '{{contactFlows.Nowhere.arn}}'" in message
     assert "a.json: action x: type 'Teleport' is not an action of Connect's flow language" in message
+
+
+def test_a_transfer_to_another_instances_arn_finds_its_flow_by_the_name_the_export_shows(tmp_path):
+    """An export names its transfers by its own instance's ARNs; the designer's metadata keeps the
+    target's name beside each, which finds the flow when no file's name or id is the ARN's."""
+    other = "arn:aws:connect:us-east-1:274863560648:instance/fe82/contact-flow/d071"
+    (tmp_path / "queue.json").write_text(json.dumps(exported("KVSQueueFlow", [
+        act("say", "MessageParticipant", {"Text": "Queued"}, "q"),
+        act("q", "TransferContactToQueue", {}, None, {"QueueAtCapacity": "bye", "NoMatchingError": "bye"}),
+        act("bye", "DisconnectParticipant")])))
+    main = exported("Main", [act("go", "TransferToFlow", {"ContactFlowId": other}, None, {"NoMatchingError": "bye"}),
+                             act("bye", "DisconnectParticipant")])
+    main["Metadata"]["ActionMetadata"] = {"go": {"parameters": {"ContactFlowId": {"displayName": "KVSQueueFlow"}}}}
+    (tmp_path / "main.json").write_text(json.dumps(main))
+    flows = load_flow(tmp_path / "main.json")
+    ended, state, hooks = run(flows, CallerSpec(queue_at_capacity=0.0))
+    assert ended == "queued" and hooks.prompts == ["Queued"] and state.flow_errors == []
+    main["Metadata"]["ActionMetadata"]["go"]["parameters"]["ContactFlowId"]["displayName"] = "Renamed since"
+    (tmp_path / "main.json").write_text(json.dumps(main))
+    with pytest.raises(FlowError, match=re.escape(f"TransferToFlow names flow {other!r} (the export shows it as "
+                                                  "'Renamed since'): no file in")):
+        load_flow(tmp_path / "main.json")
 
 
 def test_an_event_hook_naming_a_flow_outside_the_set_is_said_not_refused(tmp_path):
