@@ -78,9 +78,13 @@ async def warm_functions(endpoint: str, function_arns: list[str], idle: int = 1)
                 url = f"{endpoint.rstrip('/')}/_shiftsim/functions/{ref.name}/warm"
                 params = {"idle": str(idle), **({"qualifier": ref.qualifier} if ref.qualifier else {})}
                 async with session.post(url, params=params) as response:
-                    answer = await response.json(content_type=None)
-                if response.status >= 400:
-                    raise TargetError(f"{endpoint}: warming {arn}: {answer.get('error') or answer}")
+                    try:
+                        answer = await response.json(content_type=None)
+                    except ValueError:
+                        answer = None
+                if response.status >= 400 or not isinstance(answer, dict) or not isinstance(answer.get("Warmed"), list):
+                    said = answer.get("error") if isinstance(answer, dict) else None
+                    raise TargetError(f"{endpoint}: warming {arn}: HTTP {response.status}" + (f": {said}" if said else ""))
                 if answer["Warmed"]:
                     warmed[f"{ref.name}:{ref.qualifier or '$LATEST'}"] = answer["Warmed"]
     except aiohttp.ClientError as exc:

@@ -78,13 +78,13 @@ log = logging.getLogger("shiftsim.loadgen")
 # few hundred microseconds, about 4 us of CPU per invocation in all (docs/speed.md)
 LOAD_GC_THRESHOLDS = (50_000, 10, 10)
 REPORT_INTERVAL = 0.05  # seconds between drains
-# A drain reports in chunks and lets go of the GIL between them. Left to the interpreter, a drain
-# holding the GIL shares it half and half with the invocations' loop, which then falls behind near its
-# limit; the next drain is bigger and takes more, and the rate can collapse for a whole minute.
 # Idle execution environments a version gets before the load (no more than users): with one alone,
 # the load's first overlapping arrivals cold-start others, whose start-up on this machine's cores
 # slows every invocation, which brings more overlaps and more cold starts
 WARM_ENVIRONMENTS = 4
+# A drain reports in chunks and lets go of the GIL between them. Left to the interpreter, a drain
+# holding the GIL shares it half and half with the invocations' loop, which then falls behind near its
+# limit; the next drain is bigger and takes more, and the rate can collapse for a whole minute.
 DRAIN_CHUNK = 50           # rows: about 0.2 ms of the hub's work
 DRAIN_PAUSE_S = 0.0003     # the loop's turn between two chunks
 TELEMETRY_END_S = 5.0      # how long a stopping test waits for the reports' last beat (its flush: 2 s at most)
@@ -429,12 +429,18 @@ class LoadSession:
             client(self.target, "lambda", concurrency=512, retries=False))
         if self.options.target == "local":
             from simulator.client.admin_client import emulator_clock, warm_functions
+            from simulator.client.errors import TargetError
 
             self.clock = await emulator_clock(self.endpoint)
             if self.coordinator:  # production's versions have served traffic: warm, unlike a fresh emulator's
                 idle = min(self._planned_users(), WARM_ENVIRONMENTS)
-                warmed = await warm_functions(self.endpoint, sorted({
-                    t["invokes"] for t in self.flows.block_targets() if not is_reference(t["invokes"])}), idle)
+                try:
+                    warmed = await warm_functions(self.endpoint, sorted({
+                        t["invokes"] for t in self.flows.block_targets() if not is_reference(t["invokes"])}), idle)
+                except TargetError as exc:  # an emulator without the route, say: the load starts cold, and says so
+                    warmed = {}
+                    self.warmed = f"the versions could not be warmed before the load, which starts cold: {exc}"
+                    log.warning("shiftsim: %s", self.warmed)
                 if warmed:
                     self.warmed = (f"warmed before the load ({counted(idle, 'execution environment')} a version), as "
                                    "production's are from serving traffic (a version the deployment brings in starts "

@@ -4,8 +4,10 @@ invoked through boto3 against a real emulator that keeps serving meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -123,6 +125,15 @@ def test_warming_leaves_an_idle_environment_the_next_invocation_starts_in(runnin
     status, answer = warm(running, "nowhere/warm?qualifier=live")
     assert status == 404 and answer["error"].startswith("Function not found: ")
     assert warm(running, "warmed/warm?qualifier=live&idle=100") == (400, {"error": "idle must be from 1 to 64, got 100"})
+
+
+def test_a_warm_up_the_emulator_refuses_is_one_line_naming_what(running):
+    from simulator.client.admin_client import warm_functions
+    from simulator.client.errors import TargetError
+
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:nowhere:live"
+    with pytest.raises(TargetError, match=re.escape(f"{running.url}: warming {arn}: HTTP 404: Function not found: ")):
+        asyncio.run(warm_functions(running.url, [arn]))
 
 
 def test_a_handler_past_its_timeout_is_timed_out_and_its_environment_ended(lam):
