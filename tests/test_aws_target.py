@@ -401,11 +401,19 @@ def test_the_instances_flow_logs_reach_an_emulator_that_checks_signatures_with_i
         asyncio.run(main())
         logs = client(url, "logs", key=key, secret=secret)
         events = logs.filter_log_events(logGroupName="/aws/connect/shiftsim")["events"]
+        from simulator.client.admin_client import warm_functions
+        from simulator.client.errors import TargetError
+
+        arn = "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD"
+        warm = warm_functions(url, [arn], 1, os.environ["SHIFTSIM_ADMIN_TOKEN"])  # the rehearsal's warm-up
         if with_token:
             assert telemetry.unpublished == {} and [json.loads(e["message"])["Identifier"] for e in events] == ["log", "invoke", "say", "bye"]
+            assert asyncio.run(warm) == {}  # let in: the seed's handler runs in the emulator, nothing to warm
         else:
             ((failed, first),) = [telemetry.unpublished.pop("flow_logs")]
             assert failed == 1 and "wrong X-Shiftsim-Admin-Token" in first and events == []
+            with pytest.raises(TargetError, match="HTTP 401: wrong X-Shiftsim-Admin-Token"):
+                asyncio.run(warm)
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)

@@ -66,13 +66,16 @@ async def stage_code(endpoint: str, function: str, body: dict[str, Any], publish
     return answer
 
 
-async def warm_functions(endpoint: str, function_arns: list[str], idle: int = 1) -> dict[str, list[str]]:
+async def warm_functions(endpoint: str, function_arns: list[str], idle: int = 1,
+                         token: str | None = None) -> dict[str, list[str]]:
     """Up to `idle` idle execution environments for each version each qualified function ARN serves
     (the emulator's warm route), as production's would have from serving traffic: {Name:qualifier:
-    the versions warmed}, those already warm or run in the emulator's process left out."""
+    the versions warmed}, those already warm or run in the emulator's process left out. `token`: the
+    admin token, which an emulator that checks signatures wants."""
     warmed = {}
+    headers = {ADMIN_TOKEN_HEADER: token} if token else {}
     try:
-        async with aiohttp.ClientSession(trust_env=True) as session:
+        async with aiohttp.ClientSession(trust_env=True, headers=headers) as session:
             for arn in function_arns:
                 ref = parse_function_name(arn)
                 url = f"{endpoint.rstrip('/')}/_shiftsim/functions/{ref.name}/warm"

@@ -83,7 +83,13 @@ class AdminRoutes:
 
     async def warm(self, request: web.Request) -> web.Response:
         """Up to `?idle=` (1) idle environments for each version `?qualifier=` serves, as invocations would
-        leave them: no token needed, as invoking needs none, and bounded as the environments are."""
+        leave them: bounded as the environments are, and with the admin token only where invoking needs a
+        signature (`--verify-signatures`), as Lambda's own calls do."""
+        try:
+            if self.guard.verifier is not None:
+                self.guard.admin(request.headers.get(ADMIN_TOKEN_HEADER))
+        except Refused as exc:
+            raise AdminError(exc.status, exc.message) from None
         try:
             idle = int(request.query.get("idle", "1"))
         except ValueError:

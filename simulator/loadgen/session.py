@@ -428,15 +428,19 @@ class LoadSession:
         lambda_client = await stack.enter_async_context(
             client(self.target, "lambda", concurrency=512, retries=False))
         if self.options.target == "local":
-            from simulator.client.admin_client import emulator_clock, warm_functions
+            from simulator.client.admin_client import admin_token, emulator_clock, warm_functions
             from simulator.client.errors import TargetError
 
             self.clock = await emulator_clock(self.endpoint)
             if self.coordinator:  # production's versions have served traffic: warm, unlike a fresh emulator's
                 idle = min(self._planned_users(), WARM_ENVIRONMENTS)
                 try:
+                    token = None
+                    with contextlib.suppress(TargetError):  # needed only where the emulator checks signatures
+                        token = await asyncio.to_thread(admin_token, self.endpoint)
                     warmed = await warm_functions(self.endpoint, sorted({
-                        t["invokes"] for t in self.flows.block_targets() if not is_reference(t["invokes"])}), idle)
+                        t["invokes"] for t in self.flows.block_targets() if not is_reference(t["invokes"])}), idle,
+                        token)
                 except TargetError as exc:  # an emulator without the route, say: the load starts cold, and says so
                     warmed = {}
                     self.warmed = f"the versions could not be warmed before the load, which starts cold: {exc}"
