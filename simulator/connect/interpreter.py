@@ -114,6 +114,7 @@ _FLOW_DATA: dict[str, Callable[[ContactState], Any]] = {
     "External": lambda s: s.external, "Attributes": lambda s: s.contact.attributes, "Lex": lambda s: s.lex,
     "Metrics": lambda s: s.metrics, "LambdaInvocation": lambda s: s.lambda_invocation,
     "FlowAttributes": lambda s: s.flow_attributes, "SegmentAttributes": lambda s: s.contact.segment_attributes,
+    "AwsRegion": lambda s: s.contact.instance_arn.split(":")[3],  # the instance's (not in a function's event)
 }
 
 

@@ -46,6 +46,7 @@ def test_a_sentences_last_dot_is_played_after_the_value():
     state.external = {"balance": "12"}
     assert interpolate("Your balance is $.External.balance.", state) == "Your balance is 12."
     assert resolve("$.Attributes['my topic']", state) == "billing" and resolve("$['ContactId']", state) == "c-1"
+    assert resolve("$['AwsRegion']", state) == resolve("$.AwsRegion", state) == "us-east-1"  # the instance's region
 
 
 def email_flow(tmp_path):
