@@ -433,7 +433,7 @@ class LoadSession:
 
             self.clock = await emulator_clock(self.endpoint)
             if self.coordinator:  # production's versions have served traffic: warm, unlike a fresh emulator's
-                idle = min(self._planned_users(), WARM_ENVIRONMENTS)
+                idle = max(1, min(self._planned_users(), WARM_ENVIRONMENTS))  # a web UI may not say its users yet
                 try:
                     token = None
                     with contextlib.suppress(TargetError):  # needed only where the emulator checks signatures
