@@ -96,10 +96,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         else:
             unjudged = judged.get("unjudged", 0)
             pooled = judged.get("too_few", 0) - unjudged
-            notes = ([f"{counted(pooled, 'window')} with too few invocations tested together with the next"] if pooled else []) + (
-                [f"the last {counted(unjudged, 'window')} had too few of a version to test" if unjudged > 1
-                 else "the last window had too few of a version to test"]
-                if unjudged else [])
+            notes = []
+            if pooled:
+                notes.append(f"{counted(pooled, 'window')} with too few invocations tested together with the next")
+            if unjudged:
+                last = "window" if unjudged == 1 else counted(unjudged, "window")
+                notes.append(f"the last {last} had too few of a version to test")
             lines.append(f"  statistical judge ({level}): no difference found in {counted(judged['tested'], 'test')}"
                          + (f" ({'; '.join(notes)})" if notes else ""))
     for qualifier, count in sorted((summary.get("deployed_bypassed") or {}).items()):
