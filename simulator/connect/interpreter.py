@@ -97,7 +97,7 @@ def resolve(value: Any, state: ContactState) -> Any:
         return value
     steps = parts(value)
     head = steps[0]
-    if head == "StoredCustomerInput" and len(steps) == 1:
+    if head == _STORED_INPUT and len(steps) == 1:
         if state.stored_input is None:
             raise KeyError(value)
         return state.stored_input
@@ -110,6 +110,7 @@ def resolve(value: Any, state: ContactState) -> Any:
     return _walk(system(state.contact), steps[1:], value)
 
 
+_STORED_INPUT = "StoredCustomerInput"  # $.StoredCustomerInput, whole
 _FLOW_DATA: dict[str, Callable[[ContactState], Any]] = {
     "External": lambda s: s.external, "Attributes": lambda s: s.contact.attributes, "Lex": lambda s: s.lex,
     "Metrics": lambda s: s.metrics, "LambdaInvocation": lambda s: s.lambda_invocation,
@@ -138,9 +139,9 @@ def references_without_data(flows: FlowSet, callers: CallerSpec) -> list[str]:
                         continue
                     what = ("the callers' bot conversations set no such session attribute (give it in "
                             "[callers.lex_session_attributes])")
-                elif head == "Lex" and steps[1:] != ("IntentName",):
+                elif head == "Lex" and len(steps) > 1 and steps[1] not in ("IntentName", "SessionAttributes"):
                     what = "a simulated caller's bot conversation gives its intent and session attributes only"
-                elif head not in _FLOW_DATA and head not in SYSTEM_DATA and head != "StoredCustomerInput":
+                elif head not in _FLOW_DATA and head not in SYSTEM_DATA and head != _STORED_INPUT:
                     what = f"a simulated contact has no {head} data (Connect's, not modelled)"
                 else:
                     continue

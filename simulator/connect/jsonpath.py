@@ -39,10 +39,7 @@ def parts(value: str) -> tuple[str, ...]:
 def references_in(value: Any) -> Iterator[str]:
     """Every reference a parameter holds: a whole value, or inside text, in nested objects and lists."""
     if isinstance(value, str):
-        if is_reference(value):
-            yield value
-        else:
-            yield from REFERENCE.findall(value)
+        yield from REFERENCE.findall(value)  # a whole value is one match; text that starts with one, several
     elif isinstance(value, dict):
         for item in value.values():
             yield from references_in(item)

@@ -131,3 +131,12 @@ def test_a_loop_on_what_the_callers_never_give_is_said_and_stopped_as_a_runaway(
         "have no value for it in the rehearsal (the summary counts the error branches taken on it)"]
     how, state, hooks = run(flows, CallerSpec())
     assert how == "runaway" and state.last == ("agent", "check") and len(hooks.prompts) == 500  # 1,000 blocks, none invoking
+
+
+def test_a_bots_intent_and_session_attributes_are_data_a_simulated_contact_has(tmp_path):
+    flows = load_flow(write_flow(tmp_path, "bot", [
+        act("say", "MessageParticipant", {"Text": "$.Lex.IntentName $.Lex.SessionAttributes $.Lex.Slots.date"}, "bye"),
+        act("bye", "DisconnectParticipant")]))
+    (said,) = references_without_data(flows, CallerSpec())
+    assert said.startswith("flow bot: $.Lex.Slots.date: a simulated caller's bot conversation gives its intent and "
+                           "session attributes only: read by block say,")
