@@ -125,12 +125,14 @@ class LoadSession:
                                         flow_map=options.scenario.flow_map)
         self.callers = CallerSpec(**options.scenario.callers)
         self.warmed: str | None = None  # the versions warmed before the load, said
+        # what of the flows a rehearsal does not play or has no data for: said at start and in the summary
+        self.flow_notes = self.flows.unloaded_hooks + references_without_data(self.flows, self.callers)
         if self.coordinator:
             if not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal has said them
                 for note in options.scenario.notes:
                     log.warning("shiftsim: note: %s", note)
             self._say_alarm_lint(lint_alarms(options.scenario, flow_facts(self.flows, options.alias_arn)))
-            for line in self.flows.unloaded_hooks + references_without_data(self.flows, self.callers):
+            for line in self.flow_notes:
                 log.warning("shiftsim: note: %s", line)
             bypassing = self.flows.bypassing(options.alias_arn)
             for line in bypassing.values():
@@ -323,7 +325,7 @@ class LoadSession:
             o = self.options
             self.run_info = {
                 "run_id": self.run_id, "scenario": o.scenario.name, "scenario_file": o.scenario_path,
-                "template": o.scenario.stack.template if o.scenario.stack else None, "notes": list(o.scenario.notes),
+                "template": o.scenario.stack.template if o.scenario.stack else None, "notes": list(o.scenario.notes) + self.flow_notes,
                 "unfaithful": list(o.scenario.unfaithful),
                 "description": o.scenario.description, "alias_arn": o.alias_arn, "target": o.target,
                 "time_scale": self.clock.scale, "rate": o.rate, "flow": str(o.flow),

@@ -251,7 +251,11 @@ ASYNC_FLOW = {"Version": "2019-10-30", "StartAction": "start", "Metadata": {"nam
 
 
 def test_an_asynchronous_invocation_rehearses_and_is_recorded(tmp_path):
-    (tmp_path / "async.json").write_text(json.dumps(ASYNC_FLOW))
+    flow = json.loads(json.dumps(ASYNC_FLOW))  # with a hold flow the set lacks: said at start and in the summary
+    flow["Actions"].append(action("on-hold", "UpdateContactEventHooks",
+                                  {"EventHooks": {"CustomerHold": "{{contactFlows.Hold.arn}}"}}, flow["StartAction"]))
+    flow["StartAction"] = "on-hold"
+    (tmp_path / "async.json").write_text(json.dumps(flow))
     scenario = SCENARIO.replace('flow = "poll-until-done.json"', 'flow = "async.json"').replace(
         "tests.handlers:start_work", "tests.handlers:sleepy")
     scenario = scenario.replace('name = "StartWork"', 'name = "StartWork"\ntimeout = 5')
@@ -268,3 +272,6 @@ def test_an_asynchronous_invocation_rehearses_and_is_recorded(tmp_path):
     assert start["invocations"] > 0 and start["errors"] == 0 and start["blocks"] == ["async-lookup/start"]
     assert summary["flow_errors"] == []
     assert summary["contact_outcomes"]["by_outcome"].get("disconnected", 0) > 0
+    hold = "action on-hold: EventHooks.CustomerHold names flow '{{contactFlows.Hold.arn}}', not in"
+    assert f"shiftsim: note: {tmp_path / 'async.json'}: {hold}" in done.stdout + done.stderr
+    assert f"  NOTE: {tmp_path / 'async.json'}: {hold}" in done.stdout  # the summary says it too
