@@ -127,14 +127,25 @@ class FlowSet:
                 continue
             where = f"flow {target['flow']}, block {target['block']} names {target['named']!r}"
             if ref.qualifier == "$LATEST":
+                fix = (f"name the alias ({alias_arn})" if _names_a_function(target["named"]) else
+                       f"map it to the alias in [function_map] ({target['named']!r} = \"{alias.name}:{alias.qualifier}\")")
                 said = (f"it calls {ref.name}'s $LATEST, never the alias {alias.qualifier} the deployment shifts: in "
                         "production its callers meet new code as soon as it is deployed, with no canary and no "
-                        f"rollback, and the verdict fails on it; name the alias ({alias_arn})")
+                        f"rollback, and the verdict fails on it; {fix}")
             else:
                 said = (f"it calls {ref.name}:{ref.qualifier}, which the deployment of alias {alias.qualifier} never "
                         "shifts: its callers are not part of the rehearsal's shift")
             found[target["flow"], target["block"]] = f"{where}: {said}"
         return found
+
+
+def _names_a_function(value: str) -> bool:
+    """Whether a block's LambdaFunctionARN is a function's name or ARN (not a placeholder or blank)."""
+    try:
+        parse_function_name(value)
+    except ArnError:
+        return False
+    return True
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*contactFlows\.([^.}]+?)\.(?:arn|id)\s*\}\}")

@@ -161,9 +161,26 @@ def validate_response(payload: bytes, validation: str) -> tuple[Any, str | None]
         return None, "STRING_MAP response is not a flat object"
     for key, item in value.items():
         if not isinstance(item, str):
-            kind = "nested object" if isinstance(item, (dict, list)) else type(item).__name__
-            return None, f"STRING_MAP value of {key!r} is a {kind}, not a string"
+            return _scalars_as_text(value)
     return value, None
+
+
+def _scalars_as_text(value: dict[str, Any]) -> tuple[Any, str | None]:
+    """A flat answer with numbers or booleans: Connect reads them as their JSON text ("true", "12.5"),
+    as a working flow that compares a returned boolean with "true" shows; objects, arrays and null are
+    not understood."""
+    flat: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, str):
+            flat[key] = item
+        elif isinstance(item, bool):
+            flat[key] = "true" if item else "false"
+        elif isinstance(item, (int, float)):
+            flat[key] = _dumps(item).decode()
+        else:
+            kind = {dict: "nested object", list: "list"}.get(type(item), "null")
+            return None, f"STRING_MAP value of {key!r} is a {kind}, not a string, number or boolean"
+    return flat, None
 
 
 def _classify(raw: RawInvocation) -> tuple[str | None, bool]:

@@ -202,6 +202,6 @@ def malformed_value(kind: str, version: str) -> Any:
     """A response Connect's STRING_MAP validation rejects (Lambda itself accepts all of these)."""
     if kind == "nested":
         return {"version": {"number": version}}
-    if kind == "non_string":
-        return {"version": int(version) if version.isdigit() else 0, "ok": True}
+    if kind == "non_string":  # numbers and booleans Connect reads as text; a list it does not
+        return {"version": [version], "ok": True}
     return {"version": version, "padding": "x" * 40_000}  # over Connect's 32 KB

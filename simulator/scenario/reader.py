@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from simulator.deployment.arn import ArnError, parse_function_name
 from simulator.deployment.clock import MAX_CONTACTS_PER_MINUTE, MAX_SCALE
 from simulator.deployment.vocabulary import (
     deployment_config_name,
@@ -420,14 +421,19 @@ def _weighted_values(s: Section | None) -> dict[str, dict[str, float]]:
 
 def _function_map(s: Section | None, functions: tuple[FunctionSpec, ...]) -> dict[str, str]:
     """`[function_map]`: each key (an ARN, a placeholder or a function name a flow names) to
-    "Name[:qualifier]" of a declared function, with a qualifier it has."""
+    "Name[:qualifier]" of a declared function, with a qualifier it has, or to its ARN."""
     if s is None:
         return {}
     qualifiers = qualifiers_of(functions)
     table = {}
     for key in list(s.data):
         value = s.string(key)
-        name, _, qualifier = value.partition(":")
+        try:
+            ref = parse_function_name(value)
+        except ArnError as error:
+            s.fail(str(error), key)
+        name, qualifier = ref.name, ref.qualifier or ""
+        value = f"{name}:{qualifier}" if qualifier else name
         if name not in qualifiers:
             s.fail(f"names function {name!r}, which [[functions]] does not declare "
                    f"(declared: {', '.join(qualifiers)})", key)

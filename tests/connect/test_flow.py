@@ -289,6 +289,13 @@ def test_a_block_naming_the_deployed_functions_code_calls_that_code_and_is_said(
         assert f"{invoked}, which the deployment of alias PROD never shifts" in said["polling", "poll"]
 
 
+def test_a_blank_arn_mapped_to_the_deployed_functions_latest_is_told_to_map_the_alias(tmp_path):
+    """An export with its ARNs scrubbed ("") mapped to the function's name: the advice is the map's."""
+    flows = load_flow(polling_flow(tmp_path, ""), functions=local_map(table={"": "StartWork"}))
+    said = flows.bypassing(DEPLOYED)["polling", "poll"]
+    assert said.endswith("""the verdict fails on it; map it to the alias in [function_map] ('' = "StartWork:PROD")""")
+
+
 def test_an_unqualified_arn_of_another_function_calls_its_latest(tmp_path):
     flows = load_flow(polling_flow(tmp_path, POLL.removesuffix(":live")), functions=local_map())
     assert flows.start.blocks["poll"].function_arn.endswith("function:PollWork:$LATEST")

@@ -84,12 +84,19 @@ def test_missing_file(tmp_path):
     ('"{{lambdaFunctions.X.arn}}" = "Nowhere:live"', "names function 'Nowhere', which [[functions]] does not declare"),
     ('"X" = "ConnectLambdaFunction:BETA"', "ConnectLambdaFunction has no qualifier 'BETA'"),
     ('"X" = 3', "must be a string"),
+    ('"X" = "arn:aws:lambda:us-east-1:123456789012:function:Nowhere:live"',
+     "names function 'Nowhere', which [[functions]] does not declare"),
+    ('"X" = "ConnectLambdaFunction:PROD:extra"', "not a Lambda function name or ARN: 'ConnectLambdaFunction:PROD:extra'"),
 ])
 def test_a_function_map_names_what_the_stack_has(table, message):
     with pytest.raises(ScenarioError, match=re.escape(message)):
         parse_scenario(f"[function_map]\n{table}\n", "s.toml")
     ok = parse_scenario('[function_map]\n"{{lambdaFunctions.X.arn}}" = "ConnectLambdaFunction:PROD"\n', "s.toml")
     assert ok.function_map == {"{{lambdaFunctions.X.arn}}": "ConnectLambdaFunction:PROD"}
+    # the ARN the start's advice names, pasted as it is
+    arn = parse_scenario('[function_map]\n"" = "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD"\n',
+                         "s.toml")
+    assert arn.function_map == {"": "ConnectLambdaFunction:PROD"}
 
 
 def test_callers_and_flow_map_tables():
