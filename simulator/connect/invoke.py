@@ -159,7 +159,7 @@ def validate_response(payload: bytes, validation: str) -> tuple[Any, str | None]
         return None, f"STRING_MAP response of {len(payload)} bytes is not under 32 KB"
     if not isinstance(value, dict):
         return None, "STRING_MAP response is not a flat object"
-    for key, item in value.items():
+    for item in value.values():
         if not isinstance(item, str):
             return _scalars_as_text(value)
     return value, None
@@ -178,7 +178,7 @@ def _scalars_as_text(value: dict[str, Any]) -> tuple[Any, str | None]:
         elif isinstance(item, (int, float)):
             flat[key] = _dumps(item).decode()
         else:
-            kind = {dict: "nested object", list: "list"}.get(type(item), "null")
+            kind = "nested object" if isinstance(item, dict) else "list" if isinstance(item, list) else "null"
             return None, f"STRING_MAP value of {key!r} is a {kind}, not a string, number or boolean"
     return flat, None
 
