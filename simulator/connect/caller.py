@@ -31,6 +31,8 @@ class CallerSpec:
     segment_attributes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     # what a bot conversation leaves in $.Lex.SessionAttributes: key -> value -> weight, drawn per conversation
     lex_session_attributes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # the numbers contacts call from ($.CustomerEndpoint.Address): pattern -> weight, each # a digit drawn per contact
+    numbers: Mapping[str, float] = field(default_factory=dict)
 
 
 class CallerModel:
@@ -55,6 +57,13 @@ class CallerModel:
     def lex_session_attributes(self) -> dict[str, str]:
         """The session attributes a bot conversation ends with, each drawn by its weights."""
         return self._drawn(self.spec.lex_session_attributes)
+
+    def number(self) -> str:
+        """The number this contact calls from: a pattern drawn by weight, each # a digit."""
+        patterns = list(self.spec.numbers)
+        pattern = patterns[0] if len(patterns) == 1 else self.rng.choices(
+            patterns, [self.spec.numbers[p] for p in patterns])[0]
+        return "".join(str(self.rng.randrange(10)) if c == "#" else c for c in pattern)
 
     def _drawn(self, table: Mapping[str, Mapping[str, float]]) -> dict[str, str]:
         drawn = {}

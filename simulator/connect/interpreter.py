@@ -216,6 +216,8 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
     told = getattr(hooks, "block_ran", None)
     if caller.spec.segment_attributes and not state.contact.segment_attributes:
         state.contact.segment_attributes = caller.segment_attributes()
+    if caller.spec.numbers:
+        state.contact.customer_address = caller.number()
     flow = flows.start
     state.entries = 1
     current: str | None = flow.start

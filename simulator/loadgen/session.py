@@ -139,7 +139,7 @@ class LoadSession:
                 log.warning("shiftsim: %s", line)
             for target in self.flows.block_targets():
                 if target["named"] != target["invokes"] and (target["flow"], target["block"]) not in bypassing:
-                    log.warning("shiftsim: flow %s, block %s names %s: it invokes %s", target["flow"],
+                    log.warning("shiftsim: flow %s, block %s names %r: it invokes %s", target["flow"],
                                 target["block"], target["named"], target["invokes"])
         self.bridge = AsyncioBridge(options.event_loop)  # the master uses it for the deployment and the UI's polling
         # Ctrl-C from here on, while the session starts too: a KeyboardInterrupt Python raises while the

@@ -375,7 +375,7 @@ def _callers(s: Section | None) -> dict[str, Any]:
     """`[callers]`: per block identifier, weighted answers (`"timeout"`: silence); the chance the
     center is open, the queue metrics, the chance a queue is full; how long a third-party call lasts,
     what an outbound call's status and a Voice ID check find; the contacts' segment attributes and what
-    their bot conversations leave in session attributes."""
+    their bot conversations leave in session attributes; the numbers they call from."""
     if s is None:
         return {}
     made: dict[str, Any] = {"in_hours": s.number("in_hours", 1.0, low=0, high=1),
@@ -395,6 +395,7 @@ def _callers(s: Section | None) -> dict[str, Any]:
         made["choices"][block] = weights
     made["segment_attributes"] = _weighted_values(s.table("segment_attributes"))
     made["lex_session_attributes"] = _weighted_values(s.table("lex_session_attributes"))
+    made["numbers"] = _caller_numbers(s)
     s.done()
     return made
 
@@ -402,21 +403,37 @@ def _callers(s: Section | None) -> dict[str, Any]:
 def _weighted_values(s: Section | None) -> dict[str, dict[str, float]]:
     """`[callers.segment_attributes]`, `[callers.lex_session_attributes]`: each key a value, or a table of
     values by weight (drawn per contact, per bot conversation)."""
-    made: dict[str, dict[str, float]] = {}
-    for key in list(s.data) if s is not None else []:
-        assert s is not None
-        if isinstance(s.data[key], str):
-            made[key] = {s.string(key): 1.0}
-            continue
-        if not isinstance(s.data[key], dict) or not s.data[key]:
-            s.fail("must be a string, or a table of values by weight", key)
-        table = s.table(key)
-        assert table is not None
-        weights = {value: float(table.number(value, low=0)) for value in list(table.data)}
-        if sum(weights.values()) <= 0:
-            table.fail("needs at least one value with a weight above 0")
-        made[key] = weights
-    return made
+    return {key: _value_or_weights(s, key) for key in list(s.data)} if s is not None else {}
+
+
+def _value_or_weights(s: Section, key: str) -> dict[str, float]:
+    """A key that is a value, or a table of values by weight: {value: weight}."""
+    if isinstance(s.data[key], str):
+        return {s.string(key): 1.0}
+    if not isinstance(s.data[key], dict) or not s.data[key]:
+        s.fail("must be a string, or a table of values by weight", key)
+    table = s.table(key)
+    assert table is not None
+    weights = {value: float(table.number(value, low=0)) for value in list(table.data)}
+    if sum(weights.values()) <= 0:
+        table.fail("needs at least one value with a weight above 0")
+    return weights
+
+
+_NUMBER_PATTERN = re.compile(r"^\+[0-9#]{2,15}$")
+
+
+def _caller_numbers(s: Section) -> dict[str, float]:
+    """`numbers`: the callers' phone numbers ($.CustomerEndpoint.Address), E.164 patterns in which each
+    `#` is a digit drawn per contact, by weight."""
+    if not s.has("numbers"):
+        return {}
+    patterns = _value_or_weights(s, "numbers")
+    for pattern in patterns:
+        if not _NUMBER_PATTERN.match(pattern):
+            s.fail(f"{pattern!r} is not a phone number in E.164 form: + and 2 to 15 digits, "
+                   "each digit or # (a digit drawn per contact), as \"+1206555####\"", "numbers")
+    return patterns
 
 
 def _function_map(s: Section | None, functions: tuple[FunctionSpec, ...]) -> dict[str, str]:

@@ -76,6 +76,20 @@ def test_segment_attributes_come_from_the_callers_drawn_per_contact_by_weight(tm
     assert references_without_data(flows, spec) == []
 
 
+def test_callers_numbers_are_drawn_per_contact_from_their_patterns(tmp_path):
+    """`[callers] numbers`: each # a digit drawn per contact, patterns by weight; without it every
+    contact calls from the same number (a function keyed on the caller's number sees one caller)."""
+    flows = load_flow(write_flow(tmp_path, "who", [
+        act("say", "MessageParticipant", {"Text": "You called from $.CustomerEndpoint.Address"}, "bye"),
+        act("bye", "DisconnectParticipant")]))
+    spec = CallerSpec(numbers={"+1206555####": 9.0, "+15555550100": 1.0})
+    heard = [run(flows, spec, seed=seed)[2].prompts[0].removeprefix("You called from ") for seed in range(400)]
+    drawn = [n for n in heard if n != "+15555550100"]
+    assert all(len(n) == 12 and n.startswith("+1206555") and n[1:].isdigit() for n in drawn)
+    assert 340 <= len(drawn) <= 400 and len(set(drawn)) >= 300  # 9 in 10 of 400 (360), 10,000 numbers to draw
+    assert {run(flows, seed=seed)[2].prompts[0] for seed in range(5)} == {"You called from +15555550100"}
+
+
 def test_a_reference_a_simulated_contact_has_no_data_for_is_said_and_takes_the_error_branch(tmp_path):
     flows = email_flow(tmp_path)
     ended, state, hooks = run(flows, CallerSpec())
