@@ -232,12 +232,14 @@ def _template_scenario(top: Section, meta: Section, aws: Section, stack: StackSo
             built.functions = tuple(
                 replace(fn, staged=replace(fn.staged, faults=read_faults(faults_section)))  # type: ignore[type-var]
                 if fn.name == deployment.function else fn for fn in built.functions)
-    elif deployment_section is not None:
-        deployment_section.fail(f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference "
-                                "to deploy")
-    elif changed:
-        top.fail(f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference to deploy the "
-                 "change to", "stack.new_code" if stack.new_code is not None else "stack.new_ref")
+    elif deployment_section is not None or changed:
+        names = ", ".join(fn.name for fn in built.functions)
+        said = (f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference to deploy"
+                f"{' the change to' if changed else ''}: give one of its functions ({names}) `AutoPublishAlias: live` "
+                "and a `DeploymentPreference` (`Type: Linear10PercentEvery1Minute`, say), as SAM's traffic shifting needs")
+        if deployment_section is not None:
+            deployment_section.fail(said)
+        top.fail(said, "stack.new_code" if stack.new_code is not None else "stack.new_ref")
     emulator_section = top.table("emulator") or Section(top.source, "emulator", {})
     load_section = top.table("load")
     load = _load(load_section, Path(top.source).parent) if load_section else LoadSpec()

@@ -231,7 +231,10 @@ def test_a_change_given_is_deployed_even_with_no_deployment_table(tmp_path, chan
     ('[stack]\ntemplate = "{seed}"\n[deployment]\nfunction = "Other"\n', "no DeploymentPreference for function 'Other'"),
     ('[stack]\nnew_code = "x"\n', "stack: missing key 'template'"),
     ('[stack]\ntemplate = "{plain}"\nnew_code = "{seed_src}"\n',
-     "stack.new_code: {plain} has no function with AutoPublishAlias and DeploymentPreference to deploy the change to"),
+     "stack.new_code: {plain} has no function with AutoPublishAlias and DeploymentPreference to deploy the change to: "
+     "give one of its functions (Plain) `AutoPublishAlias: live` and a `DeploymentPreference`"),
+    ('[stack]\ntemplate = "{plain}"\n[deployment]\nstart_after = 3\n',
+     "deployment: {plain} has no function with AutoPublishAlias and DeploymentPreference to deploy: give one"),
 ])
 def test_a_scenario_that_misuses_a_template_is_one_line(tmp_path, text, expected):
     plain = tmp_path / "plain.yaml"  # a function with no AutoPublishAlias and DeploymentPreference
