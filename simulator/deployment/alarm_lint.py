@@ -8,18 +8,18 @@ Pure: the scenario and the flows' names in, lines out (validate prints them, a r
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from simulator.deployment.alarm_inputs import metric_alarms_behind
 from simulator.deployment.plan import predefined_configs
-from simulator.deployment.vocabulary import lambda_dimension_sets
+from simulator.deployment.vocabulary import LAMBDA_METRICS, LAMBDA_METRICS_EMULATED, lambda_dimension_sets
 from simulator.scenario.day_profile import Profile
 from simulator.scenario.spec import AlarmSpec, Scenario, TrafficRouting
 
 EMPTY_PERIODS_FLAGGED = 0.25  # the share of periods without a datapoint past which missing data is said
-LAMBDA_METRICS = ("Errors", "Invocations", "Duration", "Throttles", "ConcurrentExecutions")
 
 
 @dataclass(frozen=True)
@@ -126,13 +126,11 @@ def _one(alarm: AlarmSpec, scenario: Scenario, published: set[frozenset[tuple[st
         lines.append(f"alarm {alarm.name}: namespace {alarm.namespace}: nothing the stack runs publishes there (it "
                      f"publishes {', '.join(sorted(namespaces))}): the alarm stays INSUFFICIENT_DATA; fix: watch "
                      "one of those")
-    elif alarm.namespace == "AWS/Lambda" and frozenset(alarm.dimensions.items()) not in published:
-        alias = f"{spec.function}:{spec.alias}"
-        lines.append(f"alarm {alarm.name}: dimensions {_shown(alarm.dimensions)}: Lambda publishes no metric with "
-                     "them, so the alarm stays INSUFFICIENT_DATA and never rolls back; invocations through the "
-                     f"alias are published under {_shown({'FunctionName': spec.function, 'Resource': alias})} and, "
-                     f"per version, {_shown({'FunctionName': spec.function, 'Resource': alias, 'ExecutedVersion': 'N'})}; "
-                     f"fix: Resource = {alias}")
+    elif alarm.namespace == "AWS/Lambda":
+        if alarm.metric not in LAMBDA_METRICS_EMULATED:
+            lines.append(_lambda_metric(alarm))
+        if frozenset(alarm.dimensions.items()) not in published:
+            lines.append(_lambda_dimensions(alarm, f"{spec.function}:{spec.alias}", spec.function))
     elif alarm.namespace == "AWS/Connect" and flows.names:
         expected = {"InstanceId": scenario.connect.instance_id, "MetricGroup": "ContactFlow"}
         name = alarm.dimensions.get("ContactFlowName")
@@ -152,6 +150,27 @@ def _one(alarm: AlarmSpec, scenario: Scenario, published: set[frozenset[tuple[st
                          f"and DatapointsToAlarm whose product is under {window / 60:g} min (Period 60, "
                          "DatapointsToAlarm 1)")
     return lines
+
+
+def _lambda_dimensions(alarm: AlarmSpec, alias: str, function: str) -> str:
+    """An alarm on Lambda dimensions no invocation is published under."""
+    fix = "" if alarm.dimensions.get("FunctionName") == function else f"FunctionName = {function}, "
+    return (f"alarm {alarm.name}: dimensions {_shown(alarm.dimensions)}: Lambda publishes no metric with them, so "
+            "the alarm stays INSUFFICIENT_DATA and never rolls back; invocations through the alias are published "
+            f"under {_shown({'FunctionName': function, 'Resource': alias})} and, per version, "
+            f"{_shown({'FunctionName': function, 'Resource': alias, 'ExecutedVersion': 'N'})}; fix: {fix}Resource = {alias}")
+
+
+def _lambda_metric(alarm: AlarmSpec) -> str:
+    """An alarm on a metric name Lambda never publishes, or one this rehearsal does not."""
+    if alarm.metric in LAMBDA_METRICS:
+        return (f"alarm {alarm.name}: metric {alarm.metric}: Lambda publishes it, and this rehearsal does not (it "
+                f"publishes {', '.join(LAMBDA_METRICS_EMULATED)}): the alarm stays INSUFFICIENT_DATA here and "
+                "cannot roll back, as it might in production; fix: rehearse it on AWS (--target aws), or watch "
+                "one of those")
+    close = difflib.get_close_matches(alarm.metric, LAMBDA_METRICS, n=1)
+    return (f"alarm {alarm.name}: metric {alarm.metric}: Lambda publishes no metric of that name, so the alarm stays "
+            f"INSUFFICIENT_DATA and never rolls back; fix: MetricName {close[0] if close else 'Errors'}")
 
 
 def _traffic(alarm: AlarmSpec, scenario: Scenario, calls_per_minute: float, contacts_per_minute: float,

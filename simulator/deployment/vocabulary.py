@@ -8,6 +8,16 @@ from __future__ import annotations
 from functools import cache, lru_cache
 
 TREATMENTS = ("missing", "notBreaching", "breaching", "ignore")  # a string in botocore's model, no enum
+# What Lambda publishes in AWS/Lambda (its developer guide's list of function metrics), and of those
+# what the emulator publishes: an alarm on another name stays INSUFFICIENT_DATA here
+LAMBDA_METRICS = ("Invocations", "Errors", "DeadLetterErrors", "DestinationDeliveryFailures", "Throttles",
+                  "OversizedRecordCount", "ProvisionedConcurrencyInvocations",
+                  "ProvisionedConcurrencySpilloverInvocations", "RecursiveInvocationsDropped", "Duration",
+                  "PostRuntimeExtensionsDuration", "IteratorAge", "OffsetLag", "ConcurrentExecutions",
+                  "ProvisionedConcurrentExecutions", "ProvisionedConcurrencyUtilization",
+                  "UnreservedConcurrentExecutions", "ClaimedAccountConcurrency", "AsyncEventsReceived",
+                  "AsyncEventAge", "AsyncEventsDropped")
+LAMBDA_METRICS_EMULATED = ("Invocations", "Errors", "Duration", "Throttles")
 
 
 @cache

@@ -74,6 +74,21 @@ def test_the_wrong_dimensions_are_named_with_the_ones_lambda_publishes():
     assert line.endswith("fix: Resource = ConnectLambdaFunction:PROD")
 
 
+def test_a_metric_lambda_never_publishes_or_this_rehearsal_does_not_is_named():
+    """SAM's own test template alarms on "Error" with the function's ARN as FunctionName: both are said,
+    each with its fix; a metric Lambda publishes and the emulator does not is said as not rehearsed."""
+    arn = 'dimensions = { FunctionName = "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction" }'
+    (metric, dimensions) = stack('metric = "Error"\n' + arn + "\nevaluation_periods = 1")
+    assert metric == ("alarm A: metric Error: Lambda publishes no metric of that name, so the alarm stays "
+                      "INSUFFICIENT_DATA and never rolls back; fix: MetricName Errors")
+    assert dimensions.startswith("alarm A: dimensions {FunctionName=arn:aws:lambda:")
+    assert dimensions.endswith("fix: FunctionName = ConnectLambdaFunction, Resource = ConnectLambdaFunction:PROD")
+    (line,) = stack('metric = "ConcurrentExecutions"\nstatistic = "Maximum"\n' + ALIAS + "\nevaluation_periods = 1")
+    assert line.startswith("alarm A: metric ConcurrentExecutions: Lambda publishes it, and this rehearsal does not "
+                           "(it publishes Invocations, Errors, Duration, Throttles)")
+    assert stack('metric = "Throttles"\n' + ALIAS + "\nevaluation_periods = 1") == []
+
+
 def test_a_peak_hour_threshold_at_night_is_named():
     (line, _) = lint_of(ROOT / "scenarios" / "low-traffic-canary.toml")
     assert line.startswith("alarm AliasErrorsAbovePeakBaseline: threshold 5 Errors a 60-s period: at the quietest "
