@@ -33,6 +33,8 @@ class CallerSpec:
     lex_session_attributes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     # the numbers contacts call from ($.CustomerEndpoint.Address): pattern -> weight, each # a digit drawn per contact
     numbers: Mapping[str, float] = field(default_factory=dict)
+    # the contacts' channels ($.Channel): channel -> weight, drawn per contact; none given: every contact is CHAT
+    channel: Mapping[str, float] = field(default_factory=dict)
 
 
 class CallerModel:
@@ -57,6 +59,10 @@ class CallerModel:
     def lex_session_attributes(self) -> dict[str, str]:
         """The session attributes a bot conversation ends with, each drawn by its weights."""
         return self._drawn(self.spec.lex_session_attributes)
+
+    def channel(self) -> str:
+        """This contact's channel, drawn by weight."""
+        return self._drawn({"channel": self.spec.channel})["channel"]
 
     def number(self) -> str:
         """The number this contact calls from: a pattern drawn by weight, each # a digit."""

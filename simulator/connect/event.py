@@ -29,7 +29,7 @@ class Contact:
     segment_attributes: dict[str, str] = field(default_factory=dict)  # $.SegmentAttributes: connect:Subtype, ...
 
     def contact_data(self) -> dict[str, Any]:
-        endpoint_type = "TELEPHONE_NUMBER" if self.channel == "VOICE" else "CHAT"
+        endpoint_type = _endpoint_type(self)
         return {
             "Attributes": dict(self.attributes),
             "Channel": self.channel,
@@ -44,8 +44,11 @@ class Contact:
         }
 
 
+EMAIL_ADDRESSES = ("customer@example.com", "support@example.com")  # an EMAIL contact's customer and system addresses
+
+
 def _endpoint_type(contact: Contact) -> str:
-    return "TELEPHONE_NUMBER" if contact.channel == "VOICE" else "CHAT"
+    return {"VOICE": "TELEPHONE_NUMBER", "EMAIL": "EMAIL_ADDRESS"}.get(contact.channel, "CHAT")
 
 
 # Each field of the contact data on its own, for a flow's `$.ContactId`-style references (resolving

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from simulator.connect.actions import NOTHING_FOUND, RECORDED_AND_GO_ON
 from simulator.connect.caller import TIMEOUT, CallerModel, CallerSpec
-from simulator.connect.event import SYSTEM_DATA, Contact, contact_flow_event
+from simulator.connect.event import EMAIL_ADDRESSES, SYSTEM_DATA, Contact, contact_flow_event
 from simulator.connect.flow import Action, Flow, FlowSet, loads_result
 from simulator.connect.function_map import UnmappedFunction
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome
@@ -143,14 +143,21 @@ def references_without_data(flows: FlowSet, callers: CallerSpec) -> list[str]:
                     what = "a simulated caller's bot conversation gives its intent and session attributes only"
                 elif head not in _FLOW_DATA and head not in SYSTEM_DATA and head != _STORED_INPUT:
                     what = f"a simulated contact has no {head} data (Connect's, not modelled)"
+                elif head == "Channel" and not callers.channel:
+                    what = _EVERY_CONTACT_CHAT
                 else:
                     continue
                 references, blocks = found.setdefault((flow.name, what), ({}, {}))
                 references[reference] = blocks[action.identifier] = None
     return [f"flow {flow}: {', '.join(references)}: {what}: read by {'block' if len(blocks) == 1 else 'blocks'} "
-            f"{', '.join(blocks)}, which {'has' if len(blocks) == 1 else 'have'} no value for it in the rehearsal "
-            "(the summary counts the error branches taken on it)"
+            f"{', '.join(blocks)}, which "
+            + ("read CHAT for every contact" if what == _EVERY_CONTACT_CHAT else
+               f"{'has' if len(blocks) == 1 else 'have'} no value for it in the rehearsal (the summary counts the "
+               "error branches taken on it)")
             for (flow, what), (references, blocks) in found.items()]
+
+
+_EVERY_CONTACT_CHAT = "every simulated contact is a CHAT contact (give the channels in [callers] channel)"
 
 
 def _walk(node: Any, parts: Sequence[str], original: str) -> Any:
@@ -216,7 +223,11 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
     told = getattr(hooks, "block_ran", None)
     if caller.spec.segment_attributes and not state.contact.segment_attributes:
         state.contact.segment_attributes = caller.segment_attributes()
-    if caller.spec.numbers:
+    if caller.spec.channel:
+        state.contact.channel = caller.channel()
+        if state.contact.channel == "EMAIL":
+            state.contact.customer_address, state.contact.system_address = EMAIL_ADDRESSES
+    if caller.spec.numbers and state.contact.channel != "EMAIL":
         state.contact.customer_address = caller.number()
     flow = flows.start
     state.entries = 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 
+CHANNELS = ("VOICE", "CHAT", "TASK", "EMAIL")  # a contact's, as Connect's API names them
 TREATMENTS = ("missing", "notBreaching", "breaching", "ignore")  # a string in botocore's model, no enum
 # What Lambda publishes in AWS/Lambda (its developer guide's list of function metrics), and of those
 # what the emulator publishes: an alarm on another name stays INSUFFICIENT_DATA here

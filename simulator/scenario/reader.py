@@ -19,9 +19,7 @@ from typing import Any
 
 from simulator.deployment.arn import ArnError, parse_function_name
 from simulator.deployment.clock import MAX_CONTACTS_PER_MINUTE, MAX_SCALE
-from simulator.deployment.vocabulary import (
-    deployment_config_name,
-)
+from simulator.deployment.vocabulary import CHANNELS, deployment_config_name
 from simulator.scenario.alarm_tables import read_alarm
 from simulator.scenario.durations import DistributionError, parse_spec
 from simulator.scenario.function_tables import read_faults, read_function
@@ -377,7 +375,7 @@ def _callers(s: Section | None) -> dict[str, Any]:
     """`[callers]`: per block identifier, weighted answers (`"timeout"`: silence); the chance the
     center is open, the queue metrics, the chance a queue is full; how long a third-party call lasts,
     what an outbound call's status and a Voice ID check find; the contacts' segment attributes and what
-    their bot conversations leave in session attributes; the numbers they call from."""
+    their bot conversations leave in session attributes; the numbers they call from, and their channels."""
     if s is None:
         return {}
     made: dict[str, Any] = {"in_hours": s.number("in_hours", 1.0, low=0, high=1),
@@ -398,6 +396,10 @@ def _callers(s: Section | None) -> dict[str, Any]:
     made["segment_attributes"] = _weighted_values(s.table("segment_attributes"))
     made["lex_session_attributes"] = _weighted_values(s.table("lex_session_attributes"))
     made["numbers"] = _caller_numbers(s)
+    made["channel"] = _value_or_weights(s, "channel") if s.has("channel") else {}
+    for channel in made["channel"]:
+        if channel not in CHANNELS:
+            s.fail(f"{channel!r} is not a channel of Connect's ({', '.join(CHANNELS)})", "channel")
     s.done()
     return made
 

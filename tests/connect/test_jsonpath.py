@@ -90,6 +90,36 @@ def test_callers_numbers_are_drawn_per_contact_from_their_patterns(tmp_path):
     assert {run(flows, seed=seed)[2].prompts[0] for seed in range(5)} == {"You called from +15555550100"}
 
 
+def test_callers_channels_are_drawn_per_contact_with_their_endpoints(tmp_path):
+    """`[callers] channel`: a flow's branch on $.Channel follows the drawn channel, and the Lambda event's
+    endpoints are the channel's (a phone number for VOICE, an address for EMAIL); without it every
+    contact is CHAT, which a flow reading $.Channel is told at start."""
+    flows = load_flow(write_flow(tmp_path, "channel", [
+        act("which", "Compare", {"ComparisonValue": "$.Channel"}, None, {"NoMatchingCondition": "other"},
+            [("Equals", "VOICE", "voice"), ("Equals", "EMAIL", "email")]),
+        act("voice", "MessageParticipant", {"Text": "Voice from $.CustomerEndpoint.Address"}, "bye"),
+        act("email", "MessageParticipant", {"Text": "Email from $.CustomerEndpoint.Address"}, "bye"),
+        act("other", "MessageParticipant", {"Text": "Other"}, "bye"),
+        act("bye", "DisconnectParticipant")]))
+    spec = CallerSpec(channel={"VOICE": 3.0, "EMAIL": 1.0}, numbers={"+1206555####": 1.0})
+    heard, events = [], []
+    for seed in range(400):
+        _, state, hooks = run(flows, spec, seed=seed)
+        heard.append(hooks.prompts[0])
+        events.append(state.contact.contact_data())
+    voice = [h for h in heard if h.startswith("Voice from +1206555")]
+    assert heard.count("Email from customer@example.com") + len(voice) == 400
+    assert 255 <= len(voice) <= 345  # 3 in 4 of 400: 300, and beyond 45 either way has a chance under 0.1 %
+    assert {(e["Channel"], e["CustomerEndpoint"]["Type"], e["SystemEndpoint"]["Type"]) for e in events} == {
+        ("VOICE", "TELEPHONE_NUMBER", "TELEPHONE_NUMBER"), ("EMAIL", "EMAIL_ADDRESS", "EMAIL_ADDRESS")}
+    assert references_without_data(flows, spec) == []
+    # without it a contact keeps the channel and number it was made with (a rehearsal makes CHAT contacts)
+    assert {run(flows, seed=seed)[2].prompts[0] for seed in range(5)} == {"Voice from +15555550100"}
+    assert references_without_data(flows, CallerSpec()) == [
+        "flow channel: $.Channel: every simulated contact is a CHAT contact (give the channels in [callers] channel): "
+        "read by block which, which read CHAT for every contact"]
+
+
 def test_a_reference_a_simulated_contact_has_no_data_for_is_said_and_takes_the_error_branch(tmp_path):
     flows = email_flow(tmp_path)
     ended, state, hooks = run(flows, CallerSpec())

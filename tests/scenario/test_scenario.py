@@ -116,6 +116,9 @@ toolResult = { COMPLETE = 1, ESCALATION = 1 }
 [callers.numbers]
 "+1206555####" = 9
 "+15555550100" = 1
+[callers.channel]
+VOICE = 4
+CHAT = 1
 [flow_map]
 "arn:aws:connect:eu-west-2:999999999999:instance/a/contact-flow/f1" = "Main menu"
 """, "s.toml")
@@ -126,7 +129,8 @@ toolResult = { COMPLETE = 1, ESCALATION = 1 }
                                 "segment_attributes": {"connect:Subtype": {"connect:Email": 1.0},
                                                        "connect:EmailSubject": {"Credit Card statement": 3.0, "Hello": 1.0}},
                                 "lex_session_attributes": {"toolResult": {"COMPLETE": 1.0, "ESCALATION": 1.0}},
-                                "numbers": {"+1206555####": 9.0, "+15555550100": 1.0}}
+                                "numbers": {"+1206555####": 9.0, "+15555550100": 1.0},
+                                "channel": {"VOICE": 4.0, "CHAT": 1.0}}
     assert scenario.flow_map == {"arn:aws:connect:eu-west-2:999999999999:instance/a/contact-flow/f1": "Main menu"}
     for bad, message in [("[callers]\nin_hours = 2\n", "callers.in_hours: must be between 0 and 1"),
                          ("[callers]\nmood = 1\n", "callers: unknown key(s): mood"),
@@ -140,6 +144,8 @@ toolResult = { COMPLETE = 1, ESCALATION = 1 }
                           "callers.numbers: '555-0100' is not a phone number in E.164 form: + and 2 to 15 digits"),
                          ("[callers]\nnumbers = 15555550100\n",
                           "callers.numbers: must be a string, or a table of values by weight"),
+                         ('[callers]\nchannel = "PHONE"\n',
+                          "callers.channel: 'PHONE' is not a channel of Connect's (VOICE, CHAT, TASK, EMAIL)"),
                          ("[flow_map]\nx = 1\n", "flow_map.x: must be a string")]:
         with pytest.raises(ScenarioError, match=re.escape(message)):
             parse_scenario(bad, "s.toml")
