@@ -19,11 +19,10 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from simulator.scenario.intrinsics import TemplateError
-from simulator.scenario.spec import CodeSpec, node_binary
+from simulator.scenario.spec import node_binary
 
 REQUIREMENTS = "requirements.txt"
 INSTALL_TIMEOUT_S = 600.0
@@ -58,7 +57,7 @@ def dependencies_of(code_folder: str | Path) -> Path | None:
     try:
         work.rename(built)
     except OSError:  # another rehearsal built the same requirements meanwhile: theirs is as good
-        _remove(work)
+        remove(work)
     return built
 
 
@@ -69,16 +68,8 @@ def _pip_problem(stderr: str) -> str:
     return (named or errors or stderr.strip().splitlines() or ["pip failed"])[-1]
 
 
-def _remove(folder: Path) -> None:
+def remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def with_dependencies(code: CodeSpec) -> CodeSpec:
-    """The code with its dependencies installed, as `sam build` would."""
-    if not code.runs_here:
-        return code
-    installed = node_build(code.path, code.runtime) if code.node else dependencies_of(code.path)
-    return replace(code, dependencies=str(installed)) if installed is not None else code
 
 
 PACKAGE = "package.json"
@@ -89,7 +80,7 @@ _SOURCES = (".js", ".mjs", ".cjs")
 _MAX_SOURCE_FILES = 5000
 
 
-def _code_files(folder: Path) -> list[Path]:
+def code_files(folder: Path) -> list[Path]:
     """The code's files, its own node_modules left out, in a stable order."""
     files: list[Path] = []
     for root, dirs, names in os.walk(folder):
@@ -120,7 +111,7 @@ def node_build(code_folder: str | Path, runtime: str = "nodejs20.x") -> Path | N
     package.json names, with the SDK the runtime would provide), built now if it is not yet; None
     when the folder runs as it is (nothing to install, or its node_modules already there)."""
     folder = Path(code_folder)
-    files = _code_files(folder)
+    files = code_files(folder)
     manifest = folder / PACKAGE
     listed = _listed(manifest) if manifest.is_file() else set()
     imported: set[str] = set()
@@ -150,18 +141,18 @@ def node_build(code_folder: str | Path, runtime: str = "nodejs20.x") -> Path | N
         steps.append(["install", "--no-save", "--no-package-lock",
                       *[f"{name}@{2 if name == 'aws-sdk' else 3}" for name in provided]])
     for step in steps:
-        _npm(step, task, manifest if listed else folder, work)
+        npm_install(step, task, manifest if listed else folder, work)
     try:
         work.rename(built)
     except OSError:  # another rehearsal built the same code meanwhile: theirs is as good
-        _remove(work)
+        remove(work)
     return built / "task"
 
 
-def _npm(arguments: list[str], task: Path, what: Path, work: Path) -> None:
+def npm_install(arguments: list[str], task: Path, what: Path, work: Path) -> None:
     npm = shutil.which("npm")
     if npm is None:
-        _remove(work)
+        remove(work)
         raise TemplateError(f"{what}: npm is needed to install the Node.js dependencies, and this machine has none")
     _install([npm, *arguments, "--no-audit", "--no-fund", "--loglevel=error"], task, what, work, "npm", _npm_problem)
 
@@ -174,10 +165,10 @@ def _install(command: list[str], cwd: Path, what: Path, work: Path, tool: str,
         done = subprocess.run(command, cwd=str(cwd), capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S,
                               check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        _remove(work)
+        remove(work)
         raise TemplateError(f"{what}: the dependencies could not be installed: {exc}") from None
     if done.returncode != 0:
-        _remove(work)
+        remove(work)
         raise TemplateError(f"{what}: {tool} could not install the dependencies: {problem(done.stderr)}")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.deployment.arn import ALIAS_NAME, VERSION
-from simulator.scenario.dependencies import with_dependencies
+from simulator.scenario.build import with_dependencies
 from simulator.scenario.intrinsics import TemplateError
 from simulator.scenario.section import Section, string_table
 from simulator.scenario.spec import (

@@ -40,7 +40,7 @@ def _python(code: CodeSpec) -> str | None:
 def _node(code: CodeSpec) -> str | None:
     folder, _, tail = code.handler.rpartition("/")
     module, _, name = tail.partition(".")
-    root = Path(code.path)
+    root = Path(code.dependencies or code.path)  # the build folder `sam build` made (a bundle, say), where it made one
     base = root / folder / module if folder else root / module
     file = next((base.with_suffix(s) for s in (".js", ".mjs", ".cjs") if base.with_suffix(s).is_file()), None)
     if not name or file is None:

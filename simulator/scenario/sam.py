@@ -25,7 +25,8 @@ from typing import Any
 from simulator.deployment.composite_rule import RuleError, parse_rule
 from simulator.deployment.vocabulary import PREFIX as CONFIG_PREFIX
 from simulator.deployment.vocabulary import deployment_config_name
-from simulator.scenario.dependencies import node_version, with_dependencies
+from simulator.scenario.build import with_dependencies
+from simulator.scenario.dependencies import node_version
 from simulator.scenario.intrinsics import Resolver, TemplateError
 from simulator.scenario.new_code import code_at_ref
 from simulator.scenario.spec import (
@@ -328,6 +329,8 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
     stack = _Stack(cfn, region, account, where.stem, dict(parameters or {}), where)
     try:
         return _read_stack(stack, where, local, new_code, new_ref, deploy_function, flow)
+    except TemplateError:
+        raise  # already one line naming its place (a code folder, a build)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
         # a property of a type or value no deployment would take: CloudFormation refuses such a stack
         where_in = f" (in Resources.{stack.current})" if stack.current else ""
@@ -456,7 +459,8 @@ def _function(stack: _Stack, name: str, local: dict[str, Path], notes: list[str]
                      "handler answers {\"version\": N}")
         code = CodeSpec(path="", handler=handler, runtime=runtime)
     else:
-        code = with_dependencies(CodeSpec(path=str(folder), handler=handler, runtime=runtime, environment=environment))
+        code = with_dependencies(CodeSpec(path=str(folder), handler=handler, runtime=runtime, environment=environment,
+                                          esbuild=_esbuild_properties(stack, name, runtime, notes)))
         if not code.runs_here:
             notes.append(f"{name}: runtime {runtime} does not run here; a stand-in handler answers "
                          "{\"version\": N}")
@@ -476,6 +480,22 @@ def _function(stack: _Stack, name: str, local: dict[str, Path], notes: list[str]
                         memory=int(props.get("MemorySize", 128)),
                         reserved_concurrency=int(reserved) if reserved is not None else None,
                         versions=(version,), staged=version)
+
+
+def _esbuild_properties(stack: _Stack, name: str, runtime: str, notes: list[str]) -> str:
+    """A function's BuildProperties as JSON text where its Metadata's BuildMethod is esbuild; a build
+    method shiftsim does not run (a Makefile, say) is said, and the folder runs as it is."""
+    metadata = stack.resources[name].get("Metadata") or {}
+    method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+    if method == "esbuild":
+        properties = stack.resolver.value(metadata.get("BuildProperties") or {})
+        if not isinstance(properties, dict):
+            raise TemplateError(f"{stack.where}: Resources.{name}.Metadata.BuildProperties: must be a mapping")
+        return json.dumps(properties, sort_keys=True)
+    if method is not None and method != runtime:
+        notes.append(f"{name}: BuildMethod {method} builds it for `sam build`, which shiftsim does not run: its "
+                     "folder runs as it is")
+    return ""
 
 
 _inline_folders: dict[tuple[str, str], Path] = {}  # (source's hash, runtime) -> this process's folder
@@ -498,7 +518,7 @@ def _with_new_code(spec: FunctionSpec, folder: Path) -> FunctionSpec:
     current = spec.versions[0].code
     assert current is not None
     code = with_dependencies(CodeSpec(path=str(folder), handler=current.handler, runtime=current.runtime,
-                                      environment=current.environment))
+                                      environment=current.environment, esbuild=current.esbuild))
     staged = VersionSpec(handler=current.handler, description=f"new code from {folder}", code=code)
     return FunctionSpec(**{**spec.__dict__, "staged": staged})
 

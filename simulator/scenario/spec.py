@@ -76,6 +76,8 @@ class CodeSpec:
     # What `sam build` made of it, if anything: Python, the folder its requirements.txt was installed
     # into; Node.js, the build folder (its code and the node_modules its package.json names).
     dependencies: str = ""
+    # SAM's esbuild build (Metadata BuildMethod esbuild): the template's BuildProperties as JSON text
+    esbuild: str = ""
 
     @property
     def node(self) -> bool:

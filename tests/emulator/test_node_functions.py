@@ -11,6 +11,7 @@ import base64
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,6 +174,50 @@ def test_package_json_dependencies_are_installed_as_sam_build_does(lam):
     assert node_build(CODE / "deps") == built  # once per content
 
 
+def test_a_typescript_function_sam_bundles_with_esbuild_runs_as_its_bundle():
+    """SAM's TypeScript template (Metadata BuildMethod esbuild, EntryPoints app.ts): bundled as `sam
+    build` bundles it (aws-lambda-builders, the package.json's esbuild), its dependency inside the
+    bundle, the AWS SDK it leaves External provided beside it as the runtime provides it."""
+    from simulator.scenario.reader import load_scenario
+    from simulator.scenario.spec import StackSource
+
+    scenario = load_scenario(None, StackSource(str(CODE / "typescript" / "template.yaml")))
+    (typed,) = scenario.functions
+    code = typed.versions[0].code
+    assert json.loads(code.esbuild)["EntryPoints"] == ["app.ts"]
+    bundle = (Path(code.dependencies) / "app.js").read_text()
+    assert "interface" not in bundle and "is-number" in bundle  # TypeScript gone, the dependency inside
+    assert not (CODE / "typescript" / "node_modules").exists()  # the user's folder as it was
+    emulator = RunningEmulator(scenario)
+    try:
+        out = emulator.boto3().invoke(FunctionName="Typed", Payload=json.dumps(
+            {"Details": {"ContactData": {"ContactId": "c"}, "Parameters": {"value": "42"}}}))
+        assert out.get("FunctionError") is None
+        assert json.loads(out["Payload"].read()) == {"version": "1", "numeric": "true", "region": "us-east-1"}
+    finally:
+        emulator.close()
+
+
+@pytest.mark.parametrize("change, said", [
+    ("EntryPoints: [app.ts]", "failed: Unexpected end of file at app.ts:2:0"),  # esbuild's error, where it is
+    ("Minify: true", "BuildMethod esbuild needs BuildProperties EntryPoints"),
+])
+def test_a_typescript_build_that_fails_is_one_line(tmp_path, change, said):
+    folder = tmp_path / "fn"
+    folder.mkdir()
+    (folder / "app.ts").write_text("export const handler = async (event: any) => { return {version: '1' };\n")
+    (folder / "package.json").write_text('{"name": "f", "version": "1.0.0", "devDependencies": {"esbuild": "^0.19.0"}}')
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: fn, Handler: app.handler, Runtime: nodejs20.x}\n"
+        f"    Metadata:\n      BuildMethod: esbuild\n      BuildProperties: {{{change}}}\n")
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", "--template", str(tmp_path / "template.yaml")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert str(folder) in line and said in line and "Traceback" not in line
+
+
 def test_a_dependency_npm_cannot_install_is_one_line(tmp_path):
     (tmp_path / "package.json").write_text('{"dependencies": {"no-such-package-shiftsim-test": "1.0.0"}}')
     (tmp_path / "index.js").write_text("exports.handler = async () => ({});\n")
@@ -207,10 +252,10 @@ def test_a_nodejs_sam_project_rehearses_end_to_end(tmp_path):
     assert set(np.unique(record.text("reason")[record.text("version") == "2"])) == {"function_error"}
 
 
-@pytest.mark.parametrize("answer, status", [("String(7)", "Succeeded"), ("7", "Failed")])
+@pytest.mark.parametrize("answer, status", [("String(7)", "Succeeded"), ("7", "Succeeded"), ("{points: 7}", "Failed")])
 def test_a_nodejs_pretraffic_hook_decides_the_deployment(tmp_path, answer, status):
-    """The hook's own check: an answer Connect would refuse (a number in the map) fails the
-    deployment before any traffic reaches the new version."""
+    """The hook's own check: an answer Connect would refuse (an object in the map) fails the
+    deployment before any traffic reaches the new version; a number Connect reads as its text."""
     import asyncio
 
     from simulator.scenario.reader import load_scenario

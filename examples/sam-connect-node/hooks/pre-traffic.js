@@ -1,5 +1,6 @@
 // The deployment's PreTraffic hook: before any caller reaches the new version, call it with a test
-// contact and report to CodeDeploy whether its answer is one Connect accepts (a flat map of strings).
+// contact and report to CodeDeploy whether its answer is one Connect accepts (a flat map: strings,
+// numbers or booleans; an object, a list or null is not understood).
 // The AWS SDK for JavaScript v3 is the one Lambda's Node.js runtime provides.
 const { LambdaClient, InvokeCommand } = require("@aws-sdk/client-lambda");
 const { CodeDeployClient, PutLifecycleEventHookExecutionStatusCommand } = require("@aws-sdk/client-codedeploy");
@@ -28,7 +29,7 @@ exports.handler = async (event) => {
       Payload: Buffer.from(JSON.stringify(testContact)),
     }));
     const body = JSON.parse(Buffer.from(answer.Payload).toString("utf8"));
-    if (answer.FunctionError || Object.values(body).some((v) => typeof v !== "string")) {
+    if (answer.FunctionError || Object.values(body).some((v) => v === null || typeof v === "object")) {
       console.error("the new version's answer is not one Connect accepts:", JSON.stringify(body));
       status = "Failed";
     }
