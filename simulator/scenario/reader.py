@@ -235,6 +235,10 @@ def _template_scenario(top: Section, meta: Section, aws: Section, stack: StackSo
         said = (f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference to deploy"
                 f"{' the change to' if changed else ''}: give one of its functions ({names}) `AutoPublishAlias: live` "
                 "and a `DeploymentPreference` (`Type: Linear10PercentEvery1Minute`, say), as SAM's traffic shifting needs")
+        if built.disabled:
+            said = (f"the DeploymentPreference of {', '.join(built.disabled)} says Enabled: false, so "
+                    "SAM deploys it with no traffic shifting and nothing to rehearse; enable it (its value, or the "
+                    "parameter it names: [stack.parameters] or --parameter)")
         if deployment_section is not None:
             deployment_section.fail(said)
         top.fail(said, "stack.new_code" if stack.new_code is not None else "stack.new_ref")

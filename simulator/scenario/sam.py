@@ -76,6 +76,7 @@ class TemplateStack:
     event_sources: tuple[EventSourceSpec, ...] = ()
     unfaithful: tuple[str, ...] = ()  # notes that touch the verdict
     resources: tuple[ResourceSpec, ...] = ()
+    disabled: tuple[str, ...] = ()  # functions whose DeploymentPreference says Enabled: false
 
 
 MAX_TEMPLATE_NODES = 200_000  # a template's values once its YAML aliases are expanded (a large one has thousands)
@@ -188,11 +189,32 @@ def transform(template: dict[str, Any], region: str, account: str, parameters: d
 
 
 def cloudformation(path: Path, region: str, account: str,
-                   parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Path]]:
-    """The template as CloudFormation (SAM's transform applied), and each function's code folder."""
+                   parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Path], tuple[str, ...]]:
+    """The template as CloudFormation (SAM's transform applied), each function's code folder, and the
+    functions whose DeploymentPreference is disabled (SAM makes no deployment group for them)."""
     template = read_template(path)
     local = _local_code(template, path.parent, path)
-    return transform(template, region, account, dict(parameters), path), local
+    disabled = _disabled_preferences(template, parameters)
+    return transform(template, region, account, dict(parameters), path), local, disabled
+
+
+def _disabled_preferences(template: dict[str, Any], parameters: dict[str, Any]) -> tuple[str, ...]:
+    """The functions whose DeploymentPreference (its own, or the Globals') says `Enabled: false`, as a
+    value or a parameter's (SAM's per-stage switch)."""
+    shared = ((template.get("Globals") or {}).get("Function") or {}).get("DeploymentPreference") or {}
+    declared = template.get("Parameters") or {}
+    disabled = []
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        preference = {**shared, **((resource.get("Properties") or {}).get("DeploymentPreference") or {})}
+        enabled = preference.get("Enabled", True)
+        if isinstance(enabled, dict) and set(enabled) == {"Ref"}:
+            ref = enabled["Ref"]
+            enabled = parameters.get(ref, (declared.get(ref) or {}).get("Default", True))
+        if preference and str(enabled).lower() == "false":
+            disabled.append(name)
+    return tuple(disabled)
 
 
 class _Stack:
@@ -325,10 +347,10 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
     repository holding the deployed function's code): what the deployment publishes as the new
     version (the user's change); without either, the template's own code again."""
     where = Path(path)
-    cfn, local = cloudformation(where, region, account, parameters or {})
+    cfn, local, disabled = cloudformation(where, region, account, parameters or {})
     stack = _Stack(cfn, region, account, where.stem, dict(parameters or {}), where)
     try:
-        return _read_stack(stack, where, local, new_code, new_ref, deploy_function, flow)
+        return replace(_read_stack(stack, where, local, new_code, new_ref, deploy_function, flow), disabled=disabled)
     except TemplateError:
         raise  # already one line naming its place (a code folder, a build)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:

@@ -235,13 +235,22 @@ def test_a_change_given_is_deployed_even_with_no_deployment_table(tmp_path, chan
      "give one of its functions (Plain) `AutoPublishAlias: live` and a `DeploymentPreference`"),
     ('[stack]\ntemplate = "{plain}"\n[deployment]\nstart_after = 3\n',
      "deployment: {plain} has no function with AutoPublishAlias and DeploymentPreference to deploy: give one"),
+    ('[stack]\ntemplate = "{disabled}"\nnew_code = "{seed_src}"\n',  # SAM's per-stage switch, as its own test has it
+     "stack.new_code: the DeploymentPreference of Switched says Enabled: false, so SAM deploys it with no traffic "
+     "shifting and nothing to rehearse; enable it (its value, or the parameter it names"),
 ])
 def test_a_scenario_that_misuses_a_template_is_one_line(tmp_path, text, expected):
     plain = tmp_path / "plain.yaml"  # a function with no AutoPublishAlias and DeploymentPreference
     plain.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Plain:\n    Type: AWS::Serverless::Function\n"
                      "    Properties:\n      Runtime: python3.11\n      Handler: app.handler\n"
                      "      InlineCode: \"def handler(event, context):\\n    return {}\\n\"\n")
-    where = {"seed": SEED, "plain": plain, "seed_src": SEED.parent / "src"}
+    disabled = tmp_path / "disabled.yaml"
+    disabled.write_text("Transform: AWS::Serverless-2016-10-31\nParameters:\n  Shift:\n    Type: String\n"
+                        "    Default: 'false'\nResources:\n  Switched:\n    Type: AWS::Serverless::Function\n"
+                        "    Properties:\n      Runtime: python3.11\n      Handler: index.handler\n"
+                        "      InlineCode: \"def handler(event, context):\\n    return {}\\n\"\n"
+                        "      AutoPublishAlias: live\n      DeploymentPreference: {Type: AllAtOnce, Enabled: !Ref Shift}\n")
+    where = {"seed": SEED, "plain": plain, "seed_src": SEED.parent / "src", "disabled": disabled}
     with pytest.raises(ScenarioError) as info:
         parse_scenario(text.format(**where), str(tmp_path / "s.toml"))
     assert expected.format(**where) in str(info.value) and "\n" not in str(info.value)
