@@ -228,6 +228,12 @@ def analyse(record: Record, window: float | None = None,
             "invocations": int(mine.sum()), "errors": int(errors.sum()),
             "error_rate": round(float(errors.sum() / mine.sum()), 4) if mine.any() else 0.0,
             "errors_by_reason": by_reason, "latency_ms": percentiles(latency_ms[mine])}
+        if deployment and version == current:  # what production's version did before anything shifted
+            before = mine & (t < 0)
+            failed = before & ~ok & (injected == "")
+            per_version[version]["before_deployment"] = {
+                "invocations": int(before.sum()), "natural_errors": int(failed.sum()),
+                "reasons": {r: int((failed & (reasons == r)).sum()) for r in sorted(set(reasons[failed]))}}
     unserved = versions == ""
     if unserved.any():
         unserved_by_reason = {r: int((unserved & (reasons == r)).sum()) for r in sorted(set(reasons[unserved]))}

@@ -211,8 +211,13 @@ def _default_gate(summary: dict[str, Any], check: Any) -> None:
               f"{100 * worse_by:+.2f} points, p = {p:.3g}", not (p < DEFAULT_WORSE_P and worse_by >= DEFAULT_WORSE_BY))
 
 
+PRODUCTION_BROKEN_SHARE = 0.5  # production's version failing this share of its calls before the shift: not production
+PRODUCTION_BROKEN_MIN_CALLS = 20
+
+
 def unfaithful_by_record(summary: dict[str, Any]) -> list[str]:
-    """What the record shows the rehearsal could not rehearse: code that did not load, alarms already
+    """What the record shows the rehearsal could not rehearse: code that did not load, production's
+    version failing most of its calls before anything shifted (errors not injected), alarms already
     in ALARM when the deployment began (CodeDeploy stops it before any traffic shifts)."""
     found = []
     for version, stats in (summary.get("versions") or {}).items():
@@ -222,6 +227,16 @@ def unfaithful_by_record(summary: dict[str, Any]) -> list[str]:
             found.append(f"version {version}'s code did not load ({reason}, {count} invocations): a dependency "
                          "missing (requirements.txt) or a wrong Handler")
     d = summary.get("deployment") or {}
+    current = (summary.get("versions") or {}).get(d.get("current_version") or "", {})
+    early = current.get("before_deployment") or {}
+    if early.get("invocations", 0) >= PRODUCTION_BROKEN_MIN_CALLS and \
+            early["natural_errors"] >= PRODUCTION_BROKEN_SHARE * early["invocations"]:
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(early["reasons"].items(), key=lambda rn: -rn[1]))
+        found.append(f"version {d['current_version']}, the one production runs, failed {early['natural_errors']} of "
+                     f"its {early['invocations']} calls before the deployment started ({reasons}): production's "
+                     "version does not work here, so the rehearsal is not production (a setting, a secret, a "
+                     "service or data it needs); make it work first ([environment], [[tables]], a stand-in), "
+                     "then judge the change")
     before = sorted({a["alarm"] for a in d.get("alarm_transitions", []) if a["t"] <= 0})
     in_alarm = [name for name in before if _state_at(d, name, 0.0) == "ALARM"]
     if in_alarm and d.get("deployment_id"):

@@ -25,7 +25,7 @@ T0 = 1_700_000_000.0
 
 def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_before=False,
           reason="function_error", late_share=0.0, lag=2.0, n=4000, seed=3, new_slower_s=0.0, run_info=None,
-          qualifier="PROD"):
+          qualifier="PROD", old_injected=False):
     """An all-at-once-like deployment from T0 to T0+240 with half the traffic on version 2 from T0;
     each version fails the given share of its calls (seeded), `late_share` of contacts start late."""
     rng = random.Random(seed)
@@ -50,7 +50,8 @@ def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_bef
         late = int(rng.random() < late_share)
         start = t + (lag if late else 0.0)
         rows.append((t, start, start + 0.01 + (new_slower_s if version == "2" else 0.0), t, f"c{i // 4}", i % 4 + 1, "invoke-alias",
-                     qualifier(i) if callable(qualifier) else qualifier, version, "Error" if failed else "Success", reason if failed else "", 0, 200, "", late, "local"))
+                     qualifier(i) if callable(qualifier) else qualifier, version, "Error" if failed else "Success", reason if failed else "", 0, 200,
+                     "error" if failed and old_injected and version == "1" else "", late, "local"))
         if i % 4 == 3:
             ends.append({"contact": f"c{i // 4}", "t": t, "outcome": "disconnected", "last": ["flow", "bye"],
                          "flow_errors": [], "met": {"": [version]}, "late": bool(late), "lag_s": lag if late else 0.0})
@@ -103,6 +104,25 @@ def test_code_that_did_not_load_fails_the_verdict_with_the_reason(tmp_path, reas
     summary, verdict, checks = judged(tmp_path, {"max_error_rate": 1.0}, new_fails=1.0, reason=reason)
     assert not verdict["passed"] and not verdict["implicit"]
     assert any(f"version 2's code did not load ({reason}" in name for name in checks)
+
+
+@pytest.mark.parametrize("old_fails, injected, unfaithful", [
+    (1.0, False, True),   # production's version broken here: a setting, a secret, a service it needs
+    (0.3, False, False),  # failing some calls: the default gate's business, not the rehearsal's
+    (1.0, True, False),   # failing on purpose: the scenario injects it
+])
+def test_productions_version_failing_before_the_deployment_makes_the_rehearsal_unfaithful(tmp_path, old_fails,
+                                                                                          injected, unfaithful):
+    """A handler that cannot reach what it needs fails as version 1 before anything shifts; a scenario
+    that expects the rollback would pass on it, judging nothing of the change."""
+    summary, verdict, checks = judged(tmp_path, {"outcome": "stopped"}, status="Stopped", old_fails=old_fails,
+                                      new_fails=old_fails, old_injected=injected)
+    said = [name for name in checks if "the one production runs" in name]
+    assert bool(said) == unfaithful and verdict["passed"] != unfaithful
+    if unfaithful:
+        assert said[0].startswith("rehearsed faithfully: version 1, the one production runs, failed 400 of its 400 "
+                                  "calls before the deployment started (function_error 400): production's version "
+                                  "does not work here")
 
 
 def test_counts_of_contacts_are_written_with_their_thousands(tmp_path):
