@@ -68,6 +68,13 @@ def test_shipped_scenarios(tmp_path, name, outcome):
         states = {a["state"] for a in summary["deployment"]["alarm_transitions"]}
         assert states == {"INSUFFICIENT_DATA"}  # the alarm never saw a datapoint
         assert summary["versions"]["2"]["errors"] > 0
+    if name in ("linear-rollback", "wrong-alarm-dimensions"):  # what the failed calls said, with how often
+        said = summary["versions"]["2"]["errors_said"]
+        assert said[0][0] == "function_error: InjectedFault: shiftsim injected an error into version 2"
+        assert said[0][1] == summary["versions"]["2"]["errors_by_reason"]["function_error"]["injected"]
+        assert (f"    what they said: function_error: InjectedFault: shiftsim injected an error into version 2 "
+                f"({said[0][1]:,})") in done.stdout
+        assert "errors_said" not in summary["versions"]["1"]
     if name == "all-at-once-breaks":
         assert summary["deployment"]["alarm_fired_at"] > summary["deployment"]["ended_at"]  # too late
 

@@ -11,6 +11,7 @@ and every invocation is fired as an event, one by one, as Locust would.
 from __future__ import annotations
 
 import collections
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -93,3 +94,19 @@ def _sum_from(total: float, values: Iterable[float]) -> float:
     for value in values:  # one at a time, as Locust adds them: the same float, to the last bit
         total += value
     return total
+
+
+_WRAPPED = re.compile(r"""^RuntimeError\((['"])(.*)\1\)$""", re.DOTALL)
+SAID_PER_NAME = 3
+
+
+def said_errors(stats: RequestStats) -> dict[str, list[tuple[str, int]]]:
+    """What the invocations' errors said, per Locust name ("invoke v1", "invoke Other v1"): the most
+    frequent texts ("function_error: ValueError: region is required"), with how often, at most 3."""
+    said: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for error in stats.errors.values():
+        if error.method == "Lambda" and error.name.startswith("invoke "):
+            text = str(error.error)
+            wrapped = _WRAPPED.match(text)
+            said[error.name][wrapped.group(2) if wrapped else text] += error.occurrences
+    return {name: counts.most_common(SAID_PER_NAME) for name, counts in said.items()}

@@ -60,7 +60,7 @@ from simulator.loadgen.flow_log_relay import RelayedFlowLogs, WorkerFlowLogs
 from simulator.loadgen.load_errors import LOCUST_TASK_LOGGER, LoadErrors
 from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
-from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen
+from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen, said_errors
 from simulator.loadgen.traffic import (
     TrafficPlan,
     expected_contact_seconds,
@@ -573,6 +573,9 @@ class LoadSession:
         if self.coordinator and self.record is not None:
             if self.coordination is not None:  # (None when stopped before it began)
                 self.coordination.stop()
+            said = said_errors(self.env.runner.stats) if self.env.runner is not None else {}
+            if said:  # what the errors said: the summary names each version's most frequent
+                self.record.event({"t": time.time(), "kind": "errors_said", "by_name": said})
             self.record.flush()
             self._say_recorded()
 

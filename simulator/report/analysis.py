@@ -234,6 +234,10 @@ def analyse(record: Record, window: float | None = None,
             per_version[version]["before_deployment"] = {
                 "invocations": int(before.sum()), "natural_errors": int(failed.sum()),
                 "reasons": {r: int((failed & (reasons == r)).sum()) for r in sorted(set(reasons[failed]))}}
+    said: dict[str, list[list[Any]]] = next((e["by_name"] for e in reversed(record.timeline) if e["kind"] == "errors_said"), {})
+    for version, stats in per_version.items():  # Locust names the deployed function's versions "invoke vN"
+        if said.get(f"invoke v{version}"):
+            stats["errors_said"] = said[f"invoke v{version}"]
     unserved = versions == ""
     if unserved.any():
         unserved_by_reason = {r: int((unserved & (reasons == r)).sum()) for r in sorted(set(reasons[unserved]))}

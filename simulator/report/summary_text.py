@@ -48,6 +48,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         latency = stats.get("latency_ms", {})
         p95 = f", p95 {latency['p95']:.0f} ms" if latency.get("p95") is not None else ""
         lines.append(f"  version {version}: {counted(stats['invocations'], 'invocation')}, {reasons}{p95}")
+        if stats.get("errors_said"):
+            lines.append("    what they said: " + "; ".join(f"{text[:160]} ({count:,})" for text, count in stats["errors_said"]))
     for qualifier, stats in summary.get("functions", {}).items():
         if not stats["deployed"]:
             reasons = ", ".join(f"{r} {n}" for r, n in stats["errors_by_reason"].items()) or "no errors"
