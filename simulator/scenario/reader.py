@@ -231,14 +231,15 @@ def _template_scenario(top: Section, meta: Section, aws: Section, stack: StackSo
                 replace(fn, staged=replace(fn.staged, faults=read_faults(faults_section)))  # type: ignore[type-var]
                 if fn.name == deployment.function else fn for fn in built.functions)
     elif deployment_section is not None or changed:
-        names = ", ".join(fn.name for fn in built.functions)
-        said = (f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference to deploy"
-                f"{' the change to' if changed else ''}: give one of its functions ({names}) `AutoPublishAlias: live` "
-                "and a `DeploymentPreference` (`Type: Linear10PercentEvery1Minute`, say), as SAM's traffic shifting needs")
         if built.disabled:
             said = (f"the DeploymentPreference of {', '.join(built.disabled)} says Enabled: false, so "
                     "SAM deploys it with no traffic shifting and nothing to rehearse; enable it (its value, or the "
                     "parameter it names: [stack.parameters] or --parameter)")
+        else:
+            said = (f"{stack.template} has no function with AutoPublishAlias and DeploymentPreference to deploy"
+                    f"{' the change to' if changed else ''}: give one of its functions "
+                    f"({', '.join(fn.name for fn in built.functions)}) `AutoPublishAlias: live` and a "
+                    "`DeploymentPreference` (`Type: Linear10PercentEvery1Minute`, say), as SAM's traffic shifting needs")
         if deployment_section is not None:
             deployment_section.fail(said)
         top.fail(said, "stack.new_code" if stack.new_code is not None else "stack.new_ref")
@@ -400,10 +401,7 @@ def _callers(s: Section | None) -> dict[str, Any]:
     made["segment_attributes"] = _weighted_values(s.table("segment_attributes"))
     made["lex_session_attributes"] = _weighted_values(s.table("lex_session_attributes"))
     made["numbers"] = _caller_numbers(s)
-    made["channel"] = _value_or_weights(s, "channel") if s.has("channel") else {}
-    for channel in made["channel"]:
-        if channel not in CHANNELS:
-            s.fail(f"{channel!r} is not a channel of Connect's ({', '.join(CHANNELS)})", "channel")
+    made["channel"] = _caller_channels(s)
     s.done()
     return made
 
@@ -442,6 +440,15 @@ def _caller_numbers(s: Section) -> dict[str, float]:
             s.fail(f"{pattern!r} is not a phone number in E.164 form: + and 2 to 15 digits, "
                    "each digit or # (a digit drawn per contact), as \"+1206555####\"", "numbers")
     return patterns
+
+
+def _caller_channels(s: Section) -> dict[str, float]:
+    """`channel`: the contacts' channels ($.Channel), one or by weight."""
+    channels = _value_or_weights(s, "channel") if s.has("channel") else {}
+    for channel in channels:
+        if channel not in CHANNELS:
+            s.fail(f"{channel!r} is not a channel of Connect's ({', '.join(CHANNELS)})", "channel")
+    return channels
 
 
 def _function_map(s: Section | None, functions: tuple[FunctionSpec, ...]) -> dict[str, str]:
