@@ -28,6 +28,7 @@ from simulator.deployment.vocabulary import deployment_config_name
 from simulator.scenario.build import with_dependencies
 from simulator.scenario.dependencies import node_version
 from simulator.scenario.intrinsics import Resolver, TemplateError
+from simulator.scenario.layers import layer_paths
 from simulator.scenario.new_code import code_at_ref
 from simulator.scenario.spec import (
     AlarmSpec,
@@ -53,7 +54,8 @@ _SERVED = {"AWS::SQS::Queue": "QueueName", "AWS::SNS::Topic": "TopicName", "AWS:
 _USED = {"AWS::Lambda::Function", "AWS::Lambda::Version", "AWS::Lambda::Alias", "AWS::CloudWatch::Alarm",
          "AWS::CloudWatch::CompositeAlarm", *_SERVED,
          "AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup", "AWS::CodeDeploy::DeploymentConfig",
-         "AWS::Connect::ContactFlow", "AWS::DynamoDB::Table", "AWS::Lambda::EventSourceMapping"}
+         "AWS::Connect::ContactFlow", "AWS::DynamoDB::Table", "AWS::Lambda::EventSourceMapping",
+         "AWS::Lambda::LayerVersion"}
 _TABLE_KEYS = ("KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput", "StreamSpecification",
                "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 _UNCHECKED = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Permission",
@@ -133,16 +135,41 @@ def read_template(path: Path) -> dict[str, Any]:
     return template
 
 
-def _local_code(template: dict[str, Any], folder: Path, where: Path) -> dict[str, Path]:
-    """Replace each function's local CodeUri with an S3 location (as `sam package` would), and say
-    which folder each logical id's code is in."""
+@dataclass
+class TemplateSources:
+    """What the template names on this machine, read before SAM's transform: each function's and
+    layer's folder (by logical id, the S3 key `sam package` would upload it to), each layer's
+    BuildMethod (the transform drops a layer's Metadata), and the functions whose DeploymentPreference
+    is disabled (SAM makes no deployment group for them)."""
+
+    folders: dict[str, Path] = field(default_factory=dict)
+    layer_builds: dict[str, str] = field(default_factory=dict)
+    disabled: tuple[str, ...] = ()
+
+
+def _local_code(template: dict[str, Any], folder: Path, where: Path) -> TemplateSources:
+    """Replace each function's and layer's local CodeUri or ContentUri with an S3 location (as `sam
+    package` would), and say which folder each logical id's code is in."""
     globals_uri = ((template.get("Globals") or {}).get("Function") or {}).get("CodeUri")
-    local: dict[str, Path] = {}
+    sources = TemplateSources()
+    local = sources.folders
     for name, resource in template["Resources"].items():
         if not isinstance(resource, dict):
             raise TemplateError(f"{where}: Resources.{name}: must be a mapping")
         properties = resource.setdefault("Properties", {}) or {}
-        if resource.get("Type") == "AWS::Serverless::Function" and "InlineCode" not in properties:
+        if resource.get("Type") == "AWS::Serverless::LayerVersion":
+            uri = properties.get("ContentUri")
+            if isinstance(uri, str) and not uri.startswith("s3://"):
+                content = (folder / uri).resolve()
+                if not content.is_dir():
+                    raise TemplateError(f"{where}: Resources.{name}.Properties.ContentUri: {uri!r} is not a "
+                                        f"folder (looked in {content})")
+                local[name] = content
+                properties["ContentUri"] = f"s3://{LOCAL_BUCKET}/{name}"
+                method = (resource.get("Metadata") or {}).get("BuildMethod")
+                if isinstance(method, str):
+                    sources.layer_builds[name] = method
+        elif resource.get("Type") == "AWS::Serverless::Function" and "InlineCode" not in properties:
             uri = properties.get("CodeUri", globals_uri)
             if isinstance(uri, str) and not uri.startswith("s3://"):
                 code = (folder / uri).resolve()
@@ -157,7 +184,7 @@ def _local_code(template: dict[str, Any], folder: Path, where: Path) -> dict[str
                 raise TemplateError(f"{where}: Resources.{name}.Properties.Code: {properties['Code']!r} is not a folder")
             local[name] = code
             properties["Code"] = {"S3Bucket": LOCAL_BUCKET, "S3Key": name}
-    return local
+    return sources
 
 
 def transform(template: dict[str, Any], region: str, account: str, parameters: dict[str, Any],
@@ -189,13 +216,12 @@ def transform(template: dict[str, Any], region: str, account: str, parameters: d
 
 
 def cloudformation(path: Path, region: str, account: str,
-                   parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Path], tuple[str, ...]]:
-    """The template as CloudFormation (SAM's transform applied), each function's code folder, and the
-    functions whose DeploymentPreference is disabled (SAM makes no deployment group for them)."""
+                   parameters: dict[str, Any]) -> tuple[dict[str, Any], TemplateSources]:
+    """The template as CloudFormation (SAM's transform applied), and what it names on this machine."""
     template = read_template(path)
-    local = _local_code(template, path.parent, path)
-    disabled = _disabled_preferences(template, parameters)
-    return transform(template, region, account, dict(parameters), path), local, disabled
+    sources = _local_code(template, path.parent, path)
+    sources.disabled = _disabled_preferences(template, parameters)
+    return transform(template, region, account, dict(parameters), path), sources
 
 
 def _disabled_preferences(template: dict[str, Any], parameters: dict[str, Any]) -> tuple[str, ...]:
@@ -347,10 +373,11 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
     repository holding the deployed function's code): what the deployment publishes as the new
     version (the user's change); without either, the template's own code again."""
     where = Path(path)
-    cfn, local, disabled = cloudformation(where, region, account, parameters or {})
+    cfn, sources = cloudformation(where, region, account, parameters or {})
     stack = _Stack(cfn, region, account, where.stem, dict(parameters or {}), where)
     try:
-        return replace(_read_stack(stack, where, local, new_code, new_ref, deploy_function, flow), disabled=disabled)
+        return replace(_read_stack(stack, where, sources, new_code, new_ref, deploy_function, flow),
+                       disabled=sources.disabled)
     except TemplateError:
         raise  # already one line naming its place (a code folder, a build)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
@@ -360,11 +387,11 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
                             f"{where_in}: {type(exc).__name__}: {exc}".replace("\n", " ")) from None
 
 
-def _read_stack(stack: _Stack, where: Path, local: dict[str, Path], new_code: Path | None, new_ref: str | None,
+def _read_stack(stack: _Stack, where: Path, sources: TemplateSources, new_code: Path | None, new_ref: str | None,
                 deploy_function: str | None, flow: str | None) -> TemplateStack:
     notes: list[str] = []
     unfaithful: list[str] = []  # what makes the verdict itself unfaithful: said, and it fails the run
-    functions = {name: _function(stack, name, local, notes) for name in stack.resources
+    functions = {name: _function(stack, name, sources, notes) for name in stack.resources
                  if stack.kind(name) == "AWS::Lambda::Function"}
     aliases: dict[str, list[AliasSpec]] = {}
     groups: list[tuple[str, str, str, dict[str, Any]]] = []  # (group, function, alias, update policy)
@@ -405,8 +432,8 @@ def _read_stack(stack: _Stack, where: Path, local: dict[str, Path], new_code: Pa
     if unchecked:
         notes.append(f"not checked: {', '.join(unchecked)} (permissions are not enforced)")
     tables = tuple(_table(stack, name) for name in stack.resources if stack.kind(name) == "AWS::DynamoDB::Table")
-    sources = tuple(_event_source(stack, name, specs) for name in stack.resources
-                    if stack.kind(name) == "AWS::Lambda::EventSourceMapping")
+    mappings = tuple(_event_source(stack, name, specs) for name in stack.resources
+                     if stack.kind(name) == "AWS::Lambda::EventSourceMapping")
     resources = tuple(_served(stack, name) for name in stack.resources if stack.kind(name) in _SERVED)
     for served in resources:
         for key, what in (("Subscription", "its subscriptions are not delivered"),
@@ -414,7 +441,7 @@ def _read_stack(stack: _Stack, where: Path, local: dict[str, Path], new_code: Pa
             if key in served.properties:
                 notes.append(f"{served.kind} {served.name}: made, but {what} (moto keeps what it is sent)")
     return TemplateStack(tuple(specs.values()), alarms, deployment, _flows(stack, where, flow, notes),
-                         notes + unfaithful, tables, sources, tuple(unfaithful), resources)
+                         notes + unfaithful, tables, mappings, tuple(unfaithful), resources)
 
 
 def _version_references(stack: _Stack, deployed: str) -> tuple[tuple[str, str, str], ...]:
@@ -467,12 +494,12 @@ def _event_source(stack: _Stack, name: str, specs: dict[str, FunctionSpec]) -> E
                            batch_size=int(props.get("BatchSize", 100)))
 
 
-def _function(stack: _Stack, name: str, local: dict[str, Path], notes: list[str]) -> FunctionSpec:
+def _function(stack: _Stack, name: str, sources: TemplateSources, notes: list[str]) -> FunctionSpec:
     props = stack.properties(name)
     runtime = str(props.get("Runtime", "python3.12"))
     handler = str(props.get("Handler", "index.handler"))
     environment = {k: str(v) for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()}
-    folder = local.get(name)
+    folder = sources.folders.get(name)
     code_props = props.get("Code") or {}
     if folder is None and "ZipFile" in code_props:
         folder = _inline_code(str(code_props["ZipFile"]), runtime)
@@ -482,7 +509,8 @@ def _function(stack: _Stack, name: str, local: dict[str, Path], notes: list[str]
         code = CodeSpec(path="", handler=handler, runtime=runtime)
     else:
         code = with_dependencies(CodeSpec(path=str(folder), handler=handler, runtime=runtime, environment=environment,
-                                          esbuild=_esbuild_properties(stack, name, runtime, notes)))
+                                          esbuild=_esbuild_properties(stack, name, runtime, notes),
+                                          layers=_layers(stack, name, runtime, sources, notes)))
         if not code.runs_here:
             notes.append(f"{name}: runtime {runtime} does not run here; a stand-in handler answers "
                          "{\"version\": N}")
@@ -502,6 +530,24 @@ def _function(stack: _Stack, name: str, local: dict[str, Path], notes: list[str]
                         memory=int(props.get("MemorySize", 128)),
                         reserved_concurrency=int(reserved) if reserved is not None else None,
                         versions=(version,), staged=version)
+
+
+def _layers(stack: _Stack, name: str, runtime: str, sources: TemplateSources, notes: list[str]) -> tuple[str, ...]:
+    """The import paths a function's Layers give it, as Lambda extracts them into /opt: the template's
+    own layers (built as `sam build` builds them where their BuildMethod says); a layer this machine
+    does not have (a published layer's ARN) is said."""
+    paths: list[str] = []
+    for entry in (stack.resources[name].get("Properties") or {}).get("Layers") or []:
+        target = entry.get("Ref") if isinstance(entry, dict) else None
+        content = (stack.resources.get(target) or {}).get("Properties", {}).get("Content") if target else None
+        key = content.get("S3Key") if isinstance(content, dict) and content.get("S3Bucket") == LOCAL_BUCKET else None
+        if key is None or key not in sources.folders:
+            shown = target or stack.resolver.value(entry)
+            notes.append(f"{name}: layer {shown} is not in the template's folders (a published layer): what it "
+                         "gives /opt is not there here")
+            continue
+        paths.extend(layer_paths(sources.folders[key], runtime, sources.layer_builds.get(key)))
+    return tuple(paths)
 
 
 def _esbuild_properties(stack: _Stack, name: str, runtime: str, notes: list[str]) -> str:
@@ -540,7 +586,7 @@ def _with_new_code(spec: FunctionSpec, folder: Path) -> FunctionSpec:
     current = spec.versions[0].code
     assert current is not None
     code = with_dependencies(CodeSpec(path=str(folder), handler=current.handler, runtime=current.runtime,
-                                      environment=current.environment, esbuild=current.esbuild))
+                                      environment=current.environment, esbuild=current.esbuild, layers=current.layers))
     staged = VersionSpec(handler=current.handler, description=f"new code from {folder}", code=code)
     return FunctionSpec(**{**spec.__dict__, "staged": staged})
 

@@ -78,6 +78,8 @@ class CodeSpec:
     dependencies: str = ""
     # SAM's esbuild build (Metadata BuildMethod esbuild): the template's BuildProperties as JSON text
     esbuild: str = ""
+    # its Layers, as import paths (Python: /opt/python's; Node.js: /opt/nodejs/node_modules'), in order
+    layers: tuple[str, ...] = ()
 
     @property
     def node(self) -> bool:

@@ -198,6 +198,31 @@ def test_a_typescript_function_sam_bundles_with_esbuild_runs_as_its_bundle():
         emulator.close()
 
 
+def test_a_nodejs_layers_node_modules_are_found_as_lambdas_node_path_finds_them(tmp_path):
+    """A layer laid out as Lambda wants it (nodejs/node_modules/...): `require` finds its package
+    after the function's own folder, as Lambda's NODE_PATH has /opt/nodejs/node_modules."""
+    from simulator.scenario.reader import load_scenario
+    from simulator.scenario.spec import StackSource
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "index.js").write_text(
+        "const greet = require('greet');\nexports.handler = async () => ({version: '1', said: greet()});\n")
+    package = tmp_path / "layer" / "nodejs" / "node_modules" / "greet"
+    package.mkdir(parents=True)
+    (package / "index.js").write_text("module.exports = () => 'hello from the layer';\n")
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Shared:\n    Type: AWS::Serverless::LayerVersion\n"
+        "    Properties: {ContentUri: layer/}\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      CodeUri: src/\n      Handler: index.handler\n      Runtime: nodejs20.x\n      AutoPublishAlias: live\n"
+        "      DeploymentPreference: {Type: AllAtOnce}\n      Layers: [!Ref Shared]\n")
+    emulator = RunningEmulator(load_scenario(None, StackSource(str(tmp_path / "template.yaml"))))
+    try:
+        out = emulator.boto3().invoke(FunctionName="Fn:live", Payload=b"{}")
+        assert json.loads(out["Payload"].read()) == {"version": "1", "said": "hello from the layer"}
+    finally:
+        emulator.close()
+
+
 @pytest.mark.parametrize("change, said", [
     ("EntryPoints: [app.ts]", "failed: Unexpected end of file at app.ts:2:0"),  # esbuild's error, where it is
     ("Minify: true", "BuildMethod esbuild needs BuildProperties EntryPoints"),

@@ -548,3 +548,49 @@ def test_a_rehearsal_whose_emulator_refuses_the_stack_says_the_emulators_one_err
     errors = [line for line in done.stderr.splitlines() if "error" in line]
     assert errors == [f"shiftsim: error: the emulator did not start: {path}: alarm A: The parameter Statistic must be "
                       "one of SampleCount, Average, Sum, Minimum, Maximum."], done.stderr
+
+
+def test_a_functions_layers_are_on_its_import_path_as_lambdas_opt_is(tmp_path):
+    """A SAM project's own layers: one built by `sam build` (BuildMethod python3.x: its folder is
+    /opt/python), one laid out by hand (python/ inside it), in the order Lambda extracts them, after
+    the function's own code; a published layer's ARN is said, as this machine does not have it."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(
+        "from greeting import greet\nfrom farewell import bye\n\n"
+        "def handler(event, context):\n    return {'version': '1', 'said': greet() + ' ' + bye()}\n")
+    (tmp_path / "built").mkdir()
+    (tmp_path / "built" / "greeting.py").write_text("def greet():\n    return 'hello'\n")
+    (tmp_path / "by-hand" / "python").mkdir(parents=True)
+    (tmp_path / "by-hand" / "python" / "farewell.py").write_text("def bye():\n    return 'bye'\n")
+    (tmp_path / "template.yaml").write_text("""Transform: AWS::Serverless-2016-10-31
+Resources:
+  Built:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: built/}
+    Metadata: {BuildMethod: python3.11}
+  ByHand:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: by-hand/}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+      AutoPublishAlias: live
+      DeploymentPreference: {Type: AllAtOnce}
+      Layers: [!Ref Built, !Ref ByHand, arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV2:46]
+""")
+    scenario = load_scenario(None, StackSource(str(tmp_path / "template.yaml")))
+    (fn,) = scenario.functions
+    assert fn.versions[0].code.layers[0] == str(tmp_path / "built")
+    assert ("Fn: layer arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV2:46 is not in the "
+            "template's folders (a published layer): what it gives /opt is not there here") in scenario.notes
+    assert not any("LayerVersion) is not emulated" in note for note in scenario.notes)  # the layers are used
+    emulator = running(scenario)
+    try:
+        out = emulator.boto3().invoke(FunctionName="Fn:live", Payload=b"{}")
+        assert out.get("FunctionError") is None, out["Payload"].read()
+        assert json.loads(out["Payload"].read()) == {"version": "1", "said": "hello bye"}
+    finally:
+        emulator.close()

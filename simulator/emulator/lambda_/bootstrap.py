@@ -212,6 +212,8 @@ def main():
     sys.path.insert(0, task_root)  # started with -I: the task root is the only folder of its own
     if os.environ.get("SHIFTSIM_DEPENDENCIES"):  # its requirements.txt, installed as sam build does
         sys.path.insert(1, os.environ["SHIFTSIM_DEPENDENCIES"])
+    after_code = 2 if os.environ.get("SHIFTSIM_DEPENDENCIES") else 1
+    sys.path[after_code:after_code] = [p for p in os.environ.get("SHIFTSIM_LAYERS", "").split(os.pathsep) if p]
     os.chdir(task_root)
     capture = _Capture()
     log_handler, request_filter = _lambda_logging(capture)

@@ -279,6 +279,10 @@ def lambda_environment(code: CodeSpec, *, function: str, version: str, memory_mb
         reserved["AWS_ENDPOINT_URL"] = endpoint_url
     if code.dependencies and not code.node:  # what `sam build` would have put beside the code: imported after it
         reserved["SHIFTSIM_DEPENDENCIES"] = code.dependencies
+    if code.layers and not code.node:  # /opt's Python folders, after the code's own
+        reserved["SHIFTSIM_LAYERS"] = os.pathsep.join(code.layers)
     if code.node:
         reserved.pop("PYTHONUNBUFFERED")
+        if code.layers:  # as Lambda's NODE_PATH names /opt/nodejs's folders
+            reserved["NODE_PATH"] = os.pathsep.join(code.layers)
     return {**code.environment, **reserved}
