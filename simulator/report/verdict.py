@@ -225,7 +225,7 @@ def unfaithful_by_record(summary: dict[str, Any]) -> list[str]:
                   if r in CODE_DID_NOT_LOAD}
         for reason, count in broken.items():
             found.append(f"version {version}'s code did not load ({reason}, {count} invocations): a dependency "
-                         "missing (requirements.txt) or a wrong Handler")
+                         "missing (requirements.txt, package.json, a published layer said at start) or a wrong Handler")
     d = summary.get("deployment") or {}
     current = (summary.get("versions") or {}).get(d.get("current_version") or "", {})
     early = current.get("before_deployment") or {}
