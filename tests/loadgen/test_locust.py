@@ -568,8 +568,8 @@ def test_the_emulator_shiftsim_starts_is_never_reached_through_a_proxy(tmp_path,
     # embedded emulator on loopback is reached directly, from every process (workers fork before it
     # starts, so they learn it from the master).
     env = {k: v for k, v in ENV.items() if not k.lower().endswith("_proxy")}
-    # two processes start workers and a master (and warm the versions) inside Locust's run time: as the
-    # other distributed runs here, 10 s, so a loaded machine's start still leaves load to record
+    # two processes: the workers' users start inside Locust's run time, and a contact's prompts take
+    # seconds; as the other distributed runs here, 10 s, so a loaded machine still records some load
     seconds = "10s" if processes else "4s"
     done, results = run_locust(tmp_path, "-u", "4", "-r", "4", "-t", seconds, *processes,
                                env={**env, "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"})
