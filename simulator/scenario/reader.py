@@ -187,8 +187,23 @@ def _stack_source(s: Section | None, folder: Path) -> StackSource:
     made = StackSource(template=str(folder / template),
                        parameters={k: str(parameters.raw(k)) for k in list(parameters.data)} if parameters else {},
                        new_code=str(folder / new_code) if new_code else None, new_ref=new_ref,
-                       flow=s.string("flow", None))
+                       flow=s.string("flow", None), layers=_published_layers(s.table("layers"), folder))
     s.done()
+    return made
+
+
+def _published_layers(s: Section | None, folder: Path) -> dict[str, str]:
+    """`[stack.layers]`: a published layer's ARN (with its version, or without for every version) to a
+    folder laid out as the layer is (python/, nodejs/node_modules/): what Lambda would extract into /opt."""
+    made = {}
+    for arn in list(s.data) if s is not None else []:
+        assert s is not None
+        if not re.fullmatch(r"arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+(:\d+)?", arn):
+            s.fail("is not a layer's ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME[:VERSION])", arn)
+        content = folder / s.string(arn)
+        if not content.is_dir():
+            s.fail(f"is not a folder: {content}", arn)
+        made[arn] = str(content)
     return made
 
 
@@ -216,7 +231,7 @@ def _template_scenario(top: Section, meta: Section, aws: Section, stack: StackSo
     try:
         built = load_template(stack.template or "", region=region, account=account, parameters=stack.parameters,
                               new_code=new_code, new_ref=stack.new_ref, deploy_function=deployment_function,
-                              flow=stack.flow)
+                              flow=stack.flow, layers=stack.layers)
     except TemplateError as exc:
         raise ScenarioError(str(exc)) from None
     if not built.functions:

@@ -145,6 +145,7 @@ class TemplateSources:
     folders: dict[str, Path] = field(default_factory=dict)
     layer_builds: dict[str, str] = field(default_factory=dict)
     disabled: tuple[str, ...] = ()
+    published: dict[str, str] = field(default_factory=dict)  # a published layer's ARN -> the folder the user gave
 
 
 def _local_code(template: dict[str, Any], folder: Path, where: Path) -> TemplateSources:
@@ -368,12 +369,13 @@ class _Stack:
 
 def load_template(path: str | Path, *, region: str, account: str, parameters: dict[str, Any] | None = None,
                   new_code: Path | None = None, new_ref: str | None = None, deploy_function: str | None = None,
-                  flow: str | None = None) -> TemplateStack:
+                  flow: str | None = None, layers: dict[str, str] | None = None) -> TemplateStack:
     """The stack a template describes. `new_code` (a folder) or `new_ref` (a git ref of the
     repository holding the deployed function's code): what the deployment publishes as the new
     version (the user's change); without either, the template's own code again."""
     where = Path(path)
     cfn, sources = cloudformation(where, region, account, parameters or {})
+    sources.published = dict(layers or {})
     stack = _Stack(cfn, region, account, where.stem, dict(parameters or {}), where)
     try:
         return replace(_read_stack(stack, where, sources, new_code, new_ref, deploy_function, flow),
@@ -541,12 +543,16 @@ def _layers(stack: _Stack, name: str, runtime: str, sources: TemplateSources, no
         target = entry.get("Ref") if isinstance(entry, dict) else None
         content = (stack.resources.get(target) or {}).get("Properties", {}).get("Content") if target else None
         key = content.get("S3Key") if isinstance(content, dict) and content.get("S3Bucket") == LOCAL_BUCKET else None
-        if key is None or key not in sources.folders:
-            shown = target or stack.resolver.value(entry)
-            notes.append(f"{name}: layer {shown} is not in the template's folders (a published layer): what it "
-                         "gives /opt is not there here")
+        if key is not None and key in sources.folders:
+            paths.extend(layer_paths(sources.folders[key], runtime, sources.layer_builds.get(key)))
             continue
-        paths.extend(layer_paths(sources.folders[key], runtime, sources.layer_builds.get(key)))
+        arn = str(target or stack.resolver.value(entry))
+        given = sources.published.get(arn) or sources.published.get(arn.rpartition(":")[0])
+        if given is not None:
+            paths.extend(layer_paths(Path(given), runtime, None))
+            continue
+        notes.append(f"{name}: layer {arn} is not in the template's folders (a published layer): what it gives "
+                     "/opt is not there here; give a folder laid out as it is in [stack.layers]")
     return tuple(paths)
 
 

@@ -253,6 +253,7 @@ class StackSource:
     new_code: str | None = None
     new_ref: str | None = None
     flow: str | None = None
+    layers: dict[str, str] = field(default_factory=dict)  # a published layer's ARN -> a folder laid out as it is
 
     @classmethod
     def given(cls, template: str | None = None, new_code: str | None = None, new_ref: str | None = None,

@@ -585,7 +585,18 @@ Resources:
     (fn,) = scenario.functions
     assert fn.versions[0].code.layers[0] == str(tmp_path / "built")
     assert ("Fn: layer arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV2:46 is not in the "
-            "template's folders (a published layer): what it gives /opt is not there here") in scenario.notes
+            "template's folders (a published layer): what it gives /opt is not there here; give a folder laid out as "
+            "it is in [stack.layers]") in scenario.notes
+    (tmp_path / "powertools" / "python").mkdir(parents=True)  # its content, as the user has it
+    given = parse_scenario('[stack]\ntemplate = "template.yaml"\n[stack.layers]\n'
+                           '"arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV2" = "powertools"\n',
+                           str(tmp_path / "s.toml"))
+    assert given.functions[0].versions[0].code.layers[-1] == str(tmp_path / "powertools" / "python")
+    assert not any("AWSLambdaPowertoolsPythonV2" in note for note in given.notes)
+    for table, said in [('"arn:aws:lambda:us-east-1:1:layer:X" = "powertools"', "is not a layer's ARN"),
+                        ('"arn:aws:lambda:us-east-1:017000801446:layer:X:3" = "nowhere"', "is not a folder")]:
+        with pytest.raises(ScenarioError, match=said):
+            parse_scenario(f'[stack]\ntemplate = "template.yaml"\n[stack.layers]\n{table}\n', str(tmp_path / "s.toml"))
     assert not any("LayerVersion) is not emulated" in note for note in scenario.notes)  # the layers are used
     emulator = running(scenario)
     try:
