@@ -426,6 +426,10 @@ def _target(transition: dict[str, Any], where: str) -> str | None:
 def _block_arn(file: Path, action: Action, functions: FunctionMap | None) -> str:
     """The alias a block invokes: as named (a qualified alias ARN) with no map, else the map's
     answer; a block the map cannot serve is refused, never sent to another function."""
+    if "LambdaFunctionARN" not in action.parameters:  # a hand-written flow's FunctionArn, say: Connect refuses it
+        raise FlowError(f"{file}: action {action.identifier}: InvokeLambdaFunction names no LambdaFunctionARN (its "
+                        f"parameters: {', '.join(action.parameters) or 'none'}), and Connect refuses such a flow; "
+                        "name the function in LambdaFunctionARN")
     named = _text(action.parameters.get("LambdaFunctionARN", ""), f"{file}: action {action.identifier}: LambdaFunctionARN")
     if is_reference(named) and (functions is None or named not in functions.table):
         return named  # resolved at run time, then mapped as a static ARN is

@@ -222,6 +222,20 @@ def test_a_block_naming_a_function_the_stack_lacks_is_refused_not_redirected(tmp
         load_flow(polling_flow(tmp_path, POLL.replace("live", "beta")), functions=local_map())
 
 
+def test_an_invoke_block_without_lambdafunctionarn_is_refused_naming_what_it_has(tmp_path):
+    """A hand-written flow (a public CDK project's) names its function in `FunctionArn`: Connect
+    refuses it, and so does the rehearsal, with the block's parameters in the line."""
+    flow = write_flow(tmp_path, "typo", [
+        act("invoke", "InvokeLambdaFunction", {"FunctionArn": START, "InvocationTimeLimitSeconds": 8}, "bye",
+            {"NoMatchingError": "bye"}),
+        act("bye", "DisconnectParticipant")])
+    with pytest.raises(FlowError) as caught:
+        load_flow(flow, functions=local_map())
+    assert str(caught.value) == (
+        f"{flow}: action invoke: InvokeLambdaFunction names no LambdaFunctionARN (its parameters: FunctionArn, "
+        "InvocationTimeLimitSeconds), and Connect refuses such a flow; name the function in LambdaFunctionARN")
+
+
 def test_a_placeholder_needs_the_map(tmp_path):
     named = "{{lambdaFunctions.PollWork.arn}}"
     with pytest.raises(FlowError, match="is not a function ARN .* not in the scenario's \\[function_map\\]"):
