@@ -246,10 +246,10 @@ def test_any_bytes_in_a_scenario_file_are_a_scenario_or_one_line(tmp_path_factor
 
 TEMPLATE_TYPES = ["AWS::Serverless::Function", "AWS::Lambda::Function", "AWS::Lambda::Version", "AWS::Lambda::Alias",
                   "AWS::CloudWatch::Alarm", "AWS::CodeDeploy::DeploymentGroup", "AWS::Connect::ContactFlow",
-                  "AWS::DynamoDB::Table", "AWS::IAM::Role", "Custom::Thing", ""]
+                  "AWS::DynamoDB::Table", "AWS::IAM::Role", "AWS::Serverless::LayerVersion", "Custom::Thing", ""]
 PROPERTY = st.sampled_from(["Handler", "Runtime", "CodeUri", "FunctionName", "AutoPublishAlias", "DeploymentPreference",
                             "MemorySize", "Timeout", "Environment", "Threshold", "Dimensions", "Content", "Name",
-                            "FunctionVersion", "Events", "InlineCode"])
+                            "FunctionVersion", "Events", "InlineCode", "Layers", "ContentUri"])
 YAMLISH = st.recursive(st.none() | st.booleans() | st.integers(-5, 5000) | st.text(max_size=12)
                        | st.fixed_dictionaries({"Ref": st.text(max_size=12)}),
                        lambda children: st.lists(children, max_size=3)

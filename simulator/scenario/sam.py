@@ -14,6 +14,7 @@ import atexit
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -167,7 +168,8 @@ def _local_code(template: dict[str, Any], folder: Path, where: Path) -> Template
                                         f"folder (looked in {content})")
                 local[name] = content
                 properties["ContentUri"] = f"s3://{LOCAL_BUCKET}/{name}"
-                method = (resource.get("Metadata") or {}).get("BuildMethod")
+                metadata = resource.get("Metadata")
+                method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
                 if isinstance(method, str):
                     sources.layer_builds[name] = method
         elif resource.get("Type") == "AWS::Serverless::Function" and "InlineCode" not in properties:
@@ -228,17 +230,20 @@ def cloudformation(path: Path, region: str, account: str,
 def _disabled_preferences(template: dict[str, Any], parameters: dict[str, Any]) -> tuple[str, ...]:
     """The functions whose DeploymentPreference (its own, or the Globals') says `Enabled: false`, as a
     value or a parameter's (SAM's per-stage switch)."""
-    shared = ((template.get("Globals") or {}).get("Function") or {}).get("DeploymentPreference") or {}
-    declared = template.get("Parameters") or {}
+    def mapping(value: Any) -> dict[str, Any]:  # anything else is SAM's transform's to refuse
+        return value if isinstance(value, dict) else {}
+
+    shared = mapping(mapping(mapping(template.get("Globals")).get("Function")).get("DeploymentPreference"))
+    declared = mapping(template.get("Parameters"))
     disabled = []
     for name, resource in template["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
-        preference = {**shared, **((resource.get("Properties") or {}).get("DeploymentPreference") or {})}
+        preference = {**shared, **mapping(mapping(resource.get("Properties")).get("DeploymentPreference"))}
         enabled = preference.get("Enabled", True)
-        if isinstance(enabled, dict) and set(enabled) == {"Ref"}:
+        if isinstance(enabled, dict) and set(enabled) == {"Ref"} and isinstance(enabled["Ref"], str):
             ref = enabled["Ref"]
-            enabled = parameters.get(ref, (declared.get(ref) or {}).get("Default", True))
+            enabled = parameters.get(ref, mapping(declared.get(ref)).get("Default", True))
         if preference and str(enabled).lower() == "false":
             disabled.append(name)
     return tuple(disabled)
@@ -539,9 +544,10 @@ def _layers(stack: _Stack, name: str, runtime: str, sources: TemplateSources, no
     own layers (built as `sam build` builds them where their BuildMethod says); a layer this machine
     does not have (a published layer's ARN) is said."""
     paths: list[str] = []
-    for entry in (stack.resources[name].get("Properties") or {}).get("Layers") or []:
-        target = entry.get("Ref") if isinstance(entry, dict) else None
-        content = (stack.resources.get(target) or {}).get("Properties", {}).get("Content") if target else None
+    listed = (stack.resources[name].get("Properties") or {}).get("Layers")
+    for entry in listed if isinstance(listed, list) else []:
+        target = entry.get("Ref") if isinstance(entry, dict) and isinstance(entry.get("Ref"), str) else None
+        content = ((stack.resources.get(target) or {}).get("Properties") or {}).get("Content") if target else None
         key = content.get("S3Key") if isinstance(content, dict) and content.get("S3Bucket") == LOCAL_BUCKET else None
         if key is not None and key in sources.folders:
             paths.extend(layer_paths(sources.folders[key], runtime, sources.layer_builds.get(key)))
@@ -572,6 +578,20 @@ def _esbuild_properties(stack: _Stack, name: str, runtime: str, notes: list[str]
     return ""
 
 
+def _private_folder(prefix: str) -> Path:
+    """A fresh folder of this process's (mkdtemp, 0700), removed when the process that made it exits:
+    not by a Locust worker forked from it, which inherits the exit hook and would remove the
+    master's folder from under it."""
+    folder, owner = Path(tempfile.mkdtemp(prefix=prefix)), os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+    return folder
+
+
 _inline_folders: dict[tuple[str, str], Path] = {}  # (source's hash, runtime) -> this process's folder
 
 
@@ -581,8 +601,7 @@ def _inline_code(source: str, runtime: str) -> Path:
     key = (hashlib.sha256(source.encode()).hexdigest(), runtime)
     folder = _inline_folders.get(key)
     if folder is None:
-        folder = _inline_folders[key] = Path(tempfile.mkdtemp(prefix=f"shiftsim-inline-{key[0][:12]}-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        folder = _inline_folders[key] = _private_folder(f"shiftsim-inline-{key[0][:12]}-")
         suffix = ".py" if runtime.startswith("python") else ".js"
         (folder / f"index{suffix}").write_text(source, encoding="utf-8")
     return folder
@@ -724,6 +743,9 @@ def as_written(message: str) -> str:
     return message
 
 
+_flow_folders: dict[str, Path] = {}  # the flows' content hash -> this process's folder of them
+
+
 def _flows(stack: _Stack, where: Path, entry: str | None, notes: list[str]) -> str | None:
     """The template's ContactFlow resources written as exported flows, in a folder named by their
     content; the entry flow's path (the one named, or the first of type CONTACT_FLOW)."""
@@ -734,15 +756,20 @@ def _flows(stack: _Stack, where: Path, entry: str | None, notes: list[str]) -> s
             content = props.get("Content")
             if not isinstance(content, str):
                 raise TemplateError(f"{where}: Resources.{name}.Properties.Content: must be the flow's JSON as a string")
-            flows.append((str(props.get("Name", name)), str(props.get("Type", "CONTACT_FLOW")), content))
+            flow_name = props.get("Name", name)
+            if not isinstance(flow_name, str) or not flow_name.strip(". ") or "/" in flow_name or "\0" in flow_name:
+                raise TemplateError(f"{where}: Resources.{name}.Properties.Name: {flow_name!r:.60} cannot name a flow "
+                                    "here (a string, without '/': it names the flow's file)")
+            flows.append((flow_name, str(props.get("Type", "CONTACT_FLOW")), content))
             resources.append(name)
     if not flows:
         if entry is not None:
             raise TemplateError(f"{where}: [stack] flow = {entry!r}, but the template has no AWS::Connect::ContactFlow")
         return None
     digest = hashlib.sha256(json.dumps(flows).encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / f"shiftsim-flows-{digest}"
-    folder.mkdir(exist_ok=True)
+    folder = _flow_folders.get(digest)
+    if folder is None:  # private (mkdtemp, 0700), as _inline_code's: never a folder found by name in /tmp
+        folder = _flow_folders[digest] = _private_folder(f"shiftsim-flows-{digest}-")
     for (flow_name, _, content), resource in zip(flows, resources, strict=True):
         path = folder / f"{flow_name}.json"
         path.write_text(content, encoding="utf-8")

@@ -278,6 +278,11 @@ NO_STATISTIC = ("Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Ty
      "Resources: F (AWS::Serverless::Function) need SAM's transform, which the template does not declare"),
     # no Statistic: CloudWatch refuses the alarm, so validate does too (it said ok, and rehearse then failed)
     (NO_STATISTIC, "alarm A: The parameter Statistic must be one of SampleCount, Average, Sum, Minimum, Maximum."),
+    # a flow's Name is its file's: a mapping (found by the property test) or a path is refused, never written
+    ("Resources:\n  A:\n    Type: AWS::Connect::ContactFlow\n    Properties: {Content: '', Name: {'/': null}}\n",
+     "Resources.A.Properties.Name: {'/': None} cannot name a flow here"),
+    ("Resources:\n  A:\n    Type: AWS::Connect::ContactFlow\n    Properties: {Content: '', Name: ../../escape}\n",
+     "Resources.A.Properties.Name: '../../escape' cannot name a flow here (a string, without '/'"),
 ])
 def test_a_bad_template_is_one_line_and_exit_2(tmp_path, template, expected):
     path = tmp_path / "template.yaml"
