@@ -21,6 +21,7 @@ from simulator.deployment.arn import ArnError, parse_function_name
 from simulator.deployment.clock import MAX_CONTACTS_PER_MINUTE, MAX_SCALE
 from simulator.deployment.vocabulary import CHANNELS, deployment_config_name
 from simulator.scenario.alarm_tables import read_alarm
+from simulator.scenario.build import runtime_notes
 from simulator.scenario.durations import DistributionError, parse_spec
 from simulator.scenario.function_tables import read_faults, read_function
 from simulator.scenario.intrinsics import TemplateError
@@ -159,7 +160,25 @@ def parse_scenario(text: str, source: str = "<scenario>", stack: StackSource | N
     )
     if scenario.deployment is not None:
         _check_deployment(top, scenario)
-    return _finished(scenario, top, meta, aws, emulator_section)
+    notes, unfaithful = _code_notes(scenario)
+    return _finished(replace(scenario, notes=notes + unfaithful, unfaithful=unfaithful), top, meta, aws, emulator_section)
+
+
+def _code_notes(scenario: Scenario) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """[[functions]] code that runs differently here (another Python or Node.js) or not at all, said
+    as a template's is; the deployed function's code not running makes the rehearsal unfaithful."""
+    notes: dict[str, None] = {}
+    stand_in: set[str] = set()
+    for fn in scenario.functions:
+        for version in (*fn.versions, fn.staged):
+            if version is not None and version.code is not None:
+                notes.update(dict.fromkeys(runtime_notes(fn.name, version.code)))
+                if not version.code.runs_here:
+                    stand_in.add(fn.name)
+    deployed = scenario.deployment.function if scenario.deployment is not None else None
+    unfaithful = (f"the deployed function {deployed}'s code does not run here (a stand-in answers for it): what its "
+                  "versions do is not rehearsed",) if deployed in stand_in else ()
+    return tuple(notes), unfaithful
 
 
 def _finished(scenario: Scenario, top: Section, meta: Section, aws: Section, emulator: Section) -> Scenario:

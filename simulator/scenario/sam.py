@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,8 +25,7 @@ from typing import Any
 from simulator.deployment.composite_rule import RuleError, parse_rule
 from simulator.deployment.vocabulary import PREFIX as CONFIG_PREFIX
 from simulator.deployment.vocabulary import deployment_config_name
-from simulator.scenario.build import with_dependencies
-from simulator.scenario.dependencies import node_version
+from simulator.scenario.build import runtime_notes, with_dependencies
 from simulator.scenario.intrinsics import Resolver, TemplateError
 from simulator.scenario.layers import layer_paths
 from simulator.scenario.new_code import code_at_ref
@@ -518,16 +516,7 @@ def _function(stack: _Stack, name: str, sources: TemplateSources, notes: list[st
         code = with_dependencies(CodeSpec(path=str(folder), handler=handler, runtime=runtime, environment=environment,
                                           esbuild=_esbuild_properties(stack, name, runtime, notes),
                                           layers=_layers(stack, name, runtime, sources, notes)))
-        if not code.runs_here:
-            notes.append(f"{name}: runtime {runtime} does not run here; a stand-in handler answers "
-                         "{\"version\": N}")
-        elif code.node:
-            major = node_version().lstrip("v").split(".")[0]
-            if runtime != f"nodejs{major}.x":
-                notes.append(f"{name}: {runtime} code runs on this machine's Node.js {node_version()}")
-        elif runtime != f"python{sys.version_info.major}.{sys.version_info.minor}":
-            notes.append(f"{name}: {runtime} code runs on this machine's Python "
-                         f"{sys.version_info.major}.{sys.version_info.minor}")
+        notes.extend(runtime_notes(name, code))
     if "FunctionName" not in (stack.resources[name].get("Properties") or {}):
         notes.append(f"{name}: no FunctionName; named {name} here (CloudFormation adds the stack name "
                      "and a suffix)")

@@ -1,6 +1,7 @@
 """Scenario files: defaults, a full example, and errors that name the file and the key."""
 
 import re
+import sys
 
 import pytest
 
@@ -184,3 +185,19 @@ def test_an_error_rate_expectation_is_a_share(value, message):
     with pytest.raises(ScenarioError, match=re.escape(message)):
         parse_scenario(f"[expect]\nmax_error_rate = {value}\n", "s.toml")
     assert parse_scenario("[expect]\nmax_error_rate = 0.05\n", "s.toml").expect == {"max_error_rate": 0.05}
+
+
+def test_functions_code_that_runs_differently_here_is_said_as_a_templates_is(tmp_path):
+    """[[functions]] code said as a template's: another Python is a note; a runtime that does not run
+    here is a stand-in, which for the deployed function makes the rehearsal unfaithful."""
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    table = '[[functions]]\nname = "F"\n[[functions.versions]]\ncode = "code"\nhandler = "app.handler"\n' \
+            'runtime = "{runtime}"\n[[functions.aliases]]\nname = "live"\nversion = "1"\n'
+    older = parse_scenario(table.format(runtime="python3.8"), str(tmp_path / "s.toml"))
+    assert older.notes == (f"F: python3.8 code runs on this machine's Python {sys.version_info.major}."
+                           f"{sys.version_info.minor}",) and older.unfaithful == ()
+    java = parse_scenario(table.format(runtime="java17"), str(tmp_path / "s.toml"))
+    assert "F: runtime java17 does not run here; a stand-in handler answers {\"version\": N}" in java.notes
+    assert java.unfaithful == ("the deployed function F's code does not run here (a stand-in answers for it): what its "
+                               "versions do is not rehearsed",)
