@@ -375,7 +375,8 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
                   flow: str | None = None, layers: dict[str, str] | None = None) -> TemplateStack:
     """The stack a template describes. `new_code` (a folder) or `new_ref` (a git ref of the
     repository holding the deployed function's code): what the deployment publishes as the new
-    version (the user's change); without either, the template's own code again."""
+    version (the user's change); without either, the template's own code again. `layers`: published
+    layers' ARNs to the folders that stand for them (`[stack.layers]`)."""
     where = Path(path)
     cfn, sources = cloudformation(where, region, account, parameters or {})
     sources.published = dict(layers or {})
