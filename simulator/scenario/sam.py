@@ -158,27 +158,13 @@ def _local_code(template: dict[str, Any], folder: Path, where: Path) -> Template
             raise TemplateError(f"{where}: Resources.{name}: must be a mapping")
         properties = resource.setdefault("Properties", {}) or {}
         if resource.get("Type") == "AWS::Serverless::LayerVersion":
-            uri = properties.get("ContentUri")
-            if isinstance(uri, str) and not uri.startswith("s3://"):
-                content = (folder / uri).resolve()
-                if not content.is_dir():
-                    raise TemplateError(f"{where}: Resources.{name}.Properties.ContentUri: {uri!r} is not a "
-                                        f"folder (looked in {content})")
-                local[name] = content
-                properties["ContentUri"] = f"s3://{LOCAL_BUCKET}/{name}"
+            if _uploaded(properties, "ContentUri", properties.get("ContentUri"), folder, where, name, local):
                 metadata = resource.get("Metadata")
                 method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
                 if isinstance(method, str):
                     sources.layer_builds[name] = method
         elif resource.get("Type") == "AWS::Serverless::Function" and "InlineCode" not in properties:
-            uri = properties.get("CodeUri", globals_uri)
-            if isinstance(uri, str) and not uri.startswith("s3://"):
-                code = (folder / uri).resolve()
-                if not code.is_dir():
-                    raise TemplateError(f"{where}: Resources.{name}.Properties.CodeUri: {uri!r} is not a "
-                                        f"folder (looked in {code})")
-                local[name] = code
-                properties["CodeUri"] = f"s3://{LOCAL_BUCKET}/{name}"
+            _uploaded(properties, "CodeUri", properties.get("CodeUri", globals_uri), folder, where, name, local)
         elif resource.get("Type") == "AWS::Lambda::Function" and isinstance(properties.get("Code"), str):
             code = (folder / properties["Code"]).resolve()
             if not code.is_dir():
@@ -186,6 +172,20 @@ def _local_code(template: dict[str, Any], folder: Path, where: Path) -> Template
             local[name] = code
             properties["Code"] = {"S3Bucket": LOCAL_BUCKET, "S3Key": name}
     return sources
+
+
+def _uploaded(properties: dict[str, Any], key: str, uri: Any, folder: Path, where: Path, name: str,
+              local: dict[str, Path]) -> bool:
+    """A local folder in `key` (CodeUri, ContentUri) noted and replaced by the S3 location `sam
+    package` would upload it to; False when `key` names no local folder (S3, or not a string)."""
+    if not isinstance(uri, str) or uri.startswith("s3://"):
+        return False
+    code = (folder / uri).resolve()
+    if not code.is_dir():
+        raise TemplateError(f"{where}: Resources.{name}.Properties.{key}: {uri!r} is not a folder (looked in {code})")
+    local[name] = code
+    properties[key] = f"s3://{LOCAL_BUCKET}/{name}"
+    return True
 
 
 def transform(template: dict[str, Any], region: str, account: str, parameters: dict[str, Any],
