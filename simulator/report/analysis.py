@@ -12,6 +12,7 @@ dated up to one poll late, so it is only the fallback, for a configuration it ca
 
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,6 +239,13 @@ def analyse(record: Record, window: float | None = None,
     for version, stats in per_version.items():  # Locust names the deployed function's versions "invoke vN"
         if said.get(f"invoke v{version}"):
             stats["errors_said"] = said[f"invoke v{version}"]
+    for qualifier, stats in functions.items():  # and another function's "invoke Name:qualifier vN"
+        texts: collections.Counter[str] = collections.Counter()
+        for name, top in said.items():
+            if not stats["deployed"] and name.startswith(f"invoke {qualifier} v"):
+                texts.update({text: count for text, count in top})
+        if texts:
+            stats["errors_said"] = [list(pair) for pair in texts.most_common(3)]
     unserved = versions == ""
     if unserved.any():
         unserved_by_reason = {r: int((unserved & (reasons == r)).sum()) for r in sorted(set(reasons[unserved]))}

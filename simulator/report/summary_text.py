@@ -48,13 +48,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         latency = stats.get("latency_ms", {})
         p95 = f", p95 {latency['p95']:.0f} ms" if latency.get("p95") is not None else ""
         lines.append(f"  version {version}: {counted(stats['invocations'], 'invocation')}, {reasons}{p95}")
-        if stats.get("errors_said"):
-            lines.append("    what they said: " + "; ".join(f"{text[:160]} ({count:,})" for text, count in stats["errors_said"]))
+        lines.extend(_said(stats))
     for qualifier, stats in summary.get("functions", {}).items():
         if not stats["deployed"]:
             reasons = ", ".join(f"{r} {n}" for r, n in stats["errors_by_reason"].items()) or "no errors"
             lines.append(f"  {qualifier} (blocks {', '.join(stats['blocks'])}): "
                          f"{counted(stats['invocations'], 'invocation')}, {reasons}")
+            lines.extend(_said(stats))
     ended = summary.get("contact_outcomes", {})
     if ended.get("ended"):
         lines.append(f"  contacts ended: {ended['ended']:,} ("
@@ -185,3 +185,9 @@ def _still_judged(generator: dict[str, Any]) -> str:
 
 def _workers(rows_by_worker: dict[str, int]) -> str:
     return ", ".join(f"{worker} ({n} invocations)" for worker, n in rows_by_worker.items())
+
+
+def _said(stats: dict[str, Any]) -> list[str]:
+    """What a version's or a function's failed calls said, the most frequent first, with how often."""
+    said = stats.get("errors_said")
+    return ["    what they said: " + "; ".join(f"{text[:160]} ({count:,})" for text, count in said)] if said else []

@@ -525,3 +525,24 @@ def test_a_judge_that_pooled_windows_says_how_many_and_which_went_untested(tmp_p
     (line,) = [line for line in format_summary(summary).splitlines() if "statistical judge" in line]
     assert line == ("  statistical judge (99 %): no difference found in 3 tests (3 windows with too few invocations "
                     "tested together with the next; the last window had too few of a version to test)")
+
+
+def test_what_failed_calls_said_is_in_the_summary_per_version_and_per_other_function(tmp_path):
+    """Locust's failure texts, kept in the timeline when the test stops: the deployed function's per
+    version, another function's under its own line, the most frequent first."""
+    run_info = {"alias_arn": DEPLOYED_ALIAS}
+    a_run(tmp_path, new_fails=0.2, n=400, run_info=run_info,
+          qualifier=lambda i: "Lookup:live" if i % 4 == 0 else "ConnectLambdaFunction:PROD")
+    said = {"invoke v2": [["function_error: InjectedFault: boom", 30]],
+            "invoke Lookup:live v1": [["function_error: KeyError: 'phone'", 5], ["timeout: time limit reached", 2]],
+            "invoke Lookup:live v2": [["function_error: KeyError: 'phone'", 4]]}
+    with (tmp_path / "timeline.jsonl").open("a") as timeline:
+        timeline.write(json.dumps({"t": T0 + 300, "kind": "errors_said", "by_name": said}) + "\n")
+    summary = analyse(load_record(tmp_path))
+    assert summary["versions"]["2"]["errors_said"] == [["function_error: InjectedFault: boom", 30]]
+    assert "errors_said" not in summary["versions"]["1"]
+    assert summary["functions"]["Lookup:live"]["errors_said"] == [
+        ["function_error: KeyError: 'phone'", 9], ["timeout: time limit reached", 2]]
+    text = format_summary(summary)
+    assert "    what they said: function_error: InjectedFault: boom (30)" in text
+    assert "    what they said: function_error: KeyError: 'phone' (9); timeout: time limit reached (2)" in text
