@@ -62,21 +62,19 @@ class CallerModel:
 
     def channel(self) -> str:
         """This contact's channel, drawn by weight."""
-        return self._drawn({"channel": self.spec.channel})["channel"]
+        return self._pick(self.spec.channel)
 
     def number(self) -> str:
         """The number this contact calls from: a pattern drawn by weight, each # a digit."""
-        patterns = list(self.spec.numbers)
-        pattern = patterns[0] if len(patterns) == 1 else self.rng.choices(
-            patterns, [self.spec.numbers[p] for p in patterns])[0]
-        return "".join(str(self.rng.randrange(10)) if c == "#" else c for c in pattern)
+        return "".join(str(self.rng.randrange(10)) if c == "#" else c for c in self._pick(self.spec.numbers))
 
     def _drawn(self, table: Mapping[str, Mapping[str, float]]) -> dict[str, str]:
-        drawn = {}
-        for key, weights in table.items():
-            values = list(weights)
-            drawn[key] = values[0] if len(values) == 1 else self.rng.choices(values, [weights[v] for v in values])[0]
-        return drawn
+        return {key: self._pick(weights) for key, weights in table.items()}
+
+    def _pick(self, weights: Mapping[str, float]) -> str:
+        """One value by weight (a single value costs no draw)."""
+        values = list(weights)
+        return values[0] if len(values) == 1 else self.rng.choices(values, [weights[v] for v in values])[0]
 
     def in_hours(self) -> bool:
         return self.rng.random() < self.spec.in_hours

@@ -18,6 +18,7 @@ from simulator.deployment.clock import Clock
 from simulator.deployment.driver import DeployError, DeploymentDriver, TimelineEvent, describe_event
 from simulator.loadgen.bridge import AsyncioBridge
 from simulator.loadgen.options import LoadOptions
+from simulator.loadgen.request_stats import error_text
 from simulator.report.record import RecordWriter
 
 log = logging.getLogger("shiftsim.loadgen")
@@ -222,6 +223,6 @@ class Coordination:
             for error in stats.errors.values():
                 if error.method == "Lambda" and error.name.startswith("invoke v"):
                     version = error.name[len("invoke v"):]
-                    reason = str(error.error).split(":", 1)[0].replace("RuntimeError('", "").strip("'(")
+                    reason = error_text(error.error).split(":", 1)[0]
                     reasons[version][reason] = reasons[version].get(reason, 0) + error.occurrences
         return reasons

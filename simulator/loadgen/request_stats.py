@@ -106,7 +106,13 @@ def said_errors(stats: RequestStats) -> dict[str, list[tuple[str, int]]]:
     said: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for error in stats.errors.values():
         if error.method == "Lambda" and error.name.startswith("invoke "):
-            text = str(error.error)
-            wrapped = _WRAPPED.match(text)
-            said[error.name][wrapped.group(2) if wrapped else text] += error.occurrences
+            said[error.name][error_text(error.error)] += error.occurrences
     return {name: counts.most_common(SAID_PER_NAME) for name, counts in said.items()}
+
+
+def error_text(error: Any) -> str:
+    """An invocation's failure as Locust keeps it, without the RuntimeError('...') it was raised in:
+    "function_error: ValueError: region is required"."""
+    text = str(error)
+    wrapped = _WRAPPED.match(text)
+    return wrapped.group(2) if wrapped else text
