@@ -47,8 +47,11 @@ class Contact:
 EMAIL_ADDRESSES = ("customer@example.com", "support@example.com")  # an EMAIL contact's customer and system addresses
 
 
-def _endpoint_type(contact: Contact) -> str:
-    return {"VOICE": "TELEPHONE_NUMBER", "EMAIL": "EMAIL_ADDRESS"}.get(contact.channel, "CHAT")
+_ENDPOINT_TYPES = {"VOICE": "TELEPHONE_NUMBER", "EMAIL": "EMAIL_ADDRESS"}  # a chat's or task's: "CHAT"
+
+
+def _endpoint_type(contact: Contact) -> str:  # on every invocation's event: a lookup, no dict built
+    return _ENDPOINT_TYPES.get(contact.channel, "CHAT")
 
 
 # Each field of the contact data on its own, for a flow's `$.ContactId`-style references (resolving
