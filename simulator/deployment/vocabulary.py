@@ -18,7 +18,8 @@ LAMBDA_METRICS = ("Invocations", "Errors", "DeadLetterErrors", "DestinationDeliv
                   "ProvisionedConcurrentExecutions", "ProvisionedConcurrencyUtilization",
                   "UnreservedConcurrentExecutions", "ClaimedAccountConcurrency", "AsyncEventsReceived",
                   "AsyncEventAge", "AsyncEventsDropped")
-LAMBDA_METRICS_EMULATED = ("Invocations", "Errors", "Duration", "Throttles")
+LAMBDA_METRICS_EMULATED = ("Invocations", "Errors", "Duration", "Throttles", "ProvisionedConcurrencyInvocations",
+                           "ProvisionedConcurrencySpilloverInvocations")
 
 
 @cache

@@ -112,6 +112,7 @@ class HandlerResult:
     init_ms: float | None = None  # the init phase, on a cold start
     memory_used_mb: int | None = None
     trace_field: str = "stackTrace"  # the runtime's name for an error's trace (Node.js: "trace")
+    provisioned: bool = False  # served by an environment of the version's provisioned concurrency
 
 
 async def run_handler(handler: Handler, event: Any, context: LambdaContext, timeout_s: float,

@@ -206,6 +206,7 @@ class Emulator:
     def start(self) -> None:
         """Start the clock-driven work (alarm evaluation, stream polling); call from inside the running loop."""
         self.cloudwatch.start()
+        self.lambda_.start()
         self._start_event_sources()
 
     def close(self) -> None:

@@ -41,6 +41,9 @@ def read_function(s: Section) -> FunctionSpec:
         staged=_version(staged_section) if staged_section else versions[-1],
         aliases=tuple(_alias(a, len(versions)) for a in s.tables("aliases")),
     )
+    refused = spec.provisioned_beyond_reserved()
+    if refused is not None:
+        s.fail(refused, "aliases")
     s.done()
     return spec
 
@@ -155,7 +158,8 @@ def _alias(s: Section, version_count: int) -> AliasSpec:
     if version in weights:
         s.fail(f"version {version} is already the alias's primary version", "additional_version_weights")
     spec = AliasSpec(name=name, version=version, additional_version_weights=weights,
-                     description=s.string("description", ""))
+                     description=s.string("description", ""),
+                     provisioned_concurrency=s.number("provisioned_concurrency", None, low=1, integer=True))
     s.done()
     return spec
 

@@ -406,13 +406,23 @@ def _read_stack(stack: _Stack, where: Path, sources: TemplateSources, new_code: 
             continue
         props = stack.properties(name)
         function = stack._function_of(resource.get("Properties") or {})
-        aliases.setdefault(function, []).append(AliasSpec(str(props["Name"]), "1", description=str(props.get("Description", ""))))
+        aliases.setdefault(function, []).append(AliasSpec(str(props["Name"]), "1", description=str(props.get("Description", "")),
+                                                           provisioned_concurrency=_provisioned(stack, function, props)))
         update = (resource.get("UpdatePolicy") or {}).get("CodeDeployLambdaAliasUpdate")
         if update:
             policy = stack.resolver.value(update)
             groups.append((str(policy["DeploymentGroupName"]), function, str(props["Name"]), policy))
     specs = {name: FunctionSpec(**{**spec.__dict__, "aliases": tuple(aliases.get(name, ()))})
              for name, spec in functions.items()}
+    for name, spec in specs.items():
+        refused = spec.provisioned_beyond_reserved()
+        if refused is not None:
+            raise TemplateError(f"{stack.where}: Resources.{name}: {refused}")
+        for alias in spec.aliases:
+            if alias.provisioned_concurrency:
+                notes.append(f"{name}: provisioned concurrency {alias.provisioned_concurrency} on alias {alias.name}: "
+                             "each version keeps its share of it initialised as the deployment shifts the weights; "
+                             "invocations past a version's share run on demand, and start cold")
     alarms = (*(_alarm(stack, name) for name in stack.resources if stack.kind(name) == "AWS::CloudWatch::Alarm"),
               *(_composite(stack, name) for name in stack.resources if stack.kind(name) == "AWS::CloudWatch::CompositeAlarm"))
     deployment = _deployment(stack, groups, deploy_function, specs, notes)
@@ -477,6 +487,23 @@ def _table(stack: _Stack, name: str) -> TableSpec:
     if stream is not None:
         parameters["StreamSpecification"] = {"StreamEnabled": True, **stream}
     return TableSpec(table, parameters)
+
+
+def _provisioned(stack: _Stack, function: str, props: dict[str, Any]) -> int | None:
+    """An alias's ProvisionedConcurrencyConfig (where SAM's transform puts a function's), as a count;
+    a bad one is said at the function, where it is written."""
+    config = props.get("ProvisionedConcurrencyConfig")
+    if config is None:
+        return None
+    count = config.get("ProvisionedConcurrentExecutions") if isinstance(config, dict) else None
+    try:
+        value = int(count) if count is not None and not isinstance(count, bool) else 0
+    except (TypeError, ValueError):
+        value = 0
+    if value < 1:
+        raise TemplateError(f"{stack.where}: Resources.{function}: alias {props.get('Name')}'s ProvisionedConcurrencyConfig: "
+                            f"ProvisionedConcurrentExecutions must be a whole number of at least 1, got {count!r}")
+    return value
 
 
 def _event_source(stack: _Stack, name: str, specs: dict[str, FunctionSpec]) -> EventSourceSpec:

@@ -116,6 +116,7 @@ class AliasSpec:
     version: str
     additional_version_weights: dict[str, float] = field(default_factory=dict)
     description: str = ""
+    provisioned_concurrency: int | None = None  # environments kept initialised, shared by its versions' weights
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,16 @@ class FunctionSpec:
     versions: tuple[VersionSpec, ...] = (VersionSpec(),)
     staged: VersionSpec | None = None
     aliases: tuple[AliasSpec, ...] = ()
+
+    def provisioned_beyond_reserved(self) -> str | None:
+        """Why Lambda would refuse the aliases' provisioned concurrency (more than the function
+        reserves), or None."""
+        provisioned = sum(a.provisioned_concurrency or 0 for a in self.aliases)
+        if self.reserved_concurrency is None or provisioned <= self.reserved_concurrency:
+            return None
+        return (f"provisioned concurrency {provisioned} is more than the function's reserved concurrency "
+                f"{self.reserved_concurrency}: Lambda refuses it (Requested Provisioned Concurrency should not be "
+                "greater than the reservedConcurrentExecution for function)")
 
 
 @dataclass(frozen=True)

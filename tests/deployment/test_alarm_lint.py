@@ -85,7 +85,8 @@ def test_a_metric_lambda_never_publishes_or_this_rehearsal_does_not_is_named():
     assert dimensions.endswith("fix: FunctionName = ConnectLambdaFunction, Resource = ConnectLambdaFunction:PROD")
     (line,) = stack('metric = "ConcurrentExecutions"\nstatistic = "Maximum"\n' + ALIAS + "\nevaluation_periods = 1")
     assert line.startswith("alarm A: metric ConcurrentExecutions: Lambda publishes it, and this rehearsal does not "
-                           "(it publishes Invocations, Errors, Duration, Throttles)")
+                           "(it publishes Invocations, Errors, Duration, Throttles, ProvisionedConcurrencyInvocations, "
+                           "ProvisionedConcurrencySpilloverInvocations)")
     assert stack('metric = "Throttles"\n' + ALIAS + "\nevaluation_periods = 1") == []
 
 

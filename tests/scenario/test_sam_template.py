@@ -610,3 +610,32 @@ Resources:
         assert json.loads(out["Payload"].read()) == {"version": "1", "said": "hello bye"}
     finally:
         emulator.close()
+
+
+@pytest.mark.parametrize("properties, said", [
+    ("      ProvisionedConcurrencyConfig:\n        ProvisionedConcurrentExecutions: 4\n", None),
+    ("      ProvisionedConcurrencyConfig:\n        ProvisionedConcurrentExecutions: 0\n",
+     "Resources.ConnectLambdaFunction: alias live's ProvisionedConcurrencyConfig: ProvisionedConcurrentExecutions "
+     "must be a whole number of at least 1, got 0"),
+    ("      ReservedConcurrentExecutions: 2\n      ProvisionedConcurrencyConfig:\n"
+     "        ProvisionedConcurrentExecutions: 4\n",
+     "Resources.ConnectLambdaFunction: provisioned concurrency 4 is more than the function's reserved concurrency 2"),
+])
+def test_a_functions_provisioned_concurrency_is_its_aliass_as_sam_puts_it(tmp_path, properties, said):
+    """SAM's transform puts a function's ProvisionedConcurrencyConfig on its AutoPublishAlias: that
+    alias is provisioned in the rehearsal, and the start says how it is shared while it shifts; what
+    Lambda would refuse is one line."""
+    shutil.copytree(EXAMPLE, tmp_path / "app")
+    template = tmp_path / "app" / "template.yaml"
+    template.write_text(template.read_text().replace("      Handler: app.lambda_handler\n",
+                                                     "      Handler: app.lambda_handler\n" + properties, 1))
+    if said is not None:
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(None, StackSource(str(template)))
+        assert said in str(info.value) and "\n" not in str(info.value)
+        return
+    scenario = load_scenario(None, StackSource(str(template)))
+    (function,) = [f for f in scenario.functions if f.name == "ConnectLambdaFunction"]
+    assert [(a.name, a.provisioned_concurrency) for a in function.aliases] == [("live", 4)]
+    assert any(note.startswith("ConnectLambdaFunction: provisioned concurrency 4 on alias live: each version keeps "
+                               "its share") for note in scenario.notes)

@@ -111,3 +111,12 @@ def record_messages(event, context):
         table.put_item(Item={"id": record["body"], "done_by": context.function_version,
                              "source": record["eventSource"], "batch": str(len(event["Records"]))})
     return {"processed": str(len(event["Records"]))}
+
+
+def wait_for_file(event, context):
+    """Holds its environment until the test creates event["path"] (at most 20 s): invocations in
+    flight together, whatever the machine's speed."""
+    deadline = time.monotonic() + 20
+    while not os.path.exists(event["path"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return {"pid": str(os.getpid()), "version": context.function_version}

@@ -220,6 +220,8 @@ class LambdaTally:
     errors: float = 0.0
     throttles: float = 0.0
     duration: Bucket = field(default_factory=Bucket)
+    provisioned: float = 0.0  # invocations a version's provisioned concurrency served
+    spillover: float = 0.0  # invocations past it, on on-demand environments
 
     def buckets(self) -> list[tuple[str, Bucket]]:
         """(metric name, the bucket its datapoints make), as adding them one by one would."""
@@ -231,6 +233,10 @@ class LambdaTally:
             made.append(("Duration", self.duration))
         if self.throttles:
             made.append(("Throttles", Bucket(float(self.throttles), float(self.throttles), 1.0, 1.0)))
+        for name, count in (("ProvisionedConcurrencyInvocations", self.provisioned),
+                            ("ProvisionedConcurrencySpilloverInvocations", self.spillover)):
+            if count:
+                made.append((name, Bucket(float(count), float(count), 1.0, 1.0)))
         return made
 
 

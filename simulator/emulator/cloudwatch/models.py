@@ -106,6 +106,11 @@ class CloudWatchBackend:
             if event.kind == "function_error":
                 tally.errors += weight
             tally.duration.add(event.duration_ms, weight)
+            if event.provisioned is not None:
+                if event.provisioned:
+                    tally.provisioned += weight
+                else:
+                    tally.spillover += weight
 
     def _publish_lambda(self) -> None:
         tallies, self._lambda_tallies = self._lambda_tallies, {}

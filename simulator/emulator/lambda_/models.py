@@ -47,6 +47,7 @@ from simulator.emulator.lambda_.event_sources import (
     poll_queue,
 )
 from simulator.emulator.lambda_.packages import PackageError, Packages
+from simulator.emulator.lambda_.provisioned import ProvisionedConfig, config_answer, shares
 from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment
 from simulator.emulator.member_types import model_enum
 from simulator.scenario.spec import CodeSpec, FunctionSpec, Scenario, VersionSpec
@@ -110,6 +111,8 @@ class Version:
     last_modified: float
     revision_id: str = field(default_factory=_revision)
     first_traffic_at: float | None = None
+    provisioned: int = 0  # environments of provisioned concurrency allocated to it (an alias's share, or its own)
+    provisioned_busy: int = 0  # of them, serving an invocation (code run in-process, which has no environments)
 
 
 @dataclass
@@ -134,6 +137,7 @@ class Function:
     role: str | None = None
     in_flight: int = 0
     last_published: int = 0
+    provisioned: dict[str, ProvisionedConfig] = field(default_factory=dict)  # alias or version -> its configuration
 
     def version(self, number: str) -> Version | None:
         return self.latest if number == LATEST else self.versions.get(number)
@@ -151,6 +155,7 @@ class InvocationObserved:
     duration_ms: float
     kind: str  # "ok" | "function_error" | "throttled"
     weight: float = 1.0  # the production invocations a sampled one stands for (metrics count it so)
+    provisioned: bool | None = None  # on provisioned concurrency, or spilled over; None: the version has none
 
 
 @dataclass(slots=True)
@@ -210,6 +215,21 @@ class LambdaBackend:
         self.endpoint_url: str | None = None  # set once served; handed to handlers' context
         self.pool = ThreadPoolExecutor(max_workers=handler_threads, thread_name_prefix="lambda")
 
+    def start(self) -> None:
+        """Initialise the environments of provisioned concurrency given before the loop ran; call
+        from inside the running loop."""
+        for fn in self.functions.values():
+            if fn.provisioned:
+                self._allocate(fn)
+
+    @staticmethod
+    def _serving() -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+
     def close(self) -> None:
         for task in self.background:
             task.cancel()
@@ -234,6 +254,8 @@ class LambdaBackend:
             for alias in spec.aliases:
                 self.create_alias(fn.name, alias.name, alias.version, alias.description,
                                   {"AdditionalVersionWeights": alias.additional_version_weights})
+                if alias.provisioned_concurrency:
+                    self.put_provisioned(fn.name, alias.name, alias.provisioned_concurrency)
 
     def _hold(self, kind: str) -> None:
         """One more of `kind` (functions, versions: Lambda's code storage; aliases, mappings), or AWS's refusal."""
@@ -362,6 +384,9 @@ class LambdaBackend:
                               f"aliases reference it: [{', '.join(users)}]")
         version = fn.versions.pop(qualifier)
         self.holdings.give("versions")
+        if fn.provisioned.pop(qualifier, None) is not None:
+            version.provisioned = 0
+            self._allocate(fn)
         if isinstance(version.handler, ProcessHandler) and version.handler is not fn.latest.handler:
             version.handler.close()
 
@@ -654,12 +679,16 @@ class LambdaBackend:
         if description is not None:
             alias.description = description
         alias.revision_id = _revision()
+        if name in fn.provisioned:  # its provisioned concurrency follows the routing to the versions
+            self._allocate(fn)
         return self.alias_configuration(fn, alias)
 
     def delete_alias(self, function_name: str, name: str) -> None:
         fn = self.function(function_name)
         if fn.aliases.pop(name, None) is not None:  # AWS answers 204 for an alias that does not exist
             self.holdings.give("aliases")
+            if fn.provisioned.pop(name, None) is not None:  # its provisioned concurrency goes with it
+                self._allocate(fn)
 
     def list_aliases(self, function_name: str, function_version: str | None = None) -> list[dict[str, Any]]:
         fn = self.function(function_name)
@@ -680,6 +709,105 @@ class LambdaBackend:
                            "UnreservedConcurrentExecution below its minimum value of [100].")
         fn.reserved_concurrency = reserved
         return {} if reserved is None else {"ReservedConcurrentExecutions": reserved}
+
+    # ---- provisioned concurrency ----------------------------------------------------------------
+
+    def put_provisioned(self, function_name: str, qualifier: str | None, requested: Any) -> dict[str, Any]:
+        """PutProvisionedConcurrencyConfig: environments kept initialised for an alias (shared between
+        the versions it routes to, by weight) or a published version; its status is IN_PROGRESS until
+        they are."""
+        fn, qualifier = self._qualified(function_name, qualifier)
+        if not isinstance(requested, int) or isinstance(requested, bool) or requested < 1:
+            raise _validation(f"1 validation error detected: Value '{requested}' at 'provisionedConcurrentExecutions' "
+                              "failed to satisfy constraint: Member must have value greater than or equal to 1")
+        if not qualifier or qualifier == LATEST:
+            raise _invalid("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+        alias = fn.aliases.get(qualifier)
+        if alias is None and qualifier not in fn.versions:
+            raise self._not_found(fn, qualifier)
+        if alias is not None and alias.function_version in fn.provisioned:
+            raise LambdaError(409, "ResourceConflictException",
+                              "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version")
+        if alias is None and any(a.function_version == qualifier for name, a in fn.aliases.items() if name in fn.provisioned):
+            raise LambdaError(409, "ResourceConflictException", "Version is pointed by a Provisioned Concurrency alias")
+        others = sum(c.requested for q, c in fn.provisioned.items() if q != qualifier)
+        if fn.reserved_concurrency is not None and others + requested > fn.reserved_concurrency:
+            raise _invalid("Requested Provisioned Concurrency should not be greater than the "
+                           "reservedConcurrentExecution for function")
+        if fn.reserved_concurrency is None and self._unreserved(fn, qualifier) - requested < 100:
+            raise _invalid("Specified ConcurrentExecutions for function decreases account's "
+                           "UnreservedConcurrentExecution below its minimum value of [100].")
+        fn.provisioned[qualifier] = ProvisionedConfig(requested, self.clock.now())
+        self._allocate(fn)
+        return self.provisioned_config(fn, qualifier)
+
+    def _unreserved(self, fn: Function, qualifier: str) -> int:
+        """The account's concurrency no function reserves, less other provisioned concurrency taken from it."""
+        taken = sum(f.reserved_concurrency for f in self.functions.values() if f.reserved_concurrency is not None)
+        taken += sum(c.requested for f in self.functions.values() if f.reserved_concurrency is None
+                     for q, c in f.provisioned.items() if (f, q) != (fn, qualifier))
+        return self.account_concurrency - taken
+
+    def provisioned_config(self, fn: Function, qualifier: str, with_arn: bool = False) -> dict[str, Any]:
+        config = fn.provisioned.get(qualifier)
+        if config is None:
+            raise LambdaError(404, "ProvisionedConcurrencyConfigNotFoundException",
+                              "No Provisioned Concurrency Config found for this function")
+        versions = self._provisioned_versions(fn, qualifier)
+        allocated = sum(min(share, self._ready(version)) for version, share in versions)
+        failures = [v.handler.provision_failure for v, _ in versions
+                    if isinstance(v.handler, ProcessHandler) and v.handler.provision_failure]
+        return config_answer(config, allocated, failures[0] if failures else None,
+                             f"{fn.arn}:{qualifier}" if with_arn else None)
+
+    def get_provisioned(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
+        fn, qualifier = self._qualified(function_name, qualifier)
+        return self.provisioned_config(fn, qualifier or LATEST)
+
+    def list_provisioned(self, function_name: str) -> list[dict[str, Any]]:
+        fn = self.function(function_name)
+        return [self.provisioned_config(fn, qualifier, with_arn=True) for qualifier in fn.provisioned]
+
+    def delete_provisioned(self, function_name: str, qualifier: str | None) -> None:
+        fn, qualifier = self._qualified(function_name, qualifier)
+        if fn.provisioned.pop(qualifier or LATEST, None) is None:
+            raise LambdaError(404, "ProvisionedConcurrencyConfigNotFoundException",
+                              "No Provisioned Concurrency Config found for this function")
+        self._allocate(fn)
+
+    def _provisioned_versions(self, fn: Function, qualifier: str) -> list[tuple[Version, int]]:
+        """The versions a configuration provisions, with each one's share."""
+        config, alias = fn.provisioned[qualifier], fn.aliases.get(qualifier)
+        if alias is None:
+            return [(fn.versions[qualifier], config.requested)]
+        return [(fn.versions[number], share) for number, share in
+                shares(config.requested, alias.function_version, alias.weights).items() if number in fn.versions]
+
+    @staticmethod
+    def _ready(version: Version) -> int:
+        handler = version.handler
+        return handler.provisioned_ready if isinstance(handler, ProcessHandler) else version.provisioned
+
+    def _allocate(self, fn: Function) -> None:
+        """Each version's provisioned environments from the function's configurations, after a
+        configuration or an alias's routing changed: a version's code keeps that many initialised."""
+        targets: dict[str, int] = {}
+        for qualifier in fn.provisioned:
+            for version, share in self._provisioned_versions(fn, qualifier):
+                targets[version.number] = targets.get(version.number, 0) + share
+        by_handler: dict[int, tuple[Version, int]] = {}
+        for version in fn.versions.values():
+            version.provisioned = targets.get(version.number, 0)
+            if isinstance(version.handler, ProcessHandler):  # versions of one upload share its environments
+                _, total = by_handler.get(id(version.handler), (version, 0))
+                by_handler[id(version.handler)] = (version, total + version.provisioned)
+        if not self._serving():
+            return  # provisioned before the emulator serves: start() initialises them
+        for version, total in by_handler.values():
+            handler = version.handler
+            assert isinstance(handler, ProcessHandler)
+            if total or handler.provisioned_target:
+                handler.provision(total, functools.partial(self._environment, fn, version))
 
     # ---- invoke ---------------------------------------------------------------------------------
 
@@ -810,7 +938,8 @@ class LambdaBackend:
         duration_ms = (time.perf_counter() - started) * 1000
         body, function_error = response_body(result, fn.timeout, request_id)
         self._observe(InvocationObserved(fn.name, alias, version.number, start_emulated,
-                                         duration_ms, "function_error" if function_error else "ok", weight))
+                                         duration_ms, "function_error" if function_error else "ok", weight,
+                                         result.provisioned if version.provisioned else None))
         log_result = None
         if self.log_sink is not None or log_type == "Tail":
             record = self._log_record(fn, version, request_id, duration_ms, result)
@@ -824,17 +953,19 @@ class LambdaBackend:
 
     async def _execute(self, fn: Function, version: Version, invoked_arn: str, event: Any,
                        faults: FaultDraw, request_id: str, client_context: str | None) -> HandlerResult:
+        injected = version.provisioned > 0  # an injected fault meets no environment: counted as provisioned
         if faults.extra_latency_s:
             await asyncio.sleep(min(faults.extra_latency_s, fn.timeout))
             if faults.extra_latency_s >= fn.timeout:
-                return HandlerResult(timed_out=True)
+                return HandlerResult(timed_out=True, provisioned=injected)
         if faults.timeout:
             await asyncio.sleep(max(0.0, fn.timeout - faults.extra_latency_s))
-            return HandlerResult(timed_out=True)
+            return HandlerResult(timed_out=True, provisioned=injected)
         if faults.error:
             return HandlerResult(error_type="InjectedFault",
                                  error_message=f"shiftsim injected an error into version {version.number}",
-                                 stack_trace=("  File \"/var/task/shiftsim_fault.py\", line 1, in handler",))
+                                 stack_trace=("  File \"/var/task/shiftsim_fault.py\", line 1, in handler",),
+                                 provisioned=injected)
         context = LambdaContext(
             function_name=fn.name, function_version=version.number, invoked_function_arn=invoked_arn,
             aws_request_id=request_id, memory_limit_in_mb=fn.memory,
@@ -842,11 +973,19 @@ class LambdaBackend:
             endpoint_url=self.endpoint_url)
         timeout_s = fn.timeout - faults.extra_latency_s
         if isinstance(version.handler, ProcessHandler):
-            result = await version.handler.run(event, context, timeout_s, lambda: self._environment(fn, version))
+            result = await version.handler.run(event, context, timeout_s, lambda: self._environment(fn, version),
+                                               provisioned=version.provisioned > 0)
+        elif version.provisioned > version.provisioned_busy:  # in-process code: a provisioned slot, or spillover
+            version.provisioned_busy += 1
+            try:
+                result = await run_handler(version.handler, event, context, timeout_s, self.pool)
+            finally:
+                version.provisioned_busy -= 1
+            result.provisioned = True
         else:
             result = await run_handler(version.handler, event, context, timeout_s, self.pool)
         if faults.malformed and result.error_type is None and not result.timed_out:
-            return HandlerResult(value=malformed_value(faults.malformed, version.number))
+            return HandlerResult(value=malformed_value(faults.malformed, version.number), provisioned=result.provisioned)
         return result
 
     def _environment(self, fn: Function, version: Version) -> dict[str, str]:

@@ -205,6 +205,9 @@ class LambdaResponses:
             web.put("/2017-10-31/functions/{FunctionName}/concurrency", self.put_concurrency),
             web.delete("/2017-10-31/functions/{FunctionName}/concurrency", self.delete_concurrency),
             web.get("/2019-09-30/functions/{FunctionName}/concurrency", self.get_concurrency),
+            web.put("/2019-09-30/functions/{FunctionName}/provisioned-concurrency", self.put_provisioned),
+            web.get("/2019-09-30/functions/{FunctionName}/provisioned-concurrency", self.get_provisioned),
+            web.delete("/2019-09-30/functions/{FunctionName}/provisioned-concurrency", self.delete_provisioned),
         ]
 
     async def list_functions(self, request: web.Request) -> web.Response:
@@ -363,6 +366,25 @@ class LambdaResponses:
         body = {} if fn.reserved_concurrency is None else {
             "ReservedConcurrentExecutions": fn.reserved_concurrency}
         return web.json_response(body)
+
+    async def put_provisioned(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        requested = body.get("ProvisionedConcurrentExecutions")
+        if requested is None:
+            raise _null("provisionedConcurrentExecutions")
+        return web.json_response(self.backend.put_provisioned(
+            request.match_info["FunctionName"], request.query.get("Qualifier"), requested), status=202)
+
+    async def get_provisioned(self, request: web.Request) -> web.Response:
+        """GetProvisionedConcurrencyConfig, or ListProvisionedConcurrencyConfigs (`?List=ALL`)."""
+        name = request.match_info["FunctionName"]
+        if request.query.get("List") == "ALL":
+            return web.json_response(_page(request, "ProvisionedConcurrencyConfigs", self.backend.list_provisioned(name)))
+        return web.json_response(self.backend.get_provisioned(name, request.query.get("Qualifier")))
+
+    async def delete_provisioned(self, request: web.Request) -> web.Response:
+        self.backend.delete_provisioned(request.match_info["FunctionName"], request.query.get("Qualifier"))
+        return web.Response(status=204)
 
     async def invoke(self, request: web.Request) -> web.Response:
         return await self.invoke_function(request, request.match_info["FunctionName"])

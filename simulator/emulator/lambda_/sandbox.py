@@ -53,6 +53,7 @@ class _Environment:
         self.process, self.variables = process, variables
         self.stderr: deque[str] = deque(maxlen=_STDERR_LINES)
         self.drain = asyncio.ensure_future(self._drain())
+        self.provisioned = False  # one of the version's provisioned concurrency, initialised before any invocation
 
     @classmethod
     async def start(cls, command: list[str], environment: dict[str, str]) -> _Environment:
@@ -118,7 +119,8 @@ class _Environment:
 
 
 class ProcessHandler:
-    """The execution environments of one version's code (idle ones kept for warm starts)."""
+    """The execution environments of one version's code (idle ones kept for warm starts), and those
+    its provisioned concurrency keeps initialised."""
 
     def __init__(self, code: CodeSpec, max_idle: int = 64) -> None:
         self.code = code
@@ -127,12 +129,66 @@ class ProcessHandler:
         self.busy: set[_Environment] = set()
         self.cold_starts = 0
         self.trace_field = "trace" if code.node else "stackTrace"  # each runtime's error shape
+        self.provisioned_target = 0  # environments provisioned concurrency keeps for this code
+        self.provisioned_live = 0  # of them, initialised or initialising, idle or busy
+        self.provisioned_idle: list[_Environment] = []
+        self.provision_failure: str | None = None  # why the last provisioned environment did not initialise
+        self._provisioning: set[asyncio.Task[None]] = set()
+
+    def provision(self, target: int, environment: Callable[[], dict[str, str]]) -> None:
+        """Keep `target` environments initialised ahead of invocations, as Lambda's provisioned
+        concurrency does: more are initialised in the background now; of fewer, the idle ones end now
+        and the busy ones when their invocation is over."""
+        self.provisioned_target = target
+        while self.provisioned_live < target:
+            self.provisioned_live += 1
+            task = asyncio.get_running_loop().create_task(self._provision_one(environment()))
+            self._provisioning.add(task)
+            task.add_done_callback(self._provisioning.discard)
+        while self.provisioned_live > target and self.provisioned_idle:
+            self.provisioned_idle.pop().kill()
+            self.provisioned_live -= 1
+
+    async def _provision_one(self, variables: dict[str, str]) -> None:
+        env = await self._initialised(variables)
+        if env is None:  # Lambda's allocation fails too (FUNCTION_ERROR_INIT_FAILURE): not retried here
+            self.provisioned_live -= 1
+            self.provision_failure = "FUNCTION_ERROR_INIT_FAILURE"
+            return
+        env.provisioned = True
+        self._release_provisioned(env)
+
+    @property
+    def provisioned_ready(self) -> int:
+        """Provisioned environments initialised (idle or busy)."""
+        return self.provisioned_live - len(self._provisioning)
+
+    def _release_provisioned(self, env: _Environment) -> None:
+        if self.provisioned_live > self.provisioned_target:
+            env.kill()
+            self.provisioned_live -= 1
+        else:
+            self.provisioned_idle.append(env)
+
+    def _provisioned_environment(self) -> _Environment | None:
+        while self.provisioned_idle:
+            env = self.provisioned_idle.pop()
+            if env.alive():
+                return env
+            env.kill()  # ended while idle (killed from outside): replaced, as Lambda keeps its provisioned concurrency
+            self.provisioned_live -= 1
+            self.provision(self.provisioned_target, env.variables.copy)
+        return None
 
     async def run(self, event: Any, context: LambdaContext, timeout_s: float,
-                  environment: Callable[[], dict[str, str]]) -> HandlerResult:
+                  environment: Callable[[], dict[str, str]], provisioned: bool = False) -> HandlerResult:
+        """`provisioned`: the invoked version has provisioned concurrency, so an idle provisioned
+        environment serves it first (no init); with none idle, it spills over to on-demand ones."""
         started = time.monotonic()
         init_ms: float | None = None
-        env = self._idle_environment()
+        env = self._provisioned_environment() if provisioned else None
+        if env is None:
+            env = self._idle_environment()
         if env is None:
             self.cold_starts += 1
             variables = environment()
@@ -186,7 +242,10 @@ class ProcessHandler:
                                    stack_trace=tuple(error["stackTrace"]), logs=logs, init_ms=init_ms,
                                    memory_used_mb=memory_mb, trace_field=self.trace_field)
         self.busy.discard(env)
-        if len(self.idle) < self.max_idle:
+        if env.provisioned:
+            result.provisioned = True
+            self._release_provisioned(env)
+        elif len(self.idle) < self.max_idle:
             self.idle.append(env)
         else:
             env.kill()
@@ -224,9 +283,14 @@ class ProcessHandler:
         return None
 
     def _end(self, env: _Environment, result: HandlerResult) -> HandlerResult:
-        """An environment Lambda would not reuse: ended, and its result passed on."""
+        """An environment Lambda would not reuse: ended, and its result passed on (a provisioned one
+        is replaced, as Lambda keeps its provisioned concurrency)."""
         env.kill()
         self.busy.discard(env)
+        if env.provisioned:
+            result.provisioned = True
+            self.provisioned_live -= 1
+            self.provision(self.provisioned_target, env.variables.copy)
         return result
 
     async def _exited(self, env: _Environment, context: LambdaContext, init_ms: float | None) -> HandlerResult:
@@ -237,10 +301,14 @@ class ProcessHandler:
                                            f"with error: {exit_words(code)}")
 
     def close(self) -> None:
-        for env in (*self.idle, *self.busy):
+        for task in self._provisioning:
+            task.cancel()
+        for env in (*self.idle, *self.busy, *self.provisioned_idle):
             env.kill()
         self.idle.clear()
         self.busy.clear()
+        self.provisioned_idle.clear()
+        self.provisioned_target = self.provisioned_live = 0
 
 
 NODE_HEAP_SHARE = 0.9  # of the function's memory, for V8's old generation (the rest: code, stacks, buffers)
