@@ -52,6 +52,7 @@ def test_shipped_scenarios(tmp_path, name, outcome):
     assert counted["Aggregated"] == summary["invocations"] == sum(v["invocations"] for v in summary["versions"].values())
     kinds = kinds_in_order(folder)
     assert kinds[0] == "deployment" and "status" in kinds
+    assert "provisioned" not in kinds and "provisioned concurrency" not in done.stdout  # the alias has none
     if outcome == "rolled_back":
         assert kinds.index("deployment") < kinds.index("weight") < kinds.index("rollback")
         d = summary["deployment"]
@@ -169,3 +170,24 @@ def test_a_rehearsal_whose_load_broke_off_says_so_as_it_runs_and_gives_no_verdic
     assert "verdict: COULD NOT JUDGE" in done.stdout
     assert done.stderr.count("Traceback") == 1  # the first of the error's tracebacks; the count is said
     assert "(first: RuntimeError: planted in the contact path)" in summary["verdict"]["why_not_judged"]
+
+
+def test_the_aliass_provisioned_concurrency_is_said_per_version(tmp_path):
+    """An alias with provisioned concurrency: the summary says, per version, what it served and what
+    spilled over, as CloudWatch counted them (in production's terms, the sample's invocations weighted)."""
+    scenario = tmp_path / "provisioned.toml"
+    scenario.write_text((ROOT / "scenarios" / "all-at-once-breaks.toml").read_text()
+                        .replace("[functions.staged.faults.error]\nrate = 1.0\n", "")
+                        .replace('name = "PROD"\nversion = "1"\n', 'name = "PROD"\nversion = "1"\nprovisioned_concurrency = 3\n')
+                        .replace("alarm_fires = true", "alarm_fires = false"))
+    done = rehearse(str(scenario), "--results", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    weight = summary["production"]["weight"]
+    for version in ("1", "2"):
+        stats = summary["versions"][version]
+        usage = stats["provisioned"]
+        assert usage["requested"] == 3 and usage["served"] > 0
+        assert usage["served"] + usage["spilled"] == pytest.approx(stats["invocations"] * weight, rel=0.01)
+        assert (f"    provisioned concurrency (3 on the alias, shared by weight): {usage['served']:,} served, "
+                f"{usage['spilled']:,} spilled over") in done.stdout

@@ -18,11 +18,13 @@ from simulator.deployment.clock import Clock
 from simulator.deployment.driver import DeployError, DeploymentDriver, TimelineEvent, describe_event
 from simulator.loadgen.bridge import AsyncioBridge
 from simulator.loadgen.options import LoadOptions
+from simulator.loadgen.provisioned_usage import provisioned_usage
 from simulator.loadgen.request_stats import error_text
 from simulator.report.record import RecordWriter
 
 log = logging.getLogger("shiftsim.loadgen")
 POLL_SECONDS = 1.0
+USAGE_TIMEOUT_S = 10.0  # for CloudWatch's counts of the provisioned concurrency when a test stops
 
 
 class CoordinatedSession(Protocol):
@@ -57,6 +59,7 @@ class Coordination:
         self.greenlets: list[gevent.Greenlet] = []
         self.cancels: list[Any] = []
         self.started_at = 0.0
+        self.started_emulated = 0.0  # the test's start on the emulated clock, where metrics are stamped
         self.origin = 0.0  # emulated time of the deployment's first event
         self.watching = False  # while the driver watches, it reports alarm transitions itself
         self.poll_error: str | None = None  # the last poll's failure, said once while it lasts
@@ -66,6 +69,7 @@ class Coordination:
         self.history.clear()
         self.timeline.clear()
         self.started_at = time.time()
+        self.started_emulated = self.session.clock.now()
         self.deployment = {"status": "none: load only"}
         bridge = self.session.bridge
         self.cancels.append(bridge.submit(self._poll_state())[1])
@@ -166,6 +170,22 @@ class Coordination:
             else:
                 self.poll_error = None
             await asyncio.sleep(POLL_SECONDS)
+
+    def provisioned_usage(self, timeout_s: float = USAGE_TIMEOUT_S) -> dict[str, Any] | None:
+        """What the alias's provisioned concurrency served and what spilled over, per version (None when
+        it has none, or CloudWatch did not answer in time: said)."""
+        session = self.session
+        result, cancel = session.bridge.submit(provisioned_usage(
+            session.lambda_client, session.cloudwatch, self.function, self.alias, self.started_emulated,
+            session.clock.now()))
+        try:
+            return result.get(timeout=timeout_s)
+        except gevent.Timeout:
+            cancel()
+            log.warning("shiftsim: CloudWatch did not say within %g s what the provisioned concurrency served", timeout_s)
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("shiftsim: cannot read what the provisioned concurrency served: %s", exc)
+        return None
 
     @property
     def timeline_started(self) -> bool:

@@ -573,6 +573,9 @@ class LoadSession:
         if self.coordinator and self.record is not None:
             if self.coordination is not None:  # (None when stopped before it began)
                 self.coordination.stop()
+                usage = self.coordination.provisioned_usage()
+                if usage is not None:  # the alias's provisioned concurrency: the summary says what it served
+                    self.record.event({"t": time.time(), "kind": "provisioned", **usage})
             said = said_errors(self.env.runner.stats) if self.env.runner is not None else {}
             if said:  # what the errors said: the summary names each version's most frequent
                 self.record.event({"t": time.time(), "kind": "errors_said", "by_name": said})

@@ -49,6 +49,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         p95 = f", p95 {latency['p95']:.0f} ms" if latency.get("p95") is not None else ""
         lines.append(f"  version {version}: {counted(stats['invocations'], 'invocation')}, {reasons}{p95}")
         lines.extend(_said(stats))
+        lines.extend(_provisioned(stats, bool(production.get("sampled"))))
     for qualifier, stats in summary.get("functions", {}).items():
         if not stats["deployed"]:
             reasons = ", ".join(f"{r} {n}" for r, n in stats["errors_by_reason"].items()) or "no errors"
@@ -185,6 +186,18 @@ def _still_judged(generator: dict[str, Any]) -> str:
 
 def _workers(rows_by_worker: dict[str, int]) -> str:
     return ", ".join(f"{worker} ({n} invocations)" for worker, n in rows_by_worker.items())
+
+
+def _provisioned(stats: dict[str, Any], sampled: bool) -> list[str]:
+    """What the alias's provisioned concurrency served of a version's invocations, and what spilled over."""
+    usage = stats.get("provisioned")
+    if not usage:
+        return []
+    line = (f"    provisioned concurrency ({usage['requested']} on the alias, shared by weight): "
+            f"{usage['served']:,} served, {usage['spilled']:,} spilled over to on-demand environments, which start "
+            "cold (CloudWatch's counts" + (", in production's terms; a sample's concurrency is lower than "
+                                           "production's, so it spills over less)" if sampled else ")"))
+    return [line]
 
 
 def _said(stats: dict[str, Any]) -> list[str]:

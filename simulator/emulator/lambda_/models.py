@@ -830,7 +830,8 @@ class LambdaBackend:
 
     async def warm(self, function_name: str, qualifier: str | None, idle: int = 1) -> list[str]:
         """Up to `idle` idle execution environments for each version the qualifier serves (an alias: its
-        version and any it shifts traffic to), as production's would have from serving traffic; the
+        version and any it shifts traffic to), as production's would have from serving traffic, less
+        those its provisioned concurrency keeps (traffic within it leaves no on-demand ones); the
         versions warmed. Code the emulator runs in-process has no environment to warm."""
         fn, qualifier = self._qualified(function_name, qualifier)
         alias = fn.aliases.get(qualifier) if qualifier is not None else None
@@ -840,8 +841,12 @@ class LambdaBackend:
             version = fn.latest if number == LATEST else fn.versions.get(number)
             if version is None:
                 raise self._not_found(fn, number)
-            if isinstance(version.handler, ProcessHandler) and await version.handler.warm(
-                    self._environment(fn, version), idle):
+            handler = version.handler
+            if not isinstance(handler, ProcessHandler):
+                continue
+            added = await handler.warm(self._environment(fn, version), idle - version.provisioned)
+            await handler.settled()  # production's provisioned concurrency is READY before its traffic
+            if added or handler.provisioned_ready:
                 warmed.append(version.number)
         return warmed
 

@@ -158,6 +158,11 @@ class ProcessHandler:
         env.provisioned = True
         self._release_provisioned(env)
 
+    async def settled(self) -> None:
+        """Returns once the provisioned environments being initialised are (or have failed to be)."""
+        if self._provisioning:
+            await asyncio.gather(*self._provisioning, return_exceptions=True)
+
     @property
     def provisioned_ready(self) -> int:
         """Provisioned environments initialised (idle or busy)."""
