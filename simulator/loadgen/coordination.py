@@ -184,7 +184,8 @@ class Coordination:
             cancel()
             log.warning("shiftsim: CloudWatch did not say within %g s what the provisioned concurrency served", timeout_s)
         except (ClientError, BotoCoreError) as exc:
-            log.warning("shiftsim: cannot read what the provisioned concurrency served: %s", exc)
+            log.warning("shiftsim: cannot read what the provisioned concurrency served (lambda:GetProvisionedConcurrencyConfig, "
+                        "cloudwatch:ListMetrics and GetMetricStatistics): %s", exc)
         return None
 
     @property
