@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import signal
 import threading
 import time
 
@@ -101,6 +103,8 @@ def test_environments_are_initialised_before_any_invocation_and_one_past_them_st
     config = ready(lam)
     assert (config["RequestedProvisionedConcurrentExecutions"], config["AllocatedProvisionedConcurrentExecutions"],
             config["AvailableProvisionedConcurrentExecutions"]) == (2, 2, 2)
+    before = [spilled(metric, running, "1") for metric in ("ProvisionedConcurrencyInvocations",
+                                                           "ProvisionedConcurrencySpilloverInvocations")]
     answers = invoke_together(running, lam, 3, tmp_path / "go")
     cold = [answer for answer, log in answers if "Init Duration" in log]
     assert len(answers) == 3 and len(cold) == 1  # two on provisioned environments, one spilled over
@@ -110,8 +114,25 @@ def test_environments_are_initialised_before_any_invocation_and_one_past_them_st
     assert not [log for _, log in again if "Init Duration" in log]
     provisioned_pids = {a["pid"] for a, log in answers if "Init Duration" not in log}
     assert {a["pid"] for a, _ in again} == provisioned_pids
-    assert spilled("ProvisionedConcurrencyInvocations", running, "1") == 4
-    assert spilled("ProvisionedConcurrencySpilloverInvocations", running, "1") == 1
+    assert spilled("ProvisionedConcurrencyInvocations", running, "1") == before[0] + 4
+    assert spilled("ProvisionedConcurrencySpilloverInvocations", running, "1") == before[1] + 1
+
+
+def test_a_provisioned_environment_that_ends_is_replaced(running, lam, tmp_path):
+    ready(lam)
+    handler = running.emulator.lambda_.functions["held"].versions["1"].handler
+    go = tmp_path / "go"
+    go.write_text("go")
+    first = lam.invoke(FunctionName="held:live", LogType="Tail", Payload=json.dumps({"path": str(go)}))
+    assert "Init Duration" not in base64.b64decode(first["LogResult"]).decode()
+    pid = int(json.loads(first["Payload"].read())["pid"])
+    os.kill(pid, signal.SIGKILL)  # ended from outside while idle (the next invocation finds it gone)
+    wait_for(lambda: not any(env.process.pid == pid and env.alive() for env in handler.provisioned_idle))
+    second = lam.invoke(FunctionName="held:live", LogType="Tail", Payload=json.dumps({"path": str(go)}))
+    assert "Init Duration" not in base64.b64decode(second["LogResult"]).decode()  # the other one served
+    assert int(json.loads(second["Payload"].read())["pid"]) != pid
+    wait_for(lambda: handler.provisioned_ready == handler.provisioned_live == 2, timeout=60)
+    assert pid not in {env.process.pid for env in handler.provisioned_idle}
 
 
 def test_an_aliass_provisioned_concurrency_follows_its_weights(running, lam):

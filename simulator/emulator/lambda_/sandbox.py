@@ -134,12 +134,13 @@ class ProcessHandler:
         self.provisioned_idle: list[_Environment] = []
         self.provision_failure: str | None = None  # why the last provisioned environment did not initialise
         self._provisioning: set[asyncio.Task[None]] = set()
+        self._provisioned_variables: Callable[[], dict[str, str]] = dict  # a provisioned environment's, each new
 
     def provision(self, target: int, environment: Callable[[], dict[str, str]]) -> None:
         """Keep `target` environments initialised ahead of invocations, as Lambda's provisioned
         concurrency does: more are initialised in the background now; of fewer, the idle ones end now
         and the busy ones when their invocation is over."""
-        self.provisioned_target = target
+        self.provisioned_target, self._provisioned_variables = target, environment
         while self.provisioned_live < target:
             self.provisioned_live += 1
             task = asyncio.get_running_loop().create_task(self._provision_one(environment()))
@@ -182,7 +183,7 @@ class ProcessHandler:
                 return env
             env.kill()  # ended while idle (killed from outside): replaced, as Lambda keeps its provisioned concurrency
             self.provisioned_live -= 1
-            self.provision(self.provisioned_target, env.variables.copy)
+            self.provision(self.provisioned_target, self._provisioned_variables)
         return None
 
     async def run(self, event: Any, context: LambdaContext, timeout_s: float,
@@ -295,7 +296,7 @@ class ProcessHandler:
         if env.provisioned:
             result.provisioned = True
             self.provisioned_live -= 1
-            self.provision(self.provisioned_target, env.variables.copy)
+            self.provision(self.provisioned_target, self._provisioned_variables)
         return result
 
     async def _exited(self, env: _Environment, context: LambdaContext, init_ms: float | None) -> HandlerResult:
