@@ -129,6 +129,11 @@ def _one(alarm: AlarmSpec, scenario: Scenario, published: set[frozenset[tuple[st
     elif alarm.namespace == "AWS/Lambda":
         if alarm.metric not in LAMBDA_METRICS_EMULATED:
             lines.append(_lambda_metric(alarm))
+        elif alarm.metric.startswith("ProvisionedConcurrency") and not _provisioned(scenario, spec.function, spec.alias):
+            lines.append(f"alarm {alarm.name}: metric {alarm.metric}: alias {spec.function}:{spec.alias} has no "
+                         "provisioned concurrency, so Lambda publishes no data for it and the alarm stays "
+                         "INSUFFICIENT_DATA; fix: a ProvisionedConcurrencyConfig on the function (provisioned_concurrency "
+                         "on the alias), or an alarm on Errors or Duration")
         if frozenset(alarm.dimensions.items()) not in published:
             lines.append(_lambda_dimensions(alarm, f"{spec.function}:{spec.alias}", spec.function))
     elif alarm.namespace == "AWS/Connect" and flows.names:
@@ -150,6 +155,11 @@ def _one(alarm: AlarmSpec, scenario: Scenario, published: set[frozenset[tuple[st
                          f"and DatapointsToAlarm whose product is under {window / 60:g} min (Period 60, "
                          "DatapointsToAlarm 1)")
     return lines
+
+
+def _provisioned(scenario: Scenario, function: str, alias: str) -> int:
+    return next((a.provisioned_concurrency or 0 for f in scenario.functions if f.name == function
+                 for a in f.aliases if a.name == alias), 0)
 
 
 def _lambda_dimensions(alarm: AlarmSpec, alias: str, function: str) -> str:

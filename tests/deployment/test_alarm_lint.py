@@ -40,8 +40,8 @@ version = "1"
 
 
 def stack(alarm: str, config: str = "Canary10Percent5Minutes", load: str = "contacts_per_minute = 300",
-          tables: str = "") -> list[str]:
-    scenario = parse_scenario(FUNCTION + f"""[[alarms]]
+          tables: str = "", function: str = FUNCTION) -> list[str]:
+    scenario = parse_scenario(function + f"""[[alarms]]
 name = "A"
 {alarm}
 [[alarms]]
@@ -88,6 +88,12 @@ def test_a_metric_lambda_never_publishes_or_this_rehearsal_does_not_is_named():
                            "(it publishes Invocations, Errors, Duration, Throttles, ProvisionedConcurrencyInvocations, "
                            "ProvisionedConcurrencySpilloverInvocations)")
     assert stack('metric = "Throttles"\n' + ALIAS + "\nevaluation_periods = 1") == []
+    spillover = 'metric = "ProvisionedConcurrencySpilloverInvocations"\n' + ALIAS + "\nevaluation_periods = 1"
+    (line,) = stack(spillover)
+    assert line.startswith("alarm A: metric ProvisionedConcurrencySpilloverInvocations: alias ConnectLambdaFunction:PROD "
+                           "has no provisioned concurrency, so Lambda publishes no data for it")
+    provisioned = FUNCTION.replace('version = "1"\n', 'version = "1"\nprovisioned_concurrency = 2\n')
+    assert stack(spillover, function=provisioned) == []  # with provisioned concurrency, it is published
 
 
 def test_a_peak_hour_threshold_at_night_is_named():
