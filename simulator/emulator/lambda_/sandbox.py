@@ -273,6 +273,9 @@ class ProcessHandler:
             ready = await asyncio.wait_for(env.read(), INIT_LIMIT_S)
         except TimeoutError:
             ready = None
+        except asyncio.CancelledError:  # the emulator closes while it initialises: no process left behind
+            env.kill()
+            raise
         if ready is None or "init_error" in ready:
             env.kill()
             return None
