@@ -548,12 +548,35 @@ def _function(stack: _Stack, name: str, sources: TemplateSources, notes: list[st
     if "FunctionName" not in (stack.resources[name].get("Properties") or {}):
         notes.append(f"{name}: no FunctionName; named {name} here (CloudFormation adds the stack name "
                      "and a suffix)")
+    notes.extend(_unrehearsed_properties(name, props))
     reserved = props.get("ReservedConcurrentExecutions")
     version = VersionSpec(handler=handler, description="the template's code", code=code)
     return FunctionSpec(name=stack.function_name(name), timeout=int(props.get("Timeout", 3)),
                         memory=int(props.get("MemorySize", 128)),
                         reserved_concurrency=int(reserved) if reserved is not None else None,
                         versions=(version,), staged=version)
+
+
+def _unrehearsed_properties(name: str, props: dict[str, Any]) -> list[str]:
+    """A function's properties that change how it runs in production, which the rehearsal does not
+    reproduce: each said at start, with what differs."""
+    said = []
+    snap_start = props.get("SnapStart")
+    if isinstance(snap_start, dict) and snap_start.get("ApplyOn") == "PublishedVersions":
+        said.append(f"{name}: SnapStart is not rehearsed: a cold start here runs the whole init phase, where "
+                    "production restores a snapshot of it")
+    if props.get("FileSystemConfigs"):
+        paths = ", ".join(str(c.get("LocalMountPath")) for c in props["FileSystemConfigs"] if isinstance(c, dict))
+        said.append(f"{name}: its file system (FileSystemConfigs: {paths}) is not mounted here: code that reads or "
+                    "writes there fails")
+    if props.get("VpcConfig"):
+        said.append(f"{name}: it runs outside its VPC here (VpcConfig): hosts only the VPC reaches (a database, a "
+                    "private endpoint) cannot be reached")
+    logging_config = props.get("LoggingConfig")
+    if isinstance(logging_config, dict) and str(logging_config.get("LogFormat", "")).upper() == "JSON":
+        said.append(f"{name}: LoggingConfig LogFormat JSON is not rehearsed: its log lines are text here (START, "
+                    "END, REPORT and the code's own), so a metric filter that reads them as JSON matches differently")
+    return said
 
 
 def _layers(stack: _Stack, name: str, runtime: str, sources: TemplateSources, notes: list[str]) -> tuple[str, ...]:

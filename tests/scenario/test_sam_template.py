@@ -639,3 +639,25 @@ def test_a_functions_provisioned_concurrency_is_its_aliass_as_sam_puts_it(tmp_pa
     assert [(a.name, a.provisioned_concurrency) for a in function.aliases] == [("live", 4)]
     assert any(note.startswith("ConnectLambdaFunction: provisioned concurrency 4 on alias live: each version keeps "
                                "its share") for note in scenario.notes)
+
+
+@pytest.mark.parametrize("properties, said", [
+    ("      SnapStart:\n        ApplyOn: PublishedVersions\n",
+     "ConnectLambdaFunction: SnapStart is not rehearsed: a cold start here runs the whole init phase"),
+    ("      FileSystemConfigs:\n        - Arn: arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-1\n"
+     "          LocalMountPath: /mnt/data\n",
+     "ConnectLambdaFunction: its file system (FileSystemConfigs: /mnt/data) is not mounted here"),
+    ("      VpcConfig:\n        SubnetIds: [subnet-1]\n        SecurityGroupIds: [sg-1]\n",
+     "ConnectLambdaFunction: it runs outside its VPC here (VpcConfig)"),
+    ("      LoggingConfig:\n        LogFormat: JSON\n",
+     "ConnectLambdaFunction: LoggingConfig LogFormat JSON is not rehearsed: its log lines are text here"),
+])
+def test_a_functions_properties_the_rehearsal_does_not_reproduce_are_said(tmp_path, properties, said):
+    shutil.copytree(EXAMPLE, tmp_path / "app")
+    template = tmp_path / "app" / "template.yaml"
+    template.write_text(template.read_text().replace("      Handler: app.lambda_handler\n",
+                                                     "      Handler: app.lambda_handler\n" + properties, 1))
+    scenario = load_scenario(None, StackSource(str(template)))
+    assert any(note.startswith(said) for note in scenario.notes), scenario.notes
+    plain = load_scenario(None, StackSource(str(EXAMPLE / "template.yaml")))
+    assert not any(note.startswith(said) for note in plain.notes)  # said for the property, not for every function
