@@ -279,3 +279,16 @@ def test_a_random_template_is_a_stack_or_one_line(tmp_path_factory, resources, t
         load_scenario(None, StackSource(str(folder / "template.yaml")))
     except ScenarioError as exc:
         assert "\n" not in str(exc).strip(), str(exc)
+
+
+def test_an_identifier_with_a_line_break_is_refused_in_one_line(tmp_path):
+    """Hypothesis' find: an action whose Identifier is a line break made the refusal two lines."""
+    flow = json.loads(json.dumps(SEED))
+    first = flow["Actions"][0]
+    first["Identifier"] = flow["StartAction"] = "a\nb"
+    first["Transitions"]["NextAction"] = "nowhere"
+    file = tmp_path / "LambdaAlias-loop.json"
+    file.write_text(json.dumps(flow))
+    with pytest.raises(FlowError) as caught:
+        load_flow(file)
+    assert "\n" not in str(caught.value) and "action a\\nb: transition to unknown action 'nowhere'" in str(caught.value)

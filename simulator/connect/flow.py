@@ -22,12 +22,13 @@ from simulator.connect.function_map import FunctionMap, UnmappedFunction
 from simulator.connect.invoke import BlockConfigError, InvokeBlock
 from simulator.connect.jsonpath import is_reference
 from simulator.deployment.arn import ArnError, parse_alias_arn, parse_function_name
+from simulator.input_error import InputError
 
 MAX_ACTIONS = 250
 SUPPORTED = REFERENCE  # every action type of Connect's flow-language reference (actions.py)
 
 
-class FlowError(ValueError):
+class FlowError(InputError):
     """A flow file that cannot be run; the message names the file and the action."""
 
 

@@ -12,8 +12,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from simulator.input_error import InputError
 
-class TemplateError(ValueError):
+
+class TemplateError(InputError):
     """A template shiftsim cannot build a stack from; the message names the file and the place."""
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator.input_error import InputError
+
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_FUNCTION = "ConnectLambdaFunction"
@@ -21,7 +23,7 @@ LATENCY_DISTRIBUTIONS = ("fixed", "uniform", "normal", "lognormal")
 MALFORMED_KINDS = ("nested", "non_string", "too_large")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario that cannot be used; the message names the file and key."""
 
 
