@@ -175,6 +175,7 @@ class Caller(ContactUser):
 """
 
 
+@FLAT_OUT  # its 4 s at 200 invocations/s must record a load that would pass: not beside the flat-out benchmarks
 @pytest.mark.parametrize("processes", [False, True])
 def test_a_load_that_raised_is_not_judged_whatever_it_recorded(tmp_path, processes):
     """Errors in the users' tasks are shiftsim's (or the locustfile's), never the deployment's: the

@@ -216,6 +216,7 @@ max_duration = 10
 
 
 @pytest.mark.long(15, waits=True)
+@pytest.mark.xdist_group("flat-out")  # a held rate: not beside the flat-out benchmarks (pyproject.toml)
 def test_contacts_longer_than_planned_get_the_callers_they_need_not_a_generator_behind(tmp_path):
     """Users are sized for contacts of the planned length; a function taking 0.25 s makes each contact
     three quarters of a second longer, and 220 of 240 contacts started late, said as the machine
