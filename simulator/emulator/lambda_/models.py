@@ -47,7 +47,7 @@ from simulator.emulator.lambda_.event_sources import (
     poll_queue,
 )
 from simulator.emulator.lambda_.packages import PackageError, Packages
-from simulator.emulator.lambda_.provisioned import ProvisionedConfig, config_answer, shares
+from simulator.emulator.lambda_.provisioned import ProvisionedConfig, allocate, allocated, config_answer
 from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment
 from simulator.emulator.member_types import model_enum
 from simulator.scenario.spec import CodeSpec, FunctionSpec, Scenario, VersionSpec
@@ -221,14 +221,6 @@ class LambdaBackend:
         for fn in self.functions.values():
             if fn.provisioned:
                 self._allocate(fn)
-
-    @staticmethod
-    def _serving() -> bool:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return False
-        return True
 
     def close(self) -> None:
         for task in self.background:
@@ -753,12 +745,7 @@ class LambdaBackend:
         if config is None:
             raise LambdaError(404, "ProvisionedConcurrencyConfigNotFoundException",
                               "No Provisioned Concurrency Config found for this function")
-        versions = self._provisioned_versions(fn, qualifier)
-        allocated = sum(min(share, self._ready(version)) for version, share in versions)
-        failures = [v.handler.provision_failure for v, _ in versions
-                    if isinstance(v.handler, ProcessHandler) and v.handler.provision_failure]
-        return config_answer(config, allocated, failures[0] if failures else None,
-                             f"{fn.arn}:{qualifier}" if with_arn else None)
+        return config_answer(config, *allocated(fn, qualifier), f"{fn.arn}:{qualifier}" if with_arn else None)
 
     def get_provisioned(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
         fn, qualifier = self._qualified(function_name, qualifier)
@@ -775,39 +762,8 @@ class LambdaBackend:
                               "No Provisioned Concurrency Config found for this function")
         self._allocate(fn)
 
-    def _provisioned_versions(self, fn: Function, qualifier: str) -> list[tuple[Version, int]]:
-        """The versions a configuration provisions, with each one's share."""
-        config, alias = fn.provisioned[qualifier], fn.aliases.get(qualifier)
-        if alias is None:
-            return [(fn.versions[qualifier], config.requested)]
-        return [(fn.versions[number], share) for number, share in
-                shares(config.requested, alias.function_version, alias.weights).items() if number in fn.versions]
-
-    @staticmethod
-    def _ready(version: Version) -> int:
-        handler = version.handler
-        return handler.provisioned_ready if isinstance(handler, ProcessHandler) else version.provisioned
-
     def _allocate(self, fn: Function) -> None:
-        """Each version's provisioned environments from the function's configurations, after a
-        configuration or an alias's routing changed: a version's code keeps that many initialised."""
-        targets: dict[str, int] = {}
-        for qualifier in fn.provisioned:
-            for version, share in self._provisioned_versions(fn, qualifier):
-                targets[version.number] = targets.get(version.number, 0) + share
-        by_handler: dict[int, tuple[Version, int]] = {}
-        for version in fn.versions.values():
-            version.provisioned = targets.get(version.number, 0)
-            if isinstance(version.handler, ProcessHandler):  # versions of one upload share its environments
-                _, total = by_handler.get(id(version.handler), (version, 0))
-                by_handler[id(version.handler)] = (version, total + version.provisioned)
-        if not self._serving():
-            return  # provisioned before the emulator serves: start() initialises them
-        for version, total in by_handler.values():
-            handler = version.handler
-            assert isinstance(handler, ProcessHandler)
-            if total or handler.provisioned_target:
-                handler.provision(total, functools.partial(self._environment, fn, version))
+        allocate(fn, lambda version: functools.partial(self._environment, fn, fn.versions[version.number]))
 
     # ---- invoke ---------------------------------------------------------------------------------
 

@@ -5,11 +5,14 @@ function versions"; invocations past a version's share spill over to on-demand e
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from simulator.emulator.lambda_.answers import lambda_time
+from simulator.emulator.lambda_.sandbox import ProcessHandler
 
 
 @dataclass
@@ -18,6 +21,22 @@ class ProvisionedConfig:
 
     requested: int
     last_modified: float
+
+
+class Version(Protocol):
+    """What this needs of a function's version (the models' Version)."""
+
+    number: str
+    handler: Any
+    provisioned: int
+
+
+class Function(Protocol):
+    """What this needs of a function (the models' Function)."""
+
+    provisioned: dict[str, ProvisionedConfig]
+    aliases: dict[str, Any]
+    versions: dict[str, Any]
 
 
 def shares(requested: int, primary: str, weights: dict[str, float]) -> dict[str, int]:
@@ -54,3 +73,55 @@ def config_answer(config: ProvisionedConfig, allocated: int, failure: str | None
     if reason is not None:
         answer["StatusReason"] = reason
     return answer
+
+
+def provisioned_versions(fn: Function, qualifier: str) -> list[tuple[Version, int]]:
+    """The versions one configuration provisions, with each one's share."""
+    config, alias = fn.provisioned[qualifier], fn.aliases.get(qualifier)
+    if alias is None:
+        return [(fn.versions[qualifier], config.requested)]
+    return [(fn.versions[number], share) for number, share in
+            shares(config.requested, alias.function_version, alias.weights).items() if number in fn.versions]
+
+
+def allocated(fn: Function, qualifier: str) -> tuple[int, str | None]:
+    """(environments initialised of a configuration's shares, why one failed to initialise or None);
+    code run in-process has no environments: its share is there at once."""
+    versions = provisioned_versions(fn, qualifier)
+    ready = sum(min(share, v.handler.provisioned_ready if isinstance(v.handler, ProcessHandler) else v.provisioned)
+                for v, share in versions)
+    failures = [v.handler.provision_failure for v, _ in versions
+                if isinstance(v.handler, ProcessHandler) and v.handler.provision_failure]
+    return ready, failures[0] if failures else None
+
+
+def allocate(fn: Function, environment: Callable[[Version], Callable[[], dict[str, str]]]) -> None:
+    """Each version's provisioned environments from the function's configurations, after a
+    configuration or an alias's routing changed: a version's code keeps that many initialised (its
+    environments' variables from `environment`). Before the loop runs only the counts are set: the
+    backend's start() initialises them."""
+    targets: dict[str, int] = {}
+    for qualifier in fn.provisioned:
+        for version, share in provisioned_versions(fn, qualifier):
+            targets[version.number] = targets.get(version.number, 0) + share
+    by_handler: dict[int, tuple[Version, int]] = {}
+    for version in fn.versions.values():
+        version.provisioned = targets.get(version.number, 0)
+        if isinstance(version.handler, ProcessHandler):  # versions of one upload share its environments
+            _, total = by_handler.get(id(version.handler), (version, 0))
+            by_handler[id(version.handler)] = (version, total + version.provisioned)
+    if not _serving():
+        return
+    for version, total in by_handler.values():
+        handler = version.handler
+        assert isinstance(handler, ProcessHandler)
+        if total or handler.provisioned_target:
+            handler.provision(total, environment(version))
+
+
+def _serving() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
