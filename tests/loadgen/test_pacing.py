@@ -123,9 +123,12 @@ async def test_tickets_due_in_the_same_slot_wait_on_one_timer_and_start_within_h
 
 
 async def test_a_cancelled_waiter_leaves_the_others_in_its_slot_waiting():
-    pacer = Pacer(rate=1000, coalesce_s=0.02)
+    # 2 s of starts at 20 a second in slots of 1 s (about 20 waiters each): the cancelled one's slot wakes
+    # at least 0.75 s on, long after the cancel on any machine (at 1,000 a second in slots of 20 ms it
+    # woke 25 ms on, and a starved machine had woken it before the cancel)
+    pacer = Pacer(rate=20, coalesce_s=1.0)
     await pacer.ticket()
-    waiters = [asyncio.create_task(pacer.ticket()) for _ in range(40)]  # 40 ms of starts, two slots
+    waiters = [asyncio.create_task(pacer.ticket()) for _ in range(40)]
     await asyncio.sleep(0)
     waiters[25].cancel()
     done = await asyncio.gather(*waiters, return_exceptions=True)

@@ -225,4 +225,7 @@ def test_contacts_longer_than_planned_get_the_callers_they_need_not_a_generator_
     said = next((line for line in done.stdout.splitlines() if line.startswith("shiftsim: users: 20 -> ")), None)
     assert said is not None and "longer than planned" in said, done.stdout
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert not summary["generator"]["fell_behind"], summary["generator"]
+    # the users were enough for contacts this long: any start still late is the machine's (a loaded CI
+    # machine's), which the summary tells apart; with users sized for the planned length, most started
+    # late for want of a user, and users_short named it
+    assert "users_short" not in summary["generator"], summary["generator"]
