@@ -236,10 +236,10 @@ def analyse(record: Record, window: float | None = None,
                 "invocations": int(before.sum()), "natural_errors": int(failed.sum()),
                 "reasons": {r: int((failed & (reasons == r)).sum()) for r in sorted(set(reasons[failed]))}}
     said: dict[str, list[list[Any]]] = next((e["by_name"] for e in reversed(record.timeline) if e["kind"] == "errors_said"), {})
-    provisioned = next((e for e in reversed(record.timeline) if e["kind"] == "provisioned"), None)
-    for version, usage in (provisioned or {}).get("by_version", {}).items():  # CloudWatch's counts, when the alias had it
+    provisioned: dict[str, Any] = next((e for e in reversed(record.timeline) if e["kind"] == "provisioned"), {})
+    for version, usage in provisioned.get("by_version", {}).items():  # CloudWatch's counts, when the alias had it
         if version in per_version:
-            per_version[version]["provisioned"] = {**usage, "requested": provisioned["requested"]}  # type: ignore[index]
+            per_version[version]["provisioned"] = {**usage, "requested": provisioned["requested"]}
     for version, stats in per_version.items():  # Locust names the deployed function's versions "invoke vN"
         if said.get(f"invoke v{version}"):
             stats["errors_said"] = said[f"invoke v{version}"]

@@ -495,12 +495,12 @@ def _provisioned(stack: _Stack, function: str, props: dict[str, Any]) -> int | N
     config = props.get("ProvisionedConcurrencyConfig")
     if config is None:
         return None
-    count = config.get("ProvisionedConcurrentExecutions") if isinstance(config, dict) else None
+    count: Any = config.get("ProvisionedConcurrentExecutions") if isinstance(config, dict) else None
     try:
-        value = int(count) if count is not None and not isinstance(count, bool) else 0
+        value = int(count)  # a parameter's value comes as text
     except (TypeError, ValueError):
         value = 0
-    if value < 1:
+    if isinstance(count, bool) or value < 1:
         raise TemplateError(f"{stack.where}: Resources.{function}: alias {props.get('Name')}'s ProvisionedConcurrencyConfig: "
                             f"ProvisionedConcurrentExecutions must be a whole number of at least 1, got {count!r}")
     return value

@@ -20,7 +20,7 @@ from simulator.emulator.lambda_.provisioned import shares
 from simulator.emulator.server import Emulator
 from simulator.scenario.reader import parse_scenario
 from simulator.scenario.spec import ScenarioError
-from tests.helpers import TESTS, RunningEmulator, wait_for
+from tests.helpers import TESTS, running_emulator, wait_for
 
 CODE = TESTS / "user_code"
 STACK = f"""
@@ -50,11 +50,8 @@ version = "1"
 
 @pytest.fixture(scope="module")
 def running():
-    emulator = RunningEmulator(parse_scenario(STACK, str(CODE / "stack.toml")))
-    try:
+    with running_emulator(STACK) as emulator:
         yield emulator
-    finally:
-        emulator.close()
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +124,7 @@ def test_a_provisioned_environment_that_ends_is_replaced(running, lam, tmp_path)
     assert "Init Duration" not in base64.b64decode(first["LogResult"]).decode()
     pid = int(json.loads(first["Payload"].read())["pid"])
     os.kill(pid, signal.SIGKILL)  # ended from outside while idle (the next invocation finds it gone)
-    wait_for(lambda: not any(env.process.pid == pid and env.alive() for env in handler.provisioned_idle))
+    wait_for(lambda: not any(env.process.pid == pid and env.alive() for env in handler.provisioned_idle), timeout=60)
     second = lam.invoke(FunctionName="held:live", LogType="Tail", Payload=json.dumps({"path": str(go)}))
     assert "Init Duration" not in base64.b64decode(second["LogResult"]).decode()  # the other one served
     assert int(json.loads(second["Payload"].read())["pid"]) != pid
@@ -147,7 +144,7 @@ def test_an_aliass_provisioned_concurrency_follows_its_weights(running, lam):
         lam.update_alias(FunctionName="held", Name="live", FunctionVersion="2", RoutingConfig={})
         ready(lam)
         assert (versions["1"].provisioned, versions["2"].provisioned) == (0, 2)
-        wait_for(lambda: versions["1"].handler.provisioned_live == 0)  # the old version's are let go
+        wait_for(lambda: versions["1"].handler.provisioned_live == 0, timeout=60)  # the old version's are let go
     finally:
         lam.update_alias(FunctionName="held", Name="live", FunctionVersion="1", RoutingConfig={})
         ready(lam)

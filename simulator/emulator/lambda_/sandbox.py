@@ -177,14 +177,11 @@ class ProcessHandler:
             self.provisioned_idle.append(env)
 
     def _provisioned_environment(self) -> _Environment | None:
-        while self.provisioned_idle:
-            env = self.provisioned_idle.pop()
-            if env.alive():
-                return env
-            env.kill()  # ended while idle (killed from outside): replaced, as Lambda keeps its provisioned concurrency
-            self.provisioned_live -= 1
+        env, ended = _first_alive(self.provisioned_idle)
+        if ended:  # ended while idle (killed from outside): replaced, as Lambda keeps its provisioned concurrency
+            self.provisioned_live -= ended
             self.provision(self.provisioned_target, self._provisioned_variables)
-        return None
+        return env
 
     async def run(self, event: Any, context: LambdaContext, timeout_s: float,
                   environment: Callable[[], dict[str, str]], provisioned: bool = False) -> HandlerResult:
@@ -282,14 +279,8 @@ class ProcessHandler:
         return env
 
     def _idle_environment(self) -> _Environment | None:
-        """A live idle environment for a warm start, or None: one that died while idle (killed, or
-        ended after running out of memory) is dropped, never handed an invocation it cannot answer."""
-        while self.idle:
-            env = self.idle.pop()
-            if env.alive():
-                return env
-            env.kill()
-        return None
+        """A live idle environment for a warm start, or None."""
+        return _first_alive(self.idle)[0]
 
     def _end(self, env: _Environment, result: HandlerResult) -> HandlerResult:
         """An environment Lambda would not reuse: ended, and its result passed on (a provisioned one
@@ -318,6 +309,20 @@ class ProcessHandler:
         self.busy.clear()
         self.provisioned_idle.clear()
         self.provisioned_target = self.provisioned_live = 0
+
+
+def _first_alive(pool: list[_Environment]) -> tuple[_Environment | None, int]:
+    """The most recently pooled environment still alive, and how many were found ended: one that died
+    while idle (killed, or ended after running out of memory) is dropped, never handed an invocation
+    it cannot answer."""
+    ended = 0
+    while pool:
+        env = pool.pop()
+        if env.alive():
+            return env, ended
+        env.kill()
+        ended += 1
+    return None, ended
 
 
 NODE_HEAP_SHARE = 0.9  # of the function's memory, for V8's old generation (the rest: code, stacks, buffers)
