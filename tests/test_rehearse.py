@@ -66,6 +66,10 @@ def test_shipped_scenarios(tmp_path, name, outcome):
         assert ("shiftsim: alarm lint: alarm ErrorsOnTheFunction: dimensions {FunctionName=ConnectLambdaFunction, "
                 "Resource=ConnectLambdaFunction}: Lambda publishes no metric with them") in done.stdout
         assert "fix: Resource = ConnectLambdaFunction:PROD" in done.stdout
+        by_the_verdict = done.stdout[done.stdout.index("\ndeployment d-"):]  # and again in the summary
+        assert ("  ALARM LINT: alarm ErrorsOnTheFunction: dimensions {FunctionName=ConnectLambdaFunction, "
+                "Resource=ConnectLambdaFunction}: Lambda publishes no metric with them") in by_the_verdict
+        assert summary["run_info"]["alarm_lint"][0].startswith("alarm ErrorsOnTheFunction: dimensions")
         states = {a["state"] for a in summary["deployment"]["alarm_transitions"]}
         assert states == {"INSUFFICIENT_DATA"}  # the alarm never saw a datapoint
         assert summary["versions"]["2"]["errors"] > 0

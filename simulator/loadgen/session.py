@@ -326,7 +326,7 @@ class LoadSession:
             self.run_info = {
                 "run_id": self.run_id, "scenario": o.scenario.name, "scenario_file": o.scenario_path,
                 "template": o.scenario.stack.template if o.scenario.stack else None, "notes": list(o.scenario.notes) + self.flow_notes,
-                "unfaithful": list(o.scenario.unfaithful),
+                "alarm_lint": list(self.alarm_lint), "unfaithful": list(o.scenario.unfaithful),
                 "description": o.scenario.description, "alias_arn": o.alias_arn, "target": o.target,
                 "time_scale": self.clock.scale, "rate": o.rate, "flow": str(o.flow),
                 "users": getattr(parsed, "num_users", None), "processes": processes,

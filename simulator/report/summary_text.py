@@ -145,6 +145,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append("no deployment ran: the verdict judges the load alone, not a deployment")
     for note in (summary.get("run_info") or {}).get("notes") or ():
         lines.append(f"  NOTE: {note}")
+    for line in (summary.get("run_info") or {}).get("alarm_lint") or ():  # said at start, and here by the verdict
+        lines.append(f"  ALARM LINT: {line}")
     for what, noted in sorted(((summary.get("run_info") or {}).get("reports_unpublished") or {}).items()):
         if not noted.get("read_by") or not d.get("deployment_id"):
             lines.append(f"  NOTE: {unpublished_said(what, noted)}; " + (
