@@ -207,6 +207,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     blocks = ", ".join(f"{b['flow']}/{b['block']} -> {b['invokes'].split(':function:')[1]}" for b in flows.block_targets())
     for note in scenario.notes:
         print(f"note: {note}")
+    for line in scenario.provisioned_said():
+        print(f"provisioned concurrency: {line}")
     for line in flows.unloaded_hooks + references_without_data(flows, CallerSpec(**scenario.callers)):
         print(f"note: {line}")
     for line in flows.bypassing(scenario.deployed_alias_arn()).values():

@@ -213,6 +213,8 @@ def rehearse(scenario: Scenario, *, results: Path | None = None, target: str = "
     say(f"shiftsim: rehearsing {scenario.name} ({scenario.source}) -> {folder}")
     for note in scenario.notes:
         say(f"shiftsim: note: {note}")
+    for line in scenario.provisioned_said():
+        say(f"shiftsim: provisioned concurrency: {line}")
     for line in session.alarm_lint:
         say(f"shiftsim: alarm lint: {line}")
     traffic = traffic_plan(scenario, target, time_scale)

@@ -186,6 +186,9 @@ def test_the_aliass_provisioned_concurrency_is_said_per_version(tmp_path):
                         .replace("alarm_fires = true", "alarm_fires = false"))
     done = rehearse(str(scenario), "--results", str(tmp_path / "run"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert ("shiftsim: provisioned concurrency: ConnectLambdaFunction: 3 on alias PROD: each version keeps its share "
+            "of it initialised") in done.stdout  # said at start, as rehearsed: not a NOTE of what is not
+    assert "NOTE: ConnectLambdaFunction: 3" not in done.stdout
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     weight = summary["production"]["weight"]
     for version in ("1", "2"):

@@ -131,6 +131,8 @@ class LoadSession:
             if not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal has said them
                 for note in options.scenario.notes:
                     log.warning("shiftsim: note: %s", note)
+                for line in options.scenario.provisioned_said():
+                    log.info("shiftsim: provisioned concurrency: %s", line)
             self._say_alarm_lint(lint_alarms(options.scenario, flow_facts(self.flows, options.alias_arn)))
             for line in self.flow_notes:
                 log.warning("shiftsim: note: %s", line)

@@ -418,11 +418,6 @@ def _read_stack(stack: _Stack, where: Path, sources: TemplateSources, new_code: 
         refused = spec.provisioned_beyond_reserved()
         if refused is not None:
             raise TemplateError(f"{stack.where}: Resources.{name}: {refused}")
-        for alias in spec.aliases:
-            if alias.provisioned_concurrency:
-                notes.append(f"{name}: provisioned concurrency {alias.provisioned_concurrency} on alias {alias.name}: "
-                             "each version keeps its share of it initialised as the deployment shifts the weights; "
-                             "invocations past a version's share run on demand, and start cold")
     alarms = (*(_alarm(stack, name) for name in stack.resources if stack.kind(name) == "AWS::CloudWatch::Alarm"),
               *(_composite(stack, name) for name in stack.resources if stack.kind(name) == "AWS::CloudWatch::CompositeAlarm"))
     deployment = _deployment(stack, groups, deploy_function, specs, notes)

@@ -401,6 +401,12 @@ class Scenario:
                          for code in (*fn.versions, *((fn.staged,) if fn.staged else ()))
                          if code.code is not None)
 
+    def provisioned_said(self) -> list[str]:
+        """Each alias's provisioned concurrency, as the start says it (rehearsed, not a limit: not a note)."""
+        return [f"{fn.name}: {alias.provisioned_concurrency} on alias {alias.name}: each version keeps its share "
+                "of it initialised as the deployment shifts the weights; invocations past a version's share run "
+                "on demand, and start cold" for fn in self.functions for alias in fn.aliases if alias.provisioned_concurrency]
+
     def deployed_alias_arn(self) -> str:
         """The alias the deployment shifts; with no deployment, the first function's first alias."""
         if self.deployment is not None:

@@ -637,8 +637,10 @@ def test_a_functions_provisioned_concurrency_is_its_aliass_as_sam_puts_it(tmp_pa
     scenario = load_scenario(None, StackSource(str(template)))
     (function,) = [f for f in scenario.functions if f.name == "ConnectLambdaFunction"]
     assert [(a.name, a.provisioned_concurrency) for a in function.aliases] == [("live", 4)]
-    assert any(note.startswith("ConnectLambdaFunction: provisioned concurrency 4 on alias live: each version keeps "
-                               "its share") for note in scenario.notes)
+    assert scenario.provisioned_said() == [  # said at start; not a note (a note is what is not rehearsed)
+        "ConnectLambdaFunction: 4 on alias live: each version keeps its share of it initialised as the deployment "
+        "shifts the weights; invocations past a version's share run on demand, and start cold"]
+    assert not any("provisioned" in note for note in scenario.notes)
 
 
 @pytest.mark.parametrize("properties, said", [
