@@ -20,16 +20,42 @@ EXAMPLE = ROOT / "examples" / "async-tracker"
 CODE = TESTS / "user_code"
 
 
-def rehearse(tmp_path, scenario: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
-    done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(EXAMPLE / scenario), "--results",
-                           str(tmp_path / "run"), *extra], capture_output=True, text=True, timeout=400, cwd=ROOT)
-    return done, json.loads((tmp_path / "run" / "summary.json").read_text())
+# The three rehearsals run in real time and mostly wait: started together, on one worker (its group),
+# they hold it about as long as one does, not three times as long.
+REHEARSALS = {"processor": ("rehearsal.toml", "--new-code", str(EXAMPLE / "processor")),
+              "processor-slow": ("rehearsal.toml", "--new-code", str(EXAMPLE / "processor-slow")),
+              "native-async": ("native-async.toml",)}
+TOGETHER = pytest.mark.xdist_group("async-tracker")
 
 
+@pytest.fixture(scope="module")
+def rehearsed(tmp_path_factory):
+    """Each rehearsal's (completed process, summary, run folder), all started at once on first use."""
+    started = {}
+    for name, (scenario, *extra) in REHEARSALS.items():
+        folder = tmp_path_factory.mktemp(name) / "run"
+        started[name] = (subprocess.Popen([sys.executable, "-m", "simulator.cli", "rehearse", str(EXAMPLE / scenario),
+                                           "--results", str(folder), *extra], stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True, cwd=ROOT), folder)
+    done = {}
+    try:
+        for name, (process, folder) in started.items():
+            stdout, stderr = process.communicate(timeout=400)
+            summary = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else {}
+            done[name] = (subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), summary, folder)
+    finally:
+        for process, _ in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return done
+
+
+@TOGETHER
 @pytest.mark.long(90, waits=True)  # real time: a worker held, a core idle
 @pytest.mark.parametrize("processor, code", [("processor", 0), ("processor-slow", 1)])
-def test_the_tracker_pattern_and_what_a_slower_processor_costs_callers(tmp_path, processor, code):
-    done, summary = rehearse(tmp_path, "rehearsal.toml", "--new-code", str(EXAMPLE / processor))
+def test_the_tracker_pattern_and_what_a_slower_processor_costs_callers(rehearsed, processor, code):
+    done, summary, folder = rehearsed[processor]
     assert done.returncode == code, done.stdout + done.stderr
     results = summary["results"]
     assert summary["deployment"]["outcome"] == "succeeded"
@@ -42,16 +68,17 @@ def test_the_tracker_pattern_and_what_a_slower_processor_costs_callers(tmp_path,
     else:  # ten more seconds a batch: the polls run out for the contacts the new version serves
         assert results["without_result"] > 0
         assert "[FAIL] contacts that ended without their result" in done.stdout
-        ended = [json.loads(line) for line in (tmp_path / "run" / "contact_ends.jsonl").read_text().splitlines()]
+        ended = [json.loads(line) for line in (folder / "contact_ends.jsonl").read_text().splitlines()]
         assert any(e["last"][1] in ("gave-up", "bye") and e["result"] is None for e in ended)
     functions = summary["functions"]
     starts, checks = functions["StartWork:live"]["invocations"], functions["CheckWork:live"]["invocations"]
     assert checks >= starts - 5 > 0  # a poll at least per contact that got its result
 
 
+@TOGETHER
 @pytest.mark.long(90, waits=True)  # real time: a worker held, a core idle
-def test_connects_native_async_mode_on_the_same_work(tmp_path):
-    done, summary = rehearse(tmp_path, "native-async.toml")
+def test_connects_native_async_mode_on_the_same_work(rehearsed):
+    done, summary, _ = rehearsed["native-async"]
     assert done.returncode == 0, done.stdout + done.stderr
     assert summary["results"]["without_result"] == 0
     assert summary["invocations"] <= summary["contacts"]  # one invocation a contact: no polling
