@@ -402,6 +402,11 @@ def _read_stack(stack: _Stack, where: Path, sources: TemplateSources, new_code: 
     aliases: dict[str, list[AliasSpec]] = {}
     groups: list[tuple[str, str, str, dict[str, Any]]] = []  # (group, function, alias, update policy)
     for name, resource in stack.resources.items():
+        if stack.kind(name) == "AWS::Lambda::Version" and (resource.get("Properties") or {}).get("ProvisionedConcurrencyConfig"):
+            notes.append(f"{stack._function_of(resource['Properties'])}: the provisioned concurrency of its published "
+                         f"version ({name}: AWS::Lambda::Version ProvisionedConcurrencyConfig) is not rehearsed: that "
+                         "version's invocations start cold here; on the alias (AWS::Lambda::Alias, or SAM's "
+                         "ProvisionedConcurrencyConfig beside AutoPublishAlias) it is rehearsed")
         if stack.kind(name) != "AWS::Lambda::Alias":
             continue
         props = stack.properties(name)

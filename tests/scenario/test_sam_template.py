@@ -663,3 +663,23 @@ def test_a_functions_properties_the_rehearsal_does_not_reproduce_are_said(tmp_pa
     assert any(note.startswith(said) for note in scenario.notes), scenario.notes
     plain = load_scenario(None, StackSource(str(EXAMPLE / "template.yaml")))
     assert not any(note.startswith(said) for note in plain.notes)  # said for the property, not for every function
+
+
+def test_a_published_versions_own_provisioned_concurrency_is_said_not_dropped(tmp_path):
+    """Plain CloudFormation can provision a published version (AWS::Lambda::Version's
+    ProvisionedConcurrencyConfig) rather than the alias: not rehearsed, and said, naming the resource
+    and where it would be."""
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n"
+        "  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      Runtime: python3.11\n"
+        "      Handler: index.handler\n      Role: arn:aws:iam::123456789012:role/r\n"
+        "      Code:\n        ZipFile: \"def handler(event, context):\\n    return {}\\n\"\n"
+        "  FnVersion:\n    Type: AWS::Lambda::Version\n    Properties:\n      FunctionName: !Ref Fn\n"
+        "      ProvisionedConcurrencyConfig:\n        ProvisionedConcurrentExecutions: 5\n"
+        "  FnAlias:\n    Type: AWS::Lambda::Alias\n    Properties:\n      FunctionName: !Ref Fn\n"
+        "      FunctionVersion: !GetAtt FnVersion.Version\n      Name: live\n")
+    scenario = parse_scenario('[stack]\ntemplate = "template.yaml"\n', str(tmp_path / "s.toml"))  # load-only
+    assert [(a.name, a.provisioned_concurrency) for a in scenario.functions[0].aliases] == [("live", None)]
+    assert ("Fn: the provisioned concurrency of its published version (FnVersion: AWS::Lambda::Version "
+            "ProvisionedConcurrencyConfig) is not rehearsed: that version's invocations start cold here") in \
+        " ".join(scenario.notes)
