@@ -34,6 +34,24 @@ class Response:
         self.status, self.headers, self.body = status, headers, body  # header names lower-cased
 
 
+# Header lines seen before, parsed: an endpoint sends mostly the same lines answer after answer
+# (bounded: cleared when full, whatever the lines)
+_HEADER_LINES: dict[str, tuple[str, str]] = {}
+_HEADER_LINES_KEPT = 512
+
+
+def _header_line(line: str) -> tuple[str, str]:
+    """(name lower-cased, value) of one header line, kept for the next answer that has it."""
+    name, colon, value = line.partition(":")
+    key = name.strip().lower()
+    if not colon or not key:
+        raise HttpError(f"malformed header line (one has no colon, or no name): {line[:80]!r}")
+    if len(_HEADER_LINES) >= _HEADER_LINES_KEPT:
+        _HEADER_LINES.clear()
+    parsed = _HEADER_LINES[line] = (key, value.strip(" \t"))
+    return parsed
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; at most one request in flight (`waiter` is set while it is)."""
 
@@ -118,13 +136,16 @@ class _Connection(asyncio.Protocol):
         if not version.startswith("HTTP/1."):
             raise HttpError(f"not an HTTP/1.x answer: {status_line[:80]!r}")
         headers: dict[str, str] = {}
+        known = _HEADER_LINES.get
         for line in lines:
-            name, colon, value = line.partition(":")
-            key = name.strip().lower()
-            if not colon or not key:
-                raise HttpError(f"malformed header line (one has no colon, or no name): {line[:80]!r}")
-            value = value.strip(" \t")
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            parsed = known(line)
+            if parsed is None:
+                parsed = _header_line(line)
+            key, value = parsed
+            if key in headers:
+                headers[key] = f"{headers[key]}, {value}"
+            else:
+                headers[key] = value
         self._head = (status, headers)
         connection = headers.get("connection", "").lower()
         self.reusable = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
@@ -202,7 +223,11 @@ class Origin:
 
     async def request(self, request: bytes) -> Response:
         """Send one complete request (head and body) and return the answer."""
-        connection = await self._acquire()
+        connection = self._take_idle()  # the common case, without a coroutine
+        if connection is not None:
+            self.busy += 1
+        else:
+            connection = await self._acquire()
         try:
             response = await connection.send(request)
         except BaseException:

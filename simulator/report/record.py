@@ -27,6 +27,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import struct
 import time
 import uuid
 from dataclasses import dataclass
@@ -47,6 +48,10 @@ DTYPE = np.dtype([
     ("status", "<u2"), ("injected", "<u2"), ("worker", "<u2"), ("reason", "<u2"), ("outcome", "<u1"),
     ("retries", "<u1"), ("late", "<u1"),
 ])
+# A row as DTYPE lays it out (little-endian, packed): rows are packed as they come, and a batch is
+# written as one string of bytes, about a third of what numpy's conversion of tuples costs per row.
+_ROW = struct.Struct("<4dI8H3B")
+assert _ROW.size == DTYPE.itemsize
 OUTCOMES = ("Success", "Error")
 _OUTCOME_CODES = {name: code for code, name in enumerate(OUTCOMES)}
 ROW_FILE, STRINGS_FILE, TIMELINE_FILE, META_FILE = "invocations.bin", "strings.txt", "timeline.jsonl", "record.json"
@@ -146,7 +151,7 @@ class RecordWriter:
                                  "a run never adds to another's record") from None
         self.strings = _StringTable(folder / STRINGS_FILE, limit=int(np.iinfo(np.uint16).max) + 1)
         self.contacts = _StringTable(folder / CONTACTS_FILE, limit=int(np.iinfo(np.uint32).max) + 1)
-        self.pending: list[tuple[Any, ...]] = []
+        self.pending: list[bytes] = []  # rows packed as DTYPE
         self._coded: dict[tuple[Any, ...], tuple[int, ...]] = {}
         self.every_s = every_s
         self.flushed_at = time.monotonic()
@@ -154,6 +159,7 @@ class RecordWriter:
 
     def add(self, rows: list[Any]) -> None:
         string, contact_number, pending, coded = self.strings.id, self.contacts.id, self.pending, self._coded
+        pack = _ROW.pack
         for (intended, start, end, emulated, contact, loop, action, qualifier, version, outcome, reason,
              retries, status, injected, late, worker) in rows:
             # the same few strings on almost every row: numbered once per combination
@@ -164,7 +170,7 @@ class RecordWriter:
                     coded.clear()
                 codes = coded[key] = (string(action), string(qualifier), string(version), string(injected),
                                       string(worker), string(reason), _OUTCOME_CODES[outcome])
-            pending.append((
+            pending.append(pack(
                 intended, start, end, emulated, contact_number(contact), min(65535, loop), codes[0], codes[1],
                 codes[2], status, codes[3], codes[4], codes[5], codes[6], min(255, retries), late))
         if len(pending) >= self.batch or time.monotonic() - self.flushed_at >= self.every_s:
@@ -205,7 +211,7 @@ class RecordWriter:
         self.strings.flush()  # strings first: a row never refers to a string not on disk
         self.contacts.flush()
         if self.pending:
-            self._rows.write(np.array(self.pending, dtype=DTYPE).tobytes())
+            self._rows.write(b"".join(self.pending))
             self.pending.clear()
         self._rows.flush()
         self.contact_ends.flush()
