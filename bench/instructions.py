@@ -34,7 +34,7 @@ HEADROOM = 1.25  # a budget is the count measured when it was set, and a quarter
 
 # The load path, run under callgrind: warms up, says so, and waits for the counter to be zeroed.
 DRIVER = r"""
-import asyncio, sys, time, types
+import asyncio, random, sys, time, types
 from collections import deque
 from simulator.client.aws import Target, client
 from simulator.client.coarse_timeouts import CoarseTimeouts
@@ -42,11 +42,13 @@ from simulator.client.fast_invoke import FastLambdaInvoker
 from simulator.connect.event import Contact
 from simulator.connect.flow import load_flow
 from simulator.loadgen.options import flow_functions
+from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.interpreter import ContactState, run_contact
 from simulator.deployment.clock import ScaledClock
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.pacing import Pacer
 from simulator.loadgen.contact_hooks import ContactHooks
+from simulator.loadgen.collector import settle_for_load
 from simulator.report.record import RecordWriter
 from simulator.scenario.spec import ConnectInstance, default_scenario
 
@@ -69,13 +71,14 @@ async def main():
             finished=deque(), node="local", telemetry=telemetry, traffic=None,
             options=types.SimpleNamespace(result_attribute=None), qualifiers={})
         session._qualifier = lambda arn: "ConnectLambdaFunction:PROD"
+        caller = CallerModel(CallerSpec(), random.Random())  # as an unseeded run's contacts share one generator
 
         async def invocations(count):
             done = 0
             while done < count:
                 state = ContactState(Contact())
                 hooks = ContactHooks(session, state, lambda: 0.0)
-                await run_contact(flows, state, hooks, keep_going=lambda s: s.entries <= 10)
+                await run_contact(flows, state, hooks, keep_going=lambda s: s.entries <= 10, caller=caller)
                 done += state.invocations
                 record.add([finished.row for finished in session.finished])
                 session.finished.clear()
@@ -83,6 +86,7 @@ async def main():
             return done
 
         await invocations(WARM)
+        settle_for_load()  # the collector as a Locust run sets it for its test
         print("warm", flush=True)
         sys.stdin.readline()
         counted = await invocations(COUNTED)

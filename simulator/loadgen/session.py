@@ -51,6 +51,7 @@ from simulator.deployment.clock import Clock, ScaledClock
 from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep
 from simulator.loadgen.capacity import measure_capacity
+from simulator.loadgen.collector import LOAD_GC_THRESHOLDS, settle_for_load
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.contact_hooks import ContactHooks, Invocation
 from simulator.loadgen.emulator_process import EmulatorProcess
@@ -73,10 +74,6 @@ from simulator.report.record import COLUMNS, RecordWriter, RunFolderError, claim
 from simulator.report.words import counted
 
 log = logging.getLogger("shiftsim.loadgen")
-# The cyclic collector's first threshold during a test: the load makes hundreds of thousands of
-# objects a second that reference counting frees, and at the default 700 a young pass ran every
-# few hundred microseconds, about 4 us of CPU per invocation in all (docs/speed.md)
-LOAD_GC_THRESHOLDS = (50_000, 10, 10)
 REPORT_INTERVAL = 0.05  # seconds between drains
 # Idle execution environments a version gets before the load (no more than users): with one alone,
 # the load's first overlapping arrivals cold-start others, whose start-up on this machine's cores
@@ -342,13 +339,9 @@ class LoadSession:
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
-        # Everything alive now (Locust, botocore, the clients) lives for the whole test: keep it out
-        # of the cyclic collector's full passes, which otherwise stall the loop for ~170 ms each.
-        gc.collect()
-        gc.freeze()
-        if gc.get_threshold() != LOAD_GC_THRESHOLDS:
-            self.gc_thresholds = gc.get_threshold()
-        gc.set_threshold(*LOAD_GC_THRESHOLDS)
+        before = settle_for_load()
+        if before != LOAD_GC_THRESHOLDS:
+            self.gc_thresholds = before
         self.rows_by_worker.clear()
         self.workers_lost.clear()
         self.load_errors.clear()
