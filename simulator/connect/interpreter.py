@@ -233,33 +233,37 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
     state.entries = 1
     current: str | None = flow.start
     invoked, quiet_since = state.invocations, 0
+    # the limits as locals: they are checked at every step
+    max_quiet, max_invocations, too_long = limits.max_steps_without_invoking, limits.max_invocations, limits.too_long
     for step in range(limits.max_steps):
         if current is None:
             return "flow ended"
-        if state.invocations != invoked:
-            invoked, quiet_since = state.invocations, step
-        elif step - quiet_since >= limits.max_steps_without_invoking:
+        invocations = state.invocations
+        if invocations != invoked:
+            invoked, quiet_since = invocations, step
+        elif step - quiet_since >= max_quiet:
             return "runaway"
-        if state.invocations >= limits.max_invocations or limits.too_long():
+        if invocations >= max_invocations or too_long():
             return "runaway"
         action = flow.actions[current]
         state.last = (flow.name, action.identifier)
         state.last_outcome = None
-        module = None
+        module = target = None
         try:
             if action.type in _WAITING:
                 current, transfer = await _step(action, flow, flows, state, hooks, caller)
             else:
                 current, transfer = _step_now(action, flow, state, caller)
-            if transfer is not None and transfer.startswith(_MODULE):
-                transfer = transfer[len(_MODULE):]
-                module = flows.find(transfer)
-                if module is None:
-                    raise _FlowFault(flows.why_not(transfer).replace("transfer to a flow", "module"))
-                transfer = None
-            target = flows.find(transfer) if transfer is not None else None
-            if transfer is not None and target is None:
-                raise _FlowFault(flows.why_not(transfer))
+            if transfer is not None:
+                if transfer.startswith(_MODULE):
+                    transfer = transfer[len(_MODULE):]
+                    module = flows.find(transfer)
+                    if module is None:
+                        raise _FlowFault(flows.why_not(transfer).replace("transfer to a flow", "module"))
+                else:
+                    target = flows.find(transfer)
+                    if target is None:
+                        raise _FlowFault(flows.why_not(transfer))
         except _FlowFault as fault:
             state.flow_errors.append((flow.name, action.identifier, str(fault)))
             if told is not None:
