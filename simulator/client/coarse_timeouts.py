@@ -13,9 +13,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
-from asyncio import current_task
-from heapq import heappush
-from math import ceil
 from types import TracebackType
 
 
@@ -31,6 +28,24 @@ class CoarseTimeouts:
 
     def timeout(self, delay: float) -> _Timeout:
         return _Timeout(self, delay)
+
+    def _add(self, entry: _Timeout, when: float, loop: asyncio.AbstractEventLoop) -> int:
+        tick = math.ceil(when / self.tick_s)
+        bucket = self._buckets.get(tick)
+        if bucket is None:
+            bucket = self._buckets[tick] = set()
+            heapq.heappush(self._ticks, tick)
+        bucket.add(entry)
+        if self._timer is None or tick < self._timer_tick:
+            self._arm(tick, loop)
+        return tick
+
+    def _remove(self, entry: _Timeout, tick: int) -> None:
+        bucket = self._buckets.get(tick)
+        if bucket is not None:
+            bucket.discard(entry)
+            if not bucket:
+                del self._buckets[tick]
 
     def _arm(self, tick: int, loop: asyncio.AbstractEventLoop) -> None:
         if self._timer is not None:
@@ -65,38 +80,23 @@ class _Timeout:
         self.expired = self.exited = False
 
     async def __aenter__(self) -> _Timeout:
-        task = current_task()
+        task = asyncio.current_task()
         if task is None:
             raise RuntimeError("a timeout should be used inside a task")
         self.task, self.cancelling = task, task.cancelling()
-        loop = task.get_loop()
+        loop = asyncio.get_running_loop()
         if self.delay <= 0:
             loop.call_soon(self.expire)
-            return self
-        # into the bucket of the tick the deadline falls in (inline: this runs for every invocation)
-        owner = self.owner
-        self.tick = tick = ceil((loop.time() + self.delay) / owner.tick_s)
-        bucket = owner._buckets.get(tick)
-        if bucket is None:
-            bucket = owner._buckets[tick] = set()
-            heappush(owner._ticks, tick)
-        bucket.add(self)
-        if owner._timer is None or tick < owner._timer_tick:
-            owner._arm(tick, loop)
+        else:
+            self.tick = self.owner._add(self, loop.time() + self.delay, loop)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         self.exited = True
-        tick = self.tick
-        if tick is not None:
+        if self.tick is not None:
+            self.owner._remove(self, self.tick)
             self.tick = None
-            buckets = self.owner._buckets
-            bucket = buckets.get(tick)
-            if bucket is not None:
-                bucket.discard(self)
-                if not bucket:
-                    del buckets[tick]
         if self.expired and self.task is not None:
             if self.task.uncancel() <= self.cancelling and exc_type is asyncio.CancelledError:
                 raise TimeoutError from exc

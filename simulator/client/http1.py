@@ -223,11 +223,7 @@ class Origin:
 
     async def request(self, request: bytes) -> Response:
         """Send one complete request (head and body) and return the answer."""
-        connection = self._take_idle()  # the common case, without a coroutine
-        if connection is not None:
-            self.busy += 1
-        else:
-            connection = await self._acquire()
+        connection = self._claim_idle() or await self._acquire()  # the common case without a coroutine
         try:
             response = await connection.send(request)
         except BaseException:
@@ -270,11 +266,16 @@ class Origin:
             connection.close()
         return None
 
-    async def _acquire(self) -> _Connection:
+    def _claim_idle(self) -> _Connection | None:
+        """An idle connection, counted busy; None when none is idle."""
         idle = self._take_idle()
         if idle is not None:
             self.busy += 1
-            return idle
+        return idle
+
+    async def _acquire(self) -> _Connection:
+        """A connection when none was idle: a new one, once a slot under the limit is free (a slot
+        released may come with an idle connection)."""
         if self.busy >= self.limit:
             waiter = asyncio.get_running_loop().create_future()
             self.queue.append(waiter)

@@ -51,7 +51,7 @@ from simulator.deployment.clock import Clock, ScaledClock
 from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep
 from simulator.loadgen.capacity import measure_capacity
-from simulator.loadgen.collector import LOAD_GC_THRESHOLDS, settle_for_load
+from simulator.loadgen.collector import restore_after_load, settle_for_load
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.contact_hooks import ContactHooks, Invocation
 from simulator.loadgen.emulator_process import EmulatorProcess
@@ -339,9 +339,7 @@ class LoadSession:
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
-        before = settle_for_load()
-        if before != LOAD_GC_THRESHOLDS:
-            self.gc_thresholds = before
+        self.gc_thresholds = settle_for_load(self.gc_thresholds)
         self.rows_by_worker.clear()
         self.workers_lost.clear()
         self.load_errors.clear()
@@ -552,8 +550,7 @@ class LoadSession:
         if self.telemetry_ended is not None:  # its last beat's entries in the run folder before it is closed
             self.telemetry_ended.wait(TELEMETRY_END_S)
             self.telemetry_ended = None
-        gc.unfreeze()  # frozen only while the load runs: extensions may rely on collection at exit
-        gc.set_threshold(*self.gc_thresholds)  # what follows (the results, a web UI's next test) as before
+        restore_after_load(self.gc_thresholds)  # frozen only while the load runs
         self._drain()
         self.recording = False
         self.finished.clear()

@@ -48,9 +48,10 @@ DTYPE = np.dtype([
     ("status", "<u2"), ("injected", "<u2"), ("worker", "<u2"), ("reason", "<u2"), ("outcome", "<u1"),
     ("retries", "<u1"), ("late", "<u1"),
 ])
-# A row as DTYPE lays it out (little-endian, packed): rows are packed as they come, and a batch is
-# written as one string of bytes, about a third of what numpy's conversion of tuples costs per row.
-_ROW = struct.Struct("<4dI8H3B")
+# A row as DTYPE lays it out (little-endian, packed; numpy's type codes are struct's): rows are packed
+# as they come, and a batch is written as one string of bytes, about a third of what numpy's
+# conversion of tuples costs per row
+_ROW = struct.Struct("<" + "".join(np.dtype(field[1]).char for field in DTYPE.descr))
 assert _ROW.size == DTYPE.itemsize
 OUTCOMES = ("Success", "Error")
 _OUTCOME_CODES = {name: code for code, name in enumerate(OUTCOMES)}

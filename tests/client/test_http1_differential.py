@@ -10,7 +10,7 @@ import h11
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.client.http1 import _Connection
+from simulator.client.http1 import _HEADER_LINES, _HEADER_LINES_KEPT, _Connection
 
 NAME = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=16).filter(
     lambda n: n.lower() not in ("content-length", "transfer-encoding", "connection"))
@@ -79,3 +79,13 @@ def ours_reads(pieces: list[bytes]) -> tuple[int, dict[str, str], bytes]:
 def test_an_answer_is_read_as_h11_reads_it(answer):
     raw, pieces = answer
     assert ours_reads(pieces) == h11_reads(raw)
+
+
+def test_header_lines_kept_between_answers_stay_bounded_and_read_as_new_ones():
+    same = b"HTTP/1.1 200 OK\r\nX-Same: \t one \r\nContent-Length: 0\r\n\r\n"
+    assert ours_reads([same]) == h11_reads(same)
+    for n in range(3 * _HEADER_LINES_KEPT):  # a request id on every answer, as AWS sends: never seen again
+        raw = f"HTTP/1.1 200 OK\r\nX-Amzn-RequestId: {n}\r\nContent-Length: 0\r\n\r\n".encode()
+        assert ours_reads([raw])[1]["x-amzn-requestid"] == str(n)
+        assert len(_HEADER_LINES) <= _HEADER_LINES_KEPT
+    assert ours_reads([same]) == ours_reads([same]) == h11_reads(same)
