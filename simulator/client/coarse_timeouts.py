@@ -25,6 +25,7 @@ class CoarseTimeouts:
         self._ticks: list[int] = []  # a heap of the buckets' ticks (some may be emptied since)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_tick = 0
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop of its last wait
 
     def timeout(self, delay: float) -> _Timeout:
         return _Timeout(self, delay)
@@ -80,11 +81,16 @@ class _Timeout:
         self.expired = self.exited = False
 
     async def __aenter__(self) -> _Timeout:
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("a timeout should be used inside a task")
+        # the owner's loop, when it is still the one running this task: asking asyncio for the running
+        # loop costs a getpid() system call on Python 3.11, and this runs once per invocation
+        loop = self.owner.loop
+        task = asyncio.current_task(loop) if loop is not None else None
+        if loop is None or task is None:
+            loop = self.owner.loop = asyncio.get_running_loop()
+            task = asyncio.current_task(loop)
+            if task is None:
+                raise RuntimeError("a timeout should be used inside a task")
         self.task, self.cancelling = task, task.cancelling()
-        loop = asyncio.get_running_loop()
         if self.delay <= 0:
             loop.call_soon(self.expire)
         else:

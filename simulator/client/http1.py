@@ -57,6 +57,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # its own, kept: asking costs a getpid() each time on 3.11
         self.buffer = bytearray()
         self.waiter: asyncio.Future[Response] | None = None
         self.open = False
@@ -68,6 +69,7 @@ class _Connection(asyncio.Protocol):
     # ---- asyncio.Protocol ----
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.loop = asyncio.get_running_loop()
         self.open = True
 
     def data_received(self, data: bytes) -> None:
@@ -94,8 +96,8 @@ class _Connection(asyncio.Protocol):
         return self.open and not self.buffer
 
     def send(self, request: bytes) -> asyncio.Future[Response]:
-        assert self.transport is not None and self.waiter is None
-        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        assert self.transport is not None and self.loop is not None and self.waiter is None
+        waiter = self.waiter = self.loop.create_future()
         self._head, self._length, self._chunked, self.reusable = None, None, False, False
         self.transport.write(request)
         return waiter

@@ -36,7 +36,7 @@ class Pacer:
         # half a slot of their time): at thousands a second, a timer each is a good part of the loop's work.
         self.coalesce_s = coalesce_s
         self.next_at: float | None = None
-        self._slots: dict[int, list[asyncio.Future[None]]] = {}
+        self._slots: dict[int, tuple[asyncio.AbstractEventLoop, list[asyncio.Future[None]]]] = {}
 
     def restart(self) -> None:
         self.next_at = None
@@ -57,17 +57,17 @@ class Pacer:
 
     def _wait_in_slot(self, intended: float, now: float) -> asyncio.Future[None]:
         slot = math.floor(intended / self.coalesce_s)
-        loop = asyncio.get_running_loop()
         waiting = self._slots.get(slot)
-        if waiting is None:
-            waiting = self._slots[slot] = []
+        if waiting is None:  # the slot's loop is asked for once (on Python 3.11, a getpid() call each time)
+            loop = asyncio.get_running_loop()
+            waiting = self._slots[slot] = (loop, [])
             loop.call_later((slot + 0.5) * self.coalesce_s - now, self._wake, slot)
-        waiter = loop.create_future()
-        waiting.append(waiter)
+        waiter = waiting[0].create_future()
+        waiting[1].append(waiter)
         return waiter
 
     def _wake(self, slot: int) -> None:
-        for waiter in self._slots.pop(slot, ()):
+        for waiter in self._slots.pop(slot, (None, []))[1]:
             if not waiter.done():  # its task was cancelled (a user stopped)
                 waiter.set_result(None)
 

@@ -71,3 +71,18 @@ async def test_a_task_that_catches_the_timeout_can_wait_again():
                 await asyncio.sleep(1)
     await asyncio.sleep(0.01)  # the task was uncancelled: an ordinary await works
     assert asyncio.current_task().cancelling() == 0
+
+
+def test_one_owner_serves_a_second_loop_after_the_first_closed():
+    """It keeps the loop of its last wait (asking costs a system call): a new loop is found, not the old one used."""
+    timeouts = CoarseTimeouts(tick_s=0.002)
+
+    async def expires():
+        with pytest.raises(TimeoutError):
+            async with timeouts.timeout(0.01):
+                await asyncio.sleep(5)
+        return asyncio.get_running_loop()
+
+    first = asyncio.run(expires())
+    second = asyncio.run(expires())
+    assert first is not second and timeouts.loop is second
