@@ -270,8 +270,10 @@ def analyse(record: Record, window: float | None = None,
             for version in known_versions:
                 mine = inside & (versions == version)
                 if mine.any():
+                    mine_n, mine_errors = int(mine.sum()), int((mine & ~ok).sum())
                     entry["versions"][version] = {
-                        "invocations": int(mine.sum()), "errors": int((mine & ~ok).sum()),
+                        "invocations": mine_n, "errors": mine_errors,
+                        "error_rate_95": [round(x, 4) for x in rate_interval(mine_errors, mine_n)],
                         "injected_errors": int((mine & ~ok & (injected != "")).sum()),
                         "p50_ms": round(float(np.percentile(latency_ms[mine], 50)), 2),
                         "p95_ms": round(float(np.percentile(latency_ms[mine], 95)), 2)}
@@ -439,6 +441,17 @@ def count_interval(count: int, weight: float, z: float = 1.959963984540054) -> t
     low = 0.0 if count == 0 else count * (1 - 1 / (9 * count) - z / (3 * math.sqrt(count))) ** 3
     high = (count + 1) * (1 - 1 / (9 * (count + 1)) + z / (3 * math.sqrt(count + 1))) ** 3
     return weight * low, weight * high
+
+
+def rate_interval(events: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """A 95 % interval for a rate seen as `events` of `trials` (Wilson's score interval: unlike the
+    normal approximation it stays inside [0, 1] and is not a point at 0 or 1 of a handful)."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p, z2 = events / trials, z * z
+    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def production_terms(summary: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:

@@ -112,17 +112,22 @@ def timeline_figure(summary: dict[str, Any]) -> Figure:
             ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#666666")
     _legend(share_ax)
 
-    # 2. error rate per version; injected errors marked
+    # 2. error rate per version with its 95 % interval (a window's few in-flight invocations of a version
+    # just rolled back are a wide bar, not an alarming point); injected errors marked
     for version in versions:
-        rates, injected_x, injected_y = [], [], []
+        rates, below, above, injected_x, injected_y = [], [], [], [], []
         for mid, w in zip(mids, windows, strict=True):
             stats = w["versions"].get(version)
             rate = stats["errors"] / stats["invocations"] if stats else float("nan")
+            low, high = stats.get("error_rate_95", (rate, rate)) if stats else (rate, rate)
             rates.append(rate)
+            below.append(max(0.0, rate - low))
+            above.append(max(0.0, high - rate))
             if stats and stats["injected_errors"]:
                 injected_x.append(mid)
                 injected_y.append(rate)
-        error_ax.plot(mids, rates, marker="o", markersize=3, color=color[version], label=f"version {version}")
+        error_ax.errorbar(mids, rates, yerr=[below, above], marker="o", markersize=3, color=color[version],
+                          elinewidth=0.8, alpha=0.9, label=f"version {version} (bars: 95 % interval)")
         if injected_x:
             error_ax.scatter(injected_x, injected_y, marker="x", s=60, color="black", zorder=5,
                              label="injected faults" if version == versions[-1] else None)

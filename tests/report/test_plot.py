@@ -60,3 +60,33 @@ def test_a_figure_with_panels_that_have_nothing_to_draw_warns_of_nothing(tmp_pat
         warnings.simplefilter("error")
         fig = timeline_figure(summary)
     plt.close(fig)
+
+
+def test_a_windows_few_failed_invocations_are_drawn_with_their_uncertainty(tmp_path):
+    """A version rolled back leaves a few in-flight invocations in the next window: 3 of 3 failed read
+    as a point at 100 %. Each point carries its 95 % interval, so that one is a bar reaching below 50 %
+    while a well-counted window's bar stays short."""
+    writer = RecordWriter(tmp_path / "run")
+    rows = []
+    for i in range(400):
+        t = T0 + i * 0.05
+        rows.append((t, t, t + 0.002, t, f"c{i}", 1, "invoke-alias", "PROD", "1", "Success", "", 0, 200, "", 0, "local"))
+    for i in range(3):
+        t = T0 + 1.0 + i
+        rows.append((t, t, t + 0.002, t, f"d{i}", 1, "invoke-alias", "PROD", "2", "Error", "function_error", 0, 200,
+                     "", 0, "local"))
+    writer.add(sorted(rows))
+    writer.close()
+    summary = analyse(load_record(tmp_path / "run"), expectations=Expectations())
+    window = next(w for w in summary["windows"] if "2" in w["versions"])
+    low, high = window["versions"]["2"]["error_rate_95"]
+    assert low < 0.5 and high == 1.0
+    fig = timeline_figure(summary)
+    try:
+        error_ax = fig.axes[1]
+        spans = [(min(y0, y1), max(y0, y1)) for collection in error_ax.collections
+                 for (_, y0), (_, y1) in collection.get_segments()]
+        assert any(bottom < 0.5 and top == 1.0 for bottom, top in spans)  # version 2's lone window
+        assert any(top - bottom < 0.02 for bottom, top in spans)  # version 1's 400: a short bar
+    finally:
+        plt.close(fig)
