@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from operator import itemgetter
@@ -52,6 +53,7 @@ FORMAT_AT_MOST = 256  # notes made an array between two turns of the contacts' l
 # sent at once held the contacts' loop, and then the emulator's, for tens of milliseconds, and the
 # invocations waiting behind them were timed as Lambda's latency.
 SEND_LOGS_AT_BYTES = 256 * 1024
+GONE_GRACE_S = 1.0  # real seconds: see _failed
 
 
 class FlowLogSink(Protocol):
@@ -223,18 +225,26 @@ class ConnectTelemetry:
         try:
             await self._put_logs(bodies)
         except Exception as exc:  # said, and noted for the verdict (an alarm may read them); never a contact's failure
-            self._failed(FLOW_LOGS, exc)
+            await self._failed(FLOW_LOGS, exc)
         if counts and self.instance.metrics:
             try:
                 await self._put_metrics(cloudwatch_client, counts)
             except Exception as exc:
-                self._failed(METRICS, exc)
+                await self._failed(METRICS, exc)
 
-    def _failed(self, what: str, exc: Exception) -> None:
+    async def _failed(self, what: str, exc: Exception) -> None:
         noted = self.unpublished.setdefault(what, [0, f"{type(exc).__name__}: {exc}"[:300]])
         noted[0] += 1
-        if noted[0] == 1 and not self.endpoint_gone():
-            log.warning("shiftsim: the Connect instance's %s could not be published: %s", SAID[what], exc)
+        if noted[0] > 1:
+            return
+        # An emulator that was killed closes its connections a moment before its process can be seen to
+        # have ended: its death is said by whoever watches it, so give that moment before saying this
+        deadline = time.monotonic() + GONE_GRACE_S
+        while not self.endpoint_gone():
+            if time.monotonic() >= deadline:
+                log.warning("shiftsim: the Connect instance's %s could not be published: %s", SAID[what], exc)
+                return
+            await asyncio.sleep(0.02)
 
     async def _put_logs(self, bodies: Iterator[bytes]) -> None:
         for body in bodies:

@@ -323,6 +323,43 @@ def test_what_the_instance_cannot_publish_is_noted_by_what_it_is_and_the_rest_st
     assert sum(p["Sum"] for p in points) == 2
 
 
+def test_a_publish_that_fails_as_the_emulator_dies_is_left_to_its_death_notice(tmp_path, caplog):
+    """A killed emulator closes its connections a moment before its process can be seen to have
+    ended: a flow log publish that failed in that moment said so as well as the death notice (two
+    error lines where the run has one thing to say). The failure is still noted; it is said only
+    when the endpoint is still there after a grace."""
+    import logging
+
+    from simulator.client.aws import Target, client
+    from tests.helpers import free_port
+
+    looks = []
+
+    def seen_ended_on_the_third_look() -> bool:
+        looks.append(None)
+        return len(looks) >= 3
+
+    flows = flow_with(tmp_path, "Enabled")
+    for endpoint_gone, said in ((seen_ended_on_the_third_look, False), (lambda: False, True)):
+        telemetry = ConnectTelemetry(ConnectInstance(), region="us-east-1", account="123456789012", now=time.time,
+                                     endpoint_gone=endpoint_gone)
+        hooks = Hooks((True, {"version": "1"}), (True, {"version": "1"}))
+        hooks.block_ran = telemetry.block_ran
+
+        async def main() -> None:
+            async with client(Target("local", f"http://127.0.0.1:{free_port()}"), "logs", retries=False) as logs:
+                await run_contact(flows, ContactState(Contact()), hooks)
+                telemetry.publishing_to(logs)
+                await telemetry.flush()
+
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="shiftsim"):
+            asyncio.run(main())
+        assert telemetry.unpublished["flow_logs"][0] == 1
+        assert ("flow logs could not be published" in caplog.text) is said, caplog.text
+    assert len(looks) == 3
+
+
 def test_a_run_whose_alarm_could_not_read_the_flow_logs_is_not_judged(tmp_path):
     """The deployment guarded by an alarm on a metric filter of the instance's flow logs, and the log
     group deleted under the running test: the alarm can no longer see what Connect rejects, so the run
