@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import report  # noqa: E402
-from simulator.report.analysis import ROUTING_ALPHA, count_interval, routing_check  # noqa: E402
+from simulator.report.analysis import ROUTING_ALPHA, count_interval, rate_interval, routing_check  # noqa: E402
 from simulator.report.judge import judge  # noqa: E402
 
 WINDOW_S = 30.0
@@ -101,6 +101,18 @@ def interval_coverage(runs: int, seed: int, weight: float, true_count: int) -> f
     return covered / runs
 
 
+def rate_interval_coverage(trials: int, rate: float) -> float:
+    """The exact chance that a window of `trials` invocations failing at `rate` has an error-rate
+    interval (the figure's bars) that holds `rate`: the binomial sum over what the window can count."""
+    def chance(k: int) -> float:
+        return math.exp(math.lgamma(trials + 1) - math.lgamma(k + 1) - math.lgamma(trials - k + 1)
+                        + k * math.log(rate) + (trials - k) * math.log(1 - rate))
+    held = (rate_interval(k, trials) for k in range(trials + 1))
+    return sum(chance(k) for k, (low, high) in enumerate(held) if low <= rate <= high)
+
+
+WINDOW_SIZES = (3, 5, 10, 30, 100, 200, 2000)
+WINDOW_RATES = tuple(percent / 100 for percent in range(1, 100))
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_SIMULATIONS = 20_000
 
@@ -227,6 +239,12 @@ def main() -> None:
         lines.append(f"| 95 % interval of a count in production's terms: each contact standing for {weight:g}, "
                      f"{count:,} production contacts | covers in {100 * share:.1f} % of runs | at least 93 % "
                      f"({'met' if share >= 0.93 else 'NOT met'}) |")
+    for trials in WINDOW_SIZES:
+        held = [rate_interval_coverage(trials, rate) for rate in WINDOW_RATES]
+        mean = sum(held) / len(held)
+        lines.append(f"| 95 % interval of a window's error rate (the figure's bars), {trials:,} invocations, true rates of "
+                     f"1 to 99 % | holds it with a chance of {100 * mean:.1f} % on average, {100 * min(held):.1f} % at worst "
+                     f"(exact) | 95 % on average ({'met' if 0.94 <= mean <= 0.965 else 'NOT met'}) |")
     lines += ["", f"{runs:,} simulated runs a statistic (seeded), drawn as a rehearsal's record holds them and judged "
               "by the analysis' own functions. The plan's band against real rehearsals of every shipped scenario is "
               "the next section's (`--rehearsals`). Command: `python bench/calibration.py`."]

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.xdist_group("flat-out")  # see pyproject.toml
     ("plan.py", ["plain Python loop (baseline)", "vectorised, the same model", "(`shiftsim plan`)", "vectorised / loop",
                  "each candidate simulated alone", "shared draws, values per metric and period"]),
     ("calibration.py", ["the judge's false flags, equal versions", "the routing check's false fails",
-                        "95 % interval of a count in production's terms"]),
+                        "95 % interval of a count in production's terms", "95 % interval of a window's error rate"]),
     ("latency.py", ["with the reports (flow logs and metrics", "without them", "with / without: p50", "Failures: 0, 0."]),
     ("rate.py", ["150 % of the best closed loop", "50 % of capacity", "80 % of capacity", "90 % of capacity (run 1 of 1)",
                  "rounds alone", "of its fastest"]),

@@ -346,7 +346,7 @@ def test_a_publish_that_fails_as_the_emulator_dies_is_left_to_its_death_notice(t
         hooks = Hooks((True, {"version": "1"}), (True, {"version": "1"}))
         hooks.block_ran = telemetry.block_ran
 
-        async def main() -> None:
+        async def main(telemetry: ConnectTelemetry, hooks: Hooks) -> None:
             async with client(Target("local", f"http://127.0.0.1:{free_port()}"), "logs", retries=False) as logs:
                 await run_contact(flows, ContactState(Contact()), hooks)
                 telemetry.publishing_to(logs)
@@ -354,7 +354,7 @@ def test_a_publish_that_fails_as_the_emulator_dies_is_left_to_its_death_notice(t
 
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="shiftsim"):
-            asyncio.run(main())
+            asyncio.run(main(telemetry, hooks))
         assert telemetry.unpublished["flow_logs"][0] == 1
         assert ("flow logs could not be published" in caplog.text) is said, caplog.text
     assert len(looks) == 3
