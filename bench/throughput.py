@@ -1,5 +1,5 @@
-"""Invocations per second of one Locust process, side by side in one run against the same emulator
-(on the other core): a plain boto3 `invoke` in a Locust task (what users write today), a raw aiohttp
+"""Invocations per second of one Locust process, side by side in one run, each path against an emulator of
+its own (on the other core): a plain boto3 `invoke` in a Locust task (what users write today), a raw aiohttp
 POST of the same request (the wire's ceiling for a Python client), and shiftsim's full path (flow,
 Connect invoke semantics, record, Locust statistics). Then shiftsim with --processes 2 against the
 emulator, and shiftsim with one process and with --processes -1 against a minimal Invoke endpoint
@@ -80,40 +80,47 @@ def main() -> None:
     args = parser.parse_args()
     seconds = 2.0 if args.smoke else args.seconds
     work = Path(tempfile.mkdtemp(prefix="shiftsim-bench-"))
+    loop_file = str(ROOT / "locustfiles" / "connect_loop.py")
+
+    def shiftsim(emulator: Emulator, name: str, *args: str, extra_s: float = 0.0, core: int | None = LOAD_CORE) -> dict:
+        return run_locust(loop_file, seconds + extra_s, USERS, "--endpoint-url", emulator.url, "--prompt-time", "fixed:0",
+                          "--results-dir", str(work / f"r-{name}"), *args, core=core, folder=work / name,
+                          server_pid=emulator.process.pid)
+
+    # Each path against an emulator of its own, started for it, as a user's run starts one: an emulator that
+    # has served hundreds of thousands of invocations before answers a run with flow logs more slowly
     with Emulator() as emulator:
         os.environ["SHIFTSIM_BENCH_ENDPOINT"] = emulator.url
         ENV["SHIFTSIM_BENCH_ENDPOINT"] = emulator.url
         boto = run_locust(str(ROOT / "bench" / "locust_boto3.py"), seconds, USERS, folder=work / "boto3")
-        # The ceiling and the full path in turns: a run differs from the next by 10 to 25 % on this kind of
-        # machine, so one of each could say either is ahead; each is the median of its rounds
-        ceilings, ourses = [], []
-        for n in range(1 if args.smoke else args.rounds):
+    # The ceiling and the full path in turns: a run differs from the next by 10 to 25 % on this kind of
+    # machine, so one of each could say either is ahead; each is the median of its rounds
+    ceilings, ourses = [], []
+    for n in range(1 if args.smoke else args.rounds):
+        with Emulator() as emulator:
             ceilings.append(raw_aiohttp(emulator.url, seconds, USERS))
-            ourses.append(run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds, USERS, "--endpoint-url",
-                                     emulator.url, "--prompt-time", "fixed:0", "--results-dir", str(work / f"r1-{n}"),
-                                     folder=work / f"shiftsim{n}", server_pid=emulator.process.pid))
-        quiet = work / "no-reports.toml"  # the same path without the Connect instance's reports: what they cost
-        quiet.write_text('[scenario]\nname = "no-reports"\n[connect]\nflow_logs = false\nmetrics = false\n')
-        bare = run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds, USERS, "--endpoint-url",
-                          emulator.url, "--prompt-time", "fixed:0", "--results-dir", str(work / "r0"),
-                          "--scenario", str(quiet), folder=work / "bare", server_pid=emulator.process.pid)
-        two = run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds + 3, USERS, "--processes", "2",
-                         "--endpoint-url", emulator.url, "--prompt-time", "fixed:0", "--results-dir",
-                         str(work / "r2"), core=None, folder=work / "shiftsim2")
-        with MinimalEndpoint(emulator.url) as minimal:
-            scaling = [run_locust(str(ROOT / "locustfiles" / "connect_loop.py"), seconds + 3, USERS, *processes,
-                                  "--endpoint-url", minimal.url, "--prompt-time", "fixed:0", "--results-dir",
-                                  str(work / f"m{n}"), core=None if processes else LOAD_CORE,
-                                  folder=work / f"minimal{n}", server_pid=minimal.process.pid)
-                       for n, processes in enumerate(([], ["--processes", "-1"]))]
+        with Emulator() as emulator:
+            ourses.append(shiftsim(emulator, f"shiftsim{n}"))
+    quiet = work / "no-reports.toml"  # the same path without the Connect instance's reports: what they cost
+    quiet.write_text('[scenario]\nname = "no-reports"\n[connect]\nflow_logs = false\nmetrics = false\n')
+    with Emulator() as emulator:
+        bare = shiftsim(emulator, "bare", "--scenario", str(quiet))
+    with Emulator() as emulator:
+        two = shiftsim(emulator, "shiftsim2", "--processes", "2", extra_s=3, core=None)
+    with Emulator() as emulator, MinimalEndpoint(emulator.url) as minimal:
+        scaling = [run_locust(loop_file, seconds + 3, USERS, *processes, "--endpoint-url", minimal.url,
+                              "--prompt-time", "fixed:0", "--results-dir", str(work / f"m{n}"),
+                              core=None if processes else LOAD_CORE, folder=work / f"minimal{n}",
+                              server_pid=minimal.process.pid)
+                   for n, processes in enumerate(([], ["--processes", "-1"]))]
     ceiling_rate, ceiling_cpu = _median(ceilings, lambda run: _cost(*run))
     ours = _median(ourses, lambda run: _cost(run["rate"], run["cpu_per_s"]))
     boto_rate, ours_rate = boto["rate"], ours["rate"]
     rounds = "; ".join(f"{_per_invocation(*c)} and {_per_invocation(o['rate'], o['cpu_per_s'])}"
                        for c, o in zip(ceilings, ourses, strict=True))
     # With --processes every forked worker writes --json-file too: the master's record is the truth.
-    per_process = per_worker_rates(work / "r2")
-    two_rate = record_rate(work / "r2")
+    per_process = per_worker_rates(work / "r-shiftsim2")
+    two_rate = record_rate(work / "r-shiftsim2")
 
     def cost(rate: float, cpu: float) -> str:
         return f"{cpu:.2f} | {_per_invocation(rate, cpu)}" if rate and cpu else "- | -"
@@ -142,8 +149,8 @@ def main() -> None:
         f"{_capacity(ours_rate, ours['cpu_per_s'])} invocations/s through shiftsim. During shiftsim's run the "
         f"emulator's core was {100 * ours['server_cpu_per_s']:.0f} % busy"
         + _bottleneck(ours["cpu_per_s"], ours["server_cpu_per_s"]),
-        f"The ceiling and shiftsim ran in {len(ourses)} alternating rounds, each figure above the median of its "
-        f"rounds; CPU per invocation, aiohttp and shiftsim, round by round: {rounds}.",
+        f"The ceiling and shiftsim ran in {len(ourses)} alternating round{'s' if len(ourses) > 1 else ''}, each against "
+        f"a new emulator, each figure above the median of its rounds; CPU per invocation, aiohttp and shiftsim, round by round: {rounds}.",
         f"Failures: boto3 {boto['failures']}, shiftsim {', '.join(str(o['failures']) for o in ourses)}, without reports "
         f"{bare['failures']}. Command: `python bench/throughput.py` ({seconds:g} s per path).",
     ]
