@@ -208,9 +208,7 @@ def main() -> None:
                 for i, (w, c) in enumerate(((24.0, 1440), (24.0, 100), (4.0, 300), (60.0, 60)))}
 
     def binomial_high(k: int, total: int) -> float:  # a 95 % upper bound on the true rate (Wilson)
-        p, z = k / total, 1.959963984540054
-        centre, half = p + z * z / (2 * total), z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
-        return (centre + half) / (1 + z * z / total)
+        return rate_interval(k, total)[1]
 
     def delays(d: list[float], total: int) -> str:
         if not d:
