@@ -41,11 +41,15 @@ def _deployment_span(deployment: dict[str, Any], lefts: list[float], width: floa
 SUBTITLE_LINE = 0.015  # of the figure's height: one line of the 9-point subtitle
 
 
-def _legend(ax: Any) -> None:
+def _legend(ax: Any, last: str | None = None) -> None:
     """The panel's legend beside it, if anything in it is labelled (a panel with nothing to draw, a
-    function the contacts never called, has none: matplotlib warned on every such run)."""
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    function the contacts never called, has none: matplotlib warned on every such run); the entry
+    labelled `last` after the others (matplotlib lists markers before lines with error bars)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        order = sorted(range(len(labels)), key=lambda i: labels[i] == last)
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper left",
+                  bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
 
 def _wrapped(text: str, width: int = 190) -> str:
@@ -133,7 +137,7 @@ def timeline_figure(summary: dict[str, Any]) -> Figure:
                              label="injected faults" if version == versions[-1] else None)
     error_ax.set_ylabel("error rate")
     error_ax.set_ylim(-0.03, 1.03)
-    _legend(error_ax)
+    _legend(error_ax, last="injected faults")
 
     # 3. alarm state bands
     end_x = max(lefts) + width if lefts else 1.0
