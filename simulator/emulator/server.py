@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
@@ -88,6 +88,7 @@ class Emulator:
         self.logs = LogsBackend(self.clock, region=self.scenario.region, account=self.scenario.account,
                                 put_metric=self.cloudwatch.put_metric_data, holdings=self.holdings)
         self._lambda_pending: deque[PendingLines] = deque(maxlen=EVENTS_KEPT)
+        self._pending_groups: Counter[str] = Counter()  # of the pending lines, how many are each group's
         self.logs.before_read = self._write_lambda_logs
         self.lambda_.log_sink = self._lambda_log
         self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
@@ -184,13 +185,29 @@ class Emulator:
         if group in self.logs.groups and self.logs.groups[group].filters:
             self._write_lambda_log(entry)
         else:
-            self._lambda_pending.append(entry)
+            self._keep_pending(entry)
 
-    def _write_lambda_logs(self) -> None:
-        """The invocations' lines not yet in CloudWatch Logs: before any of its requests is served."""
+    def _keep_pending(self, entry: PendingLines) -> None:
+        pending = self._lambda_pending
+        if len(pending) == pending.maxlen:  # the oldest is let go as this one comes
+            self._pending_groups[pending[0][0]] -= 1
+        pending.append(entry)
+        self._pending_groups[entry[0]] += 1
+
+    def _write_lambda_logs(self, group: str | None = None) -> None:
+        """The invocations' lines not yet in CloudWatch Logs, before a request of its is served: those
+        of the group it is about, or all of them. A request about another group (the Connect instance's,
+        made at each run's start) leaves them waiting: written all at once, the lines of a long-lived
+        emulator's last 200,000 invocations held it for seconds, every invocation due meanwhile with it."""
+        if group is not None and not self._pending_groups.get(group):
+            return
         pending, self._lambda_pending = self._lambda_pending, deque(maxlen=EVENTS_KEPT)
+        self._pending_groups = Counter()
         for entry in pending:
-            self._write_lambda_log(entry)
+            if group is None or entry[0] == group:
+                self._write_lambda_log(entry)
+            else:
+                self._keep_pending(entry)
 
     def _write_lambda_log(self, entry: PendingLines) -> None:
         group, version, started, ended, record = entry

@@ -98,6 +98,36 @@ def test_lambdas_lines_wait_for_a_read_not_for_a_write(emulator):
     assert len(starts["events"]) == 3 and not emulator.emulator._lambda_pending
 
 
+def test_a_request_about_another_group_leaves_lambdas_lines_waiting(emulator):
+    """Each run creates the Connect instance's group when it starts: on a long-lived emulator that
+    wrote the lines of its last 200,000 invocations at once, holding it (and every invocation due) for
+    seconds. A request about one group writes that group's lines only; an account-wide one, all."""
+    from collections import deque
+
+    logs, lam = emulator.boto3("logs"), emulator.boto3()
+    function_group = "/aws/lambda/ConnectLambdaFunction"
+    for _ in range(3):
+        lam.invoke(FunctionName="ConnectLambdaFunction:PROD", Payload=b"{}")
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="flows")
+    logs.describe_log_streams(logGroupName=GROUP)
+    logs.filter_log_events(logGroupName=GROUP)
+    logs.describe_metric_filters(logGroupName=GROUP)  # what each run's start asks: no events read
+    logs.describe_metric_filters()
+    waiting = emulator.emulator
+    assert len(waiting._lambda_pending) == 3 and waiting._pending_groups[function_group] == 3
+    (stream,) = logs.describe_log_streams(logGroupName=function_group)["logStreams"]  # about the function's group
+    assert not waiting._lambda_pending and not waiting._pending_groups.get(function_group)
+    events = logs.get_log_events(logGroupName=function_group, logStreamName=stream["logStreamName"])["events"]
+    assert sum(e["message"].startswith("START") for e in events) == 3
+    waiting._lambda_pending = deque(maxlen=2)  # a small bound: the count follows what the bound lets go
+    for _ in range(3):
+        lam.invoke(FunctionName="ConnectLambdaFunction:PROD", Payload=b"{}")
+    assert len(waiting._lambda_pending) == 2 and waiting._pending_groups[function_group] == 2
+    logs.describe_log_groups()  # account-wide: every group's lines first
+    assert not waiting._lambda_pending
+
+
 def test_a_metric_filter_turns_matching_events_into_a_metric(emulator):
     logs, cloudwatch = emulator.boto3("logs"), emulator.boto3("cloudwatch")
     logs.create_log_group(logGroupName=GROUP)

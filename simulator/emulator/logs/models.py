@@ -91,7 +91,8 @@ class LogsBackend:
         self.holdings = holdings or Holdings()
         self.groups: dict[str, LogGroup] = {}
         self.put_metric = put_metric  # CloudWatch's PutMetricData, for metric filters
-        self.before_read: Callable[[], None] = lambda: None  # writers that write only when asked (Lambda's logs)
+        # writers that write only when asked (Lambda's logs): told the group a request is about, or None for all
+        self.before_read: Callable[[str | None], None] = lambda group: None
         self.numbers = itertools.count()
 
     def _now_ms(self) -> int:

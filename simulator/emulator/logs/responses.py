@@ -59,8 +59,9 @@ class LogsResponses:
     async def handle(self, request: web.Request, operation: str) -> web.Response:
         try:
             params, handler = await operation_call(request, operation, self.table, LogsError, "logs")
-            if operation != "PutLogEvents":  # a write reads nothing: Lambda's lines can wait for a read
-                self.backend.before_read()  # (Connect's flow logs are written many times a second)
+            if operation not in _READS_NO_EVENTS:  # Lambda's lines can wait for a read of events
+                group = params.get("logGroupName") if operation in _ONE_GROUP else None
+                self.backend.before_read(group if isinstance(group, str) else None)
             try:
                 weight = float(request.headers.get(WEIGHT_HEADER) or 1.0)
             except ValueError:
@@ -168,6 +169,14 @@ class LogsResponses:
 def _filtered(event: LogEvent) -> dict[str, Any]:
     return {"logStreamName": event.stream, "timestamp": event.timestamp, "message": event.message,
             "ingestionTime": event.ingestion, "eventId": f"{event.number:056d}"}
+
+
+# Operations that read no events (a write, a metric filter's description or trial: each run's start
+# asks for the filters on the instance's flow logs): Lambda's waiting lines can wait on
+_READS_NO_EVENTS = frozenset({"PutLogEvents", "DescribeMetricFilters", "TestMetricFilter"})
+# Operations about the one group their request names: only its waiting lines need writing first
+_ONE_GROUP = frozenset({"CreateLogGroup", "DeleteLogGroup", "CreateLogStream", "DescribeLogStreams", "GetLogEvents",
+                        "FilterLogEvents", "PutMetricFilter", "DeleteMetricFilter"})
 
 
 class FlowLogNotesRoute:
