@@ -8,6 +8,7 @@ with `await EmulatorServer(...).start()`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -89,6 +90,7 @@ class Emulator:
                                 put_metric=self.cloudwatch.put_metric_data, holdings=self.holdings)
         self._lambda_pending: deque[PendingLines] = deque(maxlen=EVENTS_KEPT)
         self._pending_groups: Counter[str] = Counter()  # of the pending lines, how many are each group's
+        self._lambda_streams: set[tuple[str, str, int]] = set()  # (group, version, day) whose stream is made
         self.logs.before_read = self._write_lambda_logs
         self.lambda_.log_sink = self._lambda_log
         self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
@@ -184,8 +186,13 @@ class Emulator:
         entry = (group, version, started, self.clock.now(), record)
         if group in self.logs.groups and self.logs.groups[group].filters:
             self._write_lambda_log(entry)
-        else:
-            self._keep_pending(entry)
+            return
+        stream_key = (group, version, int(started // 86_400))
+        if stream_key not in self._lambda_streams:  # the group and stream are made now, as Lambda makes them
+            self._lambda_streams.add(stream_key)
+            with contextlib.suppress(LogsError):  # the emulator's ceiling: the lines are let go when written
+                self.logs.ensure_stream(group, _lambda_stream(version, started))
+        self._keep_pending(entry)
 
     def _keep_pending(self, entry: PendingLines) -> None:
         pending = self._lambda_pending
@@ -211,7 +218,7 @@ class Emulator:
 
     def _write_lambda_log(self, entry: PendingLines) -> None:
         group, version, started, ended, record = entry
-        stream = f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
+        stream = _lambda_stream(version, started)
         try:
             self.logs.ensure_stream(group, stream)
         except LogsError:  # the emulator's ceiling of log groups or streams: Lambda's lines are let go
@@ -231,6 +238,11 @@ class Emulator:
         self.cloudwatch.close()
         self.lambda_.close()
         self.others.close()
+
+
+def _lambda_stream(version: str, started: float) -> str:
+    """The stream of a version's invocations that started on a day (UTC), named as Lambda names it."""
+    return f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
 
 
 def _lambda_error_answer(method: str, path: str, exc: Exception) -> Answer:
