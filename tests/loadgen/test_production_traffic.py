@@ -221,7 +221,7 @@ def test_contacts_longer_than_planned_get_the_callers_they_need_not_a_generator_
     """Users are sized for contacts of the planned length; a function taking 0.25 s makes each contact
     three quarters of a second longer, and 220 of 240 contacts started late, said as the machine
     falling behind. The rehearsal adds callers by the contacts' measured length instead."""
-    done = run_rehearsal(tmp_path, "run", SLOW_FUNCTION)
+    done = run_rehearsal(tmp_path, "run", SLOW_FUNCTION, passing=(0, 3))  # 3: see below
     said = next((line for line in done.stdout.splitlines() if line.startswith("shiftsim: users: 20 -> ")), None)
     assert said is not None and "longer than planned" in said, done.stdout
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -229,3 +229,6 @@ def test_contacts_longer_than_planned_get_the_callers_they_need_not_a_generator_
     # machine's), which the summary tells apart; with users sized for the planned length, most started
     # late for want of a user, and users_short named it
     assert "users_short" not in summary["generator"], summary["generator"]
+    if done.returncode == 3:  # not judged: only for the loaded machine's late starts, said as such
+        assert summary["generator"]["fell_behind"] and "the load generator fell behind" in \
+            summary["verdict"]["why_not_judged"], summary["verdict"]
