@@ -14,8 +14,8 @@ import logging
 import os
 import sys
 import time
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -89,8 +89,7 @@ class Emulator:
         self.logs = LogsBackend(self.clock, region=self.scenario.region, account=self.scenario.account,
                                 put_metric=self.cloudwatch.put_metric_data, holdings=self.holdings)
         self._lambda_pending: deque[PendingLines] = deque(maxlen=EVENTS_KEPT)
-        self._pending_groups: Counter[str] = Counter()  # of the pending lines, how many are each group's
-        self._lambda_streams: set[tuple[str, str, int]] = set()  # (group, version, day) whose stream is made
+        self._lambda_groups: set[str] = set()  # the functions' groups made (or refused) at a first invocation
         self.logs.before_read = self._write_lambda_logs
         self.lambda_.log_sink = self._lambda_log
         self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
@@ -187,38 +186,33 @@ class Emulator:
         if group in self.logs.groups and self.logs.groups[group].filters:
             self._write_lambda_log(entry)
             return
-        stream_key = (group, version, int(started // 86_400))
-        if stream_key not in self._lambda_streams:  # the group and stream are made now, as Lambda makes them
-            self._lambda_streams.add(stream_key)
-            with contextlib.suppress(LogsError):  # the emulator's ceiling: the lines are let go when written
-                self.logs.ensure_stream(group, _lambda_stream(version, started))
-        self._keep_pending(entry)
-
-    def _keep_pending(self, entry: PendingLines) -> None:
-        pending = self._lambda_pending
-        if len(pending) == pending.maxlen:  # the oldest is let go as this one comes
-            self._pending_groups[pending[0][0]] -= 1
-        pending.append(entry)
-        self._pending_groups[entry[0]] += 1
+        if group not in self._lambda_groups:  # the group is made at the first invocation, as Lambda makes it
+            self._lambda_groups.add(group)
+            if group not in self.logs.groups:
+                with contextlib.suppress(LogsError):  # the emulator's ceiling: the lines are let go when written
+                    self.logs.create_log_group(group)
+        self._lambda_pending.append(entry)
 
     def _write_lambda_logs(self, group: str | None = None) -> None:
         """The invocations' lines not yet in CloudWatch Logs, before a request of its is served: those
         of the group it is about, or all of them. A request about another group (the Connect instance's,
         made at each run's start) leaves them waiting: written all at once, the lines of a long-lived
         emulator's last 200,000 invocations held it for seconds, every invocation due meanwhile with it."""
-        if group is not None and not self._pending_groups.get(group):
-            return
-        pending, self._lambda_pending = self._lambda_pending, deque(maxlen=EVENTS_KEPT)
-        self._pending_groups = Counter()
-        for entry in pending:
-            if group is None or entry[0] == group:
-                self._write_lambda_log(entry)
-            else:
-                self._keep_pending(entry)
+        pending = self._lambda_pending
+        written: Iterable[PendingLines]
+        if group is None:
+            written, self._lambda_pending = pending, deque(maxlen=EVENTS_KEPT)
+        else:  # a pass over what waits (milliseconds), on a rare request, not a count kept on every invocation
+            written = [entry for entry in pending if entry[0] == group]
+            if not written:
+                return
+            self._lambda_pending = deque((entry for entry in pending if entry[0] != group), maxlen=EVENTS_KEPT)
+        for entry in written:
+            self._write_lambda_log(entry)
 
     def _write_lambda_log(self, entry: PendingLines) -> None:
         group, version, started, ended, record = entry
-        stream = _lambda_stream(version, started)
+        stream = f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
         try:
             self.logs.ensure_stream(group, stream)
         except LogsError:  # the emulator's ceiling of log groups or streams: Lambda's lines are let go
@@ -238,11 +232,6 @@ class Emulator:
         self.cloudwatch.close()
         self.lambda_.close()
         self.others.close()
-
-
-def _lambda_stream(version: str, started: float) -> str:
-    """The stream of a version's invocations that started on a day (UTC), named as Lambda names it."""
-    return f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
 
 
 def _lambda_error_answer(method: str, path: str, exc: Exception) -> Answer:
