@@ -82,13 +82,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="shiftsim-bench-"))
     loop_file = str(ROOT / "locustfiles" / "connect_loop.py")
 
-    def shiftsim(emulator: Emulator, name: str, *args: str, extra_s: float = 0.0, core: int | None = LOAD_CORE) -> dict:
+    def shiftsim(emulator: Emulator, name: str, *options: str, extra_s: float = 0.0,
+                 core: int | None = LOAD_CORE) -> dict:
         return run_locust(loop_file, seconds + extra_s, USERS, "--endpoint-url", emulator.url, "--prompt-time", "fixed:0",
-                          "--results-dir", str(work / f"r-{name}"), *args, core=core, folder=work / name,
+                          "--results-dir", str(work / f"r-{name}"), *options, core=core, folder=work / name,
                           server_pid=emulator.process.pid)
 
-    # Each path against an emulator of its own, started for it, as a user's run starts one: an emulator that
-    # has served hundreds of thousands of invocations before answers a run with flow logs more slowly
+    # Each path against an emulator of its own, started for it, as a user's run starts one: what one path
+    # left in an emulator (hundreds of thousands of invocations' log lines) is not the next path's to serve
     with Emulator() as emulator:
         os.environ["SHIFTSIM_BENCH_ENDPOINT"] = emulator.url
         ENV["SHIFTSIM_BENCH_ENDPOINT"] = emulator.url
@@ -197,7 +198,7 @@ def _met(met: bool) -> str:
 
 
 def _per_invocation(rate: float, cpu: float) -> str:
-    return f"{1e6 * cpu / rate:,.0f} µs" if rate and cpu else "unknown"
+    return f"{1e6 * _cost(rate, cpu):,.0f} µs" if rate and cpu else "unknown"
 
 
 def _capacity(rate: float, cpu: float) -> str:

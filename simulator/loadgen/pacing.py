@@ -67,7 +67,8 @@ class Pacer:
         return waiter
 
     def _wake(self, slot: int) -> None:
-        for waiter in self._slots.pop(slot, (None, []))[1]:
+        _, waiters = self._slots.pop(slot)  # a slot is woken once, by the timer its first waiter set
+        for waiter in waiters:
             if not waiter.done():  # its task was cancelled (a user stopped)
                 waiter.set_result(None)
 

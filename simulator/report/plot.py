@@ -123,7 +123,7 @@ def timeline_figure(summary: dict[str, Any]) -> Figure:
         for mid, w in zip(mids, windows, strict=True):
             stats = w["versions"].get(version)
             rate = stats["errors"] / stats["invocations"] if stats else float("nan")
-            low, high = stats.get("error_rate_95", (rate, rate)) if stats else (rate, rate)
+            low, high = stats["error_rate_95"] if stats else (rate, rate)
             rates.append(rate)
             below.append(max(0.0, rate - low))
             above.append(max(0.0, high - rate))
