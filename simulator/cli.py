@@ -188,7 +188,7 @@ async def _embedded_emulator(args: argparse.Namespace) -> AsyncIterator[str]:
 def cmd_validate(args: argparse.Namespace) -> int:
     from simulator.connect.caller import CallerSpec
     from simulator.connect.flow import load_flow
-    from simulator.connect.interpreter import references_without_data
+    from simulator.connect.interpreter import rehearsal_notes
     from simulator.deployment.alarm_lint import flow_facts, lint_alarms
     from simulator.emulator.cloudwatch.scenario_alarms import check_scenario_alarms
     from simulator.emulator.functions import unimportable_handlers
@@ -209,7 +209,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for line in scenario.provisioned_said():
         print(f"provisioned concurrency: {line}")
-    for line in flows.unloaded_hooks + references_without_data(flows, CallerSpec(**scenario.callers)):
+    for line in rehearsal_notes(flows, CallerSpec(**scenario.callers)):
         print(f"note: {line}")
     for line in flows.bypassing(scenario.deployed_alias_arn()).values():
         print(f"warning: {line}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ class Contact:
     queue: dict[str, str] | None = None
     attributes: dict[str, str] = field(default_factory=dict)
     segment_attributes: dict[str, str] = field(default_factory=dict)  # $.SegmentAttributes: connect:Subtype, ...
+    # $.MediaStreams.Customer.Audio: null until a Start media streaming block starts the customer's
+    # stream; replaced, never changed in place (an event not yet sent may hold it)
+    customer_audio: dict[str, str] | None = None
 
     def contact_data(self) -> dict[str, Any]:
         endpoint_type = _endpoint_type(self)
@@ -38,6 +42,7 @@ class Contact:
             "InitialContactId": self.initial_contact_id or self.contact_id,
             "InitiationMethod": self.initiation_method,
             "InstanceARN": self.instance_arn,
+            "MediaStreams": {"Customer": {"Audio": self.customer_audio}},
             "PreviousContactId": self.previous_contact_id or self.contact_id,
             "Queue": self.queue,
             "SystemEndpoint": {"Address": self.system_address, "Type": endpoint_type},
@@ -61,9 +66,40 @@ SYSTEM_DATA: dict[str, Callable[[Contact], Any]] = {
     "CustomerEndpoint": lambda c: {"Address": c.customer_address, "Type": _endpoint_type(c)},
     "InitialContactId": lambda c: c.initial_contact_id or c.contact_id,
     "InitiationMethod": lambda c: c.initiation_method, "InstanceARN": lambda c: c.instance_arn,
+    "MediaStreams": lambda c: {"Customer": {"Audio": c.customer_audio}},
     "PreviousContactId": lambda c: c.previous_contact_id or c.contact_id, "Queue": lambda c: c.queue,
     "SystemEndpoint": lambda c: {"Address": c.system_address, "Type": _endpoint_type(c)},
 }
+
+
+def stream_customer_audio(contact: Contact, enabled: bool, rng: random.Random, now: float) -> None:
+    """A Start (`enabled`) or Stop media streaming block, as the contact's data shows it from then on to
+    references and functions ($.MediaStreams.Customer.Audio): started, the stream's ARN in Kinesis Video
+    Streams and where it starts (a fragment number and epoch milliseconds); stopped, where it stops as
+    well. Connect streams voice contacts only: another channel's stays null. Started again after a stop,
+    the same stream starts at a new fragment."""
+    if contact.channel != "VOICE":
+        return
+    audio = contact.customer_audio
+    millis = str(int(now * 1000))
+    if enabled:
+        if audio is not None and "StopTimestamp" not in audio:
+            return  # streaming already
+        start = rng.randrange(10 ** 46, 10 ** 47 - 10 ** 30)
+        arn = audio["StreamARN"] if audio is not None else _stream_arn(contact, millis)
+        contact.customer_audio = {"StartFragmentNumber": str(start), "StartTimestamp": millis, "StreamARN": arn}
+    elif audio is not None and "StopTimestamp" not in audio:
+        stop = int(audio["StartFragmentNumber"]) + rng.randrange(1, 10 ** 12)
+        contact.customer_audio = {**audio, "StopFragmentNumber": str(stop), "StopTimestamp": millis}
+
+
+def _stream_arn(contact: Contact, millis: str) -> str:
+    """A contact's Kinesis video stream, named as Connect names it: the prefix and the instance's alias
+    in it are the instance's settings, "shiftsim" and the instance's id here."""
+    _, partition, _, region, account, resource = contact.instance_arn.split(":", 5)
+    instance = resource.rpartition("/")[2]
+    return (f"arn:{partition}:kinesisvideo:{region}:{account}:stream/"
+            f"shiftsim-connect-{instance}-contact-{contact.contact_id}/{millis}")
 
 
 def contact_flow_event(contact: Contact, parameters: dict[str, str] | None = None) -> dict[str, Any]:

@@ -10,13 +10,20 @@ import asyncio
 import functools
 import random
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from simulator.connect.actions import NOTHING_FOUND, RECORDED_AND_GO_ON
 from simulator.connect.caller import TIMEOUT, CallerModel, CallerSpec
-from simulator.connect.event import EMAIL_ADDRESSES, SYSTEM_DATA, Contact, contact_flow_event
+from simulator.connect.event import (
+    EMAIL_ADDRESSES,
+    SYSTEM_DATA,
+    Contact,
+    contact_flow_event,
+    stream_customer_audio,
+)
 from simulator.connect.flow import Action, Flow, FlowSet, loads_result
 from simulator.connect.function_map import UnmappedFunction
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome
@@ -158,6 +165,32 @@ def references_without_data(flows: FlowSet, callers: CallerSpec) -> list[str]:
 
 
 _EVERY_CONTACT_CHAT = "every simulated contact is a CHAT contact (give the channels in [callers] channel)"
+
+
+def rehearsal_notes(flows: FlowSet, callers: CallerSpec) -> list[str]:
+    """What of the flows a rehearsal does not play or has no data for, a line each: said at start (a
+    rehearsal, a Locust run, `validate`) and in the summary."""
+    return flows.unloaded_hooks + references_without_data(flows, callers) + streaming_without_voice(flows, callers)
+
+
+def streaming_without_voice(flows: FlowSet, callers: CallerSpec) -> list[str]:
+    """The Start media streaming blocks of contacts that are never voice contacts: Connect streams a
+    voice contact's audio only, so the functions after them read no stream ($.MediaStreams.Customer.Audio
+    stays null) where production's voice calls have one."""
+    if callers.channel.get("VOICE", 0) > 0:
+        return []
+    lines = []
+    for flow in flows.flows.values():
+        blocks = [action.identifier for action in flow.actions.values()
+                  if action.type == "UpdateContactMediaStreamingBehavior"
+                  and str(action.parameters.get("MediaStreamingState", "Enabled")) == "Enabled"]
+        if blocks:
+            who = _EVERY_CONTACT_CHAT if not callers.channel else "no simulated contact is a VOICE contact ([callers] channel)"
+            one = len(blocks) == 1
+            lines.append(f"flow {flow.name}: {'block' if one else 'blocks'} {', '.join(blocks)} "
+                         f"{'starts' if one else 'start'} the customer's audio stream, which Connect does for voice contacts only: {who}, so functions "
+                         "find $.MediaStreams.Customer.Audio null where production's voice calls have a stream")
+    return lines
 
 
 def _walk(node: Any, parts: Sequence[str], original: str) -> Any:
@@ -509,6 +542,9 @@ def _step_now(action: Action, flow: Flow, state: ContactState, caller: CallerMod
         return action.next_action, None
     if kind in NOTHING_FOUND:  # no profile, no case for a simulated caller: Connect's branch for none found
         return _error_branch(action, "NoneFoundError"), None
+    if kind == "UpdateContactMediaStreamingBehavior":  # recorded too (below)
+        stream_customer_audio(state.contact, str(p.get("MediaStreamingState", "Enabled")) == "Enabled",
+                              caller.rng, time.time())
     if kind in RECORDED_AND_GO_ON:
         state.settings[kind] = dict(p)
         return action.next_action, None

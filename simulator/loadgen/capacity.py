@@ -72,6 +72,7 @@ async def measure_capacity(flows: FlowSet, dry_runs: Callable[[str, bytes], Awai
     measured (fewer if `max_seconds` of wall time pass first: a machine that slow has its answer)."""
     telemetry = ConnectTelemetry(connect, region=region, account=account, now=clock.now)  # bodies built, never sent
     session = _MeasuringSession(dry_runs, clock, telemetry)
+    instance_arn = connect.arn(region, account)
     limits = ContactLimits(max_invocations=max(10, 10 * loops_per_contact))
 
     async def contacts(target: int, deadline: float) -> tuple[int, int]:
@@ -80,7 +81,7 @@ async def measure_capacity(flows: FlowSet, dry_runs: Callable[[str, bytes], Awai
         async def caller() -> None:
             nonlocal invocations, contacts_run
             while invocations < target and time.monotonic() < deadline:
-                state = ContactState(Contact(channel="CHAT"))
+                state = ContactState(Contact(channel="CHAT", instance_arn=instance_arn))
                 hooks = ContactHooks(session, state, lambda: 0.0)
                 await run_contact(flows, state, hooks, keep_going=lambda s: s.entries <= loops_per_contact,
                                   limits=limits)

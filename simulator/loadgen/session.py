@@ -42,7 +42,7 @@ from simulator.client.preflight import check_target, instance_log_metrics
 from simulator.connect.caller import CallerModel, CallerSpec
 from simulator.connect.event import Contact
 from simulator.connect.flow import FlowSet, load_flow
-from simulator.connect.interpreter import ContactLimits, ContactState, references_without_data, run_contact
+from simulator.connect.interpreter import ContactLimits, ContactState, rehearsal_notes, run_contact
 from simulator.connect.jsonpath import is_reference
 from simulator.deployment.alarm_inputs import alarms_reading_the_instance, unreached_alarm_lines
 from simulator.deployment.alarm_lint import flow_facts, lint_alarms
@@ -121,9 +121,10 @@ class LoadSession:
         self.flows: FlowSet = load_flow(options.flow, functions=options.functions,
                                         flow_map=options.scenario.flow_map)
         self.callers = CallerSpec(**options.scenario.callers)
+        self.instance_arn = options.scenario.connect.arn(options.region, options.scenario.account)  # the contacts'
         self.warmed: str | None = None  # the versions warmed before the load, said
         # what of the flows a rehearsal does not play or has no data for: said at start and in the summary
-        self.flow_notes = self.flows.unloaded_hooks + references_without_data(self.flows, self.callers)
+        self.flow_notes = rehearsal_notes(self.flows, self.callers)
         if self.coordinator:
             if not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal has said them
                 for note in options.scenario.notes:
@@ -879,7 +880,8 @@ class LoadSession:
                 self.contacts_done += 1
 
     async def _contact(self, number: int, late: bool = False, lag: float = 0.0) -> str:
-        state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT"))
+        state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT",
+                                     instance_arn=self.instance_arn))
         hooks = ContactHooks(self, state, self.options.prompt_sampler(number))
         deadline = time.monotonic() + self.options.contact_duration if self.options.contact_duration else None
 

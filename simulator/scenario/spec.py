@@ -208,6 +208,10 @@ class ConnectInstance:
     def log_group(self) -> str:
         return f"/aws/connect/{self.alias}"
 
+    def arn(self, region: str, account: str) -> str:
+        """The instance's ARN: its contacts' $.InstanceARN in the stack's region and account."""
+        return f"arn:aws:connect:{region}:{account}:instance/{self.instance_id}"
+
 
 @dataclass(frozen=True)
 class TableSpec:

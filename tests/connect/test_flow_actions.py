@@ -161,3 +161,55 @@ def test_a_flow_sets_refusal_names_every_problem_of_every_file_at_once(tmp_path)
                     "second.json: action y: type 'Levitate'", "second.json: action y: transition to unknown action"):
         assert message.count(problem) == 1, (problem, message)
     assert message.endswith("(4 problems in all)") and "\n" not in message
+
+
+STREAM = {"MediaStreamType": "Audio", "Participants": [{"ParticipantType": "Customer", "MediaDirections": ["From", "To"]}]}
+
+
+def streaming_flow(tmp_path):
+    """Invoke, Start media streaming, invoke, a prompt that reads the stream, Stop, invoke."""
+    def invoke(identifier, next_):
+        return act(identifier, "InvokeLambdaFunction", {"LambdaFunctionARN": ARN}, next_, {"NoMatchingError": "bye"})
+    return write_flow(tmp_path, "main", [
+        invoke("before", "start"),
+        act("start", "UpdateContactMediaStreamingBehavior", {"MediaStreamingState": "Enabled", **STREAM}, "during"),
+        invoke("during", "say"),
+        act("say", "MessageParticipant", {"Text": "$.MediaStreams.Customer.Audio.StreamARN"}, "stop"),
+        act("stop", "UpdateContactMediaStreamingBehavior", {"MediaStreamingState": "Disabled", **STREAM}, "after"),
+        invoke("after", "bye"), BYE])
+
+
+def test_a_voice_contacts_audio_stream_is_in_its_data_once_started_and_stopped(tmp_path):
+    """Connect's event always has $.MediaStreams.Customer.Audio: null until a Start media streaming
+    block, then the stream's ARN and where it starts (what public transcription handlers read), and
+    after a Stop where it stops too; a prompt reads it by reference. Each event keeps what it was sent with."""
+    ended, state, hooks = run(load_flow(streaming_flow(tmp_path)))
+    before, during, after = (event["Details"]["ContactData"]["MediaStreams"]["Customer"]["Audio"]
+                             for event in hooks.events)
+    contact = state.contact
+    assert ended == "disconnected" and state.flow_errors == [] and before is None
+    assert set(during) == {"StartFragmentNumber", "StartTimestamp", "StreamARN"}
+    assert re.fullmatch(rf"arn:aws:kinesisvideo:us-east-1:123456789012:stream/shiftsim-connect-"
+                        rf"{contact.instance_arn.rpartition('/')[2]}-contact-{contact.contact_id}/\d{{13}}",
+                        during["StreamARN"])
+    assert re.fullmatch(r"\d{47}", during["StartFragmentNumber"]) and re.fullmatch(r"\d{13}", during["StartTimestamp"])
+    assert hooks.prompts == [during["StreamARN"]]
+    assert after == {**during, "StopFragmentNumber": after["StopFragmentNumber"], "StopTimestamp": after["StopTimestamp"]}
+    assert int(after["StopFragmentNumber"]) > int(during["StartFragmentNumber"])
+    assert int(after["StopTimestamp"]) >= int(during["StartTimestamp"])
+    assert state.settings["UpdateContactMediaStreamingBehavior"]["MediaStreamingState"] == "Disabled"
+
+
+def test_a_chat_contact_has_no_stream_and_a_rehearsal_of_chats_says_so(tmp_path):
+    from simulator.connect.event import Contact, stream_customer_audio
+    from simulator.connect.interpreter import rehearsal_notes
+
+    chat = Contact(channel="CHAT")
+    stream_customer_audio(chat, True, __import__("random").Random(0), 1.0)
+    assert chat.customer_audio is None and chat.contact_data()["MediaStreams"] == {"Customer": {"Audio": None}}
+    flows = load_flow(streaming_flow(tmp_path))
+    (said,) = rehearsal_notes(flows, CallerSpec())
+    assert said.startswith("flow main: block start starts the customer's audio stream, which Connect does for "
+                           "voice contacts only: every simulated contact is a CHAT contact")
+    assert "no simulated contact is a VOICE contact" in rehearsal_notes(flows, CallerSpec(channel={"CHAT": 1}))[0]
+    assert rehearsal_notes(flows, CallerSpec(channel={"VOICE": 1, "CHAT": 1})) == []

@@ -28,7 +28,8 @@ def invoke(identifier, function, next_):
                                                        "InvocationTimeLimitSeconds": "8"}, next_, "sorry")
 
 
-FLOW = {"Version": "2019-10-30", "StartAction": "start", "Metadata": {"name": "poll-until-done"}, "Actions": [
+FLOW = {"Version": "2019-10-30", "StartAction": "log", "Metadata": {"name": "poll-until-done"}, "Actions": [
+    action("log", "UpdateFlowLoggingBehavior", {"FlowLoggingBehavior": "Enabled"}, "start"),
     invoke("start", "StartWork", "poll"),
     invoke("poll", "PollWork", "done?"),
     action("done?", "Compare", {"ComparisonValue": "$.External.status"}, None, "sorry",
@@ -86,6 +87,8 @@ tail = 2
 max_duration = 120
 [expect]
 outcome = "rolled_back"
+[connect]
+instance_id = "5f1c0de4-2b7a-4f4e-9d1e-0c6a0c0ffee0"
 """
 
 
@@ -117,6 +120,11 @@ def test_each_block_calls_its_own_function_and_the_faults_stay_in_the_deployed_o
     with (folder / "locust_stats.csv").open() as stats:  # the deployed function's versions by number
         names = {line.split(",")[1] for line in stats}
     assert {"invoke v1", "invoke v2", "invoke StartWork:live v1", "invoke Notify:live v1"} <= names
+    # the contacts' instance is the scenario's, in the stack's region and account (the event's InstanceARN)
+    with (folder / "flow_logs.jsonl").open() as logs:
+        notified = {json.loads(line)["ExternalResults"]["instance"] for line in logs if '"Identifier":"notify"' in
+                    line.replace(" ", "") and "ExternalResults" in line}
+    assert notified == {"arn:aws:connect:us-east-1:123456789012:instance/5f1c0de4-2b7a-4f4e-9d1e-0c6a0c0ffee0"}
     blocks = json.loads((folder / "run.json").read_text())["blocks"]
     assert {b["block"]: b["invokes"].rsplit(":", 2)[1] for b in blocks} == {
         "start": "StartWork", "poll": "PollWork", "notify": "Notify"}
