@@ -31,6 +31,7 @@ ROUTING_ALPHA = 0.001      # the routing check fails below this p-value
 LATE_CONTACTS_ALLOWED = 0.05  # share of contacts that may start late before the generator counts as behind
 # (and never a single one: in a night-time run of a dozen contacts, one start 20 ms late is a hiccup)
 LAG_WINDOW_SHARE = 0.1  # a start later than this share of a window moves load out of the window it was due in
+DELIVERED_SHARE_MIN = 1 - LATE_CONTACTS_ALLOWED  # of the contacts due during the deployment, started in it
 
 
 
@@ -349,7 +350,8 @@ def analyse(record: Record, window: float | None = None,
         "deployed_not_called": bool(deployment.get("deployment_id")) and len(rows) > 0 and not own.any(),
         "deployed_bypassed": bypassing_calls(qualifiers, deployed),
     }
-    summary["production"] = production_terms(summary, record.info)
+    delivered = delivered_contacts(all_t, contacts, deployment_summary, record.info)
+    summary["production"] = production_terms(summary, record.info, delivered)
     summary["judge"] = _judged(record, t, versions, ok, latency_ms, injected, windows, target, current, all_t, contacts, all_ok,
                                deployment_summary, summary["production"])
     late_rows = rows["late"] > 0 if total else np.zeros(0, bool)
@@ -357,6 +359,8 @@ def analyse(record: Record, window: float | None = None,
     lags_s = [float(x) for x in (rows["start"] - rows["intended"])[late_rows]] + (late_contact_lags or [])
     max_lag_ms = max(lags_s) * 1000 if lags_s else None
     summary["generator"] = generator_summary(summary, windows, deployment_summary, max_lag_ms, late_contact_lags)
+    if delivered is not None:
+        summary["generator"]["delivered"] = delivered
     if expectations is not None:
         summary["verdict"] = verdict(summary, expectations)
     return summary
@@ -369,6 +373,28 @@ def contact_lags(ends: list[dict[str, Any]]) -> list[float] | None:
     if any("lag_s" not in end for end in late):
         return None
     return [float(end["lag_s"]) for end in late]
+
+
+def delivered_contacts(t: np.ndarray, contacts: np.ndarray, d: dict[str, Any],
+                       info: dict[str, Any]) -> dict[str, Any] | None:
+    """Of the contacts production's traffic had due during the deployment (its arrival rate over the
+    deployment's emulated span, at the sample's weight), how many started in it (their first
+    invocation). A generator far behind starts fewer: every count of the deployment (contacts hurt,
+    errors, an alarm's sums) is then short of production's by that share. None without production's
+    traffic stated, or without a deployment."""
+    traffic = info.get("traffic")
+    if not traffic or not d.get("deployment_id") or not len(t):
+        return None
+    end = d["ended_at"] if d["ended_at"] is not None else float(t.max())
+    due = float(traffic["contacts_per_minute"]) / 60.0 * end / float(traffic["weight"])
+    if end <= 0 or due < 1:
+        return None
+    order = np.argsort(t, kind="stable")
+    _, first = np.unique(contacts[order], return_index=True)
+    firsts = t[order][first]
+    started = int(((firsts >= 0) & (firsts <= end)).sum())
+    return {"started": started, "due": round(due, 1), "share": round(min(1.0, started / due), 4),
+            "enough": started >= DELIVERED_SHARE_MIN * due}
 
 
 def generator_summary(summary: dict[str, Any], windows: list[dict[str, Any]], d: dict[str, Any],
@@ -454,10 +480,13 @@ def rate_interval(events: int, trials: int, z: float = 1.959963984540054) -> tup
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def production_terms(summary: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+def production_terms(summary: dict[str, Any], info: dict[str, Any],
+                     delivered: dict[str, Any] | None = None) -> dict[str, Any]:
     """The counts a user reads, in production's terms: with production's traffic stated, each counted
     event times the weight its sample stands for, with a 95 % interval; without it, said as the
-    run's own counts (on a compressed clock, a fraction of what production would meet)."""
+    run's own counts (on a compressed clock, a fraction of what production would meet). A generator
+    that started too few of the contacts due during the deployment (`delivered`): the deployment's
+    counts are scaled to the load due, the missing contacts taken to fare as the ones that ran."""
     traffic = info.get("traffic")
     if not traffic:
         scale = info.get("time_scale") or 1.0
@@ -469,16 +498,20 @@ def production_terms(summary: dict[str, Any], info: dict[str, Any]) -> dict[str,
     weight = float(traffic["weight"])
     d = summary["deployment"]
 
-    def scaled(count: int) -> dict[str, float]:
+    def scaled(count: int, weight: float = weight) -> dict[str, float]:
         low, high = count_interval(count, weight)
         return {"estimate": round(count * weight, 1), "low": round(low, 1), "high": round(high, 1)}
+
+    short = delivered is not None and not delivered["enough"] and delivered["started"] > 0
+    during = weight / delivered["share"] if short and delivered is not None else weight
 
     late = summary["contact_outcomes"]["late"]
     return {"stated": True, "contacts_per_minute": traffic["contacts_per_minute"], "weight": weight,
             "sampled": weight > 1, "invocations": scaled(summary["invocations"]),
             "errors": scaled(summary["errors"]), "failed_contacts": scaled(summary["failed_contacts"]),
-            "failed_contacts_during": scaled(d["failed_contacts_during"]),
-            "failed_invocations_during": scaled(d["failed_invocations_during"]), "late_contacts": late}
+            "failed_contacts_during": scaled(d["failed_contacts_during"], during),
+            "failed_invocations_during": scaled(d["failed_invocations_during"], during), "late_contacts": late,
+            **({"during_weight": round(during, 3), "delivered": delivered} if short else {})}
 
 
 def deployed_qualifier(deployment: dict[str, Any], info: dict[str, Any]) -> str:

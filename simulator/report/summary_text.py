@@ -26,12 +26,18 @@ def format_summary(summary: dict[str, Any]) -> str:
     if production.get("stated"):
         def terms(value: dict[str, float]) -> str:
             shown = f"{value['estimate']:,.0f}"
-            return shown + (f" (95 % {value['low']:,.0f} to {value['high']:,.0f})" if production["sampled"] else "")
+            return shown + (f" (95 % {value['low']:,.0f} to {value['high']:,.0f})" if value["high"] > value["low"] else "")
         lines.append(f"  in production's terms ({production['contacts_per_minute']:g} contacts/min"
                      + (f"; each contact here stood for {production['weight']:.3g}" if production["sampled"] else
                         "; driven for real") + f"): {terms(production['invocations'])} invocations, "
                      f"{terms(production['errors'])} errors; contacts that took an error branch during the "
                      f"deployment: {terms(production['failed_contacts_during'])}")
+        if production.get("during_weight"):
+            delivered = production["delivered"]
+            lines.append(f"  the generator started {delivered['started']:,} of the {delivered['due']:,.0f} contacts due "
+                         f"during the deployment ({100 * delivered['share']:.0f} %): its counts there are scaled to the "
+                         f"load due (each contact that ran stood for {production['during_weight']:.3g}), the missing "
+                         "ones taken to fare as those that ran")
         if production["sampled"]:
             lines.append("  a sample does not reproduce what depends on full density: concurrency limits and "
                          "throttling, how many other contacts each one meets, and how soon a fault's first errors "
@@ -164,7 +170,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"the load generator fell behind: {generator['late_contacts']} of {generator['contacts_ended']} "
                      f"contacts started late{lag} (" + (behind_because(generator) if generator.get("users_short")
                                                           else "a fact about this machine") + ", not the deployment; "
-                     f"the verdict {_still_judged(generator) if generator['judgeable'] else 'could not judge'})")
+                     f"{_what_the_verdict_makes_of_it(generator)})")
     if "verdict" in summary:
         v = summary["verdict"]
         said = "PASS" if v["passed"] else ("COULD NOT JUDGE" if v.get("judged") is False else "FAIL")
@@ -175,6 +181,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         for c in v["checks"]:
             lines.append(f"  [{'ok' if c['passed'] else 'FAIL'}] {c['check']}: expected {c['expected']}, got {c['actual']}")
     return "\n".join(lines)
+
+
+def _what_the_verdict_makes_of_it(generator: dict[str, Any]) -> str:
+    delivered = generator.get("delivered") or {}
+    if not generator["judgeable"]:
+        return "the verdict could not judge"
+    if not delivered.get("enough", True):
+        return (f"it started {delivered['started']:,} of the {delivered['due']:,.0f} contacts due during the deployment: "
+                "the verdict trusts only the checks the missing load could not turn")
+    return f"the verdict {_still_judged(generator)}"
 
 
 def _still_judged(generator: dict[str, Any]) -> str:

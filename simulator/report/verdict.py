@@ -50,56 +50,83 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
     checks: list[dict[str, Any]] = []
     implicit = expect == Expectations()
 
-    def check(name: str, expected: Any, actual: Any, holds: bool, default: bool = False) -> None:
+    # The load the generator did not deliver (report.analysis.delivered_contacts): the results it could turn
+    untrusted: list[str] = []
+    delivered = (summary.get("generator") or {}).get("delivered") or {}
+    share = float(delivered.get("share", 1.0))
+    short = not delivered.get("enough", True)
+
+    def unbounded(which: str) -> str | None:
+        """What the missing load could turn in a check it moves by an unknown amount (an alarm's sums)."""
+        return which if short else None
+
+    def past(count: float, limit: float) -> bool:
+        """A count at the load due (the missing contacts at the delivered ones' rate) past `limit`."""
+        return share < 1 and count / max(share, 1e-9) > limit
+
+    def check(name: str, expected: Any, actual: Any, holds: bool, default: bool = False,
+              load: str | None = None) -> None:
+        """`load`: which result ("pass" or "fail") the load the generator did not deliver could turn."""
         checks.append({"check": name, "expected": expected, "actual": actual, "passed": bool(holds),
                        **({"implicit": True} if default else {})})
+        if load is not None and load == ("pass" if holds else "fail"):
+            untrusted.append(name)
 
     if implicit:
-        _default_gate(summary, lambda name, expected, actual, holds: check(name, expected, actual, holds, True))
+        _default_gate(summary, lambda name, expected, actual, holds, load=None:
+                      check(name, expected, actual, holds, True, unbounded(load) if load else None))
 
     if expect.outcome is not None:
-        check("outcome", expect.outcome, d["outcome"], d["outcome"] == expect.outcome)
+        check("outcome", expect.outcome, d["outcome"], d["outcome"] == expect.outcome,
+              load=unbounded("pass" if expect.outcome == "succeeded" else "fail"))
     if expect.rollback_within_minutes is not None:
         at = d["rollback_at"]
         check("rollback within (emulated minutes from the start)", expect.rollback_within_minutes,
-              None if at is None else round(at / 60, 2), at is not None and at <= expect.rollback_within_minutes * 60)
+              None if at is None else round(at / 60, 2), at is not None and at <= expect.rollback_within_minutes * 60,
+              load=unbounded("fail"))
     if expect.detect_within_minutes is not None:
         gap = d["first_error_to_alarm_s"]
         check("alarm within (emulated minutes from the new version's first error)", expect.detect_within_minutes,
-              None if gap is None else round(gap / 60, 2), gap is not None and gap <= expect.detect_within_minutes * 60)
+              None if gap is None else round(gap / 60, 2), gap is not None and gap <= expect.detect_within_minutes * 60,
+              load=unbounded("fail"))
     if expect.max_failed_contacts is not None:  # in production's terms when its traffic was stated
         production = summary.get("production") or {}
         failed = (production["failed_contacts_during"]["estimate"] if production.get("stated")
                   else d["failed_contacts_during"])
         check("contacts that took an error branch during the deployment, at most", expect.max_failed_contacts,
-              failed, failed <= expect.max_failed_contacts)
+              failed, failed <= expect.max_failed_contacts,  # (scaled to the load due: analysis.production_terms)
+              load=unbounded("pass") if not delivered.get("started", 1) else None)
     if expect.max_error_rate is not None:
         check("error rate, at most", expect.max_error_rate, summary["error_rate"],
               summary["error_rate"] <= expect.max_error_rate)
     if expect.alarm_fires is not None:
         fired = d["alarm_fired_at"] is not None
-        check("alarm fires", expect.alarm_fires, fired, fired == expect.alarm_fires)
+        check("alarm fires", expect.alarm_fires, fired, fired == expect.alarm_fires,
+              load=unbounded("fail" if expect.alarm_fires else "pass"))
     if expect.routing_follows_weights is not None:
         follows = summary["routing"]["follows"]
         check("routing follows the alias weights", expect.routing_follows_weights, follows,
               follows == expect.routing_follows_weights)
     if expect.min_invocations is not None:
         check("invocations, at least", expect.min_invocations, summary["invocations"],
-              summary["invocations"] >= expect.min_invocations)
+              summary["invocations"] >= expect.min_invocations,
+              load="fail" if share < 1 and summary["invocations"] / max(share, 1e-9) >= expect.min_invocations else None)
     if expect.max_flow_errors is not None:
         check("flow errors (error branches taken for what went wrong in a block), at most",
               expect.max_flow_errors, summary.get("flow_errors_total", 0),
-              summary.get("flow_errors_total", 0) <= expect.max_flow_errors)
+              summary.get("flow_errors_total", 0) <= expect.max_flow_errors,
+              load="pass" if past(summary.get("flow_errors_total", 0), expect.max_flow_errors) else None)
     if expect.judge_flags_within_minutes is not None:
         at = (summary.get("judge") or {}).get("flagged_at")
         check("the statistical judge flags the new version within (emulated minutes from the start)",
               expect.judge_flags_within_minutes, None if at is None else round(at / 60, 2),
-              at is not None and at <= expect.judge_flags_within_minutes * 60)
+              at is not None and at <= expect.judge_flags_within_minutes * 60, load=unbounded("fail"))
     results = summary.get("results") or {}
     if expect.max_contacts_without_result is not None:
         check("contacts that ended without their result, at most", expect.max_contacts_without_result,
               results.get("without_result"), results.get("without_result", 0) <= expect.max_contacts_without_result
-              and bool(results))
+              and bool(results), load="pass" if past(results.get("without_result", 0), expect.max_contacts_without_result)
+              else None)
     if expect.max_time_to_result_seconds is not None:
         p95 = (results.get("all") or {}).get("p95")
         check("time to result, p95 (emulated seconds), at most", expect.max_time_to_result_seconds, p95,
@@ -117,6 +144,8 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
     if runaway:  # never a silent pass: a flow that did not end is not what production would see
         check("contacts stopped as runaways (past a per-contact limit: invocations, blocks in a row without one, time)", 0, runaway, False)
     why_not = why_not_judged(summary)
+    if untrusted and all(c["passed"] or c["check"] in untrusted for c in checks):
+        why_not.append(short_load_said(summary["generator"], untrusted))  # no failure the missing load could not turn
     judged = not why_not
     result: dict[str, Any] = {"passed": all(c["passed"] for c in checks) and judged, "checks": checks,
                               "implicit": implicit, "judged": judged}
@@ -175,6 +204,14 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
     return why_not
 
 
+def short_load_said(generator: dict[str, Any], untrusted: list[str]) -> str:
+    delivered = generator["delivered"]
+    return (f"the load generator started {delivered['started']:,} of the {delivered['due']:,.0f} contacts due during "
+            f"the deployment ({100 * delivered['share']:.0f} %): {behind_because(generator)}; with the rest, "
+            f"{'this check' if len(untrusted) == 1 else 'these checks'} could have gone the other way: "
+            + "; ".join(untrusted))
+
+
 def unpublished_said(what: str, noted: dict[str, Any]) -> str:
     said = SAID.get(what, what)
     return (f"the simulated Connect instance's {said} could not all be published to the emulator "
@@ -187,7 +224,7 @@ def _default_gate(summary: dict[str, Any], check: Any) -> None:
     if summary["invocations"] == 0:
         check("invocations, at least (nothing was rehearsed without them)", 1, 0, False)
     if d.get("deployment_id") and d["outcome"] != "none":  # a deployment the run started or watched
-        check("outcome", "succeeded", d["outcome"], d["outcome"] == "succeeded")
+        check("outcome", "succeeded", d["outcome"], d["outcome"] == "succeeded", "pass")
     if summary.get("deployed_not_called"):
         check(f"the deployed function ({summary['deployed_function']}) is called by the contacts", True, False, False)
     for version, stats in summary["versions"].items():

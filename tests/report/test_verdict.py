@@ -546,3 +546,60 @@ def test_what_failed_calls_said_is_in_the_summary_per_version_and_per_other_func
     text = format_summary(summary)
     assert "    what they said: function_error: InjectedFault: boom (30)" in text
     assert "    what they said: function_error: KeyError: 'phone' (9); timeout: time limit reached (2)" in text
+
+
+def traffic(contacts_per_minute, weight=1.0):
+    """Production's traffic as a run records it: a_run's contacts start 200 a minute (one every 0.3 s)."""
+    return {"traffic": {"contacts_per_minute": contacts_per_minute, "weight": weight, "driven_per_second": 3.33}}
+
+
+def test_the_contacts_started_during_the_deployment_are_counted_against_those_due(tmp_path):
+    """a_run starts 801 contacts in its 240 s deployment (at both ends): what 200 a minute has due; at
+    500 a minute 2,000 were due, and it started 40 % of them."""
+    full, _, _ = judged(tmp_path / "full", run_info=traffic(200))
+    assert full["generator"]["delivered"] == {"started": 801, "due": 800.0, "share": 1.0, "enough": True}
+    short, _, _ = judged(tmp_path / "short", run_info=traffic(500))
+    assert short["generator"]["delivered"] == {"started": 801, "due": 2000.0, "share": 0.4005, "enough": False}
+    assert "delivered" not in judged(tmp_path / "unstated")[0]["generator"]  # no production's traffic: none due
+
+
+def test_a_generator_short_of_the_load_due_counts_what_it_missed_in_productions_terms(tmp_path):
+    """Contacts hurt during the deployment were counted from the contacts that ran: a generator that
+    started 40 % of those due read 40 % of production's count, and a limit between the two passed.
+    Now the deployment's counts are scaled to the load due (the missing contacts faring as those that
+    ran), their interval with them, and the check fails as production would; the summary says why."""
+    expect = {"max_failed_contacts": 400}
+    full, verdict, checks = judged(tmp_path / "full", expect, new_fails=0.2, run_info=traffic(200))
+    hurt = full["deployment"]["failed_contacts_during"]
+    assert 150 < hurt < 400 and verdict["passed"]  # the run's own count, at the load due
+    short, verdict, checks = judged(tmp_path / "short", expect, new_fails=0.2, run_info=traffic(500))
+    production = short["production"]["failed_contacts_during"]
+    assert short["deployment"]["failed_contacts_during"] == hurt  # the same contacts ran
+    assert production["estimate"] == pytest.approx(hurt / 0.4005, abs=0.1) and production["low"] > hurt
+    assert not verdict["passed"] and verdict["judged"] and verdict_exit_code(short) == 1
+    text = format_summary(short)
+    assert ("the generator started 801 of the 2,000 contacts due during the deployment (40 %): its counts there are "
+            "scaled to the load due (each contact that ran stood for 2.5)") in text
+
+
+@pytest.mark.parametrize("expect, status, new_fails, code, untrusted", [
+    ({"outcome": "succeeded"}, "Succeeded", 0.0, 3, "outcome"),        # an alarm's sums were short too
+    ({"alarm_fires": False}, "Succeeded", 0.0, 3, "alarm fires"),
+    (None, "Succeeded", 0.0, 3, "outcome"),                            # the default gate's succeeded
+    ({"outcome": "stopped"}, "Stopped", 0.5, 0, None),                 # more load: a rollback all the same
+    ({"outcome": "succeeded", "max_error_rate": 0.05}, "Succeeded", 0.5, 1, None),  # a rate: no load turns it
+])
+def test_what_the_missing_load_could_turn_is_not_judged_and_what_it_could_not_stands(tmp_path, expect, status,
+                                                                                     new_fails, code, untrusted):
+    """A generator that started too few of the contacts due: a result more load could have turned (a
+    deployment that succeeded, an alarm that stayed quiet: their sums were short) withholds the verdict,
+    exit 3, naming the check; a failure it could not turn is the deployment's (exit 1), and a rollback
+    or a rate stands."""
+    summary, verdict, _ = judged(tmp_path, expect, status=status, new_fails=new_fails, run_info=traffic(500))
+    assert verdict_exit_code(summary) == code
+    if untrusted:
+        assert verdict["why_not_judged"].startswith("the load generator started 801 of the 2,000 contacts due during "
+                                                    "the deployment (40 %): this machine could not rehearse")
+        assert verdict["why_not_judged"].endswith(f"could have gone the other way: {untrusted}")
+    summary, verdict, _ = judged(tmp_path / "due", expect, status=status, new_fails=new_fails, run_info=traffic(200))
+    assert verdict["judged"] and verdict_exit_code(summary) == (1 if code == 1 else 0)
