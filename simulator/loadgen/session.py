@@ -318,7 +318,7 @@ class LoadSession:
                 log.info("shiftsim: %s", self.traffic.describe())
                 if self._planned_users() and self._planned_users() < self.traffic.users:
                     log.warning("shiftsim: %d users cannot start %.1f contacts/s of about %.2f s each: add users "
-                                "(at least %d), or contacts will start late and production's rate will not be met",
+                                "(%d, with headroom for bursts of arrivals), or contacts will start late and production's rate will not be met",
                                 self._planned_users(), self.traffic.driven_per_second,
                                 self.traffic.contact_seconds, self.traffic.users)
         if self.record is not None:
