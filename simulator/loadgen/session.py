@@ -903,8 +903,8 @@ class LoadSession:
         self.ended.append({"contact": state.contact.contact_id, "t": self.clock.now(), "outcome": ended,
                            "last": list(state.last), "invocations": state.invocations, "errors": state.errors,
                            "flow_errors": [list(e) for e in state.flow_errors], "met": met,
-                           "worker": self.node, "late": late, "lag_s": round(lag, 4),
-                           **({"result": hooks.result, "result_s": hooks.result_s, "started": hooks.started}
+                           "worker": self.node, "late": late, "lag_s": round(lag, 4), "started": hooks.started,
+                           **({"result": hooks.result, "result_s": hooks.result_s}
                               if self.options.result_attribute else {})})
         return ended
 

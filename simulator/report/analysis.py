@@ -350,7 +350,8 @@ def analyse(record: Record, window: float | None = None,
         "deployed_not_called": bool(deployment.get("deployment_id")) and len(rows) > 0 and not own.any(),
         "deployed_bypassed": bypassing_calls(qualifiers, deployed),
     }
-    delivered = delivered_contacts(all_t, contacts, deployment_summary, record.info)
+    delivered = delivered_contacts(all_t, contacts, deployment_summary, record.info, record.contact_ends,
+                                   timeline.origin)
     summary["production"] = production_terms(summary, record.info, delivered)
     summary["judge"] = _judged(record, t, versions, ok, latency_ms, injected, windows, target, current, all_t, contacts, all_ok,
                                deployment_summary, summary["production"])
@@ -375,13 +376,13 @@ def contact_lags(ends: list[dict[str, Any]]) -> list[float] | None:
     return [float(end["lag_s"]) for end in late]
 
 
-def delivered_contacts(t: np.ndarray, contacts: np.ndarray, d: dict[str, Any],
-                       info: dict[str, Any]) -> dict[str, Any] | None:
+def delivered_contacts(t: np.ndarray, contacts: np.ndarray, d: dict[str, Any], info: dict[str, Any],
+                       ends: list[dict[str, Any]], origin: float) -> dict[str, Any] | None:
     """Of the contacts production's traffic had due during the deployment (its arrival rate over the
-    deployment's emulated span, at the sample's weight), how many started in it (their first
-    invocation). A generator far behind starts fewer: every count of the deployment (contacts hurt,
-    errors, an alarm's sums) is then short of production's by that share. None without production's
-    traffic stated, or without a deployment."""
+    deployment's emulated span, at the sample's weight), how many started in it (each contact's start,
+    as it ended; in a record from before contacts kept it, its first invocation). A generator far
+    behind starts fewer: every count of the deployment (contacts hurt, errors, an alarm's sums) is then
+    short of production's by that share. None without production's traffic stated, or a deployment."""
     traffic = info.get("traffic")
     if not traffic or not d.get("deployment_id") or not len(t):
         return None
@@ -389,9 +390,12 @@ def delivered_contacts(t: np.ndarray, contacts: np.ndarray, d: dict[str, Any],
     due = float(traffic["contacts_per_minute"]) / 60.0 * end / float(traffic["weight"])
     if end <= 0 or due < 1:
         return None
-    order = np.argsort(t, kind="stable")
-    _, first = np.unique(contacts[order], return_index=True)
-    firsts = t[order][first]
+    if ends and all("started" in e for e in ends):  # contacts that never invoke anything count too
+        firsts = np.array([float(e["started"]) - origin for e in ends])
+    else:
+        order = np.argsort(t, kind="stable")
+        _, first = np.unique(contacts[order], return_index=True)
+        firsts = t[order][first]
     started = int(((firsts >= 0) & (firsts <= end)).sum())
     return {"started": started, "due": round(due, 1), "share": round(min(1.0, started / due), 4),
             "enough": started >= DELIVERED_SHARE_MIN * due}

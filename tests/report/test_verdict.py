@@ -25,9 +25,11 @@ T0 = 1_700_000_000.0
 
 def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_before=False,
           reason="function_error", late_share=0.0, lag=2.0, n=4000, seed=3, new_slower_s=0.0, run_info=None,
-          qualifier="PROD", old_injected=False):
+          qualifier="PROD", old_injected=False, starts=False, silent=0):
     """An all-at-once-like deployment from T0 to T0+240 with half the traffic on version 2 from T0;
-    each version fails the given share of its calls (seeded), `late_share` of contacts start late."""
+    each version fails the given share of its calls (seeded), `late_share` of contacts start late;
+    `starts`: each contact's end says when it started; `silent`: contacts that invoke nothing, spread
+    over the deployment."""
     rng = random.Random(seed)
     writer = RecordWriter(folder)
     if run_info:
@@ -54,7 +56,11 @@ def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_bef
                      "error" if failed and old_injected and version == "1" else "", late, "local"))
         if i % 4 == 3:
             ends.append({"contact": f"c{i // 4}", "t": t, "outcome": "disconnected", "last": ["flow", "bye"],
-                         "flow_errors": [], "met": {"": [version]}, "late": bool(late), "lag_s": lag if late else 0.0})
+                         "flow_errors": [], "met": {"": [version]}, "late": bool(late), "lag_s": lag if late else 0.0,
+                         **({"started": T0 - 30 + (i - 3) * (300 / n)} if starts else {})})
+    ends += [{"contact": f"s{k}", "t": T0 + 240 * k / silent + 1, "outcome": "disconnected", "last": ["flow", "bye"],
+              "invocations": 0, "flow_errors": [], "met": {}, "late": False, "lag_s": 0.0, "started": T0 + 240 * k / silent}
+             for k in range(silent)]
     writer.add(rows)
     writer.contacts_ended(ends)
     writer.close()
@@ -561,6 +567,9 @@ def test_the_contacts_started_during_the_deployment_are_counted_against_those_du
     short, _, _ = judged(tmp_path / "short", run_info=traffic(500))
     assert short["generator"]["delivered"] == {"started": 801, "due": 2000.0, "share": 0.4005, "enough": False}
     assert "delivered" not in judged(tmp_path / "unstated")[0]["generator"]  # no production's traffic: none due
+    # contacts that invoke nothing (a path to a queue, say) started all the same: counted from their ends
+    silent, _, _ = judged(tmp_path / "silent", run_info=traffic(250), starts=True, silent=200)
+    assert silent["generator"]["delivered"] == {"started": 1001, "due": 1000.0, "share": 1.0, "enough": True}
 
 
 def test_a_generator_short_of_the_load_due_counts_what_it_missed_in_productions_terms(tmp_path):
