@@ -334,7 +334,8 @@ class LoadSession:
                 "blocks": self.flows.block_targets(),
                 "traffic": dataclasses.asdict(self.traffic) if self.traffic is not None else None,
                 "traffic_profile": dataclasses.asdict(o.traffic_profile) if o.traffic_profile else None,
-                "start_time": o.start_time, "result_attribute": o.result_attribute, "judge": o.scenario.judge}
+                "start_time": o.start_time, "emulated_start": self.clock.now(), "result_attribute": o.result_attribute,
+                "judge": o.scenario.judge}
             if self.unreached:  # withholds the verdict of a run that deploys (report.verdict)
                 self.run_info["alarms_not_reached"] = self.unreached
             self.record.describe_run(self.run_info)

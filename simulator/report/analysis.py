@@ -24,6 +24,7 @@ from simulator.report.judge import judge
 from simulator.report.lateness import late_summary
 from simulator.report.record import Record
 from simulator.report.verdict import MIN_JUDGED_INVOCATIONS, Expectations, verdict
+from simulator.scenario.day_profile import Profile
 from simulator.scenario.spec import TrafficRouting
 
 Z99 = 2.5758293035489004  # two-sided 99 % normal quantile, for the per-window bands
@@ -387,7 +388,14 @@ def delivered_contacts(t: np.ndarray, contacts: np.ndarray, d: dict[str, Any], i
     if not traffic or not d.get("deployment_id") or not len(t):
         return None
     end = d["ended_at"] if d["ended_at"] is not None else float(t.max())
-    due = float(traffic["contacts_per_minute"]) / 60.0 * end / float(traffic["weight"])
+    if info.get("traffic_profile"):  # the day's arrivals from the run's start: by the minute
+        if info.get("emulated_start") is None:
+            return None  # (a record from before runs kept where their emulated clock started)
+        since = origin - float(info["emulated_start"])
+        due = Profile.from_dict(info["traffic_profile"]).contacts_between(
+            str(info.get("start_time") or "12:00"), since, since + end) / float(traffic["weight"])
+    else:
+        due = float(traffic["contacts_per_minute"]) / 60.0 * end / float(traffic["weight"])
     if end <= 0 or due < 1:
         return None
     if ends and all("started" in e for e in ends):  # contacts that never invoke anything count too

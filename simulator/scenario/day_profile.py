@@ -5,6 +5,7 @@ and the alarm lint read its peak and its quietest hour."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from simulator.scenario.reader import minute_of_day as scenario_minute_of_day
 
@@ -50,6 +51,22 @@ class Profile:
             if inside:
                 return per_minute
         return self.default
+
+    def contacts_between(self, start_time: str, since_s: float, until_s: float) -> float:
+        """The contacts due from `since_s` to `until_s` emulated seconds after `start_time` (the day's
+        clock at the run's start): the rate minute by minute (spans fall on whole minutes)."""
+        first = clock_minutes(start_time) * 60.0
+        total, at = 0.0, since_s
+        while at < until_s:
+            following = min(until_s, at + 60.0 - (first + at) % 60.0)
+            total += self.at(((first + at) / 60.0) % 1440) / 60.0 * (following - at)
+            at = following
+        return total
+
+    @classmethod
+    def from_dict(cls, recorded: dict[str, Any]) -> Profile:
+        """A profile as a run's record keeps it (dataclasses.asdict)."""
+        return cls(tuple((int(a), int(b), float(r)) for a, b, r in recorded["spans"]), float(recorded["default"]))
 
     @property
     def peak(self) -> float:

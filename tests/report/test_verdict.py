@@ -612,3 +612,25 @@ def test_what_the_missing_load_could_turn_is_not_judged_and_what_it_could_not_st
         assert verdict["why_not_judged"].endswith(f"could have gone the other way: {untrusted}")
     summary, verdict, _ = judged(tmp_path / "due", expect, status=status, new_fails=new_fails, run_info=traffic(200))
     assert verdict["judged"] and verdict_exit_code(summary) == (1 if code == 1 else 0)
+
+
+def test_the_contacts_due_follow_the_days_profile_from_the_runs_start():
+    from simulator.scenario.day_profile import Profile
+
+    profile = Profile.parse("17:00-17:02=100", default=400)
+    assert profile.contacts_between("16:59", 60, 300) == pytest.approx(2 * 100 + 2 * 400)
+    assert profile.contacts_between("16:59", 30, 90) == pytest.approx(0.5 * 400 + 0.5 * 100)
+    assert profile.contacts_between("23:59", 0, 120) == pytest.approx(2 * 400)  # past midnight
+
+
+def test_a_run_on_the_days_profile_is_held_to_the_contacts_its_hours_had_due(tmp_path):
+    """The deployment ran 17:00 to 17:04 of the emulated day: two minutes at 100 contacts a minute,
+    two at 400: 1,000 due, not the peak's 1,600; a_run started 801 of them."""
+    from simulator.scenario.day_profile import Profile
+
+    profile = Profile.parse("17:00-17:02=100", default=400)
+    info = {"traffic": {"contacts_per_minute": 400.0, "weight": 1.0, "driven_per_second": 6.67},
+            "traffic_profile": {"spans": [list(span) for span in profile.spans], "default": 400.0},
+            "start_time": "16:59", "emulated_start": T0 - 60}
+    summary, _, _ = judged(tmp_path, run_info=info)
+    assert summary["generator"]["delivered"] == {"started": 801, "due": 1000.0, "share": 0.801, "enough": False}
