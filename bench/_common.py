@@ -97,19 +97,20 @@ def _steady_cpu(process: subprocess.Popen, server_pid: int | None, seconds: floa
 
 
 def run_locust(locustfile: str, seconds: float, users: int, *args: str, core: int | None = LOAD_CORE,
-               folder: Path, server_pid: int | None = None, measure_cpu: bool = True) -> dict:
+               folder: Path, server_pid: int | None = None, measure_cpu: bool = True, root: Path = ROOT) -> dict:
     """Run Locust headless; return its final statistics (from --json-file), the wall time, and the
     CPU the Locust process tree (and the server's, if given) used per second of steady state.
     Reading the CPU scans /proc, a burst of work on some core that would stall the load pinned
-    there: runs that measure timing accuracy pass `measure_cpu=False`, and this process sleeps."""
+    there: runs that measure timing accuracy pass `measure_cpu=False`, and this process sleeps.
+    `root`: the checkout whose code the Locust process runs (another commit's, for a baseline)."""
     folder.mkdir(parents=True, exist_ok=True)
     stats = folder / "stats"
     command = [*(pinned(core) if core is not None else []), sys.executable, "-m", "locust", "-f", locustfile,
                "--headless", "-u", str(users), "-r", str(users * 10), "-t", f"{int(seconds)}s",
                "--json-file", str(stats), "--only-summary", *args]
     started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                               cwd=ROOT)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**ENV, "PYTHONPATH": str(root)}, cwd=root)
     cpu_per_s = server_cpu_per_s = 0.0
     try:
         if measure_cpu:

@@ -8,6 +8,7 @@ emulator, and shiftsim with one process and with --processes -1 against a minima
     python bench/throughput.py            # 20 s each (the ceiling and shiftsim in 3 alternating rounds),
                                           # rewrites its section of bench/RESULTS.md
     python bench/throughput.py --smoke    # 2 s each, prints only (CI)
+    python bench/throughput.py --against 947fb87   # also that commit's own load path, in the same rounds
 """
 
 from __future__ import annotations
@@ -77,16 +78,18 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a few seconds each; prints, writes nothing")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the ceiling and the full path")
+    parser.add_argument("--against", metavar="REV", help="a commit whose own locustfile runs in the same rounds (a git "
+                        "worktree of it), against an emulator of today's: a baseline measured in the same hour")
     args = parser.parse_args()
     seconds = 2.0 if args.smoke else args.seconds
     work = Path(tempfile.mkdtemp(prefix="shiftsim-bench-"))
-    loop_file = str(ROOT / "locustfiles" / "connect_loop.py")
+    loop_file = str(ROOT / "locustfiles" / "connect_loop.py")  # (today's: the scaling runs')
 
     def shiftsim(emulator: Emulator, name: str, *options: str, extra_s: float = 0.0,
-                 core: int | None = LOAD_CORE) -> dict:
-        return run_locust(loop_file, seconds + extra_s, USERS, "--endpoint-url", emulator.url, "--prompt-time", "fixed:0",
-                          "--results-dir", str(work / f"r-{name}"), *options, core=core, folder=work / name,
-                          server_pid=emulator.process.pid)
+                 core: int | None = LOAD_CORE, root: Path = ROOT) -> dict:
+        return run_locust(str(root / "locustfiles" / "connect_loop.py"), seconds + extra_s, USERS, "--endpoint-url",
+                          emulator.url, "--prompt-time", "fixed:0", "--results-dir", str(work / f"r-{name}"), *options,
+                          core=core, folder=work / name, server_pid=emulator.process.pid, root=root)
 
     # Each path against an emulator of its own, started for it, as a user's run starts one: what one path
     # left in an emulator (hundreds of thousands of invocations' log lines) is not the next path's to serve
@@ -96,12 +99,20 @@ def main() -> None:
         boto = run_locust(str(ROOT / "bench" / "locust_boto3.py"), seconds, USERS, folder=work / "boto3")
     # The ceiling and the full path in turns: a run differs from the next by 10 to 25 % on this kind of
     # machine, so one of each could say either is ahead; each is the median of its rounds
-    ceilings, ourses = [], []
-    for n in range(1 if args.smoke else args.rounds):
-        with Emulator() as emulator:
-            ceilings.append(raw_aiohttp(emulator.url, seconds, USERS))
-        with Emulator() as emulator:
-            ourses.append(shiftsim(emulator, f"shiftsim{n}"))
+    ceilings, ourses, baselines = [], [], []
+    baseline = checkout(args.against) if args.against else None
+    try:
+        for n in range(1 if args.smoke else args.rounds):
+            with Emulator() as emulator:
+                ceilings.append(raw_aiohttp(emulator.url, seconds, USERS))
+            with Emulator() as emulator:
+                ourses.append(shiftsim(emulator, f"shiftsim{n}"))
+            if baseline is not None:
+                with Emulator() as emulator:
+                    baselines.append(shiftsim(emulator, f"baseline{n}", root=baseline))
+    finally:
+        if baseline is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], capture_output=True)
     quiet = work / "no-reports.toml"  # the same path without the Connect instance's reports: what they cost
     quiet.write_text('[scenario]\nname = "no-reports"\n[connect]\nflow_logs = false\nmetrics = false\n')
     with Emulator() as emulator:
@@ -153,10 +164,29 @@ def main() -> None:
         f"The ceiling and shiftsim ran in {len(ourses)} alternating round{'s' if len(ourses) > 1 else ''}, each against "
         f"a new emulator, each figure above the median of its rounds; CPU per invocation, aiohttp and shiftsim, round by round: {rounds}.",
         f"Failures: boto3 {boto['failures']}, shiftsim {', '.join(str(o['failures']) for o in ourses)}, without reports "
-        f"{bare['failures']}. Command: `python bench/throughput.py` ({seconds:g} s per path).",
+        f"{bare['failures']}. Command: `python bench/throughput.py{f' --against {args.against}' if args.against else ''}` "
+        f"({seconds:g} s per path).",
     ]
+    if baselines:
+        base = _median(baselines, lambda run: _cost(run["rate"], run["cpu_per_s"]))
+        lines[5:5] = [f"| shiftsim at {args.against} (that commit's own locustfile, against today's emulator) | "
+                      f"{base['rate']:,.0f} | {cost(base['rate'], base['cpu_per_s'])} |"]
+        lines.append(f"Against {args.against}, in the same rounds, CPU per invocation now and then: " + "; ".join(
+            f"{_per_invocation(o['rate'], o['cpu_per_s'])} and {_per_invocation(b['rate'], b['cpu_per_s'])}"
+            for o, b in zip(ourses, baselines, strict=True)) + ".")
     lines += ["", *scaling_lines(work, scaling)]
     report("throughput", "Throughput", lines, write=not args.smoke)
+
+
+def checkout(rev: str) -> Path:
+    """A git worktree of `rev` (removed when the benchmark ends), whose locustfile runs as that commit's."""
+    path = Path(tempfile.mkdtemp(prefix="shiftsim-baseline-"))
+    done = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(path), rev],
+                          capture_output=True, text=True)
+    if done.returncode:
+        path.rmdir()
+        raise SystemExit(f"throughput.py: --against {rev}: {done.stderr.strip().splitlines()[-1]}")
+    return path
 
 
 def scaling_lines(work: Path, runs: list[dict]) -> list[str]:

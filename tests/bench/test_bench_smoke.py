@@ -52,3 +52,20 @@ def test_the_throughput_benchmark_says_which_core_set_the_figure():
     assert "endpoint, not the load generator" in _bottleneck(0.80, 0.99)
     assert "both cores were full" in _bottleneck(0.97, 0.97)
     assert _bottleneck(0.5, 0.5) == "."
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="a git checkout: the baseline is a worktree of a commit")
+def test_the_throughput_baseline_is_a_worktree_of_the_commit_named_and_a_bad_name_is_one_line():
+    sys.path.insert(0, str(ROOT))
+    from bench.throughput import checkout
+
+    tree = checkout("HEAD")
+    try:
+        assert (tree / "locustfiles" / "connect_loop.py").exists() and (tree / "simulator" / "cli.py").exists()
+        head = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+        assert head == subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    with pytest.raises(SystemExit, match=r"^throughput.py: --against no-such-commit: .+") as said:
+        checkout("no-such-commit")
+    assert "\n" not in str(said.value)
