@@ -37,23 +37,58 @@ class Pacer:
         self.coalesce_s = coalesce_s
         self.next_at: float | None = None
         self._slots: dict[int, tuple[asyncio.AbstractEventLoop, list[asyncio.Future[None]]]] = {}
+        self.paused = False  # set_rate(0): none start until a rate is set again
+        self._resume: asyncio.Future[None] | None = None
+        self._version = 0  # of the rate: a ticket that waited through a change takes a new time
 
     def restart(self) -> None:
         self.next_at = None
 
+    def set_rate(self, rate: float) -> None:
+        """A new rate from now on (production's arrivals in another span of the day); 0: none at all
+        until a rate is set again, not unpaced. Tickets handed out and not yet due are taken again at
+        the new rate, in their order, from the earliest of them: waiting users held tickets spaced by
+        the old rate, which kept it for as long as they were queued (tens of emulated seconds)."""
+        paused = rate <= 0
+        if rate == self.rate and paused == self.paused:
+            return
+        self.rate, self.paused = rate, paused
+        self._version += 1
+        slots = sorted(self._slots)
+        if self.next_at is not None and not paused:  # the earliest waiting keeps its time, unless one at the new
+            now = self.now()                          # rate comes sooner
+            self.next_at = max(now, min(slots[0] * self.coalesce_s if slots else self.next_at, now + 1.0 / rate))
+        for slot in slots:  # in their order: they take their new times as they wake
+            self._wake(slot)
+        if not paused and self._resume is not None:
+            self.next_at = self.now()  # no catching up on the time none arrived
+            resume, self._resume = self._resume, None
+            if not resume.done():
+                resume.set_result(None)
+
     async def ticket(self) -> Ticket:
         now = self.now()
-        if self.rate <= 0:
+        if self.rate <= 0 and not self.paused:
             return Ticket(now, 0.0, False)
-        if self.next_at is None:
-            self.next_at = now
-        intended = self.next_at
-        self.next_at += 1.0 / self.rate
-        if intended - now > self.coalesce_s:
-            await self._wait_in_slot(intended, now)
-            now = self.now()
-        lag = max(0.0, now - intended)
-        return Ticket(intended, lag, lag > self.late_threshold_s)
+        while True:
+            if self.paused:
+                if self._resume is None:
+                    self._resume = asyncio.get_running_loop().create_future()
+                await asyncio.shield(self._resume)
+                now = self.now()
+                continue
+            if self.next_at is None:
+                self.next_at = now
+            version = self._version
+            intended = self.next_at
+            self.next_at += 1.0 / self.rate
+            if intended - now > self.coalesce_s:
+                await self._wait_in_slot(intended, now)
+                now = self.now()
+                if self._version != version:  # the rate changed while it waited: a time by the new one
+                    continue
+            lag = max(0.0, now - intended)
+            return Ticket(intended, lag, lag > self.late_threshold_s)
 
     def _wait_in_slot(self, intended: float, now: float) -> asyncio.Future[None]:
         slot = math.floor(intended / self.coalesce_s)
@@ -67,8 +102,10 @@ class Pacer:
         return waiter
 
     def _wake(self, slot: int) -> None:
-        _, waiters = self._slots.pop(slot)  # a slot is woken once, by the timer its first waiter set
-        for waiter in waiters:
+        waiting = self._slots.pop(slot, None)  # woken by its timer, or sooner by a new rate
+        if waiting is None:
+            return
+        for waiter in waiting[1]:
             if not waiter.done():  # its task was cancelled (a user stopped)
                 waiter.set_result(None)
 

@@ -122,6 +122,7 @@ class LoadSession:
                                         flow_map=options.scenario.flow_map)
         self.callers = CallerSpec(**options.scenario.callers)
         self.instance_arn = options.scenario.connect.arn(options.region, options.scenario.account)  # the contacts'
+        self.emulated_start = 0.0  # the emulated clock when the test started (set then)
         self.warmed: str | None = None  # the versions warmed before the load, said
         # what of the flows a rehearsal does not play or has no data for: said at start and in the summary
         self.flow_notes = rehearsal_notes(self.flows, self.callers)
@@ -310,6 +311,7 @@ class LoadSession:
         if self.coordinator:  # what this test adds to them is the test's (a web UI's tests share one emulator)
             self.refused_before = self._emulator_refusals() or {}
         self._start_telemetry()
+        self.emulated_start = self.clock.now()  # the day's clock starts here ([load] start_time)
         if self.traffic is not None:  # contacts arrive at production's rate; invocations follow the flow
             self.arrivals = Pacer(self.traffic.driven_per_second / processes, self.options.late_threshold_s)
             if self.options.traffic_profile is not None:
@@ -334,7 +336,7 @@ class LoadSession:
                 "blocks": self.flows.block_targets(),
                 "traffic": dataclasses.asdict(self.traffic) if self.traffic is not None else None,
                 "traffic_profile": dataclasses.asdict(o.traffic_profile) if o.traffic_profile else None,
-                "start_time": o.start_time, "emulated_start": self.clock.now(), "result_attribute": o.result_attribute,
+                "start_time": o.start_time, "emulated_start": self.emulated_start, "result_attribute": o.result_attribute,
                 "judge": o.scenario.judge}
             if self.unreached:  # withholds the verdict of a run that deploys (report.verdict)
                 self.run_info["alarms_not_reached"] = self.unreached
@@ -372,11 +374,12 @@ class LoadSession:
         """Production's arrivals over the emulated day: the arrivals' rate follows the profile."""
         o, plan, arrivals = self.options, self.traffic, self.arrivals
         assert o.traffic_profile is not None and plan is not None and arrivals is not None
-        started = self.clock.now()
         while True:
-            per_minute = o.traffic_profile.at(minute_of_day(o.start_time, self.clock.now() - started))
-            arrivals.rate = per_minute / 60.0 * plan.scale / plan.weight / processes
-            await asyncio.sleep(0.25)
+            minute = minute_of_day(o.start_time, self.clock.now() - self.emulated_start)
+            per_minute = o.traffic_profile.at(minute)
+            arrivals.set_rate(per_minute / 60.0 * plan.scale / plan.weight / processes)
+            # again at the next whole minute of the day (where spans change) or in a quarter second
+            await asyncio.sleep(min(0.25, (math.floor(minute) + 1 - minute) * 60.0 / plan.scale + 0.001))
 
     def _planned_users(self) -> int:
         """The users the whole test is about to run: the runner's target, else the command line's."""

@@ -134,3 +134,40 @@ async def test_a_cancelled_waiter_leaves_the_others_in_its_slot_waiting():
     done = await asyncio.gather(*waiters, return_exceptions=True)
     assert isinstance(done[25], asyncio.CancelledError)
     assert all(not isinstance(t, BaseException) for i, t in enumerate(done) if i != 25)
+
+
+async def test_a_new_rate_takes_the_waiting_tickets_again_in_their_order():
+    """Users queued for their turn hold tickets spaced by the old rate: production's evening came
+    tens of emulated seconds late. A lower rate spaces them anew from the earliest; a higher one
+    brings them forward."""
+    pacer = Pacer(rate=100, coalesce_s=0.001)  # 10 ms apart
+    first = await pacer.ticket()
+    waiting = [asyncio.ensure_future(pacer.ticket()) for _ in range(4)]
+    await asyncio.sleep(0)  # each has its time and waits for it
+    pacer.set_rate(10)  # 100 ms apart from now on
+    later = [ticket.intended for ticket in await asyncio.wait_for(asyncio.gather(*waiting), 30)]
+    assert later == sorted(later) and later[0] - first.intended == pytest.approx(0.01, abs=0.002)
+    assert all(b - a == pytest.approx(0.1) for a, b in zip(later, later[1:], strict=False))
+    slow = Pacer(rate=2, coalesce_s=0.001)  # 500 ms apart
+    start = (await slow.ticket()).intended
+    waiting = [asyncio.ensure_future(slow.ticket()) for _ in range(3)]
+    await asyncio.sleep(0)
+    slow.set_rate(1000)
+    sooner = [ticket.intended for ticket in await asyncio.wait_for(asyncio.gather(*waiting), 30)]
+    assert all(t - start < 0.5 for t in sooner) and sooner == sorted(sooner)
+
+
+async def test_a_rate_of_none_holds_every_ticket_until_a_rate_is_set_again():
+    """Outside every span of a profile that gives no default, production has no arrivals: none start
+    (a rate of 0 used to mean unpaced, and contacts started as fast as the users could)."""
+    pacer = Pacer(rate=100, coalesce_s=0.001)
+    await pacer.ticket()
+    pacer.set_rate(0)
+    held = [asyncio.ensure_future(pacer.ticket()) for _ in range(3)]
+    done, _ = await asyncio.wait(held, timeout=0.2)
+    assert not done  # none started while the rate was none
+    resumed_at = time.time()
+    pacer.set_rate(1000)
+    tickets = await asyncio.wait_for(asyncio.gather(*held), 30)
+    assert all(t.intended >= resumed_at - 0.001 for t in tickets)
+    assert Pacer(rate=0).paused is False and (await Pacer(rate=0).ticket()).lag == 0.0  # unpaced from the start
