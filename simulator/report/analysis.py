@@ -351,7 +351,7 @@ def analyse(record: Record, window: float | None = None,
         "deployed_not_called": bool(deployment.get("deployment_id")) and len(rows) > 0 and not own.any(),
         "deployed_bypassed": bypassing_calls(qualifiers, deployed),
     }
-    delivered = delivered_contacts(all_t, contacts, deployment_summary, record.info, record.contact_ends,
+    delivered = delivered_load(all_t, contacts, deployment_summary, record.info, record.contact_ends,
                                    timeline.origin)
     summary["production"] = production_terms(summary, record.info, delivered)
     summary["judge"] = _judged(record, t, versions, ok, latency_ms, injected, windows, target, current, all_t, contacts, all_ok,
@@ -377,35 +377,40 @@ def contact_lags(ends: list[dict[str, Any]]) -> list[float] | None:
     return [float(end["lag_s"]) for end in late]
 
 
-def delivered_contacts(t: np.ndarray, contacts: np.ndarray, d: dict[str, Any], info: dict[str, Any],
-                       ends: list[dict[str, Any]], origin: float) -> dict[str, Any] | None:
+def delivered_load(t: np.ndarray, contacts: np.ndarray, d: dict[str, Any], info: dict[str, Any],
+                   ends: list[dict[str, Any]], origin: float) -> dict[str, Any] | None:
     """Of the contacts production's traffic had due during the deployment (its arrival rate over the
     deployment's emulated span, at the sample's weight), how many started in it (each contact's start,
-    as it ended; in a record from before contacts kept it, its first invocation). A generator far
-    behind starts fewer: every count of the deployment (contacts hurt, errors, an alarm's sums) is then
-    short of production's by that share. None without production's traffic stated, or a deployment."""
-    traffic = info.get("traffic")
-    if not traffic or not d.get("deployment_id") or not len(t):
+    as it ended; in a record from before contacts kept it, its first invocation); with an invocation
+    rate instead (Locust's --rate), of the invocations due, how many started. A generator far behind
+    starts fewer: every count of the deployment (contacts hurt, errors, an alarm's sums) is then short
+    of production's by that share. None with neither, or without a deployment."""
+    traffic, rate = info.get("traffic"), float(info.get("rate") or 0.0)
+    if not (traffic or rate > 0) or not d.get("deployment_id") or not len(t):
         return None
     end = d["ended_at"] if d["ended_at"] is not None else float(t.max())
-    if info.get("traffic_profile"):  # the day's arrivals from the run's start: by the minute
-        if info.get("emulated_start") is None:
-            return None  # (a record from before runs kept where their emulated clock started)
-        since = origin - float(info["emulated_start"])
-        due = Profile.from_dict(info["traffic_profile"]).contacts_between(
-            str(info.get("start_time") or "12:00"), since, since + end) / float(traffic["weight"])
+    if not traffic:  # the invocations' own rate, for the whole test, in real seconds
+        due = rate * end / float(info.get("time_scale") or 1.0)
+        started, unit = int(((t >= 0) & (t <= end)).sum()), "invocations"
     else:
-        due = float(traffic["contacts_per_minute"]) / 60.0 * end / float(traffic["weight"])
+        if info.get("traffic_profile"):  # the day's arrivals from the run's start: by the minute
+            if info.get("emulated_start") is None:
+                return None  # (a record from before runs kept where their emulated clock started)
+            since = origin - float(info["emulated_start"])
+            due = Profile.from_dict(info["traffic_profile"]).contacts_between(
+                str(info.get("start_time") or "12:00"), since, since + end) / float(traffic["weight"])
+        else:
+            due = float(traffic["contacts_per_minute"]) / 60.0 * end / float(traffic["weight"])
+        if ends and all("started" in e for e in ends):  # contacts that never invoke anything count too
+            firsts = np.array([float(e["started"]) - origin for e in ends])
+        else:
+            order = np.argsort(t, kind="stable")
+            _, first = np.unique(contacts[order], return_index=True)
+            firsts = t[order][first]
+        started, unit = int(((firsts >= 0) & (firsts <= end)).sum()), "contacts"
     if end <= 0 or due < 1:
         return None
-    if ends and all("started" in e for e in ends):  # contacts that never invoke anything count too
-        firsts = np.array([float(e["started"]) - origin for e in ends])
-    else:
-        order = np.argsort(t, kind="stable")
-        _, first = np.unique(contacts[order], return_index=True)
-        firsts = t[order][first]
-    started = int(((firsts >= 0) & (firsts <= end)).sum())
-    return {"started": started, "due": round(due, 1), "share": round(min(1.0, started / due), 4),
+    return {"unit": unit, "started": started, "due": round(due, 1), "share": round(min(1.0, started / due), 4),
             "enough": started >= DELIVERED_SHARE_MIN * due}
 
 
@@ -514,7 +519,7 @@ def production_terms(summary: dict[str, Any], info: dict[str, Any],
         low, high = count_interval(count, weight)
         return {"estimate": round(count * weight, 1), "low": round(low, 1), "high": round(high, 1)}
 
-    short = delivered is not None and not delivered["enough"] and delivered["started"] > 0
+    short = delivered is not None and not delivered["enough"] and delivered["started"] > 0  # (contacts: traffic)
     during = weight / delivered["share"] if short and delivered is not None else weight
 
     late = summary["contact_outcomes"]["late"]

@@ -171,6 +171,11 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"contacts started late{lag} (" + (behind_because(generator) if generator.get("users_short")
                                                           else "a fact about this machine") + ", not the deployment; "
                      f"{_what_the_verdict_makes_of_it(generator)})")
+    delivered = generator.get("delivered") or {}
+    if not delivered.get("enough", True) and not generator.get("fell_behind"):  # (else said just above)
+        lines.append(f"the load generator started {delivered['started']:,} of the {delivered['due']:,.0f} "
+                     f"{delivered['unit']} due during the deployment ({100 * delivered['share']:.0f} %): the verdict "
+                     "trusts only the checks the missing load could not turn")
     if "verdict" in summary:
         v = summary["verdict"]
         said = "PASS" if v["passed"] else ("COULD NOT JUDGE" if v.get("judged") is False else "FAIL")
@@ -188,7 +193,7 @@ def _what_the_verdict_makes_of_it(generator: dict[str, Any]) -> str:
     if not generator["judgeable"]:
         return "the verdict could not judge"
     if not delivered.get("enough", True):
-        return (f"it started {delivered['started']:,} of the {delivered['due']:,.0f} contacts due during the deployment: "
+        return (f"it started {delivered['started']:,} of the {delivered['due']:,.0f} {delivered['unit']} due during the deployment: "
                 "the verdict trusts only the checks the missing load could not turn")
     return f"the verdict {_still_judged(generator)}"
 

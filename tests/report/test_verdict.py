@@ -563,13 +563,15 @@ def test_the_contacts_started_during_the_deployment_are_counted_against_those_du
     """a_run starts 801 contacts in its 240 s deployment (at both ends): what 200 a minute has due; at
     500 a minute 2,000 were due, and it started 40 % of them."""
     full, _, _ = judged(tmp_path / "full", run_info=traffic(200))
-    assert full["generator"]["delivered"] == {"started": 801, "due": 800.0, "share": 1.0, "enough": True}
+    assert full["generator"]["delivered"] == {"unit": "contacts", "started": 801, "due": 800.0, "share": 1.0, "enough": True}
     short, _, _ = judged(tmp_path / "short", run_info=traffic(500))
-    assert short["generator"]["delivered"] == {"started": 801, "due": 2000.0, "share": 0.4005, "enough": False}
+    assert short["generator"]["delivered"] == {"unit": "contacts", "started": 801, "due": 2000.0, "share": 0.4005,
+                                                   "enough": False}
     assert "delivered" not in judged(tmp_path / "unstated")[0]["generator"]  # no production's traffic: none due
     # contacts that invoke nothing (a path to a queue, say) started all the same: counted from their ends
     silent, _, _ = judged(tmp_path / "silent", run_info=traffic(250), starts=True, silent=200)
-    assert silent["generator"]["delivered"] == {"started": 1001, "due": 1000.0, "share": 1.0, "enough": True}
+    assert silent["generator"]["delivered"] == {"unit": "contacts", "started": 1001, "due": 1000.0, "share": 1.0,
+                                                    "enough": True}
 
 
 def test_a_generator_short_of_the_load_due_counts_what_it_missed_in_productions_terms(tmp_path):
@@ -633,4 +635,24 @@ def test_a_run_on_the_days_profile_is_held_to_the_contacts_its_hours_had_due(tmp
             "traffic_profile": {"spans": [list(span) for span in profile.spans], "default": 400.0},
             "start_time": "16:59", "emulated_start": T0 - 60}
     summary, _, _ = judged(tmp_path, run_info=info)
-    assert summary["generator"]["delivered"] == {"started": 801, "due": 1000.0, "share": 0.801, "enough": False}
+    assert summary["generator"]["delivered"] == {"unit": "contacts", "started": 801, "due": 1000.0, "share": 0.801,
+                                                     "enough": False}
+
+
+def test_an_invocation_rate_the_generator_did_not_hold_is_counted_the_same_way(tmp_path):
+    """Locust's --rate: invocations due at that rate over the deployment, against those started. a_run
+    starts 3,200 in its 240 s deployment (at both ends, 3,201): 13.3 a second holds, 20 a second was
+    two thirds delivered, and a count of contacts hurt (the run's own) that the rest could push past its
+    limit is not judged."""
+    expect = {"max_failed_contacts": 300}
+    held, verdict, _ = judged(tmp_path / "held", expect, new_fails=0.2, run_info={"rate": 13.34, "time_scale": 1.0})
+    assert held["generator"]["delivered"]["enough"] and verdict["passed"]
+    hurt = held["deployment"]["failed_contacts_during"]
+    assert hurt < 300 < hurt / 0.667
+    short, verdict, _ = judged(tmp_path / "short", expect, new_fails=0.2, run_info={"rate": 20.0, "time_scale": 1.0})
+    assert short["generator"]["delivered"] == {"unit": "invocations", "started": 3201, "due": 4800.0,
+                                               "share": 0.6669, "enough": False}
+    assert verdict["judged"] is False and verdict_exit_code(short) == 3
+    assert verdict["why_not_judged"].startswith("the load generator started 3,201 of the 4,800 invocations due")
+    assert ("the load generator started 3,201 of the 4,800 invocations due during the deployment (67 %)"
+            in format_summary(short))
