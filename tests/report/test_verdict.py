@@ -25,11 +25,12 @@ T0 = 1_700_000_000.0
 
 def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_before=False,
           reason="function_error", late_share=0.0, lag=2.0, n=4000, seed=3, new_slower_s=0.0, run_info=None,
-          qualifier="PROD", old_injected=False, starts=False, silent=0):
+          qualifier="PROD", old_injected=False, starts=False, silent=0, in_progress=0):
     """An all-at-once-like deployment from T0 to T0+240 with half the traffic on version 2 from T0;
     each version fails the given share of its calls (seeded), `late_share` of contacts start late;
     `starts`: each contact's end says when it started; `silent`: contacts that invoke nothing, spread
-    over the deployment."""
+    over the deployment; `in_progress`: every so many contacts, one still running when the run stopped
+    (no end)."""
     rng = random.Random(seed)
     writer = RecordWriter(folder)
     if run_info:
@@ -54,7 +55,7 @@ def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_bef
         rows.append((t, start, start + 0.01 + (new_slower_s if version == "2" else 0.0), t, f"c{i // 4}", i % 4 + 1, "invoke-alias",
                      qualifier(i) if callable(qualifier) else qualifier, version, "Error" if failed else "Success", reason if failed else "", 0, 200,
                      "error" if failed and old_injected and version == "1" else "", late, "local"))
-        if i % 4 == 3:
+        if i % 4 == 3 and not (in_progress and (i // 4) % in_progress == 0):
             ends.append({"contact": f"c{i // 4}", "t": t, "outcome": "disconnected", "last": ["flow", "bye"],
                          "flow_errors": [], "met": {"": [version]}, "late": bool(late), "lag_s": lag if late else 0.0,
                          **({"started": T0 - 30 + (i - 3) * (300 / n)} if starts else {})})
@@ -568,8 +569,12 @@ def test_the_contacts_started_during_the_deployment_are_counted_against_those_du
     assert short["generator"]["delivered"] == {"unit": "contacts", "started": 801, "due": 2000.0, "share": 0.4005,
                                                    "enough": False}
     assert "delivered" not in judged(tmp_path / "unstated")[0]["generator"]  # no production's traffic: none due
+    few, _, _ = judged(tmp_path / "few", run_info=traffic(4.5), n=80)  # a night's 18 due: one short is an edge
+    assert few["generator"]["delivered"] == {"unit": "contacts", "started": 17, "due": 18.0, "share": 0.9444,
+                                             "enough": True}
     # contacts that invoke nothing (a path to a queue, say) started all the same: counted from their ends
-    silent, _, _ = judged(tmp_path / "silent", run_info=traffic(250), starts=True, silent=200)
+    # and contacts still in progress when the run stopped (no end), by their first invocation
+    silent, _, _ = judged(tmp_path / "silent", run_info=traffic(250), starts=True, silent=200, in_progress=3)
     assert silent["generator"]["delivered"] == {"unit": "contacts", "started": 1001, "due": 1000.0, "share": 1.0,
                                                     "enough": True}
 
