@@ -96,6 +96,10 @@ def test_a_full_rate_run_and_a_sampled_run_agree_in_productions_terms(tmp_path):
     assert "each contact here stood for 4" in out and "(95 % " in out
     for summary in (full, sampled):
         assert summary["contact_outcomes"]["late"] <= 0.05 * summary["contact_outcomes"]["ended"]
+        # the contacts started during the deployment, each by its start (as it ended, or its first invocation
+        # if it was still in progress), are those its arrivals had due: the verdict takes its counts as they are
+        delivered = summary["generator"]["delivered"]
+        assert delivered["enough"] and abs(delivered["started"] - delivered["due"]) <= 0.05 * delivered["due"] + 1
     # the blast radius: the full run's count within the sampled run's interval, taken at 99.9 % (3.29
     # standard errors) so that the two runs' own randomness does not fail the test one time in twenty
     hurt = full["deployment"]["failed_contacts_during"]
