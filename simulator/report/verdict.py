@@ -50,7 +50,7 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
     checks: list[dict[str, Any]] = []
     implicit = expect == Expectations()
 
-    # The load the generator did not deliver (report.analysis.delivered_contacts): the results it could turn
+    # The load the generator did not deliver (report.analysis.delivered_load): the results it could turn
     untrusted: list[str] = []
     delivered = (summary.get("generator") or {}).get("delivered") or {}
     share = float(delivered.get("share", 1.0))
@@ -60,9 +60,11 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
         """What the missing load could turn in a check it moves by an unknown amount (an alarm's sums)."""
         return which if short else None
 
-    def past(count: float, limit: float) -> bool:
-        """A count at the load due (the missing contacts at the delivered ones' rate) past `limit`."""
-        return share < 1 and count / max(share, 1e-9) > limit
+    def past(count: float, limit: float, at_least: bool = False) -> bool:
+        """A count at the load due (the missing contacts at the delivered ones' rate) past `limit` (at or
+        over it, for a minimum)."""
+        due = count / max(share, 1e-9)
+        return short and (due >= limit if at_least else due > limit)
 
     def check(name: str, expected: Any, actual: Any, holds: bool, default: bool = False,
               load: str | None = None) -> None:
@@ -112,7 +114,7 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
     if expect.min_invocations is not None:
         check("invocations, at least", expect.min_invocations, summary["invocations"],
               summary["invocations"] >= expect.min_invocations,
-              load="fail" if share < 1 and summary["invocations"] / max(share, 1e-9) >= expect.min_invocations else None)
+              load="fail" if past(summary["invocations"], expect.min_invocations, at_least=True) else None)
     if expect.max_flow_errors is not None:
         check("flow errors (error branches taken for what went wrong in a block), at most",
               expect.max_flow_errors, summary.get("flow_errors_total", 0),
