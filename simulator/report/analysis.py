@@ -402,12 +402,13 @@ def delivered_load(t: np.ndarray, contacts: np.ndarray, d: dict[str, Any], info:
                 str(info.get("start_time") or "12:00"), since, since + end) / float(traffic["weight"])
         else:
             due = float(traffic["contacts_per_minute"]) / 60.0 * end / float(traffic["weight"])
+        # each contact's first invocation, then the start its end says (contacts that invoke nothing too)
         order = np.argsort(t, kind="stable")
         codes, first = np.unique(contacts[order], return_index=True)
         starts = {names[code] if code < len(names) else code: at
                   for code, at in zip(codes.tolist(), t[order][first].tolist(), strict=True)}
-        starts.update({e["contact"]: float(e["started"]) - origin for e in ends if "started" in e})  # (and those
-        firsts = np.array(list(starts.values()))                                                # invoking nothing)
+        starts.update({e["contact"]: float(e["started"]) - origin for e in ends if "started" in e})
+        firsts = np.array(list(starts.values()))
         started, unit = int(((firsts >= 0) & (firsts <= end)).sum()), "contacts"
     if end <= 0 or due < 1:
         return None
