@@ -383,25 +383,30 @@ def delivered_load(t: np.ndarray, contacts: np.ndarray, d: dict[str, Any], info:
     deployment's emulated span, at the sample's weight), how many started in it (each contact's start,
     as it ended; one still in progress when the run stopped, or in a record from before contacts kept
     their start, by its first invocation; `names`: the contacts' ids by code); with an invocation
-    rate instead (Locust's --rate), of the invocations due, how many started. A generator far behind
+    rate instead (Locust's --rate), of the invocations due, how many started; from the deployment's
+    start, or the run's when that came later (a deployment watched). A generator far behind
     starts fewer: every count of the deployment (contacts hurt, errors, an alarm's sums) is then short
     of production's by that share. None with neither, or without a deployment."""
     traffic, rate = info.get("traffic"), float(info.get("rate") or 0.0)
     if not (traffic or rate > 0) or not d.get("deployment_id") or not len(t):
         return None
     end = d["ended_at"] if d["ended_at"] is not None else float(t.max())
+    # from the deployment's start, or the run's if it began later (a deployment it watched, started before)
+    run_start = float(info["emulated_start"]) - origin if info.get("emulated_start") is not None else 0.0
+    begin = max(0.0, run_start)
+    if end <= begin:
+        return None
     if not traffic:  # the invocations' own rate, for the whole test, in real seconds
-        due = rate * end / float(info.get("time_scale") or 1.0)
-        started, unit = int(((t >= 0) & (t <= end)).sum()), "invocations"
+        due = rate * (end - begin) / float(info.get("time_scale") or 1.0)
+        started, unit = int(((t >= begin) & (t <= end)).sum()), "invocations"
     else:
         if info.get("traffic_profile"):  # the day's arrivals from the run's start: by the minute
             if info.get("emulated_start") is None:
                 return None  # (a record from before runs kept where their emulated clock started)
-            since = origin - float(info["emulated_start"])
             due = Profile.from_dict(info["traffic_profile"]).contacts_between(
-                str(info.get("start_time") or "12:00"), since, since + end) / float(traffic["weight"])
+                str(info.get("start_time") or "12:00"), begin - run_start, end - run_start) / float(traffic["weight"])
         else:
-            due = float(traffic["contacts_per_minute"]) / 60.0 * end / float(traffic["weight"])
+            due = float(traffic["contacts_per_minute"]) / 60.0 * (end - begin) / float(traffic["weight"])
         # each contact's first invocation, then the start its end says (contacts that invoke nothing too)
         order = np.argsort(t, kind="stable")
         codes, first = np.unique(contacts[order], return_index=True)
@@ -409,8 +414,8 @@ def delivered_load(t: np.ndarray, contacts: np.ndarray, d: dict[str, Any], info:
                   for code, at in zip(codes.tolist(), t[order][first].tolist(), strict=True)}
         starts.update({e["contact"]: float(e["started"]) - origin for e in ends if "started" in e})
         firsts = np.array(list(starts.values()))
-        started, unit = int(((firsts >= 0) & (firsts <= end)).sum()), "contacts"
-    if end <= 0 or due < 1:
+        started, unit = int(((firsts >= begin) & (firsts <= end)).sum()), "contacts"
+    if due < 1:
         return None
     return {"unit": unit, "started": started, "due": round(due, 1), "share": round(min(1.0, started / due), 4),
             "enough": started >= DELIVERED_SHARE_MIN * due - 1}  # (one at the deployment's edges: a hair late)

@@ -25,12 +25,12 @@ T0 = 1_700_000_000.0
 
 def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_before=False,
           reason="function_error", late_share=0.0, lag=2.0, n=4000, seed=3, new_slower_s=0.0, run_info=None,
-          qualifier="PROD", old_injected=False, starts=False, silent=0, in_progress=0):
+          qualifier="PROD", old_injected=False, starts=False, silent=0, in_progress=0, from_t=None):
     """An all-at-once-like deployment from T0 to T0+240 with half the traffic on version 2 from T0;
     each version fails the given share of its calls (seeded), `late_share` of contacts start late;
     `starts`: each contact's end says when it started; `silent`: contacts that invoke nothing, spread
     over the deployment; `in_progress`: every so many contacts, one still running when the run stopped
-    (no end)."""
+    (no end); `from_t`: no contact before then (a run that began after the deployment)."""
     rng = random.Random(seed)
     writer = RecordWriter(folder)
     if run_info:
@@ -48,6 +48,8 @@ def a_run(folder, *, new_fails=0.0, old_fails=0.0, status="Succeeded", alarm_bef
     rows, ends = [], []
     for i in range(n):
         t = T0 - 30 + i * (300 / n)
+        if from_t is not None and T0 - 30 + (i - i % 4) * (300 / n) < from_t:
+            continue
         version = "2" if T0 <= t < T0 + 240 and rng.random() < 0.5 else "1"
         failed = rng.random() < (new_fails if version == "2" else old_fails)
         late = int(rng.random() < late_share)
@@ -569,6 +571,10 @@ def test_the_contacts_started_during_the_deployment_are_counted_against_those_du
     assert short["generator"]["delivered"] == {"unit": "contacts", "started": 801, "due": 2000.0, "share": 0.4005,
                                                    "enough": False}
     assert "delivered" not in judged(tmp_path / "unstated")[0]["generator"]  # no production's traffic: none due
+    # a deployment the run watched, started a minute before the run: what was due from the run's start
+    watched, _, _ = judged(tmp_path / "watched", run_info={**traffic(200), "emulated_start": T0 + 60}, from_t=T0 + 60)
+    assert watched["generator"]["delivered"] == {"unit": "contacts", "started": 601, "due": 600.0, "share": 1.0,
+                                                 "enough": True}
     few, _, _ = judged(tmp_path / "few", run_info=traffic(4.5), n=80)  # a night's 18 due: one short is an edge
     assert few["generator"]["delivered"] == {"unit": "contacts", "started": 17, "due": 18.0, "share": 0.9444,
                                              "enough": True}
