@@ -535,7 +535,7 @@ def production_terms(summary: dict[str, Any], info: dict[str, Any],
             "errors": scaled(summary["errors"]), "failed_contacts": scaled(summary["failed_contacts"]),
             "failed_contacts_during": scaled(d["failed_contacts_during"], during),
             "failed_invocations_during": scaled(d["failed_invocations_during"], during), "late_contacts": late,
-            **({"during_weight": round(during, 3), "delivered": delivered} if short else {})}
+            **({"during_weight": round(during, 3)} if short else {})}
 
 
 def deployed_qualifier(deployment: dict[str, Any], info: dict[str, Any]) -> str:

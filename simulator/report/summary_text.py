@@ -9,7 +9,7 @@ from typing import Any
 from simulator.report.analysis import RACE_REAL_S
 from simulator.report.judge import MIN_INVOCATIONS
 from simulator.report.lateness import describe_late
-from simulator.report.verdict import behind_because, lag_tolerated, unpublished_said
+from simulator.report.verdict import behind_because, delivered_said, lag_tolerated, unpublished_said
 from simulator.report.words import counted
 
 
@@ -33,11 +33,9 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"{terms(production['errors'])} errors; contacts that took an error branch during the "
                      f"deployment: {terms(production['failed_contacts_during'])}")
         if production.get("during_weight"):
-            delivered = production["delivered"]
-            lines.append(f"  the generator started {delivered['started']:,} of the {delivered['due']:,.0f} contacts due "
-                         f"during the deployment ({100 * delivered['share']:.0f} %): its counts there are scaled to the "
-                         f"load due (each contact that ran stood for {production['during_weight']:.3g}), the missing "
-                         "ones taken to fare as those that ran")
+            lines.append(f"  the generator {delivered_said(summary['generator']['delivered'])}: its counts there are "
+                         f"scaled to the load due (each contact that ran stood for {production['during_weight']:.3g}), "
+                         "the missing ones taken to fare as those that ran")
         if production["sampled"]:
             lines.append("  a sample does not reproduce what depends on full density: concurrency limits and "
                          "throttling, how many other contacts each one meets, and how soon a fault's first errors "
@@ -173,9 +171,7 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"{_what_the_verdict_makes_of_it(generator)})")
     delivered = generator.get("delivered") or {}
     if not delivered.get("enough", True) and not generator.get("fell_behind"):  # (else said just above)
-        lines.append(f"the load generator started {delivered['started']:,} of the {delivered['due']:,.0f} "
-                     f"{delivered['unit']} due during the deployment ({100 * delivered['share']:.0f} %): the verdict "
-                     "trusts only the checks the missing load could not turn")
+        lines.append(f"the load generator {delivered_said(delivered)}: {_UNTURNED}")
     if "verdict" in summary:
         v = summary["verdict"]
         said = "PASS" if v["passed"] else ("COULD NOT JUDGE" if v.get("judged") is False else "FAIL")
@@ -188,13 +184,15 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_UNTURNED = "the verdict trusts only the checks the missing load could not turn"
+
+
 def _what_the_verdict_makes_of_it(generator: dict[str, Any]) -> str:
     delivered = generator.get("delivered") or {}
     if not generator["judgeable"]:
         return "the verdict could not judge"
     if not delivered.get("enough", True):
-        return (f"it started {delivered['started']:,} of the {delivered['due']:,.0f} {delivered['unit']} due during the deployment: "
-                "the verdict trusts only the checks the missing load could not turn")
+        return f"it {delivered_said(delivered)}: {_UNTURNED}"
     return f"the verdict {_still_judged(generator)}"
 
 

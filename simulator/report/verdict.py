@@ -97,9 +97,10 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
                   else d["failed_contacts_during"])
         check("contacts that took an error branch during the deployment, at most", expect.max_failed_contacts,
               failed, failed <= expect.max_failed_contacts,
-              # in production's terms, scaled to the load due (analysis.production_terms); else the run's own
-              load=(unbounded("pass") if not delivered.get("started", 1) else None) if production.get("stated")
-              else "pass" if past(failed, expect.max_failed_contacts) else None)
+              # a count scaled to the load due already (analysis.production_terms) stands; a count of none
+              # started is no count at all
+              load=None if production.get("during_weight") else
+              "pass" if past(failed, expect.max_failed_contacts) or (short and not delivered["started"]) else None)
     if expect.max_error_rate is not None:
         check("error rate, at most", expect.max_error_rate, summary["error_rate"],
               summary["error_rate"] <= expect.max_error_rate)
@@ -208,11 +209,15 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
     return why_not
 
 
+def delivered_said(delivered: dict[str, Any]) -> str:
+    """How much of the load due during the deployment the generator started (analysis.delivered_load)."""
+    return (f"started {delivered['started']:,} of the {delivered['due']:,.0f} {delivered['unit']} due during the "
+            f"deployment ({100 * delivered['share']:.0f} %)")
+
+
 def short_load_said(generator: dict[str, Any], untrusted: list[str]) -> str:
-    delivered = generator["delivered"]
-    return (f"the load generator started {delivered['started']:,} of the {delivered['due']:,.0f} {delivered['unit']} due during "
-            f"the deployment ({100 * delivered['share']:.0f} %): {behind_because(generator)}; with the rest, "
-            f"{'this check' if len(untrusted) == 1 else 'these checks'} could have gone the other way: "
+    return (f"the load generator {delivered_said(generator['delivered'])}: {behind_because(generator)}; with the "
+            f"rest, {'this check' if len(untrusted) == 1 else 'these checks'} could have gone the other way: "
             + "; ".join(untrusted))
 
 
