@@ -55,16 +55,18 @@ class Pacer:
         self.rate, self.paused = rate, paused
         self._version += 1
         slots = sorted(self._slots)
-        if self.next_at is not None and not paused:  # the earliest waiting keeps its time, unless one at the new
-            now = self.now()                          # rate comes sooner
+        if paused:
+            pass
+        elif self._resume is not None:  # arrivals again: no catching up on the time none arrived
+            resume, self._resume = self._resume, None
+            self.next_at = self.now()
+            if not resume.done():
+                resume.set_result(None)
+        elif self.next_at is not None:  # the earliest waiting keeps its time, unless one at the new rate is sooner
+            now = self.now()
             self.next_at = max(now, min(slots[0] * self.coalesce_s if slots else self.next_at, now + 1.0 / rate))
         for slot in slots:  # in their order: they take their new times as they wake
             self._wake(slot)
-        if not paused and self._resume is not None:
-            self.next_at = self.now()  # no catching up on the time none arrived
-            resume, self._resume = self._resume, None
-            if not resume.done():
-                resume.set_result(None)
 
     async def ticket(self) -> Ticket:
         now = self.now()

@@ -140,7 +140,8 @@ async def test_a_new_rate_takes_the_waiting_tickets_again_in_their_order():
     """Users queued for their turn hold tickets spaced by the old rate: production's evening came
     tens of emulated seconds late. A lower rate spaces them anew from the earliest; a higher one
     brings them forward."""
-    pacer = Pacer(rate=100, coalesce_s=0.001)  # 10 ms apart
+    now = FakeNow(1000.0)  # stands still (the slots' timers are real): a loaded machine moves nothing
+    pacer = Pacer(rate=100, now=now, coalesce_s=0.001)  # 10 ms apart
     first = await pacer.ticket()
     waiting = [asyncio.ensure_future(pacer.ticket()) for _ in range(4)]
     await asyncio.sleep(0)  # each has its time and waits for it
@@ -148,7 +149,7 @@ async def test_a_new_rate_takes_the_waiting_tickets_again_in_their_order():
     later = [ticket.intended for ticket in await asyncio.wait_for(asyncio.gather(*waiting), 30)]
     assert later == sorted(later) and later[0] - first.intended == pytest.approx(0.01, abs=0.002)
     assert all(b - a == pytest.approx(0.1) for a, b in zip(later, later[1:], strict=False))
-    slow = Pacer(rate=2, coalesce_s=0.001)  # 500 ms apart
+    slow = Pacer(rate=2, now=now, coalesce_s=0.001)  # 500 ms apart
     start = (await slow.ticket()).intended
     waiting = [asyncio.ensure_future(slow.ticket()) for _ in range(3)]
     await asyncio.sleep(0)
