@@ -126,7 +126,8 @@ def main() -> None:
                               server_pid=minimal.process.pid)
                    for n, processes in enumerate(([], ["--processes", "-1"]))]
     ceiling_rate, ceiling_cpu = _median(ceilings, lambda run: _cost(*run))
-    ours = _median(ourses, lambda run: _cost(run["rate"], run["cpu_per_s"]))
+    ours = _median(ourses, _run_cost)
+    base = _median(baselines, _run_cost) if baselines else None
     boto_rate, ours_rate = boto["rate"], ours["rate"]
     rounds = "; ".join(f"{_per_invocation(*c)} and {_per_invocation(o['rate'], o['cpu_per_s'])}"
                        for c, o in zip(ceilings, ourses, strict=True))
@@ -145,6 +146,8 @@ def main() -> None:
         f"| raw aiohttp POST of the same request, on {default_kind()} (ceiling) | {ceiling_rate:,.0f} | {cost(ceiling_rate, ceiling_cpu)} |",
         f"| shiftsim: flow + Connect invoke block + record + Locust stats | {ours_rate:,.0f} | "
         f"{cost(ours_rate, ours['cpu_per_s'])} |",
+        *([f"| shiftsim at {args.against} (that commit's own locustfile, against today's emulator) | "
+           f"{base['rate']:,.0f} | {cost(base['rate'], base['cpu_per_s'])} |"] if base else []),
         f"| shiftsim without flow logs and Connect metrics (`[connect] flow_logs = false`, `metrics = false`) | "
         f"{bare['rate']:,.0f} | {cost(bare['rate'], bare['cpu_per_s'])} |",
         f"| shiftsim, `--processes 2` (both cores, shared with the emulator) | {two_rate:,.0f} "
@@ -168,9 +171,6 @@ def main() -> None:
         f"({seconds:g} s per path).",
     ]
     if baselines:
-        base = _median(baselines, lambda run: _cost(run["rate"], run["cpu_per_s"]))
-        lines[5:5] = [f"| shiftsim at {args.against} (that commit's own locustfile, against today's emulator) | "
-                      f"{base['rate']:,.0f} | {cost(base['rate'], base['cpu_per_s'])} |"]
         lines.append(f"Against {args.against}, in the same rounds, CPU per invocation now and then: " + "; ".join(
             f"{_per_invocation(o['rate'], o['cpu_per_s'])} and {_per_invocation(b['rate'], b['cpu_per_s'])}"
             for o, b in zip(ourses, baselines, strict=True)) + ".")
@@ -210,6 +210,10 @@ def scaling_lines(work: Path, runs: list[dict]) -> list[str]:
 
 def _cost(rate: float, cpu: float) -> float:
     return cpu / rate if rate else float("inf")
+
+
+def _run_cost(run: dict) -> float:
+    return _cost(run["rate"], run["cpu_per_s"])
 
 
 def _median(runs: list[Any], key: Callable[[Any], float]) -> Any:
