@@ -121,9 +121,8 @@ def test_each_block_calls_its_own_function_and_the_faults_stay_in_the_deployed_o
         names = {line.split(",")[1] for line in stats}
     assert {"invoke v1", "invoke v2", "invoke StartWork:live v1", "invoke Notify:live v1"} <= names
     # the contacts' instance is the scenario's, in the stack's region and account (the event's InstanceARN)
-    with (folder / "flow_logs.jsonl").open() as logs:
-        notified = {json.loads(line)["ExternalResults"]["instance"] for line in logs if '"Identifier":"notify"' in
-                    line.replace(" ", "") and "ExternalResults" in line}
+    entries = [json.loads(line) for line in (folder / "flow_logs.jsonl").read_text().splitlines()]
+    notified = {e["ExternalResults"]["instance"] for e in entries if e["Identifier"] == "notify" and "ExternalResults" in e}
     assert notified == {"arn:aws:connect:us-east-1:123456789012:instance/5f1c0de4-2b7a-4f4e-9d1e-0c6a0c0ffee0"}
     blocks = json.loads((folder / "run.json").read_text())["blocks"]
     assert {b["block"]: b["invokes"].rsplit(":", 2)[1] for b in blocks} == {
