@@ -43,6 +43,9 @@ class FlowHooks(Protocol):
     # invocation's outcome for an Invoke block, and what went wrong when the block took its error branch.
     # def block_ran(self, flow: Flow, action: Action, state: ContactState,
     #               outcome: InvokeOutcome | None, fault: str | None) -> None: ...
+    # Optional: the contact's clock, epoch seconds (a rehearsal's emulated time), for the times a
+    # contact's data carries (a media stream's start and stop); without it, the wall clock.
+    # def now(self) -> float: ...
 
 
 @dataclass
@@ -254,6 +257,7 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
     is noted in `state.flow_errors`, never raised."""
     caller = caller or CallerModel(CallerSpec(), random.Random(0))
     told = getattr(hooks, "block_ran", None)
+    now: Callable[[], float] = getattr(hooks, "now", time.time)
     if caller.spec.segment_attributes and not state.contact.segment_attributes:
         state.contact.segment_attributes = caller.segment_attributes()
     if caller.spec.channel:
@@ -284,9 +288,9 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
         module = target = None
         try:
             if action.type in _WAITING:
-                current, transfer = await _step(action, flow, flows, state, hooks, caller)
+                current, transfer = await _step(action, flow, flows, state, hooks, caller, now)
             else:
-                current, transfer = _step_now(action, flow, state, caller)
+                current, transfer = _step_now(action, flow, state, caller, now)
             if transfer is not None:
                 if transfer.startswith(_MODULE):
                     transfer = transfer[len(_MODULE):]
@@ -393,7 +397,7 @@ def _resolved(p: dict[str, Any], key: str, state: ContactState, branch: str = "N
 
 
 async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState, hooks: FlowHooks,
-                caller: CallerModel) -> tuple[str | None, str | None]:
+                caller: CallerModel, now: Callable[[], float]) -> tuple[str | None, str | None]:
     """Run one action that may wait (see _WAITING); return (next action, flow to transfer to)."""
     kind, p = action.type, action.parameters
     if kind == "InvokeLambdaFunction" and loads_result(action):
@@ -454,10 +458,11 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
             return _END + "transferred to a third party", None
         await hooks.wait(caller.spec.third_party_seconds)  # the call with the third party, then the flow goes on
         return action.next_action, None
-    return _step_now(action, flow, state, caller)
+    return _step_now(action, flow, state, caller, now)
 
 
-def _step_now(action: Action, flow: Flow, state: ContactState, caller: CallerModel) -> tuple[str | None, str | None]:
+def _step_now(action: Action, flow: Flow, state: ContactState, caller: CallerModel,
+              now: Callable[[], float]) -> tuple[str | None, str | None]:
     """Run one action that waits for nothing (no coroutine to make for it); return (next action, flow to
     transfer to)."""
     kind, p = action.type, action.parameters
@@ -544,7 +549,7 @@ def _step_now(action: Action, flow: Flow, state: ContactState, caller: CallerMod
         return _error_branch(action, "NoneFoundError"), None
     if kind == "UpdateContactMediaStreamingBehavior":  # recorded too (below)
         stream_customer_audio(state.contact, str(p.get("MediaStreamingState", "Enabled")) == "Enabled",
-                              caller.rng, time.time())
+                              caller.rng, now())
     if kind in RECORDED_AND_GO_ON:
         state.settings[kind] = dict(p)
         return action.next_action, None

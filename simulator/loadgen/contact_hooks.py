@@ -39,6 +39,7 @@ class ContactHooks:
         self.result_s: float | None = None  # emulated seconds from the contact's start to it
         if not session.options.result_attribute:  # the interpreter tells the instance's reports directly
             self.block_ran = session.telemetry.block_ran if session.telemetry is not None else None  # type: ignore[assignment]
+        self.now = session.clock.now  # the contact's data tells emulated time, as the deployment's clock does
 
     async def invoke(self, block: InvokeBlock, event: dict[str, Any], flow: Flow) -> InvokeOutcome:
         session = self.session

@@ -14,7 +14,7 @@ import pytest
 from simulator.connect.actions import NOTHING_FOUND, RECORDED_AND_GO_ON, REFERENCE
 from simulator.connect.caller import CallerSpec
 from simulator.connect.flow import FlowError, load_flow
-from tests.connect.test_flow import ARN, BYE, act, write_flow
+from tests.connect.test_flow import ARN, BYE, Hooks, act, write_flow
 from tests.connect.test_flow_language import run
 from tests.helpers import ROOT
 
@@ -198,6 +198,22 @@ def test_a_voice_contacts_audio_stream_is_in_its_data_once_started_and_stopped(t
     assert int(after["StopFragmentNumber"]) > int(during["StartFragmentNumber"])
     assert int(after["StopTimestamp"]) >= int(during["StartTimestamp"])
     assert state.settings["UpdateContactMediaStreamingBehavior"]["MediaStreamingState"] == "Disabled"
+
+
+def test_a_streams_times_are_the_contacts_clock_not_the_machines(tmp_path):
+    """A rehearsal runs on emulated time: the stream starts and stops at the hooks' clock's times."""
+    class Clocked(Hooks):
+        def __init__(self):
+            super().__init__()
+            self.times = iter([1_700_000_000.25, 1_700_000_090.5])
+
+        def now(self):
+            return next(self.times)
+
+    _, _, hooks = run(load_flow(streaming_flow(tmp_path)), hooks=Clocked())
+    during, after = (event["Details"]["ContactData"]["MediaStreams"]["Customer"]["Audio"] for event in hooks.events[1:])
+    assert during["StartTimestamp"] == "1700000000250" and during["StreamARN"].endswith("/1700000000250")
+    assert after["StopTimestamp"] == "1700000090500" and after["StartTimestamp"] == "1700000000250"
 
 
 def test_a_chat_contact_has_no_stream_and_a_rehearsal_of_chats_says_so(tmp_path):
