@@ -113,7 +113,7 @@ class Pacer:
 
 
 def parse_duration_distribution(spec: str, rng: random.Random) -> Callable[[], float]:
-    """A prompt-time spec (see `_parse_spec`) -> a sampler."""
+    """A prompt-time spec (see `parse_spec`) -> a sampler."""
     kind, values = parse_spec(spec)
     if kind == "fixed":
         return lambda: values[0]

@@ -4,6 +4,8 @@ when it is read (validate says what rehearse would); sampled by `loadgen.pacing`
 
 from __future__ import annotations
 
+import functools
+
 
 class DistributionError(ValueError):
     pass
@@ -12,11 +14,12 @@ class DistributionError(ValueError):
 _SHAPES = {"fixed": 1, "uniform": 2, "exp": 1, "normal": 2}  # kind -> how many numbers follow it
 
 
-def parse_spec(spec: str) -> tuple[str, list[float]]:
+@functools.lru_cache(maxsize=64)  # a load parses its spec for every contact's prompts
+def parse_spec(spec: str) -> tuple[str, tuple[float, ...]]:
     """A prompt-time spec -> its kind and numbers; DistributionError saying what is expected."""
     kind, *raw = spec.split(":")
     try:
-        values = [float(v) for v in raw]
+        values = tuple(float(v) for v in raw)
     except ValueError:
         raise DistributionError(f"prompt time {spec!r}: numbers expected after the kind") from None
     if any(v < 0 for v in values):
