@@ -36,7 +36,7 @@ from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.options import OptionsError, load_options
 from simulator.loadgen.pacing import mean_duration
 from simulator.loadgen.setup import install
-from simulator.loadgen.traffic import TrafficPlan, expected_contact_seconds, plan_traffic
+from simulator.loadgen.traffic import TrafficPlan, delivered_line, expected_contact_seconds, plan_traffic
 from simulator.loadgen.user import ContactUser
 from simulator.report.record import RunFolderError, claim_folder, new_run_id
 from simulator.report.results import results_line, verdict_exit_code, write_results
@@ -352,8 +352,10 @@ def progress_line(session: Any, started: float) -> str:
     if "starts_at" in deployment and status.startswith("starts "):  # what changes: the time left, not the plan
         status = f"starts in {max(0.0, deployment['starts_at'] - time.time()):.0f} s"
     broke = session.load_errors.total  # said as it happens: the verdict will be withheld
+    delivered = delivered_line(session.delivered_so_far())
     return (f"[{elapsed:5.1f} s] deployment {status} | {weights or '-'} | "
             f"{alarms or 'no alarms'} | {counted(invocations, 'invocation')}, {counted(errors, 'error')}"
+            + (f" | {delivered}" if delivered else "")
             + (f" | the load broke off {counted(broke, 'time')} (shiftsim's own error, not the deployment's: "
                "no verdict)" if broke else ""))
 

@@ -64,6 +64,7 @@ from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen, said_errors
 from simulator.loadgen.traffic import (
     TrafficPlan,
+    delivered_line,
     expected_contact_seconds,
     minute_of_day,
     plan_traffic,
@@ -196,6 +197,8 @@ class LoadSession:
         self.contacts_running = 0  # this process's contacts in progress (one per busy user)
         self.contacts_peak = 0  # the most at once: with arrivals waiting, the users there were
         self.late_starts = 0  # contacts that started after their arrival time
+        self.contacts_started = 0  # this process's contacts that reached their arrival time and began
+        self._delivered_from: tuple[float, int] | None = None  # (emulated time, contacts started) as arrivals began
         self._late_seen = 0
         self.contact_seconds, self.contacts_done = 0.0, 0  # the real length of this process's finished contacts
         # Contact ids as Connect's (UUID4), from this process's own generator (made after Locust's
@@ -343,6 +346,7 @@ class LoadSession:
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
+        self.contacts_started, self._delivered_from = 0, None
         self.gc_thresholds = settle_for_load(self.gc_thresholds)
         self.rows_by_worker.clear()
         self.workers_lost.clear()
@@ -420,6 +424,24 @@ class LoadSession:
             self.bridge.loop.call_soon_threadsafe(self.pacer.restart)  # the pacer lives on the loop's thread
         if self.arrivals is not None:
             self.bridge.loop.call_soon_threadsafe(self.arrivals.restart)
+        if self.traffic is not None and not self.distributed:  # what is due counts from here, as the arrivals do
+            self._delivered_from = (self.clock.now(), self.contacts_started)
+
+    def delivered_so_far(self) -> tuple[int, float] | None:
+        """Production's arrivals since the users were all there: (contacts started, contacts due), the
+        live figure of what the summary judges over the deployment (report.analysis.delivered_load).
+        None without production's traffic, before the users are there, or in a distributed run (a
+        worker's count reaches its master seconds late: the master would say less than was started)."""
+        if self.traffic is None or self._delivered_from is None:
+            return None
+        since, already = self._delivered_from
+        profile, now = self.options.traffic_profile, self.clock.now()
+        if profile is not None:
+            due = profile.contacts_between(self.options.start_time, since - self.emulated_start,
+                                           now - self.emulated_start)
+        else:
+            due = self.traffic.contacts_per_minute / 60.0 * (now - since)
+        return self.contacts_started - already, due / self.traffic.weight
 
     async def _open_clients(self) -> None:
         if self._clients is not None:
@@ -549,6 +571,9 @@ class LoadSession:
 
     def on_test_stop(self, environment: Environment, **kwargs: Any) -> None:
         self.ready.clear()
+        delivered = delivered_line(self.delivered_so_far())
+        if delivered and not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal's progress says it
+            log.info("shiftsim: production's arrivals since the users were all there: %s", delivered)
         for cancel in self.cancels_on_stop:
             cancel()
         self.cancels_on_stop.clear()
@@ -873,6 +898,7 @@ class LoadSession:
                 ticket = await self.arrivals.ticket()
                 late, lag = ticket.late, ticket.lag
                 self.late_starts += late
+                self.contacts_started += 1
             self.contacts_running += 1
             self.contacts_peak = max(self.contacts_peak, self.contacts_running)
             began = time.monotonic()

@@ -94,3 +94,12 @@ def minute_of_day(start_time: str, emulated_seconds_since_start: float) -> float
     """The emulated time of day, in minutes, `emulated_seconds_since_start` after `start_time`."""
     return (clock_minutes(start_time) + emulated_seconds_since_start / 60.0) % 1440
 
+
+
+def delivered_line(delivered: tuple[int, float] | None) -> str | None:
+    """The generator's live keeping of production's arrivals, (contacts started, contacts due) since the
+    users were all there, in words (None before a whole contact is due)."""
+    if delivered is None or delivered[1] < 1:
+        return None
+    started, due = delivered
+    return f"started {started:,} of the {due:,.0f} contacts due ({100 * min(1.0, started / due):.1f} %)"

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simulator.loadgen.traffic import delivered_line
+
 if TYPE_CHECKING:
     from simulator.loadgen.session import LoadSession
 
@@ -65,6 +67,9 @@ def state_rows(session: LoadSession) -> list[dict[str, Any]]:
     rows = [{"what": "alias", "value": session.options.alias_arn},
             {"what": "live chart", "value": "/shiftsim/timeline"},
             {"what": "invocations recorded (late)", "value": f"{session.recorded} ({session.recorded_late})"}]
+    delivered = delivered_line(session.delivered_so_far())
+    if delivered:  # below about 95 %, the deployment's counts fall short of production's and may not be judged
+        rows.append({"what": "production's arrivals", "value": delivered})
     if coordination is None:
         return rows
     weights = ", ".join(f"v{v} {100 * w:.0f} %" for v, w in sorted(coordination.weights.items()))

@@ -4,6 +4,7 @@ several, CloudWatch counts them so, and the summary's counts are production's, w
 at the full rate and a sampled run of the same scenario tell the same story."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -94,8 +95,14 @@ def test_a_full_rate_run_and_a_sampled_run_agree_in_productions_terms(tmp_path):
     assert not full["production"]["sampled"] and full["production"]["weight"] == 1.0
     assert sampled["production"]["sampled"] and sampled["production"]["weight"] == pytest.approx(4.0)
     assert "each contact here stood for 4" in out and "(95 % " in out
-    for summary in (full, sampled):
+    for summary, said in ((full, full_out), (sampled, out)):
         assert summary["contact_outcomes"]["late"] <= 0.05 * summary["contact_outcomes"]["ended"]
+        # said as the run went, to its end: the contacts started since the users were there, of those due
+        progress = [line for line in said.splitlines() if line.startswith("[")]
+        last = re.search(r"\| started ([\d,]+) of the ([\d,]+) contacts due \(\d+\.\d %\)$", progress[-1])
+        assert last is not None, progress
+        started, due = (int(n.replace(",", "")) for n in last.groups())
+        assert abs(started - due) <= 0.05 * due + 2, last.group(0)
         # the contacts started during the deployment, each by its start (as it ended, or its first invocation
         # if it was still in progress), are those its arrivals had due: the verdict takes its counts as they are
         delivered = summary["generator"]["delivered"]

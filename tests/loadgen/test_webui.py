@@ -48,6 +48,7 @@ def test_the_tab_and_the_live_chart_render_during_a_run(tmp_path):
         tab_dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", f"{base}/?tab=shiftsim-versions")
         chromium(tmp_path, "--virtual-time-budget=5000", f"--screenshot={tmp_path / 'tab.png'}",
                  f"{base}/?tab=shiftsim-versions")
+        state_dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", f"{base}/?tab=shiftsim-state")
         chart_dom = chromium(tmp_path, "--virtual-time-budget=4000", "--dump-dom", f"{base}/shiftsim/timeline")
         figure = urllib.request.urlopen(f"{base}/shiftsim/timeline.png", timeout=60).read()
         chromium(tmp_path, "--virtual-time-budget=4000", f"--screenshot={tmp_path / 'chart.png'}",
@@ -58,6 +59,9 @@ def test_the_tab_and_the_live_chart_render_during_a_run(tmp_path):
     assert "Traffic shift" in tab_dom and "Observed share" in tab_dom and "Errors by reason" in tab_dom
     assert len(re.findall(r">\d+ %<", tab_dom)) >= 2  # weight cells (they move fast at 60x)
     assert "ConnectLambdaFunction:PROD | deployment:" in chart_dom
+    # production's arrivals kept or not, live: what the verdict will weigh (not how well: 10 users, a busy machine)
+    assert "production's arrivals" in state_dom
+    assert re.search(r"started [\d,]+ of the [\d,]+ contacts due \(\d+\.\d %\)", state_dom), state_dom[-3000:]
     # the live view is the figure the run will leave: drawn from the live record, in deployment time
     assert figure.startswith(b"\x89PNG") and len(figure) > 20_000
     assert "emulated minutes from the deployment's start (deployment time)" in chart_dom
