@@ -34,7 +34,7 @@ HEADROOM = 1.25  # a budget is the count measured when it was set, and a quarter
 
 # The load path, run under callgrind: warms up, says so, and waits for the counter to be zeroed.
 DRIVER = r"""
-import asyncio, random, sys, time, types
+import asyncio, random, sys, time
 from collections import deque
 from simulator.client.aws import Target, client
 from simulator.client.coarse_timeouts import CoarseTimeouts
@@ -47,7 +47,7 @@ from simulator.connect.interpreter import ContactState, run_contact
 from simulator.deployment.clock import ScaledClock
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.pacing import Pacer
-from simulator.loadgen.contact_hooks import ContactHooks
+from simulator.loadgen.contact_hooks import ContactHooks, ContactPath
 from simulator.loadgen.collector import settle_for_load
 from simulator.report.record import RecordWriter
 from simulator.scenario.spec import ConnectInstance, default_scenario
@@ -66,11 +66,8 @@ async def main():
         for flow in flows.flows.values():
             for block in flow.blocks.values():
                 await invoker.prepare(block.function_arn)
-        session = types.SimpleNamespace(
-            pacer=Pacer(0.0, 0.02), clock=ScaledClock(1.0), invoker=invoker, timeouts=CoarseTimeouts(),
-            finished=deque(), node="local", telemetry=telemetry, traffic=None,
-            options=types.SimpleNamespace(result_attribute=None), qualifiers={})
-        session._qualifier = lambda arn: "ConnectLambdaFunction:PROD"
+        session = ContactPath(Pacer(0.0, 0.02), ScaledClock(1.0), invoker, CoarseTimeouts(), deque(), "local",
+                              telemetry, lambda arn: "ConnectLambdaFunction:PROD")
         caller = CallerModel(CallerSpec(), random.Random())  # as an unseeded run's contacts share one generator
 
         async def invocations(count):

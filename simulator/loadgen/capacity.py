@@ -12,7 +12,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from simulator.client.coarse_timeouts import CoarseTimeouts
@@ -21,7 +20,7 @@ from simulator.connect.flow import FlowSet
 from simulator.connect.interpreter import ContactLimits, ContactState, run_contact
 from simulator.connect.invoke import RawInvocation
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
-from simulator.loadgen.contact_hooks import ContactHooks
+from simulator.loadgen.contact_hooks import ContactHooks, ContactPath
 from simulator.loadgen.pacing import Pacer
 from simulator.scenario.spec import ConnectInstance
 
@@ -48,22 +47,6 @@ class Capacity:
                 f"{self.invocations_per_second:,.0f} invocations/s ({100 * HOLD_SHARE:.0f} % of a core)")
 
 
-class _MeasuringSession:
-    """What ContactHooks needs of a load session, for contacts that are measured and leave nothing
-    behind: no pacing, rows and flow log entries made and dropped, nothing published."""
-
-    def __init__(self, invoker: Callable[[str, bytes], Awaitable[RawInvocation]], clock: Any,
-                 telemetry: ConnectTelemetry) -> None:
-        self.invoker, self.clock, self.telemetry = invoker, clock, telemetry
-        self.pacer, self.timeouts = Pacer(0.0), CoarseTimeouts()
-        self.finished: deque[Any] = deque()
-        self.node, self.traffic = "capacity", None
-        self.options = SimpleNamespace(result_attribute=None)
-
-    def _qualifier(self, arn: str) -> str:
-        return arn
-
-
 async def measure_capacity(flows: FlowSet, dry_runs: Callable[[str, bytes], Awaitable[RawInvocation]], clock: Any,
                            connect: ConnectInstance, *, region: str, account: str, loops_per_contact: int,
                            concurrency: int = 32, warm: int = 200, counted: int = 2000,
@@ -71,7 +54,8 @@ async def measure_capacity(flows: FlowSet, dry_runs: Callable[[str, bytes], Awai
     """Run contacts `concurrency` at a time, `warm` invocations unmeasured then about `counted`
     measured (fewer if `max_seconds` of wall time pass first: a machine that slow has its answer)."""
     telemetry = ConnectTelemetry(connect, region=region, account=account, now=clock.now)  # bodies built, never sent
-    session = _MeasuringSession(dry_runs, clock, telemetry)
+    # no pacing; rows and flow log notes made and dropped, nothing published
+    path = ContactPath(Pacer(0.0), clock, dry_runs, CoarseTimeouts(), deque(), "capacity", telemetry, str)
     instance_arn = connect.arn(region, account)
     limits = ContactLimits(max_invocations=max(10, 10 * loops_per_contact))
 
@@ -82,12 +66,12 @@ async def measure_capacity(flows: FlowSet, dry_runs: Callable[[str, bytes], Awai
             nonlocal invocations, contacts_run
             while invocations < target and time.monotonic() < deadline:
                 state = ContactState(Contact(channel="CHAT", instance_arn=instance_arn))
-                hooks = ContactHooks(session, state, lambda: 0.0)
+                hooks = ContactHooks(path, state, lambda: 0.0)
                 await run_contact(flows, state, hooks, keep_going=lambda s: s.entries <= loops_per_contact,
                                   limits=limits)
                 invocations += state.invocations
                 contacts_run += 1
-                session.finished.clear()
+                path.finished.clear()
                 if state.invocations == 0:  # a flow that invokes nothing here: nothing to measure
                     return
 

@@ -53,7 +53,7 @@ from simulator.loadgen.bridge import AsyncioBridge, native_sleep
 from simulator.loadgen.capacity import measure_capacity
 from simulator.loadgen.collector import restore_after_load, settle_for_load
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
-from simulator.loadgen.contact_hooks import ContactHooks, Invocation
+from simulator.loadgen.contact_hooks import ContactHooks, ContactPath, Invocation
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.final_reports import FinalReports, WorkerRowCount
@@ -184,6 +184,7 @@ class LoadSession:
         self.cloudwatch: Any = None
         self.timeouts = CoarseTimeouts()  # the Invoke blocks' time limits, on the loop's thread
         self.invoker: LambdaInvoker | FastLambdaInvoker | None = None
+        self.path: ContactPath | None = None  # what every contact uses on each invocation (set as the test starts)
         self._clients: contextlib.AsyncExitStack | None = None
         self.reporter: gevent.Greenlet | None = None
         self.coordination: Any = None
@@ -314,6 +315,10 @@ class LoadSession:
         if self.coordinator:  # what this test adds to them is the test's (a web UI's tests share one emulator)
             self.refused_before = self._emulator_refusals() or {}
         self._start_telemetry()
+        assert self.invoker is not None
+        self.path = ContactPath(self.pacer, self.clock, self.invoker, self.timeouts, self.finished, self.node,
+                                self.telemetry, self._qualifier, emulated_prompts=self.traffic is not None,
+                                result_attribute=self.options.result_attribute)
         self.emulated_start = self.clock.now()  # the day's clock starts here ([load] start_time)
         if self.traffic is not None:  # contacts arrive at production's rate; invocations follow the flow
             self.arrivals = Pacer(self.traffic.driven_per_second / processes, self.options.late_threshold_s)
@@ -912,7 +917,8 @@ class LoadSession:
     async def _contact(self, number: int, late: bool = False, lag: float = 0.0) -> str:
         state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT",
                                      instance_arn=self.instance_arn))
-        hooks = ContactHooks(self, state, self.options.prompt_sampler(number))
+        assert self.path is not None  # (users start once the session is ready)
+        hooks = ContactHooks(self.path, state, self.options.prompt_sampler(number))
         deadline = time.monotonic() + self.options.contact_duration if self.options.contact_duration else None
 
         def keep_going(s: ContactState) -> bool:
