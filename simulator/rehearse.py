@@ -141,11 +141,11 @@ def add_callers(runner: Any, session: Any, planned: int, say: Callable[[str], No
     run longer (slower invocations: the user's code, a loaded machine) leave arrivals waiting for a
     caller, which is the plan's shortfall, not the load the scenario asks for. Add callers then."""
     users = runner.target_user_count or runner.user_count  # those still spawning count
-    needed = session.callers_needed(users) if session.traffic is not None else None
+    needed = session.callers.callers_needed(users) if session.traffic is not None else None
     more = min(planned * USERS_GROWTH_CAP, needed or 0)
     if more > users:
         say(f"shiftsim: users: {users} -> {more}: contacts waited to start while every user was in one (they "
-            f"last {session.mean_contact_seconds:.2f} s, longer than planned: slower invocations)")
+            f"last {session.callers.mean_contact_seconds:.2f} s, longer than planned: slower invocations)")
         runner.start(more, float(min(more, 100)))
 
 
@@ -352,7 +352,7 @@ def progress_line(session: Any, started: float) -> str:
     if "starts_at" in deployment and status.startswith("starts "):  # what changes: the time left, not the plan
         status = f"starts in {max(0.0, deployment['starts_at'] - time.time()):.0f} s"
     broke = session.load_errors.total  # said as it happens: the verdict will be withheld
-    delivered = delivered_line(session.delivered_so_far())
+    delivered = delivered_line(session.callers.delivered_so_far())
     return (f"[{elapsed:5.1f} s] deployment {status} | {weights or '-'} | "
             f"{alarms or 'no alarms'} | {counted(invocations, 'invocation')}, {counted(errors, 'error')}"
             + (f" | {delivered}" if delivered else "")

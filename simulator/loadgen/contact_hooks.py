@@ -11,15 +11,17 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from simulator.client.coarse_timeouts import CoarseTimeouts
 from simulator.connect.flow import Action, Flow
 from simulator.connect.interpreter import ContactState
 from simulator.connect.invoke import ChainBudget, InvokeBlock, InvokeOutcome, Invoker, run_invoke_block
-from simulator.deployment.clock import Clock
-from simulator.loadgen.connect_telemetry import ConnectTelemetry
-from simulator.loadgen.pacing import Pacer
+
+if TYPE_CHECKING:  # types only: importing this module must not import the clients before gevent patches ssl
+    from simulator.client.coarse_timeouts import CoarseTimeouts
+    from simulator.deployment.clock import Clock
+    from simulator.loadgen.connect_telemetry import ConnectTelemetry
+    from simulator.loadgen.pacing import Pacer
 
 
 @dataclass(slots=True)  # not frozen: see RawInvocation

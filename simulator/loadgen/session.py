@@ -1,7 +1,8 @@
 """The per-process composition root on the Locust side: created in Locust's `init` event, it owns
 the asyncio bridge, the AWS clients, the flow, the pacer and the reporting.
 
-Contacts run as coroutines on the bridge's loop; each invocation's outcome is queued and a reporter
+Contacts run as coroutines on the bridge's loop (loadgen.callers), each invocation through the
+test's ContactPath; each invocation's outcome is queued and a reporter
 greenlet turns it into an `events.request` (named by the version that served it) and a record row.
 Workers send their rows to the master inside the same `report_to_master` message as their stats, so
 the record and Locust's statistics always count the same invocations. The coordinator (local runner
@@ -19,7 +20,6 @@ import dataclasses
 import gc
 import logging
 import math
-import random
 import signal
 import socket
 import time
@@ -36,13 +36,11 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 
 from simulator.client.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.client.coarse_timeouts import CoarseTimeouts
-from simulator.client.fast_ids import random_uuid4
 from simulator.client.fast_invoke import FastLambdaInvoker, proxy_for
 from simulator.client.preflight import check_target, instance_log_metrics
-from simulator.connect.caller import CallerModel, CallerSpec
-from simulator.connect.event import Contact
+from simulator.connect.caller import CallerSpec
 from simulator.connect.flow import FlowSet, load_flow
-from simulator.connect.interpreter import ContactLimits, ContactState, rehearsal_notes, run_contact
+from simulator.connect.interpreter import rehearsal_notes
 from simulator.connect.jsonpath import is_reference
 from simulator.deployment.alarm_inputs import alarms_reading_the_instance, unreached_alarm_lines
 from simulator.deployment.alarm_lint import flow_facts, lint_alarms
@@ -50,10 +48,11 @@ from simulator.deployment.arn import parse_function_name
 from simulator.deployment.clock import Clock, ScaledClock
 from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.loadgen.bridge import AsyncioBridge, native_sleep
+from simulator.loadgen.callers import Callers
 from simulator.loadgen.capacity import measure_capacity
 from simulator.loadgen.collector import restore_after_load, settle_for_load
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
-from simulator.loadgen.contact_hooks import ContactHooks, ContactPath, Invocation
+from simulator.loadgen.contact_hooks import ContactPath, Invocation
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.final_reports import FinalReports, WorkerRowCount
@@ -68,7 +67,6 @@ from simulator.loadgen.traffic import (
     expected_contact_seconds,
     minute_of_day,
     plan_traffic,
-    users_for,
 )
 from simulator.loadgen.unpublished_reports import UnpublishedReports
 from simulator.report.record import COLUMNS, RecordWriter, RunFolderError, claim_folder, new_run_id
@@ -121,12 +119,12 @@ class LoadSession:
         self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
         self.flows: FlowSet = load_flow(options.flow, functions=options.functions,
                                         flow_map=options.scenario.flow_map)
-        self.callers = CallerSpec(**options.scenario.callers)
+        self.caller_spec = CallerSpec(**options.scenario.callers)
         self.instance_arn = options.scenario.connect.arn(options.region, options.scenario.account)  # the contacts'
         self.emulated_start = 0.0  # the emulated clock when the test started (set then)
         self.warmed: str | None = None  # the versions warmed before the load, said
         # what of the flows a rehearsal does not play or has no data for: said at start and in the summary
-        self.flow_notes = rehearsal_notes(self.flows, self.callers)
+        self.flow_notes = rehearsal_notes(self.flows, self.caller_spec)
         if self.coordinator:
             if not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal has said them
                 for note in options.scenario.notes:
@@ -194,18 +192,7 @@ class LoadSession:
         self.said_recorded = 0  # the count the last "invocations recorded" line gave
         runner = environment.runner
         self.node = runner.client_id if isinstance(runner, WorkerRunner) else ("master" if self.distributed else "local")
-        self.contact_counter = 0
-        self.contacts_running = 0  # this process's contacts in progress (one per busy user)
-        self.contacts_peak = 0  # the most at once: with arrivals waiting, the users there were
-        self.late_starts = 0  # contacts that started after their arrival time
-        self.contacts_started = 0  # this process's contacts that reached their arrival time and began
-        self._delivered_from: tuple[float, int] | None = None  # (emulated time, contacts started) as arrivals began
-        self._late_seen = 0
-        self.contact_seconds, self.contacts_done = 0.0, 0  # the real length of this process's finished contacts
-        # Contact ids as Connect's (UUID4), from this process's own generator (made after Locust's
-        # --processes forks, so processes never share a sequence): no system call per contact
-        self.contact_ids = random.Random()
-        self.qualifiers: dict[str, str] = {}  # function ARN -> the qualifier recorded for it
+        self.callers = Callers(self.flows, self.caller_spec, self.instance_arn, self.node, self.ended)
         self.recorded = 0
         self.recorded_late = 0
         self.rows_by_worker: collections.Counter[str] = collections.Counter()
@@ -317,7 +304,7 @@ class LoadSession:
         self._start_telemetry()
         assert self.invoker is not None
         self.path = ContactPath(self.pacer, self.clock, self.invoker, self.timeouts, self.finished, self.node,
-                                self.telemetry, self._qualifier, emulated_prompts=self.traffic is not None,
+                                self.telemetry, self.callers.qualifier, emulated_prompts=self.traffic is not None,
                                 result_attribute=self.options.result_attribute)
         self.emulated_start = self.clock.now()  # the day's clock starts here ([load] start_time)
         if self.traffic is not None:  # contacts arrive at production's rate; invocations follow the flow
@@ -351,7 +338,7 @@ class LoadSession:
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
-        self.contacts_started, self._delivered_from = 0, None
+        self.callers.test_started(self.options, self.path, self.arrivals, self.traffic, self.emulated_start)
         self.gc_thresholds = settle_for_load(self.gc_thresholds)
         self.rows_by_worker.clear()
         self.workers_lost.clear()
@@ -429,24 +416,8 @@ class LoadSession:
             self.bridge.loop.call_soon_threadsafe(self.pacer.restart)  # the pacer lives on the loop's thread
         if self.arrivals is not None:
             self.bridge.loop.call_soon_threadsafe(self.arrivals.restart)
-        if self.traffic is not None and not self.distributed:  # what is due counts from here, as the arrivals do
-            self._delivered_from = (self.clock.now(), self.contacts_started)
-
-    def delivered_so_far(self) -> tuple[int, float] | None:
-        """Production's arrivals since the users were all there: (contacts started, contacts due), the
-        live figure of what the summary judges over the deployment (report.analysis.delivered_load).
-        None without production's traffic, before the users are there, or in a distributed run (a
-        worker's count reaches its master seconds late: the master would say less than was started)."""
-        if self.traffic is None or self._delivered_from is None:
-            return None
-        since, already = self._delivered_from
-        profile, now = self.options.traffic_profile, self.clock.now()
-        if profile is not None:
-            due = profile.contacts_between(self.options.start_time, since - self.emulated_start,
-                                           now - self.emulated_start)
-        else:
-            due = self.traffic.contacts_per_minute / 60.0 * (now - since)
-        return self.contacts_started - already, due / self.traffic.weight
+        if not self.distributed:  # (a worker's count reaches its master seconds late: it would say too few)
+            self.callers.arrivals_began()
 
     async def _open_clients(self) -> None:
         if self._clients is not None:
@@ -576,7 +547,7 @@ class LoadSession:
 
     def on_test_stop(self, environment: Environment, **kwargs: Any) -> None:
         self.ready.clear()
-        delivered = delivered_line(self.delivered_so_far())
+        delivered = delivered_line(self.callers.delivered_so_far())
         if delivered and not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal's progress says it
             log.info("shiftsim: production's arrivals since the users were all there: %s", delivered)
         for cancel in self.cancels_on_stop:
@@ -714,9 +685,9 @@ class LoadSession:
                 self.run_info["emulator_refused"] = refused
             if self.final_reports is not None and self.final_reports.unreported:  # the end of the run is missing
                 self.run_info["workers_unreported"] = dict(self.final_reports.unreported)
-            mean = self.mean_contact_seconds
+            mean = self.callers.mean_contact_seconds
             if self.traffic is not None and mean is not None and not self.distributed:  # were late starts the users'?
-                self.run_info["callers"] = {"users": self.contacts_peak, "contact_s": round(mean, 4),
+                self.run_info["callers"] = {"users": self.callers.contacts_peak, "contact_s": round(mean, 4),
                                             "driven_per_second": self.traffic.driven_per_second}
             unpublished = self.unpublished.run_info(
                 self.options.scenario, self.telemetry.unpublished if self.telemetry is not None else None)
@@ -871,83 +842,9 @@ class LoadSession:
                 return
             self._write([tuple(r) for r in rows])
 
-    @property
-    def mean_contact_seconds(self) -> float | None:
-        """The real length of this process's finished contacts, on average (None before the first)."""
-        return self.contact_seconds / self.contacts_done if self.contacts_done else None
-
-    def callers_needed(self, users: int) -> int | None:
-        """The users production's arrivals need, when they waited for a caller since last asked
-        (contacts started late while every one of the `users` was in a contact: contacts last longer
-        than planned, their invocations slower), sized as the plan sizes them, by the contacts'
-        measured length. None when the `users` are enough."""
-        late, self._late_seen = self.late_starts - self._late_seen, self.late_starts
-        mean = self.mean_contact_seconds
-        if not late or self.contacts_running < users or mean is None or self.arrivals is None:
-            return None
-        needed = users_for(self.arrivals.rate, mean)
-        return needed if needed > users else None
-
     # ---- contacts ----------------------------------------------------------------------------------
 
     def run_contacts(self) -> None:
         """One caller: contact after contact on the loop until Locust stops the user (killing the
         waiting greenlet cancels the coroutine). No round trip to the hub between contacts."""
-        self.bridge.run(self._contacts())
-
-    async def _contacts(self) -> None:
-        while True:
-            self.contact_counter += 1
-            late, lag = False, 0.0
-            if self.arrivals is not None:  # production's arrival rate: the contact starts at its time
-                ticket = await self.arrivals.ticket()
-                late, lag = ticket.late, ticket.lag
-                self.late_starts += late
-                self.contacts_started += 1
-            self.contacts_running += 1
-            self.contacts_peak = max(self.contacts_peak, self.contacts_running)
-            began = time.monotonic()
-            try:
-                await self._contact(self.contact_counter, late, lag)
-            finally:
-                self.contacts_running -= 1
-                self.contact_seconds += time.monotonic() - began
-                self.contacts_done += 1
-
-    async def _contact(self, number: int, late: bool = False, lag: float = 0.0) -> str:
-        state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT",
-                                     instance_arn=self.instance_arn))
-        assert self.path is not None  # (users start once the session is ready)
-        hooks = ContactHooks(self.path, state, self.options.prompt_sampler(number))
-        deadline = time.monotonic() + self.options.contact_duration if self.options.contact_duration else None
-
-        def keep_going(s: ContactState) -> bool:
-            return s.entries <= self.options.loops_per_contact and (deadline is None or time.monotonic() < deadline)
-
-        started = time.monotonic()
-        limits = ContactLimits(max_invocations=self.options.max_invocations_per_contact,
-                               too_long=lambda: time.monotonic() - started > self.options.max_contact_seconds)
-        caller = CallerModel(self.callers, random.Random(f"{self.options.seed}/{self.node}/{number}")
-                             if self.options.seed is not None else self.contact_ids)
-        hooks.started = self.clock.now()
-        ended = await run_contact(self.flows, state, hooks, keep_going=keep_going, limits=limits, caller=caller)
-        if self.telemetry is not None:
-            self.telemetry.contact_ended(state.last[0], ended)
-        met: dict[str, list[str]] = {}
-        for arn, version in sorted(state.met):
-            met.setdefault(self._qualifier(arn), []).append(version)
-        self.ended.append({"contact": state.contact.contact_id, "t": self.clock.now(), "outcome": ended,
-                           "last": list(state.last), "invocations": state.invocations, "errors": state.errors,
-                           "flow_errors": [list(e) for e in state.flow_errors], "met": met,
-                           "worker": self.node, "late": late, "lag_s": round(lag, 4), "started": hooks.started,
-                           **({"result": hooks.result, "result_s": hooks.result_s}
-                              if self.options.result_attribute else {})})
-        return ended
-
-    def _qualifier(self, arn: str) -> str:
-        """The record's `Function:qualifier` for a block's function ARN (computed once per ARN)."""
-        qualifier = self.qualifiers.get(arn)
-        if qualifier is None:
-            ref = parse_function_name(arn)
-            qualifier = self.qualifiers[arn] = f"{ref.name}:{ref.qualifier}"
-        return qualifier
+        self.bridge.run(self.callers.run())
