@@ -151,7 +151,8 @@ def main() -> None:
         f"| shiftsim without flow logs and Connect metrics (`[connect] flow_logs = false`, `metrics = false`) | "
         f"{bare['rate']:,.0f} | {cost(bare['rate'], bare['cpu_per_s'])} |",
         f"| shiftsim, `--processes 2` (both cores, shared with the emulator) | {two_rate:,.0f} "
-        f"(per process: {', '.join(f'{r:,.0f}' for r in per_process)}) | {cost(two_rate, two['cpu_per_s'])} |",
+        f"(per process: {', '.join(f'{r:,.0f}' for r in per_process)}{_short_of(per_process, 2)}) | "
+        f"{cost(two_rate, two['cpu_per_s'])} |",
         "",
         f"shiftsim / boto3 baseline: **{_ratio(ours_rate, boto_rate, '{:.2f}x')}** (target >= 15x); "
         f"shiftsim / aiohttp ceiling: **{_ratio(100 * ours_rate, ceiling_rate, '{:.0f} %')}** (target >= 160 %); "
@@ -197,7 +198,8 @@ def scaling_lines(work: Path, runs: list[dict]) -> list[str]:
              "| --- | --- | --- | --- | --- |"]
     labels = ("one process (on one core)", f"`--processes -1` ({CORES} processes)")
     for n, (label, run) in enumerate(zip(labels, runs, strict=True)):
-        per_process = ", ".join(f"{r:,.0f}" for r in per_worker_rates(work / f"m{n}"))
+        rates_here = per_worker_rates(work / f"m{n}")
+        per_process = ", ".join(f"{r:,.0f}" for r in rates_here) + _short_of(rates_here, CORES if n else 1)
         lines.append(f"| {label} | {rates[n]:,.0f} | {per_process} | {run['cpu_per_s']:.2f} | "
                      f"{run['server_cpu_per_s']:.2f} |")
     growth = rates[1] / rates[0] if rates[0] else 0.0
@@ -253,6 +255,12 @@ def record_rate(results: Path) -> float:
         return 0.0
     starts = record.rows["start"]
     return float(len(starts) / (starts.max() - starts.min())) if len(starts) > 1 else 0.0
+
+
+def _short_of(rates: list[float], processes: int) -> str:
+    """Said when fewer processes recorded invocations than ran (a worker lost, or one that never started
+    its users): the figure is then not what the processes would do together."""
+    return f"; only {len(rates)} of the {processes} processes recorded invocations" if len(rates) < processes else ""
 
 
 def per_worker_rates(results: Path) -> list[float]:
