@@ -118,7 +118,7 @@ def main() -> None:
     with Emulator() as emulator:
         bare = shiftsim(emulator, "bare", "--scenario", str(quiet))
     with Emulator() as emulator:
-        two = shiftsim(emulator, "shiftsim2", "--processes", "2", extra_s=3, core=None)
+        two = shiftsim(emulator, "two-processes", "--processes", "2", extra_s=3, core=None)
     with Emulator() as emulator, MinimalEndpoint(emulator.url) as minimal:
         scaling = [run_locust(loop_file, seconds + 3, USERS, *processes, "--endpoint-url", minimal.url,
                               "--prompt-time", "fixed:0", "--results-dir", str(work / f"m{n}"),
@@ -132,8 +132,8 @@ def main() -> None:
     rounds = "; ".join(f"{_per_invocation(*c)} and {_per_invocation(o['rate'], o['cpu_per_s'])}"
                        for c, o in zip(ceilings, ourses, strict=True))
     # With --processes every forked worker writes --json-file too: the master's record is the truth.
-    per_process = per_worker_rates(work / "r-shiftsim2")
-    two_rate = record_rate(work / "r-shiftsim2")
+    per_process = per_worker_rates(work / "r-two-processes")
+    two_rate = record_rate(work / "r-two-processes")
 
     def cost(rate: float, cpu: float) -> str:
         return f"{cpu:.2f} | {_per_invocation(rate, cpu)}" if rate and cpu else "- | -"
@@ -246,6 +246,8 @@ def _the_record(results: Path) -> Any:
     from simulator.report.record import load_record
 
     runs = list(results.iterdir()) if results.exists() else []
+    if len(runs) > 1:  # two runs given one name: which one is read would be the file system's choice
+        raise RuntimeError(f"{results} holds {len(runs)} runs, not one")
     return load_record(runs[0]) if runs else None
 
 
