@@ -56,24 +56,32 @@ class Callers:
         self.contacts_started, self._delivered_from = 0, None
 
     def arrivals_began(self) -> None:
-        """All the users are there: what is due counts from now, as the arrivals' schedule does."""
-        if self.traffic is not None and self.path is not None:
-            self._delivered_from = (self.path.clock.now(), self.contacts_started)
+        """All the users are there: what is due counts from now, as the schedule of starts does."""
+        path = self.path
+        if path is None:
+            return
+        if self.traffic is not None:  # production's arrivals, in emulated time
+            self._delivered_from = (path.clock.now(), self.contacts_started)
+        elif path.pacer.rate > 0:  # Locust's --rate, in real seconds
+            self._delivered_from = (time.monotonic(), path.pacer.started)
 
-    def delivered_so_far(self) -> tuple[int, float] | None:
-        """Production's arrivals since the users were all there: (contacts started, contacts due), the
-        live figure of what the summary judges over the deployment (report.analysis.delivered_load).
-        None without production's traffic or before the users are there."""
-        if self.traffic is None or self._delivered_from is None or self.path is None or self.options is None:
+    def delivered_so_far(self) -> tuple[int, float, str] | None:
+        """The load's schedule since the users were all there: (started, due, "contacts" or
+        "invocations"), production's arrivals or the invocations of Locust's --rate, the live figure of
+        what the summary judges over the deployment (report.analysis.delivered_load). None with neither,
+        or before the users are there."""
+        path, options = self.path, self.options
+        if self._delivered_from is None or path is None or options is None:
             return None
         since, already = self._delivered_from
-        profile, now = self.options.traffic_profile, self.path.clock.now()
+        if self.traffic is None:
+            return path.pacer.started - already, path.pacer.rate * (time.monotonic() - since), "invocations"
+        profile, now = options.traffic_profile, path.clock.now()
         if profile is not None:
-            due = profile.contacts_between(self.options.start_time, since - self.emulated_start,
-                                           now - self.emulated_start)
+            due = profile.contacts_between(options.start_time, since - self.emulated_start, now - self.emulated_start)
         else:
             due = self.traffic.contacts_per_minute / 60.0 * (now - since)
-        return self.contacts_started - already, due / self.traffic.weight
+        return self.contacts_started - already, due / self.traffic.weight, "contacts"
 
     @property
     def mean_contact_seconds(self) -> float | None:

@@ -40,6 +40,7 @@ class Pacer:
         self.paused = False  # set_rate(0): none start until a rate is set again
         self._resume: asyncio.Future[None] | None = None
         self._version = 0  # of the rate: a ticket that waited through a change takes a new time
+        self.started = 0  # paced tickets handed out: starts, on time or late
 
     def restart(self) -> None:
         self.next_at = None
@@ -90,6 +91,7 @@ class Pacer:
                 if self._version != version:  # the rate changed while it waited: a time by the new one
                     continue
             lag = max(0.0, now - intended)
+            self.started += 1
             return Ticket(intended, lag, lag > self.late_threshold_s)
 
     def _wait_in_slot(self, intended: float, now: float) -> asyncio.Future[None]:

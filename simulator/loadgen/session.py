@@ -549,7 +549,7 @@ class LoadSession:
         self.ready.clear()
         delivered = delivered_line(self.callers.delivered_so_far())
         if delivered and not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal's progress says it
-            log.info("shiftsim: production's arrivals since the users were all there: %s", delivered)
+            log.info("shiftsim: since the users were all there, the load %s", delivered)
         for cancel in self.cancels_on_stop:
             cancel()
         self.cancels_on_stop.clear()

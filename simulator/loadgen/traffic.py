@@ -96,10 +96,10 @@ def minute_of_day(start_time: str, emulated_seconds_since_start: float) -> float
 
 
 
-def delivered_line(delivered: tuple[int, float] | None) -> str | None:
-    """The generator's live keeping of production's arrivals, (contacts started, contacts due) since the
-    users were all there, in words (None before a whole contact is due)."""
+def delivered_line(delivered: tuple[int, float, str] | None) -> str | None:
+    """The generator's live keeping of its schedule, (started, due, what) since the users were all
+    there, in words (None before a whole one is due)."""
     if delivered is None or delivered[1] < 1:
         return None
-    started, due = delivered
-    return f"started {started:,} of the {due:,.0f} contacts due ({100 * min(1.0, started / due):.1f} %)"
+    started, due, what = delivered
+    return f"started {started:,} of the {due:,.0f} {what} due ({100 * min(1.0, started / due):.1f} %)"

@@ -69,7 +69,7 @@ def state_rows(session: LoadSession) -> list[dict[str, Any]]:
             {"what": "invocations recorded (late)", "value": f"{session.recorded} ({session.recorded_late})"}]
     delivered = delivered_line(session.callers.delivered_so_far())
     if delivered:  # below about 95 %, the deployment's counts fall short of production's and may not be judged
-        rows.append({"what": "production's arrivals", "value": delivered})
+        rows.append({"what": "since the users were all there", "value": delivered})
     if coordination is None:
         return rows
     weights = ", ".join(f"v{v} {100 * w:.0f} %" for v, w in sorted(coordination.weights.items()))

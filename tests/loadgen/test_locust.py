@@ -362,6 +362,16 @@ def test_workers_slow_to_stop_still_deliver_their_last_rows(tmp_path, weighted):
     assert "sent no report after" not in master_err
 
 
+def assert_started_of_due(stderr, holds):
+    """The run's end says how many of the invocations its --rate had due since the users were all there
+    started, and `holds(started, due)` of them."""
+    said = re.search(r"since the users were all there, the load started ([\d,]+) of the ([\d,]+) invocations due "
+                     r"\(\d+\.\d %\)", stderr)
+    assert said is not None, stderr[-2000:]
+    started, due = (int(n.replace(",", "")) for n in said.groups())
+    assert holds(started, due), said.group(0)
+
+
 @FLAT_OUT
 def test_rate_is_held_when_the_machine_can_sustain_it(tmp_path):
     rate = 100
@@ -371,6 +381,7 @@ def test_rate_is_held_when_the_machine_can_sustain_it(tmp_path):
     achieved = sum(1 for s in starts if window_start <= s < window_end) / (window_end - window_start)
     assert abs(achieved - rate) <= 0.02 * rate, achieved
     assert "add users" not in done.stderr  # 20 users, 0.2 s each per start, 0.05 s prompts: enough
+    assert_started_of_due(done.stderr, lambda started, due: abs(started - due) <= 0.02 * due + 2)  # and said so
     entries = json.loads((tmp_path / "stats.json").read_text())  # starts woken a little early count from then
     assert min(e["min_response_time"] for e in entries) >= 0
 
@@ -383,6 +394,7 @@ def test_late_invocations_are_reported_above_capacity(tmp_path):
     # 4 users with 20 ms prompts start at most 200/s: said at the start, with the users it would take
     assert "--rate 3000 with 4 users gives each user 0.001 s per invocation" in done.stderr
     assert "add users (at least 61) or lower the rate" in done.stderr
+    assert_started_of_due(done.stderr, lambda started, due: started < 0.2 * due)  # at most 200 of 3,000 a second
     # and the run's summary says why they were late, with the invocations' own time counted too
     from simulator.report.analysis import analyse
     from simulator.report.record import load_record
@@ -561,7 +573,7 @@ def test_an_endpoint_behind_a_proxy_is_invoked_through_it(tmp_path):
     assert "driven for real, what this machine holds not measured: the endpoint is reached through a proxy" \
         in done.stderr
     # and at the end, how well production's arrivals were kept (a slow path on a busy machine: that they were said)
-    kept = re.search(r"production's arrivals since the users were all there: started (\d+) of the (\d+) contacts due "
+    kept = re.search(r"since the users were all there, the load started (\d+) of the (\d+) contacts due "
                      r"\(\d+\.\d %\)", done.stderr)
     assert kept is not None and int(kept.group(1)) >= 1, done.stderr[-2000:]
     rows = check_record_matches_stats(tmp_path, results)
