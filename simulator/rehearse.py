@@ -352,7 +352,7 @@ def progress_line(session: Any, started: float) -> str:
     if "starts_at" in deployment and status.startswith("starts "):  # what changes: the time left, not the plan
         status = f"starts in {max(0.0, deployment['starts_at'] - time.time()):.0f} s"
     broke = session.load_errors.total  # said as it happens: the verdict will be withheld
-    delivered = delivered_line(session.callers.delivered_so_far())
+    delivered = delivered_line(session.delivered_so_far())
     return (f"[{elapsed:5.1f} s] deployment {status} | {weights or '-'} | "
             f"{alarms or 'no alarms'} | {counted(invocations, 'invocation')}, {counted(errors, 'error')}"
             + (f" | {delivered}" if delivered else "")

@@ -36,6 +36,7 @@ class Callers:
         self.arrivals: Pacer | None = None  # contact starts at production's rate, or None: at once
         self.traffic: TrafficPlan | None = None
         self.emulated_start = 0.0
+        self.share = 1.0  # of production's arrivals this process starts (one of Locust's --processes or workers)
         self.contact_counter = 0
         self.contacts_running = 0  # contacts in progress (one per busy user)
         self.contacts_peak = 0  # the most at once: with arrivals waiting, the users there were
@@ -50,9 +51,9 @@ class Callers:
         self.qualifiers: dict[str, str] = {}  # function ARN -> the qualifier recorded for it
 
     def test_started(self, options: LoadOptions, path: ContactPath, arrivals: Pacer | None,
-                     traffic: TrafficPlan | None, emulated_start: float) -> None:
+                     traffic: TrafficPlan | None, emulated_start: float, processes: int) -> None:
         self.options, self.path, self.arrivals, self.traffic = options, path, arrivals, traffic
-        self.emulated_start = emulated_start
+        self.emulated_start, self.share = emulated_start, 1.0 / processes
         self.contacts_started, self._delivered_from = 0, None
 
     def arrivals_began(self) -> None:
@@ -66,10 +67,10 @@ class Callers:
             self._delivered_from = (time.monotonic(), path.pacer.started)
 
     def delivered_so_far(self) -> tuple[int, float, str] | None:
-        """The load's schedule since the users were all there: (started, due, "contacts" or
-        "invocations"), production's arrivals or the invocations of Locust's --rate, the live figure of
-        what the summary judges over the deployment (report.analysis.delivered_load). None with neither,
-        or before the users are there."""
+        """This process's share of the load's schedule since the users were all there: (started, due,
+        "contacts" or "invocations"), production's arrivals or the invocations of Locust's --rate, the
+        live figure of what the summary judges over the deployment (report.analysis.delivered_load).
+        None with neither, or before the users are there."""
         path, options = self.path, self.options
         if self._delivered_from is None or path is None or options is None:
             return None
@@ -81,7 +82,7 @@ class Callers:
             due = profile.contacts_between(options.start_time, since - self.emulated_start, now - self.emulated_start)
         else:
             due = self.traffic.contacts_per_minute / 60.0 * (now - since)
-        return self.contacts_started - already, due / self.traffic.weight, "contacts"
+        return self.contacts_started - already, due / self.traffic.weight * self.share, "contacts"
 
     @property
     def mean_contact_seconds(self) -> float | None:

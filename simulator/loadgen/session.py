@@ -193,6 +193,7 @@ class LoadSession:
         runner = environment.runner
         self.node = runner.client_id if isinstance(runner, WorkerRunner) else ("master" if self.distributed else "local")
         self.callers = Callers(self.flows, self.caller_spec, self.instance_arn, self.node, self.ended)
+        self.workers_delivered: dict[str, tuple[int, float, str]] = {}  # a master's: each worker's, as last reported
         self.recorded = 0
         self.recorded_late = 0
         self.rows_by_worker: collections.Counter[str] = collections.Counter()
@@ -338,7 +339,8 @@ class LoadSession:
             self.record.describe_run(self.run_info)
         self.recording = True
         self.recorded = self.recorded_late = 0
-        self.callers.test_started(self.options, self.path, self.arrivals, self.traffic, self.emulated_start)
+        self.callers.test_started(self.options, self.path, self.arrivals, self.traffic, self.emulated_start, processes)
+        self.workers_delivered.clear()
         self.gc_thresholds = settle_for_load(self.gc_thresholds)
         self.rows_by_worker.clear()
         self.workers_lost.clear()
@@ -416,8 +418,18 @@ class LoadSession:
             self.bridge.loop.call_soon_threadsafe(self.pacer.restart)  # the pacer lives on the loop's thread
         if self.arrivals is not None:
             self.bridge.loop.call_soon_threadsafe(self.arrivals.restart)
-        if not self.distributed:  # (a worker's count reaches its master seconds late: it would say too few)
-            self.callers.arrivals_began()
+        self.callers.arrivals_began()  # (a worker is told when every worker's users are there)
+
+    def delivered_so_far(self) -> tuple[int, float, str] | None:
+        """The load's schedule kept or not since the users were all there (Callers.delivered_so_far):
+        this process's, or on a master the sum of its workers' as each last reported it (a worker says
+        what it started and what was due of its share at one moment: seconds old, never out of step)."""
+        if not isinstance(self.env.runner, MasterRunner):
+            return self.callers.delivered_so_far()
+        reported = list(self.workers_delivered.values())
+        if not reported:
+            return None
+        return sum(r[0] for r in reported), sum(r[1] for r in reported), reported[0][2]
 
     async def _open_clients(self) -> None:
         if self._clients is not None:
@@ -547,7 +559,7 @@ class LoadSession:
 
     def on_test_stop(self, environment: Environment, **kwargs: Any) -> None:
         self.ready.clear()
-        delivered = delivered_line(self.callers.delivered_so_far())
+        delivered = delivered_line(self.delivered_so_far())
         if delivered and not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal's progress says it
             log.info("shiftsim: since the users were all there, the load %s", delivered)
         for cancel in self.cancels_on_stop:
@@ -793,6 +805,7 @@ class LoadSession:
         data["shiftsim_rows"] = self.unsent_rows
         self.rows_sent.report(data, len(self.unsent_rows), final=not self.recording)
         data["shiftsim_contact_ends"] = self.unsent_ends
+        data["shiftsim_delivered"] = self.callers.delivered_so_far()
         data["shiftsim_load_errors"] = self.load_errors.take_unsent()
         if self.telemetry is not None and self.telemetry.unpublished:
             data["shiftsim_reports_unpublished"] = self.telemetry.unpublished
@@ -828,6 +841,9 @@ class LoadSession:
         if self.final_reports is not None:
             self.final_reports.heard_report(client_id, data)
         self.load_errors.merge(data.get("shiftsim_load_errors"))
+        delivered = data.get("shiftsim_delivered")
+        if delivered:
+            self.workers_delivered[client_id] = (int(delivered[0]), float(delivered[1]), str(delivered[2]))
         self.unpublished.heard(client_id, data.get("shiftsim_reports_unpublished"))
         ends = data.get("shiftsim_contact_ends")
         if ends and self.record is not None and not self.closed:

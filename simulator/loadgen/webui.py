@@ -67,7 +67,7 @@ def state_rows(session: LoadSession) -> list[dict[str, Any]]:
     rows = [{"what": "alias", "value": session.options.alias_arn},
             {"what": "live chart", "value": "/shiftsim/timeline"},
             {"what": "invocations recorded (late)", "value": f"{session.recorded} ({session.recorded_late})"}]
-    delivered = delivered_line(session.callers.delivered_so_far())
+    delivered = delivered_line(session.delivered_so_far())
     if delivered:  # below about 95 %, the deployment's counts fall short of production's and may not be judged
         rows.append({"what": "since the users were all there", "value": delivered})
     if coordination is None:

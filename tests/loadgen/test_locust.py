@@ -279,14 +279,15 @@ def test_a_run_stopped_by_a_signal_counts_and_records_every_invocation(tmp_path,
             assert {row["Name"]: int(row["Request Count"]) for row in csv.DictReader(file)}["Aggregated"] == len(rows)
 
 
-def start_master_and_workers(tmp_path, scenario, port, seconds, locustfile=LOCUSTFILE):
-    """A --master on loopback expecting two --worker processes; returns (master, workers, results)."""
+def start_master_and_workers(tmp_path, scenario, port, seconds, locustfile=LOCUSTFILE, extra=()):
+    """A --master on loopback expecting two --worker processes (`extra`: more of the master's options);
+    returns (master, workers, results)."""
     results = tmp_path / "results"
     locust = [sys.executable, "-m", "locust", "-f", str(locustfile)]
     master = subprocess.Popen(
         [*locust, "--master", "--headless", "-u", "20", "-r", "20", "-t", f"{seconds}s", "--expect-workers", "2",
          "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--scenario", str(scenario),
-         "--results-dir", str(results), "--json-file", str(tmp_path / "stats")],
+         "--results-dir", str(results), "--json-file", str(tmp_path / "stats"), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
     workers = []
     for number in range(2):  # each worker's words kept in a file, for a failure to show
@@ -301,9 +302,9 @@ def worker_logs(tmp_path):
     return "\n".join(f"{path.name}:\n{path.read_text()[-2000:]}" for path in sorted(tmp_path.glob("worker*.log")))
 
 
-def run_master_and_workers(tmp_path, scenario, seconds, locustfile=LOCUSTFILE):
+def run_master_and_workers(tmp_path, scenario, seconds, locustfile=LOCUSTFILE, extra=()):
     """A master and two workers run to their end; the master's stderr and the record's rows."""
-    master, workers, results = start_master_and_workers(tmp_path, scenario, free_port(), seconds, locustfile)
+    master, workers, results = start_master_and_workers(tmp_path, scenario, free_port(), seconds, locustfile, extra)
     try:
         _, master_err = master.communicate(timeout=120)
         assert master.returncode == 0, master_err[-2000:]  # its workers would wait for it in vain
@@ -323,6 +324,13 @@ def run_master_and_workers(tmp_path, scenario, seconds, locustfile=LOCUSTFILE):
 
 def test_master_and_two_workers_on_loopback(tmp_path, weighted):
     run_master_and_workers(tmp_path, weighted, 10)
+
+
+def test_a_master_says_how_well_its_workers_kept_the_rate(tmp_path, weighted):
+    # each worker reports what it started of its share and what was due of it at one moment: the sum is
+    # seconds old, never out of step (20 users with 0.4 s prompts start up to 50 a second: 30 are kept)
+    master_err, rows = run_master_and_workers(tmp_path, weighted, 10, extra=("--rate", "30"))
+    assert_started_of_due(master_err, lambda started, due: started > 0 and abs(started - due) <= 0.1 * due + 5)
 
 
 SLOW_TO_STOP_LOCUSTFILE = """
