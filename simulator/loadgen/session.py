@@ -2,10 +2,10 @@
 the asyncio bridge, the AWS clients, the flow, the pacer and the reporting.
 
 Contacts run as coroutines on the bridge's loop (loadgen.callers), each invocation through the
-test's ContactPath; each invocation's outcome is queued and a reporter
-greenlet turns it into an `events.request` (named by the version that served it) and a record row.
-Workers send their rows to the master inside the same `report_to_master` message as their stats, so
-the record and Locust's statistics always count the same invocations. The coordinator (local runner
+test's ContactPath; each invocation's outcome is queued, and the reporter (loadgen.reporter) makes it
+an `events.request` and a record row. Workers send their rows to the master inside the same
+`report_to_master` message as their stats, so the record and Locust's statistics always count the
+same invocations. The coordinator (local runner
 or master) starts the emulator when needed, writes the record, starts and watches the deployment,
 and polls the alias and alarms for the web UI.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import dataclasses
 import gc
@@ -47,12 +46,12 @@ from simulator.deployment.alarm_lint import flow_facts, lint_alarms
 from simulator.deployment.arn import parse_function_name
 from simulator.deployment.clock import Clock, ScaledClock
 from simulator.deployment.vocabulary import WEIGHT_HEADER
-from simulator.loadgen.bridge import AsyncioBridge, native_sleep
+from simulator.loadgen.bridge import AsyncioBridge
 from simulator.loadgen.callers import Callers
 from simulator.loadgen.capacity import measure_capacity
 from simulator.loadgen.collector import restore_after_load, settle_for_load
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
-from simulator.loadgen.contact_hooks import ContactPath, Invocation
+from simulator.loadgen.contact_hooks import ContactPath
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.final_csv import write_final_csv
 from simulator.loadgen.final_reports import FinalReports, WorkerRowCount
@@ -60,7 +59,8 @@ from simulator.loadgen.flow_log_relay import RelayedFlowLogs, WorkerFlowLogs
 from simulator.loadgen.load_errors import LOCUST_TASK_LOGGER, LoadErrors
 from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
-from simulator.loadgen.request_stats import RequestBatch, only_locust_statistics_listen, said_errors
+from simulator.loadgen.reporter import Reporter
+from simulator.loadgen.request_stats import said_errors
 from simulator.loadgen.traffic import (
     TrafficPlan,
     delivered_line,
@@ -69,23 +69,15 @@ from simulator.loadgen.traffic import (
     plan_traffic,
 )
 from simulator.loadgen.unpublished_reports import UnpublishedReports
-from simulator.report.record import COLUMNS, RecordWriter, RunFolderError, claim_folder, new_run_id
+from simulator.report.record import RecordWriter, RunFolderError, claim_folder, new_run_id
 from simulator.report.words import counted
 
 log = logging.getLogger("shiftsim.loadgen")
-REPORT_INTERVAL = 0.05  # seconds between drains
 # Idle execution environments a version gets before the load (no more than users): with one alone,
 # the load's first overlapping arrivals cold-start others, whose start-up on this machine's cores
 # slows every invocation, which brings more overlaps and more cold starts
 WARM_ENVIRONMENTS = 4
-# A drain reports in chunks and lets go of the GIL between them. Left to the interpreter, a drain
-# holding the GIL shares it half and half with the invocations' loop, which then falls behind near its
-# limit; the next drain is bigger and takes more, and the rate can collapse for a whole minute.
-DRAIN_CHUNK = 50           # rows: about 0.2 ms of the hub's work
-DRAIN_PAUSE_S = 0.0003     # the loop's turn between two chunks
 TELEMETRY_END_S = 5.0      # how long a stopping test waits for the reports' last beat (its flush: 2 s at most)
-REQUEST_TYPE = "Lambda"
-QUALIFIER_COLUMN, LATE_COLUMN, WORKER_COLUMN = (COLUMNS.index(c) for c in ("qualifier", "late", "worker"))
 
 
 def _answers(endpoint: str) -> None:
@@ -156,17 +148,10 @@ class LoadSession:
                 self.emulator.stop()
             self.bridge.close()
             raise
-        self.finished: collections.deque[Invocation] = collections.deque()
-        self.ended: collections.deque[dict[str, Any]] = collections.deque()  # contacts that ended
-        self.unsent_ends: list[dict[str, Any]] = []
-        self._names: dict[tuple[str, str | None], str] = {}  # Locust's name for each function and version
         deployed = parse_function_name(options.alias_arn)
-        self.deployed = f"{deployed.name}:{deployed.qualifier}"  # as the record's qualifier column has it
-        self._batch = RequestBatch(REQUEST_TYPE)  # used when only Locust's statistics listen
-        self.unsent_rows: list[tuple[Any, ...]] = []
+        self.reporter = Reporter(environment, f"{deployed.name}:{deployed.qualifier}", self.coordinator)
         self.load_errors = LoadErrors(worker=isinstance(environment.runner, WorkerRunner))
         self.unpublished = UnpublishedReports()  # what the instance could not publish (a master's: its workers')
-        self.recording = False
         self.record: RecordWriter | None = None
         self.run_id = ""
         self.clock: Clock = ScaledClock()
@@ -184,7 +169,7 @@ class LoadSession:
         self.invoker: LambdaInvoker | FastLambdaInvoker | None = None
         self.path: ContactPath | None = None  # what every contact uses on each invocation (set as the test starts)
         self._clients: contextlib.AsyncExitStack | None = None
-        self.reporter: gevent.Greenlet | None = None
+        self.reporting: gevent.Greenlet | None = None  # the reporter's greenlet
         self.coordination: Any = None
         self.ready = gevent.event.Event()  # set once this process's test has started (clients open)
         self.closed = False  # the record, the loop and the emulator, once Locust quits
@@ -192,11 +177,8 @@ class LoadSession:
         self.said_recorded = 0  # the count the last "invocations recorded" line gave
         runner = environment.runner
         self.node = runner.client_id if isinstance(runner, WorkerRunner) else ("master" if self.distributed else "local")
-        self.callers = Callers(self.flows, self.caller_spec, self.instance_arn, self.node, self.ended)
+        self.callers = Callers(self.flows, self.caller_spec, self.instance_arn, self.node, self.reporter.ended)
         self.workers_delivered: dict[str, tuple[int, float, str]] = {}  # a master's: each worker's, as last reported
-        self.recorded = 0
-        self.recorded_late = 0
-        self.rows_by_worker: collections.Counter[str] = collections.Counter()
         self.workers_lost: dict[str, int] = {}
         self.run_info: dict[str, Any] = {}
         self.refused_before: dict[str, dict[str, int]] = {}  # the emulator's refusals as the test began
@@ -304,7 +286,7 @@ class LoadSession:
             self.refused_before = self._emulator_refusals() or {}
         self._start_telemetry()
         assert self.invoker is not None
-        self.path = ContactPath(self.pacer, self.clock, self.invoker, self.timeouts, self.finished, self.node,
+        self.path = ContactPath(self.pacer, self.clock, self.invoker, self.timeouts, self.reporter.finished, self.node,
                                 self.telemetry, self.callers.qualifier, emulated_prompts=self.traffic is not None,
                                 result_attribute=self.options.result_attribute)
         self.emulated_start = self.clock.now()  # the day's clock starts here ([load] start_time)
@@ -337,17 +319,15 @@ class LoadSession:
             if self.unreached:  # withholds the verdict of a run that deploys (report.verdict)
                 self.run_info["alarms_not_reached"] = self.unreached
             self.record.describe_run(self.run_info)
-        self.recording = True
-        self.recorded = self.recorded_late = 0
+        self.reporter.test_started(self.record, self.options.alias_arn)
         self.callers.test_started(self.options, self.path, self.arrivals, self.traffic, self.emulated_start, processes)
         self.workers_delivered.clear()
         self.gc_thresholds = settle_for_load(self.gc_thresholds)
-        self.rows_by_worker.clear()
         self.workers_lost.clear()
         self.load_errors.clear()
         self.unpublished.clear()
-        if self.reporter is None or self.reporter.dead:
-            self.reporter = gevent.spawn(self._report_forever)
+        if self.reporting is None or self.reporting.dead:
+            self.reporting = gevent.spawn(self.reporter.forever, self._watch)
         self.ready.set()
         if self.coordinator:
             from simulator.loadgen.coordination import Coordination
@@ -569,10 +549,7 @@ class LoadSession:
             self.telemetry_ended.wait(TELEMETRY_END_S)
             self.telemetry_ended = None
         restore_after_load(self.gc_thresholds)  # frozen only while the load runs
-        self._drain()
-        self.recording = False
-        self.finished.clear()
-        self.ended.clear()
+        self.reporter.test_stopped()
         runner = self.env.runner
         if isinstance(runner, WorkerRunner):  # its last rows now, not in the next report 3 s on (final_reports.py)
             try:
@@ -594,11 +571,11 @@ class LoadSession:
 
     def _say_recorded(self) -> None:
         assert self.record is not None
-        self.said_recorded = self.recorded
+        recorded, late = self.reporter.recorded, self.reporter.recorded_late
+        self.said_recorded = recorded
         log.info("shiftsim: %d invocations recorded in %s, %d of them late (started more than %g ms after their "
-                 "intended time)%s", self.recorded, self.record.path.parent, self.recorded_late,
-                 self.options.late_threshold_s * 1000,
-                 f"; why: shiftsim plot {self.record.path.parent}" if self.recorded_late else "")
+                 "intended time)%s", recorded, self.record.path.parent, late, self.options.late_threshold_s * 1000,
+                 f"; why: shiftsim plot {self.record.path.parent}" if late else "")
 
     def on_quitting(self, environment: Environment, **kwargs: Any) -> None:
         if self._sigint_after_close is signal.default_int_handler:  # a Locust run (a rehearsal holds its own)
@@ -625,7 +602,7 @@ class LoadSession:
         prefix = getattr(self.parsed, "csv_prefix", None)
         if prefix and self.coordinator:
             write_final_csv(self.env, prefix)
-        if not (self.writes_results and self.coordinator and self.record is not None and self.recorded):
+        if not (self.writes_results and self.coordinator and self.record is not None and self.reporter.recorded):
             return
         summary = self._write_results(self.record.path.parent)
         if self.env.process_exit_code is None and summary is not None:  # not already input (2) or broken (3)
@@ -709,7 +686,7 @@ class LoadSession:
                     or "workers_unreported" in self.run_info):
                 self.record.describe_run(self.run_info)
             self.record.close()
-            if self.recorded != self.said_recorded:  # workers' final reports came after the test stopped
+            if self.reporter.recorded != self.said_recorded:  # workers' final reports came after the test stopped
                 self._say_recorded()
         if self._clients is not None:
             with contextlib.suppress(Exception):
@@ -723,77 +700,18 @@ class LoadSession:
 
     # ---- reporting ---------------------------------------------------------------------------------
 
-    def _report_forever(self) -> None:
-        while True:
-            if self.watch_emulator:
-                self._stop_if_emulator_died()
-            while len(self.finished) > DRAIN_CHUNK:
-                self._drain(DRAIN_CHUNK)
-                native_sleep(DRAIN_PAUSE_S)
-                gevent.sleep(0)  # and the other greenlets' turn (Locust's heartbeats, the web UI)
-            self._drain()
-            gevent.sleep(REPORT_INTERVAL)
-
-    def _drain(self, limit: int | None = None) -> None:
-        """Report finished invocations to Locust and the record: all of them, or the first `limit`."""
-        events, names = self.env.events, self._names
-        batch = self._batch if only_locust_statistics_listen(events.request) else None
-        fire = events.request.fire
-        rows = []
-        left = len(self.finished) if limit is None else limit
-        while self.finished and left > 0:
-            left -= 1
-            done = self.finished.popleft()
-            if not self.recording:
-                continue
-            outcome = done.outcome
-            error = None if outcome.ok else RuntimeError(f"{outcome.reason}: {outcome.detail}"[:300])
-            key = (done.row[QUALIFIER_COLUMN], outcome.executed_version)
-            name = names.get(key)
-            if name is None:  # the deployed function's versions by number; another's with its name
-                function = "" if key[0] == self.deployed else f"{key[0]} "
-                name = names[key] = f"invoke {function}v{outcome.executed_version or '-'}"
-            if batch is not None:
-                batch.add(name, done.response_time_ms, done.response_length, error)
-            else:
-                fire(request_type=REQUEST_TYPE, name=name,
-                     response_time=done.response_time_ms, response_length=done.response_length,
-                     response=None, exception=error, start_time=done.start, url=self.options.alias_arn,
-                     context={"reason": outcome.reason, "version": outcome.executed_version,
-                              "retries": outcome.retries, "injected": outcome.injected})
-            rows.append(done.row)
-        if self.ended:
-            ends = list(self.ended)
-            self.ended.clear()
-            if not self.recording:
-                pass
-            elif self.coordinator and self.record is not None:
-                self.record.contacts_ended(ends)
-            else:
-                self.unsent_ends.extend(ends)
-        if not rows:
-            return
-        if batch is not None:
-            batch.log_into(self.env.stats)
-        if self.coordinator and self.record is not None:
-            self._write(rows)
-        else:
-            self.unsent_rows.extend(rows)
-
-    def _write(self, rows: list[tuple[Any, ...]]) -> None:
-        assert self.record is not None
-        self.record.add(rows)
-        self.recorded += len(rows)
-        self.recorded_late += sum(1 for row in rows if row[LATE_COLUMN])
-        self.rows_by_worker.update(row[WORKER_COLUMN] for row in rows)
+    def _watch(self) -> None:
+        """Each of the reporter's beats: the emulator this session started still alive."""
+        if self.watch_emulator:
+            self._stop_if_emulator_died()
 
     def worker_lost(self, worker: str) -> None:
         """A worker stopped sending heartbeats: say so, keep its rows, note it in run.json."""
         if worker in self.workers_lost:
             return
-        self.workers_lost[worker] = self.rows_by_worker[worker]
+        self.workers_lost[worker] = self.reporter.rows_by_worker[worker]
         log.warning("shiftsim: worker %s disappeared (no heartbeat); its %d invocations up to its last "
-                    "report are kept in the record", worker, self.rows_by_worker[worker])
+                    "report are kept in the record", worker, self.reporter.rows_by_worker[worker])
         if self.record is not None:
             self.run_info["workers_lost"] = dict(self.workers_lost)
             self.record.describe_run(self.run_info)
@@ -802,14 +720,14 @@ class LoadSession:
         # Only rows already drained: their statistics are in the report Locust's own listener has just
         # made (it runs first). Draining here would send rows whose statistics wait for the next
         # report, which a worker killed meanwhile never sends (the record one ahead of Locust's count).
-        data["shiftsim_rows"] = self.unsent_rows
-        self.rows_sent.report(data, len(self.unsent_rows), final=not self.recording)
-        data["shiftsim_contact_ends"] = self.unsent_ends
+        rows, ends = self.reporter.take_unsent()
+        data["shiftsim_rows"] = rows
+        self.rows_sent.report(data, len(rows), final=not self.reporter.recording)
+        data["shiftsim_contact_ends"] = ends
         data["shiftsim_delivered"] = self.callers.delivered_so_far()
         data["shiftsim_load_errors"] = self.load_errors.take_unsent()
         if self.telemetry is not None and self.telemetry.unpublished:
             data["shiftsim_reports_unpublished"] = self.telemetry.unpublished
-        self.unsent_rows, self.unsent_ends = [], []
         if self.worker_flow_logs is not None:
             data["shiftsim_flow_logs"], data["shiftsim_flow_logs_dropped"] = self.worker_flow_logs.take()
 
@@ -856,7 +774,7 @@ class LoadSession:
                 log.warning("shiftsim: %d invocations reported by %s after the record was closed are not in it",
                             len(rows), client_id)
                 return
-            self._write([tuple(r) for r in rows])
+            self.reporter.write([tuple(r) for r in rows])
 
     # ---- contacts ----------------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ def state_rows(session: LoadSession) -> list[dict[str, Any]]:
     coordination = session.coordination
     rows = [{"what": "alias", "value": session.options.alias_arn},
             {"what": "live chart", "value": "/shiftsim/timeline"},
-            {"what": "invocations recorded (late)", "value": f"{session.recorded} ({session.recorded_late})"}]
+            {"what": "invocations recorded (late)", "value": f"{session.reporter.recorded} ({session.reporter.recorded_late})"}]
     delivered = delivered_line(session.delivered_so_far())
     if delivered:  # below about 95 %, the deployment's counts fall short of production's and may not be judged
         rows.append({"what": "since the users were all there", "value": delivered})
@@ -133,7 +133,7 @@ def live_figure(session: LoadSession, every_s: float = 3.0) -> bytes | None:
     import time
 
     record = session.record
-    if record is None or not session.recorded:
+    if record is None or not session.reporter.recorded:
         return None
     if time.monotonic() - _drawn["at"] >= every_s or _drawn["png"] is None:
         import gevent
