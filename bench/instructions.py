@@ -2,10 +2,11 @@
 machine is), against the budgets in bench/RESULTS.md, so that a change that makes either path markedly
 dearer fails CI on any machine:
 
-- the load path: contacts through the looping flow with the Connect instance's flow logs on (the
-  interpreter, the Invoke block, the fast invoker and its HTTP/1.1 client, the contact's hooks as a
-  Locust run has them, the record's rows, the flow log entries' notes and the body that carries them
-  built), in a process of its own against the emulator, invocations one contact at a time;
+- the load path: contacts through the looping flow with the Connect instance's flow logs on, each run
+  by the load's own callers as a Locust user runs it (its caller, limits and end; the interpreter, the
+  Invoke block, the fast invoker and its HTTP/1.1 client, the contact's hooks, the record's rows, the
+  flow log entries' notes and the body that carries them built), in a process of its own against the
+  emulator, one contact at a time;
 - the emulator: one signed Invoke at a time through the front door (bench/emulator.py's count).
 
     python bench/instructions.py            # counts, and rewrites its section of bench/RESULTS.md
@@ -34,21 +35,21 @@ HEADROOM = 1.25  # a budget is the count measured when it was set, and a quarter
 
 # The load path, run under callgrind: warms up, says so, and waits for the counter to be zeroed.
 DRIVER = r"""
-import asyncio, random, sys, time
+import asyncio, sys, time
 from collections import deque
+from pathlib import Path
 from simulator.client.aws import Target, client
 from simulator.client.coarse_timeouts import CoarseTimeouts
 from simulator.client.fast_invoke import FastLambdaInvoker
-from simulator.connect.event import Contact
+from simulator.connect.caller import CallerSpec
 from simulator.connect.flow import load_flow
-from simulator.loadgen.options import flow_functions
-from simulator.connect.caller import CallerModel, CallerSpec
-from simulator.connect.interpreter import ContactState, run_contact
 from simulator.deployment.clock import ScaledClock
-from simulator.loadgen.connect_telemetry import ConnectTelemetry
-from simulator.loadgen.pacing import Pacer
-from simulator.loadgen.contact_hooks import ContactHooks, ContactPath
+from simulator.loadgen.callers import Callers
 from simulator.loadgen.collector import settle_for_load
+from simulator.loadgen.connect_telemetry import ConnectTelemetry
+from simulator.loadgen.contact_hooks import ContactPath
+from simulator.loadgen.options import LoadOptions, flow_functions
+from simulator.loadgen.pacing import Pacer
 from simulator.report.record import RecordWriter
 from simulator.scenario.spec import ConnectInstance, default_scenario
 
@@ -58,27 +59,40 @@ WARM, COUNTED = int(sys.argv[3]), int(sys.argv[4])
 async def main():
     scenario = default_scenario()
     flow = "scenarios/flows/LambdaAlias-loop.json"
-    flows = load_flow(flow, functions=flow_functions(scenario, scenario.alias_arn(), "local", flow))
+    functions = flow_functions(scenario, scenario.alias_arn(), "local", flow)
+    flows = load_flow(flow, functions=functions)
     telemetry = ConnectTelemetry(ConnectInstance(), region="us-east-1", account="123456789012", now=time.time)
-    record = RecordWriter(__import__("pathlib").Path(FOLDER))
+    record = RecordWriter(Path(FOLDER))
+    # a Locust user's contacts, as the load runs them (loadgen.callers), with no prompt time and no pacing
+    options = LoadOptions(
+        target="local", alias_arn=scenario.alias_arn(), endpoint_url=URL, region="us-east-1", flow=Path(flow),
+        functions=functions, scenario=scenario, scenario_path="", rate=0.0, contacts_per_minute=0.0,
+        max_contacts_per_second=0.0, traffic_profile=None, start_time="12:00", loops_per_contact=10,
+        contact_duration=0.0, max_invocations_per_contact=1000, max_contact_seconds=3600.0, prompt_time="fixed:0",
+        seed=None, time_scale=None, deploy_after=None, late_threshold_s=0.02, results_dir=Path(FOLDER))
+    callers = Callers(flows, CallerSpec(), ConnectInstance().arn("us-east-1", "123456789012"), "local", deque())
     async with client(Target(endpoint_url=URL, region="us-east-1"), "lambda", concurrency=4, retries=False) as lam:
         invoker = FastLambdaInvoker(lam)
         for flow in flows.flows.values():
             for block in flow.blocks.values():
                 await invoker.prepare(block.function_arn)
-        session = ContactPath(Pacer(0.0, 0.02), ScaledClock(1.0), invoker, CoarseTimeouts(), deque(), "local",
-                              telemetry, lambda arn: "ConnectLambdaFunction:PROD")
-        caller = CallerModel(CallerSpec(), random.Random())  # as an unseeded run's contacts share one generator
+        clock = ScaledClock(1.0)
+        path = ContactPath(Pacer(0.0, 0.02), clock, invoker, CoarseTimeouts(), deque(), "local", telemetry,
+                           callers.qualifier)
+        callers.test_started(options, path, None, None, clock.now(), 1)
+        number = 0
 
         async def invocations(count):
+            nonlocal number
             done = 0
             while done < count:
-                state = ContactState(Contact())
-                hooks = ContactHooks(session, state, lambda: 0.0)
-                await run_contact(flows, state, hooks, keep_going=lambda s: s.entries <= 10, caller=caller)
-                done += state.invocations
-                record.add([finished.row for finished in session.finished])
-                session.finished.clear()
+                number += 1
+                await callers.contact(number)
+                done += callers.ended[-1]["invocations"]
+                record.add([finished.row for finished in path.finished])  # as the reporter does
+                record.contacts_ended(list(callers.ended))
+                path.finished.clear()
+                callers.ended.clear()
                 telemetry.take_bodies()
             return done
 

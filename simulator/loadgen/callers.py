@@ -123,13 +123,14 @@ class Callers:
             self.contacts_peak = max(self.contacts_peak, self.contacts_running)
             began = time.monotonic()
             try:
-                await self._contact(self.contact_counter, late, lag)
+                await self.contact(self.contact_counter, late, lag)
             finally:
                 self.contacts_running -= 1
                 self.contact_seconds += time.monotonic() - began
                 self.contacts_done += 1
 
-    async def _contact(self, number: int, late: bool = False, lag: float = 0.0) -> str:
+    async def contact(self, number: int, late: bool = False, lag: float = 0.0) -> str:
+        """One contact, from its first flow entry to its end (said in `ended`); how it ended."""
         options, path = self.options, self.path
         assert options is not None and path is not None  # (users start once the test has)
         state = ContactState(Contact(contact_id=random_uuid4(self.contact_ids), channel="CHAT",
