@@ -1,8 +1,8 @@
 """This process's callers, its Locust users: each runs contacts through the flows one after another on
 the bridge's loop (no round trip to Locust's hub between two), started at production's arrival times
 when the load has them. And what their contacts came to: each contact's end for the record, how long
-they last and how many waited (the users a rehearsal adds), and production's arrivals kept or not,
-live (the figure the summary judges over the deployment)."""
+they last and how many waited (the users a rehearsal adds), and the load's schedule kept or not
+(production's arrivals, or Locust's --rate), live: the figure the summary judges over the deployment."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ class Callers:
         self.late_starts = 0  # contacts that started after their arrival time
         self._late_seen = 0
         self.contacts_started = 0  # contacts that reached their arrival time and began
-        self._delivered_from: tuple[float, int] | None = None  # (emulated time, contacts started) as arrivals began
+        # (when, what had started) as the users were all there: emulated time and contacts with production's
+        # arrivals, real time and the pacer's starts with --rate
+        self._delivered_from: tuple[float, int] | None = None
         self.contact_seconds, self.contacts_done = 0.0, 0  # the real length of finished contacts
         # Contact ids as Connect's (UUID4), from this process's own generator (made after Locust's
         # --processes forks, so processes never share a sequence): no system call per contact
