@@ -46,6 +46,7 @@ class Callers:
         # (when, what had started) as the users were all there: emulated time and contacts with production's
         # arrivals, real time and the pacer's starts with --rate
         self._delivered_from: tuple[float, int] | None = None
+        self._stopped_at: float | None = None  # on the same clock, as the test began to stop: nothing is due after
         self.contact_seconds, self.contacts_done = 0.0, 0  # the real length of finished contacts
         # Contact ids as Connect's (UUID4), from this process's own generator (made after Locust's
         # --processes forks, so processes never share a sequence): no system call per contact
@@ -56,7 +57,7 @@ class Callers:
                      traffic: TrafficPlan | None, emulated_start: float, processes: int) -> None:
         self.options, self.path, self.arrivals, self.traffic = options, path, arrivals, traffic
         self.emulated_start, self.share = emulated_start, 1.0 / processes
-        self.contacts_started, self._delivered_from = 0, None
+        self.contacts_started, self._delivered_from, self._stopped_at = 0, None, None
 
     def arrivals_began(self) -> None:
         """All the users are there: what is due counts from now, as the schedule of starts does."""
@@ -68,6 +69,11 @@ class Callers:
         elif path.pacer.rate > 0:  # Locust's --rate, in real seconds
             self._delivered_from = (time.monotonic(), path.pacer.started)
 
+    def test_stopping(self) -> None:
+        """The users are about to be stopped: from now on nothing more is due (nor starts)."""
+        if self.path is not None and self._stopped_at is None:
+            self._stopped_at = self.path.clock.now() if self.traffic is not None else time.monotonic()
+
     def delivered_so_far(self) -> tuple[int, float, str] | None:
         """This process's share of the load's schedule since the users were all there: (started, due,
         "contacts" or "invocations"), production's arrivals or the invocations of Locust's --rate, the
@@ -78,8 +84,10 @@ class Callers:
             return None
         since, already = self._delivered_from
         if self.traffic is None:
-            return path.pacer.started - already, path.pacer.rate * (time.monotonic() - since), "invocations"
-        profile, now = options.traffic_profile, path.clock.now()
+            now = self._stopped_at if self._stopped_at is not None else time.monotonic()
+            return path.pacer.started - already, path.pacer.rate * (now - since), "invocations"
+        profile = options.traffic_profile
+        now = self._stopped_at if self._stopped_at is not None else path.clock.now()
         if profile is not None:
             due = profile.contacts_between(options.start_time, since - self.emulated_start, now - self.emulated_start)
         else:

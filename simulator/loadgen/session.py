@@ -187,6 +187,7 @@ class LoadSession:
         self.writes_results = True  # summary and figure when the test ends (a rehearsal writes its own)
         events = environment.events
         events.test_start.add_listener(self.on_test_start)
+        events.test_stopping.add_listener(lambda **kwargs: self.callers.test_stopping())
         events.test_stop.add_listener(self.on_test_stop)
         events.spawning_complete.add_listener(self.on_spawning_complete)
         events.quitting.add_listener(self.on_quitting)
@@ -540,7 +541,8 @@ class LoadSession:
     def on_test_stop(self, environment: Environment, **kwargs: Any) -> None:
         self.ready.clear()
         delivered = delivered_line(self.delivered_so_far())
-        if delivered and not getattr(environment, "shiftsim_said_notes", False):  # a rehearsal's progress says it
+        # (a rehearsal's progress lines say it; a worker's share goes in its reports)
+        if delivered and self.coordinator and not getattr(environment, "shiftsim_said_notes", False):
             log.info("shiftsim: since the users were all there, the load %s", delivered)
         for cancel in self.cancels_on_stop:
             cancel()

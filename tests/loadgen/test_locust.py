@@ -331,6 +331,7 @@ def test_a_master_says_how_well_its_workers_kept_the_rate(tmp_path, weighted):
     # seconds old, never out of step (20 users with 0.4 s prompts start up to 50 a second: 30 are kept)
     master_err, rows = run_master_and_workers(tmp_path, weighted, 10, extra=("--rate", "30"))
     assert_started_of_due(master_err, lambda started, due: started > 0 and abs(started - due) <= 0.1 * due + 5)
+    assert "the load started" not in worker_logs(tmp_path)  # each worker's share goes to its master, not said
 
 
 SLOW_TO_STOP_LOCUSTFILE = """
