@@ -242,3 +242,36 @@ def test_a_handler_blocking_the_cpu_blocks_nothing_else(lam):
     spinner.join(60)
     assert finished[-1] == "block_cpu"
     assert blocked["body"]["errorType"] == "Sandbox.Timedout"
+
+
+def test_a_closed_emulator_leaves_no_execution_environment_still_running():
+    """Stopping the emulator kills its functions' processes and waits until they have exited: none is
+    left dying when its loop closes, for the garbage collector to find running (a ResourceWarning)."""
+    import os
+
+    from simulator.scenario.reader import parse_scenario
+
+    stack = f"""
+[[functions]]
+name = "own"
+[[functions.versions]]
+code = "{CODE}"
+handler = "app.answer"
+[[functions.aliases]]
+name = "live"
+version = "1"
+"""
+    running = RunningEmulator(parse_scenario(stack, str(CODE / "s.toml")))
+    try:
+        for _ in range(3):
+            running.boto3().invoke(FunctionName="own:live", Payload=b"{}")
+        pids = [env.process.pid for handler in running.emulator.lambda_.sandboxes
+                for env in (*handler.idle, *handler.busy)]
+        assert pids  # warm environments, waiting for the next invocation
+    finally:
+        running.close()  # the server's stop closes the emulator, on its loop
+    for pid in pids:  # exited: a zombie its watcher reaps, or reaped already
+        try:
+            assert os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None, pid
+        except ChildProcessError:
+            pass

@@ -48,7 +48,7 @@ from simulator.emulator.lambda_.event_sources import (
 )
 from simulator.emulator.lambda_.packages import PackageError, Packages
 from simulator.emulator.lambda_.provisioned import ProvisionedConfig, allocate, allocated, config_answer
-from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment
+from simulator.emulator.lambda_.sandbox import ProcessHandler, lambda_environment, wait_ended
 from simulator.emulator.member_types import model_enum
 from simulator.scenario.spec import CodeSpec, FunctionSpec, Scenario, VersionSpec
 
@@ -225,8 +225,7 @@ class LambdaBackend:
     def close(self) -> None:
         for task in self.background:
             task.cancel()
-        for sandbox in self.sandboxes:
-            sandbox.close()
+        wait_ended([pid for sandbox in self.sandboxes for pid in sandbox.close()])
         self.packages.close()
         for mapping in self.mappings.values():
             if mapping.task is not None:

@@ -300,15 +300,39 @@ class ProcessHandler:
                              error_message=f"RequestId: {context.aws_request_id} Error: Runtime exited "
                                            f"with error: {exit_words(code)}")
 
-    def close(self) -> None:
+    def close(self) -> list[int]:
+        """End every environment; returns their processes' ids (killed, perhaps not yet gone)."""
         for task in self._provisioning:
             task.cancel()
-        for env in (*self.idle, *self.busy, *self.provisioned_idle):
+        ended = [*self.idle, *self.busy, *self.provisioned_idle]
+        for env in ended:
             env.kill()
         self.idle.clear()
         self.busy.clear()
         self.provisioned_idle.clear()
         self.provisioned_target = self.provisioned_live = 0
+        return [env.process.pid for env in ended]
+
+
+def wait_ended(pids: list[int], timeout_s: float = 2.0) -> list[int]:
+    """Wait until each of the killed processes has exited, without reaping it (that stays its
+    watcher's), at most `timeout_s`: an emulator that stops leaves none still dying when its loop
+    closes, for the garbage collector to find running. Returns those still running then."""
+    deadline = time.monotonic() + timeout_s
+    running = list(pids)
+    while running:
+        still = []
+        for pid in running:
+            try:
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                    still.append(pid)
+            except ChildProcessError:  # reaped already
+                pass
+        running = still
+        if not running or time.monotonic() >= deadline:
+            break
+        time.sleep(0.002)
+    return running
 
 
 def _first_alive(pool: list[_Environment]) -> tuple[_Environment | None, int]:
