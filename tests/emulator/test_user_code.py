@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
 import threading
 import urllib.error
@@ -247,24 +248,10 @@ def test_a_handler_blocking_the_cpu_blocks_nothing_else(lam):
 def test_a_closed_emulator_leaves_no_execution_environment_still_running():
     """Stopping the emulator kills its functions' processes and waits until they have exited: none is
     left dying when its loop closes, for the garbage collector to find running (a ResourceWarning)."""
-    import os
-
-    from simulator.scenario.reader import parse_scenario
-
-    stack = f"""
-[[functions]]
-name = "own"
-[[functions.versions]]
-code = "{CODE}"
-handler = "app.answer"
-[[functions.aliases]]
-name = "live"
-version = "1"
-"""
-    running = RunningEmulator(parse_scenario(stack, str(CODE / "s.toml")))
+    running = RunningEmulator(parse_scenario(stack(), str(CODE / "stack.toml")))  # an emulator of its own
     try:
         for _ in range(3):
-            running.boto3().invoke(FunctionName="own:live", Payload=b"{}")
+            running.boto3().invoke(FunctionName="warmed:live", Payload=b"{}")
         pids = [env.process.pid for handler in running.emulator.lambda_.sandboxes
                 for env in (*handler.idle, *handler.busy)]
         assert pids  # warm environments, waiting for the next invocation
