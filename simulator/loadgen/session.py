@@ -20,28 +20,24 @@ import gc
 import logging
 import math
 import signal
-import socket
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
-from botocore.utils import get_environ_proxies
 from locust.env import Environment
 from locust.exception import RPCError
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
+from simulator.client.admin_client import emulator_clock
 from simulator.client.aws import LambdaInvoker, Target, bypass_proxies, client
 from simulator.client.coarse_timeouts import CoarseTimeouts
 from simulator.client.fast_invoke import FastLambdaInvoker, proxy_for
-from simulator.client.preflight import check_target, instance_log_metrics
 from simulator.connect.caller import CallerSpec
 from simulator.connect.flow import FlowSet, load_flow
 from simulator.connect.interpreter import rehearsal_notes
 from simulator.connect.jsonpath import is_reference
-from simulator.deployment.alarm_inputs import alarms_reading_the_instance, unreached_alarm_lines
 from simulator.deployment.alarm_lint import flow_facts, lint_alarms
 from simulator.deployment.arn import parse_function_name
 from simulator.deployment.clock import Clock, ScaledClock
@@ -49,6 +45,7 @@ from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.loadgen.bridge import AsyncioBridge
 from simulator.loadgen.callers import Callers
 from simulator.loadgen.capacity import measure_capacity
+from simulator.loadgen.ceiling_refusals import CeilingRefusals
 from simulator.loadgen.collector import restore_after_load, settle_for_load
 from simulator.loadgen.connect_telemetry import ConnectTelemetry
 from simulator.loadgen.contact_hooks import ContactPath
@@ -61,6 +58,7 @@ from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.reporter import Reporter
 from simulator.loadgen.request_stats import said_errors
+from simulator.loadgen.target_reach import reach_target
 from simulator.loadgen.traffic import (
     TrafficPlan,
     delivered_line,
@@ -69,26 +67,11 @@ from simulator.loadgen.traffic import (
     plan_traffic,
 )
 from simulator.loadgen.unpublished_reports import UnpublishedReports
+from simulator.loadgen.version_warming import warm_before_load
 from simulator.report.record import RecordWriter, RunFolderError, claim_folder, new_run_id
-from simulator.report.words import counted
 
 log = logging.getLogger("shiftsim.loadgen")
-# Idle execution environments a version gets before the load (no more than users): with one alone,
-# the load's first overlapping arrivals cold-start others, whose start-up on this machine's cores
-# slows every invocation, which brings more overlaps and more cold starts
-WARM_ENVIRONMENTS = 4
 TELEMETRY_END_S = 5.0      # how long a stopping test waits for the reports' last beat (its flush: 2 s at most)
-
-
-def _answers(endpoint: str) -> None:
-    """An emulator the user named must be listening: else one line now, not a test of refused calls."""
-    parts = urlsplit(endpoint)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=5):
-            pass
-    except OSError as exc:
-        raise OptionsError(f"--endpoint-url {endpoint}: nothing answers there ({exc.strerror or exc}): start "
-                           "`shiftsim serve` first, or leave the option out to start an emulator here") from None
 
 
 def _interrupt_main() -> None:
@@ -106,8 +89,7 @@ class LoadSession:
         self.parsed: argparse.Namespace = environment.parsed_options
         self.coordinator = not isinstance(environment.runner, WorkerRunner)
         self.alarm_lint: list[str] = []  # what is wrong with the group's alarms, said at the start
-        # On AWS the simulator is not Connect: the group's alarms that read the instance's reports never see its contacts
-        self.unreached: dict[str, list[str]] = {}  # (found as the target is reached)
+        self.unreached: dict[str, list[str]] = {}  # the group's alarms the run cannot reach (loadgen.target_reach)
         self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
         self.flows: FlowSet = load_flow(options.flow, functions=options.functions,
                                         flow_map=options.scenario.flow_map)
@@ -141,11 +123,9 @@ class LoadSession:
         self.emulator: EmulatorProcess | None = None
         try:
             self._reach_target(options)
-        except BaseException:
+        except BaseException:  # (an emulator it started is stopped)
             self._sigint.cancel()
             signal.signal(signal.SIGINT, signal.default_int_handler)
-            if self.emulator is not None:
-                self.emulator.stop()
             self.bridge.close()
             raise
         deployed = parse_function_name(options.alias_arn)
@@ -181,7 +161,7 @@ class LoadSession:
         self.workers_delivered: dict[str, tuple[int, float, str]] = {}  # a master's: each worker's, as last reported
         self.workers_lost: dict[str, int] = {}
         self.run_info: dict[str, Any] = {}
-        self.refused_before: dict[str, dict[str, int]] = {}  # the emulator's refusals as the test began
+        self.refusals = CeilingRefusals(self.bridge)  # the emulator's, at its own ceilings, during the test
         self.gc_thresholds = gc.get_threshold()  # the process's own, put back when the test stops
         self.watch_emulator = True  # stop the run if the emulator started here dies (a rehearsal watches itself)
         self.writes_results = True  # summary and figure when the test ends (a rehearsal writes its own)
@@ -203,33 +183,16 @@ class LoadSession:
             self.final_reports = FinalReports(environment.runner)
 
     def _reach_target(self, options: LoadOptions) -> None:
-        """What the target must have before the test: an emulator started or answering, and then on
-        either target the preflight's checks (the alias, the functions the flow invokes, the group)."""
+        """The target as the test will use it: on the coordinator, started or found and checked
+        (loadgen.target_reach); a worker takes the master's endpoint as its test starts."""
         self.endpoint = options.endpoint_url
-        if self.coordinator and options.target == "local" and not self.endpoint:
-            self.emulator = EmulatorProcess(options.emulator_args)
-            self.endpoint = self.emulator.start()
-            bypass_proxies(self.endpoint)
-            log.info("shiftsim: emulator started at %s", self.endpoint)
-        elif self.coordinator and options.target == "local" and self.endpoint and not get_environ_proxies(self.endpoint):
-            _answers(self.endpoint)  # (one reached through a proxy is the proxy's to reach)
         if not self.coordinator:
             return
+        reached = reach_target(options, self.flows, self.bridge)
+        self.endpoint, self.emulator, self.unreached = reached.endpoint, reached.emulator, reached.unreached
         self.parsed.endpoint_url = self.endpoint
         self.parsed.shiftsim_own_emulator = self.emulator is not None
-        # What the target would refuse is said now: not as errors later, nor as a green run that never met
-        # the alias it watched (an --alias-arn the emulator does not hold ran on, and passed)
-        deployment = options.scenario.deployment if options.deploy_after is not None else None
-        invoked = [target["invokes"] for target in self.flows.block_targets()
-                   if not is_reference(target["invokes"])]  # a function named at run time: known as the block runs
-        target = (Target("aws", region=options.region) if options.target == "aws"
-                  else Target("local", self.endpoint, options.region))
-        alarms = self.bridge.run(check_target(target, options.alias_arn, invoked, deployment), timeout=120)
-        if options.target == "aws":
-            log_metrics = (self.bridge.run(instance_log_metrics(target, options.scenario.connect.log_group), timeout=60)
-                           if alarms else [])
-            self.unreached = alarms_reading_the_instance(options.scenario, alarms, log_metrics)
-            self._say_alarm_lint([f"alarm {name} {line}" for name, line in unreached_alarm_lines(self.unreached)])
+        self._say_alarm_lint(reached.alarm_lint)
 
     def _say_alarm_lint(self, lines: list[str]) -> None:
         """What is wrong with the group's alarms, said at the start (a rehearsal says it in its own words)."""
@@ -283,8 +246,8 @@ class LoadSession:
         if self.coordinator:
             self._warn_if_too_few_users(self._planned_users())
         self.bridge.run(self._open_clients(), timeout=60)
-        if self.coordinator:  # what this test adds to them is the test's (a web UI's tests share one emulator)
-            self.refused_before = self._emulator_refusals() or {}
+        if self.coordinator:
+            self.refusals.test_started(self.endpoint if self.options.target == "local" else None)
         self._start_telemetry()
         assert self.invoker is not None
         self.path = ContactPath(self.pacer, self.clock, self.invoker, self.timeouts, self.reporter.finished, self.node,
@@ -419,30 +382,9 @@ class LoadSession:
         lambda_client = await stack.enter_async_context(
             client(self.target, "lambda", concurrency=512, retries=False))
         if self.options.target == "local":
-            from simulator.client.admin_client import admin_token, emulator_clock, warm_functions
-            from simulator.client.errors import TargetError
-
             self.clock = await emulator_clock(self.endpoint)
             if self.coordinator:  # production's versions have served traffic: warm, unlike a fresh emulator's
-                idle = max(1, min(self._planned_users(), WARM_ENVIRONMENTS))  # a web UI may not say its users yet
-                try:
-                    token = None
-                    with contextlib.suppress(TargetError):  # needed only where the emulator checks signatures
-                        token = await asyncio.to_thread(admin_token, self.endpoint)
-                    warmed = await warm_functions(self.endpoint, sorted({
-                        t["invokes"] for t in self.flows.block_targets() if not is_reference(t["invokes"])}), idle,
-                        token)
-                except TargetError as exc:  # an emulator without the route, say: the load starts cold, and says so
-                    warmed = {}
-                    self.warmed = f"the versions could not be warmed before the load, which starts cold: {exc}"
-                    log.warning("shiftsim: %s", self.warmed)
-                if warmed:
-                    self.warmed = (f"warmed before the load ({counted(idle, 'execution environment')} a version), as "
-                                   "production's are from serving traffic (a version the deployment brings in starts "
-                                   "cold, as in Lambda): " + ", ".join(
-                                       name if versions == ["$LATEST"] else f"{name} (version {', '.join(versions)})"
-                                       for name, versions in warmed.items()))
-                    log.info("shiftsim: %s", self.warmed)
+                self.warmed = await warm_before_load(self.endpoint, self.flows, self._planned_users())
         traffic = self._traffic_plan()
         proxy = proxy_for(lambda_client) if self.options.invoker == "fast" else None
         fast = FastLambdaInvoker(lambda_client, socket_factory=self.bridge.socket_factory) if self.options.invoker == "fast" \
@@ -669,7 +611,7 @@ class LoadSession:
             if self.relayed_flow_logs.dropped:
                 self.run_info["flow_logs_dropped"] = self.relayed_flow_logs.dropped
         if self.coordinator and self.record is not None:
-            errors, refused = self.load_errors.listed(), self._refused_at_ceilings()
+            errors, refused = self.load_errors.listed(), self.refusals.during_test()
             if errors:  # the verdict is withheld: the load was not what the scenario asks (report.verdict)
                 self.run_info["load_errors"] = errors
             if refused:  # likewise: the emulator refused what AWS would have taken
@@ -732,30 +674,6 @@ class LoadSession:
             data["shiftsim_reports_unpublished"] = self.telemetry.unpublished
         if self.worker_flow_logs is not None:
             data["shiftsim_flow_logs"], data["shiftsim_flow_logs_dropped"] = self.worker_flow_logs.take()
-
-    def _emulator_refusals(self) -> dict[str, dict[str, int]] | None:
-        """The requests the emulator has refused at its own ceilings (its health route), by ceiling; None
-        with no emulator to ask (AWS), or none answering (its death is said as such, not here)."""
-        if self.options.target != "local" or not self.endpoint:
-            return None
-        from simulator.client.admin_client import emulator_health
-
-        try:
-            return dict(self.bridge.run(emulator_health(self.endpoint), timeout=10).get("refused_at_ceilings") or {})
-        except Exception:
-            return None
-
-    def _refused_at_ceilings(self) -> dict[str, dict[str, int]]:
-        """The requests the emulator refused at its own ceilings during this test."""
-        now = self._emulator_refusals()
-        if now is None:
-            return {}
-        refused = {}
-        for kind, at_end in now.items():
-            before = self.refused_before.get(kind, {}).get("requests", 0)
-            if at_end["requests"] > before:
-                refused[kind] = {"requests": at_end["requests"] - before, "ceiling": at_end["ceiling"]}
-        return refused
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
         if self.final_reports is not None:
