@@ -482,10 +482,11 @@ class LoadSession:
 
     def on_test_stop(self, environment: Environment, **kwargs: Any) -> None:
         self.ready.clear()
-        delivered = delivered_line(self.delivered_so_far())
         # (a rehearsal's progress lines say it; a worker's share goes in its reports)
-        if delivered and self.coordinator and not getattr(environment, "shiftsim_said_notes", False):
-            log.info("shiftsim: since the users were all there, the load %s", delivered)
+        if self.coordinator and not getattr(environment, "shiftsim_said_notes", False):
+            delivered = delivered_line(self.delivered_so_far())
+            if delivered:
+                log.info("shiftsim: since the users were all there, the load %s", delivered)
         for cancel in self.cancels_on_stop:
             cancel()
         self.cancels_on_stop.clear()
