@@ -547,8 +547,8 @@ class LoadSession:
         prefix = getattr(self.parsed, "csv_prefix", None)
         if prefix and self.coordinator:
             write_final_csv(self.env, prefix)
-        if not (self.writes_results and self.coordinator and self.record is not None and self.reporter.recorded):
-            return
+        if not (self.writes_results and self.coordinator and self.record is not None):
+            return  # (no test started: nothing to judge)
         summary = self._write_results(self.record.path.parent)
         if self.env.process_exit_code is None and summary is not None:  # not already input (2) or broken (3)
             from simulator.report.results import verdict_exit_code

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from simulator.report.verdict import nothing_invoked_said  # noqa: E402
 from simulator.report.words import counted  # noqa: E402
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
@@ -105,7 +106,11 @@ def timeline_figure(summary: dict[str, Any]) -> Figure:
                       label=f"version {target}: planned weight")
     share_ax.set_ylim(0, 1.05)
     share_ax.set_ylabel("share of\ninvocations")
-    if summary.get("deployed_not_called"):  # empty panels are said to be empty, and why
+    if not summary.get("invocations"):  # empty panels are said to be empty, and why
+        why = nothing_invoked_said(summary.get("contacts", 0)).replace(": ", ":\n", 1).replace(", so", ",\nso", 1)
+        for ax in (share_ax, error_ax, latency_ax):
+            ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#666666")
+    elif summary.get("deployed_not_called"):
         bypassed = summary.get("deployed_bypassed") or {}
         function = str(summary.get("deployed_function"))
         why = (f"the contacts called {function.partition(':')[0]} only as {', '.join(sorted(bypassed))}, never through "

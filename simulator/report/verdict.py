@@ -164,6 +164,8 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
     behind, the load breaking off, a lost worker, the emulator's own ceilings. Each withholds the verdict."""
     generator, run_info = summary.get("generator") or {}, summary.get("run_info") or {}
     why_not: list[str] = []
+    if not summary.get("invocations"):  # whatever is expected: an error rate of nothing is no pass
+        why_not.append(nothing_invoked_said(summary.get("contacts", 0)))
     if not generator.get("judgeable", True):
         why_not.append(
             f"the load generator fell behind ({generator.get('displaced_contacts', generator['late_contacts'])} of "
@@ -207,6 +209,15 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
                 f"{unpublished_said(what, noted)}: the deployment group's alarm(s) {', '.join(noted['read_by'])} read "
                 "them, so what they would have done (roll back) was not rehearsed")
     return why_not
+
+
+def nothing_invoked_said(contacts: int) -> str:
+    """Why a run that recorded no invocation rehearsed nothing of the deployment."""
+    if contacts:
+        return (f"no invocation was recorded: the {counted(contacts, 'contact')} that ran reached no Invoke AWS "
+                "Lambda function block of the flow, so nothing of the deployment was rehearsed")
+    return ("no invocation was recorded: no contact started before the test ended (a run time used up before "
+            "the users began, on a busy machine say, or no users), so nothing of the deployment was rehearsed")
 
 
 def delivered_said(delivered: dict[str, Any]) -> str:

@@ -462,6 +462,18 @@ def test_a_template_stack_runs_in_locust_with_the_users_change(tmp_path):
     assert all(r["reason"] == "function_error" and not r["injected"] for r in rows if r["version"] == "2")
 
 
+def test_a_test_that_ran_no_contact_exits_with_no_verdict_not_locusts_zero(tmp_path):
+    # no users here; a busy machine whose start-up outlasts a short --run-time does the same: the test
+    # ends with nothing recorded, and a CI gate on Locust's exit code read it as green
+    done, results = run_locust(tmp_path, "-u", "0", "-r", "1", "-t", "2s")
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "verdict: COULD NOT JUDGE" in done.stderr and "no invocation was recorded: no contact started" in done.stderr
+    (folder,) = results.iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["invocations"] == 0 and summary["verdict"]["judged"] is False
+    assert (folder / "timeline.png").exists()
+
+
 def test_bad_options_are_one_line_and_exit_two(tmp_path):
     for args, message in ((["--rate", "-1"], "--rate: must be >= 0"),
                           (["--alias-arn", "arn:aws:lambda:us-east-1:123456789012:function:F"], "--alias-arn: "),

@@ -438,6 +438,21 @@ def test_contacts_that_invoke_nothing_are_still_counted_and_fail_the_default_gat
     assert format_summary(summary).startswith("0 invocations in 68 contacts")
     assert not summary["verdict"]["passed"]
     assert any(c["check"].startswith("invocations, at least") and not c["passed"] for c in summary["verdict"]["checks"])
+    # the flow, not the deployment: not a red verdict but none (exit 3), and why
+    assert summary["verdict"]["judged"] is False and verdict_exit_code(summary) == 3
+    assert summary["verdict"]["why_not_judged"].startswith(
+        "no invocation was recorded: the 68 contacts that ran reached no Invoke AWS Lambda function block")
+
+
+@pytest.mark.parametrize("expect", [Expectations(), Expectations(max_error_rate=0.01, max_failed_contacts=0)])
+def test_a_run_that_recorded_nothing_is_never_green_whatever_it_expects(tmp_path, expect):
+    """A test that ended before any contact started (its run time used up by a busy machine's start-up):
+    an error rate of nothing would pass any [expect]. Its verdict is withheld (exit 3), saying why."""
+    RecordWriter(tmp_path).close()
+    summary = analyse(load_record(tmp_path), expectations=expect)
+    assert summary["invocations"] == 0 and not summary["verdict"]["passed"]
+    assert summary["verdict"]["judged"] is False and verdict_exit_code(summary) == 3
+    assert "no invocation was recorded: no contact started before the test ended" in format_summary(summary)
 
 
 DEPLOYED_ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:ConnectLambdaFunction:PROD"
