@@ -176,7 +176,7 @@ class Caller(ContactUser):
 """
 
 
-@FLAT_OUT  # its 4 s at 200 invocations/s must record a load that would pass: not beside the flat-out benchmarks
+@FLAT_OUT  # its 8 s at 200 invocations/s (a busy machine's start-up may take half) must record a load that would pass: not beside the flat-out benchmarks
 @pytest.mark.parametrize("processes", [False, True])
 def test_a_load_that_raised_is_not_judged_whatever_it_recorded(tmp_path, processes):
     """Errors in the users' tasks are shiftsim's (or the locustfile's), never the deployment's: the
@@ -185,7 +185,7 @@ def test_a_load_that_raised_is_not_judged_whatever_it_recorded(tmp_path, process
     locustfile.write_text(BREAKING_LOCUSTFILE)
     results = tmp_path / "results"
     done = subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "4", "-r", "4",
-                           "-t", "4s", "--results-dir", str(results), "--prompt-time", "fixed:0", "--rate", "200",
+                           "-t", "8s", "--results-dir", str(results), "--prompt-time", "fixed:0", "--rate", "200",
                            *(processes_on_a_free_port() if processes else ())],
                           capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT)
     assert done.returncode == 3, done.stderr[-2000:]
@@ -362,7 +362,7 @@ def test_workers_slow_to_stop_still_deliver_their_last_rows(tmp_path, weighted):
     # machine elsewhere) sent their last rows to nobody. Every row each worker says it sent is recorded.
     locustfile = tmp_path / "slow_to_stop.py"
     locustfile.write_text(SLOW_TO_STOP_LOCUSTFILE)
-    master_err, rows = run_master_and_workers(tmp_path, weighted, 6, locustfile)
+    master_err, rows = run_master_and_workers(tmp_path, weighted, 12, locustfile)
     sent = [int(line.rsplit(" sent its master ", 1)[1].split()[0])
             for path in sorted(tmp_path.glob("worker*.log")) for line in path.read_text().splitlines()
             if " sent its master " in line]
