@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
+from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from simulator.client.errors import TargetError
@@ -86,7 +86,7 @@ def client_config(concurrency: int = 10, *, retries: bool = True,
 async def client(target: Target, service: str, *, concurrency: int = 10,
                  retries: bool = True) -> AsyncIterator[Any]:
     """An aiobotocore client of `service` for the target, closed on exit."""
-    session = get_session()
+    session = _session()
     kwargs: dict[str, Any] = {"region_name": target.region,
                               "config": client_config(concurrency, retries=retries)}
     if target.kind == "local":
@@ -95,6 +95,20 @@ async def client(target: Target, service: str, *, concurrency: int = 10,
         session.set_config_variable("profile", target.profile)
     async with session.create_client(service, **kwargs) as aws_client:
         yield aws_client
+
+
+_shared_loader: list[Any] = []  # botocore's loader of the first session: its service models, parsed once
+
+
+def _session() -> AioSession:
+    """A session of its own (credentials, profile, config) that reads botocore's service models through
+    the process's first loader: with a loader each, every client parsed its service's model again."""
+    session = get_session()
+    if _shared_loader:
+        session.register_component("data_loader", _shared_loader[0])
+    else:
+        _shared_loader.append(session.get_component("data_loader"))
+    return session
 
 
 class LambdaInvoker:
