@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 
+from simulator.service_models import service_model
+
 CHANNELS = ("VOICE", "CHAT", "TASK", "EMAIL")  # a contact's, as Connect's API names them
 TREATMENTS = ("missing", "notBreaching", "breaching", "ignore")  # a string in botocore's model, no enum
 # What Lambda publishes in AWS/Lambda (its developer guide's list of function metrics), and of those
@@ -26,9 +28,7 @@ LAMBDA_METRICS_EMULATED = ("Invocations", "Errors", "Duration", "Throttles", "Pr
 def cloudwatch_enum(shape: str) -> tuple[str, ...]:
     """An enumeration of botocore's CloudWatch model (Statistic, ComparisonOperator, StateValue,
     StandardUnit), read when first needed: what AWS accepts follows botocore, not a list kept here."""
-    import botocore.session
-
-    return tuple(botocore.session.get_session().get_service_model("cloudwatch").shape_for(shape).enum)
+    return tuple(service_model("cloudwatch").shape_for(shape).enum)
 
 
 def statistics() -> tuple[str, ...]:

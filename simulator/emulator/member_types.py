@@ -15,6 +15,8 @@ from functools import cache
 from operator import methodcaller
 from typing import Any
 
+from simulator.service_models import service_model
+
 Wrong = tuple[str, Any, str]  # (where below the checked value, the value, what it should be)
 Checker = Callable[[Any], Wrong | None]  # what is wrong in a value, or None
 
@@ -125,23 +127,16 @@ def _checker(shape: Any, built: dict[str, Checker], bulk: bool = True) -> Checke
 
 
 @cache
-def _service(service: str) -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(service)
-
-
-@cache
 def model_enum(service: str, shape: str) -> tuple[str, ...]:
     """An enumeration of botocore's model of a service (Lambda's InvocationType, CodeDeploy's
     AutoRollbackEvent ...): what AWS accepts follows botocore, not a list kept here."""
-    return tuple(_service(service).shape_for(shape).enum)
+    return tuple(service_model(service).shape_for(shape).enum)
 
 
 @cache
 def operation_checker(service: str, operation: str) -> Checker | None:
     """The checker of an operation's input, or None for an operation the model does not have."""
-    model = _service(service)
+    model = service_model(service)
     if operation not in model.operation_names:
         return None
     shape = model.operation_model(operation).input_shape

@@ -11,6 +11,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from simulator.emulator.holdings import CEILINGS, Full, Holdings
 from simulator.scenario.spec import Scenario
+from simulator.service_models import models_session
 
 
 class RegionalEmulator(Protocol):
@@ -31,10 +32,9 @@ Emulator = TypeVar("Emulator", bound=RegionalEmulator)
 def partition_of(region: str) -> str:
     """The ARN partition a region belongs to (aws, aws-cn, aws-us-gov, ...), from botocore's endpoint data."""
     import botocore.exceptions
-    import botocore.session
 
     try:
-        return botocore.session.get_session().get_partition_for_region(region)
+        return models_session().get_partition_for_region(region)  # type: ignore[no-any-return]
     except botocore.exceptions.UnknownRegionError:
         return "aws"
 

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.emulator.member_types import _checker, _service, member_type_error
+from simulator.emulator.member_types import _checker, member_type_error
+from simulator.service_models import service_model
 
 EVENTS = [{"timestamp": 1_796_400_000_000 + i, "message": f"event {i}"} for i in range(1000)]
 
@@ -51,6 +52,6 @@ _ITEM = st.one_of(st.dictionaries(st.sampled_from(["timestamp", "message", "Name
 def test_the_bulk_check_of_a_list_finds_what_the_item_by_item_check_finds(service, operation, member, items):
     """A list checked a member at a time across the list says exactly what the item-by-item check
     says: nothing when all pass, else the same fault at the same place."""
-    shape = _service(service).operation_model(operation).input_shape
+    shape = service_model(service).operation_model(operation).input_shape
     params = {member: items}
     assert _checker(shape, {})(params) == _checker(shape, {}, bulk=False)(params)

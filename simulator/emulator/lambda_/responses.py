@@ -13,12 +13,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import botocore.session
 from aiohttp import web
 
 from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.emulator.front_door import Answer
 from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
+from simulator.service_models import service_model
 
 # Error shapes whose message member is spelled "Message" in the service model (others: "message").
 _CAPITALISED_MESSAGE = {"ResourceNotFoundException", "ResourceConflictException",
@@ -26,7 +26,7 @@ _CAPITALISED_MESSAGE = {"ResourceNotFoundException", "ResourceConflictException"
                         "ServiceException"}
 # The runtimes Lambda's API takes: botocore's service model's, never a list kept here (one would
 # refuse a runtime AWS launched, as python3.14 was).
-RUNTIMES = tuple(botocore.session.get_session().get_service_model("lambda").shape_for("Runtime").enum)
+RUNTIMES = tuple(service_model("lambda").shape_for("Runtime").enum)
 ZIP_REQUEST_LIMIT = 69_905_067  # a 50 MB zip, base64-encoded in the JSON body
 CODE_UPLOADS_REFUSED = ("shiftsim emulator: code a request uploads runs only when the emulator was started with "
                         "`shiftsim serve --allow-code-upload`")
