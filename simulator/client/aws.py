@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from simulator.client.errors import TargetError
 from simulator.connect.invoke import RawInvocation
+from simulator.service_models import models_session
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "shiftsim", "aws_secret_access_key": "shiftsim"}
 
@@ -97,17 +98,12 @@ async def client(target: Target, service: str, *, concurrency: int = 10,
         yield aws_client
 
 
-_shared_loader: list[Any] = []  # botocore's loader of the first session: its service models, parsed once
-
-
 def _session() -> AioSession:
     """A session of its own (credentials, profile, config) that reads botocore's service models through
-    the process's first loader: with a loader each, every client parsed its service's model again."""
+    the process's one loader (simulator.service_models): with a loader each, every client parsed its
+    service's model again."""
     session = get_session()
-    if _shared_loader:
-        session.register_component("data_loader", _shared_loader[0])
-    else:
-        _shared_loader.append(session.get_component("data_loader"))
+    session.register_component("data_loader", models_session().get_component("data_loader"))
     return session
 
 

@@ -58,7 +58,7 @@ from simulator.loadgen.options import LoadOptions, OptionsError, load_options
 from simulator.loadgen.pacing import Pacer, mean_duration, users_needed
 from simulator.loadgen.reporter import Reporter
 from simulator.loadgen.request_stats import said_errors
-from simulator.loadgen.target_reach import reach_target
+from simulator.loadgen.target_reach import reach_target, target_of
 from simulator.loadgen.traffic import (
     TrafficPlan,
     delivered_line,
@@ -205,9 +205,7 @@ class LoadSession:
 
     @property
     def target(self) -> Target:
-        if self.options.target == "aws":
-            return Target("aws", region=self.options.region)
-        return Target("local", self.endpoint, self.options.region)
+        return target_of(self.options, self.endpoint)
 
     def on_test_start(self, environment: Environment, **kwargs: Any) -> None:
         parsed = self.parsed = environment.parsed_options or self.parsed  # the start form's values

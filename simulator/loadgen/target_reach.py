@@ -58,14 +58,20 @@ def _check(reached: ReachedTarget, options: LoadOptions, flows: FlowSet, bridge:
     deployment = options.scenario.deployment if options.deploy_after is not None else None
     invoked = [target["invokes"] for target in flows.block_targets()
                if not is_reference(target["invokes"])]  # a function named at run time: known as the block runs
-    target = (Target("aws", region=options.region) if options.target == "aws"
-              else Target("local", reached.endpoint, options.region))
+    target = target_of(options, reached.endpoint)
     alarms = bridge.run(check_target(target, options.alias_arn, invoked, deployment), timeout=120)
     if options.target == "aws":
         log_metrics = (bridge.run(instance_log_metrics(target, options.scenario.connect.log_group), timeout=60)
                        if alarms else [])
         reached.unreached = alarms_reading_the_instance(options.scenario, alarms, log_metrics)
         reached.alarm_lint = [f"alarm {name} {line}" for name, line in unreached_alarm_lines(reached.unreached)]
+
+
+def target_of(options: LoadOptions, endpoint: str) -> Target:
+    """The target the options name: AWS in their region, or the emulator at `endpoint`."""
+    if options.target == "aws":
+        return Target("aws", region=options.region)
+    return Target("local", endpoint, options.region)
 
 
 def answers(endpoint: str) -> None:

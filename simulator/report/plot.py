@@ -107,7 +107,7 @@ def timeline_figure(summary: dict[str, Any]) -> Figure:
     share_ax.set_ylim(0, 1.05)
     share_ax.set_ylabel("share of\ninvocations")
     if not summary.get("invocations"):  # empty panels are said to be empty, and why
-        why = nothing_invoked_said(summary.get("contacts", 0)).replace(": ", ":\n", 1).replace(", so", ",\nso", 1)
+        why = _wrapped(nothing_invoked_said(summary.get("contacts", 0)), 110)
         for ax in (share_ax, error_ax, latency_ax):
             ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#666666")
     elif summary.get("deployed_not_called"):
