@@ -45,6 +45,18 @@ def metric_alarms_behind(names: tuple[str, ...] | list[str], declared: dict[str,
     return list(found.values()), unknown
 
 
+def undeclared_alarms(scenario: Scenario) -> list[str]:
+    """The alarms CodeDeploy would read that the stack does not declare, in the order met: those the
+    group names, and those its composite alarms' rules name. In production they may well exist (made
+    in another stack or by hand); the emulator, which has only the stack's, has none of them."""
+    if scenario.deployment is None:
+        return []
+    declared = {alarm.name: alarm for alarm in scenario.alarms}
+    _, behind = metric_alarms_behind(scenario.deployment.alarms, declared)
+    named = [name for name in scenario.deployment.alarms if name not in declared] + [name for _, name in behind]
+    return list(dict.fromkeys(named))
+
+
 def alarms_reading_the_instance(scenario: Scenario, described: list[dict[str, Any]] | None = None,
                                 log_metrics: list[tuple[str, str]] | None = None) -> dict[str, list[str]]:
     """The group's metric alarms that read what the Connect instance publishes, each with what it

@@ -19,6 +19,9 @@ from simulator.deployment.vocabulary import LAMBDA_METRICS, LAMBDA_METRICS_EMULA
 from simulator.scenario.day_profile import Profile
 from simulator.scenario.spec import AlarmSpec, Scenario, TrafficRouting
 
+# an alarm the group reads that the stack lacks: made elsewhere, its definition is the user's to give
+_UNDECLARED_FIX = ("declare the alarm in the stack, give its definition with --alarms FILE (docs/plan.md), "
+                   "or remove it from the group")
 EMPTY_PERIODS_FLAGGED = 0.25  # the share of periods without a datapoint past which missing data is said
 
 
@@ -84,12 +87,15 @@ def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts()) -> list[str]
     missing = [name for name in spec.alarms if name not in declared]
     for name in missing:
         lines.append(f"alarm {name}: the deployment group names it, and the stack does not declare it: CodeDeploy "
-                     "cannot read it; fix: declare the alarm, or remove it from the group")
+                     f"reads it only if it is made elsewhere (another stack, by hand); the emulator has the stack's "
+                     f"alarms only, so there its part is not rehearsed and the verdict is withheld; fix: {_UNDECLARED_FIX}")
     alarms, unknown = metric_alarms_behind(spec.alarms, declared)
     for composite, name in unknown:
         lines.append(f"composite alarm {composite}: its rule names alarm {name}, which the stack does not declare: "
-                     f"ALARM({name}) is never true; fix: declare the alarm, or name one the stack has")
+                     f"on the emulator ALARM({name}) is never true, so the verdict is withheld; fix: {_UNDECLARED_FIX}")
     if not alarms:
+        if missing or unknown:  # it has alarms, made elsewhere: said above
+            return lines
         lines.append("the deployment group has no alarm: nothing rolls a bad version back; fix: an alarm on the "
                      f"alias's errors ({_shown({'FunctionName': spec.function, 'Resource': f'{spec.function}:{spec.alias}'})})")
         return lines

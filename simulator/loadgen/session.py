@@ -90,6 +90,7 @@ class LoadSession:
         self.coordinator = not isinstance(environment.runner, WorkerRunner)
         self.alarm_lint: list[str] = []  # what is wrong with the group's alarms, said at the start
         self.unreached: dict[str, list[str]] = {}  # the group's alarms the run cannot reach (loadgen.target_reach)
+        self.undeclared: list[str] = []  # the group's alarms the emulator lacks (loadgen.target_reach)
         self.distributed = isinstance(environment.runner, (MasterRunner, WorkerRunner))
         self.flows: FlowSet = load_flow(options.flow, functions=options.functions,
                                         flow_map=options.scenario.flow_map)
@@ -190,6 +191,7 @@ class LoadSession:
             return
         reached = reach_target(options, self.flows, self.bridge)
         self.endpoint, self.emulator, self.unreached = reached.endpoint, reached.emulator, reached.unreached
+        self.undeclared = reached.undeclared
         self.parsed.endpoint_url = self.endpoint
         self.parsed.shiftsim_own_emulator = self.emulator is not None
         self._say_alarm_lint(reached.alarm_lint)
@@ -280,6 +282,8 @@ class LoadSession:
                 "judge": o.scenario.judge}
             if self.unreached:  # withholds the verdict of a run that deploys (report.verdict)
                 self.run_info["alarms_not_reached"] = self.unreached
+            if self.undeclared:  # so does this
+                self.run_info["alarms_undeclared"] = self.undeclared
             self.record.describe_run(self.run_info)
         self.reporter.test_started(self.record, self.options.alias_arn)
         self.callers.test_started(self.options, self.path, self.arrivals, self.traffic, self.emulated_start, processes)

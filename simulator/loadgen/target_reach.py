@@ -1,7 +1,9 @@
 """What the target must have before a test starts, on the coordinator: an emulator started here or one
 that answers where the user said, and then on either target the preflight's checks (the alias, the
 functions the flow invokes, the deployment group). What the target would refuse is said now: not as
-errors later, nor as a green run that never met the alias it watched."""
+errors later, nor as a green run that never met the alias it watched. And what of the group's alarms
+the target does not rehearse (on AWS: those reading the simulated instance's reports; on the emulator:
+those the stack does not declare), which withholds a deploying run's verdict."""
 
 from __future__ import annotations
 
@@ -16,7 +18,11 @@ from simulator.client.aws import Target, bypass_proxies
 from simulator.client.preflight import check_target, instance_log_metrics
 from simulator.connect.flow import FlowSet
 from simulator.connect.jsonpath import is_reference
-from simulator.deployment.alarm_inputs import alarms_reading_the_instance, unreached_alarm_lines
+from simulator.deployment.alarm_inputs import (
+    alarms_reading_the_instance,
+    undeclared_alarms,
+    unreached_alarm_lines,
+)
 from simulator.loadgen.bridge import AsyncioBridge
 from simulator.loadgen.emulator_process import EmulatorProcess
 from simulator.loadgen.options import LoadOptions, OptionsError
@@ -33,6 +39,8 @@ class ReachedTarget:
     # On AWS the simulator is not Connect: the group's alarms that read the instance's reports never see its contacts
     unreached: dict[str, list[str]] = field(default_factory=dict)
     alarm_lint: list[str] = field(default_factory=list)  # those alarms, one line each
+    # On the emulator: the alarms CodeDeploy would read that the stack lacks (made elsewhere in production)
+    undeclared: list[str] = field(default_factory=list)
 
 
 def reach_target(options: LoadOptions, flows: FlowSet, bridge: AsyncioBridge) -> ReachedTarget:
@@ -65,6 +73,8 @@ def _check(reached: ReachedTarget, options: LoadOptions, flows: FlowSet, bridge:
                        if alarms else [])
         reached.unreached = alarms_reading_the_instance(options.scenario, alarms, log_metrics)
         reached.alarm_lint = [f"alarm {name} {line}" for name, line in unreached_alarm_lines(reached.unreached)]
+    else:
+        reached.undeclared = undeclared_alarms(options.scenario)
 
 
 def target_of(options: LoadOptions, endpoint: str) -> Target:

@@ -2,7 +2,7 @@
 (or, when it states none, the default gate: what a release engineer means by "safe"), what made the
 rehearsal unfaithful (which fails it), and what kept it from being judged at all (a generator far
 behind, the load breaking off, a lost worker, the emulator's ceilings, alarms that could not see the
-simulated Connect instance's reports). Pure: a summary in, a verdict out.
+simulated Connect instance's reports, alarms the emulator does not have). Pure: a summary in, a verdict out.
 """
 
 from __future__ import annotations
@@ -161,7 +161,8 @@ def verdict(summary: dict[str, Any], expect: Expectations) -> dict[str, Any]:
 
 def why_not_judged(summary: dict[str, Any]) -> list[str]:
     """What kept this run from being the scenario's on AWS, whatever it recorded: a generator too far
-    behind, the load breaking off, a lost worker, the emulator's own ceilings. Each withholds the verdict."""
+    behind, the load breaking off, a lost worker, the emulator's own ceilings, alarms it did not
+    rehearse. Each withholds the verdict."""
     generator, run_info = summary.get("generator") or {}, summary.get("run_info") or {}
     why_not: list[str] = []
     if not summary.get("invocations"):  # whatever is expected: an error rate of nothing is no pass
@@ -203,6 +204,13 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
             f"on AWS the simulator is not Connect and publishes none of the instance's reports, so the deployment "
             f"group's alarm(s) {', '.join(sorted(unreached))}, which read them, never saw the simulated contacts: "
             "what they would have done (roll back) was not rehearsed; rehearse it on the emulator")
+    undeclared = run_info.get("alarms_undeclared") or []
+    if undeclared and deployed:  # production's CodeDeploy reads them wherever they were made; the emulator has none
+        why_not.append(
+            f"the deployment group reads alarm(s) {', '.join(undeclared)}, which the stack does not declare: made "
+            "elsewhere (another stack, by hand), production's CodeDeploy reads them, and the emulator has no such "
+            "alarm, so what they would have done (roll back, or stop a healthy version) was not rehearsed; give "
+            "their definitions with --alarms FILE (docs/plan.md), or declare them in the stack")
     for what, noted in sorted((run_info.get("reports_unpublished") or {}).items()):
         if noted.get("read_by") and deployed:  # those alarms missed it: their part, the rollback, was not rehearsed
             why_not.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -180,6 +181,19 @@ contacts_per_minute = 300
 """
 
 
+def test_the_alarms_codedeploy_reads_that_the_stack_lacks_are_found_through_composite_rules():
+    from simulator.deployment.alarm_inputs import undeclared_alarms
+
+    scenario = parse_scenario(COMPOSITE, "s.toml")
+    assert undeclared_alarms(scenario) == ["B"]  # named by the group's composite alarm's rule
+    elsewhere = replace(scenario, deployment=replace(scenario.deployment, alarms=("Elsewhere", "Both", "Elsewhere")))
+    assert undeclared_alarms(elsewhere) == ["Elsewhere", "B"]
+    lines = lint_alarms(elsewhere, SEED_FLOW)
+    assert any(line.startswith("alarm Elsewhere: the deployment group names it, and the stack does not declare it: "
+                               "CodeDeploy reads it only if it is made elsewhere") for line in lines), lines
+    assert undeclared_alarms(replace(scenario, deployment=None)) == []
+
+
 def test_a_composite_alarm_is_linted_through_the_alarms_its_rule_names():
     scenario = parse_scenario(COMPOSITE, "s.toml")
     assert [(a.name, a.rule) for a in scenario.alarms] == [
@@ -187,8 +201,9 @@ def test_a_composite_alarm_is_linted_through_the_alarms_its_rule_names():
     lines = lint_alarms(scenario, SEED_FLOW)
     assert any(line.startswith("alarm A: dimensions {FunctionName=ConnectLambdaFunction, Resource=ConnectLambdaFunction}: "
                                "Lambda publishes no metric with them") for line in lines), lines
-    assert ("composite alarm Both: its rule names alarm B, which the stack does not declare: ALARM(B) is never "
-            "true; fix: declare the alarm, or name one the stack has") in lines
+    assert ("composite alarm Both: its rule names alarm B, which the stack does not declare: on the emulator ALARM(B) is "
+            "never true, so the verdict is withheld; fix: declare the alarm in the stack, give its definition with --alarms "
+            "FILE (docs/plan.md), or remove it from the group") in lines
     assert not any("the deployment group has no alarm" in line for line in lines)
 
 

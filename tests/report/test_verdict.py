@@ -265,6 +265,19 @@ def test_on_aws_a_group_alarm_that_reads_the_instances_reports_withholds_the_ver
                                                 "instance's reports, so the deployment group's alarm(s) FlowErrors")
 
 
+def test_on_the_emulator_a_group_alarm_the_stack_does_not_declare_withholds_the_verdict(tmp_path):
+    """Made in another stack or by hand, production's CodeDeploy reads it; the emulator has no such
+    alarm, so a green run (or a red one) would not be the deployment's."""
+    summary, verdict, _ = judged(tmp_path / "deployed", run_info={"alarms_undeclared": ["FromMonitoringStack"]})
+    assert verdict["judged"] is False and verdict_exit_code(summary) == 3
+    assert verdict["why_not_judged"].startswith(
+        "the deployment group reads alarm(s) FromMonitoringStack, which the stack does not declare: made elsewhere "
+        "(another stack, by hand), production's CodeDeploy reads them, and the emulator has no such alarm")
+    assert "give their definitions with --alarms FILE (docs/plan.md)" in format_summary(summary)
+    summary, verdict, _ = judged(tmp_path / "clean")  # the same run with every alarm in the stack: judged
+    assert verdict["judged"] is True and verdict_exit_code(summary) == 0
+
+
 def test_the_load_alone_holds_every_function_the_contacts_call_to_the_default_gate(tmp_path):
     """No deployment, and the contacts' other function failing half its calls: it passed (the default
     gate read the deployed function's versions only). With a deployment, the other function's errors

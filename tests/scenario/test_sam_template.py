@@ -334,6 +334,41 @@ def test_the_example_sam_project_rehearses_end_to_end(tmp_path, extra, outcome):
         assert summary["errors"] == 0 and versions["2"]["invocations"] > 0
 
 
+@pytest.mark.long(30)
+def test_a_group_alarm_made_in_another_stack_withholds_the_verdict_until_its_definition_is_given(tmp_path):
+    """The example's group names its alarm by the name another stack gave it: the emulator has no such
+    alarm, so the rehearsal says so at start and withholds its verdict (exit 3), whatever happened; with
+    the alarm's definition given (--alarms), it is judged. (x600: the verdict's timing is not this test's.)"""
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    template = project / "template.yaml"
+    template.write_text(template.read_text().replace("- !Ref AliasErrorMetricGreaterThanZeroAlarm",
+                                                     "- MonitoringStackErrors"))
+    (tmp_path / "alarms.toml").write_text(
+        '[[alarms]]\nname = "MonitoringStackErrors"\nmetric = "Errors"\nnamespace = "AWS/Lambda"\n'
+        'dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction:live" }\n'
+        'statistic = "Sum"\nperiod = 60\nevaluation_periods = 1\nthreshold = 0\ncomparison = "GreaterThanThreshold"\n')
+
+    def rehearse(name, *extra):
+        return subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(project / "rehearsal.toml"),
+                               "--time-scale", "600", "--results", str(tmp_path / name), *extra],
+                              capture_output=True, text=True, timeout=400)
+
+    done = rehearse("elsewhere")
+    said = done.stdout + done.stderr
+    assert done.returncode == 3 and "verdict: COULD NOT JUDGE" in said, said
+    assert ("shiftsim: alarm lint: alarm MonitoringStackErrors: the deployment group names it, and the stack does not "
+            "declare it") in said
+    assert "the deployment group has no alarm" not in said  # it has one, made elsewhere
+    run_info = json.loads((tmp_path / "elsewhere" / "summary.json").read_text())["run_info"]
+    assert run_info["alarms_undeclared"] == ["MonitoringStackErrors"]
+    given = rehearse("given", "--alarms", str(tmp_path / "alarms.toml"))
+    said = given.stdout + given.stderr
+    assert "MonitoringStackErrors, which the stack does not declare" not in said and "does not declare it" not in said
+    assert "alarms_undeclared" not in json.loads((tmp_path / "given" / "summary.json").read_text())["run_info"]
+    assert given.returncode in (0, 1, 3), said  # judged on the deployment (or, at x600 on a busy machine, its pace)
+
+
 def test_a_deployed_function_whose_code_cannot_run_here_fails_the_verdict(tmp_path):
     """A Java function deployed: a stand-in answers for it, which is said and fails the run."""
     from simulator.report.verdict import Expectations, verdict
@@ -469,7 +504,8 @@ def test_a_composite_alarm_naming_an_alarm_the_stack_lacks_is_said_and_a_bad_rul
 
     scenario = load_scenario(composite_example(tmp_path / "a", 'ALARM(gone) OR ALARM(${SlowAlarm})') / "rehearsal.toml")
     assert ("composite alarm connect-rollback: its rule names alarm gone, which the stack does not declare: "
-            "ALARM(gone) is never true; fix: declare the alarm, or name one the stack has") in lint_alarms(scenario)
+            "on the emulator ALARM(gone) is never true, so the verdict is withheld; fix: declare the alarm in the stack, give its "
+            "definition with --alarms FILE (docs/plan.md), or remove it from the group") in lint_alarms(scenario)
     project = composite_example(tmp_path / "b", 'ALARM(${SlowAlarm}) OR')
     done = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", str(project / "rehearsal.toml")],
                           capture_output=True, text=True, timeout=120)
