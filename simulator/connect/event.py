@@ -34,7 +34,7 @@ class Contact:
 
     def contact_data(self) -> dict[str, Any]:
         endpoint_type = _endpoint_type(self)
-        return {
+        data: dict[str, Any] = {
             "Attributes": dict(self.attributes),
             "Channel": self.channel,
             "ContactId": self.contact_id,
@@ -47,6 +47,9 @@ class Contact:
             "Queue": self.queue,
             "SystemEndpoint": {"Address": self.system_address, "Type": endpoint_type},
         }
+        if self.segment_attributes:  # those [callers.segment_attributes] gives, typed as Connect's event types them
+            data["SegmentAttributes"] = {key: {"ValueString": value} for key, value in self.segment_attributes.items()}
+        return data
 
 
 EMAIL_ADDRESSES = ("customer@example.com", "support@example.com")  # an EMAIL contact's customer and system addresses

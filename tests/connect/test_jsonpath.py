@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.connect.caller import CallerSpec
-from simulator.connect.event import Contact
+from simulator.connect.event import Contact, contact_flow_event
 from simulator.connect.flow import load_flow
 from simulator.connect.interpreter import ContactState, interpolate, references_without_data, resolve
 from simulator.connect.jsonpath import REFERENCE, parts, references_in
@@ -70,10 +70,15 @@ def test_segment_attributes_come_from_the_callers_drawn_per_contact_by_weight(tm
         ended, state, hooks = run(flows, spec, seed=seed)
         assert state.flow_errors == [] and state.contact.segment_attributes["connect:Subtype"] == "connect:Email"
         heard.append(hooks.prompts[0])
+        # and the functions' events carry them, typed as Connect's are (a handler reads ['connect:Subtype']['ValueString'])
+        event = contact_flow_event(state.contact)["Details"]["ContactData"]
+        assert event["SegmentAttributes"]["connect:Subtype"] == {"ValueString": "connect:Email"}
+        assert event["SegmentAttributes"]["connect:EmailSubject"]["ValueString"] in ("Credit Card statement", "Hello")
     cards = heard.count("Cards: Credit Card statement")
     assert cards + heard.count("General") == 400
     assert 255 <= cards <= 345  # 3 in 4 of 400: 300, and beyond 45 either way has a chance under 0.1 %
     assert references_without_data(flows, spec) == []
+    assert "SegmentAttributes" not in run(flows, seed=0)[1].contact.contact_data()  # none given: none sent
 
 
 def test_callers_numbers_are_drawn_per_contact_from_their_patterns(tmp_path):
