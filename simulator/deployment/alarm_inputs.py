@@ -6,6 +6,7 @@ that did not rehearse those alarms, nor the rollback they guard. Pure: the scena
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from simulator.deployment.composite_rule import RuleError, parse_rule
@@ -43,6 +44,16 @@ def metric_alarms_behind(names: tuple[str, ...] | list[str], declared: dict[str,
             continue
         todo.extend((name, n) for n in named)
     return list(found.values()), unknown
+
+
+_ALARM_ARN = re.compile(r"arn:aws[a-z-]*:cloudwatch:[^:]*:[^:]*:alarm:(.+)")
+
+
+def named_by_arn(name: str) -> str | None:
+    """The alarm's name when a deployment group's "name" is an alarm's ARN (CodeDeploy reads the group's
+    alarms by name: an ARN there names no alarm), else None."""
+    match = _ALARM_ARN.fullmatch(name)
+    return match.group(1) if match else None
 
 
 def undeclared_alarms(scenario: Scenario) -> list[str]:

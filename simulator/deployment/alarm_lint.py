@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.deployment.alarm_inputs import metric_alarms_behind
+from simulator.deployment.alarm_inputs import metric_alarms_behind, named_by_arn
 from simulator.deployment.plan import predefined_configs
 from simulator.deployment.vocabulary import LAMBDA_METRICS, LAMBDA_METRICS_EMULATED, lambda_dimension_sets
 from simulator.scenario.day_profile import Profile
@@ -86,6 +86,13 @@ def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts()) -> list[str]
     declared = {a.name: a for a in scenario.alarms}
     missing = [name for name in spec.alarms if name not in declared]
     for name in missing:
+        short = named_by_arn(name)
+        if short is not None:
+            lines.append(f"alarm {name}: the deployment group names an alarm by its ARN, and CodeDeploy reads alarms by "
+                         f"name: it finds none, so what it then does (stop the deployment, or go on unguarded) is not "
+                         f"rehearsed and the verdict is withheld; fix: the alarm's name, {short}"
+                         + (" (a template's !Ref of the alarm gives it)" if short in declared else ""))
+            continue
         lines.append(f"alarm {name}: the deployment group names it, and the stack does not declare it: CodeDeploy "
                      f"reads it only if it is made elsewhere (another stack, by hand); the emulator has the stack's "
                      f"alarms only, so there its part is not rehearsed and the verdict is withheld; fix: {_UNDECLARED_FIX}")

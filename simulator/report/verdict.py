@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.deployment.alarm_inputs import SAID
+from simulator.deployment.alarm_inputs import SAID, named_by_arn
 from simulator.report.judge import fisher_greater
 from simulator.report.words import counted
 
@@ -204,10 +204,17 @@ def why_not_judged(summary: dict[str, Any]) -> list[str]:
             f"on AWS the simulator is not Connect and publishes none of the instance's reports, so the deployment "
             f"group's alarm(s) {', '.join(sorted(unreached))}, which read them, never saw the simulated contacts: "
             "what they would have done (roll back) was not rehearsed; rehearse it on the emulator")
-    undeclared = run_info.get("alarms_undeclared") or []
-    if undeclared and deployed:  # production's CodeDeploy reads them wherever they were made; the emulator has none
+    undeclared = [] if not deployed else run_info.get("alarms_undeclared") or []
+    by_arn = [name for name in undeclared if named_by_arn(name)]
+    if by_arn:  # CodeDeploy finds no alarm by an ARN: what it then does is not rehearsed
         why_not.append(
-            f"the deployment group reads alarm(s) {', '.join(undeclared)}, which the stack does not declare: made "
+            f"the deployment group names alarm(s) by ARN ({', '.join(by_arn)}): CodeDeploy reads alarms by name and "
+            "finds none, so whether it stops the deployment for that or goes on unguarded was not rehearsed; name "
+            "them (a template's !Ref gives an alarm's name)")
+    elsewhere = [name for name in undeclared if name not in by_arn]
+    if elsewhere:  # production's CodeDeploy reads them wherever they were made; the emulator has none
+        why_not.append(
+            f"the deployment group reads alarm(s) {', '.join(elsewhere)}, which the stack does not declare: made "
             "elsewhere (another stack, by hand), production's CodeDeploy reads them, and the emulator has no such "
             "alarm, so what they would have done (roll back, or stop a healthy version) was not rehearsed; give "
             "their definitions with --alarms FILE (docs/plan.md), or declare them in the stack")

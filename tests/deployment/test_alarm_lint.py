@@ -192,6 +192,12 @@ def test_the_alarms_codedeploy_reads_that_the_stack_lacks_are_found_through_comp
     assert any(line.startswith("alarm Elsewhere: the deployment group names it, and the stack does not declare it: "
                                "CodeDeploy reads it only if it is made elsewhere") for line in lines), lines
     assert undeclared_alarms(replace(scenario, deployment=None)) == []
+    arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:A"  # the stack's alarm A, named by its ARN
+    lines = lint_alarms(replace(scenario, deployment=replace(scenario.deployment, alarms=(arn,))), SEED_FLOW)
+    assert (f"alarm {arn}: the deployment group names an alarm by its ARN, and CodeDeploy reads alarms by name: it "
+            "finds none, so what it then does (stop the deployment, or go on unguarded) is not rehearsed and the "
+            "verdict is withheld; fix: the alarm's name, A (a template's !Ref of the alarm gives it)") in lines
+    assert not any("the deployment group has no alarm" in line for line in lines)
 
 
 def test_a_composite_alarm_is_linted_through_the_alarms_its_rule_names():

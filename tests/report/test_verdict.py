@@ -276,6 +276,12 @@ def test_on_the_emulator_a_group_alarm_the_stack_does_not_declare_withholds_the_
     assert "give their definitions with --alarms FILE (docs/plan.md)" in format_summary(summary)
     summary, verdict, _ = judged(tmp_path / "clean")  # the same run with every alarm in the stack: judged
     assert verdict["judged"] is True and verdict_exit_code(summary) == 0
+    arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:AliasErrors"  # named by ARN: CodeDeploy finds none
+    summary, verdict, _ = judged(tmp_path / "arn", run_info={"alarms_undeclared": [arn]})
+    assert verdict["judged"] is False and verdict["why_not_judged"] == (
+        f"the deployment group names alarm(s) by ARN ({arn}): CodeDeploy reads alarms by name and finds none, so "
+        "whether it stops the deployment for that or goes on unguarded was not rehearsed; name them (a template's "
+        "!Ref gives an alarm's name)")
 
 
 def test_the_load_alone_holds_every_function_the_contacts_call_to_the_default_gate(tmp_path):
