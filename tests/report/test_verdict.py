@@ -115,17 +115,19 @@ def test_code_that_did_not_load_fails_the_verdict_with_the_reason(tmp_path, reas
     assert any(f"version 2's code did not load ({reason}" in name for name in checks)
 
 
-@pytest.mark.parametrize("old_fails, injected, unfaithful", [
-    (1.0, False, True),   # production's version broken here: a setting, a secret, a service it needs
-    (0.3, False, False),  # failing some calls: the default gate's business, not the rehearsal's
-    (1.0, True, False),   # failing on purpose: the scenario injects it
+@pytest.mark.parametrize("old_fails, injected, reason, unfaithful", [
+    (1.0, False, "function_error", True),     # production's version broken here: a setting, a secret, a service
+    (0.3, False, "function_error", False),    # failing some calls: the default gate's business, not the rehearsal's
+    (1.0, True, "function_error", False),     # failing on purpose: the scenario injects it
+    (1.0, False, "invalid_response", False),  # answers Connect rejects: so it does in production, nothing lacking
 ])
 def test_productions_version_failing_before_the_deployment_makes_the_rehearsal_unfaithful(tmp_path, old_fails,
-                                                                                          injected, unfaithful):
+                                                                                          injected, reason, unfaithful):
     """A handler that cannot reach what it needs fails as version 1 before anything shifts; a scenario
-    that expects the rollback would pass on it, judging nothing of the change."""
+    that expects the rollback would pass on it, judging nothing of the change. An answer the block's
+    validation refuses is Connect's judgement, the same in production: the deployment's to be judged on."""
     summary, verdict, checks = judged(tmp_path, {"outcome": "stopped"}, status="Stopped", old_fails=old_fails,
-                                      new_fails=old_fails, old_injected=injected)
+                                      new_fails=old_fails, old_injected=injected, reason=reason)
     said = [name for name in checks if "the one production runs" in name]
     assert bool(said) == unfaithful and verdict["passed"] != unfaithful
     if unfaithful:
