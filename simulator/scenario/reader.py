@@ -23,6 +23,7 @@ from simulator.deployment.vocabulary import CHANNELS, deployment_config_name
 from simulator.scenario.alarm_tables import read_alarm
 from simulator.scenario.build import runtime_notes
 from simulator.scenario.durations import DistributionError, parse_spec
+from simulator.scenario.dynamic_references import REFERENCE
 from simulator.scenario.function_tables import read_faults, read_function
 from simulator.scenario.intrinsics import TemplateError
 from simulator.scenario.sam import load_template
@@ -206,8 +207,23 @@ def _stack_source(s: Section | None, folder: Path) -> StackSource:
     made = StackSource(template=str(folder / template),
                        parameters={k: str(parameters.raw(k)) for k in list(parameters.data)} if parameters else {},
                        new_code=str(folder / new_code) if new_code else None, new_ref=new_ref,
-                       flow=s.string("flow", None), layers=_published_layers(s.table("layers"), folder))
+                       flow=s.string("flow", None), layers=_published_layers(s.table("layers"), folder),
+                       resolve=_dynamic_values(s.table("resolve")))
     s.done()
+    return made
+
+
+def _dynamic_values(s: Section | None) -> dict[str, str]:
+    """`[stack.resolve]`: a dynamic reference as the template writes it inside `{{resolve:...}}`
+    ("ssm:/app/greeting", "secretsmanager:prod/api:SecretString:key") to the value CloudFormation
+    would put in its place."""
+    made = {}
+    for key in list(s.data) if s is not None else []:
+        assert s is not None
+        if not REFERENCE.fullmatch(f"{{{{resolve:{key}}}}}"):
+            s.fail("is not a dynamic reference (ssm:NAME, ssm-secure:NAME or secretsmanager:SECRET[:SecretString:KEY], "
+                   "as the template writes it inside {{resolve:...}})", key)
+        made[key] = s.string(key)
     return made
 
 
@@ -250,7 +266,7 @@ def _template_scenario(top: Section, meta: Section, aws: Section, stack: StackSo
     try:
         built = load_template(stack.template or "", region=region, account=account, parameters=stack.parameters,
                               new_code=new_code, new_ref=stack.new_ref, deploy_function=deployment_function,
-                              flow=stack.flow, layers=stack.layers)
+                              flow=stack.flow, layers=stack.layers, resolve=stack.resolve)
     except TemplateError as exc:
         raise ScenarioError(str(exc)) from None
     if not built.functions:

@@ -26,6 +26,7 @@ from simulator.deployment.composite_rule import RuleError, parse_rule
 from simulator.deployment.vocabulary import PREFIX as CONFIG_PREFIX
 from simulator.deployment.vocabulary import deployment_config_name
 from simulator.scenario.build import runtime_notes, with_dependencies
+from simulator.scenario.dynamic_references import DynamicValues, resolved, unresolved_said
 from simulator.scenario.intrinsics import Resolver, TemplateError
 from simulator.scenario.layers import layer_paths
 from simulator.scenario.new_code import code_at_ref
@@ -145,6 +146,7 @@ class TemplateSources:
     layer_builds: dict[str, str] = field(default_factory=dict)
     disabled: tuple[str, ...] = ()
     published: dict[str, str] = field(default_factory=dict)  # a published layer's ARN -> the folder the user gave
+    resolve: dict[str, str] = field(default_factory=dict)  # a dynamic reference's text -> the value the user gave
 
 
 def _local_code(template: dict[str, Any], folder: Path, where: Path) -> TemplateSources:
@@ -255,6 +257,7 @@ class _Stack:
         self.resources: dict[str, dict[str, Any]] = cfn["Resources"]
         self.region, self.account, self.where = region, account, where
         self.current = ""  # the resource whose properties were read last: named when one is wrong
+        self._dynamic: DynamicValues | None = None
         values = {name: spec.get("Default") for name, spec in (cfn.get("Parameters") or {}).items()
                   if isinstance(spec, dict)}
         undeclared = sorted(set(parameters) - set(values))
@@ -319,6 +322,20 @@ class _Stack:
                     }.get(kind, served)
         return name
 
+    def dynamic_values(self, given: dict[str, str]) -> DynamicValues:
+        """What the template's dynamic references resolve to: the values `given`, and the parameters
+        and secrets the stack itself makes (by name)."""
+        if self._dynamic is None:
+            values = DynamicValues(dict(given))
+            for name in self.resources:
+                kind, props = self.kind(name), self.resources[name].get("Properties") or {}
+                if kind == "AWS::SSM::Parameter" and "Value" in props:
+                    values.parameters[self.served_name(name)] = str(self.resolver.value(props["Value"]))
+                elif kind == "AWS::SecretsManager::Secret" and "SecretString" in props:
+                    values.secrets[self.served_name(name)] = str(self.resolver.value(props["SecretString"]))
+            self._dynamic = values
+        return self._dynamic
+
     def served_name(self, name: str) -> str:
         """The name a queue, topic, bucket, parameter or secret is made under."""
         kind, props = self.kind(name), self.resources[name].get("Properties") or {}
@@ -372,14 +389,17 @@ class _Stack:
 
 def load_template(path: str | Path, *, region: str, account: str, parameters: dict[str, Any] | None = None,
                   new_code: Path | None = None, new_ref: str | None = None, deploy_function: str | None = None,
-                  flow: str | None = None, layers: dict[str, str] | None = None) -> TemplateStack:
+                  flow: str | None = None, layers: dict[str, str] | None = None,
+                  resolve: dict[str, str] | None = None) -> TemplateStack:
     """The stack a template describes. `new_code` (a folder) or `new_ref` (a git ref of the
     repository holding the deployed function's code): what the deployment publishes as the new
     version (the user's change); without either, the template's own code again. `layers`: published
-    layers' ARNs to the folders that stand for them (`[stack.layers]`)."""
+    layers' ARNs to the folders that stand for them (`[stack.layers]`); `resolve`: dynamic references'
+    values (`[stack.resolve]`)."""
     where = Path(path)
     cfn, sources = cloudformation(where, region, account, parameters or {})
     sources.published = dict(layers or {})
+    sources.resolve = dict(resolve or {})
     stack = _Stack(cfn, region, account, where.stem, dict(parameters or {}), where)
     try:
         return replace(_read_stack(stack, where, sources, new_code, new_ref, deploy_function, flow),
@@ -531,7 +551,11 @@ def _function(stack: _Stack, name: str, sources: TemplateSources, notes: list[st
     props = stack.properties(name)
     runtime = str(props.get("Runtime", "python3.12"))
     handler = str(props.get("Handler", "index.handler"))
-    environment = {k: str(v) for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()}
+    environment = {}
+    for variable, value in ((props.get("Environment") or {}).get("Variables") or {}).items():
+        environment[variable], unresolved = resolved(str(value), stack.dynamic_values(sources.resolve))
+        if unresolved:
+            notes.append(unresolved_said(name, variable, unresolved))
     folder = sources.folders.get(name)
     code_props = props.get("Code") or {}
     if folder is None and "ZipFile" in code_props:

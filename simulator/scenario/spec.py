@@ -271,6 +271,7 @@ class StackSource:
     new_ref: str | None = None
     flow: str | None = None
     layers: dict[str, str] = field(default_factory=dict)  # a published layer's ARN -> a folder laid out as it is
+    resolve: dict[str, str] = field(default_factory=dict)  # a dynamic reference ("ssm:/app/key") -> its value
 
     @classmethod
     def given(cls, template: str | None = None, new_code: str | None = None, new_ref: str | None = None,
@@ -297,7 +298,7 @@ class StackSource:
         changed = self.new_code is not None or self.new_ref is not None
         return StackSource(self.template or other.template, {**other.parameters, **self.parameters},
                            self.new_code if changed else other.new_code, self.new_ref if changed else other.new_ref,
-                           self.flow or other.flow)
+                           self.flow or other.flow, {**other.layers, **self.layers}, {**other.resolve, **self.resolve})
 
 
 @dataclass(frozen=True)

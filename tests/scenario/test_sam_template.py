@@ -80,6 +80,41 @@ def test_the_seed_template_provisions_the_emulator_as_sam_deploy_would():
         emulator.close()
 
 
+def test_dynamic_references_resolve_to_the_stacks_own_values_or_the_scenarios_and_are_said_otherwise(tmp_path):
+    """CloudFormation puts a parameter's or a secret's value in place of `{{resolve:...}}` as it deploys:
+    the stack's own ones resolve so, `[stack.resolve]` gives the rest, and one nothing gives stays as
+    written and is said (the code would otherwise read the braces as its table name, silently)."""
+    shutil.copytree(SEED.parent, tmp_path / "stack")
+    template = tmp_path / "stack" / "template.yaml"
+    template.write_text(template.read_text().replace(
+        '          TABLE: !Sub "${AWS::StackName}-customers"\n',
+        "          TABLE: '{{resolve:ssm:/app/table}}'\n"
+        "          API_KEY: '{{resolve:secretsmanager:app/api:SecretString:key}}'\n"
+        "          GREETING: 'say {{resolve:ssm:/shared/greeting:3}}'\n"
+        "          REGION_NAME: '{{resolve:ssm:/shared/region}}'\n") + (
+        "  TableName:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Name: /app/table\n      Type: String\n"
+        "      Value: !Sub '${AWS::StackName}-customers'\n"
+        "  ApiSecret:\n    Type: AWS::SecretsManager::Secret\n    Properties:\n      Name: app/api\n"
+        "      SecretString: '{\"key\": \"k-123\"}'\n"))
+    scenario = load_scenario(None, StackSource(str(template), resolve={"ssm:/shared/greeting:3": "hello"}))
+    emulator = running(scenario)
+    try:
+        config = emulator.boto3("lambda").get_function_configuration(FunctionName="ConnectLambdaFunction",
+                                                                     Qualifier="live")
+        assert config["Environment"]["Variables"] == {
+            "TABLE": "template-customers", "API_KEY": "k-123", "GREETING": "say hello",
+            "REGION_NAME": "{{resolve:ssm:/shared/region}}"}
+    finally:
+        emulator.close()
+    assert [note for note in scenario.notes if "resolve" in note] == [
+        "ConnectLambdaFunction: its environment's REGION_NAME holds {{resolve:ssm:/shared/region}}, which "
+        "CloudFormation resolves as it deploys and the stack does not make: the code gets the text as it is; give "
+        'the value in the scenario\'s [stack.resolve] ("ssm:/shared/region" = "...")']
+    (tmp_path / "s.toml").write_text(f'[stack]\ntemplate = "{template}"\n[stack.resolve]\n"/shared/region" = "x"\n')
+    with pytest.raises(ScenarioError, match=r"stack\.resolve\./shared/region: is not a dynamic reference"):
+        load_scenario(tmp_path / "s.toml")
+
+
 def test_a_custom_configuration_two_alarms_and_inline_code():
     scenario = load_scenario(None, StackSource(str(CUSTOM)))
     cfn = transformed(CUSTOM)
@@ -634,6 +669,10 @@ Resources:
                            str(tmp_path / "s.toml"))
     assert given.functions[0].versions[0].code.layers[-1] == str(tmp_path / "powertools" / "python")
     assert not any("AWSLambdaPowertoolsPythonV2" in note for note in given.notes)
+    changed = parse_scenario('[stack]\ntemplate = "template.yaml"\n[stack.layers]\n'  # and with the command line's change
+                             '"arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV2" = "powertools"\n',
+                             str(tmp_path / "s.toml"), StackSource.given(new_code=str(tmp_path / "src")))
+    assert changed.functions[0].versions[0].code.layers[-1] == str(tmp_path / "powertools" / "python")
     for table, said in [('"arn:aws:lambda:us-east-1:1:layer:X" = "powertools"', "is not a layer's ARN"),
                         ('"arn:aws:lambda:us-east-1:017000801446:layer:X:3" = "nowhere"', "is not a folder")]:
         with pytest.raises(ScenarioError, match=said):
