@@ -29,6 +29,7 @@ _PER_CALL = {"authorization", "x-amz-date", "amz-sdk-invocation-id", "content-le
              "x-amz-security-token"}
 
 
+_SIGNED_KEPT = 256  # a second's signatures kept per template: more than the contacts a process has in flight
 _MARK = "20000101T000000Z"  # a timestamp that appears nowhere else in a canonical request
 _EMPTY_SHA256 = sha256(b"").hexdigest()
 
@@ -78,15 +79,31 @@ class TemplateSigner:
         self.signed_names = signer.signed_headers(signer.headers_to_sign(probe))
         self.suffix = f"/{signer._region_name}/{signer._service_name}/aws4_request"
         self.access_key = signer.credentials.access_key
+        # This second's signatures by payload: a contact's loop sends the same payload again and again,
+        # and the same payload in the same second signs to the same header (bounded: cleared when full)
+        self._second = ""
+        self._signed: dict[bytes, str] = {}
 
     def authorization(self, timestamp: str, payload: bytes) -> str:
+        signed = self._signed
+        if timestamp != self._second:
+            signed.clear()
+            self._second = timestamp
+        else:
+            said = signed.get(payload)
+            if said is not None:
+                return said
         canonical = f"{self.head}{timestamp}{self.middle}{sha256(payload).hexdigest()}"
         day = timestamp[:8]
         scope = day + self.suffix
         to_sign = f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{sha256(canonical.encode()).hexdigest()}"
         signature = self.signer.hmac_for(day, to_sign.encode()).hex()
-        return (f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
+        said = (f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
                 f"SignedHeaders={self.signed_names}, Signature={signature}")
+        if len(signed) >= _SIGNED_KEPT:
+            signed.clear()
+        signed[payload] = said
+        return said
 
 
 class RequestTemplate:

@@ -136,7 +136,12 @@ def test_the_template_signer_signs_exactly_as_botocore():
     for credentials in (Credentials("AKID", "SECRET"), Credentials("AKID2", "SECRET2", token="SESSION")):
         signer = CachedKeySigV4(credentials, "lambda", "us-east-1")
         template = TemplateSigner(signer, url, {})
-        for timestamp, payload in (("20261123T101500Z", b'{"a": 1}'), ("20261124T000001Z", b"")):
+        # a contact's loop sends the same payload again in the same second (signed once, kept), another
+        # payload between, an equal payload as another object, then the same payload in the next second
+        same = b'{"a": 1}'
+        for timestamp, payload in (("20261123T101500Z", same), ("20261123T101500Z", b'{"a": 2}'),
+                                   ("20261123T101500Z", same), ("20261123T101500Z", bytes(bytearray(same))),
+                                   ("20261123T101501Z", same), ("20261124T000001Z", b"")):
             ours = {**template.extra, "Authorization": template.authorization(timestamp, payload)}
             reference = AWSRequest(method="POST", url=url, headers={}, data=payload)
             reference.context["timestamp"] = timestamp  # what add_auth does, at a fixed time
@@ -148,6 +153,11 @@ def test_the_template_signer_signs_exactly_as_botocore():
             assert ours["Authorization"] == reference.headers["Authorization"]
             assert timestamp == reference.headers["X-Amz-Date"]
             assert ours.get("X-Amz-Security-Token") == reference.headers.get("X-Amz-Security-Token")
+        many = [f'{{"contact": {n}}}'.encode() for n in range(1000)]  # more than a second keeps: bounded, still exact
+        first = [template.authorization("20261124T000002Z", payload) for payload in many]
+        assert len(template._signed) <= 256
+        assert [template.authorization("20261124T000002Z", payload) for payload in many] == first
+        assert first[0] == TemplateSigner(signer, url, {}).authorization("20261124T000002Z", many[0])
 
 
 async def test_prepare_builds_the_template_without_sending_anything(served):
