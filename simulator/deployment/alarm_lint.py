@@ -111,6 +111,7 @@ def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts()) -> list[str]
                                   if scenario.connect.flow_logs or f.log_group != scenario.connect.log_group)}
     if scenario.connect.metrics:
         namespaces.add("AWS/Connect")
+    namespaces.update(_powertools_namespaces(scenario))
     per_minute = _quietest(scenario)
     invocations_per_minute = per_minute * scenario.load.loops_per_contact  # each contact's loops
     for alarm in alarms:
@@ -127,6 +128,15 @@ def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts()) -> list[str]
     return lines
 
 
+def _powertools_namespaces(scenario: Scenario) -> set[str]:
+    """The namespaces the functions' environments name for Powertools' Metrics (POWERTOOLS_METRICS_NAMESPACE),
+    whose metrics their log lines embed."""
+    return {code.environment["POWERTOOLS_METRICS_NAMESPACE"]
+            for function in scenario.functions for version in (*function.versions, function.staged)
+            if version is not None and (code := version.code) is not None
+            and code.environment.get("POWERTOOLS_METRICS_NAMESPACE")}
+
+
 def _one(alarm: AlarmSpec, scenario: Scenario, published: set[frozenset[tuple[str, str]]], namespaces: set[str],
          flows: FlowFacts, routing: TrafficRouting | None) -> list[str]:
     """What is wrong with one alarm whatever the traffic: what it watches, and its window."""
@@ -137,8 +147,9 @@ def _one(alarm: AlarmSpec, scenario: Scenario, published: set[frozenset[tuple[st
         return lines  # metric math: its queries are the user's (the planner refuses it; a rehearsal runs it)
     if alarm.namespace not in namespaces:
         lines.append(f"alarm {alarm.name}: namespace {alarm.namespace}: nothing the stack runs publishes there (it "
-                     f"publishes {', '.join(sorted(namespaces))}): the alarm stays INSUFFICIENT_DATA; fix: watch "
-                     "one of those")
+                     f"publishes {', '.join(sorted(namespaces))}; its code may, with PutMetricData or metrics embedded "
+                     "in its log lines, EMF, which a rehearsal reads as CloudWatch does): unless the code does, the "
+                     "alarm stays INSUFFICIENT_DATA; fix: watch one of those")
     elif alarm.namespace == "AWS/Lambda":
         if alarm.metric not in LAMBDA_METRICS_EMULATED:
             lines.append(_lambda_metric(alarm))

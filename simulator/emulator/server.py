@@ -26,7 +26,7 @@ from aiohttp import web
 from simulator.deployment.admin_token import token_path, write_token
 from simulator.deployment.clock import Clock, ScaledClock
 from simulator.emulator.admin import AdminError, AdminRoutes, admin_error_response
-from simulator.emulator.cloudwatch.models import CloudWatchBackend
+from simulator.emulator.cloudwatch.models import CloudWatchBackend, CloudWatchError
 from simulator.emulator.cloudwatch.responses import TARGET_PREFIX as CLOUDWATCH_TARGET
 from simulator.emulator.cloudwatch.responses import CloudWatchResponses, parse_form
 from simulator.emulator.cloudwatch.scenario_alarms import put_scenario_alarms
@@ -45,6 +45,7 @@ from simulator.emulator.lambda_.responses import (
     error_answer,
     web_response,
 )
+from simulator.emulator.logs.emf import could_hold_metrics, emf_data
 from simulator.emulator.logs.models import EVENTS_KEPT, LogsBackend, LogsError
 from simulator.emulator.logs.responses import TARGET_PREFIX as LOGS_TARGET
 from simulator.emulator.logs.responses import FlowLogNotesRoute, LogsResponses
@@ -92,6 +93,7 @@ class Emulator:
         self._lambda_groups: set[str] = set()  # the functions' groups made (or refused) at a first invocation
         self.logs.before_read = self._write_lambda_logs
         self.lambda_.log_sink = self._lambda_log
+        self.lambda_.printed_sink = self._embedded_metrics
         self.codedeploy = CodeDeployBackend(self.clock, self.lambda_, self.cloudwatch,
                                             self.scenario.emulator, region=self.scenario.region,
                                             account=self.scenario.account, holdings=self.holdings)
@@ -192,6 +194,19 @@ class Emulator:
                 with contextlib.suppress(LogsError):  # the emulator's ceiling: the lines are let go when written
                     self.logs.create_log_group(group)
         self._lambda_pending.append(entry)
+
+    def _embedded_metrics(self, printed: str, at: float, weight: float) -> None:
+        """The metrics an invocation's printed lines embed (EMF), into CloudWatch as its logs arrive
+        there; past the emulator's ceiling of metrics they are refused, which the run is told of."""
+        if not could_hold_metrics(printed):
+            return
+        for line in printed.split("\n"):
+            if not could_hold_metrics(line):
+                continue
+            for namespace, data in emf_data(line, at, weight):
+                for start in range(0, len(data), 1000):  # CloudWatch takes at most 1,000 data a call
+                    with contextlib.suppress(CloudWatchError):
+                        self.cloudwatch.put_metric_data(namespace, data[start:start + 1000])
 
     def _write_lambda_logs(self, group: str | None = None) -> None:
         """The invocations' lines not yet in CloudWatch Logs, before a request of its is served: those

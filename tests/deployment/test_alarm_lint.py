@@ -15,7 +15,7 @@ from simulator.connect.flow import load_flow
 from simulator.deployment.alarm_lint import FlowFacts, flow_facts, lint_alarms
 from simulator.loadgen.options import DEFAULT_FLOW, flow_functions
 from simulator.scenario.reader import load_scenario, parse_scenario
-from simulator.scenario.spec import ScenarioError
+from simulator.scenario.spec import CodeSpec, ScenarioError
 from tests.helpers import ROOT
 
 SEED_FLOW = FlowFacts(("LambdaAlias-loop",), 1)
@@ -134,6 +134,13 @@ def test_a_window_longer_than_the_canary_is_named():
 def test_a_namespace_nothing_publishes_and_missing_data_at_low_traffic_are_named():
     (line,) = stack('namespace = "Custom/Checkout"\nmetric = "Failures"')
     assert line.startswith("alarm A: namespace Custom/Checkout: nothing the stack runs publishes there")
+    assert "its code may, with PutMetricData or metrics embedded in its log lines, EMF" in line
+    scenario = parse_scenario(FUNCTION + '[[alarms]]\nname = "A"\nnamespace = "Custom/Checkout"\nmetric = "Failures"\n'
+                              '[deployment]\nconfig = "Canary10Percent5Minutes"\nalarms = ["A"]\n', "s.toml")
+    (function,) = scenario.functions  # its code names Powertools' namespace: its log lines embed the metrics
+    code = CodeSpec(path=str(ROOT), handler="app.handler", environment={"POWERTOOLS_METRICS_NAMESPACE": "Custom/Checkout"})
+    powertools = replace(scenario, functions=(replace(function, versions=(replace(function.versions[0], code=code),)),))
+    assert not any("namespace Custom/Checkout" in line for line in lint_alarms(powertools, SEED_FLOW))
     version = 'dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction:PROD", ExecutedVersion = "2" }'
     (line,) = stack(version, load="contacts_per_minute = 0.5")
     assert line.startswith("alarm A: at the quietest hour about 61 % of its 60-s periods have no datapoint")

@@ -209,6 +209,9 @@ class LambdaBackend:
         # Where each invocation's log lines go (CloudWatch Logs' /aws/lambda/<function>), if anywhere:
         # (function, version, emulated start, the invocation's lines formatted when asked for)
         self.log_sink: Callable[[str, str, float, LogRecord], None] | None = None
+        # What each invocation's code printed, at its emulated end, with the invocations it stands for:
+        # CloudWatch reads metrics embedded in those lines (EMF) as they arrive
+        self.printed_sink: Callable[[str, float, float], None] | None = None
         self.stream_reader: StreamReader | None = None  # DynamoDB streams, for event source mappings
         self.queue_reader: QueueReader | None = None  # SQS queues, likewise
         self.mappings: dict[str, EventSourceMapping] = {}
@@ -907,6 +910,8 @@ class LambdaBackend:
                 self.log_sink(fn.name, version.number, start_emulated, record)
             if log_type == "Tail":
                 log_result = log_tail(log_lines(record))
+        if result.logs and self.printed_sink is not None:
+            self.printed_sink(result.logs, self.clock.now(), weight)
         return InvokeResult(status=200, payload=body, executed_version=version.number,
                             function_error=function_error, log_result=log_result,
                             injected=faults.names)
