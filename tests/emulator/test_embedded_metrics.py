@@ -41,11 +41,15 @@ def test_an_emf_line_is_its_metrics_at_the_invocations_time_and_weight():
          [30.0, 30.0], "Milliseconds", 1234.0)]
     ((_, [plain]),) = emf_data(emf([{"Name": "Lookups"}], [[]], Lookups=2), at=1.0)
     assert "Dimensions" not in plain and "Unit" not in plain and plain["Values"] == [2.0]
+    # Node.js's console.log in Lambda's text format: time, request id and level before the document
+    node = "2026-12-07T10:00:00.123Z\tc9a7cdcd-78b3-467c-b4bd-33c8fef02f2c\tINFO\t" + emf([{"Name": "Lookups"}], [[]], Lookups=3)
+    assert [d["Values"] for _, data in emf_data(node, at=1.0) for d in data] == [[3.0]]
 
 
 @pytest.mark.parametrize("line", [
     "START RequestId: 1 Version: 1",                                                 # not JSON
-    "2026-12-07T10:00:00.000Z\t1\tINFO\t" + emf([{"Name": "Lookups"}], [[]], Lookups=1),  # text around the JSON
+    "lookup done: " + emf([{"Name": "Lookups"}], [[]], Lookups=1),                    # text before the JSON
+    emf([{"Name": "Lookups"}], [[]], Lookups=1) + " and more",                        # and after it
     emf([{"Name": "Lookups"}], [["service"]], Lookups=1),                             # a dimension with no value
     emf([{"Name": "Lookups"}], [["service"]], service=3, Lookups=1),                  # a dimension value not a string
     emf([{"Name": "Lookups"}], [[]], Lookups="1"),                                    # a value not a number

@@ -1,18 +1,24 @@
 """CloudWatch's embedded metric format (EMF): a log event that is one JSON object with an `_aws`
 member whose `CloudWatchMetrics` directives name a namespace, dimension sets and metrics, the values
 being the object's members of those names. CloudWatch Logs extracts them as metrics, as Powertools'
-Metrics and the aws-embedded-metrics libraries expect of a function's printed lines. An event that
-is not valid EMF stays a plain log event, with no metric from it (as CloudWatch does). Pure: an
+Metrics and the aws-embedded-metrics libraries expect of a function's printed lines (after the Node.js
+runtime's console.log prefix, in Lambda's text log format). An event that is not valid EMF stays a
+plain log event, with no metric from it (as CloudWatch does). Pure: an
 event's text in, PutMetricData's data out.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_DIMENSIONS = 30  # a dimension set's keys, at most
 MAX_VALUES = 100  # a metric's values in one event, at most
+# What Lambda's Node.js runtime puts before a console.log line in its text log format (time, request
+# id, level): CloudWatch reads the EMF document after it, as the AWS libraries that log EMF through
+# console.log (aws-embedded-metrics, Powertools' Metrics) rely on
+_NODE_PREFIX = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\t[0-9a-fA-F-]+\t[A-Z]+\t")
 
 
 def could_hold_metrics(text: str) -> bool:
@@ -24,8 +30,12 @@ def emf_data(message: str, at: float, weight: float = 1.0) -> list[tuple[str, li
     """The metrics an event's text carries, as (namespace, PutMetricData data) pairs at emulated time
     `at` (the event's own Timestamp is the function's clock, which a compressed rehearsal runs apart
     from), each value standing for `weight` events; [] for an event that is not valid EMF."""
+    text = message.strip()
+    prefix = _NODE_PREFIX.match(text)
+    if prefix is not None:
+        text = text[prefix.end():]
     try:
-        root = json.loads(message.strip())
+        root = json.loads(text)
     except ValueError:
         return []
     if not isinstance(root, dict):
