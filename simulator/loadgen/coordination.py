@@ -62,7 +62,8 @@ class Coordination:
         self.started_emulated = 0.0  # the test's start on the emulated clock, where metrics are stamped
         self.origin = 0.0  # emulated time of the deployment's first event
         self.watching = False  # while the driver watches, it reports alarm transitions itself
-        self.poll_error: str | None = None  # the last poll's failure, said once while it lasts
+        self.poll_error: str | None = None  # the last poll's failure
+        self.poll_error_said = False  # said once while it lasts
 
     def start(self) -> None:
         self.stop()
@@ -163,12 +164,15 @@ class Coordination:
                                  "reason": alarm.get("StateReason", "")}))
                 self.alarms = {a["AlarmName"]: a["StateValue"] for a in alarms}
             except (ClientError, BotoCoreError) as exc:
-                # said once while it lasts; a dead emulator is said by whoever runs the test
-                if str(exc) != self.poll_error and session.emulator_death() is None:
+                # said once while it lasts, when the next poll fails the same way: a killed emulator refuses
+                # connections a moment before its end can be read, and a dead one is said by whoever runs the test
+                if str(exc) != self.poll_error:
+                    self.poll_error, self.poll_error_said = str(exc), False
+                elif not self.poll_error_said and session.emulator_death() is None:
                     log.warning("shiftsim: cannot poll the alias or alarms: %s", exc)
-                self.poll_error = str(exc)
+                    self.poll_error_said = True
             else:
-                self.poll_error = None
+                self.poll_error, self.poll_error_said = None, False
             await asyncio.sleep(POLL_SECONDS)
 
     def provisioned_usage(self, timeout_s: float = USAGE_TIMEOUT_S) -> dict[str, Any] | None:

@@ -13,7 +13,14 @@ import time
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT, free_port, processes_on_a_free_port, running_emulator, weighted_stack
+from tests.helpers import (
+    ROOT,
+    free_port,
+    processes_on_a_free_port,
+    running_emulator,
+    wait_for,
+    weighted_stack,
+)
 
 FLAT_OUT = pytest.mark.xdist_group("flat-out")  # rate held on a machine of its own: see pyproject.toml
 
@@ -500,6 +507,36 @@ def test_an_alias_the_emulator_does_not_hold_is_one_line_before_any_load(tmp_pat
     assert len(errors) == 1 and errors[0].startswith("shiftsim: error: the emulator (http://127.0.0.1:"), done.stderr
     assert f"{nope} does not exist: ResourceNotFoundException" in errors[0] and "Traceback" not in done.stderr
     assert not results.exists() or not any(results.iterdir())
+
+
+def test_a_poll_of_the_alias_that_keeps_failing_is_said_once(tmp_path):
+    """The alias deleted mid-run: every poll of it fails the same way from then on, said once, from
+    its second failure (a killed emulator refuses the first poll a moment before its end can be read,
+    and its end is said in its own words)."""
+    with running_emulator() as emulator:
+        process = subprocess.Popen([*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "12s", "--results-dir",
+                                    str(tmp_path / "results"), "--prompt-time", "fixed:0.05", "--endpoint-url",
+                                    emulator.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=ENV, cwd=ROOT)
+        try:
+            cloudwatch = emulator.boto3("cloudwatch")
+
+            def invoked():
+                now = time.time()
+                return cloudwatch.get_metric_statistics(
+                    Namespace="AWS/Lambda", MetricName="Invocations", StartTime=now - 3600, EndTime=now + 3600,
+                    Period=3600, Statistics=["Sum"], Dimensions=[{"Name": "FunctionName", "Value": "ConnectLambdaFunction"}],
+                )["Datapoints"]
+
+            wait_for(invoked, timeout=90, interval=0.2)  # the test has started
+            emulator.boto3().delete_alias(FunctionName="ConnectLambdaFunction", Name="PROD")
+            out, err = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    said = [line for line in err.splitlines() if "cannot poll the alias or alarms" in line]
+    assert len(said) == 1 and "ResourceNotFoundException" in said[0], err[-3000:]
 
 
 def test_a_bad_option_with_processes_is_said_once(tmp_path):
