@@ -69,7 +69,7 @@ logging.getLogger("aiohttp.server").addFilter(_ClientGone())
 
 
 # Lambda's lines of one invocation, waiting for a read: (group, version, emulated start, end, record)
-PendingLines = tuple[str, str, float, float, LogRecord]
+PendingLines = tuple[str, str, float, float, LogRecord, float]  # group, version, start, end, lines, weight
 
 
 class Emulator:
@@ -178,13 +178,13 @@ class Emulator:
             self.lambda_.create_event_source_mapping(stream, source.function, starting_position=source.starting_position,
                                                      batch_size=source.batch_size)
 
-    def _lambda_log(self, function: str, version: str, started: float, record: LogRecord) -> None:
+    def _lambda_log(self, function: str, version: str, started: float, record: LogRecord, weight: float = 1.0) -> None:
         """An invocation's lines for /aws/lambda/<function>, a stream per version and day, as Lambda
         writes them (START at the start, the rest at the end). Kept unformatted until CloudWatch Logs
         is asked for them (formatting every invocation's lines doubled Invoke's cost), except for a
         group a metric filter watches, whose metric must not wait for a reader."""
         group = f"/aws/lambda/{function}"
-        entry = (group, version, started, self.clock.now(), record)
+        entry = (group, version, started, self.clock.now(), record, weight)
         if group in self.logs.groups and self.logs.groups[group].filters:
             self._write_lambda_log(entry)
             return
@@ -226,7 +226,7 @@ class Emulator:
             self._write_lambda_log(entry)
 
     def _write_lambda_log(self, entry: PendingLines) -> None:
-        group, version, started, ended, record = entry
+        group, version, started, ended, record, weight = entry
         stream = f"{time.strftime('%Y/%m/%d', time.gmtime(started))}/[{version}]shiftsim"
         try:
             self.logs.ensure_stream(group, stream)
@@ -234,7 +234,7 @@ class Emulator:
             return
         events = [{"timestamp": int((started if i == 0 else ended) * 1000), "message": line}
                   for i, line in enumerate(log_lines(record))]
-        self.logs.put_log_events(group, stream, events)
+        self.logs.put_log_events(group, stream, events, weight)  # a sampled invocation's lines stand for `weight`
 
     def start(self) -> None:
         """Start the clock-driven work (alarm evaluation, stream polling); call from inside the running loop."""

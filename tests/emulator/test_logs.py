@@ -163,6 +163,24 @@ def test_a_sampled_events_weight_is_counted_by_metric_filters(emulator):
     assert [p["Sum"] for p in points] == [24.0]
 
 
+def test_a_sampled_invocations_lambda_log_lines_are_counted_by_its_weight(emulator):
+    """A sampled rehearsal's invocation stands for `weight` of production's: a metric filter on the
+    function's own log group (one REPORT line an invocation) counts that many, as Lambda's metrics do."""
+    group = "/aws/lambda/ConnectLambdaFunction"
+    logs = emulator.boto3("logs")
+    logs.create_log_group(logGroupName=group)
+    logs.put_metric_filter(logGroupName=group, filterName="reports", filterPattern="REPORT",
+                           metricTransformations=[{"metricName": "Reports", "metricNamespace": "N", "metricValue": "1"}])
+    lam = emulator.boto3("lambda")
+    lam.meta.events.register("before-sign.lambda.Invoke",
+                             lambda request, **kwargs: request.headers.__setitem__("X-Shiftsim-Weight", "24"))
+    lam.invoke(FunctionName="ConnectLambdaFunction:PROD", Payload=b"{}")
+    points = emulator.boto3("cloudwatch").get_metric_statistics(
+        Namespace="N", MetricName="Reports", StartTime=MINUTE_ALIGNED, EndTime=MINUTE_ALIGNED + 60, Period=60,
+        Statistics=["Sum"])["Datapoints"]
+    assert [p["Sum"] for p in points] == [24.0]
+
+
 @pytest.mark.skipif(AWS is None, reason="the AWS CLI is installed by the dev extra (awscli)")
 def test_the_aws_cli_filters_flow_logs_as_in_production(emulator, tmp_path):
     logs = emulator.boto3("logs")

@@ -207,8 +207,9 @@ class LambdaBackend:
         self.packages = Packages()  # code that requests uploaded, unpacked
         self.warnings: list[str] = []  # what this backend runs differently from Lambda, said once each
         # Where each invocation's log lines go (CloudWatch Logs' /aws/lambda/<function>), if anywhere:
-        # (function, version, emulated start, the invocation's lines formatted when asked for)
-        self.log_sink: Callable[[str, str, float, LogRecord], None] | None = None
+        # (function, version, emulated start, the invocation's lines formatted when asked for, the
+        # invocations it stands for)
+        self.log_sink: Callable[[str, str, float, LogRecord, float], None] | None = None
         # What each invocation's code printed, at its emulated end, with the invocations it stands for:
         # CloudWatch reads metrics embedded in those lines (EMF) as they arrive
         self.printed_sink: Callable[[str, float, float], None] | None = None
@@ -907,7 +908,7 @@ class LambdaBackend:
         if self.log_sink is not None or log_type == "Tail":
             record = self._log_record(fn, version, request_id, duration_ms, result)
             if self.log_sink is not None:  # formatted only when the logs are read: not on the invocation's path
-                self.log_sink(fn.name, version.number, start_emulated, record)
+                self.log_sink(fn.name, version.number, start_emulated, record, weight)
             if log_type == "Tail":
                 log_result = log_tail(log_lines(record))
         if result.logs and self.printed_sink is not None:
