@@ -73,8 +73,9 @@ def flow_facts(flows: Any, deployed_alias_arn: str) -> FlowFacts:
                      sum(1 for b in blocks if b.response_validation == "STRING_MAP" and b.function_arn == deployed_alias_arn))
 
 
-def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts()) -> list[str]:
-    """One line per problem of the deployment group's alarms, each with its fix."""
+def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts(), on_emulator: bool = True) -> list[str]:
+    """One line per problem of the deployment group's alarms, each with its fix (`on_emulator`: the
+    run's target is the emulator, which has the stack's alarms only; on AWS, CodeDeploy reads AWS's)."""
     spec = scenario.deployment
     if spec is None:
         return []
@@ -92,6 +93,10 @@ def lint_alarms(scenario: Scenario, flows: FlowFacts = FlowFacts()) -> list[str]
                          f"name: it finds none, so what it then does (stop the deployment, or go on unguarded) is not "
                          f"rehearsed and the verdict is withheld; fix: the alarm's name, {short}"
                          + (" (a template's !Ref of the alarm gives it)" if short in declared else ""))
+            continue
+        if not on_emulator:  # AWS's CodeDeploy reads AWS's alarms, wherever they were made
+            lines.append(f"alarm {name}: the deployment group names it, and the stack does not declare it: CodeDeploy "
+                         "reads it only if it is made elsewhere (another stack, by hand)")
             continue
         lines.append(f"alarm {name}: the deployment group names it, and the stack does not declare it: CodeDeploy "
                      f"reads it only if it is made elsewhere (another stack, by hand); the emulator has the stack's "

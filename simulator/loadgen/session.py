@@ -106,7 +106,8 @@ class LoadSession:
                     log.warning("shiftsim: note: %s", note)
                 for line in options.scenario.provisioned_said():
                     log.info("shiftsim: provisioned concurrency: %s", line)
-            self._say_alarm_lint(lint_alarms(options.scenario, flow_facts(self.flows, options.alias_arn)))
+            self._say_alarm_lint(lint_alarms(options.scenario, flow_facts(self.flows, options.alias_arn),
+                                             on_emulator=options.target == "local"))
             for line in self.flow_notes:
                 log.warning("shiftsim: note: %s", line)
             bypassing = self.flows.bypassing(options.alias_arn)

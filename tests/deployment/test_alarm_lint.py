@@ -199,6 +199,9 @@ def test_the_alarms_codedeploy_reads_that_the_stack_lacks_are_found_through_comp
     assert any(line.startswith("alarm Elsewhere: the deployment group names it, and the stack does not declare it: "
                                "CodeDeploy reads it only if it is made elsewhere") for line in lines), lines
     assert undeclared_alarms(replace(scenario, deployment=None)) == []
+    on_aws = lint_alarms(elsewhere, SEED_FLOW, on_emulator=False)  # AWS's CodeDeploy reads AWS's alarms
+    assert ("alarm Elsewhere: the deployment group names it, and the stack does not declare it: CodeDeploy reads it "
+            "only if it is made elsewhere (another stack, by hand)") in on_aws
     arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:A"  # the stack's alarm A, named by its ARN
     lines = lint_alarms(replace(scenario, deployment=replace(scenario.deployment, alarms=(arn,))), SEED_FLOW)
     assert (f"alarm {arn}: the deployment group names an alarm by its ARN, and CodeDeploy reads alarms by name: it "
