@@ -45,7 +45,6 @@ from simulator.emulator.lambda_.responses import (
     error_answer,
     web_response,
 )
-from simulator.emulator.logs.emf import could_hold_metrics, emf_data
 from simulator.emulator.logs.models import EVENTS_KEPT, LogsBackend, LogsError
 from simulator.emulator.logs.responses import TARGET_PREFIX as LOGS_TARGET
 from simulator.emulator.logs.responses import FlowLogNotesRoute, LogsResponses
@@ -196,17 +195,11 @@ class Emulator:
         self._lambda_pending.append(entry)
 
     def _embedded_metrics(self, printed: str, at: float, weight: float) -> None:
-        """The metrics an invocation's printed lines embed (EMF), into CloudWatch as its logs arrive
-        there; past the emulator's ceiling of metrics they are refused, which the run is told of."""
-        if not could_hold_metrics(printed):
-            return
-        for line in printed.split("\n"):
-            if not could_hold_metrics(line):
-                continue
-            for namespace, data in emf_data(line, at, weight):
-                for start in range(0, len(data), 1000):  # CloudWatch takes at most 1,000 data a call
-                    with contextlib.suppress(CloudWatchError):
-                        self.cloudwatch.put_metric_data(namespace, data[start:start + 1000])
+        """The metrics an invocation's printed lines embed (EMF), into CloudWatch through its Logs; past
+        the emulator's ceiling of metrics they are refused (counted, which the run is told of), never
+        the invocation."""
+        with contextlib.suppress(CloudWatchError):
+            self.logs.embedded_metrics(printed, at, weight)
 
     def _write_lambda_logs(self, group: str | None = None) -> None:
         """The invocations' lines not yet in CloudWatch Logs, before a request of its is served: those

@@ -1,5 +1,6 @@
 """CloudWatch Logs' state and behaviour: log groups, streams and their events (emulated time), filter
-patterns on them, and metric filters that turn matching events into CloudWatch metrics. No HTTP here.
+patterns on them, and metric filters that turn matching events into CloudWatch metrics, as the metrics a
+function's printed lines embed (EMF, simulator.emulator.logs.emf) are. No HTTP here.
 
 Each group keeps its newest `EVENTS_KEPT` events (a rehearsal's Lambda and flow logs can be
 millions; `dropped` counts the older ones let go), and all groups together the emulator's ceiling of
@@ -28,6 +29,7 @@ from simulator.deployment.vocabulary import (
     LOGS_MAX_EVENT_BYTES,
 )
 from simulator.emulator.holdings import Full, Holdings
+from simulator.emulator.logs.emf import could_hold_metrics, emf_data
 from simulator.emulator.logs.filter_pattern import FilterPattern, PatternError, compile_pattern
 
 EVENTS_KEPT = 200_000
@@ -90,7 +92,7 @@ class LogsBackend:
         self.clock, self.region, self.account = clock, region, account
         self.holdings = holdings or Holdings()
         self.groups: dict[str, LogGroup] = {}
-        self.put_metric = put_metric  # CloudWatch's PutMetricData, for metric filters
+        self.put_metric = put_metric  # CloudWatch's PutMetricData, for metric filters and embedded metrics
         # writers that write only when asked (Lambda's logs): told the group a request is about, or None for all
         self.before_read: Callable[[str | None], None] = lambda group: None
         self.numbers = itertools.count()
@@ -231,8 +233,22 @@ class LogsBackend:
                         datum["Dimensions"] = [{"Name": k, "Value": str(metric_filter.pattern.value(message, v))
                                                 if str(v).startswith("$.") else str(v)} for k, v in dimensions.items()]
                     data.append(datum)
-                for start in range(0, len(data), 1000):  # CloudWatch takes at most 1,000 data a call
-                    self.put_metric(transformation["metricNamespace"], data[start:start + 1000])
+                self._put_metrics(transformation["metricNamespace"], data)
+
+    def embedded_metrics(self, printed: str, at: float, weight: float = 1.0) -> None:
+        """The metrics a function's printed lines embed (EMF), extracted as its logs arrive, at emulated
+        time `at`, each value standing for `weight` invocations."""
+        if self.put_metric is None or not could_hold_metrics(printed):
+            return
+        for line in printed.split("\n"):
+            if could_hold_metrics(line):
+                for namespace, data in emf_data(line, at, weight):
+                    self._put_metrics(namespace, data)
+
+    def _put_metrics(self, namespace: str, data: list[dict[str, Any]]) -> None:
+        assert self.put_metric is not None
+        for start in range(0, len(data), 1000):  # CloudWatch takes at most 1,000 data a call
+            self.put_metric(namespace, data[start:start + 1000])
 
     def get_log_events(self, group_name: str, stream: str, start: int | None, end: int | None,
                        limit: int, from_head: bool) -> list[LogEvent]:
