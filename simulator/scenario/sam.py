@@ -146,7 +146,6 @@ class TemplateSources:
     layer_builds: dict[str, str] = field(default_factory=dict)
     disabled: tuple[str, ...] = ()
     published: dict[str, str] = field(default_factory=dict)  # a published layer's ARN -> the folder the user gave
-    resolve: dict[str, str] = field(default_factory=dict)  # a dynamic reference's text -> the value the user gave
 
 
 def _local_code(template: dict[str, Any], folder: Path, where: Path) -> TemplateSources:
@@ -257,7 +256,7 @@ class _Stack:
         self.resources: dict[str, dict[str, Any]] = cfn["Resources"]
         self.region, self.account, self.where = region, account, where
         self.current = ""  # the resource whose properties were read last: named when one is wrong
-        self._dynamic: DynamicValues | None = None
+        self.dynamic = DynamicValues()  # what its dynamic references resolve to (load_template sets it)
         values = {name: spec.get("Default") for name, spec in (cfn.get("Parameters") or {}).items()
                   if isinstance(spec, dict)}
         undeclared = sorted(set(parameters) - set(values))
@@ -325,16 +324,14 @@ class _Stack:
     def dynamic_values(self, given: dict[str, str]) -> DynamicValues:
         """What the template's dynamic references resolve to: the values `given`, and the parameters
         and secrets the stack itself makes (by name)."""
-        if self._dynamic is None:
-            values = DynamicValues(dict(given))
-            for name in self.resources:
-                kind, props = self.kind(name), self.resources[name].get("Properties") or {}
-                if kind == "AWS::SSM::Parameter" and "Value" in props:
-                    values.parameters[self.served_name(name)] = str(self.resolver.value(props["Value"]))
-                elif kind == "AWS::SecretsManager::Secret" and "SecretString" in props:
-                    values.secrets[self.served_name(name)] = str(self.resolver.value(props["SecretString"]))
-            self._dynamic = values
-        return self._dynamic
+        values = DynamicValues(dict(given))
+        for name in self.resources:
+            kind, props = self.kind(name), self.resources[name].get("Properties") or {}
+            if kind == "AWS::SSM::Parameter" and "Value" in props:
+                values.parameters[self.served_name(name)] = str(self.resolver.value(props["Value"]))
+            elif kind == "AWS::SecretsManager::Secret" and "SecretString" in props:
+                values.secrets[self.served_name(name)] = str(self.resolver.value(props["SecretString"]))
+        return values
 
     def served_name(self, name: str) -> str:
         """The name a queue, topic, bucket, parameter or secret is made under."""
@@ -399,9 +396,9 @@ def load_template(path: str | Path, *, region: str, account: str, parameters: di
     where = Path(path)
     cfn, sources = cloudformation(where, region, account, parameters or {})
     sources.published = dict(layers or {})
-    sources.resolve = dict(resolve or {})
     stack = _Stack(cfn, region, account, where.stem, dict(parameters or {}), where)
     try:
+        stack.dynamic = stack.dynamic_values(resolve or {})
         return replace(_read_stack(stack, where, sources, new_code, new_ref, deploy_function, flow),
                        disabled=sources.disabled)
     except TemplateError:
@@ -553,7 +550,7 @@ def _function(stack: _Stack, name: str, sources: TemplateSources, notes: list[st
     handler = str(props.get("Handler", "index.handler"))
     environment = {}
     for variable, value in ((props.get("Environment") or {}).get("Variables") or {}).items():
-        environment[variable], unresolved = resolved(str(value), stack.dynamic_values(sources.resolve))
+        environment[variable], unresolved = resolved(str(value), stack.dynamic)
         if unresolved:
             notes.append(unresolved_said(name, variable, unresolved))
     folder = sources.folders.get(name)
