@@ -133,6 +133,8 @@ def test_a_rehearsal_rolls_back_on_an_alarm_that_reads_only_the_codes_embedded_m
     template.write_text(text.replace("Resources:\n", "Resources:\n" + ALARM, 1))
     (project / "src" / "app.py").write_text(BUSINESS.format(failed=0))
     (project / "src-v2" / "app.py").write_text(BUSINESS.format(failed=1))
+    settings = project / "rehearsal.toml"  # the load after the rollback: what this test needs of it
+    settings.write_text(settings.read_text().replace("tail = 10", "tail = 2"))
     done = subprocess.run([sys.executable, "-m", "simulator.cli", "rehearse", str(project / "rehearsal.toml"),
                            "--results", str(tmp_path / "run")], capture_output=True, text=True, timeout=400)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

@@ -379,6 +379,8 @@ def test_a_group_alarm_made_in_another_stack_withholds_the_verdict_until_its_def
     template = project / "template.yaml"
     template.write_text(template.read_text().replace("- !Ref AliasErrorMetricGreaterThanZeroAlarm",
                                                      "- MonitoringStackErrors"))
+    settings = project / "rehearsal.toml"  # the deployment's start and the load after it: what this test needs of them
+    settings.write_text(settings.read_text().replace("start_after = 5 ", "start_after = 2 ").replace("tail = 10", "tail = 1"))
     (tmp_path / "alarms.toml").write_text(
         '[[alarms]]\nname = "MonitoringStackErrors"\nmetric = "Errors"\nnamespace = "AWS/Lambda"\n'
         'dimensions = { FunctionName = "ConnectLambdaFunction", Resource = "ConnectLambdaFunction:live" }\n'
