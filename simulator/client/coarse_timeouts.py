@@ -30,23 +30,12 @@ class CoarseTimeouts:
     def timeout(self, delay: float) -> _Timeout:
         return _Timeout(self, delay)
 
-    def _add(self, entry: _Timeout, when: float, loop: asyncio.AbstractEventLoop) -> int:
-        tick = math.ceil(when / self.tick_s)
-        bucket = self._buckets.get(tick)
-        if bucket is None:
-            bucket = self._buckets[tick] = set()
-            heapq.heappush(self._ticks, tick)
-        bucket.add(entry)
+    def _new_bucket(self, tick: int, loop: asyncio.AbstractEventLoop) -> set[_Timeout]:
+        bucket = self._buckets[tick] = set()
+        heapq.heappush(self._ticks, tick)
         if self._timer is None or tick < self._timer_tick:
             self._arm(tick, loop)
-        return tick
-
-    def _remove(self, entry: _Timeout, tick: int) -> None:
-        bucket = self._buckets.get(tick)
-        if bucket is not None:
-            bucket.discard(entry)
-            if not bucket:
-                del self._buckets[tick]
+        return bucket
 
     def _arm(self, tick: int, loop: asyncio.AbstractEventLoop) -> None:
         if self._timer is not None:
@@ -93,15 +82,26 @@ class _Timeout:
         self.task, self.cancelling = task, task.cancelling()
         if self.delay <= 0:
             loop.call_soon(self.expire)
-        else:
-            self.tick = self.owner._add(self, loop.time() + self.delay, loop)
+            return self
+        # the bucket of the tick the deadline falls in (at or after it); a new one may arm the timer
+        owner = self.owner
+        tick = self.tick = math.ceil((loop.time() + self.delay) / owner.tick_s)
+        bucket = owner._buckets.get(tick)
+        if bucket is None:
+            bucket = owner._new_bucket(tick, loop)
+        bucket.add(self)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         self.exited = True
         if self.tick is not None:
-            self.owner._remove(self, self.tick)
+            buckets = self.owner._buckets
+            bucket = buckets.get(self.tick)
+            if bucket is not None:
+                bucket.discard(self)
+                if not bucket:
+                    del buckets[self.tick]
             self.tick = None
         if self.expired and self.task is not None:
             if self.task.uncancel() <= self.cancelling and exc_type is asyncio.CancelledError:

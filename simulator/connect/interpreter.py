@@ -27,7 +27,7 @@ from simulator.connect.event import (
 from simulator.connect.flow import Action, Flow, FlowSet, loads_result
 from simulator.connect.function_map import UnmappedFunction
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome
-from simulator.connect.jsonpath import REFERENCE, is_reference, parts, references_in
+from simulator.connect.jsonpath import REFERENCE, REFERENCE_STARTS, is_reference, parts, references_in
 
 
 class FlowHooks(Protocol):
@@ -64,7 +64,8 @@ class ContactState:
     met: set[tuple[str, str]] = field(default_factory=set)  # (function ARN, version) of each invocation
     spoken: list[str] = field(default_factory=list)
     flow_errors: list[tuple[str, str, str]] = field(default_factory=list)  # (flow, block, what went wrong)
-    last: tuple[str, str] = ("", "")  # the flow and block the contact was last in
+    last_flow: Flow | None = None  # the flow and action the contact was last in (`last`)
+    last_action: Action | None = None
     stored_input: str | None = None  # $.StoredCustomerInput
     lex: dict[str, Any] = field(default_factory=dict)  # $.Lex: IntentName, SessionAttributes
     metrics: dict[str, float] = field(default_factory=dict)  # $.Metrics
@@ -76,6 +77,13 @@ class ContactState:
     flow_attributes: dict[str, str] = field(default_factory=dict)  # $.FlowAttributes: the current flow's only
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # action type -> the parameters it last set
     modules: list[tuple[Flow, str | None]] = field(default_factory=list)  # (caller flow, its next action) per module call
+
+    @property
+    def last(self) -> tuple[str, str]:
+        """The names of the flow and block the contact was last in (empty before its first block)."""
+        if self.last_flow is None or self.last_action is None:
+            return "", ""
+        return self.last_flow.name, self.last_action.identifier
 
 
 @dataclass(frozen=True)
@@ -105,19 +113,44 @@ def resolve(value: Any, state: ContactState) -> Any:
     Raises KeyError when the path does not resolve."""
     if not is_reference(value):
         return value
-    steps = parts(value)
-    head = steps[0]
-    if head == _STORED_INPUT and len(steps) == 1:
-        if state.stored_input is None:
-            raise KeyError(value)
-        return state.stored_input
+    getter = _GETTERS.get(value)
+    if getter is None:
+        if len(_GETTERS) >= 4096:  # a flow's references are few; bounded all the same
+            _GETTERS.clear()
+        getter = _GETTERS[value] = _getter(value)
+    return getter(state)
+
+
+def _getter(reference: str) -> Callable[[ContactState], Any]:
+    """What a reference reads from a contact's state, worked out once per reference (it is resolved at
+    every step that names it); each call raises KeyError when the path does not resolve."""
+    try:
+        steps = parts(reference)
+    except KeyError:
+        return functools.partial(_unresolved, reference)
+    head, rest = steps[0], steps[1:]
+    if head == _STORED_INPUT and not rest:
+        return functools.partial(_stored_input, reference)
     flow_data = _FLOW_DATA.get(head)
     if flow_data is not None:
-        return _walk(flow_data(state), steps[1:], value)
+        return lambda state: _walk(flow_data(state), rest, reference)
     system = SYSTEM_DATA.get(head)  # system data: $.ContactId, $.Channel ...
     if system is None:
-        raise KeyError(value)
-    return _walk(system(state.contact), steps[1:], value)
+        return functools.partial(_unresolved, reference)
+    return lambda state: _walk(system(state.contact), rest, reference)
+
+
+def _unresolved(reference: str, state: ContactState) -> Any:
+    raise KeyError(reference)
+
+
+def _stored_input(reference: str, state: ContactState) -> str:
+    if state.stored_input is None:
+        raise KeyError(reference)
+    return state.stored_input
+
+
+_GETTERS: dict[str, Callable[[ContactState], Any]] = {}
 
 
 _STORED_INPUT = "StoredCustomerInput"  # $.StoredCustomerInput, whole
@@ -210,14 +243,12 @@ def interpolate(text: str, state: ContactState) -> str:
     pieces = _pieces(text)
     if len(pieces) == 1:
         return text
-    spoken = []
-    for i, piece in enumerate(pieces):
-        if i % 2:
-            try:
-                piece = str(resolve(piece, state))
-            except KeyError:
-                piece = ""
-        spoken.append(piece)
+    spoken = list(pieces)
+    for i in range(1, len(pieces), 2):
+        try:
+            spoken[i] = str(resolve(pieces[i], state))
+        except KeyError:
+            spoken[i] = ""
     return "".join(spoken)
 
 
@@ -272,6 +303,7 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
     invoked, quiet_since = state.invocations, 0
     # the limits as locals: they are checked at every step
     max_quiet, max_invocations, too_long = limits.max_steps_without_invoking, limits.max_invocations, limits.too_long
+    waited = True  # time passes only in a step that may wait: the clock is asked after one (and at the start)
     for step in range(limits.max_steps):
         if current is None:
             return "flow ended"
@@ -280,14 +312,15 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
             invoked, quiet_since = invocations, step
         elif step - quiet_since >= max_quiet:
             return "runaway"
-        if invocations >= max_invocations or too_long():
+        if invocations >= max_invocations or (waited and too_long()):
             return "runaway"
         action = flow.actions[current]
-        state.last = (flow.name, action.identifier)
+        state.last_flow, state.last_action = flow, action
         state.last_outcome = None
         module = target = None
         try:
-            if action.type in _WAITING:
+            waited = action.type in _WAITING
+            if waited:
                 current, transfer = await _step(action, flow, flows, state, hooks, caller, now)
             else:
                 current, transfer = _step_now(action, flow, state, caller, now)
@@ -400,16 +433,18 @@ async def _step(action: Action, flow: Flow, flows: FlowSet, state: ContactState,
                 caller: CallerModel, now: Callable[[], float]) -> tuple[str | None, str | None]:
     """Run one action that may wait (see _WAITING); return (next action, flow to transfer to)."""
     kind, p = action.type, action.parameters
-    if kind == "InvokeLambdaFunction" and loads_result(action):
-        invocation = next(str(_resolved(p, k, state)) for k, v in p.items()
-                          if isinstance(v, str) and v.startswith("$.LambdaInvocation."))
-        pending = state.pending.pop(invocation, None)
-        if pending is None:
-            raise _FlowFault(f"no asynchronous invocation {invocation!r} to load the result of")
-        return _took(action, state, await pending), None
     if kind == "InvokeLambdaFunction":
-        block = flow.blocks[action.identifier]
-        if is_reference(block.function_arn):  # a function named at run time
+        block = flow.blocks.get(action.identifier)  # every Invoke block but those loading a result
+        if block is None and loads_result(action):
+            invocation = next(str(_resolved(p, k, state)) for k, v in p.items()
+                              if isinstance(v, str) and v.startswith("$.LambdaInvocation."))
+            pending = state.pending.pop(invocation, None)
+            if pending is None:
+                raise _FlowFault(f"no asynchronous invocation {invocation!r} to load the result of")
+            return _took(action, state, await pending), None
+        if block is None:
+            raise KeyError(f"no Invoke block {action.identifier!r} in flow {flow.name!r}")
+        if block.function_arn.startswith(REFERENCE_STARTS):  # a function named at run time
             value = str(_resolved(p, "LambdaFunctionARN", state))
             try:
                 block = flows.block_for(flow, action.identifier, value)

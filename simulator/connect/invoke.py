@@ -13,7 +13,6 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from simulator.deployment.flow_log_notes import log_timestamp
@@ -100,7 +99,8 @@ class ChainBudget:
 
     @property
     def remaining_s(self) -> float:
-        return max(0.0, self.limit_s - self.used_s)
+        left = self.limit_s - self.used_s
+        return left if left > 0.0 else 0.0
 
     def spend(self, seconds: float) -> None:
         self.used_s += seconds
@@ -110,7 +110,7 @@ class ChainBudget:
         self.used_s = 0.0
 
 
-@dataclass  # not frozen, as RawInvocation; a dict for the cached properties
+@dataclass(slots=True)  # not frozen: see RawInvocation
 class InvokeOutcome:
     """The block's result: which branch the contact takes, and everything needed to record it."""
 
@@ -132,13 +132,13 @@ class InvokeOutcome:
 
     @property
     def retries(self) -> int:
-        return max(0, self.attempts - 1)
+        return self.attempts - 1 if self.attempts > 1 else 0
 
     @property
     def ok(self) -> bool:
         return self.branch == "Success"
 
-    @cached_property
+    @property
     def flow_log(self) -> dict[str, Any]:
         """The block's flow log record (built when asked: most runs never read it)."""
         if self.block is None:
@@ -209,8 +209,10 @@ async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: I
     budget = budget or ChainBudget()
     payload = _dumps(event)
     started = monotonic()
-    window = min(float(block.timeout_s), budget.remaining_s)
+    window = budget.remaining_s
     chain_bound = window < block.timeout_s
+    if not chain_bound:
+        window = float(block.timeout_s)
     deadline = started + window
     attempts, last, reason, detail = 0, None, None, ""
     retryable = True
@@ -227,6 +229,9 @@ async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: I
             reason = "chain_limit" if chain_bound else "timeout"
             detail = (f"no answer within the chained-invocation limit of {budget.limit_s:g} s"
                       if chain_bound else f"no answer within {block.timeout_s} s")
+            break
+        if last.status == 200 and not last.function_error:  # the common case, as _classify has it
+            reason, detail = None, ""
             break
         reason, retryable = _classify(last)
         if reason == "function_error":

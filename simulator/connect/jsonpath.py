@@ -15,9 +15,12 @@ REFERENCE = re.compile(rf"\${_STEP}+")  # a reference inside text (a dot that en
 _STEPS = re.compile(_STEP)
 
 
+REFERENCE_STARTS = ("$.", "$[")  # how a value that is a reference as a whole begins
+
+
 def is_reference(value: Any) -> bool:
     """A parameter whose whole value is a reference (`$.` or `$[`)."""
-    return isinstance(value, str) and (value.startswith("$.") or value.startswith("$["))
+    return isinstance(value, str) and value.startswith(REFERENCE_STARTS)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -102,7 +102,7 @@ class ConnectTelemetry:
                   fault: str | None) -> None:
         """The interpreter's hook: a block ran (its error branch taken when `fault` or a failed outcome)."""
         at = self.now()
-        if fault is not None or (outcome is not None and not outcome.ok):
+        if fault is not None or (outcome is not None and outcome.branch != "Success"):
             self.counts[("ContactFlowErrors", flow.name, int(at))] += 1
         if self.noting and state.flow_logging:
             self.notes.append(self.text.note(at, state.contact.contact_id, flow, action, outcome, fault,
