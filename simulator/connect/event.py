@@ -33,7 +33,7 @@ class Contact:
     customer_audio: dict[str, str] | None = None
 
     def contact_data(self) -> dict[str, Any]:
-        endpoint_type = _endpoint_type(self)
+        endpoint_type = _ENDPOINT_TYPES.get(self.channel, "CHAT")  # (_endpoint_type)
         data: dict[str, Any] = {
             "Attributes": dict(self.attributes),
             "Channel": self.channel,

@@ -27,7 +27,7 @@ from simulator.connect.event import (
 from simulator.connect.flow import Action, Flow, FlowSet, loads_result
 from simulator.connect.function_map import UnmappedFunction
 from simulator.connect.invoke import InvokeBlock, InvokeOutcome
-from simulator.connect.jsonpath import REFERENCE, REFERENCE_STARTS, is_reference, parts, references_in
+from simulator.connect.jsonpath import REFERENCE, REFERENCE_STARTS, parts, references_in
 
 
 class FlowHooks(Protocol):
@@ -111,7 +111,7 @@ class _FlowFault(Exception):
 def resolve(value: Any, state: ContactState) -> Any:
     """A JSONPath operand (`$.External.x`, `$.Attributes.x`, `$.ContactId`, ...) or a literal.
     Raises KeyError when the path does not resolve."""
-    if not is_reference(value):
+    if not (isinstance(value, str) and value.startswith(REFERENCE_STARTS)):  # (is_reference, inline)
         return value
     getter = _GETTERS.get(value)
     if getter is None:
@@ -387,7 +387,7 @@ def _count(outcome: InvokeOutcome, block: InvokeBlock, state: ContactState) -> N
 def _took(action: Action, state: ContactState, outcome: InvokeOutcome) -> str | None:
     """The branch an invocation's outcome takes: next with its result as $.External, or the error."""
     state.last_outcome = outcome
-    if outcome.ok:
+    if outcome.branch == "Success":
         state.external = outcome.external
         return action.next_action
     state.errors += 1

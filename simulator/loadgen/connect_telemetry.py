@@ -75,6 +75,8 @@ class ConnectTelemetry:
         self.flush_every = min(1.0, max(0.05, FLUSH_EVERY_EMULATED_S / time_scale))  # real seconds
         self.notes: list[Note] = []  # the blocks' as they ran
         self.text = EntryText()
+        self._note = self.text.note  # bound once, not per block
+        self._flow_id = self._flow_arn
         # each beat's notes and the templates they use, for the emulator and the run folder's file
         self.pending: list[tuple[dict[int, Template], bytes]] = []
         self.pending_size = 0  # their bytes: when to send them (SEND_LOGS_AT_BYTES)
@@ -105,8 +107,7 @@ class ConnectTelemetry:
         if fault is not None or (outcome is not None and outcome.branch != "Success"):
             self.counts[("ContactFlowErrors", flow.name, int(at))] += 1
         if self.noting and state.flow_logging:
-            self.notes.append(self.text.note(at, state.contact.contact_id, flow, action, outcome, fault,
-                                             self._flow_arn))
+            self.notes.append(self._note(at, state.contact.contact_id, flow, action, outcome, fault, self._flow_id))
 
     def _take_notes(self, limit: int | None = None) -> list[Note]:
         """The blocks' notes made first: all of them, or the first `limit`."""
