@@ -52,6 +52,22 @@ def _header_line(line: str) -> tuple[str, str]:
     return parsed
 
 
+def _headers(lines: list[str]) -> dict[str, str]:
+    """Header lines as a dict (names lower-cased); a name given twice has its values joined by ", "."""
+    headers: dict[str, str] = {}
+    known = _HEADER_LINES.get
+    for line in lines:
+        parsed = known(line)
+        if parsed is None:
+            parsed = _header_line(line)
+        key, value = parsed
+        if key in headers:
+            headers[key] = f"{headers[key]}, {value}"
+        else:
+            headers[key] = value
+    return headers
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; at most one request in flight (`waiter` is set while it is)."""
 
@@ -137,17 +153,13 @@ class _Connection(asyncio.Protocol):
             raise HttpError(f"not an HTTP status line: {status_line[:80]!r}") from None
         if not version.startswith("HTTP/1."):
             raise HttpError(f"not an HTTP/1.x answer: {status_line[:80]!r}")
-        headers: dict[str, str] = {}
-        known = _HEADER_LINES.get
-        for line in lines:
-            parsed = known(line)
-            if parsed is None:
-                parsed = _header_line(line)
-            key, value = parsed
-            if key in headers:
-                headers[key] = f"{headers[key]}, {value}"
-            else:
-                headers[key] = value
+        try:  # the common case, every line seen before and no name twice: one pass in C
+            headers = dict(map(_HEADER_LINES.__getitem__, lines))
+        except KeyError:
+            headers = _headers(lines)
+        else:
+            if len(headers) < len(lines):
+                headers = _headers(lines)
         self._head = (status, headers)
         connection = headers.get("connection", "").lower()
         self.reusable = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
