@@ -28,9 +28,7 @@ async def probe_alias(target: Target, alias_arn: str, count: int, *, concurrency
         async def worker() -> None:
             for _ in queue:
                 contact = Contact()
-                outcome = await run_invoke_block(
-                    block, contact_flow_event(contact, block.parameters), invoker,
-                    contact_id=contact.contact_id, flow_name="shiftsim-probe")
+                outcome = await run_invoke_block(block, contact_flow_event(contact, block.parameters), invoker)
                 outcomes.append(outcome)
 
         await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))

@@ -124,11 +124,7 @@ class InvokeOutcome:
     injected: str | None = None
     external: Any = None
     response_bytes: int = 0  # the last attempt's payload, as it came
-    block: InvokeBlock | None = None
-    contact_id: str = ""
-    flow_id: str = ""
-    flow_name: str = ""
-    finished_at: float = field(default_factory=time.time)
+    block: InvokeBlock | None = None  # the block invoked (a function named at run time: its resolved block)
 
     @property
     def retries(self) -> int:
@@ -138,13 +134,6 @@ class InvokeOutcome:
     def ok(self) -> bool:
         return self.branch == "Success"
 
-    @property
-    def flow_log(self) -> dict[str, Any]:
-        """The block's flow log record (built when asked: most runs never read it)."""
-        if self.block is None:
-            return {}
-        return flow_log_record(self.block, self, contact_id=self.contact_id, flow_id=self.flow_id,
-                               flow_name=self.flow_name, now=self.finished_at)
 
 
 def validate_response(payload: bytes, validation: str) -> tuple[Any, str | None]:
@@ -199,8 +188,7 @@ def _classify(raw: RawInvocation) -> tuple[str | None, bool]:
 
 
 async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: Invoker,
-                           budget: ChainBudget | None = None, *, contact_id: str = "",
-                           flow_id: str = "", flow_name: str = "",
+                           budget: ChainBudget | None = None, *,
                            monotonic: Callable[[], float] = time.monotonic,
                            timeout: Callable[[float], AbstractAsyncContextManager[Any]] = asyncio.timeout,
                            ) -> InvokeOutcome:
@@ -256,7 +244,7 @@ async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: I
         executed_version=last.executed_version if last else None, attempts=attempts,
         latency_s=latency, http_status=last.status if last else None, detail=detail,
         injected=last.injected if last else None, external=external if reason is None else None,
-        response_bytes=len(last.payload) if last else 0, block=block, contact_id=contact_id, flow_id=flow_id, flow_name=flow_name,
+        response_bytes=len(last.payload) if last else 0, block=block,
     )
 
 

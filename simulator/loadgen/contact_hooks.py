@@ -70,9 +70,7 @@ class ContactHooks:
         ticket = await path.pacer.ticket()
         start, emulated = time.time(), path.clock.now()
         budget = ChainBudget(float(block.timeout_s)) if block.asynchronous else self.budget  # nobody waits on it
-        outcome = await run_invoke_block(block, event, path.invoker, budget,
-                                         contact_id=self.state.contact.contact_id, flow_id=flow.id,
-                                         flow_name=flow.name, timeout=path.timeouts.timeout)
+        outcome = await run_invoke_block(block, event, path.invoker, budget, timeout=path.timeouts.timeout)
         end = time.time()
         qualifier = path.qualifier(block.function_arn)
         row = (ticket.intended, start, end, emulated, self.state.contact.contact_id, self.state.entries,

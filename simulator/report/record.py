@@ -160,7 +160,7 @@ class RecordWriter:
 
     def add(self, rows: list[Any]) -> None:
         string, contact_number, pending, coded = self.strings.id, self.contacts.id, self.pending, self._coded
-        pack = _ROW.pack
+        pack, contact_numbers = _ROW.pack, self.contacts.ids
         for (intended, start, end, emulated, contact, loop, action, qualifier, version, outcome, reason,
              retries, status, injected, late, worker) in rows:
             # the same few strings on almost every row: numbered once per combination
@@ -171,9 +171,11 @@ class RecordWriter:
                     coded.clear()
                 codes = coded[key] = (string(action), string(qualifier), string(version), string(injected),
                                       string(worker), string(reason), _OUTCOME_CODES[outcome])
+            number = contact_numbers.get(contact)  # a contact's later rows: its number, without a call
             pending.append(pack(
-                intended, start, end, emulated, contact_number(contact), min(65535, loop), codes[0], codes[1],
-                codes[2], status, codes[3], codes[4], codes[5], codes[6], min(255, retries), late))
+                intended, start, end, emulated, contact_number(contact) if number is None else number,
+                loop if loop < 65535 else 65535, codes[0], codes[1], codes[2], status, codes[3], codes[4], codes[5],
+                codes[6], retries if retries < 255 else 255, late))
         if len(pending) >= self.batch or time.monotonic() - self.flushed_at >= self.every_s:
             self.flush()
 
