@@ -317,7 +317,6 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
         action = flow.actions[current]
         state.last_flow, state.last_action = flow, action
         state.last_outcome = None
-        module = target = None
         try:
             waited = action.type in _WAITING
             if waited:
@@ -325,6 +324,7 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
             else:
                 current, transfer = _step_now(action, flow, state, caller, now)
             if transfer is not None:
+                module = target = None
                 if transfer.startswith(_MODULE):
                     transfer = transfer[len(_MODULE):]
                     module = flows.find(transfer)
@@ -344,23 +344,25 @@ async def run_contact(flows: FlowSet, state: ContactState, hooks: FlowHooks, *,
             continue
         if told is not None:
             told(flow, action, state, state.last_outcome, None)
-        if module is not None:  # an Invoke module block: the module runs, then the flow goes on after it
-            state.modules.append((flow, action.next_action))
-            flow, current = module, module.start
-        elif current == _RETURN:  # the module's Return block: back to the flow that invoked it
-            if not state.modules:
-                return "flow ended"
-            flow, current = state.modules.pop()
-        elif target is not None:
-            flow = target
-            state.entries += 1
-            state.flow_attributes = {}  # flow attributes are not carried over to the next flow
-            if not keep_going(state):
-                return "stopped"
-            current = flow.start
-        elif current is not None and current.startswith(_END):
-            ended = current[len(_END):]
-            return "callback" if ended == "disconnected" and state.callback else ended
+        if transfer is not None:
+            if module is not None:  # an Invoke module block: the module runs, then the flow goes on after it
+                state.modules.append((flow, action.next_action))
+                flow, current = module, module.start
+            elif target is not None:
+                flow = target
+                state.entries += 1
+                state.flow_attributes = {}  # flow attributes are not carried over to the next flow
+                if not keep_going(state):
+                    return "stopped"
+                current = flow.start
+        elif current is not None and current.startswith("__"):  # (both markers begin so; an action's id may too)
+            if current == _RETURN:  # the module's Return block: back to the flow that invoked it
+                if not state.modules:
+                    return "flow ended"
+                flow, current = state.modules.pop()
+            elif current.startswith(_END):
+                ended = current[len(_END):]
+                return "callback" if ended == "disconnected" and state.callback else ended
     return "runaway"
 
 
