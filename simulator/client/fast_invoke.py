@@ -129,7 +129,8 @@ class FastLambdaInvoker:
     async def _send(self, template: RequestTemplate, payload: bytes) -> RawInvocation:
         template.sign_with(self.signer.fresh() or await self.signer.now())
         try:
-            response = await self._origin(template.origin_url).request(template.request(timestamp(), payload))
+            origin = self.origins.get(template.origin_url) or self._origin(template.origin_url)
+            response = await origin.request(template.request(timestamp(), payload))
         except OSError as exc:  # HttpError included: no well-formed answer
             return RawInvocation(status=0, error_code=type(exc).__name__, error_message=str(exc))
         return _read(response.status, response.headers, response.body)

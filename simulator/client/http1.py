@@ -237,15 +237,25 @@ class Origin:
 
     async def request(self, request: bytes) -> Response:
         """Send one complete request (head and body) and return the answer."""
-        connection = self._claim_idle() or await self._acquire()  # the common case without a coroutine
+        idle = self.idle
+        connection = idle[-1] if idle else None
+        if connection is not None and connection.open and not connection.buffer:  # (usable) the common case
+            idle.pop()
+            self.busy += 1
+        else:
+            connection = self._claim_idle() or await self._acquire()
         try:
             response = await connection.send(request)
         except BaseException:
             connection.close()  # a cancelled or failed exchange leaves the connection out of step
             self._release(None)
             raise
-        if connection.reusable and connection.usable:
-            self._release(connection)
+        if connection.reusable and connection.open and not connection.buffer:  # (usable)
+            if self.queue:
+                self._release(connection)
+            else:  # (_release, with no request waiting for a slot)
+                idle.append(connection)
+                self.busy -= 1
         else:
             connection.close()
             self._release(None)
