@@ -65,8 +65,7 @@ class _Timeout:
     def __init__(self, owner: CoarseTimeouts, delay: float) -> None:
         self.owner, self.delay = owner, delay
         self.task: asyncio.Task[object] | None = None
-        self.tick: int | None = None
-        self.cancelling = 0
+        self.tick: int | None = None  # (the task's cancelling count is kept as it enters)
         self.expired = self.exited = False
 
     async def __aenter__(self) -> _Timeout:
