@@ -34,33 +34,39 @@ class Response:
         self.status, self.headers, self.body = status, headers, body  # header names lower-cased
 
 
-# Header lines seen before, parsed: an endpoint sends mostly the same lines answer after answer
-# (bounded: cleared when full, whatever the lines)
-_HEADER_LINES: dict[str, tuple[str, str]] = {}
 _HEADER_LINES_KEPT = 512
+# Headers whose value is one answer's own: their lines are parsed each time, never kept
+_PER_ANSWER = frozenset({"x-amzn-requestid", "x-amz-request-id", "x-amzn-trace-id", "x-amz-id-2", "x-amz-log-result"})
 
 
-def _header_line(line: str) -> tuple[str, str]:
-    """(name lower-cased, value) of one header line, kept for the next answer that has it."""
-    name, colon, value = line.partition(":")
-    key = name.strip().lower()
-    if not colon or not key:
-        raise HttpError(f"malformed header line (one has no colon, or no name): {line[:80]!r}")
-    if len(_HEADER_LINES) >= _HEADER_LINES_KEPT:
-        _HEADER_LINES.clear()
-    parsed = _HEADER_LINES[line] = (key, value.strip(" \t"))
-    return parsed
+class _HeaderLines(dict[str, tuple[str, str]]):
+    """Header lines seen before, parsed, (name lower-cased, value) by line: an endpoint sends mostly
+    the same lines answer after answer. A line not seen before is parsed as it is looked up (the
+    dict's lookup calls `__missing__`) and kept, unless its value is one answer's own; bounded:
+    cleared when full, whatever the lines."""
+
+    def __missing__(self, line: str) -> tuple[str, str]:
+        name, colon, value = line.partition(":")
+        key = name.strip().lower()
+        if not colon or not key:
+            raise HttpError(f"malformed header line (one has no colon, or no name): {line[:80]!r}")
+        parsed = (key, value.strip(" \t"))
+        if key not in _PER_ANSWER:
+            if len(self) >= _HEADER_LINES_KEPT:
+                self.clear()
+            self[line] = parsed
+        return parsed
+
+
+_HEADER_LINES = _HeaderLines()
 
 
 def _headers(lines: list[str]) -> dict[str, str]:
     """Header lines as a dict (names lower-cased); a name given twice has its values joined by ", "."""
     headers: dict[str, str] = {}
-    known = _HEADER_LINES.get
+    parse = _HEADER_LINES.__getitem__
     for line in lines:
-        parsed = known(line)
-        if parsed is None:
-            parsed = _header_line(line)
-        key, value = parsed
+        key, value = parse(line)
         if key in headers:
             headers[key] = f"{headers[key]}, {value}"
         else:
@@ -153,13 +159,9 @@ class _Connection(asyncio.Protocol):
             raise HttpError(f"not an HTTP status line: {status_line[:80]!r}") from None
         if not version.startswith("HTTP/1."):
             raise HttpError(f"not an HTTP/1.x answer: {status_line[:80]!r}")
-        try:  # the common case, every line seen before and no name twice: one pass in C
-            headers = dict(map(_HEADER_LINES.__getitem__, lines))
-        except KeyError:
+        headers = dict(map(_HEADER_LINES.__getitem__, lines))  # one pass in C over lines mostly seen before
+        if len(headers) < len(lines):  # a name given twice: its values joined
             headers = _headers(lines)
-        else:
-            if len(headers) < len(lines):
-                headers = _headers(lines)
         self._head = (status, headers)
         connection = headers.get("connection", "").lower()
         self.reusable = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)

@@ -258,3 +258,19 @@ def test_async_handler_runs_on_the_loop():
     with running_emulator(scenario('handler = "tests.handlers:async_greet"')) as running:
         _, body = invoke(running.boto3())
     assert json.loads(body) == {"greeting": "hello from asyncio", "version": "2"}
+
+
+def test_an_invocations_request_id_is_its_own_and_its_log_lines(emulator):
+    """Lambda answers with the invocation's request id, the one its function's context and log lines
+    carry (how a failing call is found in CloudWatch Logs); a refused call has an id of its own too."""
+    lam = emulator.boto3()
+    ids = []
+    for _ in range(2):
+        response, _ = invoke(lam, FN + ":PROD", LogType="Tail")
+        said = response["ResponseMetadata"]["RequestId"]
+        assert f"START RequestId: {said} " in base64.b64decode(response["LogResult"]).decode()
+        ids.append(said)
+    with pytest.raises(ClientError) as refused:
+        invoke(lam, FN + ":NOWHERE")
+    ids.append(refused.value.response["ResponseMetadata"]["RequestId"])
+    assert len(set(ids)) == 3 and "shiftsim" not in ids

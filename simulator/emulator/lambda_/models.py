@@ -91,13 +91,13 @@ def _throttled(reason: str, injected: bool = False) -> LambdaError:
 _ids = random.Random()
 
 
-def _new_id() -> str:
+def new_id() -> str:
     """A UUID4 for request and revision ids, from a PRNG (no system call per invocation)."""
     return random_uuid4(_ids)
 
 
 def _revision() -> str:
-    return _new_id()
+    return new_id()
 
 
 @dataclass
@@ -168,6 +168,7 @@ class InvokeResult:
     function_error: str | None = None
     log_result: str | None = None
     injected: tuple[str, ...] = ()
+    request_id: str | None = None  # the invocation's (its context's and its log lines'); None: the answer's own
 
 
 def _code_sha(spec: VersionSpec, upload: int) -> str:
@@ -863,16 +864,18 @@ class LambdaBackend:
             raise
         invoked_arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
         if invocation_type == "Event":
+            request_id = new_id()  # the same for Lambda's retries, as their log lines show
             task = asyncio.create_task(self._run_event(fn, version, alias, invoked_arn, event, faults,
-                                                       client_context, weight, attempted))
+                                                       client_context, weight, attempted, request_id))
             self.background.add(task)
             task.add_done_callback(self.background.discard)
-            return InvokeResult(status=202)
+            return InvokeResult(status=202, request_id=request_id)
         return await self._run(fn, version, alias, invoked_arn, event, faults, client_context, log_type, weight)
 
     async def _run_event(self, fn: Function, version: Version, alias: str | None, invoked_arn: str,
                          event: Any, faults: FaultDraw, client_context: str | None, weight: float,
-                         attempted: Callable[[InvokeResult], None] | None = None) -> None:
+                         attempted: Callable[[InvokeResult], None] | None = None,
+                         request_id: str | None = None) -> None:
         """An asynchronous invocation, with Lambda's retries of a function error (or a timeout): two
         more attempts, one minute and then two minutes (emulated) after the last."""
         for delay in (0.0, *EVENT_RETRY_DELAYS_S):
@@ -880,7 +883,8 @@ class LambdaBackend:
                 await self.clock.sleep(delay)
                 faults = draw_faults(version.spec.faults, self.clock.now() - (version.first_traffic_at or 0.0),
                                      self.fault_rng)
-            result = await self._run(fn, version, alias, invoked_arn, event, faults, client_context, None, weight)
+            result = await self._run(fn, version, alias, invoked_arn, event, faults, client_context, None, weight,
+                                     request_id)
             if attempted is not None:
                 attempted(result)
             if result.function_error is None:
@@ -888,8 +892,8 @@ class LambdaBackend:
 
     async def _run(self, fn: Function, version: Version, alias: str | None, invoked_arn: str,
                    event: Any, faults: FaultDraw, client_context: str | None,
-                   log_type: str | None, weight: float = 1.0) -> InvokeResult:
-        request_id = _new_id()
+                   log_type: str | None, weight: float = 1.0, request_id: str | None = None) -> InvokeResult:
+        request_id = request_id or new_id()
         start_emulated, started = self.clock.now(), time.perf_counter()
         fn.in_flight += 1
         self.in_flight += 1
@@ -915,7 +919,7 @@ class LambdaBackend:
             self.printed_sink(result.logs, self.clock.now(), weight)
         return InvokeResult(status=200, payload=body, executed_version=version.number,
                             function_error=function_error, log_result=log_result,
-                            injected=faults.names)
+                            injected=faults.names, request_id=request_id)
 
     async def _execute(self, fn: Function, version: Version, invoked_arn: str, event: Any,
                        faults: FaultDraw, request_id: str, client_context: str | None) -> HandlerResult:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from simulator.deployment.vocabulary import WEIGHT_HEADER
 from simulator.emulator.front_door import Answer
-from simulator.emulator.lambda_.models import LambdaBackend, LambdaError
+from simulator.emulator.lambda_.models import LambdaBackend, LambdaError, new_id
 from simulator.service_models import service_model
 
 # Error shapes whose message member is spelled "Message" in the service model (others: "message").
@@ -116,7 +116,7 @@ def error_answer(error: LambdaError) -> Answer:
     key = "Message" if error.code in _CAPITALISED_MESSAGE else "message"
     body = {"Type": "User" if error.status < 500 else "Service", key: error.message, **error.fields}
     headers = {"Content-Type": "application/json; charset=utf-8", "x-amzn-ErrorType": error.code,
-               "x-amzn-RequestId": "shiftsim", **error.headers}
+               "x-amzn-RequestId": new_id(), **error.headers}
     return error.status, headers, json.dumps(body).encode()
 
 
@@ -403,7 +403,7 @@ class LambdaResponses:
         """Invoke's answer, from the request's parts (the route's and the front door's)."""
         result = await self.backend.invoke(function_name, qualifier, payload, invocation_type,
                                            log_type, client_context, _weight(weight))
-        headers = {"Content-Type": "application/json", "x-amzn-RequestId": "shiftsim"}
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": result.request_id or new_id()}
         if result.executed_version is not None:
             headers["X-Amz-Executed-Version"] = result.executed_version
         if result.function_error:
