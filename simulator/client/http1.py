@@ -163,17 +163,22 @@ class _Connection(asyncio.Protocol):
         if len(headers) < len(lines):  # a name given twice: its values joined
             headers = _headers(lines)
         self._head = (status, headers)
-        connection = headers.get("connection", "").lower()
-        self.reusable = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
+        connection = headers.get("connection")  # (most answers: none, and HTTP/1.1 keeps the connection)
+        if connection is None:
+            self.reusable = version == "HTTP/1.1"
+        else:
+            connection = connection.lower()
+            self.reusable = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
+        encoding, length = headers.get("transfer-encoding"), headers.get("content-length")
         if status in (204, 304) or 100 <= status < 200:
             self._length = 0
-        elif "chunked" in headers.get("transfer-encoding", "").lower():
+        elif encoding is not None and "chunked" in encoding.lower():
             self._chunked = True
-        elif "content-length" in headers:
+        elif length is not None:
             try:
-                self._length = int(headers["content-length"])
+                self._length = int(length)
             except ValueError:
-                raise HttpError(f"bad Content-Length {headers['content-length']!r}") from None
+                raise HttpError(f"bad Content-Length {length!r}") from None
         else:
             self.reusable = False  # the body ends when the server closes
         return True
