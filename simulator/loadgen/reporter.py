@@ -8,6 +8,7 @@ statistics always count the same invocations."""
 from __future__ import annotations
 
 import collections
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ DRAIN_CHUNK = 50           # rows: about 0.2 ms of the hub's work
 DRAIN_PAUSE_S = 0.0003     # the loop's turn between two chunks
 REQUEST_TYPE = "Lambda"
 QUALIFIER_COLUMN, LATE_COLUMN, WORKER_COLUMN = (COLUMNS.index(c) for c in ("qualifier", "late", "worker"))
+_LATE, _WORKER = operator.itemgetter(LATE_COLUMN), operator.itemgetter(WORKER_COLUMN)
 
 
 class Reporter:
@@ -86,7 +88,7 @@ class Reporter:
             if not self.recording:
                 continue
             outcome = done.outcome
-            error = None if outcome.ok else RuntimeError(f"{outcome.reason}: {outcome.detail}"[:300])
+            error = None if outcome.branch == "Success" else RuntimeError(f"{outcome.reason}: {outcome.detail}"[:300])
             key = (done.row[QUALIFIER_COLUMN], outcome.executed_version)
             name = names.get(key)
             if name is None:  # the deployed function's versions by number; another's with its name
@@ -124,8 +126,8 @@ class Reporter:
         assert self.record is not None
         self.record.add(rows)
         self.recorded += len(rows)
-        self.recorded_late += sum(1 for row in rows if row[LATE_COLUMN])
-        self.rows_by_worker.update(row[WORKER_COLUMN] for row in rows)
+        self.recorded_late += sum(map(_LATE, rows))  # (0 or 1 each)
+        self.rows_by_worker.update(map(_WORKER, rows))
 
     def take_unsent(self) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
         """A worker's rows and contact ends drained since its last report, for this one."""
