@@ -454,6 +454,11 @@ def _read_stack(stack: _Stack, where: Path, sources: TemplateSources, new_code: 
         if current is not None and not current.runs_here:
             unfaithful.append(f"the deployed function {deployment.function}'s code does not run here (a stand-in "
                               "answers for it): what its versions do is not rehearsed")
+        unresolved = _unresolved_variables(stack, logical)
+        if unresolved:
+            unfaithful.append(f"the deployed function {deployment.function}'s environment keeps dynamic references "
+                              f"unresolved ({', '.join(unresolved)}): its versions run with the references' text, not "
+                              "the values production's get; give them in the scenario's [stack.resolve]")
         if new_code is None:
             notes.append(f"the deployment publishes {deployment.function}'s code unchanged (give the "
                          "change with new_code or new_ref)")
@@ -475,6 +480,12 @@ def _read_stack(stack: _Stack, where: Path, sources: TemplateSources, new_code: 
                 notes.append(f"{served.kind} {served.name}: made, but {what} (moto keeps what it is sent)")
     return TemplateStack(tuple(specs.values()), alarms, deployment, _flows(stack, where, flow, notes),
                          notes + unfaithful, tables, mappings, tuple(unfaithful), resources)
+
+
+def _unresolved_variables(stack: _Stack, function: str) -> list[str]:
+    """A function's environment variables that keep a dynamic reference nothing here resolves."""
+    variables = (stack.properties(function).get("Environment") or {}).get("Variables") or {}
+    return [name for name, value in variables.items() if resolved(str(value), stack.dynamic)[1]]
 
 
 def _version_references(stack: _Stack, deployed: str) -> tuple[tuple[str, str, str], ...]:

@@ -106,10 +106,21 @@ def test_dynamic_references_resolve_to_the_stacks_own_values_or_the_scenarios_an
             "REGION_NAME": "{{resolve:ssm:/shared/region}}"}
     finally:
         emulator.close()
+    unfaithful = ("the deployed function ConnectLambdaFunction's environment keeps dynamic references unresolved "
+                  "(REGION_NAME): its versions run with the references' text, not the values production's get; give "
+                  "them in the scenario's [stack.resolve]")
     assert [note for note in scenario.notes if "resolve" in note] == [
         "ConnectLambdaFunction: its environment's REGION_NAME holds {{resolve:ssm:/shared/region}}, which "
         "CloudFormation resolves as it deploys and the stack does not make: the code gets the text as it is; give "
-        'the value in the scenario\'s [stack.resolve] ("ssm:/shared/region" = "...")']
+        'the value in the scenario\'s [stack.resolve] ("ssm:/shared/region" = "...")', unfaithful]
+    assert scenario.unfaithful == (unfaithful,)  # the deployed function's own: it fails the run, said why
+    from simulator.report.verdict import Expectations, verdict
+    judged = verdict({"deployment": {"outcome": "succeeded"}, "run_info": {"unfaithful": list(scenario.unfaithful)}},
+                     Expectations(outcome="succeeded"))
+    assert not judged["passed"] and judged["checks"][-1]["check"] == f"rehearsed faithfully: {unfaithful}"
+    given = load_scenario(None, StackSource(str(template), resolve={"ssm:/shared/greeting:3": "hello",
+                                                                    "ssm:/shared/region": "eu-west-1"}))
+    assert not given.unfaithful and not [note for note in given.notes if "resolve" in note]
     (tmp_path / "s.toml").write_text(f'[stack]\ntemplate = "{template}"\n[stack.resolve]\n"/shared/region" = "x"\n')
     with pytest.raises(ScenarioError, match=r"stack\.resolve\./shared/region: is not a dynamic reference"):
         load_scenario(tmp_path / "s.toml")
