@@ -168,12 +168,16 @@ def test_sigterm_during_the_analysis_is_said_and_leaves_no_verdict(tmp_path):
     """SIGTERM once the load has stopped, while the record is analysed and drawn: exit 143, one line
     naming the folder and `shiftsim plot`, and no summary.json (a verdict CI could read) without its
     figure. It used to end silently with the summary written and no figure."""
-    folder = tmp_path / "run"
-    process = start(folder)
-    # locust.html is written as the load stops, before the analysis
-    out, err = signal_once(process, (folder / "locust.html").exists, signal.SIGTERM, "the run ended before its analysis")
-    if process.returncode in (0, 1) and "verdict" in out:  # the analysis beat the signal: nothing to judge
-        pytest.skip("the analysis ended before the signal came")
+    for attempt in range(3):  # the analysis takes about half a second: on a loaded machine it may beat the signal
+        folder = tmp_path / f"run{attempt}"
+        process = start(folder)
+        # locust.html is written as the load stops, before the analysis
+        out, err = signal_once(process, (folder / "locust.html").exists, signal.SIGTERM,
+                               "the run ended before its analysis")
+        if not (process.returncode in (0, 1) and "verdict" in out):  # the signal came in time: judge this run
+            break
+    else:
+        pytest.skip("the analysis ended before the signal came, three times")
     assert process.returncode == 143, (out, err)  # a CI run's came between gevent's handler and the analysis': -15
     kept = f"what was recorded is in {folder} (shiftsim plot {folder} analyses and draws it)"
     # said as during the analysis, or, where it came as the record was closed, as on any terminated run
