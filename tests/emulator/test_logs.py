@@ -331,3 +331,24 @@ def test_kept_events_are_not_scanned_by_the_garbage_collector():
     assert not any(map(gc.is_tracked, backend.groups[GROUP].events))
     (first, *_) = backend.get_log_events(GROUP, "flows", None, None, 10, True)
     assert first == LogEvent(int(MINUTE_ALIGNED * 1000), json.dumps(OK), int(MINUTE_ALIGNED * 1000), "flows", first.number, 2.0)
+
+
+def test_a_full_group_lets_its_oldest_events_go_and_counts_what_it_freed():
+    """Past EVENTS_KEPT a group drops its oldest events, and its bytes and the emulator's holdings
+    count only the messages it still keeps; past the holdings' ceiling the largest group gives way."""
+    from simulator.emulator.holdings import Holdings
+    from simulator.emulator.logs.models import EVENTS_KEPT, LogsBackend
+
+    holdings = Holdings()
+    logs = LogsBackend(ManualClock(), region="us-east-1", account="123456789012", holdings=holdings)
+    logs.create_log_group("g")
+    logs.write_entries("g", "s", [(i, "x" * (1 + i % 7)) for i in range(EVENTS_KEPT - 3)])
+    logs.write_entries("g", "s", [(EVENTS_KEPT + i, "y" * 10) for i in range(8)])
+    group = logs.groups["g"]
+    assert len(group.events) == EVENTS_KEPT and group.dropped == 5
+    assert [e[0] for e in list(group.events)[:2]] == [5, 6]  # the oldest five went
+    assert group.bytes == sum(len(e[1]) for e in group.events) == holdings.held["log bytes"]
+    holdings.ceilings["log bytes"] = group.bytes - 100  # a ceiling lowered under it: the oldest go until under
+    logs.write_entries("g", "s", [(2 * EVENTS_KEPT, "z")])
+    assert group.bytes == sum(len(e[1]) for e in group.events) == holdings.held["log bytes"]
+    assert holdings.over("log bytes") == 0 and group.dropped > 5

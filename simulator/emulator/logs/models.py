@@ -16,6 +16,7 @@ invocation due meanwhile held up). A read makes `LogEvent`s of what it returns.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ Kept = tuple[int, str, int, str, int, float]  # a LogEvent's fields, in its orde
 _AT: Final = 0
 _MESSAGE: Final = 1
 _STREAM: Final = 3
+_MESSAGE_OF = operator.itemgetter(_MESSAGE)
 _WEIGHT: Final = 5
 
 
@@ -180,7 +182,7 @@ class LogsBackend:
                weight: float) -> None:
         now, numbers = self._now_ms(), self.numbers
         made: list[Kept] = [(at, message, now, stream, next(numbers), weight) for at, message in entries]
-        added = sum(len(e[_MESSAGE]) for e in made)
+        added = sum(map(len, map(_MESSAGE_OF, made)))
         group.events.extend(made)
         group.bytes += added
         self.holdings.held["log bytes"] += added
@@ -199,12 +201,19 @@ class LogsBackend:
     def _let_go(self, group: LogGroup, count: int, free: int | None = None) -> int:
         """Drop a group's oldest events: `count` of them, or (with `free`) as many as free that many
         bytes; how many went."""
-        gone = freed = 0
-        while gone < count and group.events and (free is None or freed < free):
-            size = len(group.events.popleft()[_MESSAGE])
-            group.bytes -= size
-            freed += size
-            gone += 1
+        events = group.events
+        if free is None:  # (every write, once a busy group is full: its sizes summed in C)
+            gone = min(count, len(events))
+            freed = sum(map(len, map(_MESSAGE_OF, itertools.islice(events, gone))))
+            popleft = events.popleft
+            for _ in range(gone):
+                popleft()
+        else:
+            gone = freed = 0
+            while gone < count and events and freed < free:
+                freed += len(events.popleft()[_MESSAGE])
+                gone += 1
+        group.bytes -= freed
         self.holdings.give("log bytes", freed)
         group.dropped += gone
         return gone
