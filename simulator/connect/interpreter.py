@@ -389,7 +389,7 @@ def _count(outcome: InvokeOutcome, block: InvokeBlock, state: ContactState) -> N
 def _took(action: Action, state: ContactState, outcome: InvokeOutcome) -> str | None:
     """The branch an invocation's outcome takes: next with its result as $.External, or the error."""
     state.last_outcome = outcome
-    if outcome.branch == "Success":
+    if outcome.ok:
         state.external = outcome.external
         return action.next_action
     state.errors += 1

@@ -197,7 +197,7 @@ async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: I
     budget = budget or ChainBudget()
     payload = _dumps(event)
     started = monotonic()
-    window = budget.limit_s - budget.used_s  # (remaining_s, inline: below 0 is below any limit too)
+    window = budget.remaining_s
     chain_bound = window < block.timeout_s
     if not chain_bound:
         window = float(block.timeout_s)
@@ -238,7 +238,7 @@ async def run_invoke_block(block: InvokeBlock, event: dict[str, Any], invoker: I
     elif reason == "function_error" and last is not None:
         detail = _function_error_detail(last.payload) or detail
     latency = monotonic() - started
-    budget.used_s += latency  # (spend)
+    budget.spend(latency)
     return InvokeOutcome(
         branch="Success" if reason is None else "Error", reason=reason,
         executed_version=last.executed_version if last else None, attempts=attempts,

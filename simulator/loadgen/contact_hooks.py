@@ -75,7 +75,7 @@ class ContactHooks:
         qualifier = path.qualifier(block.function_arn)
         row = (ticket.intended, start, end, emulated, self.state.contact.contact_id, self.state.entries,
                f"{flow.name}/{block.identifier}", qualifier, outcome.executed_version or "", outcome.branch,
-               outcome.reason or "", outcome.attempts - 1 if outcome.attempts > 1 else 0, outcome.http_status or 0, outcome.injected or "",
+               outcome.reason or "", outcome.retries, outcome.http_status or 0, outcome.injected or "",
                int(ticket.late), path.node)
         # Locust's response time counts from the intended start when late (the wait is the caller's too),
         # from the actual start when a slot woke it a little early: never below the invocation's own time
@@ -93,7 +93,7 @@ class ContactHooks:
             self.result_s = round(self.path.clock.now() - self.started, 3)
 
     async def prompt(self, text: str) -> None:
-        self.budget.used_s = 0.0  # (reset: a prompt breaks the chain)
+        self.budget.reset()
         seconds = self.prompt_time()
         if self.path.emulated_prompts:
             seconds /= self.path.clock.scale

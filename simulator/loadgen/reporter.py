@@ -88,7 +88,7 @@ class Reporter:
             if not self.recording:
                 continue
             outcome = done.outcome
-            error = None if outcome.branch == "Success" else RuntimeError(f"{outcome.reason}: {outcome.detail}"[:300])
+            error = None if outcome.ok else RuntimeError(f"{outcome.reason}: {outcome.detail}"[:300])
             key = (done.row[QUALIFIER_COLUMN], outcome.executed_version)
             name = names.get(key)
             if name is None:  # the deployed function's versions by number; another's with its name
