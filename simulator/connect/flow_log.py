@@ -96,9 +96,7 @@ class EntryText:
             return
         kept = {note[0] for note in pending}
         self.templates = {i: template for i, template in self.templates.items() if i in kept}
-        noted = {key: found for key, found in self.noted.items() if found[0] in kept}
-        self.noted.clear()  # the same dict, kept: the reports look notes up in it directly
-        self.noted.update(noted)
+        self.noted = {key: found for key, found in self.noted.items() if found[0] in kept}
 
     def texts(self, blocks: list[NotedBlock], flow_id: Callable[[Flow], str]) -> list[str]:
         """The entries of noted blocks, in their order."""

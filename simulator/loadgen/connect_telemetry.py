@@ -76,7 +76,6 @@ class ConnectTelemetry:
         self.notes: list[Note] = []  # the blocks' as they ran
         self.text = EntryText()
         self._note = self.text.note  # bound once, not per block
-        self._noted = self.text.noted  # (the same dict for its life: EntryText.bounded keeps it)
         self._flow_id = self._flow_arn
         # each beat's notes and the templates they use, for the emulator and the run folder's file
         self.pending: list[tuple[dict[int, Template], bytes]] = []
@@ -105,16 +104,10 @@ class ConnectTelemetry:
                   fault: str | None) -> None:
         """The interpreter's hook: a block ran (its error branch taken when `fault` or a failed outcome)."""
         at = self.now()
-        if fault is not None or (outcome is not None and outcome.branch != "Success"):
+        if fault is not None or (outcome is not None and not outcome.ok):
             self.counts[("ContactFlowErrors", flow.name, int(at))] += 1
         if self.noting and state.flow_logging:
-            # EntryText.note, its common case inline (the block's template made before): 4 blocks an invocation
-            found = self._noted.get((id(action), id(flow), fault if outcome is None else outcome.branch == "Success"))
-            if found is None:
-                self.notes.append(self._note(at, state.contact.contact_id, flow, action, outcome, fault, self._flow_id))
-            else:
-                self.notes.append((found[0], at, state.contact.contact_id,
-                                   outcome.external if found[1] else None))  # type: ignore[union-attr]
+            self.notes.append(self._note(at, state.contact.contact_id, flow, action, outcome, fault, self._flow_id))
 
     def _take_notes(self, limit: int | None = None) -> list[Note]:
         """The blocks' notes made first: all of them, or the first `limit`."""
